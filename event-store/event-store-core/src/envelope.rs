@@ -1,0 +1,300 @@
+//! The event envelope and its canonical bytes: what a node stores, hashes into the Merkle tree,
+//! publishes and what every verifier decodes. The layout is frozen (see `docs/log-format.md`
+//! via ARCHITECTURE.md); a change is a new envelope version, never an edit of this one.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{
+    EventId, EventTypeCode, LogSeq, MunicipalityCode, SchemaVersion, StreamId, StreamVersion,
+    Timestamp,
+};
+
+/// The only envelope version written today. It is the first byte of every stored event.
+pub const ENVELOPE_VERSION: u8 = 1;
+
+/// Largest payload accepted, in bytes. The domain's largest event (a petition answer or an
+/// outcome report of 20,000 characters, Cyrillic at two bytes each, plus its fields) is about
+/// 80 KiB; the bound leaves room and still keeps a read batch within a few megabytes.
+pub const PAYLOAD_LEN_MAX: usize = 128 * 1024;
+
+/// Largest encoded envelope accepted: the payload plus the fixed fields with room to spare.
+pub const ENVELOPE_LEN_MAX: usize = PAYLOAD_LEN_MAX + 256;
+
+/// One event as stored in a node's log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Envelope {
+    pub event_type: EventTypeCode,
+    pub schema_version: SchemaVersion,
+    pub municipality: MunicipalityCode,
+    pub seq: LogSeq,
+    pub stream_id: StreamId,
+    pub stream_version: StreamVersion,
+    pub event_id: EventId,
+    pub recorded_at: Timestamp,
+    pub payload: Vec<u8>,
+}
+
+/// Why bytes are not a valid envelope.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnvelopeError {
+    #[error("envelope is empty")]
+    Empty,
+    #[error("envelope of {len} bytes exceeds the limit of {max}")]
+    TooLarge { len: usize, max: usize },
+    #[error("unsupported envelope version {0}")]
+    UnsupportedVersion(u8),
+    #[error("envelope bytes do not decode: {0}")]
+    Malformed(String),
+    #[error("envelope has {0} trailing bytes")]
+    TrailingBytes(usize),
+    #[error("payload of {len} bytes exceeds the limit of {max}")]
+    PayloadTooLarge { len: usize, max: usize },
+    #[error("log sequence 0 is not valid, the log starts at 1")]
+    ZeroSeq,
+    #[error("stream version 0 is not valid, a stream starts at 1")]
+    ZeroStreamVersion,
+    #[error("envelope is not in canonical encoding")]
+    NotCanonical,
+}
+
+/// The wire layout of envelope version 1, in field order. Postcard writes integers as varints,
+/// the code as a length-prefixed string, ids as 16 raw bytes, the payload as length + bytes.
+#[derive(Serialize, Deserialize)]
+struct WireV1<'a> {
+    version: u8,
+    event_type: u16,
+    schema_version: u16,
+    municipality: &'a str,
+    seq: u64,
+    stream_id: [u8; 16],
+    stream_version: u64,
+    event_id: [u8; 16],
+    recorded_at_us: i64,
+    #[serde(borrow)]
+    payload: &'a [u8],
+}
+
+impl Envelope {
+    /// The canonical bytes of this envelope.
+    pub fn encode(&self) -> Result<Vec<u8>, EnvelopeError> {
+        if self.payload.len() > PAYLOAD_LEN_MAX {
+            return Err(EnvelopeError::PayloadTooLarge {
+                len: self.payload.len(),
+                max: PAYLOAD_LEN_MAX,
+            });
+        }
+        if self.seq.0 == 0 {
+            return Err(EnvelopeError::ZeroSeq);
+        }
+        if self.stream_version.0 == 0 {
+            return Err(EnvelopeError::ZeroStreamVersion);
+        }
+        let wire = WireV1 {
+            version: ENVELOPE_VERSION,
+            event_type: self.event_type.0,
+            schema_version: self.schema_version.0,
+            municipality: self.municipality.as_str(),
+            seq: self.seq.0,
+            stream_id: *self.stream_id.as_bytes(),
+            stream_version: self.stream_version.0,
+            event_id: *self.event_id.as_bytes(),
+            recorded_at_us: self.recorded_at.0,
+            payload: &self.payload,
+        };
+        postcard::to_stdvec(&wire).map_err(|e| EnvelopeError::Malformed(e.to_string()))
+    }
+
+    /// Decodes stored bytes. Never panics: garbage, truncated, oversized or trailing bytes are
+    /// an error. Only canonical encodings are accepted, so one event has exactly one byte form
+    /// and therefore exactly one leaf hash.
+    pub fn decode(bytes: &[u8]) -> Result<Self, EnvelopeError> {
+        let envelope = Self::decode_unchecked_canonical(bytes)?;
+        // Postcard varints admit overlong forms; re-encoding is the simplest complete check.
+        if envelope.encode()? != bytes {
+            return Err(EnvelopeError::NotCanonical);
+        }
+        Ok(envelope)
+    }
+
+    /// Decodes stored bytes without the canonical-form check. Callers that have already bound
+    /// the bytes to a verified leaf hash use this: a hash fixes the bytes, whatever their form.
+    pub fn decode_unchecked_canonical(bytes: &[u8]) -> Result<Self, EnvelopeError> {
+        EnvelopeRef::decode(bytes).map(|r| r.to_owned())
+    }
+}
+
+/// A decoded envelope borrowing its payload from the stored bytes: what verifiers use to check
+/// millions of events without copying them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EnvelopeRef<'a> {
+    pub event_type: EventTypeCode,
+    pub schema_version: SchemaVersion,
+    pub municipality: MunicipalityCode,
+    pub seq: LogSeq,
+    pub stream_id: StreamId,
+    pub stream_version: StreamVersion,
+    pub event_id: EventId,
+    pub recorded_at: Timestamp,
+    pub payload: &'a [u8],
+}
+
+impl<'a> EnvelopeRef<'a> {
+    /// Decodes stored bytes without copying the payload and without the canonical-form check
+    /// (see [`Envelope::decode`]). Never panics.
+    pub fn decode(bytes: &'a [u8]) -> Result<Self, EnvelopeError> {
+        let Some(&version) = bytes.first() else {
+            return Err(EnvelopeError::Empty);
+        };
+        if bytes.len() > ENVELOPE_LEN_MAX {
+            return Err(EnvelopeError::TooLarge {
+                len: bytes.len(),
+                max: ENVELOPE_LEN_MAX,
+            });
+        }
+        if version != ENVELOPE_VERSION {
+            return Err(EnvelopeError::UnsupportedVersion(version));
+        }
+        let (wire, rest): (WireV1<'a>, &[u8]) = postcard::take_from_bytes(bytes)
+            .map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
+        if !rest.is_empty() {
+            return Err(EnvelopeError::TrailingBytes(rest.len()));
+        }
+        if wire.payload.len() > PAYLOAD_LEN_MAX {
+            return Err(EnvelopeError::PayloadTooLarge {
+                len: wire.payload.len(),
+                max: PAYLOAD_LEN_MAX,
+            });
+        }
+        if wire.seq == 0 {
+            return Err(EnvelopeError::ZeroSeq);
+        }
+        if wire.stream_version == 0 {
+            return Err(EnvelopeError::ZeroStreamVersion);
+        }
+        let municipality = MunicipalityCode::parse(wire.municipality)
+            .map_err(|e| EnvelopeError::Malformed(format!("municipality: {e}")))?;
+        Ok(Self {
+            event_type: EventTypeCode(wire.event_type),
+            schema_version: SchemaVersion(wire.schema_version),
+            municipality,
+            seq: LogSeq(wire.seq),
+            stream_id: StreamId(uuid::Uuid::from_bytes(wire.stream_id)),
+            stream_version: StreamVersion(wire.stream_version),
+            event_id: EventId(uuid::Uuid::from_bytes(wire.event_id)),
+            recorded_at: Timestamp(wire.recorded_at_us),
+            payload: wire.payload,
+        })
+    }
+
+    /// An owned copy.
+    pub fn to_owned(&self) -> Envelope {
+        Envelope {
+            event_type: self.event_type,
+            schema_version: self.schema_version,
+            municipality: self.municipality,
+            seq: self.seq,
+            stream_id: self.stream_id,
+            stream_version: self.stream_version,
+            event_id: self.event_id,
+            recorded_at: self.recorded_at,
+            payload: self.payload.to_vec(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    pub(crate) fn sample() -> Envelope {
+        Envelope {
+            event_type: EventTypeCode(0x0102),
+            schema_version: SchemaVersion(1),
+            municipality: MunicipalityCode::parse("UA05020030000031457").unwrap(),
+            seq: LogSeq(42),
+            stream_id: StreamId(uuid::Uuid::from_u128(
+                0x0193_0000_0000_7000_8000_0000_0000_0001,
+            )),
+            stream_version: StreamVersion(3),
+            event_id: EventId(uuid::Uuid::from_u128(
+                0x0193_8a1c_2b00_7abc_8def_0123_4567_89ab,
+            )),
+            recorded_at: Timestamp(1_764_151_200_000_000),
+            payload: b"petition signed".to_vec(),
+        }
+    }
+
+    #[test]
+    fn round_trips() {
+        let envelope = sample();
+        let bytes = envelope.encode().unwrap();
+        assert_eq!(bytes[0], ENVELOPE_VERSION);
+        assert_eq!(Envelope::decode(&bytes).unwrap(), envelope);
+    }
+
+    #[test]
+    fn refuses_every_truncation() {
+        let bytes = sample().encode().unwrap();
+        for len in 0..bytes.len() {
+            assert!(
+                Envelope::decode(&bytes[..len]).is_err(),
+                "prefix of {len} bytes decoded"
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_trailing_oversized_and_unknown_versions() {
+        let mut bytes = sample().encode().unwrap();
+        bytes.push(0);
+        assert_eq!(
+            Envelope::decode(&bytes),
+            Err(EnvelopeError::TrailingBytes(1))
+        );
+        let huge = vec![1u8; ENVELOPE_LEN_MAX + 1];
+        assert!(matches!(
+            Envelope::decode(&huge),
+            Err(EnvelopeError::TooLarge { .. })
+        ));
+        let mut v2 = sample().encode().unwrap();
+        v2[0] = 2;
+        assert_eq!(
+            Envelope::decode(&v2),
+            Err(EnvelopeError::UnsupportedVersion(2))
+        );
+        let mut big = sample();
+        big.payload = vec![0; PAYLOAD_LEN_MAX + 1];
+        assert!(matches!(
+            big.encode(),
+            Err(EnvelopeError::PayloadTooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn refuses_overlong_varints() {
+        let bytes = sample().encode().unwrap();
+        // event_type 0x0102 is the varint [0x82, 0x02] at offset 1; an overlong form of the
+        // same number is [0x82, 0x82, 0x00].
+        assert_eq!(&bytes[1..3], &[0x82, 0x02]);
+        let mut overlong = bytes[..1].to_vec();
+        overlong.extend_from_slice(&[0x82, 0x82, 0x00]);
+        overlong.extend_from_slice(&bytes[3..]);
+        assert!(Envelope::decode(&overlong).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = Envelope::decode(&bytes);
+        }
+
+        #[test]
+        fn flipped_bytes_never_panic(index in 0usize..80, bit in 0u8..8) {
+            let mut bytes = sample().encode().unwrap();
+            let i = index % bytes.len();
+            bytes[i] ^= 1 << bit;
+            let _ = Envelope::decode(&bytes);
+        }
+    }
+}
