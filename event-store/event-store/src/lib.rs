@@ -1,0 +1,16 @@
+//! vidkryto's log engine: one totally ordered, append-only, tamper-evident log per node, over
+//! any [`Backend`]. It numbers events gaplessly, makes appends idempotent and optimistic, keeps
+//! the Merkle tree incrementally, signs checkpoints, serves proofs and verifies stored history.
+
+pub mod backend;
+pub mod error;
+pub mod log;
+pub mod proof;
+pub mod verify;
+
+pub use backend::{Backend, EventRow, Head, LogMeta, StoredCheckpoint, WriteTx, hash_row, sql_int};
+pub use error::StoreError;
+pub use log::{
+    APPEND_BATCH_MAX, Appended, CheckpointPolicy, ExpectedVersion, Log, NewEvent, READ_LIMIT_MAX,
+};
+pub use verify::{FailureKind, Verifier, VerifyFailure, VerifyReport, verify};

@@ -1,0 +1,494 @@
+//! The writer's view of a node's log: numbered, idempotent, optimistic appends; signed
+//! checkpoints every N events or T milliseconds; reads and a subscription to new entries.
+
+use std::time::Duration;
+
+use event_store_core::checkpoint::{Checkpoint, NoteSigner, NoteVerifier};
+use event_store_core::{
+    Envelope, EventId, EventTypeCode, Hash, LogSeq, MunicipalityCode, PAYLOAD_LEN_MAX,
+    SchemaVersion, StreamId, StreamVersion, Timestamp, merkle, origin_for,
+};
+use tokio::sync::{Mutex, watch};
+
+use crate::backend::{Backend, EventRow, Head, LogMeta, StoredCheckpoint, WriteTx};
+use crate::error::StoreError;
+use crate::proof;
+
+/// Most events in one append. A batch is one transaction; a thousand 300-byte events is a
+/// third of a megabyte, well within what SQLite and PostgreSQL commit in milliseconds.
+pub const APPEND_BATCH_MAX: usize = 1_000;
+
+/// Most events returned by one read.
+pub const READ_LIMIT_MAX: u32 = 10_000;
+
+/// Bounds of the checkpoint cadence. Every event may be checkpointed (at a signature per
+/// append); at most every 100,000 events or hour, so a verifier never waits long for one.
+pub const CHECKPOINT_EVERY_EVENTS_MAX: u32 = 100_000;
+pub const CHECKPOINT_EVERY_MS_MIN: u32 = 50;
+pub const CHECKPOINT_EVERY_MS_MAX: u32 = 3_600_000;
+
+/// When the log signs a checkpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CheckpointPolicy {
+    /// Sign once this many events have arrived since the last checkpoint.
+    pub every_events: u32,
+    /// Sign once this long has passed since the last checkpoint and the log has grown.
+    pub every_ms: u32,
+}
+
+impl Default for CheckpointPolicy {
+    /// 1,000 events or one second: live events are covered within about a second, and a
+    /// catch-up of millions of events costs one signature per thousand.
+    fn default() -> Self {
+        Self {
+            every_events: 1_000,
+            every_ms: 1_000,
+        }
+    }
+}
+
+impl CheckpointPolicy {
+    /// Checks the bounds.
+    pub fn validate(&self) -> Result<(), StoreError> {
+        if self.every_events == 0 || self.every_events > CHECKPOINT_EVERY_EVENTS_MAX {
+            return Err(StoreError::OutOfRange {
+                what: "checkpoint_every_events",
+                detail: format!(
+                    "{} not in 1..={CHECKPOINT_EVERY_EVENTS_MAX}",
+                    self.every_events
+                ),
+            });
+        }
+        if !(CHECKPOINT_EVERY_MS_MIN..=CHECKPOINT_EVERY_MS_MAX).contains(&self.every_ms) {
+            return Err(StoreError::OutOfRange {
+                what: "checkpoint_every_ms",
+                detail: format!(
+                    "{} not in {CHECKPOINT_EVERY_MS_MIN}..={CHECKPOINT_EVERY_MS_MAX}",
+                    self.every_ms
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// What a stream's version must be for an append to go ahead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExpectedVersion {
+    /// Whatever it is.
+    Any,
+    /// The stream must not exist yet.
+    NoStream,
+    /// The stream must be at exactly this version.
+    Exact(StreamVersion),
+}
+
+impl std::fmt::Display for ExpectedVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Any => f.write_str("any"),
+            Self::NoStream => f.write_str("no stream"),
+            Self::Exact(v) => write!(f, "{}", v.0),
+        }
+    }
+}
+
+/// An event to append: everything but its position, which the log assigns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewEvent {
+    pub event_id: EventId,
+    pub event_type: EventTypeCode,
+    pub schema_version: SchemaVersion,
+    pub recorded_at: Timestamp,
+    pub payload: Vec<u8>,
+}
+
+/// Where an append's events landed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Appended {
+    /// Log sequence and stream version of each event, in batch order.
+    pub positions: Vec<(LogSeq, StreamVersion)>,
+    /// True when the batch was already in the log and nothing was written.
+    pub deduplicated: bool,
+}
+
+impl Appended {
+    /// The last event's sequence number.
+    pub fn last_seq(&self) -> LogSeq {
+        self.positions.last().map_or(LogSeq(0), |p| p.0)
+    }
+    /// The stream's version after the append.
+    pub fn stream_version(&self) -> StreamVersion {
+        self.positions.last().map_or(StreamVersion(0), |p| p.1)
+    }
+}
+
+/// A node's log: the single writer of one backend.
+#[derive(Debug)]
+pub struct Log<B: Backend> {
+    backend: B,
+    municipality: MunicipalityCode,
+    origin: String,
+    signer: NoteSigner,
+    policy: CheckpointPolicy,
+    /// Serialises writers inside this process; the database serialises across processes.
+    write_lock: Mutex<()>,
+    size_tx: watch::Sender<u64>,
+}
+
+impl<B: Backend> Log<B> {
+    /// Opens (creating on first use) the log of `municipality` in `backend`, signing with
+    /// `signer`. Refuses a database that holds another municipality's log or another key's.
+    pub async fn open(
+        backend: B,
+        municipality: MunicipalityCode,
+        signer: NoteSigner,
+        policy: CheckpointPolicy,
+    ) -> Result<Self, StoreError> {
+        policy.validate()?;
+        let origin = origin_for(&municipality);
+        if signer.name() != origin {
+            return Err(StoreError::OutOfRange {
+                what: "signer name",
+                detail: format!(
+                    "key is named {}, the log's origin is {origin}",
+                    signer.name()
+                ),
+            });
+        }
+        let verifier_key = signer.verifier().to_text();
+        match backend.meta().await? {
+            Some(meta) => {
+                if meta.municipality != municipality.as_str() {
+                    return Err(StoreError::WrongLog {
+                        expected: municipality.to_string(),
+                        found: meta.municipality,
+                    });
+                }
+                if meta.verifier_key != verifier_key {
+                    return Err(StoreError::WrongLog {
+                        expected: format!("a log signed by {verifier_key}"),
+                        found: format!("a log signed by {}", meta.verifier_key),
+                    });
+                }
+            }
+            None => {
+                backend
+                    .init_meta(&LogMeta {
+                        municipality: municipality.to_string(),
+                        verifier_key,
+                    })
+                    .await?;
+            }
+        }
+        let size = backend.head().await?.size();
+        let (size_tx, _) = watch::channel(size);
+        Ok(Self {
+            backend,
+            municipality,
+            origin,
+            signer,
+            policy,
+            write_lock: Mutex::new(()),
+            size_tx,
+        })
+    }
+
+    /// The storage backend.
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    /// The municipality whose log this is.
+    pub fn municipality(&self) -> MunicipalityCode {
+        self.municipality
+    }
+
+    /// The public key that verifies this log's checkpoints.
+    pub fn verifier(&self) -> NoteVerifier {
+        self.signer.verifier()
+    }
+
+    /// Number of committed events.
+    pub fn size(&self) -> u64 {
+        *self.size_tx.borrow()
+    }
+
+    /// A receiver that sees the log's size after every commit.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.size_tx.subscribe()
+    }
+
+    /// Waits until the log holds at least `size` events or `timeout` passes; returns the size.
+    pub async fn wait_for(&self, size: u64, timeout: Duration) -> Result<u64, StoreError> {
+        let mut rx = self.subscribe();
+        let wait = rx.wait_for(|s| *s >= size);
+        match tokio::time::timeout(timeout, wait).await {
+            Ok(Ok(s)) => Ok(*s),
+            Ok(Err(_)) | Err(_) => Err(StoreError::Timeout),
+        }
+    }
+
+    /// Appends a batch to one stream, atomically. Retrying a batch that is already in the log
+    /// (same event ids, same content) returns the original positions and writes nothing.
+    #[tracing::instrument(level = "debug", skip(self, events), fields(municipality = %self.municipality, len = events.len()))]
+    pub async fn append(
+        &self,
+        stream: StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<Appended, StoreError> {
+        if events.is_empty() || events.len() > APPEND_BATCH_MAX {
+            return Err(StoreError::BatchSize {
+                len: events.len(),
+                max: APPEND_BATCH_MAX,
+            });
+        }
+        for (i, e) in events.iter().enumerate() {
+            if e.payload.len() > PAYLOAD_LEN_MAX {
+                return Err(event_store_core::EnvelopeError::PayloadTooLarge {
+                    len: e.payload.len(),
+                    max: PAYLOAD_LEN_MAX,
+                }
+                .into());
+            }
+            if events[..i].iter().any(|o| o.event_id == e.event_id) {
+                return Err(StoreError::DuplicateInBatch(e.event_id));
+            }
+        }
+
+        let _guard = self.write_lock.lock().await;
+        let mut tx = self.backend.begin_write().await?;
+
+        let ids: Vec<EventId> = events.iter().map(|e| e.event_id).collect();
+        let known = tx.find_events(&ids).await?;
+        if !known.is_empty() {
+            return replayed(&known, stream, &events);
+        }
+
+        let actual = tx.stream_version(stream).await?;
+        let ok = match expected {
+            ExpectedVersion::Any => true,
+            ExpectedVersion::NoStream => actual.0 == 0,
+            ExpectedVersion::Exact(v) => actual == v,
+        };
+        if !ok {
+            return Err(StoreError::Conflict {
+                stream,
+                expected: expected.to_string(),
+                actual,
+            });
+        }
+
+        let mut head = tx.head().await?;
+        let mut rows = Vec::with_capacity(events.len());
+        let mut nodes = Vec::new();
+        let mut positions = Vec::with_capacity(events.len());
+        for (i, e) in events.into_iter().enumerate() {
+            let seq = LogSeq(head.size() + 1);
+            let stream_version = StreamVersion(actual.0 + 1 + i as u64);
+            let envelope = Envelope {
+                event_type: e.event_type,
+                schema_version: e.schema_version,
+                municipality: self.municipality,
+                seq,
+                stream_id: stream,
+                stream_version,
+                event_id: e.event_id,
+                recorded_at: e.recorded_at,
+                payload: e.payload,
+            };
+            let bytes = envelope.encode()?;
+            let leaf = merkle::leaf_hash(&bytes);
+            head.frontier.push(leaf, |id, hash| {
+                if id.level > 0 && id.is_stored() {
+                    nodes.push((id, *hash));
+                }
+            });
+            positions.push((seq, stream_version));
+            rows.push(EventRow {
+                seq,
+                event_id: e.event_id,
+                stream_id: stream,
+                stream_version,
+                leaf_hash: leaf,
+                bytes,
+            });
+        }
+        tx.insert_events(&rows).await?;
+        if !nodes.is_empty() {
+            tx.insert_nodes(&nodes).await?;
+        }
+        let now = Timestamp::now();
+        if self.checkpoint_due(&head, now) {
+            self.sign_into(&mut tx, &mut head, now).await?;
+        }
+        tx.set_head(&head).await?;
+        tx.commit().await?;
+        self.size_tx.send_replace(head.size());
+        Ok(Appended {
+            positions,
+            deduplicated: false,
+        })
+    }
+
+    fn checkpoint_due(&self, head: &Head, now: Timestamp) -> bool {
+        let pending = head.size() - head.last_checkpoint_size;
+        if pending == 0 {
+            return false;
+        }
+        if pending >= u64::from(self.policy.every_events) {
+            return true;
+        }
+        match head.last_checkpoint_at {
+            None => true,
+            Some(at) => now.0.saturating_sub(at.0) >= i64::from(self.policy.every_ms) * 1_000,
+        }
+    }
+
+    async fn sign_into(
+        &self,
+        tx: &mut B::Tx,
+        head: &mut Head,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let root = head.frontier.root();
+        let signed = self.signer.sign(Checkpoint {
+            origin: self.origin.clone(),
+            size: head.size(),
+            root,
+        });
+        let stored = StoredCheckpoint {
+            size: head.size(),
+            root,
+            note: signed.to_note(),
+            created_at: now,
+        };
+        tx.insert_checkpoint(&stored).await?;
+        head.last_checkpoint_size = head.size();
+        head.last_checkpoint_at = Some(now);
+        tracing::debug!(municipality = %self.municipality, size = head.size(), "checkpoint signed");
+        Ok(())
+    }
+
+    /// Signs a checkpoint if the policy says one is due (events waiting and the interval
+    /// passed). Returns the checkpoint's size if one was signed.
+    pub async fn checkpoint_if_due(&self) -> Result<Option<u64>, StoreError> {
+        self.checkpoint(false).await
+    }
+
+    /// Signs a checkpoint now if any event is not yet covered by one.
+    pub async fn checkpoint_now(&self) -> Result<Option<u64>, StoreError> {
+        self.checkpoint(true).await
+    }
+
+    async fn checkpoint(&self, force: bool) -> Result<Option<u64>, StoreError> {
+        let _guard = self.write_lock.lock().await;
+        let mut tx = self.backend.begin_write().await?;
+        let mut head = tx.head().await?;
+        let now = Timestamp::now();
+        let due = if force {
+            head.size() > head.last_checkpoint_size
+        } else {
+            self.checkpoint_due(&head, now)
+        };
+        if !due {
+            return Ok(None);
+        }
+        self.sign_into(&mut tx, &mut head, now).await?;
+        tx.set_head(&head).await?;
+        tx.commit().await?;
+        Ok(Some(head.size()))
+    }
+
+    /// Signs checkpoints on the time policy until `shutdown` resolves. Run it beside a log that
+    /// may go quiet, so its last events are covered within `every_ms`.
+    pub async fn run_checkpointer(&self, shutdown: impl std::future::Future<Output = ()>) {
+        let period = Duration::from_millis(u64::from(self.policy.every_ms).max(1));
+        let mut ticker = tokio::time::interval(period);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = ticker.tick() => {
+                    if let Err(e) = self.checkpoint_if_due().await {
+                        tracing::warn!(municipality = %self.municipality, error = %e, "checkpoint failed");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Events from `from` on, at most `limit` (bounded by [`READ_LIMIT_MAX`]).
+    pub async fn read(&self, from: LogSeq, limit: u32) -> Result<Vec<EventRow>, StoreError> {
+        self.backend
+            .read_events(from, limit.min(READ_LIMIT_MAX))
+            .await
+    }
+
+    /// A stream's events from version `from` on, at most `limit`.
+    pub async fn read_stream(
+        &self,
+        stream: StreamId,
+        from: StreamVersion,
+        limit: u32,
+    ) -> Result<Vec<EventRow>, StoreError> {
+        self.backend
+            .read_stream(stream, from, limit.min(READ_LIMIT_MAX))
+            .await
+    }
+
+    /// The latest checkpoint.
+    pub async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
+        self.backend.latest_checkpoint().await
+    }
+
+    /// The inclusion proof of event `seq` in the tree of `tree_size` events.
+    pub async fn inclusion_proof(
+        &self,
+        seq: LogSeq,
+        tree_size: u64,
+    ) -> Result<Vec<Hash>, StoreError> {
+        proof::inclusion_proof(&self.backend, seq, tree_size).await
+    }
+
+    /// The consistency proof between two tree sizes.
+    pub async fn consistency_proof(
+        &self,
+        old_size: u64,
+        new_size: u64,
+    ) -> Result<Vec<Hash>, StoreError> {
+        proof::consistency_proof(&self.backend, old_size, new_size).await
+    }
+}
+
+/// Answers a retried batch from what is stored, or refuses a reused id: a retry must name
+/// exactly the stored events, with the same stream, type, schema and payload.
+fn replayed(
+    stored: &[EventRow],
+    stream: StreamId,
+    events: &[NewEvent],
+) -> Result<Appended, StoreError> {
+    let mut positions = Vec::with_capacity(events.len());
+    for e in events {
+        let row = stored
+            .iter()
+            .find(|r| r.event_id == e.event_id)
+            .ok_or(StoreError::EventIdReused(e.event_id))?;
+        let env = event_store_core::EnvelopeRef::decode(&row.bytes)
+            .map_err(|err| StoreError::Corrupt(format!("event {}: {err}", row.seq.0)))?;
+        let same = row.stream_id == stream
+            && env.event_type == e.event_type
+            && env.schema_version == e.schema_version
+            && env.payload == e.payload.as_slice();
+        if !same {
+            return Err(StoreError::EventIdReused(e.event_id));
+        }
+        positions.push((row.seq, row.stream_version));
+    }
+    Ok(Appended {
+        positions,
+        deduplicated: true,
+    })
+}
