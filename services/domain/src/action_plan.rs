@@ -1,0 +1,595 @@
+//! OGP-Local action plans: a plan adopted by the council → commitments tagged with OGP values →
+//! milestones with due dates → progress reports on the IRM scale → each commitment assessed →
+//! plan closed. A milestone past its due date and not complete is overdue
+//! ([`ActionPlanState::overdue_milestones`]).
+
+use std::collections::BTreeMap;
+
+use event_store_core::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::CivilDate;
+use crate::error::{DomainError, Refusal, Violation};
+use crate::ids::{CommitmentId, MilestoneId, PlanId};
+use crate::text::{
+    check_http_url, check_len, check_line, check_paragraphs, check_strictly_ascending, is_full,
+};
+
+/// Longest plan, commitment or milestone title: one line.
+pub const PLAN_TITLE_LEN_MAX: u32 = 300;
+
+/// Longest council decision reference, e.g. "рішення № 1234/5678 від 12.03.2024".
+pub const COUNCIL_DECISION_LEN_MAX: u32 = 200;
+
+/// Longest commitment description: the OGP template's sections fit in a few pages.
+pub const COMMITMENT_DESCRIPTION_LEN_MAX: u32 = 10_000;
+
+/// Longest lead institution name: a department or body, never a person.
+pub const LEAD_INSTITUTION_LEN_MAX: u32 = 300;
+
+/// Longest evidence link; browsers and servers handle URLs up to about this length.
+pub const EVIDENCE_LINK_LEN_MAX: u32 = 2_000;
+
+/// Most commitments in a plan: OGP-Local plans have a handful; the bound keeps state small.
+pub const COMMITMENTS_MAX: u32 = 100;
+
+/// Most milestones in a commitment.
+pub const MILESTONES_PER_COMMITMENT_MAX: u32 = 50;
+
+/// Longest plan period in days: OGP-Local plans run two years; four is generous.
+pub const PLAN_PERIOD_DAYS_MAX: u32 = 1_461;
+
+/// The four OGP values a commitment can advance (at most four, one of each).
+pub const OGP_VALUES_MAX: u32 = 4;
+
+/// An OGP value.
+///
+/// Encoded by its variant index: append only, never reorder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum OgpValue {
+    AccessToInformation,
+    CivicParticipation,
+    PublicAccountability,
+    TechnologyAndInnovation,
+}
+
+/// Progress on the IRM's implementation scale.
+///
+/// Encoded by its variant index: append only, never reorder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ImplementationStatus {
+    NoEvidenceAvailable,
+    NotStarted,
+    Limited,
+    Substantial,
+    Complete,
+}
+
+impl ImplementationStatus {
+    /// Whether a report with this status must link to evidence (anything that claims progress).
+    pub const fn needs_evidence(self) -> bool {
+        matches!(self, Self::Limited | Self::Substantial | Self::Complete)
+    }
+}
+
+/// The IRM's "did it open government?" scale.
+///
+/// Encoded by its variant index: append only, never reorder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum OpenedGovernment {
+    Worsened,
+    DidNotChange,
+    Marginal,
+    Major,
+    Outstanding,
+}
+
+/// A request to change an action plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActionPlanCommand {
+    /// Adopt a new plan in this (empty) stream.
+    Adopt {
+        plan_id: PlanId,
+        title: String,
+        period_start: CivilDate,
+        period_end: CivilDate,
+        council_decision: String,
+        at: Timestamp,
+    },
+    /// Add a commitment within the plan's period.
+    AddCommitment {
+        commitment_id: CommitmentId,
+        title: String,
+        description: String,
+        lead_institution: String,
+        /// In any order; duplicates are merged.
+        values: Vec<OgpValue>,
+        start: CivilDate,
+        end: CivilDate,
+        at: Timestamp,
+    },
+    /// Add a milestone due within its commitment's period.
+    AddMilestone {
+        commitment_id: CommitmentId,
+        milestone_id: MilestoneId,
+        title: String,
+        due: CivilDate,
+        at: Timestamp,
+    },
+    /// Report progress on a milestone.
+    ReportProgress {
+        milestone_id: MilestoneId,
+        status: ImplementationStatus,
+        evidence_link: Option<String>,
+        at: Timestamp,
+    },
+    /// Assess a commitment at the end of the plan.
+    AssessCommitment {
+        commitment_id: CommitmentId,
+        completion: ImplementationStatus,
+        opened_government: OpenedGovernment,
+        at: Timestamp,
+    },
+    /// Close the plan once every commitment is assessed.
+    Close { at: Timestamp },
+}
+
+/// What happened to an action plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActionPlanEvent {
+    Adopted(PlanAdopted),
+    CommitmentAdded(CommitmentAdded),
+    MilestoneAdded(MilestoneAdded),
+    ProgressReported(ProgressReported),
+    CommitmentAssessed(CommitmentAssessed),
+    Closed(PlanClosed),
+}
+
+/// The council adopted an action plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanAdopted {
+    pub plan_id: PlanId,
+    /// At most [`PLAN_TITLE_LEN_MAX`] characters, one line.
+    pub title: String,
+    pub period_start: CivilDate,
+    /// On or after `period_start`, at most [`PLAN_PERIOD_DAYS_MAX`] days later.
+    pub period_end: CivilDate,
+    /// At most [`COUNCIL_DECISION_LEN_MAX`] characters, one line.
+    pub council_decision: String,
+    pub at: Timestamp,
+}
+
+/// A commitment joined the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitmentAdded {
+    pub plan_id: PlanId,
+    pub commitment_id: CommitmentId,
+    /// At most [`PLAN_TITLE_LEN_MAX`] characters, one line.
+    pub title: String,
+    /// At most [`COMMITMENT_DESCRIPTION_LEN_MAX`] characters.
+    pub description: String,
+    /// At most [`LEAD_INSTITUTION_LEN_MAX`] characters, one line.
+    pub lead_institution: String,
+    /// One to four values, strictly ascending.
+    pub values: Vec<OgpValue>,
+    pub start: CivilDate,
+    /// On or after `start`.
+    pub end: CivilDate,
+    pub at: Timestamp,
+}
+
+/// A milestone joined a commitment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MilestoneAdded {
+    pub plan_id: PlanId,
+    pub commitment_id: CommitmentId,
+    pub milestone_id: MilestoneId,
+    /// At most [`PLAN_TITLE_LEN_MAX`] characters, one line.
+    pub title: String,
+    pub due: CivilDate,
+    pub at: Timestamp,
+}
+
+/// Progress on a milestone was reported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgressReported {
+    pub plan_id: PlanId,
+    pub commitment_id: CommitmentId,
+    pub milestone_id: MilestoneId,
+    pub status: ImplementationStatus,
+    /// An `http(s)` URL of at most [`EVIDENCE_LINK_LEN_MAX`] characters; required when the
+    /// status claims progress ([`ImplementationStatus::needs_evidence`]).
+    pub evidence_link: Option<String>,
+    pub at: Timestamp,
+}
+
+/// A commitment was assessed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitmentAssessed {
+    pub plan_id: PlanId,
+    pub commitment_id: CommitmentId,
+    pub completion: ImplementationStatus,
+    pub opened_government: OpenedGovernment,
+    pub at: Timestamp,
+}
+
+/// The plan closed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanClosed {
+    pub plan_id: PlanId,
+    pub at: Timestamp,
+}
+
+/// Where a plan is in its life.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum PlanStatus {
+    #[default]
+    NotAdopted,
+    Active,
+    Closed,
+}
+
+/// A milestone as the rules see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MilestoneState {
+    pub due: CivilDate,
+    /// The last reported status, if any.
+    pub status: Option<ImplementationStatus>,
+}
+
+impl MilestoneState {
+    /// Whether, on Kyiv day `today`, the milestone is past due and not complete.
+    pub fn is_overdue(&self, today: CivilDate) -> bool {
+        today > self.due && self.status != Some(ImplementationStatus::Complete)
+    }
+}
+
+/// A commitment's assessment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Assessment {
+    pub completion: ImplementationStatus,
+    pub opened_government: OpenedGovernment,
+}
+
+/// A commitment as the rules see it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommitmentState {
+    pub start: Option<CivilDate>,
+    pub end: Option<CivilDate>,
+    pub milestones: BTreeMap<MilestoneId, MilestoneState>,
+    pub assessment: Option<Assessment>,
+}
+
+/// What the rules know about one action plan, folded from its events by [`evolve`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ActionPlanState {
+    pub id: Option<PlanId>,
+    pub status: PlanStatus,
+    pub period_start: Option<CivilDate>,
+    pub period_end: Option<CivilDate>,
+    pub commitments: BTreeMap<CommitmentId, CommitmentState>,
+    /// Which commitment each milestone belongs to.
+    pub milestone_owners: BTreeMap<MilestoneId, CommitmentId>,
+}
+
+impl ActionPlanState {
+    /// A milestone, if the plan has it.
+    pub fn milestone(&self, milestone: MilestoneId) -> Option<&MilestoneState> {
+        let owner = self.milestone_owners.get(&milestone)?;
+        self.commitments.get(owner)?.milestones.get(&milestone)
+    }
+
+    /// Whether a milestone is overdue on Kyiv day `today` (use
+    /// [`crate::calendar::kyiv_date`] of the current time); `None` if there is no such
+    /// milestone.
+    pub fn milestone_overdue(&self, milestone: MilestoneId, today: CivilDate) -> Option<bool> {
+        self.milestone(milestone).map(|m| m.is_overdue(today))
+    }
+
+    /// Every milestone overdue on Kyiv day `today`, ascending by id.
+    pub fn overdue_milestones(&self, today: CivilDate) -> Vec<MilestoneId> {
+        let mut overdue: Vec<MilestoneId> = self
+            .commitments
+            .values()
+            .flat_map(|c| c.milestones.iter())
+            .filter(|(_, m)| m.is_overdue(today))
+            .map(|(id, _)| *id)
+            .collect();
+        overdue.sort_unstable();
+        overdue
+    }
+}
+
+/// Decides an action plan command.
+pub fn decide(
+    state: &ActionPlanState,
+    command: ActionPlanCommand,
+) -> Result<Vec<ActionPlanEvent>, DomainError> {
+    let refused = |rule| Err(DomainError::refused(rule));
+    if let ActionPlanCommand::Adopt {
+        plan_id,
+        title,
+        period_start,
+        period_end,
+        council_decision,
+        at,
+    } = command
+    {
+        if state.status != PlanStatus::NotAdopted {
+            return refused(Refusal::PlanAlreadyAdopted);
+        }
+        let event = ActionPlanEvent::Adopted(PlanAdopted {
+            plan_id,
+            title,
+            period_start,
+            period_end,
+            council_decision,
+            at,
+        });
+        event.check()?;
+        return Ok(vec![event]);
+    }
+    let Some(plan_id) = state.id else {
+        return Err(DomainError::not_found("action plan"));
+    };
+    if state.status == PlanStatus::Closed {
+        return refused(Refusal::PlanClosed);
+    }
+    let event = match command {
+        ActionPlanCommand::Adopt { .. } => return refused(Refusal::PlanAlreadyAdopted),
+        ActionPlanCommand::AddCommitment {
+            commitment_id,
+            title,
+            description,
+            lead_institution,
+            mut values,
+            start,
+            end,
+            at,
+        } => {
+            if state.commitments.contains_key(&commitment_id) {
+                return refused(Refusal::DuplicateCommitment);
+            }
+            if is_full(state.commitments.len(), COMMITMENTS_MAX) {
+                return refused(Refusal::TooManyCommitments);
+            }
+            values.sort_unstable();
+            values.dedup();
+            let event = ActionPlanEvent::CommitmentAdded(CommitmentAdded {
+                plan_id,
+                commitment_id,
+                title,
+                description,
+                lead_institution,
+                values,
+                start,
+                end,
+                at,
+            });
+            event.check()?;
+            let within = |date| {
+                state.period_start.is_some_and(|s| s <= date)
+                    && state.period_end.is_some_and(|e| date <= e)
+            };
+            if !within(start) || !within(end) {
+                return refused(Refusal::OutsidePlanPeriod);
+            }
+            event
+        }
+        ActionPlanCommand::AddMilestone {
+            commitment_id,
+            milestone_id,
+            title,
+            due,
+            at,
+        } => {
+            let Some(commitment) = state.commitments.get(&commitment_id) else {
+                return Err(DomainError::not_found("commitment"));
+            };
+            if commitment.assessment.is_some() {
+                return refused(Refusal::CommitmentAlreadyAssessed);
+            }
+            if state.milestone_owners.contains_key(&milestone_id) {
+                return refused(Refusal::DuplicateMilestone);
+            }
+            if is_full(commitment.milestones.len(), MILESTONES_PER_COMMITMENT_MAX) {
+                return refused(Refusal::TooManyMilestones);
+            }
+            let event = ActionPlanEvent::MilestoneAdded(MilestoneAdded {
+                plan_id,
+                commitment_id,
+                milestone_id,
+                title,
+                due,
+                at,
+            });
+            event.check()?;
+            let after_start = commitment.start.is_some_and(|start| start <= due);
+            let before_end = commitment.end.is_some_and(|end| due <= end);
+            if !after_start || !before_end {
+                return refused(Refusal::OutsideCommitmentPeriod);
+            }
+            event
+        }
+        ActionPlanCommand::ReportProgress {
+            milestone_id,
+            status,
+            evidence_link,
+            at,
+        } => {
+            let Some(&commitment_id) = state.milestone_owners.get(&milestone_id) else {
+                return Err(DomainError::not_found("milestone"));
+            };
+            let assessed = state
+                .commitments
+                .get(&commitment_id)
+                .is_some_and(|c| c.assessment.is_some());
+            if assessed {
+                return refused(Refusal::CommitmentAlreadyAssessed);
+            }
+            ActionPlanEvent::ProgressReported(ProgressReported {
+                plan_id,
+                commitment_id,
+                milestone_id,
+                status,
+                evidence_link,
+                at,
+            })
+        }
+        ActionPlanCommand::AssessCommitment {
+            commitment_id,
+            completion,
+            opened_government,
+            at,
+        } => {
+            let Some(commitment) = state.commitments.get(&commitment_id) else {
+                return Err(DomainError::not_found("commitment"));
+            };
+            if commitment.assessment.is_some() {
+                return refused(Refusal::CommitmentAlreadyAssessed);
+            }
+            ActionPlanEvent::CommitmentAssessed(CommitmentAssessed {
+                plan_id,
+                commitment_id,
+                completion,
+                opened_government,
+                at,
+            })
+        }
+        ActionPlanCommand::Close { at } => {
+            if state.commitments.values().any(|c| c.assessment.is_none()) {
+                return refused(Refusal::CommitmentsNotAssessed);
+            }
+            ActionPlanEvent::Closed(PlanClosed { plan_id, at })
+        }
+    };
+    event.check()?;
+    Ok(vec![event])
+}
+
+/// Applies an action plan event.
+pub fn evolve(mut state: ActionPlanState, event: &ActionPlanEvent) -> ActionPlanState {
+    match event {
+        ActionPlanEvent::Adopted(adopted) => {
+            state.id = Some(adopted.plan_id);
+            state.status = PlanStatus::Active;
+            state.period_start = Some(adopted.period_start);
+            state.period_end = Some(adopted.period_end);
+        }
+        ActionPlanEvent::CommitmentAdded(added) => {
+            let commitment = state.commitments.entry(added.commitment_id).or_default();
+            commitment.start = Some(added.start);
+            commitment.end = Some(added.end);
+        }
+        ActionPlanEvent::MilestoneAdded(added) => {
+            let milestone = MilestoneState {
+                due: added.due,
+                status: None,
+            };
+            state
+                .commitments
+                .entry(added.commitment_id)
+                .or_default()
+                .milestones
+                .insert(added.milestone_id, milestone);
+            state
+                .milestone_owners
+                .insert(added.milestone_id, added.commitment_id);
+        }
+        ActionPlanEvent::ProgressReported(reported) => {
+            let milestone = state
+                .commitments
+                .get_mut(&reported.commitment_id)
+                .and_then(|c| c.milestones.get_mut(&reported.milestone_id));
+            if let Some(milestone) = milestone {
+                milestone.status = Some(reported.status);
+            }
+        }
+        ActionPlanEvent::CommitmentAssessed(assessed) => {
+            state
+                .commitments
+                .entry(assessed.commitment_id)
+                .or_default()
+                .assessment = Some(Assessment {
+                completion: assessed.completion,
+                opened_government: assessed.opened_government,
+            });
+        }
+        ActionPlanEvent::Closed(_) => state.status = PlanStatus::Closed,
+    }
+    state
+}
+
+impl ActionPlanEvent {
+    /// The plan this event belongs to.
+    pub fn plan_id(&self) -> PlanId {
+        match self {
+            Self::Adopted(e) => e.plan_id,
+            Self::CommitmentAdded(e) => e.plan_id,
+            Self::MilestoneAdded(e) => e.plan_id,
+            Self::ProgressReported(e) => e.plan_id,
+            Self::CommitmentAssessed(e) => e.plan_id,
+            Self::Closed(e) => e.plan_id,
+        }
+    }
+
+    /// Checks every bound the event is written with; run on decide and on decode.
+    pub(crate) fn check(&self) -> Result<(), DomainError> {
+        match self {
+            Self::Adopted(e) => {
+                check_line("title", &e.title, PLAN_TITLE_LEN_MAX)?;
+                check_line(
+                    "council_decision",
+                    &e.council_decision,
+                    COUNCIL_DECISION_LEN_MAX,
+                )?;
+                if e.period_end < e.period_start {
+                    return Err(DomainError::invalid(
+                        "period_end",
+                        Violation::EndBeforeStart,
+                    ));
+                }
+                let days = e.period_end.epoch_days() - e.period_start.epoch_days();
+                if days > i64::from(PLAN_PERIOD_DAYS_MAX) {
+                    let days_max = PLAN_PERIOD_DAYS_MAX;
+                    return Err(DomainError::invalid(
+                        "period_end",
+                        Violation::SpanTooLong { days_max },
+                    ));
+                }
+                Ok(())
+            }
+            Self::CommitmentAdded(e) => {
+                check_line("title", &e.title, PLAN_TITLE_LEN_MAX)?;
+                check_paragraphs(
+                    "description",
+                    &e.description,
+                    COMMITMENT_DESCRIPTION_LEN_MAX,
+                )?;
+                check_line(
+                    "lead_institution",
+                    &e.lead_institution,
+                    LEAD_INSTITUTION_LEN_MAX,
+                )?;
+                if e.values.is_empty() {
+                    return Err(DomainError::invalid("values", Violation::Empty));
+                }
+                check_len("values", e.values.len(), OGP_VALUES_MAX)?;
+                check_strictly_ascending("values", &e.values)?;
+                if e.end < e.start {
+                    return Err(DomainError::invalid("end", Violation::EndBeforeStart));
+                }
+                Ok(())
+            }
+            Self::MilestoneAdded(e) => check_line("title", &e.title, PLAN_TITLE_LEN_MAX),
+            Self::ProgressReported(e) => match &e.evidence_link {
+                Some(link) => check_http_url("evidence_link", link, EVIDENCE_LINK_LEN_MAX),
+                None if e.status.needs_evidence() => {
+                    Err(DomainError::invalid("evidence_link", Violation::Missing))
+                }
+                None => Ok(()),
+            },
+            Self::CommitmentAssessed(_) | Self::Closed(_) => Ok(()),
+        }
+    }
+}

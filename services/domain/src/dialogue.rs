@@ -1,0 +1,445 @@
+//! Public dialogues between a hromada and its residents (consultations, hearings, round
+//! tables, e-consultations, youth councils): announced → contributions while open → each
+//! contribution answered once → closed → outcome report published.
+
+use std::collections::BTreeMap;
+
+use event_store_core::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{DomainError, Refusal, Violation};
+use crate::ids::{ContributionId, DialogueId};
+use crate::pseudonym::PseudonymTag;
+use crate::text::{
+    check_len, check_line, check_optional_line, check_paragraphs, check_range, is_full,
+};
+
+/// Longest dialogue topic: a one-line subject.
+pub const TOPIC_LEN_MAX: u32 = 300;
+
+/// Longest organiser name: a department or body, never a person.
+pub const ORGANISER_LEN_MAX: u32 = 300;
+
+/// Longest contribution: several pages of comments on a draft.
+pub const CONTRIBUTION_LEN_MAX: u32 = 10_000;
+
+/// Longest reason given when answering a contribution.
+pub const ANSWER_REASON_LEN_MAX: u32 = 2_000;
+
+/// Longest name of a participating organisation.
+pub const ORGANISATION_NAME_LEN_MAX: u32 = 300;
+
+/// Most participating organisations listed when closing: a large hearing has dozens.
+pub const ORGANISATIONS_MAX: u32 = 200;
+
+/// Largest attendance count: more than any hromada hearing could physically hold, and more
+/// than a city's e-consultation draws.
+pub const ATTENDANCE_MAX: u32 = 1_000_000;
+
+/// Longest outcome report; keeps the event under ~80 KB.
+pub const OUTCOME_REPORT_LEN_MAX: u32 = 20_000;
+
+/// Longest council decision reference, e.g. "рішення № 1234/5678 від 12.03.2024".
+pub const COUNCIL_DECISION_REF_LEN_MAX: u32 = 200;
+
+/// Most contributions per dialogue: a city-wide e-consultation stays well below, and the
+/// bound keeps the folded state small.
+pub const CONTRIBUTIONS_MAX: u32 = 100_000;
+
+/// Longest time a dialogue may stay open, in days.
+pub const DIALOGUE_SPAN_DAYS_MAX: u32 = 366;
+
+const DAY_MICROS: i64 = 86_400 * 1_000_000;
+
+/// The form of a dialogue.
+///
+/// Encoded by its variant index: append only, never reorder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DialogueKind {
+    PublicConsultation,
+    PublicHearing,
+    RoundTable,
+    EConsultation,
+    YouthCouncil,
+    Other,
+}
+
+/// How a contribution was taken into account.
+///
+/// Encoded by its variant index: append only, never reorder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ContributionResponse {
+    Accepted,
+    PartlyAccepted,
+    Rejected,
+}
+
+/// A request to change a dialogue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DialogueCommand {
+    /// Announce a new dialogue in this (empty) stream.
+    Announce {
+        dialogue_id: DialogueId,
+        kind: DialogueKind,
+        topic: String,
+        organiser: String,
+        /// When contributions open.
+        opens_at: Timestamp,
+        /// When contributions close (exclusive).
+        closes_at: Timestamp,
+        at: Timestamp,
+    },
+    /// Submit a contribution while the dialogue is open.
+    SubmitContribution {
+        contribution_id: ContributionId,
+        /// The author's [`crate::pseudonym::dialogue_tag`] in this dialogue.
+        author: PseudonymTag,
+        text: String,
+        at: Timestamp,
+    },
+    /// Answer a contribution.
+    AnswerContribution {
+        contribution_id: ContributionId,
+        response: ContributionResponse,
+        reason: String,
+        at: Timestamp,
+    },
+    /// Close the dialogue.
+    Close {
+        attendance_count: u32,
+        participating_organisations: Vec<String>,
+        at: Timestamp,
+    },
+    /// Publish the outcome report of a closed dialogue.
+    PublishOutcome {
+        report: String,
+        council_decision_ref: Option<String>,
+        at: Timestamp,
+    },
+}
+
+/// What happened in a dialogue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DialogueEvent {
+    Announced(DialogueAnnounced),
+    ContributionSubmitted(ContributionSubmitted),
+    ContributionAnswered(ContributionAnswered),
+    Closed(DialogueClosed),
+    OutcomePublished(OutcomeReportPublished),
+}
+
+/// A dialogue was announced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DialogueAnnounced {
+    pub dialogue_id: DialogueId,
+    pub kind: DialogueKind,
+    /// At most [`TOPIC_LEN_MAX`] characters, one line.
+    pub topic: String,
+    /// At most [`ORGANISER_LEN_MAX`] characters, one line.
+    pub organiser: String,
+    pub opens_at: Timestamp,
+    /// After `opens_at`, at most [`DIALOGUE_SPAN_DAYS_MAX`] days later.
+    pub closes_at: Timestamp,
+    pub at: Timestamp,
+}
+
+/// A resident contributed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContributionSubmitted {
+    pub dialogue_id: DialogueId,
+    pub contribution_id: ContributionId,
+    pub author: PseudonymTag,
+    /// At most [`CONTRIBUTION_LEN_MAX`] characters.
+    pub text: String,
+    pub at: Timestamp,
+}
+
+/// The organiser answered a contribution.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContributionAnswered {
+    pub dialogue_id: DialogueId,
+    pub contribution_id: ContributionId,
+    pub response: ContributionResponse,
+    /// At most [`ANSWER_REASON_LEN_MAX`] characters.
+    pub reason: String,
+    pub at: Timestamp,
+}
+
+/// The dialogue closed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DialogueClosed {
+    pub dialogue_id: DialogueId,
+    /// At most [`ATTENDANCE_MAX`].
+    pub attendance_count: u32,
+    /// At most [`ORGANISATIONS_MAX`] names, each one line of at most
+    /// [`ORGANISATION_NAME_LEN_MAX`] characters.
+    pub participating_organisations: Vec<String>,
+    pub at: Timestamp,
+}
+
+/// The outcome report of a closed dialogue was published.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutcomeReportPublished {
+    pub dialogue_id: DialogueId,
+    /// At most [`OUTCOME_REPORT_LEN_MAX`] characters.
+    pub report: String,
+    /// The council decision that followed, if any.
+    pub council_decision_ref: Option<String>,
+    pub at: Timestamp,
+}
+
+/// Where a dialogue is in its life.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum DialogueStatus {
+    #[default]
+    NotAnnounced,
+    Announced,
+    Closed,
+    OutcomePublished,
+}
+
+/// What the rules know about one dialogue, folded from its events by [`evolve`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DialogueState {
+    pub id: Option<DialogueId>,
+    pub status: DialogueStatus,
+    pub kind: Option<DialogueKind>,
+    pub opens_at: Option<Timestamp>,
+    pub closes_at: Option<Timestamp>,
+    /// Every contribution, with its answer once given.
+    pub contributions: BTreeMap<ContributionId, Option<ContributionResponse>>,
+    pub closed_at: Option<Timestamp>,
+}
+
+impl DialogueState {
+    /// Whether contributions are accepted at `at`.
+    pub fn is_open_at(&self, at: Timestamp) -> bool {
+        self.status == DialogueStatus::Announced
+            && self.opens_at.is_some_and(|opens_at| opens_at <= at)
+            && self.closes_at.is_some_and(|closes_at| at < closes_at)
+    }
+}
+
+/// Decides a dialogue command.
+pub fn decide(
+    state: &DialogueState,
+    command: DialogueCommand,
+) -> Result<Vec<DialogueEvent>, DomainError> {
+    use DialogueStatus as S;
+    let refused = |rule| Err(DomainError::refused(rule));
+    if let DialogueCommand::Announce {
+        dialogue_id,
+        kind,
+        topic,
+        organiser,
+        opens_at,
+        closes_at,
+        at,
+    } = command
+    {
+        if state.status != S::NotAnnounced {
+            return refused(Refusal::DialogueAlreadyAnnounced);
+        }
+        let event = DialogueEvent::Announced(DialogueAnnounced {
+            dialogue_id,
+            kind,
+            topic,
+            organiser,
+            opens_at,
+            closes_at,
+            at,
+        });
+        event.check()?;
+        return Ok(vec![event]);
+    }
+    let Some(dialogue_id) = state.id else {
+        return Err(DomainError::not_found("dialogue"));
+    };
+    let event = match command {
+        DialogueCommand::Announce { .. } => return refused(Refusal::DialogueAlreadyAnnounced),
+        DialogueCommand::SubmitContribution {
+            contribution_id,
+            author,
+            text,
+            at,
+        } => {
+            if state.status == S::Announced && state.opens_at.is_some_and(|opens| at < opens) {
+                return refused(Refusal::DialogueNotOpenYet);
+            }
+            if !state.is_open_at(at) {
+                return refused(Refusal::DialogueNotOpen);
+            }
+            if state.contributions.contains_key(&contribution_id) {
+                return refused(Refusal::DuplicateContribution);
+            }
+            if is_full(state.contributions.len(), CONTRIBUTIONS_MAX) {
+                return refused(Refusal::TooManyContributions);
+            }
+            DialogueEvent::ContributionSubmitted(ContributionSubmitted {
+                dialogue_id,
+                contribution_id,
+                author,
+                text,
+                at,
+            })
+        }
+        DialogueCommand::AnswerContribution {
+            contribution_id,
+            response,
+            reason,
+            at,
+        } => {
+            if state.status == S::OutcomePublished {
+                return refused(Refusal::OutcomeAlreadyPublished);
+            }
+            match state.contributions.get(&contribution_id) {
+                None => return Err(DomainError::not_found("contribution")),
+                Some(Some(_)) => return refused(Refusal::ContributionAlreadyAnswered),
+                Some(None) => {}
+            }
+            DialogueEvent::ContributionAnswered(ContributionAnswered {
+                dialogue_id,
+                contribution_id,
+                response,
+                reason,
+                at,
+            })
+        }
+        DialogueCommand::Close {
+            attendance_count,
+            participating_organisations,
+            at,
+        } => {
+            match state.status {
+                S::Announced => {}
+                S::Closed | S::OutcomePublished => return refused(Refusal::DialogueAlreadyClosed),
+                S::NotAnnounced => return Err(DomainError::not_found("dialogue")),
+            }
+            if state.opens_at.is_none_or(|opens_at| at < opens_at) {
+                return refused(Refusal::DialogueNotStarted);
+            }
+            DialogueEvent::Closed(DialogueClosed {
+                dialogue_id,
+                attendance_count,
+                participating_organisations,
+                at,
+            })
+        }
+        DialogueCommand::PublishOutcome {
+            report,
+            council_decision_ref,
+            at,
+        } => {
+            match state.status {
+                S::Closed => {}
+                S::OutcomePublished => return refused(Refusal::OutcomeAlreadyPublished),
+                S::Announced | S::NotAnnounced => return refused(Refusal::DialogueNotClosed),
+            }
+            DialogueEvent::OutcomePublished(OutcomeReportPublished {
+                dialogue_id,
+                report,
+                council_decision_ref,
+                at,
+            })
+        }
+    };
+    event.check()?;
+    Ok(vec![event])
+}
+
+/// Applies a dialogue event.
+pub fn evolve(mut state: DialogueState, event: &DialogueEvent) -> DialogueState {
+    match event {
+        DialogueEvent::Announced(announced) => {
+            state.id = Some(announced.dialogue_id);
+            state.status = DialogueStatus::Announced;
+            state.kind = Some(announced.kind);
+            state.opens_at = Some(announced.opens_at);
+            state.closes_at = Some(announced.closes_at);
+        }
+        DialogueEvent::ContributionSubmitted(submitted) => {
+            state
+                .contributions
+                .entry(submitted.contribution_id)
+                .or_insert(None);
+        }
+        DialogueEvent::ContributionAnswered(answered) => {
+            state
+                .contributions
+                .insert(answered.contribution_id, Some(answered.response));
+        }
+        DialogueEvent::Closed(closed) => {
+            state.status = DialogueStatus::Closed;
+            state.closed_at = Some(closed.at);
+        }
+        DialogueEvent::OutcomePublished(_) => state.status = DialogueStatus::OutcomePublished,
+    }
+    state
+}
+
+impl DialogueEvent {
+    /// The dialogue this event belongs to.
+    pub fn dialogue_id(&self) -> DialogueId {
+        match self {
+            Self::Announced(e) => e.dialogue_id,
+            Self::ContributionSubmitted(e) => e.dialogue_id,
+            Self::ContributionAnswered(e) => e.dialogue_id,
+            Self::Closed(e) => e.dialogue_id,
+            Self::OutcomePublished(e) => e.dialogue_id,
+        }
+    }
+
+    /// Checks every bound the event is written with; run on decide and on decode.
+    pub(crate) fn check(&self) -> Result<(), DomainError> {
+        match self {
+            Self::Announced(e) => {
+                check_line("topic", &e.topic, TOPIC_LEN_MAX)?;
+                check_line("organiser", &e.organiser, ORGANISER_LEN_MAX)?;
+                if e.closes_at <= e.opens_at {
+                    return Err(DomainError::invalid("closes_at", Violation::EndBeforeStart));
+                }
+                let span_max = i64::from(DIALOGUE_SPAN_DAYS_MAX).saturating_mul(DAY_MICROS);
+                if e.closes_at.0.saturating_sub(e.opens_at.0) > span_max {
+                    let days_max = DIALOGUE_SPAN_DAYS_MAX;
+                    return Err(DomainError::invalid(
+                        "closes_at",
+                        Violation::SpanTooLong { days_max },
+                    ));
+                }
+                Ok(())
+            }
+            Self::ContributionSubmitted(e) => {
+                check_paragraphs("text", &e.text, CONTRIBUTION_LEN_MAX)
+            }
+            Self::ContributionAnswered(e) => {
+                check_paragraphs("reason", &e.reason, ANSWER_REASON_LEN_MAX)
+            }
+            Self::Closed(e) => {
+                let attendance = i64::from(e.attendance_count);
+                check_range("attendance_count", attendance, 0, i64::from(ATTENDANCE_MAX))?;
+                let organisations = &e.participating_organisations;
+                check_len(
+                    "participating_organisations",
+                    organisations.len(),
+                    ORGANISATIONS_MAX,
+                )?;
+                organisations.iter().try_for_each(|name| {
+                    check_line(
+                        "participating_organisations",
+                        name,
+                        ORGANISATION_NAME_LEN_MAX,
+                    )
+                })
+            }
+            Self::OutcomePublished(e) => {
+                check_paragraphs("report", &e.report, OUTCOME_REPORT_LEN_MAX)?;
+                let reference = e.council_decision_ref.as_deref();
+                check_optional_line(
+                    "council_decision_ref",
+                    reference,
+                    COUNCIL_DECISION_REF_LEN_MAX,
+                )
+            }
+        }
+    }
+}

@@ -1,0 +1,345 @@
+//! The typed errors of the domain: why a command was refused and why stored bytes are not an
+//! event, each carrying a machine-readable field or rule so an API layer can map them to its
+//! own status codes (validation errors to field violations, refusals to failed preconditions).
+
+use std::fmt;
+
+/// Why a command produced no events.
+///
+/// The API layer maps [`DomainError::Invalid`] to `INVALID_ARGUMENT` (one field violation),
+/// [`DomainError::Refused`] to `FAILED_PRECONDITION` (the rule's [`Refusal::code`] as the
+/// violation type) and [`DomainError::NotFound`] to `NOT_FOUND`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    /// A field of the command breaks a rule that needs no state to check.
+    #[error("{field}: {rule}")]
+    Invalid {
+        /// The field's name as it appears in the event, e.g. `title`.
+        field: &'static str,
+        /// The rule it breaks.
+        rule: Violation,
+    },
+    /// The command is well formed, but the aggregate's current state forbids it.
+    #[error("{rule}")]
+    Refused {
+        /// The rule that forbids it.
+        rule: Refusal,
+    },
+    /// The command names something that does not exist in the aggregate.
+    #[error("{entity} not found")]
+    NotFound {
+        /// What was looked for: `petition`, `dialogue`, `contribution`, `action plan`,
+        /// `commitment` or `milestone`.
+        entity: &'static str,
+    },
+}
+
+impl DomainError {
+    /// Shorthand for [`DomainError::Invalid`].
+    pub const fn invalid(field: &'static str, rule: Violation) -> Self {
+        Self::Invalid { field, rule }
+    }
+
+    /// Shorthand for [`DomainError::Refused`].
+    pub const fn refused(rule: Refusal) -> Self {
+        Self::Refused { rule }
+    }
+
+    /// Shorthand for [`DomainError::NotFound`].
+    pub const fn not_found(entity: &'static str) -> Self {
+        Self::NotFound { entity }
+    }
+}
+
+/// A stateless rule a field breaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Violation {
+    /// Empty, or only whitespace.
+    Blank,
+    /// Longer than the bound, in Unicode scalar values.
+    TooLong {
+        /// The bound.
+        chars_max: u32,
+    },
+    /// Contains a control character (a line break in a one-line field).
+    ControlCharacter,
+    /// A number outside its allowed range.
+    OutOfRange {
+        /// Smallest allowed value.
+        min: i64,
+        /// Largest allowed value.
+        max: i64,
+    },
+    /// More items than the bound.
+    TooMany {
+        /// The bound.
+        items_max: u32,
+    },
+    /// Needs at least one item.
+    Empty,
+    /// Items must be strictly ascending (sorted, no duplicates).
+    NotStrictlyAscending,
+    /// An end that comes before (or, for times, at) its start.
+    EndBeforeStart,
+    /// A link that is not an absolute `http` or `https` URL.
+    NotHttpUrl,
+    /// Required for this status or kind, but missing.
+    Missing,
+    /// Not a real calendar date.
+    NoSuchDate,
+    /// A span longer than the bound.
+    SpanTooLong {
+        /// The bound, in days.
+        days_max: u32,
+    },
+    /// A deadline recorded in an event that does not come after the event's own date.
+    DeadlineNotAfterStart,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Blank => f.write_str("must not be blank"),
+            Self::TooLong { chars_max } => write!(f, "at most {chars_max} characters"),
+            Self::ControlCharacter => f.write_str("must not contain control characters"),
+            Self::OutOfRange { min, max } => write!(f, "must be between {min} and {max}"),
+            Self::TooMany { items_max } => write!(f, "at most {items_max} items"),
+            Self::Empty => f.write_str("needs at least one item"),
+            Self::NotStrictlyAscending => f.write_str("must be sorted with no duplicates"),
+            Self::EndBeforeStart => f.write_str("must end after it starts"),
+            Self::NotHttpUrl => f.write_str("must be an http or https url"),
+            Self::Missing => f.write_str("is required here"),
+            Self::NoSuchDate => f.write_str("must be a real calendar date"),
+            Self::SpanTooLong { days_max } => write!(f, "must span at most {days_max} days"),
+            Self::DeadlineNotAfterStart => f.write_str("must come after the day it counts from"),
+        }
+    }
+}
+
+/// A rule of the domain that the current state forbids breaking.
+///
+/// [`Refusal::code`] is stable and machine-readable; the `Display` text is for people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    // petitions
+    /// A petition with this stream already exists.
+    PetitionAlreadyFiled,
+    /// Publication or rejection of a petition that is not awaiting moderation.
+    PetitionNotAwaitingModeration,
+    /// A signature on a petition that is not (yet) published, or was rejected.
+    PetitionNotPublished,
+    /// A signature at or after the end of the collection period.
+    CollectionPeriodOver,
+    /// A signature after consideration started.
+    CollectionEnded,
+    /// A second signature by the same signer.
+    AlreadySigned,
+    /// More signatures than a `u32` can count.
+    SignatureCountAtMaximum,
+    /// Closing the collection before its period is over.
+    CollectionPeriodNotOver,
+    /// Closing the collection "without the threshold" after the threshold was reached.
+    ThresholdAlreadyReached,
+    /// Starting consideration of a petition that has not reached its threshold.
+    ThresholdNotReached,
+    /// Starting consideration twice.
+    ConsiderationAlreadyStarted,
+    /// Answering a petition whose consideration has not started.
+    ConsiderationNotStarted,
+    /// Answering twice.
+    PetitionAlreadyAnswered,
+    /// An implementation update on a petition not yet answered.
+    PetitionNotAnswered,
+    /// An implementation update on a petition that was answered "not supported".
+    AnswerNotSupported,
+    /// More implementation updates than the bound.
+    TooManyImplementationUpdates,
+
+    // dialogues
+    /// A dialogue with this stream already exists.
+    DialogueAlreadyAnnounced,
+    /// A contribution before the dialogue opens.
+    DialogueNotOpenYet,
+    /// A contribution at or after the dialogue's closing time, or after it was closed.
+    DialogueNotOpen,
+    /// A contribution id used twice.
+    DuplicateContribution,
+    /// More contributions than the bound.
+    TooManyContributions,
+    /// Answering a contribution twice.
+    ContributionAlreadyAnswered,
+    /// Answering or closing after the outcome report was published.
+    OutcomeAlreadyPublished,
+    /// Closing a dialogue before it opened.
+    DialogueNotStarted,
+    /// Closing a dialogue twice.
+    DialogueAlreadyClosed,
+    /// Publishing an outcome report before the dialogue is closed.
+    DialogueNotClosed,
+
+    // action plans
+    /// An action plan with this stream already exists.
+    PlanAlreadyAdopted,
+    /// Any change to a closed plan.
+    PlanClosed,
+    /// A commitment id used twice.
+    DuplicateCommitment,
+    /// A milestone id used twice.
+    DuplicateMilestone,
+    /// More commitments than the bound.
+    TooManyCommitments,
+    /// More milestones in one commitment than the bound.
+    TooManyMilestones,
+    /// A commitment period outside the plan's period.
+    OutsidePlanPeriod,
+    /// A milestone due date outside its commitment's period.
+    OutsideCommitmentPeriod,
+    /// A change to a commitment that was already assessed.
+    CommitmentAlreadyAssessed,
+    /// Closing a plan while some commitment is not assessed.
+    CommitmentsNotAssessed,
+}
+
+impl Refusal {
+    /// A stable, machine-readable name of the rule, e.g. `petition.already_signed`.
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::PetitionAlreadyFiled => "petition.already_filed",
+            Self::PetitionNotAwaitingModeration => "petition.not_awaiting_moderation",
+            Self::PetitionNotPublished => "petition.not_published",
+            Self::CollectionPeriodOver => "petition.collection_period_over",
+            Self::CollectionEnded => "petition.collection_ended",
+            Self::AlreadySigned => "petition.already_signed",
+            Self::SignatureCountAtMaximum => "petition.signature_count_at_maximum",
+            Self::CollectionPeriodNotOver => "petition.collection_period_not_over",
+            Self::ThresholdAlreadyReached => "petition.threshold_already_reached",
+            Self::ThresholdNotReached => "petition.threshold_not_reached",
+            Self::ConsiderationAlreadyStarted => "petition.consideration_already_started",
+            Self::ConsiderationNotStarted => "petition.consideration_not_started",
+            Self::PetitionAlreadyAnswered => "petition.already_answered",
+            Self::PetitionNotAnswered => "petition.not_answered",
+            Self::AnswerNotSupported => "petition.answer_not_supported",
+            Self::TooManyImplementationUpdates => "petition.too_many_implementation_updates",
+            Self::DialogueAlreadyAnnounced => "dialogue.already_announced",
+            Self::DialogueNotOpenYet => "dialogue.not_open_yet",
+            Self::DialogueNotOpen => "dialogue.not_open",
+            Self::DuplicateContribution => "dialogue.duplicate_contribution",
+            Self::TooManyContributions => "dialogue.too_many_contributions",
+            Self::ContributionAlreadyAnswered => "dialogue.contribution_already_answered",
+            Self::OutcomeAlreadyPublished => "dialogue.outcome_already_published",
+            Self::DialogueNotStarted => "dialogue.not_started",
+            Self::DialogueAlreadyClosed => "dialogue.already_closed",
+            Self::DialogueNotClosed => "dialogue.not_closed",
+            Self::PlanAlreadyAdopted => "action_plan.already_adopted",
+            Self::PlanClosed => "action_plan.closed",
+            Self::DuplicateCommitment => "action_plan.duplicate_commitment",
+            Self::DuplicateMilestone => "action_plan.duplicate_milestone",
+            Self::TooManyCommitments => "action_plan.too_many_commitments",
+            Self::TooManyMilestones => "action_plan.too_many_milestones",
+            Self::OutsidePlanPeriod => "action_plan.outside_plan_period",
+            Self::OutsideCommitmentPeriod => "action_plan.outside_commitment_period",
+            Self::CommitmentAlreadyAssessed => "action_plan.commitment_already_assessed",
+            Self::CommitmentsNotAssessed => "action_plan.commitments_not_assessed",
+        }
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = match self {
+            Self::PetitionAlreadyFiled => "the petition is already filed",
+            Self::PetitionNotAwaitingModeration => "the petition is not awaiting moderation",
+            Self::PetitionNotPublished => "the petition is not published",
+            Self::CollectionPeriodOver => "the signature collection period is over",
+            Self::CollectionEnded => "signature collection ended when consideration started",
+            Self::AlreadySigned => "this signer has already signed the petition",
+            Self::SignatureCountAtMaximum => "the petition cannot count more signatures",
+            Self::CollectionPeriodNotOver => "the signature collection period is not over yet",
+            Self::ThresholdAlreadyReached => "the petition already reached its threshold",
+            Self::ThresholdNotReached => "the petition has not reached its threshold",
+            Self::ConsiderationAlreadyStarted => "consideration has already started",
+            Self::ConsiderationNotStarted => "consideration has not started",
+            Self::PetitionAlreadyAnswered => "the petition is already answered",
+            Self::PetitionNotAnswered => "the petition is not answered yet",
+            Self::AnswerNotSupported => "the petition was answered as not supported",
+            Self::TooManyImplementationUpdates => {
+                "the petition has too many implementation updates"
+            }
+            Self::DialogueAlreadyAnnounced => "the dialogue is already announced",
+            Self::DialogueNotOpenYet => "the dialogue is not open yet",
+            Self::DialogueNotOpen => "the dialogue is no longer open for contributions",
+            Self::DuplicateContribution => "a contribution with this id already exists",
+            Self::TooManyContributions => "the dialogue has too many contributions",
+            Self::ContributionAlreadyAnswered => "the contribution is already answered",
+            Self::OutcomeAlreadyPublished => "the dialogue's outcome report is already published",
+            Self::DialogueNotStarted => "the dialogue has not opened yet",
+            Self::DialogueAlreadyClosed => "the dialogue is already closed",
+            Self::DialogueNotClosed => "the dialogue is not closed yet",
+            Self::PlanAlreadyAdopted => "the action plan is already adopted",
+            Self::PlanClosed => "the action plan is closed",
+            Self::DuplicateCommitment => "a commitment with this id already exists",
+            Self::DuplicateMilestone => "a milestone with this id already exists",
+            Self::TooManyCommitments => "the action plan has too many commitments",
+            Self::TooManyMilestones => "the commitment has too many milestones",
+            Self::OutsidePlanPeriod => "the commitment's period is outside the plan's period",
+            Self::OutsideCommitmentPeriod => {
+                "the milestone's due date is outside the commitment's period"
+            }
+            Self::CommitmentAlreadyAssessed => "the commitment is already assessed",
+            Self::CommitmentsNotAssessed => "some commitments are not assessed yet",
+        };
+        f.write_str(text)
+    }
+}
+
+/// Why stored bytes could not be read back as an event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// No event type has this code.
+    #[error("unknown event type code {type_code}")]
+    UnknownTypeCode {
+        /// The code read.
+        type_code: u16,
+    },
+    /// The event type exists, but not in this schema version.
+    #[error("event type {type_code} has no schema version {schema_version}")]
+    UnsupportedSchemaVersion {
+        /// The code read.
+        type_code: u16,
+        /// The schema version read.
+        schema_version: u16,
+    },
+    /// The payload is not a postcard encoding of the event type.
+    #[error("event type {type_code} payload is malformed: {reason}")]
+    Malformed {
+        /// The code read.
+        type_code: u16,
+        /// What postcard reported.
+        reason: String,
+    },
+    /// The payload decodes, but bytes are left over.
+    #[error("event type {type_code} payload has {count} trailing bytes")]
+    TrailingBytes {
+        /// The code read.
+        type_code: u16,
+        /// How many bytes are left over.
+        count: u64,
+    },
+    /// The payload decodes, but is not the one encoding of its event (e.g. an over-long
+    /// varint), so two byte strings could otherwise stand for the same event in the log.
+    #[error("event type {type_code} payload is not canonically encoded")]
+    NonCanonical {
+        /// The code read.
+        type_code: u16,
+    },
+    /// The payload decodes, but a field breaks a bound that every event is written with.
+    #[error("event type {type_code} field {field}: {rule}")]
+    Invalid {
+        /// The code read.
+        type_code: u16,
+        /// The field.
+        field: &'static str,
+        /// The rule it breaks.
+        rule: Violation,
+    },
+}

@@ -1,0 +1,458 @@
+//! The domain's events as stored in the log: the [`Event`] enum over every aggregate, each
+//! event type's frozen type code, and the postcard encoding of payloads.
+//!
+//! # Frozen encodings
+//!
+//! Postcard is not self-describing, so the bytes of an event type never change once released:
+//! - a type code is never reused or renumbered (codes are grouped by aggregate: 1 calendar,
+//!   1xx petitions, 2xx dialogues, 3xx action plans);
+//! - a payload's fields are never reordered, removed or retyped, and enums shared by payloads
+//!   are append only, never reordered (their variant index is what is stored);
+//! - any such change is a new schema version of the type, with an upcaster from the old one;
+//! - payloads use explicitly sized integers only (no `usize`), and no `#[serde(flatten)]`,
+//!   `untagged` or `skip_serializing_if`.
+//!
+//! `tests/golden/` holds the bytes of one sample of every event type; `tests/golden.rs` fails
+//! if an encoding drifts.
+
+use event_store_core::{StreamId, Timestamp};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use crate::action_plan::ActionPlanEvent;
+use crate::calendar::{self, CalendarEvent};
+use crate::dialogue::DialogueEvent;
+use crate::error::{DecodeError, DomainError};
+use crate::petition::PetitionEvent;
+
+/// The only schema version of every event type so far.
+pub const SCHEMA_VERSION_1: u16 = 1;
+
+/// Any event of the domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Calendar(CalendarEvent),
+    Petition(PetitionEvent),
+    Dialogue(DialogueEvent),
+    ActionPlan(ActionPlanEvent),
+}
+
+impl From<CalendarEvent> for Event {
+    fn from(event: CalendarEvent) -> Self {
+        Self::Calendar(event)
+    }
+}
+
+impl From<PetitionEvent> for Event {
+    fn from(event: PetitionEvent) -> Self {
+        Self::Petition(event)
+    }
+}
+
+impl From<DialogueEvent> for Event {
+    fn from(event: DialogueEvent) -> Self {
+        Self::Dialogue(event)
+    }
+}
+
+impl From<ActionPlanEvent> for Event {
+    fn from(event: ActionPlanEvent) -> Self {
+        Self::ActionPlan(event)
+    }
+}
+
+macro_rules! try_from_event {
+    ($variant:ident, $event:ty) => {
+        impl TryFrom<Event> for $event {
+            /// The event, unchanged, when it belongs to another aggregate.
+            type Error = Event;
+            fn try_from(event: Event) -> Result<Self, Self::Error> {
+                match event {
+                    Event::$variant(inner) => Ok(inner),
+                    other => Err(other),
+                }
+            }
+        }
+    };
+}
+
+try_from_event!(Calendar, CalendarEvent);
+try_from_event!(Petition, PetitionEvent);
+try_from_event!(Dialogue, DialogueEvent);
+try_from_event!(ActionPlan, ActionPlanEvent);
+
+/// The kind of aggregate a stream holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AggregateKind {
+    Calendar,
+    Petition,
+    Dialogue,
+    ActionPlan,
+}
+
+/// The stream an event belongs to: its aggregate kind and id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StreamRef {
+    pub kind: AggregateKind,
+    /// The aggregate's id; the calendar's is [`calendar::CALENDAR_STREAM_ID`].
+    pub id: Uuid,
+}
+
+impl StreamRef {
+    /// The log's stream id.
+    pub fn stream_id(&self) -> StreamId {
+        StreamId(self.id)
+    }
+}
+
+/// Every event type, each with its frozen code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum EventType {
+    NonWorkingDatesSet,
+    PetitionFiled,
+    PetitionPublished,
+    PetitionRejected,
+    PetitionSigned,
+    SignatureThresholdReached,
+    CollectionClosedWithoutThreshold,
+    ConsiderationStarted,
+    PetitionAnswered,
+    ImplementationUpdated,
+    DialogueAnnounced,
+    ContributionSubmitted,
+    ContributionAnswered,
+    DialogueClosed,
+    OutcomeReportPublished,
+    PlanAdopted,
+    CommitmentAdded,
+    MilestoneAdded,
+    ProgressReported,
+    CommitmentAssessed,
+    PlanClosed,
+}
+
+impl EventType {
+    /// Every event type, ascending by code.
+    pub const ALL: [Self; 21] = [
+        Self::NonWorkingDatesSet,
+        Self::PetitionFiled,
+        Self::PetitionPublished,
+        Self::PetitionRejected,
+        Self::PetitionSigned,
+        Self::SignatureThresholdReached,
+        Self::CollectionClosedWithoutThreshold,
+        Self::ConsiderationStarted,
+        Self::PetitionAnswered,
+        Self::ImplementationUpdated,
+        Self::DialogueAnnounced,
+        Self::ContributionSubmitted,
+        Self::ContributionAnswered,
+        Self::DialogueClosed,
+        Self::OutcomeReportPublished,
+        Self::PlanAdopted,
+        Self::CommitmentAdded,
+        Self::MilestoneAdded,
+        Self::ProgressReported,
+        Self::CommitmentAssessed,
+        Self::PlanClosed,
+    ];
+
+    /// The frozen type code. Never change or reuse one.
+    pub const fn code(self) -> u16 {
+        match self {
+            Self::NonWorkingDatesSet => 1,
+            Self::PetitionFiled => 101,
+            Self::PetitionPublished => 102,
+            Self::PetitionRejected => 103,
+            Self::PetitionSigned => 104,
+            Self::SignatureThresholdReached => 105,
+            Self::CollectionClosedWithoutThreshold => 106,
+            Self::ConsiderationStarted => 107,
+            Self::PetitionAnswered => 108,
+            Self::ImplementationUpdated => 109,
+            Self::DialogueAnnounced => 201,
+            Self::ContributionSubmitted => 202,
+            Self::ContributionAnswered => 203,
+            Self::DialogueClosed => 204,
+            Self::OutcomeReportPublished => 205,
+            Self::PlanAdopted => 301,
+            Self::CommitmentAdded => 302,
+            Self::MilestoneAdded => 303,
+            Self::ProgressReported => 304,
+            Self::CommitmentAssessed => 305,
+            Self::PlanClosed => 306,
+        }
+    }
+
+    /// A stable dotted name for logs and exports, e.g. `petition.signed`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::NonWorkingDatesSet => "calendar.non_working_dates_set",
+            Self::PetitionFiled => "petition.filed",
+            Self::PetitionPublished => "petition.published",
+            Self::PetitionRejected => "petition.rejected",
+            Self::PetitionSigned => "petition.signed",
+            Self::SignatureThresholdReached => "petition.threshold_reached",
+            Self::CollectionClosedWithoutThreshold => "petition.collection_closed",
+            Self::ConsiderationStarted => "petition.consideration_started",
+            Self::PetitionAnswered => "petition.answered",
+            Self::ImplementationUpdated => "petition.implementation_updated",
+            Self::DialogueAnnounced => "dialogue.announced",
+            Self::ContributionSubmitted => "dialogue.contribution_submitted",
+            Self::ContributionAnswered => "dialogue.contribution_answered",
+            Self::DialogueClosed => "dialogue.closed",
+            Self::OutcomeReportPublished => "dialogue.outcome_published",
+            Self::PlanAdopted => "action_plan.adopted",
+            Self::CommitmentAdded => "action_plan.commitment_added",
+            Self::MilestoneAdded => "action_plan.milestone_added",
+            Self::ProgressReported => "action_plan.progress_reported",
+            Self::CommitmentAssessed => "action_plan.commitment_assessed",
+            Self::PlanClosed => "action_plan.closed",
+        }
+    }
+
+    /// The event type with this code, if any.
+    pub fn from_code(code: u16) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.code() == code)
+    }
+
+    /// The kind of aggregate whose streams hold this type.
+    pub const fn aggregate(self) -> AggregateKind {
+        match self.code() / 100 {
+            0 => AggregateKind::Calendar,
+            1 => AggregateKind::Petition,
+            2 => AggregateKind::Dialogue,
+            _ => AggregateKind::ActionPlan,
+        }
+    }
+}
+
+impl Event {
+    /// The event's type.
+    pub fn event_type(&self) -> EventType {
+        use EventType as T;
+        match self {
+            Self::Calendar(CalendarEvent::NonWorkingDatesSet(_)) => T::NonWorkingDatesSet,
+            Self::Petition(event) => match event {
+                PetitionEvent::Filed(_) => T::PetitionFiled,
+                PetitionEvent::Published(_) => T::PetitionPublished,
+                PetitionEvent::Rejected(_) => T::PetitionRejected,
+                PetitionEvent::Signed(_) => T::PetitionSigned,
+                PetitionEvent::ThresholdReached(_) => T::SignatureThresholdReached,
+                PetitionEvent::CollectionClosed(_) => T::CollectionClosedWithoutThreshold,
+                PetitionEvent::ConsiderationStarted(_) => T::ConsiderationStarted,
+                PetitionEvent::Answered(_) => T::PetitionAnswered,
+                PetitionEvent::ImplementationUpdated(_) => T::ImplementationUpdated,
+            },
+            Self::Dialogue(event) => match event {
+                DialogueEvent::Announced(_) => T::DialogueAnnounced,
+                DialogueEvent::ContributionSubmitted(_) => T::ContributionSubmitted,
+                DialogueEvent::ContributionAnswered(_) => T::ContributionAnswered,
+                DialogueEvent::Closed(_) => T::DialogueClosed,
+                DialogueEvent::OutcomePublished(_) => T::OutcomeReportPublished,
+            },
+            Self::ActionPlan(event) => match event {
+                ActionPlanEvent::Adopted(_) => T::PlanAdopted,
+                ActionPlanEvent::CommitmentAdded(_) => T::CommitmentAdded,
+                ActionPlanEvent::MilestoneAdded(_) => T::MilestoneAdded,
+                ActionPlanEvent::ProgressReported(_) => T::ProgressReported,
+                ActionPlanEvent::CommitmentAssessed(_) => T::CommitmentAssessed,
+                ActionPlanEvent::Closed(_) => T::PlanClosed,
+            },
+        }
+    }
+
+    /// The stream the event belongs to.
+    pub fn stream(&self) -> StreamRef {
+        let (kind, id) = match self {
+            Self::Calendar(_) => (AggregateKind::Calendar, calendar::CALENDAR_STREAM_ID),
+            Self::Petition(event) => (AggregateKind::Petition, event.petition_id().0),
+            Self::Dialogue(event) => (AggregateKind::Dialogue, event.dialogue_id().0),
+            Self::ActionPlan(event) => (AggregateKind::ActionPlan, event.plan_id().0),
+        };
+        StreamRef { kind, id }
+    }
+
+    /// The domain time of the event (the `at` of the command that produced it).
+    pub fn at(&self) -> Timestamp {
+        match self {
+            Self::Calendar(CalendarEvent::NonWorkingDatesSet(e)) => e.at,
+            Self::Petition(event) => match event {
+                PetitionEvent::Filed(e) => e.at,
+                PetitionEvent::Published(e) => e.at,
+                PetitionEvent::Rejected(e) => e.at,
+                PetitionEvent::Signed(e) => e.at,
+                PetitionEvent::ThresholdReached(e) => e.at,
+                PetitionEvent::CollectionClosed(e) => e.at,
+                PetitionEvent::ConsiderationStarted(e) => e.at,
+                PetitionEvent::Answered(e) => e.at,
+                PetitionEvent::ImplementationUpdated(e) => e.at,
+            },
+            Self::Dialogue(event) => match event {
+                DialogueEvent::Announced(e) => e.at,
+                DialogueEvent::ContributionSubmitted(e) => e.at,
+                DialogueEvent::ContributionAnswered(e) => e.at,
+                DialogueEvent::Closed(e) => e.at,
+                DialogueEvent::OutcomePublished(e) => e.at,
+            },
+            Self::ActionPlan(event) => match event {
+                ActionPlanEvent::Adopted(e) => e.at,
+                ActionPlanEvent::CommitmentAdded(e) => e.at,
+                ActionPlanEvent::MilestoneAdded(e) => e.at,
+                ActionPlanEvent::ProgressReported(e) => e.at,
+                ActionPlanEvent::CommitmentAssessed(e) => e.at,
+                ActionPlanEvent::Closed(e) => e.at,
+            },
+        }
+    }
+
+    /// Checks every bound the event is written with (the checks `decide` ran).
+    pub fn check(&self) -> Result<(), DomainError> {
+        match self {
+            Self::Calendar(CalendarEvent::NonWorkingDatesSet(e)) => e.check(),
+            Self::Petition(event) => event.check(),
+            Self::Dialogue(event) => event.check(),
+            Self::ActionPlan(event) => event.check(),
+        }
+    }
+}
+
+/// An event's payload bytes and the header fields that say how to read them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedEvent {
+    pub type_code: u16,
+    pub schema_version: u16,
+    pub payload: Vec<u8>,
+}
+
+/// Encodes an event's payload with postcard, under its type code and schema version 1.
+pub fn encode(event: &Event) -> EncodedEvent {
+    let payload = match event {
+        Event::Calendar(CalendarEvent::NonWorkingDatesSet(e)) => to_bytes(e),
+        Event::Petition(event) => match event {
+            PetitionEvent::Filed(e) => to_bytes(e),
+            PetitionEvent::Published(e) => to_bytes(e),
+            PetitionEvent::Rejected(e) => to_bytes(e),
+            PetitionEvent::Signed(e) => to_bytes(e),
+            PetitionEvent::ThresholdReached(e) => to_bytes(e),
+            PetitionEvent::CollectionClosed(e) => to_bytes(e),
+            PetitionEvent::ConsiderationStarted(e) => to_bytes(e),
+            PetitionEvent::Answered(e) => to_bytes(e),
+            PetitionEvent::ImplementationUpdated(e) => to_bytes(e),
+        },
+        Event::Dialogue(event) => match event {
+            DialogueEvent::Announced(e) => to_bytes(e),
+            DialogueEvent::ContributionSubmitted(e) => to_bytes(e),
+            DialogueEvent::ContributionAnswered(e) => to_bytes(e),
+            DialogueEvent::Closed(e) => to_bytes(e),
+            DialogueEvent::OutcomePublished(e) => to_bytes(e),
+        },
+        Event::ActionPlan(event) => match event {
+            ActionPlanEvent::Adopted(e) => to_bytes(e),
+            ActionPlanEvent::CommitmentAdded(e) => to_bytes(e),
+            ActionPlanEvent::MilestoneAdded(e) => to_bytes(e),
+            ActionPlanEvent::ProgressReported(e) => to_bytes(e),
+            ActionPlanEvent::CommitmentAssessed(e) => to_bytes(e),
+            ActionPlanEvent::Closed(e) => to_bytes(e),
+        },
+    };
+    EncodedEvent {
+        type_code: event.event_type().code(),
+        schema_version: SCHEMA_VERSION_1,
+        payload,
+    }
+}
+
+fn to_bytes<T: Serialize>(payload: &T) -> Vec<u8> {
+    // Every payload is a struct of sized fields, strings and length-known sequences, which
+    // postcard always serialises into a growable vector.
+    postcard::to_allocvec(payload).expect("postcard serialises every event payload")
+}
+
+/// Decodes a payload written by [`encode`]. Never panics: unknown codes, other schema
+/// versions, malformed or truncated bytes, trailing bytes, non-canonical encodings and
+/// out-of-bounds fields are errors.
+///
+/// Postcard alone accepts over-long varints, so one event could have several encodings; the
+/// payload is re-encoded and compared, so every accepted payload is the only encoding of its
+/// event (one extra encode per decode, well under a microsecond).
+pub fn decode(type_code: u16, schema_version: u16, payload: &[u8]) -> Result<Event, DecodeError> {
+    use EventType as T;
+    let Some(event_type) = EventType::from_code(type_code) else {
+        return Err(DecodeError::UnknownTypeCode { type_code });
+    };
+    if schema_version != SCHEMA_VERSION_1 {
+        return Err(DecodeError::UnsupportedSchemaVersion {
+            type_code,
+            schema_version,
+        });
+    }
+    let bytes = payload;
+    let event: Event = match event_type {
+        T::NonWorkingDatesSet => CalendarEvent::NonWorkingDatesSet(read(type_code, bytes)?).into(),
+        T::PetitionFiled => PetitionEvent::Filed(read(type_code, bytes)?).into(),
+        T::PetitionPublished => PetitionEvent::Published(read(type_code, bytes)?).into(),
+        T::PetitionRejected => PetitionEvent::Rejected(read(type_code, bytes)?).into(),
+        T::PetitionSigned => PetitionEvent::Signed(read(type_code, bytes)?).into(),
+        T::SignatureThresholdReached => {
+            PetitionEvent::ThresholdReached(read(type_code, bytes)?).into()
+        }
+        T::CollectionClosedWithoutThreshold => {
+            PetitionEvent::CollectionClosed(read(type_code, bytes)?).into()
+        }
+        T::ConsiderationStarted => {
+            PetitionEvent::ConsiderationStarted(read(type_code, bytes)?).into()
+        }
+        T::PetitionAnswered => PetitionEvent::Answered(read(type_code, bytes)?).into(),
+        T::ImplementationUpdated => {
+            PetitionEvent::ImplementationUpdated(read(type_code, bytes)?).into()
+        }
+        T::DialogueAnnounced => DialogueEvent::Announced(read(type_code, bytes)?).into(),
+        T::ContributionSubmitted => {
+            DialogueEvent::ContributionSubmitted(read(type_code, bytes)?).into()
+        }
+        T::ContributionAnswered => {
+            DialogueEvent::ContributionAnswered(read(type_code, bytes)?).into()
+        }
+        T::DialogueClosed => DialogueEvent::Closed(read(type_code, bytes)?).into(),
+        T::OutcomeReportPublished => {
+            DialogueEvent::OutcomePublished(read(type_code, bytes)?).into()
+        }
+        T::PlanAdopted => ActionPlanEvent::Adopted(read(type_code, bytes)?).into(),
+        T::CommitmentAdded => ActionPlanEvent::CommitmentAdded(read(type_code, bytes)?).into(),
+        T::MilestoneAdded => ActionPlanEvent::MilestoneAdded(read(type_code, bytes)?).into(),
+        T::ProgressReported => ActionPlanEvent::ProgressReported(read(type_code, bytes)?).into(),
+        T::CommitmentAssessed => {
+            ActionPlanEvent::CommitmentAssessed(read(type_code, bytes)?).into()
+        }
+        T::PlanClosed => ActionPlanEvent::Closed(read(type_code, bytes)?).into(),
+    };
+    match event.check() {
+        Ok(()) if encode(&event).payload == payload => Ok(event),
+        Ok(()) => Err(DecodeError::NonCanonical { type_code }),
+        Err(DomainError::Invalid { field, rule }) => Err(DecodeError::Invalid {
+            type_code,
+            field,
+            rule,
+        }),
+        // `check` reports only field violations; keep any other error rather than drop it.
+        Err(other) => Err(DecodeError::Malformed {
+            type_code,
+            reason: other.to_string(),
+        }),
+    }
+}
+
+fn read<T: DeserializeOwned>(type_code: u16, payload: &[u8]) -> Result<T, DecodeError> {
+    let (value, rest) =
+        postcard::take_from_bytes::<T>(payload).map_err(|error| DecodeError::Malformed {
+            type_code,
+            reason: error.to_string(),
+        })?;
+    if !rest.is_empty() {
+        let count = u64::try_from(rest.len()).unwrap_or(u64::MAX);
+        return Err(DecodeError::TrailingBytes { type_code, count });
+    }
+    Ok(value)
+}

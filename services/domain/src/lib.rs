@@ -1,0 +1,29 @@
+//! vidkryto's civic rules as a pure crate: commands in, events out. Node, association and
+//! auditor all run these same rules, so nothing here does I/O, reads a clock, awaits, or draws
+//! randomness: time, ids, pseudonyms and the working calendar arrive inside each command.
+//!
+//! Each aggregate has a module with its commands, events, state, `decide` and `evolve`:
+//! [`petition`], [`dialogue`], [`action_plan`] and the hromada's [`calendar`] of working days.
+//! [`event`] holds the [`Event`] enum over all of them, the frozen type codes and the postcard
+//! encoding; [`pseudonym`] turns a verified identity into a per-petition tag.
+
+pub mod action_plan;
+pub mod aggregate;
+pub mod calendar;
+pub mod dialogue;
+pub mod error;
+pub mod event;
+pub mod ids;
+pub mod petition;
+pub mod pseudonym;
+pub mod testing;
+mod text;
+
+pub use aggregate::{ActionPlan, Aggregate, Calendar, Dialogue, Petition};
+pub use calendar::{CivilDate, WorkingCalendar, kyiv_date};
+pub use error::{DecodeError, DomainError, Refusal, Violation};
+pub use event::{
+    AggregateKind, EncodedEvent, Event, EventType, SCHEMA_VERSION_1, StreamRef, decode, encode,
+};
+pub use ids::{CommitmentId, ContributionId, DialogueId, MilestoneId, PetitionId, PlanId};
+pub use pseudonym::{NodeSecret, PseudonymTag, dialogue_tag, petition_tag};

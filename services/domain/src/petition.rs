@@ -1,0 +1,662 @@
+//! Petitions, as the Law of Ukraine "On citizens' appeals" (art. 23-1) and a hromada's statute
+//! run them: filed → moderated (published with the statute's rule, or rejected) → signed →
+//! threshold reached, or collection closed without it → consideration started → answered →
+//! implementation updates.
+//!
+//! Deadlines are recorded in the events when they start (the moderation deadline in
+//! [`PetitionFiled`], the answer deadline in [`ConsiderationStarted`]), computed with the
+//! working calendar in force at that moment, so whether an act came on time is derivable from
+//! the petition's own events: see [`answered_within_deadline`] and
+//! [`moderated_within_deadline`].
+//!
+//! Choices the law leaves open, made here:
+//! - the collection period is `collection_period_days` × 24 hours from publication;
+//! - signatures keep coming after the threshold is reached, until the period ends or
+//!   consideration starts, whichever is first;
+//! - a late moderation or answer is accepted and recorded: lateness is a fact for
+//!   projections, not a reason to refuse the act.
+
+use std::collections::BTreeSet;
+
+use event_store_core::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::{CivilDate, WorkingCalendar, check_deadline, kyiv_date, on_or_before};
+use crate::error::{DomainError, Refusal};
+use crate::ids::PetitionId;
+use crate::pseudonym::PseudonymTag;
+use crate::text::{check_line, check_paragraphs, check_range};
+
+/// Longest petition title: the national and Kyiv e-petition sites cap titles near this.
+pub const TITLE_LEN_MAX: u32 = 200;
+
+/// Longest petition text: several pages, enough for any petition seen on the Kyiv site.
+pub const PETITION_TEXT_LEN_MAX: u32 = 10_000;
+
+/// Longest category name: categories are short labels chosen by the hromada.
+pub const CATEGORY_LEN_MAX: u32 = 100;
+
+/// Longest rejection reason: a paragraph citing the statute's grounds.
+pub const REJECTION_REASON_LEN_MAX: u32 = 2_000;
+
+/// Longest official response: a multi-page letter; keeps an answer event under ~80 KB.
+pub const RESPONSE_LEN_MAX: u32 = 20_000;
+
+/// Longest responder role, e.g. "Київський міський голова" (a role, never a person's name).
+pub const RESPONDER_ROLE_LEN_MAX: u32 = 200;
+
+/// Longest implementation update: a progress note.
+pub const IMPLEMENTATION_UPDATE_LEN_MAX: u32 = 5_000;
+
+/// Most implementation updates per petition: weekly notes for twenty years.
+pub const IMPLEMENTATION_UPDATES_MAX: u32 = 1_000;
+
+/// Working days the hromada has to moderate a filed petition (statutes commonly say two).
+pub const MODERATION_WORKING_DAYS: u16 = 2;
+
+/// Largest signature threshold a statute may set: above the national 25,000 by far, and below
+/// Ukraine's adult population.
+pub const SIGNATURE_THRESHOLD_MAX: u32 = 10_000_000;
+
+/// Longest collection period a statute may set, in days (statutes say 30 to 90).
+pub const COLLECTION_PERIOD_DAYS_MAX: u16 = 365;
+
+/// Longest answer deadline a statute may set, in working days (the law says 10).
+pub const ANSWER_DEADLINE_WORKING_DAYS_MAX: u16 = 60;
+
+const DAY_MICROS: i64 = 86_400 * 1_000_000;
+
+/// The statute's rule for a petition, captured in [`PetitionPublished`] so later changes to the
+/// statute do not change petitions already collecting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct StatuteRule {
+    /// Signatures needed for consideration, 1 to [`SIGNATURE_THRESHOLD_MAX`].
+    pub signature_threshold: u32,
+    /// Days of collection from publication, 1 to [`COLLECTION_PERIOD_DAYS_MAX`].
+    pub collection_period_days: u16,
+    /// Working days to answer from the start of consideration, 1 to
+    /// [`ANSWER_DEADLINE_WORKING_DAYS_MAX`].
+    pub answer_deadline_working_days: u16,
+    /// The hromada's version of this rule, from 1, bumped when its statute changes.
+    pub rule_version: u32,
+}
+
+impl StatuteRule {
+    /// Kyiv city: 6,000 signatures in 60 days.
+    pub const KYIV: Self = Self::with_law_deadline(6_000, 60);
+    /// Koryukivka hromada: 100 signatures in 60 days.
+    pub const KORYUKIVKA: Self = Self::with_law_deadline(100, 60);
+    /// Petitions to the President, Parliament or Cabinet: 25,000 signatures in 90 days.
+    pub const NATIONAL: Self = Self::with_law_deadline(25_000, 90);
+
+    /// A first-version rule with the law's 10-working-day answer deadline.
+    pub const fn with_law_deadline(signature_threshold: u32, collection_period_days: u16) -> Self {
+        Self {
+            signature_threshold,
+            collection_period_days,
+            answer_deadline_working_days: 10,
+            rule_version: 1,
+        }
+    }
+
+    fn check(&self) -> Result<(), DomainError> {
+        let threshold = i64::from(self.signature_threshold);
+        check_range(
+            "signature_threshold",
+            threshold,
+            1,
+            i64::from(SIGNATURE_THRESHOLD_MAX),
+        )?;
+        let period = i64::from(self.collection_period_days);
+        check_range(
+            "collection_period_days",
+            period,
+            1,
+            i64::from(COLLECTION_PERIOD_DAYS_MAX),
+        )?;
+        let answer = i64::from(self.answer_deadline_working_days);
+        let answer_max = i64::from(ANSWER_DEADLINE_WORKING_DAYS_MAX);
+        check_range("answer_deadline_working_days", answer, 1, answer_max)?;
+        check_range(
+            "rule_version",
+            i64::from(self.rule_version),
+            1,
+            i64::from(u32::MAX),
+        )
+    }
+}
+
+/// The hromada's answer to a petition.
+///
+/// Encoded by its variant index: append only, never reorder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum AnswerDecision {
+    Supported,
+    PartlySupported,
+    NotSupported,
+}
+
+/// A request to change a petition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PetitionCommand {
+    /// File a new petition in this (empty) stream.
+    File {
+        petition_id: PetitionId,
+        /// The author's [`crate::pseudonym::petition_tag`] on this petition.
+        author: PseudonymTag,
+        title: String,
+        text: String,
+        category: String,
+        at: Timestamp,
+        /// The calendar in force, for the moderation deadline.
+        calendar: WorkingCalendar,
+    },
+    /// Publish after moderation, under the statute's current rule.
+    Publish { rule: StatuteRule, at: Timestamp },
+    /// Reject at moderation.
+    Reject { reason: String, at: Timestamp },
+    /// Sign.
+    Sign {
+        /// The signer's [`crate::pseudonym::petition_tag`] on this petition.
+        signer: PseudonymTag,
+        at: Timestamp,
+    },
+    /// Close a collection that ended without reaching the threshold (clock-driven: the node
+    /// sends it once the period is over).
+    CloseCollection { at: Timestamp },
+    /// Start considering a petition that reached its threshold.
+    StartConsideration {
+        at: Timestamp,
+        /// The calendar in force, for the answer deadline.
+        calendar: WorkingCalendar,
+    },
+    /// Answer.
+    Answer {
+        decision: AnswerDecision,
+        response: String,
+        responder_role: String,
+        at: Timestamp,
+    },
+    /// Report progress implementing a supported petition.
+    ReportImplementation { text: String, at: Timestamp },
+}
+
+/// What happened to a petition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PetitionEvent {
+    Filed(PetitionFiled),
+    Published(PetitionPublished),
+    Rejected(PetitionRejected),
+    Signed(PetitionSigned),
+    ThresholdReached(SignatureThresholdReached),
+    CollectionClosed(CollectionClosedWithoutThreshold),
+    ConsiderationStarted(ConsiderationStarted),
+    Answered(PetitionAnswered),
+    ImplementationUpdated(ImplementationUpdated),
+}
+
+/// A petition was filed and awaits moderation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PetitionFiled {
+    pub petition_id: PetitionId,
+    pub author: PseudonymTag,
+    /// At most [`TITLE_LEN_MAX`] characters, one line.
+    pub title: String,
+    /// At most [`PETITION_TEXT_LEN_MAX`] characters.
+    pub text: String,
+    /// At most [`CATEGORY_LEN_MAX`] characters, one line.
+    pub category: String,
+    pub at: Timestamp,
+    /// The last Kyiv day for moderation: [`MODERATION_WORKING_DAYS`] after filing.
+    pub moderation_due: CivilDate,
+}
+
+/// A petition passed moderation and collects signatures under `rule`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PetitionPublished {
+    pub petition_id: PetitionId,
+    pub rule: StatuteRule,
+    pub at: Timestamp,
+}
+
+/// A petition failed moderation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PetitionRejected {
+    pub petition_id: PetitionId,
+    /// At most [`REJECTION_REASON_LEN_MAX`] characters.
+    pub reason: String,
+    pub at: Timestamp,
+}
+
+/// A person signed a petition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PetitionSigned {
+    pub petition_id: PetitionId,
+    pub signer: PseudonymTag,
+    pub at: Timestamp,
+}
+
+/// The signature recorded just before this event reached the threshold. Emitted exactly once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignatureThresholdReached {
+    pub petition_id: PetitionId,
+    /// Signatures at that moment (equal to the threshold).
+    pub signature_count: u32,
+    pub at: Timestamp,
+}
+
+/// The collection period ended without reaching the threshold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectionClosedWithoutThreshold {
+    pub petition_id: PetitionId,
+    /// Signatures collected.
+    pub signature_count: u32,
+    pub at: Timestamp,
+}
+
+/// The hromada started considering the petition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsiderationStarted {
+    pub petition_id: PetitionId,
+    pub at: Timestamp,
+    /// The last Kyiv day for the answer: the rule's answer deadline in working days after `at`.
+    pub answer_due: CivilDate,
+}
+
+/// The hromada answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PetitionAnswered {
+    pub petition_id: PetitionId,
+    pub decision: AnswerDecision,
+    /// At most [`RESPONSE_LEN_MAX`] characters.
+    pub response: String,
+    /// At most [`RESPONDER_ROLE_LEN_MAX`] characters, one line.
+    pub responder_role: String,
+    pub at: Timestamp,
+}
+
+/// Progress implementing a supported petition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImplementationUpdated {
+    pub petition_id: PetitionId,
+    /// At most [`IMPLEMENTATION_UPDATE_LEN_MAX`] characters.
+    pub text: String,
+    pub at: Timestamp,
+}
+
+/// Where a petition is in its life. Statuses only move forward (see [`PetitionStatus::rank`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum PetitionStatus {
+    #[default]
+    NotFiled,
+    AwaitingModeration,
+    Rejected,
+    Collecting,
+    ThresholdReached,
+    CollectionFailed,
+    UnderConsideration,
+    Answered,
+}
+
+impl PetitionStatus {
+    /// The status's step in the petition's life: every transition increases it. Rejected and
+    /// Collecting share a step (both follow moderation), as do ThresholdReached and
+    /// CollectionFailed (both end the collection's outcome).
+    pub const fn rank(self) -> u8 {
+        match self {
+            Self::NotFiled => 0,
+            Self::AwaitingModeration => 1,
+            Self::Rejected | Self::Collecting => 2,
+            Self::ThresholdReached | Self::CollectionFailed => 3,
+            Self::UnderConsideration => 4,
+            Self::Answered => 5,
+        }
+    }
+}
+
+/// What the rules know about one petition, folded from its events by [`evolve`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PetitionState {
+    pub id: Option<PetitionId>,
+    pub status: PetitionStatus,
+    pub filed_at: Option<Timestamp>,
+    pub moderation_due: Option<CivilDate>,
+    /// When it was published or rejected.
+    pub moderated_at: Option<Timestamp>,
+    pub rule: Option<StatuteRule>,
+    pub published_at: Option<Timestamp>,
+    /// Every distinct signer.
+    pub signers: BTreeSet<PseudonymTag>,
+    /// Always `signers.len()`.
+    pub signature_count: u32,
+    pub threshold_reached_at: Option<Timestamp>,
+    pub consideration_started_at: Option<Timestamp>,
+    pub answer_due: Option<CivilDate>,
+    pub answer: Option<AnswerDecision>,
+    pub answered_at: Option<Timestamp>,
+    pub implementation_updates: u32,
+}
+
+impl PetitionState {
+    /// The end of the collection period (exclusive), once published.
+    pub fn collection_closes_at(&self) -> Option<Timestamp> {
+        let (published_at, rule) = (self.published_at?, self.rule?);
+        let period = i64::from(rule.collection_period_days).saturating_mul(DAY_MICROS);
+        Some(Timestamp(published_at.0.saturating_add(period)))
+    }
+
+    /// Whether moderation came by its deadline; `None` until moderated.
+    pub fn moderated_on_time(&self) -> Option<bool> {
+        Some(on_or_before(self.moderated_at?, self.moderation_due?))
+    }
+
+    /// Whether the answer came by its deadline; `None` until answered.
+    pub fn answered_on_time(&self) -> Option<bool> {
+        Some(on_or_before(self.answered_at?, self.answer_due?))
+    }
+
+    /// Whether, at `now`, the petition awaits moderation past its deadline.
+    pub fn moderation_overdue(&self, now: Timestamp) -> bool {
+        self.status == PetitionStatus::AwaitingModeration
+            && self.moderation_due.is_some_and(|due| kyiv_date(now) > due)
+    }
+
+    /// Whether, at `now`, the petition awaits its answer past the deadline.
+    pub fn answer_overdue(&self, now: Timestamp) -> bool {
+        self.status == PetitionStatus::UnderConsideration
+            && self.answer_due.is_some_and(|due| kyiv_date(now) > due)
+    }
+}
+
+/// Whether a petition's answer came within its deadline, from its events alone: `None` if it
+/// is not answered (or the events are not a petition's).
+pub fn answered_within_deadline(events: &[PetitionEvent]) -> Option<bool> {
+    events
+        .iter()
+        .fold(PetitionState::default(), evolve)
+        .answered_on_time()
+}
+
+/// Whether a petition's moderation came within its deadline, from its events alone: `None` if
+/// it is not moderated.
+pub fn moderated_within_deadline(events: &[PetitionEvent]) -> Option<bool> {
+    events
+        .iter()
+        .fold(PetitionState::default(), evolve)
+        .moderated_on_time()
+}
+
+/// Decides a petition command.
+pub fn decide(
+    state: &PetitionState,
+    command: PetitionCommand,
+) -> Result<Vec<PetitionEvent>, DomainError> {
+    use PetitionStatus as S;
+    let refused = |rule| Err(DomainError::refused(rule));
+    if let PetitionCommand::File {
+        petition_id,
+        author,
+        title,
+        text,
+        category,
+        at,
+        calendar,
+    } = command
+    {
+        if state.status != S::NotFiled {
+            return refused(Refusal::PetitionAlreadyFiled);
+        }
+        let event = PetitionEvent::Filed(PetitionFiled {
+            petition_id,
+            author,
+            title,
+            text,
+            category,
+            at,
+            moderation_due: calendar.deadline(at, MODERATION_WORKING_DAYS),
+        });
+        event.check()?;
+        return Ok(vec![event]);
+    }
+    let Some(petition_id) = state.id else {
+        return Err(DomainError::not_found("petition"));
+    };
+    let event = match command {
+        PetitionCommand::File { .. } => return refused(Refusal::PetitionAlreadyFiled),
+        PetitionCommand::Publish { rule, at } => {
+            if state.status != S::AwaitingModeration {
+                return refused(Refusal::PetitionNotAwaitingModeration);
+            }
+            PetitionEvent::Published(PetitionPublished {
+                petition_id,
+                rule,
+                at,
+            })
+        }
+        PetitionCommand::Reject { reason, at } => {
+            if state.status != S::AwaitingModeration {
+                return refused(Refusal::PetitionNotAwaitingModeration);
+            }
+            PetitionEvent::Rejected(PetitionRejected {
+                petition_id,
+                reason,
+                at,
+            })
+        }
+        PetitionCommand::Sign { signer, at } => return decide_sign(state, petition_id, signer, at),
+        PetitionCommand::CloseCollection { at } => {
+            match state.status {
+                S::Collecting => {}
+                S::NotFiled | S::AwaitingModeration | S::Rejected => {
+                    return refused(Refusal::PetitionNotPublished);
+                }
+                S::CollectionFailed => return refused(Refusal::CollectionPeriodOver),
+                S::ThresholdReached | S::UnderConsideration | S::Answered => {
+                    return refused(Refusal::ThresholdAlreadyReached);
+                }
+            }
+            if state
+                .collection_closes_at()
+                .is_none_or(|closes_at| at < closes_at)
+            {
+                return refused(Refusal::CollectionPeriodNotOver);
+            }
+            PetitionEvent::CollectionClosed(CollectionClosedWithoutThreshold {
+                petition_id,
+                signature_count: state.signature_count,
+                at,
+            })
+        }
+        PetitionCommand::StartConsideration { at, calendar } => {
+            match state.status {
+                S::ThresholdReached => {}
+                S::UnderConsideration | S::Answered => {
+                    return refused(Refusal::ConsiderationAlreadyStarted);
+                }
+                _ => return refused(Refusal::ThresholdNotReached),
+            }
+            let working_days = state
+                .rule
+                .map_or(0, |rule| rule.answer_deadline_working_days);
+            let answer_due = calendar.deadline(at, working_days);
+            PetitionEvent::ConsiderationStarted(ConsiderationStarted {
+                petition_id,
+                at,
+                answer_due,
+            })
+        }
+        PetitionCommand::Answer {
+            decision,
+            response,
+            responder_role,
+            at,
+        } => {
+            match state.status {
+                S::UnderConsideration => {}
+                S::Answered => return refused(Refusal::PetitionAlreadyAnswered),
+                _ => return refused(Refusal::ConsiderationNotStarted),
+            }
+            PetitionEvent::Answered(PetitionAnswered {
+                petition_id,
+                decision,
+                response,
+                responder_role,
+                at,
+            })
+        }
+        PetitionCommand::ReportImplementation { text, at } => {
+            match state.answer {
+                None => return refused(Refusal::PetitionNotAnswered),
+                Some(AnswerDecision::NotSupported) => return refused(Refusal::AnswerNotSupported),
+                Some(AnswerDecision::Supported | AnswerDecision::PartlySupported) => {}
+            }
+            if state.implementation_updates >= IMPLEMENTATION_UPDATES_MAX {
+                return refused(Refusal::TooManyImplementationUpdates);
+            }
+            PetitionEvent::ImplementationUpdated(ImplementationUpdated {
+                petition_id,
+                text,
+                at,
+            })
+        }
+    };
+    event.check()?;
+    Ok(vec![event])
+}
+
+fn decide_sign(
+    state: &PetitionState,
+    petition_id: PetitionId,
+    signer: PseudonymTag,
+    at: Timestamp,
+) -> Result<Vec<PetitionEvent>, DomainError> {
+    use PetitionStatus as S;
+    let refusal = match state.status {
+        S::Collecting | S::ThresholdReached => None,
+        S::NotFiled | S::AwaitingModeration | S::Rejected => Some(Refusal::PetitionNotPublished),
+        S::CollectionFailed => Some(Refusal::CollectionPeriodOver),
+        S::UnderConsideration | S::Answered => Some(Refusal::CollectionEnded),
+    };
+    if let Some(rule) = refusal {
+        return Err(DomainError::refused(rule));
+    }
+    if state
+        .published_at
+        .is_none_or(|published_at| at < published_at)
+    {
+        return Err(DomainError::refused(Refusal::PetitionNotPublished));
+    }
+    if state
+        .collection_closes_at()
+        .is_none_or(|closes_at| at >= closes_at)
+    {
+        return Err(DomainError::refused(Refusal::CollectionPeriodOver));
+    }
+    if state.signers.contains(&signer) {
+        return Err(DomainError::refused(Refusal::AlreadySigned));
+    }
+    let Some(signature_count) = state.signature_count.checked_add(1) else {
+        return Err(DomainError::refused(Refusal::SignatureCountAtMaximum));
+    };
+    let mut events = vec![PetitionEvent::Signed(PetitionSigned {
+        petition_id,
+        signer,
+        at,
+    })];
+    let threshold = state.rule.map_or(u32::MAX, |rule| rule.signature_threshold);
+    if state.status == S::Collecting && signature_count >= threshold {
+        events.push(PetitionEvent::ThresholdReached(SignatureThresholdReached {
+            petition_id,
+            signature_count,
+            at,
+        }));
+    }
+    Ok(events)
+}
+
+/// Applies a petition event.
+pub fn evolve(mut state: PetitionState, event: &PetitionEvent) -> PetitionState {
+    use PetitionStatus as S;
+    match event {
+        PetitionEvent::Filed(filed) => {
+            state.id = Some(filed.petition_id);
+            state.status = S::AwaitingModeration;
+            state.filed_at = Some(filed.at);
+            state.moderation_due = Some(filed.moderation_due);
+        }
+        PetitionEvent::Published(published) => {
+            state.status = S::Collecting;
+            state.moderated_at = Some(published.at);
+            state.published_at = Some(published.at);
+            state.rule = Some(published.rule);
+        }
+        PetitionEvent::Rejected(rejected) => {
+            state.status = S::Rejected;
+            state.moderated_at = Some(rejected.at);
+        }
+        PetitionEvent::Signed(signed) => {
+            if state.signers.insert(signed.signer) {
+                state.signature_count = state.signature_count.saturating_add(1);
+            }
+        }
+        PetitionEvent::ThresholdReached(reached) => {
+            state.status = S::ThresholdReached;
+            state.threshold_reached_at = Some(reached.at);
+        }
+        PetitionEvent::CollectionClosed(_) => state.status = S::CollectionFailed,
+        PetitionEvent::ConsiderationStarted(started) => {
+            state.status = S::UnderConsideration;
+            state.consideration_started_at = Some(started.at);
+            state.answer_due = Some(started.answer_due);
+        }
+        PetitionEvent::Answered(answered) => {
+            state.status = S::Answered;
+            state.answer = Some(answered.decision);
+            state.answered_at = Some(answered.at);
+        }
+        PetitionEvent::ImplementationUpdated(_) => {
+            state.implementation_updates = state.implementation_updates.saturating_add(1);
+        }
+    }
+    state
+}
+
+impl PetitionEvent {
+    /// The petition this event belongs to.
+    pub fn petition_id(&self) -> PetitionId {
+        match self {
+            Self::Filed(e) => e.petition_id,
+            Self::Published(e) => e.petition_id,
+            Self::Rejected(e) => e.petition_id,
+            Self::Signed(e) => e.petition_id,
+            Self::ThresholdReached(e) => e.petition_id,
+            Self::CollectionClosed(e) => e.petition_id,
+            Self::ConsiderationStarted(e) => e.petition_id,
+            Self::Answered(e) => e.petition_id,
+            Self::ImplementationUpdated(e) => e.petition_id,
+        }
+    }
+
+    /// Checks every bound the event is written with; run on decide and on decode.
+    pub(crate) fn check(&self) -> Result<(), DomainError> {
+        match self {
+            Self::Filed(e) => {
+                check_line("title", &e.title, TITLE_LEN_MAX)?;
+                check_paragraphs("text", &e.text, PETITION_TEXT_LEN_MAX)?;
+                check_line("category", &e.category, CATEGORY_LEN_MAX)?;
+                check_deadline("moderation_due", e.at, e.moderation_due)
+            }
+            Self::Published(e) => e.rule.check(),
+            Self::Rejected(e) => check_paragraphs("reason", &e.reason, REJECTION_REASON_LEN_MAX),
+            Self::Signed(_) | Self::ThresholdReached(_) | Self::CollectionClosed(_) => Ok(()),
+            Self::ConsiderationStarted(e) => check_deadline("answer_due", e.at, e.answer_due),
+            Self::Answered(e) => {
+                check_paragraphs("response", &e.response, RESPONSE_LEN_MAX)?;
+                check_line("responder_role", &e.responder_role, RESPONDER_ROLE_LEN_MAX)
+            }
+            Self::ImplementationUpdated(e) => {
+                check_paragraphs("text", &e.text, IMPLEMENTATION_UPDATE_LEN_MAX)
+            }
+        }
+    }
+}

@@ -1,0 +1,373 @@
+//! Given/when/then tests of every OGP-Local action plan rule, each with a passing and a
+//! refusing case, and the overdue-milestone derivation.
+
+mod fixtures;
+
+use domain::action_plan::{
+    ActionPlanCommand, ActionPlanEvent, CommitmentAdded, CommitmentAssessed, ImplementationStatus,
+    MilestoneAdded, OgpValue, OpenedGovernment, PlanAdopted, PlanClosed, PlanStatus,
+    ProgressReported,
+};
+use domain::testing::given;
+use domain::{ActionPlan, CivilDate, DomainError, Refusal, Violation};
+use event_store_core::Timestamp;
+use fixtures::{commitment, date, kyiv, milestone, plan_id};
+
+fn at() -> Timestamp {
+    kyiv("2024-02-01", 12, 0)
+}
+
+fn adopt(start: CivilDate, end: CivilDate) -> ActionPlanCommand {
+    ActionPlanCommand::Adopt {
+        plan_id: plan_id(),
+        title: "План дій OGP Local 2024–2025".into(),
+        period_start: start,
+        period_end: end,
+        council_decision: "рішення № 12/345 від 25.01.2024".into(),
+        at: at(),
+    }
+}
+
+fn adopted() -> ActionPlanEvent {
+    ActionPlanEvent::Adopted(PlanAdopted {
+        plan_id: plan_id(),
+        title: "План дій OGP Local 2024–2025".into(),
+        period_start: date("2024-01-01"),
+        period_end: date("2025-12-31"),
+        council_decision: "рішення № 12/345 від 25.01.2024".into(),
+        at: at(),
+    })
+}
+
+fn add_commitment(n: u8, values: Vec<OgpValue>, start: &str, end: &str) -> ActionPlanCommand {
+    ActionPlanCommand::AddCommitment {
+        commitment_id: commitment(n),
+        title: "Відкриті дані бюджету".into(),
+        description: "Публікувати бюджет щомісяця у форматі відкритих даних.".into(),
+        lead_institution: "Фінансове управління".into(),
+        values,
+        start: date(start),
+        end: date(end),
+        at: at(),
+    }
+}
+
+fn commitment_added(n: u8) -> ActionPlanEvent {
+    ActionPlanEvent::CommitmentAdded(CommitmentAdded {
+        plan_id: plan_id(),
+        commitment_id: commitment(n),
+        title: "Відкриті дані бюджету".into(),
+        description: "Публікувати бюджет щомісяця у форматі відкритих даних.".into(),
+        lead_institution: "Фінансове управління".into(),
+        values: vec![
+            OgpValue::AccessToInformation,
+            OgpValue::TechnologyAndInnovation,
+        ],
+        start: date("2024-03-01"),
+        end: date("2025-06-30"),
+        at: at(),
+    })
+}
+
+fn add_milestone(c: u8, m: u8, due: &str) -> ActionPlanCommand {
+    ActionPlanCommand::AddMilestone {
+        commitment_id: commitment(c),
+        milestone_id: milestone(m),
+        title: "Портал відкритих даних запущено".into(),
+        due: date(due),
+        at: at(),
+    }
+}
+
+fn milestone_added(c: u8, m: u8, due: &str) -> ActionPlanEvent {
+    ActionPlanEvent::MilestoneAdded(MilestoneAdded {
+        plan_id: plan_id(),
+        commitment_id: commitment(c),
+        milestone_id: milestone(m),
+        title: "Портал відкритих даних запущено".into(),
+        due: date(due),
+        at: at(),
+    })
+}
+
+fn report(m: u8, status: ImplementationStatus, link: Option<&str>) -> ActionPlanCommand {
+    ActionPlanCommand::ReportProgress {
+        milestone_id: milestone(m),
+        status,
+        evidence_link: link.map(str::to_owned),
+        at: at(),
+    }
+}
+
+fn reported(c: u8, m: u8, status: ImplementationStatus, link: Option<&str>) -> ActionPlanEvent {
+    ActionPlanEvent::ProgressReported(ProgressReported {
+        plan_id: plan_id(),
+        commitment_id: commitment(c),
+        milestone_id: milestone(m),
+        status,
+        evidence_link: link.map(str::to_owned),
+        at: at(),
+    })
+}
+
+fn assess(c: u8) -> ActionPlanCommand {
+    ActionPlanCommand::AssessCommitment {
+        commitment_id: commitment(c),
+        completion: ImplementationStatus::Substantial,
+        opened_government: OpenedGovernment::Major,
+        at: at(),
+    }
+}
+
+fn assessed(c: u8) -> ActionPlanEvent {
+    ActionPlanEvent::CommitmentAssessed(CommitmentAssessed {
+        plan_id: plan_id(),
+        commitment_id: commitment(c),
+        completion: ImplementationStatus::Substantial,
+        opened_government: OpenedGovernment::Major,
+        at: at(),
+    })
+}
+
+fn closed() -> ActionPlanEvent {
+    ActionPlanEvent::Closed(PlanClosed {
+        plan_id: plan_id(),
+        at: at(),
+    })
+}
+
+const LINK: &str = "https://opendata.kyiv.ua/budget-2024";
+
+// --- adoption ------------------------------------------------------------------------------
+
+#[test]
+fn adopting_records_title_period_and_council_decision() {
+    let state = given::<ActionPlan>([])
+        .when(adopt(date("2024-01-01"), date("2025-12-31")))
+        .then([adopted()]);
+    assert_eq!(state.status, PlanStatus::Active);
+}
+
+#[test]
+fn adopting_refuses_a_bad_period_and_a_second_adoption() {
+    given::<ActionPlan>([])
+        .when(adopt(date("2025-12-31"), date("2024-01-01")))
+        .then_error(DomainError::invalid(
+            "period_end",
+            Violation::EndBeforeStart,
+        ));
+    given::<ActionPlan>([])
+        .when(adopt(date("2024-01-01"), date("2029-01-01")))
+        .then_error(DomainError::invalid(
+            "period_end",
+            Violation::SpanTooLong { days_max: 1_461 },
+        ));
+    given::<ActionPlan>([adopted()])
+        .when(adopt(date("2024-01-01"), date("2025-12-31")))
+        .then_error(DomainError::refused(Refusal::PlanAlreadyAdopted));
+}
+
+// --- commitments ---------------------------------------------------------------------------
+
+#[test]
+fn commitments_record_their_values_in_canonical_order() {
+    let values = vec![
+        OgpValue::TechnologyAndInnovation,
+        OgpValue::AccessToInformation,
+        OgpValue::TechnologyAndInnovation,
+    ];
+    given::<ActionPlan>([adopted()])
+        .when(add_commitment(1, values, "2024-03-01", "2025-06-30"))
+        .then([commitment_added(1)]);
+}
+
+#[test]
+fn commitments_are_refused_without_values_outside_the_plan_or_twice() {
+    given::<ActionPlan>([adopted()])
+        .when(add_commitment(1, vec![], "2024-03-01", "2025-06-30"))
+        .then_error(DomainError::invalid("values", Violation::Empty));
+    given::<ActionPlan>([adopted()])
+        .when(add_commitment(
+            1,
+            vec![OgpValue::CivicParticipation],
+            "2024-03-01",
+            "2026-01-01",
+        ))
+        .then_error(DomainError::refused(Refusal::OutsidePlanPeriod));
+    given::<ActionPlan>([adopted(), commitment_added(1)])
+        .when(add_commitment(
+            1,
+            vec![OgpValue::CivicParticipation],
+            "2024-03-01",
+            "2025-06-30",
+        ))
+        .then_error(DomainError::refused(Refusal::DuplicateCommitment));
+    given::<ActionPlan>([])
+        .when(add_commitment(
+            1,
+            vec![OgpValue::CivicParticipation],
+            "2024-03-01",
+            "2025-06-30",
+        ))
+        .then_error(DomainError::not_found("action plan"));
+}
+
+// --- milestones ----------------------------------------------------------------------------
+
+#[test]
+fn milestones_are_due_within_their_commitment() {
+    given::<ActionPlan>([adopted(), commitment_added(1)])
+        .when(add_milestone(1, 1, "2024-06-30"))
+        .then([milestone_added(1, 1, "2024-06-30")]);
+}
+
+#[test]
+fn milestones_are_refused_outside_the_commitment_for_unknown_commitments_or_twice() {
+    given::<ActionPlan>([adopted(), commitment_added(1)])
+        .when(add_milestone(1, 1, "2025-07-01"))
+        .then_error(DomainError::refused(Refusal::OutsideCommitmentPeriod));
+    given::<ActionPlan>([adopted(), commitment_added(1)])
+        .when(add_milestone(2, 1, "2024-06-30"))
+        .then_error(DomainError::not_found("commitment"));
+    given::<ActionPlan>([
+        adopted(),
+        commitment_added(1),
+        milestone_added(1, 1, "2024-06-30"),
+    ])
+    .when(add_milestone(1, 1, "2024-07-30"))
+    .then_error(DomainError::refused(Refusal::DuplicateMilestone));
+    given::<ActionPlan>([adopted(), commitment_added(1), assessed(1)])
+        .when(add_milestone(1, 2, "2024-07-30"))
+        .then_error(DomainError::refused(Refusal::CommitmentAlreadyAssessed));
+}
+
+// --- progress reports ----------------------------------------------------------------------
+
+fn with_milestone() -> Vec<ActionPlanEvent> {
+    vec![
+        adopted(),
+        commitment_added(1),
+        milestone_added(1, 1, "2024-06-30"),
+    ]
+}
+
+#[test]
+fn progress_is_reported_on_the_irm_scale_with_evidence() {
+    given::<ActionPlan>(with_milestone())
+        .when(report(1, ImplementationStatus::Substantial, Some(LINK)))
+        .then([reported(
+            1,
+            1,
+            ImplementationStatus::Substantial,
+            Some(LINK),
+        )]);
+    // No progress claimed, no evidence needed.
+    given::<ActionPlan>(with_milestone())
+        .when(report(1, ImplementationStatus::NotStarted, None))
+        .then([reported(1, 1, ImplementationStatus::NotStarted, None)]);
+}
+
+#[test]
+fn progress_reports_need_evidence_for_progress_and_a_known_milestone() {
+    given::<ActionPlan>(with_milestone())
+        .when(report(1, ImplementationStatus::Complete, None))
+        .then_error(DomainError::invalid("evidence_link", Violation::Missing));
+    given::<ActionPlan>(with_milestone())
+        .when(report(
+            1,
+            ImplementationStatus::Limited,
+            Some("див. сайт ради"),
+        ))
+        .then_error(DomainError::invalid("evidence_link", Violation::NotHttpUrl));
+    given::<ActionPlan>(with_milestone())
+        .when(report(2, ImplementationStatus::NotStarted, None))
+        .then_error(DomainError::not_found("milestone"));
+}
+
+// --- assessment and closing ----------------------------------------------------------------
+
+#[test]
+fn commitments_are_assessed_once() {
+    given::<ActionPlan>(with_milestone())
+        .when(assess(1))
+        .then([assessed(1)]);
+    let mut history = with_milestone();
+    history.push(assessed(1));
+    given::<ActionPlan>(history.clone())
+        .when(assess(1))
+        .then_error(DomainError::refused(Refusal::CommitmentAlreadyAssessed));
+    given::<ActionPlan>(history)
+        .when(report(1, ImplementationStatus::Complete, Some(LINK)))
+        .then_error(DomainError::refused(Refusal::CommitmentAlreadyAssessed));
+}
+
+#[test]
+fn a_plan_closes_once_every_commitment_is_assessed() {
+    let mut history = with_milestone();
+    given::<ActionPlan>(history.clone())
+        .when(ActionPlanCommand::Close { at: at() })
+        .then_error(DomainError::refused(Refusal::CommitmentsNotAssessed));
+    history.push(assessed(1));
+    let state = given::<ActionPlan>(history.clone())
+        .when(ActionPlanCommand::Close { at: at() })
+        .then([closed()]);
+    assert_eq!(state.status, PlanStatus::Closed);
+    history.push(closed());
+    given::<ActionPlan>(history.clone())
+        .when(ActionPlanCommand::Close { at: at() })
+        .then_error(DomainError::refused(Refusal::PlanClosed));
+    given::<ActionPlan>(history)
+        .when(add_commitment(
+            2,
+            vec![OgpValue::PublicAccountability],
+            "2024-03-01",
+            "2025-06-30",
+        ))
+        .then_error(DomainError::refused(Refusal::PlanClosed));
+}
+
+// --- overdue milestones --------------------------------------------------------------------
+
+#[test]
+fn a_milestone_past_due_and_not_complete_is_overdue() {
+    let mut history = with_milestone();
+    history.push(milestone_added(1, 2, "2024-09-30"));
+    history.push(reported(
+        1,
+        1,
+        ImplementationStatus::Substantial,
+        Some(LINK),
+    ));
+    let state = given::<ActionPlan>(history.clone()).state().clone();
+    assert_eq!(
+        state.milestone_overdue(milestone(1), date("2024-06-30")),
+        Some(false)
+    );
+    assert_eq!(
+        state.milestone_overdue(milestone(1), date("2024-07-01")),
+        Some(true)
+    );
+    assert_eq!(
+        state.milestone_overdue(milestone(9), date("2024-07-01")),
+        None
+    );
+    assert_eq!(
+        state.overdue_milestones(date("2024-07-01")),
+        vec![milestone(1)]
+    );
+    assert_eq!(
+        state.overdue_milestones(date("2024-10-01")),
+        vec![milestone(1), milestone(2)]
+    );
+
+    history.push(reported(1, 1, ImplementationStatus::Complete, Some(LINK)));
+    let state = given::<ActionPlan>(history).state().clone();
+    assert_eq!(
+        state.milestone_overdue(milestone(1), date("2024-07-01")),
+        Some(false)
+    );
+    assert_eq!(
+        state.overdue_milestones(date("2024-10-01")),
+        vec![milestone(2)]
+    );
+}

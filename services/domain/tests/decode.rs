@@ -1,0 +1,175 @@
+//! Decoding never trusts its input: garbage, truncated or padded payloads, unknown codes and
+//! versions, and payloads whose fields break the bounds they are written with are errors, and
+//! nothing panics.
+
+mod fixtures;
+
+use domain::petition::{PetitionEvent, PetitionFiled, TITLE_LEN_MAX};
+use domain::{DecodeError, Event, EventType, SCHEMA_VERSION_1, Violation, decode, encode};
+use fixtures::samples::every_event_type;
+use fixtures::{date, petition_id, tag, utc};
+use proptest::prelude::*;
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+    #[test]
+    fn random_bytes_never_panic_for_any_type_code(
+        index in 0..EventType::ALL.len(),
+        payload in proptest::collection::vec(any::<u8>(), 0..256),
+    ) {
+        let code = EventType::ALL[index].code();
+        if let Ok(event) = decode(code, SCHEMA_VERSION_1, &payload) {
+            // Whatever decodes is a valid event that re-encodes to the same bytes.
+            prop_assert_eq!(encode(&event).payload, payload);
+        }
+    }
+
+    #[test]
+    fn corrupted_samples_never_panic(
+        index in 0..EventType::ALL.len(),
+        flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
+    ) {
+        let event = &every_event_type()[index];
+        let mut payload = encode(event).payload;
+        for (at, byte) in flips {
+            let i = at.index(payload.len());
+            payload[i] ^= byte;
+        }
+        let _ = decode(event.event_type().code(), SCHEMA_VERSION_1, &payload);
+    }
+
+    #[test]
+    fn random_codes_and_versions_never_panic(code in any::<u16>(), version in any::<u16>(), payload in proptest::collection::vec(any::<u8>(), 0..64)) {
+        let _ = decode(code, version, &payload);
+    }
+}
+
+#[test]
+fn every_truncation_of_every_sample_is_an_error() {
+    for event in every_event_type() {
+        let encoded = encode(&event);
+        for len in 0..encoded.payload.len() {
+            let result = decode(encoded.type_code, SCHEMA_VERSION_1, &encoded.payload[..len]);
+            assert!(
+                result.is_err(),
+                "{:?} truncated to {len} bytes decoded",
+                event.event_type()
+            );
+        }
+    }
+}
+
+#[test]
+fn trailing_bytes_are_refused() {
+    for event in every_event_type() {
+        let mut encoded = encode(&event);
+        encoded.payload.push(0);
+        assert_eq!(
+            decode(encoded.type_code, SCHEMA_VERSION_1, &encoded.payload),
+            Err(DecodeError::TrailingBytes {
+                type_code: encoded.type_code,
+                count: 1
+            })
+        );
+    }
+}
+
+#[test]
+fn over_long_varints_are_refused_as_non_canonical() {
+    // PlanClosed: a 16-byte id, then the timestamp 0 written as two bytes instead of one.
+    let mut payload = vec![0x10];
+    payload.extend([1; 16]);
+    let canonical = [payload.as_slice(), &[0x00]].concat();
+    assert!(decode(306, SCHEMA_VERSION_1, &canonical).is_ok());
+    let over_long = [payload.as_slice(), &[0x80, 0x00]].concat();
+    assert_eq!(
+        decode(306, SCHEMA_VERSION_1, &over_long),
+        Err(DecodeError::NonCanonical { type_code: 306 })
+    );
+}
+
+#[test]
+fn unknown_codes_and_versions_are_refused() {
+    assert_eq!(
+        decode(0, 1, &[]),
+        Err(DecodeError::UnknownTypeCode { type_code: 0 })
+    );
+    assert_eq!(
+        decode(110, 1, &[]),
+        Err(DecodeError::UnknownTypeCode { type_code: 110 })
+    );
+    assert_eq!(
+        decode(104, 2, &[]),
+        Err(DecodeError::UnsupportedSchemaVersion {
+            type_code: 104,
+            schema_version: 2
+        })
+    );
+}
+
+fn filed_with_title(title: String) -> Event {
+    PetitionEvent::Filed(PetitionFiled {
+        petition_id: petition_id(),
+        author: tag(1),
+        title,
+        text: "Текст".into(),
+        category: "інше".into(),
+        at: utc("2024-05-03", 12, 0),
+        moderation_due: date("2024-05-07"),
+    })
+    .into()
+}
+
+#[test]
+fn bounds_are_checked_again_on_decode() {
+    // Bytes that no `decide` would write: a title one character too long.
+    let encoded = encode(&filed_with_title("ї".repeat(201)));
+    assert_eq!(
+        decode(encoded.type_code, SCHEMA_VERSION_1, &encoded.payload),
+        Err(DecodeError::Invalid {
+            type_code: 101,
+            field: "title",
+            rule: Violation::TooLong {
+                chars_max: TITLE_LEN_MAX
+            },
+        })
+    );
+    let encoded = encode(&filed_with_title("ї".repeat(200)));
+    assert!(decode(encoded.type_code, SCHEMA_VERSION_1, &encoded.payload).is_ok());
+}
+
+#[test]
+fn impossible_dates_and_enum_variants_are_refused() {
+    // The calendar sample: [len=2, 2024-01-01, 2024-08-24, at]; make the first month 13.
+    let sample = &every_event_type()[0];
+    let mut payload = encode(sample).payload;
+    assert_eq!(&payload[..5], &[2, 0xd0, 0x1f, 1, 1]);
+    payload[3] = 13;
+    assert!(matches!(
+        decode(1, SCHEMA_VERSION_1, &payload),
+        Err(DecodeError::Malformed { .. })
+    ));
+    // Dates out of order are refused by the bound check.
+    let mut payload = encode(sample).payload;
+    payload[3] = 9;
+    assert_eq!(
+        decode(1, SCHEMA_VERSION_1, &payload),
+        Err(DecodeError::Invalid {
+            type_code: 1,
+            field: "dates",
+            rule: Violation::NotStrictlyAscending
+        })
+    );
+    // An answer decision with a variant index that does not exist.
+    let answered = every_event_type()
+        .into_iter()
+        .find(|e| e.event_type() == EventType::PetitionAnswered);
+    let mut payload = encode(&answered.expect("sampled")).payload;
+    assert_eq!(payload[17], 1, "decision follows the 17-byte id");
+    payload[17] = 3;
+    assert!(matches!(
+        decode(108, SCHEMA_VERSION_1, &payload),
+        Err(DecodeError::Malformed { .. })
+    ));
+}

@@ -1,0 +1,132 @@
+//! Golden bytes: the postcard payload of one sample of every event type, frozen in
+//! `tests/golden/<code>-<name>.hex`. A change to any encoding fails here. To write the files
+//! for a new event type or schema version, run with `VIDKRYTO_BLESS=1` and review the diff:
+//! released bytes must never change.
+
+mod fixtures;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use domain::{EventType, SCHEMA_VERSION_1, decode, encode};
+use fixtures::samples::every_event_type;
+
+fn golden_path(event_type: EventType) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(format!(
+            "{:03}-{}.hex",
+            event_type.code(),
+            event_type.name()
+        ))
+}
+
+fn blessing() -> bool {
+    std::env::var("VIDKRYTO_BLESS").is_ok_and(|v| v == "1")
+}
+
+#[test]
+fn every_event_type_encodes_to_its_golden_bytes_and_back() {
+    let mut failures = Vec::new();
+    for event in every_event_type() {
+        let event_type = event.event_type();
+        let encoded = encode(&event);
+        assert_eq!(encoded.type_code, event_type.code());
+        assert_eq!(encoded.schema_version, SCHEMA_VERSION_1);
+        let path = golden_path(event_type);
+        let actual = hex::encode(&encoded.payload);
+        if blessing() {
+            std::fs::write(&path, format!("{actual}\n")).expect("golden file is writable");
+        }
+        let Ok(committed) = std::fs::read_to_string(&path) else {
+            failures.push(format!(
+                "{}: missing (run with VIDKRYTO_BLESS=1)",
+                path.display()
+            ));
+            continue;
+        };
+        let committed = committed.trim();
+        if committed != actual {
+            failures.push(format!(
+                "{}: bytes differ\n  committed {committed}\n  encoded   {actual}",
+                path.display()
+            ));
+        }
+        let bytes = hex::decode(committed).expect("golden file holds hex");
+        let decoded = decode(event_type.code(), SCHEMA_VERSION_1, &bytes);
+        assert_eq!(
+            decoded,
+            Ok(event),
+            "{} does not decode to the sample",
+            path.display()
+        );
+    }
+    assert!(
+        failures.is_empty(),
+        "golden bytes drifted:\n{}",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn every_golden_file_belongs_to_a_known_event_type() {
+    if blessing() {
+        // The files are being rewritten by the test above, concurrently.
+        return;
+    }
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let expected: BTreeSet<PathBuf> = EventType::ALL.into_iter().map(golden_path).collect();
+    let present: BTreeSet<PathBuf> = std::fs::read_dir(&dir)
+        .expect("golden directory exists")
+        .map(|entry| entry.expect("readable entry").path())
+        .collect();
+    assert_eq!(present, expected);
+}
+
+#[test]
+fn type_codes_are_unique_and_the_samples_cover_every_one() {
+    let codes: BTreeSet<u16> = EventType::ALL.into_iter().map(EventType::code).collect();
+    assert_eq!(
+        codes.len(),
+        EventType::ALL.len(),
+        "a type code is used twice"
+    );
+    let names: BTreeSet<&str> = EventType::ALL.into_iter().map(EventType::name).collect();
+    assert_eq!(
+        names.len(),
+        EventType::ALL.len(),
+        "a type name is used twice"
+    );
+
+    let sampled: Vec<EventType> = every_event_type().iter().map(|e| e.event_type()).collect();
+    assert_eq!(
+        sampled,
+        EventType::ALL.to_vec(),
+        "samples must cover every type once, in order"
+    );
+
+    for code in 0..=u16::MAX {
+        if let Some(event_type) = EventType::from_code(code) {
+            assert_eq!(event_type.code(), code);
+        }
+    }
+    for event_type in EventType::ALL {
+        assert_eq!(EventType::from_code(event_type.code()), Some(event_type));
+    }
+}
+
+#[test]
+fn every_sample_names_its_stream() {
+    use domain::AggregateKind;
+    for event in every_event_type() {
+        let stream = event.stream();
+        assert_eq!(stream.kind, event.event_type().aggregate());
+        let expected = match stream.kind {
+            AggregateKind::Calendar => domain::calendar::CALENDAR_STREAM_ID,
+            AggregateKind::Petition => fixtures::petition_id().0,
+            AggregateKind::Dialogue => fixtures::dialogue_id().0,
+            AggregateKind::ActionPlan => fixtures::plan_id().0,
+        };
+        assert_eq!(stream.stream_id().0, expected);
+    }
+}

@@ -1,0 +1,652 @@
+//! Given/when/then tests of every petition rule, each with a passing and a refusing case, on
+//! the real statutes: Kyiv 6,000 signatures in 60 days, Koryukivka 100 in 60, national
+//! petitions 25,000 in 90, and the law's 10 working days to answer.
+
+mod fixtures;
+
+use domain::petition::{
+    AnswerDecision, CollectionClosedWithoutThreshold, ConsiderationStarted,
+    IMPLEMENTATION_UPDATES_MAX, ImplementationUpdated, PetitionAnswered, PetitionCommand,
+    PetitionEvent, PetitionFiled, PetitionPublished, PetitionRejected, PetitionSigned,
+    PetitionStatus, SignatureThresholdReached, StatuteRule, TITLE_LEN_MAX,
+    answered_within_deadline, moderated_within_deadline,
+};
+use domain::testing::given;
+use domain::{DomainError, Petition, Refusal, Violation};
+use event_store_core::Timestamp;
+use fixtures::{
+    calendar_with, date, kyiv, petition_id, plus_days, plus_micros, tag, weekdays_only, wide_tag,
+};
+
+/// Filed on Friday 2024-05-03 at 15:00 Kyiv.
+fn filed_at() -> Timestamp {
+    kyiv("2024-05-03", 15, 0)
+}
+
+/// Published on Monday 2024-05-06 at 10:00 Kyiv.
+fn published_at() -> Timestamp {
+    kyiv("2024-05-06", 10, 0)
+}
+
+fn file_command() -> PetitionCommand {
+    PetitionCommand::File {
+        petition_id: petition_id(),
+        author: tag(1),
+        title: "Облаштувати велодоріжку на Хрещатику".into(),
+        text: "Просимо облаштувати велодоріжку.\nДякуємо.".into(),
+        category: "транспорт".into(),
+        at: filed_at(),
+        calendar: weekdays_only(),
+    }
+}
+
+fn filed() -> PetitionEvent {
+    PetitionEvent::Filed(PetitionFiled {
+        petition_id: petition_id(),
+        author: tag(1),
+        title: "Облаштувати велодоріжку на Хрещатику".into(),
+        text: "Просимо облаштувати велодоріжку.\nДякуємо.".into(),
+        category: "транспорт".into(),
+        at: filed_at(),
+        moderation_due: date("2024-05-07"),
+    })
+}
+
+fn published(rule: StatuteRule) -> PetitionEvent {
+    PetitionEvent::Published(PetitionPublished {
+        petition_id: petition_id(),
+        rule,
+        at: published_at(),
+    })
+}
+
+fn signed(signer: domain::PseudonymTag, at: Timestamp) -> PetitionEvent {
+    PetitionEvent::Signed(PetitionSigned {
+        petition_id: petition_id(),
+        signer,
+        at,
+    })
+}
+
+fn threshold_reached(count: u32, at: Timestamp) -> PetitionEvent {
+    PetitionEvent::ThresholdReached(SignatureThresholdReached {
+        petition_id: petition_id(),
+        signature_count: count,
+        at,
+    })
+}
+
+/// Filed, published under `rule`, and signed by `count` distinct signers on day one.
+fn collecting(rule: StatuteRule, count: u32) -> Vec<PetitionEvent> {
+    let mut events = vec![filed(), published(rule)];
+    let at = plus_days(published_at(), 1);
+    events.extend((0..count).map(|n| signed(wide_tag(n), at)));
+    if count >= rule.signature_threshold {
+        events.push(threshold_reached(rule.signature_threshold, at));
+    }
+    events
+}
+
+/// Consideration started on Monday 2024-06-03 at 10:00 Kyiv; answer due 2024-06-17.
+fn considered() -> Vec<PetitionEvent> {
+    let mut events = collecting(StatuteRule::KORYUKIVKA, 100);
+    events.push(PetitionEvent::ConsiderationStarted(ConsiderationStarted {
+        petition_id: petition_id(),
+        at: kyiv("2024-06-03", 10, 0),
+        answer_due: date("2024-06-17"),
+    }));
+    events
+}
+
+fn answered(decision: AnswerDecision, at: Timestamp) -> PetitionEvent {
+    PetitionEvent::Answered(PetitionAnswered {
+        petition_id: petition_id(),
+        decision,
+        response: "Підтримано. Велодоріжку включено до плану на 2025 рік.".into(),
+        responder_role: "Київський міський голова".into(),
+        at,
+    })
+}
+
+fn refused(rule: Refusal) -> DomainError {
+    DomainError::refused(rule)
+}
+
+// --- filing --------------------------------------------------------------------------------
+
+#[test]
+fn filing_records_the_moderation_deadline_two_working_days_later() {
+    let state = given::<Petition>([]).when(file_command()).then([filed()]);
+    assert_eq!(state.status, PetitionStatus::AwaitingModeration);
+    // Friday + 2 working days = Tuesday; with Monday listed as non-working, Wednesday.
+    let PetitionCommand::File {
+        petition_id,
+        author,
+        title,
+        text,
+        category,
+        at,
+        ..
+    } = file_command()
+    else {
+        unreachable!()
+    };
+    let command = PetitionCommand::File {
+        petition_id,
+        author,
+        title,
+        text,
+        category,
+        at,
+        calendar: calendar_with(&["2024-05-06"]),
+    };
+    let events = given::<Petition>([]).when(command).then_ok();
+    let PetitionEvent::Filed(event) = &events[0] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(event.moderation_due, date("2024-05-08"));
+}
+
+#[test]
+fn filing_refuses_bad_fields_and_a_second_filing() {
+    let with_title = |title: String| {
+        let PetitionCommand::File {
+            petition_id,
+            author,
+            text,
+            category,
+            at,
+            calendar,
+            ..
+        } = file_command()
+        else {
+            unreachable!()
+        };
+        PetitionCommand::File {
+            petition_id,
+            author,
+            title,
+            text,
+            category,
+            at,
+            calendar,
+        }
+    };
+    given::<Petition>([])
+        .when(with_title("ї".repeat(201)))
+        .then_error(DomainError::invalid(
+            "title",
+            Violation::TooLong {
+                chars_max: TITLE_LEN_MAX,
+            },
+        ));
+    given::<Petition>([])
+        .when(with_title(" ".into()))
+        .then_error(DomainError::invalid("title", Violation::Blank));
+    given::<Petition>([])
+        .when(with_title("два\nрядки".into()))
+        .then_error(DomainError::invalid("title", Violation::ControlCharacter));
+    given::<Petition>([])
+        .when(with_title("ї".repeat(200)))
+        .then_ok();
+    given::<Petition>([filed()])
+        .when(file_command())
+        .then_error(refused(Refusal::PetitionAlreadyFiled));
+}
+
+#[test]
+fn commands_on_a_petition_never_filed_find_nothing() {
+    given::<Petition>([])
+        .when(PetitionCommand::Sign {
+            signer: tag(2),
+            at: published_at(),
+        })
+        .then_error(DomainError::not_found("petition"));
+}
+
+// --- moderation ----------------------------------------------------------------------------
+
+#[test]
+fn publishing_captures_the_statute_rule() {
+    let state = given::<Petition>([filed()])
+        .when(PetitionCommand::Publish {
+            rule: StatuteRule::KYIV,
+            at: published_at(),
+        })
+        .then([published(StatuteRule::KYIV)]);
+    assert_eq!(state.status, PetitionStatus::Collecting);
+    assert_eq!(
+        state.rule,
+        Some(StatuteRule {
+            signature_threshold: 6_000,
+            collection_period_days: 60,
+            answer_deadline_working_days: 10,
+            rule_version: 1
+        })
+    );
+    assert_eq!(
+        state.collection_closes_at(),
+        Some(plus_days(published_at(), 60))
+    );
+}
+
+#[test]
+fn publishing_refuses_a_bad_rule_or_a_petition_already_moderated() {
+    let zero = StatuteRule {
+        signature_threshold: 0,
+        ..StatuteRule::KYIV
+    };
+    given::<Petition>([filed()])
+        .when(PetitionCommand::Publish {
+            rule: zero,
+            at: published_at(),
+        })
+        .then_error(DomainError::invalid(
+            "signature_threshold",
+            Violation::OutOfRange {
+                min: 1,
+                max: 10_000_000,
+            },
+        ));
+    given::<Petition>([filed(), published(StatuteRule::KYIV)])
+        .when(PetitionCommand::Publish {
+            rule: StatuteRule::KYIV,
+            at: published_at(),
+        })
+        .then_error(refused(Refusal::PetitionNotAwaitingModeration));
+}
+
+#[test]
+fn rejecting_records_the_reason() {
+    let rejected = PetitionEvent::Rejected(PetitionRejected {
+        petition_id: petition_id(),
+        reason: "Питання не належить до компетенції міської ради.".into(),
+        at: published_at(),
+    });
+    let state = given::<Petition>([filed()])
+        .when(PetitionCommand::Reject {
+            reason: "Питання не належить до компетенції міської ради.".into(),
+            at: published_at(),
+        })
+        .then([rejected.clone()]);
+    assert_eq!(state.status, PetitionStatus::Rejected);
+    given::<Petition>([filed()])
+        .when(PetitionCommand::Reject {
+            reason: "".into(),
+            at: published_at(),
+        })
+        .then_error(DomainError::invalid("reason", Violation::Blank));
+    given::<Petition>([filed(), rejected])
+        .when(PetitionCommand::Publish {
+            rule: StatuteRule::KYIV,
+            at: published_at(),
+        })
+        .then_error(refused(Refusal::PetitionNotAwaitingModeration));
+}
+
+#[test]
+fn the_moderation_deadline_is_tracked_from_the_events() {
+    let on_time = vec![filed(), published(StatuteRule::KYIV)];
+    assert_eq!(moderated_within_deadline(&on_time), Some(true));
+    let late = vec![
+        filed(),
+        PetitionEvent::Published(PetitionPublished {
+            petition_id: petition_id(),
+            rule: StatuteRule::KYIV,
+            at: kyiv("2024-05-08", 9, 0),
+        }),
+    ];
+    assert_eq!(moderated_within_deadline(&late), Some(false));
+    assert_eq!(moderated_within_deadline(&[filed()]), None);
+    let waiting = given::<Petition>([filed()]);
+    assert!(
+        !waiting
+            .state()
+            .moderation_overdue(kyiv("2024-05-07", 23, 59))
+    );
+    assert!(waiting.state().moderation_overdue(kyiv("2024-05-08", 0, 1)));
+}
+
+// --- signing -------------------------------------------------------------------------------
+
+#[test]
+fn signing_a_published_petition_records_the_signature() {
+    let at = plus_days(published_at(), 3);
+    let state = given::<Petition>(collecting(StatuteRule::KYIV, 0))
+        .when(PetitionCommand::Sign { signer: tag(2), at })
+        .then([signed(tag(2), at)]);
+    assert_eq!(state.signature_count, 1);
+}
+
+#[test]
+fn signing_is_refused_before_publication_and_after_rejection() {
+    given::<Petition>([filed()])
+        .when(PetitionCommand::Sign {
+            signer: tag(2),
+            at: published_at(),
+        })
+        .then_error(refused(Refusal::PetitionNotPublished));
+    let rejected = PetitionEvent::Rejected(PetitionRejected {
+        petition_id: petition_id(),
+        reason: "Дублікат".into(),
+        at: published_at(),
+    });
+    given::<Petition>([filed(), rejected])
+        .when(PetitionCommand::Sign {
+            signer: tag(2),
+            at: published_at(),
+        })
+        .then_error(refused(Refusal::PetitionNotPublished));
+    // A signature timestamped before publication is refused too.
+    given::<Petition>(collecting(StatuteRule::KYIV, 0))
+        .when(PetitionCommand::Sign {
+            signer: tag(2),
+            at: plus_micros(published_at(), -1),
+        })
+        .then_error(refused(Refusal::PetitionNotPublished));
+}
+
+#[test]
+fn signing_is_refused_once_the_collection_period_is_over() {
+    let closes_at = plus_days(published_at(), 60);
+    given::<Petition>(collecting(StatuteRule::KYIV, 0))
+        .when(PetitionCommand::Sign {
+            signer: tag(2),
+            at: plus_micros(closes_at, -1),
+        })
+        .then([signed(tag(2), plus_micros(closes_at, -1))]);
+    given::<Petition>(collecting(StatuteRule::KYIV, 0))
+        .when(PetitionCommand::Sign {
+            signer: tag(2),
+            at: closes_at,
+        })
+        .then_error(refused(Refusal::CollectionPeriodOver));
+}
+
+#[test]
+fn national_petitions_collect_for_ninety_days() {
+    let day_89 = plus_days(published_at(), 89);
+    given::<Petition>(collecting(StatuteRule::NATIONAL, 0))
+        .when(PetitionCommand::Sign {
+            signer: tag(2),
+            at: day_89,
+        })
+        .then([signed(tag(2), day_89)]);
+    given::<Petition>(collecting(StatuteRule::NATIONAL, 0))
+        .when(PetitionCommand::Sign {
+            signer: tag(2),
+            at: plus_days(published_at(), 90),
+        })
+        .then_error(refused(Refusal::CollectionPeriodOver));
+}
+
+#[test]
+fn one_signature_per_signer() {
+    let at = plus_days(published_at(), 2);
+    let mut history = collecting(StatuteRule::KYIV, 0);
+    history.push(signed(tag(2), at));
+    given::<Petition>(history.clone())
+        .when(PetitionCommand::Sign { signer: tag(2), at })
+        .then_error(refused(Refusal::AlreadySigned));
+    given::<Petition>(history)
+        .when(PetitionCommand::Sign { signer: tag(3), at })
+        .then([signed(tag(3), at)]);
+}
+
+// --- threshold -----------------------------------------------------------------------------
+
+#[test]
+fn koryukivka_threshold_is_reached_by_the_hundredth_signature_exactly_once() {
+    let at = plus_days(published_at(), 5);
+    let state = given::<Petition>(collecting(StatuteRule::KORYUKIVKA, 99))
+        .when(PetitionCommand::Sign { signer: tag(2), at })
+        .then([signed(tag(2), at), threshold_reached(100, at)]);
+    assert_eq!(state.status, PetitionStatus::ThresholdReached);
+    // The 101st signature is still accepted, but reaches nothing.
+    let mut history = collecting(StatuteRule::KORYUKIVKA, 99);
+    history.extend([signed(tag(2), at), threshold_reached(100, at)]);
+    given::<Petition>(history)
+        .when(PetitionCommand::Sign { signer: tag(3), at })
+        .then([signed(tag(3), at)]);
+    // The 99th does not reach it.
+    given::<Petition>(collecting(StatuteRule::KORYUKIVKA, 98))
+        .when(PetitionCommand::Sign { signer: tag(2), at })
+        .then([signed(tag(2), at)]);
+}
+
+#[test]
+fn kyiv_threshold_is_reached_by_the_six_thousandth_signature() {
+    let at = plus_days(published_at(), 30);
+    given::<Petition>(collecting(StatuteRule::KYIV, 5_998))
+        .when(PetitionCommand::Sign { signer: tag(2), at })
+        .then([signed(tag(2), at)]);
+    given::<Petition>(collecting(StatuteRule::KYIV, 5_999))
+        .when(PetitionCommand::Sign { signer: tag(2), at })
+        .then([signed(tag(2), at), threshold_reached(6_000, at)]);
+}
+
+// --- closing without the threshold ---------------------------------------------------------
+
+#[test]
+fn collection_closes_without_the_threshold_at_the_end_of_the_period() {
+    let closes_at = plus_days(published_at(), 60);
+    let state = given::<Petition>(collecting(StatuteRule::KORYUKIVKA, 42))
+        .when(PetitionCommand::CloseCollection { at: closes_at })
+        .then([PetitionEvent::CollectionClosed(
+            CollectionClosedWithoutThreshold {
+                petition_id: petition_id(),
+                signature_count: 42,
+                at: closes_at,
+            },
+        )]);
+    assert_eq!(state.status, PetitionStatus::CollectionFailed);
+    let mut closed = collecting(StatuteRule::KORYUKIVKA, 42);
+    closed.push(PetitionEvent::CollectionClosed(
+        CollectionClosedWithoutThreshold {
+            petition_id: petition_id(),
+            signature_count: 42,
+            at: closes_at,
+        },
+    ));
+    given::<Petition>(closed.clone())
+        .when(PetitionCommand::Sign {
+            signer: tag(2),
+            at: closes_at,
+        })
+        .then_error(refused(Refusal::CollectionPeriodOver));
+    given::<Petition>(closed)
+        .when(PetitionCommand::CloseCollection { at: closes_at })
+        .then_error(refused(Refusal::CollectionPeriodOver));
+}
+
+#[test]
+fn collection_cannot_close_early_or_after_reaching_the_threshold() {
+    let closes_at = plus_days(published_at(), 60);
+    given::<Petition>(collecting(StatuteRule::KORYUKIVKA, 42))
+        .when(PetitionCommand::CloseCollection {
+            at: plus_micros(closes_at, -1),
+        })
+        .then_error(refused(Refusal::CollectionPeriodNotOver));
+    given::<Petition>(collecting(StatuteRule::KORYUKIVKA, 100))
+        .when(PetitionCommand::CloseCollection { at: closes_at })
+        .then_error(refused(Refusal::ThresholdAlreadyReached));
+    given::<Petition>([filed()])
+        .when(PetitionCommand::CloseCollection { at: closes_at })
+        .then_error(refused(Refusal::PetitionNotPublished));
+}
+
+// --- consideration and answer --------------------------------------------------------------
+
+#[test]
+fn consideration_records_the_answer_deadline_ten_working_days_later() {
+    let at = kyiv("2024-06-03", 10, 0);
+    let state = given::<Petition>(collecting(StatuteRule::KORYUKIVKA, 100))
+        .when(PetitionCommand::StartConsideration {
+            at,
+            calendar: weekdays_only(),
+        })
+        .then([PetitionEvent::ConsiderationStarted(ConsiderationStarted {
+            petition_id: petition_id(),
+            at,
+            answer_due: date("2024-06-17"),
+        })]);
+    assert_eq!(state.status, PetitionStatus::UnderConsideration);
+    // A non-working day inside the term moves the deadline.
+    let events = given::<Petition>(collecting(StatuteRule::KORYUKIVKA, 100))
+        .when(PetitionCommand::StartConsideration {
+            at,
+            calendar: calendar_with(&["2024-06-10"]),
+        })
+        .then_ok();
+    let PetitionEvent::ConsiderationStarted(started) = &events[0] else {
+        panic!()
+    };
+    assert_eq!(started.answer_due, date("2024-06-18"));
+}
+
+#[test]
+fn consideration_needs_the_threshold_and_starts_once() {
+    let at = kyiv("2024-06-03", 10, 0);
+    given::<Petition>(collecting(StatuteRule::KORYUKIVKA, 99))
+        .when(PetitionCommand::StartConsideration {
+            at,
+            calendar: weekdays_only(),
+        })
+        .then_error(refused(Refusal::ThresholdNotReached));
+    given::<Petition>(considered())
+        .when(PetitionCommand::StartConsideration {
+            at,
+            calendar: weekdays_only(),
+        })
+        .then_error(refused(Refusal::ConsiderationAlreadyStarted));
+}
+
+#[test]
+fn signing_ends_when_consideration_starts() {
+    given::<Petition>(considered())
+        .when(PetitionCommand::Sign {
+            signer: tag(2),
+            at: kyiv("2024-06-04", 10, 0),
+        })
+        .then_error(refused(Refusal::CollectionEnded));
+}
+
+#[test]
+fn answering_records_decision_response_and_role() {
+    let at = kyiv("2024-06-14", 16, 0);
+    let state = given::<Petition>(considered())
+        .when(PetitionCommand::Answer {
+            decision: AnswerDecision::Supported,
+            response: "Підтримано. Велодоріжку включено до плану на 2025 рік.".into(),
+            responder_role: "Київський міський голова".into(),
+            at,
+        })
+        .then([answered(AnswerDecision::Supported, at)]);
+    assert_eq!(state.status, PetitionStatus::Answered);
+}
+
+#[test]
+fn answering_needs_consideration_and_happens_once() {
+    let answer = |at| PetitionCommand::Answer {
+        decision: AnswerDecision::NotSupported,
+        response: "Не підтримано.".into(),
+        responder_role: "Секретар ради".into(),
+        at,
+    };
+    let at = kyiv("2024-06-14", 16, 0);
+    given::<Petition>(collecting(StatuteRule::KORYUKIVKA, 100))
+        .when(answer(at))
+        .then_error(refused(Refusal::ConsiderationNotStarted));
+    let mut history = considered();
+    history.push(answered(AnswerDecision::Supported, at));
+    given::<Petition>(history)
+        .when(answer(at))
+        .then_error(refused(Refusal::PetitionAlreadyAnswered));
+    given::<Petition>(considered())
+        .when(PetitionCommand::Answer {
+            decision: AnswerDecision::Supported,
+            response: "Так".into(),
+            responder_role: "Міський голова\r".into(),
+            at,
+        })
+        .then_error(DomainError::invalid(
+            "responder_role",
+            Violation::ControlCharacter,
+        ));
+}
+
+#[test]
+fn whether_the_answer_was_on_time_is_derived_from_the_events_alone() {
+    // Due 2024-06-17: 23:30 Kyiv that day is on time, 00:30 the next day is late, although
+    // both are 2024-06-17 in UTC.
+    let mut on_time = considered();
+    on_time.push(answered(
+        AnswerDecision::Supported,
+        kyiv("2024-06-17", 23, 30),
+    ));
+    assert_eq!(answered_within_deadline(&on_time), Some(true));
+    let mut late = considered();
+    late.push(answered(
+        AnswerDecision::Supported,
+        kyiv("2024-06-18", 0, 30),
+    ));
+    assert_eq!(answered_within_deadline(&late), Some(false));
+    assert_eq!(answered_within_deadline(&considered()), None);
+    let waiting = given::<Petition>(considered());
+    assert!(!waiting.state().answer_overdue(kyiv("2024-06-17", 23, 59)));
+    assert!(waiting.state().answer_overdue(kyiv("2024-06-18", 0, 1)));
+}
+
+// --- implementation ------------------------------------------------------------------------
+
+fn update(at: Timestamp) -> PetitionEvent {
+    PetitionEvent::ImplementationUpdated(ImplementationUpdated {
+        petition_id: petition_id(),
+        text: "Проєкт велодоріжки погоджено.".into(),
+        at,
+    })
+}
+
+#[test]
+fn supported_petitions_get_implementation_updates() {
+    let at = kyiv("2024-09-01", 12, 0);
+    for decision in [AnswerDecision::Supported, AnswerDecision::PartlySupported] {
+        let mut history = considered();
+        history.push(answered(decision, kyiv("2024-06-14", 16, 0)));
+        let state = given::<Petition>(history)
+            .when(PetitionCommand::ReportImplementation {
+                text: "Проєкт велодоріжки погоджено.".into(),
+                at,
+            })
+            .then([update(at)]);
+        assert_eq!(state.implementation_updates, 1);
+    }
+}
+
+#[test]
+fn implementation_updates_are_refused_unless_answered_as_supported_and_are_bounded() {
+    let command = || PetitionCommand::ReportImplementation {
+        text: "Проєкт велодоріжки погоджено.".into(),
+        at: kyiv("2024-09-01", 12, 0),
+    };
+    given::<Petition>(considered())
+        .when(command())
+        .then_error(refused(Refusal::PetitionNotAnswered));
+    let mut not_supported = considered();
+    not_supported.push(answered(
+        AnswerDecision::NotSupported,
+        kyiv("2024-06-14", 16, 0),
+    ));
+    given::<Petition>(not_supported)
+        .when(command())
+        .then_error(refused(Refusal::AnswerNotSupported));
+    let mut full = considered();
+    full.push(answered(
+        AnswerDecision::Supported,
+        kyiv("2024-06-14", 16, 0),
+    ));
+    full.extend((0..IMPLEMENTATION_UPDATES_MAX).map(|_| update(kyiv("2024-09-01", 12, 0))));
+    given::<Petition>(full)
+        .when(command())
+        .then_error(refused(Refusal::TooManyImplementationUpdates));
+}
