@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The quick start's "test" command: sets up what is missing, then runs the whole test suite
+# (unit, conformance, golden and system tests) against real PostgreSQL, SQLite and NATS.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+cd "$VIDKRYTO_ROOT"
+cargo test --workspace --locked --all-targets "$@"
+cargo test --workspace --locked --doc "$@"
