@@ -60,7 +60,8 @@ macro_rules! conformance_tests {
             wrong_key_fails_the_checkpoints,
             reopening_continues_and_refuses_another_log,
             subscribers_see_new_entries,
-            append_only_guard_refuses_updates);
+            append_only_guard_refuses_updates,
+            cursors_persist_and_reject_bad_names);
     };
     (@cases $harness:ty; $($case:ident),* $(,)?) => {
         $(
@@ -697,4 +698,32 @@ pub async fn append_only_guard_refuses_updates<H: Harness>(h: &H) {
     let report = verify_all(h).await;
     assert!(report.is_ok(), "{report:?}");
     assert_eq!(report.events_checked, 2);
+}
+
+pub async fn cursors_persist_and_reject_bad_names<H: Harness>(h: &H) {
+    let b = h.backend();
+    assert_eq!(b.cursor("relay.jetstream").await.unwrap(), None);
+    b.set_cursor("relay.jetstream", 41).await.unwrap();
+    b.set_cursor("relay.jetstream", 42).await.unwrap();
+    b.set_cursor("scheduler", 7).await.unwrap();
+    assert_eq!(b.cursor("relay.jetstream").await.unwrap(), Some(42));
+    assert_eq!(h.backend().cursor("scheduler").await.unwrap(), Some(7));
+    for bad in [
+        "",
+        "has space",
+        "x'; DROP TABLE events; --",
+        &"n".repeat(65),
+    ] {
+        assert!(
+            matches!(b.cursor(bad).await, Err(StoreError::OutOfRange { .. })),
+            "{bad:?}"
+        );
+        assert!(
+            matches!(
+                b.set_cursor(bad, 1).await,
+                Err(StoreError::OutOfRange { .. })
+            ),
+            "{bad:?}"
+        );
+    }
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use event_store::backend::{hash_row, sql_int};
+use event_store::backend::{check_cursor_name, hash_row, sql_int};
 use event_store::{Backend, EventRow, Head, LogMeta, StoreError, StoredCheckpoint, WriteTx};
 use event_store_core::{EventId, Hash, LogSeq, NodeId, StreamId, StreamVersion};
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
@@ -212,6 +212,30 @@ impl Backend for PgBackend {
             .await
             .map_err(db)?;
         row.as_ref().map(checkpoint_row).transpose()
+    }
+
+    async fn cursor(&self, name: &str) -> Result<Option<u64>, StoreError> {
+        check_cursor_name(name)?;
+        let v: Option<i64> = sqlx::query_scalar("SELECT position FROM cursors WHERE name = $1")
+            .bind(name.to_owned())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(v.map(|v| v.max(0).unsigned_abs()))
+    }
+
+    async fn set_cursor(&self, name: &str, position: u64) -> Result<(), StoreError> {
+        check_cursor_name(name)?;
+        sqlx::query(
+            "INSERT INTO cursors (name, position) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET position = excluded.position",
+        )
+        .bind(name.to_owned())
+        .bind(sql_int(position))
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
     }
 }
 

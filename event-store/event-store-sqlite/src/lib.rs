@@ -6,7 +6,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use event_store::backend::{hash_row, sql_int};
+use event_store::backend::{check_cursor_name, hash_row, sql_int};
 use event_store::{Backend, EventRow, Head, LogMeta, StoreError, StoredCheckpoint, WriteTx};
 use event_store_core::{EventId, Hash, LogSeq, NodeId, StreamId, StreamVersion};
 use sqlx::sqlite::{
@@ -250,6 +250,30 @@ impl Backend for SqliteBackend {
             .await
             .map_err(db)?;
         row.as_ref().map(checkpoint_row).transpose()
+    }
+
+    async fn cursor(&self, name: &str) -> Result<Option<u64>, StoreError> {
+        check_cursor_name(name)?;
+        let v: Option<i64> = sqlx::query_scalar("SELECT position FROM cursors WHERE name = ?")
+            .bind(name.to_owned())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(v.map(|v| v.max(0).unsigned_abs()))
+    }
+
+    async fn set_cursor(&self, name: &str, position: u64) -> Result<(), StoreError> {
+        check_cursor_name(name)?;
+        sqlx::query(
+            "INSERT INTO cursors (name, position) VALUES (?, ?) \
+             ON CONFLICT (name) DO UPDATE SET position = excluded.position",
+        )
+        .bind(name.to_owned())
+        .bind(sql_int(position))
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
     }
 }
 

@@ -108,6 +108,37 @@ pub trait Backend: Send + Sync + 'static {
     fn latest_checkpoint(
         &self,
     ) -> impl Future<Output = Result<Option<StoredCheckpoint>, StoreError>> + Send;
+
+    /// A reader's saved position (see [`CURSOR_NAME_LEN_MAX`]).
+    fn cursor(&self, name: &str) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send;
+
+    /// Saves a reader's position durably.
+    fn set_cursor(
+        &self,
+        name: &str,
+        position: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Longest cursor name accepted.
+pub const CURSOR_NAME_LEN_MAX: usize = 64;
+
+/// Checks a cursor name: 1 to [`CURSOR_NAME_LEN_MAX`] bytes of ASCII letters, digits, `.`, `-`
+/// and `_`.
+pub fn check_cursor_name(name: &str) -> Result<(), StoreError> {
+    let ok = !name.is_empty()
+        && name.len() <= CURSOR_NAME_LEN_MAX
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::OutOfRange {
+            what: "cursor name",
+            detail: format!("{name:?}"),
+        })
+    }
 }
 
 /// The operations of one write transaction. Dropping it without `commit` rolls back.

@@ -8,7 +8,10 @@ pub mod log;
 pub mod proof;
 pub mod verify;
 
-pub use backend::{Backend, EventRow, Head, LogMeta, StoredCheckpoint, WriteTx, hash_row, sql_int};
+pub use backend::{
+    Backend, EventRow, Head, LogMeta, StoredCheckpoint, WriteTx, check_cursor_name, hash_row,
+    sql_int,
+};
 pub use error::StoreError;
 pub use log::{
     APPEND_BATCH_MAX, Appended, CheckpointPolicy, ExpectedVersion, Log, NewEvent, READ_LIMIT_MAX,
