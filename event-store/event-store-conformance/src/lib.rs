@@ -161,6 +161,24 @@ pub async fn appends_number_events_and_read_back<H: Harness>(h: &H) {
         .unwrap();
     assert_eq!(out.positions, vec![(LogSeq(5), StreamVersion(4))]);
 
+    let by_id = h
+        .backend()
+        .event_by_id(batch[1].event_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (by_id.seq, by_id.stream_id, by_id.stream_version),
+        (LogSeq(2), s, StreamVersion(2))
+    );
+    assert!(
+        h.backend()
+            .event_by_id(EventId::new_v7())
+            .await
+            .unwrap()
+            .is_none()
+    );
+
     let rows = log.read(LogSeq(2), 2).await.unwrap();
     assert_eq!(rows.iter().map(|r| r.seq.0).collect::<Vec<_>>(), vec![2, 3]);
     let env = Envelope::decode(&rows[0].bytes).unwrap();

@@ -174,6 +174,16 @@ impl Backend for SqliteBackend {
         rows.iter().map(event_row).collect()
     }
 
+    async fn event_by_id(&self, id: EventId) -> Result<Option<EventRow>, StoreError> {
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE event_id = ?");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(id.as_bytes().to_vec())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        row.as_ref().map(event_row).transpose()
+    }
+
     async fn read_stream(
         &self,
         stream: StreamId,

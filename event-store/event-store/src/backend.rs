@@ -80,6 +80,12 @@ pub trait Backend: Send + Sync + 'static {
         limit: u32,
     ) -> impl Future<Output = Result<Vec<EventRow>, StoreError>> + Send;
 
+    /// The event with this id, if the log has it.
+    fn event_by_id(
+        &self,
+        id: EventId,
+    ) -> impl Future<Output = Result<Option<EventRow>, StoreError>> + Send;
+
     /// A stream's events with `version >= from`, in order, at most `limit`.
     fn read_stream(
         &self,
