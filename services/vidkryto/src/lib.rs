@@ -5,6 +5,7 @@
 pub mod demo;
 pub mod demo_script;
 pub mod log_cmd;
+pub mod node_cmd;
 pub mod store;
 
 use std::process::ExitCode;
@@ -24,6 +25,9 @@ pub enum Command {
     /// Work with one node's verifiable log.
     #[command(subcommand)]
     Log(log_cmd::LogCommand),
+    /// Run a municipality's node.
+    #[command(subcommand)]
+    Node(node_cmd::NodeCommand),
     /// Run an end-to-end demonstration on a real municipality's log.
     Demo(demo::DemoArgs),
 }
@@ -32,6 +36,7 @@ pub enum Command {
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Log(cmd) => log_cmd::run(cmd).await,
+        Command::Node(cmd) => node_cmd::run(cmd).await,
         Command::Demo(args) => demo::run(args).await,
     }
 }

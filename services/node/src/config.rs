@@ -1,0 +1,323 @@
+//! The node's settings: a TOML file in the node's directory, then environment variables, then
+//! command-line flags; and `init`, which creates that directory with the node's signing key and
+//! pseudonym secret (readable only by their owner) and a config file to edit.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use domain::CivilDate;
+use domain::petition::StatuteRule;
+use event_store::CheckpointPolicy;
+use event_store_core::checkpoint::NoteSigner;
+use event_store_core::{MunicipalityCode, origin_for};
+use rand::RngCore as _;
+use serde::{Deserialize, Serialize};
+
+/// The config file's name in the node's directory.
+pub const CONFIG_FILE: &str = "node.toml";
+/// The signing key's file name.
+pub const KEY_FILE: &str = "node.key";
+/// The verifier key's file name (public; send it to the association).
+pub const VKEY_FILE: &str = "node.vkey";
+/// The pseudonym secret's file name.
+pub const SECRET_FILE: &str = "pseudonym.secret";
+/// Largest request accepted, in bytes: the longest command (a 20,000-character answer in
+/// Cyrillic) is about 80 KiB.
+pub const REQUEST_SIZE_MAX_DEFAULT: u32 = 256 * 1024;
+/// Bounds of the request size setting.
+const REQUEST_SIZE_MAX_LIMIT: u32 = 4 * 1024 * 1024;
+
+/// The statute's petition rule, as the operator writes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatuteSettings {
+    pub signature_threshold: u32,
+    pub collection_period_days: u16,
+    #[serde(default = "default_answer_days")]
+    pub answer_deadline_working_days: u16,
+    #[serde(default = "default_rule_version")]
+    pub rule_version: u32,
+}
+
+fn default_answer_days() -> u16 {
+    10
+}
+fn default_rule_version() -> u32 {
+    1
+}
+
+/// The config file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// The municipality's KATOTTG code.
+    pub municipality: String,
+    /// gRPC listen address.
+    pub listen: String,
+    /// Prometheus metrics listen address (`/metrics`); empty to disable.
+    #[serde(default)]
+    pub metrics_listen: String,
+    /// The log: a SQLite file (relative to the node's directory) or a `postgres://` URL.
+    pub storage: String,
+    /// The NATS server the relay publishes to (the node's leaf node); empty to run offline.
+    #[serde(default)]
+    pub nats_url: String,
+    pub statute: StatuteSettings,
+    /// The hromada's non-working dates, `YYYY-MM-DD`.
+    #[serde(default)]
+    pub non_working_dates: Vec<String>,
+    #[serde(default = "default_every_events")]
+    pub checkpoint_every_events: u32,
+    #[serde(default = "default_every_ms")]
+    pub checkpoint_every_ms: u32,
+    #[serde(default = "default_request_size")]
+    pub request_size_max_bytes: u32,
+}
+
+fn default_every_events() -> u32 {
+    CheckpointPolicy::default().every_events
+}
+fn default_every_ms() -> u32 {
+    CheckpointPolicy::default().every_ms
+}
+fn default_request_size() -> u32 {
+    REQUEST_SIZE_MAX_DEFAULT
+}
+
+/// Settings that flags or the environment may override.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub metrics_listen: Option<String>,
+    pub storage: Option<String>,
+    pub nats_url: Option<String>,
+}
+
+impl Overrides {
+    /// `VIDKRYTO_NODE_LISTEN`, `…_METRICS_LISTEN`, `…_STORAGE`, `…_NATS_URL`.
+    pub fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).ok();
+        Self {
+            listen: var("VIDKRYTO_NODE_LISTEN"),
+            metrics_listen: var("VIDKRYTO_NODE_METRICS_LISTEN"),
+            storage: var("VIDKRYTO_NODE_STORAGE"),
+            nats_url: var("VIDKRYTO_NODE_NATS_URL"),
+        }
+    }
+
+    /// `self` where set, else `base`.
+    pub fn or(self, base: Self) -> Self {
+        Self {
+            listen: self.listen.or(base.listen),
+            metrics_listen: self.metrics_listen.or(base.metrics_listen),
+            storage: self.storage.or(base.storage),
+            nats_url: self.nats_url.or(base.nats_url),
+        }
+    }
+}
+
+/// Everything a running node needs, checked.
+#[derive(Clone, Debug)]
+pub struct NodeSettings {
+    pub dir: PathBuf,
+    pub municipality: MunicipalityCode,
+    pub listen: SocketAddr,
+    pub metrics_listen: Option<SocketAddr>,
+    pub storage: String,
+    pub nats_url: Option<String>,
+    pub statute: StatuteRule,
+    pub non_working_dates: Vec<CivilDate>,
+    pub checkpoints: CheckpointPolicy,
+    pub request_size_max_bytes: u32,
+    pub signer: NoteSigner,
+    pub secret: [u8; 32],
+}
+
+impl NodeSettings {
+    /// Reads the node's directory: its config file with `overrides` applied (flags first, then
+    /// the environment), its key and its secret.
+    pub fn load(dir: &Path, overrides: Overrides) -> anyhow::Result<Self> {
+        let path = dir.join(CONFIG_FILE);
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "failed to read {} (run `vidkryto node init`)",
+                path.display()
+            )
+        })?;
+        let mut config: NodeConfig = toml::from_str(&text)
+            .with_context(|| format!("{} is not a valid node config", path.display()))?;
+        let o = overrides.or(Overrides::from_env());
+        if let Some(v) = o.listen {
+            config.listen = v;
+        }
+        if let Some(v) = o.metrics_listen {
+            config.metrics_listen = v;
+        }
+        if let Some(v) = o.storage {
+            config.storage = v;
+        }
+        if let Some(v) = o.nats_url {
+            config.nats_url = v;
+        }
+        Self::from_config(dir, config)
+    }
+
+    fn from_config(dir: &Path, c: NodeConfig) -> anyhow::Result<Self> {
+        let municipality = MunicipalityCode::parse(&c.municipality).context("municipality")?;
+        let listen = c
+            .listen
+            .parse()
+            .with_context(|| format!("listen: {:?} is not an address", c.listen))?;
+        let metrics_listen = if c.metrics_listen.is_empty() {
+            None
+        } else {
+            Some(
+                c.metrics_listen
+                    .parse()
+                    .with_context(|| format!("metrics_listen: {:?}", c.metrics_listen))?,
+            )
+        };
+        let statute = StatuteRule {
+            signature_threshold: c.statute.signature_threshold,
+            collection_period_days: c.statute.collection_period_days,
+            answer_deadline_working_days: c.statute.answer_deadline_working_days,
+            rule_version: c.statute.rule_version,
+        };
+        let non_working_dates = c
+            .non_working_dates
+            .iter()
+            .map(|d| {
+                d.parse::<CivilDate>()
+                    .map_err(|e| anyhow::anyhow!("non_working_dates: {d:?}: {e}"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let checkpoints = CheckpointPolicy {
+            every_events: c.checkpoint_every_events,
+            every_ms: c.checkpoint_every_ms,
+        };
+        checkpoints.validate().context("checkpoint settings")?;
+        if c.request_size_max_bytes < 1024 || c.request_size_max_bytes > REQUEST_SIZE_MAX_LIMIT {
+            bail!("request_size_max_bytes must be 1024..={REQUEST_SIZE_MAX_LIMIT}");
+        }
+        let storage =
+            if c.storage.starts_with("postgres://") || c.storage.starts_with("postgresql://") {
+                c.storage
+            } else {
+                dir.join(&c.storage).to_string_lossy().into_owned()
+            };
+        let signer = read_key(&dir.join(KEY_FILE), &municipality)?;
+        let secret = read_secret(&dir.join(SECRET_FILE))?;
+        Ok(Self {
+            dir: dir.to_owned(),
+            municipality,
+            listen,
+            metrics_listen,
+            storage,
+            nats_url: (!c.nats_url.is_empty()).then_some(c.nats_url),
+            statute,
+            non_working_dates,
+            checkpoints,
+            request_size_max_bytes: c.request_size_max_bytes,
+            signer,
+            secret,
+        })
+    }
+}
+
+fn read_key(path: &Path, municipality: &MunicipalityCode) -> anyhow::Result<NoteSigner> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("failed to read {}", path.display()))?;
+    let signer = NoteSigner::parse(&text)
+        .with_context(|| format!("{} is not a node key", path.display()))?;
+    if signer.name() != origin_for(municipality) {
+        bail!(
+            "{} is the key of {}, not of {municipality}",
+            path.display(),
+            signer.name()
+        );
+    }
+    Ok(signer)
+}
+
+fn read_secret(path: &Path) -> anyhow::Result<[u8; 32]> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("failed to read {}", path.display()))?;
+    let text = text.trim();
+    if text.len() != 64 {
+        bail!("{} must hold 64 hex digits", path.display());
+    }
+    let mut secret = [0u8; 32];
+    for (i, byte) in secret.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16)
+            .with_context(|| format!("{} must hold 64 hex digits", path.display()))?;
+    }
+    Ok(secret)
+}
+
+/// Writes a file readable only by its owner; refuses to overwrite.
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("failed to create {}", path.display()))?;
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("failed to write {}", path.display()))
+}
+
+/// What `init` is told.
+#[derive(Clone, Debug)]
+pub struct InitOptions {
+    pub municipality: MunicipalityCode,
+    pub statute: StatuteSettings,
+    pub listen: String,
+    pub nats_url: String,
+    pub storage: String,
+}
+
+/// Creates a node's directory: key, verifier key, pseudonym secret and config. Refuses a
+/// directory that already holds a node. Returns the verifier key text.
+pub fn init(dir: &Path, o: &InitOptions) -> anyhow::Result<String> {
+    if dir.join(CONFIG_FILE).exists() || dir.join(KEY_FILE).exists() {
+        bail!("{} already holds a node", dir.display());
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
+    let mut seed = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut seed);
+    let signer = NoteSigner::from_seed(&origin_for(&o.municipality), seed)?;
+    let mut secret = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut secret);
+    let config = NodeConfig {
+        municipality: o.municipality.to_string(),
+        listen: o.listen.clone(),
+        metrics_listen: String::new(),
+        storage: o.storage.clone(),
+        nats_url: o.nats_url.clone(),
+        statute: o.statute,
+        non_working_dates: Vec::new(),
+        checkpoint_every_events: default_every_events(),
+        checkpoint_every_ms: default_every_ms(),
+        request_size_max_bytes: REQUEST_SIZE_MAX_DEFAULT,
+    };
+    let toml = toml::to_string_pretty(&config).context("failed to write the config")?;
+    write_private(
+        &dir.join(KEY_FILE),
+        &format!("{}\n", signer.to_private_text()),
+    )?;
+    let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+    write_private(&dir.join(SECRET_FILE), &format!("{hex}\n"))?;
+    let vkey = signer.verifier().to_text();
+    std::fs::write(dir.join(VKEY_FILE), format!("{vkey}\n"))?;
+    std::fs::write(
+        dir.join(CONFIG_FILE),
+        format!("# vidkryto node of {}\n{toml}", o.municipality),
+    )?;
+    Ok(vkey)
+}

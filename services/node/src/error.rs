@@ -1,0 +1,92 @@
+//! The node's errors, and the one place they become gRPC statuses: malformed input is
+//! `INVALID_ARGUMENT` with field violations, a domain rule refusing is `FAILED_PRECONDITION`
+//! naming the rule, unknown things `NOT_FOUND`, lost races `ABORTED`.
+
+use domain::DomainError;
+use event_store::StoreError;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt as _};
+
+/// One malformed field of a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldViolation {
+    pub field: String,
+    pub description: String,
+}
+
+/// What a node operation can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("invalid request: {}", .0.iter().map(|v| format!("{}: {}", v.field, v.description)).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<FieldViolation>),
+    #[error(transparent)]
+    Domain(DomainError),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl NodeError {
+    /// One malformed field.
+    pub fn invalid(field: &str, description: &str) -> Self {
+        Self::Invalid(vec![FieldViolation {
+            field: field.to_owned(),
+            description: description.to_owned(),
+        }])
+    }
+}
+
+impl From<NodeError> for Status {
+    fn from(e: NodeError) -> Self {
+        match e {
+            NodeError::Invalid(violations) => {
+                let mut details = ErrorDetails::new();
+                for v in &violations {
+                    details.add_bad_request_violation(v.field.clone(), v.description.clone());
+                }
+                let message = NodeError::Invalid(violations).to_string();
+                Status::with_error_details(Code::InvalidArgument, message, details)
+            }
+            NodeError::Domain(DomainError::Invalid { field, rule }) => {
+                let details = ErrorDetails::with_bad_request_violation(field, rule.to_string());
+                Status::with_error_details(
+                    Code::InvalidArgument,
+                    format!("{field}: {rule}"),
+                    details,
+                )
+            }
+            NodeError::Domain(DomainError::Refused { rule }) => {
+                let details = ErrorDetails::with_precondition_failure_violation(
+                    "DOMAIN_RULE",
+                    rule.code(),
+                    rule.to_string(),
+                );
+                Status::with_error_details(Code::FailedPrecondition, rule.to_string(), details)
+            }
+            NodeError::Domain(DomainError::NotFound { entity }) | NodeError::NotFound(entity) => {
+                Status::not_found(format!("{entity} not found"))
+            }
+            NodeError::Store(StoreError::Conflict { .. }) => {
+                Status::aborted("the stream changed concurrently, retry the command")
+            }
+            NodeError::Store(StoreError::BatchSize { .. } | StoreError::Envelope(_)) => {
+                Status::invalid_argument(e_to_string(e))
+            }
+            NodeError::Store(StoreError::Database(_) | StoreError::Timeout) => {
+                tracing::error!(error = %e, "storage unavailable");
+                Status::unavailable("the node's storage is unavailable")
+            }
+            other => {
+                tracing::error!(error = %other, "internal error");
+                Status::internal("internal error")
+            }
+        }
+    }
+}
+
+fn e_to_string(e: NodeError) -> String {
+    e.to_string()
+}

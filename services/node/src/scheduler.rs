@@ -1,0 +1,119 @@
+//! Clock-driven rules: when a petition's collection period ends without its threshold, the node
+//! itself closes the collection. Each close carries a request id derived from the petition and
+//! its deadline, so it happens exactly once even if the node restarts mid-way.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use domain::petition::PetitionStatus;
+use domain::{Petition, PetitionId};
+use event_store::Backend;
+use event_store_core::{StreamId, Timestamp};
+use uuid::Uuid;
+
+use crate::core::{Kind, NodeCore};
+use crate::error::NodeError;
+
+/// How often the scheduler looks at deadlines: a collection closes at most this late.
+pub const TICK: Duration = Duration::from_secs(1);
+
+/// The request id of "close the collection of `petition`, due at `closes_at`": a UUIDv7 whose
+/// time is the deadline and whose random bits are the petition's, so a retry is the same
+/// request.
+pub fn close_request_id(petition: PetitionId, closes_at: Timestamp) -> Uuid {
+    let millis = u64::try_from(closes_at.0.div_euclid(1_000)).unwrap_or(0);
+    let mut random = [0u8; 10];
+    random.copy_from_slice(&petition.0.as_bytes()[6..16]);
+    uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid()
+}
+
+/// Tracks petitions until their collection is decided and closes the ones that run out.
+#[derive(Debug, Default)]
+pub struct Scheduler {
+    /// How far into the petition index we have looked.
+    seen: usize,
+    /// Petitions not yet published (awaiting moderation).
+    waiting: BTreeSet<StreamId>,
+    /// Collecting petitions and when their period ends.
+    collecting: HashMap<StreamId, Timestamp>,
+}
+
+impl Scheduler {
+    /// Looks at new and pending petitions and closes every collection past its end. Returns
+    /// how many it closed.
+    pub async fn tick<B: Backend>(&mut self, core: &NodeCore<B>) -> Result<u32, NodeError> {
+        let petitions = core.list(Kind::Petition)?;
+        self.waiting
+            .extend(petitions.iter().skip(self.seen).copied());
+        self.seen = petitions.len();
+        let waiting: Vec<StreamId> = self.waiting.iter().copied().collect();
+        for stream in waiting {
+            let (state, _) = core.executor().load::<Petition>(stream).await?;
+            match state.status {
+                PetitionStatus::AwaitingModeration | PetitionStatus::NotFiled => {}
+                PetitionStatus::Collecting => {
+                    if let Some(closes_at) = state.collection_closes_at() {
+                        self.collecting.insert(stream, closes_at);
+                    }
+                    self.waiting.remove(&stream);
+                }
+                _ => {
+                    self.waiting.remove(&stream);
+                }
+            }
+        }
+        let now = core.executor().now();
+        let due: Vec<(StreamId, Timestamp)> = self
+            .collecting
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(s, at)| (*s, *at))
+            .collect();
+        let mut closed = 0;
+        for (stream, closes_at) in due {
+            let (state, _) = core.executor().load::<Petition>(stream).await?;
+            if state.status == PetitionStatus::Collecting {
+                let petition = PetitionId(stream.0);
+                match core
+                    .close_collection(close_request_id(petition, closes_at), petition)
+                    .await
+                {
+                    Ok(outcome) => {
+                        if !outcome.deduplicated {
+                            closed += 1;
+                        }
+                        tracing::info!(%petition, "collection closed without reaching the threshold");
+                    }
+                    Err(NodeError::Domain(e)) => {
+                        tracing::debug!(%petition, error = %e, "collection not closed");
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            self.collecting.remove(&stream);
+        }
+        Ok(closed)
+    }
+
+    /// Ticks every [`TICK`] until `shutdown` resolves.
+    pub async fn run<B: Backend>(
+        mut self,
+        core: Arc<NodeCore<B>>,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
+        let mut ticker = tokio::time::interval(TICK);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = ticker.tick() => {
+                    if let Err(e) = self.tick(&core).await {
+                        tracing::warn!(error = %e, "scheduler tick failed");
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! Starting and stopping a node: opens its log, then runs the gRPC server (commands, log
+//! access, health, reflection), the checkpoint timer, the relay to JetStream, the scheduler of
+//! clock-driven rules and the metrics endpoint, and stops them all in order on shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use domain::NodeSecret;
+use event_store::{Backend, Log};
+use event_store_postgres::PgBackend;
+use event_store_sqlite::{Durability, SqliteBackend};
+use proto::node::v1::log_service_server::LogServiceServer;
+use proto::node::v1::node_service_server::NodeServiceServer;
+use relay::{RelayConfig, RelayHandle, RelayStatus};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::api::NodeApi;
+use crate::config::NodeSettings;
+use crate::core::NodeCore;
+use crate::executor::{Clock, system_clock};
+use crate::log_api::LogApi;
+use crate::metrics::Metrics;
+use crate::scheduler::Scheduler;
+
+/// Most in-flight requests per connection, and HTTP/2 streams per connection.
+const CONCURRENCY_PER_CONNECTION: usize = 256;
+const HTTP2_STREAMS_MAX: u32 = 1_024;
+/// Longest a unary handler may run.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Largest `LogService` request (they are a few integers).
+const LOG_REQUEST_SIZE_MAX: usize = 4 * 1024;
+/// Longest wait for tasks to finish after shutdown is asked.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
+/// How often gauges are refreshed.
+const GAUGE_PERIOD: Duration = Duration::from_secs(1);
+
+/// A node that is serving.
+#[derive(Debug)]
+pub struct RunningNode {
+    grpc_addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    relay: Option<RelayHandle>,
+    relay_status: Option<watch::Receiver<RelayStatus>>,
+    log_size: watch::Receiver<u64>,
+}
+
+/// Starts a node with the system clock.
+pub async fn start(settings: NodeSettings) -> anyhow::Result<RunningNode> {
+    start_with_clock(settings, system_clock()).await
+}
+
+/// Starts a node reading time from `clock` (tests move time forward to reach deadlines).
+pub async fn start_with_clock(settings: NodeSettings, clock: Clock) -> anyhow::Result<RunningNode> {
+    let storage = settings.storage.clone();
+    if storage.starts_with("postgres://") || storage.starts_with("postgresql://") {
+        let backend = PgBackend::connect(&storage)
+            .await
+            .context("failed to open the PostgreSQL log")?;
+        start_on(settings, backend, clock).await
+    } else {
+        let backend = SqliteBackend::open(std::path::Path::new(&storage), Durability::Full)
+            .await
+            .with_context(|| format!("failed to open the SQLite log {storage}"))?;
+        start_on(settings, backend, clock).await
+    }
+}
+
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+async fn start_on<B: Backend>(
+    settings: NodeSettings,
+    backend: B,
+    clock: Clock,
+) -> anyhow::Result<RunningNode> {
+    let log = Arc::new(
+        Log::open(
+            backend,
+            settings.municipality,
+            settings.signer.clone(),
+            settings.checkpoints,
+        )
+        .await
+        .context("failed to open the node's log")?,
+    );
+    let core = Arc::new(
+        NodeCore::open(
+            log.clone(),
+            NodeSecret::from_bytes(settings.secret),
+            settings.statute,
+            settings.non_working_dates.clone(),
+            clock,
+        )
+        .await
+        .context("failed to load the node's state")?,
+    );
+    let metrics = Arc::new(Metrics::default());
+    let (stop, stop_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("failed to listen on {}", settings.listen))?;
+    let grpc_addr = listener.local_addr()?;
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<NodeServiceServer<NodeApi<B>>>().await;
+    health.set_serving::<LogServiceServer<LogApi<B>>>().await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .context("failed to build gRPC reflection")?;
+    let request_size = usize::try_from(settings.request_size_max_bytes).unwrap_or(usize::MAX);
+    let server = tonic::transport::Server::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .concurrency_limit_per_connection(CONCURRENCY_PER_CONNECTION)
+        .max_concurrent_streams(Some(HTTP2_STREAMS_MAX))
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(
+            NodeServiceServer::new(NodeApi::new(core.clone(), metrics.clone()))
+                .max_decoding_message_size(request_size),
+        )
+        .add_service(
+            LogServiceServer::new(LogApi::new(log.clone()))
+                .max_decoding_message_size(LOG_REQUEST_SIZE_MAX),
+        )
+        .serve_with_incoming_shutdown(
+            tonic::transport::server::TcpIncoming::from(listener),
+            stopped(stop_rx.clone()),
+        );
+    tasks.push(tokio::spawn(async move {
+        if let Err(e) = server.await {
+            tracing::error!(error = %e, "gRPC server failed");
+        }
+    }));
+
+    {
+        let log = log.clone();
+        let shutdown = stopped(stop_rx.clone());
+        tasks.push(tokio::spawn(
+            async move { log.run_checkpointer(shutdown).await },
+        ));
+    }
+
+    let (relay, relay_status) = match &settings.nats_url {
+        Some(url) => {
+            let handle = relay::spawn(log.clone(), RelayConfig::new(url.clone()))
+                .context("failed to start the relay")?;
+            let status = handle.status();
+            (Some(handle), Some(status))
+        }
+        None => {
+            tracing::warn!("no nats_url: the node runs offline and relays nothing");
+            (None, None)
+        }
+    };
+
+    tasks.push(tokio::spawn(
+        Scheduler::default().run(core.clone(), stopped(stop_rx.clone())),
+    ));
+
+    let metrics_addr = match settings.metrics_listen {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("failed to listen on {addr} for metrics"))?;
+            let bound = listener.local_addr()?;
+            let (m, shutdown) = (metrics.clone(), stopped(stop_rx.clone()));
+            tasks.push(tokio::spawn(async move {
+                if let Err(e) = crate::metrics::serve(m, listener, shutdown).await {
+                    tracing::error!(error = %e, "metrics server failed");
+                }
+            }));
+            Some(bound)
+        }
+        None => None,
+    };
+    {
+        let (metrics, log, relay_status, shutdown) = (
+            metrics.clone(),
+            log.clone(),
+            relay_status.clone(),
+            stopped(stop_rx.clone()),
+        );
+        tasks.push(tokio::spawn(async move {
+            tokio::pin!(shutdown);
+            let mut ticker = tokio::time::interval(GAUGE_PERIOD);
+            loop {
+                tokio::select! {
+                    _ = &mut shutdown => return,
+                    _ = ticker.tick() => {
+                        metrics.log_size.set(log.size());
+                        if let Some(status) = &relay_status {
+                            let s = status.borrow().clone();
+                            metrics.relay_acked_seq.set(s.acked_seq);
+                            metrics.relay_connected.set(u64::from(s.connected));
+                        }
+                    }
+                }
+            }
+        }));
+    }
+
+    tracing::info!(municipality = %settings.municipality, %grpc_addr, "node serving");
+    Ok(RunningNode {
+        grpc_addr,
+        metrics_addr,
+        stop,
+        tasks,
+        relay,
+        relay_status,
+        log_size: log.subscribe(),
+    })
+}
+
+impl RunningNode {
+    /// The gRPC address it listens on.
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc_addr
+    }
+
+    /// The metrics address, if enabled.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    /// The relay's status, if the node relays.
+    pub fn relay_status(&self) -> Option<watch::Receiver<RelayStatus>> {
+        self.relay_status.clone()
+    }
+
+    /// The log's size after every commit.
+    pub fn log_size(&self) -> watch::Receiver<u64> {
+        self.log_size.clone()
+    }
+
+    /// Stops serving: no new requests, in-flight ones finish, the relay saves its position.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        if let Some(relay) = self.relay
+            && let Err(e) = relay.shutdown().await
+        {
+            tracing::warn!(error = %e, "relay stopped with an error");
+        }
+        for task in self.tasks {
+            if tokio::time::timeout(SHUTDOWN_GRACE, task).await.is_err() {
+                tracing::warn!("a node task did not stop in time");
+            }
+        }
+    }
+}

@@ -1,0 +1,434 @@
+//! The node over gRPC, against a real nats-server: commands land in the log through the domain
+//! rules and reach JetStream once each, in order; bad requests get the right status with
+//! details and append nothing; retries are answered from the log; deadlines close by themselves.
+
+mod support;
+
+use std::time::Duration;
+
+use event_store_core::{Envelope, checkpoint::SignedCheckpoint, merkle};
+use proto::node::v1 as pb;
+use support::{TestNode, relayed_events, request_id};
+use tonic::Code;
+use tonic_types::StatusExt as _;
+
+async fn file(
+    client: &mut pb::node_service_client::NodeServiceClient<tonic::transport::Channel>,
+) -> String {
+    let out = client
+        .file_petition(pb::FilePetitionRequest {
+            request_id: request_id(),
+            author_subject: "diia:author-1".into(),
+            title: "Освітлення парку".into(),
+            text: "Просимо встановити ліхтарі в центральному парку.".into(),
+            category: "infrastructure".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(out.event_types, vec!["petition.filed"]);
+    out.stream_id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_land_in_the_log_and_reach_jetstream_once_in_order() {
+    let nats = testkit::NatsServer::start().await.unwrap();
+    let node = TestNode::start(Some(nats.url()), 3).await;
+    let mut c = node.client().await;
+    let petition = file(&mut c).await;
+    c.publish_petition(pb::PublishPetitionRequest {
+        request_id: request_id(),
+        petition_id: petition.clone(),
+    })
+    .await
+    .unwrap();
+    for i in 0..3 {
+        let out = c
+            .sign_petition(pb::SignPetitionRequest {
+                request_id: request_id(),
+                petition_id: petition.clone(),
+                signer_subject: format!("diia:citizen-{i}"),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        if i == 2 {
+            // The signature that reaches the threshold also records it, exactly once.
+            assert_eq!(
+                out.event_types,
+                vec!["petition.signed", "petition.threshold_reached"]
+            );
+        }
+    }
+    c.start_consideration(pb::StartConsiderationRequest {
+        request_id: request_id(),
+        petition_id: petition.clone(),
+    })
+    .await
+    .unwrap();
+    c.answer_petition(pb::AnswerPetitionRequest {
+        request_id: request_id(),
+        petition_id: petition.clone(),
+        decision: pb::AnswerDecision::Supported as i32,
+        response: "Підтримано.".into(),
+        responder_role: "міський голова".into(),
+    })
+    .await
+    .unwrap();
+    let view = c
+        .get_petition(pb::GetPetitionRequest {
+            petition_id: petition.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(view.status, pb::PetitionStatus::Answered as i32);
+    assert_eq!(view.signature_count, 3);
+    assert_eq!(view.answered_on_time, Some(true));
+    assert_eq!(view.title, "Освітлення парку");
+
+    // 1 filed + 1 published + 3 signed + 1 threshold + 1 consideration + 1 answer (the calendar
+    // has no non-working dates, so no calendar event).
+    let size = 8;
+    node.wait_relayed(size, Duration::from_secs(20)).await;
+    let relayed = relayed_events(&nats.url(), size as usize).await;
+    assert_eq!(relayed.len(), size as usize);
+    let mut log = node.log_client().await;
+    let mut stream = log
+        .read_log(pb::ReadLogRequest {
+            from_seq: 1,
+            limit: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut stored = Vec::new();
+    while let Some(entry) = stream.message().await.unwrap() {
+        stored.push(entry);
+    }
+    assert_eq!(stored.len(), size as usize);
+    let mut last_stream_seq = 0;
+    for (i, (r, s)) in relayed.iter().zip(&stored).enumerate() {
+        let seq = i as u64 + 1;
+        assert_eq!((r.log_seq, s.seq), (seq, seq), "order");
+        // Checkpoints share the stream, so stream sequences only increase.
+        assert!(r.stream_seq > last_stream_seq);
+        last_stream_seq = r.stream_seq;
+        assert_eq!(
+            r.payload, s.envelope,
+            "JetStream carries the stored bytes exactly"
+        );
+        let env = Envelope::decode(&s.envelope).unwrap();
+        assert_eq!(r.msg_id, env.event_id.to_string());
+    }
+    // No personal data: the signer subjects appear nowhere in what left the node.
+    for r in &relayed {
+        assert!(!String::from_utf8_lossy(&r.payload).contains("diia:citizen"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_the_right_status_with_details_and_append_nothing() {
+    let node = TestNode::start(None, 100).await;
+    let mut c = node.client().await;
+    let petition = file(&mut c).await;
+    let size = *node.running.as_ref().unwrap().log_size().borrow();
+
+    // Malformed: not a UUID, no signer.
+    let err = c
+        .sign_petition(pb::SignPetitionRequest {
+            request_id: request_id(),
+            petition_id: "not-a-uuid".into(),
+            signer_subject: "".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let fields: Vec<String> = err
+        .get_details_bad_request()
+        .unwrap()
+        .field_violations
+        .into_iter()
+        .map(|v| v.field)
+        .collect();
+    assert_eq!(fields, vec!["petition_id"]);
+    let err = c
+        .sign_petition(pb::SignPetitionRequest {
+            request_id: "x".into(),
+            petition_id: petition.clone(),
+            signer_subject: "s".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.get_details_bad_request().unwrap().field_violations[0].field,
+        "request_id"
+    );
+    let err = c
+        .sign_petition(pb::SignPetitionRequest {
+            request_id: uuid::Uuid::from_u128(1).to_string(),
+            petition_id: petition.clone(),
+            signer_subject: "s".into(),
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        err.message().contains("request_id"),
+        "a non-v7 request id is refused: {err:?}"
+    );
+    // A domain field rule: an empty title.
+    let err = c
+        .file_petition(pb::FilePetitionRequest {
+            request_id: request_id(),
+            author_subject: "a".into(),
+            title: " ".into(),
+            text: "t".into(),
+            category: "c".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(
+        err.get_details_bad_request().unwrap().field_violations[0].field,
+        "title"
+    );
+
+    // A domain rule: signing before publication.
+    let err = c
+        .sign_petition(pb::SignPetitionRequest {
+            request_id: request_id(),
+            petition_id: petition.clone(),
+            signer_subject: "s".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    let violation = &err.get_details_precondition_failure().unwrap().violations[0];
+    assert_eq!(violation.r#type, "DOMAIN_RULE");
+    assert!(violation.subject.starts_with("petition."), "{violation:?}");
+
+    // Unknown petition.
+    let err = c
+        .get_petition(pb::GetPetitionRequest {
+            petition_id: uuid::Uuid::now_v7().to_string(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+
+    // Oversize: a 300 KiB text against the 256 KiB request limit.
+    let err = c
+        .file_petition(pb::FilePetitionRequest {
+            request_id: request_id(),
+            author_subject: "a".into(),
+            title: "big".into(),
+            text: "ї".repeat(150 * 1024),
+            category: "c".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::OutOfRange, "{err:?}");
+
+    // Pagination tokens are checked.
+    let err = c
+        .list_petitions(pb::ListPetitionsRequest {
+            page_size: 5,
+            page_token: "garbage".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.get_details_bad_request().unwrap().field_violations[0].field,
+        "page_token"
+    );
+
+    assert_eq!(
+        *node.running.as_ref().unwrap().log_size().borrow(),
+        size,
+        "nothing was appended"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_request_returns_the_first_result_and_appends_nothing() {
+    let node = TestNode::start(None, 100).await;
+    let mut c = node.client().await;
+    let petition = file(&mut c).await;
+    c.publish_petition(pb::PublishPetitionRequest {
+        request_id: request_id(),
+        petition_id: petition.clone(),
+    })
+    .await
+    .unwrap();
+    let sign = pb::SignPetitionRequest {
+        request_id: request_id(),
+        petition_id: petition.clone(),
+        signer_subject: "s-1".into(),
+    };
+    let first = c.sign_petition(sign.clone()).await.unwrap().into_inner();
+    let size = *node.running.as_ref().unwrap().log_size().borrow();
+    let again = c.sign_petition(sign.clone()).await.unwrap().into_inner();
+    assert!(!first.deduplicated && again.deduplicated);
+    assert_eq!(
+        (again.first_seq, again.last_seq, again.stream_version),
+        (first.first_seq, first.last_seq, first.stream_version)
+    );
+    assert_eq!(again.event_types, first.event_types);
+    assert_eq!(*node.running.as_ref().unwrap().log_size().borrow(), size);
+    // The same person signing again with a new request id is a domain refusal.
+    let err = c
+        .sign_petition(pb::SignPetitionRequest {
+            request_id: request_id(),
+            ..sign.clone()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    // A request id reused for a command on another stream is refused.
+    let other = file(&mut c).await;
+    let err = c
+        .publish_petition(pb::PublishPetitionRequest {
+            request_id: sign.request_id.clone(),
+            petition_id: other,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_collections_close_exactly_once_across_restarts() {
+    let mut node = TestNode::start(None, 100).await;
+    let mut c = node.client().await;
+    let petition = file(&mut c).await;
+    c.publish_petition(pb::PublishPetitionRequest {
+        request_id: request_id(),
+        petition_id: petition.clone(),
+    })
+    .await
+    .unwrap();
+    c.sign_petition(pb::SignPetitionRequest {
+        request_id: request_id(),
+        petition_id: petition.clone(),
+        signer_subject: "s".into(),
+    })
+    .await
+    .unwrap();
+    node.clock.advance_days(61);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let view = c
+            .get_petition(pb::GetPetitionRequest {
+                petition_id: petition.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        if view.status == pb::PetitionStatus::CollectionFailed as i32 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "collection not closed: {view:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    node.stop().await;
+    node.boot().await;
+    tokio::time::sleep(Duration::from_millis(2_500)).await; // two scheduler ticks
+    let mut log = node.log_client().await;
+    let mut stream = log
+        .read_log(pb::ReadLogRequest {
+            from_seq: 1,
+            limit: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut closes = 0;
+    while let Some(entry) = stream.message().await.unwrap() {
+        let env = Envelope::decode(&entry.envelope).unwrap();
+        if env.event_type.0 == domain::EventType::CollectionClosedWithoutThreshold.code() {
+            closes += 1;
+        }
+    }
+    assert_eq!(closes, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_service_gives_receipts_that_verify_and_lists_paginate() {
+    let node = TestNode::start(None, 100).await;
+    let mut c = node.client().await;
+    let mut petitions = Vec::new();
+    for _ in 0..7 {
+        petitions.push(file(&mut c).await);
+    }
+    let mut log = node.log_client().await;
+    // Checkpoints come every second on the time policy.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let cp = loop {
+        match log
+            .get_checkpoint(pb::GetCheckpointRequest { at_least_size: 7 })
+            .await
+        {
+            Ok(cp) => break cp.into_inner(),
+            Err(e) => {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "no checkpoint covers 7 events: {e:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    let signed = SignedCheckpoint::parse(&cp.note).unwrap();
+    let vkey = std::fs::read_to_string(node.dir.path().join("node.vkey")).unwrap();
+    signed
+        .verify(&event_store_core::NoteVerifier::parse(&vkey).unwrap())
+        .unwrap();
+    let proof = log
+        .get_inclusion_proof(pb::GetInclusionProofRequest {
+            seq: 5,
+            tree_size: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let hashes: Vec<merkle::Hash> = proof
+        .hashes
+        .iter()
+        .map(|h| h.as_slice().try_into().unwrap())
+        .collect();
+    let leaf: merkle::Hash = proof.leaf_hash.as_slice().try_into().unwrap();
+    merkle::verify_inclusion(&leaf, 4, proof.tree_size, &hashes, &signed.checkpoint.root).unwrap();
+    let err = log
+        .read_log(pb::ReadLogRequest {
+            from_seq: 0,
+            limit: 0,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+
+    // Newest first, three per page, tokens to the end.
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = c
+            .list_petitions(pb::ListPetitionsRequest {
+                page_size: 3,
+                page_token: token.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(page.petitions.len() <= 3);
+        seen.extend(page.petitions.into_iter().map(|p| p.petition_id));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    petitions.reverse();
+    assert_eq!(seen, petitions);
+}

@@ -1,0 +1,133 @@
+//! `vidkryto node …`: what a hromada's IT operator runs. `init` creates the node's directory
+//! (keys and a config to edit); `run` serves until Ctrl-C or SIGTERM.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use event_store_core::MunicipalityCode;
+use node::config::{InitOptions, NodeSettings, Overrides, StatuteSettings};
+
+#[derive(Debug, Subcommand)]
+pub enum NodeCommand {
+    /// Create a node's directory: signing key, pseudonym secret, config file.
+    Init(InitArgs),
+    /// Serve: gRPC commands and log access, relay to NATS, clock-driven rules.
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The node's directory (created).
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// The municipality's KATOTTG code, e.g. UA74040130000074451.
+    #[arg(long)]
+    pub municipality: String,
+    /// Signatures a petition needs (the statute's threshold).
+    #[arg(long)]
+    pub signature_threshold: u32,
+    /// Days a petition collects signatures.
+    #[arg(long, default_value_t = 60)]
+    pub collection_period_days: u16,
+    /// gRPC listen address.
+    #[arg(long, default_value = "127.0.0.1:50051")]
+    pub listen: String,
+    /// The NATS server (the node's leaf node); empty to run offline.
+    #[arg(long, default_value = "nats://127.0.0.1:4222")]
+    pub nats_url: String,
+    /// The log: a SQLite file in the node's directory, or a postgres:// URL.
+    #[arg(long, default_value = "node.sqlite")]
+    pub storage: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The node's directory.
+    #[arg(long, env = "VIDKRYTO_NODE_DIR")]
+    pub dir: PathBuf,
+    /// Overrides the config's gRPC listen address.
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Overrides the config's metrics listen address.
+    #[arg(long)]
+    pub metrics_listen: Option<String>,
+    /// Overrides the config's storage.
+    #[arg(long)]
+    pub storage: Option<String>,
+    /// Overrides the config's NATS URL.
+    #[arg(long)]
+    pub nats_url: Option<String>,
+}
+
+/// Runs a `node` subcommand.
+pub async fn run(cmd: NodeCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        NodeCommand::Init(a) => {
+            let municipality = MunicipalityCode::parse(&a.municipality)
+                .with_context(|| format!("--municipality {}", a.municipality))?;
+            let options = InitOptions {
+                municipality,
+                statute: StatuteSettings {
+                    signature_threshold: a.signature_threshold,
+                    collection_period_days: a.collection_period_days,
+                    answer_deadline_working_days: 10,
+                    rule_version: 1,
+                },
+                listen: a.listen,
+                nats_url: a.nats_url,
+                storage: a.storage,
+            };
+            let vkey = node::config::init(&a.dir, &options)?;
+            println!("node of {municipality} created in {}", a.dir.display());
+            println!("verifier key (send it to the association to enrol): {vkey}");
+            Ok(ExitCode::SUCCESS)
+        }
+        NodeCommand::Run(a) => {
+            let overrides = Overrides {
+                listen: a.listen,
+                metrics_listen: a.metrics_listen,
+                storage: a.storage,
+                nats_url: a.nats_url,
+            };
+            let settings = NodeSettings::load(&a.dir, overrides)?;
+            let municipality = settings.municipality;
+            let running = node::start(settings).await?;
+            println!(
+                "node of {municipality} serving gRPC on {}",
+                running.grpc_addr()
+            );
+            if let Some(addr) = running.metrics_addr() {
+                println!("metrics on http://{addr}/metrics");
+            }
+            wait_for_signal().await;
+            eprintln!("shutting down");
+            running.shutdown().await;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
