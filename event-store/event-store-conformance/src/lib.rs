@@ -61,7 +61,8 @@ macro_rules! conformance_tests {
             reopening_continues_and_refuses_another_log,
             subscribers_see_new_entries,
             append_only_guard_refuses_updates,
-            cursors_persist_and_reject_bad_names);
+            cursors_persist_and_reject_bad_names,
+            racing_retries_and_conflicts_in_one_group);
     };
     (@cases $harness:ty; $($case:ident),* $(,)?) => {
         $(
@@ -744,4 +745,49 @@ pub async fn cursors_persist_and_reject_bad_names<H: Harness>(h: &H) {
             "{bad:?}"
         );
     }
+}
+
+pub async fn racing_retries_and_conflicts_in_one_group<H: Harness>(h: &H) {
+    let log = Arc::new(open(h, quiet_policy()).await);
+    let s = stream();
+    let batch: Vec<NewEvent> = (0..3).map(event).collect();
+    // The same batch sent eight times at once, plus eight batches all expecting a new stream.
+    let contested = stream();
+    let mut tasks = Vec::new();
+    for i in 0..16u32 {
+        let (log, batch) = (log.clone(), batch.clone());
+        tasks.push(tokio::spawn(async move {
+            if i % 2 == 0 {
+                (true, log.append(s, ExpectedVersion::NoStream, batch).await)
+            } else {
+                (
+                    false,
+                    log.append(contested, ExpectedVersion::NoStream, vec![event(100 + i)])
+                        .await,
+                )
+            }
+        }));
+    }
+    let mut retries = Vec::new();
+    let (mut won, mut conflicts) = (0, 0);
+    for t in tasks {
+        match t.await.unwrap() {
+            (true, outcome) => retries.push(outcome.unwrap()),
+            (false, Ok(_)) => won += 1,
+            (false, Err(StoreError::Conflict { .. })) => conflicts += 1,
+            (false, Err(e)) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(
+        retries.iter().filter(|a| !a.deduplicated).count(),
+        1,
+        "written once"
+    );
+    assert!(
+        retries.iter().all(|a| a.positions == retries[0].positions),
+        "same positions for every retry"
+    );
+    assert_eq!((won, conflicts), (1, 7), "one new stream, seven conflicts");
+    assert_eq!(log.size(), 4);
+    assert_gapless(&log, 4).await;
 }

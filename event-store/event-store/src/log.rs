@@ -8,7 +8,9 @@ use event_store_core::{
     Envelope, EventId, EventTypeCode, Hash, LogSeq, MunicipalityCode, PAYLOAD_LEN_MAX,
     SchemaVersion, StreamId, StreamVersion, Timestamp, merkle, origin_for,
 };
-use tokio::sync::{Mutex, watch};
+use std::collections::HashMap;
+
+use tokio::sync::{Mutex, oneshot, watch};
 
 use crate::backend::{Backend, EventRow, Head, LogMeta, StoredCheckpoint, WriteTx};
 use crate::error::StoreError;
@@ -123,6 +125,23 @@ impl Appended {
     }
 }
 
+/// Most batches committed in one transaction (group commit).
+const GROUP_BATCHES_MAX: usize = 256;
+/// Most events committed in one transaction: a few megabytes at most.
+const GROUP_EVENTS_MAX: usize = 4 * APPEND_BATCH_MAX;
+
+/// Where a batch's outcome goes, and the outcome.
+type Reply = (oneshot::Sender<Result<Appended, StoreError>>, Result<Appended, StoreError>);
+
+/// A batch waiting for the next group commit.
+#[derive(Debug)]
+struct Pending {
+    stream: StreamId,
+    expected: ExpectedVersion,
+    events: Vec<NewEvent>,
+    reply: oneshot::Sender<Result<Appended, StoreError>>,
+}
+
 /// A node's log: the single writer of one backend.
 #[derive(Debug)]
 pub struct Log<B: Backend> {
@@ -133,6 +152,8 @@ pub struct Log<B: Backend> {
     policy: CheckpointPolicy,
     /// Serialises writers inside this process; the database serialises across processes.
     write_lock: Mutex<()>,
+    /// Batches waiting for the holder of `write_lock` to commit them.
+    queue: std::sync::Mutex<Vec<Pending>>,
     size_tx: watch::Sender<u64>,
 }
 
@@ -190,6 +211,7 @@ impl<B: Backend> Log<B> {
             signer,
             policy,
             write_lock: Mutex::new(()),
+            queue: std::sync::Mutex::new(Vec::new()),
             size_tx,
         })
     }
@@ -257,16 +279,196 @@ impl<B: Backend> Log<B> {
             }
         }
 
+        // Group commit: queue the batch; whoever holds the write lock next commits every queued
+        // batch in one transaction (one fsync for all of them) and answers each.
+        let (reply, answer) = oneshot::channel();
+        self.lock_queue()?.push(Pending {
+            stream,
+            expected,
+            events,
+            reply,
+        });
         let _guard = self.write_lock.lock().await;
-        let mut tx = self.backend.begin_write().await?;
-
-        let ids: Vec<EventId> = events.iter().map(|e| e.event_id).collect();
-        let known = tx.find_events(&ids).await?;
-        if !known.is_empty() {
-            return replayed(&known, stream, &events);
+        let group: Vec<Pending> = {
+            let mut queue = self.lock_queue()?;
+            let mut taken = 0usize;
+            let mut events = 0usize;
+            while taken < queue.len() && taken < GROUP_BATCHES_MAX && events < GROUP_EVENTS_MAX {
+                events += queue[taken].events.len();
+                taken += 1;
+            }
+            queue.drain(..taken).collect()
+        };
+        if !group.is_empty() {
+            self.commit_group(group).await;
         }
+        drop(_guard);
+        // Our batch was in this group or an earlier leader's.
+        answer.await.unwrap_or_else(|_| {
+            Err(StoreError::Corrupt(
+                "append was dropped by the committer".into(),
+            ))
+        })
+    }
 
-        let actual = tx.stream_version(stream).await?;
+    fn lock_queue(&self) -> Result<std::sync::MutexGuard<'_, Vec<Pending>>, StoreError> {
+        self.queue
+            .lock()
+            .map_err(|_| StoreError::Corrupt("append queue poisoned".into()))
+    }
+
+    /// Commits a group of batches in one transaction and answers each. A batch that conflicts
+    /// or replays is answered without being written; a database failure fails them all.
+    async fn commit_group(&self, group: Vec<Pending>) {
+        let mut replies = Vec::with_capacity(group.len());
+        let result = self.write_group(group, &mut replies).await;
+        match result {
+            Ok(size) => {
+                self.size_tx.send_replace(size);
+                for (reply, outcome) in replies {
+                    let _ = reply.send(outcome);
+                }
+            }
+            Err(e) => {
+                let message = e.to_string();
+                for (reply, outcome) in replies {
+                    // Answers that did not depend on the commit stand; the others failed with it.
+                    let outcome = match outcome {
+                        Ok(a) if !a.deduplicated => {
+                            Err(StoreError::Database(message.clone().into()))
+                        }
+                        other => other,
+                    };
+                    let _ = reply.send(outcome);
+                }
+            }
+        }
+    }
+
+    async fn write_group(
+        &self,
+        group: Vec<Pending>,
+        replies: &mut Vec<Reply>,
+    ) -> Result<u64, StoreError> {
+        // Until the transaction is open, a failure must still answer every batch.
+        let mut tx = match self.backend.begin_write().await {
+            Ok(tx) => tx,
+            Err(e) => {
+                let message = e.to_string();
+                for p in group {
+                    replies.push((p.reply, Err(StoreError::Database(message.clone().into()))));
+                }
+                return Err(e);
+            }
+        };
+        let ids: Vec<EventId> = group
+            .iter()
+            .flat_map(|p| p.events.iter().map(|e| e.event_id))
+            .collect();
+        let known = match tx.find_events(&ids).await {
+            Ok(k) => k,
+            Err(e) => {
+                for p in group {
+                    replies.push((p.reply, Err(StoreError::Database(e.to_string().into()))));
+                }
+                return Err(e);
+            }
+        };
+        let mut head = match tx.head().await {
+            Ok(h) => h,
+            Err(e) => {
+                for p in group {
+                    replies.push((p.reply, Err(StoreError::Database(e.to_string().into()))));
+                }
+                return Err(e);
+            }
+        };
+        let mut versions: HashMap<StreamId, StreamVersion> = HashMap::new();
+        // Rows written by earlier batches of this group, for retries racing in the same group.
+        let mut written: Vec<EventRow> = Vec::new();
+        let mut rows = Vec::new();
+        let mut nodes = Vec::new();
+        let mut pending = group.into_iter();
+        while let Some(p) = pending.next() {
+            let outcome = self
+                .place_batch(
+                    &mut tx,
+                    &known,
+                    &mut written,
+                    &mut versions,
+                    &mut head,
+                    &mut nodes,
+                    &p,
+                )
+                .await;
+            if let Ok(a) = &outcome
+                && !a.deduplicated
+            {
+                rows.extend(written[written.len() - a.positions.len()..].iter().cloned());
+            }
+            if let Err(StoreError::Database(e)) = &outcome {
+                let message = e.to_string();
+                replies.push((p.reply, outcome));
+                for rest in pending {
+                    replies.push((
+                        rest.reply,
+                        Err(StoreError::Database(message.clone().into())),
+                    ));
+                }
+                return Err(StoreError::Database(message.into()));
+            }
+            replies.push((p.reply, outcome));
+        }
+        if rows.is_empty() {
+            return Ok(head.size());
+        }
+        tx.insert_events(&rows).await?;
+        if !nodes.is_empty() {
+            tx.insert_nodes(&nodes).await?;
+        }
+        let now = Timestamp::now();
+        if self.checkpoint_due(&head, now) {
+            self.sign_into(&mut tx, &mut head, now).await?;
+        }
+        tx.set_head(&head).await?;
+        tx.commit().await?;
+        Ok(head.size())
+    }
+
+    /// Decides one batch of a group: a replay, a conflict, or its positions (extending `head`
+    /// and pushing its rows to `written`).
+    #[allow(clippy::too_many_arguments)]
+    async fn place_batch(
+        &self,
+        tx: &mut B::Tx,
+        known: &[EventRow],
+        written: &mut Vec<EventRow>,
+        versions: &mut HashMap<StreamId, StreamVersion>,
+        head: &mut Head,
+        nodes: &mut Vec<(event_store_core::NodeId, Hash)>,
+        p: &Pending,
+    ) -> Result<Appended, StoreError> {
+        let (stream, expected, events) = (p.stream, p.expected, &p.events);
+        let mine: Vec<EventRow> = known
+            .iter()
+            .chain(written.iter())
+            .filter(|r| events.iter().any(|e| e.event_id == r.event_id))
+            .cloned()
+            .collect();
+        if !mine.is_empty() {
+            return replayed(&mine, stream, events);
+        }
+        let actual = match versions.get(&stream) {
+            Some(v) => *v,
+            None => {
+                let v = tx
+                    .stream_version(stream)
+                    .await
+                    .map_err(|e| StoreError::Database(e.to_string().into()))?;
+                versions.insert(stream, v);
+                v
+            }
+        };
         let ok = match expected {
             ExpectedVersion::Any => true,
             ExpectedVersion::NoStream => actual.0 == 0,
@@ -279,13 +481,9 @@ impl<B: Backend> Log<B> {
                 actual,
             });
         }
-
-        let mut head = tx.head().await?;
-        let mut rows = Vec::with_capacity(events.len());
-        let mut nodes = Vec::new();
-        let mut positions = Vec::with_capacity(events.len());
-        for (i, e) in events.into_iter().enumerate() {
-            let seq = LogSeq(head.size() + 1);
+        let mut encoded = Vec::with_capacity(events.len());
+        for (i, e) in events.iter().enumerate() {
+            let seq = LogSeq(head.size() + 1 + i as u64);
             let stream_version = StreamVersion(actual.0 + 1 + i as u64);
             let envelope = Envelope {
                 event_type: e.event_type,
@@ -296,9 +494,12 @@ impl<B: Backend> Log<B> {
                 stream_version,
                 event_id: e.event_id,
                 recorded_at: e.recorded_at,
-                payload: e.payload,
+                payload: e.payload.clone(),
             };
-            let bytes = envelope.encode()?;
+            encoded.push((seq, stream_version, envelope.encode()?));
+        }
+        let mut positions = Vec::with_capacity(events.len());
+        for ((seq, stream_version, bytes), e) in encoded.into_iter().zip(events) {
             let leaf = merkle::leaf_hash(&bytes);
             head.frontier.push(leaf, |id, hash| {
                 if id.level > 0 && id.is_stored() {
@@ -306,7 +507,7 @@ impl<B: Backend> Log<B> {
                 }
             });
             positions.push((seq, stream_version));
-            rows.push(EventRow {
+            written.push(EventRow {
                 seq,
                 event_id: e.event_id,
                 stream_id: stream,
@@ -315,17 +516,7 @@ impl<B: Backend> Log<B> {
                 bytes,
             });
         }
-        tx.insert_events(&rows).await?;
-        if !nodes.is_empty() {
-            tx.insert_nodes(&nodes).await?;
-        }
-        let now = Timestamp::now();
-        if self.checkpoint_due(&head, now) {
-            self.sign_into(&mut tx, &mut head, now).await?;
-        }
-        tx.set_head(&head).await?;
-        tx.commit().await?;
-        self.size_tx.send_replace(head.size());
+        versions.insert(stream, positions.last().map_or(actual, |p| p.1));
         Ok(Appended {
             positions,
             deduplicated: false,
