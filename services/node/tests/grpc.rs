@@ -432,3 +432,87 @@ async fn log_service_gives_receipts_that_verify_and_lists_paginate() {
     petitions.reverse();
     assert_eq!(seen, petitions);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_reflection_and_metrics_are_served() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let node = TestNode::start(None, 100).await;
+    let mut c = node.client().await;
+    file(&mut c).await;
+    let _ = c
+        .get_petition(pb::GetPetitionRequest {
+            petition_id: "nope".into(),
+        })
+        .await;
+
+    let channel = tonic::transport::Endpoint::from_shared(node.url())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+    for service in [
+        "",
+        "vidkryto.node.v1.NodeService",
+        "vidkryto.node.v1.LogService",
+    ] {
+        let status = health
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .status;
+        assert_eq!(
+            status,
+            tonic_health::pb::health_check_response::ServingStatus::Serving as i32,
+            "{service}"
+        );
+    }
+
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    let mut reflection = ServerReflectionClient::new(channel);
+    let request = tonic_reflection::pb::v1::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut answers = reflection
+        .server_reflection_info(tokio_stream::iter(vec![request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(MessageResponse::ListServicesResponse(list)) =
+        answers.message().await.unwrap().unwrap().message_response
+    else {
+        panic!("reflection did not list services");
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    for expected in [
+        "vidkryto.node.v1.NodeService",
+        "vidkryto.node.v1.LogService",
+        "grpc.health.v1.Health",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} not in {names:?}"
+        );
+    }
+
+    let addr = node.running.as_ref().unwrap().metrics_addr().unwrap();
+    tokio::time::sleep(Duration::from_millis(1_100)).await; // gauges refresh every second
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(b"GET /metrics HTTP/1.1\r\nHost: node\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut body = String::new();
+    tcp.read_to_string(&mut body).await.unwrap();
+    assert!(body.starts_with("HTTP/1.1 200"), "{body}");
+    assert!(
+        body.contains("vidkryto_node_commands_total{command=\"file_petition\",outcome=\"ok\"} 1"),
+        "{body}"
+    );
+    assert!(body.contains("vidkryto_node_log_size 1"), "{body}");
+}

@@ -78,6 +78,7 @@ impl TestNode {
             self.dir.path(),
             Overrides {
                 listen: Some("127.0.0.1:0".into()),
+                metrics_listen: Some("127.0.0.1:0".into()),
                 ..Overrides::default()
             },
         )
