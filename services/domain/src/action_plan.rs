@@ -1,13 +1,21 @@
 //! OGP-Local action plans: a plan adopted by the council → commitments tagged with OGP values →
 //! milestones with due dates → progress reports on the IRM scale → each commitment assessed →
-//! plan closed. A milestone past its due date and not complete is overdue
-//! ([`ActionPlanState::overdue_milestones`]).
+//! plan closed. A plan closes only with at least one commitment, every one assessed.
+//!
+//! A milestone past its due date and not complete is overdue
+//! ([`ActionPlanState::overdue_milestones`]), while its commitment is still open: once the
+//! commitment is assessed (or the plan closed, which needs every commitment assessed) no
+//! progress can be reported on it any more, so calling it overdue would flag forever something
+//! no one can act on. The assessment's completion level is the final word on it instead.
+//!
+//! As in every aggregate, a command dated before the latest event is refused.
 
 use std::collections::BTreeMap;
 
 use event_store_core::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::aggregate::check_not_before_last;
 use crate::calendar::CivilDate;
 use crate::error::{DomainError, Refusal, Violation};
 use crate::ids::{CommitmentId, MilestoneId, PlanId};
@@ -238,7 +246,9 @@ pub struct MilestoneState {
 }
 
 impl MilestoneState {
-    /// Whether, on Kyiv day `today`, the milestone is past due and not complete.
+    /// Whether, on Kyiv day `today`, the milestone is past due and not complete, judged on the
+    /// milestone alone. A milestone of an assessed commitment or a closed plan is not overdue;
+    /// [`ActionPlanState::milestone_overdue`] applies that rule too.
     pub fn is_overdue(&self, today: CivilDate) -> bool {
         today > self.due && self.status != Some(ImplementationStatus::Complete)
     }
@@ -270,6 +280,8 @@ pub struct ActionPlanState {
     pub commitments: BTreeMap<CommitmentId, CommitmentState>,
     /// Which commitment each milestone belongs to.
     pub milestone_owners: BTreeMap<MilestoneId, CommitmentId>,
+    /// The time of the latest event; no command may be dated before it.
+    pub last_event_at: Option<Timestamp>,
 }
 
 impl ActionPlanState {
@@ -280,10 +292,14 @@ impl ActionPlanState {
     }
 
     /// Whether a milestone is overdue on Kyiv day `today` (use
-    /// [`crate::calendar::kyiv_date`] of the current time); `None` if there is no such
-    /// milestone.
+    /// [`crate::calendar::kyiv_date`] of the current time): past due, not complete, and its
+    /// commitment neither assessed nor in a closed plan (see the module docs). `None` if there
+    /// is no such milestone.
     pub fn milestone_overdue(&self, milestone: MilestoneId, today: CivilDate) -> Option<bool> {
-        self.milestone(milestone).map(|m| m.is_overdue(today))
+        let owner = self.milestone_owners.get(&milestone)?;
+        let commitment = self.commitments.get(owner)?;
+        let m = commitment.milestones.get(&milestone)?;
+        Some(self.is_open(commitment) && m.is_overdue(today))
     }
 
     /// Every milestone overdue on Kyiv day `today`, ascending by id.
@@ -291,12 +307,18 @@ impl ActionPlanState {
         let mut overdue: Vec<MilestoneId> = self
             .commitments
             .values()
+            .filter(|c| self.is_open(c))
             .flat_map(|c| c.milestones.iter())
             .filter(|(_, m)| m.is_overdue(today))
             .map(|(id, _)| *id)
             .collect();
         overdue.sort_unstable();
         overdue
+    }
+
+    /// Whether progress can still be reported on the commitment's milestones.
+    fn is_open(&self, commitment: &CommitmentState) -> bool {
+        self.status != PlanStatus::Closed && commitment.assessment.is_none()
     }
 }
 
@@ -332,6 +354,7 @@ pub fn decide(
     let Some(plan_id) = state.id else {
         return Err(DomainError::not_found("action plan"));
     };
+    check_not_before_last(state.last_event_at, command.at())?;
     if state.status == PlanStatus::Closed {
         return refused(Refusal::PlanClosed);
     }
@@ -353,9 +376,16 @@ pub fn decide(
             if is_full(state.commitments.len(), COMMITMENTS_MAX) {
                 return refused(Refusal::TooManyCommitments);
             }
+            let within = |date| {
+                state.period_start.is_some_and(|s| s <= date)
+                    && state.period_end.is_some_and(|e| date <= e)
+            };
+            if !within(start) || !within(end) {
+                return refused(Refusal::OutsidePlanPeriod);
+            }
             values.sort_unstable();
             values.dedup();
-            let event = ActionPlanEvent::CommitmentAdded(CommitmentAdded {
+            ActionPlanEvent::CommitmentAdded(CommitmentAdded {
                 plan_id,
                 commitment_id,
                 title,
@@ -365,16 +395,7 @@ pub fn decide(
                 start,
                 end,
                 at,
-            });
-            event.check()?;
-            let within = |date| {
-                state.period_start.is_some_and(|s| s <= date)
-                    && state.period_end.is_some_and(|e| date <= e)
-            };
-            if !within(start) || !within(end) {
-                return refused(Refusal::OutsidePlanPeriod);
-            }
-            event
+            })
         }
         ActionPlanCommand::AddMilestone {
             commitment_id,
@@ -395,21 +416,19 @@ pub fn decide(
             if is_full(commitment.milestones.len(), MILESTONES_PER_COMMITMENT_MAX) {
                 return refused(Refusal::TooManyMilestones);
             }
-            let event = ActionPlanEvent::MilestoneAdded(MilestoneAdded {
+            let after_start = commitment.start.is_some_and(|start| start <= due);
+            let before_end = commitment.end.is_some_and(|end| due <= end);
+            if !after_start || !before_end {
+                return refused(Refusal::OutsideCommitmentPeriod);
+            }
+            ActionPlanEvent::MilestoneAdded(MilestoneAdded {
                 plan_id,
                 commitment_id,
                 milestone_id,
                 title,
                 due,
                 at,
-            });
-            event.check()?;
-            let after_start = commitment.start.is_some_and(|start| start <= due);
-            let before_end = commitment.end.is_some_and(|end| due <= end);
-            if !after_start || !before_end {
-                return refused(Refusal::OutsideCommitmentPeriod);
-            }
-            event
+            })
         }
         ActionPlanCommand::ReportProgress {
             milestone_id,
@@ -457,6 +476,9 @@ pub fn decide(
             })
         }
         ActionPlanCommand::Close { at } => {
+            if state.commitments.is_empty() {
+                return refused(Refusal::PlanHasNoCommitments);
+            }
             if state.commitments.values().any(|c| c.assessment.is_none()) {
                 return refused(Refusal::CommitmentsNotAssessed);
             }
@@ -469,6 +491,7 @@ pub fn decide(
 
 /// Applies an action plan event.
 pub fn evolve(mut state: ActionPlanState, event: &ActionPlanEvent) -> ActionPlanState {
+    state.last_event_at = Some(event.at());
     match event {
         ActionPlanEvent::Adopted(adopted) => {
             state.id = Some(adopted.plan_id);
@@ -520,7 +543,33 @@ pub fn evolve(mut state: ActionPlanState, event: &ActionPlanEvent) -> ActionPlan
     state
 }
 
+impl ActionPlanCommand {
+    /// When the command is made.
+    pub fn at(&self) -> Timestamp {
+        match self {
+            Self::Adopt { at, .. }
+            | Self::AddCommitment { at, .. }
+            | Self::AddMilestone { at, .. }
+            | Self::ReportProgress { at, .. }
+            | Self::AssessCommitment { at, .. }
+            | Self::Close { at } => *at,
+        }
+    }
+}
+
 impl ActionPlanEvent {
+    /// When it happened: the `at` of the command that decided it.
+    pub fn at(&self) -> Timestamp {
+        match self {
+            Self::Adopted(e) => e.at,
+            Self::CommitmentAdded(e) => e.at,
+            Self::MilestoneAdded(e) => e.at,
+            Self::ProgressReported(e) => e.at,
+            Self::CommitmentAssessed(e) => e.at,
+            Self::Closed(e) => e.at,
+        }
+    }
+
     /// The plan this event belongs to.
     pub fn plan_id(&self) -> PlanId {
         match self {

@@ -3,7 +3,9 @@
 
 use std::fmt::Debug;
 
-use crate::error::DomainError;
+use event_store_core::Timestamp;
+
+use crate::error::{DomainError, Refusal};
 use crate::event::Event;
 
 /// An aggregate: a state folded from its own stream's events, and the rules that turn a
@@ -11,6 +13,11 @@ use crate::event::Event;
 ///
 /// `decide` and `evolve` are pure: everything that varies (time, ids, pseudonyms, the working
 /// calendar) arrives in the command, so replaying the same events always gives the same state.
+///
+/// Every aggregate's time only moves forward: each state remembers its latest event's time,
+/// and `decide` refuses a command dated earlier with [`Refusal::TimeBeforePrevious`] (the same
+/// instant is allowed), before any other rule of an existing stream is looked at. So every
+/// stream's events are in time order, and "before" and "after" in the rules mean what they say.
 pub trait Aggregate {
     /// What the rules need to know about the stream so far; `Default` is the empty stream.
     type State: Default + Clone + PartialEq + Debug;
@@ -35,6 +42,18 @@ pub trait Aggregate {
         events
             .into_iter()
             .fold(Self::State::default(), Self::evolve)
+    }
+}
+
+/// Refuses a command dated `at` in a stream whose latest event is dated `last` (if any) when
+/// it is earlier: see [`Aggregate`].
+pub(crate) fn check_not_before_last(
+    last: Option<Timestamp>,
+    at: Timestamp,
+) -> Result<(), DomainError> {
+    match last {
+        Some(last) if at < last => Err(DomainError::refused(Refusal::TimeBeforePrevious)),
+        _ => Ok(()),
     }
 }
 

@@ -27,6 +27,7 @@ use event_store_core::Timestamp;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::aggregate::check_not_before_last;
 use crate::error::{DomainError, Violation};
 use crate::text::{check_len, check_strictly_ascending};
 
@@ -36,6 +37,10 @@ pub const NON_WORKING_DATES_MAX: u32 = 1_024;
 
 /// Seconds in a civil day (Kyiv has no leap seconds in civil time).
 const DAY_SECS: i64 = 86_400;
+
+/// Microseconds in 24 hours, the unit of [`Timestamp`]: collection periods and dialogue spans
+/// are counted in these, not in civil days.
+pub(crate) const DAY_MICROS: i64 = DAY_SECS * 1_000_000;
 
 /// Kyiv's offset from UTC in winter (EET).
 pub const KYIV_STANDARD_OFFSET_SECS: i64 = 2 * 3_600;
@@ -313,13 +318,19 @@ impl WorkingCalendar {
     }
 
     /// The `working_days`-th working day after `from` (`from` itself is not counted; zero
-    /// days gives `from`).
+    /// days gives `from`). At the end of the representable range it stops at the last date,
+    /// working or not: no later day exists to count.
     pub fn add_working_days(&self, from: CivilDate, working_days: u16) -> CivilDate {
         let mut date = from;
         let mut left = working_days;
-        // Terminates: every week has five weekdays and the list is finite.
+        // Terminates: every step either advances the date (and every week has five weekdays
+        // while the list is finite) or finds it saturated and stops.
         while left > 0 {
-            date = date.add_days(1);
+            let next = date.add_days(1);
+            if next == date {
+                break;
+            }
+            date = next;
             if self.is_working_day(date) {
                 left -= 1;
             }
@@ -401,17 +412,29 @@ impl NonWorkingDatesSet {
 pub struct CalendarState {
     /// The working days as of the last change.
     pub calendar: WorkingCalendar,
-    /// When the list last changed, if ever.
+    /// When the list last changed, if ever: the time of the stream's latest event, since every
+    /// event is a change.
     pub changed_at: Option<Timestamp>,
 }
 
-/// Decides a calendar command. Setting the list it already has changes nothing.
+impl CalendarCommand {
+    /// When the command is made.
+    pub fn at(&self) -> Timestamp {
+        match self {
+            Self::SetNonWorkingDates { at, .. } => *at,
+        }
+    }
+}
+
+/// Decides a calendar command. Setting the list it already has changes nothing; a change
+/// dated before the last one is refused ([`crate::Refusal::TimeBeforePrevious`]).
 pub fn decide(
     state: &CalendarState,
     command: CalendarCommand,
 ) -> Result<Vec<CalendarEvent>, DomainError> {
     match command {
         CalendarCommand::SetNonWorkingDates { dates, at } => {
+            check_not_before_last(state.changed_at, at)?;
             let calendar = WorkingCalendar::new(dates)?;
             if calendar == state.calendar {
                 return Ok(Vec::new());

@@ -1,12 +1,19 @@
 //! Public dialogues between a hromada and its residents (consultations, hearings, round
 //! tables, e-consultations, youth councils): announced → contributions while open → each
 //! contribution answered once → closed → outcome report published.
+//!
+//! The announced window is a promise to residents: contributions are taken from `opens_at` up
+//! to (not including) `closes_at`, and the dialogue cannot be closed before `closes_at`, so no
+//! one is cut off early. Answers may come before or after closing, until the outcome report.
+//! As in every aggregate, a command dated before the latest event is refused.
 
 use std::collections::BTreeMap;
 
 use event_store_core::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::aggregate::check_not_before_last;
+use crate::calendar::DAY_MICROS;
 use crate::error::{DomainError, Refusal, Violation};
 use crate::ids::{ContributionId, DialogueId};
 use crate::pseudonym::PseudonymTag;
@@ -48,8 +55,6 @@ pub const CONTRIBUTIONS_MAX: u32 = 100_000;
 
 /// Longest time a dialogue may stay open, in days.
 pub const DIALOGUE_SPAN_DAYS_MAX: u32 = 366;
-
-const DAY_MICROS: i64 = 86_400 * 1_000_000;
 
 /// The form of a dialogue.
 ///
@@ -209,6 +214,8 @@ pub struct DialogueState {
     /// Every contribution, with its answer once given.
     pub contributions: BTreeMap<ContributionId, Option<ContributionResponse>>,
     pub closed_at: Option<Timestamp>,
+    /// The time of the latest event; no command may be dated before it.
+    pub last_event_at: Option<Timestamp>,
 }
 
 impl DialogueState {
@@ -255,6 +262,7 @@ pub fn decide(
     let Some(dialogue_id) = state.id else {
         return Err(DomainError::not_found("dialogue"));
     };
+    check_not_before_last(state.last_event_at, command.at())?;
     let event = match command {
         DialogueCommand::Announce { .. } => return refused(Refusal::DialogueAlreadyAnnounced),
         DialogueCommand::SubmitContribution {
@@ -318,6 +326,9 @@ pub fn decide(
             if state.opens_at.is_none_or(|opens_at| at < opens_at) {
                 return refused(Refusal::DialogueNotStarted);
             }
+            if state.closes_at.is_none_or(|closes_at| at < closes_at) {
+                return refused(Refusal::DialogueStillOpen);
+            }
             DialogueEvent::Closed(DialogueClosed {
                 dialogue_id,
                 attendance_count,
@@ -349,6 +360,7 @@ pub fn decide(
 
 /// Applies a dialogue event.
 pub fn evolve(mut state: DialogueState, event: &DialogueEvent) -> DialogueState {
+    state.last_event_at = Some(event.at());
     match event {
         DialogueEvent::Announced(announced) => {
             state.id = Some(announced.dialogue_id);
@@ -377,7 +389,31 @@ pub fn evolve(mut state: DialogueState, event: &DialogueEvent) -> DialogueState 
     state
 }
 
+impl DialogueCommand {
+    /// When the command is made.
+    pub fn at(&self) -> Timestamp {
+        match self {
+            Self::Announce { at, .. }
+            | Self::SubmitContribution { at, .. }
+            | Self::AnswerContribution { at, .. }
+            | Self::Close { at, .. }
+            | Self::PublishOutcome { at, .. } => *at,
+        }
+    }
+}
+
 impl DialogueEvent {
+    /// When it happened: the `at` of the command that decided it.
+    pub fn at(&self) -> Timestamp {
+        match self {
+            Self::Announced(e) => e.at,
+            Self::ContributionSubmitted(e) => e.at,
+            Self::ContributionAnswered(e) => e.at,
+            Self::Closed(e) => e.at,
+            Self::OutcomePublished(e) => e.at,
+        }
+    }
+
     /// The dialogue this event belongs to.
     pub fn dialogue_id(&self) -> DialogueId {
         match self {

@@ -85,8 +85,6 @@ pub enum Violation {
     NotHttpUrl,
     /// Required for this status or kind, but missing.
     Missing,
-    /// Not a real calendar date.
-    NoSuchDate,
     /// A span longer than the bound.
     SpanTooLong {
         /// The bound, in days.
@@ -109,7 +107,6 @@ impl fmt::Display for Violation {
             Self::EndBeforeStart => f.write_str("must end after it starts"),
             Self::NotHttpUrl => f.write_str("must be an http or https url"),
             Self::Missing => f.write_str("is required here"),
-            Self::NoSuchDate => f.write_str("must be a real calendar date"),
             Self::SpanTooLong { days_max } => write!(f, "must span at most {days_max} days"),
             Self::DeadlineNotAfterStart => f.write_str("must come after the day it counts from"),
         }
@@ -198,6 +195,16 @@ pub enum Refusal {
     CommitmentAlreadyAssessed,
     /// Closing a plan while some commitment is not assessed.
     CommitmentsNotAssessed,
+
+    // added after the first release; appended so earlier variants keep their place
+    /// A command dated before the latest event already in its stream: an aggregate's time
+    /// never goes backwards (every aggregate).
+    TimeBeforePrevious,
+    /// Closing a dialogue before its announced `closes_at`, which would cut contributions off
+    /// early.
+    DialogueStillOpen,
+    /// Closing an action plan that has no commitments.
+    PlanHasNoCommitments,
 }
 
 impl Refusal {
@@ -240,6 +247,9 @@ impl Refusal {
             Self::OutsideCommitmentPeriod => "action_plan.outside_commitment_period",
             Self::CommitmentAlreadyAssessed => "action_plan.commitment_already_assessed",
             Self::CommitmentsNotAssessed => "action_plan.commitments_not_assessed",
+            Self::TimeBeforePrevious => "stream.time_before_previous",
+            Self::DialogueStillOpen => "dialogue.still_open",
+            Self::PlanHasNoCommitments => "action_plan.no_commitments",
         }
     }
 }
@@ -287,6 +297,11 @@ impl fmt::Display for Refusal {
             }
             Self::CommitmentAlreadyAssessed => "the commitment is already assessed",
             Self::CommitmentsNotAssessed => "some commitments are not assessed yet",
+            Self::TimeBeforePrevious => "the command is dated before the stream's latest event",
+            Self::DialogueStillOpen => {
+                "the dialogue is open for contributions until its closing time"
+            }
+            Self::PlanHasNoCommitments => "the action plan has no commitments",
         };
         f.write_str(text)
     }
@@ -342,4 +357,25 @@ pub enum DecodeError {
         /// The rule it breaks.
         rule: Violation,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_refusals_have_stable_codes_and_lowercase_messages() {
+        for (rule, code) in [
+            (Refusal::TimeBeforePrevious, "stream.time_before_previous"),
+            (Refusal::DialogueStillOpen, "dialogue.still_open"),
+            (Refusal::PlanHasNoCommitments, "action_plan.no_commitments"),
+        ] {
+            assert_eq!(rule.code(), code);
+            let text = rule.to_string();
+            assert!(
+                text.starts_with(char::is_lowercase) && !text.ends_with('.'),
+                "{text}"
+            );
+        }
+    }
 }

@@ -278,32 +278,9 @@ impl Event {
     pub fn at(&self) -> Timestamp {
         match self {
             Self::Calendar(CalendarEvent::NonWorkingDatesSet(e)) => e.at,
-            Self::Petition(event) => match event {
-                PetitionEvent::Filed(e) => e.at,
-                PetitionEvent::Published(e) => e.at,
-                PetitionEvent::Rejected(e) => e.at,
-                PetitionEvent::Signed(e) => e.at,
-                PetitionEvent::ThresholdReached(e) => e.at,
-                PetitionEvent::CollectionClosed(e) => e.at,
-                PetitionEvent::ConsiderationStarted(e) => e.at,
-                PetitionEvent::Answered(e) => e.at,
-                PetitionEvent::ImplementationUpdated(e) => e.at,
-            },
-            Self::Dialogue(event) => match event {
-                DialogueEvent::Announced(e) => e.at,
-                DialogueEvent::ContributionSubmitted(e) => e.at,
-                DialogueEvent::ContributionAnswered(e) => e.at,
-                DialogueEvent::Closed(e) => e.at,
-                DialogueEvent::OutcomePublished(e) => e.at,
-            },
-            Self::ActionPlan(event) => match event {
-                ActionPlanEvent::Adopted(e) => e.at,
-                ActionPlanEvent::CommitmentAdded(e) => e.at,
-                ActionPlanEvent::MilestoneAdded(e) => e.at,
-                ActionPlanEvent::ProgressReported(e) => e.at,
-                ActionPlanEvent::CommitmentAssessed(e) => e.at,
-                ActionPlanEvent::Closed(e) => e.at,
-            },
+            Self::Petition(event) => event.at(),
+            Self::Dialogue(event) => event.at(),
+            Self::ActionPlan(event) => event.at(),
         }
     }
 

@@ -16,6 +16,10 @@ pub mod event;
 pub mod ids;
 pub mod petition;
 pub mod pseudonym;
+/// Given/when/then helpers for tests of the rules, here and in crates that drive them (the
+/// node's tests may use them). Not part of the domain's API: hidden from the docs, and free to
+/// change with the tests that use it.
+#[doc(hidden)]
 pub mod testing;
 mod text;
 

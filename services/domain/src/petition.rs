@@ -14,14 +14,20 @@
 //! - signatures keep coming after the threshold is reached, until the period ends or
 //!   consideration starts, whichever is first;
 //! - a late moderation or answer is accepted and recorded: lateness is a fact for
-//!   projections, not a reason to refuse the act.
+//!   projections, not a reason to refuse the act;
+//! - a command dated before the petition's latest event is refused, as in every aggregate
+//!   (see [`crate::Aggregate`]), so a signature before publication or an answer before
+//!   consideration cannot be recorded.
 
 use std::collections::BTreeSet;
 
 use event_store_core::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::calendar::{CivilDate, WorkingCalendar, check_deadline, kyiv_date, on_or_before};
+use crate::aggregate::check_not_before_last;
+use crate::calendar::{
+    CivilDate, DAY_MICROS, WorkingCalendar, check_deadline, kyiv_date, on_or_before,
+};
 use crate::error::{DomainError, Refusal};
 use crate::ids::PetitionId;
 use crate::pseudonym::PseudonymTag;
@@ -63,8 +69,6 @@ pub const COLLECTION_PERIOD_DAYS_MAX: u16 = 365;
 
 /// Longest answer deadline a statute may set, in working days (the law says 10).
 pub const ANSWER_DEADLINE_WORKING_DAYS_MAX: u16 = 60;
-
-const DAY_MICROS: i64 = 86_400 * 1_000_000;
 
 /// The statute's rule for a petition, captured in [`PetitionPublished`] so later changes to the
 /// statute do not change petitions already collecting.
@@ -335,6 +339,8 @@ pub struct PetitionState {
     pub answer: Option<AnswerDecision>,
     pub answered_at: Option<Timestamp>,
     pub implementation_updates: u32,
+    /// The time of the latest event; no command may be dated before it.
+    pub last_event_at: Option<Timestamp>,
 }
 
 impl PetitionState {
@@ -421,6 +427,7 @@ pub fn decide(
     let Some(petition_id) = state.id else {
         return Err(DomainError::not_found("petition"));
     };
+    check_not_before_last(state.last_event_at, command.at())?;
     let event = match command {
         PetitionCommand::File { .. } => return refused(Refusal::PetitionAlreadyFiled),
         PetitionCommand::Publish { rule, at } => {
@@ -577,6 +584,7 @@ fn decide_sign(
 /// Applies a petition event.
 pub fn evolve(mut state: PetitionState, event: &PetitionEvent) -> PetitionState {
     use PetitionStatus as S;
+    state.last_event_at = Some(event.at());
     match event {
         PetitionEvent::Filed(filed) => {
             state.id = Some(filed.petition_id);
@@ -621,7 +629,38 @@ pub fn evolve(mut state: PetitionState, event: &PetitionEvent) -> PetitionState 
     state
 }
 
+impl PetitionCommand {
+    /// When the command is made.
+    pub fn at(&self) -> Timestamp {
+        match self {
+            Self::File { at, .. }
+            | Self::Publish { at, .. }
+            | Self::Reject { at, .. }
+            | Self::Sign { at, .. }
+            | Self::CloseCollection { at }
+            | Self::StartConsideration { at, .. }
+            | Self::Answer { at, .. }
+            | Self::ReportImplementation { at, .. } => *at,
+        }
+    }
+}
+
 impl PetitionEvent {
+    /// When it happened: the `at` of the command that decided it.
+    pub fn at(&self) -> Timestamp {
+        match self {
+            Self::Filed(e) => e.at,
+            Self::Published(e) => e.at,
+            Self::Rejected(e) => e.at,
+            Self::Signed(e) => e.at,
+            Self::ThresholdReached(e) => e.at,
+            Self::CollectionClosed(e) => e.at,
+            Self::ConsiderationStarted(e) => e.at,
+            Self::Answered(e) => e.at,
+            Self::ImplementationUpdated(e) => e.at,
+        }
+    }
+
     /// The petition this event belongs to.
     pub fn petition_id(&self) -> PetitionId {
         match self {

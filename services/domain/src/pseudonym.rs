@@ -4,11 +4,12 @@
 //! as a 32-byte tag:
 //!
 //! ```text
-//! key = HMAC-SHA-256(node_secret, "vidkryto/petition-key/v1" || petition_id)   (16 bytes)
+//! key = HMAC-SHA-256(node_secret, "vidkryto/petition-key/v1" || petition_id)
 //! tag = HMAC-SHA-256(key, verified identity subject)
 //! ```
 //!
-//! (dialogues use the label `vidkryto/dialogue-key/v1` and the dialogue id). The same person
+//! where `petition_id` is the id's 16 raw bytes and `key` is 32 bytes, like the tag (dialogues
+//! use the label `vidkryto/dialogue-key/v1` and the dialogue id). The same person
 //! on the same petition always gets the same tag, so a second signature is caught; the tag
 //! reveals nothing outside the node, and tags of one person on two petitions are unrelated.
 //!

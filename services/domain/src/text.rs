@@ -36,6 +36,10 @@ pub(crate) fn check_optional_line(
 }
 
 /// Checks a link: a valid line that is an absolute `http` or `https` URL with a host part.
+///
+/// The host is what lies between `//` and the first `/`, `?` or `#`, less any `user@` before
+/// it and any `:port` after it; it must not be empty (`https:///x` and `http://?` are not
+/// links). This is a sanity check of what people paste, not a full RFC 3986 parser.
 pub(crate) fn check_http_url(
     field: &'static str,
     value: &str,
@@ -51,9 +55,27 @@ pub(crate) fn check_http_url(
         None
     };
     match rest {
-        Some(rest) if !rest.is_empty() && !rest.contains(char::is_whitespace) => Ok(()),
+        Some(rest) if !rest.contains(char::is_whitespace) && has_host(rest) => Ok(()),
         _ => Err(DomainError::invalid(field, Violation::NotHttpUrl)),
     }
+}
+
+/// Whether a URL after its `scheme://` starts with a non-empty host.
+fn has_host(after_scheme: &str) -> bool {
+    let authority = after_scheme
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or_default();
+    let host_and_port = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    let host = if host_and_port.starts_with('[') {
+        // An IPv6 literal, `[::1]:8080`: its colons are not a port separator.
+        host_and_port
+    } else {
+        host_and_port.split(':').next().unwrap_or_default()
+    };
+    !host.is_empty()
 }
 
 /// Checks a list's length against its bound.
@@ -158,7 +180,29 @@ mod tests {
     fn links_must_be_http_urls() {
         assert!(check_http_url("evidence_link", "https://kyivcity.gov.ua/x", 100).is_ok());
         assert!(check_http_url("evidence_link", "HTTP://rada.gov.ua", 100).is_ok());
+        assert!(check_http_url("evidence_link", "https://kyivcity.gov.ua?x=1", 100).is_ok());
+        assert!(check_http_url("evidence_link", "https://[::1]:8080/x", 100).is_ok());
+        assert!(check_http_url("evidence_link", "https://user@rada.gov.ua:443#a", 100).is_ok());
         for bad in ["ftp://x", "https://", "kyivcity.gov.ua", "https://a b", "ї"] {
+            assert_eq!(
+                check_http_url("evidence_link", bad, 100),
+                Err(DomainError::invalid("evidence_link", Violation::NotHttpUrl)),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn links_need_a_host_before_the_path_query_or_fragment() {
+        for bad in [
+            "https:///x",
+            "http://?",
+            "http://?q=1",
+            "https://#top",
+            "https:///",
+            "https://:443/x",
+            "https://user@/x",
+        ] {
             assert_eq!(
                 check_http_url("evidence_link", bad, 100),
                 Err(DomainError::invalid("evidence_link", Violation::NotHttpUrl)),

@@ -4,14 +4,15 @@
 mod fixtures;
 
 use domain::action_plan::{
-    ActionPlanCommand, ActionPlanEvent, CommitmentAdded, CommitmentAssessed, ImplementationStatus,
-    MilestoneAdded, OgpValue, OpenedGovernment, PlanAdopted, PlanClosed, PlanStatus,
-    ProgressReported,
+    ActionPlanCommand, ActionPlanEvent, COMMITMENTS_MAX, CommitmentAdded, CommitmentAssessed,
+    ImplementationStatus, MILESTONES_PER_COMMITMENT_MAX, MilestoneAdded, OgpValue,
+    OpenedGovernment, PlanAdopted, PlanClosed, PlanStatus, ProgressReported,
 };
 use domain::testing::given;
-use domain::{ActionPlan, CivilDate, DomainError, Refusal, Violation};
+use domain::{ActionPlan, CivilDate, CommitmentId, DomainError, MilestoneId, Refusal, Violation};
 use event_store_core::Timestamp;
 use fixtures::{commitment, date, kyiv, milestone, plan_id};
+use uuid::Uuid;
 
 fn at() -> Timestamp {
     kyiv("2024-02-01", 12, 0)
@@ -370,4 +371,152 @@ fn a_milestone_past_due_and_not_complete_is_overdue() {
         state.overdue_milestones(date("2024-10-01")),
         vec![milestone(2)]
     );
+}
+
+// --- bounds --------------------------------------------------------------------------------
+
+fn nth_commitment(n: u32) -> CommitmentId {
+    CommitmentId(Uuid::from_u128(0xc0_0000_0000 + u128::from(n)))
+}
+
+fn nth_milestone(n: u32) -> MilestoneId {
+    MilestoneId(Uuid::from_u128(0x30_0000_0000 + u128::from(n)))
+}
+
+fn commitment_added_as(id: CommitmentId) -> ActionPlanEvent {
+    let ActionPlanEvent::CommitmentAdded(mut added) = commitment_added(1) else {
+        unreachable!()
+    };
+    added.commitment_id = id;
+    ActionPlanEvent::CommitmentAdded(added)
+}
+
+#[test]
+fn a_plan_holds_at_most_commitments_max_commitments() {
+    let add = |id| ActionPlanCommand::AddCommitment {
+        commitment_id: id,
+        title: "Відкриті дані бюджету".into(),
+        description: "Публікувати бюджет щомісяця у форматі відкритих даних.".into(),
+        lead_institution: "Фінансове управління".into(),
+        values: vec![OgpValue::AccessToInformation],
+        start: date("2024-03-01"),
+        end: date("2025-06-30"),
+        at: at(),
+    };
+    let mut history = vec![adopted()];
+    history.extend((0..COMMITMENTS_MAX - 1).map(|n| commitment_added_as(nth_commitment(n))));
+    given::<ActionPlan>(history.clone())
+        .when(add(nth_commitment(COMMITMENTS_MAX - 1)))
+        .then_ok();
+    history.push(commitment_added_as(nth_commitment(COMMITMENTS_MAX - 1)));
+    given::<ActionPlan>(history)
+        .when(add(nth_commitment(COMMITMENTS_MAX)))
+        .then_error(DomainError::refused(Refusal::TooManyCommitments));
+}
+
+#[test]
+fn a_commitment_holds_at_most_milestones_max_milestones() {
+    let added = |n| {
+        ActionPlanEvent::MilestoneAdded(MilestoneAdded {
+            plan_id: plan_id(),
+            commitment_id: commitment(1),
+            milestone_id: nth_milestone(n),
+            title: "Етап".into(),
+            due: date("2024-06-30"),
+            at: at(),
+        })
+    };
+    let add = |n| ActionPlanCommand::AddMilestone {
+        commitment_id: commitment(1),
+        milestone_id: nth_milestone(n),
+        title: "Етап".into(),
+        due: date("2024-06-30"),
+        at: at(),
+    };
+    let mut history = vec![adopted(), commitment_added(1)];
+    history.extend((0..MILESTONES_PER_COMMITMENT_MAX - 1).map(added));
+    given::<ActionPlan>(history.clone())
+        .when(add(MILESTONES_PER_COMMITMENT_MAX - 1))
+        .then([added(MILESTONES_PER_COMMITMENT_MAX - 1)]);
+    history.push(added(MILESTONES_PER_COMMITMENT_MAX - 1));
+    given::<ActionPlan>(history)
+        .when(add(MILESTONES_PER_COMMITMENT_MAX))
+        .then_error(DomainError::refused(Refusal::TooManyMilestones));
+}
+
+#[test]
+fn evidence_links_need_a_host() {
+    for bad in ["https:///budget", "http://?q=1", "https://#top"] {
+        given::<ActionPlan>(with_milestone())
+            .when(report(1, ImplementationStatus::Complete, Some(bad)))
+            .then_error(DomainError::invalid("evidence_link", Violation::NotHttpUrl));
+    }
+}
+
+// --- closing and overdue -------------------------------------------------------------------
+
+#[test]
+fn a_plan_without_commitments_cannot_close() {
+    given::<ActionPlan>([adopted()])
+        .when(ActionPlanCommand::Close { at: at() })
+        .then_error(DomainError::refused(Refusal::PlanHasNoCommitments));
+    given::<ActionPlan>([adopted(), commitment_added(1), assessed(1)])
+        .when(ActionPlanCommand::Close { at: at() })
+        .then([closed()]);
+}
+
+#[test]
+fn milestones_of_an_assessed_commitment_or_a_closed_plan_are_not_overdue() {
+    let late = date("2024-07-01");
+    let open = given::<ActionPlan>(with_milestone()).state().clone();
+    assert_eq!(open.milestone_overdue(milestone(1), late), Some(true));
+    assert_eq!(open.overdue_milestones(late), vec![milestone(1)]);
+
+    let mut history = with_milestone();
+    history.push(assessed(1));
+    let assessed_state = given::<ActionPlan>(history.clone()).state().clone();
+    assert_eq!(
+        assessed_state.milestone_overdue(milestone(1), late),
+        Some(false)
+    );
+    assert!(assessed_state.overdue_milestones(late).is_empty());
+
+    history.push(closed());
+    let closed_state = given::<ActionPlan>(history).state().clone();
+    assert_eq!(
+        closed_state.milestone_overdue(milestone(1), late),
+        Some(false)
+    );
+    assert!(closed_state.overdue_milestones(late).is_empty());
+}
+
+// --- time never goes backwards -------------------------------------------------------------
+
+#[test]
+fn a_progress_report_dated_before_its_milestone_is_refused() {
+    let before = Timestamp(at().0 - 1);
+    given::<ActionPlan>(with_milestone())
+        .when(ActionPlanCommand::ReportProgress {
+            milestone_id: milestone(1),
+            status: ImplementationStatus::NotStarted,
+            evidence_link: None,
+            at: before,
+        })
+        .then_error(DomainError::refused(Refusal::TimeBeforePrevious));
+    given::<ActionPlan>(with_milestone())
+        .when(report(1, ImplementationStatus::NotStarted, None))
+        .then([reported(1, 1, ImplementationStatus::NotStarted, None)]);
+}
+
+#[test]
+fn closing_before_the_last_assessment_is_refused() {
+    let history = [adopted(), commitment_added(1), assessed(1)];
+    given::<ActionPlan>(history.clone())
+        .when(ActionPlanCommand::Close {
+            at: Timestamp(at().0 - 1),
+        })
+        .then_error(DomainError::refused(Refusal::TimeBeforePrevious));
+    given::<ActionPlan>(history)
+        .when(ActionPlanCommand::Close { at: at() })
+        .then([closed()]);
 }

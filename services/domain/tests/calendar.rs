@@ -8,7 +8,7 @@ use domain::calendar::{
     kyiv_offset_secs, on_or_before,
 };
 use domain::testing::given;
-use domain::{Calendar, CivilDate, DomainError, Violation, WorkingCalendar, kyiv_date};
+use domain::{Calendar, CivilDate, DomainError, Refusal, Violation, WorkingCalendar, kyiv_date};
 use event_store_core::Timestamp;
 use fixtures::{calendar_with, date, utc, weekdays_only};
 
@@ -199,4 +199,65 @@ fn refuses_a_list_longer_than_the_bound() {
         ));
     let at_bound = (0..i64::from(NON_WORKING_DATES_MAX)).map(|n| start.add_days(n));
     assert!(WorkingCalendar::new(at_bound).is_ok());
+}
+
+#[test]
+fn adding_working_days_stops_at_the_last_representable_date() {
+    let last = CivilDate::new(i32::MAX, 12, 31).expect("a real date");
+    assert_eq!(last.add_days(1), last, "the date saturates");
+    // Listed as non-working, the last date can never count: counting must stop there rather
+    // than spin in place.
+    let listed = WorkingCalendar::new([last]).expect("one date");
+    assert_eq!(listed.add_working_days(last.add_days(-3), 10), last);
+    assert_eq!(listed.add_working_days(last, 1), last);
+    // Near the end but with room, it counts as usual.
+    let start = last.add_days(-30);
+    let due = weekdays_only().add_working_days(start, 5);
+    assert_eq!(weekdays_only().working_days_between(start, due), 5);
+}
+
+#[test]
+fn a_deadline_from_the_night_of_a_summer_time_switch_counts_from_the_kyiv_day() {
+    // 2025-03-30: 00:30 UTC is 02:30 EET Sunday, 01:30 UTC is 04:30 EEST Sunday; 2025-03-29
+    // 21:59 UTC is 23:59 EET Saturday. Friday 2025-04-04 is listed, so two working days after
+    // either weekend day end on Tuesday, and ten end on Monday 2025-04-14.
+    let calendar = calendar_with(&["2025-04-04"]);
+    for at in [
+        utc("2025-03-29", 21, 59),
+        utc("2025-03-30", 0, 30),
+        utc("2025-03-30", 1, 30),
+    ] {
+        assert_eq!(calendar.deadline(at, 2), date("2025-04-01"), "{at:?}");
+        assert_eq!(calendar.deadline(at, 10), date("2025-04-14"), "{at:?}");
+    }
+    // On the Friday before, 23:30 EET (21:30 UTC) is still Friday, so its term starts
+    // Monday; 00:30 EET Saturday (22:30 UTC Friday) is Saturday, which also starts Monday.
+    assert_eq!(
+        calendar.deadline(utc("2025-03-28", 21, 30), 1),
+        date("2025-03-31")
+    );
+    assert_eq!(kyiv_date(utc("2025-03-28", 22, 30)), date("2025-03-29"));
+}
+
+#[test]
+fn a_calendar_change_dated_before_the_previous_one_is_refused() {
+    let first = CalendarEvent::NonWorkingDatesSet(NonWorkingDatesSet {
+        dates: vec![date("2024-01-01")],
+        at: utc("2024-02-01", 0, 0),
+    });
+    given::<Calendar>([first.clone()])
+        .when(CalendarCommand::SetNonWorkingDates {
+            dates: vec![date("2024-08-24")],
+            at: utc("2024-01-31", 23, 59),
+        })
+        .then_error(DomainError::refused(Refusal::TimeBeforePrevious));
+    given::<Calendar>([first])
+        .when(CalendarCommand::SetNonWorkingDates {
+            dates: vec![date("2024-08-24")],
+            at: utc("2024-02-01", 0, 0),
+        })
+        .then([CalendarEvent::NonWorkingDatesSet(NonWorkingDatesSet {
+            dates: vec![date("2024-08-24")],
+            at: utc("2024-02-01", 0, 0),
+        })]);
 }

@@ -3,14 +3,15 @@
 mod fixtures;
 
 use domain::dialogue::{
-    ContributionAnswered, ContributionResponse, ContributionSubmitted, DialogueAnnounced,
-    DialogueClosed, DialogueCommand, DialogueEvent, DialogueKind, DialogueStatus,
-    ORGANISATIONS_MAX, OutcomeReportPublished,
+    CONTRIBUTIONS_MAX, ContributionAnswered, ContributionResponse, ContributionSubmitted,
+    DialogueAnnounced, DialogueClosed, DialogueCommand, DialogueEvent, DialogueKind,
+    DialogueStatus, ORGANISATIONS_MAX, OutcomeReportPublished,
 };
 use domain::testing::given;
-use domain::{Dialogue, DomainError, Refusal, Violation};
+use domain::{Aggregate, ContributionId, Dialogue, DomainError, Refusal, Violation};
 use event_store_core::Timestamp;
 use fixtures::{contribution, dialogue_id, kyiv, plus_days, plus_micros, tag};
+use uuid::Uuid;
 
 fn announced_at() -> Timestamp {
     kyiv("2024-03-01", 9, 0)
@@ -282,4 +283,81 @@ fn the_outcome_report_is_refused_before_closing_and_published_once() {
     given::<Dialogue>([announced(), closed(closes_at()), outcome(after_close())])
         .when(publish(after_close()))
         .then_error(DomainError::refused(Refusal::OutcomeAlreadyPublished));
+}
+
+// --- closing time and bounds ---------------------------------------------------------------
+
+#[test]
+fn closing_before_the_announced_closing_time_is_refused() {
+    given::<Dialogue>([announced(), submitted(1, during())])
+        .when(close(plus_micros(closes_at(), -1)))
+        .then_error(DomainError::refused(Refusal::DialogueStillOpen));
+    given::<Dialogue>([announced(), submitted(1, during())])
+        .when(close(closes_at()))
+        .then([closed(closes_at())]);
+    given::<Dialogue>([announced()])
+        .when(close(after_close()))
+        .then([closed(after_close())]);
+}
+
+#[test]
+fn contributions_are_bounded() {
+    // CONTRIBUTIONS_MAX submissions, folded once; ids beyond the u8 fixtures.
+    let id = |n: u32| ContributionId(Uuid::from_u128(0xc0_0000_0000 + u128::from(n)));
+    let mut history = vec![announced()];
+    history.extend((0..CONTRIBUTIONS_MAX - 1).map(|n| {
+        DialogueEvent::ContributionSubmitted(ContributionSubmitted {
+            dialogue_id: dialogue_id(),
+            contribution_id: id(n),
+            author: tag(1),
+            text: "Пропозиція".into(),
+            at: during(),
+        })
+    }));
+    let state = given::<Dialogue>(history).state().clone();
+    let submit_id = |n| DialogueCommand::SubmitContribution {
+        contribution_id: id(n),
+        author: tag(2),
+        text: "Ще одна".into(),
+        at: during(),
+    };
+    let events = Dialogue::decide(&state, submit_id(CONTRIBUTIONS_MAX)).expect("the last one fits");
+    let state = events.iter().fold(state, Dialogue::evolve);
+    assert_eq!(
+        Dialogue::decide(&state, submit_id(CONTRIBUTIONS_MAX + 1)),
+        Err(DomainError::refused(Refusal::TooManyContributions))
+    );
+}
+
+// --- time never goes backwards -------------------------------------------------------------
+
+#[test]
+fn answering_a_contribution_before_it_was_submitted_is_refused() {
+    given::<Dialogue>([announced(), submitted(1, during())])
+        .when(answer(1, plus_micros(during(), -1)))
+        .then_error(DomainError::refused(Refusal::TimeBeforePrevious));
+    given::<Dialogue>([announced(), submitted(1, during())])
+        .when(answer(1, during()))
+        .then([answered(1, during())]);
+}
+
+#[test]
+fn a_contribution_dated_before_the_latest_event_is_refused() {
+    let later = plus_days(during(), 1);
+    given::<Dialogue>([announced(), submitted(1, later)])
+        .when(submit(2, during()))
+        .then_error(DomainError::refused(Refusal::TimeBeforePrevious));
+    given::<Dialogue>([announced(), submitted(1, during())])
+        .when(submit(2, later))
+        .then([submitted(2, later)]);
+}
+
+#[test]
+fn the_outcome_report_is_refused_before_the_closing_time() {
+    given::<Dialogue>([announced(), closed(after_close())])
+        .when(publish(closes_at()))
+        .then_error(DomainError::refused(Refusal::TimeBeforePrevious));
+    given::<Dialogue>([announced(), closed(after_close())])
+        .when(publish(after_close()))
+        .then([outcome(after_close())]);
 }

@@ -1,7 +1,9 @@
 //! Keeps the domain crate pure: no dependency (direct, dev, or transitive) that does I/O or
-//! async may enter `services/domain/Cargo.toml` or its dependency graph in `Cargo.lock`.
+//! async may enter `services/domain/Cargo.toml` or its dependency graph in `Cargo.lock`, and no
+//! source file under `src/` reads a clock, touches files or the network, or draws randomness.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 
 /// Crates that do network, database or async I/O. None belongs in the domain's graph.
 const FORBIDDEN: &[&str] = &[
@@ -125,4 +127,80 @@ fn no_io_or_async_crate_is_reachable_in_the_lock_file() {
             "{name} is reachable from domain"
         );
     }
+}
+
+/// Text that means a source file reads the clock, touches files or the network, or draws
+/// randomness. Time, ids and randomness arrive in commands instead.
+const FORBIDDEN_IN_SOURCE: &[&str] = &[
+    "Timestamp::now",
+    "std::fs",
+    "std::net",
+    "SystemTime",
+    "Instant::now",
+    "rand::",
+];
+
+/// Every `.rs` file under `dir`, recursively, sorted.
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("source directory is readable") {
+            let path = entry.expect("readable entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|ext| ext == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// `(line number, pattern)` of every forbidden pattern in `source`, comments included: a doc
+/// example that reads the clock would be just as wrong.
+fn forbidden_uses(source: &str) -> Vec<(usize, &'static str)> {
+    source
+        .lines()
+        .enumerate()
+        .flat_map(|(n, line)| {
+            FORBIDDEN_IN_SOURCE
+                .iter()
+                .filter(move |pattern| line.contains(**pattern))
+                .map(move |pattern| (n + 1, *pattern))
+        })
+        .collect()
+}
+
+#[test]
+fn no_source_file_reads_a_clock_or_does_io_or_randomness() {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src");
+    let files = rust_files(&src);
+    assert!(
+        files.iter().any(|f| f.ends_with("lib.rs")) && files.len() > 5,
+        "the scan found {files:?}"
+    );
+    let mut found = Vec::new();
+    for file in &files {
+        let source = std::fs::read_to_string(file).expect("source is readable");
+        for (line, pattern) in forbidden_uses(&source) {
+            found.push(format!("{}:{line}: {pattern}", file.display()));
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "impure code in the domain:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_source_scan_catches_each_forbidden_use() {
+    let bad = "fn f() {\n    let t = Timestamp::now();\n    let x = rand::random::<u8>();\n}\nuse std::fs::File;\nuse std::net::TcpStream;\nuse std::time::{Instant, SystemTime};\nlet s = Instant::now();\n";
+    let patterns: BTreeSet<&str> = forbidden_uses(bad).into_iter().map(|(_, p)| p).collect();
+    let all: BTreeSet<&str> = FORBIDDEN_IN_SOURCE.iter().copied().collect();
+    assert_eq!(patterns, all);
+    assert_eq!(forbidden_uses(bad)[0], (2, "Timestamp::now"));
+    assert!(forbidden_uses("let at = command.at();\n").is_empty());
 }

@@ -5,14 +5,14 @@
 mod fixtures;
 
 use domain::petition::{
-    AnswerDecision, CollectionClosedWithoutThreshold, ConsiderationStarted,
-    IMPLEMENTATION_UPDATES_MAX, ImplementationUpdated, PetitionAnswered, PetitionCommand,
-    PetitionEvent, PetitionFiled, PetitionPublished, PetitionRejected, PetitionSigned,
-    PetitionStatus, SignatureThresholdReached, StatuteRule, TITLE_LEN_MAX,
-    answered_within_deadline, moderated_within_deadline,
+    AnswerDecision, CATEGORY_LEN_MAX, CollectionClosedWithoutThreshold, ConsiderationStarted,
+    IMPLEMENTATION_UPDATES_MAX, ImplementationUpdated, PETITION_TEXT_LEN_MAX, PetitionAnswered,
+    PetitionCommand, PetitionEvent, PetitionFiled, PetitionPublished, PetitionRejected,
+    PetitionSigned, PetitionState, PetitionStatus, SignatureThresholdReached, StatuteRule,
+    TITLE_LEN_MAX, answered_within_deadline, moderated_within_deadline,
 };
 use domain::testing::given;
-use domain::{DomainError, Petition, Refusal, Violation};
+use domain::{Aggregate, DomainError, Petition, Refusal, Violation};
 use event_store_core::Timestamp;
 use fixtures::{
     calendar_with, date, kyiv, petition_id, plus_days, plus_micros, tag, weekdays_only, wide_tag,
@@ -337,13 +337,14 @@ fn signing_is_refused_before_publication_and_after_rejection() {
             at: published_at(),
         })
         .then_error(refused(Refusal::PetitionNotPublished));
-    // A signature timestamped before publication is refused too.
+    // A signature timestamped before publication is refused too: publication is the
+    // petition's latest event, and no command may be dated before it.
     given::<Petition>(collecting(StatuteRule::KYIV, 0))
         .when(PetitionCommand::Sign {
             signer: tag(2),
             at: plus_micros(published_at(), -1),
         })
-        .then_error(refused(Refusal::PetitionNotPublished));
+        .then_error(refused(Refusal::TimeBeforePrevious));
 }
 
 #[test]
@@ -649,4 +650,276 @@ fn implementation_updates_are_refused_unless_answered_as_supported_and_are_bound
     given::<Petition>(full)
         .when(command())
         .then_error(refused(Refusal::TooManyImplementationUpdates));
+}
+
+// --- bounds and refusals not covered above -------------------------------------------------
+
+fn file_with(text: String, category: String) -> PetitionCommand {
+    let PetitionCommand::File {
+        petition_id,
+        author,
+        title,
+        at,
+        calendar,
+        ..
+    } = file_command()
+    else {
+        unreachable!()
+    };
+    PetitionCommand::File {
+        petition_id,
+        author,
+        title,
+        text,
+        category,
+        at,
+        calendar,
+    }
+}
+
+#[test]
+fn filing_bounds_the_text_and_the_category() {
+    let category = || "транспорт".to_owned();
+    given::<Petition>([])
+        .when(file_with("ї".repeat(10_000), category()))
+        .then_ok();
+    given::<Petition>([])
+        .when(file_with("ї".repeat(10_001), category()))
+        .then_error(DomainError::invalid(
+            "text",
+            Violation::TooLong {
+                chars_max: PETITION_TEXT_LEN_MAX,
+            },
+        ));
+    let text = || "Просимо.".to_owned();
+    given::<Petition>([])
+        .when(file_with(text(), "ї".repeat(100)))
+        .then_ok();
+    given::<Petition>([])
+        .when(file_with(text(), "ї".repeat(101)))
+        .then_error(DomainError::invalid(
+            "category",
+            Violation::TooLong {
+                chars_max: CATEGORY_LEN_MAX,
+            },
+        ));
+    given::<Petition>([])
+        .when(file_with(text(), "два\nрядки".into()))
+        .then_error(DomainError::invalid(
+            "category",
+            Violation::ControlCharacter,
+        ));
+}
+
+#[test]
+fn rejecting_needs_a_petition_awaiting_moderation() {
+    let reject = || PetitionCommand::Reject {
+        reason: "Дублікат".into(),
+        at: published_at(),
+    };
+    given::<Petition>([filed()]).when(reject()).then_ok();
+    given::<Petition>([filed(), published(StatuteRule::KYIV)])
+        .when(reject())
+        .then_error(refused(Refusal::PetitionNotAwaitingModeration));
+    let rejected = PetitionEvent::Rejected(PetitionRejected {
+        petition_id: petition_id(),
+        reason: "Дублікат".into(),
+        at: published_at(),
+    });
+    given::<Petition>([filed(), rejected])
+        .when(reject())
+        .then_error(refused(Refusal::PetitionNotAwaitingModeration));
+}
+
+#[test]
+fn national_threshold_is_reached_by_the_twenty_five_thousandth_signature() {
+    let at = plus_days(published_at(), 89);
+    given::<Petition>(collecting(StatuteRule::NATIONAL, 24_998))
+        .when(PetitionCommand::Sign { signer: tag(2), at })
+        .then([signed(tag(2), at)]);
+    let state = given::<Petition>(collecting(StatuteRule::NATIONAL, 24_999))
+        .when(PetitionCommand::Sign { signer: tag(2), at })
+        .then([signed(tag(2), at), threshold_reached(25_000, at)]);
+    assert_eq!(state.signature_count, 25_000);
+    assert_eq!(state.status, PetitionStatus::ThresholdReached);
+}
+
+/// A petition collecting under the national rule whose count is `count`, built directly: four
+/// billion signature events are not needed to test the counter's bound.
+fn counted(count: u32, status: PetitionStatus) -> PetitionState {
+    PetitionState {
+        id: Some(petition_id()),
+        status,
+        rule: Some(StatuteRule::NATIONAL),
+        published_at: Some(published_at()),
+        signature_count: count,
+        ..PetitionState::default()
+    }
+}
+
+#[test]
+fn signatures_are_refused_when_the_count_is_at_its_maximum() {
+    let at = plus_days(published_at(), 1);
+    let sign = || PetitionCommand::Sign { signer: tag(2), at };
+    let events = Petition::decide(
+        &counted(u32::MAX - 1, PetitionStatus::ThresholdReached),
+        sign(),
+    )
+    .expect("one below the maximum still counts");
+    assert_eq!(events, [signed(tag(2), at)]);
+    assert_eq!(
+        Petition::decide(&counted(u32::MAX, PetitionStatus::ThresholdReached), sign()),
+        Err(refused(Refusal::SignatureCountAtMaximum))
+    );
+}
+
+#[test]
+fn a_deadline_starting_in_the_night_of_a_summer_time_switch_counts_from_the_kyiv_day() {
+    // Summer time starts on Sunday 2024-03-31 at 01:00 UTC (03:00 EET becomes 04:00 EEST).
+    // 21:59 UTC on Saturday is 23:59 Saturday in Kyiv; 22:30 UTC is already 00:30 Sunday; 00:30
+    // and 01:30 UTC are 02:30 EET and 04:30 EEST on Sunday. Counting starts the next day:
+    // Monday and Tuesday, so moderation is due Tuesday 2024-04-02 in every case, and the Kyiv
+    // day recorded is the one a clock on the wall showed.
+    let cases = [
+        (fixtures::utc("2024-03-30", 21, 59), "2024-03-30"),
+        (fixtures::utc("2024-03-30", 22, 30), "2024-03-31"),
+        (fixtures::utc("2024-03-31", 0, 30), "2024-03-31"),
+        (fixtures::utc("2024-03-31", 1, 30), "2024-03-31"),
+    ];
+    for (at, kyiv_day) in cases {
+        assert_eq!(domain::kyiv_date(at), date(kyiv_day));
+        let events = given::<Petition>([])
+            .when(file_at(at, weekdays_only()))
+            .then_ok();
+        let PetitionEvent::Filed(event) = &events[0] else {
+            panic!("{events:?}")
+        };
+        assert_eq!(event.moderation_due, date("2024-04-02"), "filed at {at:?}");
+    }
+    // Summer time ends on Sunday 2024-10-27 at 01:00 UTC (04:00 EEST becomes 03:00 EET). With
+    // Monday 28 October listed as non-working, a petition filed at 00:30 Kyiv on Sunday (21:30
+    // UTC on Saturday) is due Wednesday; one filed at 23:30 Kyiv on Saturday (20:30 UTC) too,
+    // since Sunday is not a working day either.
+    let calendar = calendar_with(&["2024-10-28"]);
+    for at in [
+        fixtures::utc("2024-10-26", 20, 30),
+        fixtures::utc("2024-10-26", 21, 30),
+        fixtures::utc("2024-10-27", 0, 30),
+        fixtures::utc("2024-10-27", 1, 30),
+    ] {
+        let events = given::<Petition>([])
+            .when(file_at(at, calendar.clone()))
+            .then_ok();
+        let PetitionEvent::Filed(event) = &events[0] else {
+            panic!("{events:?}")
+        };
+        assert_eq!(event.moderation_due, date("2024-10-30"), "filed at {at:?}");
+    }
+    // The answer deadline of a consideration started in that night counts ten working days
+    // from Sunday, skipping 28 October: due Monday 2024-11-11.
+    let events = given::<Petition>(collecting(StatuteRule::KORYUKIVKA, 100))
+        .when(PetitionCommand::StartConsideration {
+            at: fixtures::utc("2024-10-27", 0, 30),
+            calendar,
+        })
+        .then_ok();
+    let PetitionEvent::ConsiderationStarted(started) = &events[0] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(started.answer_due, date("2024-11-11"));
+}
+
+fn file_at(at: Timestamp, calendar: domain::WorkingCalendar) -> PetitionCommand {
+    let PetitionCommand::File {
+        petition_id,
+        author,
+        title,
+        text,
+        category,
+        ..
+    } = file_command()
+    else {
+        unreachable!()
+    };
+    PetitionCommand::File {
+        petition_id,
+        author,
+        title,
+        text,
+        category,
+        at,
+        calendar,
+    }
+}
+
+// --- time never goes backwards -------------------------------------------------------------
+
+#[test]
+fn publishing_before_filing_is_refused() {
+    given::<Petition>([filed()])
+        .when(PetitionCommand::Publish {
+            rule: StatuteRule::KYIV,
+            at: plus_micros(filed_at(), -1),
+        })
+        .then_error(refused(Refusal::TimeBeforePrevious));
+    // The same instant as the latest event is not earlier.
+    given::<Petition>([filed()])
+        .when(PetitionCommand::Publish {
+            rule: StatuteRule::KYIV,
+            at: filed_at(),
+        })
+        .then_ok();
+}
+
+#[test]
+fn answering_before_consideration_started_is_refused() {
+    let started_at = kyiv("2024-06-03", 10, 0);
+    let answer = |at| PetitionCommand::Answer {
+        decision: AnswerDecision::Supported,
+        response: "Підтримано. Велодоріжку включено до плану на 2025 рік.".into(),
+        responder_role: "Київський міський голова".into(),
+        at,
+    };
+    given::<Petition>(considered())
+        .when(answer(plus_micros(started_at, -1)))
+        .then_error(refused(Refusal::TimeBeforePrevious));
+    given::<Petition>(considered())
+        .when(answer(started_at))
+        .then([answered(AnswerDecision::Supported, started_at)]);
+}
+
+#[test]
+fn a_signature_dated_before_the_latest_signature_is_refused() {
+    let at = plus_days(published_at(), 2);
+    let mut history = collecting(StatuteRule::KYIV, 0);
+    history.push(signed(tag(2), at));
+    given::<Petition>(history.clone())
+        .when(PetitionCommand::Sign {
+            signer: tag(3),
+            at: plus_micros(at, -1),
+        })
+        .then_error(refused(Refusal::TimeBeforePrevious));
+    given::<Petition>(history)
+        .when(PetitionCommand::Sign {
+            signer: tag(3),
+            at: plus_micros(at, 1),
+        })
+        .then([signed(tag(3), plus_micros(at, 1))]);
+}
+
+#[test]
+fn implementation_updates_are_refused_before_the_answer() {
+    let answered_at = kyiv("2024-06-14", 16, 0);
+    let mut history = considered();
+    history.push(answered(AnswerDecision::Supported, answered_at));
+    let report = |at| PetitionCommand::ReportImplementation {
+        text: "Проєкт велодоріжки погоджено.".into(),
+        at,
+    };
+    given::<Petition>(history.clone())
+        .when(report(plus_micros(answered_at, -1)))
+        .then_error(refused(Refusal::TimeBeforePrevious));
+    given::<Petition>(history)
+        .when(report(answered_at))
+        .then([update(answered_at)]);
 }

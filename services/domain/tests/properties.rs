@@ -1,16 +1,33 @@
-//! Property tests over random command sequences: signature counts equal distinct signers, a
-//! petition's status never goes backwards, and for every aggregate the state each decision
-//! sees is exactly the fold of the events decided so far (incremental evolve = fold from
-//! scratch), every decided event survives encoding, and deciding is deterministic.
+//! Property tests over random command sequences, for every aggregate:
+//! - each decided event carries the command's `at`, survives encoding, and deciding is
+//!   deterministic;
+//! - the state built by evolving after each decision equals the fold from scratch of the
+//!   events re-read from their encoded bytes, and event times never go backwards;
+//! - petitions agree with a small reference model written independently of `decide` and
+//!   `evolve` (which commands succeed, which events they produce, the signature count, the
+//!   status, the threshold reached at most once), and the status moves only along an explicit
+//!   list of allowed transitions;
+//! - dialogue contributions fall inside the open window and never follow closing; the outcome
+//!   follows closing;
+//! - action plans keep milestones inside commitments inside the plan, and close only with every
+//!   commitment assessed.
 
 mod fixtures;
 
 use std::collections::BTreeSet;
 
-use domain::action_plan::{ActionPlanCommand, ImplementationStatus, OgpValue, OpenedGovernment};
-use domain::dialogue::{ContributionResponse, DialogueCommand, DialogueKind};
-use domain::petition::{AnswerDecision, PetitionCommand, PetitionEvent, StatuteRule};
-use domain::{ActionPlan, Aggregate, Dialogue, DomainError, Petition, decode, encode};
+use domain::action_plan::{
+    ActionPlanCommand, ActionPlanEvent, ImplementationStatus, OgpValue, OpenedGovernment,
+    PlanStatus,
+};
+use domain::dialogue::{ContributionResponse, DialogueCommand, DialogueEvent, DialogueKind};
+use domain::petition::{
+    AnswerDecision, PetitionCommand, PetitionEvent, PetitionStatus, StatuteRule,
+};
+use domain::{
+    ActionPlan, Aggregate, Dialogue, DomainError, Event, EventType, Petition, PseudonymTag,
+    Refusal, decode, encode,
+};
 use event_store_core::Timestamp;
 use fixtures::{
     commitment, contribution, date, dialogue_id, kyiv, milestone, petition_id, plan_id, tag,
@@ -18,46 +35,99 @@ use fixtures::{
 };
 use proptest::prelude::*;
 
-/// Decides `command`, applies what it decided, and checks the invariants every aggregate
-/// shares. Returns the decided events (or the refusal).
-fn step<A: Aggregate>(
-    state: &mut A::State,
-    log: &mut Vec<A::Event>,
-    command: A::Command,
-) -> Result<Vec<A::Event>, DomainError> {
-    let result = A::decide(state, command.clone());
-    assert_eq!(
-        A::decide(state, command),
-        result,
-        "deciding is deterministic"
-    );
-    if let Ok(events) = &result {
-        for event in events {
-            let event: domain::Event = event.clone().into();
-            let encoded = encode(&event);
-            let decoded = decode(encoded.type_code, encoded.schema_version, &encoded.payload);
-            assert_eq!(decoded, Ok(event), "decided events survive encoding");
-        }
-        *state = events.iter().fold(state.clone(), A::evolve);
-        log.extend(events.iter().cloned());
-    }
-    assert_eq!(
-        &A::fold(log.iter()),
-        state,
-        "incremental state equals the fold from scratch"
-    );
-    result
+const MINUTE_MICROS: i64 = 60_000_000;
+const DAY_MICROS: i64 = 24 * 60 * MINUTE_MICROS;
+
+fn minutes(at: Timestamp, minutes: i64) -> Timestamp {
+    Timestamp(at.0 + minutes * MINUTE_MICROS)
 }
 
-fn minutes(at: Timestamp, minutes: u32) -> Timestamp {
-    Timestamp(at.0 + i64::from(minutes) * 60_000_000)
+/// A stream driven command by command: the state evolved after each decision, and the log.
+struct Run<A: Aggregate> {
+    state: A::State,
+    log: Vec<A::Event>,
+}
+
+impl<A: Aggregate> Run<A>
+where
+    A::Event: TryFrom<Event, Error = Event>,
+{
+    fn new() -> Self {
+        Self {
+            state: A::State::default(),
+            log: Vec::new(),
+        }
+    }
+
+    /// Decides `command` (dated `at`), checks what every decision must satisfy, and evolves
+    /// the state by each decided event in turn.
+    fn step(&mut self, command: A::Command, at: Timestamp) -> Result<Vec<A::Event>, DomainError> {
+        let result = A::decide(&self.state, command.clone());
+        assert_eq!(
+            A::decide(&self.state, command),
+            result,
+            "deciding is deterministic"
+        );
+        if let Ok(events) = &result {
+            for event in events {
+                let event: Event = event.clone().into();
+                assert_eq!(event.at(), at, "an event carries its command's time");
+                let encoded = encode(&event);
+                let decoded = decode(encoded.type_code, encoded.schema_version, &encoded.payload);
+                assert_eq!(decoded, Ok(event), "decided events survive encoding");
+            }
+            for event in events {
+                self.state = A::evolve(self.state.clone(), event);
+            }
+            self.log.extend(events.iter().cloned());
+        }
+        result
+    }
+
+    /// Checks the log as a whole: re-read from its bytes and folded from scratch, it gives the
+    /// state evolved step by step, and its times never go backwards.
+    fn finish(&self) {
+        let reread: Vec<A::Event> = self
+            .log
+            .iter()
+            .map(|event| {
+                let encoded = encode(&event.clone().into());
+                let decoded = decode(encoded.type_code, encoded.schema_version, &encoded.payload)
+                    .expect("logged events decode");
+                A::Event::try_from(decoded).expect("decoded into the same aggregate")
+            })
+            .collect();
+        assert_eq!(reread, self.log);
+        assert_eq!(
+            A::fold(&reread),
+            self.state,
+            "the fold of the re-read log equals the state evolved step by step"
+        );
+        let times: Vec<Timestamp> = self
+            .log
+            .iter()
+            .map(|e| Into::<Event>::into(e.clone()).at())
+            .collect();
+        assert!(
+            times.windows(2).all(|pair| pair[0] <= pair[1]),
+            "time went backwards in {times:?}"
+        );
+    }
+}
+
+fn event_types<E: Clone + Into<Event>>(events: &[E]) -> Vec<EventType> {
+    events
+        .iter()
+        .map(|e| e.clone().into().event_type())
+        .collect()
 }
 
 // --- petitions -----------------------------------------------------------------------------
 
 #[derive(Debug, Clone)]
 enum PetitionOp {
-    Wait(u32),
+    Wait(i64),
+    Back(i64),
     Publish { threshold: u32, days: u16 },
     Reject,
     Sign(u8),
@@ -69,7 +139,8 @@ enum PetitionOp {
 
 fn petition_op() -> impl Strategy<Value = PetitionOp> {
     prop_oneof![
-        3 => (0u32..4 * 24 * 60).prop_map(PetitionOp::Wait),
+        3 => (0i64..4 * 24 * 60).prop_map(PetitionOp::Wait),
+        1 => (1i64..3 * 24 * 60).prop_map(PetitionOp::Back),
         2 => (1u32..6, 1u16..4).prop_map(|(threshold, days)| PetitionOp::Publish { threshold, days }),
         1 => Just(PetitionOp::Reject),
         10 => (0u8..8).prop_map(PetitionOp::Sign),
@@ -80,9 +151,15 @@ fn petition_op() -> impl Strategy<Value = PetitionOp> {
     ]
 }
 
-fn petition_command(op: &PetitionOp, at: Timestamp) -> Option<PetitionCommand> {
-    Some(match *op {
-        PetitionOp::Wait(_) => return None,
+const DECISIONS: [AnswerDecision; 3] = [
+    AnswerDecision::Supported,
+    AnswerDecision::PartlySupported,
+    AnswerDecision::NotSupported,
+];
+
+fn petition_command(op: &PetitionOp, at: Timestamp) -> PetitionCommand {
+    match *op {
+        PetitionOp::Wait(_) | PetitionOp::Back(_) => unreachable!("not a command"),
         PetitionOp::Publish { threshold, days } => PetitionCommand::Publish {
             rule: StatuteRule {
                 signature_threshold: threshold,
@@ -102,11 +179,7 @@ fn petition_command(op: &PetitionOp, at: Timestamp) -> Option<PetitionCommand> {
             calendar: weekdays_only(),
         },
         PetitionOp::Answer(n) => PetitionCommand::Answer {
-            decision: [
-                AnswerDecision::Supported,
-                AnswerDecision::PartlySupported,
-                AnswerDecision::NotSupported,
-            ][usize::from(n)],
+            decision: DECISIONS[usize::from(n)],
             response: "Відповідь".into(),
             responder_role: "Міський голова".into(),
             at,
@@ -115,17 +188,120 @@ fn petition_command(op: &PetitionOp, at: Timestamp) -> Option<PetitionCommand> {
             text: "Виконано".into(),
             at,
         },
-    })
+    }
+}
+
+/// Every status change a petition may make; anything else is a bug.
+const ALLOWED_TRANSITIONS: [(PetitionStatus, PetitionStatus); 7] = {
+    use PetitionStatus as S;
+    [
+        (S::NotFiled, S::AwaitingModeration),
+        (S::AwaitingModeration, S::Collecting),
+        (S::AwaitingModeration, S::Rejected),
+        (S::Collecting, S::ThresholdReached),
+        (S::Collecting, S::CollectionFailed),
+        (S::ThresholdReached, S::UnderConsideration),
+        (S::UnderConsideration, S::Answered),
+    ]
+};
+
+/// The petition rules restated as plainly as possible, without `decide` or `evolve`: what a
+/// filed petition should do with each command.
+struct PetitionModel {
+    status: PetitionStatus,
+    last_at: Timestamp,
+    closes_at: Timestamp,
+    threshold: u32,
+    signers: BTreeSet<PseudonymTag>,
+    thresholds_reached: u32,
+    answer: Option<AnswerDecision>,
+}
+
+impl PetitionModel {
+    fn filed(at: Timestamp) -> Self {
+        Self {
+            status: PetitionStatus::AwaitingModeration,
+            last_at: at,
+            closes_at: Timestamp(i64::MAX),
+            threshold: u32::MAX,
+            signers: BTreeSet::new(),
+            thresholds_reached: 0,
+            answer: None,
+        }
+    }
+
+    /// The event types `op` at `at` should produce (and applies them to the model), or
+    /// `Err(Some(rule))` / `Err(None)` when it should be refused (with a known rule or any).
+    fn apply(&mut self, op: &PetitionOp, at: Timestamp) -> Result<Vec<EventType>, Option<Refusal>> {
+        use PetitionStatus as S;
+        if at < self.last_at {
+            return Err(Some(Refusal::TimeBeforePrevious));
+        }
+        let events = match *op {
+            PetitionOp::Wait(_) | PetitionOp::Back(_) => unreachable!("not a command"),
+            PetitionOp::Publish { threshold, days } if self.status == S::AwaitingModeration => {
+                self.status = S::Collecting;
+                self.threshold = threshold;
+                self.closes_at = Timestamp(at.0 + i64::from(days) * DAY_MICROS);
+                vec![EventType::PetitionPublished]
+            }
+            PetitionOp::Reject if self.status == S::AwaitingModeration => {
+                self.status = S::Rejected;
+                vec![EventType::PetitionRejected]
+            }
+            PetitionOp::Sign(n)
+                if matches!(self.status, S::Collecting | S::ThresholdReached)
+                    && at < self.closes_at
+                    && !self.signers.contains(&tag(n)) =>
+            {
+                self.signers.insert(tag(n));
+                let count = u32::try_from(self.signers.len()).expect("few signers");
+                if self.status == S::Collecting && count >= self.threshold {
+                    self.status = S::ThresholdReached;
+                    self.thresholds_reached += 1;
+                    vec![
+                        EventType::PetitionSigned,
+                        EventType::SignatureThresholdReached,
+                    ]
+                } else {
+                    vec![EventType::PetitionSigned]
+                }
+            }
+            PetitionOp::Close if self.status == S::Collecting && at >= self.closes_at => {
+                self.status = S::CollectionFailed;
+                vec![EventType::CollectionClosedWithoutThreshold]
+            }
+            PetitionOp::Start if self.status == S::ThresholdReached => {
+                self.status = S::UnderConsideration;
+                vec![EventType::ConsiderationStarted]
+            }
+            PetitionOp::Answer(n) if self.status == S::UnderConsideration => {
+                self.status = S::Answered;
+                self.answer = Some(DECISIONS[usize::from(n)]);
+                vec![EventType::PetitionAnswered]
+            }
+            PetitionOp::Report
+                if matches!(
+                    self.answer,
+                    Some(AnswerDecision::Supported | AnswerDecision::PartlySupported)
+                ) =>
+            {
+                vec![EventType::ImplementationUpdated]
+            }
+            _ => return Err(None),
+        };
+        self.last_at = at;
+        Ok(events)
+    }
 }
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
     #[test]
-    fn petitions_count_signers_and_only_move_forward(ops in proptest::collection::vec(petition_op(), 0..80)) {
+    fn petitions_follow_the_reference_model(ops in proptest::collection::vec(petition_op(), 0..80)) {
         let mut at = kyiv("2024-05-03", 15, 0);
-        let mut state = Default::default();
-        let mut log = Vec::new();
+        let mut run = Run::<Petition>::new();
         let file = PetitionCommand::File {
             petition_id: petition_id(),
             author: tag(200),
@@ -135,36 +311,57 @@ proptest! {
             at,
             calendar: weekdays_only(),
         };
-        step::<Petition>(&mut state, &mut log, file).expect("filing an empty stream works");
-        let mut rank = state.status.rank();
+        run.step(file, at).expect("filing an empty stream works");
+        let mut model = PetitionModel::filed(at);
         for op in &ops {
-            if let PetitionOp::Wait(m) = op {
-                at = minutes(at, *m);
-                continue;
+            match op {
+                PetitionOp::Wait(m) => { at = minutes(at, *m); continue; }
+                PetitionOp::Back(m) => { at = minutes(at, -*m); continue; }
+                _ => {}
             }
-            let Some(command) = petition_command(op, at) else { continue };
-            let _ = step::<Petition>(&mut state, &mut log, command);
-            prop_assert!(state.status.rank() >= rank, "status went back to {:?}", state.status);
-            rank = state.status.rank();
+            let before = run.state.status;
+            let actual = run.step(petition_command(op, at), at);
+            let expected = model.apply(op, at);
+            match (&actual, &expected) {
+                (Ok(events), Ok(types)) => prop_assert_eq!(&event_types(events), types, "{:?}", op),
+                (Err(error), Err(Some(rule))) => prop_assert_eq!(error, &DomainError::refused(*rule)),
+                (Err(_), Err(None)) => {}
+                _ => prop_assert!(false, "{:?} at {:?}: model {:?}, rules {:?}", op, at, expected, actual),
+            }
 
-            let signers: BTreeSet<_> = log.iter().filter_map(|e| match e {
-                PetitionEvent::Signed(s) => Some(s.signer),
-                _ => None,
-            }).collect();
-            let signed = log.iter().filter(|e| matches!(e, PetitionEvent::Signed(_))).count();
-            prop_assert_eq!(signed, signers.len(), "a signer signed twice");
-            prop_assert_eq!(state.signature_count as usize, signers.len());
-            prop_assert_eq!(&state.signers, &signers);
-
-            let reached: Vec<_> = log.iter().filter_map(|e| match e {
+            let after = run.state.status;
+            prop_assert!(
+                before == after || ALLOWED_TRANSITIONS.contains(&(before, after)),
+                "status moved from {:?} to {:?}", before, after
+            );
+            prop_assert_eq!(after, model.status);
+            prop_assert_eq!(run.state.signature_count as usize, model.signers.len());
+            prop_assert_eq!(&run.state.signers, &model.signers);
+            let reached: Vec<u32> = run.log.iter().filter_map(|e| match e {
                 PetitionEvent::ThresholdReached(r) => Some(r.signature_count),
                 _ => None,
             }).collect();
             prop_assert!(reached.len() <= 1, "threshold reached twice");
-            if let (Some(count), Some(rule)) = (reached.first(), state.rule) {
+            prop_assert_eq!(reached.len(), model.thresholds_reached as usize);
+            if let (Some(count), Some(rule)) = (reached.first(), run.state.rule) {
                 prop_assert_eq!(*count, rule.signature_threshold);
             }
         }
+        run.finish();
+    }
+}
+
+#[test]
+fn the_transition_list_excludes_going_back_or_sideways() {
+    use PetitionStatus as S;
+    for forbidden in [
+        (S::ThresholdReached, S::CollectionFailed),
+        (S::CollectionFailed, S::ThresholdReached),
+        (S::Rejected, S::Collecting),
+        (S::Answered, S::UnderConsideration),
+        (S::Collecting, S::AwaitingModeration),
+    ] {
+        assert!(!ALLOWED_TRANSITIONS.contains(&forbidden), "{forbidden:?}");
     }
 }
 
@@ -172,7 +369,8 @@ proptest! {
 
 #[derive(Debug, Clone)]
 enum DialogueOp {
-    Wait(u32),
+    Wait(i64),
+    Back(i64),
     Submit(u8),
     Answer(u8, u8),
     Close(u32),
@@ -181,36 +379,43 @@ enum DialogueOp {
 
 fn dialogue_op() -> impl Strategy<Value = DialogueOp> {
     prop_oneof![
-        3 => (0u32..2 * 24 * 60).prop_map(DialogueOp::Wait),
+        3 => (0i64..2 * 24 * 60).prop_map(DialogueOp::Wait),
+        1 => (1i64..24 * 60).prop_map(DialogueOp::Back),
         6 => (0u8..10).prop_map(DialogueOp::Submit),
         4 => (0u8..10, 0u8..3).prop_map(|(n, r)| DialogueOp::Answer(n, r)),
-        1 => (0u32..500).prop_map(DialogueOp::Close),
+        2 => (0u32..500).prop_map(DialogueOp::Close),
         1 => Just(DialogueOp::Publish),
     ]
 }
+
+const RESPONSES: [ContributionResponse; 3] = [
+    ContributionResponse::Accepted,
+    ContributionResponse::PartlyAccepted,
+    ContributionResponse::Rejected,
+];
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
-    fn dialogues_fold_consistently(ops in proptest::collection::vec(dialogue_op(), 0..60)) {
+    fn dialogues_take_contributions_only_while_open(ops in proptest::collection::vec(dialogue_op(), 0..60)) {
         let mut at = kyiv("2024-03-01", 9, 0);
-        let mut state = Default::default();
-        let mut log = Vec::new();
+        let (opens_at, closes_at) = (minutes(at, 24 * 60), minutes(at, 6 * 24 * 60));
+        let mut run = Run::<Dialogue>::new();
         let announce = DialogueCommand::Announce {
             dialogue_id: dialogue_id(),
             kind: DialogueKind::RoundTable,
             topic: "Бюджет участі".into(),
             organiser: "Виконком".into(),
-            opens_at: minutes(at, 24 * 60),
-            closes_at: minutes(at, 6 * 24 * 60),
+            opens_at,
+            closes_at,
             at,
         };
-        step::<Dialogue>(&mut state, &mut log, announce).expect("announcing an empty stream works");
-        let mut answered = BTreeSet::new();
+        run.step(announce, at).expect("announcing an empty stream works");
         for op in ops {
             let command = match op {
                 DialogueOp::Wait(m) => { at = minutes(at, m); continue; }
+                DialogueOp::Back(m) => { at = minutes(at, -m); continue; }
                 DialogueOp::Submit(n) => DialogueCommand::SubmitContribution {
                     contribution_id: contribution(n),
                     author: tag(n),
@@ -219,7 +424,7 @@ proptest! {
                 },
                 DialogueOp::Answer(n, r) => DialogueCommand::AnswerContribution {
                     contribution_id: contribution(n),
-                    response: [ContributionResponse::Accepted, ContributionResponse::PartlyAccepted, ContributionResponse::Rejected][usize::from(r)],
+                    response: RESPONSES[usize::from(r)],
                     reason: "Причина".into(),
                     at,
                 },
@@ -230,14 +435,33 @@ proptest! {
                 },
                 DialogueOp::Publish => DialogueCommand::PublishOutcome { report: "Звіт".into(), council_decision_ref: None, at },
             };
-            if let Ok(events) = step::<Dialogue>(&mut state, &mut log, command) {
-                for event in events {
-                    if let domain::dialogue::DialogueEvent::ContributionAnswered(a) = event {
-                        prop_assert!(answered.insert(a.contribution_id), "answered twice");
-                    }
+            let _ = run.step(command, at);
+        }
+
+        let mut closed = false;
+        let mut submitted = BTreeSet::new();
+        let mut answered = BTreeSet::new();
+        for event in &run.log {
+            match event {
+                DialogueEvent::Announced(_) => {}
+                DialogueEvent::ContributionSubmitted(s) => {
+                    prop_assert!(opens_at <= s.at && s.at < closes_at, "submitted outside the window at {:?}", s.at);
+                    prop_assert!(!closed, "submitted after closing");
+                    prop_assert!(submitted.insert(s.contribution_id), "submitted twice");
                 }
+                DialogueEvent::ContributionAnswered(a) => {
+                    prop_assert!(submitted.contains(&a.contribution_id), "answered before submitted");
+                    prop_assert!(answered.insert(a.contribution_id), "answered twice");
+                }
+                DialogueEvent::Closed(c) => {
+                    prop_assert!(!closed, "closed twice");
+                    prop_assert!(c.at >= closes_at, "closed early at {:?}", c.at);
+                    closed = true;
+                }
+                DialogueEvent::OutcomePublished(_) => prop_assert!(closed, "outcome before closing"),
             }
         }
+        run.finish();
     }
 }
 
@@ -245,6 +469,8 @@ proptest! {
 
 #[derive(Debug, Clone)]
 enum PlanOp {
+    Wait(i64),
+    Back(i64),
     AddCommitment(u8, i64, i64),
     AddMilestone(u8, u8, i64),
     Report(u8, u8, bool),
@@ -254,6 +480,8 @@ enum PlanOp {
 
 fn plan_op() -> impl Strategy<Value = PlanOp> {
     prop_oneof![
+        1 => (0i64..30 * 24 * 60).prop_map(PlanOp::Wait),
+        1 => (1i64..24 * 60).prop_map(PlanOp::Back),
         3 => (0u8..4, -30i64..700, 0i64..400).prop_map(|(c, s, l)| PlanOp::AddCommitment(c, s, l)),
         4 => (0u8..4, 0u8..8, -30i64..800).prop_map(|(c, m, d)| PlanOp::AddMilestone(c, m, d)),
         4 => (0u8..8, 0u8..5, any::<bool>()).prop_map(|(m, s, l)| PlanOp::Report(m, s, l)),
@@ -270,15 +498,22 @@ const STATUSES: [ImplementationStatus; 5] = [
     ImplementationStatus::Complete,
 ];
 
+const OPENED: [OpenedGovernment; 5] = [
+    OpenedGovernment::Worsened,
+    OpenedGovernment::DidNotChange,
+    OpenedGovernment::Marginal,
+    OpenedGovernment::Major,
+    OpenedGovernment::Outstanding,
+];
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
-    fn action_plans_fold_consistently(ops in proptest::collection::vec(plan_op(), 0..60)) {
-        let at = kyiv("2024-02-01", 12, 0);
+    fn action_plans_keep_their_structure(ops in proptest::collection::vec(plan_op(), 0..60)) {
+        let mut at = kyiv("2024-02-01", 12, 0);
         let start = date("2024-01-01");
-        let mut state = Default::default();
-        let mut log = Vec::new();
+        let mut run = Run::<ActionPlan>::new();
         let adopt = ActionPlanCommand::Adopt {
             plan_id: plan_id(),
             title: "План дій".into(),
@@ -287,9 +522,11 @@ proptest! {
             council_decision: "№ 1".into(),
             at,
         };
-        step::<ActionPlan>(&mut state, &mut log, adopt).expect("adopting an empty stream works");
+        run.step(adopt, at).expect("adopting an empty stream works");
         for op in ops {
             let command = match op {
+                PlanOp::Wait(m) => { at = minutes(at, m); continue; }
+                PlanOp::Back(m) => { at = minutes(at, -m); continue; }
                 PlanOp::AddCommitment(c, offset, len) => ActionPlanCommand::AddCommitment {
                     commitment_id: commitment(c),
                     title: "Зобов'язання".into(),
@@ -316,12 +553,13 @@ proptest! {
                 PlanOp::Assess(c, o) => ActionPlanCommand::AssessCommitment {
                     commitment_id: commitment(c),
                     completion: STATUSES[usize::from(o)],
-                    opened_government: [OpenedGovernment::Worsened, OpenedGovernment::DidNotChange, OpenedGovernment::Marginal, OpenedGovernment::Major, OpenedGovernment::Outstanding][usize::from(o)],
+                    opened_government: OPENED[usize::from(o)],
                     at,
                 },
                 PlanOp::Close => ActionPlanCommand::Close { at },
             };
-            let _ = step::<ActionPlan>(&mut state, &mut log, command);
+            let _ = run.step(command, at);
+            let state = &run.state;
             // Every milestone lies within its commitment, which lies within the plan.
             for c in state.commitments.values() {
                 let (Some(c_start), Some(c_end)) = (c.start, c.end) else { continue };
@@ -330,6 +568,21 @@ proptest! {
                     prop_assert!(c_start <= m.due && m.due <= c_end);
                 }
             }
+            if state.status == PlanStatus::Closed {
+                prop_assert!(!state.commitments.is_empty(), "closed without commitments");
+                prop_assert!(state.commitments.values().all(|c| c.assessment.is_some()));
+                prop_assert!(state.overdue_milestones(date("2030-01-01")).is_empty());
+            }
         }
+        // Milestones of assessed commitments are never overdue.
+        let assessed: BTreeSet<_> = run.log.iter().filter_map(|e| match e {
+            ActionPlanEvent::CommitmentAssessed(a) => Some(a.commitment_id),
+            _ => None,
+        }).collect();
+        for id in run.state.overdue_milestones(date("2030-01-01")) {
+            let owner = run.state.milestone_owners[&id];
+            prop_assert!(!assessed.contains(&owner), "{:?} of an assessed commitment is overdue", id);
+        }
+        run.finish();
     }
 }

@@ -146,6 +146,10 @@ impl<B: Backend> NodeCore<B> {
             let rows = self.log().read(LogSeq(from), INDEX_SCAN_CHUNK).await?;
             let Some(last) = rows.last() else { break };
             from = last.seq.0 + 1;
+            if let Ok(env) = EnvelopeRef::decode(&last.bytes) {
+                // Commands are never dated before what the log already holds.
+                self.exec.not_before(env.recorded_at);
+            }
             for row in &rows {
                 if row.stream_version.0 != 1 {
                     continue;

@@ -82,6 +82,10 @@ struct Cached {
 pub struct Executor<B: Backend> {
     log: Arc<Log<B>>,
     clock: Clock,
+    /// The latest time handed to a command, in microseconds: time never runs backwards in
+    /// the log even if the system clock is stepped back (the domain refuses a command dated
+    /// before its stream's last event).
+    last_at: std::sync::atomic::AtomicI64,
     cache: Mutex<HashMap<StreamId, Cached>>,
     locks: Vec<tokio::sync::Mutex<()>>,
 }
@@ -121,6 +125,7 @@ impl<B: Backend> Executor<B> {
         Self {
             log,
             clock,
+            last_at: std::sync::atomic::AtomicI64::new(i64::MIN),
             cache: Mutex::new(HashMap::new()),
             locks,
         }
@@ -133,7 +138,16 @@ impl<B: Backend> Executor<B> {
 
     /// The current time.
     pub fn now(&self) -> Timestamp {
-        (self.clock)()
+        use std::sync::atomic::Ordering;
+        let now = (self.clock)().0;
+        let previous = self.last_at.fetch_max(now, Ordering::SeqCst);
+        Timestamp(now.max(previous))
+    }
+
+    /// Makes `now` never return a time before `at` (the newest event already in the log).
+    pub fn not_before(&self, at: Timestamp) {
+        self.last_at
+            .fetch_max(at.0, std::sync::atomic::Ordering::SeqCst);
     }
 
     fn lock_for(&self, stream: StreamId) -> &tokio::sync::Mutex<()> {

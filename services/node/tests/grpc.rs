@@ -516,3 +516,29 @@ async fn health_reflection_and_metrics_are_served() {
     );
     assert!(body.contains("vidkryto_node_log_size 1"), "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clock_stepped_back_does_not_make_commands_fail() {
+    let mut node = TestNode::start(None, 100).await;
+    let mut c = node.client().await;
+    let petition = file(&mut c).await;
+    node.clock.advance_days(-2); // e.g. an NTP correction
+    c.publish_petition(pb::PublishPetitionRequest {
+        request_id: request_id(),
+        petition_id: petition.clone(),
+    })
+    .await
+    .expect("time in the log never runs backwards");
+    // Also after a restart, which must seed the node's clock from the log.
+    node.stop().await;
+    node.clock.advance_days(-2);
+    node.boot().await;
+    let mut c = node.client().await;
+    c.sign_petition(pb::SignPetitionRequest {
+        request_id: request_id(),
+        petition_id: petition,
+        signer_subject: "s".into(),
+    })
+    .await
+    .expect("still accepted after a restart");
+}
