@@ -131,7 +131,10 @@ const GROUP_BATCHES_MAX: usize = 256;
 const GROUP_EVENTS_MAX: usize = 4 * APPEND_BATCH_MAX;
 
 /// Where a batch's outcome goes, and the outcome.
-type Reply = (oneshot::Sender<Result<Appended, StoreError>>, Result<Appended, StoreError>);
+type Reply = (
+    oneshot::Sender<Result<Appended, StoreError>>,
+    Result<Appended, StoreError>,
+);
 
 /// A batch waiting for the next group commit.
 #[derive(Debug)]
@@ -281,14 +284,20 @@ impl<B: Backend> Log<B> {
 
         // Group commit: queue the batch; whoever holds the write lock next commits every queued
         // batch in one transaction (one fsync for all of them) and answers each.
-        let (reply, answer) = oneshot::channel();
+        let (reply, mut answer) = oneshot::channel();
         self.lock_queue()?.push(Pending {
             stream,
             expected,
             events,
             reply,
         });
-        let _guard = self.write_lock.lock().await;
+        let dropped = || StoreError::Corrupt("append was dropped by the committer".into());
+        // Wait for whichever comes first: another leader's answer, or the lock (then lead).
+        let guard = tokio::select! {
+            biased;
+            answered = &mut answer => return answered.unwrap_or_else(|_| Err(dropped())),
+            guard = self.write_lock.lock() => guard,
+        };
         let group: Vec<Pending> = {
             let mut queue = self.lock_queue()?;
             let mut taken = 0usize;
@@ -302,13 +311,9 @@ impl<B: Backend> Log<B> {
         if !group.is_empty() {
             self.commit_group(group).await;
         }
-        drop(_guard);
+        drop(guard);
         // Our batch was in this group or an earlier leader's.
-        answer.await.unwrap_or_else(|_| {
-            Err(StoreError::Corrupt(
-                "append was dropped by the committer".into(),
-            ))
-        })
+        answer.await.unwrap_or_else(|_| Err(dropped()))
     }
 
     fn lock_queue(&self) -> Result<std::sync::MutexGuard<'_, Vec<Pending>>, StoreError> {

@@ -210,6 +210,8 @@ impl<'a, B: Backend> Pump<'a, B> {
     ) -> Result<(), RelayError> {
         self.reconcile().await?;
         let mut size = self.log.subscribe();
+        // The next batch, read while the previous one was being published.
+        let mut prefetched: Option<Vec<EventRow>> = None;
         loop {
             if shutdown.fired() {
                 self.drain().await?;
@@ -217,15 +219,31 @@ impl<'a, B: Backend> Pump<'a, B> {
             }
             // Mark the size seen before reading, so an append racing the read wakes us below.
             size.borrow_and_update();
-            let rows = self
-                .log
-                .read(LogSeq(self.next_seq), self.config.read_batch)
-                .await?;
-            let caught_up = rows.len() < self.config.read_batch as usize;
-            for row in rows {
-                self.publish_event(row).await?;
+            let batch = self.config.read_batch;
+            let rows = match prefetched.take() {
+                Some(rows) if rows.first().is_some_and(|r| r.seq.0 == self.next_seq) => rows,
+                _ => self.log.read(LogSeq(self.next_seq), batch).await?,
+            };
+            let caught_up = rows.len() < batch as usize;
+            if caught_up {
+                for row in rows {
+                    self.publish_event(row).await?;
+                }
+                self.publish_due_checkpoints().await?;
+            } else {
+                let next_from = rows.last().map_or(self.next_seq, |r| r.seq.0 + 1);
+                let log = self.log;
+                let read_next = async move { log.read(LogSeq(next_from), batch).await };
+                let publish = async {
+                    for row in rows {
+                        self.publish_event(row).await?;
+                    }
+                    self.publish_due_checkpoints().await
+                };
+                let (next, published) = tokio::join!(read_next, publish);
+                published?;
+                prefetched = Some(next?);
             }
-            self.publish_due_checkpoints().await?;
             if !caught_up {
                 self.report();
                 self.save_cursors_if_due().await?;
