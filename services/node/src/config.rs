@@ -321,3 +321,75 @@ pub fn init(dir: &Path, o: &InitOptions) -> anyhow::Result<String> {
     )?;
     Ok(vkey)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options() -> InitOptions {
+        InitOptions {
+            municipality: MunicipalityCode::parse("UA74040130000074451").unwrap(),
+            statute: StatuteSettings {
+                signature_threshold: 100,
+                collection_period_days: 60,
+                answer_deadline_working_days: 10,
+                rule_version: 1,
+            },
+            listen: "127.0.0.1:50051".into(),
+            nats_url: "nats://127.0.0.1:4222".into(),
+            storage: "node.sqlite".into(),
+        }
+    }
+
+    #[test]
+    fn init_writes_owner_only_secrets_and_a_config_that_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let vkey = init(dir.path(), &options()).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            for file in [KEY_FILE, SECRET_FILE] {
+                let mode = std::fs::metadata(dir.path().join(file))
+                    .unwrap()
+                    .permissions()
+                    .mode();
+                assert_eq!(mode & 0o777, 0o600, "{file}");
+            }
+        }
+        let settings = NodeSettings::load(dir.path(), Overrides::default()).unwrap();
+        assert_eq!(settings.signer.verifier().to_text(), vkey);
+        assert_eq!(settings.statute.signature_threshold, 100);
+        assert_eq!(settings.nats_url.as_deref(), Some("nats://127.0.0.1:4222"));
+        // Flags win over the file.
+        let flagged = Overrides {
+            listen: Some("127.0.0.1:0".into()),
+            nats_url: Some(String::new()),
+            ..Overrides::default()
+        };
+        let settings = NodeSettings::load(dir.path(), flagged).unwrap();
+        assert_eq!(settings.listen.port(), 0);
+        assert_eq!(settings.nats_url, None, "an empty NATS URL runs offline");
+        // A second init refuses to overwrite the node.
+        assert!(init(dir.path(), &options()).is_err());
+    }
+
+    #[test]
+    fn bad_config_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        init(dir.path(), &options()).unwrap();
+        let path = dir.path().join(CONFIG_FILE);
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(
+            &path,
+            text.replace(
+                "checkpoint_every_events = 1000",
+                "checkpoint_every_events = 0",
+            ),
+        )
+        .unwrap();
+        let err = NodeSettings::load(dir.path(), Overrides::default()).unwrap_err();
+        assert!(format!("{err:#}").contains("checkpoint"), "{err:#}");
+        std::fs::write(&path, "municipality = \"UA1\"\n").unwrap();
+        assert!(NodeSettings::load(dir.path(), Overrides::default()).is_err());
+    }
+}
