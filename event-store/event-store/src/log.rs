@@ -269,7 +269,8 @@ impl<B: Backend> Log<B> {
                 max: APPEND_BATCH_MAX,
             });
         }
-        for (i, e) in events.iter().enumerate() {
+        let mut ids = std::collections::HashSet::with_capacity(events.len());
+        for e in &events {
             if e.payload.len() > PAYLOAD_LEN_MAX {
                 return Err(event_store_core::EnvelopeError::PayloadTooLarge {
                     len: e.payload.len(),
@@ -277,7 +278,7 @@ impl<B: Backend> Log<B> {
                 }
                 .into());
             }
-            if events[..i].iter().any(|o| o.event_id == e.event_id) {
+            if !ids.insert(e.event_id) {
                 return Err(StoreError::DuplicateInBatch(e.event_id));
             }
         }
@@ -356,15 +357,10 @@ impl<B: Backend> Log<B> {
         replies: &mut Vec<Reply>,
     ) -> Result<u64, StoreError> {
         // Until the transaction is open, a failure must still answer every batch.
+        // Until the first batch is placed, a failure fails every batch of the group.
         let mut tx = match self.backend.begin_write().await {
             Ok(tx) => tx,
-            Err(e) => {
-                let message = e.to_string();
-                for p in group {
-                    replies.push((p.reply, Err(StoreError::Database(message.clone().into()))));
-                }
-                return Err(e);
-            }
+            Err(e) => return Err(fail_all(group, replies, e)),
         };
         let ids: Vec<EventId> = group
             .iter()
@@ -372,21 +368,11 @@ impl<B: Backend> Log<B> {
             .collect();
         let known = match tx.find_events(&ids).await {
             Ok(k) => k,
-            Err(e) => {
-                for p in group {
-                    replies.push((p.reply, Err(StoreError::Database(e.to_string().into()))));
-                }
-                return Err(e);
-            }
+            Err(e) => return Err(fail_all(group, replies, e)),
         };
         let mut head = match tx.head().await {
             Ok(h) => h,
-            Err(e) => {
-                for p in group {
-                    replies.push((p.reply, Err(StoreError::Database(e.to_string().into()))));
-                }
-                return Err(e);
-            }
+            Err(e) => return Err(fail_all(group, replies, e)),
         };
         let mut versions: HashMap<StreamId, StreamVersion> = HashMap::new();
         // Rows written by earlier batches of this group, for retries racing in the same group.
@@ -412,15 +398,9 @@ impl<B: Backend> Log<B> {
                 rows.extend(written[written.len() - a.positions.len()..].iter().cloned());
             }
             if let Err(StoreError::Database(e)) = &outcome {
-                let message = e.to_string();
+                let error = StoreError::Database(e.to_string().into());
                 replies.push((p.reply, outcome));
-                for rest in pending {
-                    replies.push((
-                        rest.reply,
-                        Err(StoreError::Database(message.clone().into())),
-                    ));
-                }
-                return Err(StoreError::Database(message.into()));
+                return Err(fail_all(pending, replies, error));
             }
             replies.push((p.reply, outcome));
         }
@@ -657,6 +637,19 @@ impl<B: Backend> Log<B> {
     ) -> Result<Vec<Hash>, StoreError> {
         proof::consistency_proof(&self.backend, old_size, new_size).await
     }
+}
+
+/// Answers every batch of `group` with the database failure `e`, which it returns.
+fn fail_all(
+    group: impl IntoIterator<Item = Pending>,
+    replies: &mut Vec<Reply>,
+    e: StoreError,
+) -> StoreError {
+    let message = e.to_string();
+    for p in group {
+        replies.push((p.reply, Err(StoreError::Database(message.clone().into()))));
+    }
+    e
 }
 
 /// Answers a retried batch from what is stored, or refuses a reused id: a retry must name

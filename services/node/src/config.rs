@@ -257,7 +257,7 @@ fn read_secret(path: &Path) -> anyhow::Result<[u8; 32]> {
 }
 
 /// Writes a file readable only by its owner; refuses to overwrite.
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+pub fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -270,6 +270,13 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
         .with_context(|| format!("failed to create {}", path.display()))?;
     file.write_all(text.as_bytes())
         .with_context(|| format!("failed to write {}", path.display()))
+}
+
+/// A fresh signing key for `municipality`'s node, named by its log's origin.
+pub fn new_node_key(municipality: &MunicipalityCode) -> anyhow::Result<NoteSigner> {
+    let mut seed = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut seed);
+    Ok(NoteSigner::from_seed(&origin_for(municipality), seed)?)
 }
 
 /// What `init` is told.
@@ -289,9 +296,7 @@ pub fn init(dir: &Path, o: &InitOptions) -> anyhow::Result<String> {
         bail!("{} already holds a node", dir.display());
     }
     std::fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
-    let mut seed = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut seed);
-    let signer = NoteSigner::from_seed(&origin_for(&o.municipality), seed)?;
+    let signer = new_node_key(&o.municipality)?;
     let mut secret = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut secret);
     let config = NodeConfig {

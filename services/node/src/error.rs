@@ -73,7 +73,7 @@ impl From<NodeError> for Status {
                 Status::aborted("the stream changed concurrently, retry the command")
             }
             NodeError::Store(StoreError::BatchSize { .. } | StoreError::Envelope(_)) => {
-                Status::invalid_argument(e_to_string(e))
+                Status::invalid_argument(e.to_string())
             }
             NodeError::Store(StoreError::Database(_) | StoreError::Timeout) => {
                 tracing::error!(error = %e, "storage unavailable");
@@ -85,8 +85,4 @@ impl From<NodeError> for Status {
             }
         }
     }
-}
-
-fn e_to_string(e: NodeError) -> String {
-    e.to_string()
 }

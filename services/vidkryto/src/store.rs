@@ -1,16 +1,14 @@
 //! Opening a node's log from what an operator types: a SQLite file path (the default) or a
 //! PostgreSQL URL, and the node's key file. One place, so every subcommand agrees.
 
-use std::io::Write as _;
 use std::path::Path;
 
 use anyhow::{Context, bail};
 use event_store::{Backend, CheckpointPolicy, Log};
+use event_store_core::MunicipalityCode;
 use event_store_core::checkpoint::{NoteSigner, NoteVerifier};
-use event_store_core::{MunicipalityCode, origin_for};
 use event_store_postgres::PgBackend;
 use event_store_sqlite::{Durability, SqliteBackend};
-use rand::RngCore as _;
 
 /// Where a log lives.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -75,23 +73,8 @@ pub async fn open_backend(location: &StoreLocation, create: bool) -> anyhow::Res
 /// Generates a node signing key for `municipality` and writes it to `path`, readable only by
 /// its owner. Refuses to overwrite an existing key.
 pub fn create_key_file(path: &Path, municipality: &MunicipalityCode) -> anyhow::Result<NoteSigner> {
-    let mut seed = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut seed);
-    let signer = NoteSigner::from_seed(&origin_for(municipality), seed)?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path).with_context(|| {
-        format!(
-            "failed to create key file {} (does it exist already?)",
-            path.display()
-        )
-    })?;
-    writeln!(file, "{}", signer.to_private_text()).context("failed to write key file")?;
+    let signer = node::config::new_node_key(municipality)?;
+    node::config::write_private(path, &format!("{}\n", signer.to_private_text()))?;
     Ok(signer)
 }
 
