@@ -3,7 +3,13 @@
 
 use prost::Message as _;
 
-const PROTOS: &[&str] = &["vidkryto/node/v1/node.proto", "vidkryto/node/v1/log.proto"];
+const PROTOS: &[&str] = &[
+    "vidkryto/node/v1/node.proto",
+    "vidkryto/node/v1/log.proto",
+    "vidkryto/national/v1/national.proto",
+    "vidkryto/federation/v1/federation.proto",
+    "vidkryto/audit/v1/audit.proto",
+];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=vidkryto");

@@ -7,10 +7,42 @@ use event_store_core::{Hash, LogSeq};
 use crate::backend::Backend;
 use crate::error::StoreError;
 
+/// Where proofs read their hashes from: a node's own log ([`Backend`]), or any other store that
+/// keeps a log's leaf hashes and every fourth level of its tree (the association's verified
+/// copy of each node's log).
+pub trait TreeHashes: Sync {
+    /// How many leaves the tree has.
+    fn tree_size(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// The stored hashes of nodes `start..end` at a stored level (level 0: leaf hashes), as
+    /// `(index, hash)` in index order. Missing nodes are simply absent.
+    fn tree_hashes(
+        &self,
+        level: u8,
+        start: u64,
+        end: u64,
+    ) -> impl Future<Output = Result<Vec<(u64, Hash)>, StoreError>> + Send;
+}
+
+impl<B: Backend> TreeHashes for B {
+    async fn tree_size(&self) -> Result<u64, StoreError> {
+        Ok(self.head().await?.size())
+    }
+
+    async fn tree_hashes(
+        &self,
+        level: u8,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<(u64, Hash)>, StoreError> {
+        self.read_hashes(level, start, end).await
+    }
+}
+
 /// The hash of one perfect subtree, from stored hashes.
-pub async fn subtree_hash<B: Backend>(backend: &B, node: NodeId) -> Result<Hash, StoreError> {
+pub async fn subtree_hash<B: TreeHashes>(backend: &B, node: NodeId) -> Result<Hash, StoreError> {
     let (level, start, end) = merkle::stored_children(node);
-    let hashes = backend.read_hashes(level, start, end).await?;
+    let hashes = backend.tree_hashes(level, start, end).await?;
     let complete = hashes.len() as u64 == end - start
         && hashes
             .iter()
@@ -26,7 +58,11 @@ pub async fn subtree_hash<B: Backend>(backend: &B, node: NodeId) -> Result<Hash,
 }
 
 /// The RFC 6962 hash of the leaf range `[start, end)` (a range of the shape proofs use).
-pub async fn range_hash<B: Backend>(backend: &B, start: u64, end: u64) -> Result<Hash, StoreError> {
+pub async fn range_hash<B: TreeHashes>(
+    backend: &B,
+    start: u64,
+    end: u64,
+) -> Result<Hash, StoreError> {
     let mut hashes = Vec::new();
     for node in merkle::range_cover(start, end) {
         hashes.push(subtree_hash(backend, node).await?);
@@ -35,13 +71,13 @@ pub async fn range_hash<B: Backend>(backend: &B, start: u64, end: u64) -> Result
 }
 
 /// The root of the tree of the first `size` events.
-pub async fn root_at<B: Backend>(backend: &B, size: u64) -> Result<Hash, StoreError> {
+pub async fn root_at<B: TreeHashes>(backend: &B, size: u64) -> Result<Hash, StoreError> {
     check_size(backend, size).await?;
     range_hash(backend, 0, size).await
 }
 
-async fn check_size<B: Backend>(backend: &B, size: u64) -> Result<(), StoreError> {
-    let have = backend.head().await?.size();
+async fn check_size<B: TreeHashes>(backend: &B, size: u64) -> Result<(), StoreError> {
+    let have = backend.tree_size().await?;
     if size > have {
         return Err(StoreError::OutOfRange {
             what: "tree size",
@@ -52,7 +88,7 @@ async fn check_size<B: Backend>(backend: &B, size: u64) -> Result<(), StoreError
 }
 
 /// The inclusion proof of event `seq` in the tree of `tree_size` events.
-pub async fn inclusion_proof<B: Backend>(
+pub async fn inclusion_proof<B: TreeHashes>(
     backend: &B,
     seq: LogSeq,
     tree_size: u64,
@@ -72,7 +108,7 @@ pub async fn inclusion_proof<B: Backend>(
 }
 
 /// The consistency proof from the tree of `old_size` events to that of `new_size`.
-pub async fn consistency_proof<B: Backend>(
+pub async fn consistency_proof<B: TreeHashes>(
     backend: &B,
     old_size: u64,
     new_size: u64,

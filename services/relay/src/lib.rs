@@ -67,6 +67,28 @@ pub fn checkpoint_msg_id(municipality: &MunicipalityCode, size: u64) -> String {
     format!("{municipality}-ckpt-{size}")
 }
 
+/// The configuration of a municipality's stream, shared by the relay (which creates it if
+/// missing) and the association (which creates it on enrolment so it can source it at once):
+/// file storage, deletes and purges refused, direct gets allowed for back-fills.
+pub fn stream_config(
+    municipality: &MunicipalityCode,
+    duplicate_window: std::time::Duration,
+) -> async_nats::jetstream::stream::Config {
+    async_nats::jetstream::stream::Config {
+        name: stream_name(municipality),
+        subjects: vec![
+            event_subject(municipality),
+            checkpoint_subject(municipality),
+        ],
+        storage: async_nats::jetstream::stream::StorageType::File,
+        deny_delete: true,
+        deny_purge: true,
+        allow_direct: true,
+        duplicate_window,
+        ..Default::default()
+    }
+}
+
 /// What the relay reports for health checks and metrics.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RelayStatus {

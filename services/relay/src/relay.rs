@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream::context::PublishAckFuture;
 use async_nats::jetstream::message::PublishMessage;
-use async_nats::jetstream::stream::{self, LastRawMessageErrorKind, StorageType};
+use async_nats::jetstream::stream::{self, LastRawMessageErrorKind};
 use async_nats::jetstream::{self, Context};
 use event_store::{Backend, EventRow, Log, StoredCheckpoint};
 use event_store_core::{LogSeq, MunicipalityCode};
@@ -278,16 +278,10 @@ impl<'a, B: Backend> Pump<'a, B> {
         let names = self.names;
         let stream = self
             .js
-            .get_or_create_stream(stream::Config {
-                name: names.stream.clone(),
-                subjects: vec![names.events.clone(), names.checkpoints.clone()],
-                storage: StorageType::File,
-                deny_delete: true,
-                deny_purge: true,
-                allow_direct: true,
-                duplicate_window: self.config.duplicate_window,
-                ..Default::default()
-            })
+            .get_or_create_stream(crate::stream_config(
+                &names.municipality,
+                self.config.duplicate_window,
+            ))
             .await
             .map_err(|source| RelayError::Stream {
                 stream: names.stream.clone(),

@@ -2,6 +2,7 @@
 //! subcommand. The binary's `main` only parses arguments and sets up logging; all of the
 //! work lives here so it can be tested.
 
+pub mod association_cmd;
 pub mod demo;
 pub mod demo_script;
 pub mod log_cmd;
@@ -25,6 +26,9 @@ pub enum Command {
     /// Work with one node's verifiable log.
     #[command(subcommand)]
     Log(log_cmd::LogCommand),
+    /// Run the association: verified ingest, witness, national projections and APIs.
+    #[command(subcommand)]
+    Association(association_cmd::AssociationCommand),
     /// Run a municipality's node.
     #[command(subcommand)]
     Node(node_cmd::NodeCommand),
@@ -37,6 +41,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Log(cmd) => log_cmd::run(cmd).await,
         Command::Node(cmd) => node_cmd::run(cmd).await,
+        Command::Association(cmd) => association_cmd::run(cmd).await,
         Command::Demo(args) => demo::run(args).await,
     }
 }

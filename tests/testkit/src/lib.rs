@@ -2,5 +2,7 @@
 //! never mock NATS (see STYLE.md, "Tests").
 
 mod nats;
+mod pg;
 
 pub use nats::NatsServer;
+pub use pg::{PgDatabase, admin_url};

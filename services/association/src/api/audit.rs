@@ -1,0 +1,256 @@
+//! `vidkryto.audit.v1.AuditService`: verified logs as stored bytes, cosigned checkpoints,
+//! proofs from the verified copy, enrolment history and the projection digest.
+
+use std::pin::Pin;
+
+use event_store::proof;
+use event_store_core::checkpoint::NoteSigner;
+use event_store_core::{LogSeq, merkle};
+use futures_util::Stream;
+use proto::audit::v1 as pb;
+use proto::audit::v1::audit_service_server::AuditService;
+use sqlx::Row;
+use tonic::{Request, Response, Status};
+
+use super::{code, invalid};
+use crate::store::{Store, db, int, uint};
+
+/// Events one ReadLog call streams at most.
+const READ_LIMIT_MAX: u32 = 100_000;
+const READ_LIMIT_DEFAULT: u32 = 10_000;
+/// Events read from the database per step of a ReadLog stream.
+const READ_STEP: u64 = 2_000;
+const CHECKPOINTS_MAX: u32 = 1_000;
+
+type Reply<T> = Result<Response<T>, Status>;
+
+/// The audit service.
+#[derive(Debug, Clone)]
+pub struct AuditApi {
+    store: Store,
+    witness_vkey: String,
+}
+
+impl AuditApi {
+    pub fn new(store: Store, witness: &NoteSigner) -> Self {
+        Self {
+            store,
+            witness_vkey: witness.verifier().to_text(),
+        }
+    }
+
+    async fn cosigned_note(&self, code: &str, size: u64) -> Result<String, Status> {
+        let note: Option<String> = sqlx::query_scalar(
+            "SELECT cosigned_note FROM fed_checkpoint WHERE code = $1 AND size = $2",
+        )
+        .bind(code)
+        .bind(int(size))
+        .fetch_optional(self.store.pool())
+        .await
+        .map_err(|e| Status::from(db(e)))?;
+        Ok(note.unwrap_or_default())
+    }
+}
+
+fn proof_status(e: event_store::StoreError) -> Status {
+    match e {
+        event_store::StoreError::OutOfRange { what, detail } => {
+            Status::out_of_range(format!("{what}: {detail}"))
+        }
+        other => Status::unavailable(other.to_string()),
+    }
+}
+
+#[tonic::async_trait]
+impl AuditService for AuditApi {
+    type ReadLogStream = Pin<Box<dyn Stream<Item = Result<pb::LogEntry, Status>> + Send>>;
+
+    async fn read_log(&self, request: Request<pb::ReadLogRequest>) -> Reply<Self::ReadLogStream> {
+        let r = request.into_inner();
+        let code = code("code", &r.code)?;
+        let limit = match r.limit {
+            0 => READ_LIMIT_DEFAULT,
+            l if l > READ_LIMIT_MAX => {
+                return Err(invalid("limit", format!("at most {READ_LIMIT_MAX}")));
+            }
+            l => l,
+        };
+        let verified = self
+            .store
+            .verified_size(&code)
+            .await?
+            .ok_or_else(|| Status::not_found(format!("{code} was never enrolled")))?;
+        let from = r.from_seq.max(1);
+        let last = verified.min(from.saturating_add(u64::from(limit)) - 1);
+        let store = self.store.clone();
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        tokio::spawn(async move {
+            let mut next = from;
+            while next <= last {
+                let to = last.min(next + READ_STEP - 1);
+                let events = match store.events(&code, next, to).await {
+                    Ok(events) => events,
+                    Err(e) => {
+                        let _ = tx.send(Err(Status::from(e))).await;
+                        return;
+                    }
+                };
+                if events.is_empty() {
+                    return;
+                }
+                for (seq, envelope) in events {
+                    next = seq + 1;
+                    if tx.send(Ok(pb::LogEntry { seq, envelope })).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
+    }
+
+    async fn list_checkpoints(
+        &self,
+        request: Request<pb::ListCheckpointsRequest>,
+    ) -> Reply<pb::ListCheckpointsResponse> {
+        let r = request.into_inner();
+        let code = code("code", &r.code)?;
+        let limit = match r.limit {
+            0 | CHECKPOINTS_MAX.. => CHECKPOINTS_MAX,
+            l => l,
+        };
+        let rows = sqlx::query(
+            "SELECT size, root, cosigned_note, (extract(epoch FROM accepted_at) * 1000000)::int8 AS at \
+             FROM fed_checkpoint WHERE code = $1 AND size >= $2 ORDER BY size LIMIT $3",
+        )
+        .bind(code.as_str())
+        .bind(int(r.from_size))
+        .bind(i64::from(limit))
+        .fetch_all(self.store.pool())
+        .await
+        .map_err(|e| Status::from(db(e)))?;
+        let mut checkpoints = Vec::with_capacity(rows.len());
+        for row in rows {
+            let e = |e| Status::from(db(e));
+            checkpoints.push(pb::Checkpoint {
+                size: uint(row.try_get("size").map_err(e)?),
+                root: row.try_get("root").map_err(e)?,
+                cosigned_note: row.try_get("cosigned_note").map_err(e)?,
+                accepted_at_micros: row.try_get("at").map_err(e)?,
+            });
+        }
+        Ok(Response::new(pb::ListCheckpointsResponse { checkpoints }))
+    }
+
+    async fn get_inclusion_proof(
+        &self,
+        request: Request<pb::GetInclusionProofRequest>,
+    ) -> Reply<pb::InclusionProof> {
+        let r = request.into_inner();
+        let code = code("code", &r.code)?;
+        if r.seq == 0 {
+            return Err(invalid("seq", "sequence numbers start at 1"));
+        }
+        let tree_size = if r.tree_size == 0 {
+            let size: Option<i64> =
+                sqlx::query_scalar("SELECT checkpoint_size FROM fed_node WHERE code = $1")
+                    .bind(code.as_str())
+                    .fetch_optional(self.store.pool())
+                    .await
+                    .map_err(|e| Status::from(db(e)))?;
+            size.map(uint)
+                .ok_or_else(|| Status::not_found(format!("{code} was never enrolled")))?
+        } else {
+            r.tree_size
+        };
+        let tree = self.store.tree(code);
+        let hashes = proof::inclusion_proof(&tree, LogSeq(r.seq), tree_size)
+            .await
+            .map_err(proof_status)?;
+        let envelope = self
+            .store
+            .events(&code, r.seq, r.seq)
+            .await?
+            .into_iter()
+            .next()
+            .map(|(_, bytes)| bytes)
+            .unwrap_or_default();
+        Ok(Response::new(pb::InclusionProof {
+            code: code.to_string(),
+            seq: r.seq,
+            tree_size,
+            leaf_hash: merkle::leaf_hash(&envelope).to_vec(),
+            hashes: hashes.iter().map(|h| h.to_vec()).collect(),
+            cosigned_note: self.cosigned_note(code.as_str(), tree_size).await?,
+            envelope,
+        }))
+    }
+
+    async fn get_consistency_proof(
+        &self,
+        request: Request<pb::GetConsistencyProofRequest>,
+    ) -> Reply<pb::ConsistencyProof> {
+        let r = request.into_inner();
+        let code = code("code", &r.code)?;
+        let tree = self.store.tree(code);
+        let hashes = proof::consistency_proof(&tree, r.old_size, r.new_size)
+            .await
+            .map_err(proof_status)?;
+        Ok(Response::new(pb::ConsistencyProof {
+            code: code.to_string(),
+            old_size: r.old_size,
+            new_size: r.new_size,
+            hashes: hashes.iter().map(|h| h.to_vec()).collect(),
+        }))
+    }
+
+    async fn get_projection_digest(
+        &self,
+        _: Request<pb::GetProjectionDigestRequest>,
+    ) -> Reply<pb::ProjectionDigest> {
+        let digest = crate::digest::compute(&self.store).await?;
+        Ok(Response::new(pb::ProjectionDigest {
+            digest: digest.hex,
+            positions: digest
+                .positions
+                .into_iter()
+                .map(|p| pb::Position {
+                    code: p.code,
+                    verified_size: p.verified_size,
+                    root: p.root,
+                })
+                .collect(),
+            computed_at_micros: event_store_core::Timestamp::now().as_micros(),
+        }))
+    }
+
+    async fn list_keys(
+        &self,
+        request: Request<pb::ListKeysRequest>,
+    ) -> Reply<pb::ListKeysResponse> {
+        let r = request.into_inner();
+        let filter = if r.code.is_empty() {
+            None
+        } else {
+            Some(code("code", &r.code)?)
+        };
+        let keys = self
+            .store
+            .keys(filter.as_ref())
+            .await?
+            .into_iter()
+            .map(|k| pb::KeyRecord {
+                code: k.code,
+                vkey: k.vkey,
+                enrolled_at_micros: k.enrolled_at_micros,
+                revoked_at_micros: k.revoked_at_micros.unwrap_or(0),
+            })
+            .collect();
+        Ok(Response::new(pb::ListKeysResponse {
+            keys,
+            witness_vkey: self.witness_vkey.clone(),
+        }))
+    }
+}

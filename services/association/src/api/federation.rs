@@ -1,0 +1,302 @@
+//! `vidkryto.federation.v1.FederationService`: nodes, lag, quarantine, forks, and enrolment
+//! (admin methods behind the association's bearer token).
+
+use std::sync::Arc;
+
+use proto::federation::v1 as pb;
+use proto::federation::v1::federation_service_server::FederationService;
+use sha2::{Digest as _, Sha256};
+use sqlx::Row;
+use tonic::{Request, Response, Status};
+
+use super::{code, decode_token, encode_token, invalid, page_size};
+use crate::enrolment::Enrolment;
+use crate::read::{NodeInfo, ReadModel};
+use crate::store::{Store, db, uint};
+
+type Reply<T> = Result<Response<T>, Status>;
+
+/// The federation service.
+#[derive(Debug, Clone)]
+pub struct FederationApi {
+    read: ReadModel,
+    store: Store,
+    enrolment: Enrolment,
+    /// SHA-256 of the admin token; `None` refuses every admin call.
+    admin_token_hash: Option<Arc<[u8; 32]>>,
+}
+
+impl FederationApi {
+    pub fn new(
+        read: ReadModel,
+        store: Store,
+        enrolment: Enrolment,
+        admin_token: Option<String>,
+    ) -> Self {
+        Self {
+            read,
+            store,
+            enrolment,
+            admin_token_hash: admin_token.map(|t| Arc::new(Sha256::digest(t.as_bytes()).into())),
+        }
+    }
+
+    /// Checks the bearer token (compared as hashes, so timing says nothing about it).
+    fn authorize<T>(&self, request: &Request<T>) -> Result<(), Status> {
+        let Some(expected) = &self.admin_token_hash else {
+            return Err(Status::permission_denied(
+                "this association has no admin token configured",
+            ));
+        };
+        let given = request
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| {
+                Status::unauthenticated("an admin call needs `authorization: Bearer <token>`")
+            })?;
+        let given: [u8; 32] = Sha256::digest(given.trim().as_bytes()).into();
+        if given != **expected {
+            return Err(Status::unauthenticated("wrong admin token"));
+        }
+        Ok(())
+    }
+
+    async fn node(&self, code: event_store_core::MunicipalityCode) -> Result<pb::Node, Status> {
+        let snapshot = self.read.snapshot();
+        let keys = self.store.keys(Some(&code)).await?;
+        let info = snapshot.nodes.get(&code).cloned().unwrap_or_default();
+        Ok(self.node_view(code, &info, keys))
+    }
+
+    fn node_view(
+        &self,
+        code: event_store_core::MunicipalityCode,
+        info: &NodeInfo,
+        keys: Vec<crate::store::KeyRecord>,
+    ) -> pb::Node {
+        let reference = self.read.reference.municipality(&code);
+        pb::Node {
+            code: code.to_string(),
+            name_uk: reference.map(|m| m.name_uk.clone()).unwrap_or_default(),
+            name_en: reference.map(|m| m.name_en.clone()).unwrap_or_default(),
+            status: status(info) as i32,
+            keys: keys
+                .into_iter()
+                .map(|k| pb::EnrolledKey {
+                    vkey: k.vkey,
+                    enrolled_at_micros: k.enrolled_at_micros,
+                    revoked_at_micros: k.revoked_at_micros.unwrap_or(0),
+                })
+                .collect(),
+            verified_size: info.verified_size,
+            received_seq: info.received_seq,
+            lag_events: info.received_seq.saturating_sub(info.verified_size),
+            checkpoint_size: info.checkpoint_size,
+            checkpoint_root: info.checkpoint_root.clone(),
+            cosigned_note: info.cosigned_note.clone(),
+            verified_at_micros: info.verified_at_micros,
+            quarantined: info.quarantined,
+            forks: info.forks,
+        }
+    }
+}
+
+/// A node's status, worst first.
+pub fn status(info: &NodeInfo) -> pb::NodeStatus {
+    if info.revoked {
+        pb::NodeStatus::Revoked
+    } else if info.forks > 0 {
+        pb::NodeStatus::Forked
+    } else if info.quarantined_recently > 0 {
+        pb::NodeStatus::Quarantine
+    } else if info.received_seq > info.verified_size {
+        pb::NodeStatus::Lagging
+    } else if info.verified_size == 0 {
+        pb::NodeStatus::Waiting
+    } else {
+        pb::NodeStatus::Healthy
+    }
+}
+
+fn micros(row: &sqlx::postgres::PgRow, name: &str) -> Result<i64, Status> {
+    row.try_get::<Option<i64>, _>(name)
+        .map(|v| v.unwrap_or(0))
+        .map_err(|e| Status::from(db(e)))
+}
+
+#[tonic::async_trait]
+impl FederationService for FederationApi {
+    async fn list_nodes(
+        &self,
+        request: Request<pb::ListNodesRequest>,
+    ) -> Reply<pb::ListNodesResponse> {
+        let r = request.into_inner();
+        let size = page_size(r.page_size, 100, 2_000)?;
+        let wanted =
+            pb::NodeStatus::try_from(r.status).map_err(|_| invalid("status", "unknown status"))?;
+        let fingerprint = format!("status={}", r.status);
+        let offset = decode_token(&r.page_token, &fingerprint)?;
+        let snapshot = self.read.snapshot();
+        let keys = self.store.keys(None).await?;
+        let matching: Vec<_> = snapshot
+            .nodes
+            .iter()
+            .filter(|(_, info)| wanted == pb::NodeStatus::Unspecified || status(info) == wanted)
+            .collect();
+        let end = (offset + size).min(matching.len());
+        let nodes = matching[offset.min(end)..end]
+            .iter()
+            .map(|(code, info)| {
+                let own = keys
+                    .iter()
+                    .filter(|k| k.code == code.as_str())
+                    .cloned()
+                    .collect();
+                self.node_view(**code, info, own)
+            })
+            .collect();
+        let next_page_token = if end < matching.len() {
+            encode_token(end, &fingerprint)
+        } else {
+            String::new()
+        };
+        Ok(Response::new(pb::ListNodesResponse {
+            nodes,
+            next_page_token,
+        }))
+    }
+
+    async fn get_node(&self, request: Request<pb::GetNodeRequest>) -> Reply<pb::Node> {
+        let code = code("code", &request.into_inner().code)?;
+        if !self.read.snapshot().nodes.contains_key(&code)
+            && self.store.keys(Some(&code)).await?.is_empty()
+        {
+            return Err(Status::not_found(format!("{code} was never enrolled")));
+        }
+        Ok(Response::new(self.node(code).await?))
+    }
+
+    async fn list_quarantine(
+        &self,
+        request: Request<pb::ListQuarantineRequest>,
+    ) -> Reply<pb::ListQuarantineResponse> {
+        let r = request.into_inner();
+        let size = page_size(r.page_size, 50, 500)?;
+        let filter = if r.code.is_empty() {
+            None
+        } else {
+            Some(code("code", &r.code)?.to_string())
+        };
+        let fingerprint = format!("code={}", r.code);
+        // The token carries the last id seen (newest first).
+        let before = match decode_token(&r.page_token, &fingerprint)? {
+            0 => i64::MAX,
+            id => id as i64,
+        };
+        let rows = sqlx::query(
+            "SELECT id, code, subject, seq, reason, detail, payload, \
+                    (extract(epoch FROM received_at) * 1000000)::int8 AS at \
+             FROM quarantine WHERE id < $1 AND ($2::text IS NULL OR code = $2) \
+             ORDER BY id DESC LIMIT $3",
+        )
+        .bind(before)
+        .bind(filter)
+        .bind(size as i64 + 1)
+        .fetch_all(self.store.pool())
+        .await
+        .map_err(|e| Status::from(db(e)))?;
+        let mut records = Vec::with_capacity(rows.len());
+        for row in rows.iter().take(size) {
+            let get_err = |e| Status::from(db(e));
+            records.push(pb::QuarantineRecord {
+                id: row.try_get("id").map_err(get_err)?,
+                code: row.try_get("code").map_err(get_err)?,
+                subject: row.try_get("subject").map_err(get_err)?,
+                seq: row
+                    .try_get::<Option<i64>, _>("seq")
+                    .map_err(get_err)?
+                    .map(uint)
+                    .unwrap_or(0),
+                reason: row.try_get("reason").map_err(get_err)?,
+                detail: row.try_get("detail").map_err(get_err)?,
+                received_at_micros: micros(row, "at")?,
+                payload: row.try_get("payload").map_err(get_err)?,
+            });
+        }
+        let next_page_token = match (rows.len() > size, records.last()) {
+            (true, Some(last)) => encode_token(last.id as usize, &fingerprint),
+            _ => String::new(),
+        };
+        Ok(Response::new(pb::ListQuarantineResponse {
+            records,
+            next_page_token,
+        }))
+    }
+
+    async fn list_forks(
+        &self,
+        request: Request<pb::ListForksRequest>,
+    ) -> Reply<pb::ListForksResponse> {
+        let r = request.into_inner();
+        let filter = if r.code.is_empty() {
+            None
+        } else {
+            Some(code("code", &r.code)?.to_string())
+        };
+        let rows = sqlx::query(
+            "SELECT code, size, accepted_root, other_root, other_note, \
+                    (extract(epoch FROM detected_at) * 1000000)::int8 AS at \
+             FROM fed_fork WHERE $1::text IS NULL OR code = $1 ORDER BY detected_at DESC LIMIT 1000",
+        )
+        .bind(filter)
+        .fetch_all(self.store.pool())
+        .await
+        .map_err(|e| Status::from(db(e)))?;
+        let mut forks = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let get_err = |e| Status::from(db(e));
+            forks.push(pb::Fork {
+                code: row.try_get("code").map_err(get_err)?,
+                size: uint(row.try_get("size").map_err(get_err)?),
+                accepted_root: row.try_get("accepted_root").map_err(get_err)?,
+                other_root: row.try_get("other_root").map_err(get_err)?,
+                other_note: row.try_get("other_note").map_err(get_err)?,
+                detected_at_micros: micros(row, "at")?,
+            });
+        }
+        Ok(Response::new(pb::ListForksResponse { forks }))
+    }
+
+    async fn enroll(&self, request: Request<pb::EnrollRequest>) -> Reply<pb::Node> {
+        self.authorize(&request)?;
+        let r = request.into_inner();
+        let code = code("code", &r.code)?;
+        if self.read.reference.municipality(&code).is_none() {
+            return Err(invalid(
+                "code",
+                format!("{code} is not a hromada in the reference data"),
+            ));
+        }
+        let vkey = crate::ingest::parse_vkey(&r.vkey)?;
+        self.enrolment.enroll(&code, &vkey).await?;
+        Ok(Response::new(self.node(code).await?))
+    }
+
+    async fn revoke(&self, request: Request<pb::RevokeRequest>) -> Reply<pb::Node> {
+        self.authorize(&request)?;
+        let r = request.into_inner();
+        let code = code("code", &r.code)?;
+        let vkey = if r.vkey.trim().is_empty() {
+            None
+        } else {
+            Some(crate::ingest::parse_vkey(&r.vkey)?)
+        };
+        let revoked = self.enrolment.revoke(&code, vkey.as_ref()).await?;
+        if revoked == 0 {
+            return Err(Status::not_found(format!("{code} has no such valid key")));
+        }
+        Ok(Response::new(self.node(code).await?))
+    }
+}

@@ -1,0 +1,96 @@
+//! The association's gRPC services and the one place their errors become statuses.
+
+pub mod audit;
+pub mod federation;
+pub mod national;
+
+use base64::Engine as _;
+use event_store_core::MunicipalityCode;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt as _};
+
+use crate::error::AssociationError;
+
+/// `INVALID_ARGUMENT` naming the field.
+pub(crate) fn invalid(field: &str, description: impl Into<String>) -> Status {
+    let description = description.into();
+    let details = ErrorDetails::with_bad_request_violation(field, description.clone());
+    Status::with_error_details(
+        Code::InvalidArgument,
+        format!("{field}: {description}"),
+        details,
+    )
+}
+
+impl From<AssociationError> for Status {
+    fn from(err: AssociationError) -> Self {
+        match err {
+            AssociationError::Invalid { field, detail } => invalid(field, detail),
+            AssociationError::NotFound(what) => Status::not_found(what),
+            other => {
+                tracing::error!(error = %other, "request failed");
+                Status::unavailable(other.to_string())
+            }
+        }
+    }
+}
+
+/// A municipality code from a request.
+pub(crate) fn code(field: &str, text: &str) -> Result<MunicipalityCode, Status> {
+    MunicipalityCode::parse(text.trim()).map_err(|e| invalid(field, format!("{text:?}: {e}")))
+}
+
+/// A page size within `1..=max`, `default` for 0.
+pub(crate) fn page_size(value: i32, default: usize, max: usize) -> Result<usize, Status> {
+    match value {
+        0 => Ok(default),
+        v if v < 0 => Err(invalid("page_size", "must not be negative")),
+        v if v as usize > max => Err(invalid("page_size", format!("at most {max}"))),
+        v => Ok(v as usize),
+    }
+}
+
+/// A page token is the offset of the next item and a fingerprint of the query it belongs to,
+/// so a token cannot be replayed against another query (AIP-158).
+pub(crate) fn encode_token(offset: usize, fingerprint: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{offset}:{fingerprint}"))
+}
+
+pub(crate) fn decode_token(token: &str, fingerprint: &str) -> Result<usize, Status> {
+    if token.is_empty() {
+        return Ok(0);
+    }
+    let bad = || {
+        invalid(
+            "page_token",
+            "not a token from the previous page of this query",
+        )
+    };
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let (offset, rest) = text.split_once(':').ok_or_else(bad)?;
+    if rest != fingerprint {
+        return Err(bad());
+    }
+    offset.parse().map_err(|_| bad())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_tokens_are_bound_to_their_query() {
+        let token = encode_token(150, "order=name");
+        assert_eq!(decode_token(&token, "order=name").unwrap(), 150);
+        assert_eq!(decode_token("", "order=name").unwrap(), 0);
+        let err = decode_token(&token, "order=code").unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument);
+        assert!(decode_token("%%%", "x").is_err());
+        assert!(page_size(-1, 50, 500).is_err());
+        assert!(page_size(501, 50, 500).is_err());
+        assert_eq!(page_size(0, 50, 500).unwrap(), 50);
+    }
+}

@@ -1,0 +1,601 @@
+//! `vidkryto.national.v1.NationalService`: national projections from the read model's
+//! snapshot (memory), weekly series from PostgreSQL.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use domain::CivilDate;
+use event_store_core::MunicipalityCode;
+use futures_util::Stream;
+use projection::Counters;
+use proto::national::v1 as pb;
+use proto::national::v1::national_service_server::NationalService;
+use sqlx::Row;
+use tonic::{Request, Response, Status};
+
+use super::{code, decode_token, encode_token, invalid, page_size};
+use crate::read::{AreaFigures, ReadModel, Snapshot, share};
+use crate::reference::Municipality;
+use crate::store::{Store, db, uint};
+
+/// Dialogue kinds in their frozen code order.
+const DIALOGUE_KINDS: [&str; 6] = [
+    "public_consultation",
+    "public_hearing",
+    "round_table",
+    "e_consultation",
+    "youth_council",
+    "other",
+];
+/// Milestone status slots: no report yet, then the IRM statuses in code order.
+const MILESTONE_STATUSES: [&str; 6] = [
+    "no_report",
+    "no_evidence_available",
+    "not_started",
+    "limited",
+    "substantial",
+    "complete",
+];
+const OPENED_GOVERNMENT: [&str; 5] = [
+    "worsened",
+    "did_not_change",
+    "marginal",
+    "major",
+    "outstanding",
+];
+/// The law's answer deadline in working days ("On citizens' appeals", art. 23-1).
+const DEADLINE_WORKING_DAYS: u32 = 10;
+const WEEKS_MAX: u32 = 520;
+const LEADERBOARD_MAX: u32 = 500;
+/// The least time between two updates on one watch.
+const WATCH_INTERVAL_MIN: Duration = Duration::from_millis(250);
+
+/// The national service.
+#[derive(Debug, Clone)]
+pub struct NationalApi {
+    read: ReadModel,
+    store: Store,
+}
+
+impl NationalApi {
+    pub fn new(read: ReadModel, store: Store) -> Self {
+        Self { read, store }
+    }
+}
+
+fn count(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+fn kinds(names: &[&str], counts: &[i64]) -> Vec<pb::KindCount> {
+    names
+        .iter()
+        .zip(counts)
+        .map(|(kind, n)| pb::KindCount {
+            kind: (*kind).to_owned(),
+            count: count(*n),
+        })
+        .collect()
+}
+
+/// The wire figures of an area.
+pub fn figures(area: &AreaFigures) -> pb::Figures {
+    let c: &Counters = &area.counters;
+    let announced: i64 = c.dialogues_announced_by_kind.iter().sum();
+    let substantial_or_complete = c.milestones_by_status[4] + c.milestones_by_status[5];
+    pb::Figures {
+        population: area.population,
+        petitions_filed: count(c.petitions_filed),
+        petitions_published: count(c.petitions_published),
+        petitions_rejected: count(c.petitions_rejected),
+        petitions_threshold_reached: count(c.petitions_threshold_reached),
+        petitions_collection_failed: count(c.petitions_collection_failed),
+        petitions_answered: count(c.petitions_answered),
+        petitions_answered_on_time: count(c.petitions_answered_on_time),
+        petitions_overdue_now: area.overdue_petitions,
+        signatures: count(c.signatures),
+        median_days_to_answer: area.median_days_to_answer(),
+        dialogues_by_kind: kinds(&DIALOGUE_KINDS, &c.dialogues_announced_by_kind),
+        dialogues_announced: count(announced),
+        dialogues_closed: count(c.dialogues_closed),
+        contributions: count(c.contributions),
+        contributions_answered: count(c.contributions_answered),
+        outcome_reports: count(c.outcome_reports),
+        action_plans: count(c.plans_adopted),
+        action_plans_closed: count(c.plans_closed),
+        commitments: count(c.commitments),
+        commitments_assessed: count(c.commitments_assessed),
+        milestones: count(c.milestones),
+        milestones_by_status: kinds(&MILESTONE_STATUSES, &c.milestones_by_status),
+        milestones_overdue_now: area.overdue_milestones,
+        opened_government: kinds(&OPENED_GOVERNMENT, &c.opened_government),
+        petitions_per_10k: area.per_10k(c.petitions_filed),
+        signatures_per_10k: area.per_10k(c.signatures),
+        contributions_per_10k: area.per_10k(c.contributions),
+        share_answered_on_time: share(c.petitions_answered_on_time, c.petitions_answered),
+        share_contributions_answered: share(c.contributions_answered, c.contributions),
+        share_milestones_substantial_or_complete: share(substantial_or_complete, c.milestones),
+        anomalies: count(c.anomalies),
+    }
+}
+
+/// An area of the country a request names.
+enum Area {
+    Nation,
+    Oblast(String),
+    Municipality(MunicipalityCode),
+}
+
+impl NationalApi {
+    fn area(&self, field: &str, text: &str) -> Result<Area, Status> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(Area::Nation);
+        }
+        if self.read.reference.oblasts.contains_key(text) && text != crate::reference::KYIV {
+            return Ok(Area::Oblast(text.to_owned()));
+        }
+        let code = code(field, text)?;
+        if self.read.reference.municipality(&code).is_none() {
+            return Err(Status::not_found(format!("no hromada or oblast {text}")));
+        }
+        Ok(Area::Municipality(code))
+    }
+
+    /// The enrolled municipalities of an area.
+    fn members(&self, snapshot: &Snapshot, area: &Area) -> Vec<&Municipality> {
+        self.read
+            .reference
+            .municipalities
+            .values()
+            .filter(|m| snapshot.nodes.contains_key(&m.code))
+            .filter(|m| match area {
+                Area::Nation => true,
+                Area::Oblast(oblast) => &m.oblast == oblast,
+                Area::Municipality(code) => &m.code == code,
+            })
+            .collect()
+    }
+
+    fn area_figures(&self, snapshot: &Snapshot, area: &Area) -> AreaFigures {
+        let mut figures = AreaFigures::default();
+        for m in self.members(snapshot, area) {
+            figures.add(snapshot, &m.code, m.population);
+        }
+        figures
+    }
+
+    fn summary(&self, snapshot: &Snapshot) -> pb::Summary {
+        let area = self.area_figures(snapshot, &Area::Nation);
+        pb::Summary {
+            figures: Some(figures(&area)),
+            municipalities_enrolled: snapshot.nodes.values().filter(|n| !n.revoked).count() as u32,
+            municipalities_reporting: snapshot
+                .nodes
+                .values()
+                .filter(|n| n.verified_size > 0)
+                .count() as u32,
+            events_verified: snapshot.nodes.values().map(|n| n.verified_size).sum(),
+            as_of_date: snapshot.as_of.map(|d| d.to_string()).unwrap_or_default(),
+        }
+    }
+
+    fn municipality(&self, snapshot: &Snapshot, m: &Municipality) -> pb::Municipality {
+        let oblast = self.read.reference.oblasts.get(&m.oblast);
+        let node = snapshot.nodes.get(&m.code);
+        let mut area = AreaFigures::default();
+        area.add(snapshot, &m.code, m.population);
+        pb::Municipality {
+            code: m.code.to_string(),
+            name_uk: m.name_uk.clone(),
+            name_en: m.name_en.clone(),
+            kind: m.kind.clone(),
+            oblast_code: m.oblast.clone(),
+            oblast_uk: oblast.map(|o| o.name_uk.clone()).unwrap_or_default(),
+            oblast_en: oblast.map(|o| o.name_en.clone()).unwrap_or_default(),
+            centre_lat: m.lat,
+            centre_lon: m.lon,
+            enrolled: node.is_some_and(|n| !n.revoked),
+            figures: Some(figures(&area)),
+            provenance: node.map(|n| pb::Provenance {
+                verified_size: n.verified_size,
+                checkpoint_size: n.checkpoint_size,
+                checkpoint_root: n.checkpoint_root.clone(),
+                cosigned_note: n.cosigned_note.clone(),
+                verified_at_micros: n.verified_at_micros,
+            }),
+        }
+    }
+}
+
+/// A sort key of the municipality list.
+fn sort_key(field: &str, m: &pb::Municipality) -> Option<SortValue> {
+    let f = m.figures.as_ref();
+    let n = |v: Option<u64>| SortValue::Number(v.unwrap_or(0) as f64);
+    let x = |v: Option<f64>| SortValue::Number(v.unwrap_or(0.0));
+    Some(match field {
+        "code" => SortValue::Text(m.code.clone()),
+        "name" => SortValue::Text(m.name_uk.to_lowercase()),
+        "population" => n(f.map(|f| f.population)),
+        "petitions_filed" => n(f.map(|f| f.petitions_filed)),
+        "signatures" => n(f.map(|f| f.signatures)),
+        "petitions_per_10k" => x(f.map(|f| f.petitions_per_10k)),
+        "signatures_per_10k" => x(f.map(|f| f.signatures_per_10k)),
+        "share_answered_on_time" => x(f.map(|f| f.share_answered_on_time)),
+        "verified_size" => n(m.provenance.as_ref().map(|p| p.verified_size)),
+        _ => return None,
+    })
+}
+
+#[derive(Debug, Clone, PartialEq, PartialOrd)]
+enum SortValue {
+    Text(String),
+    Number(f64),
+}
+
+/// `order_by`: one field and an optional `asc`/`desc`.
+fn parse_order(text: &str) -> Result<(String, bool), Status> {
+    let mut parts = text.split_whitespace();
+    let field = parts.next().unwrap_or("code").to_owned();
+    let descending = match parts.next() {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(other) => {
+            return Err(invalid(
+                "order_by",
+                format!("direction {other:?} is not asc or desc"),
+            ));
+        }
+    };
+    if parts.next().is_some() {
+        return Err(invalid("order_by", "sort by one field only"));
+    }
+    Ok((field, descending))
+}
+
+type Reply<T> = Result<Response<T>, Status>;
+
+#[tonic::async_trait]
+impl NationalService for NationalApi {
+    async fn get_national_summary(
+        &self,
+        _: Request<pb::GetNationalSummaryRequest>,
+    ) -> Reply<pb::Summary> {
+        Ok(Response::new(self.summary(&self.read.snapshot())))
+    }
+
+    async fn list_oblasts(
+        &self,
+        _: Request<pb::ListOblastsRequest>,
+    ) -> Reply<pb::ListOblastsResponse> {
+        let snapshot = self.read.snapshot();
+        let oblasts = self
+            .read
+            .reference
+            .oblasts
+            .values()
+            .map(|o| {
+                let area = Area::Oblast(o.code.clone());
+                let all = self
+                    .read
+                    .reference
+                    .municipalities
+                    .values()
+                    .filter(|m| m.oblast == o.code)
+                    .count();
+                let members = self.members(&snapshot, &area);
+                let reporting = members
+                    .iter()
+                    .filter(|m| {
+                        snapshot
+                            .nodes
+                            .get(&m.code)
+                            .is_some_and(|n| n.verified_size > 0)
+                    })
+                    .count();
+                pb::Oblast {
+                    code: o.code.clone(),
+                    name_uk: o.name_uk.clone(),
+                    name_en: o.name_en.clone(),
+                    municipalities: all as u32,
+                    municipalities_reporting: reporting as u32,
+                    figures: Some(figures(&self.area_figures(&snapshot, &area))),
+                }
+            })
+            .collect();
+        Ok(Response::new(pb::ListOblastsResponse { oblasts }))
+    }
+
+    async fn list_municipalities(
+        &self,
+        request: Request<pb::ListMunicipalitiesRequest>,
+    ) -> Reply<pb::ListMunicipalitiesResponse> {
+        let r = request.into_inner();
+        let size = page_size(r.page_size, 50, 500)?;
+        let (field, descending) = parse_order(&r.order_by)?;
+        if !r.oblast.is_empty() && !self.read.reference.oblasts.contains_key(r.oblast.trim()) {
+            return Err(invalid(
+                "oblast",
+                format!("{:?} is not an oblast code", r.oblast),
+            ));
+        }
+        if r.name_prefix.chars().count() > 100 {
+            return Err(invalid("name_prefix", "at most 100 characters"));
+        }
+        let fingerprint = format!(
+            "{field}|{descending}|{}|{}|{}",
+            r.oblast.trim(),
+            r.name_prefix.to_lowercase(),
+            r.enrolled_only
+        );
+        let offset = decode_token(&r.page_token, &fingerprint)?;
+        let snapshot = self.read.snapshot();
+        let prefix = r.name_prefix.to_lowercase();
+        let mut all: Vec<pb::Municipality> = self
+            .read
+            .reference
+            .municipalities
+            .values()
+            .filter(|m| r.oblast.is_empty() || m.oblast == r.oblast.trim())
+            .filter(|m| !r.enrolled_only || snapshot.nodes.get(&m.code).is_some_and(|n| !n.revoked))
+            .filter(|m| {
+                prefix.is_empty()
+                    || m.name_uk.to_lowercase().starts_with(&prefix)
+                    || m.name_en.to_lowercase().starts_with(&prefix)
+            })
+            .map(|m| self.municipality(&snapshot, m))
+            .collect();
+        if sort_key(&field, &pb::Municipality::default()).is_none() {
+            return Err(invalid("order_by", format!("cannot sort by {field:?}")));
+        }
+        all.sort_by(|a, b| {
+            let (ka, kb) = (sort_key(&field, a), sort_key(&field, b));
+            let ordering = ka.partial_cmp(&kb).unwrap_or(std::cmp::Ordering::Equal);
+            let ordering = if descending {
+                ordering.reverse()
+            } else {
+                ordering
+            };
+            ordering.then_with(|| a.code.cmp(&b.code))
+        });
+        let total = all.len();
+        let end = (offset + size).min(total);
+        let page: Vec<pb::Municipality> = all.drain(offset.min(total)..end).collect();
+        let next_page_token = if end < total {
+            encode_token(end, &fingerprint)
+        } else {
+            String::new()
+        };
+        Ok(Response::new(pb::ListMunicipalitiesResponse {
+            municipalities: page,
+            next_page_token,
+            total_size: total as u32,
+        }))
+    }
+
+    async fn get_municipality(
+        &self,
+        request: Request<pb::GetMunicipalityRequest>,
+    ) -> Reply<pb::Municipality> {
+        let code = code("code", &request.into_inner().code)?;
+        let Some(m) = self.read.reference.municipality(&code) else {
+            return Err(Status::not_found(format!("no hromada {code}")));
+        };
+        Ok(Response::new(self.municipality(&self.read.snapshot(), m)))
+    }
+
+    async fn get_time_series(
+        &self,
+        request: Request<pb::GetTimeSeriesRequest>,
+    ) -> Reply<pb::TimeSeries> {
+        let r = request.into_inner();
+        let weeks = match r.weeks {
+            0 => 52,
+            w if w > WEEKS_MAX => return Err(invalid("weeks", format!("at most {WEEKS_MAX}"))),
+            w => w,
+        };
+        let area = self.area("area", &r.area)?;
+        let snapshot = self.read.snapshot();
+        let today = snapshot
+            .as_of
+            .unwrap_or_else(|| domain::kyiv_date(event_store_core::Timestamp::now()));
+        let this_monday = today.epoch_days() - (today.epoch_days() + 3).rem_euclid(7);
+        let first = this_monday - 7 * (i64::from(weeks) - 1);
+        let codes: Vec<String> = self
+            .members(&snapshot, &area)
+            .iter()
+            .map(|m| m.code.to_string())
+            .collect();
+        let rows = sqlx::query(
+            "SELECT week, sum(petitions_filed)::int8 AS pf, sum(signatures)::int8 AS s, \
+                    sum(petitions_threshold_reached)::int8 AS tr, sum(petitions_answered)::int8 AS pa, \
+                    sum(dialogues_closed)::int8 AS dc, sum(contributions)::int8 AS c, \
+                    sum(milestones_completed)::int8 AS mc \
+             FROM proj_weekly WHERE week >= $1 AND municipality = ANY($2) \
+             GROUP BY week ORDER BY week",
+        )
+        .bind(i32::try_from(first).unwrap_or(i32::MIN))
+        .bind(&codes)
+        .fetch_all(self.store.pool())
+        .await
+        .map_err(|e| Status::from(db(e)))?;
+        let mut by_week = std::collections::BTreeMap::new();
+        for row in rows {
+            let get = |name: &str| {
+                row.try_get::<i64, _>(name)
+                    .map(uint)
+                    .map_err(|e| Status::from(db(e)))
+            };
+            let week: i32 = row.try_get("week").map_err(|e| Status::from(db(e)))?;
+            by_week.insert(
+                i64::from(week),
+                (
+                    get("pf")?,
+                    get("s")?,
+                    get("tr")?,
+                    get("pa")?,
+                    get("dc")?,
+                    get("c")?,
+                    get("mc")?,
+                ),
+            );
+        }
+        let weeks = (0..i64::from(weeks))
+            .map(|i| {
+                let week = first + 7 * i;
+                let (pf, s, tr, pa, dc, c, mc) = by_week.get(&week).copied().unwrap_or_default();
+                pb::Week {
+                    week_start: CivilDate::from_epoch_days(week)
+                        .map(|d| d.to_string())
+                        .unwrap_or_default(),
+                    petitions_filed: pf,
+                    signatures: s,
+                    petitions_threshold_reached: tr,
+                    petitions_answered: pa,
+                    dialogues_closed: dc,
+                    contributions: c,
+                    milestones_completed: mc,
+                }
+            })
+            .collect();
+        Ok(Response::new(pb::TimeSeries {
+            area: r.area,
+            weeks,
+        }))
+    }
+
+    async fn get_leaderboard(
+        &self,
+        request: Request<pb::GetLeaderboardRequest>,
+    ) -> Reply<pb::Leaderboard> {
+        let r = request.into_inner();
+        let metric = if r.metric.is_empty() {
+            "petitions_per_10k".to_owned()
+        } else {
+            r.metric.clone()
+        };
+        let limit = match r.limit {
+            0 => 20,
+            l if l > LEADERBOARD_MAX => {
+                return Err(invalid("limit", format!("at most {LEADERBOARD_MAX}")));
+            }
+            l => l,
+        } as usize;
+        if !r.oblast.is_empty() && !self.read.reference.oblasts.contains_key(r.oblast.trim()) {
+            return Err(invalid(
+                "oblast",
+                format!("{:?} is not an oblast code", r.oblast),
+            ));
+        }
+        let snapshot = self.read.snapshot();
+        let mut entries = Vec::new();
+        for m in self.members(&snapshot, &Area::Nation) {
+            if !r.oblast.is_empty() && m.oblast != r.oblast.trim() {
+                continue;
+            }
+            let Some(c) = snapshot.counters.get(&m.code) else {
+                continue;
+            };
+            let population = m.population as i64;
+            let (numerator, denominator, scale) = match metric.as_str() {
+                "petitions_per_10k" => (c.petitions_filed, population, 10_000.0),
+                "signatures_per_10k" => (c.signatures, population, 10_000.0),
+                "contributions_per_10k" => (c.contributions, population, 10_000.0),
+                "share_answered_on_time" => {
+                    (c.petitions_answered_on_time, c.petitions_answered, 1.0)
+                }
+                "share_milestones_substantial_or_complete" => (
+                    c.milestones_by_status[4] + c.milestones_by_status[5],
+                    c.milestones,
+                    1.0,
+                ),
+                other => return Err(invalid("metric", format!("unknown metric {other:?}"))),
+            };
+            if denominator <= 0 {
+                continue;
+            }
+            entries.push(pb::LeaderboardEntry {
+                rank: 0,
+                code: m.code.to_string(),
+                name_uk: m.name_uk.clone(),
+                name_en: m.name_en.clone(),
+                value: numerator as f64 * scale / denominator as f64,
+                numerator: count(numerator),
+                denominator: count(denominator),
+            });
+        }
+        entries.sort_by(|a, b| {
+            let ordering = a
+                .value
+                .partial_cmp(&b.value)
+                .unwrap_or(std::cmp::Ordering::Equal);
+            let ordering = if r.ascending {
+                ordering
+            } else {
+                ordering.reverse()
+            };
+            ordering.then_with(|| a.code.cmp(&b.code))
+        });
+        entries.truncate(limit);
+        for (i, e) in entries.iter_mut().enumerate() {
+            e.rank = i as u32 + 1;
+        }
+        Ok(Response::new(pb::Leaderboard { metric, entries }))
+    }
+
+    async fn get_answer_days(
+        &self,
+        request: Request<pb::GetAnswerDaysRequest>,
+    ) -> Reply<pb::AnswerDays> {
+        let area = self.area("area", &request.into_inner().area)?;
+        let snapshot = self.read.snapshot();
+        let figures = self.area_figures(&snapshot, &area);
+        let buckets = figures
+            .answer_days
+            .iter()
+            .map(|(days, n)| pb::answer_days::Bucket {
+                days: u32::try_from(*days).unwrap_or(0),
+                count: count(*n),
+            })
+            .collect();
+        let c = &figures.counters;
+        Ok(Response::new(pb::AnswerDays {
+            buckets,
+            deadline_working_days: DEADLINE_WORKING_DAYS,
+            answered: count(c.petitions_answered),
+            answered_late: count(c.petitions_answered - c.petitions_answered_on_time),
+        }))
+    }
+
+    type WatchUpdatesStream = Pin<Box<dyn Stream<Item = Result<pb::Update, Status>> + Send>>;
+
+    async fn watch_updates(
+        &self,
+        _: Request<pb::WatchUpdatesRequest>,
+    ) -> Reply<Self::WatchUpdatesStream> {
+        let mut versions = self.read.subscribe();
+        let api = self.clone();
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::spawn(async move {
+            loop {
+                versions.borrow_and_update();
+                let snapshot = api.read.snapshot();
+                let update = pb::Update {
+                    municipalities: snapshot.updated.iter().map(|c| c.to_string()).collect(),
+                    summary: Some(api.summary(&snapshot)),
+                };
+                if tx.send(Ok(update)).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(WATCH_INTERVAL_MIN).await;
+                tokio::select! {
+                    changed = versions.changed() => if changed.is_err() { return },
+                    () = tx.closed() => return,
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
+    }
+}

@@ -1,0 +1,136 @@
+//! The projection digest over the PostgreSQL tables: every row in the canonical order the
+//! `projection` crate defines, read in one repeatable-read snapshot together with the verified
+//! position of every node, so the digest and the positions it derives from always match.
+
+use futures_util::TryStreamExt;
+use projection::{DigestBuilder, WeeklyCounters};
+use sqlx::Row;
+
+use crate::error::AssociationError;
+use crate::projections::decode;
+use crate::read::parse_code;
+use crate::store::{Store, db, uint};
+
+/// A node's verified position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    pub code: String,
+    pub verified_size: u64,
+    pub root: Vec<u8>,
+}
+
+/// The digest and the positions it covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectionDigest {
+    pub hex: String,
+    pub rows: u64,
+    pub positions: Vec<Position>,
+}
+
+fn corrupt(e: projection::DigestError) -> AssociationError {
+    AssociationError::Corrupt(format!("projection rows out of canonical order: {e}"))
+}
+
+/// Computes the digest of the current projection.
+pub async fn compute(store: &Store) -> Result<ProjectionDigest, AssociationError> {
+    let mut tx = store.pool().begin().await.map_err(db)?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    let mut builder = DigestBuilder::new();
+
+    let mut rows = sqlx::query(
+        "SELECT municipality, counters FROM proj_counters ORDER BY municipality COLLATE \"C\"",
+    )
+    .fetch(&mut *tx);
+    while let Some(row) = rows.try_next().await.map_err(db)? {
+        let code = parse_code(&row.try_get::<String, _>("municipality").map_err(db)?)?;
+        let bytes: Vec<u8> = row.try_get("counters").map_err(db)?;
+        builder
+            .counters(code, &decode("proj_counters", &bytes)?)
+            .map_err(corrupt)?;
+    }
+    drop(rows);
+
+    let mut rows =
+        sqlx::query("SELECT * FROM proj_weekly ORDER BY municipality COLLATE \"C\", week")
+            .fetch(&mut *tx);
+    while let Some(row) = rows.try_next().await.map_err(db)? {
+        let code = parse_code(&row.try_get::<String, _>("municipality").map_err(db)?)?;
+        let get = |name: &str| row.try_get::<i64, _>(name).map_err(db);
+        let weekly = WeeklyCounters {
+            municipality: code,
+            week: row.try_get("week").map_err(db)?,
+            petitions_filed: get("petitions_filed")?,
+            signatures: get("signatures")?,
+            petitions_threshold_reached: get("petitions_threshold_reached")?,
+            petitions_answered: get("petitions_answered")?,
+            dialogues_closed: get("dialogues_closed")?,
+            contributions: get("contributions")?,
+            milestones_completed: get("milestones_completed")?,
+        };
+        builder.weekly(&weekly).map_err(corrupt)?;
+    }
+    drop(rows);
+
+    let mut rows = sqlx::query(
+        "SELECT municipality, days, count FROM proj_answer_days ORDER BY municipality COLLATE \"C\", days",
+    )
+    .fetch(&mut *tx);
+    while let Some(row) = rows.try_next().await.map_err(db)? {
+        let code = parse_code(&row.try_get::<String, _>("municipality").map_err(db)?)?;
+        let days = projection::AnswerDays {
+            municipality: code,
+            days: row.try_get("days").map_err(db)?,
+            count: row.try_get("count").map_err(db)?,
+        };
+        builder.answer_days(&days).map_err(corrupt)?;
+    }
+    drop(rows);
+
+    macro_rules! entities {
+        ($table:literal, $method:ident, $ty:ty) => {{
+            let mut rows = sqlx::query(concat!(
+                "SELECT row FROM ",
+                $table,
+                " ORDER BY municipality COLLATE \"C\", id"
+            ))
+            .fetch(&mut *tx);
+            while let Some(row) = rows.try_next().await.map_err(db)? {
+                let bytes: Vec<u8> = row.try_get("row").map_err(db)?;
+                let entity: $ty = decode($table, &bytes)?;
+                builder.$method(&entity).map_err(corrupt)?;
+            }
+        }};
+    }
+    entities!("proj_petition", petition, projection::PetitionRow);
+    entities!("proj_dialogue", dialogue, projection::DialogueRow);
+    entities!("proj_plan", plan, projection::PlanRow);
+    entities!("proj_commitment", commitment, projection::CommitmentRow);
+    entities!("proj_milestone", milestone, projection::MilestoneRow);
+
+    let positions = sqlx::query(
+        "SELECT code, verified_size, coalesce(checkpoint_root, ''::bytea) AS root \
+         FROM fed_node ORDER BY code COLLATE \"C\"",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(db)?
+    .iter()
+    .map(|row| {
+        Ok(Position {
+            code: row.try_get("code").map_err(db)?,
+            verified_size: uint(row.try_get("verified_size").map_err(db)?),
+            root: row.try_get("root").map_err(db)?,
+        })
+    })
+    .collect::<Result<Vec<_>, AssociationError>>()?;
+    tx.commit().await.map_err(db)?;
+    let rows = builder.rows();
+    Ok(ProjectionDigest {
+        hex: projection::Digest(builder.finish()).to_string(),
+        rows,
+        positions,
+    })
+}

@@ -1,0 +1,58 @@
+//! Enrolment: which municipality signs with which key. Changes go to the database and, when
+//! the ingest runs in this process, straight to it (a running association also notices changes
+//! made by `vidkryto association enroll` from another process within seconds).
+
+use event_store_core::MunicipalityCode;
+use event_store_core::checkpoint::NoteVerifier;
+
+use crate::error::AssociationError;
+use crate::ingest::IngestControl;
+use crate::store::Store;
+
+#[derive(Debug, Clone)]
+pub struct Enrolment {
+    store: Store,
+    ingest: Option<IngestControl>,
+}
+
+impl Enrolment {
+    pub fn new(store: Store, ingest: Option<IngestControl>) -> Self {
+        Self { store, ingest }
+    }
+
+    /// Enrols `vkey` for `code`; the key's name must be the municipality's log origin, so a
+    /// key made for one hromada cannot be enrolled for another.
+    pub async fn enroll(
+        &self,
+        code: &MunicipalityCode,
+        vkey: &NoteVerifier,
+    ) -> Result<bool, AssociationError> {
+        let origin = event_store_core::checkpoint::origin_for(code);
+        if vkey.name() != origin {
+            return Err(AssociationError::invalid(
+                "vkey",
+                format!("the key is named {:?}, not {origin:?}", vkey.name()),
+            ));
+        }
+        let changed = self.store.enroll(code, vkey).await?;
+        self.notify().await;
+        Ok(changed)
+    }
+
+    /// Revokes one key of `code`, or all of them.
+    pub async fn revoke(
+        &self,
+        code: &MunicipalityCode,
+        vkey: Option<&NoteVerifier>,
+    ) -> Result<u64, AssociationError> {
+        let revoked = self.store.revoke(code, vkey).await?;
+        self.notify().await;
+        Ok(revoked)
+    }
+
+    async fn notify(&self) {
+        if let Some(ingest) = &self.ingest {
+            ingest.enrolment_changed().await;
+        }
+    }
+}

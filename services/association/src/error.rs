@@ -1,0 +1,31 @@
+//! The association's errors.
+
+/// What can go wrong in the association's libraries.
+#[derive(Debug, thiserror::Error)]
+pub enum AssociationError {
+    #[error("database: {0}")]
+    Database(String),
+    #[error("NATS: {0}")]
+    Nats(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("invalid {field}: {detail}")]
+    Invalid { field: &'static str, detail: String },
+    #[error("not found: {0}")]
+    NotFound(String),
+}
+
+impl AssociationError {
+    pub(crate) fn nats(e: impl std::fmt::Display) -> Self {
+        Self::Nats(e.to_string())
+    }
+
+    pub(crate) fn invalid(field: &'static str, detail: impl Into<String>) -> Self {
+        Self::Invalid {
+            field,
+            detail: detail.into(),
+        }
+    }
+}

@@ -1,0 +1,331 @@
+//! The read side: a snapshot of every municipality's counters, answer-day histogram, overdue
+//! counts and verified position, reloaded from PostgreSQL after commits (coalesced), so the
+//! national queries many readers send are answered from memory in microseconds.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use domain::{CivilDate, kyiv_date};
+use event_store_core::{MunicipalityCode, Timestamp};
+use projection::Counters;
+use sqlx::Row;
+use tokio::sync::watch;
+
+use crate::error::AssociationError;
+use crate::reference::Reference;
+use crate::store::{Store, db, uint};
+
+/// The least time between two reloads: a burst of commits costs one reload.
+const RELOAD_INTERVAL_MIN: Duration = Duration::from_millis(200);
+/// Reload at least this often, so "overdue now" follows the Kyiv date.
+const RELOAD_INTERVAL_MAX: Duration = Duration::from_secs(30);
+
+/// Where one node's verified history stands.
+#[derive(Debug, Clone, Default)]
+pub struct NodeInfo {
+    pub enrolled: bool,
+    pub revoked: bool,
+    pub verified_size: u64,
+    pub received_seq: u64,
+    pub checkpoint_size: u64,
+    pub checkpoint_root: Vec<u8>,
+    pub cosigned_note: String,
+    pub verified_at_micros: i64,
+    pub quarantined: u64,
+    /// Quarantine records since the last accepted checkpoint.
+    pub quarantined_recently: u64,
+    pub forks: u64,
+}
+
+/// Everything the national queries read.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Bumped on every reload.
+    pub version: u64,
+    pub as_of: Option<CivilDate>,
+    pub counters: BTreeMap<MunicipalityCode, Counters>,
+    pub answer_days: BTreeMap<MunicipalityCode, BTreeMap<i32, i64>>,
+    pub overdue_petitions: BTreeMap<MunicipalityCode, u64>,
+    pub overdue_milestones: BTreeMap<MunicipalityCode, u64>,
+    pub nodes: BTreeMap<MunicipalityCode, NodeInfo>,
+    /// Municipalities that grew since the previous snapshot.
+    pub updated: Vec<MunicipalityCode>,
+}
+
+/// The shared read model.
+#[derive(Debug, Clone)]
+pub struct ReadModel {
+    pub reference: Arc<Reference>,
+    snapshot: Arc<RwLock<Arc<Snapshot>>>,
+    version: watch::Sender<u64>,
+}
+
+impl ReadModel {
+    pub fn new(reference: Arc<Reference>) -> Self {
+        Self {
+            reference,
+            snapshot: Arc::new(RwLock::new(Arc::new(Snapshot::default()))),
+            version: watch::channel(0).0,
+        }
+    }
+
+    /// The current snapshot.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        match self.snapshot.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// A receiver that changes whenever a new snapshot is in place.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.version.subscribe()
+    }
+
+    /// Reloads everything from the database.
+    pub async fn reload(
+        &self,
+        store: &Store,
+        updated: Vec<MunicipalityCode>,
+    ) -> Result<(), AssociationError> {
+        let previous = self.snapshot();
+        let mut next = load(store).await?;
+        next.version = previous.version + 1;
+        next.updated = updated;
+        let version = next.version;
+        match self.snapshot.write() {
+            Ok(mut guard) => *guard = Arc::new(next),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(next),
+        }
+        self.version.send_replace(version);
+        Ok(())
+    }
+
+    /// Keeps the snapshot fresh: reloads after commits (at most every 200 ms) and every 30 s.
+    pub async fn follow(
+        self,
+        store: Store,
+        mut progress: watch::Receiver<crate::ingest::IngestProgress>,
+    ) {
+        loop {
+            let updated = progress.borrow_and_update().updated.clone();
+            if let Err(err) = self.reload(&store, updated).await {
+                tracing::warn!(error = %err, "reloading the national snapshot failed");
+            }
+            tokio::time::sleep(RELOAD_INTERVAL_MIN).await;
+            tokio::select! {
+                changed = progress.changed() => if changed.is_err() { return },
+                () = tokio::time::sleep(RELOAD_INTERVAL_MAX) => {}
+            }
+        }
+    }
+}
+
+async fn load(store: &Store) -> Result<Snapshot, AssociationError> {
+    let pool = store.pool();
+    let today = kyiv_date(Timestamp::now());
+    let today_days = i32::try_from(today.epoch_days()).unwrap_or(i32::MAX);
+    let mut snapshot = Snapshot {
+        as_of: Some(today),
+        ..Snapshot::default()
+    };
+    let mut tx = pool.begin().await.map_err(db)?;
+    // One consistent view of all tables.
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    for row in sqlx::query("SELECT municipality, counters FROM proj_counters")
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?
+    {
+        let code = parse_code(&row.try_get::<String, _>("municipality").map_err(db)?)?;
+        let bytes: Vec<u8> = row.try_get("counters").map_err(db)?;
+        let counters = postcard::from_bytes(&bytes)
+            .map_err(|e| AssociationError::Corrupt(format!("counters of {code}: {e}")))?;
+        snapshot.counters.insert(code, counters);
+    }
+    for row in sqlx::query("SELECT municipality, days, count FROM proj_answer_days")
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?
+    {
+        let code = parse_code(&row.try_get::<String, _>("municipality").map_err(db)?)?;
+        let days: i32 = row.try_get("days").map_err(db)?;
+        let count: i64 = row.try_get("count").map_err(db)?;
+        snapshot
+            .answer_days
+            .entry(code)
+            .or_default()
+            .insert(days, count);
+    }
+    let petitions = sqlx::query(
+        "SELECT municipality, count(*) AS n FROM proj_petition \
+         WHERE phase = $1 AND answer_due < $2 GROUP BY municipality",
+    )
+    .bind(i16::from(
+        projection::PetitionPhase::UnderConsideration.as_u8(),
+    ))
+    .bind(today_days);
+    snapshot.overdue_petitions = counts(petitions, &mut tx).await?;
+    let milestones = sqlx::query(
+        "SELECT municipality, count(*) AS n FROM proj_milestone \
+         WHERE due < $1 AND completed_at IS NULL GROUP BY municipality",
+    )
+    .bind(today_days);
+    snapshot.overdue_milestones = counts(milestones, &mut tx).await?;
+    for row in sqlx::query(
+        "SELECT n.code, n.verified_size, n.received_seq, n.checkpoint_size, n.checkpoint_root, \
+                (extract(epoch FROM n.verified_at) * 1000000)::int8 AS verified_at, \
+                c.cosigned_note, \
+                EXISTS (SELECT 1 FROM enrolment e WHERE e.code = n.code AND e.revoked_at IS NULL) AS active, \
+                (SELECT count(*) FROM quarantine q WHERE q.code = n.code) AS quarantined, \
+                (SELECT count(*) FROM quarantine q WHERE q.code = n.code \
+                   AND q.received_at > coalesce(n.verified_at, '-infinity')) AS recent, \
+                (SELECT count(*) FROM fed_fork f WHERE f.code = n.code) AS forks \
+         FROM fed_node n \
+         LEFT JOIN fed_checkpoint c ON c.code = n.code AND c.size = n.checkpoint_size",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(db)?
+    {
+        let code = parse_code(&row.try_get::<String, _>("code").map_err(db)?)?;
+        let active: bool = row.try_get("active").map_err(db)?;
+        snapshot.nodes.insert(
+            code,
+            NodeInfo {
+                enrolled: true,
+                revoked: !active,
+                verified_size: uint(row.try_get("verified_size").map_err(db)?),
+                received_seq: uint(row.try_get("received_seq").map_err(db)?),
+                checkpoint_size: uint(row.try_get("checkpoint_size").map_err(db)?),
+                checkpoint_root: row
+                    .try_get::<Option<Vec<u8>>, _>("checkpoint_root")
+                    .map_err(db)?
+                    .unwrap_or_default(),
+                cosigned_note: row
+                    .try_get::<Option<String>, _>("cosigned_note")
+                    .map_err(db)?
+                    .unwrap_or_default(),
+                verified_at_micros: row
+                    .try_get::<Option<i64>, _>("verified_at")
+                    .map_err(db)?
+                    .unwrap_or(0),
+                quarantined: uint(row.try_get("quarantined").map_err(db)?),
+                quarantined_recently: uint(row.try_get("recent").map_err(db)?),
+                forks: uint(row.try_get("forks").map_err(db)?),
+            },
+        );
+    }
+    tx.commit().await.map_err(db)?;
+    Ok(snapshot)
+}
+
+/// `(municipality, n)` rows as a map.
+async fn counts(
+    query: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    tx: &mut crate::store::Tx<'_>,
+) -> Result<BTreeMap<MunicipalityCode, u64>, AssociationError> {
+    let mut out = BTreeMap::new();
+    for row in query.fetch_all(&mut **tx).await.map_err(db)? {
+        let code = parse_code(&row.try_get::<String, _>("municipality").map_err(db)?)?;
+        out.insert(code, uint(row.try_get("n").map_err(db)?));
+    }
+    Ok(out)
+}
+
+pub(crate) fn parse_code(text: &str) -> Result<MunicipalityCode, AssociationError> {
+    MunicipalityCode::parse(text)
+        .map_err(|e| AssociationError::Corrupt(format!("stored municipality code {text:?}: {e}")))
+}
+
+/// Figures for one area: the sum of its municipalities' counters and derived figures.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AreaFigures {
+    pub population: u64,
+    pub counters: Counters,
+    pub answer_days: BTreeMap<i32, i64>,
+    pub overdue_petitions: u64,
+    pub overdue_milestones: u64,
+}
+
+impl AreaFigures {
+    /// Adds one municipality.
+    pub fn add(&mut self, snapshot: &Snapshot, code: &MunicipalityCode, population: u64) {
+        self.population += population;
+        if let Some(counters) = snapshot.counters.get(code) {
+            self.counters.add(counters);
+        }
+        if let Some(days) = snapshot.answer_days.get(code) {
+            for (d, n) in days {
+                *self.answer_days.entry(*d).or_default() += n;
+            }
+        }
+        self.overdue_petitions += snapshot.overdue_petitions.get(code).copied().unwrap_or(0);
+        self.overdue_milestones += snapshot.overdue_milestones.get(code).copied().unwrap_or(0);
+    }
+
+    /// The median of the answer-day histogram (the mean of the two middle values for an even
+    /// count), or `None` with no answers.
+    pub fn median_days_to_answer(&self) -> Option<f64> {
+        let total: i64 = self.answer_days.values().sum();
+        if total <= 0 {
+            return None;
+        }
+        let nth = |k: i64| {
+            let mut seen = 0;
+            for (days, n) in &self.answer_days {
+                seen += n;
+                if seen > k {
+                    return f64::from(*days);
+                }
+            }
+            0.0
+        };
+        Some(if total % 2 == 1 {
+            nth(total / 2)
+        } else {
+            (nth(total / 2 - 1) + nth(total / 2)) / 2.0
+        })
+    }
+
+    /// `count` per 10,000 residents.
+    pub fn per_10k(&self, count: i64) -> f64 {
+        if self.population == 0 {
+            0.0
+        } else {
+            count as f64 * 10_000.0 / self.population as f64
+        }
+    }
+}
+
+/// `part / whole`, 0 when whole is 0.
+pub fn share(part: i64, whole: i64) -> f64 {
+    if whole <= 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_a_histogram() {
+        let mut f = AreaFigures::default();
+        assert_eq!(f.median_days_to_answer(), None);
+        f.answer_days = BTreeMap::from([(3, 1), (7, 1), (12, 1)]);
+        assert_eq!(f.median_days_to_answer(), Some(7.0));
+        f.answer_days = BTreeMap::from([(3, 2), (8, 2)]);
+        assert_eq!(f.median_days_to_answer(), Some(5.5));
+        f.population = 20_000;
+        assert_eq!(f.per_10k(7), 3.5);
+        assert_eq!(share(1, 4), 0.25);
+        assert_eq!(share(1, 0), 0.0);
+    }
+}

@@ -1,0 +1,267 @@
+//! Running the association: the database, the witness key, the ingest, the read model and the
+//! gRPC server (national, federation, audit, health, reflection; gRPC-Web for browsers).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use event_store_core::checkpoint::NoteSigner;
+use proto::audit::v1::audit_service_server::AuditServiceServer;
+use proto::federation::v1::federation_service_server::FederationServiceServer;
+use proto::national::v1::national_service_server::NationalServiceServer;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::api::audit::AuditApi;
+use crate::api::federation::FederationApi;
+use crate::api::national::NationalApi;
+use crate::enrolment::Enrolment;
+use crate::ingest::{self, Ingest, IngestConfig, IngestProgress};
+use crate::read::ReadModel;
+use crate::reference::Reference;
+use crate::store::Store;
+
+/// Requests are small (codes, filters, page tokens): anything larger is refused.
+const REQUEST_SIZE_MAX: usize = 16 * 1024;
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+const CONCURRENCY_PER_CONNECTION: usize = 256;
+const HTTP2_STREAMS_MAX: u32 = 1_024;
+/// The witness's name in cosignature lines.
+pub const WITNESS_NAME: &str = "vidkryto-association";
+
+/// What the association runs with.
+#[derive(Debug, Clone)]
+pub struct AssociationSettings {
+    /// PostgreSQL URL of the association's database (created if missing).
+    pub database_url: String,
+    pub nats_url: String,
+    pub listen: SocketAddr,
+    pub witness: NoteSigner,
+    /// Bearer token for the admin methods; `None` disables them.
+    pub admin_token: Option<String>,
+    pub ingest_batch_events_max: usize,
+    pub ingest_commit_interval: Duration,
+}
+
+impl AssociationSettings {
+    /// Settings from a directory made by `vidkryto association init` (`witness.key`,
+    /// `admin.token`).
+    pub fn from_dir(
+        dir: &Path,
+        database_url: String,
+        nats_url: String,
+        listen: SocketAddr,
+    ) -> anyhow::Result<Self> {
+        let witness = load_witness(&dir.join(WITNESS_KEY_FILE))?;
+        let token_path = dir.join(ADMIN_TOKEN_FILE);
+        let admin_token = match std::fs::read_to_string(&token_path) {
+            Ok(text) => Some(text.trim().to_owned()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => {
+                return Err(e).with_context(|| format!("failed to read {}", token_path.display()));
+            }
+        };
+        Ok(Self {
+            database_url,
+            nats_url,
+            listen,
+            witness,
+            admin_token,
+            ingest_batch_events_max: IngestConfig::new("").batch_events_max,
+            ingest_commit_interval: IngestConfig::new("").commit_interval,
+        })
+    }
+}
+
+pub const WITNESS_KEY_FILE: &str = "witness.key";
+pub const WITNESS_VKEY_FILE: &str = "witness.vkey";
+pub const ADMIN_TOKEN_FILE: &str = "admin.token";
+
+/// Reads the witness's signing key.
+pub fn load_witness(path: &Path) -> anyhow::Result<NoteSigner> {
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "failed to read the witness key {} (run `vidkryto association init`)",
+            path.display()
+        )
+    })?;
+    NoteSigner::parse(text.trim())
+        .with_context(|| format!("{} is not a signing key", path.display()))
+}
+
+/// Makes `dir` with a fresh witness key and admin token, readable only by their owner.
+/// Refuses to overwrite an existing key.
+pub fn init_dir(dir: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
+    use rand_seed::fresh_seed;
+    std::fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
+    let key_path = dir.join(WITNESS_KEY_FILE);
+    if key_path.exists() {
+        anyhow::bail!(
+            "{} exists already; refusing to replace the witness key",
+            key_path.display()
+        );
+    }
+    let signer = NoteSigner::from_seed(WITNESS_NAME, fresh_seed()?)?;
+    write_private(&key_path, &signer.to_private_text())?;
+    std::fs::write(
+        dir.join(WITNESS_VKEY_FILE),
+        signer.verifier().to_text() + "\n",
+    )?;
+    let token_path = dir.join(ADMIN_TOKEN_FILE);
+    let token: String = hex::encode(fresh_seed()?);
+    write_private(&token_path, &token)?;
+    Ok((key_path, token_path))
+}
+
+mod rand_seed {
+    /// 32 bytes from the operating system's random source.
+    pub fn fresh_seed() -> anyhow::Result<[u8; 32]> {
+        use std::io::Read as _;
+        let mut seed = [0u8; 32];
+        std::fs::File::open("/dev/urandom")?.read_exact(&mut seed)?;
+        Ok(seed)
+    }
+}
+
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("failed to create {}", path.display()))?;
+    file.write_all(text.as_bytes())?;
+    file.write_all(b"\n")?;
+    Ok(())
+}
+
+/// A running association.
+#[derive(Debug)]
+pub struct RunningAssociation {
+    pub grpc_addr: SocketAddr,
+    pub store: Store,
+    pub read: ReadModel,
+    progress: watch::Receiver<IngestProgress>,
+    stop: watch::Sender<bool>,
+    ingest: Option<Ingest>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl RunningAssociation {
+    /// The ingest's progress.
+    pub fn progress(&self) -> watch::Receiver<IngestProgress> {
+        self.progress.clone()
+    }
+
+    /// Stops serving and ingesting; what was committed stays.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(ingest) = self.ingest.take() {
+            ingest.shutdown().await;
+        }
+        for task in self.tasks.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+    }
+}
+
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+/// Starts the association.
+pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssociation> {
+    let store = Store::connect(&settings.database_url)
+        .await
+        .context("failed to open the association's database")?;
+    let reference = Arc::new(Reference::load());
+    let read = ReadModel::new(reference);
+    read.reload(&store, Vec::new())
+        .await
+        .context("failed to load the national projections")?;
+    let witness = Arc::new(settings.witness.clone());
+    let mut config = IngestConfig::new(settings.nats_url.clone());
+    config.batch_events_max = settings.ingest_batch_events_max.clamp(1, 50_000);
+    config.commit_interval = settings.ingest_commit_interval;
+    let ingest = ingest::spawn(store.clone(), witness.clone(), config);
+    let progress = ingest.progress.clone();
+    let (stop, stop_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+    {
+        let (read, store, progress) = (read.clone(), store.clone(), progress.clone());
+        let shutdown = stopped(stop_rx.clone());
+        tasks.push(tokio::spawn(async move {
+            tokio::select! {
+                () = read.follow(store, progress) => {}
+                () = shutdown => {}
+            }
+        }));
+    }
+
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("failed to listen on {}", settings.listen))?;
+    let grpc_addr = listener.local_addr()?;
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<NationalServiceServer<NationalApi>>()
+        .await;
+    health
+        .set_serving::<FederationServiceServer<FederationApi>>()
+        .await;
+    health.set_serving::<AuditServiceServer<AuditApi>>().await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .context("failed to build gRPC reflection")?;
+    let enrolment = Enrolment::new(store.clone(), Some(ingest.control.clone()));
+    let server = tonic::transport::Server::builder()
+        .accept_http1(true)
+        .timeout(REQUEST_TIMEOUT)
+        .concurrency_limit_per_connection(CONCURRENCY_PER_CONNECTION)
+        .max_concurrent_streams(Some(HTTP2_STREAMS_MAX))
+        .layer(tonic_web::GrpcWebLayer::new())
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(
+            NationalServiceServer::new(NationalApi::new(read.clone(), store.clone()))
+                .max_decoding_message_size(REQUEST_SIZE_MAX),
+        )
+        .add_service(
+            FederationServiceServer::new(FederationApi::new(
+                read.clone(),
+                store.clone(),
+                enrolment,
+                settings.admin_token.clone(),
+            ))
+            .max_decoding_message_size(REQUEST_SIZE_MAX),
+        )
+        .add_service(
+            AuditServiceServer::new(AuditApi::new(store.clone(), &witness))
+                .max_decoding_message_size(REQUEST_SIZE_MAX),
+        )
+        .serve_with_incoming_shutdown(
+            tonic::transport::server::TcpIncoming::from(listener),
+            stopped(stop_rx.clone()),
+        );
+    tasks.push(tokio::spawn(async move {
+        if let Err(e) = server.await {
+            tracing::error!(error = %e, "gRPC server failed");
+        }
+    }));
+    tracing::info!(%grpc_addr, "association serving");
+    Ok(RunningAssociation {
+        grpc_addr,
+        store,
+        read,
+        progress,
+        stop,
+        ingest: Some(ingest),
+        tasks,
+    })
+}

@@ -1,0 +1,720 @@
+//! The per-node verification state machine, pure: messages from a node's subjects in,
+//! verified segments, quarantine records and back-fill requests out.
+//!
+//! An event of node M is applied only as part of a **segment**: the events `v+1 ..= s` where
+//! `v` is M's verified size and `s` the size of a checkpoint that
+//! 1. parses, names M's origin and verifies under one of M's enrolled keys, and
+//! 2. has the root of the tree of M's verified prefix extended with exactly those events' bytes.
+//!
+//! (2) makes every accepted checkpoint consistent with every earlier one by construction: the
+//! new tree extends the leaves the old root was computed from. Events wait in memory (bounded)
+//! until such a checkpoint arrives; anything else is a [`Quarantine`] or a gap to back-fill.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use event_store_core::checkpoint::{NoteVerifier, SignedCheckpoint, origin_for};
+use event_store_core::merkle::{self, Frontier, NodeId};
+use event_store_core::{EnvelopeRef, Hash, MunicipalityCode};
+
+/// Events one node may have waiting for a checkpoint. Past it, later events are dropped and
+/// fetched again by a back-fill once a checkpoint arrives: memory stays bounded.
+pub const PENDING_EVENTS_MAX: usize = 50_000;
+
+/// Checkpoints one node may have waiting for their events.
+pub const HELD_CHECKPOINTS_MAX: usize = 16;
+
+/// Why a message was quarantined: stable codes, stored and served as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// Bytes differ from the event already received or verified at that sequence number.
+    Tampered,
+    /// A checkpoint's signature does not verify under any of the node's enrolled keys.
+    BadSignature,
+    /// A checkpoint's root is not the root of the verified prefix and the received events.
+    InconsistentCheckpoint,
+    /// A second, different root for a tree size already accepted.
+    Fork,
+    /// The bytes are not an envelope, or a verified event's payload does not decode.
+    Undecodable,
+    /// The envelope (or checkpoint origin) names another municipality than the subject.
+    WrongSubject,
+    /// The subject names a municipality that is not enrolled.
+    UnknownMunicipality,
+    /// The municipality's enrolment was revoked.
+    Revoked,
+    /// A checkpoint note that does not parse.
+    BadCheckpoint,
+}
+
+impl Reason {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Tampered => "tampered",
+            Self::BadSignature => "bad_signature",
+            Self::InconsistentCheckpoint => "inconsistent_checkpoint",
+            Self::Fork => "fork",
+            Self::Undecodable => "undecodable",
+            Self::WrongSubject => "wrong_subject",
+            Self::UnknownMunicipality => "unknown_municipality",
+            Self::Revoked => "revoked",
+            Self::BadCheckpoint => "bad_checkpoint",
+        }
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A message that changes nothing but this record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quarantine {
+    pub code: MunicipalityCode,
+    pub seq: Option<u64>,
+    pub reason: Reason,
+    pub detail: String,
+}
+
+/// One received event, waiting for its checkpoint.
+#[derive(Debug, Clone)]
+pub struct PendingEvent {
+    pub seq: u64,
+    pub leaf: Hash,
+    pub bytes: Vec<u8>,
+    /// Where the message sits in the ingest stream (0 for back-filled messages): the ingest
+    /// never resumes past a message that is still only in memory.
+    pub stream_seq: u64,
+}
+
+/// A verified extension of a node's log, ready to be committed with its projections.
+#[derive(Debug, Clone)]
+pub struct Segment {
+    pub code: MunicipalityCode,
+    /// The events `first_seq ..= checkpoint size`, in order.
+    pub events: Vec<PendingEvent>,
+    /// Completed tree nodes at stored levels above the leaves, for proofs.
+    pub nodes: Vec<(NodeId, Hash)>,
+    pub checkpoint: SignedCheckpoint,
+    /// The node's frontier after the segment.
+    pub frontier: Frontier,
+}
+
+impl Segment {
+    pub fn first_seq(&self) -> u64 {
+        self.frontier.size() - self.events.len() as u64 + 1
+    }
+}
+
+/// What became of an event message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventOutcome {
+    /// Waiting for a checkpoint.
+    Pending,
+    /// Already received, same bytes.
+    Duplicate,
+    /// At or below the verified size: the caller compares it with the stored bytes.
+    CheckStored {
+        seq: u64,
+        leaf: Hash,
+    },
+    /// Later than the next expected event: the caller back-fills from `from_seq`.
+    Gap {
+        from_seq: u64,
+    },
+    Quarantined(Quarantine),
+}
+
+/// What became of a checkpoint message.
+#[derive(Debug)]
+pub enum CheckpointOutcome {
+    /// Verified, with the events it covers (and held checkpoints it made reachable, some of
+    /// which may have failed).
+    Accepted(Vec<Segment>, Vec<Quarantine>),
+    /// Same as an accepted one.
+    Duplicate,
+    /// For a size already verified but not the last accepted one: the caller compares `root`
+    /// with the stored tree's root at `size`.
+    CheckStored {
+        size: u64,
+        checkpoint: SignedCheckpoint,
+        note: String,
+    },
+    /// Waiting for events up to its size; the caller back-fills from `from_seq`.
+    Held {
+        from_seq: u64,
+    },
+    /// Two roots for one size.
+    Fork {
+        size: u64,
+        accepted_root: Hash,
+        other: SignedCheckpoint,
+        note: String,
+    },
+    Quarantined(Quarantine),
+}
+
+/// What the association knows about one node.
+#[derive(Debug)]
+pub struct NodeVerifier {
+    code: MunicipalityCode,
+    origin: String,
+    keys: Vec<NoteVerifier>,
+    revoked: bool,
+    verified: Frontier,
+    /// The last accepted checkpoint's size and root.
+    accepted: Option<(u64, Hash)>,
+    pending: VecDeque<PendingEvent>,
+    held: BTreeMap<u64, (SignedCheckpoint, u64)>,
+    received_seq: u64,
+}
+
+impl NodeVerifier {
+    /// A node whose verified prefix has the given frontier and last accepted checkpoint.
+    pub fn new(
+        code: MunicipalityCode,
+        keys: Vec<NoteVerifier>,
+        verified: Frontier,
+        accepted: Option<(u64, Hash)>,
+    ) -> Self {
+        Self {
+            code,
+            origin: origin_for(&code),
+            revoked: keys.is_empty(),
+            keys,
+            received_seq: verified.size(),
+            verified,
+            accepted,
+            pending: VecDeque::new(),
+            held: BTreeMap::new(),
+        }
+    }
+
+    pub fn code(&self) -> MunicipalityCode {
+        self.code
+    }
+
+    /// Replaces the enrolled keys (after an enrolment change); no keys means revoked.
+    pub fn set_keys(&mut self, keys: Vec<NoteVerifier>) {
+        self.revoked = keys.is_empty();
+        self.keys = keys;
+    }
+
+    pub fn is_revoked(&self) -> bool {
+        self.revoked
+    }
+
+    pub fn verified_size(&self) -> u64 {
+        self.verified.size()
+    }
+
+    pub fn received_seq(&self) -> u64 {
+        self.received_seq
+    }
+
+    pub fn accepted(&self) -> Option<(u64, Hash)> {
+        self.accepted
+    }
+
+    /// The next sequence number the node's log continues with.
+    fn next_seq(&self) -> u64 {
+        self.verified.size() + self.pending.len() as u64 + 1
+    }
+
+    /// The earliest ingest-stream position still held only in memory.
+    pub fn oldest_stream_seq(&self) -> Option<u64> {
+        let events = self.pending.iter().map(|e| e.stream_seq);
+        let held = self.held.values().map(|(_, s)| *s);
+        events.chain(held).filter(|s| *s > 0).min()
+    }
+
+    /// Where a back-fill should start when a held checkpoint waits for events.
+    pub fn waiting_for(&self) -> Option<u64> {
+        let next = self.next_seq();
+        self.held.keys().any(|size| *size >= next).then_some(next)
+    }
+
+    /// Whether events or checkpoints wait in memory.
+    pub fn is_waiting(&self) -> bool {
+        !self.pending.is_empty() || !self.held.is_empty()
+    }
+
+    fn quarantine(
+        &self,
+        seq: Option<u64>,
+        reason: Reason,
+        detail: impl Into<String>,
+    ) -> Quarantine {
+        Quarantine {
+            code: self.code,
+            seq,
+            reason,
+            detail: detail.into(),
+        }
+    }
+
+    /// An event message's bytes from this node's event subject.
+    pub fn on_event(&mut self, bytes: &[u8], stream_seq: u64) -> EventOutcome {
+        if self.revoked {
+            return EventOutcome::Quarantined(self.quarantine(
+                None,
+                Reason::Revoked,
+                "the municipality's enrolment is revoked",
+            ));
+        }
+        let envelope = match EnvelopeRef::decode(bytes) {
+            Ok(envelope) => envelope,
+            Err(err) => {
+                return EventOutcome::Quarantined(self.quarantine(
+                    None,
+                    Reason::Undecodable,
+                    format!("not an event envelope: {err}"),
+                ));
+            }
+        };
+        let seq = envelope.seq.0;
+        if envelope.municipality != self.code {
+            return EventOutcome::Quarantined(self.quarantine(
+                Some(seq),
+                Reason::WrongSubject,
+                format!(
+                    "the envelope belongs to {} but came on {}'s subject",
+                    envelope.municipality, self.code
+                ),
+            ));
+        }
+        self.received_seq = self.received_seq.max(seq);
+        let leaf = merkle::leaf_hash(bytes);
+        let next = self.next_seq();
+        if seq == 0 {
+            return EventOutcome::Quarantined(self.quarantine(
+                Some(seq),
+                Reason::Undecodable,
+                "sequence number 0 does not exist",
+            ));
+        }
+        if seq <= self.verified.size() {
+            return EventOutcome::CheckStored { seq, leaf };
+        }
+        if seq < next {
+            let index = (seq - self.verified.size() - 1) as usize;
+            return match self.pending.get(index) {
+                Some(held) if held.leaf == leaf => EventOutcome::Duplicate,
+                _ => EventOutcome::Quarantined(self.quarantine(
+                    Some(seq),
+                    Reason::Tampered,
+                    "bytes differ from the event already received at this sequence number",
+                )),
+            };
+        }
+        if seq > next || self.pending.len() >= PENDING_EVENTS_MAX {
+            return EventOutcome::Gap { from_seq: next };
+        }
+        self.pending.push_back(PendingEvent {
+            seq,
+            leaf,
+            bytes: bytes.to_vec(),
+            stream_seq,
+        });
+        EventOutcome::Pending
+    }
+
+    /// A checkpoint message's note from this node's checkpoint subject.
+    pub fn on_checkpoint(&mut self, note: &str, stream_seq: u64) -> CheckpointOutcome {
+        if self.revoked {
+            return CheckpointOutcome::Quarantined(self.quarantine(
+                None,
+                Reason::Revoked,
+                "the municipality's enrolment is revoked",
+            ));
+        }
+        let signed = match SignedCheckpoint::parse(note) {
+            Ok(signed) => signed,
+            Err(err) => {
+                return CheckpointOutcome::Quarantined(self.quarantine(
+                    None,
+                    Reason::BadCheckpoint,
+                    format!("not a signed checkpoint note: {err}"),
+                ));
+            }
+        };
+        let size = signed.checkpoint.size;
+        if signed.checkpoint.origin != self.origin {
+            return CheckpointOutcome::Quarantined(self.quarantine(
+                Some(size),
+                Reason::WrongSubject,
+                format!(
+                    "the checkpoint's origin {:?} is not {:?}",
+                    signed.checkpoint.origin, self.origin
+                ),
+            ));
+        }
+        if !self
+            .keys
+            .iter()
+            .any(|key| signed.verify_for(key, &self.origin).is_ok())
+        {
+            return CheckpointOutcome::Quarantined(self.quarantine(
+                Some(size),
+                Reason::BadSignature,
+                "no signature verifies under the municipality's enrolled keys",
+            ));
+        }
+        if size <= self.verified.size() {
+            if let Some((accepted_size, root)) = self.accepted
+                && accepted_size == size
+            {
+                return if root == signed.checkpoint.root {
+                    CheckpointOutcome::Duplicate
+                } else {
+                    CheckpointOutcome::Fork {
+                        size,
+                        accepted_root: root,
+                        other: signed,
+                        note: note.to_owned(),
+                    }
+                };
+            }
+            if size == self.verified.size() && self.verified.root() == signed.checkpoint.root {
+                return CheckpointOutcome::Duplicate;
+            }
+            return CheckpointOutcome::CheckStored {
+                size,
+                checkpoint: signed,
+                note: note.to_owned(),
+            };
+        }
+        if size >= self.next_seq() {
+            if self.held.len() >= HELD_CHECKPOINTS_MAX {
+                self.held.pop_first();
+            }
+            let from_seq = self.next_seq();
+            self.held.insert(size, (signed, stream_seq));
+            return CheckpointOutcome::Held { from_seq };
+        }
+        match self.try_extend(signed) {
+            Ok(segment) => {
+                let (more, failed) = self.release_held();
+                let mut segments = vec![segment];
+                segments.extend(more);
+                CheckpointOutcome::Accepted(segments, failed)
+            }
+            Err(quarantine) => CheckpointOutcome::Quarantined(quarantine),
+        }
+    }
+
+    /// Held checkpoints that the pending events now reach, verified in size order, with a
+    /// quarantine record for each that does not match them.
+    pub fn release_held(&mut self) -> (Vec<Segment>, Vec<Quarantine>) {
+        let mut segments = Vec::new();
+        let mut failed = Vec::new();
+        while let Some((&size, _)) = self.held.first_key_value() {
+            if size <= self.verified.size() {
+                self.held.pop_first();
+                continue;
+            }
+            if size >= self.next_seq() {
+                break;
+            }
+            let Some((_, (signed, _))) = self.held.pop_first() else {
+                break;
+            };
+            match self.try_extend(signed) {
+                Ok(segment) => segments.push(segment),
+                Err(quarantine) => failed.push(quarantine),
+            }
+        }
+        (segments, failed)
+    }
+
+    /// Verifies `signed` against the verified prefix and the pending events it covers.
+    fn try_extend(&mut self, signed: SignedCheckpoint) -> Result<Segment, Quarantine> {
+        let size = signed.checkpoint.size;
+        let count = (size - self.verified.size()) as usize;
+        let mut frontier = self.verified.clone();
+        let mut nodes = Vec::new();
+        for event in self.pending.iter().take(count) {
+            frontier.push(event.leaf, |node, hash| {
+                if node.level > 0 && node.is_stored() {
+                    nodes.push((node, *hash));
+                }
+            });
+        }
+        if frontier.root() != signed.checkpoint.root {
+            return Err(self.quarantine(
+                Some(size),
+                Reason::InconsistentCheckpoint,
+                format!(
+                    "root {} at size {size} is not the root of the verified {} events and the \
+                     {count} received after them",
+                    hex::encode(signed.checkpoint.root),
+                    self.verified.size(),
+                ),
+            ));
+        }
+        let events: Vec<PendingEvent> = self.pending.drain(..count).collect();
+        self.verified = frontier.clone();
+        self.accepted = Some((size, signed.checkpoint.root));
+        Ok(Segment {
+            code: self.code,
+            events,
+            nodes,
+            checkpoint: signed,
+            frontier,
+        })
+    }
+
+    /// Forgets what waits in memory (after a failed commit the caller reloads from storage).
+    pub fn clear_waiting(&mut self) {
+        self.pending.clear();
+        self.held.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use event_store_core::checkpoint::{Checkpoint, NoteSigner};
+    use event_store_core::{
+        Envelope, EventId, EventTypeCode, LogSeq, SchemaVersion, StreamId, StreamVersion, Timestamp,
+    };
+
+    use super::*;
+
+    const VINNYTSIA: &str = "UA05020030000031457";
+    const KORIUKIVKA: &str = "UA74020010000010449";
+
+    fn code(text: &str) -> MunicipalityCode {
+        MunicipalityCode::parse(text).unwrap()
+    }
+
+    fn event(code: MunicipalityCode, seq: u64) -> Vec<u8> {
+        Envelope {
+            event_type: EventTypeCode(102),
+            schema_version: SchemaVersion(1),
+            municipality: code,
+            seq: LogSeq(seq),
+            stream_id: StreamId(uuid::Uuid::from_u128(7)),
+            stream_version: StreamVersion(seq),
+            event_id: EventId(uuid::Uuid::from_u128(1000 + seq as u128)),
+            recorded_at: Timestamp(1_700_000_000_000_000 + seq as i64),
+            payload: vec![seq as u8; 20],
+        }
+        .encode()
+        .unwrap()
+    }
+
+    struct Node {
+        code: MunicipalityCode,
+        signer: NoteSigner,
+        leaves: Vec<Hash>,
+    }
+
+    impl Node {
+        fn new(text: &str) -> Self {
+            let code = code(text);
+            Self {
+                code,
+                signer: NoteSigner::from_seed(&origin_for(&code), [9; 32]).unwrap(),
+                leaves: Vec::new(),
+            }
+        }
+
+        fn append(&mut self) -> Vec<u8> {
+            let bytes = event(self.code, self.leaves.len() as u64 + 1);
+            self.leaves.push(merkle::leaf_hash(&bytes));
+            bytes
+        }
+
+        fn checkpoint(&self) -> String {
+            self.checkpoint_with_root(merkle::root_from_leaves(&self.leaves))
+        }
+
+        fn checkpoint_with_root(&self, root: Hash) -> String {
+            self.signer
+                .sign(Checkpoint {
+                    origin: origin_for(&self.code),
+                    size: self.leaves.len() as u64,
+                    root,
+                })
+                .to_note()
+        }
+
+        fn verifier(&self) -> NodeVerifier {
+            NodeVerifier::new(
+                self.code,
+                vec![self.signer.verifier()],
+                Frontier::new(),
+                None,
+            )
+        }
+    }
+
+    fn accepted(outcome: CheckpointOutcome) -> Vec<Segment> {
+        match outcome {
+            CheckpointOutcome::Accepted(segments, _) => segments,
+            other => panic!("expected acceptance, got {other:?}"),
+        }
+    }
+
+    fn quarantined(outcome: CheckpointOutcome) -> Quarantine {
+        match outcome {
+            CheckpointOutcome::Quarantined(q) => q,
+            other => panic!("expected quarantine, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn events_wait_for_a_checkpoint_and_are_applied_as_one_segment() {
+        let mut node = Node::new(VINNYTSIA);
+        let mut v = node.verifier();
+        for i in 1..=5 {
+            assert_eq!(v.on_event(&node.append(), i), EventOutcome::Pending);
+        }
+        assert_eq!(v.verified_size(), 0);
+        assert_eq!(v.oldest_stream_seq(), Some(1));
+        let segments = accepted(v.on_checkpoint(&node.checkpoint(), 6));
+        assert_eq!(segments.len(), 1);
+        assert_eq!(segments[0].events.len(), 5);
+        assert_eq!(segments[0].first_seq(), 1);
+        assert_eq!(v.verified_size(), 5);
+        assert!(!v.is_waiting());
+        assert!(matches!(
+            v.on_checkpoint(&node.checkpoint(), 7),
+            CheckpointOutcome::Duplicate
+        ));
+    }
+
+    #[test]
+    fn a_checkpoint_for_part_of_the_pending_events_applies_only_that_part() {
+        let mut node = Node::new(VINNYTSIA);
+        let mut v = node.verifier();
+        for i in 1..=3 {
+            v.on_event(&node.append(), i);
+        }
+        let note = node.checkpoint();
+        for i in 4..=6 {
+            v.on_event(&node.append(), i);
+        }
+        let segments = accepted(v.on_checkpoint(&note, 7));
+        assert_eq!(segments[0].events.len(), 3);
+        assert_eq!(v.verified_size(), 3);
+        assert!(v.is_waiting());
+        let segments = accepted(v.on_checkpoint(&node.checkpoint(), 8));
+        assert_eq!(segments[0].first_seq(), 4);
+        assert_eq!(v.verified_size(), 6);
+    }
+
+    #[test]
+    fn duplicates_and_conflicting_bytes_are_told_apart() {
+        let mut node = Node::new(VINNYTSIA);
+        let mut v = node.verifier();
+        let first = node.append();
+        v.on_event(&first, 1);
+        assert_eq!(v.on_event(&first, 2), EventOutcome::Duplicate);
+        let mut tampered = first.clone();
+        let last = tampered.len() - 1;
+        tampered[last] ^= 1;
+        match v.on_event(&tampered, 3) {
+            EventOutcome::Quarantined(q) => {
+                assert_eq!((q.reason, q.seq), (Reason::Tampered, Some(1)))
+            }
+            other => panic!("{other:?}"),
+        }
+        accepted(v.on_checkpoint(&node.checkpoint(), 4));
+        assert_eq!(
+            v.on_event(&tampered, 5),
+            EventOutcome::CheckStored {
+                seq: 1,
+                leaf: merkle::leaf_hash(&tampered)
+            }
+        );
+    }
+
+    #[test]
+    fn a_gap_asks_for_a_backfill_and_a_checkpoint_ahead_is_held_until_events_arrive() {
+        let mut node = Node::new(VINNYTSIA);
+        let mut v = node.verifier();
+        let e1 = node.append();
+        let e2 = node.append();
+        let e3 = node.append();
+        v.on_event(&e1, 1);
+        assert_eq!(v.on_event(&e3, 3), EventOutcome::Gap { from_seq: 2 });
+        assert!(matches!(
+            v.on_checkpoint(&node.checkpoint(), 4),
+            CheckpointOutcome::Held { from_seq: 2 }
+        ));
+        assert_eq!(v.oldest_stream_seq(), Some(1));
+        // The back-fill delivers the missing events; the held checkpoint then applies.
+        v.on_event(&e2, 0);
+        v.on_event(&e3, 0);
+        let (segments, failed) = v.release_held();
+        assert_eq!(segments.len(), 1);
+        assert!(failed.is_empty());
+        assert_eq!(v.verified_size(), 3);
+    }
+
+    #[test]
+    fn forged_inconsistent_forked_and_misaddressed_checkpoints_are_quarantined() {
+        let mut node = Node::new(VINNYTSIA);
+        let mut v = node.verifier();
+        v.on_event(&node.append(), 1);
+        v.on_event(&node.append(), 2);
+
+        let mut forger = Node::new(VINNYTSIA);
+        forger.signer = NoteSigner::from_seed(&origin_for(&node.code), [1; 32]).unwrap();
+        forger.leaves = node.leaves.clone();
+        let q = quarantined(v.on_checkpoint(&forger.checkpoint(), 3));
+        assert_eq!((q.reason, q.seq), (Reason::BadSignature, Some(2)));
+
+        let q = quarantined(v.on_checkpoint(&node.checkpoint_with_root([7; 32]), 4));
+        assert_eq!(q.reason, Reason::InconsistentCheckpoint);
+        assert_eq!(v.verified_size(), 0, "nothing applied");
+
+        accepted(v.on_checkpoint(&node.checkpoint(), 5));
+        match v.on_checkpoint(&node.checkpoint_with_root([8; 32]), 6) {
+            CheckpointOutcome::Fork { size, .. } => assert_eq!(size, 2),
+            other => panic!("{other:?}"),
+        }
+
+        let other = Node::new(KORIUKIVKA);
+        match v.on_event(&event(other.code, 3), 7) {
+            EventOutcome::Quarantined(q) => assert_eq!(q.reason, Reason::WrongSubject),
+            other => panic!("{other:?}"),
+        }
+        let q = quarantined(v.on_checkpoint(&other.checkpoint(), 8));
+        assert_eq!(q.reason, Reason::WrongSubject);
+        match v.on_event(b"not an envelope", 9) {
+            EventOutcome::Quarantined(q) => assert_eq!(q.reason, Reason::Undecodable),
+            other => panic!("{other:?}"),
+        }
+        let q = quarantined(v.on_checkpoint("garbage", 10));
+        assert_eq!(q.reason, Reason::BadCheckpoint);
+    }
+
+    #[test]
+    fn a_revoked_node_has_everything_quarantined() {
+        let mut node = Node::new(VINNYTSIA);
+        let mut v = node.verifier();
+        v.set_keys(Vec::new());
+        match v.on_event(&node.append(), 1) {
+            EventOutcome::Quarantined(q) => assert_eq!(q.reason, Reason::Revoked),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn segment_nodes_are_the_stored_levels_above_the_leaves() {
+        let mut node = Node::new(VINNYTSIA);
+        let mut v = node.verifier();
+        for i in 1..=40 {
+            v.on_event(&node.append(), i);
+        }
+        let segments = accepted(v.on_checkpoint(&node.checkpoint(), 41));
+        // Level 4 nodes cover 16 leaves: 40 leaves complete two of them.
+        let levels: Vec<u8> = segments[0].nodes.iter().map(|(n, _)| n.level).collect();
+        assert_eq!(levels, vec![4, 4]);
+        let expected = merkle::root_from_leaves(&node.leaves[..16]);
+        assert_eq!(segments[0].nodes[0].1, expected);
+    }
+}

@@ -1,0 +1,902 @@
+//! Applying a batch of verified events to the projection, touching only the rows the batch
+//! reads, so a store with millions of rows loads a handful per batch.
+//!
+//! A store runs each batch in four steps, inside the one transaction that also saves its
+//! positions:
+//! 1. [`touched`] lists the keys of the entity rows the batch reads;
+//! 2. the store loads the rows that exist for those keys into [`Working::new`] with
+//!    [`Working::insert_petition`] and its siblings (a key with no row is simply not
+//!    inserted: the entity does not exist yet);
+//! 3. [`Working::apply`] each event, in log order;
+//! 4. [`Working::finish`] gives the [`Changes`]: the new and changed rows to upsert, and the
+//!    deltas to add to the counters, the weekly buckets and the histogram of days to answer.
+//!
+//! The rows carry every fact the rules below read, and the counters are only ever added to, so
+//! one batch or many over the same events give the same rows and the same sums.
+//!
+//! # Rules
+//!
+//! An event applies if the entity it names exists (or, for an event that creates one, does
+//! not), belongs to the parent the event names, and is in a state where the domain allows the
+//! event (as far as the rows can tell: the domain's own checks already ran at the node). An
+//! event that does not apply is an [`Anomaly`]: it adds one to
+//! [`Counters::anomalies`](crate::Counters::anomalies) of its municipality and changes nothing
+//! else, so a row is never half made and no count is doubled. Events of the calendar change
+//! nothing. "Weekly" means the bucket of the Monday of the Kyiv week of the event's own time.
+//!
+//! | event | applies when | row | counters (+1 unless said) | weekly |
+//! | --- | --- | --- | --- | --- |
+//! | petition filed | no such petition | created, phase awaiting moderation | `petitions_filed` | `petitions_filed` |
+//! | published | awaiting moderation | phase collecting, `published_at`, `threshold` from the rule | `petitions_published` | |
+//! | rejected | awaiting moderation | phase rejected | `petitions_rejected` | |
+//! | signed | collecting or threshold reached | `signatures` +1 | `signatures` | `signatures` |
+//! | threshold reached | collecting | phase threshold reached, `threshold_reached_at` | `petitions_threshold_reached` | `petitions_threshold_reached` |
+//! | collection closed | collecting | phase collection failed | `petitions_collection_failed` | |
+//! | consideration started | threshold reached | phase under consideration, `consideration_started_at`, `answer_due` | `petitions_consideration_started` | |
+//! | answered | under consideration | phase answered, `answered_at`, `decision`, `answered_on_time` | `petitions_answered`, `petitions_answered_on_time` if on time; answer days +1 | `petitions_answered` |
+//! | implementation updated | answered, supported or partly | `implementation_updates` +1 | | |
+//! | dialogue announced | no such dialogue | created | `dialogues_announced_by_kind[kind]` | |
+//! | contribution submitted | not closed | `contributions` +1 | `contributions` | `contributions` |
+//! | contribution answered | no outcome yet, fewer answered than submitted | `answered` and the response's column +1 | `contributions_answered` | |
+//! | dialogue closed | not closed | `closed_at`, `attendance` | `dialogues_closed` | `dialogues_closed` |
+//! | outcome published | closed, no outcome yet | `outcome_published_at` | `outcome_reports` | |
+//! | plan adopted | no such plan | created | `plans_adopted` | |
+//! | commitment added | plan exists, not closed; no such commitment | commitment created, plan `commitments` +1 | `commitments` | |
+//! | milestone added | commitment of that plan exists, not assessed; no such milestone | milestone created (no report), commitment `milestones` +1 | `milestones`, `milestones_by_status[0]` | |
+//! | progress reported | milestone of that plan and commitment exists | `status`; `completed_at` the first time it is complete | `milestones_by_status`: old slot −1, new slot +1 | `milestones_completed` the first time complete |
+//! | commitment assessed | commitment of that plan exists | `completion`, `opened_government` | first time: `commitments_assessed`, `opened_government[level]`; again: the level moves | |
+//! | plan closed | plan exists, not closed | `closed_at` | `plans_closed` | |
+//!
+//! Answer days are the Kyiv calendar days from the day consideration started to the day of the
+//! answer (never below 0). An answer is on time when its Kyiv date is on or before
+//! `answer_due`; with no recorded deadline, `answered_on_time` is `None` and it is not counted
+//! on time. A re-assessment of a commitment is refused by today's domain; the projection moves
+//! the level's count rather than report it, so a later correction event would still project
+//! right.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use domain::Event;
+use domain::action_plan::{ActionPlanEvent, ImplementationStatus};
+use domain::calendar::Weekday;
+use domain::dialogue::{ContributionResponse, DialogueEvent};
+use domain::petition::{AnswerDecision, PetitionEvent};
+use domain::{EventType, kyiv_date};
+use event_store_core::{MunicipalityCode, Timestamp};
+use uuid::Uuid;
+
+use crate::codes::{
+    PetitionPhase, decision_code, dialogue_kind_code, milestone_status_slot,
+    opened_government_code, status_code,
+};
+use crate::rows::{
+    AnswerDays, CommitmentRow, Counters, DialogueRow, EntityKey, EntityKind, MilestoneRow,
+    PetitionRow, PlanRow, WeeklyCounters,
+};
+
+/// An event that passed the association's verification (its municipality's next sequence
+/// number, its bytes the next leaf, covered by a verified checkpoint), decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub municipality: MunicipalityCode,
+    /// Its sequence number in the municipality's log.
+    pub seq: u64,
+    pub event: Event,
+}
+
+/// The entity keys a batch reads, per table, each ascending and without duplicates: the rows a
+/// store loads before applying the batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Touched {
+    pub petitions: Vec<EntityKey>,
+    pub dialogues: Vec<EntityKey>,
+    pub plans: Vec<EntityKey>,
+    pub commitments: Vec<EntityKey>,
+    pub milestones: Vec<EntityKey>,
+}
+
+impl Touched {
+    /// Whether the batch reads no entity row (e.g. only calendar events).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How many keys there are in all tables.
+    pub fn len(&self) -> usize {
+        self.petitions.len()
+            + self.dialogues.len()
+            + self.plans.len()
+            + self.commitments.len()
+            + self.milestones.len()
+    }
+}
+
+/// The keys the events read, for the store to load.
+pub fn touched(events: &[Verified]) -> Touched {
+    let mut sets: [BTreeSet<EntityKey>; 5] = Default::default();
+    for verified in events {
+        for (kind, key) in reads(verified.municipality, &verified.event)
+            .into_iter()
+            .flatten()
+        {
+            sets[table_index(kind)].insert(key);
+        }
+    }
+    let [petitions, dialogues, plans, commitments, milestones] =
+        sets.map(|set| set.into_iter().collect());
+    Touched {
+        petitions,
+        dialogues,
+        plans,
+        commitments,
+        milestones,
+    }
+}
+
+/// The entity rows an event reads: at most two (a parent it updates and a child it creates).
+fn reads(municipality: MunicipalityCode, event: &Event) -> [Option<(EntityKind, EntityKey)>; 2] {
+    let key = |kind, id: Uuid| Some((kind, EntityKey::new(municipality, id)));
+    match event {
+        Event::Calendar(_) => [None, None],
+        Event::Petition(e) => [key(EntityKind::Petition, e.petition_id().0), None],
+        Event::Dialogue(e) => [key(EntityKind::Dialogue, e.dialogue_id().0), None],
+        Event::ActionPlan(e) => match e {
+            ActionPlanEvent::Adopted(a) => [key(EntityKind::Plan, a.plan_id.0), None],
+            ActionPlanEvent::CommitmentAdded(a) => [
+                key(EntityKind::Plan, a.plan_id.0),
+                key(EntityKind::Commitment, a.commitment_id.0),
+            ],
+            ActionPlanEvent::MilestoneAdded(a) => [
+                key(EntityKind::Commitment, a.commitment_id.0),
+                key(EntityKind::Milestone, a.milestone_id.0),
+            ],
+            ActionPlanEvent::ProgressReported(r) => {
+                [key(EntityKind::Milestone, r.milestone_id.0), None]
+            }
+            ActionPlanEvent::CommitmentAssessed(a) => {
+                [key(EntityKind::Commitment, a.commitment_id.0), None]
+            }
+            ActionPlanEvent::Closed(c) => [key(EntityKind::Plan, c.plan_id.0), None],
+        },
+    }
+}
+
+const fn table_index(kind: EntityKind) -> usize {
+    match kind {
+        EntityKind::Petition => 0,
+        EntityKind::Dialogue => 1,
+        EntityKind::Plan => 2,
+        EntityKind::Commitment => 3,
+        EntityKind::Milestone => 4,
+    }
+}
+
+/// What applying one event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The event changed rows and counters.
+    Projected,
+    /// The event is of a kind projections do not show (the calendar).
+    NoEffect,
+    /// The event could not be applied; it was counted in
+    /// [`Counters::anomalies`](crate::Counters::anomalies) and changed nothing else.
+    Anomaly(Anomaly),
+}
+
+/// Why an event could not be applied. A verified log that followed the domain's rules has
+/// none; each one is worth a line in the association's report on the municipality.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Anomaly {
+    #[error("the event names a {0} the projection has never seen")]
+    Unknown(EntityKind),
+    #[error("the event creates a {0} that already exists")]
+    AlreadyExists(EntityKind),
+    #[error("the event names a {0} of another parent than the one it belongs to")]
+    OtherParent(EntityKind),
+    #[error("the {kind} is not in a state that allows {}", .event.name())]
+    NotAllowed { kind: EntityKind, event: EventType },
+    #[error("a count of the {0} would overflow")]
+    Overflow(EntityKind),
+}
+
+/// A store loaded rows that do not fit the batch. A programmer error in the store: the batch
+/// must be abandoned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoadError {
+    #[error("{kind} {key} is not among the keys the batch touches")]
+    NotTouched { kind: EntityKind, key: EntityKey },
+    #[error("{kind} {key} is loaded twice")]
+    AlreadyLoaded { kind: EntityKind, key: EntityKey },
+    #[error("{kind} {key} is loaded after events were applied")]
+    AfterApply { kind: EntityKind, key: EntityKey },
+}
+
+/// An event that does not fit the batch the working set was made for. A programmer error in
+/// the store: the batch must be abandoned. The event changed nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApplyError {
+    #[error(
+        "event {seq} of {municipality} reads {kind} {id}, which is not among the keys the batch touches"
+    )]
+    NotTouched {
+        municipality: MunicipalityCode,
+        seq: u64,
+        kind: EntityKind,
+        id: Uuid,
+    },
+    #[error("event {seq} of {municipality} does not come after event {last}, already applied")]
+    SeqNotAfter {
+        municipality: MunicipalityCode,
+        seq: u64,
+        last: u64,
+    },
+}
+
+/// What a batch changed, every list ascending by key with no zero delta. Rows are full values
+/// to upsert (only new or changed ones); counts are deltas to add to what the store holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    pub petitions: Vec<PetitionRow>,
+    pub dialogues: Vec<DialogueRow>,
+    pub plans: Vec<PlanRow>,
+    pub commitments: Vec<CommitmentRow>,
+    pub milestones: Vec<MilestoneRow>,
+    /// Deltas to add to each municipality's counters.
+    pub counters: Vec<(MunicipalityCode, Counters)>,
+    /// Deltas to add to weekly buckets (a missing bucket starts at zero).
+    pub weekly: Vec<WeeklyCounters>,
+    /// Deltas to add to the histogram of days to answer (a missing bucket starts at zero).
+    pub answer_days: Vec<AnswerDays>,
+    /// The last sequence number applied per municipality, for the store to save with the
+    /// changes in one transaction (every event counts, anomalies and calendar events too).
+    pub positions: Vec<(MunicipalityCode, u64)>,
+}
+
+impl Changes {
+    /// Whether there is nothing to write, not even a position.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// A loaded row and its value as the batch goes on.
+#[derive(Debug, Clone)]
+struct Slot<R> {
+    loaded: Option<R>,
+    current: Option<R>,
+}
+
+type Slots<R> = BTreeMap<EntityKey, Slot<R>>;
+
+/// The rows one batch reads, and what it has done so far. See the [module docs](self).
+#[derive(Debug, Clone, Default)]
+pub struct Working {
+    petitions: Slots<PetitionRow>,
+    dialogues: Slots<DialogueRow>,
+    plans: Slots<PlanRow>,
+    commitments: Slots<CommitmentRow>,
+    milestones: Slots<MilestoneRow>,
+    counters: BTreeMap<MunicipalityCode, Counters>,
+    weekly: BTreeMap<(MunicipalityCode, i32), WeeklyCounters>,
+    answer_days: BTreeMap<(MunicipalityCode, i32), i64>,
+    positions: BTreeMap<MunicipalityCode, u64>,
+    applied_any: bool,
+}
+
+fn empty_slots<R>(keys: &[EntityKey]) -> Slots<R> {
+    keys.iter()
+        .map(|key| {
+            let slot = Slot {
+                loaded: None,
+                current: None,
+            };
+            (*key, slot)
+        })
+        .collect()
+}
+
+/// Puts a loaded row into its slot, checking it fits the batch.
+fn load<R>(
+    slots: &mut Slots<R>,
+    kind: EntityKind,
+    key: EntityKey,
+    row: R,
+    applied_any: bool,
+) -> Result<(), LoadError>
+where
+    R: Clone,
+{
+    if applied_any {
+        return Err(LoadError::AfterApply { kind, key });
+    }
+    let Some(slot) = slots.get_mut(&key) else {
+        return Err(LoadError::NotTouched { kind, key });
+    };
+    if slot.loaded.is_some() {
+        return Err(LoadError::AlreadyLoaded { kind, key });
+    }
+    slot.current = Some(row.clone());
+    slot.loaded = Some(row);
+    Ok(())
+}
+
+impl Working {
+    /// An empty working set for a batch that touches these keys: every key stands for an
+    /// entity that does not exist until its row is inserted.
+    pub fn new(touched: &Touched) -> Self {
+        Self {
+            petitions: empty_slots(&touched.petitions),
+            dialogues: empty_slots(&touched.dialogues),
+            plans: empty_slots(&touched.plans),
+            commitments: empty_slots(&touched.commitments),
+            milestones: empty_slots(&touched.milestones),
+            ..Self::default()
+        }
+    }
+
+    /// Loads a stored petition, before any event is applied.
+    pub fn insert_petition(&mut self, row: PetitionRow) -> Result<(), LoadError> {
+        let (key, kind) = (row.key(), EntityKind::Petition);
+        load(&mut self.petitions, kind, key, row, self.applied_any)
+    }
+
+    /// Loads a stored dialogue, before any event is applied.
+    pub fn insert_dialogue(&mut self, row: DialogueRow) -> Result<(), LoadError> {
+        let (key, kind) = (row.key(), EntityKind::Dialogue);
+        load(&mut self.dialogues, kind, key, row, self.applied_any)
+    }
+
+    /// Loads a stored plan, before any event is applied.
+    pub fn insert_plan(&mut self, row: PlanRow) -> Result<(), LoadError> {
+        let (key, kind) = (row.key(), EntityKind::Plan);
+        load(&mut self.plans, kind, key, row, self.applied_any)
+    }
+
+    /// Loads a stored commitment, before any event is applied.
+    pub fn insert_commitment(&mut self, row: CommitmentRow) -> Result<(), LoadError> {
+        let (key, kind) = (row.key(), EntityKind::Commitment);
+        load(&mut self.commitments, kind, key, row, self.applied_any)
+    }
+
+    /// Loads a stored milestone, before any event is applied.
+    pub fn insert_milestone(&mut self, row: MilestoneRow) -> Result<(), LoadError> {
+        let (key, kind) = (row.key(), EntityKind::Milestone);
+        load(&mut self.milestones, kind, key, row, self.applied_any)
+    }
+
+    fn has_slot(&self, kind: EntityKind, key: &EntityKey) -> bool {
+        match kind {
+            EntityKind::Petition => self.petitions.contains_key(key),
+            EntityKind::Dialogue => self.dialogues.contains_key(key),
+            EntityKind::Plan => self.plans.contains_key(key),
+            EntityKind::Commitment => self.commitments.contains_key(key),
+            EntityKind::Milestone => self.milestones.contains_key(key),
+        }
+    }
+
+    /// Applies the next event of the batch. Events of one municipality must come in ascending
+    /// sequence order; an event that reads a key outside the batch's [`Touched`] is refused.
+    /// Both errors leave the working set as it was.
+    pub fn apply(&mut self, verified: &Verified) -> Result<Outcome, ApplyError> {
+        let municipality = verified.municipality;
+        let seq = verified.seq;
+        if let Some(&last) = self.positions.get(&municipality)
+            && seq <= last
+        {
+            return Err(ApplyError::SeqNotAfter {
+                municipality,
+                seq,
+                last,
+            });
+        }
+        for (kind, key) in reads(municipality, &verified.event).into_iter().flatten() {
+            if !self.has_slot(kind, &key) {
+                return Err(ApplyError::NotTouched {
+                    municipality,
+                    seq,
+                    kind,
+                    id: key.id,
+                });
+            }
+        }
+        self.positions.insert(municipality, seq);
+        self.applied_any = true;
+        let mut delta = Delta::new(municipality, verified.event.at().0);
+        let deny = verified.event.event_type();
+        let applied = match &verified.event {
+            Event::Calendar(_) => return Ok(Outcome::NoEffect),
+            Event::Petition(event) => {
+                apply_petition(&mut self.petitions, municipality, event, deny, &mut delta)
+            }
+            Event::Dialogue(event) => {
+                apply_dialogue(&mut self.dialogues, municipality, event, deny, &mut delta)
+            }
+            Event::ActionPlan(event) => {
+                let mut plan = PlanTables {
+                    plans: &mut self.plans,
+                    commitments: &mut self.commitments,
+                    milestones: &mut self.milestones,
+                };
+                plan.apply(municipality, event, deny, &mut delta)
+            }
+        };
+        match applied {
+            Ok(()) => {
+                self.record(delta);
+                Ok(Outcome::Projected)
+            }
+            Err(anomaly) => {
+                let counters = self.counters.entry(municipality).or_default();
+                counters.anomalies = counters.anomalies.wrapping_add(1);
+                Ok(Outcome::Anomaly(anomaly))
+            }
+        }
+    }
+
+    fn record(&mut self, delta: Delta) {
+        let municipality = delta.weekly.municipality;
+        if !delta.counters.is_zero() {
+            self.counters
+                .entry(municipality)
+                .or_default()
+                .add(&delta.counters);
+        }
+        if !delta.weekly.is_zero() {
+            self.weekly
+                .entry(delta.weekly.key())
+                .or_insert_with(|| WeeklyCounters::zero(municipality, delta.weekly.week))
+                .add_counts(&delta.weekly);
+        }
+        if let Some(days) = delta.answer_days {
+            let count = self.answer_days.entry((municipality, days)).or_default();
+            *count = count.wrapping_add(1);
+        }
+    }
+
+    /// The batch's changes, every list ascending by key, zero deltas and unchanged rows left
+    /// out.
+    pub fn finish(self) -> Changes {
+        Changes {
+            petitions: changed(self.petitions),
+            dialogues: changed(self.dialogues),
+            plans: changed(self.plans),
+            commitments: changed(self.commitments),
+            milestones: changed(self.milestones),
+            counters: self
+                .counters
+                .into_iter()
+                .filter(|(_, counters)| !counters.is_zero())
+                .collect(),
+            weekly: self
+                .weekly
+                .into_values()
+                .filter(|weekly| !weekly.is_zero())
+                .collect(),
+            answer_days: self
+                .answer_days
+                .into_iter()
+                .filter(|(_, count)| *count != 0)
+                .map(|((municipality, days), count)| AnswerDays {
+                    municipality,
+                    days,
+                    count,
+                })
+                .collect(),
+            positions: self.positions.into_iter().collect(),
+        }
+    }
+}
+
+/// The rows of slots that are new or differ from what was loaded, ascending by key.
+fn changed<R: PartialEq>(slots: Slots<R>) -> Vec<R> {
+    slots
+        .into_values()
+        .filter_map(|slot| match slot.current {
+            Some(row) if slot.loaded.as_ref() != Some(&row) => Some(row),
+            _ => None,
+        })
+        .collect()
+}
+
+/// What one event adds to the counts, kept apart until the event is known to apply.
+struct Delta {
+    counters: Counters,
+    weekly: WeeklyCounters,
+    answer_days: Option<i32>,
+}
+
+impl Delta {
+    fn new(municipality: MunicipalityCode, at: i64) -> Self {
+        Self {
+            counters: Counters::default(),
+            weekly: WeeklyCounters::zero(municipality, kyiv_week(at)),
+            answer_days: None,
+        }
+    }
+}
+
+/// Days since 1970-01-01 of the Kyiv date at `at` (microseconds).
+fn kyiv_day(at: i64) -> i64 {
+    kyiv_date(Timestamp(at)).epoch_days()
+}
+
+/// The Monday of the Kyiv week of `at`, in epoch days.
+fn kyiv_week(at: i64) -> i32 {
+    let date = kyiv_date(Timestamp(at));
+    let since_monday = match date.weekday() {
+        Weekday::Monday => 0,
+        Weekday::Tuesday => 1,
+        Weekday::Wednesday => 2,
+        Weekday::Thursday => 3,
+        Weekday::Friday => 4,
+        Weekday::Saturday => 5,
+        Weekday::Sunday => 6,
+    };
+    day_i32(date.epoch_days() - since_monday)
+}
+
+/// Epoch days as stored: saturated into `i32` (only dates millions of years away saturate).
+fn day_i32(days: i64) -> i32 {
+    i32::try_from(days).unwrap_or(if days < 0 { i32::MIN } else { i32::MAX })
+}
+
+fn allow(condition: bool, kind: EntityKind, event: EventType) -> Result<(), Anomaly> {
+    if condition {
+        Ok(())
+    } else {
+        Err(Anomaly::NotAllowed { kind, event })
+    }
+}
+
+fn plus_one(count: u32, kind: EntityKind) -> Result<u32, Anomaly> {
+    count.checked_add(1).ok_or(Anomaly::Overflow(kind))
+}
+
+/// The current row of an existing entity.
+fn existing<R>(slot: &mut Slot<R>, kind: EntityKind) -> Result<&mut R, Anomaly> {
+    slot.current.as_mut().ok_or(Anomaly::Unknown(kind))
+}
+
+/// The slot of a key; present for every key [`Working::apply`] checked against the batch.
+fn slot_of<R>(
+    slots: &mut Slots<R>,
+    kind: EntityKind,
+    key: EntityKey,
+) -> Result<&mut Slot<R>, Anomaly> {
+    slots.get_mut(&key).ok_or(Anomaly::Unknown(kind))
+}
+
+fn apply_petition(
+    slots: &mut Slots<PetitionRow>,
+    municipality: MunicipalityCode,
+    event: &PetitionEvent,
+    event_type: EventType,
+    delta: &mut Delta,
+) -> Result<(), Anomaly> {
+    use PetitionPhase as P;
+    const KIND: EntityKind = EntityKind::Petition;
+    let key = EntityKey::new(municipality, event.petition_id().0);
+    let slot = slot_of(slots, KIND, key)?;
+    let at = event.at().0;
+    let counters = &mut delta.counters;
+    if let PetitionEvent::Filed(_) = event {
+        if slot.current.is_some() {
+            return Err(Anomaly::AlreadyExists(KIND));
+        }
+        slot.current = Some(PetitionRow {
+            municipality,
+            petition_id: key.id,
+            filed_at: at,
+            phase: P::AwaitingModeration.as_u8(),
+            published_at: None,
+            threshold: 0,
+            signatures: 0,
+            threshold_reached_at: None,
+            consideration_started_at: None,
+            answer_due: None,
+            answered_at: None,
+            decision: None,
+            answered_on_time: None,
+            implementation_updates: 0,
+        });
+        counters.petitions_filed = 1;
+        delta.weekly.petitions_filed = 1;
+        return Ok(());
+    }
+    let row = existing(slot, KIND)?;
+    let phase = P::from_u8(row.phase);
+    let allow_in =
+        |phases: &[P]| allow(phase.is_some_and(|p| phases.contains(&p)), KIND, event_type);
+    match event {
+        // Handled above, before the row is required; never reached.
+        PetitionEvent::Filed(_) => return Err(Anomaly::AlreadyExists(KIND)),
+        PetitionEvent::Published(published) => {
+            allow_in(&[P::AwaitingModeration])?;
+            row.phase = P::Collecting.as_u8();
+            row.published_at = Some(at);
+            row.threshold = published.rule.signature_threshold;
+            counters.petitions_published = 1;
+        }
+        PetitionEvent::Rejected(_) => {
+            allow_in(&[P::AwaitingModeration])?;
+            row.phase = P::Rejected.as_u8();
+            counters.petitions_rejected = 1;
+        }
+        PetitionEvent::Signed(_) => {
+            allow_in(&[P::Collecting, P::ThresholdReached])?;
+            row.signatures = plus_one(row.signatures, KIND)?;
+            counters.signatures = 1;
+            delta.weekly.signatures = 1;
+        }
+        PetitionEvent::ThresholdReached(_) => {
+            allow_in(&[P::Collecting])?;
+            row.phase = P::ThresholdReached.as_u8();
+            row.threshold_reached_at = Some(at);
+            counters.petitions_threshold_reached = 1;
+            delta.weekly.petitions_threshold_reached = 1;
+        }
+        PetitionEvent::CollectionClosed(_) => {
+            allow_in(&[P::Collecting])?;
+            row.phase = P::CollectionFailed.as_u8();
+            counters.petitions_collection_failed = 1;
+        }
+        PetitionEvent::ConsiderationStarted(started) => {
+            allow_in(&[P::ThresholdReached])?;
+            row.phase = P::UnderConsideration.as_u8();
+            row.consideration_started_at = Some(at);
+            row.answer_due = Some(day_i32(started.answer_due.epoch_days()));
+            counters.petitions_consideration_started = 1;
+        }
+        PetitionEvent::Answered(answered) => {
+            allow_in(&[P::UnderConsideration])?;
+            let answer_day = kyiv_day(at);
+            let on_time = row.answer_due.map(|due| answer_day <= i64::from(due));
+            row.phase = P::Answered.as_u8();
+            row.answered_at = Some(at);
+            row.decision = Some(decision_code(answered.decision));
+            row.answered_on_time = on_time;
+            counters.petitions_answered = 1;
+            counters.petitions_answered_on_time = i64::from(on_time == Some(true));
+            delta.weekly.petitions_answered = 1;
+            delta.answer_days = row
+                .consideration_started_at
+                .map(|started| day_i32((answer_day - kyiv_day(started)).max(0)));
+        }
+        PetitionEvent::ImplementationUpdated(_) => {
+            let implementing = [AnswerDecision::Supported, AnswerDecision::PartlySupported]
+                .map(|d| Some(decision_code(d)));
+            allow(
+                phase == Some(P::Answered) && implementing.contains(&row.decision),
+                KIND,
+                event_type,
+            )?;
+            row.implementation_updates = plus_one(row.implementation_updates, KIND)?;
+        }
+    }
+    Ok(())
+}
+
+fn apply_dialogue(
+    slots: &mut Slots<DialogueRow>,
+    municipality: MunicipalityCode,
+    event: &DialogueEvent,
+    event_type: EventType,
+    delta: &mut Delta,
+) -> Result<(), Anomaly> {
+    const KIND: EntityKind = EntityKind::Dialogue;
+    let key = EntityKey::new(municipality, event.dialogue_id().0);
+    let slot = slot_of(slots, KIND, key)?;
+    let at = event.at().0;
+    let counters = &mut delta.counters;
+    if let DialogueEvent::Announced(announced) = event {
+        if slot.current.is_some() {
+            return Err(Anomaly::AlreadyExists(KIND));
+        }
+        let kind = dialogue_kind_code(announced.kind);
+        slot.current = Some(DialogueRow {
+            municipality,
+            dialogue_id: key.id,
+            kind,
+            announced_at: at,
+            contributions: 0,
+            answered: 0,
+            accepted: 0,
+            partly_accepted: 0,
+            rejected: 0,
+            closed_at: None,
+            attendance: 0,
+            outcome_published_at: None,
+        });
+        counters.dialogues_announced_by_kind[usize::from(kind)] = 1;
+        return Ok(());
+    }
+    let row = existing(slot, KIND)?;
+    match event {
+        DialogueEvent::Announced(_) => return Err(Anomaly::AlreadyExists(KIND)),
+        DialogueEvent::ContributionSubmitted(_) => {
+            allow(row.closed_at.is_none(), KIND, event_type)?;
+            row.contributions = plus_one(row.contributions, KIND)?;
+            counters.contributions = 1;
+            delta.weekly.contributions = 1;
+        }
+        DialogueEvent::ContributionAnswered(answered) => {
+            let open = row.outcome_published_at.is_none() && row.answered < row.contributions;
+            allow(open, KIND, event_type)?;
+            let (accepted, partly, rejected) = match answered.response {
+                ContributionResponse::Accepted => (1, 0, 0),
+                ContributionResponse::PartlyAccepted => (0, 1, 0),
+                ContributionResponse::Rejected => (0, 0, 1),
+            };
+            let overflow = Anomaly::Overflow(KIND);
+            let accepted = row.accepted.checked_add(accepted).ok_or(overflow)?;
+            let partly = row.partly_accepted.checked_add(partly).ok_or(overflow)?;
+            let rejected = row.rejected.checked_add(rejected).ok_or(overflow)?;
+            row.answered = plus_one(row.answered, KIND)?;
+            row.accepted = accepted;
+            row.partly_accepted = partly;
+            row.rejected = rejected;
+            counters.contributions_answered = 1;
+        }
+        DialogueEvent::Closed(closed) => {
+            allow(row.closed_at.is_none(), KIND, event_type)?;
+            row.closed_at = Some(at);
+            row.attendance = closed.attendance_count;
+            counters.dialogues_closed = 1;
+            delta.weekly.dialogues_closed = 1;
+        }
+        DialogueEvent::OutcomePublished(_) => {
+            let closed = row.closed_at.is_some() && row.outcome_published_at.is_none();
+            allow(closed, KIND, event_type)?;
+            row.outcome_published_at = Some(at);
+            counters.outcome_reports = 1;
+        }
+    }
+    Ok(())
+}
+
+/// The three tables an action plan event may touch.
+struct PlanTables<'a> {
+    plans: &'a mut Slots<PlanRow>,
+    commitments: &'a mut Slots<CommitmentRow>,
+    milestones: &'a mut Slots<MilestoneRow>,
+}
+
+impl PlanTables<'_> {
+    fn apply(
+        &mut self,
+        municipality: MunicipalityCode,
+        event: &ActionPlanEvent,
+        event_type: EventType,
+        delta: &mut Delta,
+    ) -> Result<(), Anomaly> {
+        use EntityKind::{Commitment, Milestone, Plan};
+        let key = |id: Uuid| EntityKey::new(municipality, id);
+        let at = event.at().0;
+        let counters = &mut delta.counters;
+        match event {
+            ActionPlanEvent::Adopted(adopted) => {
+                let slot = slot_of(self.plans, Plan, key(adopted.plan_id.0))?;
+                if slot.current.is_some() {
+                    return Err(Anomaly::AlreadyExists(Plan));
+                }
+                slot.current = Some(PlanRow {
+                    municipality,
+                    plan_id: adopted.plan_id.0,
+                    adopted_at: at,
+                    period_start: day_i32(adopted.period_start.epoch_days()),
+                    period_end: day_i32(adopted.period_end.epoch_days()),
+                    commitments: 0,
+                    closed_at: None,
+                });
+                counters.plans_adopted = 1;
+            }
+            ActionPlanEvent::CommitmentAdded(added) => {
+                let plan = existing(slot_of(self.plans, Plan, key(added.plan_id.0))?, Plan)?;
+                allow(plan.closed_at.is_none(), Plan, event_type)?;
+                let slot = slot_of(self.commitments, Commitment, key(added.commitment_id.0))?;
+                if slot.current.is_some() {
+                    return Err(Anomaly::AlreadyExists(Commitment));
+                }
+                plan.commitments = plus_one(plan.commitments, Plan)?;
+                slot.current = Some(CommitmentRow {
+                    municipality,
+                    commitment_id: added.commitment_id.0,
+                    plan_id: added.plan_id.0,
+                    added_at: at,
+                    milestones: 0,
+                    completion: None,
+                    opened_government: None,
+                });
+                counters.commitments = 1;
+            }
+            ActionPlanEvent::MilestoneAdded(added) => {
+                let commitment_key = key(added.commitment_id.0);
+                let commitment = existing(
+                    slot_of(self.commitments, Commitment, commitment_key)?,
+                    Commitment,
+                )?;
+                if commitment.plan_id != added.plan_id.0 {
+                    return Err(Anomaly::OtherParent(Commitment));
+                }
+                let assessed = commitment.opened_government.is_some();
+                allow(!assessed, Commitment, event_type)?;
+                let slot = slot_of(self.milestones, Milestone, key(added.milestone_id.0))?;
+                if slot.current.is_some() {
+                    return Err(Anomaly::AlreadyExists(Milestone));
+                }
+                commitment.milestones = plus_one(commitment.milestones, Commitment)?;
+                slot.current = Some(MilestoneRow {
+                    municipality,
+                    milestone_id: added.milestone_id.0,
+                    plan_id: added.plan_id.0,
+                    commitment_id: added.commitment_id.0,
+                    due: day_i32(added.due.epoch_days()),
+                    status: None,
+                    completed_at: None,
+                });
+                counters.milestones = 1;
+                counters.milestones_by_status[0] = 1;
+            }
+            ActionPlanEvent::ProgressReported(reported) => {
+                let slot = slot_of(self.milestones, Milestone, key(reported.milestone_id.0))?;
+                let milestone = existing(slot, Milestone)?;
+                if milestone.plan_id != reported.plan_id.0
+                    || milestone.commitment_id != reported.commitment_id.0
+                {
+                    return Err(Anomaly::OtherParent(Milestone));
+                }
+                let status = status_code(reported.status);
+                let old = milestone_status_slot(milestone.status);
+                let new = milestone_status_slot(Some(status));
+                let (Some(old), Some(new)) = (old, new) else {
+                    return Err(Anomaly::NotAllowed {
+                        kind: Milestone,
+                        event: event_type,
+                    });
+                };
+                let by_status = &mut counters.milestones_by_status;
+                by_status[old] -= 1;
+                by_status[new] += 1;
+                milestone.status = Some(status);
+                let complete = reported.status == ImplementationStatus::Complete;
+                if complete && milestone.completed_at.is_none() {
+                    milestone.completed_at = Some(at);
+                    delta.weekly.milestones_completed = 1;
+                }
+            }
+            ActionPlanEvent::CommitmentAssessed(assessed) => {
+                let commitment_key = key(assessed.commitment_id.0);
+                let slot = slot_of(self.commitments, Commitment, commitment_key)?;
+                let commitment = existing(slot, Commitment)?;
+                if commitment.plan_id != assessed.plan_id.0 {
+                    return Err(Anomaly::OtherParent(Commitment));
+                }
+                let level = opened_government_code(assessed.opened_government);
+                let levels = &mut counters.opened_government;
+                match commitment.opened_government {
+                    None => counters.commitments_assessed = 1,
+                    Some(old) => {
+                        let Some(count) = levels.get_mut(usize::from(old)) else {
+                            return Err(Anomaly::NotAllowed {
+                                kind: Commitment,
+                                event: event_type,
+                            });
+                        };
+                        *count -= 1;
+                    }
+                }
+                levels[usize::from(level)] += 1;
+                commitment.completion = Some(status_code(assessed.completion));
+                commitment.opened_government = Some(level);
+            }
+            ActionPlanEvent::Closed(_) => {
+                let slot = slot_of(self.plans, Plan, key(event.plan_id().0))?;
+                let plan = existing(slot, Plan)?;
+                allow(plan.closed_at.is_none(), Plan, event_type)?;
+                plan.closed_at = Some(at);
+                counters.plans_closed = 1;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,10 @@
+//! The projection's tests, in one binary: a scripted life checked by hand, batch-split
+//! invariance, anomalies, the digest format and the crate's purity.
+
+mod anomalies;
+mod batches;
+mod common;
+mod digest;
+mod life;
+mod purity;
+mod script;

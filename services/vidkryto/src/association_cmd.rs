@@ -1,0 +1,177 @@
+//! `vidkryto association …`: what the Association of Ukrainian Cities' operators run.
+//! `init` makes the witness key and admin token; `run` serves until Ctrl-C or SIGTERM;
+//! `enroll` / `revoke` manage which key signs for which hromada; `rebuild` replays every
+//! verified log into fresh projection tables; `digest` prints the projection digest.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use association::enrolment::Enrolment;
+use association::server::{AssociationSettings, init_dir};
+use association::store::Store;
+use clap::{Args, Subcommand};
+use event_store_core::MunicipalityCode;
+
+/// The default database: a database of its own on the local server (created if missing).
+const DEFAULT_DB: &str = "postgres://postgres@127.0.0.1:5432/vidkryto_association";
+
+#[derive(Debug, Subcommand)]
+pub enum AssociationCommand {
+    /// Create the association's directory: witness signing key and admin token.
+    Init(InitArgs),
+    /// Serve: verified ingest from NATS, projections, national/federation/audit gRPC.
+    Run(RunArgs),
+    /// Enrol a hromada's node key (the text of the node's `node.vkey`, or @file).
+    Enroll(EnrollArgs),
+    /// Revoke a hromada's key (or all its keys).
+    Revoke(RevokeArgs),
+    /// Replay every verified log into fresh projection tables; prints the digest.
+    Rebuild(DbArgs),
+    /// Print the projection digest and the positions it covers.
+    Digest(DbArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The association's directory (created).
+    #[arg(long)]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct DbArgs {
+    /// The association's PostgreSQL database (created if missing).
+    #[arg(long, env = "VIDKRYTO_ASSOCIATION_DB", default_value = DEFAULT_DB)]
+    pub db: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The association's directory (from `init`).
+    #[arg(long, env = "VIDKRYTO_ASSOCIATION_DIR")]
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// The NATS server (the association's JetStream cluster).
+    #[arg(
+        long,
+        env = "VIDKRYTO_NATS_URL",
+        default_value = "nats://127.0.0.1:4222"
+    )]
+    pub nats_url: String,
+    /// gRPC (and gRPC-Web) listen address.
+    #[arg(long, default_value = "127.0.0.1:50100")]
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Args)]
+pub struct EnrollArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// The hromada's KATOTTG code.
+    #[arg(long)]
+    pub municipality: String,
+    /// The node's verifier key text, or @path to read it from a file.
+    #[arg(long)]
+    pub vkey: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[arg(long)]
+    pub municipality: String,
+    /// The key to revoke (text or @path); all keys of the hromada when absent.
+    #[arg(long)]
+    pub vkey: Option<String>,
+}
+
+fn read_vkey(text: &str) -> anyhow::Result<event_store_core::checkpoint::NoteVerifier> {
+    let text = match text.strip_prefix('@') {
+        Some(path) => {
+            std::fs::read_to_string(path).with_context(|| format!("failed to read {path}"))?
+        }
+        None => text.to_owned(),
+    };
+    Ok(association::ingest::parse_vkey(&text)?)
+}
+
+fn municipality(text: &str) -> anyhow::Result<MunicipalityCode> {
+    MunicipalityCode::parse(text.trim()).with_context(|| format!("--municipality {text}"))
+}
+
+/// Runs an `association` subcommand.
+pub async fn run(cmd: AssociationCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        AssociationCommand::Init(a) => {
+            let (key, token) = init_dir(&a.dir)?;
+            println!("witness key: {}", key.display());
+            println!("admin token: {}", token.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        AssociationCommand::Run(a) => {
+            let settings = AssociationSettings::from_dir(&a.dir, a.db.db, a.nats_url, a.listen)?;
+            let running = association::server::start(settings).await?;
+            println!(
+                "association serving gRPC and gRPC-Web on {}",
+                running.grpc_addr
+            );
+            crate::node_cmd::wait_for_signal().await;
+            eprintln!("shutting down");
+            running.shutdown().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        AssociationCommand::Enroll(a) => {
+            let code = municipality(&a.municipality)?;
+            let vkey = read_vkey(&a.vkey)?;
+            let store = Store::connect(&a.db.db).await?;
+            let changed = Enrolment::new(store, None).enroll(&code, &vkey).await?;
+            if changed {
+                println!("enrolled {code} with {}", vkey.to_text());
+            } else {
+                println!("{code} was already enrolled with this key");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AssociationCommand::Revoke(a) => {
+            let code = municipality(&a.municipality)?;
+            let vkey = a.vkey.as_deref().map(read_vkey).transpose()?;
+            let store = Store::connect(&a.db.db).await?;
+            let revoked = Enrolment::new(store, None)
+                .revoke(&code, vkey.as_ref())
+                .await?;
+            if revoked == 0 {
+                anyhow::bail!("{code} has no such valid key");
+            }
+            println!("revoked {revoked} key(s) of {code}");
+            Ok(ExitCode::SUCCESS)
+        }
+        AssociationCommand::Rebuild(a) => {
+            let store = Store::connect(&a.db).await?;
+            let summary = association::rebuild::rebuild(&store).await?;
+            let digest = association::digest::compute(&store).await?;
+            println!(
+                "replayed {} events ({} undecodable)",
+                summary.events, summary.undecodable
+            );
+            println!("projection digest {}", digest.hex);
+            Ok(ExitCode::SUCCESS)
+        }
+        AssociationCommand::Digest(a) => {
+            let store = Store::connect(&a.db).await?;
+            let digest = association::digest::compute(&store).await?;
+            println!("projection digest {}", digest.hex);
+            for p in digest.positions {
+                println!("{} {} {}", p.code, p.verified_size, hex_text(&p.root));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn hex_text(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

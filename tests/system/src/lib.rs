@@ -1,0 +1,561 @@
+//! Support for the system tests: municipality nodes and an association started in-process on
+//! fresh directories, databases and free ports, talking to real `nats-server` processes; and
+//! small gRPC helpers for scripted civic activity.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant};
+
+use association::server::{AssociationSettings, RunningAssociation, WITNESS_NAME};
+use event_store_core::checkpoint::NoteSigner;
+use event_store_core::{MunicipalityCode, Timestamp};
+use node::RunningNode;
+use node::config::{InitOptions, NodeSettings, Overrides, StatuteSettings};
+use node::executor::Clock;
+use proto::audit::v1::audit_service_client::AuditServiceClient;
+use proto::federation::v1::federation_service_client::FederationServiceClient;
+use proto::national::v1::national_service_client::NationalServiceClient;
+use proto::node::v1 as nodepb;
+use proto::node::v1::node_service_client::NodeServiceClient;
+use testkit::PgDatabase;
+use tonic::transport::Channel;
+
+/// Vinnytsia city hromada.
+pub const VINNYTSIA: &str = "UA05020030000031457";
+/// Koriukivka city hromada (Chernihiv oblast).
+pub const KORIUKIVKA: &str = "UA74020010000010449";
+/// Kyiv, the capital (a municipality of its own).
+pub const KYIV: &str = "UA80000000000093317";
+
+pub fn code(text: &str) -> MunicipalityCode {
+    MunicipalityCode::parse(text).expect("a valid test code")
+}
+
+/// A clock the test moves.
+#[derive(Clone, Debug)]
+pub struct TestClock(Arc<AtomicI64>);
+
+impl Default for TestClock {
+    fn default() -> Self {
+        Self(Arc::new(AtomicI64::new(Timestamp::now().0)))
+    }
+}
+
+impl TestClock {
+    pub fn advance_days(&self, days: i64) {
+        self.0.fetch_add(days * 86_400_000_000, Ordering::SeqCst);
+    }
+
+    pub fn advance_hours(&self, hours: i64) {
+        self.0.fetch_add(hours * 3_600_000_000, Ordering::SeqCst);
+    }
+
+    pub fn now(&self) -> Timestamp {
+        Timestamp(self.0.load(Ordering::SeqCst))
+    }
+
+    pub fn clock(&self) -> Clock {
+        let t = self.0.clone();
+        Arc::new(move || Timestamp(t.load(Ordering::SeqCst)))
+    }
+}
+
+/// A municipality's node, in-process, with its own directory and a test clock.
+#[derive(Debug)]
+pub struct TestNode {
+    pub code: MunicipalityCode,
+    pub dir: tempfile::TempDir,
+    pub running: Option<RunningNode>,
+    pub clock: TestClock,
+}
+
+impl TestNode {
+    /// Creates and starts a node relaying to `nats_url` with the given signature threshold.
+    pub async fn start(code_text: &str, threshold: u32, nats_url: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let options = InitOptions {
+            municipality: code(code_text),
+            statute: StatuteSettings {
+                signature_threshold: threshold,
+                collection_period_days: 60,
+                answer_deadline_working_days: 10,
+                rule_version: 1,
+            },
+            listen: "127.0.0.1:0".into(),
+            nats_url: nats_url.to_owned(),
+            storage: "node.sqlite".into(),
+        };
+        node::config::init(dir.path(), &options).expect("node init");
+        let mut node = Self {
+            code: code(code_text),
+            dir,
+            running: None,
+            clock: TestClock::default(),
+        };
+        node.boot().await;
+        node
+    }
+
+    pub fn settings(&self) -> NodeSettings {
+        NodeSettings::load(
+            self.dir.path(),
+            Overrides {
+                listen: Some("127.0.0.1:0".into()),
+                ..Overrides::default()
+            },
+        )
+        .expect("node settings")
+    }
+
+    pub async fn boot(&mut self) {
+        let running = node::start_with_clock(self.settings(), self.clock.clock())
+            .await
+            .expect("node start");
+        self.running = Some(running);
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.shutdown().await;
+        }
+    }
+
+    /// The node's signing key (the test plays a forger with it).
+    pub fn signer(&self) -> NoteSigner {
+        self.settings().signer
+    }
+
+    /// The node's verifier key text, as `node init` printed it.
+    pub fn vkey(&self) -> String {
+        self.signer().verifier().to_text()
+    }
+
+    pub fn url(&self) -> String {
+        format!(
+            "http://{}",
+            self.running.as_ref().expect("running").grpc_addr()
+        )
+    }
+
+    pub async fn client(&self) -> NodeServiceClient<Channel> {
+        NodeServiceClient::connect(self.url())
+            .await
+            .expect("node client")
+    }
+
+    /// Events in the node's log now.
+    pub fn log_size(&self) -> u64 {
+        *self.running.as_ref().expect("running").log_size().borrow()
+    }
+}
+
+/// The association, in-process, on a fresh database.
+#[derive(Debug)]
+pub struct TestAssociation {
+    pub db: Option<PgDatabase>,
+    pub dir: tempfile::TempDir,
+    pub running: Option<RunningAssociation>,
+    pub nats_url: String,
+    pub admin_token: String,
+}
+
+impl TestAssociation {
+    pub async fn start(nats_url: &str) -> Self {
+        let db = PgDatabase::create().await.expect("test database");
+        let dir = tempfile::tempdir().expect("temp dir");
+        association::server::init_dir(dir.path()).expect("association init");
+        let admin_token =
+            std::fs::read_to_string(dir.path().join(association::server::ADMIN_TOKEN_FILE))
+                .expect("admin token")
+                .trim()
+                .to_owned();
+        let mut association = Self {
+            db: Some(db),
+            dir,
+            running: None,
+            nats_url: nats_url.to_owned(),
+            admin_token,
+        };
+        association.boot().await;
+        association
+    }
+
+    pub fn db_url(&self) -> String {
+        self.db.as_ref().expect("database").url.clone()
+    }
+
+    pub fn settings(&self) -> AssociationSettings {
+        AssociationSettings::from_dir(
+            self.dir.path(),
+            self.db_url(),
+            self.nats_url.clone(),
+            "127.0.0.1:0".parse().expect("address"),
+        )
+        .expect("association settings")
+    }
+
+    pub async fn boot(&mut self) {
+        let running = association::server::start(self.settings())
+            .await
+            .expect("association start");
+        self.running = Some(running);
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.shutdown().await;
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!(
+            "http://{}",
+            self.running.as_ref().expect("running").grpc_addr
+        )
+    }
+
+    pub fn witness(&self) -> NoteSigner {
+        association::server::load_witness(
+            &self.dir.path().join(association::server::WITNESS_KEY_FILE),
+        )
+        .expect("witness key")
+    }
+
+    pub async fn national(&self) -> NationalServiceClient<Channel> {
+        NationalServiceClient::connect(self.url())
+            .await
+            .expect("national client")
+    }
+
+    pub async fn federation(&self) -> FederationServiceClient<Channel> {
+        FederationServiceClient::connect(self.url())
+            .await
+            .expect("federation client")
+    }
+
+    pub async fn audit(&self) -> AuditServiceClient<Channel> {
+        AuditServiceClient::connect(self.url())
+            .await
+            .expect("audit client")
+    }
+
+    /// Enrols a node through the admin gRPC method.
+    pub async fn enroll(&self, node: &TestNode) {
+        let mut request = tonic::Request::new(proto::federation::v1::EnrollRequest {
+            code: node.code.to_string(),
+            vkey: node.vkey(),
+        });
+        request.metadata_mut().insert(
+            "authorization",
+            format!("Bearer {}", self.admin_token)
+                .parse()
+                .expect("metadata"),
+        );
+        self.federation()
+            .await
+            .enroll(request)
+            .await
+            .expect("enroll");
+    }
+
+    /// Waits until the association has verified `size` events of `code` and its national
+    /// snapshot shows them.
+    pub async fn wait_verified(&self, code: MunicipalityCode, size: u64, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let mut national = self.national().await;
+        loop {
+            let m = national
+                .get_municipality(proto::national::v1::GetMunicipalityRequest {
+                    code: code.to_string(),
+                })
+                .await
+                .expect("get municipality")
+                .into_inner();
+            let verified = m.provenance.map(|p| p.verified_size).unwrap_or(0);
+            if verified >= size {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{code}: verified {verified} of {size} events after {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn shutdown(mut self) {
+        self.stop().await;
+        if let Some(db) = self.db.take() {
+            let _ = db.drop_db().await;
+        }
+    }
+}
+
+/// The witness name the association cosigns with.
+pub fn witness_name() -> &'static str {
+    WITNESS_NAME
+}
+
+pub fn request_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Scripted civic activity through a node's gRPC API.
+#[derive(Debug, Clone)]
+pub struct Civic {
+    pub client: NodeServiceClient<Channel>,
+}
+
+impl Civic {
+    pub async fn of(node: &TestNode) -> Self {
+        Self {
+            client: node.client().await,
+        }
+    }
+
+    /// Files a petition; returns its id.
+    pub async fn file(&mut self, title: &str, category: &str) -> String {
+        self.client
+            .file_petition(nodepb::FilePetitionRequest {
+                request_id: request_id(),
+                author_subject: format!("author of {title}"),
+                title: title.to_owned(),
+                text: format!("{title}: the text of the petition."),
+                category: category.to_owned(),
+            })
+            .await
+            .expect("file petition")
+            .into_inner()
+            .stream_id
+    }
+
+    /// Files and publishes a petition; returns its id.
+    pub async fn petition(&mut self, title: &str) -> String {
+        let id = self.file(title, "transport").await;
+        self.client
+            .publish_petition(nodepb::PublishPetitionRequest {
+                request_id: request_id(),
+                petition_id: id.clone(),
+            })
+            .await
+            .expect("publish petition");
+        id
+    }
+
+    /// Files a petition that moderation rejects; returns its id.
+    pub async fn file_and_reject(&mut self, title: &str) -> String {
+        let id = self.file(title, "other").await;
+        self.client
+            .reject_petition(nodepb::RejectPetitionRequest {
+                request_id: request_id(),
+                petition_id: id.clone(),
+                reason: "outside the hromada's powers".into(),
+            })
+            .await
+            .expect("reject petition");
+        id
+    }
+
+    pub async fn sign(&mut self, petition: &str, signers: std::ops::Range<u32>) {
+        for i in signers {
+            self.client
+                .sign_petition(nodepb::SignPetitionRequest {
+                    request_id: request_id(),
+                    petition_id: petition.to_owned(),
+                    signer_subject: format!("signer {i}"),
+                })
+                .await
+                .expect("sign petition");
+        }
+    }
+
+    pub async fn consider(&mut self, petition: &str) {
+        self.client
+            .start_consideration(nodepb::StartConsiderationRequest {
+                request_id: request_id(),
+                petition_id: petition.to_owned(),
+            })
+            .await
+            .expect("start consideration");
+    }
+
+    pub async fn answer(&mut self, petition: &str, decision: nodepb::AnswerDecision) {
+        self.client
+            .answer_petition(nodepb::AnswerPetitionRequest {
+                request_id: request_id(),
+                petition_id: petition.to_owned(),
+                decision: decision as i32,
+                response: "The council considered the petition.".into(),
+                responder_role: "mayor".into(),
+            })
+            .await
+            .expect("answer petition");
+    }
+
+    /// Announces a dialogue open from an hour ago for `days` days; returns its id.
+    pub async fn dialogue(
+        &mut self,
+        kind: nodepb::DialogueKind,
+        clock: &TestClock,
+        days: i64,
+    ) -> String {
+        let now = clock.now();
+        let ts = |t: Timestamp| prost_types::Timestamp {
+            seconds: t.as_secs(),
+            nanos: 0,
+        };
+        self.client
+            .announce_dialogue(nodepb::AnnounceDialogueRequest {
+                request_id: request_id(),
+                kind: kind as i32,
+                topic: "The hromada's budget for 2027".into(),
+                organiser: "Executive committee".into(),
+                opens_at: Some(ts(Timestamp(now.0 - 3_600_000_000))),
+                closes_at: Some(ts(Timestamp(now.0 + days * 86_400_000_000))),
+            })
+            .await
+            .expect("announce dialogue")
+            .into_inner()
+            .stream_id
+    }
+
+    /// Submits a contribution; returns its id (the node uses the request id).
+    pub async fn contribute(&mut self, dialogue: &str, author: &str) -> String {
+        let id = request_id();
+        self.client
+            .submit_contribution(nodepb::SubmitContributionRequest {
+                request_id: id.clone(),
+                dialogue_id: dialogue.to_owned(),
+                author_subject: author.to_owned(),
+                text: "More lighting on the school route.".into(),
+            })
+            .await
+            .expect("submit contribution");
+        id
+    }
+
+    pub async fn answer_contribution(&mut self, dialogue: &str, contribution: &str) {
+        self.client
+            .answer_contribution(nodepb::AnswerContributionRequest {
+                request_id: request_id(),
+                dialogue_id: dialogue.to_owned(),
+                contribution_id: contribution.to_owned(),
+                response: nodepb::ContributionResponse::Accepted as i32,
+                reason: "Included in the plan.".into(),
+            })
+            .await
+            .expect("answer contribution");
+    }
+
+    pub async fn close_dialogue(&mut self, dialogue: &str, attendance: u32) {
+        self.client
+            .close_dialogue(nodepb::CloseDialogueRequest {
+                request_id: request_id(),
+                dialogue_id: dialogue.to_owned(),
+                attendance_count: attendance,
+                participating_organisations: vec!["Youth council".into()],
+            })
+            .await
+            .expect("close dialogue");
+    }
+
+    pub async fn publish_outcome(&mut self, dialogue: &str) {
+        self.client
+            .publish_outcome(nodepb::PublishOutcomeRequest {
+                request_id: request_id(),
+                dialogue_id: dialogue.to_owned(),
+                report: "The budget adds school-route lighting.".into(),
+                council_decision_ref: "No. 12/2026".into(),
+            })
+            .await
+            .expect("publish outcome");
+    }
+
+    /// Adopts a plan for `start..end` (yyyy-mm-dd); returns its id.
+    pub async fn plan(&mut self, start: &str, end: &str) -> String {
+        self.client
+            .adopt_plan(nodepb::AdoptPlanRequest {
+                request_id: request_id(),
+                title: "OGP Local action plan".into(),
+                period_start: start.into(),
+                period_end: end.into(),
+                council_decision: "No. 7/2026".into(),
+            })
+            .await
+            .expect("adopt plan")
+            .into_inner()
+            .stream_id
+    }
+
+    /// Adds a commitment; returns its id (the request id).
+    pub async fn commitment(&mut self, plan: &str, start: &str, end: &str) -> String {
+        let id = request_id();
+        self.client
+            .add_commitment(nodepb::AddCommitmentRequest {
+                request_id: id.clone(),
+                plan_id: plan.to_owned(),
+                title: "Open budget".into(),
+                description: "Publish the budget as open data.".into(),
+                lead_institution: "Finance department".into(),
+                values: vec![nodepb::OgpValue::AccessToInformation as i32],
+                start: start.into(),
+                end: end.into(),
+            })
+            .await
+            .expect("add commitment");
+        id
+    }
+
+    /// Adds a milestone; returns its id (the request id).
+    pub async fn milestone(&mut self, plan: &str, commitment: &str, due: &str) -> String {
+        let id = request_id();
+        self.client
+            .add_milestone(nodepb::AddMilestoneRequest {
+                request_id: id.clone(),
+                plan_id: plan.to_owned(),
+                commitment_id: commitment.to_owned(),
+                title: "Data portal".into(),
+                due: due.into(),
+            })
+            .await
+            .expect("add milestone");
+        id
+    }
+
+    pub async fn progress(
+        &mut self,
+        plan: &str,
+        milestone: &str,
+        status: nodepb::ImplementationStatus,
+    ) {
+        self.client
+            .report_progress(nodepb::ReportProgressRequest {
+                request_id: request_id(),
+                plan_id: plan.to_owned(),
+                milestone_id: milestone.to_owned(),
+                status: status as i32,
+                evidence_link: "https://example.gov.ua/evidence".into(),
+            })
+            .await
+            .expect("report progress");
+    }
+
+    pub async fn assess(
+        &mut self,
+        plan: &str,
+        commitment: &str,
+        completion: nodepb::ImplementationStatus,
+        opened: nodepb::OpenedGovernment,
+    ) {
+        self.client
+            .assess_commitment(nodepb::AssessCommitmentRequest {
+                request_id: request_id(),
+                plan_id: plan.to_owned(),
+                commitment_id: commitment.to_owned(),
+                completion: completion as i32,
+                opened_government: opened as i32,
+            })
+            .await
+            .expect("assess commitment");
+    }
+}

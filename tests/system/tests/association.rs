@@ -1,0 +1,518 @@
+//! The association against real nodes, a real nats-server and a real PostgreSQL: national
+//! figures equal what the test computes by hand; duplicates count once; a rebuild reproduces
+//! the digest; tampered, forged, inconsistent, forked and misaddressed messages sent straight to
+//! NATS are quarantined with the right reason and change nothing.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use event_store_core::checkpoint::{Checkpoint, NoteSigner, origin_for};
+use proto::audit::v1 as auditpb;
+use proto::federation::v1 as fedpb;
+use proto::national::v1 as natpb;
+use proto::node::v1 as nodepb;
+use system_tests::{Civic, KORIUKIVKA, KYIV, TestAssociation, TestNode, VINNYTSIA, code};
+use testkit::NatsServer;
+
+const VERIFY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Populations from the reference data (2022 estimates; Kyiv's from the State Statistics
+/// Service).
+const POP_VINNYTSIA: u64 = 387_439;
+const POP_KYIV: u64 = 2_952_301;
+
+fn population_of(code_text: &str) -> u64 {
+    let reference = association::reference::Reference::load();
+    reference
+        .municipality(&code(code_text))
+        .map(|m| m.population)
+        .unwrap_or(0)
+}
+
+fn kind(
+    figures: &natpb::Figures,
+    list: fn(&natpb::Figures) -> &Vec<natpb::KindCount>,
+    name: &str,
+) -> u64 {
+    list(figures)
+        .iter()
+        .find(|k| k.kind == name)
+        .map(|k| k.count)
+        .unwrap_or_else(|| panic!("no {name}"))
+}
+
+async fn summary(association: &TestAssociation) -> natpb::Summary {
+    association
+        .national()
+        .await
+        .get_national_summary(natpb::GetNationalSummaryRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+async fn digest(association: &TestAssociation) -> auditpb::ProjectionDigest {
+    association
+        .audit()
+        .await
+        .get_projection_digest(auditpb::GetProjectionDigestRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+async fn wait_all(association: &TestAssociation, nodes: &[&TestNode]) {
+    for node in nodes {
+        association
+            .wait_verified(node.code, node.log_size(), VERIFY_TIMEOUT)
+            .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_nodes_national_figures_equal_the_hand_computed_ones() {
+    let nats = NatsServer::start().await.unwrap();
+    let association = TestAssociation::start(&nats.url()).await;
+    let vinnytsia = TestNode::start(VINNYTSIA, 3, &nats.url()).await;
+    let koriukivka = TestNode::start(KORIUKIVKA, 2, &nats.url()).await;
+    let kyiv = TestNode::start(KYIV, 10, &nats.url()).await;
+    for node in [&vinnytsia, &koriukivka, &kyiv] {
+        association.enroll(node).await;
+    }
+
+    // Vinnytsia: a petition that reaches its threshold of 3 and is answered the same day, one
+    // still collecting, one rejected; a public hearing with two contributions (one answered),
+    // closed with 40 present, with its outcome report.
+    let mut v = Civic::of(&vinnytsia).await;
+    let p1 = v.petition("Bike lanes on Soborna street").await;
+    v.sign(&p1, 0..3).await;
+    v.consider(&p1).await;
+    v.answer(&p1, nodepb::AnswerDecision::Supported).await;
+    let p2 = v.petition("A new public library branch").await;
+    v.sign(&p2, 0..1).await;
+    v.file_and_reject("Rename the river").await;
+    let hearing = v
+        .dialogue(nodepb::DialogueKind::PublicHearing, &vinnytsia.clock, 1)
+        .await;
+    let c1 = v.contribute(&hearing, "resident 1").await;
+    v.contribute(&hearing, "resident 2").await;
+    v.answer_contribution(&hearing, &c1).await;
+    vinnytsia.clock.advance_days(2);
+    v.close_dialogue(&hearing, 40).await;
+    v.publish_outcome(&hearing).await;
+
+    // Koriukivka: a petition reaching its threshold of 2, answered 30 days after consideration
+    // started (late: the law gives 10 working days); an action plan with one commitment and two
+    // milestones (one complete, one limited), assessed complete with a major opening.
+    let mut k = Civic::of(&koriukivka).await;
+    let q1 = k.petition("Repair the bridge").await;
+    k.sign(&q1, 0..2).await;
+    k.consider(&q1).await;
+    koriukivka.clock.advance_days(30);
+    k.answer(&q1, nodepb::AnswerDecision::NotSupported).await;
+    let plan = k.plan("2026-01-01", "2027-12-31").await;
+    let commitment = k.commitment(&plan, "2026-01-01", "2027-06-30").await;
+    let m1 = k.milestone(&plan, &commitment, "2026-06-30").await;
+    let m2 = k.milestone(&plan, &commitment, "2027-03-31").await;
+    k.progress(&plan, &m1, nodepb::ImplementationStatus::Complete)
+        .await;
+    k.progress(&plan, &m2, nodepb::ImplementationStatus::Limited)
+        .await;
+    k.assess(
+        &plan,
+        &commitment,
+        nodepb::ImplementationStatus::Complete,
+        nodepb::OpenedGovernment::Major,
+    )
+    .await;
+
+    // Kyiv: a petition with 4 of its 10 signatures; a youth council with one contribution.
+    let mut c = Civic::of(&kyiv).await;
+    let r1 = c.petition("Night buses to Troieshchyna").await;
+    c.sign(&r1, 0..4).await;
+    let youth = c
+        .dialogue(nodepb::DialogueKind::YouthCouncil, &kyiv.clock, 7)
+        .await;
+    c.contribute(&youth, "student").await;
+
+    wait_all(&association, &[&vinnytsia, &koriukivka, &kyiv]).await;
+
+    let s = summary(&association).await;
+    assert_eq!(s.municipalities_enrolled, 3);
+    assert_eq!(s.municipalities_reporting, 3);
+    assert_eq!(
+        s.events_verified,
+        vinnytsia.log_size() + koriukivka.log_size() + kyiv.log_size()
+    );
+    let f = s.figures.clone().unwrap();
+    let population = POP_VINNYTSIA + population_of(KORIUKIVKA) + POP_KYIV;
+    assert_eq!(f.population, population);
+    assert_eq!(f.petitions_filed, 3 + 1 + 1);
+    assert_eq!(f.petitions_published, 2 + 1 + 1);
+    assert_eq!(f.petitions_rejected, 1);
+    assert_eq!(f.petitions_threshold_reached, 2);
+    assert_eq!(f.petitions_collection_failed, 0);
+    assert_eq!(f.petitions_answered, 2);
+    assert_eq!(f.petitions_answered_on_time, 1);
+    assert_eq!(f.petitions_overdue_now, 0);
+    assert_eq!(f.signatures, 3 + 1 + 2 + 4);
+    // Answers after 0 and 30 days: the median of two is their mean.
+    assert_eq!(f.median_days_to_answer, Some(15.0));
+    assert_eq!(f.dialogues_announced, 2);
+    assert_eq!(kind(&f, |f| &f.dialogues_by_kind, "public_hearing"), 1);
+    assert_eq!(kind(&f, |f| &f.dialogues_by_kind, "youth_council"), 1);
+    assert_eq!(kind(&f, |f| &f.dialogues_by_kind, "round_table"), 0);
+    assert_eq!(f.dialogues_closed, 1);
+    assert_eq!(f.contributions, 3);
+    assert_eq!(f.contributions_answered, 1);
+    assert_eq!(f.outcome_reports, 1);
+    assert_eq!(f.action_plans, 1);
+    assert_eq!(f.commitments, 1);
+    assert_eq!(f.commitments_assessed, 1);
+    assert_eq!(f.milestones, 2);
+    assert_eq!(kind(&f, |f| &f.milestones_by_status, "complete"), 1);
+    assert_eq!(kind(&f, |f| &f.milestones_by_status, "limited"), 1);
+    assert_eq!(kind(&f, |f| &f.milestones_by_status, "no_report"), 0);
+    assert_eq!(kind(&f, |f| &f.opened_government, "major"), 1);
+    assert_eq!(f.anomalies, 0);
+    let per_10k = |n: f64| n * 10_000.0 / population as f64;
+    assert!((f.petitions_per_10k - per_10k(5.0)).abs() < 1e-9);
+    assert!((f.signatures_per_10k - per_10k(10.0)).abs() < 1e-9);
+    assert_eq!(f.share_answered_on_time, 0.5);
+    assert!((f.share_contributions_answered - 1.0 / 3.0).abs() < 1e-9);
+    assert_eq!(f.share_milestones_substantial_or_complete, 0.5);
+
+    // One hromada's own figures and provenance.
+    let mut national = association.national().await;
+    let m = national
+        .get_municipality(natpb::GetMunicipalityRequest {
+            code: VINNYTSIA.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mf = m.figures.unwrap();
+    assert_eq!(
+        (mf.petitions_filed, mf.signatures, mf.contributions),
+        (3, 4, 2)
+    );
+    assert_eq!(mf.median_days_to_answer, Some(0.0));
+    let provenance = m.provenance.unwrap();
+    assert_eq!(provenance.verified_size, vinnytsia.log_size());
+    assert_eq!(provenance.checkpoint_size, provenance.verified_size);
+    assert!(
+        provenance
+            .cosigned_note
+            .contains(system_tests::witness_name())
+    );
+
+    // Oblasts: Vinnytska has one reporting hromada of its 63.
+    let oblasts = national
+        .list_oblasts(natpb::ListOblastsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let vinnytska = oblasts
+        .oblasts
+        .iter()
+        .find(|o| o.name_en == "Vinnytska")
+        .unwrap();
+    assert_eq!(vinnytska.municipalities_reporting, 1);
+    assert_eq!(vinnytska.figures.as_ref().unwrap().petitions_filed, 3);
+
+    // The leaderboard by petitions per 10,000 residents, with the counts behind each rate.
+    let board = national
+        .get_leaderboard(natpb::GetLeaderboardRequest {
+            metric: "petitions_per_10k".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let rates: BTreeMap<String, (u64, u64)> = board
+        .entries
+        .iter()
+        .map(|e| (e.code.clone(), (e.numerator, e.denominator)))
+        .collect();
+    assert_eq!(rates[VINNYTSIA], (3, POP_VINNYTSIA));
+    assert_eq!(rates[KYIV], (1, POP_KYIV));
+    assert!(board.entries.windows(2).all(|w| w[0].value >= w[1].value));
+
+    // Weekly series: the nation's filings over the last year add up to the total.
+    let series = national
+        .get_time_series(natpb::GetTimeSeriesRequest {
+            area: String::new(),
+            weeks: 52,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(series.weeks.len(), 52);
+    assert_eq!(
+        series.weeks.iter().map(|w| w.petitions_filed).sum::<u64>(),
+        5
+    );
+    assert_eq!(series.weeks.iter().map(|w| w.signatures).sum::<u64>(), 10);
+
+    // Bad requests are refused with the field named.
+    let err = national
+        .get_municipality(natpb::GetMunicipalityRequest {
+            code: "UA123".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    let err = national
+        .list_municipalities(natpb::ListMunicipalitiesRequest {
+            order_by: "petitions_filed sideways".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+
+    // The same event delivered twice counts once.
+    let before = digest(&association).await;
+    let client = async_nats::connect(nats.url()).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    let mut audit = association.audit().await;
+    let mut entries = audit
+        .read_log(auditpb::ReadLogRequest {
+            code: VINNYTSIA.into(),
+            from_seq: 2,
+            limit: 1,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let entry = entries.message().await.unwrap().unwrap();
+    js.publish(
+        relay::event_subject(&code(VINNYTSIA)),
+        entry.envelope.clone().into(),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
+    let mut civic = Civic::of(&vinnytsia).await;
+    civic.sign(&p2, 10..11).await;
+    association
+        .wait_verified(vinnytsia.code, vinnytsia.log_size(), VERIFY_TIMEOUT)
+        .await;
+    let after = summary(&association).await.figures.unwrap();
+    assert_eq!(
+        after.signatures, 11,
+        "the redelivered event is not counted again"
+    );
+    let quarantine = association
+        .federation()
+        .await
+        .list_quarantine(fedpb::ListQuarantineRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(quarantine.records.is_empty(), "{:?}", quarantine.records);
+    assert_ne!(digest(&association).await.digest, before.digest);
+
+    // A rebuild from the verified logs reproduces the digest.
+    let live = digest(&association).await;
+    let store = association.running.as_ref().unwrap().store.clone();
+    let summary_rebuild = association::rebuild::rebuild(&store).await.unwrap();
+    assert_eq!(
+        summary_rebuild.events,
+        live.positions.iter().map(|p| p.verified_size).sum::<u64>()
+    );
+    let rebuilt = digest(&association).await;
+    assert_eq!(rebuilt.digest, live.digest);
+    assert_eq!(rebuilt.positions, live.positions);
+
+    association.shutdown().await;
+}
+
+/// Publishes raw bytes on a subject, as an attacker with NATS access would.
+async fn publish_raw(js: &async_nats::jetstream::Context, subject: String, payload: Vec<u8>) {
+    js.publish(subject, payload.into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+}
+
+fn note(signer: &NoteSigner, code_text: &str, size: u64, root: [u8; 32]) -> Vec<u8> {
+    signer
+        .sign(Checkpoint {
+            origin: origin_for(&code(code_text)),
+            size,
+            root,
+        })
+        .to_note()
+        .into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bad_messages_are_quarantined_with_their_reason_and_change_nothing() {
+    let nats = NatsServer::start().await.unwrap();
+    let association = TestAssociation::start(&nats.url()).await;
+    let vinnytsia = TestNode::start(VINNYTSIA, 100, &nats.url()).await;
+    let kyiv = TestNode::start(KYIV, 100, &nats.url()).await;
+    association.enroll(&vinnytsia).await;
+    association.enroll(&kyiv).await;
+    let mut v = Civic::of(&vinnytsia).await;
+    let p = v.petition("Trees in the central park").await;
+    v.sign(&p, 0..5).await;
+    let mut c = Civic::of(&kyiv).await;
+    let q = c.petition("More public toilets").await;
+    c.sign(&q, 0..3).await;
+    wait_all(&association, &[&vinnytsia, &kyiv]).await;
+
+    let before_digest = digest(&association).await;
+    let before = summary(&association).await;
+    let mut audit = association.audit().await;
+    let checkpoints = audit
+        .list_checkpoints(auditpb::ListCheckpointsRequest {
+            code: VINNYTSIA.into(),
+            from_size: 0,
+            limit: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .checkpoints;
+    let accepted = checkpoints.last().unwrap().clone();
+    let accepted_sizes: Vec<u64> = checkpoints.iter().map(|c| c.size).collect();
+    let unaccepted = (1..accepted.size)
+        .find(|s| !accepted_sizes.contains(s))
+        .unwrap();
+    let read = |code_text: &str, seq: u64| {
+        let mut audit = audit.clone();
+        let code_text = code_text.to_owned();
+        async move {
+            let mut stream = audit
+                .read_log(auditpb::ReadLogRequest {
+                    code: code_text,
+                    from_seq: seq,
+                    limit: 1,
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            stream.message().await.unwrap().unwrap().envelope
+        }
+    };
+
+    let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.unwrap());
+    let ev_v = relay::event_subject(&code(VINNYTSIA));
+    let ckpt_v = relay::checkpoint_subject(&code(VINNYTSIA));
+    // 1. Tampered bytes of verified event 2 (last byte of its payload flipped).
+    let mut tampered = read(VINNYTSIA, 2).await;
+    let last = tampered.len() - 1;
+    tampered[last] ^= 0x01;
+    publish_raw(&js, ev_v.clone(), tampered).await;
+    // 2. A checkpoint with the right root but signed by another key under the node's name.
+    let forger = NoteSigner::from_seed(&origin_for(&code(VINNYTSIA)), [7; 32]).unwrap();
+    let root: [u8; 32] = accepted.root.clone().try_into().unwrap();
+    publish_raw(
+        &js,
+        ckpt_v.clone(),
+        note(&forger, VINNYTSIA, accepted.size, root),
+    )
+    .await;
+    // 3. A checkpoint signed by the node's own key for a size it never checkpointed, with a
+    //    root that is not the log's.
+    let signer = vinnytsia.signer();
+    publish_raw(
+        &js,
+        ckpt_v.clone(),
+        note(&signer, VINNYTSIA, unaccepted, [3; 32]),
+    )
+    .await;
+    // 4. A second root for the accepted size: a fork.
+    publish_raw(
+        &js,
+        ckpt_v.clone(),
+        note(&signer, VINNYTSIA, accepted.size, [4; 32]),
+    )
+    .await;
+    // 5. Kyiv's event published on Vinnytsia's subject.
+    publish_raw(&js, ev_v.clone(), read(KYIV, 1).await).await;
+    // 6. Bytes that are no envelope at all.
+    publish_raw(&js, ev_v.clone(), b"not an event".to_vec()).await;
+
+    let mut federation = association.federation().await;
+    let deadline = tokio::time::Instant::now() + VERIFY_TIMEOUT;
+    let records = loop {
+        let records = federation
+            .list_quarantine(fedpb::ListQuarantineRequest {
+                code: VINNYTSIA.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .records;
+        if records.len() >= 6 || tokio::time::Instant::now() > deadline {
+            break records;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let mut reasons: Vec<(String, u64)> =
+        records.iter().map(|r| (r.reason.clone(), r.seq)).collect();
+    reasons.sort();
+    let mut expected = vec![
+        ("tampered".to_owned(), 2),
+        ("bad_signature".to_owned(), accepted.size),
+        ("inconsistent_checkpoint".to_owned(), unaccepted),
+        ("fork".to_owned(), accepted.size),
+        ("wrong_subject".to_owned(), 1),
+        ("undecodable".to_owned(), 0),
+    ];
+    expected.sort();
+    assert_eq!(reasons, expected, "{records:#?}");
+
+    // Nothing changed: same digest, same figures; the fork is on record and shows.
+    assert_eq!(digest(&association).await.digest, before_digest.digest);
+    assert_eq!(summary(&association).await.figures, before.figures);
+    let forks = federation
+        .list_forks(fedpb::ListForksRequest {
+            code: VINNYTSIA.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .forks;
+    assert_eq!(forks.len(), 1);
+    assert_eq!(forks[0].size, accepted.size);
+    // The federation view follows the database within a moment (its snapshot reloads after
+    // each commit).
+    let node = loop {
+        let node = federation
+            .get_node(fedpb::GetNodeRequest {
+                code: VINNYTSIA.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        if node.quarantined == 6 || tokio::time::Instant::now() > deadline {
+            break node;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(node.status, fedpb::NodeStatus::Forked as i32);
+    assert_eq!(node.quarantined, 6);
+    let honest = federation
+        .get_node(fedpb::GetNodeRequest { code: KYIV.into() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(honest.status, fedpb::NodeStatus::Healthy as i32);
+    assert_eq!(honest.quarantined, 0);
+
+    // The honest nodes carry on: new events are verified and projected.
+    v.sign(&p, 5..7).await;
+    c.sign(&q, 3..4).await;
+    wait_all(&association, &[&vinnytsia, &kyiv]).await;
+    let after = summary(&association).await.figures.unwrap();
+    assert_eq!(after.signatures, before.figures.unwrap().signatures + 3);
+
+    association.shutdown().await;
+}
