@@ -271,6 +271,16 @@ async fn three_nodes_national_figures_equal_the_hand_computed_ones() {
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
 
+    // Browsers reach the same API over gRPC-Web (HTTP/1.1).
+    let web = grpc_web_call(
+        &association.url(),
+        "/vidkryto.national.v1.NationalService/GetNationalSummary",
+    )
+    .await;
+    assert!(web.starts_with("HTTP/1.1 200"), "{web}");
+    assert!(web.contains("application/grpc-web"), "{web}");
+    assert!(web.contains("grpc-status:0"), "{web}");
+
     // The same event delivered twice counts once.
     let before = digest(&association).await;
     let client = async_nats::connect(nats.url()).await.unwrap();
@@ -327,6 +337,28 @@ async fn three_nodes_national_figures_equal_the_hand_computed_ones() {
     assert_eq!(rebuilt.positions, live.positions);
 
     association.shutdown().await;
+}
+
+/// One unary gRPC-Web call with an empty request, over a plain HTTP/1.1 connection as a
+/// browser makes it; returns the whole response as text (the frames are mostly ASCII).
+async fn grpc_web_call(url: &str, path: &str) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let addr = url.trim_start_matches("http://");
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let body = [0u8, 0, 0, 0, 0];
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/grpc-web+proto\r\n\
+         X-Grpc-Web: 1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    conn.write_all(&body).await.unwrap();
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut response))
+        .await
+        .unwrap()
+        .unwrap();
+    String::from_utf8_lossy(&response).into_owned()
 }
 
 /// Publishes raw bytes on a subject, as an attacker with NATS access would.
