@@ -122,7 +122,7 @@ pub async fn ensure_sourced(
     codes: &[MunicipalityCode],
     max_age: Duration,
 ) -> Result<(), AssociationError> {
-    let window = relay::RelayConfig::new("nats://unused").duplicate_window;
+    let window = relay::RelayConfig::default().duplicate_window;
     for code in codes {
         js.get_or_create_stream(relay::stream_config(code, window))
             .await

@@ -246,7 +246,7 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
                 .max_decoding_message_size(REQUEST_SIZE_MAX),
         )
         .serve_with_incoming_shutdown(
-            tonic::transport::server::TcpIncoming::from(listener),
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
             stopped(stop_rx.clone()),
         );
     tasks.push(tokio::spawn(async move {

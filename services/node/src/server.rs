@@ -132,7 +132,7 @@ async fn start_on<B: Backend>(
                 .max_decoding_message_size(LOG_REQUEST_SIZE_MAX),
         )
         .serve_with_incoming_shutdown(
-            tonic::transport::server::TcpIncoming::from(listener),
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
             stopped(stop_rx.clone()),
         );
     tasks.push(tokio::spawn(async move {

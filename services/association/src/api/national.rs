@@ -2,6 +2,7 @@
 //! snapshot (memory), weekly series from PostgreSQL.
 
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use domain::CivilDate;
@@ -55,11 +56,62 @@ const WATCH_INTERVAL_MIN: Duration = Duration::from_millis(250);
 pub struct NationalApi {
     read: ReadModel,
     store: Store,
+    /// What the hot queries return, built once per snapshot.
+    views: Arc<Mutex<Option<Arc<Views>>>>,
+}
+
+/// The summary and every municipality's view for one snapshot, so the queries many readers
+/// send only filter, sort and copy.
+#[derive(Debug)]
+struct Views {
+    version: u64,
+    summary: pb::Summary,
+    /// Every municipality of the reference data, by code.
+    municipalities: Vec<pb::Municipality>,
+    /// Lowercase Ukrainian and English names, for prefix filters and sorting by name.
+    names: Vec<(String, String)>,
 }
 
 impl NationalApi {
     pub fn new(read: ReadModel, store: Store) -> Self {
-        Self { read, store }
+        Self {
+            read,
+            store,
+            views: Arc::default(),
+        }
+    }
+
+    /// The views of the current snapshot (built by the first reader after a reload).
+    fn views(&self) -> Arc<Views> {
+        let snapshot = self.read.snapshot();
+        let mut guard = match self.views.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(views) = guard.as_ref()
+            && views.version == snapshot.version
+        {
+            return views.clone();
+        }
+        let municipalities: Vec<pb::Municipality> = self
+            .read
+            .reference
+            .municipalities
+            .values()
+            .map(|m| self.municipality(&snapshot, m))
+            .collect();
+        let names = municipalities
+            .iter()
+            .map(|m| (m.name_uk.to_lowercase(), m.name_en.to_lowercase()))
+            .collect();
+        let views = Arc::new(Views {
+            version: snapshot.version,
+            summary: self.summary(&snapshot),
+            municipalities,
+            names,
+        });
+        *guard = Some(views.clone());
+        views
     }
 }
 
@@ -208,29 +260,26 @@ impl NationalApi {
     }
 }
 
-/// A sort key of the municipality list.
-fn sort_key(field: &str, m: &pb::Municipality) -> Option<SortValue> {
-    let f = m.figures.as_ref();
-    let n = |v: Option<u64>| SortValue::Number(v.unwrap_or(0) as f64);
-    let x = |v: Option<f64>| SortValue::Number(v.unwrap_or(0.0));
+/// A numeric sort key of the municipality list (`None`: sort by text, or an unknown field).
+fn numeric_key(field: &str) -> Option<fn(&pb::Municipality) -> f64> {
+    fn figure(m: &pb::Municipality, f: fn(&pb::Figures) -> f64) -> f64 {
+        m.figures.as_ref().map(f).unwrap_or(0.0)
+    }
     Some(match field {
-        "code" => SortValue::Text(m.code.clone()),
-        "name" => SortValue::Text(m.name_uk.to_lowercase()),
-        "population" => n(f.map(|f| f.population)),
-        "petitions_filed" => n(f.map(|f| f.petitions_filed)),
-        "signatures" => n(f.map(|f| f.signatures)),
-        "petitions_per_10k" => x(f.map(|f| f.petitions_per_10k)),
-        "signatures_per_10k" => x(f.map(|f| f.signatures_per_10k)),
-        "share_answered_on_time" => x(f.map(|f| f.share_answered_on_time)),
-        "verified_size" => n(m.provenance.as_ref().map(|p| p.verified_size)),
+        "population" => |m| figure(m, |f| f.population as f64),
+        "petitions_filed" => |m| figure(m, |f| f.petitions_filed as f64),
+        "signatures" => |m| figure(m, |f| f.signatures as f64),
+        "petitions_per_10k" => |m| figure(m, |f| f.petitions_per_10k),
+        "signatures_per_10k" => |m| figure(m, |f| f.signatures_per_10k),
+        "share_answered_on_time" => |m| figure(m, |f| f.share_answered_on_time),
+        "verified_size" => |m| {
+            m.provenance
+                .as_ref()
+                .map(|p| p.verified_size as f64)
+                .unwrap_or(0.0)
+        },
         _ => return None,
     })
-}
-
-#[derive(Debug, Clone, PartialEq, PartialOrd)]
-enum SortValue {
-    Text(String),
-    Number(f64),
 }
 
 /// `order_by`: one field and an optional `asc`/`desc`.
@@ -261,7 +310,7 @@ impl NationalService for NationalApi {
         &self,
         _: Request<pb::GetNationalSummaryRequest>,
     ) -> Reply<pb::Summary> {
-        Ok(Response::new(self.summary(&self.read.snapshot())))
+        Ok(Response::new(self.views().summary.clone()))
     }
 
     async fn list_oblasts(
@@ -329,38 +378,43 @@ impl NationalService for NationalApi {
             r.enrolled_only
         );
         let offset = decode_token(&r.page_token, &fingerprint)?;
-        let snapshot = self.read.snapshot();
-        let prefix = r.name_prefix.to_lowercase();
-        let mut all: Vec<pb::Municipality> = self
-            .read
-            .reference
-            .municipalities
-            .values()
-            .filter(|m| r.oblast.is_empty() || m.oblast == r.oblast.trim())
-            .filter(|m| !r.enrolled_only || snapshot.nodes.get(&m.code).is_some_and(|n| !n.revoked))
-            .filter(|m| {
-                prefix.is_empty()
-                    || m.name_uk.to_lowercase().starts_with(&prefix)
-                    || m.name_en.to_lowercase().starts_with(&prefix)
-            })
-            .map(|m| self.municipality(&snapshot, m))
-            .collect();
-        if sort_key(&field, &pb::Municipality::default()).is_none() {
+        let numeric = numeric_key(&field);
+        if numeric.is_none() && field != "code" && field != "name" {
             return Err(invalid("order_by", format!("cannot sort by {field:?}")));
         }
-        all.sort_by(|a, b| {
-            let (ka, kb) = (sort_key(&field, a), sort_key(&field, b));
-            let ordering = ka.partial_cmp(&kb).unwrap_or(std::cmp::Ordering::Equal);
+        let views = self.views();
+        let prefix = r.name_prefix.to_lowercase();
+        let oblast = r.oblast.trim();
+        let mut all: Vec<usize> = (0..views.municipalities.len())
+            .filter(|&i| {
+                let m = &views.municipalities[i];
+                let (uk, en) = &views.names[i];
+                (oblast.is_empty() || m.oblast_code == oblast)
+                    && (!r.enrolled_only || m.enrolled)
+                    && (prefix.is_empty() || uk.starts_with(&prefix) || en.starts_with(&prefix))
+            })
+            .collect();
+        let by = |a: &usize, b: &usize| {
+            let (ma, mb) = (&views.municipalities[*a], &views.municipalities[*b]);
+            let ordering = match (numeric, field.as_str()) {
+                (Some(key), _) => key(ma).total_cmp(&key(mb)),
+                (None, "name") => views.names[*a].0.cmp(&views.names[*b].0),
+                _ => std::cmp::Ordering::Equal,
+            };
             let ordering = if descending {
                 ordering.reverse()
             } else {
                 ordering
             };
-            ordering.then_with(|| a.code.cmp(&b.code))
-        });
+            ordering.then_with(|| ma.code.cmp(&mb.code))
+        };
+        all.sort_by(by);
         let total = all.len();
         let end = (offset + size).min(total);
-        let page: Vec<pb::Municipality> = all.drain(offset.min(total)..end).collect();
+        let page: Vec<pb::Municipality> = all[offset.min(total)..end]
+            .iter()
+            .map(|&i| views.municipalities[i].clone())
+            .collect();
         let next_page_token = if end < total {
             encode_token(end, &fingerprint)
         } else {
@@ -378,10 +432,14 @@ impl NationalService for NationalApi {
         request: Request<pb::GetMunicipalityRequest>,
     ) -> Reply<pb::Municipality> {
         let code = code("code", &request.into_inner().code)?;
-        let Some(m) = self.read.reference.municipality(&code) else {
-            return Err(Status::not_found(format!("no hromada {code}")));
-        };
-        Ok(Response::new(self.municipality(&self.read.snapshot(), m)))
+        let views = self.views();
+        match views
+            .municipalities
+            .binary_search_by(|m| m.code.as_str().cmp(code.as_str()))
+        {
+            Ok(i) => Ok(Response::new(views.municipalities[i].clone())),
+            Err(_) => Err(Status::not_found(format!("no hromada {code}"))),
+        }
     }
 
     async fn get_time_series(

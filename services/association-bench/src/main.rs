@@ -1,0 +1,491 @@
+//! The association's benchmark, with verification on, in one run:
+//! 1. **catch-up**: a backlog of events from N simulated nodes (codes from the reference data)
+//!    waits in JetStream; the association ingests it into projections. Its events/s are printed
+//!    next to a raw JetStream pull-consume (ordered consumer) of the very same messages.
+//! 2. **live**: simulated nodes append at a steady rate and checkpoint every second, as the
+//!    node does by default; append-to-projection latency p50/p99.
+//! 3. **readers**: 100 concurrent gRPC clients ask the national summary and a page of the
+//!    municipality list; latency p50/p99.
+//!
+//! and the process's resident memory as the history grows.
+//!
+//! Run: `cargo run --release -p association-bench -- [--events N] [--nodes N]`
+//! (defaults 1,000,000 events from 300 nodes; `--quick` for 50,000 from 50). PostgreSQL from
+//! `VIDKRYTO_TEST_PG_URL`, `nats-server` as the tests find it.
+
+mod sim;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, ensure};
+use association::reference::Reference;
+use association::server::{AssociationSettings, WITNESS_NAME};
+use association::store::Store;
+use async_nats::jetstream::consumer::DeliverPolicy;
+use async_nats::jetstream::consumer::pull::OrderedConfig;
+use event_store_core::checkpoint::NoteSigner;
+use event_store_core::{MunicipalityCode, Timestamp};
+use futures_util::StreamExt as _;
+use proto::national::v1 as natpb;
+use proto::national::v1::national_service_client::NationalServiceClient;
+use sim::{Publisher, SimNode};
+use testkit::{NatsServer, PgDatabase};
+
+/// Events a node publishes between two checkpoints during the backlog (the node's default).
+const CHECKPOINT_EVERY: u64 = 1_000;
+const READERS: usize = 100;
+const READ_DURATION: Duration = Duration::from_secs(10);
+const LIVE_DURATION: Duration = Duration::from_secs(20);
+/// Live events per second over all live nodes: a moderate national rate.
+const LIVE_RATE: u64 = 400;
+const LIVE_NODES: usize = 100;
+const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(1_800);
+
+struct Plan {
+    events: u64,
+    nodes: usize,
+}
+
+impl Plan {
+    fn from_args() -> anyhow::Result<Self> {
+        let args: Vec<String> = std::env::args().collect();
+        let mut plan = Self {
+            events: 1_000_000,
+            nodes: 300,
+        };
+        if args.iter().any(|a| a == "--quick") {
+            plan = Self {
+                events: 50_000,
+                nodes: 50,
+            };
+        }
+        for pair in args.windows(2) {
+            match pair[0].as_str() {
+                "--events" => plan.events = pair[1].parse().context("--events")?,
+                "--nodes" => plan.nodes = pair[1].parse().context("--nodes")?,
+                _ => {}
+            }
+        }
+        ensure!(
+            (1..=1_470).contains(&plan.nodes),
+            "--nodes must be 1 to 1,470"
+        );
+        ensure!(
+            plan.events >= plan.nodes as u64,
+            "--events must be at least --nodes"
+        );
+        Ok(plan)
+    }
+}
+
+fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|kb| kb.parse::<f64>().ok())
+            })
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let plan = Plan::from_args()?;
+    let nats = NatsServer::start().await.context("nats-server")?;
+    let db = PgDatabase::create().await.context("PostgreSQL")?;
+    let result = run(&plan, &nats, &db).await;
+    let _ = db.drop_db().await;
+    result
+}
+
+async fn run(plan: &Plan, nats: &NatsServer, db: &PgDatabase) -> anyhow::Result<()> {
+    let reference = Reference::load();
+    let codes: Vec<MunicipalityCode> = reference
+        .municipalities
+        .keys()
+        .copied()
+        .take(plan.nodes)
+        .collect();
+    let mut nodes: Vec<SimNode> = codes
+        .iter()
+        .enumerate()
+        .map(|(i, code)| SimNode::new(*code, i as u64))
+        .collect::<Result<_, _>>()?;
+    println!(
+        "association bench: {} events from {} nodes, verification on; RSS at start {:.1} MiB",
+        plan.events,
+        nodes.len(),
+        rss_mib()
+    );
+
+    // Enrol every node and create their streams and the ingest stream sourcing them.
+    let store = Store::connect(&db.url).await?;
+    for node in &nodes {
+        store.enroll(&node.code, &node.signer.verifier()).await?;
+    }
+    let client = async_nats::ConnectOptions::new()
+        .connect(nats.url())
+        .await?;
+    let js = async_nats::jetstream::new(client.clone());
+    association::ingest::ensure_sourced(&js, &codes, Duration::from_secs(86_400)).await?;
+
+    // The backlog: nodes take turns publishing 1,000 events and their checkpoint.
+    let started = Instant::now();
+    let mut publisher = Publisher::new(js.clone());
+    let per_node = plan.events / nodes.len() as u64;
+    let mut extra = plan.events % nodes.len() as u64;
+    let mut targets: Vec<u64> = nodes
+        .iter()
+        .map(|_| {
+            let bonus = u64::from(extra > 0);
+            extra = extra.saturating_sub(1);
+            per_node + bonus
+        })
+        .collect();
+    let base = Timestamp::now().0 - 90 * 86_400_000_000;
+    let mut messages = 0u64;
+    loop {
+        let mut progressed = false;
+        for (node, target) in nodes.iter_mut().zip(targets.iter_mut()) {
+            let batch = (*target).min(CHECKPOINT_EVERY);
+            if batch == 0 {
+                continue;
+            }
+            progressed = true;
+            for _ in 0..batch {
+                let at = Timestamp(base + node.size() as i64 * 60_000_000);
+                let (seq, bytes) = node.next_event(at)?;
+                publisher.event(node, seq, bytes).await?;
+            }
+            *target -= batch;
+            publisher.checkpoint(node).await?;
+            messages += batch + 1;
+        }
+        if !progressed {
+            break;
+        }
+    }
+    publisher.flush().await?;
+    println!(
+        "backlog published: {messages} messages in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    // Wait until the ingest stream has sourced all of it.
+    let mut ingest = js.get_stream(association::ingest::INGEST_STREAM).await?;
+    let deadline = Instant::now() + CATCH_UP_TIMEOUT;
+    loop {
+        let held = ingest.info().await?.state.messages;
+        if held >= messages {
+            break;
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "sourcing stalled at {held} of {messages}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Baseline: raw ordered pull-consume of the same messages.
+    let raw_started = Instant::now();
+    let consumer = ingest
+        .create_consumer(OrderedConfig {
+            deliver_policy: DeliverPolicy::All,
+            ..Default::default()
+        })
+        .await?;
+    let mut stream = consumer.messages().await?;
+    let mut consumed = 0u64;
+    while consumed < messages {
+        let message = tokio::time::timeout(Duration::from_secs(30), stream.next())
+            .await
+            .context("raw consume stalled")?
+            .context("raw consume ended")??;
+        std::hint::black_box(&message.payload);
+        consumed += 1;
+    }
+    let raw_secs = raw_started.elapsed().as_secs_f64();
+    drop(stream);
+    let raw_rate = plan.events as f64 / raw_secs;
+
+    // Catch-up through the association, verification on.
+    let rss_before = rss_mib();
+    let witness = NoteSigner::from_seed(WITNESS_NAME, [42; 32])?;
+    let settings = AssociationSettings {
+        database_url: db.url.clone(),
+        nats_url: nats.url(),
+        listen: "127.0.0.1:0".parse()?,
+        witness,
+        admin_token: None,
+        ingest_batch_events_max: 10_000,
+        ingest_commit_interval: Duration::from_millis(100),
+    };
+    let catch_started = Instant::now();
+    let running = association::server::start(settings).await?;
+    let mut rss_samples = Vec::new();
+    let mut next_quarter = 1u64;
+    loop {
+        let verified: i64 =
+            sqlx::query_scalar("SELECT coalesce(sum(verified_size), 0)::int8 FROM fed_node")
+                .fetch_one(store.pool())
+                .await?;
+        let verified = verified as u64;
+        while next_quarter <= 4 && verified * 4 >= plan.events * next_quarter {
+            rss_samples.push((next_quarter * 25, verified, rss_mib()));
+            next_quarter += 1;
+        }
+        if verified >= plan.events {
+            break;
+        }
+        ensure!(
+            catch_started.elapsed() < CATCH_UP_TIMEOUT,
+            "catch-up stalled at {verified} of {} events",
+            plan.events
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let catch_secs = catch_started.elapsed().as_secs_f64();
+    let catch_rate = plan.events as f64 / catch_secs;
+    let quarantined: i64 = sqlx::query_scalar("SELECT count(*) FROM quarantine")
+        .fetch_one(store.pool())
+        .await?;
+    ensure!(quarantined == 0, "{quarantined} messages were quarantined");
+    println!();
+    println!(
+        "1. catch-up of {} events from {} nodes (medians not applicable: one backlog)",
+        plan.events,
+        nodes.len()
+    );
+    println!("   raw JetStream ordered pull-consume : {raw_rate:>10.0} events/s ({raw_secs:.1} s)");
+    println!(
+        "   association, verified + projected  : {catch_rate:>10.0} events/s ({catch_secs:.1} s)"
+    );
+    println!(
+        "   ratio                              : {:>10.1} %",
+        100.0 * catch_rate / raw_rate
+    );
+    println!("   resident memory: before {rss_before:.1} MiB");
+    for (quarter, verified, rss) in &rss_samples {
+        println!("     at {quarter:>3} % ({verified:>9} events verified): {rss:.1} MiB");
+    }
+
+    // Live: a steady rate from many nodes, checkpoints every second.
+    let live = live(&running, &store, &js, &mut nodes).await?;
+    println!();
+    println!(
+        "2. live: {LIVE_RATE} events/s from {LIVE_NODES} nodes for {} s, checkpoint every 1 s",
+        LIVE_DURATION.as_secs()
+    );
+    println!(
+        "   append-to-projection latency p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms ({} events)",
+        live.0, live.1, live.2, live.3
+    );
+
+    // Readers: one alone first, for the unloaded cost of a call.
+    let url = format!("http://{}", running.grpc_addr);
+    let mut alone = NationalServiceClient::connect(url.clone()).await?;
+    let (mut one_summary, mut one_list) = (Vec::new(), Vec::new());
+    for _ in 0..500 {
+        let t = Instant::now();
+        alone
+            .get_national_summary(natpb::GetNationalSummaryRequest {})
+            .await?;
+        one_summary.push(t.elapsed().as_secs_f64() * 1_000.0);
+        let t = Instant::now();
+        alone
+            .list_municipalities(natpb::ListMunicipalitiesRequest {
+                page_size: 50,
+                order_by: "petitions_per_10k desc".into(),
+                ..Default::default()
+            })
+            .await?;
+        one_list.push(t.elapsed().as_secs_f64() * 1_000.0);
+    }
+    one_summary.sort_by(f64::total_cmp);
+    one_list.sort_by(f64::total_cmp);
+    let (summary, list) = readers(&url).await?;
+    println!();
+    println!(
+        "3. readers: one client alone: summary p50 {:.2} ms, list p50 {:.2} ms",
+        percentile(&one_summary, 50.0),
+        percentile(&one_list, 50.0)
+    );
+    println!(
+        "   {READERS} concurrent clients for {} s:",
+        READ_DURATION.as_secs()
+    );
+    println!(
+        "   national summary     p50 {:.2} ms, p99 {:.2} ms ({} calls)",
+        summary.0, summary.1, summary.2
+    );
+    println!(
+        "   municipality list    p50 {:.2} ms, p99 {:.2} ms ({} calls, 50 per page by petitions per 10k)",
+        list.0, list.1, list.2
+    );
+    println!();
+    println!("resident memory at the end: {:.1} MiB", rss_mib());
+    running.shutdown().await;
+    Ok(())
+}
+
+/// Runs the live phase; returns p50, p99 and max latency in ms and the events measured.
+async fn live(
+    running: &association::server::RunningAssociation,
+    store: &Store,
+    js: &async_nats::jetstream::Context,
+    nodes: &mut [SimNode],
+) -> anyhow::Result<(f64, f64, f64, usize)> {
+    let count = LIVE_NODES.min(nodes.len());
+    let appended: Arc<std::sync::Mutex<HashMap<(MunicipalityCode, u64), Instant>>> = Arc::default();
+    let codes: Vec<String> = nodes[..count].iter().map(|n| n.code.to_string()).collect();
+    let mut progress = running.progress();
+    let watcher = {
+        let (appended, store, codes) = (appended.clone(), store.clone(), codes.clone());
+        tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut verified: HashMap<String, u64> = HashMap::new();
+            let end = Instant::now() + LIVE_DURATION + Duration::from_secs(10);
+            while Instant::now() < end {
+                if tokio::time::timeout(Duration::from_millis(500), progress.changed())
+                    .await
+                    .is_err()
+                {
+                    continue;
+                }
+                let now = Instant::now();
+                let rows: Vec<(String, i64)> =
+                    sqlx::query_as("SELECT code, verified_size FROM fed_node WHERE code = ANY($1)")
+                        .bind(&codes)
+                        .fetch_all(store.pool())
+                        .await
+                        .unwrap_or_default();
+                let mut appended = appended.lock().expect("lock");
+                for (code, size) in rows {
+                    let before = verified
+                        .insert(code.clone(), size as u64)
+                        .unwrap_or(u64::MAX);
+                    let Ok(code) = MunicipalityCode::parse(&code) else {
+                        continue;
+                    };
+                    if before == u64::MAX {
+                        continue;
+                    }
+                    for seq in before + 1..=size as u64 {
+                        if let Some(at) = appended.remove(&(code, seq)) {
+                            latencies.push(now.duration_since(at).as_secs_f64() * 1_000.0);
+                        }
+                    }
+                }
+            }
+            latencies
+        })
+    };
+    // Let the watcher take its first reading.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut publisher = Publisher::new(js.clone());
+    let started = Instant::now();
+    let tick = Duration::from_millis(20);
+    let per_tick = (LIVE_RATE as f64 * tick.as_secs_f64()).max(1.0) as usize;
+    let mut next_checkpoint = started + Duration::from_secs(1);
+    let mut turn = 0usize;
+    let mut ticker = tokio::time::interval(tick);
+    while started.elapsed() < LIVE_DURATION {
+        ticker.tick().await;
+        for _ in 0..per_tick {
+            let node = &mut nodes[turn % count];
+            turn += 1;
+            let (seq, bytes) = node.next_event(Timestamp::now())?;
+            appended
+                .lock()
+                .expect("lock")
+                .insert((node.code, seq), Instant::now());
+            publisher.event(node, seq, bytes).await?;
+        }
+        if Instant::now() >= next_checkpoint {
+            for node in nodes[..count].iter_mut() {
+                if node.size() > node.checkpointed {
+                    publisher.checkpoint(node).await?;
+                }
+            }
+            next_checkpoint += Duration::from_secs(1);
+        }
+    }
+    for node in nodes[..count].iter_mut() {
+        if node.size() > node.checkpointed {
+            publisher.checkpoint(node).await?;
+        }
+    }
+    publisher.flush().await?;
+    let mut latencies = watcher.await?;
+    latencies.sort_by(f64::total_cmp);
+    let max = latencies.last().copied().unwrap_or(f64::NAN);
+    Ok((
+        percentile(&latencies, 50.0),
+        percentile(&latencies, 99.0),
+        max,
+        latencies.len(),
+    ))
+}
+
+/// 100 clients; returns (p50, p99, calls) for the summary and the list.
+async fn readers(url: &str) -> anyhow::Result<((f64, f64, usize), (f64, f64, usize))> {
+    let mut tasks = Vec::new();
+    for i in 0..READERS {
+        let url = url.to_owned();
+        tasks.push(tokio::spawn(async move {
+            let mut client = NationalServiceClient::connect(url).await?;
+            let (mut summary, mut list) = (Vec::new(), Vec::new());
+            let end = Instant::now() + READ_DURATION;
+            let mut n = i;
+            while Instant::now() < end {
+                let t = Instant::now();
+                if n % 2 == 0 {
+                    client
+                        .get_national_summary(natpb::GetNationalSummaryRequest {})
+                        .await?;
+                    summary.push(t.elapsed().as_secs_f64() * 1_000.0);
+                } else {
+                    client
+                        .list_municipalities(natpb::ListMunicipalitiesRequest {
+                            page_size: 50,
+                            order_by: "petitions_per_10k desc".into(),
+                            ..Default::default()
+                        })
+                        .await?;
+                    list.push(t.elapsed().as_secs_f64() * 1_000.0);
+                }
+                n += 1;
+            }
+            anyhow::Ok((summary, list))
+        }));
+    }
+    let (mut summary, mut list) = (Vec::new(), Vec::new());
+    for task in tasks {
+        let (s, l) = task.await??;
+        summary.extend(s);
+        list.extend(l);
+    }
+    summary.sort_by(f64::total_cmp);
+    list.sort_by(f64::total_cmp);
+    Ok((
+        (
+            percentile(&summary, 50.0),
+            percentile(&summary, 99.0),
+            summary.len(),
+        ),
+        (percentile(&list, 50.0), percentile(&list, 99.0), list.len()),
+    ))
+}
