@@ -141,7 +141,8 @@ pub async fn ensure_sourced(
             name: INGEST_STREAM.into(),
             storage: StorageType::File,
             max_age,
-            deny_delete: true,
+            // A transport buffer: each node's own stream is the durable copy (deletes and
+            // purges refused there), and any message missing here is back-filled from it.
             allow_direct: true,
             ..Default::default()
         },

@@ -546,5 +546,77 @@ async fn bad_messages_are_quarantined_with_their_reason_and_change_nothing() {
     let after = summary(&association).await.figures.unwrap();
     assert_eq!(after.signatures, before.figures.unwrap().signatures + 3);
 
+    // Enrolment is an admin method: no token, a wrong token, or a key named for another
+    // hromada are refused.
+    let enroll = |token: Option<&str>, vkey: String| {
+        let mut request = tonic::Request::new(fedpb::EnrollRequest {
+            code: KYIV.into(),
+            vkey,
+        });
+        if let Some(token) = token {
+            request
+                .metadata_mut()
+                .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        }
+        request
+    };
+    let err = federation
+        .enroll(enroll(None, kyiv.vkey()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unauthenticated);
+    let err = federation
+        .enroll(enroll(Some("not the token"), kyiv.vkey()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unauthenticated);
+    let err = federation
+        .enroll(enroll(Some(&association.admin_token), vinnytsia.vkey()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+
+    // A revoked node's new events are quarantined and change nothing.
+    let mut revoke = tonic::Request::new(fedpb::RevokeRequest {
+        code: KYIV.into(),
+        vkey: String::new(),
+    });
+    revoke.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {}", association.admin_token)
+            .parse()
+            .unwrap(),
+    );
+    federation.revoke(revoke).await.unwrap();
+    let kyiv_verified = kyiv.log_size();
+    c.sign(&q, 4..5).await;
+    let deadline = tokio::time::Instant::now() + VERIFY_TIMEOUT;
+    let revoked = loop {
+        let records = federation
+            .list_quarantine(fedpb::ListQuarantineRequest {
+                code: KYIV.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .records;
+        if !records.is_empty() || tokio::time::Instant::now() > deadline {
+            break records;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        !revoked.is_empty() && revoked.iter().all(|r| r.reason == "revoked"),
+        "{revoked:?}"
+    );
+    let kyiv_node = federation
+        .get_node(fedpb::GetNodeRequest { code: KYIV.into() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(kyiv_node.verified_size, kyiv_verified);
+    assert!(kyiv_node.keys.iter().all(|k| k.revoked_at_micros > 0));
+
     association.shutdown().await;
 }
