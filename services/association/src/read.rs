@@ -49,7 +49,7 @@ pub struct Snapshot {
     pub overdue_petitions: BTreeMap<MunicipalityCode, u64>,
     pub overdue_milestones: BTreeMap<MunicipalityCode, u64>,
     pub nodes: BTreeMap<MunicipalityCode, NodeInfo>,
-    /// Municipalities that grew since the previous snapshot.
+    /// Municipalities whose verified history grew since the previous snapshot.
     pub updated: Vec<MunicipalityCode>,
 }
 
@@ -84,15 +84,21 @@ impl ReadModel {
     }
 
     /// Reloads everything from the database.
-    pub async fn reload(
-        &self,
-        store: &Store,
-        updated: Vec<MunicipalityCode>,
-    ) -> Result<(), AssociationError> {
+    pub async fn reload(&self, store: &Store) -> Result<(), AssociationError> {
         let previous = self.snapshot();
         let mut next = load(store).await?;
         next.version = previous.version + 1;
-        next.updated = updated;
+        next.updated = next
+            .nodes
+            .iter()
+            .filter(|(code, node)| {
+                previous
+                    .nodes
+                    .get(code)
+                    .is_none_or(|before| before.verified_size < node.verified_size)
+            })
+            .map(|(code, _)| *code)
+            .collect();
         let version = next.version;
         match self.snapshot.write() {
             Ok(mut guard) => *guard = Arc::new(next),
@@ -109,8 +115,8 @@ impl ReadModel {
         mut progress: watch::Receiver<crate::ingest::IngestProgress>,
     ) {
         loop {
-            let updated = progress.borrow_and_update().updated.clone();
-            if let Err(err) = self.reload(&store, updated).await {
+            progress.borrow_and_update();
+            if let Err(err) = self.reload(&store).await {
                 tracing::warn!(error = %err, "reloading the national snapshot failed");
             }
             tokio::time::sleep(RELOAD_INTERVAL_MIN).await;

@@ -180,7 +180,7 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
         .context("failed to open the association's database")?;
     let reference = Arc::new(Reference::load());
     let read = ReadModel::new(reference);
-    read.reload(&store, Vec::new())
+    read.reload(&store)
         .await
         .context("failed to load the national projections")?;
     let witness = Arc::new(settings.witness.clone());

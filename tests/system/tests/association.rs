@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use event_store_core::checkpoint::{Checkpoint, NoteSigner, origin_for};
+use event_store_core::checkpoint::{Checkpoint, NoteSigner, SignedCheckpoint, origin_for};
+use event_store_core::merkle;
 use proto::audit::v1 as auditpb;
 use proto::federation::v1 as fedpb;
 use proto::national::v1 as natpb;
@@ -271,6 +272,73 @@ async fn three_nodes_national_figures_equal_the_hand_computed_ones() {
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
 
+    // A citizen's receipt: an inclusion proof of Vinnytsia's event 5 against a checkpoint the
+    // node signed and the association cosigned, checked offline.
+    let mut audit = association.audit().await;
+    let proof = audit
+        .get_inclusion_proof(auditpb::GetInclusionProofRequest {
+            code: VINNYTSIA.into(),
+            seq: 5,
+            tree_size: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let signed = SignedCheckpoint::parse(&proof.cosigned_note).unwrap();
+    signed
+        .verify_for(&vinnytsia.signer().verifier(), &origin_for(&vinnytsia.code))
+        .unwrap();
+    signed
+        .verify_cosignature(&association.witness().witness_verifier())
+        .unwrap();
+    let hashes: Vec<[u8; 32]> = proof
+        .hashes
+        .iter()
+        .map(|h| h.clone().try_into().unwrap())
+        .collect();
+    merkle::verify_inclusion(
+        &merkle::leaf_hash(&proof.envelope),
+        4,
+        proof.tree_size,
+        &hashes,
+        &signed.checkpoint.root,
+    )
+    .unwrap();
+    // The first and the last accepted checkpoints are consistent.
+    let checkpoints = audit
+        .list_checkpoints(auditpb::ListCheckpointsRequest {
+            code: VINNYTSIA.into(),
+            from_size: 0,
+            limit: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .checkpoints;
+    let (first, last) = (checkpoints.first().unwrap(), checkpoints.last().unwrap());
+    let consistency = audit
+        .get_consistency_proof(auditpb::GetConsistencyProofRequest {
+            code: VINNYTSIA.into(),
+            old_size: first.size,
+            new_size: last.size,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let hashes: Vec<[u8; 32]> = consistency
+        .hashes
+        .iter()
+        .map(|h| h.clone().try_into().unwrap())
+        .collect();
+    merkle::verify_consistency(
+        first.size,
+        last.size,
+        &hashes,
+        &first.root.clone().try_into().unwrap(),
+        &last.root.clone().try_into().unwrap(),
+    )
+    .unwrap();
+
     // Browsers reach the same API over gRPC-Web (HTTP/1.1).
     let web = grpc_web_call(
         &association.url(),
@@ -281,11 +349,17 @@ async fn three_nodes_national_figures_equal_the_hand_computed_ones() {
     assert!(web.contains("application/grpc-web"), "{web}");
     assert!(web.contains("grpc-status:0"), "{web}");
 
-    // The same event delivered twice counts once.
+    // The same event delivered twice counts once. A watcher sees the next update live.
+    let mut updates = association
+        .national()
+        .await
+        .watch_updates(natpb::WatchUpdatesRequest {})
+        .await
+        .unwrap()
+        .into_inner();
     let before = digest(&association).await;
     let client = async_nats::connect(nats.url()).await.unwrap();
     let js = async_nats::jetstream::new(client);
-    let mut audit = association.audit().await;
     let mut entries = audit
         .read_log(auditpb::ReadLogRequest {
             code: VINNYTSIA.into(),
@@ -313,6 +387,25 @@ async fn three_nodes_national_figures_equal_the_hand_computed_ones() {
     assert_eq!(
         after.signatures, 11,
         "the redelivered event is not counted again"
+    );
+    let update = tokio::time::timeout(VERIFY_TIMEOUT, async {
+        loop {
+            let update = updates.message().await.unwrap().unwrap();
+            let signatures = update
+                .summary
+                .as_ref()
+                .and_then(|s| s.figures.as_ref())
+                .map(|f| f.signatures);
+            if signatures == Some(11) {
+                return update;
+            }
+        }
+    })
+    .await
+    .expect("a live update with the new signature");
+    assert!(
+        update.municipalities.contains(&VINNYTSIA.to_owned()),
+        "{update:?}"
     );
     let quarantine = association
         .federation()
