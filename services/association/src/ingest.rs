@@ -38,6 +38,10 @@ const CHANNEL_CAPACITY: usize = 4_096;
 const BACKFILLS_MAX: usize = 4;
 /// Messages one back-fill reads at most before handing over (it is asked again if needed).
 const BACKFILL_MESSAGES_MAX: u64 = 100_000;
+/// Events waiting for their checkpoints over all nodes (about 300 bytes each): past it, new
+/// events are dropped and back-filled from their node's stream later, so memory stays flat
+/// however many nodes send at once.
+const PENDING_TOTAL_MAX: usize = 200_000;
 /// How often nodes that still wait for events are looked at again.
 const STALL_CHECK: Duration = Duration::from_secs(2);
 
@@ -527,6 +531,8 @@ struct State {
     /// The ingest stream position after the last message handled.
     next_stream_seq: u64,
     received: HashMap<MunicipalityCode, u64>,
+    /// Events waiting in all nodes' verifiers.
+    pending_total: usize,
 }
 
 impl State {
@@ -543,6 +549,7 @@ impl State {
             batch: Batch::default(),
             next_stream_seq: 1,
             received: HashMap::new(),
+            pending_total: 0,
         })
     }
 
@@ -599,8 +606,9 @@ impl State {
             return;
         };
         if is_event {
-            match node.on_event(&payload, stream_seq) {
-                EventOutcome::Pending | EventOutcome::Duplicate => {}
+            match node.on_event(&payload, stream_seq, self.pending_total < PENDING_TOTAL_MAX) {
+                EventOutcome::Pending => self.pending_total += 1,
+                EventOutcome::Duplicate => {}
                 EventOutcome::CheckStored { seq, leaf } => {
                     let record = QuarantineRecord::new(
                         Quarantine {
@@ -695,6 +703,7 @@ impl State {
 
     fn accept(&mut self, segments: Vec<Segment>) {
         for segment in segments {
+            self.pending_total = self.pending_total.saturating_sub(segment.events.len());
             self.batch.events += segment.events.len();
             self.batch.segments.push(segment);
         }
@@ -773,6 +782,7 @@ impl State {
                 for node in self.nodes.values_mut() {
                     node.clear_waiting();
                 }
+                self.pending_total = 0;
                 Err(err)
             }
         }

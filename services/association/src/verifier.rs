@@ -16,9 +16,14 @@ use event_store_core::checkpoint::{NoteVerifier, SignedCheckpoint, origin_for};
 use event_store_core::merkle::{self, Frontier, NodeId};
 use event_store_core::{EnvelopeRef, Hash, MunicipalityCode};
 
-/// Events one node may have waiting for a checkpoint. Past it, later events are dropped and
-/// fetched again by a back-fill once a checkpoint arrives: memory stays bounded.
-pub const PENDING_EVENTS_MAX: usize = 50_000;
+/// Events one node may have waiting for a checkpoint (the node checkpoints every 1,000 events
+/// by default). Past it, later events are dropped and fetched again by a back-fill once a
+/// checkpoint arrives. The ingest also bounds the total over all nodes.
+pub const PENDING_EVENTS_MAX: usize = 20_000;
+
+/// Waiting events whose buffer a node keeps after its segment is applied; a larger buffer
+/// is released, so 1,470 nodes that each once waited for many events do not keep the room.
+const PENDING_CAPACITY_KEPT: usize = 64;
 
 /// Checkpoints one node may have waiting for their events.
 pub const HELD_CHECKPOINTS_MAX: usize = 16;
@@ -254,8 +259,15 @@ impl NodeVerifier {
         }
     }
 
-    /// An event message's bytes from this node's event subject.
-    pub fn on_event(&mut self, bytes: &[u8], stream_seq: u64) -> EventOutcome {
+    /// Events waiting for a checkpoint.
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// An event message's bytes from this node's event subject. With `room` false (the
+    /// ingest's memory bound is reached) the next event is not kept but asked for again later,
+    /// as after a gap.
+    pub fn on_event(&mut self, bytes: &[u8], stream_seq: u64, room: bool) -> EventOutcome {
         if self.revoked {
             return EventOutcome::Quarantined(self.quarantine(
                 None,
@@ -308,7 +320,7 @@ impl NodeVerifier {
                 )),
             };
         }
-        if seq > next || self.pending.len() >= PENDING_EVENTS_MAX {
+        if seq > next || !room || self.pending.len() >= PENDING_EVENTS_MAX {
             return EventOutcome::Gap { from_seq: next };
         }
         self.pending.push_back(PendingEvent {
@@ -454,6 +466,11 @@ impl NodeVerifier {
             ));
         }
         let events: Vec<PendingEvent> = self.pending.drain(..count).collect();
+        if self.pending.capacity() > PENDING_CAPACITY_KEPT
+            && self.pending.len() <= PENDING_CAPACITY_KEPT
+        {
+            self.pending.shrink_to(PENDING_CAPACITY_KEPT);
+        }
         self.verified = frontier.clone();
         self.accepted = Some((size, signed.checkpoint.root));
         Ok(Segment {
@@ -569,7 +586,7 @@ mod tests {
         let mut node = Node::new(VINNYTSIA);
         let mut v = node.verifier();
         for i in 1..=5 {
-            assert_eq!(v.on_event(&node.append(), i), EventOutcome::Pending);
+            assert_eq!(v.on_event(&node.append(), i, true), EventOutcome::Pending);
         }
         assert_eq!(v.verified_size(), 0);
         assert_eq!(v.oldest_stream_seq(), Some(1));
@@ -590,11 +607,11 @@ mod tests {
         let mut node = Node::new(VINNYTSIA);
         let mut v = node.verifier();
         for i in 1..=3 {
-            v.on_event(&node.append(), i);
+            v.on_event(&node.append(), i, true);
         }
         let note = node.checkpoint();
         for i in 4..=6 {
-            v.on_event(&node.append(), i);
+            v.on_event(&node.append(), i, true);
         }
         let segments = accepted(v.on_checkpoint(&note, 7));
         assert_eq!(segments[0].events.len(), 3);
@@ -610,12 +627,12 @@ mod tests {
         let mut node = Node::new(VINNYTSIA);
         let mut v = node.verifier();
         let first = node.append();
-        v.on_event(&first, 1);
-        assert_eq!(v.on_event(&first, 2), EventOutcome::Duplicate);
+        v.on_event(&first, 1, true);
+        assert_eq!(v.on_event(&first, 2, true), EventOutcome::Duplicate);
         let mut tampered = first.clone();
         let last = tampered.len() - 1;
         tampered[last] ^= 1;
-        match v.on_event(&tampered, 3) {
+        match v.on_event(&tampered, 3, true) {
             EventOutcome::Quarantined(q) => {
                 assert_eq!((q.reason, q.seq), (Reason::Tampered, Some(1)))
             }
@@ -623,7 +640,7 @@ mod tests {
         }
         accepted(v.on_checkpoint(&node.checkpoint(), 4));
         assert_eq!(
-            v.on_event(&tampered, 5),
+            v.on_event(&tampered, 5, true),
             EventOutcome::CheckStored {
                 seq: 1,
                 leaf: merkle::leaf_hash(&tampered)
@@ -638,16 +655,16 @@ mod tests {
         let e1 = node.append();
         let e2 = node.append();
         let e3 = node.append();
-        v.on_event(&e1, 1);
-        assert_eq!(v.on_event(&e3, 3), EventOutcome::Gap { from_seq: 2 });
+        v.on_event(&e1, 1, true);
+        assert_eq!(v.on_event(&e3, 3, true), EventOutcome::Gap { from_seq: 2 });
         assert!(matches!(
             v.on_checkpoint(&node.checkpoint(), 4),
             CheckpointOutcome::Held { from_seq: 2 }
         ));
         assert_eq!(v.oldest_stream_seq(), Some(1));
         // The back-fill delivers the missing events; the held checkpoint then applies.
-        v.on_event(&e2, 0);
-        v.on_event(&e3, 0);
+        v.on_event(&e2, 0, true);
+        v.on_event(&e3, 0, true);
         let (segments, failed) = v.release_held();
         assert_eq!(segments.len(), 1);
         assert!(failed.is_empty());
@@ -658,8 +675,8 @@ mod tests {
     fn forged_inconsistent_forked_and_misaddressed_checkpoints_are_quarantined() {
         let mut node = Node::new(VINNYTSIA);
         let mut v = node.verifier();
-        v.on_event(&node.append(), 1);
-        v.on_event(&node.append(), 2);
+        v.on_event(&node.append(), 1, true);
+        v.on_event(&node.append(), 2, true);
 
         let mut forger = Node::new(VINNYTSIA);
         forger.signer = NoteSigner::from_seed(&origin_for(&node.code), [1; 32]).unwrap();
@@ -678,13 +695,13 @@ mod tests {
         }
 
         let other = Node::new(KORIUKIVKA);
-        match v.on_event(&event(other.code, 3), 7) {
+        match v.on_event(&event(other.code, 3), 7, true) {
             EventOutcome::Quarantined(q) => assert_eq!(q.reason, Reason::WrongSubject),
             other => panic!("{other:?}"),
         }
         let q = quarantined(v.on_checkpoint(&other.checkpoint(), 8));
         assert_eq!(q.reason, Reason::WrongSubject);
-        match v.on_event(b"not an envelope", 9) {
+        match v.on_event(b"not an envelope", 9, true) {
             EventOutcome::Quarantined(q) => assert_eq!(q.reason, Reason::Undecodable),
             other => panic!("{other:?}"),
         }
@@ -693,11 +710,22 @@ mod tests {
     }
 
     #[test]
+    fn without_room_the_next_event_is_left_for_a_backfill() {
+        let mut node = Node::new(VINNYTSIA);
+        let mut v = node.verifier();
+        let e1 = node.append();
+        assert_eq!(v.on_event(&e1, 1, false), EventOutcome::Gap { from_seq: 1 });
+        assert_eq!(v.pending_len(), 0);
+        assert_eq!(v.on_event(&e1, 0, true), EventOutcome::Pending);
+        assert_eq!(v.pending_len(), 1);
+    }
+
+    #[test]
     fn a_revoked_node_has_everything_quarantined() {
         let mut node = Node::new(VINNYTSIA);
         let mut v = node.verifier();
         v.set_keys(Vec::new());
-        match v.on_event(&node.append(), 1) {
+        match v.on_event(&node.append(), 1, true) {
             EventOutcome::Quarantined(q) => assert_eq!(q.reason, Reason::Revoked),
             other => panic!("{other:?}"),
         }
@@ -708,7 +736,7 @@ mod tests {
         let mut node = Node::new(VINNYTSIA);
         let mut v = node.verifier();
         for i in 1..=40 {
-            v.on_event(&node.append(), i);
+            v.on_event(&node.append(), i, true);
         }
         let segments = accepted(v.on_checkpoint(&node.checkpoint(), 41));
         // Level 4 nodes cover 16 leaves: 40 leaves complete two of them.
