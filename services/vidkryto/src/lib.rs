@@ -3,7 +3,9 @@
 //! work lives here so it can be tested.
 
 pub mod association_cmd;
+pub mod audit_cmd;
 pub mod demo;
+pub mod dev;
 pub mod demo_script;
 pub mod log_cmd;
 pub mod node_cmd;
@@ -29,6 +31,11 @@ pub enum Command {
     /// Run the association: verified ingest, witness, national projections and APIs.
     #[command(subcommand)]
     Association(association_cmd::AssociationCommand),
+    /// Audit the federation: export archives, verify them, recompute projections, prove events.
+    #[command(subcommand)]
+    Audit(audit_cmd::AuditCommand),
+    /// Run a complete local federation on loopback: NATS, the association, several nodes.
+    Dev(dev::DevArgs),
     /// Run a municipality's node.
     #[command(subcommand)]
     Node(node_cmd::NodeCommand),
@@ -42,6 +49,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Log(cmd) => log_cmd::run(cmd).await,
         Command::Node(cmd) => node_cmd::run(cmd).await,
         Command::Association(cmd) => association_cmd::run(cmd).await,
+        Command::Audit(cmd) => audit_cmd::run(cmd).await,
+        Command::Dev(args) => dev::run(args).await,
         Command::Demo(args) => demo::run(args).await,
     }
 }
