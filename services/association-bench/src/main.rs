@@ -13,8 +13,6 @@
 //! (defaults 1,000,000 events from 300 nodes; `--quick` for 50,000 from 50). PostgreSQL from
 //! `VIDKRYTO_TEST_PG_URL`, `nats-server` as the tests find it.
 
-mod sim;
-
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,6 +21,7 @@ use anyhow::{Context as _, ensure};
 use association::reference::Reference;
 use association::server::{AssociationSettings, WITNESS_NAME};
 use association::store::Store;
+use association_bench::sim::{Publisher, SimNode};
 use async_nats::jetstream::consumer::DeliverPolicy;
 use async_nats::jetstream::consumer::pull::OrderedConfig;
 use event_store_core::checkpoint::NoteSigner;
@@ -30,7 +29,6 @@ use event_store_core::{MunicipalityCode, Timestamp};
 use futures_util::StreamExt as _;
 use proto::national::v1 as natpb;
 use proto::national::v1::national_service_client::NationalServiceClient;
-use sim::{Publisher, SimNode};
 use testkit::{NatsServer, PgDatabase};
 
 /// Events a node publishes between two checkpoints during the backlog (the node's default).
@@ -232,6 +230,7 @@ async fn run(plan: &Plan, nats: &NatsServer, db: &PgDatabase) -> anyhow::Result<
         admin_token: None,
         ingest_batch_events_max: 10_000,
         ingest_commit_interval: Duration::from_millis(100),
+        topology: Default::default(),
     };
     let catch_started = Instant::now();
     let running = association::server::start(settings).await?;

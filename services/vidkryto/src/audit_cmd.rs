@@ -1,13 +1,282 @@
-//! `vidkryto audit …` (being written).
+//! `vidkryto audit …`: what an auditor runs (state audit, civil society, a journalist, OGP's
+//! IRM researcher). Exit codes: 0 all verified, 1 a fault was found (the report names it),
+//! 2 bad input or an operating error.
 
+use std::collections::BTreeMap;
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Subcommand;
+use anyhow::Context as _;
+use auditor::Archive;
+use auditor::prove::Target;
+use auditor::verify::Report;
+use clap::{Args, Subcommand, ValueEnum};
+use event_store_core::{EventId, MunicipalityCode};
+
+/// Exit code when verification finds a fault.
+const EXIT_FAULT: u8 = 1;
 
 #[derive(Debug, Subcommand)]
-pub enum AuditCommand {}
+pub enum AuditCommand {
+    /// Pull the association's verified history into an archive (resumes where it stopped).
+    Export(ExportArgs),
+    /// Verify an archive (or an association, through a temporary archive) completely.
+    Verify(VerifyArgs),
+    /// Rebuild the national projections from an archive alone and print their digest.
+    Recompute(RecomputeArgs),
+    /// Fetch and check a citizen's receipt: an event's inclusion in a cosigned checkpoint.
+    Prove(ProveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The association's gRPC URL.
+    #[arg(long)]
+    pub from: String,
+    /// The archive directory (created; an existing archive is continued).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Only this hromada.
+    #[arg(long)]
+    pub municipality: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// An archive directory, or an association's URL (http://…).
+    pub target: String,
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: Output,
+    /// Hromadas verified at once.
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct RecomputeArgs {
+    /// The archive directory.
+    pub archive: PathBuf,
+    /// An association's URL: fetch its digest and say whether it matches (the archive is
+    /// replayed up to the positions that digest covers).
+    #[arg(long)]
+    pub compare: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ProveArgs {
+    /// The association's gRPC URL.
+    #[arg(long)]
+    pub from: String,
+    #[arg(long)]
+    pub municipality: String,
+    /// The event's sequence number in the hromada's log.
+    #[arg(
+        long,
+        conflicts_with = "event_id",
+        required_unless_present = "event_id"
+    )]
+    pub seq: Option<u64>,
+    /// The event's id (looked up among the hromada's first 100,000 events).
+    #[arg(long)]
+    pub event_id: Option<String>,
+    /// Trust this node key (text or @file) instead of the association's enrolment list.
+    #[arg(long)]
+    pub node_vkey: Option<String>,
+    /// Trust this witness key (text or @file) instead of the one the association names.
+    #[arg(long)]
+    pub witness_vkey: Option<String>,
+    /// Also write the receipt as JSON to this file.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+fn municipality(text: &str) -> anyhow::Result<MunicipalityCode> {
+    MunicipalityCode::parse(text.trim()).with_context(|| format!("--municipality {text}"))
+}
+
+fn key(text: &str) -> anyhow::Result<event_store_core::checkpoint::NoteVerifier> {
+    let text = match text.strip_prefix('@') {
+        Some(path) => {
+            std::fs::read_to_string(path).with_context(|| format!("failed to read {path}"))?
+        }
+        None => text.to_owned(),
+    };
+    event_store_core::checkpoint::NoteVerifier::parse(text.trim()).context("not a verifier key")
+}
+
+fn print_report(report: &Report, output: Output) -> anyhow::Result<()> {
+    if output == Output::Json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+        return Ok(());
+    }
+    for (path, problem) in &report.manifest_problems {
+        println!("archive: {path}: {problem}");
+    }
+    for m in &report.municipalities {
+        match &m.failure {
+            None => println!(
+                "{}: ok, {} events, {} checkpoints, verified 1..{}",
+                m.code, m.events, m.checkpoints, m.verified_to
+            ),
+            Some(f) => println!(
+                "{}: FAILED at {} ({}): {}; expected {}, found {}",
+                m.code, f.seq, f.check, f.detail, f.expected, f.found
+            ),
+        }
+    }
+    println!(
+        "{}: {} events in {} hromadas",
+        if report.ok {
+            "verified"
+        } else {
+            "NOT verified"
+        },
+        report.events,
+        report.municipalities.len()
+    );
+    Ok(())
+}
 
 /// Runs an `audit` subcommand.
 pub async fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
-    match cmd {}
+    let progress = std::io::stderr().is_terminal();
+    match cmd {
+        AuditCommand::Export(a) => {
+            let options = auditor::export::ExportOptions {
+                url: a.from,
+                out: a.out.clone(),
+                municipality: a.municipality.as_deref().map(municipality).transpose()?,
+                progress,
+            };
+            let summary = auditor::export::export(&options).await?;
+            println!(
+                "archive {}: {} hromadas, {} events ({} fetched now)",
+                a.out.display(),
+                summary.municipalities,
+                summary.events_total,
+                summary.events_fetched
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Verify(a) => {
+            let temp;
+            let archive = if a.target.starts_with("http://") || a.target.starts_with("https://") {
+                temp = tempfile_dir()?;
+                let options = auditor::export::ExportOptions {
+                    url: a.target.clone(),
+                    out: temp.clone(),
+                    municipality: None,
+                    progress,
+                };
+                auditor::export::export(&options).await?;
+                Archive::new(&temp)
+            } else {
+                Archive::new(&a.target)
+            };
+            let threads = a.threads;
+            let report = tokio::task::spawn_blocking(move || {
+                auditor::verify::verify(&archive, threads, progress)
+            })
+            .await??;
+            print_report(&report, a.output)?;
+            Ok(if report.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_FAULT)
+            })
+        }
+        AuditCommand::Recompute(a) => {
+            let archive = Archive::new(&a.archive);
+            let (upto, theirs) = match &a.compare {
+                Some(url) => {
+                    let mut client = auditor::export::connect(url).await?;
+                    let digest = client
+                        .get_projection_digest(proto::audit::v1::GetProjectionDigestRequest {})
+                        .await
+                        .map_err(|e| anyhow::anyhow!("association: {}", e.message()))?
+                        .into_inner();
+                    let mut upto = BTreeMap::new();
+                    for p in &digest.positions {
+                        upto.insert(municipality(&p.code)?, p.verified_size);
+                    }
+                    (upto, Some(digest.digest))
+                }
+                None => (BTreeMap::new(), None),
+            };
+            let recomputed =
+                tokio::task::spawn_blocking(move || auditor::recompute::recompute(&archive, &upto))
+                    .await??;
+            println!(
+                "projection digest {} ({} events of {} hromadas)",
+                recomputed.digest,
+                recomputed.events,
+                recomputed.positions.len()
+            );
+            match theirs {
+                None => Ok(ExitCode::SUCCESS),
+                Some(theirs) if theirs == recomputed.digest => {
+                    println!("matches the association's digest");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some(theirs) => {
+                    println!("DIFFERS from the association's digest {theirs}");
+                    Ok(ExitCode::from(EXIT_FAULT))
+                }
+            }
+        }
+        AuditCommand::Prove(a) => {
+            let code = municipality(&a.municipality)?;
+            let target = match (a.seq, &a.event_id) {
+                (Some(seq), _) => Target::Seq(seq),
+                (None, Some(id)) => Target::EventId(EventId(
+                    uuid::Uuid::parse_str(id.trim()).with_context(|| format!("--event-id {id}"))?,
+                )),
+                (None, None) => anyhow::bail!("give --seq or --event-id"),
+            };
+            let node = a.node_vkey.as_deref().map(key).transpose()?;
+            let witness = a.witness_vkey.as_deref().map(key).transpose()?;
+            match auditor::prove::prove(&a.from, code, target, node, witness).await {
+                Ok(receipt) => {
+                    println!(
+                        "event {} of {} ({}, id {}) is in the log of {} events signed by the node and \
+                         cosigned by the association: verified",
+                        receipt.seq,
+                        receipt.municipality,
+                        receipt.event_type,
+                        receipt.event_id,
+                        receipt.tree_size
+                    );
+                    if let Some(path) = a.out {
+                        std::fs::write(&path, serde_json::to_string_pretty(&receipt)?)
+                            .with_context(|| format!("failed to write {}", path.display()))?;
+                        println!("receipt written to {}", path.display());
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(auditor::AuditError::Failed(why)) => {
+                    println!("NOT verified: {why}");
+                    Ok(ExitCode::from(EXIT_FAULT))
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+    }
+}
+
+/// A fresh directory under the system's temporary directory for a verify-by-URL archive.
+fn tempfile_dir() -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!(
+        "vidkryto-audit-{}-{}",
+        std::process::id(),
+        event_store_core::Timestamp::now().as_micros()
+    ));
+    std::fs::create_dir_all(&dir).with_context(|| format!("failed to create {}", dir.display()))?;
+    Ok(dir)
 }

@@ -5,8 +5,8 @@
 pub mod association_cmd;
 pub mod audit_cmd;
 pub mod demo;
-pub mod dev;
 pub mod demo_script;
+pub mod dev;
 pub mod log_cmd;
 pub mod node_cmd;
 pub mod store;

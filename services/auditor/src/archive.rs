@@ -1,0 +1,423 @@
+//! The archive: a directory an auditor can keep, copy and verify offline. The format is
+//! documented for third parties in `services/auditor/ARCHIVE.md`; this module is its one
+//! reader and writer.
+//!
+//! ```text
+//! manifest.json                         every other file with its size and SHA-256 (written last)
+//! keys.json                             enrolment history of every node key, the witness key
+//! digest.json                           the association's projection digest and positions
+//! municipalities/<KATOTTG>/events-<first>-<last>.bin   consecutive events, as stored
+//! municipalities/<KATOTTG>/checkpoints.jsonl           accepted checkpoints, cosigned
+//! ```
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{Read as _, Write as _};
+use std::path::{Path, PathBuf};
+
+use event_store_core::{Hash, MunicipalityCode, merkle};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+/// The format name and version in `manifest.json`.
+pub const FORMAT: &str = "vidkryto-archive/1";
+pub const MANIFEST: &str = "manifest.json";
+pub const KEYS: &str = "keys.json";
+pub const DIGEST: &str = "digest.json";
+pub const MUNICIPALITIES: &str = "municipalities";
+pub const CHECKPOINTS: &str = "checkpoints.jsonl";
+/// Events one events file holds at most.
+pub const EVENTS_PER_FILE: u64 = 100_000;
+/// The largest event record accepted when reading (an envelope is at most 128 KiB + 256).
+const EVENT_LEN_MAX: u32 = 256 * 1024;
+
+/// What can go wrong reading or writing an archive.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {detail}")]
+    Format { path: PathBuf, detail: String },
+}
+
+pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ArchiveError + '_ {
+    move |source| ArchiveError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn format_error(path: &Path, detail: impl Into<String>) -> ArchiveError {
+    ArchiveError::Format {
+        path: path.to_owned(),
+        detail: detail.into(),
+    }
+}
+
+/// One file of the archive in the manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestEntry {
+    /// Relative to the archive's root, `/`-separated.
+    pub path: String,
+    pub size: u64,
+    /// SHA-256 of the file, lowercase hex.
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    pub created_at_micros: i64,
+    /// Where the archive was exported from.
+    pub source: String,
+    pub files: Vec<ManifestEntry>,
+}
+
+/// One key ever enrolled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRecord {
+    pub code: String,
+    /// The node's note verifier key (C2SP vkey text).
+    pub vkey: String,
+    pub enrolled_at_micros: i64,
+    /// 0 while valid.
+    pub revoked_at_micros: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Keys {
+    pub witness_vkey: String,
+    pub keys: Vec<KeyRecord>,
+}
+
+/// A hromada's verified position the digest covers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    pub code: String,
+    pub verified_size: u64,
+    /// Lowercase hex; empty before the first checkpoint.
+    pub root: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DigestRecord {
+    pub digest: String,
+    pub positions: Vec<Position>,
+    pub computed_at_micros: i64,
+}
+
+/// One accepted checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointRecord {
+    pub size: u64,
+    /// Lowercase hex.
+    pub root: String,
+    /// The node's signed note with the association's cosignature line.
+    pub cosigned_note: String,
+    pub accepted_at_micros: i64,
+}
+
+/// One event as archived, borrowed from its file's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventRecord<'a> {
+    /// The leaf hash the exporter computed from the bytes it received.
+    pub leaf: &'a Hash,
+    pub bytes: &'a [u8],
+}
+
+/// One line of `checkpoints.jsonl`, with its newline.
+pub fn to_json_line(record: &CheckpointRecord) -> Result<String, serde_json::Error> {
+    Ok(serde_json::to_string(record)? + "\n")
+}
+
+/// An events file's name for `first..=last`.
+pub fn events_file_name(first: u64, last: u64) -> String {
+    format!("events-{first:012}-{last:012}.bin")
+}
+
+/// The `(first, last)` of an events file name.
+pub fn parse_events_file_name(name: &str) -> Option<(u64, u64)> {
+    let rest = name.strip_prefix("events-")?.strip_suffix(".bin")?;
+    let (first, last) = rest.split_once('-')?;
+    Some((first.parse().ok()?, last.parse().ok()?))
+}
+
+/// Encodes events as a file's bytes: per event its leaf hash (32 bytes), its length (u32
+/// little-endian) and its stored bytes.
+pub fn encode_events<'a>(events: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for bytes in events {
+        out.extend_from_slice(&merkle::leaf_hash(bytes));
+        out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+        out.extend_from_slice(bytes);
+    }
+    out
+}
+
+/// Decodes an events file's bytes.
+pub fn decode_events<'a>(
+    path: &Path,
+    mut data: &'a [u8],
+) -> Result<Vec<EventRecord<'a>>, ArchiveError> {
+    let mut out = Vec::new();
+    while !data.is_empty() {
+        let (leaf, rest) = data
+            .split_first_chunk::<32>()
+            .ok_or_else(|| format_error(path, format!("truncated after {} events", out.len())))?;
+        let (len, rest) = rest
+            .split_first_chunk::<4>()
+            .ok_or_else(|| format_error(path, format!("truncated after {} events", out.len())))?;
+        let len = u32::from_le_bytes(*len);
+        if len > EVENT_LEN_MAX || rest.len() < len as usize {
+            return Err(format_error(
+                path,
+                format!("event record {} claims {len} bytes", out.len() + 1),
+            ));
+        }
+        let (bytes, rest) = rest.split_at(len as usize);
+        out.push(EventRecord { leaf, bytes });
+        data = rest;
+    }
+    Ok(out)
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename, so a file that exists is
+/// whole (an interrupted export leaves no half file behind).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ArchiveError> {
+    let tmp = path.with_extension("partial");
+    let mut file = fs::File::create(&tmp).map_err(io(&tmp))?;
+    file.write_all(bytes).map_err(io(&tmp))?;
+    file.sync_all().map_err(io(&tmp))?;
+    fs::rename(&tmp, path).map_err(io(path))?;
+    Ok(())
+}
+
+/// An archive directory.
+#[derive(Debug, Clone)]
+pub struct Archive {
+    pub root: PathBuf,
+}
+
+impl Archive {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    pub fn municipality_dir(&self, code: &MunicipalityCode) -> PathBuf {
+        self.root.join(MUNICIPALITIES).join(code.as_str())
+    }
+
+    fn read_json<T: for<'de> Deserialize<'de>>(&self, name: &str) -> Result<T, ArchiveError> {
+        let path = self.root.join(name);
+        let text = fs::read_to_string(&path).map_err(io(&path))?;
+        serde_json::from_str(&text).map_err(|e| format_error(&path, e.to_string()))
+    }
+
+    pub fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<(), ArchiveError> {
+        let path = self.root.join(name);
+        let text =
+            serde_json::to_string_pretty(value).map_err(|e| format_error(&path, e.to_string()))?;
+        write_atomic(&path, text.as_bytes())
+    }
+
+    pub fn manifest(&self) -> Result<Manifest, ArchiveError> {
+        self.read_json(MANIFEST)
+    }
+
+    pub fn keys(&self) -> Result<Keys, ArchiveError> {
+        self.read_json(KEYS)
+    }
+
+    pub fn digest(&self) -> Result<DigestRecord, ArchiveError> {
+        self.read_json(DIGEST)
+    }
+
+    /// The hromadas the archive holds, by code.
+    pub fn municipalities(&self) -> Result<Vec<MunicipalityCode>, ArchiveError> {
+        let dir = self.root.join(MUNICIPALITIES);
+        let mut codes = Vec::new();
+        if !dir.exists() {
+            return Ok(codes);
+        }
+        for entry in fs::read_dir(&dir).map_err(io(&dir))? {
+            let entry = entry.map_err(io(&dir))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let code = MunicipalityCode::parse(&name)
+                .map_err(|e| format_error(&entry.path(), format!("not a hromada code: {e}")))?;
+            codes.push(code);
+        }
+        codes.sort();
+        Ok(codes)
+    }
+
+    /// A hromada's events files, `(first, last, path)` ascending.
+    pub fn events_files(
+        &self,
+        code: &MunicipalityCode,
+    ) -> Result<Vec<(u64, u64, PathBuf)>, ArchiveError> {
+        let dir = self.municipality_dir(code);
+        let mut files = Vec::new();
+        if !dir.exists() {
+            return Ok(files);
+        }
+        for entry in fs::read_dir(&dir).map_err(io(&dir))? {
+            let entry = entry.map_err(io(&dir))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some((first, last)) = parse_events_file_name(&name) {
+                files.push((first, last, entry.path()));
+            }
+        }
+        files.sort();
+        Ok(files)
+    }
+
+    /// Reads one events file's bytes (decode them with [`decode_events`]).
+    pub fn read_events_file(&self, path: &Path) -> Result<Vec<u8>, ArchiveError> {
+        let mut data = Vec::new();
+        fs::File::open(path)
+            .and_then(|mut f| f.read_to_end(&mut data))
+            .map_err(io(path))?;
+        Ok(data)
+    }
+
+    /// A hromada's accepted checkpoints, in file order.
+    pub fn checkpoints(
+        &self,
+        code: &MunicipalityCode,
+    ) -> Result<Vec<CheckpointRecord>, ArchiveError> {
+        let path = self.municipality_dir(code).join(CHECKPOINTS);
+        if !path.exists() {
+            return Ok(Vec::new());
+        }
+        let text = fs::read_to_string(&path).map_err(io(&path))?;
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .enumerate()
+            .map(|(i, line)| {
+                serde_json::from_str(line)
+                    .map_err(|e| format_error(&path, format!("line {}: {e}", i + 1)))
+            })
+            .collect()
+    }
+
+    /// The archive's files (all but the manifest) with sizes and SHA-256, sorted by path.
+    pub fn scan(&self) -> Result<Vec<ManifestEntry>, ArchiveError> {
+        let mut entries = Vec::new();
+        let mut stack = vec![self.root.clone()];
+        while let Some(dir) = stack.pop() {
+            for entry in fs::read_dir(&dir).map_err(io(&dir))? {
+                let entry = entry.map_err(io(&dir))?;
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let relative = path
+                    .strip_prefix(&self.root)
+                    .map_err(|_| format_error(&path, "outside the archive"))?
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+                    .join("/");
+                if relative == MANIFEST || relative.ends_with(".partial") {
+                    continue;
+                }
+                let (size, sha256) = hash_file(&path)?;
+                entries.push(ManifestEntry {
+                    path: relative,
+                    size,
+                    sha256,
+                });
+            }
+        }
+        entries.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(entries)
+    }
+
+    /// Files whose size or SHA-256 differ from the manifest, and files missing from it or
+    /// from the disk, as `(path, what)`.
+    pub fn check_manifest(&self) -> Result<Vec<(String, String)>, ArchiveError> {
+        let manifest = self.manifest()?;
+        if manifest.format != FORMAT {
+            return Err(format_error(
+                &self.root.join(MANIFEST),
+                format!("format {:?}, expected {FORMAT:?}", manifest.format),
+            ));
+        }
+        let on_disk: BTreeMap<String, ManifestEntry> = self
+            .scan()?
+            .into_iter()
+            .map(|e| (e.path.clone(), e))
+            .collect();
+        let listed: BTreeMap<String, ManifestEntry> = manifest
+            .files
+            .into_iter()
+            .map(|e| (e.path.clone(), e))
+            .collect();
+        let mut problems = Vec::new();
+        for (path, entry) in &listed {
+            match on_disk.get(path) {
+                None => problems.push((
+                    path.clone(),
+                    "listed in the manifest but missing".to_owned(),
+                )),
+                Some(found) if found.sha256 != entry.sha256 => problems.push((
+                    path.clone(),
+                    format!(
+                        "SHA-256 {} differs from the manifest's {}",
+                        found.sha256, entry.sha256
+                    ),
+                )),
+                Some(_) => {}
+            }
+        }
+        for path in on_disk.keys() {
+            if !listed.contains_key(path) {
+                problems.push((path.clone(), "not listed in the manifest".to_owned()));
+            }
+        }
+        Ok(problems)
+    }
+}
+
+/// Size and SHA-256 of a file.
+pub fn hash_file(path: &Path) -> Result<(u64, String), ArchiveError> {
+    let mut file = fs::File::open(path).map_err(io(path))?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buffer).map_err(io(path))?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        hasher.update(&buffer[..n]);
+    }
+    Ok((size, hex::encode(hasher.finalize())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_round_trip_and_refuse_truncation() {
+        let events: Vec<&[u8]> = vec![b"first event", b"", b"third"];
+        let encoded = encode_events(events.iter().copied());
+        let path = Path::new("events-000000000001-000000000003.bin");
+        let decoded = decode_events(path, &encoded).unwrap();
+        assert_eq!(decoded.len(), 3);
+        assert_eq!(decoded[0].bytes, b"first event");
+        assert_eq!(*decoded[0].leaf, merkle::leaf_hash(b"first event"));
+        assert!(decode_events(path, &encoded[..encoded.len() - 1]).is_err());
+        assert_eq!(
+            parse_events_file_name(&events_file_name(1, 100_000)),
+            Some((1, 100_000))
+        );
+        assert_eq!(parse_events_file_name("events-x-1.bin"), None);
+    }
+}

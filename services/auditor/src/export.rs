@@ -1,0 +1,278 @@
+//! `vidkryto audit export`: pulls the association's verified history through its audit gRPC
+//! API into an archive. It first asks for the projection digest and the positions it covers,
+//! then exports every hromada exactly up to its position, so the archive recomputes to that
+//! digest. Export resumes: whole events files already on disk are kept (a file is written
+//! under a temporary name and renamed), and the last file, if not full, is fetched again.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use event_store_core::{MunicipalityCode, Timestamp};
+use indicatif::{ProgressBar, ProgressStyle};
+use proto::audit::v1 as pb;
+use proto::audit::v1::audit_service_client::AuditServiceClient;
+use tonic::transport::Channel;
+
+use crate::AuditError;
+use crate::archive::{
+    Archive, CHECKPOINTS, CheckpointRecord, DIGEST, DigestRecord, EVENTS_PER_FILE, FORMAT, KEYS,
+    KeyRecord, Keys, MANIFEST, Manifest, Position, encode_events, events_file_name, write_atomic,
+};
+
+/// Checkpoints one ListCheckpoints call returns at most (the API's bound).
+const CHECKPOINT_PAGE: u32 = 1_000;
+/// Responses can carry up to 100,000 events of up to 128 KiB; one message is one event.
+const MESSAGE_SIZE_MAX: usize = 1 << 20;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What to export.
+#[derive(Debug, Clone)]
+pub struct ExportOptions {
+    /// The association's gRPC URL, e.g. `http://127.0.0.1:50100`.
+    pub url: String,
+    pub out: PathBuf,
+    /// Only this hromada (all by default).
+    pub municipality: Option<MunicipalityCode>,
+    pub progress: bool,
+}
+
+/// What an export did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExportSummary {
+    pub municipalities: usize,
+    /// Events fetched by this run.
+    pub events_fetched: u64,
+    /// Events the archive holds now.
+    pub events_total: u64,
+}
+
+/// Connects to the association's audit API.
+pub async fn connect(url: &str) -> Result<AuditServiceClient<Channel>, AuditError> {
+    let endpoint = tonic::transport::Endpoint::from_shared(url.to_owned())
+        .map_err(|e| AuditError::Input(format!("association URL {url:?}: {e}")))?
+        .connect_timeout(CONNECT_TIMEOUT);
+    let channel = endpoint
+        .connect()
+        .await
+        .map_err(|e| AuditError::Remote(format!("cannot reach {url}: {e}")))?;
+    Ok(AuditServiceClient::new(channel).max_decoding_message_size(MESSAGE_SIZE_MAX))
+}
+
+fn remote(e: tonic::Status) -> AuditError {
+    AuditError::Remote(format!("{}: {}", e.code(), e.message()))
+}
+
+pub async fn export(options: &ExportOptions) -> Result<ExportSummary, AuditError> {
+    let mut client = connect(&options.url).await?;
+    let archive = Archive::new(&options.out);
+    std::fs::create_dir_all(&options.out).map_err(crate::archive::io(&options.out))?;
+    let digest = client
+        .get_projection_digest(pb::GetProjectionDigestRequest {})
+        .await
+        .map_err(remote)?
+        .into_inner();
+    let mut positions: Vec<(MunicipalityCode, u64)> = Vec::new();
+    for p in &digest.positions {
+        let code = MunicipalityCode::parse(&p.code)
+            .map_err(|e| AuditError::Remote(format!("position of {:?}: {e}", p.code)))?;
+        if options.municipality.is_none_or(|m| m == code) {
+            positions.push((code, p.verified_size));
+        }
+    }
+    if let Some(m) = options.municipality
+        && positions.is_empty()
+    {
+        return Err(AuditError::Input(format!(
+            "the association has no hromada {m}"
+        )));
+    }
+    let keys = client
+        .list_keys(pb::ListKeysRequest {
+            code: String::new(),
+        })
+        .await
+        .map_err(remote)?
+        .into_inner();
+    archive.write_json(
+        KEYS,
+        &Keys {
+            witness_vkey: keys.witness_vkey,
+            keys: keys
+                .keys
+                .into_iter()
+                .map(|k| KeyRecord {
+                    code: k.code,
+                    vkey: k.vkey,
+                    enrolled_at_micros: k.enrolled_at_micros,
+                    revoked_at_micros: k.revoked_at_micros,
+                })
+                .collect(),
+        },
+    )?;
+
+    let total: u64 = positions.iter().map(|(_, size)| size).sum();
+    let bar = if options.progress {
+        let bar = ProgressBar::new(total);
+        if let Ok(style) = ProgressStyle::with_template(
+            "{spinner} exporting {pos}/{len} events ({per_sec}) {wide_bar}",
+        ) {
+            bar.set_style(style);
+        }
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut fetched = 0;
+    for (code, size) in &positions {
+        fetched += export_events(&mut client, &archive, code, *size, &bar).await?;
+        export_checkpoints(&mut client, &archive, code, *size).await?;
+    }
+    bar.finish_and_clear();
+    archive.write_json(
+        DIGEST,
+        &DigestRecord {
+            digest: digest.digest,
+            positions: digest
+                .positions
+                .iter()
+                .filter(|p| positions.iter().any(|(c, _)| c.as_str() == p.code))
+                .map(|p| Position {
+                    code: p.code.clone(),
+                    verified_size: p.verified_size,
+                    root: hex::encode(&p.root),
+                })
+                .collect(),
+            computed_at_micros: digest.computed_at_micros,
+        },
+    )?;
+    write_manifest(&archive, &options.url)?;
+    Ok(ExportSummary {
+        municipalities: positions.len(),
+        events_fetched: fetched,
+        events_total: total,
+    })
+}
+
+/// Writes `manifest.json` for what the archive holds now.
+pub fn write_manifest(archive: &Archive, source: &str) -> Result<(), AuditError> {
+    let manifest = Manifest {
+        format: FORMAT.to_owned(),
+        created_at_micros: Timestamp::now().as_micros(),
+        source: source.to_owned(),
+        files: archive.scan()?,
+    };
+    archive.write_json(MANIFEST, &manifest)?;
+    Ok(())
+}
+
+/// Fetches `code`'s events up to `size` that the archive lacks; returns how many.
+async fn export_events(
+    client: &mut AuditServiceClient<Channel>,
+    archive: &Archive,
+    code: &MunicipalityCode,
+    size: u64,
+    bar: &ProgressBar,
+) -> Result<u64, AuditError> {
+    let dir = archive.municipality_dir(code);
+    std::fs::create_dir_all(&dir).map_err(crate::archive::io(&dir))?;
+    // Keep whole, full files; fetch again from the start of the first one that is not.
+    let mut next = 1;
+    for (first, last, path) in archive.events_files(code)? {
+        let full = last + 1 - first == EVENTS_PER_FILE;
+        if first != next || !(full || last >= size) || last > size {
+            std::fs::remove_file(&path).map_err(crate::archive::io(&path))?;
+            continue;
+        }
+        bar.inc(last + 1 - first);
+        next = last + 1;
+    }
+    let mut fetched = 0;
+    while next <= size {
+        let file_first = next;
+        let file_last = size.min(file_first + EVENTS_PER_FILE - 1);
+        let mut stream = client
+            .read_log(pb::ReadLogRequest {
+                code: code.to_string(),
+                from_seq: file_first,
+                limit: u32::try_from(file_last + 1 - file_first).unwrap_or(u32::MAX),
+            })
+            .await
+            .map_err(remote)?
+            .into_inner();
+        let mut events: Vec<Vec<u8>> = Vec::with_capacity((file_last + 1 - file_first) as usize);
+        while let Some(entry) = stream.message().await.map_err(remote)? {
+            let expected = file_first + events.len() as u64;
+            if entry.seq != expected {
+                return Err(AuditError::Remote(format!(
+                    "{code}: the association sent event {} where {expected} was due",
+                    entry.seq
+                )));
+            }
+            events.push(entry.envelope);
+            bar.inc(1);
+            if expected == file_last {
+                break;
+            }
+        }
+        if events.len() as u64 != file_last + 1 - file_first {
+            return Err(AuditError::Remote(format!(
+                "{code}: the association sent {} of events {file_first}..={file_last}",
+                events.len()
+            )));
+        }
+        let path = dir.join(events_file_name(file_first, file_last));
+        write_atomic(&path, &encode_events(events.iter().map(Vec::as_slice)))?;
+        fetched += events.len() as u64;
+        next = file_last + 1;
+    }
+    Ok(fetched)
+}
+
+/// Writes `code`'s accepted checkpoints up to `size`.
+async fn export_checkpoints(
+    client: &mut AuditServiceClient<Channel>,
+    archive: &Archive,
+    code: &MunicipalityCode,
+    size: u64,
+) -> Result<(), AuditError> {
+    let mut lines = String::new();
+    let mut from = 0;
+    loop {
+        let page = client
+            .list_checkpoints(pb::ListCheckpointsRequest {
+                code: code.to_string(),
+                from_size: from,
+                limit: CHECKPOINT_PAGE,
+            })
+            .await
+            .map_err(remote)?
+            .into_inner()
+            .checkpoints;
+        let Some(last) = page.last().map(|c| c.size) else {
+            break;
+        };
+        for cp in &page {
+            if cp.size > size {
+                continue;
+            }
+            let record = CheckpointRecord {
+                size: cp.size,
+                root: hex::encode(&cp.root),
+                cosigned_note: cp.cosigned_note.clone(),
+                accepted_at_micros: cp.accepted_at_micros,
+            };
+            let line = crate::archive::to_json_line(&record)
+                .map_err(|e| AuditError::Remote(format!("checkpoint {}: {e}", cp.size)))?;
+            lines.push_str(&line);
+        }
+        if page.len() < CHECKPOINT_PAGE as usize || last >= size {
+            break;
+        }
+        from = last + 1;
+    }
+    write_atomic(
+        &archive.municipality_dir(code).join(CHECKPOINTS),
+        lines.as_bytes(),
+    )?;
+    Ok(())
+}

@@ -1,0 +1,30 @@
+//! The auditor (`vidkryto audit …`): for someone who trusts neither the municipalities nor the
+//! association. `export` pulls the association's verified history into an archive (format in
+//! `ARCHIVE.md`); `verify` checks every byte, root, signature, cosignature and rule offline and
+//! names each hromada's first failure; `recompute` rebuilds the national projections from the
+//! archive alone to the digest the association publishes; `prove` makes a citizen's receipt.
+
+pub mod archive;
+pub mod export;
+pub mod prove;
+pub mod recompute;
+pub mod verify;
+
+pub use archive::{Archive, ArchiveError};
+
+/// What can go wrong in an audit (a verification *finding* is not an error: it is in the
+/// report).
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+    /// The association is unreachable or answered something unusable.
+    #[error("association: {0}")]
+    Remote(String),
+    /// Bad arguments or an archive that cannot serve the request.
+    #[error("{0}")]
+    Input(String),
+    /// A receipt did not verify.
+    #[error("verification failed: {0}")]
+    Failed(String),
+}

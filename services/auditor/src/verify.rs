@@ -1,0 +1,541 @@
+//! Full verification of an archive, offline: every leaf hash, every root against every
+//! checkpoint, every checkpoint's signature under the key valid when it was accepted and its
+//! witness cosignature, consistency between successive checkpoints (each root is recomputed
+//! from the same leaves, so each extends the one before), sequence and stream-version
+//! continuity, and every event decoding and passing the rules in order. The **first** failure
+//! of each hromada is reported with its sequence number, what failed, and expected vs found.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use event_store_core::checkpoint::{NoteVerifier, SignedCheckpoint, WitnessVerifier, origin_for};
+use event_store_core::merkle::{self, Frontier};
+use event_store_core::{EnvelopeRef, Hash, MunicipalityCode};
+use indicatif::{ProgressBar, ProgressStyle};
+use projection::{MemoryStore, Outcome, Verified};
+use serde::Serialize;
+
+use crate::archive::{Archive, ArchiveError, CheckpointRecord, KeyRecord, Keys};
+
+/// Events checked against the rules in one batch.
+const RULES_BATCH: usize = 10_000;
+
+/// What failed, first, for one hromada.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    /// The event's sequence number, or the checkpoint's size.
+    pub seq: u64,
+    /// A stable code: `missing`, `sequence`, `leaf_hash`, `undecodable`, `municipality`,
+    /// `stream_version`, `rules`, `root`, `fork`, `checkpoint`, `signature`, `cosignature`,
+    /// `beyond_events`, `archive`.
+    pub check: &'static str,
+    pub detail: String,
+    pub expected: String,
+    pub found: String,
+}
+
+/// One hromada's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MunicipalityReport {
+    pub code: String,
+    pub events: u64,
+    pub checkpoints: u64,
+    /// Events covered by a verified checkpoint (a prefix `1..verified_to`).
+    pub verified_to: u64,
+    pub failure: Option<Failure>,
+}
+
+/// The whole result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    pub ok: bool,
+    pub events: u64,
+    /// Files whose SHA-256 differs from the manifest, or that are missing or unlisted.
+    pub manifest_problems: Vec<(String, String)>,
+    pub municipalities: Vec<MunicipalityReport>,
+}
+
+/// Keys of one hromada with the time each was valid.
+#[derive(Debug)]
+struct ValidKey {
+    key: NoteVerifier,
+    from: i64,
+    until: Option<i64>,
+}
+
+fn failure(
+    seq: u64,
+    check: &'static str,
+    detail: impl Into<String>,
+    expected: impl Into<String>,
+    found: impl Into<String>,
+) -> Failure {
+    Failure {
+        seq,
+        check,
+        detail: detail.into(),
+        expected: expected.into(),
+        found: found.into(),
+    }
+}
+
+/// Verifies the archive at `archive`, `threads` hromadas at a time; `progress` shows a bar.
+pub fn verify(archive: &Archive, threads: usize, progress: bool) -> Result<Report, ArchiveError> {
+    let keys = archive.keys()?;
+    let codes = archive.municipalities()?;
+    let witness = NoteVerifier::parse(keys.witness_vkey.trim())
+        .map(|k| WitnessVerifier::from_note_verifier(&k))
+        .ok();
+    let total: u64 = codes
+        .iter()
+        .map(|c| {
+            archive
+                .events_files(c)
+                .map(|f| f.iter().map(|(a, b, _)| b + 1 - a).sum::<u64>())
+        })
+        .collect::<Result<Vec<_>, _>>()?
+        .iter()
+        .sum();
+    let bar = if progress {
+        let bar = ProgressBar::new(total);
+        if let Ok(style) = ProgressStyle::with_template(
+            "{spinner} verifying {pos}/{len} events ({per_sec}, {eta} left) {wide_bar}",
+        ) {
+            bar.set_style(style);
+        }
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    // Jobs: the manifest's file hashes (`None`), then each hromada.
+    let mut jobs: Vec<Option<MunicipalityCode>> = codes.iter().copied().map(Some).collect();
+    jobs.push(None);
+    let queue = Mutex::new(jobs);
+    let results = Mutex::new(Vec::new());
+    let errors = Mutex::new(Vec::new());
+    let manifest = Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..threads.clamp(1, 16) {
+            scope.spawn(|| {
+                loop {
+                    let next = match queue.lock() {
+                        Ok(mut q) => q.pop(),
+                        Err(_) => None,
+                    };
+                    let Some(job) = next else { break };
+                    let Some(code) = job else {
+                        let checked = archive.check_manifest();
+                        if let Ok(mut m) = manifest.lock() {
+                            *m = Some(checked);
+                        }
+                        continue;
+                    };
+                    match verify_municipality(archive, &keys, witness.as_ref(), &code, &bar) {
+                        Ok(report) => {
+                            if let Ok(mut r) = results.lock() {
+                                r.push(report);
+                            }
+                        }
+                        Err(e) => {
+                            if let Ok(mut errs) = errors.lock() {
+                                errs.push(e);
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    bar.finish_and_clear();
+    if let Some(e) = errors.into_inner().ok().and_then(|mut e| e.pop()) {
+        return Err(e);
+    }
+    let manifest_problems = match manifest.into_inner().ok().flatten() {
+        Some(checked) => checked?,
+        None => archive.check_manifest()?,
+    };
+    let mut municipalities = results.into_inner().unwrap_or_default();
+    municipalities.sort_by(|a, b| a.code.cmp(&b.code));
+    let ok = manifest_problems.is_empty() && municipalities.iter().all(|m| m.failure.is_none());
+    Ok(Report {
+        ok,
+        events: municipalities.iter().map(|m| m.events).sum(),
+        manifest_problems,
+        municipalities,
+    })
+}
+
+fn keys_of(keys: &Keys, code: &MunicipalityCode) -> Vec<ValidKey> {
+    keys.keys
+        .iter()
+        .filter(|k: &&KeyRecord| k.code == code.as_str())
+        .filter_map(|k| {
+            Some(ValidKey {
+                key: NoteVerifier::parse(k.vkey.trim()).ok()?,
+                from: k.enrolled_at_micros,
+                until: (k.revoked_at_micros > 0).then_some(k.revoked_at_micros),
+            })
+        })
+        .collect()
+}
+
+/// Checks one checkpoint; `None` when it is good.
+fn check_checkpoint(
+    code: &MunicipalityCode,
+    cp: &CheckpointRecord,
+    keys: &[ValidKey],
+    witness: Option<&WitnessVerifier>,
+) -> Option<Failure> {
+    let origin = origin_for(code);
+    let signed = match SignedCheckpoint::parse(&cp.cosigned_note) {
+        Ok(signed) => signed,
+        Err(e) => {
+            return Some(failure(
+                cp.size,
+                "checkpoint",
+                format!("the note does not parse: {e}"),
+                "a signed note",
+                "",
+            ));
+        }
+    };
+    if signed.checkpoint.size != cp.size
+        || hex::encode(signed.checkpoint.root) != cp.root
+        || signed.checkpoint.origin != origin
+    {
+        return Some(failure(
+            cp.size,
+            "checkpoint",
+            "the note does not say what its record says",
+            format!("{origin} size {} root {}", cp.size, cp.root),
+            format!(
+                "{} size {} root {}",
+                signed.checkpoint.origin,
+                signed.checkpoint.size,
+                hex::encode(signed.checkpoint.root)
+            ),
+        ));
+    }
+    let valid: Vec<&ValidKey> = keys
+        .iter()
+        .filter(|k| {
+            k.from <= cp.accepted_at_micros
+                && k.until.is_none_or(|until| cp.accepted_at_micros < until)
+        })
+        .collect();
+    if !valid
+        .iter()
+        .any(|k| signed.verify_for(&k.key, &origin).is_ok())
+    {
+        return Some(failure(
+            cp.size,
+            "signature",
+            "no signature verifies under a key enrolled when the checkpoint was accepted",
+            valid
+                .iter()
+                .map(|k| k.key.to_text())
+                .collect::<Vec<_>>()
+                .join(" or "),
+            signed
+                .signatures
+                .iter()
+                .map(|s| s.name.clone())
+                .collect::<Vec<_>>()
+                .join(", "),
+        ));
+    }
+    match witness {
+        Some(witness) => {
+            if let Err(e) = signed.verify_cosignature(witness) {
+                return Some(failure(
+                    cp.size,
+                    "cosignature",
+                    format!("the witness cosignature does not verify: {e}"),
+                    "a valid cosignature",
+                    "",
+                ));
+            }
+        }
+        None => {
+            return Some(failure(
+                cp.size,
+                "cosignature",
+                "the archive's witness key does not parse",
+                "a witness vkey",
+                "",
+            ));
+        }
+    }
+    None
+}
+
+fn verify_municipality(
+    archive: &Archive,
+    keys: &Keys,
+    witness: Option<&WitnessVerifier>,
+    code: &MunicipalityCode,
+    bar: &ProgressBar,
+) -> Result<MunicipalityReport, ArchiveError> {
+    let keys = keys_of(keys, code);
+    let checkpoints = archive.checkpoints(code)?;
+    let mut report = MunicipalityReport {
+        code: code.to_string(),
+        events: 0,
+        checkpoints: checkpoints.len() as u64,
+        verified_to: 0,
+        failure: None,
+    };
+    // Checkpoints by size; a second, different root for one size is a fork.
+    let mut by_size: BTreeMap<u64, &CheckpointRecord> = BTreeMap::new();
+    let mut forks: BTreeMap<u64, (String, String)> = BTreeMap::new();
+    for cp in &checkpoints {
+        if let Some(other) = by_size.get(&cp.size) {
+            if other.root != cp.root {
+                forks.insert(cp.size, (other.root.clone(), cp.root.clone()));
+            }
+        } else {
+            by_size.insert(cp.size, cp);
+        }
+    }
+    let mut run = Run::new(*code);
+    let mut failure_found: Option<Failure> = None;
+    'files: for (first, last, path) in archive.events_files(code)? {
+        if first != run.next {
+            failure_found = Some(failure(
+                run.next,
+                "missing",
+                format!("no events file starts at {}", run.next),
+                format!("events from {}", run.next),
+                format!("a file of {first}..={last}"),
+            ));
+            break;
+        }
+        let data = archive.read_events_file(&path)?;
+        let records = crate::archive::decode_events(&path, &data)?;
+        let held = records.len() as u64;
+        for record in records {
+            bar.inc(1);
+            report.events += 1;
+            if let Some(f) = run.event(record.leaf, record.bytes) {
+                failure_found = Some(f);
+                break 'files;
+            }
+            let size = run.frontier.size();
+            if let Some((accepted, other)) = forks.get(&size) {
+                failure_found = Some(failure(
+                    size,
+                    "fork",
+                    "two checkpoints of one size with different roots",
+                    accepted.clone(),
+                    other.clone(),
+                ));
+                break 'files;
+            }
+            if let Some(cp) = by_size.get(&size) {
+                if let Some(f) = check_checkpoint(code, cp, &keys, witness) {
+                    failure_found = Some(f);
+                    break 'files;
+                }
+                let root = hex::encode(run.frontier.root());
+                if root != cp.root {
+                    failure_found = Some(failure(
+                        size,
+                        "root",
+                        "the checkpoint's root is not the root of the archived events (not consistent with the previous checkpoint and the events since)",
+                        cp.root.clone(),
+                        root,
+                    ));
+                    break 'files;
+                }
+                if let Some(f) = run.flush_rules() {
+                    failure_found = Some(f);
+                    break 'files;
+                }
+                report.verified_to = size;
+            }
+        }
+        if held != last + 1 - first {
+            failure_found = Some(failure(
+                first + held,
+                "missing",
+                format!(
+                    "{} holds {held} events, its name says {}",
+                    path.display(),
+                    last + 1 - first
+                ),
+                format!("{} events", last + 1 - first),
+                format!("{held} events"),
+            ));
+            break;
+        }
+    }
+    // Events checked against the rules but not yet flushed come before any later failure.
+    if let Some(f) = run.flush_rules()
+        && failure_found
+            .as_ref()
+            .is_none_or(|later| f.seq <= later.seq)
+    {
+        failure_found = Some(f);
+    }
+    if failure_found.is_none()
+        && let Some((&size, _)) = by_size.range(run.frontier.size() + 1..).next()
+    {
+        failure_found = Some(failure(
+            run.frontier.size() + 1,
+            "beyond_events",
+            format!("a checkpoint of size {size} covers events the archive does not hold"),
+            format!("{size} events"),
+            format!("{} events", run.frontier.size()),
+        ));
+    }
+    if failure_found.is_none()
+        && let Some((&size, (a, b))) = forks.iter().next()
+    {
+        failure_found = Some(failure(
+            size,
+            "fork",
+            "two checkpoints of one size with different roots",
+            a.clone(),
+            b.clone(),
+        ));
+    }
+    report.failure = failure_found;
+    Ok(report)
+}
+
+/// The sequential checks of one hromada's events.
+struct Run {
+    code: MunicipalityCode,
+    next: u64,
+    frontier: Frontier,
+    stream_versions: HashMap<[u8; 16], u64>,
+    rules: MemoryStore,
+    batch: Vec<Verified>,
+}
+
+impl Run {
+    fn new(code: MunicipalityCode) -> Self {
+        Self {
+            code,
+            next: 1,
+            frontier: Frontier::new(),
+            stream_versions: HashMap::new(),
+            rules: MemoryStore::new(),
+            batch: Vec::new(),
+        }
+    }
+
+    /// Checks one event and adds it to the tree; `Some` on its failure.
+    fn event(&mut self, recorded_leaf: &Hash, bytes: &[u8]) -> Option<Failure> {
+        let seq = self.next;
+        let leaf = merkle::leaf_hash(bytes);
+        if &leaf != recorded_leaf {
+            return Some(failure(
+                seq,
+                "leaf_hash",
+                "the event's bytes do not hash to the leaf recorded when it was exported",
+                hex::encode(recorded_leaf),
+                hex::encode(leaf),
+            ));
+        }
+        let envelope = match EnvelopeRef::decode(bytes) {
+            Ok(envelope) => envelope,
+            Err(e) => {
+                return Some(failure(
+                    seq,
+                    "undecodable",
+                    format!("not an envelope: {e}"),
+                    "an envelope",
+                    "",
+                ));
+            }
+        };
+        if envelope.seq.0 != seq {
+            return Some(failure(
+                seq,
+                "sequence",
+                "the event at this position carries another sequence number",
+                seq.to_string(),
+                envelope.seq.0.to_string(),
+            ));
+        }
+        if envelope.municipality != self.code {
+            return Some(failure(
+                seq,
+                "municipality",
+                "the event belongs to another hromada",
+                self.code.to_string(),
+                envelope.municipality.to_string(),
+            ));
+        }
+        let stream = *envelope.stream_id.as_bytes();
+        let version = self.stream_versions.entry(stream).or_insert(0);
+        if envelope.stream_version.0 != *version + 1 {
+            return Some(failure(
+                seq,
+                "stream_version",
+                format!("stream {} does not continue", envelope.stream_id.0),
+                (*version + 1).to_string(),
+                envelope.stream_version.0.to_string(),
+            ));
+        }
+        *version += 1;
+        let event = match domain::decode(
+            envelope.event_type.0,
+            envelope.schema_version.0,
+            envelope.payload,
+        ) {
+            Ok(event) => event,
+            Err(e) => {
+                return Some(failure(
+                    seq,
+                    "undecodable",
+                    format!("the payload does not decode: {e}"),
+                    "a domain event",
+                    "",
+                ));
+            }
+        };
+        self.frontier.push(leaf, |_, _| {});
+        self.next += 1;
+        self.batch.push(Verified {
+            municipality: self.code,
+            seq,
+            event,
+        });
+        if self.batch.len() >= RULES_BATCH {
+            return self.flush_rules();
+        }
+        None
+    }
+
+    /// Runs the waiting events through the rules; the first one they refuse is a failure.
+    fn flush_rules(&mut self) -> Option<Failure> {
+        if self.batch.is_empty() {
+            return None;
+        }
+        let batch = std::mem::take(&mut self.batch);
+        match self.rules.apply_batch(&batch) {
+            Ok(outcomes) => {
+                outcomes
+                    .iter()
+                    .zip(&batch)
+                    .find_map(|(outcome, event)| match outcome {
+                        Outcome::Anomaly(anomaly) => Some(failure(
+                            event.seq,
+                            "rules",
+                            format!("{} breaks the rules: {anomaly}", domain_name(&event.event)),
+                            "an event the rules allow here",
+                            anomaly.to_string(),
+                        )),
+                        _ => None,
+                    })
+            }
+            Err(e) => Some(failure(batch[0].seq, "rules", e.to_string(), "", "")),
+        }
+    }
+}
+
+fn domain_name(event: &domain::Event) -> &'static str {
+    event.event_type().name()
+}
