@@ -313,8 +313,8 @@ fn verify_municipality(
         let data = archive.read_events_file(&path)?;
         let records = crate::archive::decode_events(&path, &data)?;
         let held = records.len() as u64;
+        bar.inc(held);
         for record in records {
-            bar.inc(1);
             report.events += 1;
             if let Some(f) = run.event(record.leaf, record.bytes) {
                 failure_found = Some(f);

@@ -16,7 +16,6 @@
 //! if an encoding drifts.
 
 use event_store_core::{StreamId, Timestamp};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
@@ -305,35 +304,10 @@ pub struct EncodedEvent {
 
 /// Encodes an event's payload with postcard, under its type code and schema version 1.
 pub fn encode(event: &Event) -> EncodedEvent {
-    let payload = match event {
-        Event::Calendar(CalendarEvent::NonWorkingDatesSet(e)) => to_bytes(e),
-        Event::Petition(event) => match event {
-            PetitionEvent::Filed(e) => to_bytes(e),
-            PetitionEvent::Published(e) => to_bytes(e),
-            PetitionEvent::Rejected(e) => to_bytes(e),
-            PetitionEvent::Signed(e) => to_bytes(e),
-            PetitionEvent::ThresholdReached(e) => to_bytes(e),
-            PetitionEvent::CollectionClosed(e) => to_bytes(e),
-            PetitionEvent::ConsiderationStarted(e) => to_bytes(e),
-            PetitionEvent::Answered(e) => to_bytes(e),
-            PetitionEvent::ImplementationUpdated(e) => to_bytes(e),
-        },
-        Event::Dialogue(event) => match event {
-            DialogueEvent::Announced(e) => to_bytes(e),
-            DialogueEvent::ContributionSubmitted(e) => to_bytes(e),
-            DialogueEvent::ContributionAnswered(e) => to_bytes(e),
-            DialogueEvent::Closed(e) => to_bytes(e),
-            DialogueEvent::OutcomePublished(e) => to_bytes(e),
-        },
-        Event::ActionPlan(event) => match event {
-            ActionPlanEvent::Adopted(e) => to_bytes(e),
-            ActionPlanEvent::CommitmentAdded(e) => to_bytes(e),
-            ActionPlanEvent::MilestoneAdded(e) => to_bytes(e),
-            ActionPlanEvent::ProgressReported(e) => to_bytes(e),
-            ActionPlanEvent::CommitmentAssessed(e) => to_bytes(e),
-            ActionPlanEvent::Closed(e) => to_bytes(e),
-        },
-    };
+    // Every payload is a struct of sized fields, strings and length-known sequences, which
+    // postcard always serialises into a growable vector.
+    let payload = serialize_payload(event, postcard::ser_flavors::AllocVec::new())
+        .expect("postcard serialises every event payload");
     EncodedEvent {
         type_code: event.event_type().code(),
         schema_version: SCHEMA_VERSION_1,
@@ -341,10 +315,78 @@ pub fn encode(event: &Event) -> EncodedEvent {
     }
 }
 
-fn to_bytes<T: Serialize>(payload: &T) -> Vec<u8> {
-    // Every payload is a struct of sized fields, strings and length-known sequences, which
-    // postcard always serialises into a growable vector.
-    postcard::to_allocvec(payload).expect("postcard serialises every event payload")
+/// Serialises an event's payload into any postcard output.
+fn serialize_payload<F: postcard::ser_flavors::Flavor>(
+    event: &Event,
+    out: F,
+) -> postcard::Result<F::Output> {
+    use postcard::serialize_with_flavor as put;
+    match event {
+        Event::Calendar(CalendarEvent::NonWorkingDatesSet(e)) => put(e, out),
+        Event::Petition(event) => match event {
+            PetitionEvent::Filed(e) => put(e, out),
+            PetitionEvent::Published(e) => put(e, out),
+            PetitionEvent::Rejected(e) => put(e, out),
+            PetitionEvent::Signed(e) => put(e, out),
+            PetitionEvent::ThresholdReached(e) => put(e, out),
+            PetitionEvent::CollectionClosed(e) => put(e, out),
+            PetitionEvent::ConsiderationStarted(e) => put(e, out),
+            PetitionEvent::Answered(e) => put(e, out),
+            PetitionEvent::ImplementationUpdated(e) => put(e, out),
+        },
+        Event::Dialogue(event) => match event {
+            DialogueEvent::Announced(e) => put(e, out),
+            DialogueEvent::ContributionSubmitted(e) => put(e, out),
+            DialogueEvent::ContributionAnswered(e) => put(e, out),
+            DialogueEvent::Closed(e) => put(e, out),
+            DialogueEvent::OutcomePublished(e) => put(e, out),
+        },
+        Event::ActionPlan(event) => match event {
+            ActionPlanEvent::Adopted(e) => put(e, out),
+            ActionPlanEvent::CommitmentAdded(e) => put(e, out),
+            ActionPlanEvent::MilestoneAdded(e) => put(e, out),
+            ActionPlanEvent::ProgressReported(e) => put(e, out),
+            ActionPlanEvent::CommitmentAssessed(e) => put(e, out),
+            ActionPlanEvent::Closed(e) => put(e, out),
+        },
+    }
+}
+
+/// A postcard output that compares what is written with `expected` instead of storing it:
+/// checking that a decoded payload was canonical costs no allocation.
+struct SameAs<'a> {
+    expected: &'a [u8],
+    at: usize,
+    same: bool,
+}
+
+impl postcard::ser_flavors::Flavor for SameAs<'_> {
+    type Output = bool;
+
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        let end = self.at.saturating_add(data.len());
+        self.same &= self.expected.get(self.at..end) == Some(data);
+        self.at = end;
+        Ok(())
+    }
+
+    fn try_push(&mut self, data: u8) -> postcard::Result<()> {
+        self.try_extend(&[data])
+    }
+
+    fn finalize(self) -> postcard::Result<bool> {
+        Ok(self.same && self.at == self.expected.len())
+    }
+}
+
+/// Whether `event` encodes to exactly `payload`.
+fn encodes_to(event: &Event, payload: &[u8]) -> bool {
+    let out = SameAs {
+        expected: payload,
+        at: 0,
+        same: true,
+    };
+    serialize_payload(event, out).unwrap_or(false)
 }
 
 /// Decodes a payload written by [`encode`]. Never panics: unknown codes, other schema
@@ -406,7 +448,7 @@ pub fn decode(type_code: u16, schema_version: u16, payload: &[u8]) -> Result<Eve
         T::PlanClosed => ActionPlanEvent::Closed(read(type_code, bytes)?).into(),
     };
     match event.check() {
-        Ok(()) if encode(&event).payload == payload => Ok(event),
+        Ok(()) if encodes_to(&event, payload) => Ok(event),
         Ok(()) => Err(DecodeError::NonCanonical { type_code }),
         Err(DomainError::Invalid { field, rule }) => Err(DecodeError::Invalid {
             type_code,
