@@ -285,6 +285,72 @@ async fn audits_of_a_real_archive_find_every_kind_of_tampering() {
     assert_eq!(bad.status.code(), Some(1));
     let json: serde_json::Value = serde_json::from_slice(&bad.stdout).unwrap();
     assert_eq!(json["ok"], false);
+    let vidkryto = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_vidkryto-under-test"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let url = association.url();
+    // Recompute from the archive alone and compare with the association's digest.
+    let out = vidkryto(&[
+        "audit",
+        "recompute",
+        clean.to_str().unwrap(),
+        "--compare",
+        &url,
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("matches the association's digest"), "{text}");
+    // Verify an association directly (through a temporary archive).
+    let out = vidkryto(&["audit", "verify", &url]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // A receipt by event id, written to a file.
+    let receipt_path = dir.path().join("receipt.json");
+    let out = vidkryto(&[
+        "audit",
+        "prove",
+        "--from",
+        &url,
+        "--municipality",
+        VINNYTSIA,
+        "--event-id",
+        &receipt.event_id,
+        "--out",
+        receipt_path.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&receipt_path).unwrap()).unwrap();
+    assert_eq!(saved["seq"], 4);
+    // Bad input is an operating error, exit 2.
+    let out = vidkryto(&[
+        "audit",
+        "prove",
+        "--from",
+        &url,
+        "--municipality",
+        "UA1",
+        "--seq",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
     association.shutdown().await;
 }
 
