@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream::consumer::DeliverPolicy;
 use async_nats::jetstream::consumer::pull::OrderedConfig;
-use async_nats::jetstream::stream::{self, Source, StorageType};
+use async_nats::jetstream::stream::{self, External, Source, StorageType};
 use async_nats::jetstream::{self, Context};
 use event_store_core::checkpoint::{NoteSigner, NoteVerifier};
 use event_store_core::{MunicipalityCode, Timestamp};
@@ -45,10 +45,75 @@ const PENDING_TOTAL_MAX: usize = 200_000;
 /// How often nodes that still wait for events are looked at again.
 const STALL_CHECK: Duration = Duration::from_secs(2);
 
+/// Where the enrolled nodes' streams live, seen from the association's NATS, and how the
+/// ingest stream is replicated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topology {
+    /// The JetStream domain holding each node's stream, `{code}` standing for its KATOTTG code
+    /// (`muni_{code}` when every hromada runs a NATS leaf node with a domain of its own, see
+    /// `deploy/nats`). `None`: the nodes publish into the association's own JetStream (one
+    /// server, as in development and tests), where the association also creates their streams.
+    pub source_domain_template: Option<String>,
+    /// Replicas of the ingest stream when the association creates it (3 on the hub cluster).
+    pub ingest_replicas: usize,
+}
+
+impl Default for Topology {
+    fn default() -> Self {
+        Self {
+            source_domain_template: None,
+            ingest_replicas: 1,
+        }
+    }
+}
+
+impl Topology {
+    /// Replicas JetStream allows for a stream.
+    pub const REPLICAS_MAX: usize = 5;
+
+    /// Checks the template (it names `{code}` and yields a legal domain name) and the replicas.
+    pub fn validate(&self) -> Result<(), AssociationError> {
+        if !(1..=Self::REPLICAS_MAX).contains(&self.ingest_replicas) {
+            return Err(AssociationError::invalid(
+                "ingest_replicas",
+                format!("must be 1 to {}", Self::REPLICAS_MAX),
+            ));
+        }
+        if let Some(template) = &self.source_domain_template {
+            if !template.contains("{code}") {
+                return Err(AssociationError::invalid(
+                    "source_domain_template",
+                    "must contain {code}",
+                ));
+            }
+            // What JetStream accepts as a domain: no dots, spaces or wildcards.
+            let sample = template.replace("{code}", "UA05020030000031457");
+            if !sample
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                return Err(AssociationError::invalid(
+                    "source_domain_template",
+                    "may hold only ASCII letters, digits, '_' and '-' besides {code}",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The JetStream domain of `code`'s stream, if it is not the association's own.
+    pub fn domain_of(&self, code: &MunicipalityCode) -> Option<String> {
+        self.source_domain_template
+            .as_ref()
+            .map(|t| t.replace("{code}", code.as_str()))
+    }
+}
+
 /// How the ingest runs.
 #[derive(Debug, Clone)]
 pub struct IngestConfig {
     pub nats_url: String,
+    pub topology: Topology,
     /// Commit when this many verified events are waiting, 1 to 50,000.
     pub batch_events_max: usize,
     /// Commit at least this often while verified events wait.
@@ -61,6 +126,7 @@ impl IngestConfig {
     pub fn new(nats_url: impl Into<String>) -> Self {
         Self {
             nats_url: nats_url.into(),
+            topology: Topology::default(),
             batch_events_max: 10_000,
             commit_interval: Duration::from_millis(100),
             ingest_max_age: Duration::from_secs(30 * 24 * 60 * 60),
@@ -107,32 +173,74 @@ impl IngestControl {
     }
 }
 
-/// Connects to NATS with the association's settings.
+/// Connects to NATS with the association's settings. A user and password in the URL
+/// (`nats://association:secret@hub-1:4222`, as the hub's FEDERATION account requires) are
+/// sent as credentials: the client library does not take them from the URL by itself.
 pub async fn connect(url: &str) -> Result<async_nats::Client, AssociationError> {
-    async_nats::ConnectOptions::new()
+    let mut options = async_nats::ConnectOptions::new()
         .name("vidkryto-association")
         .retry_on_initial_connect()
         .max_reconnects(None)
-        .connection_timeout(Duration::from_secs(5))
-        .connect(url)
-        .await
-        .map_err(AssociationError::nats)
+        .connection_timeout(Duration::from_secs(5));
+    if let Some((user, password)) = credentials(url) {
+        options = options.user_and_password(user, password);
+    }
+    options.connect(url).await.map_err(AssociationError::nats)
+}
+
+/// The user and password of the first server in `url` (a comma-separated list), if given.
+fn credentials(url: &str) -> Option<(String, String)> {
+    let first = url.split(',').next()?.trim();
+    let addr: async_nats::ServerAddr = first.parse().ok()?;
+    Some((addr.username()?.to_owned(), addr.password()?.to_owned()))
 }
 
 /// Makes sure `code`'s own stream exists (with the relay's settings) and that the ingest
-/// stream sources it.
+/// stream sources it, all in the association's own JetStream.
 pub async fn ensure_sourced(
     js: &Context,
     codes: &[MunicipalityCode],
     max_age: Duration,
 ) -> Result<(), AssociationError> {
+    ensure_sourced_in(js, codes, max_age, &Topology::default()).await
+}
+
+/// How the ingest stream sources one node's stream: from another domain's API, keeping only
+/// that hromada's subjects; or (all `None`) from the association's own JetStream.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct SourceSpec {
+    api: Option<String>,
+    filter: Option<String>,
+}
+
+/// Makes sure the ingest stream sources every node's stream where `topology` says it lives.
+/// Streams in the association's own JetStream are created if missing (with the relay's
+/// settings); a stream in another domain is the node's to create, and the source waits for it.
+pub async fn ensure_sourced_in(
+    js: &Context,
+    codes: &[MunicipalityCode],
+    max_age: Duration,
+    topology: &Topology,
+) -> Result<(), AssociationError> {
     let window = relay::RelayConfig::default().duplicate_window;
+    let mut wanted = BTreeMap::new();
     for code in codes {
-        js.get_or_create_stream(relay::stream_config(code, window))
-            .await
-            .map_err(AssociationError::nats)?;
+        let source = match topology.domain_of(code) {
+            // The server takes a domain as an external API prefix. The filter keeps a leaf's
+            // stream to its own hromada's subjects, whatever its operator puts in it.
+            Some(domain) => SourceSpec {
+                api: Some(format!("$JS.{domain}.API")),
+                filter: Some(format!("vidkryto.*.{code}")),
+            },
+            None => {
+                js.get_or_create_stream(relay::stream_config(code, window))
+                    .await
+                    .map_err(AssociationError::nats)?;
+                SourceSpec::default()
+            }
+        };
+        wanted.insert(relay::stream_name(code), source);
     }
-    let sources: BTreeSet<String> = codes.iter().map(relay::stream_name).collect();
     let mut existing = js.get_stream(INGEST_STREAM).await.ok();
     let mut config = match existing.as_mut() {
         Some(stream) => stream
@@ -145,26 +253,43 @@ pub async fn ensure_sourced(
             name: INGEST_STREAM.into(),
             storage: StorageType::File,
             max_age,
+            num_replicas: topology.ingest_replicas,
             // A transport buffer: each node's own stream is the durable copy (deletes and
             // purges refused there), and any message missing here is back-filled from it.
             allow_direct: true,
             ..Default::default()
         },
     };
-    let have: BTreeSet<String> = config
+    let have: BTreeMap<String, SourceSpec> = config
         .sources
         .iter()
         .flatten()
-        .map(|s| s.name.clone())
+        .map(|s| {
+            let spec = SourceSpec {
+                api: s.external.as_ref().map(|e| e.api_prefix.clone()),
+                filter: s.filter_subject.clone(),
+            };
+            (s.name.clone(), spec)
+        })
         .collect();
-    if existing.is_some() && sources.is_subset(&have) {
+    if existing.is_some()
+        && wanted
+            .iter()
+            .all(|(name, spec)| have.get(name) == Some(spec))
+    {
         return Ok(());
     }
-    let all: BTreeSet<String> = have.union(&sources).cloned().collect();
+    let mut all = have;
+    all.extend(wanted);
     config.sources = Some(
         all.into_iter()
-            .map(|name| Source {
+            .map(|(name, spec)| Source {
                 name,
+                external: spec.api.map(|api_prefix| External {
+                    api_prefix,
+                    delivery_prefix: None,
+                }),
+                filter_subject: spec.filter,
                 ..Default::default()
             })
             .collect(),
@@ -254,10 +379,10 @@ async fn run_once(
     progress: &watch::Sender<IngestProgress>,
 ) -> Result<(), AssociationError> {
     let client = connect(&config.nats_url).await?;
-    let js = jetstream::new(client);
+    let js = jetstream::new(client.clone());
     let mut state = State::load(store).await?;
     let codes: Vec<MunicipalityCode> = state.nodes.keys().copied().collect();
-    ensure_sourced(&js, &codes, config.ingest_max_age).await?;
+    ensure_sourced_in(&js, &codes, config.ingest_max_age, &config.topology).await?;
     let resume = store.ingest_position().await?;
     let reader = tokio::spawn(read_stream(js.clone(), resume, tx.clone()));
     let _reader_guard = AbortOnDrop(reader);
@@ -285,7 +410,8 @@ async fn run_once(
                     Incoming::EnrolmentChanged => {
                         state.reload_keys(store).await?;
                         let codes: Vec<MunicipalityCode> = state.nodes.keys().copied().collect();
-                        ensure_sourced(&js, &codes, config.ingest_max_age).await?;
+                        ensure_sourced_in(&js, &codes, config.ingest_max_age, &config.topology)
+                            .await?;
                     }
                 }
                 if state.batch.events >= config.batch_events_max {
@@ -303,7 +429,8 @@ async fn run_once(
                     enrolment_version = version;
                     state.reload_keys(store).await?;
                     let codes: Vec<MunicipalityCode> = state.nodes.keys().copied().collect();
-                    ensure_sourced(&js, &codes, config.ingest_max_age).await?;
+                    ensure_sourced_in(&js, &codes, config.ingest_max_age, &config.topology)
+                        .await?;
                 }
                 for (code, from_seq) in state.stalled() {
                     backfills.want(code, from_seq);
@@ -312,7 +439,12 @@ async fn run_once(
         }
         for (code, from_seq) in backfills.start_ready() {
             let stream = relay::stream_name(&code);
-            tokio::spawn(backfill(js.clone(), code, stream, from_seq, tx.clone()));
+            // A node's stream in another domain is read through that domain's API.
+            let node_js = match config.topology.domain_of(&code) {
+                Some(domain) => jetstream::with_domain(client.clone(), domain),
+                None => js.clone(),
+            };
+            tokio::spawn(backfill(node_js, code, stream, from_seq, tx.clone()));
         }
     }
 }
@@ -792,4 +924,53 @@ impl State {
 /// Parses a node verifier key given as text.
 pub fn parse_vkey(text: &str) -> Result<NoteVerifier, AssociationError> {
     NoteVerifier::parse(text.trim()).map_err(|e| AssociationError::invalid("vkey", e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_come_from_the_url() {
+        assert_eq!(
+            credentials("nats://association:s3cret@hub-1:4222,nats://hub-2:4222"),
+            Some(("association".into(), "s3cret".into()))
+        );
+        assert_eq!(credentials("nats://127.0.0.1:4222"), None);
+        assert_eq!(credentials("nats://user-only@127.0.0.1:4222"), None);
+        assert_eq!(credentials("not a url"), None);
+    }
+
+    #[test]
+    fn a_domain_template_names_each_hromadas_leaf_domain() {
+        let code = MunicipalityCode::parse("UA05020030000031457").unwrap();
+        let own = Topology::default();
+        assert_eq!(own.domain_of(&code), None);
+        own.validate().unwrap();
+
+        let leaves = Topology {
+            source_domain_template: Some("muni_{code}".into()),
+            ingest_replicas: 3,
+        };
+        leaves.validate().unwrap();
+        assert_eq!(
+            leaves.domain_of(&code).as_deref(),
+            Some("muni_UA05020030000031457")
+        );
+
+        for bad in ["muni", "muni.{code}", "muni {code}", "muni_{code}.>"] {
+            let topology = Topology {
+                source_domain_template: Some(bad.into()),
+                ..Topology::default()
+            };
+            assert!(topology.validate().is_err(), "{bad}");
+        }
+        for replicas in [0, 6] {
+            let topology = Topology {
+                ingest_replicas: replicas,
+                ..Topology::default()
+            };
+            assert!(topology.validate().is_err(), "{replicas}");
+        }
+    }
 }

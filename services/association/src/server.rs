@@ -18,7 +18,7 @@ use crate::api::audit::AuditApi;
 use crate::api::federation::FederationApi;
 use crate::api::national::NationalApi;
 use crate::enrolment::Enrolment;
-use crate::ingest::{self, Ingest, IngestConfig, IngestProgress};
+use crate::ingest::{self, Ingest, IngestConfig, IngestProgress, Topology};
 use crate::read::ReadModel;
 use crate::reference::Reference;
 use crate::store::Store;
@@ -43,6 +43,9 @@ pub struct AssociationSettings {
     pub admin_token: Option<String>,
     pub ingest_batch_events_max: usize,
     pub ingest_commit_interval: Duration,
+    /// Where the nodes' streams live (their own JetStream domains behind leaf nodes, or the
+    /// association's JetStream) and the ingest stream's replicas.
+    pub topology: Topology,
 }
 
 impl AssociationSettings {
@@ -71,6 +74,7 @@ impl AssociationSettings {
             admin_token,
             ingest_batch_events_max: IngestConfig::new("").batch_events_max,
             ingest_commit_interval: IngestConfig::new("").commit_interval,
+            topology: Topology::default(),
         })
     }
 }
@@ -184,7 +188,12 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
         .await
         .context("failed to load the national projections")?;
     let witness = Arc::new(settings.witness.clone());
+    settings
+        .topology
+        .validate()
+        .context("invalid NATS topology settings")?;
     let mut config = IngestConfig::new(settings.nats_url.clone());
+    config.topology = settings.topology.clone();
     config.batch_events_max = settings.ingest_batch_events_max.clamp(1, 50_000);
     config.commit_interval = settings.ingest_commit_interval;
     let ingest = ingest::spawn(store.clone(), witness.clone(), config);

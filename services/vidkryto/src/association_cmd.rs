@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use association::enrolment::Enrolment;
+use association::ingest::Topology;
 use association::server::{AssociationSettings, init_dir};
 use association::store::Store;
 use clap::{Args, Subcommand};
@@ -64,6 +65,14 @@ pub struct RunArgs {
     /// gRPC (and gRPC-Web) listen address.
     #[arg(long, default_value = "127.0.0.1:50100")]
     pub listen: SocketAddr,
+    /// When hromadas run NATS leaf nodes: the JetStream domain of each one's stream, `{code}`
+    /// standing for its KATOTTG code (e.g. `muni_{code}`, see deploy/nats). Unset: the
+    /// streams are in the association's own JetStream.
+    #[arg(long, env = "VIDKRYTO_SOURCE_DOMAIN_TEMPLATE")]
+    pub source_domain_template: Option<String>,
+    /// Replicas of the ingest stream when the association creates it (3 on the hub cluster).
+    #[arg(long, env = "VIDKRYTO_INGEST_REPLICAS", default_value_t = 1)]
+    pub ingest_replicas: usize,
 }
 
 #[derive(Debug, Args)]
@@ -113,13 +122,22 @@ pub async fn run(cmd: AssociationCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         AssociationCommand::Run(a) => {
-            let settings = AssociationSettings::from_dir(&a.dir, a.db.db, a.nats_url, a.listen)?;
+            let mut settings =
+                AssociationSettings::from_dir(&a.dir, a.db.db, a.nats_url, a.listen)?;
+            settings.topology = Topology {
+                source_domain_template: a.source_domain_template,
+                ingest_replicas: a.ingest_replicas,
+            };
             let running = association::server::start(settings).await?;
             println!(
                 "association serving gRPC and gRPC-Web on {}",
                 running.grpc_addr
             );
-            crate::node_cmd::wait_for_signal().await;
+            // systemd's Type=notify: ready once serving, stopping once asked to.
+            let signal = crate::node_cmd::wait_for_signal();
+            crate::notify::sd_notify_logged(crate::notify::READY);
+            signal.await;
+            crate::notify::sd_notify_logged(crate::notify::STOPPING);
             eprintln!("shutting down");
             running.shutdown().await;
             Ok(ExitCode::SUCCESS)

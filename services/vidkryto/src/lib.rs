@@ -9,6 +9,7 @@ pub mod demo_script;
 pub mod dev;
 pub mod log_cmd;
 pub mod node_cmd;
+pub mod notify;
 pub mod store;
 
 use std::process::ExitCode;

@@ -101,7 +101,11 @@ pub async fn run(cmd: NodeCommand) -> anyhow::Result<ExitCode> {
             if let Some(addr) = running.metrics_addr() {
                 println!("metrics on http://{addr}/metrics");
             }
-            wait_for_signal().await;
+            // systemd's Type=notify: ready once serving, stopping once asked to.
+            let signal = wait_for_signal();
+            crate::notify::sd_notify_logged(crate::notify::READY);
+            signal.await;
+            crate::notify::sd_notify_logged(crate::notify::STOPPING);
             eprintln!("shutting down");
             running.shutdown().await;
             Ok(ExitCode::SUCCESS)
@@ -109,25 +113,33 @@ pub async fn run(cmd: NodeCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-pub async fn wait_for_signal() {
+/// Resolves on Ctrl-C or SIGTERM. The handlers are installed when this is called, not when
+/// the future is first polled: call it before telling anyone (systemd, a test) that the
+/// service is up, so a SIGTERM sent right after never meets the default action.
+pub fn wait_for_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                    return;
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = signal(SignalKind::terminate()).ok();
+        let int = signal(SignalKind::interrupt()).ok();
+        async move {
+            match (term, int) {
+                (Some(mut term), Some(mut int)) => {
+                    tokio::select! {
+                        _ = int.recv() => {}
+                        _ = term.recv() => {}
+                    }
                 }
-            };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

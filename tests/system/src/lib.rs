@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
+use association::ingest::Topology;
 use association::server::{AssociationSettings, RunningAssociation, WITNESS_NAME};
 use event_store_core::checkpoint::NoteSigner;
 use event_store_core::{MunicipalityCode, Timestamp};
@@ -157,10 +158,17 @@ pub struct TestAssociation {
     pub running: Option<RunningAssociation>,
     pub nats_url: String,
     pub admin_token: String,
+    /// Where the nodes' streams live (default: the association's own JetStream).
+    pub topology: Topology,
 }
 
 impl TestAssociation {
     pub async fn start(nats_url: &str) -> Self {
+        Self::start_with(nats_url, Topology::default()).await
+    }
+
+    /// Starts an association that finds the nodes' streams where `topology` says.
+    pub async fn start_with(nats_url: &str, topology: Topology) -> Self {
         let db = PgDatabase::create().await.expect("test database");
         let dir = tempfile::tempdir().expect("temp dir");
         association::server::init_dir(dir.path()).expect("association init");
@@ -175,6 +183,7 @@ impl TestAssociation {
             running: None,
             nats_url: nats_url.to_owned(),
             admin_token,
+            topology,
         };
         association.boot().await;
         association
@@ -185,13 +194,15 @@ impl TestAssociation {
     }
 
     pub fn settings(&self) -> AssociationSettings {
-        AssociationSettings::from_dir(
+        let mut settings = AssociationSettings::from_dir(
             self.dir.path(),
             self.db_url(),
             self.nats_url.clone(),
             "127.0.0.1:0".parse().expect("address"),
         )
-        .expect("association settings")
+        .expect("association settings");
+        settings.topology = self.topology.clone();
+        settings
     }
 
     pub async fn boot(&mut self) {
@@ -237,6 +248,16 @@ impl TestAssociation {
         AuditServiceClient::connect(self.url())
             .await
             .expect("audit client")
+    }
+
+    /// The national summary now.
+    pub async fn summary(&self) -> proto::national::v1::Summary {
+        self.national()
+            .await
+            .get_national_summary(proto::national::v1::GetNationalSummaryRequest {})
+            .await
+            .expect("national summary")
+            .into_inner()
     }
 
     /// Enrols a node through the admin gRPC method.
@@ -289,6 +310,24 @@ impl TestAssociation {
             let _ = db.drop_db().await;
         }
     }
+}
+
+/// Renders a template of `deploy/` (e.g. `nats/leaf/leaf.conf.template`): every `{{KEY}}`
+/// replaced by its value, as `deploy/nats/render.sh` does; panics on a key left unset.
+pub fn render_deploy_template(path: &str, values: &[(&str, &str)]) -> String {
+    let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../deploy")
+        .join(path);
+    let mut text = std::fs::read_to_string(&full)
+        .unwrap_or_else(|e| panic!("failed to read {}: {e}", full.display()));
+    for (key, value) in values {
+        text = text.replace(&format!("{{{{{key}}}}}"), value);
+    }
+    if let Some(at) = text.find("{{") {
+        let rest: String = text[at..].chars().take(40).collect();
+        panic!("{path}: unset placeholder at {rest:?}");
+    }
+    text
 }
 
 /// The witness name the association cosigns with.

@@ -3,6 +3,11 @@
 
 mod nats;
 mod pg;
+mod proxy;
 
-pub use nats::NatsServer;
-pub use pg::{PgDatabase, admin_url};
+pub use nats::{
+    NATS_SERVER_ENV, NATS_SERVER_VERSION_MIN, NatsServer, check_nats_server, free_loopback_ports,
+    nats_server_binary, nats_server_version,
+};
+pub use pg::{PgDatabase, admin_url, database_exists};
+pub use proxy::TcpProxy;

@@ -1,5 +1,7 @@
 //! A real `nats-server -js` child process on free loopback ports with its own store directory,
-//! so messaging tests run against JetStream itself and can stop and restart it.
+//! so messaging tests run against JetStream itself and can stop and restart it. The same
+//! launcher starts servers from rendered configuration files (the `deploy/nats` templates) and
+//! the child that `vidkryto dev` runs.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -31,6 +33,10 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long a graceful stop (SIGTERM) may take before the process is killed.
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The oldest `nats-server` accepted: 2.12.1 carries the fixes for the data-loss faults a 2025
+/// Jepsen analysis found in JetStream.
+pub const NATS_SERVER_VERSION_MIN: (u32, u32, u32) = (2, 12, 1);
+
 /// Fresh port pairs tried by `start`: another process may take a port between our probe and
 /// the server's bind, which is rare enough that three tries make it vanishingly unlikely.
 const START_ATTEMPTS: u32 = 3;
@@ -38,36 +44,111 @@ const START_ATTEMPTS: u32 = 3;
 /// Most bytes read of a health response: only its status line matters.
 const HEALTH_RESPONSE_LEN_MAX: usize = 1024;
 
+/// Bound on `nats-server --version`.
+const VERSION_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A running `nats-server` with JetStream, listening on 127.0.0.1 only. Killed on drop; its
-/// store directory is removed on drop too.
+/// store directory is removed on drop too unless it was given by the caller.
 #[derive(Debug)]
 pub struct NatsServer {
     binary: PathBuf,
     port: u16,
     monitor_port: u16,
-    dir: tempfile::TempDir,
+    dir: StoreDir,
+    /// The configuration file it runs with (`-c`), if started from one.
+    config: Option<PathBuf>,
+    /// Whether it runs in a process group of its own (see [`NatsServer::start_in`]).
+    own_group: bool,
     child: Option<Child>,
+}
+
+/// Where a server keeps its store, log and configuration.
+#[derive(Debug)]
+enum StoreDir {
+    /// A temporary directory, removed on drop.
+    Temp(tempfile::TempDir),
+    /// The caller's directory, kept.
+    Given(PathBuf),
+}
+
+impl StoreDir {
+    fn path(&self) -> &Path {
+        match self {
+            Self::Temp(dir) => dir.path(),
+            Self::Given(path) => path,
+        }
+    }
 }
 
 impl NatsServer {
     /// Starts a server on free ports with a fresh store directory and waits until JetStream is
-    /// ready. Panics if no `nats-server` binary can be found (see [`NATS_SERVER_ENV`]).
+    /// ready. Fails if no `nats-server` binary can be found (see [`NATS_SERVER_ENV`]).
     pub async fn start() -> anyhow::Result<Self> {
-        let binary = binary();
         let dir = tempfile::Builder::new()
             .prefix("vidkryto-nats-")
             .tempdir()
             .context("failed to create the store directory")?;
+        Self::start_on_free_ports(nats_server_binary()?, StoreDir::Temp(dir), false).await
+    }
+
+    /// Starts `binary` on free ports with its store, log and nothing else under `dir` (created;
+    /// kept after the server stops), and waits until JetStream is ready. The server gets a
+    /// process group of its own, so a Ctrl-C meant for the caller (`vidkryto dev`) does not
+    /// stop it before the caller's services have shut down in order: the caller stops it.
+    pub async fn start_in(binary: PathBuf, dir: PathBuf) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("failed to create {}", dir.display()))?;
+        Self::start_on_free_ports(binary, StoreDir::Given(dir), true).await
+    }
+
+    /// Starts a server from a configuration file and waits until it is healthy. `render` gets
+    /// the server's own (temporary) directory, for the store and anything else the file names,
+    /// and returns the file's text; the file must listen for clients on `port` and serve
+    /// monitoring on `monitor_port`, both on 127.0.0.1.
+    pub async fn start_with_config(
+        port: u16,
+        monitor_port: u16,
+        render: impl FnOnce(&Path) -> String,
+    ) -> anyhow::Result<Self> {
+        let binary = nats_server_binary()?;
+        let dir = tempfile::Builder::new()
+            .prefix("vidkryto-nats-")
+            .tempdir()
+            .context("failed to create the server directory")?;
+        let config = dir.path().join("nats.conf");
+        std::fs::write(&config, render(dir.path()))
+            .with_context(|| format!("failed to write {}", config.display()))?;
+        let how = Launch::Config(&config);
+        let child = launch(&binary, how, monitor_port, dir.path(), false).await?;
+        Ok(Self {
+            binary,
+            port,
+            monitor_port,
+            dir: StoreDir::Temp(dir),
+            config: Some(config),
+            own_group: false,
+            child: Some(child),
+        })
+    }
+
+    async fn start_on_free_ports(
+        binary: PathBuf,
+        dir: StoreDir,
+        own_group: bool,
+    ) -> anyhow::Result<Self> {
         let mut failure = None;
         for _ in 0..START_ATTEMPTS {
             let (port, monitor_port) = free_ports().await?;
-            match launch(&binary, port, monitor_port, dir.path()).await {
+            let how = Launch::Flags { port };
+            match launch(&binary, how, monitor_port, dir.path(), own_group).await {
                 Ok(child) => {
                     return Ok(Self {
                         binary,
                         port,
                         monitor_port,
                         dir,
+                        config: None,
+                        own_group,
                         child: Some(child),
                     });
                 }
@@ -100,6 +181,28 @@ impl NatsServer {
     /// Whether the process is running (not stopped or killed).
     pub fn is_running(&self) -> bool {
         self.child.is_some()
+    }
+
+    /// Waits until `/healthz` answers 200: JetStream is current, which in a cluster means a
+    /// meta leader is elected and this server has caught up with it.
+    pub async fn wait_healthy(&self, timeout: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + timeout;
+        while !answers_ok(self.monitor_port, "/healthz").await {
+            if Instant::now() >= deadline {
+                bail!(
+                    "nats-server (monitoring port {}) not healthy within {timeout:?}: {}",
+                    self.monitor_port,
+                    log_tail(&self.dir.path().join("server.log"))
+                );
+            }
+            tokio::time::sleep(READY_POLL).await;
+        }
+        Ok(())
+    }
+
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(Child::id)
     }
 
     /// Stops the server gracefully (SIGTERM, so JetStream flushes its store), killing it if it
@@ -142,7 +245,18 @@ impl NatsServer {
     /// first if it runs) and waits until JetStream is ready.
     pub async fn restart(&mut self) -> anyhow::Result<()> {
         self.stop().await?;
-        let child = launch(&self.binary, self.port, self.monitor_port, self.dir.path()).await?;
+        let how = match &self.config {
+            Some(config) => Launch::Config(config),
+            None => Launch::Flags { port: self.port },
+        };
+        let child = launch(
+            &self.binary,
+            how,
+            self.monitor_port,
+            self.dir.path(),
+            self.own_group,
+        )
+        .await?;
         self.child = Some(child);
         Ok(())
     }
@@ -150,45 +264,141 @@ impl NatsServer {
 
 /// The `nats-server` to run: `$VIDKRYTO_NATS_SERVER`, else the one `deploy/local/setup.sh`
 /// installs in the workspace.
-fn binary() -> PathBuf {
+pub fn nats_server_binary() -> anyhow::Result<PathBuf> {
     if let Some(path) = std::env::var_os(NATS_SERVER_ENV) {
-        return PathBuf::from(path);
+        return Ok(PathBuf::from(path));
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let path = root.join(NATS_SERVER_IN_WORKSPACE);
     if path.is_file() {
-        return path;
+        return Ok(path);
     }
-    panic!(
-        "no nats-server found: set {NATS_SERVER_ENV} to a nats-server ≥ 2.10, or run \
+    bail!(
+        "no nats-server found: set {NATS_SERVER_ENV} to a nats-server >= 2.12.1, or run \
          deploy/local/setup.sh to install one at {}",
         path.display()
-    );
+    )
 }
 
-/// Two distinct free loopback ports: both are bound at once so they differ, then released
-/// for the server to take.
+/// The version `binary --version` reports, e.g. `(2, 15, 1)`.
+pub async fn nats_server_version(binary: &Path) -> anyhow::Result<(u32, u32, u32)> {
+    let output = tokio::time::timeout(
+        VERSION_TIMEOUT,
+        Command::new(binary)
+            .arg("--version")
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .with_context(|| format!("{} --version did not answer", binary.display()))?
+    .with_context(|| format!("failed to run {}", binary.display()))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    parse_version(&text).with_context(|| {
+        format!(
+            "{} --version printed {:?}, not a version",
+            binary.display(),
+            text.trim()
+        )
+    })
+}
+
+/// `nats-server: v2.15.1` → `(2, 15, 1)`.
+fn parse_version(text: &str) -> Option<(u32, u32, u32)> {
+    let version = text.trim().rsplit(' ').next()?.trim_start_matches('v');
+    let mut parts = version.split(['.', '-']);
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    let patch = parts.next()?.parse().ok()?;
+    Some((major, minor, patch))
+}
+
+/// Checks that `binary` is at least [`NATS_SERVER_VERSION_MIN`]; returns its version text.
+pub async fn check_nats_server(binary: &Path) -> anyhow::Result<String> {
+    let version = nats_server_version(binary).await?;
+    let (major, minor, patch) = version;
+    let text = format!("{major}.{minor}.{patch}");
+    if version < NATS_SERVER_VERSION_MIN {
+        let (a, b, c) = NATS_SERVER_VERSION_MIN;
+        bail!(
+            "{} is nats-server {text}; vidkryto needs {a}.{b}.{c} or later (the release with \
+             the 2025 JetStream data-loss fixes): run deploy/local/setup.sh, or set \
+             {NATS_SERVER_ENV}",
+            binary.display()
+        );
+    }
+    Ok(text)
+}
+
+/// `count` distinct free loopback ports: all are bound at once so they differ, then released
+/// for a server to take (rarely, another process takes one first; starting again picks anew).
+pub async fn free_loopback_ports(count: usize) -> anyhow::Result<Vec<u16>> {
+    let mut listeners = Vec::with_capacity(count);
+    for _ in 0..count {
+        listeners.push(TcpListener::bind("127.0.0.1:0").await?);
+    }
+    listeners
+        .iter()
+        .map(|l| Ok(l.local_addr()?.port()))
+        .collect()
+}
+
+/// Two distinct free loopback ports.
 async fn free_ports() -> anyhow::Result<(u16, u16)> {
-    let a = TcpListener::bind("127.0.0.1:0").await?;
-    let b = TcpListener::bind("127.0.0.1:0").await?;
-    Ok((a.local_addr()?.port(), b.local_addr()?.port()))
+    match free_loopback_ports(2).await?.as_slice() {
+        [a, b] => Ok((*a, *b)),
+        _ => bail!("two ports asked, another number given"),
+    }
 }
 
-/// Spawns the server and waits until it reports JetStream ready; kills it on failure.
-async fn launch(binary: &Path, port: u16, monitor_port: u16, dir: &Path) -> anyhow::Result<Child> {
+/// How a server is told what to do.
+#[derive(Debug, Clone, Copy)]
+enum Launch<'a> {
+    /// `-js` on 127.0.0.1:`port`, the store under the server's directory.
+    Flags { port: u16 },
+    /// `-c FILE`: everything from the file.
+    Config(&'a Path),
+}
+
+/// Spawns the server and waits until it reports JetStream ready; kills it on failure. With
+/// `own_group`, the child gets a process group of its own (signals to the terminal's
+/// foreground group, such as Ctrl-C, then do not reach it).
+async fn launch(
+    binary: &Path,
+    how: Launch<'_>,
+    monitor_port: u16,
+    dir: &Path,
+    own_group: bool,
+) -> anyhow::Result<Child> {
     let log_file = dir.join("server.log");
-    let mut child = Command::new(binary)
-        .arg("-js")
-        .args(["-a", "127.0.0.1"])
-        .args(["-p", &port.to_string()])
-        .args(["-m", &monitor_port.to_string()])
-        .arg("-sd")
-        .arg(dir.join("store"))
+    // Configuration errors are reported on stderr, before any log file exists.
+    let stderr_file = dir.join("stderr.log");
+    let stderr = std::fs::File::create(&stderr_file)
+        .with_context(|| format!("failed to create {}", stderr_file.display()))?;
+    let mut command = Command::new(binary);
+    match how {
+        Launch::Flags { port } => {
+            command
+                .arg("-js")
+                .args(["-a", "127.0.0.1"])
+                .args(["-p", &port.to_string()])
+                .args(["-m", &monitor_port.to_string()])
+                .arg("-sd")
+                .arg(dir.join("store"));
+        }
+        Launch::Config(config) => {
+            command.arg("-c").arg(config);
+        }
+    }
+    if own_group {
+        command.process_group(0);
+    }
+    let mut child = command
         .arg("-l")
         .arg(&log_file)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .kill_on_drop(true)
         .spawn()
         .with_context(|| format!("failed to run {}", binary.display()))?;
@@ -196,7 +406,8 @@ async fn launch(binary: &Path, port: u16, monitor_port: u16, dir: &Path) -> anyh
     loop {
         if let Some(status) = child.try_wait()? {
             bail!(
-                "nats-server exited with {status} before it was ready: {}",
+                "nats-server exited with {status} before it was ready: {} {}",
+                log_tail(&stderr_file),
                 log_tail(&log_file)
             );
         }
@@ -207,7 +418,8 @@ async fn launch(binary: &Path, port: u16, monitor_port: u16, dir: &Path) -> anyh
             // Best effort: the process is abandoned either way, and kill_on_drop backs this up.
             let _ = child.kill().await;
             bail!(
-                "nats-server on port {port} was not ready within {READY_TIMEOUT:?}: {}",
+                "nats-server (monitoring port {monitor_port}) was not ready within \
+                 {READY_TIMEOUT:?}: {}",
                 log_tail(&log_file)
             );
         }
@@ -218,15 +430,16 @@ async fn launch(binary: &Path, port: u16, monitor_port: u16, dir: &Path) -> anyh
 /// Whether `GET /healthz?js-enabled-only=true` answers 200 (the server is up and JetStream is
 /// enabled).
 async fn healthy(monitor_port: u16) -> bool {
+    answers_ok(monitor_port, "/healthz?js-enabled-only=true").await
+}
+
+/// Whether `GET path` on the monitoring port answers 200.
+async fn answers_ok(monitor_port: u16, path: &str) -> bool {
     let probe = async {
         let mut stream = TcpStream::connect(("127.0.0.1", monitor_port)).await.ok()?;
-        stream
-            .write_all(
-                b"GET /healthz?js-enabled-only=true HTTP/1.1\r\n\
-                  Host: 127.0.0.1\r\nConnection: close\r\n\r\n",
-            )
-            .await
-            .ok()?;
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.ok()?;
         let mut response = Vec::with_capacity(HEALTH_RESPONSE_LEN_MAX);
         let mut chunk = [0_u8; 256];
         while response.len() < HEALTH_RESPONSE_LEN_MAX && !response.contains(&b'\n') {
@@ -279,5 +492,43 @@ mod tests {
 
         server.kill().await.expect("kill");
         assert!(TcpStream::connect(("127.0.0.1", port)).await.is_err());
+    }
+
+    #[test]
+    fn versions_parse_from_the_servers_output() {
+        assert_eq!(parse_version("nats-server: v2.15.1\n"), Some((2, 15, 1)));
+        assert_eq!(parse_version("nats-server: v2.12.1-RC.2"), Some((2, 12, 1)));
+        assert_eq!(parse_version("nats-server: v2.9"), None);
+        assert_eq!(parse_version(""), None);
+        assert!((2, 9, 25) < NATS_SERVER_VERSION_MIN);
+        assert!((2, 15, 1) >= NATS_SERVER_VERSION_MIN);
+    }
+
+    #[tokio::test]
+    async fn the_pinned_server_is_recent_enough() {
+        let binary = nats_server_binary().expect("nats-server");
+        let version = check_nats_server(&binary).await.expect("version check");
+        assert!(version.starts_with("2."), "{version}");
+    }
+
+    #[tokio::test]
+    async fn starts_from_a_configuration_file() {
+        let ports = free_loopback_ports(2).await.unwrap();
+        let (port, monitor_port) = (ports[0], ports[1]);
+        let mut server = NatsServer::start_with_config(port, monitor_port, |dir| {
+            format!(
+                "listen: 127.0.0.1:{port}\nhttp: 127.0.0.1:{monitor_port}\n\
+                 jetstream {{ store_dir: {:?} }}\n",
+                dir.join("store")
+            )
+        })
+        .await
+        .expect("start from a file");
+        assert!(TcpStream::connect(("127.0.0.1", port)).await.is_ok());
+        assert!(server.pid().is_some());
+        server.restart().await.expect("restart from the same file");
+        assert!(healthy(monitor_port).await);
+        server.stop().await.unwrap();
+        assert!(server.pid().is_none());
     }
 }

@@ -54,6 +54,17 @@ impl PgDatabase {
     }
 }
 
+/// Whether a database of that name exists on the test server.
+pub async fn database_exists(name: &str) -> anyhow::Result<bool> {
+    let mut conn = sqlx::PgConnection::connect(&admin_url()).await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(name)
+            .fetch_one(&mut conn)
+            .await?;
+    Ok(exists)
+}
+
 fn unique_suffix() -> String {
     use std::time::{SystemTime, UNIX_EPOCH};
     let nanos = SystemTime::now()
