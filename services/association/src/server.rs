@@ -1,5 +1,6 @@
 //! Running the association: the database, the witness key, the ingest, the read model and the
-//! gRPC server (national, federation, audit, health, reflection; gRPC-Web for browsers).
+//! gRPC server (national, federation, audit, health, reflection; gRPC-Web for browsers), and
+//! the dashboard's static files on the same listener.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -17,6 +18,7 @@ use tokio::task::JoinHandle;
 use crate::api::audit::AuditApi;
 use crate::api::federation::FederationApi;
 use crate::api::national::NationalApi;
+use crate::dashboard::DashboardLayer;
 use crate::enrolment::Enrolment;
 use crate::ingest::{self, Ingest, IngestConfig, IngestProgress, Topology};
 use crate::read::ReadModel;
@@ -46,6 +48,9 @@ pub struct AssociationSettings {
     /// Where the nodes' streams live (their own JetStream domains behind leaf nodes, or the
     /// association's JetStream) and the ingest stream's replicas.
     pub topology: Topology,
+    /// The dashboard's built assets (`services/dashboard/dist`), served on the gRPC listener
+    /// for `GET` requests; `None` serves no page.
+    pub dashboard_dir: Option<PathBuf>,
 }
 
 impl AssociationSettings {
@@ -75,6 +80,7 @@ impl AssociationSettings {
             ingest_batch_events_max: IngestConfig::new("").batch_events_max,
             ingest_commit_interval: IngestConfig::new("").commit_interval,
             topology: Topology::default(),
+            dashboard_dir: None,
         })
     }
 }
@@ -179,6 +185,8 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
 
 /// Starts the association.
 pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssociation> {
+    let dashboard = DashboardLayer::from_setting(settings.dashboard_dir.as_deref())
+        .context("failed to serve the dashboard")?;
     let store = Store::connect(&settings.database_url)
         .await
         .context("failed to open the association's database")?;
@@ -234,6 +242,8 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
         .timeout(REQUEST_TIMEOUT)
         .concurrency_limit_per_connection(CONCURRENCY_PER_CONNECTION)
         .max_concurrent_streams(Some(HTTP2_STREAMS_MAX))
+        // Outermost: `GET`s are the dashboard's; everything else is gRPC or gRPC-Web.
+        .layer(dashboard)
         .layer(tonic_web::GrpcWebLayer::new())
         .add_service(health_service)
         .add_service(reflection)

@@ -73,6 +73,10 @@ pub struct RunArgs {
     /// Replicas of the ingest stream when the association creates it (3 on the hub cluster).
     #[arg(long, env = "VIDKRYTO_INGEST_REPLICAS", default_value_t = 1)]
     pub ingest_replicas: usize,
+    /// Serve the national dashboard's built assets (services/dashboard/dist) on the same
+    /// listener, at `/`. Unset: no page, only the APIs.
+    #[arg(long, env = "VIDKRYTO_DASHBOARD_DIR")]
+    pub dashboard_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -128,11 +132,16 @@ pub async fn run(cmd: AssociationCommand) -> anyhow::Result<ExitCode> {
                 source_domain_template: a.source_domain_template,
                 ingest_replicas: a.ingest_replicas,
             };
+            settings.dashboard_dir = a.dashboard_dir;
+            let dashboard = settings.dashboard_dir.is_some();
             let running = association::server::start(settings).await?;
             println!(
                 "association serving gRPC and gRPC-Web on {}",
                 running.grpc_addr
             );
+            if dashboard {
+                println!("dashboard: http://{}/", running.grpc_addr);
+            }
             // systemd's Type=notify: ready once serving, stopping once asked to.
             let signal = crate::node_cmd::wait_for_signal();
             crate::notify::sd_notify_logged(crate::notify::READY);

@@ -92,6 +92,18 @@ pub struct DevArgs {
     /// directory, removed on exit with the database.
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// The national dashboard's built assets, served by the association at `/` (default: this
+    /// repository's services/dashboard/dist, when deploy/local/setup.sh has built it).
+    #[arg(long)]
+    pub dashboard_dir: Option<PathBuf>,
+}
+
+/// `--dashboard-dir`, else the dashboard built beside this program's sources, if it is.
+fn dashboard_dir(args: &DevArgs) -> Option<PathBuf> {
+    args.dashboard_dir.clone().or_else(|| {
+        let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("../dashboard/dist");
+        built.join("index.html").is_file().then_some(built)
+    })
 }
 
 fn parse_rate(text: &str) -> Result<f64, String> {
@@ -309,6 +321,8 @@ struct Federation {
     stats: Arc<Stats>,
     stop_sim: watch::Sender<bool>,
     sim: tokio::task::JoinHandle<()>,
+    /// Whether the association serves the dashboard.
+    dashboard: bool,
 }
 
 async fn start(args: &DevArgs, root: &Path, members: Vec<Member>) -> anyhow::Result<Federation> {
@@ -334,12 +348,14 @@ async fn start(args: &DevArgs, root: &Path, members: Vec<Member>) -> anyhow::Res
         let vkey = association::ingest::parse_vkey(&vkey)?;
         enrolment.enroll(&member.code, &vkey).await?;
     }
-    let settings = AssociationSettings::from_dir(
+    let mut settings = AssociationSettings::from_dir(
         &association_dir,
         args.db.clone(),
         nats_url.clone(),
         args.association_listen,
     )?;
+    settings.dashboard_dir = dashboard_dir(args);
+    let dashboard = settings.dashboard_dir.is_some();
     let association = association::server::start(settings).await.map_err(|e| {
         if format!("{e:#}").contains("failed to listen") {
             e.context(
@@ -390,6 +406,7 @@ async fn start(args: &DevArgs, root: &Path, members: Vec<Member>) -> anyhow::Res
         stats,
         stop_sim,
         sim,
+        dashboard,
     })
 }
 
@@ -424,7 +441,11 @@ impl Federation {
             "association: http://{} (gRPC with reflection, and gRPC-Web; database {})",
             self.association.grpc_addr, args.db
         );
-        println!("dashboard: (not built yet)");
+        if self.dashboard {
+            println!("dashboard: http://{}/", self.association.grpc_addr);
+        } else {
+            println!("dashboard: not built (deploy/local/setup.sh builds it)");
+        }
         for node in self.nodes.iter().take(NODES_LISTED_MAX) {
             println!(
                 "node {} {}: http://{}",

@@ -160,6 +160,8 @@ pub struct TestAssociation {
     pub admin_token: String,
     /// Where the nodes' streams live (default: the association's own JetStream).
     pub topology: Topology,
+    /// The dashboard's built assets it serves (default: none).
+    pub dashboard_dir: Option<std::path::PathBuf>,
 }
 
 impl TestAssociation {
@@ -169,6 +171,24 @@ impl TestAssociation {
 
     /// Starts an association that finds the nodes' streams where `topology` says.
     pub async fn start_with(nats_url: &str, topology: Topology) -> Self {
+        Self::start_configured(nats_url, topology, None).await
+    }
+
+    /// Starts an association that also serves the dashboard built in `dashboard_dir`.
+    pub async fn start_serving_dashboard(nats_url: &str, dashboard_dir: &std::path::Path) -> Self {
+        Self::start_configured(
+            nats_url,
+            Topology::default(),
+            Some(dashboard_dir.to_owned()),
+        )
+        .await
+    }
+
+    async fn start_configured(
+        nats_url: &str,
+        topology: Topology,
+        dashboard_dir: Option<std::path::PathBuf>,
+    ) -> Self {
         let db = PgDatabase::create().await.expect("test database");
         let dir = tempfile::tempdir().expect("temp dir");
         association::server::init_dir(dir.path()).expect("association init");
@@ -184,6 +204,7 @@ impl TestAssociation {
             nats_url: nats_url.to_owned(),
             admin_token,
             topology,
+            dashboard_dir,
         };
         association.boot().await;
         association
@@ -202,6 +223,7 @@ impl TestAssociation {
         )
         .expect("association settings");
         settings.topology = self.topology.clone();
+        settings.dashboard_dir = self.dashboard_dir.clone();
         settings
     }
 

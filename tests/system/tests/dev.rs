@@ -227,6 +227,22 @@ async fn call_raw(
         .into_inner())
 }
 
+/// `GET /` over a plain HTTP/1.1 connection: the whole response as text.
+fn http_get_page(addr: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let mut conn = std::net::TcpStream::connect(addr).expect("connect to the association");
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        conn,
+        "GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut response = String::new();
+    conn.read_to_string(&mut response).expect("read the page");
+    response
+}
+
 fn dev_db_url() -> String {
     let admin = testkit::admin_url();
     let base = admin
@@ -255,7 +271,21 @@ async fn dev_brings_up_a_federation_that_reports_activity_from_every_node() {
         .unwrap_or_else(|| panic!("no nats-server pid in {lines:#?}"));
     let nodes = lines.iter().filter(|l| l.starts_with("node UA")).count();
     assert_eq!(nodes, 3, "{lines:#?}");
-    assert!(lines.iter().any(|l| l == "dashboard: (not built yet)"));
+    // The dashboard, when setup has built it, is served by the association at its root.
+    let built = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../services/dashboard/dist/index.html")
+        .is_file();
+    let dashboard = if built {
+        format!("dashboard: {association}/")
+    } else {
+        "dashboard: not built (deploy/local/setup.sh builds it)".to_owned()
+    };
+    assert!(lines.contains(&dashboard), "no {dashboard:?} in {lines:#?}");
+    if built {
+        let page = http_get_page(association.trim_start_matches("http://"));
+        assert!(page.starts_with("HTTP/1.1 200 OK"), "{page}");
+        assert!(page.contains("<html lang=\"uk\">"), "{page}");
+    }
     assert!(std::path::Path::new(&format!("/proc/{nats_pid}")).exists());
 
     // A generic client: what the server offers, from reflection alone.

@@ -1,0 +1,195 @@
+// Builds the dashboard's static assets into dist/, which the association serves:
+//
+//   dist/index.html                  the page (no-cache), naming the asset directory below
+//   dist/assets/<hash>/…             everything else (immutable: the directory is named by the
+//                                    hash of its contents, so a new build gets a new name)
+//
+// No bundler: the sources in src/ are ES modules copied as they are, next to vendored dist
+// files of npm packages (ECharts, the protobufjs light runtime), the ECharts Ukrainian locale
+// as an ES module, the API's JSON descriptor generated from the .proto files by protobufjs-cli
+// (`pbjs -t json`), and Ukraine's outline extracted from world-atlas at build time. Nothing is
+// fetched at run time. The output depends only on the inputs: files are written in sorted
+// order with no timestamps, so the same sources build the same bytes.
+//
+// Usage: node build.mjs [--out DIR]   (default: dist; written to a temporary directory first and
+// renamed into place, so a failed build never leaves a half-written dist/)
+
+import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
+const repo = path.resolve(here, '../..');
+
+const args = process.argv.slice(2);
+const outIndex = args.indexOf('--out');
+const out = path.resolve(here, outIndex >= 0 ? args[outIndex + 1] : 'dist');
+
+/** The .proto files the dashboard reads (both without imports). */
+const PROTOS = [
+  'proto/vidkryto/national/v1/national.proto',
+  'proto/vidkryto/federation/v1/federation.proto',
+];
+/** World-atlas's ISO 3166-1 numeric id of Ukraine. */
+const UKRAINE_ID = '804';
+/** Crimea's bounding box (lon/lat): Natural Earth's de facto data puts the peninsula in another
+ * country's geometry; the dashboard draws Ukraine's internationally recognised border. */
+const CRIMEA_BOX = { lonMin: 32.4, lonMax: 36.7, latMin: 44.3, latMax: 46.3 };
+/** Decimal places kept in the outline's coordinates (about 100 m). */
+const OUTLINE_DECIMALS = 3;
+
+/** path in the output → bytes */
+const files = new Map();
+
+function addFile(name, bytes) {
+  if (files.has(name)) throw new Error(`two files named ${name}`);
+  files.set(name, Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes, 'utf8'));
+}
+
+function sourceFiles(dir, prefix = '') {
+  const names = fs.readdirSync(dir, { withFileTypes: true })
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const found = [];
+  for (const entry of names) {
+    const rel = prefix + entry.name;
+    if (entry.isDirectory()) found.push(...sourceFiles(path.join(dir, entry.name), `${rel}/`));
+    else found.push(rel);
+  }
+  return found;
+}
+
+// 0. Both languages have every string.
+{
+  const { DICTIONARIES } = await import(new URL('./src/i18n.js', import.meta.url));
+  const [first, ...others] = Object.entries(DICTIONARIES);
+  for (const [lang, dictionary] of others) {
+    const missing = (from, to) => Object.keys(from).filter((k) => !(k in to));
+    const gaps = [...missing(first[1], dictionary).map((k) => `${lang} lacks ${k}`),
+      ...missing(dictionary, first[1]).map((k) => `${first[0]} lacks ${k}`)];
+    if (gaps.length) throw new Error(`the dictionaries differ: ${gaps.join('; ')}`);
+  }
+}
+
+// 1. Our sources, except the page itself.
+const src = path.join(here, 'src');
+for (const rel of sourceFiles(src)) {
+  if (rel === 'index.html') continue;
+  addFile(rel, fs.readFileSync(path.join(src, rel)));
+}
+
+// 2. Vendored runtime files.
+const pkgFile = (p) => require.resolve(p);
+addFile('vendor/echarts.esm.min.mjs', fs.readFileSync(pkgFile('echarts/dist/echarts.esm.min.mjs')));
+addFile('vendor/protobuf.light.min.js',
+  fs.readFileSync(pkgFile('protobufjs/dist/light/protobuf.min.js')));
+{
+  // ECharts 6 ships its Ukrainian strings as i18n/langUK-obj.js (UMD): load the object here and
+  // write it as an ES module the page registers as the 'UK' locale.
+  const locale = require('echarts/i18n/langUK-obj.js');
+  addFile('vendor/echarts-lang-uk.mjs',
+    `// Apache ECharts ${require('echarts/package.json').version}, i18n/langUK-obj.js (Apache-2.0)\n` +
+    `export default ${JSON.stringify(locale, null, 1)};\n`);
+}
+
+// 3. The API descriptor, from the .proto files.
+{
+  const pbjs = path.join(here, 'node_modules/protobufjs-cli/bin/pbjs');
+  const json = execFileSync(process.execPath, [pbjs, '-t', 'json', ...PROTOS], {
+    cwd: repo,
+    encoding: 'utf8',
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  // pbjs camel-cases `petitions_per_10k` as `petitionsPer_10k`; protobuf's JSON mapping (and
+  // the page) calls it `petitionsPer10k`. Names only matter to the page: the wire has numbers.
+  const descriptor = JSON.parse(json);
+  const rename = (node) => {
+    if (node.fields) {
+      node.fields = Object.fromEntries(Object.entries(node.fields)
+        .map(([name, field]) => [name.replace(/_(\d)/g, '$1'), field]));
+    }
+    for (const child of Object.values(node.nested ?? {})) rename(child);
+  };
+  rename(descriptor);
+  // Re-serialise so formatting never depends on the generator's whitespace.
+  addFile('data/api.json', JSON.stringify(descriptor));
+}
+
+// 4. Ukraine's outline (GeoJSON) from world-atlas's 1:50m countries.
+{
+  const topojson = require('topojson-client');
+  const world = require('world-atlas/countries-50m.json');
+  const geometries = world.objects.countries.geometries;
+  const ukraine = geometries.find((g) => String(g.id) === UKRAINE_ID);
+  if (!ukraine) throw new Error('world-atlas has no Ukraine');
+  // Crimea: the polygon of another geometry that lies inside the peninsula's box.
+  const crimea = [];
+  for (const g of geometries) {
+    if (g === ukraine || g.type !== 'MultiPolygon') continue;
+    const shape = topojson.feature(world, g).geometry;
+    shape.coordinates.forEach((polygon, i) => {
+      const ring = polygon[0];
+      const inside = ring.every(([lon, lat]) => lon >= CRIMEA_BOX.lonMin && lon <= CRIMEA_BOX.lonMax
+        && lat >= CRIMEA_BOX.latMin && lat <= CRIMEA_BOX.latMax);
+      if (inside && ring.length > 20) crimea.push({ type: 'Polygon', arcs: g.arcs[i] });
+    });
+  }
+  if (crimea.length !== 1) throw new Error(`expected one Crimea polygon, found ${crimea.length}`);
+  const merged = topojson.merge(world, [ukraine, ...crimea]);
+  const round = (v) => Number(v.toFixed(OUTLINE_DECIMALS));
+  const coordinates = merged.coordinates.map((polygon) =>
+    polygon.map((ring) => ring.map(([lon, lat]) => [round(lon), round(lat)])));
+  addFile('data/ukraine.geo.json', JSON.stringify({
+    type: 'FeatureCollection',
+    features: [{
+      type: 'Feature',
+      properties: { name: 'Ukraine' },
+      geometry: { type: 'MultiPolygon', coordinates },
+    }],
+  }));
+}
+
+// 5. Licences of what is vendored.
+addFile('vendor/LICENSES.txt', [
+  ['echarts', 'LICENSE'],
+  ['protobufjs', 'LICENSE'],
+  ['world-atlas', 'LICENSE'],
+  ['topojson-client', 'LICENSE'],
+].map(([pkg, file]) => {
+  const dir = path.dirname(require.resolve(`${pkg}/package.json`));
+  const version = require(`${pkg}/package.json`).version;
+  return `==== ${pkg} ${version} ====\n${fs.readFileSync(path.join(dir, file), 'utf8')}\n`;
+}).join('\n'));
+
+// The asset directory is named by the hash of every asset's name and bytes.
+const names = [...files.keys()].sort();
+const digest = createHash('sha256');
+for (const name of names) {
+  digest.update(`${name}\0${files.get(name).length}\0`);
+  digest.update(files.get(name));
+}
+const assetDir = `assets/${digest.digest('hex').slice(0, 16)}`;
+
+const page = fs.readFileSync(path.join(src, 'index.html'), 'utf8');
+if (!page.includes('{{ASSETS}}')) throw new Error('src/index.html does not name {{ASSETS}}');
+const index = page.replaceAll('{{ASSETS}}', assetDir);
+
+// Write into a temporary directory, then swap it in.
+const tmp = `${out}.tmp-${process.pid}`;
+fs.rmSync(tmp, { recursive: true, force: true });
+for (const name of names) {
+  const target = path.join(tmp, assetDir, name);
+  fs.mkdirSync(path.dirname(target), { recursive: true });
+  fs.writeFileSync(target, files.get(name));
+}
+fs.writeFileSync(path.join(tmp, 'index.html'), index);
+fs.rmSync(out, { recursive: true, force: true });
+fs.renameSync(tmp, out);
+
+let total = Buffer.byteLength(index);
+for (const bytes of files.values()) total += bytes.length;
+console.log(`dashboard built: ${path.relative(process.cwd(), out) || '.'}/index.html and ` +
+  `${assetDir}/ (${files.size + 1} files, ${(total / 1024).toFixed(0)} KiB)`);

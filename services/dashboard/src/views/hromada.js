@@ -1,0 +1,135 @@
+// One hromada: where its verified history stands ("history verified up to checkpoint N,
+// cosigned"), its figures, its weekly timeline, its action-plan milestones by IRM status and
+// its dialogues by kind.
+
+import { GrpcError } from '../grpc-web.js';
+import { fmt, t, tOr } from '../i18n.js';
+import { href, withParams } from '../route.js';
+import { PALETTE, barsOption, chart, dataTable, figures, h, select } from '../ui.js';
+import { areaFigureItems, hromadaTitle, oblastTitle } from './common.js';
+import { WEEK_CHOICES, describeWeeks, weeklyChart, weeklyTable } from './trends.js';
+
+const NOT_FOUND = 5;
+const TIMELINE = ['petitions_filed', 'petitions_threshold_reached', 'petitions_answered',
+  'dialogues_closed', 'contributions', 'milestones_completed'];
+
+function provenance(m, node) {
+  const p = m.provenance ?? {};
+  const cosigned = Boolean(p.cosignedNote);
+  const lines = [];
+  if (p.checkpointSize > 0) {
+    lines.push(h('p', { class: 'provenance-line', dataset: { checkpoint: String(p.checkpointSize) } },
+      t(cosigned ? 'hromada.provenance' : 'hromada.provenance_uncosigned', { size: fmt.int(p.checkpointSize) })));
+  } else {
+    lines.push(h('p', { class: 'provenance-line', dataset: { checkpoint: '0' } }, t('hromada.provenance_none')));
+  }
+  lines.push(h('p', {}, t('hromada.verified_events', {
+    n: fmt.int(p.verifiedSize ?? 0), when: fmt.micros(p.verifiedAtMicros),
+  })));
+  if (node) {
+    lines.push(h('p', {}, t('hromada.node_status', {
+      status: tOr(`node.${node.status}`, node.status), lag: fmt.int(node.lagEvents),
+    })));
+  }
+  if (p.checkpointRoot) {
+    lines.push(h('dl', { class: 'kv' },
+      h('dt', {}, t('hromada.root')), h('dd', {}, h('code', {}, p.checkpointRoot))));
+  }
+  if (cosigned) {
+    lines.push(h('details', {},
+      h('summary', {}, t('hromada.note')), h('pre', { class: 'note-text' }, p.cosignedNote)));
+  }
+  return h('section', { class: 'provenance', 'aria-label': t('hromada.root') }, lines);
+}
+
+export async function hromada({ api, route }) {
+  const code = route.arg;
+  const weeksWanted = WEEK_CHOICES.includes(Number(route.params.get('weeks')))
+    ? Number(route.params.get('weeks')) : 52;
+  let m;
+  try {
+    m = await api.municipality(code);
+  } catch (e) {
+    if (e instanceof GrpcError && (e.code === NOT_FOUND || e.code === 3)) return null;
+    throw e;
+  }
+  const [weeks, node, oblasts] = await Promise.all([
+    api.timeSeries(code, weeksWanted),
+    m.enrolled ? api.node(code).catch(() => null) : null,
+    api.oblasts(),
+  ]);
+  const f = m.figures ?? {};
+  const title = hromadaTitle(m);
+  const oblast = oblasts.find((o) => o.code === m.oblastCode);
+
+  const statuses = f.milestonesByStatus ?? [];
+  const statusText = (s) => tOr(`status.${s.kind}`, s.kind);
+  const milestonesDesc = t('hromada.milestones_desc', {
+    list: statuses.map((s) => `${statusText(s)} ${fmt.int(s.count)}`).join(', '),
+  });
+  const milestones = chart({
+    id: 'milestones',
+    title: t('hromada.milestones'),
+    description: milestonesDesc,
+    height: 280,
+    option: barsOption({
+      bars: statuses.map((s, i) => ({
+        label: statusText(s),
+        value: s.count,
+        // No report yet grey; substantial and complete green; the rest amber.
+        colour: i >= 4 ? PALETTE[2] : i === 0 ? '#9a9a9a' : PALETTE[1],
+      })),
+      name: t('hromada.count'),
+      show: (v) => fmt.int(v),
+      integer: true,
+    }),
+  });
+
+  const element = h('div', { class: 'view view-hromada', dataset: { code } },
+    h('p', { class: 'breadcrumb' },
+      h('a', { href: href('/oblasts') }, t('nav.oblasts')), ' › ',
+      oblast ? h('a', { href: href(`/oblast/${oblast.code}`) }, oblastTitle(oblast)) : m.oblastCode),
+    h('h1', { tabindex: -1 }, title),
+    h('dl', { class: 'kv' },
+      h('dt', {}, t('common.code')), h('dd', {}, m.code),
+      h('dt', {}, t('hromada.kind_label')), h('dd', {}, tOr(`hromada.kind.${m.kind}`, m.kind)),
+      h('dt', {}, t('common.population')), h('dd', {}, fmt.int(f.population)),
+      h('dt', {}, t('common.enrolled')), h('dd', {}, m.enrolled ? t('common.yes') : t('common.no'))),
+    m.enrolled ? provenance(m, node) : h('p', { class: 'note' }, t('hromada.not_enrolled')),
+    h('section', { 'aria-label': t('hromada.figures') },
+      h('h2', {}, t('hromada.figures')),
+      figures(areaFigureItems(f), { id: 'hromada' })),
+    h('div', { class: 'controls' },
+      select({
+        label: t('common.weeks'), name: 'weeks', value: weeksWanted,
+        options: WEEK_CHOICES.map((n) => [n, fmt.int(n)]),
+        onchange: (value) => { window.location.hash = withParams(route, { weeks: value }); },
+      })),
+    weeklyChart({
+      id: 'timeline', title: t('hromada.timeline'), weeks, series: TIMELINE,
+      description: describeWeeks(weeks, title),
+    }).element,
+    weeklyTable({ id: 'timeline', title: t('hromada.timeline_table'), weeks, csvName: `timeline-${code}` }),
+    milestones.element,
+    dataTable({
+      id: 'milestones',
+      title: t('hromada.milestones_table'),
+      csvName: `milestones-${code}`,
+      columns: [
+        { key: 'kind', label: t('hromada.status'), value: statusText },
+        { key: 'count', label: t('hromada.count'), kind: 'int' },
+      ],
+      rows: statuses,
+    }),
+    dataTable({
+      id: 'dialogues',
+      title: t('hromada.dialogues'),
+      csvName: `dialogues-${code}`,
+      columns: [
+        { key: 'kind', label: t('hromada.kind'), value: (k) => tOr(`dialogue.${k.kind}`, k.kind) },
+        { key: 'count', label: t('hromada.count'), kind: 'int' },
+      ],
+      rows: f.dialoguesByKind ?? [],
+    }));
+  return { element, title };
+}
