@@ -28,7 +28,6 @@ pub(crate) struct ForkRecord {
 #[derive(Debug, Default)]
 pub(crate) struct CommitSummary {
     pub events: usize,
-    pub updated: Vec<MunicipalityCode>,
 }
 
 pub(crate) async fn commit(
@@ -85,12 +84,8 @@ pub(crate) async fn commit(
         .map_err(db)?;
     tx.commit().await.map_err(db)?;
 
-    let mut updated: Vec<MunicipalityCode> = batch.segments.iter().map(|s| s.code).collect();
-    updated.sort();
-    updated.dedup();
     Ok(CommitSummary {
         events: batch.events,
-        updated,
     })
 }
 

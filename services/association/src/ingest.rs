@@ -141,8 +141,6 @@ pub struct IngestProgress {
     pub commits: u64,
     /// Verified events committed so far (by this process).
     pub events: u64,
-    /// Municipalities whose verified history grew in the last commit.
-    pub updated: Vec<MunicipalityCode>,
     pub connected: bool,
     pub last_error: Option<String>,
 }
@@ -361,11 +359,7 @@ async fn supervise(
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(10));
         // Drop what the failed run left in the channel: it is read again from the stream.
-        while let Ok(message) = rx.try_recv() {
-            if let Incoming::EnrolmentChanged = message {
-                continue;
-            }
-        }
+        while rx.try_recv().is_ok() {}
     }
 }
 
@@ -904,7 +898,6 @@ impl State {
                 progress.send_modify(|p| {
                     p.commits += 1;
                     p.events += summary.events as u64;
-                    p.updated = summary.updated;
                 });
                 Ok(())
             }

@@ -133,11 +133,11 @@ fn write_archive(
                 signed.cosign(&witness, 1_800_000_000);
                 let record = CheckpointRecord {
                     size: seq,
-                    root: hex_of(&signed.checkpoint.root),
+                    root: hex::encode(signed.checkpoint.root),
                     cosigned_note: signed.to_note(),
                     accepted_at_micros: 1,
                 };
-                checkpoints.push_str(&serde_line(&record)?);
+                checkpoints.push_str(&auditor::archive::to_json_line(&record)?);
             }
             if seq % EVENTS_PER_FILE == 0 || seq == count {
                 let first = seq + 1 - file.len() as u64;
@@ -157,12 +157,4 @@ fn write_archive(
     )?;
     auditor::export::write_manifest(&archive, "auditor-bench")?;
     Ok((archive, all))
-}
-
-fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn serde_line(record: &CheckpointRecord) -> anyhow::Result<String> {
-    Ok(auditor::archive::to_json_line(record)?)
 }

@@ -102,7 +102,8 @@ pub struct RevokeArgs {
     pub vkey: Option<String>,
 }
 
-fn read_vkey(text: &str) -> anyhow::Result<event_store_core::checkpoint::NoteVerifier> {
+/// A verifier key given as its text or as `@path` (shared by the `audit` commands).
+pub(crate) fn read_vkey(text: &str) -> anyhow::Result<event_store_core::checkpoint::NoteVerifier> {
     let text = match text.strip_prefix('@') {
         Some(path) => {
             std::fs::read_to_string(path).with_context(|| format!("failed to read {path}"))?
@@ -112,7 +113,8 @@ fn read_vkey(text: &str) -> anyhow::Result<event_store_core::checkpoint::NoteVer
     Ok(association::ingest::parse_vkey(&text)?)
 }
 
-fn municipality(text: &str) -> anyhow::Result<MunicipalityCode> {
+/// A `--municipality` argument (shared by the `audit` commands).
+pub(crate) fn municipality(text: &str) -> anyhow::Result<MunicipalityCode> {
     MunicipalityCode::parse(text.trim()).with_context(|| format!("--municipality {text}"))
 }
 
@@ -192,13 +194,9 @@ pub async fn run(cmd: AssociationCommand) -> anyhow::Result<ExitCode> {
             let digest = association::digest::compute(&store).await?;
             println!("projection digest {}", digest.hex);
             for p in digest.positions {
-                println!("{} {} {}", p.code, p.verified_size, hex_text(&p.root));
+                println!("{} {} {}", p.code, p.verified_size, hex::encode(&p.root));
             }
             Ok(ExitCode::SUCCESS)
         }
     }
-}
-
-fn hex_text(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

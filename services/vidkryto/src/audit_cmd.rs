@@ -12,7 +12,9 @@ use auditor::Archive;
 use auditor::prove::Target;
 use auditor::verify::Report;
 use clap::{Args, Subcommand, ValueEnum};
-use event_store_core::{EventId, MunicipalityCode};
+
+use crate::association_cmd::{municipality, read_vkey};
+use event_store_core::EventId;
 
 /// Exit code when verification finds a fault.
 const EXIT_FAULT: u8 = 1;
@@ -95,20 +97,6 @@ pub struct ProveArgs {
     /// Also write the receipt as JSON to this file.
     #[arg(long)]
     pub out: Option<PathBuf>,
-}
-
-fn municipality(text: &str) -> anyhow::Result<MunicipalityCode> {
-    MunicipalityCode::parse(text.trim()).with_context(|| format!("--municipality {text}"))
-}
-
-fn key(text: &str) -> anyhow::Result<event_store_core::checkpoint::NoteVerifier> {
-    let text = match text.strip_prefix('@') {
-        Some(path) => {
-            std::fs::read_to_string(path).with_context(|| format!("failed to read {path}"))?
-        }
-        None => text.to_owned(),
-    };
-    event_store_core::checkpoint::NoteVerifier::parse(text.trim()).context("not a verifier key")
 }
 
 fn print_report(report: &Report, output: Output) -> anyhow::Result<()> {
@@ -240,8 +228,8 @@ pub async fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
                 )),
                 (None, None) => anyhow::bail!("give --seq or --event-id"),
             };
-            let node = a.node_vkey.as_deref().map(key).transpose()?;
-            let witness = a.witness_vkey.as_deref().map(key).transpose()?;
+            let node = a.node_vkey.as_deref().map(read_vkey).transpose()?;
+            let witness = a.witness_vkey.as_deref().map(read_vkey).transpose()?;
             match auditor::prove::prove(&a.from, code, target, node, witness).await {
                 Ok(receipt) => {
                     println!(

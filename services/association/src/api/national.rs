@@ -640,7 +640,7 @@ impl NationalService for NationalApi {
                 let snapshot = api.read.snapshot();
                 let update = pb::Update {
                     municipalities: snapshot.updated.iter().map(|c| c.to_string()).collect(),
-                    summary: Some(api.summary(&snapshot)),
+                    summary: Some(api.views().summary.clone()),
                 };
                 if tx.send(Ok(update)).await.is_err() {
                     return;
