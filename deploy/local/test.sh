@@ -4,5 +4,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$VIDKRYTO_ROOT"
+# A one-off build gains nothing from incremental state, which would add gigabytes to target/.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 cargo test --workspace --locked --all-targets "$@"
 cargo test --workspace --locked --doc "$@"
