@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use event_store::{
     Appended, Backend, CheckpointPolicy, ExpectedVersion, FailureKind, Log, NewEvent, StoreError,
-    verify,
+    WriteTx, verify,
 };
 use event_store_core::checkpoint::{NoteSigner, SignedCheckpoint};
 use event_store_core::{
@@ -62,7 +62,8 @@ macro_rules! conformance_tests {
             subscribers_see_new_entries,
             append_only_guard_refuses_updates,
             cursors_persist_and_reject_bad_names,
-            racing_retries_and_conflicts_in_one_group);
+            racing_retries_and_conflicts_in_one_group,
+            a_caller_going_away_does_not_fail_its_group);
     };
     (@cases $harness:ty; $($case:ident),* $(,)?) => {
         $(
@@ -788,6 +789,61 @@ pub async fn racing_retries_and_conflicts_in_one_group<H: Harness>(h: &H) {
         "same positions for every retry"
     );
     assert_eq!((won, conflicts), (1, 7), "one new stream, seven conflicts");
+    assert_eq!(log.size(), 4);
+    assert_gapless(&log, 4).await;
+}
+
+/// Callers that go away (a client that hung up) while leading a group commit, or while waiting
+/// to, must not fail the other batches of the group; whatever was queued still commits, and a
+/// retry finds it.
+pub async fn a_caller_going_away_does_not_fail_its_group<H: Harness>(h: &H) {
+    let log = Arc::new(open(h, quiet_policy()).await);
+    let append = |s: StreamId, batch: Vec<NewEvent>| {
+        let log = log.clone();
+        tokio::spawn(async move { log.append(s, ExpectedVersion::NoStream, batch).await })
+    };
+    let pause = || tokio::time::sleep(Duration::from_millis(150));
+    // Another writer holds the database's write lock, so commits wait inside the database
+    // until it lets go.
+    let mut blocker = h.backend().begin_write().await.unwrap();
+    blocker.head().await.unwrap();
+
+    // The first caller leads a group of its own batch into the waiting database...
+    let (first_stream, first_batch) = (stream(), vec![event(1)]);
+    let first = append(first_stream, first_batch.clone());
+    pause().await;
+    // ...while two more queue behind it, to be committed together as the next group.
+    let (second_stream, second_batch) = (stream(), vec![event(2), event(3)]);
+    let second = append(second_stream, second_batch.clone());
+    pause().await;
+    let third = append(stream(), vec![event(4)]);
+    pause().await;
+    // Both callers that would lead go away, one mid-commit, the other about to lead.
+    first.abort();
+    assert!(first.await.unwrap_err().is_cancelled());
+    pause().await;
+    second.abort();
+    assert!(second.await.unwrap_err().is_cancelled());
+    pause().await;
+    drop(blocker);
+
+    let answered = tokio::time::timeout(Duration::from_secs(20), third)
+        .await
+        .expect("the remaining caller is answered")
+        .unwrap()
+        .expect("the remaining caller's batch commits");
+    assert!(!answered.deduplicated);
+    log.wait_for(4, Duration::from_secs(20)).await.unwrap();
+    for (s, batch) in [(first_stream, first_batch), (second_stream, second_batch)] {
+        let retried = log
+            .append(s, ExpectedVersion::NoStream, batch)
+            .await
+            .unwrap();
+        assert!(
+            retried.deduplicated,
+            "a batch whose caller went away was committed"
+        );
+    }
     assert_eq!(log.size(), 4);
     assert_gapless(&log, 4).await;
 }

@@ -1,6 +1,7 @@
 //! The writer's view of a node's log: numbered, idempotent, optimistic appends; signed
 //! checkpoints every N events or T milliseconds; reads and a subscription to new entries.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use event_store_core::checkpoint::{Checkpoint, NoteSigner, NoteVerifier};
@@ -148,13 +149,20 @@ struct Pending {
 /// A node's log: the single writer of one backend.
 #[derive(Debug)]
 pub struct Log<B: Backend> {
+    shared: Arc<Shared<B>>,
+}
+
+/// The log's state, shared with the group commits, which run in tasks of their own so that a
+/// caller going away cannot abandon the other batches of its group half-way.
+#[derive(Debug)]
+struct Shared<B: Backend> {
     backend: B,
     municipality: MunicipalityCode,
     origin: String,
     signer: NoteSigner,
     policy: CheckpointPolicy,
     /// Serialises writers inside this process; the database serialises across processes.
-    write_lock: Mutex<()>,
+    write_lock: Arc<Mutex<()>>,
     /// Batches waiting for the holder of `write_lock` to commit them.
     queue: std::sync::Mutex<Vec<Pending>>,
     size_tx: watch::Sender<u64>,
@@ -208,40 +216,42 @@ impl<B: Backend> Log<B> {
         let size = backend.head().await?.size();
         let (size_tx, _) = watch::channel(size);
         Ok(Self {
-            backend,
-            municipality,
-            origin,
-            signer,
-            policy,
-            write_lock: Mutex::new(()),
-            queue: std::sync::Mutex::new(Vec::new()),
-            size_tx,
+            shared: Arc::new(Shared {
+                backend,
+                municipality,
+                origin,
+                signer,
+                policy,
+                write_lock: Arc::new(Mutex::new(())),
+                queue: std::sync::Mutex::new(Vec::new()),
+                size_tx,
+            }),
         })
     }
 
     /// The storage backend.
     pub fn backend(&self) -> &B {
-        &self.backend
+        &self.shared.backend
     }
 
     /// The municipality whose log this is.
     pub fn municipality(&self) -> MunicipalityCode {
-        self.municipality
+        self.shared.municipality
     }
 
     /// The public key that verifies this log's checkpoints.
     pub fn verifier(&self) -> NoteVerifier {
-        self.signer.verifier()
+        self.shared.signer.verifier()
     }
 
     /// Number of committed events.
     pub fn size(&self) -> u64 {
-        *self.size_tx.borrow()
+        *self.shared.size_tx.borrow()
     }
 
     /// A receiver that sees the log's size after every commit.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.size_tx.subscribe()
+        self.shared.size_tx.subscribe()
     }
 
     /// Waits until the log holds at least `size` events or `timeout` passes; returns the size.
@@ -256,7 +266,7 @@ impl<B: Backend> Log<B> {
 
     /// Appends a batch to one stream, atomically. Retrying a batch that is already in the log
     /// (same event ids, same content) returns the original positions and writes nothing.
-    #[tracing::instrument(level = "debug", skip(self, events), fields(municipality = %self.municipality, len = events.len()))]
+    #[tracing::instrument(level = "debug", skip(self, events), fields(municipality = %self.shared.municipality, len = events.len()))]
     pub async fn append(
         &self,
         stream: StreamId,
@@ -286,21 +296,22 @@ impl<B: Backend> Log<B> {
         // Group commit: queue the batch; whoever holds the write lock next commits every queued
         // batch in one transaction (one fsync for all of them) and answers each.
         let (reply, mut answer) = oneshot::channel();
-        self.lock_queue()?.push(Pending {
+        self.shared.lock_queue()?.push(Pending {
             stream,
             expected,
             events,
             reply,
         });
-        let dropped = || StoreError::Corrupt("append was dropped by the committer".into());
+        // Only a panic in the committer can drop a reply unanswered.
+        let dropped = || StoreError::Corrupt("the group commit stopped before answering".into());
         // Wait for whichever comes first: another leader's answer, or the lock (then lead).
         let guard = tokio::select! {
             biased;
             answered = &mut answer => return answered.unwrap_or_else(|_| Err(dropped())),
-            guard = self.write_lock.lock() => guard,
+            guard = Arc::clone(&self.shared.write_lock).lock_owned() => guard,
         };
         let group: Vec<Pending> = {
-            let mut queue = self.lock_queue()?;
+            let mut queue = self.shared.lock_queue()?;
             let mut taken = 0usize;
             let mut events = 0usize;
             while taken < queue.len() && taken < GROUP_BATCHES_MAX && events < GROUP_EVENTS_MAX {
@@ -309,14 +320,24 @@ impl<B: Backend> Log<B> {
             }
             queue.drain(..taken).collect()
         };
-        if !group.is_empty() {
-            self.commit_group(group).await;
+        if group.is_empty() {
+            drop(guard);
+        } else {
+            // The group holds other callers' batches: commit it in a task of its own, holding
+            // the lock, so that dropping this call (a client that went away) neither abandons
+            // them nor leaves a committed group unannounced.
+            let shared = Arc::clone(&self.shared);
+            tokio::spawn(async move {
+                shared.commit_group(group).await;
+                drop(guard);
+            });
         }
-        drop(guard);
         // Our batch was in this group or an earlier leader's.
         answer.await.unwrap_or_else(|_| Err(dropped()))
     }
+}
 
+impl<B: Backend> Shared<B> {
     fn lock_queue(&self) -> Result<std::sync::MutexGuard<'_, Vec<Pending>>, StoreError> {
         self.queue
             .lock()
@@ -546,7 +567,9 @@ impl<B: Backend> Log<B> {
         tracing::debug!(municipality = %self.municipality, size = head.size(), "checkpoint signed");
         Ok(())
     }
+}
 
+impl<B: Backend> Log<B> {
     /// Signs a checkpoint if the policy says one is due (events waiting and the interval
     /// passed). Returns the checkpoint's size if one was signed.
     pub async fn checkpoint_if_due(&self) -> Result<Option<u64>, StoreError> {
@@ -559,19 +582,19 @@ impl<B: Backend> Log<B> {
     }
 
     async fn checkpoint(&self, force: bool) -> Result<Option<u64>, StoreError> {
-        let _guard = self.write_lock.lock().await;
-        let mut tx = self.backend.begin_write().await?;
+        let _guard = self.shared.write_lock.lock().await;
+        let mut tx = self.shared.backend.begin_write().await?;
         let mut head = tx.head().await?;
         let now = Timestamp::now();
         let due = if force {
             head.size() > head.last_checkpoint_size
         } else {
-            self.checkpoint_due(&head, now)
+            self.shared.checkpoint_due(&head, now)
         };
         if !due {
             return Ok(None);
         }
-        self.sign_into(&mut tx, &mut head, now).await?;
+        self.shared.sign_into(&mut tx, &mut head, now).await?;
         tx.set_head(&head).await?;
         tx.commit().await?;
         Ok(Some(head.size()))
@@ -580,7 +603,7 @@ impl<B: Backend> Log<B> {
     /// Signs checkpoints on the time policy until `shutdown` resolves. Run it beside a log that
     /// may go quiet, so its last events are covered within `every_ms`.
     pub async fn run_checkpointer(&self, shutdown: impl std::future::Future<Output = ()>) {
-        let period = Duration::from_millis(u64::from(self.policy.every_ms).max(1));
+        let period = Duration::from_millis(u64::from(self.shared.policy.every_ms).max(1));
         let mut ticker = tokio::time::interval(period);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tokio::pin!(shutdown);
@@ -589,7 +612,7 @@ impl<B: Backend> Log<B> {
                 _ = &mut shutdown => return,
                 _ = ticker.tick() => {
                     if let Err(e) = self.checkpoint_if_due().await {
-                        tracing::warn!(municipality = %self.municipality, error = %e, "checkpoint failed");
+                        tracing::warn!(municipality = %self.shared.municipality, error = %e, "checkpoint failed");
                     }
                 }
             }
@@ -598,7 +621,8 @@ impl<B: Backend> Log<B> {
 
     /// Events from `from` on, at most `limit` (bounded by [`READ_LIMIT_MAX`]).
     pub async fn read(&self, from: LogSeq, limit: u32) -> Result<Vec<EventRow>, StoreError> {
-        self.backend
+        self.shared
+            .backend
             .read_events(from, limit.min(READ_LIMIT_MAX))
             .await
     }
@@ -610,14 +634,15 @@ impl<B: Backend> Log<B> {
         from: StreamVersion,
         limit: u32,
     ) -> Result<Vec<EventRow>, StoreError> {
-        self.backend
+        self.shared
+            .backend
             .read_stream(stream, from, limit.min(READ_LIMIT_MAX))
             .await
     }
 
     /// The latest checkpoint.
     pub async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
-        self.backend.latest_checkpoint().await
+        self.shared.backend.latest_checkpoint().await
     }
 
     /// The inclusion proof of event `seq` in the tree of `tree_size` events.
@@ -626,7 +651,7 @@ impl<B: Backend> Log<B> {
         seq: LogSeq,
         tree_size: u64,
     ) -> Result<Vec<Hash>, StoreError> {
-        proof::inclusion_proof(&self.backend, seq, tree_size).await
+        proof::inclusion_proof(&self.shared.backend, seq, tree_size).await
     }
 
     /// The consistency proof between two tree sizes.
@@ -635,7 +660,7 @@ impl<B: Backend> Log<B> {
         old_size: u64,
         new_size: u64,
     ) -> Result<Vec<Hash>, StoreError> {
-        proof::consistency_proof(&self.backend, old_size, new_size).await
+        proof::consistency_proof(&self.shared.backend, old_size, new_size).await
     }
 }
 
