@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Renders the NATS configuration deploy/compose.yaml mounts, from the same deploy/nats
 # templates production uses, into deploy/compose/config/: three hub servers, the
-# FEDERATION account's users, and one leaf node per hromada. Passwords are generated once
+# FEDERATION account's users, one leaf node per hromada, and the CA and certificate of the
+# hub's TLS leaf port (config/tls/). Passwords are generated once
 # (config/secrets.env, mode 0600) and reused on later runs. Run it before `docker compose up`.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -32,6 +33,31 @@ fi
 # shellcheck disable=SC1090
 source "$secrets"
 
+# The association's CA, and the certificate the hub's leaf port presents (for the names the
+# leaves dial), made once with openssl. The leaves trust this CA alone.
+tls="$out/tls"
+if [ ! -f "$tls/hub-leaf.pem" ]; then
+  mkdir -p "$tls"
+  (
+    umask 077
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+      -subj "/CN=vidkryto association CA" -keyout "$tls/ca-key.pem" -out "$tls/ca.pem" \
+      -addext "basicConstraints=critical,CA:TRUE" \
+      -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+      -subj "/CN=vidkryto hub leaf port" -keyout "$tls/hub-leaf-key.pem" \
+      -out "$tls/hub-leaf.csr" 2>/dev/null
+    printf '%s\n' "subjectAltName=DNS:nats-hub-1,DNS:nats-hub-2,DNS:nats-hub-3" \
+      "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" > "$tls/hub-leaf.ext"
+    openssl x509 -req -in "$tls/hub-leaf.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca-key.pem" \
+      -CAcreateserial -days 825 -extfile "$tls/hub-leaf.ext" -out "$tls/hub-leaf.pem" 2>/dev/null
+    rm -f "$tls/hub-leaf.csr" "$tls/hub-leaf.ext"
+  )
+  chmod 0644 "$tls/ca.pem" "$tls/hub-leaf.pem"
+fi
+# Where compose.yaml mounts them in the NATS containers.
+TLS_DIR=/etc/nats/tls
+
 hub_routes='"nats-route://nats-hub-1:6222", "nats-route://nats-hub-2:6222", "nats-route://nats-hub-3:6222"'
 leaf_users=""
 for entry in "${HROMADAS[@]}"; do
@@ -49,7 +75,8 @@ for entry in "${HROMADAS[@]}"; do
   "$render" "$nats/leaf/leaf.conf.template" \
     KATOTTG="$code" CLIENT_LISTEN="127.0.0.1:4222" MONITOR_LISTEN="127.0.0.1:8222" \
     STORE_DIR="/data/jetstream" MAX_FILE_STORE="10G" JS_DOMAIN="muni_$code" \
-    NODE_PASSWORD="${!node_var}" HUB_LEAF_URLS="${urls%, }" > "$out/leaf-$name.conf"
+    NODE_PASSWORD="${!node_var}" HUB_LEAF_URLS="${urls%, }" HUB_CA_FILE="$TLS_DIR/ca.pem" \
+    > "$out/leaf-$name.conf"
 done
 printf '%s' "$leaf_users" > "$out/leaf-users.part"
 "$render" "$nats/hub/federation-users.conf.template" \
@@ -60,6 +87,7 @@ for i in 1 2 3; do
     SERVER_NAME="hub-$i" CLIENT_LISTEN="0.0.0.0:4222" MONITOR_LISTEN="0.0.0.0:8222" \
     STORE_DIR="/data/jetstream" MAX_FILE_STORE="50G" CLUSTER_LISTEN="0.0.0.0:6222" \
     ROUTES="$hub_routes" LEAF_LISTEN="0.0.0.0:7422" SYS_PASSWORD="$SYS_PASSWORD" \
+    LEAF_TLS_CERT_FILE="$TLS_DIR/hub-leaf.pem" LEAF_TLS_KEY_FILE="$TLS_DIR/hub-leaf-key.pem" \
     > "$out/hub-$i.conf"
 done
 umask 077

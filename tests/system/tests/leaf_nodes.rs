@@ -5,8 +5,9 @@
 //! reach the association's projections through the hub; with the leaf's link to the hub cut,
 //! the node keeps accepting commands and its leaf keeps their events, and once the link is back
 //! everything arrives exactly once; a message the hub loses is back-filled from the leaf's
-//! domain.
+//! domain. The leaf links are TLS, and a leaf trusts only the association's CA.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use association::ingest::{INGEST_STREAM, Topology};
@@ -16,7 +17,7 @@ use proto::national::v1 as natpb;
 use system_tests::{
     Civic, KORIUKIVKA, TestAssociation, TestNode, VINNYTSIA, code, render_deploy_template,
 };
-use testkit::{NatsServer, TcpProxy, free_loopback_ports};
+use testkit::{NatsServer, TcpProxy, TestCa, free_loopback_ports};
 
 const HUB_SERVERS: usize = 3;
 const DOMAIN_TEMPLATE: &str = "muni_{code}";
@@ -33,14 +34,23 @@ fn domain(katottg: &str) -> String {
     DOMAIN_TEMPLATE.replace("{code}", katottg)
 }
 
-/// The hub's three servers, rendered from `deploy/nats/hub`.
+/// The hub's three servers, rendered from `deploy/nats/hub`, their leaf port's certificate
+/// issued by the association's CA.
 struct Hub {
     servers: Vec<NatsServer>,
     leaf_ports: Vec<u16>,
+    ca: TestCa,
 }
 
 impl Hub {
     async fn start(hromadas: &[&str]) -> Self {
+        let ca = TestCa::new("vidkryto association CA").unwrap();
+        // The leaves reach the hub at 127.0.0.1 (through a proxy), the name it must prove.
+        let cert = ca.server_cert("hub-leafnodes", &["127.0.0.1"]).unwrap();
+        let (cert_file, key_file) = (
+            cert.cert_file.display().to_string(),
+            cert.key_file.display().to_string(),
+        );
         let ports = free_loopback_ports(4 * HUB_SERVERS).await.unwrap();
         let (client, rest) = ports.split_at(HUB_SERVERS);
         let (monitor, rest) = rest.split_at(HUB_SERVERS);
@@ -84,6 +94,8 @@ impl Hub {
                         ("CLUSTER_LISTEN", &format!("127.0.0.1:{}", cluster[i])),
                         ("ROUTES", &routes),
                         ("LEAF_LISTEN", &format!("127.0.0.1:{}", leaf[i])),
+                        ("LEAF_TLS_CERT_FILE", &cert_file),
+                        ("LEAF_TLS_KEY_FILE", &key_file),
                         ("SYS_PASSWORD", "sys-secret"),
                     ],
                 )
@@ -98,6 +110,7 @@ impl Hub {
         Self {
             servers,
             leaf_ports: leaf.to_vec(),
+            ca,
         }
     }
 
@@ -128,7 +141,8 @@ struct Leaf {
 }
 
 impl Leaf {
-    async fn start(katottg: &'static str, hub_leaf_port: u16) -> Self {
+    /// A leaf for `katottg` that trusts the CA in `hub_ca_file`.
+    async fn start(katottg: &'static str, hub_leaf_port: u16, hub_ca_file: &Path) -> Self {
         let link = TcpProxy::start(([127, 0, 0, 1], hub_leaf_port).into())
             .await
             .unwrap();
@@ -151,6 +165,7 @@ impl Leaf {
                     ("JS_DOMAIN", &domain(katottg)),
                     ("NODE_PASSWORD", NODE_PASSWORD),
                     ("HUB_LEAF_URLS", &hub_url),
+                    ("HUB_CA_FILE", &hub_ca_file.display().to_string()),
                 ],
             )
         })
@@ -220,6 +235,28 @@ async fn ingest_counts(js: &async_nats::jetstream::Context, filter: &str) -> Vec
     counts
 }
 
+/// A leaf whose hub presents a certificate from a CA the leaf does not trust (here: the leaf
+/// trusts another CA, as when someone in the middle answers for the hub) refuses the TLS
+/// handshake, so its password is never sent and it never links.
+async fn leaf_trusting_another_ca_never_sends_its_password(hub: &Hub) {
+    let impostor_ca = TestCa::new("not the association").unwrap();
+    let leaf = Leaf::start(KORIUKIVKA, hub.leaf_ports[2], &impostor_ca.ca_file()).await;
+    let deadline = Instant::now() + READY_TIMEOUT;
+    while !leaf.server.log().contains("unknown authority") {
+        assert!(
+            Instant::now() < deadline,
+            "the leaf did not refuse the hub's certificate: {}",
+            leaf.server.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let leafz = leaf.server.monitor("/leafz").await.unwrap();
+    assert!(
+        leafz.contains("\"leafnodes\": 0"),
+        "the leaf linked: {leafz}"
+    );
+}
+
 /// A hromada that rewrites its own leaf's configuration (here: no local permissions at all)
 /// still gets no further than its hub user allows: it can answer the hub, not publish other
 /// hromadas' subjects into it, nor reach the hub's or another hromada's JetStream API.
@@ -238,7 +275,8 @@ async fn rogue_leaf_is_stopped_at_the_hub(
     let _rogue = NatsServer::start_with_config(port, monitor, |_| {
         format!(
             "listen: \"127.0.0.1:{port}\"\nhttp: \"127.0.0.1:{monitor}\"\n\
-             leafnodes {{ remotes: [ {{ url: \"{remote}\" }} ] }}\n"
+             leafnodes {{ remotes: [ {{ url: \"{remote}\", tls: {{ ca_file: \"{ca}\" }} }} ] }}\n",
+            ca = hub.ca.ca_file().display()
         )
     })
     .await
@@ -320,8 +358,21 @@ async fn rogue_leaf_is_stopped_at_the_hub(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn leaf_nodes_publish_their_own_subjects_and_catch_up_after_a_cut() {
     let hub = Hub::start(&[VINNYTSIA, KORIUKIVKA]).await;
-    let vinnytsia_leaf = Leaf::start(VINNYTSIA, hub.leaf_ports[0]).await;
-    let koriukivka_leaf = Leaf::start(KORIUKIVKA, hub.leaf_ports[1]).await;
+    let vinnytsia_leaf = Leaf::start(VINNYTSIA, hub.leaf_ports[0], &hub.ca.ca_file()).await;
+    let koriukivka_leaf = Leaf::start(KORIUKIVKA, hub.leaf_ports[1], &hub.ca.ca_file()).await;
+    // Both link over TLS to the hub they trust.
+    for leaf in [&vinnytsia_leaf, &koriukivka_leaf] {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            let leafz = leaf.server.monitor("/leafz").await.unwrap();
+            if leafz.contains("\"leafnodes\": 1") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "not linked: {leafz}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    leaf_trusting_another_ca_never_sends_its_password(&hub).await;
 
     // A leaf's node user: its own subjects only.
     let (client, mut errors) = connect_as_node(&vinnytsia_leaf).await;

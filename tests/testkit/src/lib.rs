@@ -4,6 +4,7 @@
 mod nats;
 mod pg;
 mod proxy;
+mod tls;
 
 pub use nats::{
     NATS_SERVER_ENV, NATS_SERVER_VERSION_MIN, NatsServer, check_nats_server, free_loopback_ports,
@@ -11,3 +12,4 @@ pub use nats::{
 };
 pub use pg::{PgDatabase, admin_url, database_exists};
 pub use proxy::TcpProxy;
+pub use tls::{ServerCert, TestCa};

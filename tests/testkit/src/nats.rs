@@ -41,8 +41,8 @@ pub const NATS_SERVER_VERSION_MIN: (u32, u32, u32) = (2, 12, 1);
 /// the server's bind, which is rare enough that three tries make it vanishingly unlikely.
 const START_ATTEMPTS: u32 = 3;
 
-/// Most bytes read of a health response: only its status line matters.
-const HEALTH_RESPONSE_LEN_MAX: usize = 1024;
+/// Most bytes read of a monitoring response (`/healthz`, `/leafz`, …).
+const MONITOR_RESPONSE_LEN_MAX: usize = 1024 * 1024;
 
 /// Bound on `nats-server --version`.
 const VERSION_TIMEOUT: Duration = Duration::from_secs(10);
@@ -198,6 +198,20 @@ impl NatsServer {
             tokio::time::sleep(READY_POLL).await;
         }
         Ok(())
+    }
+
+    /// What the server has logged so far (`server.log`).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// The body of a monitoring endpoint (`/leafz`, `/jsz`, …) that answered 200.
+    pub async fn monitor(&self, path: &str) -> anyhow::Result<String> {
+        match monitor_get(self.monitor_port, path).await {
+            Some((200, body)) => Ok(body),
+            Some((status, body)) => bail!("{path} answered {status}: {body}"),
+            None => bail!("{path} did not answer on port {}", self.monitor_port),
+        }
     }
 
     /// The process id, while it runs.
@@ -435,26 +449,35 @@ async fn healthy(monitor_port: u16) -> bool {
 
 /// Whether `GET path` on the monitoring port answers 200.
 async fn answers_ok(monitor_port: u16, path: &str) -> bool {
+    matches!(monitor_get(monitor_port, path).await, Some((200, _)))
+}
+
+/// GETs `path` from the monitoring port: the status and body, or `None` if it did not answer
+/// within [`PROBE_TIMEOUT`] or answered more than [`MONITOR_RESPONSE_LEN_MAX`] bytes.
+async fn monitor_get(monitor_port: u16, path: &str) -> Option<(u16, String)> {
     let probe = async {
         let mut stream = TcpStream::connect(("127.0.0.1", monitor_port)).await.ok()?;
-        let request =
-            format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+        // HTTP/1.0: the server closes after the body and sends it unchunked.
+        let request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
         stream.write_all(request.as_bytes()).await.ok()?;
-        let mut response = Vec::with_capacity(HEALTH_RESPONSE_LEN_MAX);
-        let mut chunk = [0_u8; 256];
-        while response.len() < HEALTH_RESPONSE_LEN_MAX && !response.contains(&b'\n') {
-            let n = stream.read(&mut chunk).await.ok()?;
-            if n == 0 {
-                break;
-            }
-            response.extend_from_slice(&chunk[..n]);
+        let mut response = Vec::new();
+        let read = (&mut stream)
+            .take(MONITOR_RESPONSE_LEN_MAX as u64 + 1)
+            .read_to_end(&mut response)
+            .await
+            .ok()?;
+        if read > MONITOR_RESPONSE_LEN_MAX {
+            return None;
         }
-        Some(response.starts_with(b"HTTP/1.1 200") || response.starts_with(b"HTTP/1.0 200"))
+        let text = String::from_utf8_lossy(&response);
+        let (head, body) = text.split_once("\r\n\r\n")?;
+        let status = head.split(' ').nth(1)?.parse().ok()?;
+        Some((status, body.to_owned()))
     };
-    matches!(
-        tokio::time::timeout(PROBE_TIMEOUT, probe).await,
-        Ok(Some(true))
-    )
+    tokio::time::timeout(PROBE_TIMEOUT, probe)
+        .await
+        .ok()
+        .flatten()
 }
 
 /// The last lines of the server's log, for an error message.
