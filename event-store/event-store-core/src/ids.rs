@@ -13,8 +13,23 @@ use uuid::Uuid;
 /// settlement (3) and a 7-digit identifier. A *municipality* is a hromada (oblast, raion and
 /// hromada parts set, settlement part `000`) or a city with special status (oblast 80 Kyiv or
 /// 85 Sevastopol, everything below it zero).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct MunicipalityCode([u8; MunicipalityCode::LEN]);
+
+/// The order of the codes' text, byte by byte. Codes are the keys of the projections' maps,
+/// compared millions of times a second in a catch-up or an audit: two integer compares
+/// instead of a call to `memcmp`.
+impl Ord for MunicipalityCode {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.order_key().cmp(&other.order_key())
+    }
+}
+
+impl PartialOrd for MunicipalityCode {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 /// Why a string is not a municipality code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -36,6 +51,15 @@ pub enum MunicipalityCodeError {
 impl MunicipalityCode {
     /// Length of the textual code in bytes.
     pub const LEN: usize = 19;
+
+    /// The code's 19 bytes as big-endian integers: they compare as the bytes do.
+    fn order_key(&self) -> (u128, u32) {
+        let [a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q, r, s] = self.0;
+        (
+            u128::from_be_bytes([a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p]),
+            u32::from_be_bytes([q, r, s, 0]),
+        )
+    }
 
     /// Parses and validates a code.
     pub fn parse(text: &str) -> Result<Self, MunicipalityCodeError> {
@@ -229,6 +253,24 @@ impl Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// Codes order exactly as their text does (the projections' and the digest's order).
+        #[test]
+        fn codes_order_as_their_text(
+            a in "UA[0-9]{17}",
+            other in "UA[0-9]{17}",
+            shared in 0..=19_usize,
+        ) {
+            // The two share their first `shared` bytes, so every position gets to decide.
+            let b = format!("{}{}", &a[..shared], &other[shared..]);
+            let (x, y) = (MunicipalityCode(a.as_bytes().try_into().unwrap()),
+                          MunicipalityCode(b.as_bytes().try_into().unwrap()));
+            proptest::prop_assert_eq!(x.cmp(&y), a.cmp(&b));
+            proptest::prop_assert_eq!(x.partial_cmp(&y), Some(a.cmp(&b)));
+            proptest::prop_assert_eq!(x.cmp(&x), std::cmp::Ordering::Equal);
+        }
+    }
 
     #[test]
     fn accepts_every_hromada_in_the_reference_data_and_kyiv() {

@@ -252,7 +252,7 @@ impl FromStr for CivilDate {
 
 /// The instant summer time starts (`month` 3) or ends (`month` 10) in `year`: the last Sunday
 /// of that month, 01:00 UTC, in seconds since the epoch.
-fn eu_switch_secs(year: i32, month: u8) -> i64 {
+const fn eu_switch_secs(year: i32, month: u8) -> i64 {
     let last_day = CivilDate {
         year,
         month,
@@ -270,15 +270,47 @@ fn eu_switch_secs(year: i32, month: u8) -> i64 {
     (last_day.epoch_days() - back) * DAY_SECS + 3_600
 }
 
+/// The years whose switches are tabled: every instant a log holds in practice.
+const SWITCH_TABLE_FIRST_YEAR: i32 = 1970;
+const SWITCH_TABLE_YEARS: usize = 230;
+
+/// Summer time's start and end of every tabled year, ascending (computed at compile time): an
+/// instant is in summer time when an odd number of them are at or before it. Every event's
+/// Kyiv date goes through here, so it is a binary search instead of two date computations.
+static SWITCHES: [i64; 2 * SWITCH_TABLE_YEARS] = switch_table();
+
+const fn switch_table() -> [i64; 2 * SWITCH_TABLE_YEARS] {
+    let mut table = [0; 2 * SWITCH_TABLE_YEARS];
+    let mut i = 0;
+    while i < SWITCH_TABLE_YEARS {
+        let year = SWITCH_TABLE_FIRST_YEAR + i as i32;
+        table[2 * i] = eu_switch_secs(year, 3);
+        table[2 * i + 1] = eu_switch_secs(year, 10);
+        i += 1;
+    }
+    table
+}
+
 /// Kyiv's offset from UTC at `at`, in seconds: +3 h in summer time, +2 h otherwise.
 pub fn kyiv_offset_secs(at: Timestamp) -> i64 {
     let secs = at.as_secs();
-    let year = CivilDate::from_epoch_days_clamped(secs.div_euclid(DAY_SECS)).year;
-    if secs >= eu_switch_secs(year, 3) && secs < eu_switch_secs(year, 10) {
+    let summer = match (SWITCHES.first(), SWITCHES.last()) {
+        (Some(&first), Some(&last)) if secs >= first && secs < last => {
+            SWITCHES.partition_point(|&switch| switch <= secs) % 2 == 1
+        }
+        _ => summer_time_computed(secs),
+    };
+    if summer {
         KYIV_SUMMER_OFFSET_SECS
     } else {
         KYIV_STANDARD_OFFSET_SECS
     }
+}
+
+/// Whether `secs` is in summer time, from the rule itself (outside the table).
+fn summer_time_computed(secs: i64) -> bool {
+    let year = CivilDate::from_epoch_days_clamped(secs.div_euclid(DAY_SECS)).year;
+    secs >= eu_switch_secs(year, 3) && secs < eu_switch_secs(year, 10)
 }
 
 /// The civil date in Kyiv at `at`.
@@ -483,6 +515,38 @@ mod tests {
 
     fn date(text: &str) -> CivilDate {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn the_switch_table_agrees_with_the_rule_at_every_switch() {
+        for switch in SWITCHES {
+            for secs in [switch - 1, switch, switch + 1] {
+                let at = Timestamp(secs * 1_000_000);
+                let tabled = kyiv_offset_secs(at) == KYIV_SUMMER_OFFSET_SECS;
+                assert_eq!(tabled, summer_time_computed(secs), "at {secs}");
+            }
+        }
+        // Known instants: 2026 switches on 29 March and 25 October, 01:00 UTC.
+        let utc = |text: &str, h: i64| (date(text).epoch_days() * DAY_SECS + h * 3_600) * 1_000_000;
+        assert_eq!(
+            kyiv_offset_secs(Timestamp(utc("2026-03-29", 1) - 1)),
+            2 * 3_600
+        );
+        assert_eq!(kyiv_offset_secs(Timestamp(utc("2026-03-29", 1))), 3 * 3_600);
+        assert_eq!(
+            kyiv_offset_secs(Timestamp(utc("2026-10-25", 1) - 1)),
+            3 * 3_600
+        );
+        assert_eq!(kyiv_offset_secs(Timestamp(utc("2026-10-25", 1))), 2 * 3_600);
+    }
+
+    proptest::proptest! {
+        /// Inside and outside the table, the offset is the rule's.
+        #[test]
+        fn the_offset_is_the_rules_everywhere(secs in -20_000_000_000_i64..20_000_000_000) {
+            let tabled = kyiv_offset_secs(Timestamp(secs * 1_000_000)) == KYIV_SUMMER_OFFSET_SECS;
+            proptest::prop_assert_eq!(tabled, summer_time_computed(secs));
+        }
     }
 
     #[test]
