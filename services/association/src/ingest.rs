@@ -175,22 +175,15 @@ impl IngestControl {
 /// (`nats://association:secret@hub-1:4222`, as the hub's FEDERATION account requires) are
 /// sent as credentials: the client library does not take them from the URL by itself.
 pub async fn connect(url: &str) -> Result<async_nats::Client, AssociationError> {
-    let mut options = async_nats::ConnectOptions::new()
+    let options = async_nats::ConnectOptions::new()
         .name("vidkryto-association")
         .retry_on_initial_connect()
         .max_reconnects(None)
         .connection_timeout(Duration::from_secs(5));
-    if let Some((user, password)) = credentials(url) {
-        options = options.user_and_password(user, password);
-    }
-    options.connect(url).await.map_err(AssociationError::nats)
-}
-
-/// The user and password of the first server in `url` (a comma-separated list), if given.
-fn credentials(url: &str) -> Option<(String, String)> {
-    let first = url.split(',').next()?.trim();
-    let addr: async_nats::ServerAddr = first.parse().ok()?;
-    Some((addr.username()?.to_owned(), addr.password()?.to_owned()))
+    relay::with_url_credentials(options, url)
+        .connect(url)
+        .await
+        .map_err(AssociationError::nats)
 }
 
 /// Makes sure `code`'s own stream exists (with the relay's settings) and that the ingest
@@ -922,17 +915,6 @@ pub fn parse_vkey(text: &str) -> Result<NoteVerifier, AssociationError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn credentials_come_from_the_url() {
-        assert_eq!(
-            credentials("nats://association:s3cret@hub-1:4222,nats://hub-2:4222"),
-            Some(("association".into(), "s3cret".into()))
-        );
-        assert_eq!(credentials("nats://127.0.0.1:4222"), None);
-        assert_eq!(credentials("nats://user-only@127.0.0.1:4222"), None);
-        assert_eq!(credentials("not a url"), None);
-    }
 
     #[test]
     fn a_domain_template_names_each_hromadas_leaf_domain() {

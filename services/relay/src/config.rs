@@ -33,8 +33,9 @@ pub const IDLE_POLL_MIN: Duration = Duration::from_millis(10);
 /// size, so wake no subscriber) go out within this time.
 pub const IDLE_POLL_MAX: Duration = Duration::from_secs(60);
 
-/// How the relay reaches JetStream and how hard it pushes.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// How the relay reaches JetStream and how hard it pushes. Its `Debug` hides the password a
+/// `nats_url` may carry.
+#[derive(Clone, PartialEq, Eq)]
 pub struct RelayConfig {
     /// The NATS server, e.g. `nats://127.0.0.1:4222` (the node's leaf node in production).
     pub nats_url: String,
@@ -53,6 +54,21 @@ pub struct RelayConfig {
     pub backoff_max: Duration,
     /// Wake-up when the log is quiet, to pick up checkpoints signed on the time policy.
     pub idle_poll: Duration,
+}
+
+impl std::fmt::Debug for RelayConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RelayConfig")
+            .field("nats_url", &crate::redacted_url(&self.nats_url))
+            .field("in_flight_max", &self.in_flight_max)
+            .field("read_batch", &self.read_batch)
+            .field("ack_timeout", &self.ack_timeout)
+            .field("duplicate_window", &self.duplicate_window)
+            .field("backoff_min", &self.backoff_min)
+            .field("backoff_max", &self.backoff_max)
+            .field("idle_poll", &self.idle_poll)
+            .finish()
+    }
 }
 
 impl Default for RelayConfig {
@@ -84,7 +100,10 @@ impl RelayConfig {
         if let Err(e) = self.nats_url.parse::<async_nats::ServerAddr>() {
             return Err(bad(
                 "nats_url",
-                format!("{:?} is not a NATS URL: {e}", self.nats_url),
+                format!(
+                    "{:?} is not a NATS URL: {e}",
+                    crate::redacted_url(&self.nats_url)
+                ),
             ));
         }
         if !(1..=IN_FLIGHT_MAX_LIMIT).contains(&self.in_flight_max) {

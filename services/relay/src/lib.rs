@@ -23,6 +23,7 @@
 mod config;
 mod error;
 mod relay;
+mod url;
 
 use std::sync::Arc;
 
@@ -37,6 +38,7 @@ pub use config::{
 };
 pub use error::RelayError;
 pub use relay::run;
+pub use url::{redacted_url, with_url_credentials};
 
 /// Header carrying an event's log sequence number.
 pub const SEQ_HEADER: &str = "Vidkryto-Seq";

@@ -76,12 +76,13 @@ pub async fn run<B: Backend>(
     config.validate()?;
     let names = Names::new(log.municipality());
     let (backoff_min, backoff_max) = (config.backoff_min, config.backoff_max);
-    let client = async_nats::ConnectOptions::new()
+    let options = async_nats::ConnectOptions::new()
         .name(format!("vidkryto-relay-{}", names.municipality))
         .retry_on_initial_connect()
         .max_reconnects(None)
         .connection_timeout(config.ack_timeout)
-        .reconnect_delay_callback(move |attempt| backoff_delay(backoff_min, backoff_max, attempt))
+        .reconnect_delay_callback(move |attempt| backoff_delay(backoff_min, backoff_max, attempt));
+    let client = crate::with_url_credentials(options, &config.nats_url)
         .connect(config.nats_url.as_str())
         .await
         .map_err(RelayError::Connect)?;
