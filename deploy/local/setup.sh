@@ -76,7 +76,8 @@ ensure_chromium() {
 dashboard_sources_hash() {
   (
     cd "$VIDKRYTO_ROOT"
-    find services/dashboard/src services/dashboard/build.mjs services/dashboard/package.json \
+    find services/dashboard/src services/dashboard/build.mjs services/dashboard/descriptor.mjs \
+      services/dashboard/package.json \
       services/dashboard/package-lock.json proto/vidkryto/national proto/vidkryto/federation \
       -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
     node --version

@@ -5,9 +5,9 @@
 //                                    hash of its contents, so a new build gets a new name)
 //
 // No bundler: the sources in src/ are ES modules copied as they are, next to vendored dist
-// files of npm packages (ECharts, the protobufjs light runtime), the ECharts Ukrainian locale
-// as an ES module, the API's JSON descriptor generated from the .proto files by protobufjs-cli
-// (`pbjs -t json`), and Ukraine's outline extracted from world-atlas at build time. Nothing is
+// files of npm packages (ECharts), the ECharts Ukrainian locale as an ES module, the API's JSON
+// descriptor generated from the .proto files by protobufjs-cli (`pbjs -t json`, read by the
+// page's own eval-free codec, src/protobuf.js), and Ukraine's outline extracted from world-atlas at build time. Nothing is
 // fetched at run time. The output depends only on the inputs: files are written in sorted
 // order with no timestamps, so the same sources build the same bytes.
 //
@@ -15,25 +15,20 @@
 // renamed into place, so a failed build never leaves a half-written dist/)
 
 import { createHash } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { apiDescriptor } from './descriptor.mjs';
+
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
-const repo = path.resolve(here, '../..');
 
 const args = process.argv.slice(2);
 const outIndex = args.indexOf('--out');
 const out = path.resolve(here, outIndex >= 0 ? args[outIndex + 1] : 'dist');
 
-/** The .proto files the dashboard reads (both without imports). */
-const PROTOS = [
-  'proto/vidkryto/national/v1/national.proto',
-  'proto/vidkryto/federation/v1/federation.proto',
-];
 /** World-atlas's ISO 3166-1 numeric id of Ukraine. */
 const UKRAINE_ID = '804';
 /** Crimea's bounding box (lon/lat): Natural Earth's de facto data puts the peninsula in another
@@ -84,8 +79,6 @@ for (const rel of sourceFiles(src)) {
 // 2. Vendored runtime files.
 const pkgFile = (p) => require.resolve(p);
 addFile('vendor/echarts.esm.min.mjs', fs.readFileSync(pkgFile('echarts/dist/echarts.esm.min.mjs')));
-addFile('vendor/protobuf.light.min.js',
-  fs.readFileSync(pkgFile('protobufjs/dist/light/protobuf.min.js')));
 {
   // ECharts 6 ships its Ukrainian strings as i18n/langUK-obj.js (UMD): load the object here and
   // write it as an ES module the page registers as the 'UK' locale.
@@ -96,27 +89,7 @@ addFile('vendor/protobuf.light.min.js',
 }
 
 // 3. The API descriptor, from the .proto files.
-{
-  const pbjs = path.join(here, 'node_modules/protobufjs-cli/bin/pbjs');
-  const json = execFileSync(process.execPath, [pbjs, '-t', 'json', ...PROTOS], {
-    cwd: repo,
-    encoding: 'utf8',
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  // pbjs camel-cases `petitions_per_10k` as `petitionsPer_10k`; protobuf's JSON mapping (and
-  // the page) calls it `petitionsPer10k`. Names only matter to the page: the wire has numbers.
-  const descriptor = JSON.parse(json);
-  const rename = (node) => {
-    if (node.fields) {
-      node.fields = Object.fromEntries(Object.entries(node.fields)
-        .map(([name, field]) => [name.replace(/_(\d)/g, '$1'), field]));
-    }
-    for (const child of Object.values(node.nested ?? {})) rename(child);
-  };
-  rename(descriptor);
-  // Re-serialise so formatting never depends on the generator's whitespace.
-  addFile('data/api.json', JSON.stringify(descriptor));
-}
+addFile('data/api.json', JSON.stringify(apiDescriptor()));
 
 // 4. Ukraine's outline (GeoJSON) from world-atlas's 1:50m countries.
 {
@@ -155,7 +128,6 @@ addFile('vendor/protobuf.light.min.js',
 // 5. Licences of what is vendored.
 addFile('vendor/LICENSES.txt', [
   ['echarts', 'LICENSE'],
-  ['protobufjs', 'LICENSE'],
   ['world-atlas', 'LICENSE'],
   ['topojson-client', 'LICENSE'],
 ].map(([pkg, file]) => {

@@ -1,10 +1,11 @@
 // The association's national and federation APIs, as the dashboard reads them: messages are
-// encoded and decoded by the protobufjs light runtime from the JSON descriptor the build
-// generated from the .proto files, and sent over gRPC-Web (grpc-web.js) to the page's own
-// origin. Decoded messages are plain objects with camelCase fields, 64-bit counts as numbers,
-// enums as their names and bytes as lowercase hex.
+// encoded and decoded by protobuf.js (this project's own, eval-free) from the JSON descriptor
+// the build generated from the .proto files, and sent over gRPC-Web (grpc-web.js) to the
+// page's own origin. Decoded messages are plain objects with camelCase fields, 64-bit counts
+// as numbers, enums as their names and bytes as lowercase hex.
 
 import { call, unary } from './grpc-web.js';
+import { Schema } from './protobuf.js';
 
 const NATIONAL = 'vidkryto.national.v1.NationalService';
 const FEDERATION = 'vidkryto.federation.v1.FederationService';
@@ -15,57 +16,31 @@ const NODE_PAGE = 2000;
 /** Pages followed at most: 1,470 hromadas are 3 pages; anything past this is a server bug. */
 const PAGES_MAX = 20;
 
-const TO_OBJECT = { longs: Number, enums: String, bytes: Array, defaults: true, arrays: true };
-
-const hex = (bytes) => Array.from(bytes ?? [], (b) => b.toString(16).padStart(2, '0')).join('');
-
-/** Replaces every bytes field's array (from toObject) by hex text, in place. */
-function bytesToHex(type, object) {
-  for (const field of type.fieldsArray) {
-    const value = object[field.name];
-    if (value == null) continue;
-    if (field.type === 'bytes') {
-      object[field.name] = field.repeated ? value.map(hex) : hex(value);
-    } else if (field.resolvedType && field.resolvedType.fieldsArray) {
-      const nested = field.resolvedType;
-      if (field.repeated) value.forEach((v) => bytesToHex(nested, v));
-      else bytesToHex(nested, value);
-    }
-  }
-  return object;
-}
-
 export class Api {
-  /** @param root a protobufjs Root of the descriptor */
-  constructor(root) {
-    this.root = root;
+  /** @param schema the APIs' types (protobuf.js `Schema`) */
+  constructor(schema) {
+    this.schema = schema;
   }
 
   static async load(descriptorUrl) {
-    const protobuf = globalThis.protobuf;
-    if (!protobuf) throw new Error('the protobufjs runtime did not load');
     const response = await fetch(descriptorUrl);
     if (!response.ok) throw new Error(`failed to load ${descriptorUrl}: HTTP ${response.status}`);
-    return new Api(protobuf.Root.fromJSON(await response.json()));
+    return new Api(new Schema(await response.json()));
   }
 
   method(service, name) {
-    const method = this.root.lookupService(service).methods[name];
-    if (!method) throw new Error(`${service} has no ${name}`);
-    method.resolve();
-    return method;
+    return this.schema.method(service, name);
   }
 
   encode(method, request) {
-    const type = method.resolvedRequestType;
+    const type = method.requestType;
     const problem = type.verify(request);
     if (problem) throw new Error(`bad ${type.name}: ${problem}`);
-    return type.encode(type.fromObject(request)).finish();
+    return type.encode(request);
   }
 
   decode(method, bytes) {
-    const type = method.resolvedResponseType;
-    return bytesToHex(type, type.toObject(type.decode(bytes), TO_OBJECT));
+    return method.responseType.decode(bytes);
   }
 
   async unary(service, name, request = {}, options = {}) {

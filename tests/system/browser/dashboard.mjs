@@ -186,6 +186,12 @@ async function run() {
       viewport: { width: 1280, height: 900 }, acceptDownloads: true, locale: 'uk-UA', timezoneId: 'Europe/Kyiv',
     });
     const page = await context.newPage();
+    // Every Content-Security-Policy violation, whether or not the browser also logs it.
+    await page.addInitScript(() => {
+      window.__cspViolations = [];
+      document.addEventListener('securitypolicyviolation',
+        (e) => window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
+    });
     page.on('pageerror', (e) => errors.push(e.message));
     page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
 
@@ -310,6 +316,16 @@ async function run() {
     await page.screenshot({ path: path.join(shots, 'overview-live.png'), fullPage: true });
 
     check(errors.length === 0, `errors in the page: ${errors.join(' | ')}`);
+    const violations = await page.evaluate(() => window.__cspViolations);
+    check(violations.length === 0, `the page broke its CSP: ${violations.join(' | ')}`);
+    // The policy does forbid eval: the page works without it, not merely beside it. (A string
+    // timer compiles in the page itself; code run through DevTools would be exempt.)
+    await page.evaluate(() => setTimeout('window.__evalRan = true', 0)); // eslint-disable-line no-implied-eval
+    await page.waitForTimeout(300);
+    check(await page.evaluate(() => window.__evalRan) !== true, 'eval ran: the CSP allows it');
+    const blocked = await page.evaluate(() => window.__cspViolations);
+    check(blocked.some((v) => v.startsWith('script-src') && v.endsWith('eval')),
+      `the blocked eval was not reported: ${blocked.join(' | ') || 'no violation'}`);
   } catch (error) {
     const page = browser.contexts()[0]?.pages()[0];
     await page?.screenshot({ path: path.join(shots, 'failure.png'), fullPage: true }).catch(() => {});
