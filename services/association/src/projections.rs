@@ -12,7 +12,7 @@ use sqlx::Row;
 
 use crate::error::AssociationError;
 use crate::read::parse_code;
-use crate::store::{Tx, db};
+use crate::store::{Store, Tx, db};
 
 pub use projection::Verified as ProjectedEvent;
 
@@ -326,4 +326,40 @@ pub async fn truncate(tx: &mut Tx<'_>) -> Result<(), AssociationError> {
     .await
     .map_err(db)?;
     Ok(())
+}
+
+/// One hromada's milestones, soonest due first (then by id), rows `offset..offset + limit`,
+/// and how many it has.
+pub async fn milestones_of(
+    store: &Store,
+    code: &MunicipalityCode,
+    offset: usize,
+    limit: usize,
+) -> Result<(u64, Vec<projection::MilestoneRow>), AssociationError> {
+    let mut tx = store.pool().begin().await.map_err(db)?;
+    let total: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM proj_milestone WHERE municipality = $1")
+            .bind(code.as_str())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+    let rows = sqlx::query(
+        "SELECT row FROM proj_milestone WHERE municipality = $1 \
+         ORDER BY due, id OFFSET $2 LIMIT $3",
+    )
+    .bind(code.as_str())
+    .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(db)?;
+    tx.commit().await.map_err(db)?;
+    let rows = rows
+        .iter()
+        .map(|row| {
+            let bytes: Vec<u8> = row.try_get("row").map_err(db)?;
+            decode(MILESTONES, &bytes)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((u64::try_from(total).unwrap_or(0), rows))
 }

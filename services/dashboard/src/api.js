@@ -100,6 +100,11 @@ export class Api {
     return this.unary(NATIONAL, 'GetLeaderboard', { metric, limit, oblast, ascending });
   }
 
+  /** Every action-plan milestone of a hromada, soonest due first. */
+  milestones(code) {
+    return this.allPages(NATIONAL, 'ListMilestones', { code, pageSize: 1000 }, 'milestones');
+  }
+
   answerDays(area = '') {
     return this.unary(NATIONAL, 'GetAnswerDays', { area });
   }

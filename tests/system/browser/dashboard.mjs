@@ -6,7 +6,7 @@
 //   DASHBOARD_URL   the association's base URL (it serves the page and gRPC-Web)
 //   CHROMIUM        the browser executable
 //   EXPECT          a JSON file: { summary: {figure: value}, leaderboard: [{code, numerator,
-//                   denominator}], oblasts: [code], hromada: {code, checkpoint_size,
+//                   denominator}], oblasts: [code], hromada: {code, milestone_dues, checkpoint_size,
 //                   verified_size}, enrolled: n }
 //   SCREENSHOTS     where to save screenshots
 //
@@ -264,6 +264,11 @@ async function run() {
     check(provenance.size === String(expect.hromada.checkpoint_size),
       `provenance shows checkpoint ${provenance.size}, gRPC ${expect.hromada.checkpoint_size}`);
     check(provenance.text.includes('засвідчено асоціацією'), `provenance does not say cosigned: ${provenance.text}`);
+    // Every milestone, in ListMilestones's order: the CSV keeps the ISO due dates.
+    const milestoneCsv = await downloadCsv(page, 'milestone-list');
+    const dues = milestoneCsv.rows.slice(1).map((r) => r[0]);
+    check(JSON.stringify(dues) === JSON.stringify(expect.hromada.milestone_dues),
+      `milestone list dues ${dues.join(', ')}, gRPC ${expect.hromada.milestone_dues.join(', ')}`);
     await page.screenshot({ path: path.join(shots, 'hromada.png'), fullPage: true });
 
     step('language');

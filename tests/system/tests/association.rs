@@ -103,8 +103,9 @@ async fn three_nodes_national_figures_equal_the_hand_computed_ones() {
     v.publish_outcome(&hearing).await;
 
     // Koriukivka: a petition reaching its threshold of 2, answered 30 days after consideration
-    // started (late: the law gives 10 working days); an action plan with one commitment and two
-    // milestones (one complete, one limited), assessed complete with a major opening.
+    // started (late: the law gives 10 working days); an action plan with one commitment and three
+    // milestones (one complete, one limited, one past due with no report), assessed complete
+    // with a major opening.
     let mut k = Civic::of(&koriukivka).await;
     let q1 = k.petition("Repair the bridge").await;
     k.sign(&q1, 0..2).await;
@@ -115,6 +116,7 @@ async fn three_nodes_national_figures_equal_the_hand_computed_ones() {
     let commitment = k.commitment(&plan, "2026-01-01", "2027-06-30").await;
     let m1 = k.milestone(&plan, &commitment, "2026-06-30").await;
     let m2 = k.milestone(&plan, &commitment, "2027-03-31").await;
+    let m3 = k.milestone(&plan, &commitment, "2026-09-30").await;
     k.progress(&plan, &m1, nodepb::ImplementationStatus::Complete)
         .await;
     k.progress(&plan, &m2, nodepb::ImplementationStatus::Limited)
@@ -170,10 +172,12 @@ async fn three_nodes_national_figures_equal_the_hand_computed_ones() {
     assert_eq!(f.action_plans, 1);
     assert_eq!(f.commitments, 1);
     assert_eq!(f.commitments_assessed, 1);
-    assert_eq!(f.milestones, 2);
+    assert_eq!(f.milestones, 3);
     assert_eq!(kind(&f, |f| &f.milestones_by_status, "complete"), 1);
     assert_eq!(kind(&f, |f| &f.milestones_by_status, "limited"), 1);
-    assert_eq!(kind(&f, |f| &f.milestones_by_status, "no_report"), 0);
+    assert_eq!(kind(&f, |f| &f.milestones_by_status, "no_report"), 1);
+    // Past due (the association's today is after 2026-09-30) and never reported complete.
+    assert_eq!(f.milestones_overdue_now, 1);
     assert_eq!(kind(&f, |f| &f.opened_government, "major"), 1);
     assert_eq!(f.anomalies, 0);
     let per_10k = |n: f64| n * 10_000.0 / population as f64;
@@ -181,7 +185,7 @@ async fn three_nodes_national_figures_equal_the_hand_computed_ones() {
     assert!((f.signatures_per_10k - per_10k(10.0)).abs() < 1e-9);
     assert_eq!(f.share_answered_on_time, 0.5);
     assert!((f.share_contributions_answered - 1.0 / 3.0).abs() < 1e-9);
-    assert_eq!(f.share_milestones_substantial_or_complete, 0.5);
+    assert!((f.share_milestones_substantial_or_complete - 1.0 / 3.0).abs() < 1e-9);
 
     // One hromada's own figures and provenance.
     let mut national = association.national().await;
@@ -254,6 +258,94 @@ async fn three_nodes_national_figures_equal_the_hand_computed_ones() {
         5
     );
     assert_eq!(series.weeks.iter().map(|w| w.signatures).sum::<u64>(), 10);
+
+    // Koriukivka's milestones one by one, soonest due first, two to a page.
+    let list = |page_size: i32, page_token: String| natpb::ListMilestonesRequest {
+        code: KORIUKIVKA.into(),
+        page_size,
+        page_token,
+    };
+    let first = national
+        .list_milestones(list(2, String::new()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((first.total_size, first.milestones.len()), (3, 2));
+    assert!(!first.next_page_token.is_empty());
+    let second = national
+        .list_milestones(list(2, first.next_page_token.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(second.milestones.len(), 1);
+    assert!(second.next_page_token.is_empty());
+    let all: Vec<&natpb::Milestone> = first.milestones.iter().chain(&second.milestones).collect();
+    let seen: Vec<(&str, &str, &str, bool)> = all
+        .iter()
+        .map(|m| {
+            (
+                m.milestone_id.as_str(),
+                m.due.as_str(),
+                m.status.as_str(),
+                m.overdue,
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (m1.as_str(), "2026-06-30", "complete", false),
+            (m3.as_str(), "2026-09-30", "no_report", true),
+            (m2.as_str(), "2027-03-31", "limited", false),
+        ]
+    );
+    assert!(
+        all.iter()
+            .all(|m| m.plan_id == plan && m.commitment_id == commitment)
+    );
+    assert!(!all[0].completed_on.is_empty());
+    assert!(all[1].completed_on.is_empty() && all[2].completed_on.is_empty());
+    // A page token is bound to its hromada; unknown hromadas and bad sizes are refused.
+    let err = national
+        .list_milestones(natpb::ListMilestonesRequest {
+            code: VINNYTSIA.into(),
+            page_size: 2,
+            page_token: first.next_page_token.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
+    let err = national
+        .list_milestones(natpb::ListMilestonesRequest {
+            code: "UA123".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
+    let err = national
+        .list_milestones(list(-1, String::new()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
+    let err = national
+        .list_milestones(natpb::ListMilestonesRequest {
+            code: "UA05020990000012345".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::NotFound, "{err:?}");
+    // A hromada with no plan has an empty list.
+    let none = national
+        .list_milestones(natpb::ListMilestonesRequest {
+            code: VINNYTSIA.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((none.total_size, none.milestones.len()), (0, 0));
 
     // Bad requests are refused with the field named.
     let err = national

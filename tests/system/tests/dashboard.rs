@@ -333,6 +333,16 @@ async fn the_dashboard_shows_the_grpc_figures_and_live_updates_in_chromium() {
         .into_inner();
     let provenance = hromada.provenance.clone().unwrap_or_default();
     assert!(provenance.checkpoint_size > 0 && !provenance.cosigned_note.is_empty());
+    let milestones = national
+        .list_milestones(natpb::ListMilestonesRequest {
+            code: VINNYTSIA.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .milestones;
+    assert_eq!(milestones.len(), 2, "{milestones:?}");
     let expect = json!({
         "summary": headline(&summary),
         "leaderboard": board.entries.iter().map(|e| json!({
@@ -344,6 +354,7 @@ async fn the_dashboard_shows_the_grpc_figures_and_live_updates_in_chromium() {
             "oblast": VINNYTSIA_OBLAST,
             "checkpoint_size": provenance.checkpoint_size,
             "verified_size": provenance.verified_size,
+            "milestone_dues": milestones.iter().map(|m| m.due.clone()).collect::<Vec<_>>(),
         },
         "enrolled": summary.municipalities_enrolled,
     });

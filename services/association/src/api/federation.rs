@@ -9,7 +9,7 @@ use sha2::{Digest as _, Sha256};
 use sqlx::Row;
 use tonic::{Request, Response, Status};
 
-use super::{code, decode_token, encode_token, invalid, page_size};
+use super::{code, decode_token, encode_token, invalid, next_page_token, page_size};
 use crate::enrolment::Enrolment;
 use crate::read::{NodeInfo, ReadModel};
 use crate::store::{Store, db, uint};
@@ -157,11 +157,7 @@ impl FederationService for FederationApi {
                 self.node_view(**code, info, own)
             })
             .collect();
-        let next_page_token = if end < matching.len() {
-            encode_token(end, &fingerprint)
-        } else {
-            String::new()
-        };
+        let next_page_token = next_page_token(end, matching.len(), &fingerprint);
         Ok(Response::new(pb::ListNodesResponse {
             nodes,
             next_page_token,

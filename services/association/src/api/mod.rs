@@ -56,6 +56,16 @@ pub(crate) fn encode_token(offset: usize, fingerprint: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{offset}:{fingerprint}"))
 }
 
+/// The token of the page after one that ended at item `end` of `total`, or empty after the
+/// last page.
+pub(crate) fn next_page_token(end: usize, total: usize, fingerprint: &str) -> String {
+    if end < total {
+        encode_token(end, fingerprint)
+    } else {
+        String::new()
+    }
+}
+
 pub(crate) fn decode_token(token: &str, fingerprint: &str) -> Result<usize, Status> {
     if token.is_empty() {
         return Ok(0);

@@ -14,7 +14,7 @@ use proto::national::v1::national_service_server::NationalService;
 use sqlx::Row;
 use tonic::{Request, Response, Status};
 
-use super::{code, decode_token, encode_token, invalid, page_size};
+use super::{code, decode_token, invalid, next_page_token, page_size};
 use crate::read::{AreaFigures, ReadModel, Snapshot, share};
 use crate::reference::Municipality;
 use crate::store::{Store, db, uint};
@@ -415,11 +415,7 @@ impl NationalService for NationalApi {
             .iter()
             .map(|&i| views.municipalities[i].clone())
             .collect();
-        let next_page_token = if end < total {
-            encode_token(end, &fingerprint)
-        } else {
-            String::new()
-        };
+        let next_page_token = next_page_token(end, total, &fingerprint);
         Ok(Response::new(pb::ListMunicipalitiesResponse {
             municipalities: page,
             next_page_token,
@@ -622,6 +618,55 @@ impl NationalService for NationalApi {
             deadline_working_days: DEADLINE_WORKING_DAYS,
             answered: count(c.petitions_answered),
             answered_late: count(c.petitions_answered - c.petitions_answered_on_time),
+        }))
+    }
+
+    async fn list_milestones(
+        &self,
+        request: Request<pb::ListMilestonesRequest>,
+    ) -> Reply<pb::ListMilestonesResponse> {
+        let r = request.into_inner();
+        let code = code("code", &r.code)?;
+        let size = page_size(r.page_size, 200, 1000)?;
+        let fingerprint = format!("milestones|{code}");
+        let offset = decode_token(&r.page_token, &fingerprint)?;
+        if !self.read.reference.municipalities.contains_key(&code) {
+            return Err(Status::not_found(format!("no hromada {code}")));
+        }
+        let snapshot = self.read.snapshot();
+        let today = snapshot
+            .as_of
+            .unwrap_or_else(|| domain::kyiv_date(event_store_core::Timestamp::now()));
+        let (total, rows) = crate::projections::milestones_of(&self.store, &code, offset, size)
+            .await
+            .map_err(Status::from)?;
+        let date = |days: i32| {
+            CivilDate::from_epoch_days(i64::from(days)).map_or_else(String::new, |d| d.to_string())
+        };
+        let milestones = rows
+            .iter()
+            .map(|m| pb::Milestone {
+                milestone_id: m.milestone_id.to_string(),
+                plan_id: m.plan_id.to_string(),
+                commitment_id: m.commitment_id.to_string(),
+                due: date(m.due),
+                status: MILESTONE_STATUSES
+                    .get(m.status.map_or(0, |s| usize::from(s) + 1))
+                    .map_or_else(String::new, |s| (*s).to_owned()),
+                completed_on: m.completed_at.map_or_else(String::new, |at| {
+                    domain::kyiv_date(event_store_core::Timestamp(at)).to_string()
+                }),
+                // As the read model counts `milestones_overdue_now`.
+                overdue: i64::from(m.due) < today.epoch_days() && m.completed_at.is_none(),
+            })
+            .collect();
+        let end = offset.saturating_add(rows.len());
+        let total_items = usize::try_from(total).unwrap_or(usize::MAX);
+        let next_page_token = next_page_token(end, total_items, &fingerprint);
+        Ok(Response::new(pb::ListMilestonesResponse {
+            milestones,
+            next_page_token,
+            total_size: u32::try_from(total).unwrap_or(u32::MAX),
         }))
     }
 

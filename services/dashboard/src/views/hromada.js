@@ -1,6 +1,6 @@
 // One hromada: where its verified history stands ("history verified up to checkpoint N,
 // cosigned"), its figures, its weekly timeline, its action-plan milestones by IRM status and
-// its dialogues by kind.
+// one by one (due date, status, overdue), and its dialogues by kind.
 
 import { GrpcError } from '../grpc-web.js';
 import { fmt, t, tOr } from '../i18n.js';
@@ -53,10 +53,11 @@ export async function hromada({ api, route }) {
     if (e instanceof GrpcError && (e.code === NOT_FOUND || e.code === 3)) return null;
     throw e;
   }
-  const [weeks, node, oblasts] = await Promise.all([
+  const [weeks, node, oblasts, milestoneList] = await Promise.all([
     api.timeSeries(code, weeksWanted),
     m.enrolled ? api.node(code).catch(() => null) : null,
     api.oblasts(),
+    m.enrolled ? api.milestones(code) : [],
   ]);
   const f = m.figures ?? {};
   const title = hromadaTitle(m);
@@ -120,6 +121,20 @@ export async function hromada({ api, route }) {
         { key: 'count', label: t('hromada.count'), kind: 'int' },
       ],
       rows: statuses,
+    }),
+    dataTable({
+      id: 'milestone-list',
+      title: t('hromada.milestone_list'),
+      note: t('hromada.milestone_list_note'),
+      csvName: `milestone-list-${code}`,
+      columns: [
+        { key: 'due', label: t('hromada.due'), kind: 'date' },
+        { key: 'status', label: t('hromada.status'), value: (r) => statusText({ kind: r.status }) },
+        { key: 'overdue', label: t('hromada.overdue'), value: (r) => (r.overdue ? t('common.yes') : t('common.no')) },
+        { key: 'completedOn', label: t('hromada.completed_on'), kind: 'date' },
+        { key: 'commitmentId', label: t('hromada.commitment'), value: (r) => r.commitmentId.slice(0, 8) },
+      ],
+      rows: milestoneList,
     }),
     dataTable({
       id: 'dialogues',
