@@ -27,7 +27,7 @@ use tonic::body::Body;
 
 /// The largest file served. The biggest asset (ECharts' minified module) is about 1.1 MiB; a
 /// bound keeps one request from pulling an arbitrary file into memory.
-pub const FILE_SIZE_MAX: u64 = 8 * 1024 * 1024;
+const FILE_SIZE_MAX: u64 = 8 * 1024 * 1024;
 /// The longest request path considered (the build's paths are under 100 bytes).
 const PATH_LEN_MAX: usize = 256;
 /// Path segments considered (the build nests at most `assets/<hash>/vendor/file`).
@@ -59,14 +59,9 @@ pub struct DashboardLayer {
 }
 
 impl DashboardLayer {
-    /// Serves no dashboard: every request passes through.
-    pub fn disabled() -> Self {
-        Self { files: None }
-    }
-
-    /// `new(dir)` when a directory is configured, else `disabled()`.
+    /// `new(dir)` when a directory is configured, else a layer every request passes through.
     pub fn from_setting(dir: Option<&Path>) -> anyhow::Result<Self> {
-        dir.map_or_else(|| Ok(Self::disabled()), Self::new)
+        dir.map_or_else(|| Ok(Self { files: None }), Self::new)
     }
 
     /// Serves `dir`, which must be a directory with an `index.html` (the dashboard's `dist`).
@@ -121,12 +116,11 @@ where
     fn call(&mut self, request: Request<B>) -> Self::Future {
         use futures_util::future::Either;
         let method = request.method();
-        let Some(files) = self.files.clone() else {
-            return Either::Left(self.inner.call(request));
+        // gRPC and gRPC-Web are POSTs: they pass straight through.
+        let files = match &self.files {
+            Some(files) if method == Method::GET || method == Method::HEAD => Arc::clone(files),
+            _ => return Either::Left(self.inner.call(request)),
         };
-        if method != Method::GET && method != Method::HEAD {
-            return Either::Left(self.inner.call(request));
-        }
         let head = method == Method::HEAD;
         let path = request.uri().path().to_owned();
         Either::Right(Box::pin(async move {

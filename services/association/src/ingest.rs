@@ -221,7 +221,7 @@ pub async fn ensure_sourced_in(
             // stream to its own hromada's subjects, whatever its operator puts in it.
             Some(domain) => SourceSpec {
                 api: Some(format!("$JS.{domain}.API")),
-                filter: Some(format!("vidkryto.*.{code}")),
+                filter: Some(relay::subjects_filter(code)),
             },
             None => {
                 js.get_or_create_stream(relay::stream_config(code, window))

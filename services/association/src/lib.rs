@@ -4,7 +4,7 @@
 
 pub mod api;
 mod commit;
-pub mod dashboard;
+mod dashboard;
 pub mod digest;
 pub mod enrolment;
 pub mod error;

@@ -61,6 +61,14 @@ async fn load<T: DeserializeOwned>(
         .fetch_all(&mut **tx)
         .await
         .map_err(db)?;
+    decode_rows(table, &rows)
+}
+
+/// The `row` column of each fetched row of `table`, decoded.
+fn decode_rows<T: DeserializeOwned>(
+    table: &str,
+    rows: &[sqlx::postgres::PgRow],
+) -> Result<Vec<T>, AssociationError> {
     rows.iter()
         .map(|row| {
             let bytes: Vec<u8> = row.try_get("row").map_err(db)?;
@@ -335,12 +343,11 @@ pub async fn milestones_of(
     code: &MunicipalityCode,
     offset: usize,
     limit: usize,
-) -> Result<(u64, Vec<projection::MilestoneRow>), AssociationError> {
-    let mut tx = store.pool().begin().await.map_err(db)?;
+) -> Result<(usize, Vec<projection::MilestoneRow>), AssociationError> {
     let total: i64 =
         sqlx::query_scalar("SELECT count(*) FROM proj_milestone WHERE municipality = $1")
             .bind(code.as_str())
-            .fetch_one(&mut *tx)
+            .fetch_one(store.pool())
             .await
             .map_err(db)?;
     let rows = sqlx::query(
@@ -350,16 +357,11 @@ pub async fn milestones_of(
     .bind(code.as_str())
     .bind(i64::try_from(offset).unwrap_or(i64::MAX))
     .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-    .fetch_all(&mut *tx)
+    .fetch_all(store.pool())
     .await
     .map_err(db)?;
-    tx.commit().await.map_err(db)?;
-    let rows = rows
-        .iter()
-        .map(|row| {
-            let bytes: Vec<u8> = row.try_get("row").map_err(db)?;
-            decode(MILESTONES, &bytes)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok((u64::try_from(total).unwrap_or(0), rows))
+    Ok((
+        usize::try_from(total).unwrap_or(0),
+        decode_rows(MILESTONES, &rows)?,
+    ))
 }

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{Read as _, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use event_store_core::{Hash, MunicipalityCode, merkle};
@@ -195,6 +195,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ArchiveError> {
     Ok(())
 }
 
+/// One events file of a hromada: the first and last sequence numbers it holds, and its path.
+pub type EventsFile = (u64, u64, PathBuf);
+
 /// An archive directory.
 #[derive(Debug, Clone)]
 pub struct Archive {
@@ -231,10 +234,6 @@ impl Archive {
         self.read_json(KEYS)
     }
 
-    pub fn digest(&self) -> Result<DigestRecord, ArchiveError> {
-        self.read_json(DIGEST)
-    }
-
     /// The hromadas the archive holds, by code.
     pub fn municipalities(&self) -> Result<Vec<MunicipalityCode>, ArchiveError> {
         let dir = self.root.join(MUNICIPALITIES);
@@ -254,10 +253,7 @@ impl Archive {
     }
 
     /// A hromada's events files, `(first, last, path)` ascending.
-    pub fn events_files(
-        &self,
-        code: &MunicipalityCode,
-    ) -> Result<Vec<(u64, u64, PathBuf)>, ArchiveError> {
+    pub fn events_files(&self, code: &MunicipalityCode) -> Result<Vec<EventsFile>, ArchiveError> {
         let dir = self.municipality_dir(code);
         let mut files = Vec::new();
         if !dir.exists() {
@@ -276,11 +272,7 @@ impl Archive {
 
     /// Reads one events file's bytes (decode them with [`decode_events`]).
     pub fn read_events_file(&self, path: &Path) -> Result<Vec<u8>, ArchiveError> {
-        let mut data = Vec::new();
-        fs::File::open(path)
-            .and_then(|mut f| f.read_to_end(&mut data))
-            .map_err(io(path))?;
-        Ok(data)
+        fs::read(path).map_err(io(path))
     }
 
     /// A hromada's accepted checkpoints, in file order.
@@ -387,16 +379,7 @@ impl Archive {
 pub fn hash_file(path: &Path) -> Result<(u64, String), ArchiveError> {
     let mut file = fs::File::open(path).map_err(io(path))?;
     let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 1 << 20];
-    let mut size = 0u64;
-    loop {
-        let n = file.read(&mut buffer).map_err(io(path))?;
-        if n == 0 {
-            break;
-        }
-        size += n as u64;
-        hasher.update(&buffer[..n]);
-    }
+    let size = std::io::copy(&mut file, &mut hasher).map_err(io(path))?;
     Ok((size, hex::encode(hasher.finalize())))
 }
 

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use event_store_core::{MunicipalityCode, Timestamp};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use proto::audit::v1 as pb;
 use proto::audit::v1::audit_service_client::AuditServiceClient;
 use tonic::transport::Channel;
@@ -58,7 +58,7 @@ pub async fn connect(url: &str) -> Result<AuditServiceClient<Channel>, AuditErro
     Ok(AuditServiceClient::new(channel).max_decoding_message_size(MESSAGE_SIZE_MAX))
 }
 
-fn remote(e: tonic::Status) -> AuditError {
+pub(crate) fn remote(e: tonic::Status) -> AuditError {
     AuditError::Remote(format!("{}: {}", e.code(), e.message()))
 }
 
@@ -111,17 +111,11 @@ pub async fn export(options: &ExportOptions) -> Result<ExportSummary, AuditError
     )?;
 
     let total: u64 = positions.iter().map(|(_, size)| size).sum();
-    let bar = if options.progress {
-        let bar = ProgressBar::new(total);
-        if let Ok(style) = ProgressStyle::with_template(
-            "{spinner} exporting {pos}/{len} events ({per_sec}) {wide_bar}",
-        ) {
-            bar.set_style(style);
-        }
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = crate::progress_bar(
+        options.progress,
+        total,
+        "{spinner} exporting {pos}/{len} events ({per_sec}) {wide_bar}",
+    );
     let mut fetched = 0;
     for (code, size) in &positions {
         fetched += export_events(&mut client, &archive, code, *size, &bar).await?;

@@ -28,3 +28,16 @@ pub enum AuditError {
     #[error("verification failed: {0}")]
     Failed(String),
 }
+
+/// A progress bar of `total` events drawn with `template` (the default style if it does not
+/// parse), or a hidden one when `show` is false.
+pub(crate) fn progress_bar(show: bool, total: u64, template: &str) -> indicatif::ProgressBar {
+    if !show {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar
+}

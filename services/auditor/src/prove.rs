@@ -9,7 +9,7 @@ use proto::audit::v1 as pb;
 use serde::Serialize;
 
 use crate::AuditError;
-use crate::export::connect;
+use crate::export::{connect, remote};
 
 /// Events scanned at most when looking an event up by its id.
 const SCAN_LIMIT: u32 = 100_000;
@@ -39,10 +39,6 @@ pub struct Receipt {
     pub cosigned_note: String,
     pub node_vkey: String,
     pub witness_vkey: String,
-}
-
-fn remote(e: tonic::Status) -> AuditError {
-    AuditError::Remote(format!("{}: {}", e.code(), e.message()))
 }
 
 fn hash(bytes: &[u8]) -> Result<Hash, AuditError> {

@@ -11,11 +11,11 @@ use std::sync::Mutex;
 use event_store_core::checkpoint::{NoteVerifier, SignedCheckpoint, WitnessVerifier, origin_for};
 use event_store_core::merkle::{self, Frontier};
 use event_store_core::{EnvelopeRef, Hash, MunicipalityCode};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use projection::{MemoryStore, Outcome, Verified};
 use serde::Serialize;
 
-use crate::archive::{Archive, ArchiveError, CheckpointRecord, KeyRecord, Keys};
+use crate::archive::{Archive, ArchiveError, CheckpointRecord, EventsFile, KeyRecord, Keys};
 
 /// Events checked against the rules in one batch.
 const RULES_BATCH: usize = 10_000;
@@ -86,29 +86,23 @@ pub fn verify(archive: &Archive, threads: usize, progress: bool) -> Result<Repor
     let witness = NoteVerifier::parse(keys.witness_vkey.trim())
         .map(|k| WitnessVerifier::from_note_verifier(&k))
         .ok();
-    let total: u64 = codes
+    // Each hromada's events files, listed once: they size the bar and are then verified.
+    let listings: Vec<(MunicipalityCode, Vec<EventsFile>)> = codes
         .iter()
-        .map(|c| {
-            archive
-                .events_files(c)
-                .map(|f| f.iter().map(|(a, b, _)| b + 1 - a).sum::<u64>())
-        })
-        .collect::<Result<Vec<_>, _>>()?
+        .map(|c| archive.events_files(c).map(|files| (*c, files)))
+        .collect::<Result<_, _>>()?;
+    let total: u64 = listings
         .iter()
+        .flat_map(|(_, files)| files.iter().map(|(a, b, _)| b + 1 - a))
         .sum();
-    let bar = if progress {
-        let bar = ProgressBar::new(total);
-        if let Ok(style) = ProgressStyle::with_template(
-            "{spinner} verifying {pos}/{len} events ({per_sec}, {eta} left) {wide_bar}",
-        ) {
-            bar.set_style(style);
-        }
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = crate::progress_bar(
+        progress,
+        total,
+        "{spinner} verifying {pos}/{len} events ({per_sec}, {eta} left) {wide_bar}",
+    );
     // Jobs: the manifest's file hashes (`None`), then each hromada.
-    let mut jobs: Vec<Option<MunicipalityCode>> = codes.iter().copied().map(Some).collect();
+    let mut jobs: Vec<Option<&(MunicipalityCode, Vec<EventsFile>)>> =
+        listings.iter().map(Some).collect();
     jobs.push(None);
     let queue = Mutex::new(jobs);
     let results = Mutex::new(Vec::new());
@@ -123,14 +117,14 @@ pub fn verify(archive: &Archive, threads: usize, progress: bool) -> Result<Repor
                         Err(_) => None,
                     };
                     let Some(job) = next else { break };
-                    let Some(code) = job else {
+                    let Some((code, files)) = job else {
                         let checked = archive.check_manifest();
                         if let Ok(mut m) = manifest.lock() {
                             *m = Some(checked);
                         }
                         continue;
                     };
-                    match verify_municipality(archive, &keys, witness.as_ref(), &code, &bar) {
+                    match verify_municipality(archive, &keys, witness.as_ref(), code, files, &bar) {
                         Ok(report) => {
                             if let Ok(mut r) = results.lock() {
                                 r.push(report);
@@ -274,6 +268,7 @@ fn verify_municipality(
     keys: &Keys,
     witness: Option<&WitnessVerifier>,
     code: &MunicipalityCode,
+    files: &[EventsFile],
     bar: &ProgressBar,
 ) -> Result<MunicipalityReport, ArchiveError> {
     let keys = keys_of(keys, code);
@@ -299,7 +294,7 @@ fn verify_municipality(
     }
     let mut run = Run::new(*code);
     let mut failure_found: Option<Failure> = None;
-    'files: for (first, last, path) in archive.events_files(code)? {
+    'files: for &(first, last, ref path) in files {
         if first != run.next {
             failure_found = Some(failure(
                 run.next,
@@ -310,8 +305,8 @@ fn verify_municipality(
             ));
             break;
         }
-        let data = archive.read_events_file(&path)?;
-        let records = crate::archive::decode_events(&path, &data)?;
+        let data = archive.read_events_file(path)?;
+        let records = crate::archive::decode_events(path, &data)?;
         let held = records.len() as u64;
         bar.inc(held);
         for record in records {
@@ -524,7 +519,10 @@ impl Run {
                         Outcome::Anomaly(anomaly) => Some(failure(
                             event.seq,
                             "rules",
-                            format!("{} breaks the rules: {anomaly}", domain_name(&event.event)),
+                            format!(
+                                "{} breaks the rules: {anomaly}",
+                                event.event.event_type().name()
+                            ),
                             "an event the rules allow here",
                             anomaly.to_string(),
                         )),
@@ -534,8 +532,4 @@ impl Run {
             Err(e) => Some(failure(batch[0].seq, "rules", e.to_string(), "", "")),
         }
     }
-}
-
-fn domain_name(event: &domain::Event) -> &'static str {
-    event.event_type().name()
 }

@@ -59,6 +59,11 @@ pub fn checkpoint_subject(municipality: &MunicipalityCode) -> String {
     format!("vidkryto.ckpt.{municipality}")
 }
 
+/// A filter matching both subjects of a municipality, and no other's: `vidkryto.*.<KATOTTG>`.
+pub fn subjects_filter(municipality: &MunicipalityCode) -> String {
+    format!("vidkryto.*.{municipality}")
+}
+
 /// The JetStream stream holding both subjects of a municipality: `VIDKRYTO_<KATOTTG>`.
 pub fn stream_name(municipality: &MunicipalityCode) -> String {
     format!("VIDKRYTO_{municipality}")

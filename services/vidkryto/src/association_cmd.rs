@@ -144,11 +144,7 @@ pub async fn run(cmd: AssociationCommand) -> anyhow::Result<ExitCode> {
             if dashboard {
                 println!("dashboard: http://{}/", running.grpc_addr);
             }
-            // systemd's Type=notify: ready once serving, stopping once asked to.
-            let signal = crate::node_cmd::wait_for_signal();
-            crate::notify::sd_notify_logged(crate::notify::READY);
-            signal.await;
-            crate::notify::sd_notify_logged(crate::notify::STOPPING);
+            crate::node_cmd::ready_until_signal().await;
             eprintln!("shutting down");
             running.shutdown().await;
             Ok(ExitCode::SUCCESS)

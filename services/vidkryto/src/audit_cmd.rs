@@ -258,13 +258,12 @@ pub async fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// A fresh directory under the system's temporary directory for a verify-by-URL archive.
+/// A fresh directory under the system's temporary directory for a verify-by-URL archive; it
+/// is kept after the run.
 fn tempfile_dir() -> anyhow::Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!(
-        "vidkryto-audit-{}-{}",
-        std::process::id(),
-        event_store_core::Timestamp::now().as_micros()
-    ));
-    std::fs::create_dir_all(&dir).with_context(|| format!("failed to create {}", dir.display()))?;
-    Ok(dir)
+    let dir = tempfile::Builder::new()
+        .prefix("vidkryto-audit-")
+        .tempdir()
+        .context("failed to create a temporary directory")?;
+    Ok(dir.keep())
 }

@@ -130,16 +130,12 @@ async fn show<B: Backend>(backend: &B) -> anyhow::Result<ExitCode> {
     println!("municipality: {code}");
     println!("verifier key: {}", meta.verifier_key);
     println!("events: {}", head.size());
-    println!("root: {}", hex(&head.frontier.root()));
+    println!("root: {}", hex::encode(head.frontier.root()));
     match backend.latest_checkpoint().await? {
         Some(cp) => print!("latest checkpoint:\n{}", cp.note),
         None => println!("latest checkpoint: none"),
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 async fn verify_cmd<B: Backend>(
@@ -226,9 +222,9 @@ async fn prove<B: Backend>(backend: &B, seq: u64) -> anyhow::Result<ExitCode> {
     let doc = json!({
         "seq": seq,
         "event_id": row.event_id.to_string(),
-        "leaf_hash": hex(&leaf),
+        "leaf_hash": hex::encode(leaf),
         "tree_size": cp.size,
-        "proof": proof.iter().map(|h| hex(h)).collect::<Vec<_>>(),
+        "proof": proof.iter().map(hex::encode).collect::<Vec<_>>(),
         "checkpoint": cp.note,
     });
     println!("{}", serde_json::to_string_pretty(&doc)?);

@@ -101,16 +101,21 @@ pub async fn run(cmd: NodeCommand) -> anyhow::Result<ExitCode> {
             if let Some(addr) = running.metrics_addr() {
                 println!("metrics on http://{addr}/metrics");
             }
-            // systemd's Type=notify: ready once serving, stopping once asked to.
-            let signal = wait_for_signal();
-            crate::notify::sd_notify_logged(crate::notify::READY);
-            signal.await;
-            crate::notify::sd_notify_logged(crate::notify::STOPPING);
+            ready_until_signal().await;
             eprintln!("shutting down");
             running.shutdown().await;
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Tells the service manager the service is ready (systemd's `Type=notify`), waits for Ctrl-C
+/// or SIGTERM, and tells it the service is stopping. The handlers are installed first.
+pub async fn ready_until_signal() {
+    let signal = wait_for_signal();
+    crate::notify::sd_notify_logged(crate::notify::READY);
+    signal.await;
+    crate::notify::sd_notify_logged(crate::notify::STOPPING);
 }
 
 /// Resolves on Ctrl-C or SIGTERM. The handlers are installed when this is called, not when

@@ -9,7 +9,7 @@ use std::ffi::OsStr;
 use std::io;
 
 /// The environment variable systemd sets for `Type=notify` services.
-pub const NOTIFY_SOCKET_ENV: &str = "NOTIFY_SOCKET";
+const NOTIFY_SOCKET_ENV: &str = "NOTIFY_SOCKET";
 
 /// The service is ready: it serves requests.
 pub const READY: &str = "READY=1";
@@ -17,11 +17,11 @@ pub const READY: &str = "READY=1";
 pub const STOPPING: &str = "STOPPING=1";
 
 /// Sends `state` (newline-separated `KEY=value` lines, e.g. [`READY`]) to the service manager
-/// if it asked for notifications. Returns whether anything was sent.
-pub fn sd_notify(state: &str) -> io::Result<bool> {
+/// if it asked for notifications.
+pub fn sd_notify(state: &str) -> io::Result<()> {
     match std::env::var_os(NOTIFY_SOCKET_ENV) {
-        Some(socket) if !socket.is_empty() => notify_to(&socket, state).map(|()| true),
-        _ => Ok(false),
+        Some(socket) if !socket.is_empty() => notify_to(&socket, state),
+        _ => Ok(()),
     }
 }
 

@@ -282,6 +282,16 @@ impl TestAssociation {
             .into_inner()
     }
 
+    /// The projection digest now, through the audit API.
+    pub async fn digest(&self) -> proto::audit::v1::ProjectionDigest {
+        self.audit()
+            .await
+            .get_projection_digest(proto::audit::v1::GetProjectionDigestRequest {})
+            .await
+            .expect("projection digest")
+            .into_inner()
+    }
+
     /// Enrols a node through the admin gRPC method.
     pub async fn enroll(&self, node: &TestNode) {
         let mut request = tonic::Request::new(proto::federation::v1::EnrollRequest {
@@ -323,6 +333,15 @@ impl TestAssociation {
                 "{code}: verified {verified} of {size} events after {timeout:?}"
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits, one after another, until the association has verified every event each of
+    /// `nodes` has logged so far, allowing `timeout` for each.
+    pub async fn wait_all(&self, nodes: &[&TestNode], timeout: Duration) {
+        for node in nodes {
+            self.wait_verified(node.code, node.log_size(), timeout)
+                .await;
         }
     }
 

@@ -42,34 +42,6 @@ fn kind(
         .unwrap_or_else(|| panic!("no {name}"))
 }
 
-async fn summary(association: &TestAssociation) -> natpb::Summary {
-    association
-        .national()
-        .await
-        .get_national_summary(natpb::GetNationalSummaryRequest {})
-        .await
-        .unwrap()
-        .into_inner()
-}
-
-async fn digest(association: &TestAssociation) -> auditpb::ProjectionDigest {
-    association
-        .audit()
-        .await
-        .get_projection_digest(auditpb::GetProjectionDigestRequest {})
-        .await
-        .unwrap()
-        .into_inner()
-}
-
-async fn wait_all(association: &TestAssociation, nodes: &[&TestNode]) {
-    for node in nodes {
-        association
-            .wait_verified(node.code, node.log_size(), VERIFY_TIMEOUT)
-            .await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_nodes_national_figures_equal_the_hand_computed_ones() {
     let nats = NatsServer::start().await.unwrap();
@@ -138,9 +110,11 @@ async fn three_nodes_national_figures_equal_the_hand_computed_ones() {
         .await;
     c.contribute(&youth, "student").await;
 
-    wait_all(&association, &[&vinnytsia, &koriukivka, &kyiv]).await;
+    association
+        .wait_all(&[&vinnytsia, &koriukivka, &kyiv], VERIFY_TIMEOUT)
+        .await;
 
-    let s = summary(&association).await;
+    let s = association.summary().await;
     assert_eq!(s.municipalities_enrolled, 3);
     assert_eq!(s.municipalities_reporting, 3);
     assert_eq!(
@@ -449,7 +423,7 @@ async fn three_nodes_national_figures_equal_the_hand_computed_ones() {
         .await
         .unwrap()
         .into_inner();
-    let before = digest(&association).await;
+    let before = association.digest().await;
     let client = async_nats::connect(nats.url()).await.unwrap();
     let js = async_nats::jetstream::new(client);
     let mut entries = audit
@@ -475,7 +449,7 @@ async fn three_nodes_national_figures_equal_the_hand_computed_ones() {
     association
         .wait_verified(vinnytsia.code, vinnytsia.log_size(), VERIFY_TIMEOUT)
         .await;
-    let after = summary(&association).await.figures.unwrap();
+    let after = association.summary().await.figures.unwrap();
     assert_eq!(
         after.signatures, 11,
         "the redelivered event is not counted again"
@@ -507,17 +481,17 @@ async fn three_nodes_national_figures_equal_the_hand_computed_ones() {
         .unwrap()
         .into_inner();
     assert!(quarantine.records.is_empty(), "{:?}", quarantine.records);
-    assert_ne!(digest(&association).await.digest, before.digest);
+    assert_ne!(association.digest().await.digest, before.digest);
 
     // A rebuild from the verified logs reproduces the digest.
-    let live = digest(&association).await;
+    let live = association.digest().await;
     let store = association.running.as_ref().unwrap().store.clone();
     let summary_rebuild = association::rebuild::rebuild(&store).await.unwrap();
     assert_eq!(
         summary_rebuild.events,
         live.positions.iter().map(|p| p.verified_size).sum::<u64>()
     );
-    let rebuilt = digest(&association).await;
+    let rebuilt = association.digest().await;
     assert_eq!(rebuilt.digest, live.digest);
     assert_eq!(rebuilt.positions, live.positions);
 
@@ -580,10 +554,12 @@ async fn bad_messages_are_quarantined_with_their_reason_and_change_nothing() {
     let mut c = Civic::of(&kyiv).await;
     let q = c.petition("More public toilets").await;
     c.sign(&q, 0..3).await;
-    wait_all(&association, &[&vinnytsia, &kyiv]).await;
+    association
+        .wait_all(&[&vinnytsia, &kyiv], VERIFY_TIMEOUT)
+        .await;
 
-    let before_digest = digest(&association).await;
-    let before = summary(&association).await;
+    let before_digest = association.digest().await;
+    let before = association.summary().await;
     let mut audit = association.audit().await;
     let checkpoints = audit
         .list_checkpoints(auditpb::ListCheckpointsRequest {
@@ -687,8 +663,8 @@ async fn bad_messages_are_quarantined_with_their_reason_and_change_nothing() {
     assert_eq!(reasons, expected, "{records:#?}");
 
     // Nothing changed: same digest, same figures; the fork is on record and shows.
-    assert_eq!(digest(&association).await.digest, before_digest.digest);
-    assert_eq!(summary(&association).await.figures, before.figures);
+    assert_eq!(association.digest().await.digest, before_digest.digest);
+    assert_eq!(association.summary().await.figures, before.figures);
     let forks = federation
         .list_forks(fedpb::ListForksRequest {
             code: VINNYTSIA.into(),
@@ -727,8 +703,10 @@ async fn bad_messages_are_quarantined_with_their_reason_and_change_nothing() {
     // The honest nodes carry on: new events are verified and projected.
     v.sign(&p, 5..7).await;
     c.sign(&q, 3..4).await;
-    wait_all(&association, &[&vinnytsia, &kyiv]).await;
-    let after = summary(&association).await.figures.unwrap();
+    association
+        .wait_all(&[&vinnytsia, &kyiv], VERIFY_TIMEOUT)
+        .await;
+    let after = association.summary().await.figures.unwrap();
     assert_eq!(after.signatures, before.figures.unwrap().signatures + 3);
 
     // Enrolment is an admin method: no token, a wrong token, or a key named for another

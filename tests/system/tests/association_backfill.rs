@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use proto::national::v1 as natpb;
 use system_tests::{Civic, KYIV, TestAssociation, TestNode, VINNYTSIA};
 use testkit::NatsServer;
 
@@ -75,24 +74,9 @@ async fn an_event_lost_by_the_ingest_stream_is_back_filled_from_the_node() {
 
     association.boot().await;
     association
-        .wait_verified(
-            vinnytsia.code,
-            vinnytsia.log_size(),
-            Duration::from_secs(30),
-        )
+        .wait_all(&[&vinnytsia, &kyiv], Duration::from_secs(30))
         .await;
-    association
-        .wait_verified(kyiv.code, kyiv.log_size(), Duration::from_secs(30))
-        .await;
-    let figures = association
-        .national()
-        .await
-        .get_national_summary(natpb::GetNationalSummaryRequest {})
-        .await
-        .unwrap()
-        .into_inner()
-        .figures
-        .unwrap();
+    let figures = association.summary().await.figures.unwrap();
     assert_eq!(figures.signatures, 30);
     assert_eq!(figures.petitions_filed, 2);
     association.shutdown().await;

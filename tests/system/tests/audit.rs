@@ -13,7 +13,6 @@ use auditor::export::{ExportOptions, export};
 use auditor::prove::{Target, prove};
 use auditor::verify::verify;
 use event_store_core::checkpoint::{Checkpoint, NoteSigner, origin_for};
-use proto::audit::v1 as auditpb;
 use system_tests::{Civic, KYIV, TestAssociation, TestNode, VINNYTSIA, code};
 use testkit::NatsServer;
 
@@ -123,11 +122,9 @@ async fn audits_of_a_real_archive_find_every_kind_of_tampering() {
     let mut c = Civic::of(&kyiv).await;
     let q = c.petition("A skate park").await;
     c.sign(&q, 0..5).await;
-    for node in [&vinnytsia, &kyiv] {
-        association
-            .wait_verified(node.code, node.log_size(), Duration::from_secs(30))
-            .await;
-    }
+    association
+        .wait_all(&[&vinnytsia, &kyiv], Duration::from_secs(30))
+        .await;
 
     let dir = tempfile::tempdir().unwrap();
     let clean = dir.path().join("clean");
@@ -157,13 +154,7 @@ async fn audits_of_a_real_archive_find_every_kind_of_tampering() {
     assert!(checkpoints.len() >= 2, "{checkpoints:?}");
 
     // It recomputes to the association's digest, from the archive alone.
-    let theirs = association
-        .audit()
-        .await
-        .get_projection_digest(auditpb::GetProjectionDigestRequest {})
-        .await
-        .unwrap()
-        .into_inner();
+    let theirs = association.digest().await;
     let upto = theirs
         .positions
         .iter()
@@ -267,30 +258,36 @@ async fn audits_of_a_real_archive_find_every_kind_of_tampering() {
     assert!(matches!(err, auditor::AuditError::Failed(_)), "{err}");
 
     // The command line: exit 0 on the clean archive, 1 with a JSON report on a tampered one.
-    let run = |target: &Path| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_vidkryto-under-test"))
-            .args(["audit", "verify", "--output", "json"])
-            .arg(target)
-            .output()
-            .unwrap()
-    };
-    let ok = run(&clean);
-    assert_eq!(
-        ok.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
-    let bad = run(&dir.path().join("swapped"));
-    assert_eq!(bad.status.code(), Some(1));
-    let json: serde_json::Value = serde_json::from_slice(&bad.stdout).unwrap();
-    assert_eq!(json["ok"], false);
     let vidkryto = |args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_vidkryto-under-test"))
             .args(args)
             .output()
             .unwrap()
     };
+    let ok = vidkryto(&[
+        "audit",
+        "verify",
+        "--output",
+        "json",
+        clean.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let swapped_dir = dir.path().join("swapped");
+    let bad = vidkryto(&[
+        "audit",
+        "verify",
+        "--output",
+        "json",
+        swapped_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(bad.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&bad.stdout).unwrap();
+    assert_eq!(json["ok"], false);
     let url = association.url();
     // Recompute from the archive alone and compare with the association's digest.
     let out = vidkryto(&[

@@ -299,11 +299,9 @@ async fn the_dashboard_shows_the_grpc_figures_and_live_updates_in_chromium() {
         let milestone = v.milestone(&plan, &commitment, due).await;
         v.progress(&plan, &milestone, status).await;
     }
-    for node in [&vinnytsia, &koriukivka] {
-        association
-            .wait_verified(node.code, node.log_size(), VERIFY_TIMEOUT)
-            .await;
-    }
+    association
+        .wait_all(&[&vinnytsia, &koriukivka], VERIFY_TIMEOUT)
+        .await;
 
     // What the gRPC API answers, for the page to match.
     let mut national = association.national().await;

@@ -418,10 +418,7 @@ async fn leaf_nodes_publish_their_own_subjects_and_catch_up_after_a_cut() {
     let q = k.petition("Repair the bridge").await;
     k.sign(&q, 0..10).await;
     association
-        .wait_verified(vinnytsia.code, vinnytsia.log_size(), VERIFY_TIMEOUT)
-        .await;
-    association
-        .wait_verified(koriukivka.code, koriukivka.log_size(), VERIFY_TIMEOUT)
+        .wait_all(&[&vinnytsia, &koriukivka], VERIFY_TIMEOUT)
         .await;
     let hub_js = async_nats::jetstream::new(hub.client().await);
     let ingest = hub_js

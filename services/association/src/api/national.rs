@@ -130,6 +130,18 @@ fn kinds(names: &[&str], counts: &[i64]) -> Vec<pb::KindCount> {
         .collect()
 }
 
+/// The Kyiv date the snapshot's figures are as of (today when it has none yet).
+fn today(snapshot: &Snapshot) -> CivilDate {
+    snapshot
+        .as_of
+        .unwrap_or_else(|| domain::kyiv_date(event_store_core::Timestamp::now()))
+}
+
+/// A day (days since the epoch) as `YYYY-MM-DD`, empty outside the calendar's range.
+fn day_text(days: i64) -> String {
+    CivilDate::from_epoch_days(days).map_or_else(String::new, |d| d.to_string())
+}
+
 /// The wire figures of an area.
 pub fn figures(area: &AreaFigures) -> pb::Figures {
     let c: &Counters = &area.counters;
@@ -450,9 +462,7 @@ impl NationalService for NationalApi {
         };
         let area = self.area("area", &r.area)?;
         let snapshot = self.read.snapshot();
-        let today = snapshot
-            .as_of
-            .unwrap_or_else(|| domain::kyiv_date(event_store_core::Timestamp::now()));
+        let today = today(&snapshot);
         let this_monday = today.epoch_days() - (today.epoch_days() + 3).rem_euclid(7);
         let first = this_monday - 7 * (i64::from(weeks) - 1);
         let codes: Vec<String> = self
@@ -499,9 +509,7 @@ impl NationalService for NationalApi {
                 let week = first + 7 * i;
                 let (pf, s, tr, pa, dc, c, mc) = by_week.get(&week).copied().unwrap_or_default();
                 pb::Week {
-                    week_start: CivilDate::from_epoch_days(week)
-                        .map(|d| d.to_string())
-                        .unwrap_or_default(),
+                    week_start: day_text(week),
                     petitions_filed: pf,
                     signatures: s,
                     petitions_threshold_reached: tr,
@@ -633,25 +641,19 @@ impl NationalService for NationalApi {
         if !self.read.reference.municipalities.contains_key(&code) {
             return Err(Status::not_found(format!("no hromada {code}")));
         }
-        let snapshot = self.read.snapshot();
-        let today = snapshot
-            .as_of
-            .unwrap_or_else(|| domain::kyiv_date(event_store_core::Timestamp::now()));
+        let today = today(&self.read.snapshot());
         let (total, rows) = crate::projections::milestones_of(&self.store, &code, offset, size)
             .await
             .map_err(Status::from)?;
-        let date = |days: i32| {
-            CivilDate::from_epoch_days(i64::from(days)).map_or_else(String::new, |d| d.to_string())
-        };
         let milestones = rows
             .iter()
             .map(|m| pb::Milestone {
                 milestone_id: m.milestone_id.to_string(),
                 plan_id: m.plan_id.to_string(),
                 commitment_id: m.commitment_id.to_string(),
-                due: date(m.due),
-                status: MILESTONE_STATUSES
-                    .get(m.status.map_or(0, |s| usize::from(s) + 1))
+                due: day_text(i64::from(m.due)),
+                status: projection::codes::milestone_status_slot(m.status)
+                    .and_then(|slot| MILESTONE_STATUSES.get(slot))
                     .map_or_else(String::new, |s| (*s).to_owned()),
                 completed_on: m.completed_at.map_or_else(String::new, |at| {
                     domain::kyiv_date(event_store_core::Timestamp(at)).to_string()
@@ -661,8 +663,7 @@ impl NationalService for NationalApi {
             })
             .collect();
         let end = offset.saturating_add(rows.len());
-        let total_items = usize::try_from(total).unwrap_or(usize::MAX);
-        let next_page_token = next_page_token(end, total_items, &fingerprint);
+        let next_page_token = next_page_token(end, total, &fingerprint);
         Ok(Response::new(pb::ListMilestonesResponse {
             milestones,
             next_page_token,

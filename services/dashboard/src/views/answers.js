@@ -12,7 +12,7 @@ export const DEADLINE_CALENDAR_DAYS_MIN = 14;
 export async function answers({ api, route }) {
   const area = route.params.get('area') ?? '';
   const [oblasts, days, summary] = await Promise.all([
-    api.oblasts(), api.answerDays(area), api.summary(),
+    api.oblasts(), api.answerDays(area), area ? null : api.summary(),
   ]);
   const name = areaName(area, oblasts);
   const figuresOfArea = area

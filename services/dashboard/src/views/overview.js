@@ -167,7 +167,6 @@ export async function overview({ api, route, outline }) {
   return {
     element,
     title: t('overview.title'),
-    charts: [map],
     /** The headline figures change at once with each live update. */
     onUpdate(update) {
       if (update.summary) updateFigures(element, summaryFigures(update.summary));

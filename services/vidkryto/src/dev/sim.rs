@@ -357,8 +357,13 @@ pub async fn run(
                     Outcome::Failed => &stats.failed,
                 }
                 .fetch_add(1, Ordering::Relaxed);
-                let mut rng: StdRng = rand::SeedableRng::from_entropy();
-                apply(&mut town.state(), &action, outcome, clock.now(), &mut rng);
+                apply(
+                    &mut town.state(),
+                    &action,
+                    outcome,
+                    clock.now(),
+                    &mut rand::thread_rng(),
+                );
             });
         }
     }
@@ -589,7 +594,7 @@ fn apply(
     action: &Action,
     outcome: Outcome,
     now: Timestamp,
-    rng: &mut StdRng,
+    rng: &mut impl rand::Rng,
 ) {
     use Action as A;
     let (petition_id, dialogue_id) = (action.petition(), action.dialogue());
