@@ -10,7 +10,8 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use event_store::{
-    Backend, CheckpointPolicy, EventRow, ExpectedVersion, Log, NewEvent, Verifier, verify,
+    Backend, CheckpointPolicy, EventRow, ExpectedVersion, Log, NewEvent, SqlBackend as _, Verifier,
+    verify,
 };
 use event_store_core::checkpoint::NoteSigner;
 use event_store_core::{

@@ -186,6 +186,22 @@ impl<'a> EnvelopeRef<'a> {
         })
     }
 
+    /// What a reader keeps to decode this envelope's payload later from the same `bytes`
+    /// (the ones it was decoded from) without decoding the envelope again.
+    pub fn payload_header(&self, bytes: &[u8]) -> PayloadHeader {
+        // The payload is the last field and nothing may trail it, so it ends where the bytes do.
+        let offset = bytes.len() - self.payload.len();
+        debug_assert!(std::ptr::eq(
+            bytes[offset..].as_ptr(),
+            self.payload.as_ptr()
+        ));
+        PayloadHeader {
+            event_type: self.event_type,
+            schema_version: self.schema_version,
+            offset: u32::try_from(offset).expect("an envelope is smaller than 4 GiB"),
+        }
+    }
+
     /// An owned copy.
     pub fn to_owned(&self) -> Envelope {
         Envelope {
@@ -199,6 +215,22 @@ impl<'a> EnvelopeRef<'a> {
             recorded_at: self.recorded_at,
             payload: self.payload.to_vec(),
         }
+    }
+}
+
+/// An envelope's header fields that say how to read its payload, and where the payload starts
+/// in the envelope's bytes (see [`EnvelopeRef::payload_header`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PayloadHeader {
+    pub event_type: EventTypeCode,
+    pub schema_version: SchemaVersion,
+    offset: u32,
+}
+
+impl PayloadHeader {
+    /// The payload inside `bytes`, the envelope this header was taken from.
+    pub fn payload<'b>(&self, bytes: &'b [u8]) -> &'b [u8] {
+        bytes.get(self.offset as usize..).unwrap_or_default()
     }
 }
 
@@ -223,6 +255,17 @@ mod tests {
             recorded_at: Timestamp(1_764_151_200_000_000),
             payload: b"petition signed".to_vec(),
         }
+    }
+
+    #[test]
+    fn a_payload_header_finds_the_payload_again() {
+        let bytes = sample().encode().unwrap();
+        let envelope = EnvelopeRef::decode(&bytes).unwrap();
+        let header = envelope.payload_header(&bytes);
+        assert_eq!(header.event_type, envelope.event_type);
+        assert_eq!(header.schema_version, envelope.schema_version);
+        assert_eq!(header.payload(&bytes), sample().payload.as_slice());
+        assert_eq!(header.payload(&bytes[..1]), b"");
     }
 
     #[test]

@@ -274,7 +274,7 @@ mod tests {
 
     #[test]
     fn accepts_every_hromada_in_the_reference_data_and_kyiv() {
-        let csv = include_str!("../../../deploy/data/hromadas.csv");
+        let csv = include_str!("../../../services/reference/data/hromadas.csv");
         let mut count = 0;
         for line in csv.lines().skip(1) {
             let code = line.split(',').next().unwrap_or_default();

@@ -14,6 +14,7 @@ pub use checkpoint::{
 };
 pub use envelope::{
     ENVELOPE_LEN_MAX, ENVELOPE_VERSION, Envelope, EnvelopeError, EnvelopeRef, PAYLOAD_LEN_MAX,
+    PayloadHeader,
 };
 pub use ids::{
     EventId, EventTypeCode, LogSeq, MunicipalityCode, MunicipalityCodeError, SchemaVersion,

@@ -165,6 +165,8 @@ impl Frontier {
         }
         self.hashes.push(hash);
         self.size += 1;
+        // One perfect subtree per set bit of the size, as `from_parts` checks of stored bytes.
+        debug_assert_eq!(self.hashes.len(), self.size.count_ones() as usize);
     }
 
     /// The tree's root hash.

@@ -1,6 +1,7 @@
 //! Runs the shared conformance suite against PostgreSQL, each case in a fresh database created
 //! for it on the server named by `VIDKRYTO_TEST_PG_URL` (default: the local server).
 
+use event_store::SqlBackend as _;
 use event_store_core::Hash;
 use event_store_postgres::PgBackend;
 use sqlx::{AssertSqlSafe, Connection, Row};

@@ -1,5 +1,6 @@
 //! Runs the shared conformance suite against SQLite, each case on a fresh temp-file database.
 
+use event_store::SqlBackend as _;
 use event_store_core::Hash;
 use event_store_sqlite::{Durability, SqliteBackend};
 use sqlx::Row;

@@ -55,7 +55,8 @@ pub struct LogMeta {
     pub verifier_key: String,
 }
 
-/// Storage for one node's log.
+/// Storage for one node's log. A SQL backend gets it by implementing `sql::SqlBackend` (with
+/// the `sqlx` feature), which brings the shared read queries.
 pub trait Backend: Send + Sync + 'static {
     /// A write transaction holding the log's write lock.
     type Tx: WriteTx;
@@ -240,9 +241,17 @@ impl Head {
     ) -> Result<Self, StoreError> {
         let frontier = Frontier::from_parts(column_u64("tree size", size)?, frontier)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let last_checkpoint_size = column_u64("last checkpoint size", last_checkpoint_size)?;
+        // The log asserts this when it writes the head; read back, it is input to check.
+        if last_checkpoint_size > frontier.size() {
+            return Err(StoreError::Corrupt(format!(
+                "last checkpoint size {last_checkpoint_size} is beyond the tree size {}",
+                frontier.size()
+            )));
+        }
         Ok(Self {
             frontier,
-            last_checkpoint_size: column_u64("last checkpoint size", last_checkpoint_size)?,
+            last_checkpoint_size,
             last_checkpoint_at: last_checkpoint_at.map(Timestamp),
         })
     }
@@ -271,4 +280,16 @@ pub fn hash_row(index: i64, hash: &[u8]) -> Result<(u64, Hash), StoreError> {
         column_u64("node index", index)?,
         column_hash("node hash", hash)?,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_head_checkpointed_beyond_its_tree_is_corrupt() {
+        assert!(Head::from_columns(0, &[], 0, None).is_ok());
+        let err = Head::from_columns(0, &[], 1, None).unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt(_)), "{err}");
+    }
 }

@@ -6,6 +6,8 @@ pub mod backend;
 pub mod error;
 pub mod log;
 pub mod proof;
+#[cfg(feature = "sqlx")]
+pub mod sql;
 pub mod verify;
 
 pub use backend::{
@@ -16,4 +18,6 @@ pub use error::StoreError;
 pub use log::{
     APPEND_BATCH_MAX, Appended, CheckpointPolicy, ExpectedVersion, Log, NewEvent, READ_LIMIT_MAX,
 };
+#[cfg(feature = "sqlx")]
+pub use sql::{LogRow, SqlBackend};
 pub use verify::{FailureKind, Verifier, VerifyFailure, VerifyReport, verify};

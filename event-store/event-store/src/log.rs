@@ -395,6 +395,7 @@ impl<B: Backend> Shared<B> {
             Ok(h) => h,
             Err(e) => return Err(fail_all(group, replies, e)),
         };
+        let loaded = head.size();
         let mut versions: HashMap<StreamId, StreamVersion> = HashMap::new();
         // Rows written by earlier batches of this group, for retries racing in the same group.
         let mut written: Vec<EventRow> = Vec::new();
@@ -416,7 +417,15 @@ impl<B: Backend> Shared<B> {
             if let Ok(a) = &outcome
                 && !a.deduplicated
             {
-                rows.extend(written[written.len() - a.positions.len()..].iter().cloned());
+                let placed = &written[written.len() - a.positions.len()..];
+                // The rows written are the batch's, at the positions it is answered with.
+                debug_assert!(
+                    placed
+                        .iter()
+                        .zip(&a.positions)
+                        .all(|(r, p)| (r.seq, r.stream_version) == *p)
+                );
+                rows.extend(placed.iter().cloned());
             }
             if let Err(StoreError::Database(e)) = &outcome {
                 let error = StoreError::Database(e.to_string().into());
@@ -425,6 +434,9 @@ impl<B: Backend> Shared<B> {
             }
             replies.push((p.reply, outcome));
         }
+        // The tree grew by exactly the rows written, numbered on from the loaded head.
+        debug_assert_eq!(head.size(), loaded + rows.len() as u64);
+        debug_assert!(rows.iter().zip(loaded + 1..).all(|(r, seq)| r.seq.0 == seq));
         if rows.is_empty() {
             return Ok(head.size());
         }
@@ -512,6 +524,8 @@ impl<B: Backend> Shared<B> {
                     nodes.push((id, *hash));
                 }
             });
+            // The tree holds exactly the events numbered so far.
+            debug_assert_eq!(head.size(), seq.0);
             positions.push((seq, stream_version));
             written.push(EventRow {
                 seq,
@@ -522,6 +536,12 @@ impl<B: Backend> Shared<B> {
                 bytes,
             });
         }
+        // A batch's events have consecutive sequence numbers and stream versions.
+        debug_assert!(
+            positions
+                .windows(2)
+                .all(|w| w[1].0.0 == w[0].0.0 + 1 && w[1].1.0 == w[0].1.0 + 1)
+        );
         versions.insert(stream, positions.last().map_or(actual, |p| p.1));
         Ok(Appended {
             positions,
@@ -530,6 +550,8 @@ impl<B: Backend> Shared<B> {
     }
 
     fn checkpoint_due(&self, head: &Head, now: Timestamp) -> bool {
+        // Checked as a `Corrupt` error where the head is read back (`Head::from_columns`).
+        debug_assert!(head.last_checkpoint_size <= head.size());
         let pending = head.size() - head.last_checkpoint_size;
         if pending == 0 {
             return false;
@@ -549,6 +571,8 @@ impl<B: Backend> Shared<B> {
         head: &mut Head,
         now: Timestamp,
     ) -> Result<(), StoreError> {
+        // Only signed when events are not yet covered: checkpoint sizes strictly increase.
+        debug_assert!(head.last_checkpoint_size < head.size());
         let root = head.frontier.root();
         let signed = self.signer.sign(Checkpoint {
             origin: self.origin.clone(),

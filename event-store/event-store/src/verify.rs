@@ -140,6 +140,7 @@ pub async fn verify<B: Backend>(
     }
     let frontier = Frontier::from_node_hashes(prefix, hashes)
         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    debug_assert_eq!(frontier.size(), prefix);
     let mut v = Verifier::new(municipality, key, from, to, frontier);
     v.checkpoints = backend.checkpoints(from, CHECKPOINT_PAGE_LEN).await?;
 
@@ -206,6 +207,7 @@ impl<'k> Verifier<'k> {
         to: u64,
         prefix: Frontier,
     ) -> Self {
+        debug_assert!(from > to || prefix.size() + 1 == from);
         Self {
             municipality: *municipality,
             origin: origin_for(municipality),
@@ -268,6 +270,8 @@ impl<'k> Verifier<'k> {
                 return true;
             }
             self.frontier.push(row.leaf_hash, |_, _| {});
+            // The rebuilt tree holds exactly the events checked so far.
+            debug_assert_eq!(self.frontier.size(), self.expected);
             self.report.events_checked += 1;
             self.expected += 1;
             if self.check_reached_checkpoints() {

@@ -18,7 +18,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, ensure};
-use association::reference::Reference;
 use association::server::{AssociationSettings, WITNESS_NAME};
 use association::store::Store;
 use association_bench::sim::{Publisher, SimNode};
@@ -29,6 +28,7 @@ use event_store_core::{MunicipalityCode, Timestamp};
 use futures_util::StreamExt as _;
 use proto::national::v1 as natpb;
 use proto::national::v1::national_service_client::NationalServiceClient;
+use reference::Reference;
 use testkit::{NatsServer, PgDatabase};
 
 /// Events a node publishes between two checkpoints during the backlog (the node's default).

@@ -16,8 +16,7 @@ use domain::{CivilDate, Event, PetitionId, PseudonymTag};
 use event_store_core::checkpoint::{Checkpoint, NoteSigner, origin_for};
 use event_store_core::merkle::{self, Frontier};
 use event_store_core::{
-    Envelope, EventId, EventTypeCode, LogSeq, MunicipalityCode, SchemaVersion, StreamId,
-    StreamVersion, Timestamp,
+    Envelope, EventId, LogSeq, MunicipalityCode, StreamId, StreamVersion, Timestamp,
 };
 use uuid::Uuid;
 
@@ -92,8 +91,8 @@ impl SimNode {
         let encoded = domain::encode(&event);
         let seq = self.frontier.size() + 1;
         let bytes = Envelope {
-            event_type: EventTypeCode(encoded.type_code),
-            schema_version: SchemaVersion(encoded.schema_version),
+            event_type: encoded.event_type,
+            schema_version: encoded.schema_version,
             municipality: self.code,
             seq: LogSeq(seq),
             stream_id: StreamId(self.petition),
@@ -168,8 +167,8 @@ impl Publisher {
         let message = PublishMessage::build()
             .payload(bytes.into())
             .message_id(format!("{}-{seq}", node.code))
-            .header(relay::SEQ_HEADER, seq.to_string());
-        self.send(relay::event_subject(&node.code), message).await
+            .header(wire::SEQ_HEADER, seq.to_string());
+        self.send(wire::event_subject(&node.code), message).await
     }
 
     pub async fn checkpoint(&mut self, node: &mut SimNode) -> anyhow::Result<()> {
@@ -177,9 +176,9 @@ impl Publisher {
         let size = node.checkpointed;
         let message = PublishMessage::build()
             .payload(note.into_bytes().into())
-            .message_id(relay::checkpoint_msg_id(&node.code, size))
-            .header(relay::TREE_SIZE_HEADER, size.to_string());
-        self.send(relay::checkpoint_subject(&node.code), message)
+            .message_id(wire::checkpoint_msg_id(&node.code, size))
+            .header(wire::TREE_SIZE_HEADER, size.to_string());
+        self.send(wire::checkpoint_subject(&node.code), message)
             .await
     }
 }

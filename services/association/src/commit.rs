@@ -6,23 +6,13 @@ use std::collections::BTreeMap;
 
 use event_store_core::checkpoint::NoteSigner;
 use event_store_core::merkle;
-use event_store_core::{EnvelopeRef, Hash, MunicipalityCode, Timestamp};
+use event_store_core::{Hash, MunicipalityCode, Timestamp};
 
+use crate::batch::{Batch, ForkRecord, QuarantineRecord};
 use crate::error::AssociationError;
-use crate::ingest::{Batch, QuarantineRecord};
 use crate::projections::{self, ProjectedEvent};
 use crate::store::{CHUNK_EVENTS_MAX, Store, db, int, pack_chunk};
 use crate::verifier::Reason;
-
-/// A second root seen for an accepted size.
-#[derive(Debug, Clone)]
-pub(crate) struct ForkRecord {
-    pub code: MunicipalityCode,
-    pub size: u64,
-    pub accepted_root: Hash,
-    pub other_root: Hash,
-    pub other_note: String,
-}
 
 /// What a commit did.
 #[derive(Debug, Default)]
@@ -44,11 +34,16 @@ pub(crate) async fn commit(
     let mut projected = Vec::with_capacity(batch.events);
     for segment in &batch.segments {
         for event in &segment.events {
-            match decode(&event.bytes) {
-                Ok(projected_event) => projected.push(projected_event),
+            // The verifier decoded the envelope; only the payload is read here.
+            match domain::decode_payload(event.header, &event.bytes) {
+                Ok(decoded) => projected.push(ProjectedEvent {
+                    municipality: segment.code,
+                    seq: event.seq,
+                    event: decoded,
+                }),
                 Err(detail) => batch.quarantine.push(QuarantineRecord {
                     code: segment.code.to_string(),
-                    subject: relay::event_subject(&segment.code),
+                    subject: wire::event_subject(&segment.code),
                     seq: Some(event.seq),
                     reason: Reason::Undecodable,
                     detail: format!("a verified event's payload does not decode: {detail}"),
@@ -86,22 +81,6 @@ pub(crate) async fn commit(
 
     Ok(CommitSummary {
         events: batch.events,
-    })
-}
-
-/// The domain event inside verified bytes, for the projections.
-pub(crate) fn decode(bytes: &[u8]) -> Result<ProjectedEvent, String> {
-    let envelope = EnvelopeRef::decode(bytes).map_err(|e| e.to_string())?;
-    let event = domain::decode(
-        envelope.event_type.0,
-        envelope.schema_version.0,
-        envelope.payload,
-    )
-    .map_err(|e| e.to_string())?;
-    Ok(ProjectedEvent {
-        municipality: envelope.municipality,
-        seq: envelope.seq.0,
-        event,
     })
 }
 

@@ -7,9 +7,8 @@ use projection::{DigestBuilder, WeeklyCounters};
 use sqlx::Row;
 
 use crate::error::AssociationError;
-use crate::projections::decode;
-use crate::read::parse_code;
-use crate::store::{Store, db, uint};
+use crate::rows::decode;
+use crate::store::{Store, db, parse_code, uint};
 
 /// A node's verified position.
 #[derive(Debug, Clone, PartialEq, Eq)]

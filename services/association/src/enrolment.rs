@@ -56,3 +56,8 @@ impl Enrolment {
         }
     }
 }
+
+/// Parses a node verifier key given as text.
+pub fn parse_vkey(text: &str) -> Result<NoteVerifier, AssociationError> {
+    NoteVerifier::parse(text.trim()).map_err(|e| AssociationError::invalid("vkey", e.to_string()))
+}

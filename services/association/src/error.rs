@@ -15,6 +15,22 @@ pub enum AssociationError {
     Invalid { field: &'static str, detail: String },
     #[error("not found: {0}")]
     NotFound(String),
+    /// A position past what exists yet (a tree size beyond the verified log): valid later.
+    #[error("{field} out of range: {detail}")]
+    OutOfRange { field: &'static str, detail: String },
+}
+
+impl From<event_store::StoreError> for AssociationError {
+    /// Errors of the proofs served from the verified copy.
+    fn from(e: event_store::StoreError) -> Self {
+        match e {
+            event_store::StoreError::OutOfRange { what, detail } => Self::OutOfRange {
+                field: what,
+                detail,
+            },
+            other => Self::Database(other.to_string()),
+        }
+    }
 }
 
 impl AssociationError {

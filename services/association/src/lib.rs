@@ -3,6 +3,7 @@
 //! (also over gRPC-Web), and the dashboard's static files on the same listener.
 
 pub mod api;
+mod batch;
 mod commit;
 mod dashboard;
 pub mod digest;
@@ -13,6 +14,7 @@ pub mod projections;
 pub mod read;
 pub mod rebuild;
 pub mod reference;
+mod rows;
 pub mod server;
 pub mod store;
 pub mod verifier;

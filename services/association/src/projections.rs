@@ -6,35 +6,16 @@ use std::collections::BTreeMap;
 
 use event_store_core::MunicipalityCode;
 use projection::{Counters, EntityKey, Working};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::Row;
 
 use crate::error::AssociationError;
-use crate::read::parse_code;
-use crate::store::{Store, Tx, db};
+use crate::rows::{
+    COMMITMENTS, DIALOGUES, MILESTONES, PETITIONS, PLANS, decode, decode_rows, encode,
+};
+use crate::store::{Tx, db, parse_code};
 
 pub use projection::Verified as ProjectedEvent;
-
-/// Entity tables.
-const PETITIONS: &str = "proj_petition";
-const DIALOGUES: &str = "proj_dialogue";
-const PLANS: &str = "proj_plan";
-const COMMITMENTS: &str = "proj_commitment";
-const MILESTONES: &str = "proj_milestone";
-
-fn encode<T: Serialize>(row: &T) -> Result<Vec<u8>, AssociationError> {
-    postcard::to_stdvec(row)
-        .map_err(|e| AssociationError::Corrupt(format!("encoding a projection row: {e}")))
-}
-
-pub(crate) fn decode<T: DeserializeOwned>(
-    table: &str,
-    bytes: &[u8],
-) -> Result<T, AssociationError> {
-    postcard::from_bytes(bytes)
-        .map_err(|e| AssociationError::Corrupt(format!("a row of {table}: {e}")))
-}
 
 fn corrupt(e: impl std::fmt::Display) -> AssociationError {
     AssociationError::Corrupt(e.to_string())
@@ -62,19 +43,6 @@ async fn load<T: DeserializeOwned>(
         .await
         .map_err(db)?;
     decode_rows(table, &rows)
-}
-
-/// The `row` column of each fetched row of `table`, decoded.
-fn decode_rows<T: DeserializeOwned>(
-    table: &str,
-    rows: &[sqlx::postgres::PgRow],
-) -> Result<Vec<T>, AssociationError> {
-    rows.iter()
-        .map(|row| {
-            let bytes: Vec<u8> = row.try_get("row").map_err(db)?;
-            decode(table, &bytes)
-        })
-        .collect()
 }
 
 /// Writes entity rows (whole rows; `extra` adds the filter columns some tables have).
@@ -334,34 +302,4 @@ pub async fn truncate(tx: &mut Tx<'_>) -> Result<(), AssociationError> {
     .await
     .map_err(db)?;
     Ok(())
-}
-
-/// One hromada's milestones, soonest due first (then by id), rows `offset..offset + limit`,
-/// and how many it has.
-pub async fn milestones_of(
-    store: &Store,
-    code: &MunicipalityCode,
-    offset: usize,
-    limit: usize,
-) -> Result<(usize, Vec<projection::MilestoneRow>), AssociationError> {
-    let total: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM proj_milestone WHERE municipality = $1")
-            .bind(code.as_str())
-            .fetch_one(store.pool())
-            .await
-            .map_err(db)?;
-    let rows = sqlx::query(
-        "SELECT row FROM proj_milestone WHERE municipality = $1 \
-         ORDER BY due, id OFFSET $2 LIMIT $3",
-    )
-    .bind(code.as_str())
-    .bind(i64::try_from(offset).unwrap_or(i64::MAX))
-    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-    .fetch_all(store.pool())
-    .await
-    .map_err(db)?;
-    Ok((
-        usize::try_from(total).unwrap_or(0),
-        decode_rows(MILESTONES, &rows)?,
-    ))
 }

@@ -41,13 +41,19 @@ pub async fn rebuild(store: &Store) -> Result<RebuildSummary, AssociationError> 
         let first = uint(row.try_get("first_seq").map_err(db)?);
         let bytes: Vec<u8> = row.try_get("events").map_err(db)?;
         for (i, event) in split_chunk(&bytes)?.into_iter().enumerate() {
-            match crate::commit::decode(event) {
-                Ok(projected) if projected.seq == first + i as u64 => batch.push(projected),
-                Ok(projected) => {
+            match domain::open(event) {
+                Ok(recorded) if recorded.envelope.seq.0 == first + i as u64 => {
+                    batch.push(ProjectedEvent {
+                        municipality: recorded.envelope.municipality,
+                        seq: recorded.envelope.seq.0,
+                        event: recorded.event,
+                    });
+                }
+                Ok(recorded) => {
                     return Err(AssociationError::Corrupt(format!(
                         "verified event {} of {} is stored at position {}",
-                        projected.seq,
-                        projected.municipality,
+                        recorded.envelope.seq.0,
+                        recorded.envelope.municipality,
                         first + i as u64
                     )));
                 }

@@ -1,6 +1,6 @@
 //! The association's PostgreSQL store for federation state: enrolment, each node's verified
 //! position and verified log (bytes in chunks, tree levels for proofs), accepted checkpoints
-//! with cosignatures, forks and quarantine. Projection tables live in [`crate::projections`].
+//! with cosignatures, forks and quarantine. Projection tables live in `projections`.
 
 use std::time::Duration;
 
@@ -48,6 +48,12 @@ pub struct KeyRecord {
 
 pub(crate) fn db(e: sqlx::Error) -> AssociationError {
     AssociationError::Database(e.to_string())
+}
+
+/// A municipality code read back from the database.
+pub(crate) fn parse_code(text: &str) -> Result<MunicipalityCode, AssociationError> {
+    MunicipalityCode::parse(text)
+        .map_err(|e| AssociationError::Corrupt(format!("stored municipality code {text:?}: {e}")))
 }
 
 pub(crate) fn int(value: u64) -> i64 {

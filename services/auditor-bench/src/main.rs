@@ -104,7 +104,7 @@ fn write_archive(
     nodes: usize,
 ) -> anyhow::Result<(Archive, Vec<Vec<u8>>)> {
     let archive = Archive::new(root);
-    let reference = association::reference::Reference::load();
+    let reference = reference::Reference::load();
     let witness = NoteSigner::from_seed("vidkryto-association", [42; 32])?;
     let mut keys = Vec::new();
     let mut all = Vec::with_capacity(events as usize);

@@ -155,7 +155,7 @@ pub async fn prove(
         &signed.checkpoint.root,
     )
     .map_err(|e| AuditError::Failed(format!("the inclusion proof does not verify: {e}")))?;
-    let event_type = domain::EventType::from_code(envelope.event_type.0)
+    let event_type = domain::EventType::from_code(envelope.event_type)
         .map(|t| t.name().to_owned())
         .unwrap_or_else(|| format!("type {}", envelope.event_type.0));
     Ok(Receipt {

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use event_store_core::{EnvelopeRef, MunicipalityCode};
+use event_store_core::MunicipalityCode;
 use projection::{MemoryStore, Verified};
 
 use crate::AuditError;
@@ -51,21 +51,13 @@ pub fn recompute(
                 if next > limit {
                     break 'files;
                 }
-                let envelope = EnvelopeRef::decode(record.bytes).map_err(|e| {
-                    AuditError::Input(format!("{code} event {next}: {e} (run audit verify)"))
-                })?;
-                let event = domain::decode(
-                    envelope.event_type.0,
-                    envelope.schema_version.0,
-                    envelope.payload,
-                )
-                .map_err(|e| {
+                let recorded = domain::open(record.bytes).map_err(|e| {
                     AuditError::Input(format!("{code} event {next}: {e} (run audit verify)"))
                 })?;
                 batch.push(Verified {
                     municipality: code,
-                    seq: envelope.seq.0,
-                    event,
+                    seq: recorded.envelope.seq.0,
+                    event: recorded.event,
                 });
                 next += 1;
                 if batch.len() >= BATCH {

@@ -476,8 +476,8 @@ impl Run {
         }
         *version += 1;
         let event = match domain::decode(
-            envelope.event_type.0,
-            envelope.schema_version.0,
+            envelope.event_type,
+            envelope.schema_version,
             envelope.payload,
         ) {
             Ok(event) => event,

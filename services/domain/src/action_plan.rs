@@ -15,10 +15,10 @@ use std::collections::BTreeMap;
 use event_store_core::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::aggregate::check_not_before_last;
 use crate::calendar::CivilDate;
 use crate::error::{DomainError, Refusal, Violation};
 use crate::ids::{CommitmentId, MilestoneId, PlanId};
+use crate::stream::check_not_before_last;
 use crate::text::{
     check_http_url, check_len, check_line, check_paragraphs, check_strictly_ascending, is_full,
 };

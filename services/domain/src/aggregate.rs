@@ -3,9 +3,7 @@
 
 use std::fmt::Debug;
 
-use event_store_core::Timestamp;
-
-use crate::error::{DomainError, Refusal};
+use crate::error::DomainError;
 use crate::event::Event;
 
 /// An aggregate: a state folded from its own stream's events, and the rules that turn a
@@ -15,7 +13,7 @@ use crate::event::Event;
 /// calendar) arrives in the command, so replaying the same events always gives the same state.
 ///
 /// Every aggregate's time only moves forward: each state remembers its latest event's time,
-/// and `decide` refuses a command dated earlier with [`Refusal::TimeBeforePrevious`] (the same
+/// and `decide` refuses a command dated earlier with [`Refusal::TimeBeforePrevious`](crate::error::Refusal::TimeBeforePrevious) (the same
 /// instant is allowed), before any other rule of an existing stream is looked at. So every
 /// stream's events are in time order, and "before" and "after" in the rules mean what they say.
 pub trait Aggregate {
@@ -42,18 +40,6 @@ pub trait Aggregate {
         events
             .into_iter()
             .fold(Self::State::default(), Self::evolve)
-    }
-}
-
-/// Refuses a command dated `at` in a stream whose latest event is dated `last` (if any) when
-/// it is earlier: see [`Aggregate`].
-pub(crate) fn check_not_before_last(
-    last: Option<Timestamp>,
-    at: Timestamp,
-) -> Result<(), DomainError> {
-    match last {
-        Some(last) if at < last => Err(DomainError::refused(Refusal::TimeBeforePrevious)),
-        _ => Ok(()),
     }
 }
 

@@ -27,8 +27,8 @@ use event_store_core::Timestamp;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::aggregate::check_not_before_last;
 use crate::error::{DomainError, Violation};
+use crate::stream::check_not_before_last;
 use crate::text::{check_len, check_strictly_ascending};
 
 /// Most non-working dates a calendar holds: public holidays and their transfers are about 15 a

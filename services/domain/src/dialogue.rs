@@ -12,11 +12,11 @@ use std::collections::BTreeMap;
 use event_store_core::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::aggregate::check_not_before_last;
 use crate::calendar::DAY_MICROS;
 use crate::error::{DomainError, Refusal, Violation};
 use crate::ids::{ContributionId, DialogueId};
 use crate::pseudonym::PseudonymTag;
+use crate::stream::check_not_before_last;
 use crate::text::{
     check_len, check_line, check_optional_line, check_paragraphs, check_range, is_full,
 };

@@ -15,7 +15,7 @@
 //! `tests/golden/` holds the bytes of one sample of every event type; `tests/golden.rs` fails
 //! if an encoding drifts.
 
-use event_store_core::{StreamId, Timestamp};
+use event_store_core::{EventTypeCode, SchemaVersion, StreamId, Timestamp};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
@@ -26,7 +26,7 @@ use crate::error::{DecodeError, DomainError};
 use crate::petition::PetitionEvent;
 
 /// The only schema version of every event type so far.
-pub const SCHEMA_VERSION_1: u16 = 1;
+pub const SCHEMA_VERSION_1: SchemaVersion = SchemaVersion(1);
 
 /// Any event of the domain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,7 +158,17 @@ impl EventType {
     ];
 
     /// The frozen type code. Never change or reuse one.
-    pub const fn code(self) -> u16 {
+    pub const fn code(self) -> EventTypeCode {
+        EventTypeCode(self.number())
+    }
+
+    /// The current schema version of this type's payload: the form the Rust types have, what
+    /// [`encode`] writes and what [`decode`] brings older payloads to (see `crate::schema`).
+    pub const fn schema_version(self) -> SchemaVersion {
+        SCHEMA_VERSION_1
+    }
+
+    const fn number(self) -> u16 {
         match self {
             Self::NonWorkingDatesSet => 1,
             Self::PetitionFiled => 101,
@@ -212,13 +222,13 @@ impl EventType {
     }
 
     /// The event type with this code, if any.
-    pub fn from_code(code: u16) -> Option<Self> {
+    pub fn from_code(code: EventTypeCode) -> Option<Self> {
         Self::ALL.into_iter().find(|t| t.code() == code)
     }
 
     /// The kind of aggregate whose streams hold this type.
     pub const fn aggregate(self) -> AggregateKind {
-        match self.code() / 100 {
+        match self.number() / 100 {
             0 => AggregateKind::Calendar,
             1 => AggregateKind::Petition,
             2 => AggregateKind::Dialogue,
@@ -297,20 +307,21 @@ impl Event {
 /// An event's payload bytes and the header fields that say how to read them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EncodedEvent {
-    pub type_code: u16,
-    pub schema_version: u16,
+    pub event_type: EventTypeCode,
+    pub schema_version: SchemaVersion,
     pub payload: Vec<u8>,
 }
 
-/// Encodes an event's payload with postcard, under its type code and schema version 1.
+/// Encodes an event's payload with postcard, under its type code and current schema version.
 pub fn encode(event: &Event) -> EncodedEvent {
     // Every payload is a struct of sized fields, strings and length-known sequences, which
     // postcard always serialises into a growable vector.
     let payload = serialize_payload(event, postcard::ser_flavors::AllocVec::new())
         .expect("postcard serialises every event payload");
+    let event_type = event.event_type();
     EncodedEvent {
-        type_code: event.event_type().code(),
-        schema_version: SCHEMA_VERSION_1,
+        event_type: event_type.code(),
+        schema_version: event_type.schema_version(),
         payload,
     }
 }
@@ -393,24 +404,16 @@ fn encodes_to(event: &Event, payload: &[u8]) -> bool {
     serialize_payload(event, out).unwrap_or(false)
 }
 
-/// Decodes a payload written by [`encode`]. Never panics: unknown codes, other schema
-/// versions, malformed or truncated bytes, trailing bytes, non-canonical encodings and
-/// out-of-bounds fields are errors.
+/// Decodes a payload of the type's current schema version (older ones are brought to it by
+/// `crate::schema` first). Never panics: malformed or truncated bytes, trailing bytes,
+/// non-canonical encodings and out-of-bounds fields are errors.
 ///
 /// Postcard alone accepts over-long varints, so one event could have several encodings; the
 /// payload is re-encoded and compared, so every accepted payload is the only encoding of its
 /// event (one extra encode per decode, well under a microsecond).
-pub fn decode(type_code: u16, schema_version: u16, payload: &[u8]) -> Result<Event, DecodeError> {
+pub(crate) fn decode_current(event_type: EventType, payload: &[u8]) -> Result<Event, DecodeError> {
     use EventType as T;
-    let Some(event_type) = EventType::from_code(type_code) else {
-        return Err(DecodeError::UnknownTypeCode { type_code });
-    };
-    if schema_version != SCHEMA_VERSION_1 {
-        return Err(DecodeError::UnsupportedSchemaVersion {
-            type_code,
-            schema_version,
-        });
-    }
+    let type_code = event_type.number();
     let bytes = payload;
     let event: Event = match event_type {
         T::NonWorkingDatesSet => CalendarEvent::NonWorkingDatesSet(read(type_code, bytes)?).into(),

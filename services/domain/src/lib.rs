@@ -5,7 +5,8 @@
 //! Each aggregate has a module with its commands, events, state, `decide` and `evolve`:
 //! [`petition`], [`dialogue`], [`action_plan`] and the hromada's [`calendar`] of working days.
 //! [`event`] holds the [`Event`] enum over all of them, the frozen type codes and the postcard
-//! encoding; [`pseudonym`] turns a verified identity into a per-petition tag.
+//! encoding; [`schema`] is the one way stored envelopes are read back (through the upcasters);
+//! [`pseudonym`] turns a verified identity into a per-petition tag.
 
 pub mod action_plan;
 pub mod aggregate;
@@ -16,6 +17,8 @@ pub mod event;
 pub mod ids;
 pub mod petition;
 pub mod pseudonym;
+pub mod schema;
+mod stream;
 /// Given/when/then helpers for tests of the rules, here and in crates that drive them (the
 /// node's tests may use them). Not part of the domain's API: hidden from the docs, and free to
 /// change with the tests that use it.
@@ -27,7 +30,8 @@ pub use aggregate::{ActionPlan, Aggregate, Calendar, Dialogue, Petition};
 pub use calendar::{CivilDate, WorkingCalendar, kyiv_date};
 pub use error::{DecodeError, DomainError, Refusal, Violation};
 pub use event::{
-    AggregateKind, EncodedEvent, Event, EventType, SCHEMA_VERSION_1, StreamRef, decode, encode,
+    AggregateKind, EncodedEvent, Event, EventType, SCHEMA_VERSION_1, StreamRef, encode,
 };
 pub use ids::{CommitmentId, ContributionId, DialogueId, MilestoneId, PetitionId, PlanId};
 pub use pseudonym::{NodeSecret, PseudonymTag, dialogue_tag, petition_tag};
+pub use schema::{OpenError, Recorded, decode, decode_payload, decode_with, open, upcasters};

@@ -24,13 +24,13 @@ use std::collections::BTreeSet;
 use event_store_core::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::aggregate::check_not_before_last;
 use crate::calendar::{
     CivilDate, DAY_MICROS, WorkingCalendar, check_deadline, kyiv_date, on_or_before,
 };
 use crate::error::{DomainError, Refusal};
 use crate::ids::PetitionId;
 use crate::pseudonym::PseudonymTag;
+use crate::stream::check_not_before_last;
 use crate::text::{check_line, check_paragraphs, check_range};
 
 /// Longest petition title: the national and Kyiv e-petition sites cap titles near this.

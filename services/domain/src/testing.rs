@@ -6,7 +6,8 @@ use std::fmt;
 
 use crate::aggregate::Aggregate;
 use crate::error::DomainError;
-use crate::event::{Event, decode, encode};
+use crate::event::{Event, encode};
+use crate::schema::decode;
 
 /// Past events of one stream, folded into a state.
 pub struct Given<A: Aggregate> {
@@ -83,7 +84,7 @@ impl<A: Aggregate> Then<A> {
 #[track_caller]
 fn assert_round_trips(event: Event) {
     let encoded = encode(&event);
-    let decoded = decode(encoded.type_code, encoded.schema_version, &encoded.payload);
+    let decoded = decode(encoded.event_type, encoded.schema_version, &encoded.payload);
     assert_eq!(
         decoded,
         Ok(event),

@@ -6,6 +6,7 @@ mod fixtures;
 
 use domain::petition::{PetitionEvent, PetitionFiled, TITLE_LEN_MAX};
 use domain::{DecodeError, Event, EventType, SCHEMA_VERSION_1, Violation, decode, encode};
+use event_store_core::{EventTypeCode, SchemaVersion};
 use fixtures::samples::every_event_type;
 use fixtures::{date, petition_id, tag, utc};
 use proptest::prelude::*;
@@ -41,7 +42,7 @@ proptest! {
 
     #[test]
     fn random_codes_and_versions_never_panic(code in any::<u16>(), version in any::<u16>(), payload in proptest::collection::vec(any::<u8>(), 0..64)) {
-        let _ = decode(code, version, &payload);
+        let _ = decode(EventTypeCode(code), SchemaVersion(version), &payload);
     }
 }
 
@@ -50,7 +51,11 @@ fn every_truncation_of_every_sample_is_an_error() {
     for event in every_event_type() {
         let encoded = encode(&event);
         for len in 0..encoded.payload.len() {
-            let result = decode(encoded.type_code, SCHEMA_VERSION_1, &encoded.payload[..len]);
+            let result = decode(
+                encoded.event_type,
+                SCHEMA_VERSION_1,
+                &encoded.payload[..len],
+            );
             assert!(
                 result.is_err(),
                 "{:?} truncated to {len} bytes decoded",
@@ -66,9 +71,9 @@ fn trailing_bytes_are_refused() {
         let mut encoded = encode(&event);
         encoded.payload.push(0);
         assert_eq!(
-            decode(encoded.type_code, SCHEMA_VERSION_1, &encoded.payload),
+            decode(encoded.event_type, SCHEMA_VERSION_1, &encoded.payload),
             Err(DecodeError::TrailingBytes {
-                type_code: encoded.type_code,
+                type_code: encoded.event_type.0,
                 count: 1
             })
         );
@@ -81,10 +86,10 @@ fn over_long_varints_are_refused_as_non_canonical() {
     let mut payload = vec![0x10];
     payload.extend([1; 16]);
     let canonical = [payload.as_slice(), &[0x00]].concat();
-    assert!(decode(306, SCHEMA_VERSION_1, &canonical).is_ok());
+    assert!(decode(EventTypeCode(306), SCHEMA_VERSION_1, &canonical).is_ok());
     let over_long = [payload.as_slice(), &[0x80, 0x00]].concat();
     assert_eq!(
-        decode(306, SCHEMA_VERSION_1, &over_long),
+        decode(EventTypeCode(306), SCHEMA_VERSION_1, &over_long),
         Err(DecodeError::NonCanonical { type_code: 306 })
     );
 }
@@ -92,15 +97,15 @@ fn over_long_varints_are_refused_as_non_canonical() {
 #[test]
 fn unknown_codes_and_versions_are_refused() {
     assert_eq!(
-        decode(0, 1, &[]),
+        decode(EventTypeCode(0), SchemaVersion(1), &[]),
         Err(DecodeError::UnknownTypeCode { type_code: 0 })
     );
     assert_eq!(
-        decode(110, 1, &[]),
+        decode(EventTypeCode(110), SchemaVersion(1), &[]),
         Err(DecodeError::UnknownTypeCode { type_code: 110 })
     );
     assert_eq!(
-        decode(104, 2, &[]),
+        decode(EventTypeCode(104), SchemaVersion(2), &[]),
         Err(DecodeError::UnsupportedSchemaVersion {
             type_code: 104,
             schema_version: 2
@@ -126,7 +131,7 @@ fn bounds_are_checked_again_on_decode() {
     // Bytes that no `decide` would write: a title one character too long.
     let encoded = encode(&filed_with_title("ї".repeat(201)));
     assert_eq!(
-        decode(encoded.type_code, SCHEMA_VERSION_1, &encoded.payload),
+        decode(encoded.event_type, SCHEMA_VERSION_1, &encoded.payload),
         Err(DecodeError::Invalid {
             type_code: 101,
             field: "title",
@@ -136,7 +141,7 @@ fn bounds_are_checked_again_on_decode() {
         })
     );
     let encoded = encode(&filed_with_title("ї".repeat(200)));
-    assert!(decode(encoded.type_code, SCHEMA_VERSION_1, &encoded.payload).is_ok());
+    assert!(decode(encoded.event_type, SCHEMA_VERSION_1, &encoded.payload).is_ok());
 }
 
 #[test]
@@ -147,14 +152,14 @@ fn impossible_dates_and_enum_variants_are_refused() {
     assert_eq!(&payload[..5], &[2, 0xd0, 0x1f, 1, 1]);
     payload[3] = 13;
     assert!(matches!(
-        decode(1, SCHEMA_VERSION_1, &payload),
+        decode(EventTypeCode(1), SCHEMA_VERSION_1, &payload),
         Err(DecodeError::Malformed { .. })
     ));
     // Dates out of order are refused by the bound check.
     let mut payload = encode(sample).payload;
     payload[3] = 9;
     assert_eq!(
-        decode(1, SCHEMA_VERSION_1, &payload),
+        decode(EventTypeCode(1), SCHEMA_VERSION_1, &payload),
         Err(DecodeError::Invalid {
             type_code: 1,
             field: "dates",
@@ -169,7 +174,7 @@ fn impossible_dates_and_enum_variants_are_refused() {
     assert_eq!(payload[17], 1, "decision follows the 17-byte id");
     payload[17] = 3;
     assert!(matches!(
-        decode(108, SCHEMA_VERSION_1, &payload),
+        decode(EventTypeCode(108), SCHEMA_VERSION_1, &payload),
         Err(DecodeError::Malformed { .. })
     ));
 }

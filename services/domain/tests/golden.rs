@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use domain::{EventType, SCHEMA_VERSION_1, decode, encode};
+use event_store_core::EventTypeCode;
 use fixtures::samples::every_event_type;
 
 fn golden_path(event_type: EventType) -> PathBuf {
@@ -16,7 +17,7 @@ fn golden_path(event_type: EventType) -> PathBuf {
         .join("tests/golden")
         .join(format!(
             "{:03}-{}.hex",
-            event_type.code(),
+            event_type.code().0,
             event_type.name()
         ))
 }
@@ -31,7 +32,7 @@ fn every_event_type_encodes_to_its_golden_bytes_and_back() {
     for event in every_event_type() {
         let event_type = event.event_type();
         let encoded = encode(&event);
-        assert_eq!(encoded.type_code, event_type.code());
+        assert_eq!(encoded.event_type, event_type.code());
         assert_eq!(encoded.schema_version, SCHEMA_VERSION_1);
         let path = golden_path(event_type);
         let actual = hex::encode(&encoded.payload);
@@ -85,7 +86,7 @@ fn every_golden_file_belongs_to_a_known_event_type() {
 
 #[test]
 fn type_codes_are_unique_and_the_samples_cover_every_one() {
-    let codes: BTreeSet<u16> = EventType::ALL.into_iter().map(EventType::code).collect();
+    let codes: BTreeSet<u16> = EventType::ALL.into_iter().map(|t| t.code().0).collect();
     assert_eq!(
         codes.len(),
         EventType::ALL.len(),
@@ -106,8 +107,8 @@ fn type_codes_are_unique_and_the_samples_cover_every_one() {
     );
 
     for code in 0..=u16::MAX {
-        if let Some(event_type) = EventType::from_code(code) {
-            assert_eq!(event_type.code(), code);
+        if let Some(event_type) = EventType::from_code(EventTypeCode(code)) {
+            assert_eq!(event_type.code(), EventTypeCode(code));
         }
     }
     for event_type in EventType::ALL {

@@ -73,7 +73,7 @@ where
                 let event: Event = event.clone().into();
                 assert_eq!(event.at(), at, "an event carries its command's time");
                 let encoded = encode(&event);
-                let decoded = decode(encoded.type_code, encoded.schema_version, &encoded.payload);
+                let decoded = decode(encoded.event_type, encoded.schema_version, &encoded.payload);
                 assert_eq!(decoded, Ok(event), "decided events survive encoding");
             }
             for event in events {
@@ -92,7 +92,7 @@ where
             .iter()
             .map(|event| {
                 let encoded = encode(&event.clone().into());
-                let decoded = decode(encoded.type_code, encoded.schema_version, &encoded.payload)
+                let decoded = decode(encoded.event_type, encoded.schema_version, &encoded.payload)
                     .expect("logged events decode");
                 A::Event::try_from(decoded).expect("decoded into the same aggregate")
             })

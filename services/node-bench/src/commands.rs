@@ -12,10 +12,9 @@ use domain::petition::{PetitionEvent, PetitionSigned, StatuteRule};
 use domain::{NodeSecret, PetitionId, PseudonymTag};
 use event_store::{CheckpointPolicy, ExpectedVersion, Log, NewEvent};
 use event_store_core::checkpoint::NoteSigner;
-use event_store_core::{
-    EventId, EventTypeCode, MunicipalityCode, SchemaVersion, StreamId, Timestamp, origin_for,
-};
+use event_store_core::{EventId, MunicipalityCode, StreamId, Timestamp, origin_for};
 use event_store_sqlite::{Durability, SqliteBackend};
+use node::command::{Action, NodeCommand, PetitionStep, Subject};
 use node::config::{InitOptions, NodeSettings, Overrides, StatuteSettings};
 use node::{NodeCore, RunningNode};
 use proto::node::v1 as pb;
@@ -24,7 +23,6 @@ use tokio::task::JoinSet;
 use tonic::transport::{Channel, Endpoint};
 use uuid::Uuid;
 
-use crate::jetstream::check_nats_server;
 use crate::report::percentile;
 
 /// Koriukivka hromada (Chernihiv oblast).
@@ -111,8 +109,8 @@ pub async fn log_append_run(commands: usize) -> anyhow::Result<f64> {
                 )));
                 let event = NewEvent {
                     event_id: EventId::new_v7(),
-                    event_type: EventTypeCode(encoded.type_code),
-                    schema_version: SchemaVersion(encoded.schema_version),
+                    event_type: encoded.event_type,
+                    schema_version: encoded.schema_version,
                     recorded_at: at,
                     payload: encoded.payload,
                 };
@@ -151,18 +149,23 @@ pub async fn library_run(commands: usize) -> anyhow::Result<f64> {
     let mut petitions = Vec::with_capacity(PETITIONS);
     for n in 0..PETITIONS {
         let request = Uuid::now_v7();
-        core.file_petition(
+        core.run(NodeCommand {
             request,
-            "diia:author",
-            format!("Освітлення вулиці № {n}"),
-            "Просимо встановити ліхтарі вздовж вулиці до школи.".to_owned(),
-            "infrastructure".to_owned(),
-        )
+            action: Action::FilePetition {
+                author_subject: Subject::parse("author_subject", "diia:author".to_owned())?,
+                title: format!("Освітлення вулиці № {n}"),
+                text: "Просимо встановити ліхтарі вздовж вулиці до школи.".to_owned(),
+                category: "infrastructure".to_owned(),
+            },
+        })
         .await
         .context("failed to file a petition")?;
-        core.publish_petition(Uuid::now_v7(), PetitionId(request))
-            .await
-            .context("failed to publish a petition")?;
+        core.run(NodeCommand {
+            request: Uuid::now_v7(),
+            action: Action::Petition(PetitionId(request), PetitionStep::Publish),
+        })
+        .await
+        .context("failed to publish a petition")?;
         petitions.push(PetitionId(request));
     }
     let before = log.size();
@@ -172,14 +175,18 @@ pub async fn library_run(commands: usize) -> anyhow::Result<f64> {
         let (core, petitions) = (core.clone(), petitions.clone());
         tasks.spawn(async move {
             for i in (caller..commands).step_by(CALLERS) {
-                let subject = format!("diia:citizen-{i}");
-                let outcome = tokio::time::timeout(
-                    COMMAND_TIMEOUT,
-                    core.sign_petition(Uuid::now_v7(), petitions[i % PETITIONS], &subject),
-                )
-                .await
-                .context("a command timed out")?
-                .context("a command failed")?;
+                let signer_subject = Subject::parse("signer_subject", format!("diia:citizen-{i}"))?;
+                let sign = NodeCommand {
+                    request: Uuid::now_v7(),
+                    action: Action::Petition(
+                        petitions[i % PETITIONS],
+                        PetitionStep::Sign { signer_subject },
+                    ),
+                };
+                let outcome = tokio::time::timeout(COMMAND_TIMEOUT, core.run(sign))
+                    .await
+                    .context("a command timed out")?
+                    .context("a command failed")?;
                 ensure!(!outcome.deduplicated, "a new command was deduplicated");
             }
             Ok(())
@@ -210,7 +217,7 @@ impl StartedNode {
     pub async fn start(relaying: bool) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let nats = if relaying {
-            check_nats_server()?;
+            testkit::nats_server_binary()?;
             Some(
                 testkit::NatsServer::start()
                     .await

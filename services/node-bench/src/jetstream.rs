@@ -4,7 +4,6 @@
 //! bounded window, every `PubAck` awaited.
 
 use std::collections::VecDeque;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,7 +15,7 @@ use async_nats::jetstream::{self, Context};
 use domain::dialogue::{ContributionSubmitted, DialogueEvent};
 use domain::{ContributionId, DialogueId, PseudonymTag};
 use event_store::{ExpectedVersion, Log, NewEvent, READ_LIMIT_MAX};
-use event_store_core::{EventId, EventTypeCode, LogSeq, SchemaVersion, StreamId, Timestamp};
+use event_store_core::{EventId, LogSeq, StreamId, Timestamp};
 use event_store_sqlite::SqliteBackend;
 use relay::RelayConfig;
 use uuid::Uuid;
@@ -31,34 +30,6 @@ const DELIVERY_TIMEOUT: Duration = Duration::from_secs(600);
 const ACK_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest wait for the relay to stop after its last acknowledgement.
 const RELAY_STOP_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The environment variable `testkit` reads the `nats-server` binary from.
-const NATS_SERVER_ENV: &str = "VIDKRYTO_NATS_SERVER";
-/// Where `deploy/local/setup.sh` installs `nats-server`, relative to the workspace root.
-const NATS_SERVER_IN_WORKSPACE: &str = ".vidkryto-dev/tools/venv/bin/nats-server";
-
-/// Checks that `testkit` will find a `nats-server` (it panics when there is none), so a
-/// missing server is a reported error instead.
-pub fn check_nats_server() -> anyhow::Result<()> {
-    if let Some(path) = std::env::var_os(NATS_SERVER_ENV) {
-        ensure!(
-            PathBuf::from(&path).is_file(),
-            "{} names {}, which is not a file",
-            NATS_SERVER_ENV,
-            PathBuf::from(path).display()
-        );
-        return Ok(());
-    }
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(NATS_SERVER_IN_WORKSPACE);
-    ensure!(
-        path.is_file(),
-        "no nats-server: run deploy/local/setup.sh or set {}",
-        NATS_SERVER_ENV
-    );
-    Ok(())
-}
 
 /// One stored event, ready to publish: its bytes and the relay's headers.
 #[derive(Debug)]
@@ -85,8 +56,8 @@ fn contribution(dialogue: DialogueId, n: usize, at: Timestamp) -> NewEvent {
     ));
     NewEvent {
         event_id: EventId::new_v7(),
-        event_type: EventTypeCode(encoded.type_code),
-        schema_version: SchemaVersion(encoded.schema_version),
+        event_type: encoded.event_type,
+        schema_version: encoded.schema_version,
         recorded_at: at,
         payload: encoded.payload,
     }
@@ -179,7 +150,7 @@ async fn raw_publish(
             let message = match how {
                 Raw::RelayHeaders => message
                     .message_id(m.msg_id.as_str())
-                    .header(relay::SEQ_HEADER, m.seq.to_string())
+                    .header(wire::SEQ_HEADER, m.seq.to_string())
                     .expected_stream(name),
                 Raw::Plain => message,
             };

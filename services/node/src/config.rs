@@ -15,6 +15,8 @@ use event_store_core::{MunicipalityCode, origin_for};
 use rand::RngCore as _;
 use serde::{Deserialize, Serialize};
 
+use crate::store::StoreLocation;
+
 /// The config file's name in the node's directory.
 pub const CONFIG_FILE: &str = "node.toml";
 /// The signing key's file name.
@@ -59,7 +61,8 @@ pub struct NodeConfig {
     /// Prometheus metrics listen address (`/metrics`); empty to disable.
     #[serde(default)]
     pub metrics_listen: String,
-    /// The log: a SQLite file (relative to the node's directory) or a `postgres://` URL.
+    /// The log: a SQLite file (relative to the node's directory; a `sqlite:` prefix is
+    /// allowed) or a `postgres://` URL, as [`StoreLocation::parse`] reads it.
     pub storage: String,
     /// The NATS server the relay publishes to (the node's leaf node); empty to run offline.
     #[serde(default)]
@@ -125,7 +128,8 @@ pub struct NodeSettings {
     pub municipality: MunicipalityCode,
     pub listen: SocketAddr,
     pub metrics_listen: Option<SocketAddr>,
-    pub storage: String,
+    /// The log, a relative SQLite path already resolved against `dir`.
+    pub storage: StoreLocation,
     pub nats_url: Option<String>,
     pub statute: StatuteRule,
     pub non_working_dates: Vec<CivilDate>,
@@ -201,12 +205,9 @@ impl NodeSettings {
         if c.request_size_max_bytes < 1024 || c.request_size_max_bytes > REQUEST_SIZE_MAX_LIMIT {
             bail!("request_size_max_bytes must be 1024..={REQUEST_SIZE_MAX_LIMIT}");
         }
-        let storage =
-            if c.storage.starts_with("postgres://") || c.storage.starts_with("postgresql://") {
-                c.storage
-            } else {
-                dir.join(&c.storage).to_string_lossy().into_owned()
-            };
+        let storage = StoreLocation::parse(&c.storage)
+            .context("storage")?
+            .relative_to(dir);
         let signer = read_key(&dir.join(KEY_FILE), &municipality)?;
         let secret = read_secret(&dir.join(SECRET_FILE))?;
         Ok(Self {
@@ -376,6 +377,33 @@ mod tests {
         assert_eq!(settings.nats_url, None, "an empty NATS URL runs offline");
         // A second init refuses to overwrite the node.
         assert!(init(dir.path(), &options()).is_err());
+    }
+
+    #[test]
+    fn storage_is_read_by_the_one_parser_relative_to_the_node_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        init(dir.path(), &options()).unwrap();
+        let load = |storage: &str| {
+            let overrides = Overrides {
+                storage: Some(storage.into()),
+                ..Overrides::default()
+            };
+            NodeSettings::load(dir.path(), overrides).map(|s| s.storage)
+        };
+        let in_dir = StoreLocation::Sqlite(dir.path().join("node.sqlite"));
+        assert_eq!(load("node.sqlite").unwrap(), in_dir);
+        assert_eq!(load("sqlite:node.sqlite").unwrap(), in_dir);
+        assert_eq!(
+            load("sqlite:///abs/node.sqlite").unwrap(),
+            StoreLocation::Sqlite("/abs/node.sqlite".into())
+        );
+        let url = "postgresql://postgres@127.0.0.1:5432/node";
+        assert_eq!(load(url).unwrap(), StoreLocation::Postgres(url.into()));
+        let err = load("").unwrap_err();
+        assert!(
+            format!("{err:#}").contains("storage: no log location given"),
+            "{err:#}"
+        );
     }
 
     #[test]

@@ -9,11 +9,10 @@ use event_store_core::Timestamp;
 use proto::node::v1 as pb;
 use uuid::Uuid;
 
+use crate::command::{Action, DialogueStep, NodeCommand, PetitionStep, PlanStep, Subject};
+use crate::core::{DialogueView, PetitionView, PlanView};
 use crate::error::NodeError;
-use crate::executor::Outcome;
-
-/// Longest verified-identity subject accepted (identity providers' subject ids are far shorter).
-pub const SUBJECT_LEN_MAX: usize = 256;
+use crate::executor::{Outcome, parse_request_id};
 
 /// Parses a UUID field.
 pub fn id<T: From<Uuid>>(field: &str, text: &str) -> Result<T, NodeError> {
@@ -22,15 +21,9 @@ pub fn id<T: From<Uuid>>(field: &str, text: &str) -> Result<T, NodeError> {
         .map_err(|_| NodeError::invalid(field, "must be a UUID"))
 }
 
-/// Checks a verified identity subject: only its keyed pseudonym is ever stored.
-pub fn subject<'a>(field: &str, text: &'a str) -> Result<&'a str, NodeError> {
-    if text.trim().is_empty() {
-        return Err(NodeError::invalid(field, "must not be empty"));
-    }
-    if text.len() > SUBJECT_LEN_MAX {
-        return Err(NodeError::invalid(field, "must be at most 256 bytes"));
-    }
-    Ok(text)
+/// An optional text field: empty means absent.
+pub fn optional(text: String) -> Option<String> {
+    if text.is_empty() { None } else { Some(text) }
 }
 
 /// Parses a `YYYY-MM-DD` civil date field.
@@ -71,21 +64,22 @@ pub fn opt_date(d: Option<CivilDate>) -> String {
     d.map(|d| d.to_string()).unwrap_or_default()
 }
 
-/// The response to a command.
-pub fn command_result(o: &Outcome) -> pb::CommandResult {
-    let count = if o.first_seq.0 == 0 {
-        0
-    } else {
-        o.last_seq.0 - o.first_seq.0 + 1
-    };
-    pb::CommandResult {
-        stream_id: o.stream.to_string(),
-        stream_version: o.stream_version.0,
-        first_seq: o.first_seq.0,
-        last_seq: o.last_seq.0,
-        event_count: u32::try_from(count).unwrap_or(u32::MAX),
-        deduplicated: o.deduplicated,
-        event_types: o.event_types.iter().map(|t| (*t).to_owned()).collect(),
+impl From<Outcome> for pb::CommandResult {
+    fn from(o: Outcome) -> Self {
+        let count = if o.first_seq.0 == 0 {
+            0
+        } else {
+            o.last_seq.0 - o.first_seq.0 + 1
+        };
+        Self {
+            stream_id: o.stream.to_string(),
+            stream_version: o.stream_version.0,
+            first_seq: o.first_seq.0,
+            last_seq: o.last_seq.0,
+            event_count: u32::try_from(count).unwrap_or(u32::MAX),
+            deduplicated: o.deduplicated,
+            event_types: o.event_types.iter().map(|t| (*t).to_owned()).collect(),
+        }
     }
 }
 
@@ -243,4 +237,300 @@ fn decode_token(token: &str) -> Option<usize> {
         .ok()?;
     let text = String::from_utf8(raw).ok()?;
     text.strip_prefix("v1:")?.parse().ok()
+}
+
+/// `TryFrom<pb::…Request> for NodeCommand`, one line of fields a request: the request id is
+/// checked first, then the fields in the order written, and the first malformed one is reported.
+macro_rules! node_commands {
+    ($($request:ty => |$r:ident| $action:expr;)+) => {$(
+        impl TryFrom<$request> for NodeCommand {
+            type Error = NodeError;
+
+            fn try_from($r: $request) -> Result<Self, NodeError> {
+                let request = parse_request_id(&$r.request_id)?;
+                Ok(Self { request, action: $action })
+            }
+        }
+    )+};
+}
+
+node_commands! {
+    pb::FilePetitionRequest => |r| Action::FilePetition {
+        author_subject: Subject::parse("author_subject", r.author_subject)?,
+        title: r.title,
+        text: r.text,
+        category: r.category,
+    };
+    pb::PublishPetitionRequest => |r| {
+        Action::Petition(id("petition_id", &r.petition_id)?, PetitionStep::Publish)
+    };
+    pb::RejectPetitionRequest => |r| Action::Petition(
+        id("petition_id", &r.petition_id)?,
+        PetitionStep::Reject { reason: r.reason },
+    );
+    pb::SignPetitionRequest => |r| Action::Petition(
+        id("petition_id", &r.petition_id)?,
+        PetitionStep::Sign {
+            signer_subject: Subject::parse("signer_subject", r.signer_subject)?,
+        },
+    );
+    pb::StartConsiderationRequest => |r| {
+        Action::Petition(id("petition_id", &r.petition_id)?, PetitionStep::StartConsideration)
+    };
+    pb::AnswerPetitionRequest => |r| Action::Petition(
+        id("petition_id", &r.petition_id)?,
+        PetitionStep::Answer {
+            decision: answer_decision("decision", r.decision)?,
+            response: r.response,
+            responder_role: r.responder_role,
+        },
+    );
+    pb::ReportImplementationRequest => |r| Action::Petition(
+        id("petition_id", &r.petition_id)?,
+        PetitionStep::ReportImplementation { text: r.text },
+    );
+    pb::AnnounceDialogueRequest => |r| Action::AnnounceDialogue {
+        kind: dialogue_kind("kind", r.kind)?,
+        topic: r.topic,
+        organiser: r.organiser,
+        opens_at: timestamp("opens_at", r.opens_at)?,
+        closes_at: timestamp("closes_at", r.closes_at)?,
+    };
+    pb::SubmitContributionRequest => |r| Action::Dialogue(
+        id("dialogue_id", &r.dialogue_id)?,
+        DialogueStep::SubmitContribution {
+            author_subject: Subject::parse("author_subject", r.author_subject)?,
+            text: r.text,
+        },
+    );
+    pb::AnswerContributionRequest => |r| Action::Dialogue(
+        id("dialogue_id", &r.dialogue_id)?,
+        DialogueStep::AnswerContribution {
+            contribution_id: id("contribution_id", &r.contribution_id)?,
+            response: contribution_response("response", r.response)?,
+            reason: r.reason,
+        },
+    );
+    pb::CloseDialogueRequest => |r| Action::Dialogue(
+        id("dialogue_id", &r.dialogue_id)?,
+        DialogueStep::Close {
+            attendance_count: r.attendance_count,
+            participating_organisations: r.participating_organisations,
+        },
+    );
+    pb::PublishOutcomeRequest => |r| Action::Dialogue(
+        id("dialogue_id", &r.dialogue_id)?,
+        DialogueStep::PublishOutcome {
+            report: r.report,
+            council_decision_ref: optional(r.council_decision_ref),
+        },
+    );
+    pb::AdoptPlanRequest => |r| Action::AdoptPlan {
+        title: r.title,
+        period_start: date("period_start", &r.period_start)?,
+        period_end: date("period_end", &r.period_end)?,
+        council_decision: r.council_decision,
+    };
+    pb::AddCommitmentRequest => |r| Action::Plan(
+        id("plan_id", &r.plan_id)?,
+        PlanStep::AddCommitment {
+            title: r.title,
+            description: r.description,
+            lead_institution: r.lead_institution,
+            values: r
+                .values
+                .iter()
+                .map(|v| ogp_value("values", *v))
+                .collect::<Result<Vec<_>, _>>()?,
+            start: date("start", &r.start)?,
+            end: date("end", &r.end)?,
+        },
+    );
+    pb::AddMilestoneRequest => |r| Action::Plan(
+        id("plan_id", &r.plan_id)?,
+        PlanStep::AddMilestone {
+            commitment_id: id("commitment_id", &r.commitment_id)?,
+            title: r.title,
+            due: date("due", &r.due)?,
+        },
+    );
+    pb::ReportProgressRequest => |r| Action::Plan(
+        id("plan_id", &r.plan_id)?,
+        PlanStep::ReportProgress {
+            milestone_id: id("milestone_id", &r.milestone_id)?,
+            status: implementation_status("status", r.status)?,
+            evidence_link: optional(r.evidence_link),
+        },
+    );
+    pb::AssessCommitmentRequest => |r| Action::Plan(
+        id("plan_id", &r.plan_id)?,
+        PlanStep::AssessCommitment {
+            commitment_id: id("commitment_id", &r.commitment_id)?,
+            completion: implementation_status("completion", r.completion)?,
+            opened_government: opened_government("opened_government", r.opened_government)?,
+        },
+    );
+    pb::ClosePlanRequest => |r| Action::Plan(id("plan_id", &r.plan_id)?, PlanStep::Close);
+}
+
+impl From<PetitionView> for pb::Petition {
+    fn from(v: PetitionView) -> Self {
+        let s = &v.state;
+        let filed = v.filed.as_ref();
+        Self {
+            petition_id: s.id.map(|i| i.to_string()).unwrap_or_default(),
+            title: filed.map(|f| f.title.clone()).unwrap_or_default(),
+            text: filed.map(|f| f.text.clone()).unwrap_or_default(),
+            category: filed.map(|f| f.category.clone()).unwrap_or_default(),
+            status: pb_petition_status(s.status) as i32,
+            signature_count: s.signature_count,
+            signature_threshold: s.rule.map_or(0, |r| r.signature_threshold),
+            collection_period_days: s.rule.map_or(0, |r| u32::from(r.collection_period_days)),
+            filed_at: opt_ts(s.filed_at),
+            published_at: opt_ts(s.published_at),
+            collection_closes_at: opt_ts(s.collection_closes_at()),
+            moderation_due: opt_date(s.moderation_due),
+            answer_due: opt_date(s.answer_due),
+            answer: s
+                .answer
+                .map_or(pb::AnswerDecision::Unspecified, pb_answer_decision)
+                as i32,
+            answered_at: opt_ts(s.answered_at),
+            answered_on_time: s.answered_on_time(),
+            stream_version: v.version.0,
+        }
+    }
+}
+
+impl From<DialogueView> for pb::Dialogue {
+    fn from(v: DialogueView) -> Self {
+        use domain::dialogue::DialogueStatus as S;
+        let s = &v.state;
+        let a = v.announced.as_ref();
+        let answered = s.contributions.values().filter(|r| r.is_some()).count();
+        Self {
+            dialogue_id: s.id.map(|i| i.to_string()).unwrap_or_default(),
+            kind: s
+                .kind
+                .map_or(pb::DialogueKind::Unspecified, pb_dialogue_kind) as i32,
+            topic: a.map(|a| a.topic.clone()).unwrap_or_default(),
+            organiser: a.map(|a| a.organiser.clone()).unwrap_or_default(),
+            opens_at: opt_ts(s.opens_at),
+            closes_at: opt_ts(s.closes_at),
+            status: match s.status {
+                S::NotAnnounced => pb::DialogueStatus::Unspecified,
+                S::Announced => pb::DialogueStatus::Announced,
+                S::Closed => pb::DialogueStatus::Closed,
+                S::OutcomePublished => pb::DialogueStatus::OutcomePublished,
+            } as i32,
+            contributions: u32::try_from(s.contributions.len()).unwrap_or(u32::MAX),
+            contributions_answered: u32::try_from(answered).unwrap_or(u32::MAX),
+            stream_version: v.version.0,
+        }
+    }
+}
+
+impl From<PlanView> for pb::Plan {
+    fn from(v: PlanView) -> Self {
+        let s = &v.state;
+        let a = v.adopted.as_ref();
+        let assessed = s
+            .commitments
+            .values()
+            .filter(|c| c.assessment.is_some())
+            .count();
+        Self {
+            plan_id: s.id.map(|i| i.to_string()).unwrap_or_default(),
+            title: a.map(|a| a.title.clone()).unwrap_or_default(),
+            period_start: opt_date(s.period_start),
+            period_end: opt_date(s.period_end),
+            closed: s.status == domain::action_plan::PlanStatus::Closed,
+            commitments: u32::try_from(s.commitments.len()).unwrap_or(u32::MAX),
+            commitments_assessed: u32::try_from(assessed).unwrap_or(u32::MAX),
+            milestones: v
+                .milestones
+                .into_iter()
+                .map(|m| pb::Milestone {
+                    milestone_id: m.id.to_string(),
+                    commitment_id: m.commitment.to_string(),
+                    title: m.title,
+                    due: m.due.to_string(),
+                    status: pb_implementation_status(m.status) as i32,
+                    overdue: m.overdue,
+                })
+                .collect(),
+            stream_version: v.version.0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(e: NodeError) -> Vec<String> {
+        match e {
+            NodeError::Invalid(violations) => violations.into_iter().map(|v| v.field).collect(),
+            other => panic!("not a field violation: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_request_becomes_one_command_and_the_first_bad_field_is_named() {
+        let request = Uuid::now_v7();
+        let petition = Uuid::now_v7();
+        let sign = pb::SignPetitionRequest {
+            request_id: request.to_string(),
+            petition_id: petition.to_string(),
+            signer_subject: "diia:citizen-1".into(),
+        };
+        let command = NodeCommand::try_from(sign.clone()).unwrap();
+        assert_eq!(command.request, request);
+        let Action::Petition(id, PetitionStep::Sign { signer_subject }) = command.action else {
+            panic!("not a signature: {:?}", command.action);
+        };
+        assert_eq!(
+            (id.0, signer_subject.as_str()),
+            (petition, "diia:citizen-1")
+        );
+
+        // The request id is checked first, then the fields in order.
+        let bad = pb::SignPetitionRequest {
+            request_id: "x".into(),
+            petition_id: "y".into(),
+            signer_subject: String::new(),
+        };
+        assert_eq!(
+            fields(NodeCommand::try_from(bad).unwrap_err()),
+            ["request_id"]
+        );
+        let bad = pb::SignPetitionRequest {
+            petition_id: "y".into(),
+            signer_subject: String::new(),
+            ..sign.clone()
+        };
+        assert_eq!(
+            fields(NodeCommand::try_from(bad).unwrap_err()),
+            ["petition_id"]
+        );
+        let bad = pb::SignPetitionRequest {
+            signer_subject: " ".into(),
+            ..sign
+        };
+        assert_eq!(
+            fields(NodeCommand::try_from(bad).unwrap_err()),
+            ["signer_subject"]
+        );
+        let commitment = pb::AddCommitmentRequest {
+            request_id: request.to_string(),
+            plan_id: Uuid::now_v7().to_string(),
+            values: vec![pb::OgpValue::CivicParticipation as i32, 99],
+            start: "not a date".into(),
+            ..pb::AddCommitmentRequest::default()
+        };
+        assert_eq!(
+            fields(NodeCommand::try_from(commitment).unwrap_err()),
+            ["values"]
+        );
+    }
 }

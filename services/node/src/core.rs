@@ -4,12 +4,10 @@
 
 use std::sync::{Arc, RwLock};
 
-use domain::action_plan::{
-    ActionPlanCommand, ActionPlanEvent, ImplementationStatus, OgpValue, OpenedGovernment,
-};
+use domain::action_plan::{ActionPlanCommand, ActionPlanEvent, ImplementationStatus};
 use domain::calendar::{CALENDAR_STREAM_ID, CalendarCommand};
-use domain::dialogue::{ContributionResponse, DialogueCommand, DialogueEvent, DialogueKind};
-use domain::petition::{AnswerDecision, PetitionCommand, PetitionEvent, StatuteRule};
+use domain::dialogue::{DialogueCommand, DialogueEvent};
+use domain::petition::{PetitionCommand, PetitionEvent, StatuteRule};
 use domain::{
     ActionPlan, Calendar, CivilDate, CommitmentId, ContributionId, Dialogue, DialogueId,
     MilestoneId, NodeSecret, Petition, PetitionId, PlanId, WorkingCalendar, dialogue_tag,
@@ -19,8 +17,9 @@ use event_store::{Backend, Log};
 use event_store_core::{EnvelopeRef, LogSeq, StreamId, StreamVersion, Timestamp};
 use uuid::Uuid;
 
+use crate::command::{Action, DialogueStep, NodeCommand, PetitionStep, PlanStep};
 use crate::error::NodeError;
-use crate::executor::{Clock, Executor, Outcome};
+use crate::executor::{Clock, Executor, Outcome, StreamAggregate};
 
 /// Events scanned per query while building the index at start-up.
 const INDEX_SCAN_CHUNK: u32 = 10_000;
@@ -34,7 +33,7 @@ struct Index {
 }
 
 /// Which list a stream-creating event type belongs to.
-fn created_kind(code: u16) -> Option<Kind> {
+fn created_kind(code: event_store_core::EventTypeCode) -> Option<Kind> {
     match domain::EventType::from_code(code)? {
         domain::EventType::PetitionFiled => Some(Kind::Petition),
         domain::EventType::DialogueAnnounced => Some(Kind::Dialogue),
@@ -120,7 +119,13 @@ impl<B: Backend> NodeCore<B> {
             index: RwLock::new(Index::default()),
         };
         core.build_index().await?;
-        core.set_calendar(non_working_dates).await?;
+        core.run(NodeCommand {
+            request: Uuid::now_v7(),
+            action: Action::SetNonWorkingDates {
+                dates: non_working_dates,
+            },
+        })
+        .await?;
         Ok(core)
     }
 
@@ -156,7 +161,7 @@ impl<B: Backend> NodeCore<B> {
                 }
                 let env = EnvelopeRef::decode(&row.bytes)
                     .map_err(|e| NodeError::Internal(e.to_string()))?;
-                match created_kind(env.event_type.0) {
+                match created_kind(env.event_type) {
                     Some(Kind::Petition) => index.petitions.push(row.stream_id),
                     Some(Kind::Dialogue) => index.dialogues.push(row.stream_id),
                     Some(Kind::Plan) => index.plans.push(row.stream_id),
@@ -210,38 +215,33 @@ impl<B: Backend> NodeCore<B> {
         Ok(state.calendar)
     }
 
-    /// Records the hromada's list of non-working dates if it changed.
-    pub async fn set_calendar(&self, dates: Vec<CivilDate>) -> Result<Outcome, NodeError> {
-        let request = Uuid::now_v7();
-        self.exec
-            .execute::<Calendar, _>(request, StreamId(CALENDAR_STREAM_ID), |_, at| {
-                Ok(CalendarCommand::SetNonWorkingDates {
-                    dates: dates.clone(),
-                    at,
+    /// Runs one command: derives the pseudonyms of verified identities, gathers what the
+    /// domain command needs (the statute's rule, the calendar in force), and executes it on its
+    /// stream, idempotently by its request id.
+    pub async fn run(&self, command: NodeCommand) -> Result<Outcome, NodeError> {
+        let NodeCommand { request, action } = command;
+        match action {
+            Action::SetNonWorkingDates { dates } => {
+                let stream = StreamId(CALENDAR_STREAM_ID);
+                self.execute::<Calendar>(request, stream, move |at| {
+                    CalendarCommand::SetNonWorkingDates {
+                        dates: dates.clone(),
+                        at,
+                    }
                 })
-            })
-            .await
-    }
-
-    // ---- petitions ----
-
-    /// Files a petition; its id is the request id.
-    pub async fn file_petition(
-        &self,
-        request: Uuid,
-        author_subject: &str,
-        title: String,
-        text: String,
-        category: String,
-    ) -> Result<Outcome, NodeError> {
-        let petition = PetitionId(request);
-        let author = petition_tag(&self.secret, petition, author_subject);
-        let calendar = self.calendar().await?;
-        let outcome = self
-            .exec
-            .execute::<Petition, _>(request, StreamId(request), |_, at| {
-                Ok(PetitionCommand::File {
-                    petition_id: petition,
+                .await
+            }
+            Action::FilePetition {
+                author_subject,
+                title,
+                text,
+                category,
+            } => {
+                let petition_id = PetitionId(request);
+                let author = petition_tag(&self.secret, petition_id, author_subject.as_str());
+                let calendar = self.calendar().await?;
+                self.create::<Petition>(Kind::Petition, request, move |at| PetitionCommand::File {
+                    petition_id,
                     author,
                     title: title.clone(),
                     text: text.clone(),
@@ -249,134 +249,211 @@ impl<B: Backend> NodeCore<B> {
                     at,
                     calendar: calendar.clone(),
                 })
-            })
-            .await?;
-        self.note_created(Kind::Petition, &outcome)?;
+                .await
+            }
+            Action::Petition(petition, step) => self.run_petition(request, petition, step).await,
+            Action::AnnounceDialogue {
+                kind,
+                topic,
+                organiser,
+                opens_at,
+                closes_at,
+            } => {
+                let dialogue_id = DialogueId(request);
+                self.create::<Dialogue>(Kind::Dialogue, request, move |at| {
+                    DialogueCommand::Announce {
+                        dialogue_id,
+                        kind,
+                        topic: topic.clone(),
+                        organiser: organiser.clone(),
+                        opens_at,
+                        closes_at,
+                        at,
+                    }
+                })
+                .await
+            }
+            Action::Dialogue(dialogue, step) => {
+                let stream = StreamId(dialogue.0);
+                self.execute::<Dialogue>(request, stream, |at| {
+                    self.dialogue_command(request, dialogue, &step, at)
+                })
+                .await
+            }
+            Action::AdoptPlan {
+                title,
+                period_start,
+                period_end,
+                council_decision,
+            } => {
+                let plan_id = PlanId(request);
+                self.create::<ActionPlan>(Kind::Plan, request, move |at| ActionPlanCommand::Adopt {
+                    plan_id,
+                    title: title.clone(),
+                    period_start,
+                    period_end,
+                    council_decision: council_decision.clone(),
+                    at,
+                })
+                .await
+            }
+            Action::Plan(plan, step) => {
+                let stream = StreamId(plan.0);
+                self.execute::<ActionPlan>(request, stream, |at| plan_command(request, &step, at))
+                    .await
+            }
+        }
+    }
+
+    /// Executes the domain command `make` builds for the time of each attempt on `stream`.
+    async fn execute<A: StreamAggregate>(
+        &self,
+        request: Uuid,
+        stream: StreamId,
+        make: impl Fn(Timestamp) -> A::Command,
+    ) -> Result<Outcome, NodeError> {
+        self.exec
+            .execute::<A, _>(request, stream, |_, at| Ok(make(at)))
+            .await
+    }
+
+    /// Executes a command that creates the stream whose id is the request id, and lists it.
+    async fn create<A: StreamAggregate>(
+        &self,
+        kind: Kind,
+        request: Uuid,
+        make: impl Fn(Timestamp) -> A::Command,
+    ) -> Result<Outcome, NodeError> {
+        let outcome = self.execute::<A>(request, StreamId(request), make).await?;
+        self.note_created(kind, &outcome)?;
         Ok(outcome)
     }
 
-    async fn petition_command(
+    /// Runs a step on a filed petition: each step gathers what its rule needs (the statute's
+    /// rule, the signer's pseudonym on this petition, the calendar in force) once, before the
+    /// attempts; a signature, the busiest command, reads nothing but its own stream.
+    async fn run_petition(
         &self,
         request: Uuid,
         petition: PetitionId,
-        make: impl Fn(Timestamp) -> PetitionCommand,
+        step: PetitionStep,
     ) -> Result<Outcome, NodeError> {
-        self.exec
-            .execute::<Petition, _>(request, StreamId(petition.0), |_, at| Ok(make(at)))
-            .await
-    }
-
-    /// Publishes a petition under the statute's rule in force.
-    pub async fn publish_petition(
-        &self,
-        request: Uuid,
-        petition: PetitionId,
-    ) -> Result<Outcome, NodeError> {
-        let rule = self.statute;
-        self.petition_command(request, petition, |at| PetitionCommand::Publish {
-            rule,
-            at,
-        })
-        .await
-    }
-
-    /// Rejects a petition at moderation.
-    pub async fn reject_petition(
-        &self,
-        request: Uuid,
-        petition: PetitionId,
-        reason: String,
-    ) -> Result<Outcome, NodeError> {
-        self.petition_command(request, petition, |at| PetitionCommand::Reject {
-            reason: reason.clone(),
-            at,
-        })
-        .await
-    }
-
-    /// Signs a petition for a verified person; only their pseudonym is recorded.
-    pub async fn sign_petition(
-        &self,
-        request: Uuid,
-        petition: PetitionId,
-        signer_subject: &str,
-    ) -> Result<Outcome, NodeError> {
-        let signer = petition_tag(&self.secret, petition, signer_subject);
-        self.petition_command(request, petition, |at| PetitionCommand::Sign { signer, at })
-            .await
-    }
-
-    /// Closes a collection that ended without reaching its threshold (the scheduler's command).
-    pub async fn close_collection(
-        &self,
-        request: Uuid,
-        petition: PetitionId,
-    ) -> Result<Outcome, NodeError> {
-        self.petition_command(request, petition, |at| PetitionCommand::CloseCollection {
-            at,
-        })
-        .await
-    }
-
-    /// Starts considering a petition that reached its threshold.
-    pub async fn start_consideration(
-        &self,
-        request: Uuid,
-        petition: PetitionId,
-    ) -> Result<Outcome, NodeError> {
-        let calendar = self.calendar().await?;
-        self.petition_command(request, petition, |at| {
-            PetitionCommand::StartConsideration {
-                at,
-                calendar: calendar.clone(),
+        let stream = StreamId(petition.0);
+        match step {
+            PetitionStep::Publish => {
+                let rule = self.statute;
+                self.execute::<Petition>(request, stream, |at| PetitionCommand::Publish {
+                    rule,
+                    at,
+                })
+                .await
             }
-        })
-        .await
+            PetitionStep::Reject { reason } => {
+                self.execute::<Petition>(request, stream, |at| PetitionCommand::Reject {
+                    reason: reason.clone(),
+                    at,
+                })
+                .await
+            }
+            PetitionStep::Sign { signer_subject } => {
+                let signer = petition_tag(&self.secret, petition, signer_subject.as_str());
+                self.execute::<Petition>(request, stream, |at| PetitionCommand::Sign { signer, at })
+                    .await
+            }
+            PetitionStep::CloseCollection => {
+                self.execute::<Petition>(request, stream, |at| PetitionCommand::CloseCollection {
+                    at,
+                })
+                .await
+            }
+            PetitionStep::StartConsideration => {
+                let calendar = self.calendar().await?;
+                self.execute::<Petition>(request, stream, |at| {
+                    PetitionCommand::StartConsideration {
+                        at,
+                        calendar: calendar.clone(),
+                    }
+                })
+                .await
+            }
+            PetitionStep::Answer {
+                decision,
+                response,
+                responder_role,
+            } => {
+                self.execute::<Petition>(request, stream, |at| PetitionCommand::Answer {
+                    decision,
+                    response: response.clone(),
+                    responder_role: responder_role.clone(),
+                    at,
+                })
+                .await
+            }
+            PetitionStep::ReportImplementation { text } => {
+                self.execute::<Petition>(request, stream, |at| {
+                    PetitionCommand::ReportImplementation {
+                        text: text.clone(),
+                        at,
+                    }
+                })
+                .await
+            }
+        }
     }
 
-    /// Answers a petition.
-    pub async fn answer_petition(
+    /// The domain command of a step on a dialogue at `at`; the contributor's pseudonym in this
+    /// dialogue is derived here.
+    fn dialogue_command(
         &self,
         request: Uuid,
-        petition: PetitionId,
-        decision: AnswerDecision,
-        response: String,
-        responder_role: String,
-    ) -> Result<Outcome, NodeError> {
-        self.petition_command(request, petition, |at| PetitionCommand::Answer {
-            decision,
-            response: response.clone(),
-            responder_role: responder_role.clone(),
-            at,
-        })
-        .await
-    }
-
-    /// Reports progress implementing a supported petition.
-    pub async fn report_implementation(
-        &self,
-        request: Uuid,
-        petition: PetitionId,
-        text: String,
-    ) -> Result<Outcome, NodeError> {
-        self.petition_command(request, petition, |at| {
-            PetitionCommand::ReportImplementation {
+        dialogue: DialogueId,
+        step: &DialogueStep,
+        at: Timestamp,
+    ) -> DialogueCommand {
+        match step {
+            DialogueStep::SubmitContribution {
+                author_subject,
+                text,
+            } => DialogueCommand::SubmitContribution {
+                contribution_id: ContributionId(request),
+                author: dialogue_tag(&self.secret, dialogue, author_subject.as_str()),
                 text: text.clone(),
                 at,
-            }
-        })
-        .await
+            },
+            DialogueStep::AnswerContribution {
+                contribution_id,
+                response,
+                reason,
+            } => DialogueCommand::AnswerContribution {
+                contribution_id: *contribution_id,
+                response: *response,
+                reason: reason.clone(),
+                at,
+            },
+            DialogueStep::Close {
+                attendance_count,
+                participating_organisations,
+            } => DialogueCommand::Close {
+                attendance_count: *attendance_count,
+                participating_organisations: participating_organisations.clone(),
+                at,
+            },
+            DialogueStep::PublishOutcome {
+                report,
+                council_decision_ref,
+            } => DialogueCommand::PublishOutcome {
+                report: report.clone(),
+                council_decision_ref: council_decision_ref.clone(),
+                at,
+            },
+        }
     }
 
     /// A petition's view.
     pub async fn petition(&self, petition: PetitionId) -> Result<PetitionView, NodeError> {
         let stream = StreamId(petition.0);
-        let (state, version) = self.exec.load::<Petition>(stream).await?;
-        if version.0 == 0 {
-            return Err(NodeError::NotFound("petition"));
-        }
-        let first = self.log().read_stream(stream, StreamVersion(1), 1).await?;
-        let filed = match first.first().map(|r| self.decode(r)).transpose()? {
+        let (state, version) = self.existing::<Petition>(stream, "petition").await?;
+        let filed = match self.first_event(stream).await? {
             Some(domain::Event::Petition(PetitionEvent::Filed(f))) => Some(f),
             _ => None,
         };
@@ -387,138 +464,36 @@ impl<B: Backend> NodeCore<B> {
         })
     }
 
+    /// The state and version of a stream that exists, else `NotFound(what)`.
+    async fn existing<A: StreamAggregate>(
+        &self,
+        stream: StreamId,
+        what: &'static str,
+    ) -> Result<(A::State, StreamVersion), NodeError> {
+        let (state, version) = self.exec.load::<A>(stream).await?;
+        if version.0 == 0 {
+            return Err(NodeError::NotFound(what));
+        }
+        Ok((state, version))
+    }
+
+    /// The event that created a stream.
+    async fn first_event(&self, stream: StreamId) -> Result<Option<domain::Event>, NodeError> {
+        let first = self.log().read_stream(stream, StreamVersion(1), 1).await?;
+        first.first().map(|r| self.decode(r)).transpose()
+    }
+
     fn decode(&self, row: &event_store::EventRow) -> Result<domain::Event, NodeError> {
-        let env =
-            EnvelopeRef::decode(&row.bytes).map_err(|e| NodeError::Internal(e.to_string()))?;
-        domain::decode(env.event_type.0, env.schema_version.0, env.payload)
+        domain::open(&row.bytes)
+            .map(|recorded| recorded.event)
             .map_err(|e| NodeError::Internal(e.to_string()))
-    }
-
-    // ---- dialogues ----
-
-    /// Announces a dialogue; its id is the request id.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn announce_dialogue(
-        &self,
-        request: Uuid,
-        kind: DialogueKind,
-        topic: String,
-        organiser: String,
-        opens_at: Timestamp,
-        closes_at: Timestamp,
-    ) -> Result<Outcome, NodeError> {
-        let dialogue = DialogueId(request);
-        let outcome = self
-            .exec
-            .execute::<Dialogue, _>(request, StreamId(request), |_, at| {
-                Ok(DialogueCommand::Announce {
-                    dialogue_id: dialogue,
-                    kind,
-                    topic: topic.clone(),
-                    organiser: organiser.clone(),
-                    opens_at,
-                    closes_at,
-                    at,
-                })
-            })
-            .await?;
-        self.note_created(Kind::Dialogue, &outcome)?;
-        Ok(outcome)
-    }
-
-    async fn dialogue_command(
-        &self,
-        request: Uuid,
-        dialogue: DialogueId,
-        make: impl Fn(Timestamp) -> DialogueCommand,
-    ) -> Result<Outcome, NodeError> {
-        self.exec
-            .execute::<Dialogue, _>(request, StreamId(dialogue.0), |_, at| Ok(make(at)))
-            .await
-    }
-
-    /// Submits a contribution for a verified person; its id is the request id.
-    pub async fn submit_contribution(
-        &self,
-        request: Uuid,
-        dialogue: DialogueId,
-        author_subject: &str,
-        text: String,
-    ) -> Result<Outcome, NodeError> {
-        let author = dialogue_tag(&self.secret, dialogue, author_subject);
-        let contribution_id = ContributionId(request);
-        self.dialogue_command(request, dialogue, |at| {
-            DialogueCommand::SubmitContribution {
-                contribution_id,
-                author,
-                text: text.clone(),
-                at,
-            }
-        })
-        .await
-    }
-
-    /// Answers a contribution.
-    pub async fn answer_contribution(
-        &self,
-        request: Uuid,
-        dialogue: DialogueId,
-        contribution_id: ContributionId,
-        response: ContributionResponse,
-        reason: String,
-    ) -> Result<Outcome, NodeError> {
-        self.dialogue_command(request, dialogue, |at| {
-            DialogueCommand::AnswerContribution {
-                contribution_id,
-                response,
-                reason: reason.clone(),
-                at,
-            }
-        })
-        .await
-    }
-
-    /// Closes a dialogue.
-    pub async fn close_dialogue(
-        &self,
-        request: Uuid,
-        dialogue: DialogueId,
-        attendance_count: u32,
-        participating_organisations: Vec<String>,
-    ) -> Result<Outcome, NodeError> {
-        self.dialogue_command(request, dialogue, |at| DialogueCommand::Close {
-            attendance_count,
-            participating_organisations: participating_organisations.clone(),
-            at,
-        })
-        .await
-    }
-
-    /// Publishes a closed dialogue's outcome report.
-    pub async fn publish_outcome(
-        &self,
-        request: Uuid,
-        dialogue: DialogueId,
-        report: String,
-        council_decision_ref: Option<String>,
-    ) -> Result<Outcome, NodeError> {
-        self.dialogue_command(request, dialogue, |at| DialogueCommand::PublishOutcome {
-            report: report.clone(),
-            council_decision_ref: council_decision_ref.clone(),
-            at,
-        })
-        .await
     }
 
     /// A dialogue's view.
     pub async fn dialogue(&self, dialogue: DialogueId) -> Result<DialogueView, NodeError> {
         let stream = StreamId(dialogue.0);
-        let (state, version) = self.exec.load::<Dialogue>(stream).await?;
-        if version.0 == 0 {
-            return Err(NodeError::NotFound("dialogue"));
-        }
-        let first = self.log().read_stream(stream, StreamVersion(1), 1).await?;
-        let announced = match first.first().map(|r| self.decode(r)).transpose()? {
+        let (state, version) = self.existing::<Dialogue>(stream, "dialogue").await?;
+        let announced = match self.first_event(stream).await? {
             Some(domain::Event::Dialogue(DialogueEvent::Announced(a))) => Some(a),
             _ => None,
         };
@@ -529,142 +504,10 @@ impl<B: Backend> NodeCore<B> {
         })
     }
 
-    // ---- action plans ----
-
-    /// Adopts an action plan; its id is the request id.
-    pub async fn adopt_plan(
-        &self,
-        request: Uuid,
-        title: String,
-        period_start: CivilDate,
-        period_end: CivilDate,
-        council_decision: String,
-    ) -> Result<Outcome, NodeError> {
-        let plan_id = PlanId(request);
-        let outcome = self
-            .exec
-            .execute::<ActionPlan, _>(request, StreamId(request), |_, at| {
-                Ok(ActionPlanCommand::Adopt {
-                    plan_id,
-                    title: title.clone(),
-                    period_start,
-                    period_end,
-                    council_decision: council_decision.clone(),
-                    at,
-                })
-            })
-            .await?;
-        self.note_created(Kind::Plan, &outcome)?;
-        Ok(outcome)
-    }
-
-    async fn plan_command(
-        &self,
-        request: Uuid,
-        plan: PlanId,
-        make: impl Fn(Timestamp) -> ActionPlanCommand,
-    ) -> Result<Outcome, NodeError> {
-        self.exec
-            .execute::<ActionPlan, _>(request, StreamId(plan.0), |_, at| Ok(make(at)))
-            .await
-    }
-
-    /// Adds a commitment; its id is the request id.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn add_commitment(
-        &self,
-        request: Uuid,
-        plan: PlanId,
-        title: String,
-        description: String,
-        lead_institution: String,
-        values: Vec<OgpValue>,
-        start: CivilDate,
-        end: CivilDate,
-    ) -> Result<Outcome, NodeError> {
-        let commitment_id = CommitmentId(request);
-        self.plan_command(request, plan, |at| ActionPlanCommand::AddCommitment {
-            commitment_id,
-            title: title.clone(),
-            description: description.clone(),
-            lead_institution: lead_institution.clone(),
-            values: values.clone(),
-            start,
-            end,
-            at,
-        })
-        .await
-    }
-
-    /// Adds a milestone; its id is the request id.
-    pub async fn add_milestone(
-        &self,
-        request: Uuid,
-        plan: PlanId,
-        commitment_id: CommitmentId,
-        title: String,
-        due: CivilDate,
-    ) -> Result<Outcome, NodeError> {
-        let milestone_id = MilestoneId(request);
-        self.plan_command(request, plan, |at| ActionPlanCommand::AddMilestone {
-            commitment_id,
-            milestone_id,
-            title: title.clone(),
-            due,
-            at,
-        })
-        .await
-    }
-
-    /// Reports progress on a milestone.
-    pub async fn report_progress(
-        &self,
-        request: Uuid,
-        plan: PlanId,
-        milestone_id: MilestoneId,
-        status: ImplementationStatus,
-        evidence_link: Option<String>,
-    ) -> Result<Outcome, NodeError> {
-        self.plan_command(request, plan, |at| ActionPlanCommand::ReportProgress {
-            milestone_id,
-            status,
-            evidence_link: evidence_link.clone(),
-            at,
-        })
-        .await
-    }
-
-    /// Assesses a commitment.
-    pub async fn assess_commitment(
-        &self,
-        request: Uuid,
-        plan: PlanId,
-        commitment_id: CommitmentId,
-        completion: ImplementationStatus,
-        opened_government: OpenedGovernment,
-    ) -> Result<Outcome, NodeError> {
-        self.plan_command(request, plan, |at| ActionPlanCommand::AssessCommitment {
-            commitment_id,
-            completion,
-            opened_government,
-            at,
-        })
-        .await
-    }
-
-    /// Closes a plan.
-    pub async fn close_plan(&self, request: Uuid, plan: PlanId) -> Result<Outcome, NodeError> {
-        self.plan_command(request, plan, |at| ActionPlanCommand::Close { at })
-            .await
-    }
-
     /// A plan's view, with every milestone's title and whether it is overdue today (Kyiv).
     pub async fn plan(&self, plan: PlanId) -> Result<PlanView, NodeError> {
         let stream = StreamId(plan.0);
-        let (state, version) = self.exec.load::<ActionPlan>(stream).await?;
-        if version.0 == 0 {
-            return Err(NodeError::NotFound("action plan"));
-        }
+        let (state, version) = self.existing::<ActionPlan>(stream, "action plan").await?;
         let today = domain::kyiv_date(self.exec.now());
         let mut adopted = None;
         let mut milestones = Vec::new();
@@ -703,5 +546,61 @@ impl<B: Backend> NodeCore<B> {
             milestones,
             version,
         })
+    }
+}
+
+/// The domain command of a step on an action plan at `at`; a new commitment's or milestone's id
+/// is the request id.
+fn plan_command(request: Uuid, step: &PlanStep, at: Timestamp) -> ActionPlanCommand {
+    match step {
+        PlanStep::AddCommitment {
+            title,
+            description,
+            lead_institution,
+            values,
+            start,
+            end,
+        } => ActionPlanCommand::AddCommitment {
+            commitment_id: CommitmentId(request),
+            title: title.clone(),
+            description: description.clone(),
+            lead_institution: lead_institution.clone(),
+            values: values.clone(),
+            start: *start,
+            end: *end,
+            at,
+        },
+        PlanStep::AddMilestone {
+            commitment_id,
+            title,
+            due,
+        } => ActionPlanCommand::AddMilestone {
+            commitment_id: *commitment_id,
+            milestone_id: MilestoneId(request),
+            title: title.clone(),
+            due: *due,
+            at,
+        },
+        PlanStep::ReportProgress {
+            milestone_id,
+            status,
+            evidence_link,
+        } => ActionPlanCommand::ReportProgress {
+            milestone_id: *milestone_id,
+            status: *status,
+            evidence_link: evidence_link.clone(),
+            at,
+        },
+        PlanStep::AssessCommitment {
+            commitment_id,
+            completion,
+            opened_government,
+        } => ActionPlanCommand::AssessCommitment {
+            commitment_id: *commitment_id,
+            completion: *completion,
+            opened_government: *opened_government,
+            at,
+        },
+        PlanStep::Close => ActionPlanCommand::Close { at },
     }
 }

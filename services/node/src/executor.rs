@@ -11,11 +11,9 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use domain::{Aggregate, DomainError, Event};
+use domain::{Aggregate, Event};
 use event_store::{Backend, EventRow, ExpectedVersion, Log, NewEvent, StoreError};
-use event_store_core::{
-    EnvelopeRef, EventId, EventTypeCode, LogSeq, SchemaVersion, StreamId, StreamVersion, Timestamp,
-};
+use event_store_core::{EnvelopeRef, EventId, LogSeq, StreamId, StreamVersion, Timestamp};
 use uuid::Uuid;
 
 use crate::error::NodeError;
@@ -31,6 +29,13 @@ const LOAD_CHUNK_LEN: u32 = 10_000;
 /// Attempts of one command when another writer (another process on the same database) moved
 /// the stream between our read and our append.
 const CONFLICT_RETRIES_MAX: u32 = 3;
+
+/// An aggregate whose streams the executor runs: its state is cached and shared between tasks,
+/// and its events are read back from the log's domain events.
+pub trait StreamAggregate: Aggregate<State: Send + Sync + 'static, Event: TryFrom<Event>> {}
+
+impl<A> StreamAggregate for A where A: Aggregate<State: Send + Sync + 'static, Event: TryFrom<Event>>
+{}
 
 /// Where a command's events landed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -99,15 +104,10 @@ impl<B: Backend> std::fmt::Debug for Executor<B> {
 }
 
 /// Decodes a stored event into the domain's event of aggregate `A`.
-fn domain_event<A>(row: &EventRow) -> Result<A::Event, NodeError>
-where
-    A: Aggregate,
-    A::Event: TryFrom<Event>,
-{
-    let env = EnvelopeRef::decode(&row.bytes)
-        .map_err(|e| NodeError::Store(StoreError::Corrupt(format!("event {}: {e}", row.seq.0))))?;
-    let event = domain::decode(env.event_type.0, env.schema_version.0, env.payload)
-        .map_err(|e| NodeError::Store(StoreError::Corrupt(format!("event {}: {e}", row.seq.0))))?;
+fn domain_event<A: StreamAggregate>(row: &EventRow) -> Result<A::Event, NodeError> {
+    let event = domain::open(&row.bytes)
+        .map_err(|e| NodeError::Store(StoreError::Corrupt(format!("event {}: {e}", row.seq.0))))?
+        .event;
     A::Event::try_from(event).map_err(|_| {
         NodeError::Store(StoreError::Corrupt(format!(
             "event {} belongs to another kind of stream",
@@ -156,12 +156,10 @@ impl<B: Backend> Executor<B> {
     }
 
     /// The state of a stream and its version.
-    pub async fn load<A>(&self, stream: StreamId) -> Result<(A::State, StreamVersion), NodeError>
-    where
-        A: Aggregate,
-        A::State: Send + Sync + 'static,
-        A::Event: TryFrom<Event>,
-    {
+    pub async fn load<A: StreamAggregate>(
+        &self,
+        stream: StreamId,
+    ) -> Result<(A::State, StreamVersion), NodeError> {
         let cached = {
             let cache = self
                 .cache
@@ -261,9 +259,9 @@ impl<B: Backend> Executor<B> {
             outcome.last_seq = row.seq;
             let env = EnvelopeRef::decode(&row.bytes)
                 .map_err(|e| NodeError::Store(StoreError::Corrupt(e.to_string())))?;
-            outcome.event_types.push(
-                domain::EventType::from_code(env.event_type.0).map_or("unknown", |t| t.name()),
-            );
+            outcome
+                .event_types
+                .push(domain::EventType::from_code(env.event_type).map_or("unknown", |t| t.name()));
         }
         Ok(Some(outcome))
     }
@@ -277,9 +275,7 @@ impl<B: Backend> Executor<B> {
         make: F,
     ) -> Result<Outcome, NodeError>
     where
-        A: Aggregate,
-        A::State: Send + Sync + 'static,
-        A::Event: TryFrom<Event>,
+        A: StreamAggregate,
         F: Fn(&A::State, Timestamp) -> Result<A::Command, NodeError>,
     {
         if let Some(outcome) = self.earlier_result(request, stream).await? {
@@ -311,8 +307,8 @@ impl<B: Backend> Executor<B> {
                 event_types.push(event.event_type().name());
                 new_events.push(NewEvent {
                     event_id: derived_event_id(request, i as u32),
-                    event_type: EventTypeCode(encoded.type_code),
-                    schema_version: SchemaVersion(encoded.schema_version),
+                    event_type: encoded.event_type,
+                    schema_version: encoded.schema_version,
                     recorded_at: at,
                     payload: encoded.payload,
                 });
@@ -356,11 +352,5 @@ impl<B: Backend> Executor<B> {
             .map_err(|_| NodeError::Internal("state cache poisoned".into()))?;
         cache.remove(&stream);
         Ok(())
-    }
-}
-
-impl From<DomainError> for NodeError {
-    fn from(e: DomainError) -> Self {
-        Self::Domain(e)
     }
 }

@@ -4,6 +4,7 @@
 //! commands itself.
 
 pub mod api;
+pub mod command;
 pub mod config;
 pub mod convert;
 pub mod core;
@@ -13,6 +14,7 @@ pub mod log_api;
 pub mod metrics;
 pub mod scheduler;
 pub mod server;
+pub mod store;
 
 pub use crate::core::NodeCore;
 pub use error::NodeError;

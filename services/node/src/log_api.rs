@@ -39,6 +39,12 @@ impl<B: Backend> LogApi<B> {
     pub fn new(log: Arc<Log<B>>) -> Self {
         Self { log }
     }
+
+    /// The first signed checkpoint of at least `size` events, if there is one yet.
+    async fn checkpoint_from(&self, size: u64) -> Result<Option<StoredCheckpoint>, NodeError> {
+        let mut cps = self.log.backend().checkpoints(size, 1).await?;
+        Ok(cps.pop())
+    }
 }
 
 fn checkpoint(cp: StoredCheckpoint) -> pb::Checkpoint {
@@ -120,16 +126,10 @@ impl<B: Backend> LogService for LogApi<B> {
                 .await
                 .map_err(NodeError::from)?
         } else {
-            self.log
-                .backend()
-                .checkpoints(at_least, 1)
-                .await
-                .map_err(NodeError::from)?
-                .into_iter()
-                .next()
+            self.checkpoint_from(at_least).await?
         };
-        cp.map(|c| Response::new(checkpoint(c)))
-            .ok_or_else(|| Status::not_found("no such checkpoint yet"))
+        let cp = cp.ok_or(NodeError::NotFound("checkpoint"))?;
+        Ok(Response::new(checkpoint(cp)))
     }
 
     async fn list_checkpoints(
@@ -163,24 +163,14 @@ impl<B: Backend> LogService for LogApi<B> {
         }
         let (tree_size, note) = if r.tree_size == 0 {
             let cp = self
-                .log
-                .backend()
-                .checkpoints(r.seq, 1)
-                .await
-                .map_err(NodeError::from)?
-                .into_iter()
-                .next()
-                .ok_or_else(|| Status::not_found("no signed checkpoint covers this event yet"))?;
+                .checkpoint_from(r.seq)
+                .await?
+                .ok_or(NodeError::NotFound("signed checkpoint covering this event"))?;
             (cp.size, cp.note)
         } else {
             let note = self
-                .log
-                .backend()
-                .checkpoints(r.tree_size, 1)
-                .await
-                .map_err(NodeError::from)?
-                .into_iter()
-                .next()
+                .checkpoint_from(r.tree_size)
+                .await?
                 .filter(|c| c.size == r.tree_size)
                 .map(|c| c.note)
                 .unwrap_or_default();
@@ -189,6 +179,12 @@ impl<B: Backend> LogService for LogApi<B> {
         if r.seq > tree_size {
             return Err(NodeError::invalid("tree_size", "must be at least seq").into());
         }
+        // The proof first: a tree size past the log is out of range, whatever `seq` is.
+        let hashes = self
+            .log
+            .inclusion_proof(LogSeq(r.seq), tree_size)
+            .await
+            .map_err(|e| NodeError::from(e).in_field("tree_size"))?;
         let row = self
             .log
             .read(LogSeq(r.seq), 1)
@@ -196,12 +192,7 @@ impl<B: Backend> LogService for LogApi<B> {
             .map_err(NodeError::from)?
             .into_iter()
             .find(|row| row.seq.0 == r.seq)
-            .ok_or_else(|| Status::not_found("no such event"))?;
-        let hashes = self
-            .log
-            .inclusion_proof(LogSeq(r.seq), tree_size)
-            .await
-            .map_err(proof_error)?;
+            .ok_or(NodeError::NotFound("event"))?;
         Ok(Response::new(pb::InclusionProof {
             seq: r.seq,
             tree_size,
@@ -216,24 +207,18 @@ impl<B: Backend> LogService for LogApi<B> {
         r: Request<pb::GetConsistencyProofRequest>,
     ) -> Result<Response<pb::ConsistencyProof>, Status> {
         let r = r.into_inner();
+        if r.old_size > r.new_size {
+            return Err(NodeError::invalid("old_size", "must be at most new_size").into());
+        }
         let hashes = self
             .log
             .consistency_proof(r.old_size, r.new_size)
             .await
-            .map_err(proof_error)?;
+            .map_err(|e| NodeError::from(e).in_field("new_size"))?;
         Ok(Response::new(pb::ConsistencyProof {
             old_size: r.old_size,
             new_size: r.new_size,
             hashes: hashes.iter().map(|h| h.to_vec()).collect(),
         }))
-    }
-}
-
-fn proof_error(e: event_store::StoreError) -> Status {
-    match e {
-        event_store::StoreError::OutOfRange { what, detail } => {
-            Status::from(NodeError::invalid(what, &detail))
-        }
-        other => Status::from(NodeError::from(other)),
     }
 }

@@ -12,6 +12,7 @@ use event_store::Backend;
 use event_store_core::{StreamId, Timestamp};
 use uuid::Uuid;
 
+use crate::command::{Action, NodeCommand, PetitionStep};
 use crate::core::{Kind, NodeCore};
 use crate::error::NodeError;
 
@@ -75,10 +76,11 @@ impl Scheduler {
             let (state, _) = core.executor().load::<Petition>(stream).await?;
             if state.status == PetitionStatus::Collecting {
                 let petition = PetitionId(stream.0);
-                match core
-                    .close_collection(close_request_id(petition, closes_at), petition)
-                    .await
-                {
+                let command = NodeCommand {
+                    request: close_request_id(petition, closes_at),
+                    action: Action::Petition(petition, PetitionStep::CloseCollection),
+                };
+                match core.run(command).await {
                     Ok(outcome) => {
                         if !outcome.deduplicated {
                             closed += 1;

@@ -9,8 +9,6 @@ use std::time::Duration;
 use anyhow::Context as _;
 use domain::NodeSecret;
 use event_store::{Backend, Log};
-use event_store_postgres::PgBackend;
-use event_store_sqlite::{Durability, SqliteBackend};
 use proto::node::v1::log_service_server::LogServiceServer;
 use proto::node::v1::node_service_server::NodeServiceServer;
 use relay::{RelayConfig, RelayHandle, RelayStatus};
@@ -24,6 +22,7 @@ use crate::executor::{Clock, system_clock};
 use crate::log_api::LogApi;
 use crate::metrics::Metrics;
 use crate::scheduler::Scheduler;
+use crate::store::{AnyBackend, open_backend};
 
 /// Most in-flight requests per connection, and HTTP/2 streams per connection.
 const CONCURRENCY_PER_CONNECTION: usize = 256;
@@ -56,17 +55,9 @@ pub async fn start(settings: NodeSettings) -> anyhow::Result<RunningNode> {
 
 /// Starts a node reading time from `clock` (tests move time forward to reach deadlines).
 pub async fn start_with_clock(settings: NodeSettings, clock: Clock) -> anyhow::Result<RunningNode> {
-    let storage = settings.storage.clone();
-    if storage.starts_with("postgres://") || storage.starts_with("postgresql://") {
-        let backend = PgBackend::connect(&storage)
-            .await
-            .context("failed to open the PostgreSQL log")?;
-        start_on(settings, backend, clock).await
-    } else {
-        let backend = SqliteBackend::open(std::path::Path::new(&storage), Durability::Full)
-            .await
-            .with_context(|| format!("failed to open the SQLite log {storage}"))?;
-        start_on(settings, backend, clock).await
+    match open_backend(&settings.storage, true).await? {
+        AnyBackend::Sqlite(backend) => start_on(settings, backend, clock).await,
+        AnyBackend::Postgres(backend) => start_on(settings, backend, clock).await,
     }
 }
 

@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use event_store_core::{Envelope, checkpoint::SignedCheckpoint, merkle};
+use event_store_core::{Envelope, Timestamp, checkpoint::SignedCheckpoint, merkle};
 use proto::node::v1 as pb;
 use support::{TestNode, relayed_events, request_id};
 use tonic::Code;
@@ -348,7 +348,7 @@ async fn expired_collections_close_exactly_once_across_restarts() {
     let mut closes = 0;
     while let Some(entry) = stream.message().await.unwrap() {
         let env = Envelope::decode(&entry.envelope).unwrap();
-        if env.event_type.0 == domain::EventType::CollectionClosedWithoutThreshold.code() {
+        if env.event_type == domain::EventType::CollectionClosedWithoutThreshold.code() {
             closes += 1;
         }
     }
@@ -401,6 +401,30 @@ async fn log_service_gives_receipts_that_verify_and_lists_paginate() {
         .collect();
     let leaf: merkle::Hash = proof.leaf_hash.as_slice().try_into().unwrap();
     merkle::verify_inclusion(&leaf, 4, proof.tree_size, &hashes, &signed.checkpoint.root).unwrap();
+    // A tree size past the log is out of range (it becomes valid as the log grows), and the
+    // details name the field; sizes that can never fit are invalid.
+    let first_field = |err: &tonic::Status| {
+        let violations = err.get_details_bad_request().unwrap().field_violations;
+        violations[0].field.clone()
+    };
+    for seq in [5, 900] {
+        let request = pb::GetInclusionProofRequest {
+            seq,
+            tree_size: 1_000,
+        };
+        let err = log.get_inclusion_proof(request).await.unwrap_err();
+        assert_eq!(err.code(), Code::OutOfRange, "{err:?}");
+        assert_eq!(first_field(&err), "tree_size");
+    }
+    for (old_size, new_size, code, field) in [
+        (3, 1_000, Code::OutOfRange, "new_size"),
+        (5, 3, Code::InvalidArgument, "old_size"),
+    ] {
+        let request = pb::GetConsistencyProofRequest { old_size, new_size };
+        let err = log.get_consistency_proof(request).await.unwrap_err();
+        assert_eq!(err.code(), code, "{err:?}");
+        assert_eq!(first_field(&err), field);
+    }
     let err = log
         .read_log(pb::ReadLogRequest {
             from_seq: 0,
@@ -541,4 +565,190 @@ async fn a_clock_stepped_back_does_not_make_commands_fail() {
     })
     .await
     .expect("still accepted after a restart");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dialogues_and_plans_take_every_command_and_show_their_views() {
+    let node = TestNode::start(None, 100).await;
+    let mut c = node.client().await;
+    let now = Timestamp::now();
+    let ts = |micros: i64| prost_types::Timestamp {
+        seconds: micros.div_euclid(1_000_000),
+        nanos: 0,
+    };
+    let dialogue = c
+        .announce_dialogue(pb::AnnounceDialogueRequest {
+            request_id: request_id(),
+            kind: pb::DialogueKind::PublicHearing as i32,
+            topic: "Бюджет громади на 2027 рік".into(),
+            organiser: "Виконавчий комітет".into(),
+            opens_at: Some(ts(now.0 - 3_600_000_000)),
+            closes_at: Some(ts(now.0 + 86_400_000_000)),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .stream_id;
+    let contribution = request_id();
+    let submitted = c
+        .submit_contribution(pb::SubmitContributionRequest {
+            request_id: contribution.clone(),
+            dialogue_id: dialogue.clone(),
+            author_subject: "diia:resident-1".into(),
+            text: "Більше освітлення на шляху до школи.".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        submitted.event_types,
+        vec!["dialogue.contribution_submitted"]
+    );
+    c.answer_contribution(pb::AnswerContributionRequest {
+        request_id: request_id(),
+        dialogue_id: dialogue.clone(),
+        contribution_id: contribution,
+        response: pb::ContributionResponse::Accepted as i32,
+        reason: "Включено до плану.".into(),
+    })
+    .await
+    .unwrap();
+    node.clock.advance_days(2);
+    c.close_dialogue(pb::CloseDialogueRequest {
+        request_id: request_id(),
+        dialogue_id: dialogue.clone(),
+        attendance_count: 40,
+        participating_organisations: vec!["Молодіжна рада".into()],
+    })
+    .await
+    .unwrap();
+    c.publish_outcome(pb::PublishOutcomeRequest {
+        request_id: request_id(),
+        dialogue_id: dialogue.clone(),
+        report: "Бюджет додає освітлення.".into(),
+        council_decision_ref: String::new(),
+    })
+    .await
+    .unwrap();
+    let view = c
+        .get_dialogue(pb::GetDialogueRequest {
+            dialogue_id: dialogue.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(view.status, pb::DialogueStatus::OutcomePublished as i32);
+    assert_eq!(view.kind, pb::DialogueKind::PublicHearing as i32);
+    assert_eq!((view.contributions, view.contributions_answered), (1, 1));
+    assert_eq!(view.stream_version, 5);
+
+    let plan = c
+        .adopt_plan(pb::AdoptPlanRequest {
+            request_id: request_id(),
+            title: "План дій OGP Local".into(),
+            period_start: "2026-01-01".into(),
+            period_end: "2027-12-31".into(),
+            council_decision: "№ 7/2026".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .stream_id;
+    let commitment = request_id();
+    c.add_commitment(pb::AddCommitmentRequest {
+        request_id: commitment.clone(),
+        plan_id: plan.clone(),
+        title: "Відкритий бюджет".into(),
+        description: "Публікувати бюджет як відкриті дані.".into(),
+        lead_institution: "Фінансовий відділ".into(),
+        values: vec![pb::OgpValue::AccessToInformation as i32],
+        start: "2026-01-01".into(),
+        end: "2027-06-30".into(),
+    })
+    .await
+    .unwrap();
+    let milestone = request_id();
+    c.add_milestone(pb::AddMilestoneRequest {
+        request_id: milestone.clone(),
+        plan_id: plan.clone(),
+        commitment_id: commitment.clone(),
+        title: "Портал даних".into(),
+        due: "2026-06-30".into(),
+    })
+    .await
+    .unwrap();
+    c.report_progress(pb::ReportProgressRequest {
+        request_id: request_id(),
+        plan_id: plan.clone(),
+        milestone_id: milestone.clone(),
+        status: pb::ImplementationStatus::Complete as i32,
+        evidence_link: "https://example.gov.ua/evidence".into(),
+    })
+    .await
+    .unwrap();
+    c.assess_commitment(pb::AssessCommitmentRequest {
+        request_id: request_id(),
+        plan_id: plan.clone(),
+        commitment_id: commitment.clone(),
+        completion: pb::ImplementationStatus::Complete as i32,
+        opened_government: pb::OpenedGovernment::Major as i32,
+    })
+    .await
+    .unwrap();
+    c.close_plan(pb::ClosePlanRequest {
+        request_id: request_id(),
+        plan_id: plan.clone(),
+    })
+    .await
+    .unwrap();
+    let view = c
+        .get_plan(pb::GetPlanRequest {
+            plan_id: plan.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(view.closed);
+    assert_eq!((view.commitments, view.commitments_assessed), (1, 1));
+    assert_eq!(view.milestones.len(), 1);
+    // A new commitment's and milestone's ids are their request ids.
+    assert_eq!(
+        (
+            &view.milestones[0].milestone_id,
+            &view.milestones[0].commitment_id
+        ),
+        (&milestone, &commitment)
+    );
+    assert_eq!(
+        view.milestones[0].status,
+        pb::ImplementationStatus::Complete as i32
+    );
+
+    let dialogues = c
+        .list_dialogues(pb::ListDialoguesRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(dialogues.dialogues.len(), 1);
+    assert_eq!(dialogues.dialogues[0].dialogue_id, dialogue);
+    let plans = c
+        .list_plans(pb::ListPlansRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(plans.plans.len(), 1);
+    assert_eq!(plans.plans[0].plan_id, plan);
+    // No personal data: the contributor's subject is nowhere in the log.
+    let mut log = node.log_client().await;
+    let mut stream = log
+        .read_log(pb::ReadLogRequest {
+            from_seq: 1,
+            limit: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    while let Some(entry) = stream.message().await.unwrap() {
+        assert!(!String::from_utf8_lossy(&entry.envelope).contains("diia:resident"));
+    }
 }

@@ -59,7 +59,7 @@ pub struct RelayConfig {
 impl std::fmt::Debug for RelayConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RelayConfig")
-            .field("nats_url", &crate::redacted_url(&self.nats_url))
+            .field("nats_url", &wire::redacted_url(&self.nats_url))
             .field("in_flight_max", &self.in_flight_max)
             .field("read_batch", &self.read_batch)
             .field("ack_timeout", &self.ack_timeout)
@@ -78,7 +78,7 @@ impl Default for RelayConfig {
             in_flight_max: 512,
             read_batch: 1_000,
             ack_timeout: Duration::from_secs(5),
-            duplicate_window: Duration::from_secs(10 * 60),
+            duplicate_window: wire::DUPLICATE_WINDOW_DEFAULT,
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_secs(5),
             idle_poll: Duration::from_secs(1),
@@ -102,7 +102,7 @@ impl RelayConfig {
                 "nats_url",
                 format!(
                     "{:?} is not a NATS URL: {e}",
-                    crate::redacted_url(&self.nats_url)
+                    wire::redacted_url(&self.nats_url)
                 ),
             ));
         }

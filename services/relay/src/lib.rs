@@ -8,27 +8,19 @@
 //! message, so a crash between an acknowledgement and saving the cursor duplicates nothing,
 //! even past JetStream's duplicate window.
 //!
-//! Scheme, per municipality `<KATOTTG>` (see [`event_subject`], [`checkpoint_subject`],
-//! [`stream_name`]):
-//!
-//! | what | subject | payload | headers |
-//! | --- | --- | --- | --- |
-//! | event | `vidkryto.ev.<KATOTTG>` | the event's canonical bytes, as stored | `Nats-Msg-Id` = event id (UUID), `Vidkryto-Seq` = log sequence |
-//! | checkpoint | `vidkryto.ckpt.<KATOTTG>` | the signed note | `Nats-Msg-Id` = `<KATOTTG>-ckpt-<size>`, `Vidkryto-Tree-Size` = size |
-//!
-//! Both subjects live in the stream `VIDKRYTO_<KATOTTG>` (file storage, `deny_delete`,
-//! `deny_purge`, `allow_direct`, a duplicate window). A checkpoint is published only once
-//! every event it covers is acknowledged, and checkpoints go out by increasing size.
+//! The subjects, headers and stream settings it publishes under are the federation's wire
+//! contract, kept in the `wire` crate that the association reads them with. A checkpoint is
+//! published only once every event it covers is acknowledged, and checkpoints go out by
+//! increasing size.
 
 mod config;
 mod error;
 mod relay;
-mod url;
+mod status;
 
 use std::sync::Arc;
 
 use event_store::{Backend, Log};
-use event_store_core::MunicipalityCode;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
@@ -38,76 +30,7 @@ pub use config::{
 };
 pub use error::RelayError;
 pub use relay::run;
-pub use url::{redacted_url, with_url_credentials};
-
-/// Header carrying an event's log sequence number.
-pub const SEQ_HEADER: &str = "Vidkryto-Seq";
-/// Header carrying a checkpoint's tree size.
-pub const TREE_SIZE_HEADER: &str = "Vidkryto-Tree-Size";
-/// The log cursor holding the last event sequence JetStream acknowledged.
-pub const EVENT_CURSOR: &str = "relay.jetstream";
-/// The log cursor holding the size of the last checkpoint JetStream acknowledged.
-pub const CHECKPOINT_CURSOR: &str = "relay.jetstream.ckpt";
-
-/// The subject a municipality's events are published on: `vidkryto.ev.<KATOTTG>`.
-pub fn event_subject(municipality: &MunicipalityCode) -> String {
-    format!("vidkryto.ev.{municipality}")
-}
-
-/// The subject a municipality's signed checkpoints are published on: `vidkryto.ckpt.<KATOTTG>`.
-pub fn checkpoint_subject(municipality: &MunicipalityCode) -> String {
-    format!("vidkryto.ckpt.{municipality}")
-}
-
-/// A filter matching both subjects of a municipality, and no other's: `vidkryto.*.<KATOTTG>`.
-pub fn subjects_filter(municipality: &MunicipalityCode) -> String {
-    format!("vidkryto.*.{municipality}")
-}
-
-/// The JetStream stream holding both subjects of a municipality: `VIDKRYTO_<KATOTTG>`.
-pub fn stream_name(municipality: &MunicipalityCode) -> String {
-    format!("VIDKRYTO_{municipality}")
-}
-
-/// The `Nats-Msg-Id` of a checkpoint: `<KATOTTG>-ckpt-<size>`.
-pub fn checkpoint_msg_id(municipality: &MunicipalityCode, size: u64) -> String {
-    format!("{municipality}-ckpt-{size}")
-}
-
-/// The configuration of a municipality's stream, shared by the relay (which creates it if
-/// missing) and the association (which creates it on enrolment so it can source it at once):
-/// file storage, deletes and purges refused, direct gets allowed for back-fills.
-pub fn stream_config(
-    municipality: &MunicipalityCode,
-    duplicate_window: std::time::Duration,
-) -> async_nats::jetstream::stream::Config {
-    async_nats::jetstream::stream::Config {
-        name: stream_name(municipality),
-        subjects: vec![
-            event_subject(municipality),
-            checkpoint_subject(municipality),
-        ],
-        storage: async_nats::jetstream::stream::StorageType::File,
-        deny_delete: true,
-        deny_purge: true,
-        allow_direct: true,
-        duplicate_window,
-        ..Default::default()
-    }
-}
-
-/// What the relay reports for health checks and metrics.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RelayStatus {
-    /// The last log sequence JetStream acknowledged (0 before the first).
-    pub acked_seq: u64,
-    /// The size of the last checkpoint JetStream acknowledged (0 before the first).
-    pub published_checkpoint_size: u64,
-    /// Whether the relay is talking to JetStream (false while it backs off after an error).
-    pub connected: bool,
-    /// The last error, kept until the relay has made progress again.
-    pub last_error: Option<String>,
-}
+pub use status::{CHECKPOINT_CURSOR, EVENT_CURSOR, RelayStatus};
 
 /// A relay running as a tokio task. Dropping the handle stops the relay gracefully, as
 /// [`RelayHandle::shutdown`] does without waiting.

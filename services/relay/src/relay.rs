@@ -19,9 +19,9 @@ use tokio::sync::watch;
 
 use crate::config::RelayConfig;
 use crate::error::RelayError;
-use crate::{
-    CHECKPOINT_CURSOR, EVENT_CURSOR, RelayStatus, SEQ_HEADER, TREE_SIZE_HEADER, checkpoint_msg_id,
-    checkpoint_subject, event_subject, stream_name,
+use crate::status::{CHECKPOINT_CURSOR, EVENT_CURSOR, RelayStatus};
+use wire::{
+    SEQ_HEADER, TREE_SIZE_HEADER, checkpoint_msg_id, checkpoint_subject, event_subject, stream_name,
 };
 
 /// Save the cursors at least this often while events flow. The cursor only shortens the
@@ -82,7 +82,7 @@ pub async fn run<B: Backend>(
         .max_reconnects(None)
         .connection_timeout(config.ack_timeout)
         .reconnect_delay_callback(move |attempt| backoff_delay(backoff_min, backoff_max, attempt));
-    let client = crate::with_url_credentials(options, &config.nats_url)
+    let client = wire::with_url_credentials(options, &config.nats_url)
         .connect(config.nats_url.as_str())
         .await
         .map_err(RelayError::Connect)?;
@@ -279,7 +279,7 @@ impl<'a, B: Backend> Pump<'a, B> {
         let names = self.names;
         let stream = self
             .js
-            .get_or_create_stream(crate::stream_config(
+            .get_or_create_stream(wire::stream_config(
                 &names.municipality,
                 self.config.duplicate_window,
             ))

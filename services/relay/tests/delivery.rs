@@ -9,11 +9,10 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream::stream::StorageType;
 use event_store::Backend;
 use event_store_conformance::municipality;
-use relay::{
-    CHECKPOINT_CURSOR, EVENT_CURSOR, RelayConfig, checkpoint_subject, event_subject, stream_name,
-};
+use relay::{CHECKPOINT_CURSOR, EVENT_CURSOR, RelayConfig};
 use support::{append, check_stream, every_events, jetstream, open_log, wait_status};
 use testkit::NatsServer;
+use wire::{checkpoint_subject, event_subject, stream_name};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn appended_events_and_checkpoints_arrive_once_in_order() {

@@ -10,12 +10,10 @@ use async_nats::jetstream::message::PublishMessage;
 use event_store::Backend;
 use event_store_conformance::municipality;
 use event_store_core::LogSeq;
-use relay::{
-    CHECKPOINT_CURSOR, EVENT_CURSOR, RelayConfig, RelayError, SEQ_HEADER, event_subject,
-    stream_name,
-};
+use relay::{CHECKPOINT_CURSOR, EVENT_CURSOR, RelayConfig, RelayError};
 use support::{append, check_stream, every_events, jetstream, open_log, wait_status, wait_stream};
 use testkit::NatsServer;
+use wire::{SEQ_HEADER, event_subject, stream_name};
 
 /// Events in the log by the end.
 const EVENTS: u32 = 20_000;

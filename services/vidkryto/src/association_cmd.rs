@@ -110,7 +110,7 @@ pub(crate) fn read_vkey(text: &str) -> anyhow::Result<event_store_core::checkpoi
         }
         None => text.to_owned(),
     };
-    Ok(association::ingest::parse_vkey(&text)?)
+    Ok(association::enrolment::parse_vkey(&text)?)
 }
 
 /// A `--municipality` argument (shared by the `audit` commands).

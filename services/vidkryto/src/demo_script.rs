@@ -5,9 +5,7 @@ use anyhow::Context as _;
 use domain::petition::{AnswerDecision, PetitionCommand, PetitionEvent, StatuteRule};
 use domain::{Aggregate as _, Petition, PetitionId, WorkingCalendar, petition_tag};
 use event_store::NewEvent;
-use event_store_core::{
-    EventId, EventTypeCode, MunicipalityCode, SchemaVersion, StreamId, Timestamp,
-};
+use event_store_core::{EventId, MunicipalityCode, StreamId, Timestamp};
 
 /// Seconds between two simulated signatures.
 const SIGNATURE_SPACING_SECS: i64 = 3;
@@ -21,8 +19,8 @@ pub fn to_new_events(events: &[PetitionEvent]) -> Vec<NewEvent> {
             let encoded = domain::encode(&event);
             NewEvent {
                 event_id: EventId::new_v7(),
-                event_type: EventTypeCode(encoded.type_code),
-                schema_version: SchemaVersion(encoded.schema_version),
+                event_type: encoded.event_type,
+                schema_version: encoded.schema_version,
                 recorded_at: event.at(),
                 payload: encoded.payload,
             }

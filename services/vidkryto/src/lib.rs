@@ -6,7 +6,6 @@ pub mod association_cmd;
 pub mod audit_cmd;
 pub mod demo;
 pub mod demo_script;
-pub mod dev;
 pub mod log_cmd;
 pub mod node_cmd;
 pub mod notify;
@@ -51,7 +50,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Node(cmd) => node_cmd::run(cmd).await,
         Command::Association(cmd) => association_cmd::run(cmd).await,
         Command::Audit(cmd) => audit_cmd::run(cmd).await,
-        Command::Dev(args) => dev::run(args).await,
+        Command::Dev(args) => dev::run(args, node_cmd::wait_for_signal).await,
         Command::Demo(args) => demo::run(args).await,
     }
 }

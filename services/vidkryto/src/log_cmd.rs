@@ -12,7 +12,7 @@ use event_store_core::{LogSeq, MunicipalityCode, merkle};
 use serde_json::json;
 
 use crate::store;
-use crate::with_backend;
+use crate::store::with_backend;
 
 /// Exit code when verification finds a fault.
 pub const EXIT_VERIFY_FAILED: u8 = 1;

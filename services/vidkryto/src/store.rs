@@ -1,74 +1,33 @@
-//! Opening a node's log from what an operator types: a SQLite file path (the default) or a
-//! PostgreSQL URL, and the node's key file. One place, so every subcommand agrees.
+//! Opening a node's log from what an operator types (a SQLite file path, the default, or a
+//! PostgreSQL URL, read by the node crate's `StoreLocation`, the one parser the node itself
+//! uses) and the node's key files, so every subcommand agrees.
 
 use std::path::Path;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use event_store::{Backend, CheckpointPolicy, Log};
 use event_store_core::MunicipalityCode;
 use event_store_core::checkpoint::{NoteSigner, NoteVerifier};
-use event_store_postgres::PgBackend;
-use event_store_sqlite::{Durability, SqliteBackend};
 
-/// Where a log lives.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum StoreLocation {
-    Sqlite(std::path::PathBuf),
-    Postgres(String),
-}
+pub use node::store::{AnyBackend, StoreLocation, open_backend};
 
-impl StoreLocation {
-    /// `postgres://…` / `postgresql://…` is PostgreSQL; anything else is a SQLite file path.
-    pub fn parse(text: &str) -> Self {
-        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
-            Self::Postgres(text.to_owned())
-        } else {
-            Self::Sqlite(text.strip_prefix("sqlite:").unwrap_or(text).into())
-        }
-    }
-}
-
-/// A backend of either kind, for code that calls a generic function once per kind.
-#[derive(Debug)]
-pub enum AnyBackend {
-    Sqlite(SqliteBackend),
-    Postgres(PgBackend),
-}
-
-/// Opens the log database named by `$db` and evaluates `$body` with `$b` bound to its
-/// backend, whichever kind it is (closures cannot be generic over the backend type).
-#[macro_export]
+/// Opens the log database named by `$db` (read by the node's one parser,
+/// [`StoreLocation::parse`]) and evaluates `$body` with `$b` bound to its backend, whichever
+/// kind it is (closures cannot be generic over the backend type).
 macro_rules! with_backend {
     ($db:expr, $create:expr, |$b:ident| $body:expr) => {
-        match $crate::store::open_backend(&$crate::store::StoreLocation::parse($db), $create)
-            .await?
+        match $crate::store::open_backend(
+            &::anyhow::Context::context($crate::store::StoreLocation::parse($db), "--db")?,
+            $create,
+        )
+        .await?
         {
             $crate::store::AnyBackend::Sqlite($b) => $body,
             $crate::store::AnyBackend::Postgres($b) => $body,
         }
     };
 }
-
-/// Opens the log's database. A SQLite file must already exist unless `create` is set, so a
-/// mistyped path is an error rather than a new empty log.
-pub async fn open_backend(location: &StoreLocation, create: bool) -> anyhow::Result<AnyBackend> {
-    Ok(match location {
-        StoreLocation::Sqlite(path) => {
-            if !create && !path.exists() {
-                bail!("no log database at {}", path.display());
-            }
-            let backend = SqliteBackend::open(path, Durability::Full)
-                .await
-                .with_context(|| format!("failed to open SQLite log {}", path.display()))?;
-            AnyBackend::Sqlite(backend)
-        }
-        StoreLocation::Postgres(url) => AnyBackend::Postgres(
-            PgBackend::connect(url)
-                .await
-                .context("failed to open PostgreSQL log")?,
-        ),
-    })
-}
+pub(crate) use with_backend;
 
 /// Generates a node signing key for `municipality` and writes it to `path`, readable only by
 /// its owner. Refuses to overwrite an existing key.

@@ -23,7 +23,7 @@ const POP_VINNYTSIA: u64 = 387_439;
 const POP_KYIV: u64 = 2_952_301;
 
 fn population_of(code_text: &str) -> u64 {
-    let reference = association::reference::Reference::load();
+    let reference = reference::Reference::load();
     reference
         .municipality(&code(code_text))
         .map(|m| m.population)
@@ -437,7 +437,7 @@ async fn three_nodes_national_figures_equal_the_hand_computed_ones() {
         .into_inner();
     let entry = entries.message().await.unwrap().unwrap();
     js.publish(
-        relay::event_subject(&code(VINNYTSIA)),
+        wire::event_subject(&code(VINNYTSIA)),
         entry.envelope.clone().into(),
     )
     .await
@@ -594,8 +594,8 @@ async fn bad_messages_are_quarantined_with_their_reason_and_change_nothing() {
     };
 
     let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.unwrap());
-    let ev_v = relay::event_subject(&code(VINNYTSIA));
-    let ckpt_v = relay::checkpoint_subject(&code(VINNYTSIA));
+    let ev_v = wire::event_subject(&code(VINNYTSIA));
+    let ckpt_v = wire::checkpoint_subject(&code(VINNYTSIA));
     // 1. Tampered bytes of verified event 2 (last byte of its payload flipped).
     let mut tampered = read(VINNYTSIA, 2).await;
     let last = tampered.len() - 1;

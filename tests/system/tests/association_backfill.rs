@@ -54,7 +54,7 @@ async fn an_event_lost_by_the_ingest_stream_is_back_filled_from_the_node() {
 
     // Lose Vinnytsia's event 7 from the ingest stream.
     let last = ingest.info().await.unwrap().state.last_sequence;
-    let subject = relay::event_subject(&system_tests::code(VINNYTSIA));
+    let subject = wire::event_subject(&system_tests::code(VINNYTSIA));
     let mut lost = None;
     for seq in 1..=last {
         let Ok(message) = ingest.get_raw_message(seq).await else {
@@ -62,7 +62,7 @@ async fn an_event_lost_by_the_ingest_stream_is_back_filled_from_the_node() {
         };
         let log_seq = message
             .headers
-            .get(relay::SEQ_HEADER)
+            .get(wire::SEQ_HEADER)
             .map(|v| v.as_str().to_owned());
         if message.subject.as_str() == subject && log_seq.as_deref() == Some("7") {
             lost = Some(seq);

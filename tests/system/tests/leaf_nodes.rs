@@ -542,7 +542,7 @@ async fn leaf_nodes_publish_their_own_subjects_and_catch_up_after_a_cut() {
         .unwrap();
     let last_seq = last
         .headers
-        .get(relay::SEQ_HEADER)
+        .get(wire::SEQ_HEADER)
         .map(|v| v.as_str().to_owned());
     assert_eq!(last_seq, Some(vinnytsia.log_size().to_string()));
     assert!(ingest_stream.delete_message(last.sequence).await.unwrap());

@@ -9,11 +9,12 @@ use event_store_core::{LogSeq, merkle};
 use futures_util::Stream;
 use proto::audit::v1 as pb;
 use proto::audit::v1::audit_service_server::AuditService;
-use sqlx::Row;
 use tonic::{Request, Response, Status};
 
 use super::{code, invalid};
-use crate::store::{Store, db, int, uint};
+use crate::error::AssociationError;
+use crate::read::queries;
+use crate::store::Store;
 
 /// Events one ReadLog call streams at most.
 const READ_LIMIT_MAX: u32 = 100_000;
@@ -37,27 +38,6 @@ impl AuditApi {
             store,
             witness_vkey: witness.verifier().to_text(),
         }
-    }
-
-    async fn cosigned_note(&self, code: &str, size: u64) -> Result<String, Status> {
-        let note: Option<String> = sqlx::query_scalar(
-            "SELECT cosigned_note FROM fed_checkpoint WHERE code = $1 AND size = $2",
-        )
-        .bind(code)
-        .bind(int(size))
-        .fetch_optional(self.store.pool())
-        .await
-        .map_err(|e| Status::from(db(e)))?;
-        Ok(note.unwrap_or_default())
-    }
-}
-
-fn proof_status(e: event_store::StoreError) -> Status {
-    match e {
-        event_store::StoreError::OutOfRange { what, detail } => {
-            Status::out_of_range(format!("{what}: {detail}"))
-        }
-        other => Status::unavailable(other.to_string()),
     }
 }
 
@@ -121,26 +101,16 @@ impl AuditService for AuditApi {
             0 | CHECKPOINTS_MAX.. => CHECKPOINTS_MAX,
             l => l,
         };
-        let rows = sqlx::query(
-            "SELECT size, root, cosigned_note, (extract(epoch FROM accepted_at) * 1000000)::int8 AS at \
-             FROM fed_checkpoint WHERE code = $1 AND size >= $2 ORDER BY size LIMIT $3",
-        )
-        .bind(code.as_str())
-        .bind(int(r.from_size))
-        .bind(i64::from(limit))
-        .fetch_all(self.store.pool())
-        .await
-        .map_err(|e| Status::from(db(e)))?;
-        let mut checkpoints = Vec::with_capacity(rows.len());
-        for row in rows {
-            let e = |e| Status::from(db(e));
-            checkpoints.push(pb::Checkpoint {
-                size: uint(row.try_get("size").map_err(e)?),
-                root: row.try_get("root").map_err(e)?,
-                cosigned_note: row.try_get("cosigned_note").map_err(e)?,
-                accepted_at_micros: row.try_get("at").map_err(e)?,
-            });
-        }
+        let checkpoints = queries::checkpoints(&self.store, &code, r.from_size, limit)
+            .await?
+            .into_iter()
+            .map(|c| pb::Checkpoint {
+                size: c.size,
+                root: c.root,
+                cosigned_note: c.cosigned_note,
+                accepted_at_micros: c.accepted_at_micros,
+            })
+            .collect();
         Ok(Response::new(pb::ListCheckpointsResponse { checkpoints }))
     }
 
@@ -154,13 +124,8 @@ impl AuditService for AuditApi {
             return Err(invalid("seq", "sequence numbers start at 1"));
         }
         let tree_size = if r.tree_size == 0 {
-            let size: Option<i64> =
-                sqlx::query_scalar("SELECT checkpoint_size FROM fed_node WHERE code = $1")
-                    .bind(code.as_str())
-                    .fetch_optional(self.store.pool())
-                    .await
-                    .map_err(|e| Status::from(db(e)))?;
-            size.map(uint)
+            queries::checkpoint_size(&self.store, &code)
+                .await?
                 .ok_or_else(|| Status::not_found(format!("{code} was never enrolled")))?
         } else {
             r.tree_size
@@ -168,7 +133,7 @@ impl AuditService for AuditApi {
         let tree = self.store.tree(code);
         let hashes = proof::inclusion_proof(&tree, LogSeq(r.seq), tree_size)
             .await
-            .map_err(proof_status)?;
+            .map_err(AssociationError::from)?;
         let envelope = self
             .store
             .events(&code, r.seq, r.seq)
@@ -183,7 +148,7 @@ impl AuditService for AuditApi {
             tree_size,
             leaf_hash: merkle::leaf_hash(&envelope).to_vec(),
             hashes: hashes.iter().map(|h| h.to_vec()).collect(),
-            cosigned_note: self.cosigned_note(code.as_str(), tree_size).await?,
+            cosigned_note: queries::cosigned_note(&self.store, &code, tree_size).await?,
             envelope,
         }))
     }
@@ -197,7 +162,7 @@ impl AuditService for AuditApi {
         let tree = self.store.tree(code);
         let hashes = proof::consistency_proof(&tree, r.old_size, r.new_size)
             .await
-            .map_err(proof_status)?;
+            .map_err(AssociationError::from)?;
         Ok(Response::new(pb::ConsistencyProof {
             code: code.to_string(),
             old_size: r.old_size,

@@ -6,13 +6,12 @@ use std::sync::Arc;
 use proto::federation::v1 as pb;
 use proto::federation::v1::federation_service_server::FederationService;
 use sha2::{Digest as _, Sha256};
-use sqlx::Row;
 use tonic::{Request, Response, Status};
 
 use super::{code, decode_token, encode_token, invalid, next_page_token, page_size};
 use crate::enrolment::Enrolment;
-use crate::read::{NodeInfo, ReadModel};
-use crate::store::{Store, db, uint};
+use crate::read::{NodeInfo, ReadModel, queries};
+use crate::store::Store;
 
 type Reply<T> = Result<Response<T>, Status>;
 
@@ -120,12 +119,6 @@ pub fn status(info: &NodeInfo) -> pb::NodeStatus {
     }
 }
 
-fn micros(row: &sqlx::postgres::PgRow, name: &str) -> Result<i64, Status> {
-    row.try_get::<Option<i64>, _>(name)
-        .map(|v| v.unwrap_or(0))
-        .map_err(|e| Status::from(db(e)))
-}
-
 #[tonic::async_trait]
 impl FederationService for FederationApi {
     async fn list_nodes(
@@ -183,7 +176,7 @@ impl FederationService for FederationApi {
         let filter = if r.code.is_empty() {
             None
         } else {
-            Some(code("code", &r.code)?.to_string())
+            Some(code("code", &r.code)?)
         };
         let fingerprint = format!("code={}", r.code);
         // The token carries the last id seen (newest first).
@@ -191,37 +184,24 @@ impl FederationService for FederationApi {
             0 => i64::MAX,
             id => id as i64,
         };
-        let rows = sqlx::query(
-            "SELECT id, code, subject, seq, reason, detail, payload, \
-                    (extract(epoch FROM received_at) * 1000000)::int8 AS at \
-             FROM quarantine WHERE id < $1 AND ($2::text IS NULL OR code = $2) \
-             ORDER BY id DESC LIMIT $3",
-        )
-        .bind(before)
-        .bind(filter)
-        .bind(size as i64 + 1)
-        .fetch_all(self.store.pool())
-        .await
-        .map_err(|e| Status::from(db(e)))?;
-        let mut records = Vec::with_capacity(rows.len());
-        for row in rows.iter().take(size) {
-            let get_err = |e| Status::from(db(e));
-            records.push(pb::QuarantineRecord {
-                id: row.try_get("id").map_err(get_err)?,
-                code: row.try_get("code").map_err(get_err)?,
-                subject: row.try_get("subject").map_err(get_err)?,
-                seq: row
-                    .try_get::<Option<i64>, _>("seq")
-                    .map_err(get_err)?
-                    .map(uint)
-                    .unwrap_or(0),
-                reason: row.try_get("reason").map_err(get_err)?,
-                detail: row.try_get("detail").map_err(get_err)?,
-                received_at_micros: micros(row, "at")?,
-                payload: row.try_get("payload").map_err(get_err)?,
-            });
-        }
-        let next_page_token = match (rows.len() > size, records.last()) {
+        let mut records: Vec<pb::QuarantineRecord> =
+            queries::quarantine(&self.store, filter.as_ref(), before, size + 1)
+                .await?
+                .into_iter()
+                .map(|q| pb::QuarantineRecord {
+                    id: q.id,
+                    code: q.code,
+                    subject: q.subject,
+                    seq: q.seq,
+                    reason: q.reason,
+                    detail: q.detail,
+                    received_at_micros: q.received_at_micros,
+                    payload: q.payload,
+                })
+                .collect();
+        let more = records.len() > size;
+        records.truncate(size);
+        let next_page_token = match (more, records.last()) {
             (true, Some(last)) => encode_token(last.id as usize, &fingerprint),
             _ => String::new(),
         };
@@ -239,29 +219,20 @@ impl FederationService for FederationApi {
         let filter = if r.code.is_empty() {
             None
         } else {
-            Some(code("code", &r.code)?.to_string())
+            Some(code("code", &r.code)?)
         };
-        let rows = sqlx::query(
-            "SELECT code, size, accepted_root, other_root, other_note, \
-                    (extract(epoch FROM detected_at) * 1000000)::int8 AS at \
-             FROM fed_fork WHERE $1::text IS NULL OR code = $1 ORDER BY detected_at DESC LIMIT 1000",
-        )
-        .bind(filter)
-        .fetch_all(self.store.pool())
-        .await
-        .map_err(|e| Status::from(db(e)))?;
-        let mut forks = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let get_err = |e| Status::from(db(e));
-            forks.push(pb::Fork {
-                code: row.try_get("code").map_err(get_err)?,
-                size: uint(row.try_get("size").map_err(get_err)?),
-                accepted_root: row.try_get("accepted_root").map_err(get_err)?,
-                other_root: row.try_get("other_root").map_err(get_err)?,
-                other_note: row.try_get("other_note").map_err(get_err)?,
-                detected_at_micros: micros(row, "at")?,
-            });
-        }
+        let forks = queries::forks(&self.store, filter.as_ref())
+            .await?
+            .into_iter()
+            .map(|f| pb::Fork {
+                code: f.code,
+                size: f.size,
+                accepted_root: f.accepted_root,
+                other_root: f.other_root,
+                other_note: f.other_note,
+                detected_at_micros: f.detected_at_micros,
+            })
+            .collect();
         Ok(Response::new(pb::ListForksResponse { forks }))
     }
 
@@ -275,7 +246,7 @@ impl FederationService for FederationApi {
                 format!("{code} is not a hromada in the reference data"),
             ));
         }
-        let vkey = crate::ingest::parse_vkey(&r.vkey)?;
+        let vkey = crate::enrolment::parse_vkey(&r.vkey)?;
         self.enrolment.enroll(&code, &vkey).await?;
         Ok(Response::new(self.node(code).await?))
     }
@@ -287,7 +258,7 @@ impl FederationService for FederationApi {
         let vkey = if r.vkey.trim().is_empty() {
             None
         } else {
-            Some(crate::ingest::parse_vkey(&r.vkey)?)
+            Some(crate::enrolment::parse_vkey(&r.vkey)?)
         };
         let revoked = self.enrolment.revoke(&code, vkey.as_ref()).await?;
         if revoked == 0 {

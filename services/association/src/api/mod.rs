@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod federation;
+mod figures;
 pub mod national;
 
 use base64::Engine as _;
@@ -27,6 +28,10 @@ impl From<AssociationError> for Status {
         match err {
             AssociationError::Invalid { field, detail } => invalid(field, detail),
             AssociationError::NotFound(what) => Status::not_found(what),
+            AssociationError::OutOfRange { field, detail } => {
+                let details = ErrorDetails::with_bad_request_violation(field, detail.clone());
+                Status::with_error_details(Code::OutOfRange, format!("{field}: {detail}"), details)
+            }
             other => {
                 tracing::error!(error = %other, "request failed");
                 Status::unavailable(other.to_string())

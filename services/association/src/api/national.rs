@@ -6,44 +6,18 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use domain::CivilDate;
-use event_store_core::MunicipalityCode;
 use futures_util::Stream;
-use projection::Counters;
 use proto::national::v1 as pb;
 use proto::national::v1::national_service_server::NationalService;
-use sqlx::Row;
 use tonic::{Request, Response, Status};
 
 use super::{code, decode_token, invalid, next_page_token, page_size};
-use crate::read::{AreaFigures, ReadModel, Snapshot, share};
+use crate::api::figures::{MILESTONE_STATUSES, count, figures};
+use crate::read::area::{Area, AreaError, AreaFigures, Metric, leaderboard};
+use crate::read::{ReadModel, Snapshot, queries};
 use crate::reference::Municipality;
-use crate::store::{Store, db, uint};
+use crate::store::Store;
 
-/// Dialogue kinds in their frozen code order.
-const DIALOGUE_KINDS: [&str; 6] = [
-    "public_consultation",
-    "public_hearing",
-    "round_table",
-    "e_consultation",
-    "youth_council",
-    "other",
-];
-/// Milestone status slots: no report yet, then the IRM statuses in code order.
-const MILESTONE_STATUSES: [&str; 6] = [
-    "no_report",
-    "no_evidence_available",
-    "not_started",
-    "limited",
-    "substantial",
-    "complete",
-];
-const OPENED_GOVERNMENT: [&str; 5] = [
-    "worsened",
-    "did_not_change",
-    "marginal",
-    "major",
-    "outstanding",
-];
 /// The law's answer deadline in working days ("On citizens' appeals", art. 23-1).
 const DEADLINE_WORKING_DAYS: u32 = 10;
 const WEEKS_MAX: u32 = 520;
@@ -115,21 +89,6 @@ impl NationalApi {
     }
 }
 
-fn count(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
-
-fn kinds(names: &[&str], counts: &[i64]) -> Vec<pb::KindCount> {
-    names
-        .iter()
-        .zip(counts)
-        .map(|(kind, n)| pb::KindCount {
-            kind: (*kind).to_owned(),
-            count: count(*n),
-        })
-        .collect()
-}
-
 /// The Kyiv date the snapshot's figures are as of (today when it has none yet).
 fn today(snapshot: &Snapshot) -> CivilDate {
     snapshot
@@ -142,91 +101,20 @@ fn day_text(days: i64) -> String {
     CivilDate::from_epoch_days(days).map_or_else(String::new, |d| d.to_string())
 }
 
-/// The wire figures of an area.
-pub fn figures(area: &AreaFigures) -> pb::Figures {
-    let c: &Counters = &area.counters;
-    let announced: i64 = c.dialogues_announced_by_kind.iter().sum();
-    let substantial_or_complete = c.milestones_by_status[4] + c.milestones_by_status[5];
-    pb::Figures {
-        population: area.population,
-        petitions_filed: count(c.petitions_filed),
-        petitions_published: count(c.petitions_published),
-        petitions_rejected: count(c.petitions_rejected),
-        petitions_threshold_reached: count(c.petitions_threshold_reached),
-        petitions_collection_failed: count(c.petitions_collection_failed),
-        petitions_answered: count(c.petitions_answered),
-        petitions_answered_on_time: count(c.petitions_answered_on_time),
-        petitions_overdue_now: area.overdue_petitions,
-        signatures: count(c.signatures),
-        median_days_to_answer: area.median_days_to_answer(),
-        dialogues_by_kind: kinds(&DIALOGUE_KINDS, &c.dialogues_announced_by_kind),
-        dialogues_announced: count(announced),
-        dialogues_closed: count(c.dialogues_closed),
-        contributions: count(c.contributions),
-        contributions_answered: count(c.contributions_answered),
-        outcome_reports: count(c.outcome_reports),
-        action_plans: count(c.plans_adopted),
-        action_plans_closed: count(c.plans_closed),
-        commitments: count(c.commitments),
-        commitments_assessed: count(c.commitments_assessed),
-        milestones: count(c.milestones),
-        milestones_by_status: kinds(&MILESTONE_STATUSES, &c.milestones_by_status),
-        milestones_overdue_now: area.overdue_milestones,
-        opened_government: kinds(&OPENED_GOVERNMENT, &c.opened_government),
-        petitions_per_10k: area.per_10k(c.petitions_filed),
-        signatures_per_10k: area.per_10k(c.signatures),
-        contributions_per_10k: area.per_10k(c.contributions),
-        share_answered_on_time: share(c.petitions_answered_on_time, c.petitions_answered),
-        share_contributions_answered: share(c.contributions_answered, c.contributions),
-        share_milestones_substantial_or_complete: share(substantial_or_complete, c.milestones),
-        anomalies: count(c.anomalies),
-    }
-}
-
-/// An area of the country a request names.
-enum Area {
-    Nation,
-    Oblast(String),
-    Municipality(MunicipalityCode),
-}
-
 impl NationalApi {
     fn area(&self, field: &str, text: &str) -> Result<Area, Status> {
-        let text = text.trim();
-        if text.is_empty() {
-            return Ok(Area::Nation);
-        }
-        if self.read.reference.oblasts.contains_key(text) && text != crate::reference::KYIV {
-            return Ok(Area::Oblast(text.to_owned()));
-        }
-        let code = code(field, text)?;
-        if self.read.reference.municipality(&code).is_none() {
-            return Err(Status::not_found(format!("no hromada or oblast {text}")));
-        }
-        Ok(Area::Municipality(code))
+        Area::parse(&self.read.reference, text).map_err(|e| match e {
+            AreaError::Invalid(detail) => invalid(field, detail),
+            AreaError::Unknown(detail) => Status::not_found(detail),
+        })
     }
 
-    /// The enrolled municipalities of an area.
     fn members(&self, snapshot: &Snapshot, area: &Area) -> Vec<&Municipality> {
-        self.read
-            .reference
-            .municipalities
-            .values()
-            .filter(|m| snapshot.nodes.contains_key(&m.code))
-            .filter(|m| match area {
-                Area::Nation => true,
-                Area::Oblast(oblast) => &m.oblast == oblast,
-                Area::Municipality(code) => &m.code == code,
-            })
-            .collect()
+        area.members(&self.read.reference, snapshot)
     }
 
     fn area_figures(&self, snapshot: &Snapshot, area: &Area) -> AreaFigures {
-        let mut figures = AreaFigures::default();
-        for m in self.members(snapshot, area) {
-            figures.add(snapshot, &m.code, m.population);
-        }
-        figures
+        area.figures(&self.read.reference, snapshot)
     }
 
     fn summary(&self, snapshot: &Snapshot) -> pb::Summary {
@@ -470,53 +358,22 @@ impl NationalService for NationalApi {
             .iter()
             .map(|m| m.code.to_string())
             .collect();
-        let rows = sqlx::query(
-            "SELECT week, sum(petitions_filed)::int8 AS pf, sum(signatures)::int8 AS s, \
-                    sum(petitions_threshold_reached)::int8 AS tr, sum(petitions_answered)::int8 AS pa, \
-                    sum(dialogues_closed)::int8 AS dc, sum(contributions)::int8 AS c, \
-                    sum(milestones_completed)::int8 AS mc \
-             FROM proj_weekly WHERE week >= $1 AND municipality = ANY($2) \
-             GROUP BY week ORDER BY week",
-        )
-        .bind(i32::try_from(first).unwrap_or(i32::MIN))
-        .bind(&codes)
-        .fetch_all(self.store.pool())
-        .await
-        .map_err(|e| Status::from(db(e)))?;
-        let mut by_week = std::collections::BTreeMap::new();
-        for row in rows {
-            let get = |name: &str| {
-                row.try_get::<i64, _>(name)
-                    .map(uint)
-                    .map_err(|e| Status::from(db(e)))
-            };
-            let week: i32 = row.try_get("week").map_err(|e| Status::from(db(e)))?;
-            by_week.insert(
-                i64::from(week),
-                (
-                    get("pf")?,
-                    get("s")?,
-                    get("tr")?,
-                    get("pa")?,
-                    get("dc")?,
-                    get("c")?,
-                    get("mc")?,
-                ),
-            );
-        }
+        let by_week = queries::weekly(&self.store, &codes, first)
+            .await
+            .map_err(Status::from)?;
         let weeks = (0..i64::from(weeks))
             .map(|i| {
                 let week = first + 7 * i;
-                let (pf, s, tr, pa, dc, c, mc) = by_week.get(&week).copied().unwrap_or_default();
+                let w = by_week.get(&week).copied().unwrap_or_default();
                 pb::Week {
                     week_start: day_text(week),
-                    petitions_filed: pf,
-                    signatures: s,
-                    petitions_threshold_reached: tr,
-                    petitions_answered: pa,
-                    dialogues_closed: dc,
-                    contributions: c,
-                    milestones_completed: mc,
+                    petitions_filed: w.petitions_filed,
+                    signatures: w.signatures,
+                    petitions_threshold_reached: w.petitions_threshold_reached,
+                    petitions_answered: w.petitions_answered,
+                    dialogues_closed: w.dialogues_closed,
+                    contributions: w.contributions,
+                    milestones_completed: w.milestones_completed,
                 }
             })
             .collect();
@@ -549,59 +406,31 @@ impl NationalService for NationalApi {
                 format!("{:?} is not an oblast code", r.oblast),
             ));
         }
+        let metric_kind = Metric::parse(&metric)
+            .ok_or_else(|| invalid("metric", format!("unknown metric {metric:?}")))?;
+        let oblast = Some(r.oblast.trim()).filter(|o| !o.is_empty());
         let snapshot = self.read.snapshot();
-        let mut entries = Vec::new();
-        for m in self.members(&snapshot, &Area::Nation) {
-            if !r.oblast.is_empty() && m.oblast != r.oblast.trim() {
-                continue;
-            }
-            let Some(c) = snapshot.counters.get(&m.code) else {
-                continue;
-            };
-            let population = m.population as i64;
-            let (numerator, denominator, scale) = match metric.as_str() {
-                "petitions_per_10k" => (c.petitions_filed, population, 10_000.0),
-                "signatures_per_10k" => (c.signatures, population, 10_000.0),
-                "contributions_per_10k" => (c.contributions, population, 10_000.0),
-                "share_answered_on_time" => {
-                    (c.petitions_answered_on_time, c.petitions_answered, 1.0)
-                }
-                "share_milestones_substantial_or_complete" => (
-                    c.milestones_by_status[4] + c.milestones_by_status[5],
-                    c.milestones,
-                    1.0,
-                ),
-                other => return Err(invalid("metric", format!("unknown metric {other:?}"))),
-            };
-            if denominator <= 0 {
-                continue;
-            }
-            entries.push(pb::LeaderboardEntry {
-                rank: 0,
-                code: m.code.to_string(),
-                name_uk: m.name_uk.clone(),
-                name_en: m.name_en.clone(),
-                value: numerator as f64 * scale / denominator as f64,
-                numerator: count(numerator),
-                denominator: count(denominator),
-            });
-        }
-        entries.sort_by(|a, b| {
-            let ordering = a
-                .value
-                .partial_cmp(&b.value)
-                .unwrap_or(std::cmp::Ordering::Equal);
-            let ordering = if r.ascending {
-                ordering
-            } else {
-                ordering.reverse()
-            };
-            ordering.then_with(|| a.code.cmp(&b.code))
-        });
-        entries.truncate(limit);
-        for (i, e) in entries.iter_mut().enumerate() {
-            e.rank = i as u32 + 1;
-        }
+        let ranked = leaderboard(
+            &self.read.reference,
+            &snapshot,
+            metric_kind,
+            oblast,
+            r.ascending,
+            limit,
+        );
+        let entries = ranked
+            .into_iter()
+            .zip(1..)
+            .map(|(e, rank)| pb::LeaderboardEntry {
+                rank,
+                code: e.municipality.code.to_string(),
+                name_uk: e.municipality.name_uk.clone(),
+                name_en: e.municipality.name_en.clone(),
+                value: e.value,
+                numerator: count(e.numerator),
+                denominator: count(e.denominator),
+            })
+            .collect();
         Ok(Response::new(pb::Leaderboard { metric, entries }))
     }
 
@@ -642,7 +471,7 @@ impl NationalService for NationalApi {
             return Err(Status::not_found(format!("no hromada {code}")));
         }
         let today = today(&self.read.snapshot());
-        let (total, rows) = crate::projections::milestones_of(&self.store, &code, offset, size)
+        let (total, rows) = queries::milestones(&self.store, &code, offset, size)
             .await
             .map_err(Status::from)?;
         let milestones = rows

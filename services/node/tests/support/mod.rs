@@ -146,12 +146,12 @@ pub async fn relayed_events(nats_url: &str, expected: usize) -> Vec<Relayed> {
     let client = async_nats::connect(nats_url).await.unwrap();
     let js = async_nats::jetstream::new(client);
     let stream = js
-        .get_stream(relay::stream_name(&municipality()))
+        .get_stream(wire::stream_name(&municipality()))
         .await
         .unwrap();
     let consumer = stream
         .create_consumer(async_nats::jetstream::consumer::pull::Config {
-            filter_subject: relay::event_subject(&municipality()),
+            filter_subject: wire::event_subject(&municipality()),
             ack_policy: async_nats::jetstream::consumer::AckPolicy::None,
             ..Default::default()
         })
@@ -172,7 +172,7 @@ pub async fn relayed_events(nats_url: &str, expected: usize) -> Vec<Relayed> {
         };
         out.push(Relayed {
             stream_seq: info.stream_sequence,
-            log_seq: header(relay::SEQ_HEADER).parse().unwrap_or(0),
+            log_seq: header(wire::SEQ_HEADER).parse().unwrap_or(0),
             msg_id: header("Nats-Msg-Id"),
             payload: msg.payload.to_vec(),
         });

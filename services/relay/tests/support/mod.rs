@@ -14,11 +14,11 @@ use event_store_core::checkpoint::SignedCheckpoint;
 use event_store_core::{LogSeq, StreamId, origin_for};
 use event_store_sqlite::{Durability, SqliteBackend};
 use futures_util::StreamExt;
-use relay::{
-    RelayStatus, SEQ_HEADER, TREE_SIZE_HEADER, checkpoint_msg_id, checkpoint_subject,
-    event_subject, stream_name,
-};
+use relay::RelayStatus;
 use tokio::sync::watch;
+use wire::{
+    SEQ_HEADER, TREE_SIZE_HEADER, checkpoint_msg_id, checkpoint_subject, event_subject, stream_name,
+};
 
 pub type SqliteLog = Log<SqliteBackend>;
 

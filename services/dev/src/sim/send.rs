@@ -1,12 +1,17 @@
 //! Sending one simulated command to a node over gRPC, as a hromada's own web app would, and
 //! reading the item back after a refusal.
 
-use event_store_core::Timestamp;
+use std::time::Duration;
+
+use event_store_core::{MunicipalityCode, Timestamp};
 use proto::node::v1 as pb;
 use proto::node::v1::node_service_client::NodeServiceClient;
 use tonic::transport::Channel;
 
-use super::{Action, COMMAND_TIMEOUT, ItemStatus, Outcome, Town};
+use super::action::{Action, ItemStatus, Outcome};
+
+/// Bound on one command (and the read-back after a refusal).
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub(super) fn request_id() -> String {
     uuid::Uuid::now_v7().to_string()
@@ -19,9 +24,13 @@ fn timestamp(t: Timestamp) -> prost_types::Timestamp {
     }
 }
 
-/// Sends one command (and, after a refusal, reads the item back).
-pub(super) async fn execute(town: &Town, action: &Action) -> Outcome {
-    let mut client = town.client.clone();
+/// Sends one command to the node of `code` (and, after a refusal, reads the item back).
+pub(super) async fn execute(
+    client: &NodeServiceClient<Channel>,
+    code: &MunicipalityCode,
+    action: &Action,
+) -> Outcome {
+    let mut client = client.clone();
     let request_id = request_id();
     let id = request_id.clone();
     let sent = tokio::time::timeout(COMMAND_TIMEOUT, async {
@@ -33,7 +42,7 @@ pub(super) async fn execute(town: &Town, action: &Action) -> Outcome {
                 client
                     .file_petition(pb::FilePetitionRequest {
                         request_id: id,
-                        author_subject: format!("{} resident {author}", town.code),
+                        author_subject: format!("{code} resident {author}"),
                         title: title.to_owned(),
                         text: format!("{title}: the residents ask the council to act this year."),
                         category: "community".into(),
@@ -62,7 +71,7 @@ pub(super) async fn execute(town: &Town, action: &Action) -> Outcome {
                     .sign_petition(pb::SignPetitionRequest {
                         request_id: id,
                         petition_id: petition,
-                        signer_subject: format!("{} resident {citizen}", town.code),
+                        signer_subject: format!("{code} resident {citizen}"),
                     })
                     .await
             }
@@ -106,7 +115,7 @@ pub(super) async fn execute(town: &Town, action: &Action) -> Outcome {
                     .submit_contribution(pb::SubmitContributionRequest {
                         request_id: id,
                         dialogue_id: dialogue,
-                        author_subject: format!("{} resident {author}", town.code),
+                        author_subject: format!("{code} resident {author}"),
                         text: "More lighting on the school route, please.".into(),
                     })
                     .await
@@ -238,13 +247,13 @@ pub(super) async fn execute(town: &Town, action: &Action) -> Outcome {
             result: response.into_inner(),
         },
         Ok(Err(status)) if status.code() == tonic::Code::FailedPrecondition => {
-            tracing::debug!(municipality = %town.code, ?action, %status, "refused");
+            tracing::debug!(municipality = %code, ?action, %status, "refused");
             Outcome::Refused {
                 status: read_back(&mut client, action).await,
             }
         }
         Ok(Err(status)) => {
-            tracing::debug!(municipality = %town.code, ?action, %status, "command failed");
+            tracing::debug!(municipality = %code, ?action, %status, "command failed");
             Outcome::Failed
         }
         Err(_) => Outcome::Failed,

@@ -10,10 +10,14 @@
 //! its name must start with `vidkryto_dev`; the state directory (`--dir`) must be empty or
 //! absent. Without `--dir` the state lives in a temporary directory and the database is
 //! dropped on exit; with it, both are kept for inspection.
+//!
+//! A library of its own, so the shipped binary's other subcommands do not carry it and it
+//! links nothing test-only: the `vidkryto` binary parses [`DevArgs`] and calls [`run`].
 
 mod clock;
 mod sim;
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -22,16 +26,16 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use association::enrolment::Enrolment;
-use association::reference::{Municipality, Reference};
 use association::server::{AssociationSettings, RunningAssociation};
 use association::store::Store;
 use clap::Args;
 use event_store_core::MunicipalityCode;
 use futures_util::StreamExt as _;
+use nats_process::NatsServer;
 use node::RunningNode;
 use node::config::{InitOptions, NodeSettings, Overrides, StatuteSettings};
 use proto::node::v1::node_service_client::NodeServiceClient;
-use testkit::NatsServer;
+use reference::{Municipality, Reference};
 use tokio::sync::watch;
 
 use self::clock::SimClock;
@@ -146,7 +150,7 @@ fn members(args: &DevArgs, reference: &Reference) -> anyhow::Result<Vec<Member>>
         return Ok(chosen);
     }
     let count = usize::try_from(args.nodes.unwrap_or(5)).unwrap_or(5);
-    let kyiv = MunicipalityCode::parse(association::reference::KYIV).ok();
+    let kyiv = MunicipalityCode::parse(reference::KYIV).ok();
     let mut all: Vec<&Municipality> = reference.municipalities.values().collect();
     all.sort_by_key(|m| {
         (
@@ -326,8 +330,8 @@ struct Federation {
 }
 
 async fn start(args: &DevArgs, root: &Path, members: Vec<Member>) -> anyhow::Result<Federation> {
-    let binary = testkit::nats_server_binary()?;
-    let nats_version = testkit::check_nats_server(&binary).await?;
+    let binary = nats_process::nats_server_binary()?;
+    let nats_version = nats_process::check_nats_server(&binary).await?;
     let nats = NatsServer::start_in(binary, root.join("nats"))
         .await
         .context("failed to start nats-server")?;
@@ -345,7 +349,7 @@ async fn start(args: &DevArgs, root: &Path, members: Vec<Member>) -> anyhow::Res
     let enrolment = Enrolment::new(store, None);
     for member in &members {
         let vkey = init_node(root, member, &nats_url)?;
-        let vkey = association::ingest::parse_vkey(&vkey)?;
+        let vkey = association::enrolment::parse_vkey(&vkey)?;
         enrolment.enroll(&member.code, &vkey).await?;
     }
     let mut settings = AssociationSettings::from_dir(
@@ -523,8 +527,15 @@ impl Federation {
     }
 }
 
-/// Runs `vidkryto dev`.
-pub async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
+/// Runs `vidkryto dev` until `signal()` resolves (Ctrl-C or SIGTERM, as the caller decides),
+/// then shuts down in order; a second `signal()` during the shutdown stops at once (exit code
+/// 130). `signal` must install its handlers when called, not when first polled: whoever reads
+/// the printed addresses may signal at once.
+pub async fn run<S, F>(args: DevArgs, signal: S) -> anyhow::Result<ExitCode>
+where
+    S: Fn() -> F,
+    F: Future<Output = ()>,
+{
     let members = members(&args, &Reference::load())?;
     check_db_name(&args.db)?;
     check_open_files(members.len())?;
@@ -545,15 +556,15 @@ pub async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
         }
     };
     // Listen before printing the addresses: whoever reads them may signal at once.
-    let signal = crate::node_cmd::wait_for_signal();
-    tokio::pin!(signal);
+    let first_signal = signal();
+    tokio::pin!(first_signal);
     federation.print(&args, &root, temp.is_some());
 
     let mut status = tokio::time::interval(STATUS_EVERY);
     status.tick().await;
     loop {
         tokio::select! {
-            () = &mut signal => break,
+            () = &mut first_signal => break,
             _ = status.tick() => println!("{}", federation.status()),
         }
     }
@@ -561,7 +572,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
     let final_status = federation.status();
     tokio::select! {
         () = federation.shutdown() => {}
-        () = crate::node_cmd::wait_for_signal() => {
+        () = signal() => {
             eprintln!("second signal: stopping at once");
             return Ok(ExitCode::from(130));
         }
@@ -582,16 +593,24 @@ mod tests {
 
     use super::*;
 
+    /// `vidkryto dev …` as the binary parses it.
+    #[derive(Debug, clap::Parser)]
+    #[command(name = "vidkryto")]
+    struct Cli {
+        #[command(subcommand)]
+        command: Command,
+    }
+
+    #[derive(Debug, clap::Subcommand)]
+    enum Command {
+        Dev(DevArgs),
+    }
+
     fn args(extra: &[&str]) -> DevArgs {
         let mut argv = vec!["vidkryto", "dev"];
         argv.extend_from_slice(extra);
-        match crate::Cli::try_parse_from(argv)
-            .expect("arguments parse")
-            .command
-        {
-            crate::Command::Dev(args) => args,
-            other => panic!("parsed as {other:?}"),
-        }
+        let Command::Dev(args) = Cli::try_parse_from(argv).expect("arguments parse").command;
+        args
     }
 
     #[test]
@@ -599,7 +618,7 @@ mod tests {
         let reference = Reference::load();
         let five = members(&args(&[]), &reference).unwrap();
         assert_eq!(five.len(), 5);
-        assert_eq!(five[0].code.as_str(), association::reference::KYIV);
+        assert_eq!(five[0].code.as_str(), reference::KYIV);
         assert!(five.windows(2).all(|w| w[0].population >= w[1].population));
         let all = members(&args(&["--nodes", "1470"]), &reference).unwrap();
         assert_eq!(all.len(), 1_470);
@@ -640,7 +659,7 @@ mod tests {
                 "UA05020030000031457",
             ],
         ] {
-            let result = crate::Cli::try_parse_from(bad.clone());
+            let result = Cli::try_parse_from(bad.clone());
             assert!(result.is_err(), "{bad:?} was accepted");
         }
         assert!(check_db_name(DEFAULT_DB).is_ok());

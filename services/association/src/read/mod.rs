@@ -12,9 +12,13 @@ use projection::Counters;
 use sqlx::Row;
 use tokio::sync::watch;
 
+use crate::batch::IngestProgress;
 use crate::error::AssociationError;
 use crate::reference::Reference;
-use crate::store::{Store, db, uint};
+use crate::store::{Store, db, parse_code, uint};
+
+pub mod area;
+pub mod queries;
 
 /// The least time between two reloads: a burst of commits costs one reload.
 const RELOAD_INTERVAL_MIN: Duration = Duration::from_millis(200);
@@ -109,11 +113,7 @@ impl ReadModel {
     }
 
     /// Keeps the snapshot fresh: reloads after commits (at most every 200 ms) and every 30 s.
-    pub async fn follow(
-        self,
-        store: Store,
-        mut progress: watch::Receiver<crate::ingest::IngestProgress>,
-    ) {
+    pub async fn follow(self, store: Store, mut progress: watch::Receiver<IngestProgress>) {
         loop {
             progress.borrow_and_update();
             if let Err(err) = self.reload(&store).await {
@@ -241,97 +241,4 @@ async fn counts(
         out.insert(code, uint(row.try_get("n").map_err(db)?));
     }
     Ok(out)
-}
-
-pub(crate) fn parse_code(text: &str) -> Result<MunicipalityCode, AssociationError> {
-    MunicipalityCode::parse(text)
-        .map_err(|e| AssociationError::Corrupt(format!("stored municipality code {text:?}: {e}")))
-}
-
-/// Figures for one area: the sum of its municipalities' counters and derived figures.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct AreaFigures {
-    pub population: u64,
-    pub counters: Counters,
-    pub answer_days: BTreeMap<i32, i64>,
-    pub overdue_petitions: u64,
-    pub overdue_milestones: u64,
-}
-
-impl AreaFigures {
-    /// Adds one municipality.
-    pub fn add(&mut self, snapshot: &Snapshot, code: &MunicipalityCode, population: u64) {
-        self.population += population;
-        if let Some(counters) = snapshot.counters.get(code) {
-            self.counters.add(counters);
-        }
-        if let Some(days) = snapshot.answer_days.get(code) {
-            for (d, n) in days {
-                *self.answer_days.entry(*d).or_default() += n;
-            }
-        }
-        self.overdue_petitions += snapshot.overdue_petitions.get(code).copied().unwrap_or(0);
-        self.overdue_milestones += snapshot.overdue_milestones.get(code).copied().unwrap_or(0);
-    }
-
-    /// The median of the answer-day histogram (the mean of the two middle values for an even
-    /// count), or `None` with no answers.
-    pub fn median_days_to_answer(&self) -> Option<f64> {
-        let total: i64 = self.answer_days.values().sum();
-        if total <= 0 {
-            return None;
-        }
-        let nth = |k: i64| {
-            let mut seen = 0;
-            for (days, n) in &self.answer_days {
-                seen += n;
-                if seen > k {
-                    return f64::from(*days);
-                }
-            }
-            0.0
-        };
-        Some(if total % 2 == 1 {
-            nth(total / 2)
-        } else {
-            (nth(total / 2 - 1) + nth(total / 2)) / 2.0
-        })
-    }
-
-    /// `count` per 10,000 residents.
-    pub fn per_10k(&self, count: i64) -> f64 {
-        if self.population == 0 {
-            0.0
-        } else {
-            count as f64 * 10_000.0 / self.population as f64
-        }
-    }
-}
-
-/// `part / whole`, 0 when whole is 0.
-pub fn share(part: i64, whole: i64) -> f64 {
-    if whole <= 0 {
-        0.0
-    } else {
-        part as f64 / whole as f64
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn median_of_a_histogram() {
-        let mut f = AreaFigures::default();
-        assert_eq!(f.median_days_to_answer(), None);
-        f.answer_days = BTreeMap::from([(3, 1), (7, 1), (12, 1)]);
-        assert_eq!(f.median_days_to_answer(), Some(7.0));
-        f.answer_days = BTreeMap::from([(3, 2), (8, 2)]);
-        assert_eq!(f.median_days_to_answer(), Some(5.5));
-        f.population = 20_000;
-        assert_eq!(f.per_10k(7), 3.5);
-        assert_eq!(share(1, 4), 0.25);
-        assert_eq!(share(1, 0), 0.0);
-    }
 }

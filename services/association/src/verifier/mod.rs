@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use event_store_core::checkpoint::{NoteVerifier, SignedCheckpoint, origin_for};
 use event_store_core::merkle::{self, Frontier, NodeId};
-use event_store_core::{EnvelopeRef, Hash, MunicipalityCode};
+use event_store_core::{EnvelopeRef, Hash, MunicipalityCode, PayloadHeader};
 
 /// Events one node may have waiting for a checkpoint (the node checkpoints every 1,000 events
 /// by default). Past it, later events are dropped and fetched again by a back-fill once a
@@ -88,6 +88,9 @@ pub struct PendingEvent {
     pub seq: u64,
     pub leaf: Hash,
     pub bytes: Vec<u8>,
+    /// How to read the payload inside `bytes`, from the one decode of the envelope done here,
+    /// so the commit decodes only the payload.
+    pub header: PayloadHeader,
     /// Where the message sits in the ingest stream (0 for back-filled messages): the ingest
     /// never resumes past a message that is still only in memory.
     pub stream_seq: u64,
@@ -323,10 +326,12 @@ impl NodeVerifier {
         if seq > next || !room || self.pending.len() >= PENDING_EVENTS_MAX {
             return EventOutcome::Gap { from_seq: next };
         }
+        let header = envelope.payload_header(bytes);
         self.pending.push_back(PendingEvent {
             seq,
             leaf,
             bytes: bytes.to_vec(),
+            header,
             stream_seq,
         });
         EventOutcome::Pending
@@ -443,6 +448,16 @@ impl NodeVerifier {
     /// Verifies `signed` against the verified prefix and the pending events it covers.
     fn try_extend(&mut self, signed: SignedCheckpoint) -> Result<Segment, Quarantine> {
         let size = signed.checkpoint.size;
+        // The callers hold back a checkpoint until every event it covers is pending, and drop
+        // one at or below the verified size.
+        debug_assert!(
+            size > self.verified.size(),
+            "checkpoint {size} does not extend"
+        );
+        debug_assert!(
+            size < self.next_seq(),
+            "checkpoint {size} is past the received log"
+        );
         let count = (size - self.verified.size()) as usize;
         let mut frontier = self.verified.clone();
         let mut nodes = Vec::new();
@@ -466,6 +481,20 @@ impl NodeVerifier {
             ));
         }
         let events: Vec<PendingEvent> = self.pending.drain(..count).collect();
+        // A segment is the consecutive events `verified + 1 ..= size`, and the tree's size is
+        // its last sequence number.
+        debug_assert!(
+            events
+                .iter()
+                .zip(self.verified.size() + 1..)
+                .all(|(event, seq)| event.seq == seq),
+            "a segment's events are not consecutive"
+        );
+        debug_assert_eq!(frontier.size(), size);
+        debug_assert!(
+            frontier.size() > self.verified.size(),
+            "verified size decreased"
+        );
         if self.pending.capacity() > PENDING_CAPACITY_KEPT
             && self.pending.len() <= PENDING_CAPACITY_KEPT
         {
@@ -490,259 +519,4 @@ impl NodeVerifier {
 }
 
 #[cfg(test)]
-mod tests {
-    use event_store_core::checkpoint::{Checkpoint, NoteSigner};
-    use event_store_core::{
-        Envelope, EventId, EventTypeCode, LogSeq, SchemaVersion, StreamId, StreamVersion, Timestamp,
-    };
-
-    use super::*;
-
-    const VINNYTSIA: &str = "UA05020030000031457";
-    const KORIUKIVKA: &str = "UA74020010000010449";
-
-    fn code(text: &str) -> MunicipalityCode {
-        MunicipalityCode::parse(text).unwrap()
-    }
-
-    fn event(code: MunicipalityCode, seq: u64) -> Vec<u8> {
-        Envelope {
-            event_type: EventTypeCode(102),
-            schema_version: SchemaVersion(1),
-            municipality: code,
-            seq: LogSeq(seq),
-            stream_id: StreamId(uuid::Uuid::from_u128(7)),
-            stream_version: StreamVersion(seq),
-            event_id: EventId(uuid::Uuid::from_u128(1000 + seq as u128)),
-            recorded_at: Timestamp(1_700_000_000_000_000 + seq as i64),
-            payload: vec![seq as u8; 20],
-        }
-        .encode()
-        .unwrap()
-    }
-
-    struct Node {
-        code: MunicipalityCode,
-        signer: NoteSigner,
-        leaves: Vec<Hash>,
-    }
-
-    impl Node {
-        fn new(text: &str) -> Self {
-            let code = code(text);
-            Self {
-                code,
-                signer: NoteSigner::from_seed(&origin_for(&code), [9; 32]).unwrap(),
-                leaves: Vec::new(),
-            }
-        }
-
-        fn append(&mut self) -> Vec<u8> {
-            let bytes = event(self.code, self.leaves.len() as u64 + 1);
-            self.leaves.push(merkle::leaf_hash(&bytes));
-            bytes
-        }
-
-        fn checkpoint(&self) -> String {
-            self.checkpoint_with_root(merkle::root_from_leaves(&self.leaves))
-        }
-
-        fn checkpoint_with_root(&self, root: Hash) -> String {
-            self.signer
-                .sign(Checkpoint {
-                    origin: origin_for(&self.code),
-                    size: self.leaves.len() as u64,
-                    root,
-                })
-                .to_note()
-        }
-
-        fn verifier(&self) -> NodeVerifier {
-            NodeVerifier::new(
-                self.code,
-                vec![self.signer.verifier()],
-                Frontier::new(),
-                None,
-            )
-        }
-    }
-
-    fn accepted(outcome: CheckpointOutcome) -> Vec<Segment> {
-        match outcome {
-            CheckpointOutcome::Accepted(segments, _) => segments,
-            other => panic!("expected acceptance, got {other:?}"),
-        }
-    }
-
-    fn quarantined(outcome: CheckpointOutcome) -> Quarantine {
-        match outcome {
-            CheckpointOutcome::Quarantined(q) => q,
-            other => panic!("expected quarantine, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn events_wait_for_a_checkpoint_and_are_applied_as_one_segment() {
-        let mut node = Node::new(VINNYTSIA);
-        let mut v = node.verifier();
-        for i in 1..=5 {
-            assert_eq!(v.on_event(&node.append(), i, true), EventOutcome::Pending);
-        }
-        assert_eq!(v.verified_size(), 0);
-        assert_eq!(v.oldest_stream_seq(), Some(1));
-        let segments = accepted(v.on_checkpoint(&node.checkpoint(), 6));
-        assert_eq!(segments.len(), 1);
-        assert_eq!(segments[0].events.len(), 5);
-        assert_eq!(segments[0].first_seq(), 1);
-        assert_eq!(v.verified_size(), 5);
-        assert!(!v.is_waiting());
-        assert!(matches!(
-            v.on_checkpoint(&node.checkpoint(), 7),
-            CheckpointOutcome::Duplicate
-        ));
-    }
-
-    #[test]
-    fn a_checkpoint_for_part_of_the_pending_events_applies_only_that_part() {
-        let mut node = Node::new(VINNYTSIA);
-        let mut v = node.verifier();
-        for i in 1..=3 {
-            v.on_event(&node.append(), i, true);
-        }
-        let note = node.checkpoint();
-        for i in 4..=6 {
-            v.on_event(&node.append(), i, true);
-        }
-        let segments = accepted(v.on_checkpoint(&note, 7));
-        assert_eq!(segments[0].events.len(), 3);
-        assert_eq!(v.verified_size(), 3);
-        assert!(v.is_waiting());
-        let segments = accepted(v.on_checkpoint(&node.checkpoint(), 8));
-        assert_eq!(segments[0].first_seq(), 4);
-        assert_eq!(v.verified_size(), 6);
-    }
-
-    #[test]
-    fn duplicates_and_conflicting_bytes_are_told_apart() {
-        let mut node = Node::new(VINNYTSIA);
-        let mut v = node.verifier();
-        let first = node.append();
-        v.on_event(&first, 1, true);
-        assert_eq!(v.on_event(&first, 2, true), EventOutcome::Duplicate);
-        let mut tampered = first.clone();
-        let last = tampered.len() - 1;
-        tampered[last] ^= 1;
-        match v.on_event(&tampered, 3, true) {
-            EventOutcome::Quarantined(q) => {
-                assert_eq!((q.reason, q.seq), (Reason::Tampered, Some(1)))
-            }
-            other => panic!("{other:?}"),
-        }
-        accepted(v.on_checkpoint(&node.checkpoint(), 4));
-        assert_eq!(
-            v.on_event(&tampered, 5, true),
-            EventOutcome::CheckStored {
-                seq: 1,
-                leaf: merkle::leaf_hash(&tampered)
-            }
-        );
-    }
-
-    #[test]
-    fn a_gap_asks_for_a_backfill_and_a_checkpoint_ahead_is_held_until_events_arrive() {
-        let mut node = Node::new(VINNYTSIA);
-        let mut v = node.verifier();
-        let e1 = node.append();
-        let e2 = node.append();
-        let e3 = node.append();
-        v.on_event(&e1, 1, true);
-        assert_eq!(v.on_event(&e3, 3, true), EventOutcome::Gap { from_seq: 2 });
-        assert!(matches!(
-            v.on_checkpoint(&node.checkpoint(), 4),
-            CheckpointOutcome::Held { from_seq: 2 }
-        ));
-        assert_eq!(v.oldest_stream_seq(), Some(1));
-        // The back-fill delivers the missing events; the held checkpoint then applies.
-        v.on_event(&e2, 0, true);
-        v.on_event(&e3, 0, true);
-        let (segments, failed) = v.release_held();
-        assert_eq!(segments.len(), 1);
-        assert!(failed.is_empty());
-        assert_eq!(v.verified_size(), 3);
-    }
-
-    #[test]
-    fn forged_inconsistent_forked_and_misaddressed_checkpoints_are_quarantined() {
-        let mut node = Node::new(VINNYTSIA);
-        let mut v = node.verifier();
-        v.on_event(&node.append(), 1, true);
-        v.on_event(&node.append(), 2, true);
-
-        let mut forger = Node::new(VINNYTSIA);
-        forger.signer = NoteSigner::from_seed(&origin_for(&node.code), [1; 32]).unwrap();
-        forger.leaves = node.leaves.clone();
-        let q = quarantined(v.on_checkpoint(&forger.checkpoint(), 3));
-        assert_eq!((q.reason, q.seq), (Reason::BadSignature, Some(2)));
-
-        let q = quarantined(v.on_checkpoint(&node.checkpoint_with_root([7; 32]), 4));
-        assert_eq!(q.reason, Reason::InconsistentCheckpoint);
-        assert_eq!(v.verified_size(), 0, "nothing applied");
-
-        accepted(v.on_checkpoint(&node.checkpoint(), 5));
-        match v.on_checkpoint(&node.checkpoint_with_root([8; 32]), 6) {
-            CheckpointOutcome::Fork { size, .. } => assert_eq!(size, 2),
-            other => panic!("{other:?}"),
-        }
-
-        let other = Node::new(KORIUKIVKA);
-        match v.on_event(&event(other.code, 3), 7, true) {
-            EventOutcome::Quarantined(q) => assert_eq!(q.reason, Reason::WrongSubject),
-            other => panic!("{other:?}"),
-        }
-        let q = quarantined(v.on_checkpoint(&other.checkpoint(), 8));
-        assert_eq!(q.reason, Reason::WrongSubject);
-        match v.on_event(b"not an envelope", 9, true) {
-            EventOutcome::Quarantined(q) => assert_eq!(q.reason, Reason::Undecodable),
-            other => panic!("{other:?}"),
-        }
-        let q = quarantined(v.on_checkpoint("garbage", 10));
-        assert_eq!(q.reason, Reason::BadCheckpoint);
-    }
-
-    #[test]
-    fn without_room_the_next_event_is_left_for_a_backfill() {
-        let mut node = Node::new(VINNYTSIA);
-        let mut v = node.verifier();
-        let e1 = node.append();
-        assert_eq!(v.on_event(&e1, 1, false), EventOutcome::Gap { from_seq: 1 });
-        assert_eq!(v.pending_len(), 0);
-        assert_eq!(v.on_event(&e1, 0, true), EventOutcome::Pending);
-        assert_eq!(v.pending_len(), 1);
-    }
-
-    #[test]
-    fn a_revoked_node_has_everything_quarantined() {
-        let mut node = Node::new(VINNYTSIA);
-        let mut v = node.verifier();
-        v.set_keys(Vec::new());
-        match v.on_event(&node.append(), 1, true) {
-            EventOutcome::Quarantined(q) => assert_eq!(q.reason, Reason::Revoked),
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn segment_nodes_are_the_stored_levels_above_the_leaves() {
-        let mut node = Node::new(VINNYTSIA);
-        let mut v = node.verifier();
-        for i in 1..=40 {
-            v.on_event(&node.append(), i, true);
-        }
-        let segments = accepted(v.on_checkpoint(&node.checkpoint(), 41));
-        // Level 4 nodes cover 16 leaves: 40 leaves complete two of them.
-        let levels: Vec<u8> = segments[0].nodes.iter().map(|(n, _)| n.level).collect();
-        assert_eq!(levels, vec![4, 4]);
-        let expected = merkle::root_from_leaves(&node.leaves[..16]);
-        assert_eq!(segments[0].nodes[0].1, expected);
-    }
-}
+mod tests;

@@ -33,12 +33,14 @@ use tonic::transport::Channel;
 
 use super::clock::{SimClock, days};
 
+mod action;
 mod send;
+
+use self::action::{Action, ItemStatus, Outcome};
+pub use self::send::COMMAND_TIMEOUT;
 
 /// Commands in flight at once over all nodes.
 pub const IN_FLIGHT_MAX: usize = 64;
-/// Bound on one command (and the read-back after a refusal).
-pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Highest national rate accepted, in commands per second: well past what one machine's nodes
 /// take, low enough that the dispatch loop itself is never the limit.
 pub const RATE_MAX: f64 = 5_000.0;
@@ -178,123 +180,6 @@ struct CommitmentSim {
     assessed: bool,
 }
 
-/// One command, chosen from a hromada's state.
-#[derive(Debug, Clone)]
-enum Action {
-    File {
-        author: u64,
-    },
-    Publish {
-        petition: String,
-    },
-    Reject {
-        petition: String,
-    },
-    Sign {
-        petition: String,
-        citizen: u64,
-    },
-    Consider {
-        petition: String,
-    },
-    Answer {
-        petition: String,
-        decision: pb::AnswerDecision,
-    },
-    Announce {
-        kind: pb::DialogueKind,
-        opens_at: Timestamp,
-        closes_at: Timestamp,
-    },
-    Contribute {
-        dialogue: String,
-        author: u64,
-    },
-    AnswerContribution {
-        dialogue: String,
-        contribution: String,
-    },
-    CloseDialogue {
-        dialogue: String,
-        attendance: u32,
-    },
-    PublishOutcome {
-        dialogue: String,
-    },
-    AdoptPlan {
-        start: CivilDate,
-        end: CivilDate,
-    },
-    AddCommitment {
-        plan: String,
-        start: CivilDate,
-        end: CivilDate,
-    },
-    AddMilestone {
-        plan: String,
-        commitment: String,
-        due: CivilDate,
-    },
-    ReportProgress {
-        plan: String,
-        milestone: String,
-        status: pb::ImplementationStatus,
-    },
-    Assess {
-        plan: String,
-        commitment: String,
-        opened: pb::OpenedGovernment,
-    },
-    ClosePlan {
-        plan: String,
-    },
-}
-
-impl Action {
-    /// The petition the command is about, if any.
-    fn petition(&self) -> Option<&str> {
-        match self {
-            Self::Publish { petition }
-            | Self::Reject { petition }
-            | Self::Sign { petition, .. }
-            | Self::Consider { petition }
-            | Self::Answer { petition, .. } => Some(petition),
-            _ => None,
-        }
-    }
-
-    /// The dialogue the command is about, if any.
-    fn dialogue(&self) -> Option<&str> {
-        match self {
-            Self::Contribute { dialogue, .. }
-            | Self::AnswerContribution { dialogue, .. }
-            | Self::CloseDialogue { dialogue, .. }
-            | Self::PublishOutcome { dialogue } => Some(dialogue),
-            _ => None,
-        }
-    }
-}
-
-/// How a command ended.
-#[derive(Debug)]
-enum Outcome {
-    Accepted {
-        request_id: String,
-        result: pb::CommandResult,
-    },
-    /// A rule refused it; `status` is what the node says of the item now, when read back.
-    Refused {
-        status: Option<ItemStatus>,
-    },
-    Failed,
-}
-
-#[derive(Debug, Clone, Copy)]
-enum ItemStatus {
-    Petition(pb::PetitionStatus),
-    Dialogue(pb::DialogueStatus),
-}
-
 /// Runs the simulation until `stop` turns true: `rate` commands per second over `towns`, drawn
 /// by population. Returns after the commands in flight have ended (bounded).
 pub async fn run(
@@ -350,7 +235,7 @@ pub async fn run(
             let (stats, clock) = (stats.clone(), clock.clone());
             tasks.spawn(async move {
                 let _permit = permit;
-                let outcome = send::execute(&town, &action).await;
+                let outcome = send::execute(&town.client, &town.code, &action).await;
                 match &outcome {
                     Outcome::Accepted { .. } => &stats.accepted,
                     Outcome::Refused { .. } => &stats.refused,

@@ -1,7 +1,9 @@
-//! A real `nats-server -js` child process on free loopback ports with its own store directory,
-//! so messaging tests run against JetStream itself and can stop and restart it. The same
-//! launcher starts servers from rendered configuration files (the `deploy/nats` templates) and
-//! the child that `vidkryto dev` runs.
+//! A real `nats-server -js` child process on free loopback ports with its own store directory:
+//! found (`$VIDKRYTO_NATS_SERVER`, else the one `deploy/local/setup.sh` installs), checked to be
+//! recent enough, started, stopped, killed and restarted on the same ports and store. It is
+//! the NATS of `vidkryto dev`, so it lives in a product crate; `testkit` re-exports it, so
+//! messaging tests run against JetStream itself. It also starts servers from rendered
+//! configuration files (the `deploy/nats` templates).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -1,0 +1,88 @@
+//! The wire form of an area's figures: counters, shares and rates as `pb::Figures`, with the
+//! frozen names of dialogue kinds, milestone statuses and "did it open government" grades.
+
+use projection::Counters;
+use proto::national::v1 as pb;
+
+use crate::read::area::{AreaFigures, share};
+
+/// Dialogue kinds in their frozen code order.
+const DIALOGUE_KINDS: [&str; 6] = [
+    "public_consultation",
+    "public_hearing",
+    "round_table",
+    "e_consultation",
+    "youth_council",
+    "other",
+];
+/// Milestone status slots: no report yet, then the IRM statuses in code order.
+pub(crate) const MILESTONE_STATUSES: [&str; 6] = [
+    "no_report",
+    "no_evidence_available",
+    "not_started",
+    "limited",
+    "substantial",
+    "complete",
+];
+const OPENED_GOVERNMENT: [&str; 5] = [
+    "worsened",
+    "did_not_change",
+    "marginal",
+    "major",
+    "outstanding",
+];
+pub(crate) fn count(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+fn kinds(names: &[&str], counts: &[i64]) -> Vec<pb::KindCount> {
+    names
+        .iter()
+        .zip(counts)
+        .map(|(kind, n)| pb::KindCount {
+            kind: (*kind).to_owned(),
+            count: count(*n),
+        })
+        .collect()
+}
+
+/// The wire figures of an area.
+pub fn figures(area: &AreaFigures) -> pb::Figures {
+    let c: &Counters = &area.counters;
+    let announced: i64 = c.dialogues_announced_by_kind.iter().sum();
+    let substantial_or_complete = c.milestones_by_status[4] + c.milestones_by_status[5];
+    pb::Figures {
+        population: area.population,
+        petitions_filed: count(c.petitions_filed),
+        petitions_published: count(c.petitions_published),
+        petitions_rejected: count(c.petitions_rejected),
+        petitions_threshold_reached: count(c.petitions_threshold_reached),
+        petitions_collection_failed: count(c.petitions_collection_failed),
+        petitions_answered: count(c.petitions_answered),
+        petitions_answered_on_time: count(c.petitions_answered_on_time),
+        petitions_overdue_now: area.overdue_petitions,
+        signatures: count(c.signatures),
+        median_days_to_answer: area.median_days_to_answer(),
+        dialogues_by_kind: kinds(&DIALOGUE_KINDS, &c.dialogues_announced_by_kind),
+        dialogues_announced: count(announced),
+        dialogues_closed: count(c.dialogues_closed),
+        contributions: count(c.contributions),
+        contributions_answered: count(c.contributions_answered),
+        outcome_reports: count(c.outcome_reports),
+        action_plans: count(c.plans_adopted),
+        action_plans_closed: count(c.plans_closed),
+        commitments: count(c.commitments),
+        commitments_assessed: count(c.commitments_assessed),
+        milestones: count(c.milestones),
+        milestones_by_status: kinds(&MILESTONE_STATUSES, &c.milestones_by_status),
+        milestones_overdue_now: area.overdue_milestones,
+        opened_government: kinds(&OPENED_GOVERNMENT, &c.opened_government),
+        petitions_per_10k: area.per_10k(c.petitions_filed),
+        signatures_per_10k: area.per_10k(c.signatures),
+        contributions_per_10k: area.per_10k(c.contributions),
+        share_answered_on_time: share(c.petitions_answered_on_time, c.petitions_answered),
+        share_contributions_answered: share(c.contributions_answered, c.contributions),
+        share_milestones_substantial_or_complete: share(substantial_or_complete, c.milestones),
+        anomalies: count(c.anomalies),
+    }
+}

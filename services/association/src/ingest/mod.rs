@@ -1,0 +1,223 @@
+//! Verified ingest, supervised: every enrolled node's stream is sourced into one ingest stream; one loop
+//! reads it in order, runs each message through its node's [`NodeVerifier`], and commits
+//! verified segments, their projections, quarantine records and the resume position in one
+//! PostgreSQL transaction per batch.
+//!
+//! **Exactly once.** A node's verified size and its projections move in the same transaction,
+//! and an event at or below the verified size is never applied again; the ingest resumes at
+//! the oldest stream position still held only in memory, so a crash loses nothing and counts
+//! nothing twice.
+//!
+//! **Gaps.** A missing event (lost by JetStream, or dropped from memory past the bounds) is
+//! back-filled from the node's own stream, found by binary search on its sequence header; only
+//! that node waits.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream;
+use event_store_core::MunicipalityCode;
+use event_store_core::checkpoint::NoteSigner;
+use tokio::sync::{mpsc, watch};
+
+use crate::error::AssociationError;
+use crate::store::Store;
+
+mod backfill;
+mod pump;
+mod state;
+mod topology;
+
+pub use crate::batch::IngestProgress;
+pub use topology::{INGEST_STREAM, Topology, connect, ensure_sourced, ensure_sourced_in};
+
+use backfill::Backfills;
+use pump::{AbortOnDrop, Incoming, read_stream};
+use state::State;
+
+/// Messages in flight from the readers to the verifying loop.
+const CHANNEL_CAPACITY: usize = 4_096;
+/// How often nodes that still wait for events are looked at again.
+const STALL_CHECK: Duration = Duration::from_secs(2);
+
+/// How the ingest runs.
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    pub nats_url: String,
+    pub topology: Topology,
+    /// Commit when this many verified events are waiting, 1 to 50,000.
+    pub batch_events_max: usize,
+    /// Commit at least this often while verified events wait.
+    pub commit_interval: Duration,
+    /// How long the ingest stream keeps messages (each node's own stream keeps everything).
+    pub ingest_max_age: Duration,
+}
+
+impl IngestConfig {
+    pub fn new(nats_url: impl Into<String>) -> Self {
+        Self {
+            nats_url: nats_url.into(),
+            topology: Topology::default(),
+            batch_events_max: 10_000,
+            commit_interval: Duration::from_millis(100),
+            ingest_max_age: Duration::from_secs(30 * 24 * 60 * 60),
+        }
+    }
+}
+
+/// A handle to tell the ingest about enrolment changes.
+#[derive(Debug, Clone)]
+pub struct IngestControl {
+    tx: mpsc::Sender<Incoming>,
+}
+
+impl IngestControl {
+    pub async fn enrolment_changed(&self) {
+        let _ = self.tx.send(Incoming::EnrolmentChanged).await;
+    }
+}
+
+/// The running ingest.
+#[derive(Debug)]
+pub struct Ingest {
+    pub control: IngestControl,
+    pub progress: watch::Receiver<IngestProgress>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Ingest {
+    /// Stops the ingest; what was committed stays, what was only in memory is read again on
+    /// the next start.
+    pub async fn shutdown(self) {
+        self.task.abort();
+        let _ = self.task.await;
+    }
+}
+
+/// Starts the ingest: it reconnects and restarts from the database after any failure.
+pub fn spawn(store: Store, witness: Arc<NoteSigner>, config: IngestConfig) -> Ingest {
+    let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
+    let (progress_tx, progress) = watch::channel(IngestProgress::default());
+    let control = IngestControl { tx: tx.clone() };
+    let task = tokio::spawn(supervise(store, witness, config, tx, rx, progress_tx));
+    Ingest {
+        control,
+        progress,
+        task,
+    }
+}
+
+async fn supervise(
+    store: Store,
+    witness: Arc<NoteSigner>,
+    config: IngestConfig,
+    tx: mpsc::Sender<Incoming>,
+    mut rx: mpsc::Receiver<Incoming>,
+    progress: watch::Sender<IngestProgress>,
+) {
+    let mut delay = Duration::from_millis(100);
+    loop {
+        let started = Instant::now();
+        let result = run_once(&store, &witness, &config, &tx, &mut rx, &progress).await;
+        if let Err(err) = result {
+            tracing::warn!(error = %err, "ingest stopped; restarting from the database");
+            progress.send_modify(|p| {
+                p.connected = false;
+                p.last_error = Some(err.to_string());
+            });
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            delay = Duration::from_millis(100);
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(10));
+        // Drop what the failed run left in the channel: it is read again from the stream.
+        while rx.try_recv().is_ok() {}
+    }
+}
+
+/// One run of the ingest, from loading the state to the first error.
+async fn run_once(
+    store: &Store,
+    witness: &NoteSigner,
+    config: &IngestConfig,
+    tx: &mpsc::Sender<Incoming>,
+    rx: &mut mpsc::Receiver<Incoming>,
+    progress: &watch::Sender<IngestProgress>,
+) -> Result<(), AssociationError> {
+    let client = connect(&config.nats_url).await?;
+    let js = jetstream::new(client.clone());
+    let mut state = State::load(store).await?;
+    let codes: Vec<MunicipalityCode> = state.nodes.keys().copied().collect();
+    ensure_sourced_in(&js, &codes, config.ingest_max_age, &config.topology).await?;
+    let resume = store.ingest_position().await?;
+    let reader = tokio::spawn(read_stream(js.clone(), resume, tx.clone()));
+    let _reader_guard = AbortOnDrop(reader);
+    progress.send_modify(|p| {
+        p.connected = true;
+        p.last_error = None;
+    });
+    state.next_stream_seq = resume;
+    let mut enrolment_version = store.enrolment_version().await?;
+    let mut backfills = Backfills::default();
+    let mut stall_check = tokio::time::interval(STALL_CHECK);
+    let mut commit_timer = tokio::time::interval(config.commit_interval);
+    loop {
+        tokio::select! {
+            message = rx.recv() => {
+                let Some(message) = message else { return Ok(()) };
+                match message {
+                    Incoming::Message { subject, payload, stream_seq } => {
+                        state.handle(&subject, payload, stream_seq, &mut backfills);
+                    }
+                    Incoming::BackfillDone(code) => {
+                        backfills.running.remove(&code);
+                        state.release(code);
+                    }
+                    Incoming::EnrolmentChanged => {
+                        state.reload_keys(store).await?;
+                        let codes: Vec<MunicipalityCode> = state.nodes.keys().copied().collect();
+                        ensure_sourced_in(&js, &codes, config.ingest_max_age, &config.topology)
+                            .await?;
+                    }
+                }
+                if state.batch.events >= config.batch_events_max {
+                    state.commit(store, witness, progress).await?;
+                }
+            }
+            _ = commit_timer.tick() => {
+                if !state.batch.is_empty() {
+                    state.commit(store, witness, progress).await?;
+                }
+            }
+            _ = stall_check.tick() => {
+                let version = store.enrolment_version().await?;
+                if version != enrolment_version {
+                    enrolment_version = version;
+                    state.reload_keys(store).await?;
+                    let codes: Vec<MunicipalityCode> = state.nodes.keys().copied().collect();
+                    ensure_sourced_in(&js, &codes, config.ingest_max_age, &config.topology)
+                        .await?;
+                }
+                for (code, from_seq) in state.stalled() {
+                    backfills.want(code, from_seq);
+                }
+            }
+        }
+        for (code, from_seq) in backfills.start_ready() {
+            let stream = wire::stream_name(&code);
+            // A node's stream in another domain is read through that domain's API.
+            let node_js = match config.topology.domain_of(&code) {
+                Some(domain) => jetstream::with_domain(client.clone(), domain),
+                None => js.clone(),
+            };
+            tokio::spawn(backfill::backfill(
+                node_js,
+                code,
+                stream,
+                from_seq,
+                tx.clone(),
+            ));
+        }
+    }
+}

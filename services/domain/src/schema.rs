@@ -1,0 +1,104 @@
+//! Reading stored events: the one path from an envelope's bytes, through the upcasters, to a
+//! domain [`Event`], used by the node, the association, the auditor and recompute alike.
+//!
+//! Stored bytes are never rewritten. A payload written under an older schema version of its
+//! type is brought to the current one by the registry's upcasters on read, after its hash was
+//! checked, and only then decoded into today's Rust type; the canonical-encoding check compares
+//! with the upcast bytes. Every type's current version is [`EventType::schema_version`]; a
+//! version with no path to it (older with a step missing, or newer than this code) is
+//! [`DecodeError::UnsupportedSchemaVersion`].
+
+use std::sync::LazyLock;
+
+use event_store_core::{
+    EnvelopeError, EnvelopeRef, EventTypeCode, PayloadHeader, SchemaVersion, UpcastError, Upcasters,
+};
+
+use crate::error::DecodeError;
+use crate::event::{Event, EventType, decode_current};
+
+/// The registry this build of the domain reads with: every event type at its current schema
+/// version, and each step from an older version (none yet: every type is at version 1).
+pub fn upcasters() -> &'static Upcasters {
+    static REGISTRY: LazyLock<Upcasters> = LazyLock::new(|| {
+        EventType::ALL
+            .into_iter()
+            .fold(Upcasters::new(), |registry, t| {
+                registry.current(t.code(), t.schema_version())
+            })
+    });
+    &REGISTRY
+}
+
+/// Decodes a payload of any schema version this build can read, through [`upcasters`].
+pub fn decode(
+    event_type: EventTypeCode,
+    schema_version: SchemaVersion,
+    payload: &[u8],
+) -> Result<Event, DecodeError> {
+    decode_with(upcasters(), event_type, schema_version, payload)
+}
+
+/// [`decode`] through another registry (a test of a schema change declares the newer
+/// version current there, with the step from the older one).
+pub fn decode_with(
+    registry: &Upcasters,
+    event_type: EventTypeCode,
+    schema_version: SchemaVersion,
+    payload: &[u8],
+) -> Result<Event, DecodeError> {
+    let type_code = event_type.0;
+    let Some(known) = EventType::from_code(event_type) else {
+        return Err(DecodeError::UnknownTypeCode { type_code });
+    };
+    let unsupported = || DecodeError::UnsupportedSchemaVersion {
+        type_code,
+        schema_version: schema_version.0,
+    };
+    let (_, current) = registry
+        .upcast(event_type, schema_version, payload)
+        .map_err(|e| match e {
+            UpcastError::UnknownType(_)
+            | UpcastError::FromTheFuture { .. }
+            | UpcastError::MissingStep { .. } => unsupported(),
+            UpcastError::Payload { reason, .. } => DecodeError::Malformed { type_code, reason },
+        })?;
+    decode_current(known, &current)
+}
+
+/// Decodes the payload of the envelope `bytes` whose header a reader kept (the association's
+/// verifier decodes each envelope once and hands this on to its commit).
+pub fn decode_payload(header: PayloadHeader, bytes: &[u8]) -> Result<Event, DecodeError> {
+    decode(
+        header.event_type,
+        header.schema_version,
+        header.payload(bytes),
+    )
+}
+
+/// A stored event, opened: its envelope (borrowing the bytes) and its domain event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded<'a> {
+    pub envelope: EnvelopeRef<'a>,
+    pub event: Event,
+}
+
+/// Why stored bytes are not a readable event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Envelope(#[from] EnvelopeError),
+    #[error(transparent)]
+    Payload(#[from] DecodeError),
+}
+
+/// Decodes an envelope's header and its payload: the one way every reader opens stored bytes.
+pub fn open(bytes: &[u8]) -> Result<Recorded<'_>, OpenError> {
+    let envelope = EnvelopeRef::decode(bytes)?;
+    let event = decode(
+        envelope.event_type,
+        envelope.schema_version,
+        envelope.payload,
+    )?;
+    Ok(Recorded { envelope, event })
+}

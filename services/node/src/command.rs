@@ -1,0 +1,197 @@
+//! The node's commands as values: what one request asks, parsed once at the gRPC boundary
+//! (`TryFrom<pb::…Request>` in `convert.rs`) and run by [`NodeCore::run`](crate::NodeCore::run).
+//! They carry no time and no pseudonyms: the executor dates each attempt, and the core turns a
+//! verified identity's [`Subject`] into its keyed pseudonym before anything is decided.
+
+use domain::action_plan::{ImplementationStatus, OgpValue, OpenedGovernment};
+use domain::dialogue::{ContributionResponse, DialogueKind};
+use domain::petition::AnswerDecision;
+use domain::{
+    CivilDate, CommitmentId, ContributionId, DialogueId, MilestoneId, PetitionId, PlanId,
+};
+use event_store_core::Timestamp;
+use uuid::Uuid;
+
+use crate::error::NodeError;
+
+/// Longest verified-identity subject accepted (identity providers' subject ids are far shorter).
+pub const SUBJECT_LEN_MAX: usize = 256;
+
+/// A verified person's subject at their identity provider. It goes no further than the core,
+/// which derives the keyed pseudonym from it; `Debug` hides it, so it cannot reach a log line.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Subject(String);
+
+impl Subject {
+    /// Checks a subject from the request field `field`: not blank, at most [`SUBJECT_LEN_MAX`]
+    /// bytes.
+    pub fn parse(field: &str, text: String) -> Result<Self, NodeError> {
+        if text.trim().is_empty() {
+            return Err(NodeError::invalid(field, "must not be empty"));
+        }
+        if text.len() > SUBJECT_LEN_MAX {
+            return Err(NodeError::invalid(field, "must be at most 256 bytes"));
+        }
+        Ok(Self(text))
+    }
+
+    /// The subject, for deriving a pseudonym.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Subject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Subject(..)")
+    }
+}
+
+/// One command: the client's request id and what it asks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeCommand {
+    /// A UUIDv7. It becomes the first event's id, so a retry is answered from the log, and the
+    /// id of whatever the command creates (a petition, dialogue, plan, contribution, commitment
+    /// or milestone).
+    pub request: Uuid,
+    pub action: Action,
+}
+
+/// What a command asks, by aggregate: creating commands name no stream (the request id is
+/// the new stream's id), the others name the stream they act on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Records the hromada's non-working dates; nothing when the log already has them.
+    SetNonWorkingDates {
+        dates: Vec<CivilDate>,
+    },
+    FilePetition {
+        author_subject: Subject,
+        title: String,
+        text: String,
+        category: String,
+    },
+    Petition(PetitionId, PetitionStep),
+    AnnounceDialogue {
+        kind: DialogueKind,
+        topic: String,
+        organiser: String,
+        opens_at: Timestamp,
+        closes_at: Timestamp,
+    },
+    Dialogue(DialogueId, DialogueStep),
+    AdoptPlan {
+        title: String,
+        period_start: CivilDate,
+        period_end: CivilDate,
+        council_decision: String,
+    },
+    Plan(PlanId, PlanStep),
+}
+
+/// A step in a filed petition's life.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PetitionStep {
+    /// Publish under the statute's rule in force.
+    Publish,
+    Reject {
+        reason: String,
+    },
+    /// Sign for a verified person; only their pseudonym on this petition is recorded.
+    Sign {
+        signer_subject: Subject,
+    },
+    /// Close a collection that ended without its threshold (the scheduler's command).
+    CloseCollection,
+    /// Start considering, under the calendar in force.
+    StartConsideration,
+    Answer {
+        decision: AnswerDecision,
+        response: String,
+        responder_role: String,
+    },
+    ReportImplementation {
+        text: String,
+    },
+}
+
+/// A step in an announced dialogue's life.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DialogueStep {
+    /// Submit a contribution (its id is the request id) for a verified person.
+    SubmitContribution {
+        author_subject: Subject,
+        text: String,
+    },
+    AnswerContribution {
+        contribution_id: ContributionId,
+        response: ContributionResponse,
+        reason: String,
+    },
+    Close {
+        attendance_count: u32,
+        participating_organisations: Vec<String>,
+    },
+    PublishOutcome {
+        report: String,
+        council_decision_ref: Option<String>,
+    },
+}
+
+/// A step in an adopted action plan's life.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PlanStep {
+    /// Add a commitment; its id is the request id.
+    AddCommitment {
+        title: String,
+        description: String,
+        lead_institution: String,
+        values: Vec<OgpValue>,
+        start: CivilDate,
+        end: CivilDate,
+    },
+    /// Add a milestone; its id is the request id.
+    AddMilestone {
+        commitment_id: CommitmentId,
+        title: String,
+        due: CivilDate,
+    },
+    ReportProgress {
+        milestone_id: MilestoneId,
+        status: ImplementationStatus,
+        evidence_link: Option<String>,
+    },
+    AssessCommitment {
+        commitment_id: CommitmentId,
+        completion: ImplementationStatus,
+        opened_government: OpenedGovernment,
+    },
+    Close,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_subject_is_checked_and_never_printed() {
+        let subject = Subject::parse("signer_subject", "diia:1234567890".into()).unwrap();
+        assert_eq!(subject.as_str(), "diia:1234567890");
+        let command = NodeCommand {
+            request: Uuid::now_v7(),
+            action: Action::Petition(
+                PetitionId(Uuid::now_v7()),
+                PetitionStep::Sign {
+                    signer_subject: subject,
+                },
+            ),
+        };
+        assert!(!format!("{command:?}").contains("1234567890"));
+        for bad in [" ".to_owned(), "x".repeat(SUBJECT_LEN_MAX + 1)] {
+            let Err(NodeError::Invalid(violations)) = Subject::parse("signer_subject", bad) else {
+                panic!("a bad subject was accepted");
+            };
+            assert_eq!(violations[0].field, "signer_subject");
+        }
+    }
+}

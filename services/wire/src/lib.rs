@@ -1,0 +1,184 @@
+//! The NATS contract between a node's relay (which publishes) and the association (which
+//! consumes), in one place: subjects, headers, message ids, a municipality's stream settings,
+//! subject parsing, and the credentials operators write into NATS URLs.
+//!
+//! Scheme, per municipality `<KATOTTG>`:
+//!
+//! | what | subject | payload | headers |
+//! | --- | --- | --- | --- |
+//! | event | `vidkryto.ev.<KATOTTG>` | the event's canonical bytes, as stored | `Nats-Msg-Id` = event id (UUID), `Vidkryto-Seq` = log sequence |
+//! | checkpoint | `vidkryto.ckpt.<KATOTTG>` | the signed note | `Nats-Msg-Id` = `<KATOTTG>-ckpt-<size>`, `Vidkryto-Tree-Size` = size |
+//!
+//! Both subjects live in the stream `VIDKRYTO_<KATOTTG>` (file storage, `deny_delete`,
+//! `deny_purge`, `allow_direct`, a duplicate window). Headers are hints for finding messages
+//! (back-fill's binary search, the relay's reconciliation); what a message *is* comes from its
+//! verified bytes, never from its headers or subject alone.
+
+mod url;
+
+use std::time::Duration;
+
+use event_store_core::MunicipalityCode;
+
+pub use url::{redacted_url, with_url_credentials};
+
+/// Every subject of the contract starts with this prefix.
+pub const SUBJECT_PREFIX: &str = "vidkryto";
+/// Header carrying an event's log sequence number.
+pub const SEQ_HEADER: &str = "Vidkryto-Seq";
+/// Header carrying a checkpoint's tree size.
+pub const TREE_SIZE_HEADER: &str = "Vidkryto-Tree-Size";
+/// How long JetStream remembers a `Nats-Msg-Id` to drop a republished message, by default.
+/// Ten minutes covers a relay's reconnect backoff many times over; the relay's own
+/// reconciliation makes restarts exact past it.
+pub const DUPLICATE_WINDOW_DEFAULT: Duration = Duration::from_secs(10 * 60);
+
+const EVENT_PREFIX: &str = "vidkryto.ev.";
+const CHECKPOINT_PREFIX: &str = "vidkryto.ckpt.";
+
+/// The subject a municipality's events are published on: `vidkryto.ev.<KATOTTG>`.
+pub fn event_subject(municipality: &MunicipalityCode) -> String {
+    format!("{EVENT_PREFIX}{municipality}")
+}
+
+/// The subject a municipality's signed checkpoints are published on: `vidkryto.ckpt.<KATOTTG>`.
+pub fn checkpoint_subject(municipality: &MunicipalityCode) -> String {
+    format!("{CHECKPOINT_PREFIX}{municipality}")
+}
+
+/// A filter matching both subjects of a municipality, and no other's: `vidkryto.*.<KATOTTG>`.
+pub fn subjects_filter(municipality: &MunicipalityCode) -> String {
+    format!("{SUBJECT_PREFIX}.*.{municipality}")
+}
+
+/// The JetStream stream holding both subjects of a municipality: `VIDKRYTO_<KATOTTG>`.
+pub fn stream_name(municipality: &MunicipalityCode) -> String {
+    format!("VIDKRYTO_{municipality}")
+}
+
+/// The `Nats-Msg-Id` of a checkpoint: `<KATOTTG>-ckpt-<size>`.
+pub fn checkpoint_msg_id(municipality: &MunicipalityCode, size: u64) -> String {
+    format!("{municipality}-ckpt-{size}")
+}
+
+/// The configuration of a municipality's stream, shared by the relay (which creates it if
+/// missing) and the association (which creates it on enrolment so it can source it at once):
+/// file storage, deletes and purges refused, direct gets allowed for back-fills.
+pub fn stream_config(
+    municipality: &MunicipalityCode,
+    duplicate_window: Duration,
+) -> async_nats::jetstream::stream::Config {
+    async_nats::jetstream::stream::Config {
+        name: stream_name(municipality),
+        subjects: vec![
+            event_subject(municipality),
+            checkpoint_subject(municipality),
+        ],
+        storage: async_nats::jetstream::stream::StorageType::File,
+        deny_delete: true,
+        deny_purge: true,
+        allow_direct: true,
+        duplicate_window,
+        ..Default::default()
+    }
+}
+
+/// Which of a municipality's two subjects a message came on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SubjectKind {
+    Event,
+    Checkpoint,
+}
+
+/// A subject of the contract, split into its kind and the municipality code as written (the
+/// code is not yet validated: a consumer quarantines a message whose code does not parse).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Subject<'a> {
+    pub kind: SubjectKind,
+    pub code_text: &'a str,
+}
+
+impl<'a> Subject<'a> {
+    /// `None` for a subject outside the contract (another application's, or a prefix alone).
+    pub fn parse(subject: &'a str) -> Option<Self> {
+        let (kind, code_text) = if let Some(code) = subject.strip_prefix(EVENT_PREFIX) {
+            (SubjectKind::Event, code)
+        } else if let Some(code) = subject.strip_prefix(CHECKPOINT_PREFIX) {
+            (SubjectKind::Checkpoint, code)
+        } else {
+            return None;
+        };
+        Some(Self { kind, code_text })
+    }
+
+    /// The municipality the subject names, if the code is a valid KATOTTG code.
+    pub fn municipality(&self) -> Option<MunicipalityCode> {
+        MunicipalityCode::parse(self.code_text).ok()
+    }
+}
+
+/// An event's log sequence or a checkpoint's tree size, from the relay's headers. A hint for
+/// locating messages: never trusted as the message's position, which its bytes carry.
+pub fn log_position(headers: &async_nats::HeaderMap) -> Option<u64> {
+    headers
+        .get(SEQ_HEADER)
+        .or_else(|| headers.get(TREE_SIZE_HEADER))
+        .and_then(|v| v.as_str().parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vinnytsia() -> MunicipalityCode {
+        MunicipalityCode::parse("UA05020030000031457").unwrap()
+    }
+
+    #[test]
+    fn built_subjects_parse_back_to_their_kind_and_code() {
+        let code = vinnytsia();
+        for (subject, kind) in [
+            (event_subject(&code), SubjectKind::Event),
+            (checkpoint_subject(&code), SubjectKind::Checkpoint),
+        ] {
+            let parsed = Subject::parse(&subject).unwrap();
+            assert_eq!(parsed.kind, kind);
+            assert_eq!(parsed.municipality(), Some(code));
+        }
+        assert_eq!(stream_name(&code), "VIDKRYTO_UA05020030000031457");
+        assert_eq!(subjects_filter(&code), "vidkryto.*.UA05020030000031457");
+        assert_eq!(checkpoint_msg_id(&code, 7), "UA05020030000031457-ckpt-7");
+        let config = stream_config(&code, DUPLICATE_WINDOW_DEFAULT);
+        assert_eq!(config.subjects.len(), 2);
+        assert!(config.deny_delete && config.deny_purge);
+    }
+
+    #[test]
+    fn foreign_subjects_and_bad_codes_are_told_apart() {
+        for foreign in [
+            "vidkryto",
+            "vidkryto.ev",
+            "other.ev.UA05020030000031457",
+            "",
+        ] {
+            assert_eq!(Subject::parse(foreign), None, "{foreign}");
+        }
+        let bad = Subject::parse("vidkryto.ev.not-a-code").unwrap();
+        assert_eq!(bad.code_text, "not-a-code");
+        assert_eq!(bad.municipality(), None);
+        let nested = Subject::parse("vidkryto.ckpt.UA05020030000031457.x").unwrap();
+        assert_eq!(nested.municipality(), None);
+    }
+
+    #[test]
+    fn positions_come_from_either_header() {
+        let mut headers = async_nats::HeaderMap::new();
+        assert_eq!(log_position(&headers), None);
+        headers.insert(TREE_SIZE_HEADER, "12");
+        assert_eq!(log_position(&headers), Some(12));
+        headers.insert(SEQ_HEADER, "5");
+        assert_eq!(log_position(&headers), Some(5));
+        headers.insert(SEQ_HEADER, "x");
+        assert_eq!(log_position(&headers), None);
+    }
+}
