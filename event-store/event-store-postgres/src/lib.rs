@@ -5,7 +5,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use event_store::backend::sql_int;
-use event_store::sql::{self, EVENT_COLUMNS, SELECT_HEAD, open_pool};
+use event_store::sql::{self, EVENT_COLUMNS, SELECT_HEAD_FOR_UPDATE, open_pool};
 use event_store::{EventRow, Head, LogRow, SqlBackend, StoreError, StoredCheckpoint, WriteTx};
 use event_store_core::{EventId, Hash, NodeId, StreamId, StreamVersion};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -62,8 +62,7 @@ impl SqlBackend for PgBackend {
 
 impl WriteTx for PgTx {
     async fn head(&mut self) -> Result<Head, StoreError> {
-        let sql = format!("{SELECT_HEAD} FOR UPDATE");
-        let row = sqlx::query(AssertSqlSafe(sql))
+        let row = sqlx::query(SELECT_HEAD_FOR_UPDATE)
             .fetch_one(&mut *self.tx)
             .await
             .map_err(db)?;

@@ -398,8 +398,8 @@ impl<B: Backend> Shared<B> {
         let loaded = head.size();
         let mut versions: HashMap<StreamId, StreamVersion> = HashMap::new();
         // Rows written by earlier batches of this group, for retries racing in the same group.
+        // Only a placed batch adds to it, so it is also exactly what this group inserts.
         let mut written: Vec<EventRow> = Vec::new();
-        let mut rows = Vec::new();
         let mut nodes = Vec::new();
         let mut pending = group.into_iter();
         while let Some(p) = pending.next() {
@@ -414,19 +414,6 @@ impl<B: Backend> Shared<B> {
                     &p,
                 )
                 .await;
-            if let Ok(a) = &outcome
-                && !a.deduplicated
-            {
-                let placed = &written[written.len() - a.positions.len()..];
-                // The rows written are the batch's, at the positions it is answered with.
-                debug_assert!(
-                    placed
-                        .iter()
-                        .zip(&a.positions)
-                        .all(|(r, p)| (r.seq, r.stream_version) == *p)
-                );
-                rows.extend(placed.iter().cloned());
-            }
             if let Err(StoreError::Database(e)) = &outcome {
                 let error = StoreError::Database(e.to_string().into());
                 replies.push((p.reply, outcome));
@@ -434,13 +421,12 @@ impl<B: Backend> Shared<B> {
             }
             replies.push((p.reply, outcome));
         }
-        // The tree grew by exactly the rows written, numbered on from the loaded head.
-        debug_assert_eq!(head.size(), loaded + rows.len() as u64);
-        debug_assert!(rows.iter().zip(loaded + 1..).all(|(r, seq)| r.seq.0 == seq));
-        if rows.is_empty() {
+        // The tree grew by exactly the rows written (each numbered as the tree's size then).
+        debug_assert_eq!(head.size(), loaded + written.len() as u64);
+        if written.is_empty() {
             return Ok(head.size());
         }
-        tx.insert_events(&rows).await?;
+        tx.insert_events(&written).await?;
         if !nodes.is_empty() {
             tx.insert_nodes(&nodes).await?;
         }
@@ -536,12 +522,6 @@ impl<B: Backend> Shared<B> {
                 bytes,
             });
         }
-        // A batch's events have consecutive sequence numbers and stream versions.
-        debug_assert!(
-            positions
-                .windows(2)
-                .all(|w| w[1].0.0 == w[0].0.0 + 1 && w[1].1.0 == w[0].1.0 + 1)
-        );
         versions.insert(stream, positions.last().map_or(actual, |p| p.1));
         Ok(Appended {
             positions,

@@ -44,6 +44,12 @@ pub const EVENT_COLUMNS: &str = event_columns!();
 
 /// The head row. A writer's transaction may add its database's row lock.
 pub const SELECT_HEAD: &str = concat!("SELECT ", head_columns!(), " FROM log_head WHERE id = 1");
+/// The head row, locked for a writer where the database locks rows (PostgreSQL).
+pub const SELECT_HEAD_FOR_UPDATE: &str = concat!(
+    "SELECT ",
+    head_columns!(),
+    " FROM log_head WHERE id = 1 FOR UPDATE"
+);
 
 const SELECT_STREAM_VERSION: &str =
     "SELECT MAX(stream_version) AS version FROM events WHERE stream_id = $1";
@@ -161,8 +167,9 @@ pub trait SqlBackend: Send + Sync + 'static {
 }
 
 /// A row of the log's tables, from any sqlx database that decodes the log's column types
-/// (64-bit integers, byte strings, text). The decoders check every value's shape: a stored row
-/// is input, so a malformed one is [`StoreError::Corrupt`], never a panic.
+/// (64-bit integers, byte strings, text). A stored row is input, so a malformed event, head or
+/// checkpoint is [`StoreError::Corrupt`], never a panic; a negative stream version or cursor
+/// position reads as 0, as the backends always read them.
 pub trait LogRow: Row {
     /// An event row ([`EVENT_COLUMNS`]).
     fn event_row(&self) -> Result<EventRow, StoreError>;

@@ -13,7 +13,6 @@ pub mod ingest;
 pub mod projections;
 pub mod read;
 pub mod rebuild;
-pub mod reference;
 mod rows;
 pub mod server;
 pub mod store;

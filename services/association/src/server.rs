@@ -22,8 +22,8 @@ use crate::dashboard::DashboardLayer;
 use crate::enrolment::Enrolment;
 use crate::ingest::{self, Ingest, IngestConfig, IngestProgress, Topology};
 use crate::read::ReadModel;
-use crate::reference::Reference;
 use crate::store::Store;
+use reference::Reference;
 
 /// Requests are small (codes, filters, page tokens): anything larger is refused.
 const REQUEST_SIZE_MAX: usize = 16 * 1024;

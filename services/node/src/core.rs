@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::command::{Action, DialogueStep, NodeCommand, PetitionStep, PlanStep};
 use crate::error::NodeError;
-use crate::executor::{Clock, Executor, Outcome, StreamAggregate};
+use crate::executor::{Clock, Executor, Outcome, StreamAggregate, open_event};
 
 /// Events scanned per query while building the index at start-up.
 const INDEX_SCAN_CHUNK: u32 = 10_000;
@@ -223,13 +223,14 @@ impl<B: Backend> NodeCore<B> {
         match action {
             Action::SetNonWorkingDates { dates } => {
                 let stream = StreamId(CALENDAR_STREAM_ID);
-                self.execute::<Calendar>(request, stream, move |at| {
-                    CalendarCommand::SetNonWorkingDates {
-                        dates: dates.clone(),
-                        at,
-                    }
-                })
-                .await
+                self.exec
+                    .execute::<Calendar>(request, stream, move |at| {
+                        CalendarCommand::SetNonWorkingDates {
+                            dates: dates.clone(),
+                            at,
+                        }
+                    })
+                    .await
             }
             Action::FilePetition {
                 author_subject,
@@ -275,10 +276,11 @@ impl<B: Backend> NodeCore<B> {
             }
             Action::Dialogue(dialogue, step) => {
                 let stream = StreamId(dialogue.0);
-                self.execute::<Dialogue>(request, stream, |at| {
-                    self.dialogue_command(request, dialogue, &step, at)
-                })
-                .await
+                self.exec
+                    .execute::<Dialogue>(request, stream, |at| {
+                        self.dialogue_command(request, dialogue, &step, at)
+                    })
+                    .await
             }
             Action::AdoptPlan {
                 title,
@@ -299,22 +301,11 @@ impl<B: Backend> NodeCore<B> {
             }
             Action::Plan(plan, step) => {
                 let stream = StreamId(plan.0);
-                self.execute::<ActionPlan>(request, stream, |at| plan_command(request, &step, at))
+                self.exec
+                    .execute::<ActionPlan>(request, stream, |at| plan_command(request, &step, at))
                     .await
             }
         }
-    }
-
-    /// Executes the domain command `make` builds for the time of each attempt on `stream`.
-    async fn execute<A: StreamAggregate>(
-        &self,
-        request: Uuid,
-        stream: StreamId,
-        make: impl Fn(Timestamp) -> A::Command,
-    ) -> Result<Outcome, NodeError> {
-        self.exec
-            .execute::<A, _>(request, stream, |_, at| Ok(make(at)))
-            .await
     }
 
     /// Executes a command that creates the stream whose id is the request id, and lists it.
@@ -324,7 +315,10 @@ impl<B: Backend> NodeCore<B> {
         request: Uuid,
         make: impl Fn(Timestamp) -> A::Command,
     ) -> Result<Outcome, NodeError> {
-        let outcome = self.execute::<A>(request, StreamId(request), make).await?;
+        let outcome = self
+            .exec
+            .execute::<A>(request, StreamId(request), make)
+            .await?;
         self.note_created(kind, &outcome)?;
         Ok(outcome)
     }
@@ -342,61 +336,68 @@ impl<B: Backend> NodeCore<B> {
         match step {
             PetitionStep::Publish => {
                 let rule = self.statute;
-                self.execute::<Petition>(request, stream, |at| PetitionCommand::Publish {
-                    rule,
-                    at,
-                })
-                .await
+                self.exec
+                    .execute::<Petition>(request, stream, |at| PetitionCommand::Publish {
+                        rule,
+                        at,
+                    })
+                    .await
             }
             PetitionStep::Reject { reason } => {
-                self.execute::<Petition>(request, stream, |at| PetitionCommand::Reject {
-                    reason: reason.clone(),
-                    at,
-                })
-                .await
+                self.exec
+                    .execute::<Petition>(request, stream, |at| PetitionCommand::Reject {
+                        reason: reason.clone(),
+                        at,
+                    })
+                    .await
             }
             PetitionStep::Sign { signer_subject } => {
                 let signer = petition_tag(&self.secret, petition, signer_subject.as_str());
-                self.execute::<Petition>(request, stream, |at| PetitionCommand::Sign { signer, at })
+                self.exec
+                    .execute::<Petition>(request, stream, |at| PetitionCommand::Sign { signer, at })
                     .await
             }
             PetitionStep::CloseCollection => {
-                self.execute::<Petition>(request, stream, |at| PetitionCommand::CloseCollection {
-                    at,
-                })
-                .await
+                self.exec
+                    .execute::<Petition>(request, stream, |at| PetitionCommand::CloseCollection {
+                        at,
+                    })
+                    .await
             }
             PetitionStep::StartConsideration => {
                 let calendar = self.calendar().await?;
-                self.execute::<Petition>(request, stream, |at| {
-                    PetitionCommand::StartConsideration {
-                        at,
-                        calendar: calendar.clone(),
-                    }
-                })
-                .await
+                self.exec
+                    .execute::<Petition>(request, stream, |at| {
+                        PetitionCommand::StartConsideration {
+                            at,
+                            calendar: calendar.clone(),
+                        }
+                    })
+                    .await
             }
             PetitionStep::Answer {
                 decision,
                 response,
                 responder_role,
             } => {
-                self.execute::<Petition>(request, stream, |at| PetitionCommand::Answer {
-                    decision,
-                    response: response.clone(),
-                    responder_role: responder_role.clone(),
-                    at,
-                })
-                .await
+                self.exec
+                    .execute::<Petition>(request, stream, |at| PetitionCommand::Answer {
+                        decision,
+                        response: response.clone(),
+                        responder_role: responder_role.clone(),
+                        at,
+                    })
+                    .await
             }
             PetitionStep::ReportImplementation { text } => {
-                self.execute::<Petition>(request, stream, |at| {
-                    PetitionCommand::ReportImplementation {
-                        text: text.clone(),
-                        at,
-                    }
-                })
-                .await
+                self.exec
+                    .execute::<Petition>(request, stream, |at| {
+                        PetitionCommand::ReportImplementation {
+                            text: text.clone(),
+                            at,
+                        }
+                    })
+                    .await
             }
         }
     }
@@ -480,13 +481,7 @@ impl<B: Backend> NodeCore<B> {
     /// The event that created a stream.
     async fn first_event(&self, stream: StreamId) -> Result<Option<domain::Event>, NodeError> {
         let first = self.log().read_stream(stream, StreamVersion(1), 1).await?;
-        first.first().map(|r| self.decode(r)).transpose()
-    }
-
-    fn decode(&self, row: &event_store::EventRow) -> Result<domain::Event, NodeError> {
-        domain::open(&row.bytes)
-            .map(|recorded| recorded.event)
-            .map_err(|e| NodeError::Internal(e.to_string()))
+        first.first().map(open_event).transpose()
     }
 
     /// A dialogue's view.
@@ -520,7 +515,7 @@ impl<B: Backend> NodeCore<B> {
             let Some(last) = rows.last() else { break };
             from = last.stream_version.0 + 1;
             for row in &rows {
-                match self.decode(row)? {
+                match open_event(row)? {
                     domain::Event::ActionPlan(ActionPlanEvent::Adopted(a)) => adopted = Some(a),
                     domain::Event::ActionPlan(ActionPlanEvent::MilestoneAdded(m)) => {
                         let status = state.milestone(m.milestone_id).and_then(|s| s.status);

@@ -103,11 +103,16 @@ impl<B: Backend> std::fmt::Debug for Executor<B> {
     }
 }
 
+/// Decodes a stored event: the node's one way of reading its own log back.
+pub(crate) fn open_event(row: &EventRow) -> Result<domain::Event, NodeError> {
+    domain::open(&row.bytes)
+        .map(|recorded| recorded.event)
+        .map_err(|e| NodeError::Store(StoreError::Corrupt(format!("event {}: {e}", row.seq.0))))
+}
+
 /// Decodes a stored event into the domain's event of aggregate `A`.
 fn domain_event<A: StreamAggregate>(row: &EventRow) -> Result<A::Event, NodeError> {
-    let event = domain::open(&row.bytes)
-        .map_err(|e| NodeError::Store(StoreError::Corrupt(format!("event {}: {e}", row.seq.0))))?
-        .event;
+    let event = open_event(row)?;
     A::Event::try_from(event).map_err(|_| {
         NodeError::Store(StoreError::Corrupt(format!(
             "event {} belongs to another kind of stream",
@@ -266,18 +271,14 @@ impl<B: Backend> Executor<B> {
         Ok(Some(outcome))
     }
 
-    /// Runs one command on one stream: `make` builds the domain command from the current state
-    /// and the time (so it can refuse with a typed error before deciding).
-    pub async fn execute<A, F>(
+    /// Runs one command on one stream: `make` builds the domain command for the time of each
+    /// attempt.
+    pub async fn execute<A: StreamAggregate>(
         &self,
         request: Uuid,
         stream: StreamId,
-        make: F,
-    ) -> Result<Outcome, NodeError>
-    where
-        A: StreamAggregate,
-        F: Fn(&A::State, Timestamp) -> Result<A::Command, NodeError>,
-    {
+        make: impl Fn(Timestamp) -> A::Command,
+    ) -> Result<Outcome, NodeError> {
         if let Some(outcome) = self.earlier_result(request, stream).await? {
             return Ok(outcome);
         }
@@ -287,7 +288,7 @@ impl<B: Backend> Executor<B> {
             attempt += 1;
             let (state, version) = self.load::<A>(stream).await?;
             let at = self.now();
-            let command = make(&state, at)?;
+            let command = make(at);
             let events = A::decide(&state, command)?;
             if events.is_empty() {
                 return Ok(Outcome {

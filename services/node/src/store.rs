@@ -4,7 +4,6 @@
 //! read the same text the same way.
 
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use anyhow::{Context as _, bail};
 use event_store_postgres::PgBackend;
@@ -38,9 +37,6 @@ impl StoreLocation {
     /// SQLite file path as it stands. An empty (or blank) location, or a bare prefix, is
     /// refused.
     pub fn parse(text: &str) -> Result<Self, StoreLocationError> {
-        if text.trim().is_empty() {
-            return Err(StoreLocationError::Empty);
-        }
         if POSTGRES_PREFIXES.iter().any(|p| text.starts_with(p)) {
             return Ok(Self::Postgres(text.to_owned()));
         }
@@ -61,14 +57,6 @@ impl StoreLocation {
             Self::Sqlite(path) if path.is_relative() => Self::Sqlite(dir.join(path)),
             other => other,
         }
-    }
-}
-
-impl FromStr for StoreLocation {
-    type Err = StoreLocationError;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Self::parse(text)
     }
 }
 
@@ -157,7 +145,10 @@ mod tests {
         );
         // Only the exact schemes make a URL.
         assert_eq!(StoreLocation::parse("postgres:x"), Ok(sqlite("postgres:x")));
-        assert_eq!("node.sqlite".parse(), Ok(sqlite("node.sqlite")));
+        assert_eq!(
+            StoreLocation::parse("node.sqlite"),
+            Ok(sqlite("node.sqlite"))
+        );
     }
 
     #[test]

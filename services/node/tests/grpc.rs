@@ -7,6 +7,7 @@ mod support;
 use std::time::Duration;
 
 use event_store_core::{Envelope, Timestamp, checkpoint::SignedCheckpoint, merkle};
+use node::convert::to_pb_ts;
 use proto::node::v1 as pb;
 use support::{TestNode, relayed_events, request_id};
 use tonic::Code;
@@ -93,19 +94,7 @@ async fn commands_land_in_the_log_and_reach_jetstream_once_in_order() {
     node.wait_relayed(size, Duration::from_secs(20)).await;
     let relayed = relayed_events(&nats.url(), size as usize).await;
     assert_eq!(relayed.len(), size as usize);
-    let mut log = node.log_client().await;
-    let mut stream = log
-        .read_log(pb::ReadLogRequest {
-            from_seq: 1,
-            limit: 0,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let mut stored = Vec::new();
-    while let Some(entry) = stream.message().await.unwrap() {
-        stored.push(entry);
-    }
+    let stored = node.read_whole_log().await;
     assert_eq!(stored.len(), size as usize);
     let mut last_stream_seq = 0;
     for (i, (r, s)) in relayed.iter().zip(&stored).enumerate() {
@@ -336,17 +325,8 @@ async fn expired_collections_close_exactly_once_across_restarts() {
     node.stop().await;
     node.boot().await;
     tokio::time::sleep(Duration::from_millis(2_500)).await; // two scheduler ticks
-    let mut log = node.log_client().await;
-    let mut stream = log
-        .read_log(pb::ReadLogRequest {
-            from_seq: 1,
-            limit: 0,
-        })
-        .await
-        .unwrap()
-        .into_inner();
     let mut closes = 0;
-    while let Some(entry) = stream.message().await.unwrap() {
+    for entry in node.read_whole_log().await {
         let env = Envelope::decode(&entry.envelope).unwrap();
         if env.event_type == domain::EventType::CollectionClosedWithoutThreshold.code() {
             closes += 1;
@@ -572,18 +552,14 @@ async fn dialogues_and_plans_take_every_command_and_show_their_views() {
     let node = TestNode::start(None, 100).await;
     let mut c = node.client().await;
     let now = Timestamp::now();
-    let ts = |micros: i64| prost_types::Timestamp {
-        seconds: micros.div_euclid(1_000_000),
-        nanos: 0,
-    };
     let dialogue = c
         .announce_dialogue(pb::AnnounceDialogueRequest {
             request_id: request_id(),
             kind: pb::DialogueKind::PublicHearing as i32,
             topic: "Бюджет громади на 2027 рік".into(),
             organiser: "Виконавчий комітет".into(),
-            opens_at: Some(ts(now.0 - 3_600_000_000)),
-            closes_at: Some(ts(now.0 + 86_400_000_000)),
+            opens_at: Some(to_pb_ts(Timestamp(now.0 - 3_600_000_000))),
+            closes_at: Some(to_pb_ts(Timestamp(now.0 + 86_400_000_000))),
         })
         .await
         .unwrap()
@@ -739,16 +715,7 @@ async fn dialogues_and_plans_take_every_command_and_show_their_views() {
     assert_eq!(plans.plans.len(), 1);
     assert_eq!(plans.plans[0].plan_id, plan);
     // No personal data: the contributor's subject is nowhere in the log.
-    let mut log = node.log_client().await;
-    let mut stream = log
-        .read_log(pb::ReadLogRequest {
-            from_seq: 1,
-            limit: 0,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    while let Some(entry) = stream.message().await.unwrap() {
+    for entry in node.read_whole_log().await {
         assert!(!String::from_utf8_lossy(&entry.envelope).contains("diia:resident"));
     }
 }

@@ -9,21 +9,19 @@ use event_store::{Backend, CheckpointPolicy, Log};
 use event_store_core::MunicipalityCode;
 use event_store_core::checkpoint::{NoteSigner, NoteVerifier};
 
-pub use node::store::{AnyBackend, StoreLocation, open_backend};
-
 /// Opens the log database named by `$db` (read by the node's one parser,
-/// [`StoreLocation::parse`]) and evaluates `$body` with `$b` bound to its backend, whichever
+/// `node::store::StoreLocation::parse`) and evaluates `$body` with `$b` bound to its backend, whichever
 /// kind it is (closures cannot be generic over the backend type).
 macro_rules! with_backend {
     ($db:expr, $create:expr, |$b:ident| $body:expr) => {
-        match $crate::store::open_backend(
-            &::anyhow::Context::context($crate::store::StoreLocation::parse($db), "--db")?,
+        match ::node::store::open_backend(
+            &::anyhow::Context::context(::node::store::StoreLocation::parse($db), "--db")?,
             $create,
         )
         .await?
         {
-            $crate::store::AnyBackend::Sqlite($b) => $body,
-            $crate::store::AnyBackend::Postgres($b) => $body,
+            ::node::store::AnyBackend::Sqlite($b) => $body,
+            ::node::store::AnyBackend::Postgres($b) => $body,
         }
     };
 }

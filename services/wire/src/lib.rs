@@ -18,12 +18,12 @@ mod url;
 
 use std::time::Duration;
 
-use event_store_core::MunicipalityCode;
+use event_store_core::{MunicipalityCode, MunicipalityCodeError};
 
 pub use url::{redacted_url, with_url_credentials};
 
 /// Every subject of the contract starts with this prefix.
-pub const SUBJECT_PREFIX: &str = "vidkryto";
+const SUBJECT_PREFIX: &str = "vidkryto";
 /// Header carrying an event's log sequence number.
 pub const SEQ_HEADER: &str = "Vidkryto-Seq";
 /// Header carrying a checkpoint's tree size.
@@ -111,9 +111,9 @@ impl<'a> Subject<'a> {
         Some(Self { kind, code_text })
     }
 
-    /// The municipality the subject names, if the code is a valid KATOTTG code.
-    pub fn municipality(&self) -> Option<MunicipalityCode> {
-        MunicipalityCode::parse(self.code_text).ok()
+    /// The municipality the subject names, or why its code is not a KATOTTG code.
+    pub fn municipality(&self) -> Result<MunicipalityCode, MunicipalityCodeError> {
+        MunicipalityCode::parse(self.code_text)
     }
 }
 
@@ -143,7 +143,7 @@ mod tests {
         ] {
             let parsed = Subject::parse(&subject).unwrap();
             assert_eq!(parsed.kind, kind);
-            assert_eq!(parsed.municipality(), Some(code));
+            assert_eq!(parsed.municipality(), Ok(code));
         }
         assert_eq!(stream_name(&code), "VIDKRYTO_UA05020030000031457");
         assert_eq!(subjects_filter(&code), "vidkryto.*.UA05020030000031457");
@@ -165,9 +165,9 @@ mod tests {
         }
         let bad = Subject::parse("vidkryto.ev.not-a-code").unwrap();
         assert_eq!(bad.code_text, "not-a-code");
-        assert_eq!(bad.municipality(), None);
+        assert!(bad.municipality().is_err());
         let nested = Subject::parse("vidkryto.ckpt.UA05020030000031457.x").unwrap();
-        assert_eq!(nested.municipality(), None);
+        assert!(nested.municipality().is_err());
     }
 
     #[test]

@@ -14,13 +14,13 @@ use crate::error::AssociationError;
 
 /// `INVALID_ARGUMENT` naming the field.
 pub(crate) fn invalid(field: &str, description: impl Into<String>) -> Status {
-    let description = description.into();
+    field_status(Code::InvalidArgument, field, description.into())
+}
+
+/// A status of `code` with a `BadRequest` violation naming the field.
+fn field_status(code: Code, field: &str, description: String) -> Status {
     let details = ErrorDetails::with_bad_request_violation(field, description.clone());
-    Status::with_error_details(
-        Code::InvalidArgument,
-        format!("{field}: {description}"),
-        details,
-    )
+    Status::with_error_details(code, format!("{field}: {description}"), details)
 }
 
 impl From<AssociationError> for Status {
@@ -29,8 +29,7 @@ impl From<AssociationError> for Status {
             AssociationError::Invalid { field, detail } => invalid(field, detail),
             AssociationError::NotFound(what) => Status::not_found(what),
             AssociationError::OutOfRange { field, detail } => {
-                let details = ErrorDetails::with_bad_request_violation(field, detail.clone());
-                Status::with_error_details(Code::OutOfRange, format!("{field}: {detail}"), details)
+                field_status(Code::OutOfRange, field, detail)
             }
             other => {
                 tracing::error!(error = %other, "request failed");

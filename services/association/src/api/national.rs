@@ -15,8 +15,8 @@ use super::{code, decode_token, invalid, next_page_token, page_size};
 use crate::api::figures::{MILESTONE_STATUSES, count, figures};
 use crate::read::area::{Area, AreaError, AreaFigures, Metric, leaderboard};
 use crate::read::{ReadModel, Snapshot, queries};
-use crate::reference::Municipality;
 use crate::store::Store;
+use reference::Municipality;
 
 /// The law's answer deadline in working days ("On citizens' appeals", art. 23-1).
 const DEADLINE_WORKING_DAYS: u32 = 10;
@@ -109,16 +109,8 @@ impl NationalApi {
         })
     }
 
-    fn members(&self, snapshot: &Snapshot, area: &Area) -> Vec<&Municipality> {
-        area.members(&self.read.reference, snapshot)
-    }
-
-    fn area_figures(&self, snapshot: &Snapshot, area: &Area) -> AreaFigures {
-        area.figures(&self.read.reference, snapshot)
-    }
-
     fn summary(&self, snapshot: &Snapshot) -> pb::Summary {
-        let area = self.area_figures(snapshot, &Area::Nation);
+        let area = Area::Nation.figures(&self.read.reference, snapshot);
         pb::Summary {
             figures: Some(figures(&area)),
             municipalities_enrolled: snapshot.nodes.values().filter(|n| !n.revoked).count() as u32,
@@ -232,7 +224,7 @@ impl NationalService for NationalApi {
                     .values()
                     .filter(|m| m.oblast == o.code)
                     .count();
-                let members = self.members(&snapshot, &area);
+                let members = area.members(&self.read.reference, &snapshot);
                 let reporting = members
                     .iter()
                     .filter(|m| {
@@ -248,7 +240,7 @@ impl NationalService for NationalApi {
                     name_en: o.name_en.clone(),
                     municipalities: all as u32,
                     municipalities_reporting: reporting as u32,
-                    figures: Some(figures(&self.area_figures(&snapshot, &area))),
+                    figures: Some(figures(&area.figures(&self.read.reference, &snapshot))),
                 }
             })
             .collect();
@@ -353,8 +345,8 @@ impl NationalService for NationalApi {
         let today = today(&snapshot);
         let this_monday = today.epoch_days() - (today.epoch_days() + 3).rem_euclid(7);
         let first = this_monday - 7 * (i64::from(weeks) - 1);
-        let codes: Vec<String> = self
-            .members(&snapshot, &area)
+        let codes: Vec<String> = area
+            .members(&self.read.reference, &snapshot)
             .iter()
             .map(|m| m.code.to_string())
             .collect();
@@ -440,7 +432,7 @@ impl NationalService for NationalApi {
     ) -> Reply<pb::AnswerDays> {
         let area = self.area("area", &request.into_inner().area)?;
         let snapshot = self.read.snapshot();
-        let figures = self.area_figures(&snapshot, &area);
+        let figures = area.figures(&self.read.reference, &snapshot);
         let buckets = figures
             .answer_days
             .iter()

@@ -13,8 +13,6 @@ use crate::ingest::pump::{Incoming, Pump, pump};
 
 /// Back-fills running at once.
 const BACKFILLS_MAX: usize = 4;
-/// Messages one back-fill reads at most before handing over (it is asked again if needed).
-const BACKFILL_MESSAGES_MAX: u64 = 100_000;
 
 /// Back-fills wanted and running.
 #[derive(Debug, Default)]
@@ -87,14 +85,5 @@ async fn backfill_inner(
         }
     }
     let start = lo.saturating_sub(1).max(first);
-    pump(
-        &stream,
-        start,
-        Pump::Backfill {
-            last,
-            messages_max: BACKFILL_MESSAGES_MAX,
-        },
-        tx,
-    )
-    .await
+    pump(&stream, start, Pump::Backfill { last }, tx).await
 }

@@ -11,6 +11,9 @@ use tokio::sync::mpsc;
 use crate::error::AssociationError;
 use crate::ingest::topology::INGEST_STREAM;
 
+/// Messages one back-fill reads at most before handing over (it is asked again if needed).
+const BACKFILL_MESSAGES_MAX: u64 = 100_000;
+
 /// One message for the verifying loop.
 #[derive(Debug)]
 pub(crate) enum Incoming {
@@ -53,7 +56,7 @@ pub(crate) enum Pump {
     /// The ingest stream, forever, each message tagged with its stream sequence.
     Live,
     /// A node's own stream up to `last`, untagged (it is not the ingest stream's position).
-    Backfill { last: u64, messages_max: u64 },
+    Backfill { last: u64 },
 }
 
 /// Reads `stream` in order from `start` into the verifying loop.
@@ -92,8 +95,8 @@ pub(crate) async fn pump(
             break;
         }
         read += 1;
-        if let Pump::Backfill { last, messages_max } = kind
-            && (seq >= last || read >= messages_max)
+        if let Pump::Backfill { last } = kind
+            && (seq >= last || read >= BACKFILL_MESSAGES_MAX)
         {
             break;
         }

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use event_store_core::checkpoint::NoteSigner;
 use event_store_core::{MunicipalityCode, Timestamp};
 use tokio::sync::watch;
+use wire::{Subject, SubjectKind};
 
 use crate::batch::{Batch, ForkRecord, IngestProgress, QuarantineRecord};
 use crate::commit;
@@ -73,14 +74,11 @@ impl State {
         if stream_seq > 0 {
             self.next_stream_seq = self.next_stream_seq.max(stream_seq + 1);
         }
-        let (is_event, code_text) = if let Some(code) = subject.strip_prefix("vidkryto.ev.") {
-            (true, code)
-        } else if let Some(code) = subject.strip_prefix("vidkryto.ckpt.") {
-            (false, code)
-        } else {
+        let Some(parsed) = Subject::parse(subject) else {
             tracing::debug!(subject, "ignoring a message on a foreign subject");
             return;
         };
+        let code_text = parsed.code_text;
         let unknown = |detail: String| QuarantineRecord {
             code: code_text.to_owned(),
             subject: subject.to_owned(),
@@ -90,7 +88,7 @@ impl State {
             payload: payload.clone(),
             stream_seq: (stream_seq > 0).then_some(stream_seq),
         };
-        let Ok(code) = MunicipalityCode::parse(code_text) else {
+        let Ok(code) = parsed.municipality() else {
             let record = unknown(format!("{code_text:?} is not a KATOTTG code"));
             self.batch.quarantine.push(record);
             return;
@@ -100,7 +98,7 @@ impl State {
             self.batch.quarantine.push(record);
             return;
         };
-        if is_event {
+        if parsed.kind == SubjectKind::Event {
             match node.on_event(&payload, stream_seq, self.pending_total < PENDING_TOTAL_MAX) {
                 EventOutcome::Pending => self.pending_total += 1,
                 EventOutcome::Duplicate => {}

@@ -8,7 +8,7 @@ use event_store_core::MunicipalityCode;
 use projection::Counters;
 
 use crate::read::Snapshot;
-use crate::reference::{KYIV, Municipality, Reference};
+use reference::{KYIV, Municipality, Reference};
 
 /// An area of the country a request names.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,8 +14,8 @@ use tokio::sync::watch;
 
 use crate::batch::IngestProgress;
 use crate::error::AssociationError;
-use crate::reference::Reference;
 use crate::store::{Store, db, parse_code, uint};
+use reference::Reference;
 
 pub mod area;
 pub mod queries;

@@ -491,10 +491,6 @@ impl NodeVerifier {
             "a segment's events are not consecutive"
         );
         debug_assert_eq!(frontier.size(), size);
-        debug_assert!(
-            frontier.size() > self.verified.size(),
-            "verified size decreased"
-        );
         if self.pending.capacity() > PENDING_CAPACITY_KEPT
             && self.pending.len() <= PENDING_CAPACITY_KEPT
         {

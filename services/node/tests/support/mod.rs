@@ -110,6 +110,25 @@ impl TestNode {
         LogServiceClient::connect(self.url()).await.unwrap()
     }
 
+    /// The whole log, as `LogService.ReadLog` streams it.
+    pub async fn read_whole_log(&self) -> Vec<proto::node::v1::LogEntry> {
+        let mut stream = self
+            .log_client()
+            .await
+            .read_log(proto::node::v1::ReadLogRequest {
+                from_seq: 1,
+                limit: 0,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let mut entries = Vec::new();
+        while let Some(entry) = stream.message().await.unwrap() {
+            entries.push(entry);
+        }
+        entries
+    }
+
     pub fn db_path(&self) -> std::path::PathBuf {
         self.dir.path().join("node.sqlite")
     }
