@@ -294,9 +294,14 @@ impl TestAssociation {
 
     /// Enrols a node through the admin gRPC method.
     pub async fn enroll(&self, node: &TestNode) {
+        self.enroll_key(node.code, &node.vkey()).await;
+    }
+
+    /// Enrols `vkey` for `code` through the admin gRPC method (a hromada with no running node).
+    pub async fn enroll_key(&self, code: MunicipalityCode, vkey: &str) {
         let mut request = tonic::Request::new(proto::federation::v1::EnrollRequest {
-            code: node.code.to_string(),
-            vkey: node.vkey(),
+            code: code.to_string(),
+            vkey: vkey.to_owned(),
         });
         request.metadata_mut().insert(
             "authorization",
@@ -309,6 +314,36 @@ impl TestAssociation {
             .enroll(request)
             .await
             .expect("enroll");
+    }
+
+    /// What the federation API says about `code` now.
+    pub async fn node(&self, code: MunicipalityCode) -> proto::federation::v1::Node {
+        self.federation()
+            .await
+            .get_node(proto::federation::v1::GetNodeRequest {
+                code: code.to_string(),
+            })
+            .await
+            .expect("get node")
+            .into_inner()
+    }
+
+    /// The first page of `code`'s quarantine records (newest first, as the API serves them).
+    pub async fn quarantine(
+        &self,
+        code: MunicipalityCode,
+    ) -> Vec<proto::federation::v1::QuarantineRecord> {
+        self.federation()
+            .await
+            .list_quarantine(proto::federation::v1::ListQuarantineRequest {
+                page_size: 500,
+                page_token: String::new(),
+                code: code.to_string(),
+            })
+            .await
+            .expect("list quarantine")
+            .into_inner()
+            .records
     }
 
     /// Waits until the association has verified `size` events of `code` and its national

@@ -2,55 +2,91 @@
 //! the memory bounds) is read again from its own stream, from the message carrying the first
 //! missing log position (found by binary search on the relay's headers); only that node waits.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::time::Duration;
 
 use async_nats::jetstream::Context;
 use event_store_core::MunicipalityCode;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use crate::error::AssociationError;
 use crate::ingest::pump::{Incoming, Pump, pump};
 
 /// Back-fills running at once.
 const BACKFILLS_MAX: usize = 4;
+/// The first wait before a node is back-filled again after a back-fill that did not let it
+/// advance; it doubles up to [`RETRY_MAX`], so a node whose stream lacks what its checkpoint
+/// covers (a broken or hostile node) costs a read every few minutes, not a slot forever.
+const RETRY_MIN: Duration = Duration::from_secs(2);
+const RETRY_MAX: Duration = Duration::from_secs(300);
 
-/// Back-fills wanted and running.
+/// Back-fills wanted and running: at most [`BACKFILLS_MAX`] at once, started first come first
+/// served, each node at most once at a time and, after back-fills that changed nothing, only
+/// after a growing pause.
 #[derive(Debug, Default)]
 pub(crate) struct Backfills {
     pub running: BTreeSet<MunicipalityCode>,
-    wanted: BTreeMap<MunicipalityCode, u64>,
+    queue: VecDeque<(MunicipalityCode, u64)>,
+    /// Per node: when it may be back-filled again, the current pause, and the verified size
+    /// its last back-fill started from.
+    retry: HashMap<MunicipalityCode, (Instant, Duration, u64)>,
 }
 
 impl Backfills {
+    /// Asks for a back-fill of `code` from log position `from_seq` (its next missing event).
     pub fn want(&mut self, code: MunicipalityCode, from_seq: u64) {
-        if !self.running.contains(&code) {
-            self.wanted.entry(code).or_insert(from_seq);
+        if self.running.contains(&code) || self.queue.iter().any(|(c, _)| *c == code) {
+            return;
         }
+        if let Some((not_before, _, from)) = self.retry.get(&code)
+            && *from == from_seq
+            && Instant::now() < *not_before
+        {
+            return;
+        }
+        self.queue.push_back((code, from_seq));
     }
 
-    pub fn start_ready(&mut self) -> Vec<(MunicipalityCode, u64)> {
+    /// The back-fills to start now, each with whether it is a retry from the same position
+    /// (which reads the node's stream from its start rather than trusting the headers).
+    pub fn start_ready(&mut self) -> Vec<(MunicipalityCode, u64, bool)> {
         let mut started = Vec::new();
         while self.running.len() < BACKFILLS_MAX {
-            let Some((code, from_seq)) = self.wanted.pop_first() else {
+            let Some((code, from_seq)) = self.queue.pop_front() else {
                 break;
             };
+            // Same start as the last back-fill: it did not help, so wait longer next time.
+            let (pause, retry) = match self.retry.get(&code) {
+                Some((_, pause, from)) if *from == from_seq => ((*pause * 2).min(RETRY_MAX), true),
+                _ => (RETRY_MIN, false),
+            };
+            self.retry
+                .insert(code, (Instant::now() + pause, pause, from_seq));
             self.running.insert(code);
-            started.push((code, from_seq));
+            started.push((code, from_seq, retry));
         }
         started
+    }
+
+    pub fn done(&mut self, code: MunicipalityCode) {
+        self.running.remove(&code);
     }
 }
 
 /// Reads `code`'s own stream from the message carrying log sequence `from_seq` (or the first
-/// later one), up to what the stream holds now, into the verifying loop.
+/// later one), up to what the stream holds now, into the verifying loop. The relay's headers
+/// locate that message by binary search; a `retry` (the last back-fill from there did not
+/// help, so the headers may lie) reads from the stream's start instead.
 pub(crate) async fn backfill(
     js: Context,
     code: MunicipalityCode,
-    stream_name: String,
     from_seq: u64,
+    retry: bool,
     tx: mpsc::Sender<Incoming>,
 ) {
-    if let Err(err) = backfill_inner(&js, &stream_name, from_seq, &tx).await {
+    let stream_name = wire::stream_name(&code);
+    if let Err(err) = backfill_inner(&js, code, &stream_name, from_seq, retry, &tx).await {
         tracing::warn!(municipality = %code, error = %err, "back-fill failed; it is retried");
     }
     let _ = tx.send(Incoming::BackfillDone(code)).await;
@@ -58,8 +94,10 @@ pub(crate) async fn backfill(
 
 async fn backfill_inner(
     js: &Context,
+    code: MunicipalityCode,
     stream_name: &str,
     from_seq: u64,
+    retry: bool,
     tx: &mpsc::Sender<Incoming>,
 ) -> Result<(), AssociationError> {
     let mut stream = js
@@ -71,8 +109,16 @@ async fn backfill_inner(
     if last == 0 || last < first {
         return Ok(());
     }
+    let kind = Pump::Backfill {
+        code,
+        last,
+        from_seq,
+    };
+    if retry {
+        return pump(&stream, first, kind, tx).await;
+    }
     // The smallest stream sequence whose log position is >= from_seq.
-    let (mut lo, mut hi) = (first, last + 1);
+    let (mut lo, mut hi) = (first, last.saturating_add(1));
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
         let position = match stream.get_raw_message(mid).await {
@@ -85,5 +131,5 @@ async fn backfill_inner(
         }
     }
     let start = lo.saturating_sub(1).max(first);
-    pump(&stream, start, Pump::Backfill { last }, tx).await
+    pump(&stream, start, kind, tx).await
 }

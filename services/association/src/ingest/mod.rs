@@ -32,13 +32,16 @@ pub use crate::batch::IngestProgress;
 pub use topology::{INGEST_STREAM, Topology, connect, ensure_sourced, ensure_sourced_in};
 
 use backfill::Backfills;
-use pump::{AbortOnDrop, Incoming, read_stream};
+use pump::{AbortOnDrop, Incoming, Origin, read_stream};
 use state::State;
 
 /// Messages in flight from the readers to the verifying loop.
 const CHANNEL_CAPACITY: usize = 4_096;
 /// How often nodes that still wait for events are looked at again.
 const STALL_CHECK: Duration = Duration::from_secs(2);
+/// How long the ingest stream's reader may deliver nothing before the ingest asks the stream
+/// whether it is behind.
+const READER_QUIET_MAX: Duration = Duration::from_secs(10);
 
 /// How the ingest runs.
 #[derive(Debug, Clone)]
@@ -152,7 +155,8 @@ async fn run_once(
     ensure_sourced_in(&js, &codes, config.ingest_max_age, &config.topology).await?;
     let resume = store.ingest_position().await?;
     let reader = tokio::spawn(read_stream(js.clone(), resume, tx.clone()));
-    let _reader_guard = AbortOnDrop(reader);
+    let mut reader = AbortOnDrop(reader);
+    let mut last_live = Instant::now();
     progress.send_modify(|p| {
         p.connected = true;
         p.last_error = None;
@@ -167,11 +171,14 @@ async fn run_once(
             message = rx.recv() => {
                 let Some(message) = message else { return Ok(()) };
                 match message {
-                    Incoming::Message { subject, payload, stream_seq } => {
-                        state.handle(&subject, payload, stream_seq, &mut backfills);
+                    Incoming::Message { subject, payload, origin } => {
+                        if matches!(origin, Origin::Ingest { .. }) {
+                            last_live = Instant::now();
+                        }
+                        state.handle(&subject, payload, &origin, &mut backfills);
                     }
                     Incoming::BackfillDone(code) => {
-                        backfills.running.remove(&code);
+                        backfills.done(code);
                         state.release(code);
                     }
                     Incoming::EnrolmentChanged => {
@@ -190,7 +197,36 @@ async fn run_once(
                     state.commit(store, witness, progress).await?;
                 }
             }
+            ended = &mut reader.0 => {
+                // The reader never ends while the ingest runs: a stream that ended (a server
+                // restart that lost the consumer) or failed starts the ingest over.
+                let why = match ended {
+                    Ok(Ok(())) => "the ingest stream's consumer ended".to_owned(),
+                    Ok(Err(err)) => err.to_string(),
+                    Err(err) => format!("the ingest stream's reader stopped: {err}"),
+                };
+                return Err(AssociationError::Nats(why));
+            }
             _ = stall_check.tick() => {
+                // A consumer that went quiet while the stream holds more than was read (one
+                // lost in a server restart, with the client none the wiser) is recreated.
+                if last_live.elapsed() >= READER_QUIET_MAX {
+                    let mut ingest = js
+                        .get_stream(INGEST_STREAM)
+                        .await
+                        .map_err(AssociationError::nats)?;
+                    let info = ingest.info().await.map_err(AssociationError::nats)?;
+                    if info.state.last_sequence >= state.next_stream_seq {
+                        return Err(AssociationError::Nats(format!(
+                            "no message from the ingest stream for {:?} while it holds up to \
+                             {} and {} were read",
+                            last_live.elapsed(),
+                            info.state.last_sequence,
+                            state.next_stream_seq.saturating_sub(1),
+                        )));
+                    }
+                    last_live = Instant::now();
+                }
                 let version = store.enrolment_version().await?;
                 if version != enrolment_version {
                     enrolment_version = version;
@@ -204,8 +240,7 @@ async fn run_once(
                 }
             }
         }
-        for (code, from_seq) in backfills.start_ready() {
-            let stream = wire::stream_name(&code);
+        for (code, from_seq, retry) in backfills.start_ready() {
             // A node's stream in another domain is read through that domain's API.
             let node_js = match config.topology.domain_of(&code) {
                 Some(domain) => jetstream::with_domain(client.clone(), domain),
@@ -214,8 +249,8 @@ async fn run_once(
             tokio::spawn(backfill::backfill(
                 node_js,
                 code,
-                stream,
                 from_seq,
+                retry,
                 tx.clone(),
             ));
         }

@@ -1,6 +1,8 @@
 //! Reading a JetStream stream in order into the verifying loop: the ingest stream forever
 //! (each message tagged with its stream sequence), or a node's own stream for a back-fill.
 
+use std::time::Duration;
+
 use async_nats::jetstream::consumer::DeliverPolicy;
 use async_nats::jetstream::consumer::pull::OrderedConfig;
 use async_nats::jetstream::{self, Context};
@@ -11,8 +13,12 @@ use tokio::sync::mpsc;
 use crate::error::AssociationError;
 use crate::ingest::topology::INGEST_STREAM;
 
-/// Messages one back-fill reads at most before handing over (it is asked again if needed).
+/// Messages one back-fill hands to the verifying loop at most before it ends (it is asked
+/// again if needed).
 const BACKFILL_MESSAGES_MAX: u64 = 100_000;
+/// A back-fill that receives nothing for this long ends (a leaf link that dropped mid-read),
+/// freeing its slot for other nodes' gaps.
+const BACKFILL_IDLE_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// One message for the verifying loop.
 #[derive(Debug)]
@@ -20,12 +26,44 @@ pub(crate) enum Incoming {
     Message {
         subject: String,
         payload: Vec<u8>,
-        /// The ingest stream's sequence (0 for a back-fill).
-        stream_seq: u64,
+        origin: Origin,
     },
     BackfillDone(MunicipalityCode),
     /// The set of enrolled keys changed.
     EnrolmentChanged,
+}
+
+/// Where a message was read, which decides whose it may be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// The ingest stream at `stream_seq`, sourced from the stream JetStream names in the
+    /// message's `Nats-Stream-Source` header (`None` when the header is missing).
+    Ingest {
+        stream_seq: u64,
+        source: Option<String>,
+    },
+    /// A back-fill of this municipality's own stream, read through a filter on its subjects.
+    Backfill(MunicipalityCode),
+}
+
+impl Origin {
+    /// The ingest stream's position (0 for a back-fill: not the ingest stream's).
+    pub fn stream_seq(&self) -> u64 {
+        match self {
+            Self::Ingest { stream_seq, .. } => *stream_seq,
+            Self::Backfill(_) => 0,
+        }
+    }
+}
+
+/// The stream a sourced message came from, from the `Nats-Stream-Source` header JetStream adds
+/// when it copies a message into a sourcing stream: its first word is the source stream's name,
+/// followed by `:<hash>` when the source is in another domain.
+fn source_stream(headers: Option<&async_nats::HeaderMap>) -> Option<String> {
+    let value = headers?.get("Nats-Stream-Source")?.as_str();
+    let first = value.split_whitespace().next()?;
+    let name = first.split_once(':').map_or(first, |(name, _)| name);
+    Some(name.to_owned())
 }
 
 /// Aborts a task when dropped.
@@ -53,10 +91,16 @@ pub(crate) async fn read_stream(
 /// Which reading a pump does.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Pump {
-    /// The ingest stream, forever, each message tagged with its stream sequence.
+    /// The ingest stream, forever, each message tagged with its stream sequence and source.
     Live,
-    /// A node's own stream up to `last`, untagged (it is not the ingest stream's position).
-    Backfill { last: u64 },
+    /// `code`'s own stream up to `last`, only `code`'s subjects (a hromada's stream may hold
+    /// any subject its operator adds; only its own are read), skipping events before
+    /// `from_seq` by their bytes.
+    Backfill {
+        code: MunicipalityCode,
+        last: u64,
+        from_seq: u64,
+    },
 }
 
 /// Reads `stream` in order from `start` into the verifying loop.
@@ -66,40 +110,105 @@ pub(crate) async fn pump(
     kind: Pump,
     tx: &mpsc::Sender<Incoming>,
 ) -> Result<(), AssociationError> {
+    let filter_subject = match kind {
+        Pump::Live => None,
+        Pump::Backfill { code, .. } => Some(wire::subjects_filter(&code)),
+    };
     let consumer = stream
         .create_consumer(OrderedConfig {
             deliver_policy: DeliverPolicy::ByStartSequence {
                 start_sequence: start,
             },
+            filter_subject: filter_subject.unwrap_or_default(),
             ..Default::default()
         })
         .await
         .map_err(AssociationError::nats)?;
     let mut messages = consumer.messages().await.map_err(AssociationError::nats)?;
     let mut read = 0;
-    while let Some(message) = messages.next().await {
+    loop {
+        let next = match kind {
+            Pump::Live => messages.next().await,
+            Pump::Backfill { .. } => {
+                match tokio::time::timeout(BACKFILL_IDLE_TIMEOUT, messages.next()).await {
+                    Ok(next) => next,
+                    Err(_) => {
+                        return Err(AssociationError::Nats(format!(
+                            "back-fill received nothing for {BACKFILL_IDLE_TIMEOUT:?}"
+                        )));
+                    }
+                }
+            }
+        };
+        let Some(message) = next else { break };
         let message = message.map_err(AssociationError::nats)?;
         let seq = message
             .info()
             .map_err(AssociationError::nats)?
             .stream_sequence;
+        let origin = match kind {
+            Pump::Live => Origin::Ingest {
+                stream_seq: seq,
+                source: source_stream(message.headers.as_ref()),
+            },
+            Pump::Backfill { code, .. } => Origin::Backfill(code),
+        };
+        if let Pump::Backfill { last, from_seq, .. } = kind
+            && is_event_before(&message.subject, &message.payload, from_seq)
+        {
+            if seq >= last {
+                break;
+            }
+            continue;
+        }
         let incoming = Incoming::Message {
             subject: message.subject.to_string(),
             payload: message.payload.to_vec(),
-            stream_seq: match kind {
-                Pump::Live => seq,
-                Pump::Backfill { .. } => 0,
-            },
+            origin,
         };
         if tx.send(incoming).await.is_err() {
             break;
         }
         read += 1;
-        if let Pump::Backfill { last } = kind
+        if let Pump::Backfill { last, .. } = kind
             && (seq >= last || read >= BACKFILL_MESSAGES_MAX)
         {
             break;
         }
     }
     Ok(())
+}
+
+/// Whether a message is an event (by its bytes) earlier than `from_seq`: a back-fill skips
+/// those rather than have each compared with the stored log.
+fn is_event_before(subject: &str, payload: &[u8], from_seq: u64) -> bool {
+    wire::Subject::parse(subject).is_some_and(|s| s.kind == wire::SubjectKind::Event)
+        && event_store_core::EnvelopeRef::decode(payload).is_ok_and(|e| e.seq.0 < from_seq)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_source_stream_is_the_first_word_of_the_header() {
+        let mut headers = async_nats::HeaderMap::new();
+        assert_eq!(source_stream(Some(&headers)), None);
+        assert_eq!(source_stream(None), None);
+        headers.insert("Nats-Stream-Source", "VIDKRYTO_UA05020030000031457 17 > >");
+        assert_eq!(
+            source_stream(Some(&headers)).as_deref(),
+            Some("VIDKRYTO_UA05020030000031457")
+        );
+        headers.insert(
+            "Nats-Stream-Source",
+            "VIDKRYTO_UA05020030000031457:ab12 3 > >",
+        );
+        assert_eq!(
+            source_stream(Some(&headers)).as_deref(),
+            Some("VIDKRYTO_UA05020030000031457")
+        );
+        headers.insert("Nats-Stream-Source", "   ");
+        assert_eq!(source_stream(Some(&headers)), None);
+    }
 }

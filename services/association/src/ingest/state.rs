@@ -12,13 +12,15 @@ use crate::batch::{Batch, ForkRecord, IngestProgress, QuarantineRecord};
 use crate::commit;
 use crate::error::AssociationError;
 use crate::ingest::backfill::Backfills;
+use crate::ingest::pump::Origin;
 use crate::store::Store;
 use crate::verifier::{CheckpointOutcome, EventOutcome, NodeVerifier, Quarantine, Reason, Segment};
 
-/// Events waiting for their checkpoints over all nodes (about 300 bytes each): past it, new
-/// events are dropped and back-filled from their node's stream later, so memory stays flat
-/// however many nodes send at once.
+/// Events waiting for their checkpoints over all nodes, and their bytes: past either, the
+/// node holding the most sheds half of it (back-filled from its stream later), so memory stays
+/// flat however many nodes send at once, and no node's waiting events crowd out another's.
 const PENDING_TOTAL_MAX: usize = 200_000;
+const PENDING_BYTES_TOTAL_MAX: usize = 512 << 20;
 
 /// The verifying loop's state.
 pub(crate) struct State {
@@ -27,8 +29,9 @@ pub(crate) struct State {
     /// The ingest stream position after the last message handled.
     pub next_stream_seq: u64,
     received: HashMap<MunicipalityCode, u64>,
-    /// Events waiting in all nodes' verifiers.
+    /// Events waiting in all nodes' verifiers, and their bytes.
     pending_total: usize,
+    pending_bytes: usize,
 }
 
 impl State {
@@ -46,6 +49,7 @@ impl State {
             next_stream_seq: 1,
             received: HashMap::new(),
             pending_total: 0,
+            pending_bytes: 0,
         })
     }
 
@@ -64,69 +68,166 @@ impl State {
         Ok(())
     }
 
+    /// Routes one message to its node's verifier. Whose message it is comes from where it was
+    /// read as much as from its subject: a back-fill reads one node's subjects only, and a
+    /// message of the ingest stream must come from the stream of the node its subject names.
     pub fn handle(
         &mut self,
         subject: &str,
         payload: Vec<u8>,
-        stream_seq: u64,
+        origin: &Origin,
         backfills: &mut Backfills,
     ) {
+        let stream_seq = origin.stream_seq();
         if stream_seq > 0 {
-            self.next_stream_seq = self.next_stream_seq.max(stream_seq + 1);
+            self.next_stream_seq = self.next_stream_seq.max(stream_seq.saturating_add(1));
         }
         let Some(parsed) = Subject::parse(subject) else {
             tracing::debug!(subject, "ignoring a message on a foreign subject");
             return;
         };
         let code_text = parsed.code_text;
-        let unknown = |detail: String| QuarantineRecord {
-            code: code_text.to_owned(),
+        let record = |code: &str, reason: Reason, detail: String| QuarantineRecord {
+            code: code.to_owned(),
             subject: subject.to_owned(),
             seq: None,
-            reason: Reason::UnknownMunicipality,
+            reason,
             detail,
             payload: payload.clone(),
             stream_seq: (stream_seq > 0).then_some(stream_seq),
         };
         let Ok(code) = parsed.municipality() else {
-            let record = unknown(format!("{code_text:?} is not a KATOTTG code"));
-            self.batch.quarantine.push(record);
+            let detail = format!("{code_text:?} is not a KATOTTG code");
+            self.quarantine(record(code_text, Reason::UnknownMunicipality, detail));
             return;
         };
-        let Some(node) = self.nodes.get_mut(&code) else {
-            let record = unknown(format!("{code} is not enrolled"));
-            self.batch.quarantine.push(record);
-            return;
-        };
-        if parsed.kind == SubjectKind::Event {
-            match node.on_event(&payload, stream_seq, self.pending_total < PENDING_TOTAL_MAX) {
-                EventOutcome::Pending => self.pending_total += 1,
-                EventOutcome::Duplicate => {}
-                EventOutcome::CheckStored { seq, leaf } => {
-                    let record = QuarantineRecord::new(
-                        Quarantine {
-                            code,
-                            seq: Some(seq),
-                            reason: Reason::Tampered,
-                            detail: "bytes differ from the verified event at this sequence number"
-                                .into(),
-                        },
-                        subject,
-                        &payload,
-                        stream_seq,
-                    );
-                    self.batch.check_events.push((code, seq, leaf, record));
-                }
-                EventOutcome::Gap { from_seq } => backfills.want(code, from_seq),
-                EventOutcome::Quarantined(q) => {
-                    let record = QuarantineRecord::new(q, subject, &payload, stream_seq);
-                    self.batch.quarantine.push(record);
-                }
+        match origin {
+            Origin::Backfill(filled) if *filled != code => {
+                // The back-fill's filter keeps other subjects out; this is only a second lock.
+                tracing::warn!(%filled, subject, "ignoring another node's subject in a back-fill");
+                return;
             }
-            self.received.insert(code, node.received_seq());
+            Origin::Ingest { source, .. }
+                if source.as_deref() != Some(&wire::stream_name(&code)) =>
+            {
+                // Held against the stream it came from, when that is a hromada's.
+                let from = source.as_deref().unwrap_or("no stream");
+                let blamed = from.strip_prefix("VIDKRYTO_").unwrap_or(code_text);
+                let detail = format!("{code}'s subject, but sourced from {from}");
+                self.quarantine(record(blamed, Reason::WrongSubject, detail));
+                return;
+            }
+            _ => {}
+        }
+        if !self.nodes.contains_key(&code) {
+            let detail = format!("{code} is not enrolled");
+            self.quarantine(record(code_text, Reason::UnknownMunicipality, detail));
             return;
         }
-        let note = String::from_utf8_lossy(&payload).into_owned();
+        if parsed.kind == SubjectKind::Event {
+            let room = self.make_room(code, payload.len());
+            self.tracked(code, |state, node| {
+                state.on_event(node, subject, &payload, stream_seq, room);
+            });
+            return;
+        }
+        self.tracked(code, |state, node| {
+            state.on_checkpoint(node, subject, &payload, stream_seq, backfills);
+        });
+    }
+
+    /// Runs `f` on `code`'s verifier and keeps the totals of what waits in memory true.
+    fn tracked(&mut self, code: MunicipalityCode, f: impl FnOnce(&mut Self, &mut NodeVerifier)) {
+        let Some(mut node) = self.nodes.remove(&code) else {
+            return;
+        };
+        let (events, bytes) = (node.pending_len(), node.pending_bytes());
+        f(self, &mut node);
+        self.pending_total = (self.pending_total + node.pending_len()).saturating_sub(events);
+        self.pending_bytes = (self.pending_bytes + node.pending_bytes()).saturating_sub(bytes);
+        self.received.insert(code, node.received_seq());
+        self.nodes.insert(code, node);
+    }
+
+    /// Whether `code` may keep another waiting event of `len` bytes. When the bounds over all
+    /// nodes are reached, the node holding the most sheds half of what it holds (a signed
+    /// checkpoint has it back-filled later), unless that is `code` itself: no node's waiting
+    /// events crowd out another's.
+    fn make_room(&mut self, code: MunicipalityCode, len: usize) -> bool {
+        let full = |s: &Self| {
+            s.pending_total >= PENDING_TOTAL_MAX
+                || s.pending_bytes.saturating_add(len) > PENDING_BYTES_TOTAL_MAX
+        };
+        while full(self) {
+            let own = self.nodes.get(&code).map_or(0, NodeVerifier::pending_bytes);
+            let Some(largest) = self
+                .nodes
+                .values()
+                .filter(|n| n.code() != code && n.pending_len() > 0)
+                .max_by_key(|n| n.pending_bytes())
+                .map(NodeVerifier::code)
+            else {
+                return false;
+            };
+            if self.nodes[&largest].pending_bytes() <= own {
+                return false;
+            }
+            tracing::warn!(municipality = %largest, "shedding waiting events to make room");
+            self.tracked(largest, |_, node| node.shed_pending());
+        }
+        true
+    }
+
+    fn quarantine(&mut self, record: QuarantineRecord) {
+        self.batch.quarantine.push(record);
+    }
+
+    fn on_event(
+        &mut self,
+        node: &mut NodeVerifier,
+        subject: &str,
+        payload: &[u8],
+        stream_seq: u64,
+        room: bool,
+    ) {
+        let code = node.code();
+        match node.on_event(payload, stream_seq, room) {
+            EventOutcome::Pending | EventOutcome::Candidate | EventOutcome::Duplicate => {}
+            EventOutcome::CheckStored { seq, leaf } => {
+                let record = QuarantineRecord::new(
+                    Quarantine {
+                        code,
+                        seq: Some(seq),
+                        reason: Reason::Tampered,
+                        detail: "bytes differ from the verified event at this sequence number"
+                            .into(),
+                    },
+                    subject,
+                    payload,
+                    stream_seq,
+                );
+                self.batch.check_events.push((code, seq, leaf, record));
+            }
+            // Only a signed checkpoint has a node back-filled: an event anyone could have sent
+            // out of order only waits for one.
+            EventOutcome::Gap { .. } => {}
+            EventOutcome::Quarantined(q) => {
+                let record = QuarantineRecord::new(q, subject, payload, stream_seq);
+                self.batch.quarantine.push(record);
+            }
+        }
+    }
+
+    fn on_checkpoint(
+        &mut self,
+        node: &mut NodeVerifier,
+        subject: &str,
+        payload: &[u8],
+        stream_seq: u64,
+        backfills: &mut Backfills,
+    ) {
+        let code = node.code();
+        let note = String::from_utf8_lossy(payload).into_owned();
         match node.on_checkpoint(&note, stream_seq) {
             CheckpointOutcome::Accepted(segments, failed) => {
                 self.accept(segments);
@@ -150,7 +251,7 @@ impl State {
                         ),
                     },
                     subject,
-                    &payload,
+                    payload,
                     stream_seq,
                 );
                 self.batch
@@ -175,7 +276,7 @@ impl State {
                         ),
                     },
                     subject,
-                    &payload,
+                    payload,
                     stream_seq,
                 );
                 self.batch.quarantine.push(record);
@@ -188,15 +289,31 @@ impl State {
                 });
             }
             CheckpointOutcome::Quarantined(q) => {
-                let record = QuarantineRecord::new(q, subject, &payload, stream_seq);
+                let record = QuarantineRecord::new(q, subject, payload, stream_seq);
                 self.batch.quarantine.push(record);
             }
         }
     }
 
+    /// Verified segments go to the next commit; the bytes their checkpoint did not choose to
+    /// the quarantine.
     fn accept(&mut self, segments: Vec<Segment>) {
-        for segment in segments {
-            self.pending_total = self.pending_total.saturating_sub(segment.events.len());
+        for mut segment in segments {
+            let size = segment.checkpoint.checkpoint.size;
+            for event in std::mem::take(&mut segment.forged) {
+                self.batch.quarantine.push(QuarantineRecord {
+                    code: segment.code.to_string(),
+                    subject: wire::event_subject(&segment.code),
+                    seq: Some(event.seq),
+                    reason: Reason::Forged,
+                    detail: format!(
+                        "not the event the municipality's checkpoint signed for size {size} \
+                         covers at this sequence number"
+                    ),
+                    stream_seq: (event.stream_seq > 0).then_some(event.stream_seq),
+                    payload: event.bytes,
+                });
+            }
             self.batch.events += segment.events.len();
             self.batch.segments.push(segment);
         }
@@ -219,11 +336,11 @@ impl State {
 
     /// After a back-fill: checkpoints held for its events may now apply.
     pub fn release(&mut self, code: MunicipalityCode) {
-        if let Some(node) = self.nodes.get_mut(&code) {
+        self.tracked(code, |state, node| {
             let (segments, failed) = node.release_held();
-            self.accept(segments);
-            self.quarantine_held(failed);
-        }
+            state.accept(segments);
+            state.quarantine_held(failed);
+        });
     }
 
     /// Nodes still waiting for events a checkpoint covers, with where to back-fill from.
@@ -275,6 +392,7 @@ impl State {
                     node.clear_waiting();
                 }
                 self.pending_total = 0;
+                self.pending_bytes = 0;
                 Err(err)
             }
         }

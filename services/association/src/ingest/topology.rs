@@ -103,9 +103,9 @@ pub async fn ensure_sourced(
     ensure_sourced_in(js, codes, max_age, &Topology::default()).await
 }
 
-/// How the ingest stream sources one node's stream: from another domain's API, keeping only
-/// that hromada's subjects; or (all `None`) from the association's own JetStream.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// How the ingest stream sources one node's stream: from another domain's API or (`api`
+/// `None`) the association's own JetStream, always keeping only that hromada's subjects.
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct SourceSpec {
     api: Option<String>,
     filter: Option<String>,
@@ -124,8 +124,9 @@ pub async fn ensure_sourced_in(
     let mut wanted = BTreeMap::new();
     for code in codes {
         let source = match topology.domain_of(code) {
-            // The server takes a domain as an external API prefix. The filter keeps a leaf's
-            // stream to its own hromada's subjects, whatever its operator puts in it.
+            // The server takes a domain as an external API prefix. The filter (here and below)
+            // keeps a node's stream to its own hromada's subjects, whatever its operator puts
+            // in it.
             Some(domain) => SourceSpec {
                 api: Some(format!("$JS.{domain}.API")),
                 filter: Some(wire::subjects_filter(code)),
@@ -134,7 +135,10 @@ pub async fn ensure_sourced_in(
                 js.get_or_create_stream(wire::stream_config(code, window))
                     .await
                     .map_err(AssociationError::nats)?;
-                SourceSpec::default()
+                SourceSpec {
+                    api: None,
+                    filter: Some(wire::subjects_filter(code)),
+                }
             }
         };
         wanted.insert(wire::stream_name(code), source);

@@ -9,6 +9,13 @@
 //! (2) makes every accepted checkpoint consistent with every earlier one by construction: the
 //! new tree extends the leaves the old root was computed from. Events wait in memory (bounded)
 //! until such a checkpoint arrives; anything else is a [`Quarantine`] or a gap to back-fill.
+//!
+//! **The signed checkpoint decides.** Anyone who can publish on a node's subject can send bytes
+//! for its next sequence numbers before the node does. So different bytes for a position that
+//! is still waiting are kept as candidates (bounded), not taken as tampering: the checkpoint
+//! signed under the enrolled key chooses the candidates whose tree has its root, and the others
+//! are quarantined as [`Reason::Forged`]. A checkpoint is never blamed for bytes that arrived
+//! first.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -20,6 +27,9 @@ use event_store_core::{EnvelopeRef, Hash, MunicipalityCode, PayloadHeader};
 /// by default). Past it, later events are dropped and fetched again by a back-fill once a
 /// checkpoint arrives. The ingest also bounds the total over all nodes.
 pub const PENDING_EVENTS_MAX: usize = 20_000;
+/// Bytes of the events one node may have waiting (a checkpoint covering more than this is
+/// never reached: nodes checkpoint every 1,000 events or second by default).
+pub const PENDING_BYTES_MAX: usize = 64 << 20;
 
 /// Waiting events whose buffer a node keeps after its segment is applied; a larger buffer
 /// is released, so 1,470 nodes that each once waited for many events do not keep the room.
@@ -27,6 +37,15 @@ const PENDING_CAPACITY_KEPT: usize = 64;
 
 /// Checkpoints one node may have waiting for their events.
 pub const HELD_CHECKPOINTS_MAX: usize = 16;
+
+/// Different byte strings kept for one waiting position besides the first one received.
+const CANDIDATES_PER_SEQ_MAX: usize = 3;
+/// Such extra candidates one node may keep in all.
+const CANDIDATES_MAX: usize = 4_096;
+/// Leaves hashed into trees at most when a checkpoint tries every combination of candidates
+/// (about a second of one core); with more, only "the first received everywhere" and "the
+/// last received everywhere" are tried.
+const SEARCH_LEAVES_MAX: usize = 1 << 21;
 
 /// Why a message was quarantined: stable codes, stored and served as text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -41,8 +60,11 @@ pub enum Reason {
     Fork,
     /// The bytes are not an envelope, or a verified event's payload does not decode.
     Undecodable,
-    /// The envelope (or checkpoint origin) names another municipality than the subject.
+    /// The envelope (or checkpoint origin) names another municipality than the subject, or the
+    /// message came from another municipality's stream.
     WrongSubject,
+    /// Bytes for a waiting position that the node's signed checkpoint did not choose.
+    Forged,
     /// The subject names a municipality that is not enrolled.
     UnknownMunicipality,
     /// The municipality's enrolment was revoked.
@@ -60,6 +82,7 @@ impl Reason {
             Self::Fork => "fork",
             Self::Undecodable => "undecodable",
             Self::WrongSubject => "wrong_subject",
+            Self::Forged => "forged",
             Self::UnknownMunicipality => "unknown_municipality",
             Self::Revoked => "revoked",
             Self::BadCheckpoint => "bad_checkpoint",
@@ -107,6 +130,8 @@ pub struct Segment {
     pub checkpoint: SignedCheckpoint,
     /// The node's frontier after the segment.
     pub frontier: Frontier,
+    /// Other bytes received for the segment's positions, which the checkpoint did not choose.
+    pub forged: Vec<PendingEvent>,
 }
 
 impl Segment {
@@ -122,12 +147,15 @@ pub enum EventOutcome {
     Pending,
     /// Already received, same bytes.
     Duplicate,
+    /// Different bytes for a waiting position: kept for the checkpoint to choose.
+    Candidate,
     /// At or below the verified size: the caller compares it with the stored bytes.
     CheckStored {
         seq: u64,
         leaf: Hash,
     },
-    /// Later than the next expected event: the caller back-fills from `from_seq`.
+    /// Later than the next expected event, or no room to keep it: dropped; a signed
+    /// checkpoint covering it will have it back-filled from `from_seq`.
     Gap {
         from_seq: u64,
     },
@@ -174,8 +202,12 @@ pub struct NodeVerifier {
     /// The last accepted checkpoint's size and root.
     accepted: Option<(u64, Hash)>,
     pending: VecDeque<PendingEvent>,
+    /// Other candidates for waiting positions, by sequence number.
+    candidates: BTreeMap<u64, Vec<PendingEvent>>,
+    candidates_len: usize,
+    /// Bytes of the pending events and candidates.
+    waiting_bytes: usize,
     held: BTreeMap<u64, (SignedCheckpoint, u64)>,
-    received_seq: u64,
 }
 
 impl NodeVerifier {
@@ -191,10 +223,12 @@ impl NodeVerifier {
             origin: origin_for(&code),
             revoked: keys.is_empty(),
             keys,
-            received_seq: verified.size(),
             verified,
             accepted,
             pending: VecDeque::new(),
+            candidates: BTreeMap::new(),
+            candidates_len: 0,
+            waiting_bytes: 0,
             held: BTreeMap::new(),
         }
     }
@@ -217,8 +251,10 @@ impl NodeVerifier {
         self.verified.size()
     }
 
+    /// The last position received without a gap: verified or waiting in order. (Not the
+    /// largest sequence number any message claimed: that is anyone's to forge.)
     pub fn received_seq(&self) -> u64 {
-        self.received_seq
+        self.next_seq() - 1
     }
 
     pub fn accepted(&self) -> Option<(u64, Hash)> {
@@ -233,8 +269,13 @@ impl NodeVerifier {
     /// The earliest ingest-stream position still held only in memory.
     pub fn oldest_stream_seq(&self) -> Option<u64> {
         let events = self.pending.iter().map(|e| e.stream_seq);
+        let candidates = self.candidates.values().flatten().map(|e| e.stream_seq);
         let held = self.held.values().map(|(_, s)| *s);
-        events.chain(held).filter(|s| *s > 0).min()
+        events
+            .chain(candidates)
+            .chain(held)
+            .filter(|s| *s > 0)
+            .min()
     }
 
     /// Where a back-fill should start when a held checkpoint waits for events.
@@ -262,9 +303,30 @@ impl NodeVerifier {
         }
     }
 
-    /// Events waiting for a checkpoint.
+    /// Events waiting for a checkpoint (candidates included).
     pub fn pending_len(&self) -> usize {
-        self.pending.len()
+        self.pending.len() + self.candidates_len
+    }
+
+    /// Bytes of the events waiting for a checkpoint (candidates included).
+    pub fn pending_bytes(&self) -> usize {
+        self.waiting_bytes
+    }
+
+    /// Drops the later half of the waiting events (to make room for other nodes): a signed
+    /// checkpoint covering them has them back-filled from the node's stream.
+    pub fn shed_pending(&mut self) {
+        let keep = self.pending.len() / 2;
+        let cut = self.verified.size() + keep as u64;
+        for event in self.pending.drain(keep..) {
+            self.waiting_bytes -= event.bytes.len();
+        }
+        for (_, events) in self.candidates.split_off(&(cut + 1)) {
+            self.candidates_len -= events.len();
+            for event in events {
+                self.waiting_bytes -= event.bytes.len();
+            }
+        }
     }
 
     /// An event message's bytes from this node's event subject. With `room` false (the
@@ -299,7 +361,6 @@ impl NodeVerifier {
                 ),
             ));
         }
-        self.received_seq = self.received_seq.max(seq);
         let leaf = merkle::leaf_hash(bytes);
         let next = self.next_seq();
         if seq == 0 {
@@ -312,28 +373,44 @@ impl NodeVerifier {
         if seq <= self.verified.size() {
             return EventOutcome::CheckStored { seq, leaf };
         }
-        if seq < next {
-            let index = (seq - self.verified.size() - 1) as usize;
-            return match self.pending.get(index) {
-                Some(held) if held.leaf == leaf => EventOutcome::Duplicate,
-                _ => EventOutcome::Quarantined(self.quarantine(
-                    Some(seq),
-                    Reason::Tampered,
-                    "bytes differ from the event already received at this sequence number",
-                )),
-            };
-        }
-        if seq > next || !room || self.pending.len() >= PENDING_EVENTS_MAX {
-            return EventOutcome::Gap { from_seq: next };
-        }
-        let header = envelope.payload_header(bytes);
-        self.pending.push_back(PendingEvent {
+        let event = || PendingEvent {
             seq,
             leaf,
             bytes: bytes.to_vec(),
-            header,
+            header: envelope.payload_header(bytes),
             stream_seq,
-        });
+        };
+        if seq < next {
+            let index = (seq - self.verified.size() - 1) as usize;
+            let others = self.candidates.get(&seq).map_or(&[][..], Vec::as_slice);
+            let known = self.pending.get(index).into_iter().chain(others);
+            if known.clone().any(|e| e.leaf == leaf) {
+                return EventOutcome::Duplicate;
+            }
+            if others.len() >= CANDIDATES_PER_SEQ_MAX
+                || self.candidates_len >= CANDIDATES_MAX
+                || self.waiting_bytes + bytes.len() > PENDING_BYTES_MAX
+                || !room
+            {
+                return EventOutcome::Quarantined(self.quarantine(
+                    Some(seq),
+                    Reason::Tampered,
+                    "bytes differ from every event already received at this sequence number, \
+                     and no more are kept for it",
+                ));
+            }
+            self.waiting_bytes += bytes.len();
+            self.candidates_len += 1;
+            self.candidates.entry(seq).or_default().push(event());
+            return EventOutcome::Candidate;
+        }
+        let full = self.pending.len() >= PENDING_EVENTS_MAX
+            || self.waiting_bytes + bytes.len() > PENDING_BYTES_MAX;
+        if seq > next || !room || full {
+            return EventOutcome::Gap { from_seq: next };
+        }
+        self.waiting_bytes += bytes.len();
+        self.pending.push_back(event());
         EventOutcome::Pending
     }
 
@@ -445,7 +522,8 @@ impl NodeVerifier {
         (segments, failed)
     }
 
-    /// Verifies `signed` against the verified prefix and the pending events it covers.
+    /// Verifies `signed` against the verified prefix and the pending events it covers,
+    /// choosing among the candidates received for those positions.
     fn try_extend(&mut self, signed: SignedCheckpoint) -> Result<Segment, Quarantine> {
         let size = signed.checkpoint.size;
         // The callers hold back a checkpoint until every event it covers is pending, and drop
@@ -459,28 +537,50 @@ impl NodeVerifier {
             "checkpoint {size} is past the received log"
         );
         let count = (size - self.verified.size()) as usize;
+        let Some(choice) = self.choose(count, &signed.checkpoint.root) else {
+            let candidates: usize = self.candidates.range(..=size).map(|(_, c)| c.len()).sum();
+            return Err(self.quarantine(
+                Some(size),
+                Reason::InconsistentCheckpoint,
+                format!(
+                    "root {} at size {size} is not the root of the verified {} events and the \
+                     {count} received after them (with {candidates} other candidates tried)",
+                    hex::encode(signed.checkpoint.root),
+                    self.verified.size(),
+                ),
+            ));
+        };
+        let mut rest = self.candidates.split_off(&(size + 1));
+        std::mem::swap(&mut rest, &mut self.candidates);
+        let mut covered = rest;
+        let mut events = Vec::with_capacity(count);
+        let mut forged = Vec::new();
+        for (primary, pick) in self.pending.drain(..count).zip(choice) {
+            let mut all = covered.remove(&primary.seq).unwrap_or_default();
+            all.insert(0, primary);
+            for (i, event) in all.into_iter().enumerate() {
+                if i == pick {
+                    events.push(event);
+                } else {
+                    forged.push(event);
+                }
+            }
+        }
+        self.candidates_len -= forged.len();
+        self.waiting_bytes -= events
+            .iter()
+            .chain(&forged)
+            .map(|e| e.bytes.len())
+            .sum::<usize>();
         let mut frontier = self.verified.clone();
         let mut nodes = Vec::new();
-        for event in self.pending.iter().take(count) {
+        for event in &events {
             frontier.push(event.leaf, |node, hash| {
                 if node.level > 0 && node.is_stored() {
                     nodes.push((node, *hash));
                 }
             });
         }
-        if frontier.root() != signed.checkpoint.root {
-            return Err(self.quarantine(
-                Some(size),
-                Reason::InconsistentCheckpoint,
-                format!(
-                    "root {} at size {size} is not the root of the verified {} events and the \
-                     {count} received after them",
-                    hex::encode(signed.checkpoint.root),
-                    self.verified.size(),
-                ),
-            ));
-        }
-        let events: Vec<PendingEvent> = self.pending.drain(..count).collect();
         // A segment is the consecutive events `verified + 1 ..= size`, and the tree's size is
         // its last sequence number.
         debug_assert!(
@@ -491,6 +591,7 @@ impl NodeVerifier {
             "a segment's events are not consecutive"
         );
         debug_assert_eq!(frontier.size(), size);
+        debug_assert_eq!(frontier.root(), signed.checkpoint.root);
         if self.pending.capacity() > PENDING_CAPACITY_KEPT
             && self.pending.len() <= PENDING_CAPACITY_KEPT
         {
@@ -504,12 +605,80 @@ impl NodeVerifier {
             nodes,
             checkpoint: signed,
             frontier,
+            forged,
         })
+    }
+
+    /// Which candidate of each of the first `count` waiting positions (0: the first received,
+    /// `i`: the `i`-th other) makes the verified tree's extension have `root`, if any is found:
+    /// the first received everywhere, the last received everywhere, then every combination
+    /// when there are few.
+    fn choose(&self, count: usize, root: &Hash) -> Option<Vec<usize>> {
+        let first = self.verified.size() + 1;
+        let options: Vec<&[PendingEvent]> = (0..count as u64)
+            .map(|i| {
+                self.candidates
+                    .get(&(first + i))
+                    .map_or(&[][..], Vec::as_slice)
+            })
+            .collect();
+        let leaf = |position: usize, pick: usize| match pick {
+            0 => self.pending[position].leaf,
+            other => options[position][other - 1].leaf,
+        };
+        let root_of = |choice: &[usize]| {
+            let mut frontier = self.verified.clone();
+            for (position, pick) in choice.iter().enumerate() {
+                frontier.push(leaf(position, *pick), |_, _| {});
+            }
+            frontier.root()
+        };
+        let firsts = vec![0; count];
+        if root_of(&firsts) == *root {
+            return Some(firsts);
+        }
+        let ambiguous: Vec<usize> = (0..count).filter(|p| !options[*p].is_empty()).collect();
+        if ambiguous.is_empty() {
+            return None;
+        }
+        let lasts: Vec<usize> = options.iter().map(|o| o.len()).collect();
+        if root_of(&lasts) == *root {
+            return Some(lasts);
+        }
+        let combinations = ambiguous
+            .iter()
+            .try_fold(count, |n, p| n.checked_mul(options[*p].len() + 1))
+            .filter(|n| *n <= SEARCH_LEAVES_MAX);
+        combinations?;
+        // Every combination, as a mixed-radix counter over the ambiguous positions.
+        let mut choice = firsts;
+        loop {
+            let mut carry = true;
+            for p in &ambiguous {
+                if !carry {
+                    break;
+                }
+                choice[*p] += 1;
+                carry = choice[*p] > options[*p].len();
+                if carry {
+                    choice[*p] = 0;
+                }
+            }
+            if carry {
+                return None;
+            }
+            if root_of(&choice) == *root {
+                return Some(choice);
+            }
+        }
     }
 
     /// Forgets what waits in memory (after a failed commit the caller reloads from storage).
     pub fn clear_waiting(&mut self) {
         self.pending.clear();
+        self.candidates.clear();
+        self.candidates_len = 0;
+        self.waiting_bytes = 0;
         self.held.clear();
     }
 }

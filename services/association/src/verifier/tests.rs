@@ -142,13 +142,14 @@ fn duplicates_and_conflicting_bytes_are_told_apart() {
     let mut tampered = first.clone();
     let last = tampered.len() - 1;
     tampered[last] ^= 1;
-    match v.on_event(&tampered, 3, true) {
-        EventOutcome::Quarantined(q) => {
-            assert_eq!((q.reason, q.seq), (Reason::Tampered, Some(1)))
-        }
-        other => panic!("{other:?}"),
-    }
-    accepted(v.on_checkpoint(&node.checkpoint(), 4));
+    // Other bytes for a waiting position are a candidate until a checkpoint chooses.
+    assert_eq!(v.on_event(&tampered, 3, true), EventOutcome::Candidate);
+    assert_eq!(v.on_event(&tampered, 4, true), EventOutcome::Duplicate);
+    let segments = accepted(v.on_checkpoint(&node.checkpoint(), 4));
+    assert_eq!(segments[0].forged.len(), 1);
+    assert_eq!(segments[0].forged[0].bytes, tampered);
+    assert_eq!(v.pending_len(), 0);
+    assert_eq!(v.pending_bytes(), 0);
     assert_eq!(
         v.on_event(&tampered, 5, true),
         EventOutcome::CheckStored {
@@ -254,4 +255,112 @@ fn segment_nodes_are_the_stored_levels_above_the_leaves() {
     assert_eq!(levels, vec![4, 4]);
     let expected = merkle::root_from_leaves(&node.leaves[..16]);
     assert_eq!(segments[0].nodes[0].1, expected);
+}
+
+/// Bytes for `seq` of `code` that its node never wrote.
+fn forged(code: MunicipalityCode, seq: u64) -> Vec<u8> {
+    let mut bytes = event(code, seq);
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x55;
+    bytes
+}
+
+#[test]
+fn the_signed_checkpoint_chooses_the_real_bytes_whichever_came_first() {
+    let mut node = Node::new(VINNYTSIA);
+    let mut v = node.verifier();
+    // Fakes for positions 1..=6 arrive first, then the real events, some fakes after them.
+    for seq in 1..=6 {
+        v.on_event(&forged(node.code, seq), seq, true);
+    }
+    let real: Vec<Vec<u8>> = (0..8).map(|_| node.append()).collect();
+    for (i, bytes) in real.iter().enumerate() {
+        let outcome = v.on_event(bytes, 10 + i as u64, true);
+        let expected = if i < 6 {
+            EventOutcome::Candidate
+        } else {
+            EventOutcome::Pending
+        };
+        assert_eq!(outcome, expected, "event {}", i + 1);
+    }
+    assert_eq!(v.received_seq(), 8);
+    let segments = accepted(v.on_checkpoint(&node.checkpoint(), 30));
+    let chosen: Vec<&Vec<u8>> = segments[0].events.iter().map(|e| &e.bytes).collect();
+    assert_eq!(chosen, real.iter().collect::<Vec<_>>());
+    let mut forged_seqs: Vec<u64> = segments[0].forged.iter().map(|e| e.seq).collect();
+    forged_seqs.sort_unstable();
+    assert_eq!(forged_seqs, vec![1, 2, 3, 4, 5, 6]);
+    assert_eq!(
+        (v.verified_size(), v.pending_len(), v.pending_bytes()),
+        (8, 0, 0)
+    );
+}
+
+#[test]
+fn a_mix_of_fakes_before_and_after_the_real_bytes_is_searched() {
+    let mut node = Node::new(VINNYTSIA);
+    let mut v = node.verifier();
+    let real: Vec<Vec<u8>> = (0..5).map(|_| node.append()).collect();
+    // Positions 1, 3, 5: the fake first; positions 2, 4: the real first.
+    for (i, bytes) in real.iter().enumerate() {
+        let seq = i as u64 + 1;
+        if seq % 2 == 1 {
+            v.on_event(&forged(node.code, seq), seq, true);
+            v.on_event(bytes, seq, true);
+        } else {
+            v.on_event(bytes, seq, true);
+            v.on_event(&forged(node.code, seq), seq, true);
+        }
+    }
+    let segments = accepted(v.on_checkpoint(&node.checkpoint(), 40));
+    let chosen: Vec<&Vec<u8>> = segments[0].events.iter().map(|e| &e.bytes).collect();
+    assert_eq!(chosen, real.iter().collect::<Vec<_>>());
+    assert_eq!(segments[0].forged.len(), 5);
+}
+
+#[test]
+fn without_the_real_bytes_the_checkpoint_is_inconsistent_and_nothing_applies() {
+    let mut node = Node::new(VINNYTSIA);
+    let mut v = node.verifier();
+    node.append();
+    node.append();
+    v.on_event(&forged(node.code, 1), 1, true);
+    v.on_event(&forged(node.code, 2), 2, true);
+    let q = quarantined(v.on_checkpoint(&node.checkpoint(), 3));
+    assert_eq!(q.reason, Reason::InconsistentCheckpoint);
+    assert_eq!(v.verified_size(), 0);
+}
+
+#[test]
+fn candidates_per_position_are_bounded_and_a_shed_frees_what_it_held() {
+    let mut node = Node::new(VINNYTSIA);
+    let mut v = node.verifier();
+    let e1 = node.append();
+    v.on_event(&e1, 1, true);
+    for k in 0..CANDIDATES_PER_SEQ_MAX {
+        let mut other = e1.clone();
+        let last = other.len() - 1;
+        other[last] ^= k as u8 + 1;
+        assert_eq!(v.on_event(&other, 2, true), EventOutcome::Candidate);
+    }
+    let mut one_more = e1.clone();
+    let last = one_more.len() - 1;
+    one_more[last] ^= 0xf0;
+    assert!(matches!(
+        v.on_event(&one_more, 3, true),
+        EventOutcome::Quarantined(Quarantine {
+            reason: Reason::Tampered,
+            ..
+        })
+    ));
+    for _ in 0..3 {
+        v.on_event(&node.append(), 4, true);
+    }
+    assert_eq!(v.pending_len(), 4 + CANDIDATES_PER_SEQ_MAX);
+    v.shed_pending();
+    assert_eq!(v.pending_len(), 2 + CANDIDATES_PER_SEQ_MAX);
+    assert_eq!(v.received_seq(), 2);
+    v.shed_pending();
+    v.shed_pending();
+    assert_eq!((v.pending_len(), v.pending_bytes()), (0, 0));
 }
