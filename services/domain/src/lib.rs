@@ -33,5 +33,5 @@ pub use event::{
     AggregateKind, EncodedEvent, Event, EventType, SCHEMA_VERSION_1, StreamRef, encode,
 };
 pub use ids::{CommitmentId, ContributionId, DialogueId, MilestoneId, PetitionId, PlanId};
-pub use pseudonym::{NodeSecret, PseudonymTag, dialogue_tag, petition_tag};
+pub use pseudonym::{NodeSecret, PseudonymTag, close_request_seed, dialogue_tag, petition_tag};
 pub use schema::{OpenError, Recorded, decode, decode_payload, decode_with, open, upcasters};

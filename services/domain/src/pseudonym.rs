@@ -34,6 +34,7 @@
 
 use std::fmt;
 
+use event_store_core::Timestamp;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
@@ -49,6 +50,9 @@ const PETITION_KEY_LABEL: &[u8] = b"vidkryto/petition-key/v1";
 
 /// Label of the per-dialogue key derivation.
 const DIALOGUE_KEY_LABEL: &[u8] = b"vidkryto/dialogue-key/v1";
+
+/// Label of the seed of the node's own request to close a collection.
+const CLOSE_REQUEST_LABEL: &[u8] = b"vidkryto/close-collection-request/v1";
 
 /// The node's secret for pseudonyms. Its `Debug` never prints it, and it is never serialised.
 ///
@@ -101,6 +105,32 @@ pub fn dialogue_tag(secret: &NodeSecret, dialogue: DialogueId, subject: &str) ->
     scoped_tag(secret, DIALOGUE_KEY_LABEL, dialogue.as_bytes(), subject)
 }
 
+/// The seed of the request id with which the node itself closes `petition`'s collection due at
+/// `closes_at`:
+///
+/// ```text
+/// HMAC-SHA-256(node_secret, "vidkryto/close-collection-request/v1" || petition_id || closes_at)
+/// ```
+///
+/// with the id's 16 raw bytes and `closes_at` as 8 big-endian bytes of microseconds. It is the
+/// same across restarts (so the close happens once) and cannot be computed without the
+/// secret, so no client can send a command under that id first.
+pub fn close_request_seed(
+    secret: &NodeSecret,
+    petition: PetitionId,
+    closes_at: Timestamp,
+) -> [u8; 32] {
+    // Label, id and time have fixed lengths, so their concatenation is unambiguous.
+    hmac_sha256(
+        &secret.0,
+        &[
+            CLOSE_REQUEST_LABEL,
+            petition.as_bytes(),
+            &closes_at.0.to_be_bytes(),
+        ],
+    )
+}
+
 fn scoped_tag(secret: &NodeSecret, label: &[u8], scope: &[u8; 16], subject: &str) -> PseudonymTag {
     // Label and scope have fixed lengths, so their concatenation is unambiguous.
     let key = hmac_sha256(&secret.0, &[label, scope]);
@@ -140,6 +170,32 @@ mod tests {
         );
         let expected = hmac_sha256(&key, &[b"subject-1"]);
         assert_eq!(petition_tag(&secret, petition, "subject-1").0, expected);
+    }
+
+    #[test]
+    fn close_request_seeds_are_keyed_and_follow_the_documented_construction() {
+        let petition = PetitionId(Uuid::from_u128(42));
+        let at = Timestamp(1_700_000_000_000_000);
+        let seed = close_request_seed(&NodeSecret::from_bytes([7; NODE_SECRET_LEN]), petition, at);
+        let expected = hmac_sha256(
+            &[7; 32],
+            &[
+                b"vidkryto/close-collection-request/v1",
+                petition.as_bytes(),
+                &at.0.to_be_bytes(),
+            ],
+        );
+        assert_eq!(seed, expected);
+        let other = NodeSecret::from_bytes([8; NODE_SECRET_LEN]);
+        assert_ne!(seed, close_request_seed(&other, petition, at));
+        assert_ne!(
+            seed,
+            close_request_seed(
+                &NodeSecret::from_bytes([7; 32]),
+                petition,
+                Timestamp(at.0 + 1)
+            )
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use domain::action_plan::{ImplementationStatus, OgpValue, OpenedGovernment};
 use domain::dialogue::{ContributionResponse, DialogueKind};
 use domain::petition::AnswerDecision;
 use domain::{
-    CivilDate, CommitmentId, ContributionId, DialogueId, MilestoneId, PetitionId, PlanId,
+    CivilDate, CommitmentId, ContributionId, DialogueId, EventType, MilestoneId, PetitionId, PlanId,
 };
 use event_store_core::Timestamp;
 use uuid::Uuid;
@@ -87,6 +87,41 @@ pub enum Action {
         council_decision: String,
     },
     Plan(PlanId, PlanStep),
+}
+
+impl Action {
+    /// The type of the first event this command records: each kind of command has its own, so
+    /// an event found under a request id tells which kind of command that id answered.
+    pub fn first_event_type(&self) -> EventType {
+        match self {
+            Self::SetNonWorkingDates { .. } => EventType::NonWorkingDatesSet,
+            Self::FilePetition { .. } => EventType::PetitionFiled,
+            Self::Petition(_, step) => match step {
+                PetitionStep::Publish => EventType::PetitionPublished,
+                PetitionStep::Reject { .. } => EventType::PetitionRejected,
+                PetitionStep::Sign { .. } => EventType::PetitionSigned,
+                PetitionStep::CloseCollection => EventType::CollectionClosedWithoutThreshold,
+                PetitionStep::StartConsideration => EventType::ConsiderationStarted,
+                PetitionStep::Answer { .. } => EventType::PetitionAnswered,
+                PetitionStep::ReportImplementation { .. } => EventType::ImplementationUpdated,
+            },
+            Self::AnnounceDialogue { .. } => EventType::DialogueAnnounced,
+            Self::Dialogue(_, step) => match step {
+                DialogueStep::SubmitContribution { .. } => EventType::ContributionSubmitted,
+                DialogueStep::AnswerContribution { .. } => EventType::ContributionAnswered,
+                DialogueStep::Close { .. } => EventType::DialogueClosed,
+                DialogueStep::PublishOutcome { .. } => EventType::OutcomeReportPublished,
+            },
+            Self::AdoptPlan { .. } => EventType::PlanAdopted,
+            Self::Plan(_, step) => match step {
+                PlanStep::AddCommitment { .. } => EventType::CommitmentAdded,
+                PlanStep::AddMilestone { .. } => EventType::MilestoneAdded,
+                PlanStep::ReportProgress { .. } => EventType::ProgressReported,
+                PlanStep::AssessCommitment { .. } => EventType::CommitmentAssessed,
+                PlanStep::Close => EventType::PlanClosed,
+            },
+        }
+    }
 }
 
 /// A step in a filed petition's life.

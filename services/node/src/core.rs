@@ -9,7 +9,7 @@ use domain::calendar::{CALENDAR_STREAM_ID, CalendarCommand};
 use domain::dialogue::{DialogueCommand, DialogueEvent};
 use domain::petition::{PetitionCommand, PetitionEvent, StatuteRule};
 use domain::{
-    ActionPlan, Calendar, CivilDate, CommitmentId, ContributionId, Dialogue, DialogueId,
+    ActionPlan, Calendar, CivilDate, CommitmentId, ContributionId, Dialogue, DialogueId, EventType,
     MilestoneId, NodeSecret, Petition, PetitionId, PlanId, WorkingCalendar, dialogue_tag,
     petition_tag,
 };
@@ -139,6 +139,12 @@ impl<B: Backend> NodeCore<B> {
         self.exec.log()
     }
 
+    /// The node's secret, for deriving the request ids of the node's own commands (the
+    /// scheduler's).
+    pub(crate) fn secret(&self) -> &NodeSecret {
+        &self.secret
+    }
+
     /// The statute's petition rule in force.
     pub fn statute(&self) -> StatuteRule {
         self.statute
@@ -220,11 +226,12 @@ impl<B: Backend> NodeCore<B> {
     /// stream, idempotently by its request id.
     pub async fn run(&self, command: NodeCommand) -> Result<Outcome, NodeError> {
         let NodeCommand { request, action } = command;
+        let records = action.first_event_type();
         match action {
             Action::SetNonWorkingDates { dates } => {
                 let stream = StreamId(CALENDAR_STREAM_ID);
                 self.exec
-                    .execute::<Calendar>(request, stream, move |at| {
+                    .execute::<Calendar>(request, records, stream, move |at| {
                         CalendarCommand::SetNonWorkingDates {
                             dates: dates.clone(),
                             at,
@@ -241,18 +248,22 @@ impl<B: Backend> NodeCore<B> {
                 let petition_id = PetitionId(request);
                 let author = petition_tag(&self.secret, petition_id, author_subject.as_str());
                 let calendar = self.calendar().await?;
-                self.create::<Petition>(Kind::Petition, request, move |at| PetitionCommand::File {
-                    petition_id,
-                    author,
-                    title: title.clone(),
-                    text: text.clone(),
-                    category: category.clone(),
-                    at,
-                    calendar: calendar.clone(),
+                self.create::<Petition>(Kind::Petition, request, records, move |at| {
+                    PetitionCommand::File {
+                        petition_id,
+                        author,
+                        title: title.clone(),
+                        text: text.clone(),
+                        category: category.clone(),
+                        at,
+                        calendar: calendar.clone(),
+                    }
                 })
                 .await
             }
-            Action::Petition(petition, step) => self.run_petition(request, petition, step).await,
+            Action::Petition(petition, step) => {
+                self.run_petition(request, records, petition, step).await
+            }
             Action::AnnounceDialogue {
                 kind,
                 topic,
@@ -261,7 +272,7 @@ impl<B: Backend> NodeCore<B> {
                 closes_at,
             } => {
                 let dialogue_id = DialogueId(request);
-                self.create::<Dialogue>(Kind::Dialogue, request, move |at| {
+                self.create::<Dialogue>(Kind::Dialogue, request, records, move |at| {
                     DialogueCommand::Announce {
                         dialogue_id,
                         kind,
@@ -277,7 +288,7 @@ impl<B: Backend> NodeCore<B> {
             Action::Dialogue(dialogue, step) => {
                 let stream = StreamId(dialogue.0);
                 self.exec
-                    .execute::<Dialogue>(request, stream, |at| {
+                    .execute::<Dialogue>(request, records, stream, |at| {
                         self.dialogue_command(request, dialogue, &step, at)
                     })
                     .await
@@ -289,35 +300,41 @@ impl<B: Backend> NodeCore<B> {
                 council_decision,
             } => {
                 let plan_id = PlanId(request);
-                self.create::<ActionPlan>(Kind::Plan, request, move |at| ActionPlanCommand::Adopt {
-                    plan_id,
-                    title: title.clone(),
-                    period_start,
-                    period_end,
-                    council_decision: council_decision.clone(),
-                    at,
+                self.create::<ActionPlan>(Kind::Plan, request, records, move |at| {
+                    ActionPlanCommand::Adopt {
+                        plan_id,
+                        title: title.clone(),
+                        period_start,
+                        period_end,
+                        council_decision: council_decision.clone(),
+                        at,
+                    }
                 })
                 .await
             }
             Action::Plan(plan, step) => {
                 let stream = StreamId(plan.0);
                 self.exec
-                    .execute::<ActionPlan>(request, stream, |at| plan_command(request, &step, at))
+                    .execute::<ActionPlan>(request, records, stream, |at| {
+                        plan_command(request, &step, at)
+                    })
                     .await
             }
         }
     }
 
-    /// Executes a command that creates the stream whose id is the request id, and lists it.
+    /// Executes a command that creates the stream whose id is the request id (recording an
+    /// event of type `records` first), and lists it.
     async fn create<A: StreamAggregate>(
         &self,
         kind: Kind,
         request: Uuid,
+        records: EventType,
         make: impl Fn(Timestamp) -> A::Command,
     ) -> Result<Outcome, NodeError> {
         let outcome = self
             .exec
-            .execute::<A>(request, StreamId(request), make)
+            .execute::<A>(request, records, StreamId(request), make)
             .await?;
         self.note_created(kind, &outcome)?;
         Ok(outcome)
@@ -329,6 +346,7 @@ impl<B: Backend> NodeCore<B> {
     async fn run_petition(
         &self,
         request: Uuid,
+        records: EventType,
         petition: PetitionId,
         step: PetitionStep,
     ) -> Result<Outcome, NodeError> {
@@ -337,7 +355,7 @@ impl<B: Backend> NodeCore<B> {
             PetitionStep::Publish => {
                 let rule = self.statute;
                 self.exec
-                    .execute::<Petition>(request, stream, |at| PetitionCommand::Publish {
+                    .execute::<Petition>(request, records, stream, |at| PetitionCommand::Publish {
                         rule,
                         at,
                     })
@@ -345,7 +363,7 @@ impl<B: Backend> NodeCore<B> {
             }
             PetitionStep::Reject { reason } => {
                 self.exec
-                    .execute::<Petition>(request, stream, |at| PetitionCommand::Reject {
+                    .execute::<Petition>(request, records, stream, |at| PetitionCommand::Reject {
                         reason: reason.clone(),
                         at,
                     })
@@ -354,20 +372,23 @@ impl<B: Backend> NodeCore<B> {
             PetitionStep::Sign { signer_subject } => {
                 let signer = petition_tag(&self.secret, petition, signer_subject.as_str());
                 self.exec
-                    .execute::<Petition>(request, stream, |at| PetitionCommand::Sign { signer, at })
+                    .execute::<Petition>(request, records, stream, |at| PetitionCommand::Sign {
+                        signer,
+                        at,
+                    })
                     .await
             }
             PetitionStep::CloseCollection => {
                 self.exec
-                    .execute::<Petition>(request, stream, |at| PetitionCommand::CloseCollection {
-                        at,
+                    .execute::<Petition>(request, records, stream, |at| {
+                        PetitionCommand::CloseCollection { at }
                     })
                     .await
             }
             PetitionStep::StartConsideration => {
                 let calendar = self.calendar().await?;
                 self.exec
-                    .execute::<Petition>(request, stream, |at| {
+                    .execute::<Petition>(request, records, stream, |at| {
                         PetitionCommand::StartConsideration {
                             at,
                             calendar: calendar.clone(),
@@ -381,7 +402,7 @@ impl<B: Backend> NodeCore<B> {
                 responder_role,
             } => {
                 self.exec
-                    .execute::<Petition>(request, stream, |at| PetitionCommand::Answer {
+                    .execute::<Petition>(request, records, stream, |at| PetitionCommand::Answer {
                         decision,
                         response: response.clone(),
                         responder_role: responder_role.clone(),
@@ -391,7 +412,7 @@ impl<B: Backend> NodeCore<B> {
             }
             PetitionStep::ReportImplementation { text } => {
                 self.exec
-                    .execute::<Petition>(request, stream, |at| {
+                    .execute::<Petition>(request, records, stream, |at| {
                         PetitionCommand::ReportImplementation {
                             text: text.clone(),
                             at,

@@ -6,12 +6,15 @@
 //! and the next ones ids derived from it (`derived_event_id`), so the log itself remembers every
 //! request: a retry finds its events by id and returns the first result, writing nothing, and
 //! an append racing a retry is deduplicated by the log. No second table can disagree with it.
+//! A retry is only the same request if it asks the same kind of command on the same stream: an
+//! id whose first event is on another stream or of another type is refused as `request_id`,
+//! never answered with a result that is not this command's.
 
 use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use domain::{Aggregate, Event};
+use domain::{Aggregate, Event, EventType};
 use event_store::{Backend, EventRow, ExpectedVersion, Log, NewEvent, StoreError};
 use event_store_core::{EnvelopeRef, EventId, LogSeq, StreamId, StreamVersion, Timestamp};
 use uuid::Uuid;
@@ -225,10 +228,13 @@ impl<B: Backend> Executor<B> {
         Ok(())
     }
 
-    /// The first result of a request already in the log, if it is.
+    /// The first result of a request already in the log, if it is: the events recorded under
+    /// `request` by a command of the kind whose first event is of type `kind`, on `stream`. An
+    /// id that answered a command on another stream, or of another kind, is refused.
     async fn earlier_result(
         &self,
         request: Uuid,
+        kind: EventType,
         stream: StreamId,
     ) -> Result<Option<Outcome>, NodeError> {
         let Some(first) = self.log.backend().event_by_id(EventId(request)).await? else {
@@ -238,6 +244,20 @@ impl<B: Backend> Executor<B> {
             return Err(NodeError::invalid(
                 "request_id",
                 "was already used for a command on another stream",
+            ));
+        }
+        let first_type = EnvelopeRef::decode(&first.bytes)
+            .map_err(|e| NodeError::Store(StoreError::Corrupt(e.to_string())))?
+            .event_type;
+        if first_type != kind.code() {
+            let earlier = domain::EventType::from_code(first_type).map_or("unknown", |t| t.name());
+            return Err(NodeError::invalid(
+                "request_id",
+                &format!(
+                    "was already used for another kind of command (it recorded {earlier}, this \
+                     command records {}); send a new request id",
+                    kind.name()
+                ),
             ));
         }
         let rows = self
@@ -271,15 +291,17 @@ impl<B: Backend> Executor<B> {
         Ok(Some(outcome))
     }
 
-    /// Runs one command on one stream: `make` builds the domain command for the time of each
-    /// attempt.
+    /// Runs one command on one stream: `kind` is the type of the first event this kind of
+    /// command records (what a retry's stored events must begin with), `make` builds the domain
+    /// command for the time of each attempt.
     pub async fn execute<A: StreamAggregate>(
         &self,
         request: Uuid,
+        kind: EventType,
         stream: StreamId,
         make: impl Fn(Timestamp) -> A::Command,
     ) -> Result<Outcome, NodeError> {
-        if let Some(outcome) = self.earlier_result(request, stream).await? {
+        if let Some(outcome) = self.earlier_result(request, kind, stream).await? {
             return Ok(outcome);
         }
         let _guard = self.lock_for(stream).lock().await;
@@ -304,6 +326,12 @@ impl<B: Backend> Executor<B> {
             let mut event_types = Vec::with_capacity(events.len());
             for (i, e) in events.iter().enumerate() {
                 let event: Event = e.clone().into();
+                debug_assert!(
+                    i > 0 || event.event_type() == kind,
+                    "a command expected to record {} recorded {} first",
+                    kind.name(),
+                    event.event_type().name()
+                );
                 let encoded = domain::encode(&event);
                 event_types.push(event.event_type().name());
                 new_events.push(NewEvent {
@@ -337,9 +365,12 @@ impl<B: Backend> Executor<B> {
                 }
                 Err(StoreError::EventIdReused(_)) => {
                     // A retry of this request won the race: answer with its result.
-                    return self.earlier_result(request, stream).await?.ok_or_else(|| {
-                        NodeError::invalid("request_id", "was already used for another command")
-                    });
+                    return self
+                        .earlier_result(request, kind, stream)
+                        .await?
+                        .ok_or_else(|| {
+                            NodeError::invalid("request_id", "was already used for another command")
+                        });
                 }
                 Err(e) => return Err(e.into()),
             }
