@@ -14,7 +14,18 @@ pub struct IngestProgress {
     /// Verified events committed so far (by this process).
     pub events: u64,
     pub connected: bool,
+    /// The ingest stream held, two stall checks ago, messages the ingest has still not read
+    /// (a consumer lost or a reader falling behind): no node's figures are known current.
+    pub behind: bool,
     pub last_error: Option<String>,
+}
+
+impl IngestProgress {
+    /// Whether what was verified is as recent as what the nodes have published, as far as the
+    /// ingest can tell: connected and reading the ingest stream as fast as it fills.
+    pub fn current(&self) -> bool {
+        self.connected && !self.behind
+    }
 }
 
 /// What the next commit writes.

@@ -33,8 +33,9 @@ const HTTP2_STREAMS_MAX: u32 = 1_024;
 /// The witness's name in cosignature lines.
 pub const WITNESS_NAME: &str = "vidkryto-association";
 
-/// What the association runs with.
-#[derive(Debug, Clone)]
+/// What the association runs with. Its `Debug` shows URLs through `wire::redacted_url` and
+/// never the admin token (the witness key's own `Debug` hides its secret).
+#[derive(Clone)]
 pub struct AssociationSettings {
     /// PostgreSQL URL of the association's database (created if missing).
     pub database_url: String,
@@ -53,6 +54,33 @@ pub struct AssociationSettings {
     pub dashboard_dir: Option<PathBuf>,
 }
 
+impl std::fmt::Debug for AssociationSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self {
+            database_url,
+            nats_url,
+            listen,
+            witness,
+            admin_token,
+            ingest_batch_events_max,
+            ingest_commit_interval,
+            topology,
+            dashboard_dir,
+        } = self;
+        f.debug_struct("AssociationSettings")
+            .field("database_url", &wire::redacted_url(database_url))
+            .field("nats_url", &wire::redacted_url(nats_url))
+            .field("listen", listen)
+            .field("witness", witness)
+            .field("admin_token", &admin_token.as_ref().map(|_| "<redacted>"))
+            .field("ingest_batch_events_max", ingest_batch_events_max)
+            .field("ingest_commit_interval", ingest_commit_interval)
+            .field("topology", topology)
+            .field("dashboard_dir", dashboard_dir)
+            .finish()
+    }
+}
+
 impl AssociationSettings {
     /// Settings from a directory made by `vidkryto association init` (`witness.key`,
     /// `admin.token`).
@@ -64,12 +92,10 @@ impl AssociationSettings {
     ) -> anyhow::Result<Self> {
         let witness = load_witness(&dir.join(WITNESS_KEY_FILE))?;
         let token_path = dir.join(ADMIN_TOKEN_FILE);
-        let admin_token = match std::fs::read_to_string(&token_path) {
+        let admin_token = match wire::read_secret_file(&token_path) {
             Ok(text) => Some(text.trim().to_owned()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => {
-                return Err(e).with_context(|| format!("failed to read {}", token_path.display()));
-            }
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(e.into()),
         };
         Ok(Self {
             database_url,
@@ -91,12 +117,8 @@ pub const ADMIN_TOKEN_FILE: &str = "admin.token";
 
 /// Reads the witness's signing key.
 pub fn load_witness(path: &Path) -> anyhow::Result<NoteSigner> {
-    let text = std::fs::read_to_string(path).with_context(|| {
-        format!(
-            "failed to read the witness key {} (run `vidkryto association init`)",
-            path.display()
-        )
-    })?;
+    let text = wire::read_secret_file(path)
+        .context("cannot use the witness key (`vidkryto association init` makes one)")?;
     NoteSigner::parse(text.trim())
         .with_context(|| format!("{} is not a signing key", path.display()))
 }
@@ -254,6 +276,7 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
         .add_service(
             FederationServiceServer::new(FederationApi::new(
                 read.clone(),
+                progress.clone(),
                 store.clone(),
                 enrolment,
                 settings.admin_token.clone(),

@@ -6,9 +6,11 @@ use std::sync::Arc;
 use proto::federation::v1 as pb;
 use proto::federation::v1::federation_service_server::FederationService;
 use sha2::{Digest as _, Sha256};
+use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 
 use super::{code, decode_token, encode_token, invalid, next_page_token, page_size};
+use crate::batch::IngestProgress;
 use crate::enrolment::Enrolment;
 use crate::read::{NodeInfo, ReadModel, queries};
 use crate::store::Store;
@@ -19,6 +21,8 @@ type Reply<T> = Result<Response<T>, Status>;
 #[derive(Debug, Clone)]
 pub struct FederationApi {
     read: ReadModel,
+    /// Whether the ingest is current, which a node must be to be healthy.
+    progress: watch::Receiver<IngestProgress>,
     store: Store,
     enrolment: Enrolment,
     /// SHA-256 of the admin token; `None` refuses every admin call.
@@ -28,12 +32,14 @@ pub struct FederationApi {
 impl FederationApi {
     pub fn new(
         read: ReadModel,
+        progress: watch::Receiver<IngestProgress>,
         store: Store,
         enrolment: Enrolment,
         admin_token: Option<String>,
     ) -> Self {
         Self {
             read,
+            progress,
             store,
             enrolment,
             admin_token_hash: admin_token.map(|t| Arc::new(Sha256::digest(t.as_bytes()).into())),
@@ -80,7 +86,7 @@ impl FederationApi {
             code: code.to_string(),
             name_uk: reference.map(|m| m.name_uk.clone()).unwrap_or_default(),
             name_en: reference.map(|m| m.name_en.clone()).unwrap_or_default(),
-            status: status(info) as i32,
+            status: status(info, self.progress.borrow().current()) as i32,
             keys: keys
                 .into_iter()
                 .map(|k| pb::EnrolledKey {
@@ -102,15 +108,17 @@ impl FederationApi {
     }
 }
 
-/// A node's status, worst first.
-pub fn status(info: &NodeInfo) -> pb::NodeStatus {
+/// A node's status, worst first. With the ingest not `current` (disconnected, or not reading
+/// its stream as fast as it fills), what would be healthy is lagging: the node's stream may
+/// hold what was not verified yet.
+pub fn status(info: &NodeInfo, current: bool) -> pb::NodeStatus {
     if info.revoked {
         pb::NodeStatus::Revoked
     } else if info.forks > 0 {
         pb::NodeStatus::Forked
     } else if info.quarantined_recently > 0 {
         pb::NodeStatus::Quarantine
-    } else if info.received_seq > info.verified_size {
+    } else if info.received_seq > info.verified_size || (!current && info.verified_size > 0) {
         pb::NodeStatus::Lagging
     } else if info.verified_size == 0 {
         pb::NodeStatus::Waiting
@@ -131,12 +139,15 @@ impl FederationService for FederationApi {
             pb::NodeStatus::try_from(r.status).map_err(|_| invalid("status", "unknown status"))?;
         let fingerprint = format!("status={}", r.status);
         let offset = decode_token(&r.page_token, &fingerprint)?;
+        let current = self.progress.borrow().current();
         let snapshot = self.read.snapshot();
         let keys = self.store.keys(None).await?;
         let matching: Vec<_> = snapshot
             .nodes
             .iter()
-            .filter(|(_, info)| wanted == pb::NodeStatus::Unspecified || status(info) == wanted)
+            .filter(|(_, info)| {
+                wanted == pb::NodeStatus::Unspecified || status(info, current) == wanted
+            })
             .collect();
         let end = (offset + size).min(matching.len());
         let nodes = matching[offset.min(end)..end]

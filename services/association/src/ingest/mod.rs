@@ -126,6 +126,7 @@ async fn supervise(
             tracing::warn!(error = %err, "ingest stopped; restarting from the database");
             progress.send_modify(|p| {
                 p.connected = false;
+                p.behind = true;
                 p.last_error = Some(err.to_string());
             });
         }
@@ -154,6 +155,11 @@ async fn run_once(
     let codes: Vec<MunicipalityCode> = state.nodes.keys().copied().collect();
     ensure_sourced_in(&js, &codes, config.ingest_max_age, &config.topology).await?;
     let resume = store.ingest_position().await?;
+    let mut ingest_stream = js
+        .get_stream(INGEST_STREAM)
+        .await
+        .map_err(AssociationError::nats)?;
+    let mut seen_last = 0;
     let reader = tokio::spawn(read_stream(js.clone(), resume, tx.clone()));
     let mut reader = AbortOnDrop(reader);
     let mut last_live = Instant::now();
@@ -208,20 +214,24 @@ async fn run_once(
                 return Err(AssociationError::Nats(why));
             }
             _ = stall_check.tick() => {
+                let last = ingest_stream
+                    .info()
+                    .await
+                    .map_err(AssociationError::nats)?
+                    .state
+                    .last_sequence;
+                // Still unread: what the stream held at the last check.
+                let behind = seen_last >= state.next_stream_seq;
+                progress.send_if_modified(|p| std::mem::replace(&mut p.behind, behind) != behind);
+                seen_last = last;
                 // A consumer that went quiet while the stream holds more than was read (one
                 // lost in a server restart, with the client none the wiser) is recreated.
                 if last_live.elapsed() >= READER_QUIET_MAX {
-                    let mut ingest = js
-                        .get_stream(INGEST_STREAM)
-                        .await
-                        .map_err(AssociationError::nats)?;
-                    let info = ingest.info().await.map_err(AssociationError::nats)?;
-                    if info.state.last_sequence >= state.next_stream_seq {
+                    if last >= state.next_stream_seq {
                         return Err(AssociationError::Nats(format!(
                             "no message from the ingest stream for {:?} while it holds up to \
-                             {} and {} were read",
+                             {last} and {} were read",
                             last_live.elapsed(),
-                            info.state.last_sequence,
                             state.next_stream_seq.saturating_sub(1),
                         )));
                     }
