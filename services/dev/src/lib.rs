@@ -86,7 +86,7 @@ pub struct DevArgs {
     pub speed: u32,
     /// The association's PostgreSQL database, dropped and created afresh at every start (so
     /// its name must start with `vidkryto_dev`).
-    #[arg(long, env = "VIDKRYTO_DEV_DB", default_value = DEFAULT_DB)]
+    #[arg(long, env = "VIDKRYTO_DEV_DB", hide_env_values = true, default_value = DEFAULT_DB)]
     pub db: String,
     /// The association's gRPC (and gRPC-Web) listen address.
     #[arg(long, default_value = "127.0.0.1:50100")]

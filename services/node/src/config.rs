@@ -1,6 +1,8 @@
 //! The node's settings: a TOML file in the node's directory, then environment variables, then
 //! command-line flags; and `init`, which creates that directory with the node's signing key and
-//! pseudonym secret (readable only by their owner) and a config file to edit.
+//! pseudonym secret (readable only by their owner) and a config file to edit. The key and the
+//! secret are read through `wire::read_secret_file`, which refuses them when their group or
+//! others have any permission on them.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -121,8 +123,9 @@ impl Overrides {
     }
 }
 
-/// Everything a running node needs, checked.
-#[derive(Clone, Debug)]
+/// Everything a running node needs, checked. Its `Debug` shows URLs without their passwords
+/// and never the key or the secret.
+#[derive(Clone)]
 pub struct NodeSettings {
     pub dir: PathBuf,
     pub municipality: MunicipalityCode,
@@ -137,6 +140,39 @@ pub struct NodeSettings {
     pub request_size_max_bytes: u32,
     pub signer: NoteSigner,
     pub secret: [u8; 32],
+}
+
+impl std::fmt::Debug for NodeSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self {
+            dir,
+            municipality,
+            listen,
+            metrics_listen,
+            storage,
+            nats_url,
+            statute,
+            non_working_dates,
+            checkpoints,
+            request_size_max_bytes,
+            signer,
+            secret: _,
+        } = self;
+        f.debug_struct("NodeSettings")
+            .field("dir", dir)
+            .field("municipality", municipality)
+            .field("listen", listen)
+            .field("metrics_listen", metrics_listen)
+            .field("storage", storage)
+            .field("nats_url", &nats_url.as_deref().map(wire::redacted_url))
+            .field("statute", statute)
+            .field("non_working_dates", non_working_dates)
+            .field("checkpoints", checkpoints)
+            .field("request_size_max_bytes", request_size_max_bytes)
+            .field("signer", signer)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
 }
 
 impl NodeSettings {
@@ -228,8 +264,7 @@ impl NodeSettings {
 }
 
 fn read_key(path: &Path, municipality: &MunicipalityCode) -> anyhow::Result<NoteSigner> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("failed to read {}", path.display()))?;
+    let text = wire::read_secret_file(path)?;
     let signer = NoteSigner::parse(&text)
         .with_context(|| format!("{} is not a node key", path.display()))?;
     if signer.name() != origin_for(municipality) {
@@ -243,8 +278,7 @@ fn read_key(path: &Path, municipality: &MunicipalityCode) -> anyhow::Result<Note
 }
 
 fn read_secret(path: &Path) -> anyhow::Result<[u8; 32]> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("failed to read {}", path.display()))?;
+    let text = wire::read_secret_file(path)?;
     let text = text.trim();
     if text.len() != 64 {
         bail!("{} must hold 64 hex digits", path.display());
@@ -377,6 +411,63 @@ mod tests {
         assert_eq!(settings.nats_url, None, "an empty NATS URL runs offline");
         // A second init refuses to overwrite the node.
         assert!(init(dir.path(), &options()).is_err());
+    }
+
+    #[test]
+    fn debug_never_prints_the_secret_the_key_or_a_password() {
+        let dir = tempfile::tempdir().unwrap();
+        init(dir.path(), &options()).unwrap();
+        let overrides = Overrides {
+            storage: Some("postgres://node:db-s3cret@db.example:5432/node".into()),
+            nats_url: Some("nats://node:nats-s3cret@leaf:4222".into()),
+            ..Overrides::default()
+        };
+        let settings = NodeSettings::load(dir.path(), overrides).unwrap();
+        let printed = format!("{settings:?}");
+        let secret_hex: String = settings.secret.iter().map(|b| format!("{b:02x}")).collect();
+        let key = std::fs::read_to_string(dir.path().join(KEY_FILE)).unwrap();
+        let key_base64 = key.trim().rsplit('+').next().unwrap();
+        for hidden in ["db-s3cret", "nats-s3cret", &secret_hex, key_base64] {
+            assert!(!printed.contains(hidden), "{hidden} in {printed}");
+        }
+        assert!(
+            !printed.contains(&format!("{:?}", settings.secret)),
+            "{printed}"
+        );
+        for shown in ["db.example:5432/node", "leaf:4222", "UA74040130000074451"] {
+            assert!(printed.contains(shown), "{shown} not in {printed}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_key_or_secret_others_may_read_is_refused_naming_the_file_and_mode() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        init(dir.path(), &options()).unwrap();
+        let chmod = |file: &str, mode: u32| {
+            std::fs::set_permissions(dir.path().join(file), std::fs::Permissions::from_mode(mode))
+                .unwrap();
+        };
+        for file in [KEY_FILE, SECRET_FILE] {
+            chmod(file, 0o644);
+            let err = NodeSettings::load(dir.path(), Overrides::default()).unwrap_err();
+            let message = format!("{err:#}");
+            assert!(
+                matches!(
+                    err.downcast_ref::<wire::SecretFileError>(),
+                    Some(wire::SecretFileError::Exposed { mode: 0o644, .. })
+                ),
+                "{message}"
+            );
+            assert!(
+                message.contains(file) && message.contains("0644"),
+                "{message}"
+            );
+            assert!(message.contains("chmod 600"), "{message}");
+            chmod(file, 0o600);
+            NodeSettings::load(dir.path(), Overrides::default()).expect("600 is read");
+        }
     }
 
     #[test]

@@ -15,13 +15,36 @@ const POSTGRES_PREFIXES: [&str; 2] = ["postgres://", "postgresql://"];
 /// `/abs/log.sqlite`, `sqlite:log.sqlite` is `log.sqlite`).
 const SQLITE_PREFIXES: [&str; 2] = ["sqlite://", "sqlite:"];
 
-/// Where a log lives.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Where a log lives. Its `Debug` and `Display` show a PostgreSQL URL through
+/// `wire::redacted_url` (no user, password or query).
+#[derive(Clone, PartialEq, Eq)]
 pub enum StoreLocation {
     /// A SQLite file (the node's embedded default).
     Sqlite(PathBuf),
     /// A PostgreSQL connection URL, `postgres://…` or `postgresql://…`.
     Postgres(String),
+}
+
+impl std::fmt::Debug for StoreLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            Self::Postgres(url) => f
+                .debug_tuple("Postgres")
+                .field(&wire::redacted_url(url))
+                .finish(),
+        }
+    }
+}
+
+/// For messages: a SQLite file's path, or a PostgreSQL URL without its secrets.
+impl std::fmt::Display for StoreLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite(path) => write!(f, "{}", path.display()),
+            Self::Postgres(url) => f.write_str(&wire::redacted_url(url)),
+        }
+    }
 }
 
 /// Why a location was refused.
@@ -106,6 +129,20 @@ mod tests {
                 StoreLocation::parse(url),
                 Ok(StoreLocation::Postgres(url.to_owned()))
             );
+        }
+    }
+
+    #[test]
+    fn debug_and_display_hide_a_database_password() {
+        for url in [
+            "postgresql://user:s3cret@db.example/node",
+            "postgres://user@db.example/node?password=s3cret&sslmode=require",
+        ] {
+            let location = StoreLocation::parse(url).unwrap();
+            for printed in [format!("{location:?}"), location.to_string()] {
+                assert!(!printed.contains("s3cret"), "{printed}");
+                assert!(printed.contains("db.example/node"), "{printed}");
+            }
         }
     }
 

@@ -44,14 +44,14 @@ pub struct InitArgs {
 #[derive(Debug, Args)]
 pub struct DbArgs {
     /// The association's PostgreSQL database (created if missing).
-    #[arg(long, env = "VIDKRYTO_ASSOCIATION_DB", default_value = DEFAULT_DB)]
+    #[arg(long, env = "VIDKRYTO_ASSOCIATION_DB", hide_env_values = true, default_value = DEFAULT_DB)]
     pub db: String,
 }
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The association's directory (from `init`).
-    #[arg(long, env = "VIDKRYTO_ASSOCIATION_DIR")]
+    #[arg(long, env = "VIDKRYTO_ASSOCIATION_DIR", hide_env_values = true)]
     pub dir: PathBuf,
     #[command(flatten)]
     pub db: DbArgs,
@@ -59,6 +59,7 @@ pub struct RunArgs {
     #[arg(
         long,
         env = "VIDKRYTO_NATS_URL",
+        hide_env_values = true,
         default_value = "nats://127.0.0.1:4222"
     )]
     pub nats_url: String,
@@ -68,14 +69,19 @@ pub struct RunArgs {
     /// When hromadas run NATS leaf nodes: the JetStream domain of each one's stream, `{code}`
     /// standing for its KATOTTG code (e.g. `muni_{code}`, see deploy/nats). Unset: the
     /// streams are in the association's own JetStream.
-    #[arg(long, env = "VIDKRYTO_SOURCE_DOMAIN_TEMPLATE")]
+    #[arg(long, env = "VIDKRYTO_SOURCE_DOMAIN_TEMPLATE", hide_env_values = true)]
     pub source_domain_template: Option<String>,
     /// Replicas of the ingest stream when the association creates it (3 on the hub cluster).
-    #[arg(long, env = "VIDKRYTO_INGEST_REPLICAS", default_value_t = 1)]
+    #[arg(
+        long,
+        env = "VIDKRYTO_INGEST_REPLICAS",
+        hide_env_values = true,
+        default_value_t = 1
+    )]
     pub ingest_replicas: usize,
     /// Serve the national dashboard's built assets (services/dashboard/dist) on the same
     /// listener, at `/`. Unset: no page, only the APIs.
-    #[arg(long, env = "VIDKRYTO_DASHBOARD_DIR")]
+    #[arg(long, env = "VIDKRYTO_DASHBOARD_DIR", hide_env_values = true)]
     pub dashboard_dir: Option<PathBuf>,
 }
 

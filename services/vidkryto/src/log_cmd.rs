@@ -32,7 +32,7 @@ pub enum LogCommand {
 #[derive(Debug, Args)]
 pub struct DbArgs {
     /// The log database: a SQLite file path or a postgres:// URL.
-    #[arg(long, env = "VIDKRYTO_DB")]
+    #[arg(long, env = "VIDKRYTO_DB", hide_env_values = true)]
     pub db: String,
 }
 
@@ -109,7 +109,8 @@ async fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
     with_backend!(&args.db.db, true, |b| drop(
         store::open_log(b, municipality, signer, policy).await?
     ));
-    println!("log of {municipality} ready in {}", args.db.db);
+    let location = node::store::StoreLocation::parse(&args.db.db).context("--db")?;
+    println!("log of {municipality} ready in {location}");
     println!("verifier key: {vkey}");
     Ok(ExitCode::SUCCESS)
 }

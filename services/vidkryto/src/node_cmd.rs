@@ -45,7 +45,7 @@ pub struct InitArgs {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The node's directory.
-    #[arg(long, env = "VIDKRYTO_NODE_DIR")]
+    #[arg(long, env = "VIDKRYTO_NODE_DIR", hide_env_values = true)]
     pub dir: PathBuf,
     /// Overrides the config's gRPC listen address.
     #[arg(long)]

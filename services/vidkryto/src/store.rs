@@ -35,10 +35,10 @@ pub fn create_key_file(path: &Path, municipality: &MunicipalityCode) -> anyhow::
     Ok(signer)
 }
 
-/// Reads a node signing key.
+/// Reads a node signing key, refused when its group or others may access it
+/// (`wire::read_secret_file`).
 pub fn read_key_file(path: &Path) -> anyhow::Result<NoteSigner> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("failed to read key file {}", path.display()))?;
+    let text = wire::read_secret_file(path).context("key file")?;
     NoteSigner::parse(&text)
         .with_context(|| format!("key file {} is not a node key", path.display()))
 }

@@ -210,3 +210,109 @@ fn init_creates_an_owner_only_key_and_an_empty_log() {
     let show = stdout(&vidkryto(&["log", "show", "--db", db.to_str().unwrap()]));
     assert!(show.contains("events: 0"), "{show}");
 }
+
+#[test]
+fn help_names_environment_variables_but_never_shows_their_values() {
+    let secret = "s3cret-pw-in-env";
+    for (var, args) in [
+        (
+            "VIDKRYTO_ASSOCIATION_DB",
+            &["association", "run", "--help"][..],
+        ),
+        (
+            "VIDKRYTO_ASSOCIATION_DB",
+            &["association", "digest", "--help"][..],
+        ),
+        ("VIDKRYTO_NATS_URL", &["association", "run", "--help"][..]),
+        ("VIDKRYTO_DB", &["log", "show", "--help"][..]),
+        ("VIDKRYTO_NODE_DIR", &["node", "run", "--help"][..]),
+        ("VIDKRYTO_DEV_DB", &["dev", "--help"][..]),
+    ] {
+        let value = format!("postgres://vidkryto:{secret}@db.example:5432/x");
+        let out = Command::new(env!("CARGO_BIN_EXE_vidkryto"))
+            .args(args)
+            .env(var, &value)
+            .output()
+            .expect("run vidkryto");
+        let help = stdout(&out);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        assert!(help.contains(var), "{args:?} names {var}: {help}");
+        assert!(
+            !help.contains(secret) && !String::from_utf8_lossy(&out.stderr).contains(secret),
+            "{args:?} printed {var}'s value: {help}"
+        );
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn key_files_others_may_read_are_refused_with_the_fix_named() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let chmod = |path: &Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    let stderr = |o: &Output| String::from_utf8_lossy(&o.stderr).into_owned();
+    let dir = tempfile::tempdir().unwrap();
+
+    // A node signing key given to `log init`.
+    let db = dir.path().join("n.sqlite");
+    let key = dir.path().join("n.key");
+    let args = [
+        "log",
+        "init",
+        "--db",
+        db.to_str().unwrap(),
+        "--municipality",
+        "UA74040130000074451",
+        "--key",
+        key.to_str().unwrap(),
+    ];
+    assert!(vidkryto(&args).status.success());
+    chmod(&key, 0o644);
+    let out = vidkryto(&args);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let message = stderr(&out);
+    assert!(
+        message.contains(key.to_str().unwrap())
+            && message.contains("0644")
+            && message.contains(&format!("chmod 600 {}", key.display())),
+        "{message}"
+    );
+    assert!(!message.contains("PRIVATE"), "{message}");
+    chmod(&key, 0o600);
+    assert!(vidkryto(&args).status.success(), "600 is read");
+
+    // The association's witness key and admin token, before anything connects.
+    let association = dir.path().join("association");
+    let init = vidkryto(&[
+        "association",
+        "init",
+        "--dir",
+        association.to_str().unwrap(),
+    ]);
+    assert!(init.status.success(), "{init:?}");
+    for file in ["witness.key", "admin.token"] {
+        let path = association.join(file);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600,
+            "init writes {file} owner-only"
+        );
+        chmod(&path, 0o640);
+        let out = vidkryto(&[
+            "association",
+            "run",
+            "--dir",
+            association.to_str().unwrap(),
+            "--db",
+            "postgres://nobody@127.0.0.1:1/never",
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        let message = stderr(&out);
+        assert!(
+            message.contains(file) && message.contains("0640") && message.contains("chmod 600"),
+            "{message}"
+        );
+        chmod(&path, 0o600);
+    }
+}

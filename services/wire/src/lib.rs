@@ -1,25 +1,28 @@
 //! The NATS contract between a node's relay (which publishes) and the association (which
 //! consumes), in one place: subjects, headers, message ids, a municipality's stream settings,
-//! subject parsing, and the credentials operators write into NATS URLs.
+//! subject parsing, and the credentials operators write into NATS URLs; and, because node and
+//! association both keep secrets in files, the one reader of such files ([`read_secret_file`]).
 //!
 //! Scheme, per municipality `<KATOTTG>`:
 //!
 //! | what | subject | payload | headers |
 //! | --- | --- | --- | --- |
 //! | event | `vidkryto.ev.<KATOTTG>` | the event's canonical bytes, as stored | `Nats-Msg-Id` = event id (UUID), `Vidkryto-Seq` = log sequence |
-//! | checkpoint | `vidkryto.ckpt.<KATOTTG>` | the signed note | `Nats-Msg-Id` = `<KATOTTG>-ckpt-<size>`, `Vidkryto-Tree-Size` = size |
+//! | checkpoint | `vidkryto.ckpt.<KATOTTG>` | the signed note | `Nats-Msg-Id` = `<KATOTTG>-ckpt-<size>-<note digest>`, `Vidkryto-Tree-Size` = size |
 //!
 //! Both subjects live in the stream `VIDKRYTO_<KATOTTG>` (file storage, `deny_delete`,
 //! `deny_purge`, `allow_direct`, a duplicate window). Headers are hints for finding messages
-//! (back-fill's binary search, the relay's reconciliation); what a message *is* comes from its
-//! verified bytes, never from its headers or subject alone.
+//! (back-fill's binary search); what a message *is* comes from its verified bytes, never from
+//! its headers or subject alone (the relay reconciles on bodies and logs headers only).
 
+mod secret_file;
 mod url;
 
 use std::time::Duration;
 
 use event_store_core::{MunicipalityCode, MunicipalityCodeError};
 
+pub use secret_file::{SECRET_FILE_FORBIDDEN_MODE, SecretFileError, read_secret_file};
 pub use url::{redacted_url, with_url_credentials};
 
 /// Every subject of the contract starts with this prefix.
@@ -56,9 +59,14 @@ pub fn stream_name(municipality: &MunicipalityCode) -> String {
     format!("VIDKRYTO_{municipality}")
 }
 
-/// The `Nats-Msg-Id` of a checkpoint: `<KATOTTG>-ckpt-<size>`.
-pub fn checkpoint_msg_id(municipality: &MunicipalityCode, size: u64) -> String {
-    format!("{municipality}-ckpt-{size}")
+/// The `Nats-Msg-Id` of a checkpoint: `<KATOTTG>-ckpt-<size>-<digest>`, the digest being the
+/// first 16 bytes (hex) of the note's SHA-256 leaf hash. It names the note, not only its size:
+/// an id anyone could compute ahead would let whoever publishes it first make JetStream drop
+/// the node's own checkpoint as a duplicate.
+pub fn checkpoint_msg_id(municipality: &MunicipalityCode, size: u64, note: &str) -> String {
+    let digest = event_store_core::merkle::leaf_hash(note.as_bytes());
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{municipality}-ckpt-{size}-{hex}")
 }
 
 /// The configuration of a municipality's stream, shared by the relay (which creates it if
@@ -147,7 +155,10 @@ mod tests {
         }
         assert_eq!(stream_name(&code), "VIDKRYTO_UA05020030000031457");
         assert_eq!(subjects_filter(&code), "vidkryto.*.UA05020030000031457");
-        assert_eq!(checkpoint_msg_id(&code, 7), "UA05020030000031457-ckpt-7");
+        let id = checkpoint_msg_id(&code, 7, "note");
+        assert!(id.starts_with("UA05020030000031457-ckpt-7-"), "{id}");
+        assert_eq!(id.len(), "UA05020030000031457-ckpt-7-".len() + 32);
+        assert_ne!(id, checkpoint_msg_id(&code, 7, "another note"));
         let config = stream_config(&code, DUPLICATE_WINDOW_DEFAULT);
         assert_eq!(config.subjects.len(), 2);
         assert!(config.deny_delete && config.deny_purge);

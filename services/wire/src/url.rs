@@ -20,21 +20,31 @@ fn credentials(url: &str) -> Option<(String, String)> {
     Some((addr.username()?.to_owned(), addr.password()?.to_owned()))
 }
 
-/// `url` with every server's user and password replaced by `***`, for messages and logs.
+/// `url` with every server's user and password replaced by `***`, for messages and logs; a
+/// query, which may carry a password too (PostgreSQL's `?password=`), becomes `?***`. Used for
+/// NATS and database URLs alike.
 pub fn redacted_url(url: &str) -> String {
     url.split(',')
-        .map(|server| match server.split_once("://") {
-            Some((scheme, rest)) => match rest.rsplit_once('@') {
-                Some((_, host)) => format!("{scheme}://***@{host}"),
-                None => server.to_owned(),
-            },
-            None => match server.rsplit_once('@') {
-                Some((_, host)) => format!("***@{host}"),
-                None => server.to_owned(),
-            },
+        .map(|server| match server.split_once('?') {
+            Some((server, _)) => format!("{}?***", redacted_server(server)),
+            None => redacted_server(server),
         })
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// One server of a URL list without its user and password.
+fn redacted_server(server: &str) -> String {
+    match server.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((_, host)) => format!("{scheme}://***@{host}"),
+            None => server.to_owned(),
+        },
+        None => match server.rsplit_once('@') {
+            Some((_, host)) => format!("***@{host}"),
+            None => server.to_owned(),
+        },
+    }
 }
 
 #[cfg(test)]
@@ -67,9 +77,18 @@ mod tests {
             redacted_url("nats://127.0.0.1:4222"),
             "nats://127.0.0.1:4222"
         );
+        assert_eq!(
+            redacted_url("postgres://u:s3cret@db:5432/x?sslmode=require&password=s3cret"),
+            "postgres://***@db:5432/x?***"
+        );
+        assert_eq!(
+            redacted_url("postgres://postgres@127.0.0.1:5432/x"),
+            "postgres://***@127.0.0.1:5432/x"
+        );
         for url in [
             "nats://node:s3cret@h:1",
             "tls://a:s3cret@h:1,nats://b:s3cret@g:2",
+            "postgresql://db.example/node?password=s3cret",
         ] {
             assert!(!redacted_url(url).contains("s3cret"), "{url}");
         }
