@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Renders the NATS configuration deploy/compose.yaml mounts, from the same deploy/nats
 # templates production uses, into deploy/compose/config/: three hub servers, the
-# FEDERATION account's users, one leaf node per hromada, and the CA and certificate of the
-# hub's TLS leaf port (config/tls/). Passwords are generated once
+# FEDERATION account's users, one leaf node per hromada and its node's NATS URL with the
+# leaf's node password (node-<name>.env), and the CA and certificate of the hub's TLS leaf
+# port (config/tls/). Passwords are generated once
 # (config/secrets.env, mode 0600) and reused on later runs. Run it before `docker compose up`.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -77,6 +78,11 @@ for entry in "${HROMADAS[@]}"; do
     STORE_DIR="/data/jetstream" MAX_FILE_STORE="10G" JS_DOMAIN="muni_$code" \
     NODE_PASSWORD="${!node_var}" HUB_LEAF_URLS="${urls%, }" HUB_CA_FILE="$TLS_DIR/ca.pem" \
     > "$out/leaf-$name.conf"
+  # The node logs in to its leaf as the node user (the leaf admits no one without credentials).
+  (
+    umask 077
+    echo "VIDKRYTO_NODE_NATS_URL=nats://node:${!node_var}@127.0.0.1:4222" > "$out/node-$name.env"
+  )
 done
 printf '%s' "$leaf_users" > "$out/leaf-users.part"
 "$render" "$nats/hub/federation-users.conf.template" \

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Renders a deploy/nats template: every {{KEY}} becomes the VALUE given as KEY=VALUE
 # (KEY=@FILE takes the value from FILE). Fails if a placeholder is left unset, so a config
-# never reaches nats-server half-filled. The system tests render the same templates the same
-# way (tests/system/src/lib.rs, render_deploy_template).
+# never reaches nats-server half-filled, and if a *_PASSWORD is empty: every user of these
+# configurations logs in with one (the leaf's node user too: no connection gets in without
+# credentials), and an empty one would be a user anyone can be. The system tests render the
+# same templates the same way (tests/system/src/lib.rs, render_deploy_template).
 #
 #   deploy/nats/render.sh TEMPLATE KEY=VALUE... > FILE
 set -euo pipefail
@@ -21,6 +23,10 @@ for pair in "$@"; do
   fi
   if [ "${value:0:1}" = "@" ]; then
     value="$(cat "${value:1}")"
+  fi
+  if [[ "$key" == *PASSWORD && -z "$value" ]]; then
+    echo "render: $key is empty" >&2
+    exit 2
   fi
   text="${text//"{{$key}}"/"$value"}"
 done

@@ -174,9 +174,10 @@ impl Publisher {
     pub async fn checkpoint(&mut self, node: &mut SimNode) -> anyhow::Result<()> {
         let note = node.checkpoint();
         let size = node.checkpointed;
+        let message_id = wire::checkpoint_msg_id(&node.code, size, &note);
         let message = PublishMessage::build()
             .payload(note.into_bytes().into())
-            .message_id(wire::checkpoint_msg_id(&node.code, size))
+            .message_id(message_id)
             .header(wire::TREE_SIZE_HEADER, size.to_string());
         self.send(wire::checkpoint_subject(&node.code), message)
             .await

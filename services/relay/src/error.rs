@@ -1,5 +1,6 @@
-//! The relay's typed errors, split by what follows from them: a bad setting or a log behind its
-//! own stream ends the relay; anything else is retried after a backoff.
+//! The relay's typed errors, split by what follows from them: a bad setting or a log behind the
+//! relay's own saved cursors ends the relay; anything else is retried after a backoff. Nothing
+//! on the stream ends it: what others published there is passed over (see `reconcile`).
 
 use event_store::StoreError;
 
@@ -16,17 +17,11 @@ pub enum RelayError {
         #[source]
         source: async_nats::jetstream::context::CreateStreamError,
     },
-    #[error("failed to read the last message on {subject}")]
-    LastMessage {
-        subject: String,
+    #[error("failed to read {what} from the stream")]
+    ReadStream {
+        what: String,
         #[source]
         source: async_nats::jetstream::stream::LastRawMessageError,
-    },
-    #[error("stream message {stream_seq} on {subject} has no valid {header} header")]
-    BadHeader {
-        subject: String,
-        stream_seq: u64,
-        header: &'static str,
     },
     #[error("failed to publish {what}")]
     Publish {

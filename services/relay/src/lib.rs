@@ -4,9 +4,11 @@
 //! The log is the record; JetStream is transport. The relay only reads the log, so it never
 //! blocks command handling. Events go out pipelined (a bounded number in flight, every
 //! `PubAck` awaited in order); the last acknowledged sequence is kept durably as a cursor in
-//! the log's own database, and on every (re)start the relay reconciles with the stream's last
-//! message, so a crash between an acknowledgement and saving the cursor duplicates nothing,
-//! even past JetStream's duplicate window.
+//! the log's own database, and on every (re)start the relay reconciles with the last messages
+//! on the stream that are its log's own (their bodies are the stored bytes; headers are not
+//! believed), so a crash between an acknowledgement and saving the cursor duplicates nothing,
+//! even past JetStream's duplicate window, and nothing another client published on the node's
+//! subjects can stop the relay or make it skip.
 //!
 //! The subjects, headers and stream settings it publishes under are the federation's wire
 //! contract, kept in the `wire` crate that the association reads them with. A checkpoint is
@@ -15,6 +17,7 @@
 
 mod config;
 mod error;
+mod reconcile;
 mod relay;
 mod status;
 
@@ -29,6 +32,7 @@ pub use config::{
     DUPLICATE_WINDOW_MIN, IDLE_POLL_MAX, IDLE_POLL_MIN, IN_FLIGHT_MAX_LIMIT, RelayConfig,
 };
 pub use error::RelayError;
+pub use reconcile::RECONCILE_WALK_BACK_MAX;
 pub use relay::run;
 pub use status::{CHECKPOINT_CURSOR, EVENT_CURSOR, RelayStatus};
 

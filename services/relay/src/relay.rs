@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream::context::PublishAckFuture;
 use async_nats::jetstream::message::PublishMessage;
-use async_nats::jetstream::stream::{self, LastRawMessageErrorKind};
 use async_nats::jetstream::{self, Context};
 use event_store::{Backend, EventRow, Log, StoredCheckpoint};
 use event_store_core::{LogSeq, MunicipalityCode};
@@ -19,15 +18,17 @@ use tokio::sync::watch;
 
 use crate::config::RelayConfig;
 use crate::error::RelayError;
+use crate::reconcile::{Subjects, proven_on_stream};
 use crate::status::{CHECKPOINT_CURSOR, EVENT_CURSOR, RelayStatus};
 use wire::{
     SEQ_HEADER, TREE_SIZE_HEADER, checkpoint_msg_id, checkpoint_subject, event_subject, stream_name,
 };
 
 /// Save the cursors at least this often while events flow. The cursor only shortens the
-/// reconciliation after a restart (the stream's last message is the authority), so a
-/// write per second (or per batch of events, below) is plenty and keeps the relay from adding
-/// a database write to every append.
+/// reconciliation after a restart (the stream's last messages that are the log's own are the
+/// authority; the cursor is the fallback when none is found), so a write per second (or per
+/// batch of events, below) is plenty and keeps the relay from adding a database write to every
+/// append.
 const CURSOR_SAVE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Save the cursors once this many events were acknowledged since the last save, even within
@@ -60,8 +61,10 @@ impl Names {
 }
 
 /// Streams `log` to JetStream until `shutdown` resolves; returns early only on a fatal error
-/// (a bad setting, an unusable URL, a stream or cursor ahead of the log). Every other error is
-/// reported in `status`, and the relay retries after a bounded exponential backoff.
+/// (a bad setting, an unusable URL, the relay's own saved cursors ahead of the log). What is
+/// on the stream is never fatal: messages there that are not the log's are passed over. Every
+/// other error is reported in `status`, and the relay retries after a bounded exponential
+/// backoff.
 ///
 /// On shutdown the publishes in flight are awaited (each bounded by `ack_timeout`) and the
 /// cursors saved; cancelling the future instead is safe too, as the next run reconciles with
@@ -193,7 +196,7 @@ impl<'a, B: Backend> Pump<'a, B> {
             config,
             status,
             in_flight: VecDeque::new(),
-            next_seq: acked_seq + 1,
+            next_seq: acked_seq.saturating_add(1),
             acked_seq,
             saved_seq: 0,
             checkpoints: VecDeque::new(),
@@ -273,8 +276,10 @@ impl<'a, B: Backend> Pump<'a, B> {
     }
 
     /// Makes sure the stream exists and resumes after what it already holds: the later of the
-    /// saved cursor and the stream's last message, so nothing is published twice even when
-    /// the cursor was not saved after the last acknowledgements.
+    /// saved cursor and the last message on the stream that is the log's own (by its body;
+    /// headers prove nothing), so nothing is published twice even when the cursor was not
+    /// saved after the last acknowledgements, and nothing is skipped whatever others published
+    /// on the node's subjects.
     async fn reconcile(&mut self) -> Result<(), RelayError> {
         let names = self.names;
         let stream = self
@@ -299,8 +304,12 @@ impl<'a, B: Backend> Pump<'a, B> {
         let backend = self.log.backend();
         let log_size = backend.head().await?.size();
         let saved = backend.cursor(EVENT_CURSOR).await?.unwrap_or(0);
-        let on_stream = last_header(&stream, &names.events, SEQ_HEADER).await?;
-        for (what, position) in [("stream", on_stream), ("relay cursor", saved)] {
+        let saved_checkpoint = backend.cursor(CHECKPOINT_CURSOR).await?.unwrap_or(0);
+        // The relay's own record past its log: the database was replaced under it.
+        for (what, position) in [
+            ("relay cursor", saved),
+            ("relay checkpoint cursor", saved_checkpoint),
+        ] {
             if position > log_size {
                 return Err(RelayError::AheadOfLog {
                     what,
@@ -309,24 +318,28 @@ impl<'a, B: Backend> Pump<'a, B> {
                 });
             }
         }
-        let saved_checkpoint = backend.cursor(CHECKPOINT_CURSOR).await?.unwrap_or(0);
-        let checkpoint_on_stream =
-            last_header(&stream, &names.checkpoints, TREE_SIZE_HEADER).await?;
+        let subjects = Subjects {
+            events: &names.events,
+            checkpoints: &names.checkpoints,
+        };
+        let proven = proven_on_stream(backend, &stream, &subjects, log_size).await?;
 
-        self.acked_seq = self.acked_seq.max(saved).max(on_stream);
-        self.next_seq = self.acked_seq + 1;
+        // Every position here is at most the log's size, so the next one cannot overflow.
+        self.acked_seq = self.acked_seq.max(saved).max(proven.event);
+        self.next_seq = self.acked_seq.saturating_add(1);
         self.saved_seq = saved;
         self.checkpoint_acked = self
             .checkpoint_acked
             .max(saved_checkpoint)
-            .max(checkpoint_on_stream);
+            .max(proven.checkpoint);
         self.checkpoint_sent = self.checkpoint_acked;
         self.checkpoint_saved = saved_checkpoint;
         self.checkpoints.clear();
         tracing::info!(
             stream = %names.stream,
             saved_cursor = saved,
-            stream_last_seq = on_stream,
+            stream_last_seq = proven.event,
+            stream_last_checkpoint = proven.checkpoint,
             resume_from = self.next_seq,
             checkpoint_size = self.checkpoint_acked,
             log_size,
@@ -375,7 +388,7 @@ impl<'a, B: Backend> Pump<'a, B> {
                 let fetched = self
                     .log
                     .backend()
-                    .checkpoints(self.checkpoint_sent + 1, CHECKPOINT_FETCH_MAX)
+                    .checkpoints(self.checkpoint_sent.saturating_add(1), CHECKPOINT_FETCH_MAX)
                     .await?;
                 if fetched.is_empty() {
                     return Ok(());
@@ -395,9 +408,10 @@ impl<'a, B: Backend> Pump<'a, B> {
             if checkpoint.size <= self.checkpoint_sent {
                 continue;
             }
+            let message_id = checkpoint_msg_id(&self.names.municipality, size, &checkpoint.note);
             let message = PublishMessage::build()
                 .payload(checkpoint.note.into_bytes().into())
-                .message_id(checkpoint_msg_id(&self.names.municipality, size))
+                .message_id(message_id)
                 .header(TREE_SIZE_HEADER, size.to_string())
                 .expected_stream(self.names.stream.as_str());
             let ack = self
@@ -500,33 +514,6 @@ impl<'a, B: Backend> Pump<'a, B> {
         self.saved_at = Instant::now();
         Ok(())
     }
-}
-
-/// The number in `header` of the last message on `subject`, or 0 if there is none.
-async fn last_header(
-    stream: &stream::Stream,
-    subject: &str,
-    header: &'static str,
-) -> Result<u64, RelayError> {
-    let message = match stream.get_last_raw_message_by_subject(subject).await {
-        Ok(message) => message,
-        Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => return Ok(0),
-        Err(source) => {
-            return Err(RelayError::LastMessage {
-                subject: subject.to_owned(),
-                source,
-            });
-        }
-    };
-    message
-        .headers
-        .get(header)
-        .and_then(|v| v.as_str().parse::<u64>().ok())
-        .ok_or_else(|| RelayError::BadHeader {
-            subject: subject.to_owned(),
-            stream_seq: message.sequence,
-            header,
-        })
 }
 
 /// The delay before reconnect `attempt` (0-based): `min · 2^attempt`, at most `max`.

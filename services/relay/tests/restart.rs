@@ -1,5 +1,6 @@
 //! Must show 3: a relay killed mid-stream, whose cursor was never saved, resumes exactly where
-//! the stream ends, even when JetStream's duplicate window has long passed.
+//! the stream ends, even when JetStream's duplicate window has long passed; only its own
+//! cursors ahead of its log stop it, never what the stream holds.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
@@ -126,7 +127,49 @@ async fn restart_after_a_crash_and_a_lost_cursor_publishes_nothing_twice() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stream_ahead_of_its_log_stops_the_relay() {
+async fn a_cursor_ahead_of_its_log_stops_the_relay() {
+    let server = NatsServer::start().await.expect("start nats-server");
+    let dir = tempfile::tempdir().unwrap();
+    let log = open_log(dir.path(), every_events(100)).await;
+    append(&log, 10, 10).await;
+    // The relay's own record says it published more than the log holds: the database was
+    // replaced under it, and only an operator can say which side is right.
+    log.backend().set_cursor(EVENT_CURSOR, 15).await.unwrap();
+    let relay = relay::spawn(log.clone(), RelayConfig::new(server.url())).unwrap();
+    let status = relay.status();
+    let result = tokio::time::timeout(Duration::from_secs(30), relay.wait())
+        .await
+        .expect("the relay stops by itself");
+    match result {
+        Err(RelayError::AheadOfLog {
+            what: "relay cursor",
+            position: 15,
+            log_size: 10,
+        }) => {}
+        other => panic!("expected the cursor to be ahead of the log, got {other:?}"),
+    }
+    let s = status.borrow().clone();
+    assert!(!s.connected);
+    assert!(s.last_error.unwrap().contains("relay cursor is at 15"));
+
+    log.backend().set_cursor(EVENT_CURSOR, 10).await.unwrap();
+    log.backend()
+        .set_cursor(CHECKPOINT_CURSOR, 11)
+        .await
+        .unwrap();
+    let relay = relay::spawn(log, RelayConfig::new(server.url())).unwrap();
+    match tokio::time::timeout(Duration::from_secs(30), relay.wait()).await {
+        Ok(Err(RelayError::AheadOfLog {
+            what: "relay checkpoint cursor",
+            position: 11,
+            log_size: 10,
+        })) => {}
+        other => panic!("expected the checkpoint cursor to be ahead of the log, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_ahead_of_its_log_neither_stops_the_relay_nor_makes_it_skip() {
     let server = NatsServer::start().await.expect("start nats-server");
     let first = tempfile::tempdir().unwrap();
     let log = open_log(first.path(), every_events(100)).await;
@@ -135,24 +178,24 @@ async fn a_stream_ahead_of_its_log_stops_the_relay() {
     wait_status(&mut relay.status(), 10, 10, Duration::from_secs(30)).await;
     relay.shutdown().await.unwrap();
 
-    // The same municipality's node, with its database lost: it must not publish over the
-    // stream (its events 1..10 would differ from the stream's), nor skip silently.
+    // The same municipality's node with a fresh database: the stream's ten events are not its
+    // log's (their bytes differ), so they prove nothing. Anyone able to publish on the node's
+    // subjects could have put them there; stopping would let them silence the node, and
+    // resuming after them would skip its events. It publishes its own, and the association,
+    // which verifies bytes and checkpoints, sees the two histories disagree.
     let second = tempfile::tempdir().unwrap();
-    let empty = open_log(second.path(), every_events(100)).await;
-    let relay = relay::spawn(empty, RelayConfig::new(server.url())).unwrap();
-    let status = relay.status();
-    let result = tokio::time::timeout(Duration::from_secs(30), relay.wait())
+    let fresh = open_log(second.path(), every_events(100)).await;
+    let relay = relay::spawn(fresh.clone(), RelayConfig::new(server.url())).unwrap();
+    append(&fresh, 3, 3).await;
+    let s = wait_status(&mut relay.status(), 3, 3, Duration::from_secs(30)).await;
+    assert!(s.connected && s.last_error.is_none(), "{s:?}");
+    relay.shutdown().await.unwrap();
+    let js = jetstream(&server.url()).await;
+    let stream = js.get_stream(stream_name(&municipality())).await.unwrap();
+    let last = stream
+        .get_last_raw_message_by_subject(&event_subject(&municipality()))
         .await
-        .expect("the relay stops by itself");
-    match result {
-        Err(RelayError::AheadOfLog {
-            what: "stream",
-            position: 10,
-            log_size: 0,
-        }) => {}
-        other => panic!("expected the stream to be ahead of the log, got {other:?}"),
-    }
-    let s = status.borrow().clone();
-    assert!(!s.connected);
-    assert!(s.last_error.unwrap().contains("stream is at 10"));
+        .unwrap();
+    let third = fresh.read(LogSeq(3), 1).await.unwrap().remove(0);
+    assert_eq!(last.payload.as_ref(), third.bytes.as_slice());
 }

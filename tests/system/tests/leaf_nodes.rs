@@ -1,7 +1,8 @@
 //! The production NATS topology, from the `deploy/nats` templates: the association's 3-server
 //! JetStream hub (R3 ingest stream) and two hromadas, each behind its own leaf node with its own
-//! JetStream domain and account. A leaf's node publishes under its own subjects and nobody
-//! else's, and a leaf that rewrote its own configuration is still stopped at the hub; events
+//! JetStream domain and account. A leaf admits only its node's user (with its password), which
+//! publishes under its own subjects and nobody else's, and a leaf that rewrote its own
+//! configuration is still stopped at the hub; events
 //! reach the association's projections through the hub; with the leaf's link to the hub cut,
 //! the node keeps accepting commands and its leaf keeps their events, and once the link is back
 //! everything arrives exactly once; a message the hub loses is back-filled from the leaf's
@@ -175,25 +176,37 @@ impl Leaf {
         Self { server, link }
     }
 
-    /// The URL its node connects with: no credentials, so the leaf's `no_auth_user`, the
-    /// node's own user, applies.
+    /// The URL its node connects with: the node user and its password, which the leaf
+    /// requires of every connection.
     fn node_url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.server.port())
+        format!(
+            "nats://node:{NODE_PASSWORD}@127.0.0.1:{}",
+            self.server.port()
+        )
+    }
+
+    /// A client logged in as the node's user, as the relay logs in (the client library does
+    /// not send the credentials written in a URL by itself).
+    async fn node_client(&self) -> async_nats::Client {
+        wire::with_url_credentials(async_nats::ConnectOptions::new(), &self.node_url())
+            .connect(self.node_url())
+            .await
+            .unwrap()
     }
 }
 
 /// Connects as a leaf's node user and collects the server's errors (permission violations).
 async fn connect_as_node(leaf: &Leaf) -> (async_nats::Client, tokio::sync::mpsc::Receiver<String>) {
     let (tx, rx) = tokio::sync::mpsc::channel(64);
-    let client = async_nats::ConnectOptions::new()
-        .event_callback(move |event| {
-            let tx = tx.clone();
-            async move {
-                if let async_nats::Event::ServerError(e) = event {
-                    let _ = tx.try_send(e.to_string());
-                }
+    let options = async_nats::ConnectOptions::new().event_callback(move |event| {
+        let tx = tx.clone();
+        async move {
+            if let async_nats::Event::ServerError(e) = event {
+                let _ = tx.try_send(e.to_string());
             }
-        })
+        }
+    });
+    let client = wire::with_url_credentials(options, &leaf.node_url())
         .connect(leaf.node_url())
         .await
         .unwrap();
@@ -342,11 +355,7 @@ async fn rogue_leaf_is_stopped_at_the_hub(
         );
     }
     assert!(hub_js.get_stream(INGEST_STREAM).await.is_ok());
-    let koriukivka_js = async_nats::jetstream::new(
-        async_nats::connect(koriukivka_leaf.node_url())
-            .await
-            .unwrap(),
-    );
+    let koriukivka_js = async_nats::jetstream::new(koriukivka_leaf.node_client().await);
     assert!(
         koriukivka_js
             .get_stream(format!("VIDKRYTO_{KORIUKIVKA}"))
@@ -373,6 +382,29 @@ async fn leaf_nodes_publish_their_own_subjects_and_catch_up_after_a_cut() {
         }
     }
     leaf_trusting_another_ca_never_sends_its_password(&hub).await;
+
+    // Another process on the hromada's machine, without the node's password, cannot publish
+    // on the node's subjects (whatever lands there reaches the stream the association
+    // ingests): the leaf admits no connection without credentials, nor with a wrong password.
+    let port = vinnytsia_leaf.server.port();
+    let anonymous = async_nats::connect(format!("nats://127.0.0.1:{port}")).await;
+    match anonymous {
+        Err(e) if e.kind() == async_nats::ConnectErrorKind::AuthorizationViolation => {}
+        other => panic!(
+            "an anonymous local client was let in: {:?}",
+            other.map(|_| "connected")
+        ),
+    }
+    let wrong = async_nats::ConnectOptions::with_user_and_password("node".into(), "guess".into())
+        .connect(format!("nats://127.0.0.1:{port}"))
+        .await;
+    match wrong {
+        Err(e) if e.kind() == async_nats::ConnectErrorKind::AuthorizationViolation => {}
+        other => panic!(
+            "a wrong node password was let in: {:?}",
+            other.map(|_| "connected")
+        ),
+    }
 
     // A leaf's node user: its own subjects only.
     let (client, mut errors) = connect_as_node(&vinnytsia_leaf).await;
@@ -455,11 +487,7 @@ async fn leaf_nodes_publish_their_own_subjects_and_catch_up_after_a_cut() {
     v.sign(&p, 20..70).await;
     let q2 = k.petition("Night buses to the outskirts").await;
     k.sign(&q2, 0..5).await;
-    let leaf_js = async_nats::jetstream::new(
-        async_nats::connect(vinnytsia_leaf.node_url())
-            .await
-            .unwrap(),
-    );
+    let leaf_js = async_nats::jetstream::new(vinnytsia_leaf.node_client().await);
     let deadline = Instant::now() + VERIFY_TIMEOUT;
     let relay = vinnytsia.running.as_ref().unwrap().relay_status().unwrap();
     while relay.borrow().acked_seq < vinnytsia.log_size() {
