@@ -133,7 +133,13 @@ async fn run(plan: &Plan, nats: &NatsServer, db: &PgDatabase) -> anyhow::Result<
     // Enrol every node and create their streams and the ingest stream sourcing them.
     let store = Store::connect(&db.url).await?;
     for node in &nodes {
-        store.enroll(&node.code, &node.signer.verifier()).await?;
+        store
+            .enroll(
+                &node.code,
+                &node.signer.verifier(),
+                event_store_core::Timestamp::now(),
+            )
+            .await?;
     }
     let client = async_nats::ConnectOptions::new()
         .connect(nats.url())

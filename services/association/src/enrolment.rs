@@ -2,8 +2,8 @@
 //! the ingest runs in this process, straight to it (a running association also notices changes
 //! made by `vidkryto association enroll` from another process within seconds).
 
-use event_store_core::MunicipalityCode;
 use event_store_core::checkpoint::NoteVerifier;
+use event_store_core::{MunicipalityCode, Timestamp};
 
 use crate::error::AssociationError;
 use crate::ingest::IngestControl;
@@ -34,26 +34,29 @@ impl Enrolment {
                 format!("the key is named {:?}, not {origin:?}", vkey.name()),
             ));
         }
-        let changed = self.store.enroll(code, vkey).await?;
-        self.notify().await;
+        let changed = self.store.enroll(code, vkey, Timestamp::now()).await?;
+        if let Some(ingest) = &self.ingest {
+            ingest.reload().await;
+        }
         Ok(changed)
     }
 
-    /// Revokes one key of `code`, or all of them.
+    /// Revokes one key of `code`, or all of them. With the ingest in this process, the
+    /// revocation takes effect in it before this returns: what it accepted under the key is
+    /// committed first, then the revocation is recorded, so no checkpoint is cosigned under a
+    /// revoked key. (A revocation by another process reaches a running ingest within seconds,
+    /// and what it accepted meanwhile but had not committed is dropped and verified again.)
     pub async fn revoke(
         &self,
         code: &MunicipalityCode,
         vkey: Option<&NoteVerifier>,
     ) -> Result<u64, AssociationError> {
-        let revoked = self.store.revoke(code, vkey).await?;
-        self.notify().await;
-        Ok(revoked)
-    }
-
-    async fn notify(&self) {
-        if let Some(ingest) = &self.ingest {
-            ingest.enrolment_changed().await;
+        if let Some(ingest) = &self.ingest
+            && let Some(result) = ingest.revoke(*code, vkey.cloned()).await
+        {
+            return result;
         }
+        self.store.revoke(code, vkey, Timestamp::now()).await
     }
 }
 

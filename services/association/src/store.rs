@@ -8,7 +8,7 @@ use event_store::StoreError;
 use event_store::proof::TreeHashes;
 use event_store_core::checkpoint::NoteVerifier;
 use event_store_core::merkle::{self, Frontier};
-use event_store_core::{Hash, MunicipalityCode};
+use event_store_core::{Hash, MunicipalityCode, Timestamp};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row, Transaction};
 
@@ -85,20 +85,23 @@ impl Store {
         &self.pool
     }
 
-    /// Enrols `vkey` for `code` (again, if it was revoked). Returns whether anything changed.
+    /// Enrols `vkey` for `code` from `at` (again, if it was revoked: a new validity window,
+    /// the earlier ones kept). Returns whether anything changed.
     pub async fn enroll(
         &self,
         code: &MunicipalityCode,
         vkey: &NoteVerifier,
+        at: Timestamp,
     ) -> Result<bool, AssociationError> {
         let mut tx = self.pool.begin().await.map_err(db)?;
         let changed = sqlx::query(
-            "INSERT INTO enrolment (code, vkey) VALUES ($1, $2) \
-             ON CONFLICT (code, vkey) DO UPDATE SET revoked_at = NULL, enrolled_at = now() \
-             WHERE enrolment.revoked_at IS NOT NULL",
+            "INSERT INTO enrolment (code, vkey, enrolled_at) \
+             VALUES ($1, $2, timestamptz 'epoch' + $3 * interval '1 microsecond') \
+             ON CONFLICT (code, vkey) WHERE revoked_at IS NULL DO NOTHING",
         )
         .bind(code.as_str())
         .bind(vkey.to_text())
+        .bind(at.0)
         .execute(&mut *tx)
         .await
         .map_err(db)?
@@ -113,18 +116,21 @@ impl Store {
         Ok(changed)
     }
 
-    /// Revokes `vkey` of `code`, or every key of it. Returns how many keys were revoked.
+    /// Revokes `vkey` of `code`, or every key of it, from `at`. Returns how many keys were
+    /// revoked.
     pub async fn revoke(
         &self,
         code: &MunicipalityCode,
         vkey: Option<&NoteVerifier>,
+        at: Timestamp,
     ) -> Result<u64, AssociationError> {
         let result = sqlx::query(
-            "UPDATE enrolment SET revoked_at = now() \
+            "UPDATE enrolment SET revoked_at = timestamptz 'epoch' + $3 * interval '1 microsecond' \
              WHERE code = $1 AND revoked_at IS NULL AND ($2::text IS NULL OR vkey = $2)",
         )
         .bind(code.as_str())
         .bind(vkey.map(|k| k.to_text()))
+        .bind(at.0)
         .execute(&self.pool)
         .await
         .map_err(db)?;
@@ -139,7 +145,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT code, vkey, (extract(epoch FROM enrolled_at) * 1000000)::int8 AS enrolled, \
                     (extract(epoch FROM revoked_at) * 1000000)::int8 AS revoked \
-             FROM enrolment WHERE $1::text IS NULL OR code = $1 ORDER BY code, enrolled_at, vkey",
+             FROM enrolment WHERE $1::text IS NULL OR code = $1 ORDER BY code, enrolled_at, vkey, id",
         )
         .bind(code.map(|c| c.as_str().to_owned()))
         .fetch_all(&self.pool)

@@ -16,9 +16,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
-use event_store_core::MunicipalityCode;
-use event_store_core::checkpoint::NoteSigner;
-use tokio::sync::{mpsc, watch};
+use event_store_core::checkpoint::{NoteSigner, NoteVerifier};
+use event_store_core::{MunicipalityCode, Timestamp};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::error::AssociationError;
 use crate::store::Store;
@@ -68,15 +68,56 @@ impl IngestConfig {
     }
 }
 
+/// Requests to the ingest, served ahead of any message waiting for it.
+#[derive(Debug)]
+pub(crate) enum Control {
+    /// The enrolment changed in the database: reload the keys now.
+    Reload(oneshot::Sender<()>),
+    /// Revoke `vkey` of `code` (all its keys with `None`): commit what was accepted so far,
+    /// record the revocation after it, reload the keys.
+    Revoke {
+        code: MunicipalityCode,
+        vkey: Option<Box<NoteVerifier>>,
+        reply: oneshot::Sender<Result<u64, AssociationError>>,
+    },
+}
+
+/// Control requests waiting at most.
+const CONTROL_CAPACITY: usize = 16;
+/// How long a caller waits for the ingest to serve a control request (it may be reconnecting;
+/// it reloads the keys from the database when it starts again anyway).
+const CONTROL_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A handle to tell the ingest about enrolment changes.
 #[derive(Debug, Clone)]
 pub struct IngestControl {
-    tx: mpsc::Sender<Incoming>,
+    tx: mpsc::Sender<Control>,
 }
 
 impl IngestControl {
-    pub async fn enrolment_changed(&self) {
-        let _ = self.tx.send(Incoming::EnrolmentChanged).await;
+    /// Has the ingest reload the enrolled keys, waiting until it did (or for the timeout).
+    pub async fn reload(&self) {
+        let (reply, done) = oneshot::channel();
+        if self.tx.send(Control::Reload(reply)).await.is_ok() {
+            let _ = tokio::time::timeout(CONTROL_TIMEOUT, done).await;
+        }
+    }
+
+    /// Has the ingest revoke `vkey` of `code`; `None` when it did not answer in time (the
+    /// caller records the revocation itself).
+    pub async fn revoke(
+        &self,
+        code: MunicipalityCode,
+        vkey: Option<NoteVerifier>,
+    ) -> Option<Result<u64, AssociationError>> {
+        let (reply, done) = oneshot::channel();
+        let request = Control::Revoke {
+            code,
+            vkey: vkey.map(Box::new),
+            reply,
+        };
+        self.tx.send(request).await.ok()?;
+        tokio::time::timeout(CONTROL_TIMEOUT, done).await.ok()?.ok()
     }
 }
 
@@ -100,9 +141,15 @@ impl Ingest {
 /// Starts the ingest: it reconnects and restarts from the database after any failure.
 pub fn spawn(store: Store, witness: Arc<NoteSigner>, config: IngestConfig) -> Ingest {
     let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
+    let (control_tx, control_rx) = mpsc::channel(CONTROL_CAPACITY);
     let (progress_tx, progress) = watch::channel(IngestProgress::default());
-    let control = IngestControl { tx: tx.clone() };
-    let task = tokio::spawn(supervise(store, witness, config, tx, rx, progress_tx));
+    let control = IngestControl { tx: control_tx };
+    let channels = Channels {
+        tx,
+        rx,
+        control: control_rx,
+    };
+    let task = tokio::spawn(supervise(store, witness, config, channels, progress_tx));
     Ingest {
         control,
         progress,
@@ -110,18 +157,24 @@ pub fn spawn(store: Store, witness: Arc<NoteSigner>, config: IngestConfig) -> In
     }
 }
 
+/// The ingest's channels: messages from the readers, and control requests.
+struct Channels {
+    tx: mpsc::Sender<Incoming>,
+    rx: mpsc::Receiver<Incoming>,
+    control: mpsc::Receiver<Control>,
+}
+
 async fn supervise(
     store: Store,
     witness: Arc<NoteSigner>,
     config: IngestConfig,
-    tx: mpsc::Sender<Incoming>,
-    mut rx: mpsc::Receiver<Incoming>,
+    mut channels: Channels,
     progress: watch::Sender<IngestProgress>,
 ) {
     let mut delay = Duration::from_millis(100);
     loop {
         let started = Instant::now();
-        let result = run_once(&store, &witness, &config, &tx, &mut rx, &progress).await;
+        let result = run_once(&store, &witness, &config, &mut channels, &progress).await;
         if let Err(err) = result {
             tracing::warn!(error = %err, "ingest stopped; restarting from the database");
             progress.send_modify(|p| {
@@ -136,7 +189,7 @@ async fn supervise(
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(10));
         // Drop what the failed run left in the channel: it is read again from the stream.
-        while rx.try_recv().is_ok() {}
+        while channels.rx.try_recv().is_ok() {}
     }
 }
 
@@ -145,10 +198,10 @@ async fn run_once(
     store: &Store,
     witness: &NoteSigner,
     config: &IngestConfig,
-    tx: &mpsc::Sender<Incoming>,
-    rx: &mut mpsc::Receiver<Incoming>,
+    channels: &mut Channels,
     progress: &watch::Sender<IngestProgress>,
 ) -> Result<(), AssociationError> {
+    let Channels { tx, rx, control } = channels;
     let client = connect(&config.nats_url).await?;
     let js = jetstream::new(client.clone());
     let mut state = State::load(store).await?;
@@ -174,6 +227,31 @@ async fn run_once(
     let mut commit_timer = tokio::time::interval(config.commit_interval);
     loop {
         tokio::select! {
+            biased;
+            Some(request) = control.recv() => {
+                match request {
+                    Control::Reload(reply) => {
+                        enrolment_version = store.enrolment_version().await?;
+                        state.reload_keys(store).await?;
+                        let codes: Vec<MunicipalityCode> = state.nodes.keys().copied().collect();
+                        ensure_sourced_in(&js, &codes, config.ingest_max_age, &config.topology)
+                            .await?;
+                        let _ = reply.send(());
+                    }
+                    Control::Revoke { code, vkey, reply } => {
+                        // What was accepted under the key is committed before the revocation
+                        // is recorded, and nothing is accepted under it after.
+                        if !state.batch.is_empty() {
+                            state.commit(store, witness, progress).await?;
+                        }
+                        let at = Timestamp(Timestamp::now().0.saturating_add(1));
+                        let revoked = store.revoke(&code, vkey.as_deref(), at).await;
+                        enrolment_version = store.enrolment_version().await?;
+                        state.reload_keys(store).await?;
+                        let _ = reply.send(revoked);
+                    }
+                }
+            }
             message = rx.recv() => {
                 let Some(message) = message else { return Ok(()) };
                 match message {
@@ -186,12 +264,6 @@ async fn run_once(
                     Incoming::BackfillDone(code) => {
                         backfills.done(code);
                         state.release(code);
-                    }
-                    Incoming::EnrolmentChanged => {
-                        state.reload_keys(store).await?;
-                        let codes: Vec<MunicipalityCode> = state.nodes.keys().copied().collect();
-                        ensure_sourced_in(&js, &codes, config.ingest_max_age, &config.topology)
-                            .await?;
                     }
                 }
                 if state.batch.events >= config.batch_events_max {

@@ -29,8 +29,6 @@ pub(crate) enum Incoming {
         origin: Origin,
     },
     BackfillDone(MunicipalityCode),
-    /// The set of enrolled keys changed.
-    EnrolmentChanged,
 }
 
 /// Where a message was read, which decides whose it may be.

@@ -53,9 +53,28 @@ impl State {
         })
     }
 
+    /// Takes the enrolled keys from the database. A node that lost a key (revoked by another
+    /// process) may have segments accepted under it waiting for the next commit, which would
+    /// record them as accepted after the revocation: those are dropped and the node starts
+    /// again from what was committed (a back-fill brings its events back for a valid key).
     pub async fn reload_keys(&mut self, store: &Store) -> Result<(), AssociationError> {
         for row in store.nodes().await? {
             match self.nodes.get_mut(&row.code) {
+                Some(node) if node.keys_removed(&row.keys) => {
+                    let code = row.code;
+                    let dropped: usize = self
+                        .batch
+                        .segments
+                        .iter()
+                        .filter(|s| s.code == code)
+                        .map(|s| s.events.len())
+                        .sum();
+                    self.batch.segments.retain(|s| s.code != code);
+                    self.batch.events -= dropped;
+                    self.tracked(code, |_, node| node.clear_waiting());
+                    let fresh = NodeVerifier::new(code, row.keys, row.frontier, row.checkpoint);
+                    self.nodes.insert(code, fresh);
+                }
                 Some(node) => node.set_keys(row.keys),
                 None => {
                     self.nodes.insert(

@@ -243,6 +243,11 @@ impl NodeVerifier {
         self.keys = keys;
     }
 
+    /// Whether `keys` lacks one of the keys this node has now.
+    pub fn keys_removed(&self, keys: &[NoteVerifier]) -> bool {
+        self.keys.iter().any(|k| !keys.contains(k))
+    }
+
     pub fn is_revoked(&self) -> bool {
         self.revoked
     }
