@@ -33,6 +33,8 @@ impl IngestProgress {
 pub(crate) struct Batch {
     pub segments: Vec<Segment>,
     pub events: usize,
+    /// Bytes of the segments' events.
+    pub bytes: usize,
     pub quarantine: Vec<QuarantineRecord>,
     pub forks: Vec<ForkRecord>,
     /// Events at or below the verified size, to compare with the stored bytes.
@@ -59,19 +61,48 @@ pub(crate) struct QuarantineRecord {
     pub seq: Option<u64>,
     pub reason: Reason,
     pub detail: String,
+    /// The message's first [`QUARANTINE_PAYLOAD_MAX`] bytes, and its whole length.
     pub payload: Vec<u8>,
+    pub payload_len: usize,
     pub stream_seq: Option<u64>,
 }
 
+/// Bytes of a quarantined message kept with its record: enough to see what it was, while
+/// whoever publishes junk cannot fill the database at a megabyte a message.
+pub(crate) const QUARANTINE_PAYLOAD_MAX: usize = 4 * 1024;
+
 impl QuarantineRecord {
     pub fn new(q: Quarantine, subject: &str, payload: &[u8], stream_seq: u64) -> Self {
+        Self::with(
+            q.code.to_string(),
+            subject,
+            q.seq,
+            q.reason,
+            q.detail,
+            payload,
+            stream_seq,
+        )
+    }
+
+    /// A record of `payload` (kept up to [`QUARANTINE_PAYLOAD_MAX`] bytes); `stream_seq` 0 is
+    /// a message not read from the ingest stream.
+    pub fn with(
+        code: String,
+        subject: &str,
+        seq: Option<u64>,
+        reason: Reason,
+        detail: String,
+        payload: &[u8],
+        stream_seq: u64,
+    ) -> Self {
         Self {
-            code: q.code.to_string(),
+            code,
             subject: subject.to_owned(),
-            seq: q.seq,
-            reason: q.reason,
-            detail: q.detail,
-            payload: payload.to_vec(),
+            seq,
+            reason,
+            detail,
+            payload: payload[..payload.len().min(QUARANTINE_PAYLOAD_MAX)].to_vec(),
+            payload_len: payload.len(),
             stream_seq: (stream_seq > 0).then_some(stream_seq),
         }
     }

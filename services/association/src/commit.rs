@@ -12,7 +12,7 @@ use crate::batch::{Batch, ForkRecord, QuarantineRecord};
 use crate::error::AssociationError;
 use crate::projections::{self, ProjectedEvent};
 use crate::store::{CHUNK_EVENTS_MAX, Store, db, int, pack_chunk};
-use crate::verifier::Reason;
+use crate::verifier::{PendingEvent, Reason};
 
 /// What a commit did.
 #[derive(Debug, Default)]
@@ -41,15 +41,15 @@ pub(crate) async fn commit(
                     seq: event.seq,
                     event: decoded,
                 }),
-                Err(detail) => batch.quarantine.push(QuarantineRecord {
-                    code: segment.code.to_string(),
-                    subject: wire::event_subject(&segment.code),
-                    seq: Some(event.seq),
-                    reason: Reason::Undecodable,
-                    detail: format!("a verified event's payload does not decode: {detail}"),
-                    payload: event.bytes.clone(),
-                    stream_seq: None,
-                }),
+                Err(detail) => batch.quarantine.push(QuarantineRecord::with(
+                    segment.code.to_string(),
+                    &wire::event_subject(&segment.code),
+                    Some(event.seq),
+                    Reason::Undecodable,
+                    format!("a verified event's payload does not decode: {detail}"),
+                    &event.bytes,
+                    0,
+                )),
             }
         }
     }
@@ -57,7 +57,7 @@ pub(crate) async fn commit(
     let mut tx = store.pool().begin().await.map_err(db)?;
     projections::apply(&mut tx, &projected).await?;
     write_segments(&mut tx, witness, &batch, now).await?;
-    write_quarantine(&mut tx, &batch.quarantine).await?;
+    write_quarantine(&mut tx, &batch.quarantine, now).await?;
     write_forks(&mut tx, &batch.forks).await?;
     if !received.is_empty() {
         let codes: Vec<String> = received.iter().map(|(c, _)| c.to_string()).collect();
@@ -84,27 +84,46 @@ pub(crate) async fn commit(
     })
 }
 
+/// Sequence numbers further apart than this are read from storage separately when checking
+/// re-received events, so scattered claims never read a long range.
+const CHECK_RUN_GAP_MAX: u64 = 64;
+
 /// Events re-received at or below the verified size: identical bytes are duplicates (nothing to
-/// do), different bytes are quarantined as tampered.
+/// do), different bytes are quarantined as tampered. Stored events are read by runs of nearby
+/// sequence numbers, one query per run (a replay after a restart is one run per node).
 async fn check_duplicates(store: &Store, batch: &mut Batch) -> Result<(), AssociationError> {
-    let checks = std::mem::take(&mut batch.check_events);
-    for (code, seq, leaf, record) in checks {
-        let in_batch = batch
-            .segments
+    let mut checks = std::mem::take(&mut batch.check_events);
+    checks.sort_by_key(|(code, seq, _, _)| (*code, *seq));
+    let mut stored: BTreeMap<(MunicipalityCode, u64), Hash> = BTreeMap::new();
+    for segment in &batch.segments {
+        for event in &segment.events {
+            stored.insert((segment.code, event.seq), event.leaf);
+        }
+    }
+    let mut i = 0;
+    while i < checks.len() {
+        let code = checks[i].0;
+        let first = checks[i].1;
+        let mut last = first;
+        let mut j = i + 1;
+        while j < checks.len() && checks[j].0 == code && checks[j].1 <= last + CHECK_RUN_GAP_MAX {
+            last = checks[j].1;
+            j += 1;
+        }
+        if checks[i..j]
             .iter()
-            .filter(|s| s.code == code)
-            .flat_map(|s| s.events.iter())
-            .find(|e| e.seq == seq)
-            .map(|e| e.leaf);
-        let stored = match in_batch {
-            Some(leaf) => Some(leaf),
-            None => store
-                .events(&code, seq, seq)
-                .await?
-                .first()
-                .map(|(_, bytes)| merkle::leaf_hash(bytes)),
-        };
-        if stored.is_some_and(|stored| stored != leaf) {
+            .any(|(_, seq, _, _)| !stored.contains_key(&(code, *seq)))
+        {
+            for (seq, bytes) in store.events(&code, first, last).await? {
+                stored
+                    .entry((code, seq))
+                    .or_insert_with(|| merkle::leaf_hash(&bytes));
+            }
+        }
+        i = j;
+    }
+    for (code, seq, leaf, record) in checks {
+        if stored.get(&(code, seq)).is_some_and(|s| *s != leaf) {
             batch.quarantine.push(record);
         }
     }
@@ -167,6 +186,36 @@ async fn check_old_roots(store: &Store, batch: &mut Batch) -> Result<(), Associa
     Ok(())
 }
 
+/// Bytes of stored chunks written by one statement at most.
+const STATEMENT_BYTES_MAX: usize = 64 << 20;
+/// Bytes of events in one stored chunk at most (besides at most [`CHUNK_EVENTS_MAX`] events),
+/// so a proof or a page of the log never reads a huge row.
+const CHUNK_BYTES_MAX: usize = 4 << 20;
+
+/// `events` cut into stored chunks: consecutive runs of at most [`CHUNK_EVENTS_MAX`] events
+/// and [`CHUNK_BYTES_MAX`] bytes (one event at least).
+fn chunks(events: &[PendingEvent]) -> impl Iterator<Item = &[PendingEvent]> {
+    let mut rest = events;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut bytes = 0;
+        let mut len = 0;
+        while len < rest.len() && len < CHUNK_EVENTS_MAX {
+            let next = rest[len].bytes.len();
+            if len > 0 && bytes + next > CHUNK_BYTES_MAX {
+                break;
+            }
+            bytes += next;
+            len += 1;
+        }
+        let (chunk, tail) = rest.split_at(len);
+        rest = tail;
+        Some(chunk)
+    })
+}
+
 async fn write_segments(
     tx: &mut crate::store::Tx<'_>,
     witness: &NoteSigner,
@@ -186,12 +235,13 @@ async fn write_segments(
     for segment in &batch.segments {
         let first_seq = segment.first_seq();
         old_sizes.entry(segment.code).or_insert(first_seq - 1);
-        for (i, chunk) in segment.events.chunks(CHUNK_EVENTS_MAX).enumerate() {
-            let first = first_seq + (i * CHUNK_EVENTS_MAX) as u64;
+        let mut first = first_seq;
+        for chunk in chunks(&segment.events) {
             c_code.push(segment.code.to_string());
             c_first.push(int(first));
             c_last.push(int(first + chunk.len() as u64 - 1));
             c_events.push(pack_chunk(chunk.iter().map(|e| e.bytes.as_slice())));
+            first += chunk.len() as u64;
         }
         for (node, hash) in &segment.nodes {
             n_code.push(segment.code.to_string());
@@ -216,17 +266,31 @@ async fn write_segments(
             ),
         );
     }
-    sqlx::query(
-        "INSERT INTO fed_event_chunk (code, first_seq, last_seq, events) \
-         SELECT * FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::bytea[])",
-    )
-    .bind(c_code)
-    .bind(c_first)
-    .bind(c_last)
-    .bind(c_events)
-    .execute(&mut **tx)
-    .await
-    .map_err(db)?;
+    // Chunks go in statements of at most STATEMENT_BYTES_MAX bytes (PostgreSQL refuses a
+    // value over 1 GB, and one array parameter is one value).
+    let mut start = 0;
+    while start < c_events.len() {
+        let mut end = start;
+        let mut bytes = 0;
+        while end < c_events.len()
+            && (end == start || bytes + c_events[end].len() <= STATEMENT_BYTES_MAX)
+        {
+            bytes += c_events[end].len();
+            end += 1;
+        }
+        sqlx::query(
+            "INSERT INTO fed_event_chunk (code, first_seq, last_seq, events) \
+             SELECT * FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::bytea[])",
+        )
+        .bind(&c_code[start..end])
+        .bind(&c_first[start..end])
+        .bind(&c_last[start..end])
+        .bind(&c_events[start..end])
+        .execute(&mut **tx)
+        .await
+        .map_err(db)?;
+        start = end;
+    }
     if !n_code.is_empty() {
         sqlx::query(
             "INSERT INTO fed_tree_node (code, level, idx, hash) \
@@ -242,7 +306,8 @@ async fn write_segments(
     }
     sqlx::query(
         "INSERT INTO fed_checkpoint (code, size, root, note, cosigned_note, accepted_at) \
-         SELECT c, s, r, n, k, now() FROM UNNEST($1::text[], $2::int8[], $3::bytea[], $4::text[], $5::text[]) \
+         SELECT c, s, r, n, k, timestamptz 'epoch' + $6 * interval '1 microsecond' \
+         FROM UNNEST($1::text[], $2::int8[], $3::bytea[], $4::text[], $5::text[]) \
          AS t(c, s, r, n, k)",
     )
     .bind(k_code)
@@ -250,6 +315,7 @@ async fn write_segments(
     .bind(k_root)
     .bind(k_note)
     .bind(k_cosigned)
+    .bind(now.0)
     .execute(&mut **tx)
     .await
     .map_err(db)?;
@@ -291,25 +357,72 @@ async fn write_segments(
     Ok(())
 }
 
+/// Records a node may have in the quarantine; past it, further records are only counted
+/// (`fed_node.quarantine_dropped`), so whoever publishes junk on a node's subject cannot fill
+/// the database.
+pub(crate) const QUARANTINE_ROWS_PER_CODE_MAX: i64 = 10_000;
+
+/// Writes quarantine records, each once (by its ingest-stream position and by its
+/// fingerprint), at most [`QUARANTINE_ROWS_PER_CODE_MAX`] per municipality code, and keeps
+/// each node's count.
 async fn write_quarantine(
     tx: &mut crate::store::Tx<'_>,
     records: &[QuarantineRecord],
+    now: Timestamp,
 ) -> Result<(), AssociationError> {
     if records.is_empty() {
         return Ok(());
     }
-    let codes: Vec<&str> = records.iter().map(|r| r.code.as_str()).collect();
-    let subjects: Vec<&str> = records.iter().map(|r| r.subject.as_str()).collect();
-    let seqs: Vec<Option<i64>> = records.iter().map(|r| r.seq.map(int)).collect();
-    let reasons: Vec<&str> = records.iter().map(|r| r.reason.as_str()).collect();
-    let details: Vec<&str> = records.iter().map(|r| r.detail.as_str()).collect();
-    let payloads: Vec<&[u8]> = records.iter().map(|r| r.payload.as_slice()).collect();
-    let stream_seqs: Vec<Option<i64>> = records.iter().map(|r| r.stream_seq.map(int)).collect();
-    sqlx::query(
-        "INSERT INTO quarantine (code, subject, seq, reason, detail, payload, stream_seq) \
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::text[], $5::text[], \
-                              $6::bytea[], $7::int8[]) \
-         ON CONFLICT (stream_seq) DO NOTHING",
+    let mut codes: Vec<&str> = records.iter().map(|r| r.code.as_str()).collect();
+    codes.sort_unstable();
+    codes.dedup();
+    let counts: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT c, (SELECT count(*) FROM (SELECT 1 FROM quarantine q WHERE q.code = c \
+                                          LIMIT $2) AS held) \
+         FROM UNNEST($1::text[]) AS c",
+    )
+    .bind(&codes)
+    .bind(QUARANTINE_ROWS_PER_CODE_MAX)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db)?;
+    let mut room: BTreeMap<String, i64> = counts
+        .into_iter()
+        .map(|(code, held)| (code, QUARANTINE_ROWS_PER_CODE_MAX - held))
+        .collect();
+    let mut dropped: BTreeMap<&str, i64> = BTreeMap::new();
+    let kept: Vec<&QuarantineRecord> = records
+        .iter()
+        .filter(|r| {
+            let left = room.entry(r.code.clone()).or_default();
+            if *left > 0 {
+                *left -= 1;
+                true
+            } else {
+                *dropped.entry(r.code.as_str()).or_default() += 1;
+                false
+            }
+        })
+        .collect();
+    let codes: Vec<&str> = kept.iter().map(|r| r.code.as_str()).collect();
+    let subjects: Vec<&str> = kept.iter().map(|r| r.subject.as_str()).collect();
+    let seqs: Vec<Option<i64>> = kept.iter().map(|r| r.seq.map(int)).collect();
+    let reasons: Vec<&str> = kept.iter().map(|r| r.reason.as_str()).collect();
+    let details: Vec<&str> = kept.iter().map(|r| r.detail.as_str()).collect();
+    let payloads: Vec<&[u8]> = kept.iter().map(|r| r.payload.as_slice()).collect();
+    let lengths: Vec<i32> = kept
+        .iter()
+        .map(|r| i32::try_from(r.payload_len).unwrap_or(i32::MAX))
+        .collect();
+    let stream_seqs: Vec<Option<i64>> = kept.iter().map(|r| r.stream_seq.map(int)).collect();
+    let fingerprints: Vec<Vec<u8>> = kept.iter().map(|r| fingerprint(r).to_vec()).collect();
+    let inserted: Vec<String> = sqlx::query_scalar(
+        "INSERT INTO quarantine (code, subject, seq, reason, detail, payload, payload_len, \
+                                 stream_seq, fingerprint, received_at) \
+         SELECT c, s, q, r, d, p, l, ss, f, timestamptz 'epoch' + $10 * interval '1 microsecond' \
+         FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::text[], $5::text[], $6::bytea[], \
+                     $7::int4[], $8::int8[], $9::bytea[]) AS t(c, s, q, r, d, p, l, ss, f) \
+         ON CONFLICT DO NOTHING RETURNING code",
     )
     .bind(codes)
     .bind(subjects)
@@ -317,11 +430,57 @@ async fn write_quarantine(
     .bind(reasons)
     .bind(details)
     .bind(payloads)
+    .bind(lengths)
     .bind(stream_seqs)
+    .bind(fingerprints)
+    .bind(now.0)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db)?;
+    let mut added: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+    for code in &inserted {
+        added.entry(code.as_str()).or_default().0 += 1;
+    }
+    for (code, n) in &dropped {
+        added.entry(code).or_default().1 += n;
+    }
+    let codes: Vec<&str> = added.keys().copied().collect();
+    let kept_counts: Vec<i64> = added.values().map(|v| v.0).collect();
+    let dropped_counts: Vec<i64> = added.values().map(|v| v.1).collect();
+    sqlx::query(
+        "UPDATE fed_node n SET quarantined = n.quarantined + a.kept, \
+                quarantine_dropped = n.quarantine_dropped + a.dropped, \
+                quarantined_at = timestamptz 'epoch' + $4 * interval '1 microsecond' \
+         FROM UNNEST($1::text[], $2::int8[], $3::int8[]) AS a(code, kept, dropped) \
+         WHERE n.code = a.code",
+    )
+    .bind(codes)
+    .bind(kept_counts)
+    .bind(dropped_counts)
+    .bind(now.0)
     .execute(&mut **tx)
     .await
     .map_err(db)?;
     Ok(())
+}
+
+/// What makes a quarantine record the same as another: its subject, reason, sequence number
+/// and whole payload (by the kept bytes and the length), hashed.
+fn fingerprint(record: &QuarantineRecord) -> [u8; 32] {
+    use sha2::{Digest as _, Sha256};
+    let mut hash = Sha256::new();
+    for part in [
+        record.code.as_bytes(),
+        record.subject.as_bytes(),
+        record.reason.as_str().as_bytes(),
+    ] {
+        hash.update((part.len() as u64).to_le_bytes());
+        hash.update(part);
+    }
+    hash.update(record.seq.unwrap_or(0).to_le_bytes());
+    hash.update((record.payload_len as u64).to_le_bytes());
+    hash.update(&record.payload);
+    hash.finalize().into()
 }
 
 async fn write_forks(

@@ -71,7 +71,8 @@ pub fn checkpoint_msg_id(municipality: &MunicipalityCode, size: u64, note: &str)
 
 /// The configuration of a municipality's stream, shared by the relay (which creates it if
 /// missing) and the association (which creates it on enrolment so it can source it at once):
-/// file storage, deletes and purges refused, direct gets allowed for back-fills.
+/// file storage, deletes and purges refused, direct gets allowed for back-fills, messages at
+/// most [`MESSAGE_SIZE_MAX`] bytes.
 pub fn stream_config(
     municipality: &MunicipalityCode,
     duplicate_window: Duration,
@@ -87,9 +88,15 @@ pub fn stream_config(
         deny_purge: true,
         allow_direct: true,
         duplicate_window,
+        max_message_size: MESSAGE_SIZE_MAX,
         ..Default::default()
     }
 }
+
+/// The largest message a municipality's stream (and the association's ingest stream) takes:
+/// the largest envelope with room for headers; checkpoint notes are far smaller. Larger
+/// messages are refused by JetStream at publish, so no consumer ever reads one.
+pub const MESSAGE_SIZE_MAX: i32 = (event_store_core::ENVELOPE_LEN_MAX + 4 * 1024) as i32;
 
 /// Which of a municipality's two subjects a message came on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

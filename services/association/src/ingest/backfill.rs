@@ -7,11 +7,10 @@ use std::time::Duration;
 
 use async_nats::jetstream::Context;
 use event_store_core::MunicipalityCode;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::error::AssociationError;
-use crate::ingest::pump::{Incoming, Pump, pump};
+use crate::ingest::pump::{Feed, Incoming, Pump, pump};
 
 /// Back-fills running at once.
 const BACKFILLS_MAX: usize = 4;
@@ -83,13 +82,13 @@ pub(crate) async fn backfill(
     code: MunicipalityCode,
     from_seq: u64,
     retry: bool,
-    tx: mpsc::Sender<Incoming>,
+    feed: Feed,
 ) {
     let stream_name = wire::stream_name(&code);
-    if let Err(err) = backfill_inner(&js, code, &stream_name, from_seq, retry, &tx).await {
+    if let Err(err) = backfill_inner(&js, code, &stream_name, from_seq, retry, &feed).await {
         tracing::warn!(municipality = %code, error = %err, "back-fill failed; it is retried");
     }
-    let _ = tx.send(Incoming::BackfillDone(code)).await;
+    let _ = feed.tx.send(Incoming::BackfillDone(code)).await;
 }
 
 async fn backfill_inner(
@@ -98,7 +97,7 @@ async fn backfill_inner(
     stream_name: &str,
     from_seq: u64,
     retry: bool,
-    tx: &mpsc::Sender<Incoming>,
+    feed: &Feed,
 ) -> Result<(), AssociationError> {
     let mut stream = js
         .get_stream(stream_name)
@@ -115,7 +114,7 @@ async fn backfill_inner(
         from_seq,
     };
     if retry {
-        return pump(&stream, first, kind, tx).await;
+        return pump(&stream, first, kind, feed).await;
     }
     // The smallest stream sequence whose log position is >= from_seq.
     let (mut lo, mut hi) = (first, last.saturating_add(1));
@@ -131,5 +130,5 @@ async fn backfill_inner(
         }
     }
     let start = lo.saturating_sub(1).max(first);
-    pump(&stream, start, kind, tx).await
+    pump(&stream, start, kind, feed).await
 }

@@ -32,7 +32,7 @@ pub use crate::batch::IngestProgress;
 pub use topology::{INGEST_STREAM, Topology, connect, ensure_sourced, ensure_sourced_in};
 
 use backfill::Backfills;
-use pump::{AbortOnDrop, Incoming, Origin, read_stream};
+use pump::{AbortOnDrop, Feed, Incoming, Origin, read_stream};
 use state::State;
 
 /// Messages in flight from the readers to the verifying loop.
@@ -213,7 +213,8 @@ async fn run_once(
         .await
         .map_err(AssociationError::nats)?;
     let mut seen_last = 0;
-    let reader = tokio::spawn(read_stream(js.clone(), resume, tx.clone()));
+    let feed = Feed::new(tx.clone());
+    let reader = tokio::spawn(read_stream(js.clone(), resume, feed.clone()));
     let mut reader = AbortOnDrop(reader);
     let mut last_live = Instant::now();
     progress.send_modify(|p| {
@@ -255,7 +256,7 @@ async fn run_once(
             message = rx.recv() => {
                 let Some(message) = message else { return Ok(()) };
                 match message {
-                    Incoming::Message { subject, payload, origin } => {
+                    Incoming::Message { subject, payload, origin, .. } => {
                         if matches!(origin, Origin::Ingest { .. }) {
                             last_live = Instant::now();
                         }
@@ -266,7 +267,9 @@ async fn run_once(
                         state.release(code);
                     }
                 }
-                if state.batch.events >= config.batch_events_max {
+                if state.batch.events >= config.batch_events_max
+                    || state.batch.bytes >= state::COMMIT_BYTES_MAX
+                {
                     state.commit(store, witness, progress).await?;
                 }
             }
@@ -333,7 +336,7 @@ async fn run_once(
                 code,
                 from_seq,
                 retry,
-                tx.clone(),
+                feed.clone(),
             ));
         }
     }

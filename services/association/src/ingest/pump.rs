@@ -1,6 +1,7 @@
 //! Reading a JetStream stream in order into the verifying loop: the ingest stream forever
 //! (each message tagged with its stream sequence), or a node's own stream for a back-fill.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::DeliverPolicy;
@@ -8,7 +9,7 @@ use async_nats::jetstream::consumer::pull::OrderedConfig;
 use async_nats::jetstream::{self, Context};
 use event_store_core::MunicipalityCode;
 use futures_util::StreamExt;
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use crate::error::AssociationError;
 use crate::ingest::topology::INGEST_STREAM;
@@ -20,6 +21,10 @@ const BACKFILL_MESSAGES_MAX: u64 = 100_000;
 /// freeing its slot for other nodes' gaps.
 const BACKFILL_IDLE_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// Bytes of messages on their way from the readers to the verifying loop at most (besides
+/// [`super::CHANNEL_CAPACITY`] messages): 4,096 messages of up to 1 MiB would be 4 GiB.
+pub(crate) const CHANNEL_BYTES_MAX: usize = 64 << 20;
+
 /// One message for the verifying loop.
 #[derive(Debug)]
 pub(crate) enum Incoming {
@@ -27,6 +32,8 @@ pub(crate) enum Incoming {
         subject: String,
         payload: Vec<u8>,
         origin: Origin,
+        /// The message's share of [`CHANNEL_BYTES_MAX`], given back when it is dropped.
+        _bytes: OwnedSemaphorePermit,
     },
     BackfillDone(MunicipalityCode),
 }
@@ -73,17 +80,48 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// The way into the verifying loop, bounded in messages and in bytes.
+#[derive(Debug, Clone)]
+pub(crate) struct Feed {
+    pub tx: mpsc::Sender<Incoming>,
+    bytes: Arc<Semaphore>,
+}
+
+impl Feed {
+    pub fn new(tx: mpsc::Sender<Incoming>) -> Self {
+        Self {
+            tx,
+            bytes: Arc::new(Semaphore::new(CHANNEL_BYTES_MAX)),
+        }
+    }
+
+    /// Sends a message once there is room for its bytes; false when the loop is gone.
+    async fn send(&self, subject: String, payload: Vec<u8>, origin: Origin) -> bool {
+        let share = u32::try_from(payload.len().clamp(1, CHANNEL_BYTES_MAX)).unwrap_or(u32::MAX);
+        let Ok(permit) = self.bytes.clone().acquire_many_owned(share).await else {
+            return false;
+        };
+        let message = Incoming::Message {
+            subject,
+            payload,
+            origin,
+            _bytes: permit,
+        };
+        self.tx.send(message).await.is_ok()
+    }
+}
+
 /// Reads the ingest stream in order from `resume`, forever.
 pub(crate) async fn read_stream(
     js: Context,
     resume: u64,
-    tx: mpsc::Sender<Incoming>,
+    feed: Feed,
 ) -> Result<(), AssociationError> {
     let stream = js
         .get_stream(INGEST_STREAM)
         .await
         .map_err(AssociationError::nats)?;
-    pump(&stream, resume, Pump::Live, &tx).await
+    pump(&stream, resume, Pump::Live, &feed).await
 }
 
 /// Which reading a pump does.
@@ -106,7 +144,7 @@ pub(crate) async fn pump(
     stream: &jetstream::stream::Stream,
     start: u64,
     kind: Pump,
-    tx: &mpsc::Sender<Incoming>,
+    feed: &Feed,
 ) -> Result<(), AssociationError> {
     let filter_subject = match kind {
         Pump::Live => None,
@@ -159,12 +197,14 @@ pub(crate) async fn pump(
             }
             continue;
         }
-        let incoming = Incoming::Message {
-            subject: message.subject.to_string(),
-            payload: message.payload.to_vec(),
-            origin,
-        };
-        if tx.send(incoming).await.is_err() {
+        if !feed
+            .send(
+                message.subject.to_string(),
+                message.payload.to_vec(),
+                origin,
+            )
+            .await
+        {
             break;
         }
         read += 1;

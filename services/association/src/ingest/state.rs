@@ -21,6 +21,10 @@ use crate::verifier::{CheckpointOutcome, EventOutcome, NodeVerifier, Quarantine,
 /// flat however many nodes send at once, and no node's waiting events crowd out another's.
 const PENDING_TOTAL_MAX: usize = 200_000;
 const PENDING_BYTES_TOTAL_MAX: usize = 512 << 20;
+/// Ingest-stream messages a restart replays at most (see [`State::resume_position`]).
+const RESUME_REPLAY_MAX: u64 = 100_000;
+/// Bytes of verified events that make the next commit due (besides the configured count).
+pub(crate) const COMMIT_BYTES_MAX: usize = 64 << 20;
 
 /// The verifying loop's state.
 pub(crate) struct State {
@@ -106,14 +110,16 @@ impl State {
             return;
         };
         let code_text = parsed.code_text;
-        let record = |code: &str, reason: Reason, detail: String| QuarantineRecord {
-            code: code.to_owned(),
-            subject: subject.to_owned(),
-            seq: None,
-            reason,
-            detail,
-            payload: payload.clone(),
-            stream_seq: (stream_seq > 0).then_some(stream_seq),
+        let record = |code: &str, reason: Reason, detail: String| {
+            QuarantineRecord::with(
+                code.to_owned(),
+                subject,
+                None,
+                reason,
+                detail,
+                &payload,
+                stream_seq,
+            )
         };
         let Ok(code) = parsed.municipality() else {
             let detail = format!("{code_text:?} is not a KATOTTG code");
@@ -320,20 +326,21 @@ impl State {
         for mut segment in segments {
             let size = segment.checkpoint.checkpoint.size;
             for event in std::mem::take(&mut segment.forged) {
-                self.batch.quarantine.push(QuarantineRecord {
-                    code: segment.code.to_string(),
-                    subject: wire::event_subject(&segment.code),
-                    seq: Some(event.seq),
-                    reason: Reason::Forged,
-                    detail: format!(
+                self.batch.quarantine.push(QuarantineRecord::with(
+                    segment.code.to_string(),
+                    &wire::event_subject(&segment.code),
+                    Some(event.seq),
+                    Reason::Forged,
+                    format!(
                         "not the event the municipality's checkpoint signed for size {size} \
                          covers at this sequence number"
                     ),
-                    stream_seq: (event.stream_seq > 0).then_some(event.stream_seq),
-                    payload: event.bytes,
-                });
+                    &event.bytes,
+                    event.stream_seq,
+                ));
             }
             self.batch.events += segment.events.len();
+            self.batch.bytes += segment.events.iter().map(|e| e.bytes.len()).sum::<usize>();
             self.batch.segments.push(segment);
         }
     }
@@ -341,15 +348,10 @@ impl State {
     /// Held checkpoints that failed once their events arrived (their note is in the detail).
     fn quarantine_held(&mut self, failed: Vec<Quarantine>) {
         for q in failed {
-            self.batch.quarantine.push(QuarantineRecord {
-                code: q.code.to_string(),
-                subject: wire::checkpoint_subject(&q.code),
-                seq: q.seq,
-                reason: q.reason,
-                detail: q.detail,
-                payload: Vec::new(),
-                stream_seq: None,
-            });
+            let subject = wire::checkpoint_subject(&q.code);
+            self.batch
+                .quarantine
+                .push(QuarantineRecord::new(q, &subject, &[], 0));
         }
     }
 
@@ -375,14 +377,23 @@ impl State {
         out
     }
 
-    /// The resume position: the oldest message still only in memory, or the next one.
+    /// The resume position: the oldest message still only in memory, or the next one, but
+    /// never more than [`RESUME_REPLAY_MAX`] messages back. A node whose waiting events are
+    /// older (one that died before signing its tail, a revoked or a poisoned one) cannot pin
+    /// the whole federation's replay there: after a restart, its next checkpoint has its own
+    /// stream back-filled from its verified size instead.
     fn resume_position(&self) -> u64 {
+        let floor = self
+            .next_stream_seq
+            .saturating_sub(RESUME_REPLAY_MAX)
+            .max(1);
         self.nodes
             .values()
             .filter_map(NodeVerifier::oldest_stream_seq)
             .min()
             .unwrap_or(self.next_stream_seq)
             .min(self.next_stream_seq)
+            .max(floor)
     }
 
     pub async fn commit(

@@ -159,9 +159,12 @@ pub async fn ensure_sourced_in(
             // A transport buffer: each node's own stream is the durable copy (deletes and
             // purges refused there), and any message missing here is back-filled from it.
             allow_direct: true,
+            max_message_size: wire::MESSAGE_SIZE_MAX,
             ..Default::default()
         },
     };
+    let size_changed = config.max_message_size != wire::MESSAGE_SIZE_MAX;
+    config.max_message_size = wire::MESSAGE_SIZE_MAX;
     let have: BTreeMap<String, SourceSpec> = config
         .sources
         .iter()
@@ -175,6 +178,7 @@ pub async fn ensure_sourced_in(
         })
         .collect();
     if existing.is_some()
+        && !size_changed
         && wanted
             .iter()
             .all(|(name, spec)| have.get(name) == Some(spec))

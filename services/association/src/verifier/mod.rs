@@ -27,9 +27,10 @@ use event_store_core::{EnvelopeRef, Hash, MunicipalityCode, PayloadHeader};
 /// by default). Past it, later events are dropped and fetched again by a back-fill once a
 /// checkpoint arrives. The ingest also bounds the total over all nodes.
 pub const PENDING_EVENTS_MAX: usize = 20_000;
-/// Bytes of the events one node may have waiting (a checkpoint covering more than this is
-/// never reached: nodes checkpoint every 1,000 events or second by default).
-pub const PENDING_BYTES_MAX: usize = 64 << 20;
+/// Bytes of the events one node may have waiting: a checkpoint covering more is never
+/// reached. Nodes checkpoint every 1,000 events or second by default, and 1,000 events of the
+/// largest payload are 128 MiB.
+pub const PENDING_BYTES_MAX: usize = 160 << 20;
 
 /// Waiting events whose buffer a node keeps after its segment is applied; a larger buffer
 /// is released, so 1,470 nodes that each once waited for many events do not keep the room.
