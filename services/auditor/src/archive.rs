@@ -41,7 +41,35 @@ pub enum ArchiveError {
     },
     #[error("{path}: {detail}")]
     Format { path: PathBuf, detail: String },
+    /// A file named like an events file whose name does not say a range a file can hold.
+    #[error("{path}: not an events file name: {source}")]
+    EventsFileName {
+        path: PathBuf,
+        source: EventsFileNameError,
+    },
 }
+
+/// Why a name of the form `events-<first>-<last>.bin` is refused. The numbers are read with
+/// checked arithmetic: a crafted name can neither overflow a count nor claim a range no
+/// events file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum EventsFileNameError {
+    /// Not two decimal numbers (digits only, at most 20) that fit in 64 bits.
+    #[error("the sequence numbers are not two decimal numbers of 64 bits")]
+    NotANumber,
+    #[error("sequence numbers start at 1, the name's first is 0")]
+    ZeroFirst,
+    #[error("the first event {first} comes after the last {last}")]
+    FirstPastLast { first: u64, last: u64 },
+    #[error("{first}..={last} is more than the {EVENTS_PER_FILE} events an events file holds")]
+    TooManyEvents { first: u64, last: u64 },
+    #[error("sequence number {last} is past {SEQ_MAX}, the last one a log can hold")]
+    PastLog { last: u64 },
+}
+
+/// The largest sequence number a log holds: nodes and the association store sequence numbers
+/// and tree sizes in signed 64-bit columns.
+pub const SEQ_MAX: u64 = i64::MAX as u64;
 
 pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ArchiveError + '_ {
     move |source| ArchiveError::Io {
@@ -138,11 +166,51 @@ pub fn events_file_name(first: u64, last: u64) -> String {
     format!("events-{first:012}-{last:012}.bin")
 }
 
-/// The `(first, last)` of an events file name.
-pub fn parse_events_file_name(name: &str) -> Option<(u64, u64)> {
-    let rest = name.strip_prefix("events-")?.strip_suffix(".bin")?;
-    let (first, last) = rest.split_once('-')?;
-    Some((first.parse().ok()?, last.parse().ok()?))
+/// The `(first, last)` of an events file name: `Ok(None)` for a name not of the form
+/// `events-*.bin` (another file of the directory), an error for one of that form whose numbers
+/// are not a range an events file holds (`1 <= first <= last <= SEQ_MAX`, at most
+/// [`EVENTS_PER_FILE`] events), so `last - first + 1` ([`events_in`]) never overflows.
+pub fn parse_events_file_name(name: &str) -> Result<Option<(u64, u64)>, EventsFileNameError> {
+    let Some(rest) = name
+        .strip_prefix("events-")
+        .and_then(|rest| rest.strip_suffix(".bin"))
+    else {
+        return Ok(None);
+    };
+    let (first, last) = rest
+        .split_once('-')
+        .ok_or(EventsFileNameError::NotANumber)?;
+    let (first, last) = (sequence_number(first)?, sequence_number(last)?);
+    if first == 0 {
+        return Err(EventsFileNameError::ZeroFirst);
+    }
+    if first > last {
+        return Err(EventsFileNameError::FirstPastLast { first, last });
+    }
+    if last > SEQ_MAX {
+        return Err(EventsFileNameError::PastLog { last });
+    }
+    // `first <= last`, so the difference cannot underflow.
+    if last - first >= EVENTS_PER_FILE {
+        return Err(EventsFileNameError::TooManyEvents { first, last });
+    }
+    Ok(Some((first, last)))
+}
+
+/// A sequence number as a name writes it: decimal digits only (no sign, no space), at most 20.
+fn sequence_number(text: &str) -> Result<u64, EventsFileNameError> {
+    if text.is_empty() || text.len() > 20 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(EventsFileNameError::NotANumber);
+    }
+    text.parse().map_err(|_| EventsFileNameError::NotANumber)
+}
+
+/// How many events the file `first..=last` holds: `last - first + 1`, or 0 for a range that
+/// [`parse_events_file_name`] refuses (never an overflow).
+pub fn events_in(first: u64, last: u64) -> u64 {
+    last.checked_sub(first)
+        .and_then(|d| d.checked_add(1))
+        .unwrap_or(0)
 }
 
 /// Encodes events as a file's bytes: per event its leaf hash (32 bytes), its length (u32
@@ -252,7 +320,9 @@ impl Archive {
         Ok(codes)
     }
 
-    /// A hromada's events files, `(first, last, path)` ascending.
+    /// A hromada's events files, `(first, last, path)` ascending, each with `1 <= first <=
+    /// last` and at most [`EVENTS_PER_FILE`] events. A file named like an events file whose
+    /// numbers are no such range is an [`ArchiveError::EventsFileName`].
     pub fn events_files(&self, code: &MunicipalityCode) -> Result<Vec<EventsFile>, ArchiveError> {
         let dir = self.municipality_dir(code);
         let mut files = Vec::new();
@@ -262,8 +332,15 @@ impl Archive {
         for entry in fs::read_dir(&dir).map_err(io(&dir))? {
             let entry = entry.map_err(io(&dir))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if let Some((first, last)) = parse_events_file_name(&name) {
-                files.push((first, last, entry.path()));
+            match parse_events_file_name(&name) {
+                Ok(Some((first, last))) => files.push((first, last, entry.path())),
+                Ok(None) => {}
+                Err(source) => {
+                    return Err(ArchiveError::EventsFileName {
+                        path: entry.path(),
+                        source,
+                    });
+                }
             }
         }
         files.sort();
@@ -399,8 +476,14 @@ mod tests {
         assert!(decode_events(path, &encoded[..encoded.len() - 1]).is_err());
         assert_eq!(
             parse_events_file_name(&events_file_name(1, 100_000)),
-            Some((1, 100_000))
+            Ok(Some((1, 100_000)))
         );
-        assert_eq!(parse_events_file_name("events-x-1.bin"), None);
+        assert_eq!(
+            parse_events_file_name("events-x-1.bin"),
+            Err(EventsFileNameError::NotANumber)
+        );
+        assert_eq!(parse_events_file_name(CHECKPOINTS), Ok(None));
+        assert_eq!((events_in(1, 100_000), events_in(3, 1)), (100_000, 0));
+        assert_eq!(events_in(0, u64::MAX), 0);
     }
 }

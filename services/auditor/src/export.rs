@@ -16,7 +16,8 @@ use tonic::transport::Channel;
 use crate::AuditError;
 use crate::archive::{
     Archive, CHECKPOINTS, CheckpointRecord, DIGEST, DigestRecord, EVENTS_PER_FILE, FORMAT, KEYS,
-    KeyRecord, Keys, MANIFEST, Manifest, Position, encode_events, events_file_name, write_atomic,
+    KeyRecord, Keys, MANIFEST, Manifest, Position, encode_events, events_file_name, events_in,
+    write_atomic,
 };
 
 /// Checkpoints one ListCheckpoints call returns at most (the API's bound).
@@ -172,13 +173,14 @@ async fn export_events(
     // Keep whole, full files; fetch again from the start of the first one that is not.
     let mut next = 1;
     for (first, last, path) in archive.events_files(code)? {
-        let full = last + 1 - first == EVENTS_PER_FILE;
+        let held = events_in(first, last);
+        let full = held == EVENTS_PER_FILE;
         if first != next || !(full || last >= size) || last > size {
             std::fs::remove_file(&path).map_err(crate::archive::io(&path))?;
             continue;
         }
-        bar.inc(last + 1 - first);
-        next = last + 1;
+        bar.inc(held);
+        next = last.saturating_add(1);
     }
     let mut fetched = 0;
     while next <= size {

@@ -1,10 +1,17 @@
 //! `vidkryto audit recompute`: the national projections rebuilt from an archive alone, in a
 //! store of the auditor's own (the `projection` crate's in-memory store, the same rules the
 //! association runs), up to given positions; the digest is comparable with the association's.
+//!
+//! It treats the archive's events as the association treated them when it verified them
+//! (`services/association/src/commit.rs`): an event whose envelope decodes but whose payload
+//! does not is part of the verified log but no domain event, so it is **skipped** for the
+//! projections and reported ([`Recomputed::undecodable`]), never a reason to stop; bytes that
+//! the association could never have verified (no envelope, another position or another
+//! hromada than the archive says) are an error that `audit verify` explains.
 
 use std::collections::BTreeMap;
 
-use event_store_core::MunicipalityCode;
+use event_store_core::{EnvelopeRef, MunicipalityCode};
 use projection::{MemoryStore, Verified};
 
 use crate::AuditError;
@@ -17,13 +24,27 @@ const BATCH: usize = 20_000;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recomputed {
     pub digest: String,
-    /// Events replayed per hromada.
+    /// Events replayed per hromada (skipped ones included: they are in the verified log).
     pub positions: BTreeMap<MunicipalityCode, u64>,
     pub events: u64,
+    /// Verified events whose payload does not decode, skipped for the projections as the
+    /// association skips them, in hromada and log order.
+    pub undecodable: Vec<Undecodable>,
+}
+
+/// A verified event whose payload is no domain event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Undecodable {
+    pub municipality: MunicipalityCode,
+    pub seq: u64,
+    /// Why the payload does not decode.
+    pub detail: String,
 }
 
 /// Replays each hromada's archived events up to `upto` (all it holds, for a hromada not named)
-/// and returns the projection digest. Refuses when the archive holds fewer events than asked.
+/// and returns the projection digest. Verified events whose payload does not decode are skipped
+/// and listed. Refuses when the archive holds fewer events than asked, or bytes the association
+/// could not have verified.
 pub fn recompute(
     archive: &Archive,
     upto: &BTreeMap<MunicipalityCode, u64>,
@@ -31,6 +52,7 @@ pub fn recompute(
     let mut store = MemoryStore::new();
     let mut positions = BTreeMap::new();
     let mut events = 0;
+    let mut undecodable = Vec::new();
     let codes: Vec<MunicipalityCode> = if upto.is_empty() {
         archive.municipalities()?
     } else {
@@ -51,14 +73,35 @@ pub fn recompute(
                 if next > limit {
                     break 'files;
                 }
-                let recorded = domain::open(record.bytes).map_err(|e| {
-                    AuditError::Input(format!("{code} event {next}: {e} (run audit verify)"))
-                })?;
-                batch.push(Verified {
-                    municipality: code,
-                    seq: recorded.envelope.seq.0,
-                    event: recorded.event,
-                });
+                let corrupt = |what: String| {
+                    AuditError::Input(format!("{code} event {next}: {what} (run audit verify)"))
+                };
+                let envelope = EnvelopeRef::decode(record.bytes)
+                    .map_err(|e| corrupt(format!("not an envelope: {e}")))?;
+                if envelope.seq.0 != next || envelope.municipality != code {
+                    return Err(corrupt(format!(
+                        "the envelope is event {} of {}",
+                        envelope.seq.0, envelope.municipality
+                    )));
+                }
+                // The one way stored payloads are read (`domain::schema`), as the association's
+                // commit reads them; what does not decode is skipped, as it skips it.
+                match domain::decode(
+                    envelope.event_type,
+                    envelope.schema_version,
+                    envelope.payload,
+                ) {
+                    Ok(event) => batch.push(Verified {
+                        municipality: code,
+                        seq: next,
+                        event,
+                    }),
+                    Err(e) => undecodable.push(Undecodable {
+                        municipality: code,
+                        seq: next,
+                        detail: e.to_string(),
+                    }),
+                }
                 next += 1;
                 if batch.len() >= BATCH {
                     store
@@ -87,5 +130,6 @@ pub fn recompute(
         digest: projection::Digest(digest).to_string(),
         positions,
         events,
+        undecodable,
     })
 }

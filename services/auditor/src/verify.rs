@@ -15,7 +15,9 @@ use indicatif::ProgressBar;
 use projection::{MemoryStore, Outcome, Verified};
 use serde::Serialize;
 
-use crate::archive::{Archive, ArchiveError, CheckpointRecord, EventsFile, KeyRecord, Keys};
+use crate::archive::{
+    Archive, ArchiveError, CheckpointRecord, EventsFile, KeyRecord, Keys, events_in,
+};
 
 /// Events checked against the rules in one batch.
 const RULES_BATCH: usize = 10_000;
@@ -93,8 +95,8 @@ pub fn verify(archive: &Archive, threads: usize, progress: bool) -> Result<Repor
         .collect::<Result<_, _>>()?;
     let total: u64 = listings
         .iter()
-        .flat_map(|(_, files)| files.iter().map(|(a, b, _)| b + 1 - a))
-        .sum();
+        .flat_map(|(_, files)| files.iter().map(|(a, b, _)| events_in(*a, *b)))
+        .fold(0, u64::saturating_add);
     let bar = crate::progress_bar(
         progress,
         total,
@@ -349,16 +351,16 @@ fn verify_municipality(
                 report.verified_to = size;
             }
         }
-        if held != last + 1 - first {
+        let named = events_in(first, last);
+        if held != named {
             failure_found = Some(failure(
-                first + held,
+                first.saturating_add(held),
                 "missing",
                 format!(
-                    "{} holds {held} events, its name says {}",
+                    "{} holds {held} events, its name says {named}",
                     path.display(),
-                    last + 1 - first
                 ),
-                format!("{} events", last + 1 - first),
+                format!("{named} events"),
                 format!("{held} events"),
             ));
             break;

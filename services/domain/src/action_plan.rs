@@ -20,7 +20,8 @@ use crate::error::{DomainError, Refusal, Violation};
 use crate::ids::{CommitmentId, MilestoneId, PlanId};
 use crate::stream::check_not_before_last;
 use crate::text::{
-    check_http_url, check_len, check_line, check_paragraphs, check_strictly_ascending, is_full,
+    bounded_list, check_http_url, check_len, check_line, check_paragraphs,
+    check_strictly_ascending, is_full,
 };
 
 /// Longest plan, commitment or milestone title: one line.
@@ -179,11 +180,19 @@ pub struct CommitmentAdded {
     /// At most [`LEAD_INSTITUTION_LEN_MAX`] characters, one line.
     pub lead_institution: String,
     /// One to four values, strictly ascending.
+    #[serde(deserialize_with = "ogp_values")]
     pub values: Vec<OgpValue>,
     pub start: CivilDate,
     /// On or after `start`.
     pub end: CivilDate,
     pub at: Timestamp,
+}
+
+/// Reads at most [`OGP_VALUES_MAX`] + 1 values (see [`bounded_list`]).
+fn ogp_values<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<OgpValue>, D::Error> {
+    bounded_list(deserializer, OGP_VALUES_MAX)
 }
 
 /// A milestone joined a commitment.

@@ -29,7 +29,7 @@ use uuid::Uuid;
 
 use crate::error::{DomainError, Violation};
 use crate::stream::check_not_before_last;
-use crate::text::{check_len, check_strictly_ascending};
+use crate::text::{bounded_list, check_len, check_strictly_ascending};
 
 /// Most non-working dates a calendar holds: public holidays and their transfers are about 15 a
 /// year, so 1,024 covers decades of history while keeping each calendar event under ~6 KB.
@@ -427,9 +427,17 @@ pub enum CalendarEvent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NonWorkingDatesSet {
     /// The whole list, strictly ascending, at most [`NON_WORKING_DATES_MAX`].
+    #[serde(deserialize_with = "non_working_dates")]
     pub dates: Vec<CivilDate>,
     /// When the list changed.
     pub at: Timestamp,
+}
+
+/// Reads at most [`NON_WORKING_DATES_MAX`] + 1 dates (see [`bounded_list`]).
+fn non_working_dates<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<CivilDate>, D::Error> {
+    bounded_list(deserializer, NON_WORKING_DATES_MAX)
 }
 
 impl NonWorkingDatesSet {

@@ -18,7 +18,8 @@ use crate::ids::{ContributionId, DialogueId};
 use crate::pseudonym::PseudonymTag;
 use crate::stream::check_not_before_last;
 use crate::text::{
-    check_len, check_line, check_optional_line, check_paragraphs, check_range, is_full,
+    bounded_list, check_len, check_line, check_optional_line, check_paragraphs, check_range,
+    is_full,
 };
 
 /// Longest dialogue topic: a one-line subject.
@@ -178,8 +179,16 @@ pub struct DialogueClosed {
     pub attendance_count: u32,
     /// At most [`ORGANISATIONS_MAX`] names, each one line of at most
     /// [`ORGANISATION_NAME_LEN_MAX`] characters.
+    #[serde(deserialize_with = "organisations")]
     pub participating_organisations: Vec<String>,
     pub at: Timestamp,
+}
+
+/// Reads at most [`ORGANISATIONS_MAX`] + 1 names (see [`bounded_list`]).
+fn organisations<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<String>, D::Error> {
+    bounded_list(deserializer, ORGANISATIONS_MAX)
 }
 
 /// The outcome report of a closed dialogue was published.

@@ -93,6 +93,51 @@ pub(crate) fn check_len(
     Ok(())
 }
 
+/// Deserialises a list bounded by `items_max` (a payload field, through
+/// `#[serde(deserialize_with)]`) holding at most `items_max + 1` items: every item the bytes
+/// hold is read (so the fields after the list are where they were), but past the first
+/// `items_max + 1` they are dropped at once, and room is reserved for no more than that, whatever
+/// length the bytes claim. The list then fails [`check_len`] with `TooMany` exactly as the whole
+/// list would, while decoding never holds more than the declared bound: without this, serde
+/// reserves up to 1 MiB for a claimed length (43,690 `String`s for a list of at most 200 names)
+/// and keeps every item of a 128 KiB payload of one-byte items (3 MiB of empty `String`s).
+pub(crate) fn bounded_list<'de, D, T>(deserializer: D, items_max: u32) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    struct Bounded<T> {
+        keep: usize,
+        item: std::marker::PhantomData<T>,
+    }
+
+    impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for Bounded<T> {
+        type Value = Vec<T>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "a list of at most {} items", self.keep.saturating_sub(1))
+        }
+
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(self.keep));
+            while let Some(item) = seq.next_element::<T>()? {
+                if items.len() < self.keep {
+                    items.push(item);
+                }
+            }
+            Ok(items)
+        }
+    }
+
+    let keep = usize::try_from(items_max)
+        .unwrap_or(usize::MAX)
+        .saturating_add(1);
+    deserializer.deserialize_seq(Bounded {
+        keep,
+        item: std::marker::PhantomData,
+    })
+}
+
 /// Whether a collection of `len` items has no room for one more under `items_max`.
 pub(crate) fn is_full(len: usize, items_max: u32) -> bool {
     u64::try_from(len).map_or(true, |len| len >= u64::from(items_max))

@@ -178,3 +178,76 @@ fn impossible_dates_and_enum_variants_are_refused() {
         Err(DecodeError::Malformed { .. })
     ));
 }
+
+/// Lists longer than their bound decode to the same `TooMany` as ever, however many items the
+/// bytes hold or claim; decoding keeps at most the bound plus one of them (the fuzz target
+/// `domain_payload` measures that: a 128 KiB payload of empty names once made 3 MiB of
+/// `String`s, a claimed length alone a 1 MiB reservation).
+#[test]
+fn over_long_lists_are_too_many_whatever_their_length() {
+    use domain::calendar::{CalendarEvent, NON_WORKING_DATES_MAX, NonWorkingDatesSet};
+    use domain::dialogue::{DialogueClosed, DialogueEvent, ORGANISATIONS_MAX};
+    let at = utc("2024-05-03", 12, 0);
+    let closed = |names: usize| -> Event {
+        DialogueEvent::Closed(DialogueClosed {
+            dialogue_id: fixtures::dialogue_id(),
+            attendance_count: 1,
+            participating_organisations: vec![String::new(); names],
+            at,
+        })
+        .into()
+    };
+    let too_many_names = Err(DecodeError::Invalid {
+        type_code: 204,
+        field: "participating_organisations",
+        rule: Violation::TooMany {
+            items_max: ORGANISATIONS_MAX,
+        },
+    });
+    for names in [ORGANISATIONS_MAX as usize + 1, 1_000, 100_000] {
+        let encoded = encode(&closed(names));
+        assert_eq!(
+            decode(encoded.event_type, SCHEMA_VERSION_1, &encoded.payload),
+            too_many_names,
+            "{names} names"
+        );
+    }
+    // Within the bound, the names' own rule applies (a name is not blank).
+    let encoded = encode(&closed(2));
+    assert!(matches!(
+        decode(encoded.event_type, SCHEMA_VERSION_1, &encoded.payload),
+        Err(DecodeError::Invalid {
+            field: "participating_organisations",
+            ..
+        })
+    ));
+    let dates = |n: i64| -> Event {
+        CalendarEvent::NonWorkingDatesSet(NonWorkingDatesSet {
+            dates: (0..n).map(|d| date("2000-01-01").add_days(d)).collect(),
+            at,
+        })
+        .into()
+    };
+    let encoded = encode(&dates(i64::from(NON_WORKING_DATES_MAX)));
+    assert!(decode(encoded.event_type, SCHEMA_VERSION_1, &encoded.payload).is_ok());
+    let encoded = encode(&dates(i64::from(NON_WORKING_DATES_MAX) + 500));
+    assert_eq!(
+        decode(encoded.event_type, SCHEMA_VERSION_1, &encoded.payload),
+        Err(DecodeError::Invalid {
+            type_code: 1,
+            field: "dates",
+            rule: Violation::TooMany {
+                items_max: NON_WORKING_DATES_MAX
+            },
+        })
+    );
+    // A claimed length far past the bytes is truncated input, as before.
+    let mut payload = encode(&closed(0)).payload;
+    let names_at = 1 + 16 + 1; // the dialogue id (length and 16 bytes), attendance 1
+    assert_eq!(payload[names_at], 0);
+    payload.splice(names_at..=names_at, [0xff, 0xff, 0xff, 0xff, 0x0f]);
+    assert!(matches!(
+        decode(EventTypeCode(204), SCHEMA_VERSION_1, &payload),
+        Err(DecodeError::Malformed { .. })
+    ));
+}

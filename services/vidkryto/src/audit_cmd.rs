@@ -207,6 +207,16 @@ pub async fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
                 recomputed.events,
                 recomputed.positions.len()
             );
+            if !recomputed.undecodable.is_empty() {
+                // Skipped for the projections, as the association skips them.
+                println!(
+                    "skipped {} verified events whose payload does not decode (as the association does):",
+                    recomputed.undecodable.len()
+                );
+                for u in &recomputed.undecodable {
+                    println!("  {} event {}: {}", u.municipality, u.seq, u.detail);
+                }
+            }
             match theirs {
                 None => Ok(ExitCode::SUCCESS),
                 Some(theirs) if theirs == recomputed.digest => {

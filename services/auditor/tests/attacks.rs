@@ -1,0 +1,357 @@
+//! Attacks on the auditor through a crafted archive (issue 13, defect 10), built offline with
+//! the real encoders:
+//! - a verified event (signed by the node, cosigned by the association) whose payload does not
+//!   decode: the association skips it for the projections (and quarantines it), so `recompute`
+//!   must skip it too, report it, and reach the association's digest;
+//! - events-file names whose numbers are crafted (first past last, a range no file can hold,
+//!   numbers at the edge of `u64`): refused with a typed error, never an overflow or a panic.
+
+use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+
+use auditor::archive::{
+    Archive, ArchiveError, CHECKPOINTS, CheckpointRecord, EventsFileNameError, KEYS, KeyRecord,
+    Keys, MUNICIPALITIES, encode_events, events_file_name, parse_events_file_name, to_json_line,
+    write_atomic,
+};
+use auditor::recompute::recompute;
+use auditor::verify::verify;
+use domain::petition::{
+    PetitionEvent, PetitionFiled, PetitionPublished, PetitionSigned, StatuteRule,
+};
+use domain::{Event, PetitionId, PseudonymTag};
+use event_store_core::checkpoint::{Checkpoint, NoteSigner, origin_for};
+use event_store_core::{
+    Envelope, EventId, LogSeq, MunicipalityCode, StreamVersion, Timestamp, merkle,
+};
+use projection::{MemoryStore, Verified};
+use uuid::Uuid;
+
+const VINNYTSIA: &str = "UA05020030000031457";
+const AT: i64 = 1_714_737_600_000_000; // 2024-05-03 12:00 UTC
+
+fn code() -> MunicipalityCode {
+    MunicipalityCode::parse(VINNYTSIA).unwrap()
+}
+
+fn node_signer() -> NoteSigner {
+    NoteSigner::from_seed(&origin_for(&code()), [1; 32]).unwrap()
+}
+
+fn witness() -> NoteSigner {
+    NoteSigner::from_seed("vidkryto-association", [2; 32]).unwrap()
+}
+
+fn petition() -> PetitionId {
+    PetitionId(Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0001))
+}
+
+/// The envelope of `event` at `seq`, version `seq` of the petition's stream.
+fn envelope_of(seq: u64, event: &Event) -> Vec<u8> {
+    let encoded = domain::encode(event);
+    envelope(seq, encoded.event_type, encoded.payload)
+}
+
+fn envelope(seq: u64, event_type: event_store_core::EventTypeCode, payload: Vec<u8>) -> Vec<u8> {
+    Envelope {
+        event_type,
+        schema_version: domain::SCHEMA_VERSION_1,
+        municipality: code(),
+        seq: LogSeq(seq),
+        stream_id: event_store_core::StreamId(petition().0),
+        stream_version: StreamVersion(seq),
+        event_id: EventId(Uuid::from_u128(
+            0x0190_0000_0000_7000_8000_0000_0001_0000 + seq as u128,
+        )),
+        recorded_at: Timestamp(AT + seq as i64),
+        payload,
+    }
+    .encode()
+    .unwrap()
+}
+
+fn filed() -> Event {
+    PetitionEvent::Filed(PetitionFiled {
+        petition_id: petition(),
+        author: PseudonymTag([1; 32]),
+        title: "Сквер".into(),
+        text: "Зберегти сквер.".into(),
+        category: "довкілля".into(),
+        at: Timestamp(AT),
+        moderation_due: "2024-05-09".parse().unwrap(),
+    })
+    .into()
+}
+
+fn published() -> Event {
+    PetitionEvent::Published(PetitionPublished {
+        petition_id: petition(),
+        rule: StatuteRule::KYIV,
+        at: Timestamp(AT + 2),
+    })
+    .into()
+}
+
+fn signed(n: u8, seq: u64) -> Event {
+    PetitionEvent::Signed(PetitionSigned {
+        petition_id: petition(),
+        signer: PseudonymTag([n; 32]),
+        at: Timestamp(AT + seq as i64),
+    })
+    .into()
+}
+
+/// Writes an archive of Vinnytsia's `events` in one file, with one checkpoint over all of
+/// them signed by the node and cosigned by the association, and its manifest.
+fn write_archive(dir: &Path, events: &[Vec<u8>]) -> Archive {
+    let archive = Archive::new(dir);
+    let muni = archive.municipality_dir(&code());
+    std::fs::create_dir_all(&muni).unwrap();
+    let size = events.len() as u64;
+    write_atomic(
+        &muni.join(events_file_name(1, size)),
+        &encode_events(events.iter().map(Vec::as_slice)),
+    )
+    .unwrap();
+    let leaves: Vec<_> = events.iter().map(|e| merkle::leaf_hash(e)).collect();
+    let root = merkle::root_from_leaves(&leaves);
+    let mut note = node_signer().sign(Checkpoint {
+        origin: origin_for(&code()),
+        size,
+        root,
+    });
+    note.cosign(&witness(), 1_714_737_700);
+    let record = CheckpointRecord {
+        size,
+        root: hex::encode(root),
+        cosigned_note: note.to_note(),
+        accepted_at_micros: AT + 1_000_000,
+    };
+    write_atomic(
+        &muni.join(CHECKPOINTS),
+        to_json_line(&record).unwrap().as_bytes(),
+    )
+    .unwrap();
+    archive
+        .write_json(
+            KEYS,
+            &Keys {
+                witness_vkey: witness().verifier().to_text(),
+                keys: vec![KeyRecord {
+                    code: VINNYTSIA.into(),
+                    vkey: node_signer().verifier().to_text(),
+                    enrolled_at_micros: 0,
+                    revoked_at_micros: 0,
+                }],
+            },
+        )
+        .unwrap();
+    auditor::export::write_manifest(&archive, "test").unwrap();
+    archive
+}
+
+/// The digest the association reaches on these verified events: it projects the ones whose
+/// payload decodes, in log order, and skips (quarantines) the others
+/// (`services/association/src/commit.rs`).
+fn association_digest(events: &[Vec<u8>]) -> String {
+    let projected: Vec<Verified> = events
+        .iter()
+        .filter_map(|bytes| domain::open(bytes).ok())
+        .map(|recorded| Verified {
+            municipality: recorded.envelope.municipality,
+            seq: recorded.envelope.seq.0,
+            event: recorded.event,
+        })
+        .collect();
+    let mut store = MemoryStore::new();
+    store.apply_batch(&projected).unwrap();
+    projection::Digest(store.digest().unwrap()).to_string()
+}
+
+#[test]
+fn a_verified_event_whose_payload_does_not_decode_is_skipped_and_reported_as_the_association_does()
+{
+    let signed_type = domain::encode(&signed(9, 3)).event_type;
+    let events = vec![
+        envelope_of(1, &filed()),
+        envelope_of(2, &published()),
+        // A well-formed envelope, in its place in the log and the stream, covered by the
+        // node's signed checkpoint, whose payload is no petition signature.
+        envelope(3, signed_type, vec![0xff, 0xff, 0xff, 0x0f, 0x00]),
+        envelope_of(4, &signed(4, 4)),
+        envelope_of(5, &signed(5, 5)),
+    ];
+    assert!(
+        domain::open(&events[2]).is_err(),
+        "the crafted payload must not decode"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let archive = write_archive(dir.path(), &events);
+
+    // `verify` names it: the node signed an event that is not a domain event.
+    let report = verify(&archive, 1, false).unwrap();
+    let failure = report.municipalities[0].failure.clone().unwrap();
+    assert_eq!((failure.seq, failure.check), (3, "undecodable"));
+
+    // `recompute` skips it for the projections, as the association does, and says so.
+    let recomputed = recompute(&archive, &BTreeMap::new()).expect("recompute skips, never stops");
+    assert_eq!(recomputed.digest, association_digest(&events));
+    assert_eq!(recomputed.positions.get(&code()), Some(&5));
+    assert_eq!(recomputed.events, 5);
+    assert_eq!(recomputed.undecodable.len(), 1);
+    assert_eq!(recomputed.undecodable[0].municipality, code());
+    assert_eq!(recomputed.undecodable[0].seq, 3);
+    assert!(
+        recomputed.undecodable[0].detail.contains("104"),
+        "{:?}",
+        recomputed.undecodable[0].detail
+    );
+    // The same up to an explicit position past it, and before it nothing is skipped.
+    let upto = BTreeMap::from([(code(), 5)]);
+    assert_eq!(
+        recompute(&archive, &upto).unwrap().digest,
+        recomputed.digest
+    );
+    let upto = BTreeMap::from([(code(), 2)]);
+    let before = recompute(&archive, &upto).unwrap();
+    assert!(before.undecodable.is_empty());
+    assert_eq!(before.digest, association_digest(&events[..2]));
+}
+
+#[test]
+fn an_archive_without_undecodable_events_reports_none() {
+    let events = vec![
+        envelope_of(1, &filed()),
+        envelope_of(2, &published()),
+        envelope_of(3, &signed(3, 3)),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let archive = write_archive(dir.path(), &events);
+    assert!(verify(&archive, 1, false).unwrap().ok);
+    let recomputed = recompute(&archive, &BTreeMap::new()).unwrap();
+    assert!(recomputed.undecodable.is_empty());
+    assert_eq!(recomputed.digest, association_digest(&events));
+}
+
+/// Adds an events file named `name` (holding one valid event) beside the archive's files.
+fn plant(archive: &Archive, name: &str) {
+    let path = archive.root.join(MUNICIPALITIES).join(VINNYTSIA).join(name);
+    std::fs::write(
+        path,
+        encode_events([envelope_of(9, &signed(9, 9)).as_slice()]),
+    )
+    .unwrap();
+}
+
+/// Runs `f`, failing the test with the panic's message if it panicked.
+fn no_panic<T>(what: &str, f: impl FnOnce() -> T) -> T {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(value) => value,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_default();
+            panic!("{what} panicked: {message}");
+        }
+    }
+}
+
+#[test]
+fn crafted_events_file_names_are_refused_with_a_typed_error_never_a_panic() {
+    let crafted = [
+        // first past last: `last + 1 - first` underflows.
+        "events-000000000003-000000000001.bin",
+        // the largest u64 as last: `last + 1` overflows.
+        "events-000000000001-18446744073709551615.bin",
+        // one event, but past the last sequence number a log holds.
+        "events-18446744073709551615-18446744073709551615.bin",
+        // a range no events file holds (at most 100,000 events).
+        "events-000000000001-000000200000.bin",
+    ];
+    for name in crafted {
+        let events = vec![envelope_of(1, &filed()), envelope_of(2, &published())];
+        let dir = tempfile::tempdir().unwrap();
+        let archive = write_archive(dir.path(), &events);
+        plant(&archive, name);
+        let listed = no_panic("events_files", || archive.events_files(&code()));
+        assert!(
+            matches!(listed, Err(ArchiveError::EventsFileName { .. })),
+            "{name}: {listed:?}"
+        );
+        let verified = no_panic("verify", || verify(&archive, 1, false));
+        assert!(
+            matches!(verified, Err(ArchiveError::EventsFileName { .. })),
+            "{name}: {verified:?}"
+        );
+        let recomputed = no_panic("recompute", || recompute(&archive, &BTreeMap::new()));
+        assert!(
+            matches!(
+                recomputed,
+                Err(auditor::AuditError::Archive(
+                    ArchiveError::EventsFileName { .. }
+                ))
+            ),
+            "{name}: {recomputed:?}"
+        );
+    }
+}
+
+#[test]
+fn events_file_names_parse_with_checked_arithmetic() {
+    assert_eq!(
+        parse_events_file_name(&events_file_name(1, 100_000)),
+        Ok(Some((1, 100_000)))
+    );
+    assert_eq!(
+        parse_events_file_name(&events_file_name(100_001, 100_007)),
+        Ok(Some((100_001, 100_007)))
+    );
+    // Not an events file at all: other files of the directory.
+    for other in [
+        CHECKPOINTS,
+        "events.bin",
+        "events-1-2.bin.partial",
+        "notes.txt",
+    ] {
+        assert_eq!(parse_events_file_name(other), Ok(None), "{other}");
+    }
+    let refused = [
+        (
+            "events-000000000003-000000000001.bin",
+            EventsFileNameError::FirstPastLast { first: 3, last: 1 },
+        ),
+        (
+            "events-000000000000-000000000001.bin",
+            EventsFileNameError::ZeroFirst,
+        ),
+        (
+            "events-000000000001-18446744073709551615.bin",
+            EventsFileNameError::PastLog { last: u64::MAX },
+        ),
+        (
+            "events-000000000001-000000100001.bin",
+            EventsFileNameError::TooManyEvents {
+                first: 1,
+                last: 100_001,
+            },
+        ),
+        (
+            "events-9223372036854775808-9223372036854775808.bin",
+            EventsFileNameError::PastLog { last: 1 << 63 },
+        ),
+        ("events-x-1.bin", EventsFileNameError::NotANumber),
+        ("events-+1-2.bin", EventsFileNameError::NotANumber),
+        (
+            "events-1-18446744073709551616.bin",
+            EventsFileNameError::NotANumber,
+        ),
+        ("events-1.bin", EventsFileNameError::NotANumber),
+        ("events-1-2-3.bin", EventsFileNameError::NotANumber),
+    ];
+    for (name, error) in refused {
+        assert_eq!(parse_events_file_name(name), Err(error), "{name}");
+    }
+}
