@@ -674,3 +674,106 @@ impl Civic {
             .expect("assess commitment");
     }
 }
+
+/// A hromada's log written by the test itself, straight onto NATS as its relay would publish
+/// it: the test holds the signing key (enrol `signer().verifier()`), so it can write logs no
+/// node would (the largest events, no checkpoint at all, hundreds of thousands of events).
+#[derive(Debug)]
+pub struct SyntheticLog {
+    pub code: MunicipalityCode,
+    signer: NoteSigner,
+    stream_id: event_store_core::StreamId,
+    leaves: Vec<event_store_core::Hash>,
+}
+
+impl SyntheticLog {
+    pub fn new(code: MunicipalityCode, seed: u8) -> Self {
+        let origin = event_store_core::checkpoint::origin_for(&code);
+        Self {
+            code,
+            signer: NoteSigner::from_seed(&origin, [seed; 32]).expect("a signer"),
+            stream_id: event_store_core::StreamId(uuid::Uuid::now_v7()),
+            leaves: Vec::new(),
+        }
+    }
+
+    pub fn signer(&self) -> &NoteSigner {
+        &self.signer
+    }
+
+    /// Events in the log so far.
+    pub fn size(&self) -> u64 {
+        self.leaves.len() as u64
+    }
+
+    /// Appends `count` events with payloads of `payload_len` bytes and publishes them, with a
+    /// signed checkpoint after every `checkpoint_every` of them (0: none), at most 256
+    /// acknowledgements outstanding.
+    pub async fn publish(
+        &mut self,
+        js: &async_nats::jetstream::Context,
+        count: u64,
+        payload_len: usize,
+        checkpoint_every: u64,
+    ) {
+        let mut acks = std::collections::VecDeque::new();
+        for _ in 0..count {
+            let seq = self.size() + 1;
+            let bytes = event_store_core::Envelope {
+                event_type: event_store_core::EventTypeCode(1),
+                schema_version: event_store_core::SchemaVersion(1),
+                municipality: self.code,
+                seq: event_store_core::LogSeq(seq),
+                stream_id: self.stream_id,
+                stream_version: event_store_core::StreamVersion(seq),
+                event_id: event_store_core::EventId::new_v7(),
+                recorded_at: Timestamp::now(),
+                payload: vec![(seq % 251) as u8; payload_len],
+            }
+            .encode()
+            .expect("an envelope");
+            self.leaves
+                .push(event_store_core::merkle::leaf_hash(&bytes));
+            let subject = wire::event_subject(&self.code);
+            acks.push_back(js.publish(subject, bytes.into()).await.expect("publish"));
+            if checkpoint_every > 0 && seq.is_multiple_of(checkpoint_every) {
+                acks.push_back(self.publish_checkpoint_async(js).await);
+            }
+            if acks.len() >= 256 {
+                acks.pop_front()
+                    .expect("an ack")
+                    .await
+                    .expect("acknowledged");
+            }
+        }
+        for ack in acks {
+            ack.await.expect("acknowledged");
+        }
+    }
+
+    /// Publishes a checkpoint over the whole log so far.
+    pub async fn publish_checkpoint(&self, js: &async_nats::jetstream::Context) {
+        self.publish_checkpoint_async(js)
+            .await
+            .await
+            .expect("acknowledged");
+    }
+
+    async fn publish_checkpoint_async(
+        &self,
+        js: &async_nats::jetstream::Context,
+    ) -> async_nats::jetstream::context::PublishAckFuture {
+        let note = self
+            .signer
+            .sign(event_store_core::checkpoint::Checkpoint {
+                origin: event_store_core::checkpoint::origin_for(&self.code),
+                size: self.size(),
+                root: event_store_core::merkle::root_from_leaves(&self.leaves),
+            })
+            .to_note();
+        let subject = wire::checkpoint_subject(&self.code);
+        js.publish(subject, note.into_bytes().into())
+            .await
+            .expect("publish")
+    }
+}

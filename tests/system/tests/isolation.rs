@@ -294,3 +294,41 @@ async fn the_signed_checkpoint_decides_over_forged_bytes() {
     );
     association.shutdown().await;
 }
+
+/// Junk on a hromada's subject costs the association a bounded quarantine, and one envelope
+/// claiming a huge sequence number does not mark the hromada as lagging forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn junk_is_quarantined_within_bounds_and_a_huge_claim_marks_nothing_lagging() {
+    let nats = NatsServer::start().await.unwrap();
+    let association = TestAssociation::start(&nats.url()).await;
+    let victim = TestNode::start(VINNYTSIA, 1_000, &nats.url()).await;
+    association.enroll(&victim).await;
+    let js = jetstream::new(async_nats::connect(nats.url()).await.unwrap());
+    wait_sourced(&js, 1).await;
+
+    let subject = wire::event_subject(&victim.code);
+    let mut big = vec![0_u8; 100 * 1024];
+    big[0] = 0xee;
+    let junk = (0..10_500_u32)
+        .map(|i| (subject.clone(), format!("junk {i}").into_bytes()))
+        .chain([(subject.clone(), big)])
+        .chain([(subject.clone(), forged_envelope(victim.code, 1_000_000_000))]);
+    publish_all(&js, junk).await;
+
+    let mut b = Civic::of(&victim).await;
+    let petition = b.petition("Shade trees in the schoolyard").await;
+    b.sign(&petition, 0..5).await;
+    association
+        .wait_all(&[&victim], Duration::from_secs(60))
+        .await;
+    // Everything published before the node's events has been read by now.
+    let info = association.node(victim.code).await;
+    assert_eq!(info.received_seq, victim.log_size(), "{info:?}");
+    assert_eq!(info.quarantined, 10_000, "{info:?}");
+    let records = association.quarantine(victim.code).await;
+    assert!(
+        records.iter().all(|r| r.payload.len() <= 4 * 1024),
+        "a payload kept whole"
+    );
+    association.shutdown().await;
+}
