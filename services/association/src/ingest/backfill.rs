@@ -27,9 +27,10 @@ const RETRY_MAX: Duration = Duration::from_secs(300);
 pub(crate) struct Backfills {
     pub running: BTreeSet<MunicipalityCode>,
     queue: VecDeque<(MunicipalityCode, u64)>,
-    /// Per node: when it may be back-filled again, the current pause, and the verified size
-    /// its last back-fill started from.
-    retry: HashMap<MunicipalityCode, (Instant, Duration, u64)>,
+    /// Per node: when it may be back-filled again, the current pause, and the position its
+    /// last completed back-fill started from (a failed one, a dropped link, proves nothing
+    /// about the headers, so its retry reads from the same place again, not the whole stream).
+    retry: HashMap<MunicipalityCode, (Instant, Duration, Option<u64>)>,
 }
 
 impl Backfills {
@@ -38,8 +39,7 @@ impl Backfills {
         if self.running.contains(&code) || self.queue.iter().any(|(c, _)| *c == code) {
             return;
         }
-        if let Some((not_before, _, from)) = self.retry.get(&code)
-            && *from == from_seq
+        if let Some((not_before, _, _)) = self.retry.get(&code)
             && Instant::now() < *not_before
         {
             return;
@@ -57,19 +57,27 @@ impl Backfills {
             };
             // Same start as the last back-fill: it did not help, so wait longer next time.
             let (pause, retry) = match self.retry.get(&code) {
-                Some((_, pause, from)) if *from == from_seq => ((*pause * 2).min(RETRY_MAX), true),
-                _ => (RETRY_MIN, false),
+                Some((_, pause, from)) => ((*pause * 2).min(RETRY_MAX), *from == Some(from_seq)),
+                None => (RETRY_MIN, false),
             };
             self.retry
-                .insert(code, (Instant::now() + pause, pause, from_seq));
+                .insert(code, (Instant::now() + pause, pause, Some(from_seq)));
             self.running.insert(code);
             started.push((code, from_seq, retry));
         }
         started
     }
 
-    pub fn done(&mut self, code: MunicipalityCode) {
+    pub fn done(&mut self, code: MunicipalityCode, completed: bool) {
         self.running.remove(&code);
+        if !completed && let Some(entry) = self.retry.get_mut(&code) {
+            entry.2 = None;
+        }
+    }
+
+    /// `code` advanced: its next back-fill starts without a pause.
+    pub fn advanced(&mut self, code: MunicipalityCode) {
+        self.retry.remove(&code);
     }
 }
 
@@ -85,10 +93,15 @@ pub(crate) async fn backfill(
     feed: Feed,
 ) {
     let stream_name = wire::stream_name(&code);
-    if let Err(err) = backfill_inner(&js, code, &stream_name, from_seq, retry, &feed).await {
+    let result = backfill_inner(&js, code, &stream_name, from_seq, retry, &feed).await;
+    if let Err(err) = &result {
         tracing::warn!(municipality = %code, error = %err, "back-fill failed; it is retried");
     }
-    let _ = feed.tx.send(Incoming::BackfillDone(code)).await;
+    let done = Incoming::BackfillDone {
+        code,
+        completed: result.is_ok(),
+    };
+    let _ = feed.tx.send(done).await;
 }
 
 async fn backfill_inner(

@@ -224,6 +224,9 @@ async fn run_once(
     state.next_stream_seq = resume;
     let mut enrolment_version = store.enrolment_version().await?;
     let mut backfills = Backfills::default();
+    // Owned by this run: a restart aborts them, so no back-fill of an earlier run reports to
+    // this one.
+    let mut backfill_tasks = tokio::task::JoinSet::new();
     let mut stall_check = tokio::time::interval(STALL_CHECK);
     let mut commit_timer = tokio::time::interval(config.commit_interval);
     loop {
@@ -262,9 +265,13 @@ async fn run_once(
                         }
                         state.handle(&subject, payload, &origin, &mut backfills);
                     }
-                    Incoming::BackfillDone(code) => {
-                        backfills.done(code);
+                    Incoming::BackfillDone { code, completed } => {
+                        backfills.done(code, completed);
+                        let before = state.nodes.get(&code).map(|n| n.verified_size());
                         state.release(code);
+                        if state.nodes.get(&code).map(|n| n.verified_size()) != before {
+                            backfills.advanced(code);
+                        }
                     }
                 }
                 if state.batch.events >= config.batch_events_max
@@ -325,13 +332,14 @@ async fn run_once(
                 }
             }
         }
+        while backfill_tasks.try_join_next().is_some() {}
         for (code, from_seq, retry) in backfills.start_ready() {
             // A node's stream in another domain is read through that domain's API.
             let node_js = match config.topology.domain_of(&code) {
                 Some(domain) => jetstream::with_domain(client.clone(), domain),
                 None => js.clone(),
             };
-            tokio::spawn(backfill::backfill(
+            backfill_tasks.spawn(backfill::backfill(
                 node_js,
                 code,
                 from_seq,

@@ -20,6 +20,9 @@ const BACKFILL_MESSAGES_MAX: u64 = 100_000;
 /// A back-fill that receives nothing for this long ends (a leaf link that dropped mid-read),
 /// freeing its slot for other nodes' gaps.
 const BACKFILL_IDLE_TIMEOUT: Duration = Duration::from_secs(15);
+/// A back-fill ends after this long in any case (a link that trickles), and is asked again
+/// later if needed.
+const BACKFILL_DEADLINE: Duration = Duration::from_secs(60);
 
 /// Bytes of messages on their way from the readers to the verifying loop at most (besides
 /// [`super::CHANNEL_CAPACITY`] messages): 4,096 messages of up to 1 MiB would be 4 GiB.
@@ -35,7 +38,12 @@ pub(crate) enum Incoming {
         /// The message's share of [`CHANNEL_BYTES_MAX`], given back when it is dropped.
         _bytes: OwnedSemaphorePermit,
     },
-    BackfillDone(MunicipalityCode),
+    /// A back-fill of this node ended; `completed` false when it failed (a dropped link, a
+    /// timeout) rather than reading what it was asked to.
+    BackfillDone {
+        code: MunicipalityCode,
+        completed: bool,
+    },
 }
 
 /// Where a message was read, which decides whose it may be.
@@ -162,15 +170,18 @@ pub(crate) async fn pump(
         .map_err(AssociationError::nats)?;
     let mut messages = consumer.messages().await.map_err(AssociationError::nats)?;
     let mut read = 0;
+    let deadline = tokio::time::Instant::now() + BACKFILL_DEADLINE;
     loop {
         let next = match kind {
             Pump::Live => messages.next().await,
             Pump::Backfill { .. } => {
-                match tokio::time::timeout(BACKFILL_IDLE_TIMEOUT, messages.next()).await {
+                let idle = tokio::time::Instant::now() + BACKFILL_IDLE_TIMEOUT;
+                match tokio::time::timeout_at(idle.min(deadline), messages.next()).await {
                     Ok(next) => next,
                     Err(_) => {
                         return Err(AssociationError::Nats(format!(
-                            "back-fill received nothing for {BACKFILL_IDLE_TIMEOUT:?}"
+                            "back-fill idle for {BACKFILL_IDLE_TIMEOUT:?} or past its \
+                             deadline of {BACKFILL_DEADLINE:?}"
                         )));
                     }
                 }
@@ -178,10 +189,8 @@ pub(crate) async fn pump(
         };
         let Some(message) = next else { break };
         let message = message.map_err(AssociationError::nats)?;
-        let seq = message
-            .info()
-            .map_err(AssociationError::nats)?
-            .stream_sequence;
+        let info = message.info().map_err(AssociationError::nats)?;
+        let (seq, pending) = (info.stream_sequence, info.pending);
         let origin = match kind {
             Pump::Live => Origin::Ingest {
                 stream_seq: seq,
@@ -189,10 +198,14 @@ pub(crate) async fn pump(
             },
             Pump::Backfill { code, .. } => Origin::Backfill(code),
         };
-        if let Pump::Backfill { last, from_seq, .. } = kind
+        // A back-fill ends at the stream's last message when it started, or when its filter
+        // has nothing more (the stream's last message may be on another subject).
+        let backfill_done =
+            matches!(kind, Pump::Backfill { last, .. } if seq >= last || pending == 0);
+        if let Pump::Backfill { from_seq, .. } = kind
             && is_event_before(&message.subject, &message.payload, from_seq)
         {
-            if seq >= last {
+            if backfill_done {
                 break;
             }
             continue;
@@ -208,8 +221,7 @@ pub(crate) async fn pump(
             break;
         }
         read += 1;
-        if let Pump::Backfill { last, .. } = kind
-            && (seq >= last || read >= BACKFILL_MESSAGES_MAX)
+        if backfill_done || (matches!(kind, Pump::Backfill { .. }) && read >= BACKFILL_MESSAGES_MAX)
         {
             break;
         }
