@@ -238,6 +238,7 @@ async fn run(plan: &Plan, nats: &NatsServer, db: &PgDatabase) -> anyhow::Result<
         ingest_commit_interval: Duration::from_millis(100),
         topology: Default::default(),
         dashboard_dir: None,
+        limits: Default::default(),
     };
     let catch_started = Instant::now();
     let running = association::server::start(settings).await?;

@@ -2,6 +2,8 @@
 //! `projection` crate defines, read in one repeatable-read snapshot together with the verified
 //! position of every node, so the digest and the positions it derives from always match.
 
+use std::time::Duration;
+
 use futures_util::TryStreamExt;
 use projection::{DigestBuilder, WeeklyCounters};
 use sqlx::Row;
@@ -32,9 +34,27 @@ fn corrupt(e: projection::DigestError) -> AssociationError {
 
 /// Computes the digest of the current projection.
 pub async fn compute(store: &Store) -> Result<ProjectionDigest, AssociationError> {
+    Ok(compute_within(store, None).await?.0)
+}
+
+/// Computes the digest of the current projection, each table's scan bounded by
+/// `statement_timeout` when given (instead of the session's bound); with the PostgreSQL
+/// snapshot it read (`pg_current_snapshot()` as text: which transactions it saw committed).
+pub async fn compute_within(
+    store: &Store,
+    statement_timeout: Option<Duration>,
+) -> Result<(ProjectionDigest, String), AssociationError> {
     let mut tx = store.pool().begin().await.map_err(db)?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    if let Some(timeout) = statement_timeout {
+        crate::store::statement_timeout(&mut tx, timeout).await?;
+    }
+    // Repeatable read: every statement of the transaction reads this one snapshot.
+    let snapshot: String = sqlx::query_scalar("SELECT pg_current_snapshot()::text")
+        .fetch_one(&mut *tx)
         .await
         .map_err(db)?;
     let mut builder = DigestBuilder::new();
@@ -127,9 +147,10 @@ pub async fn compute(store: &Store) -> Result<ProjectionDigest, AssociationError
     .collect::<Result<Vec<_>, AssociationError>>()?;
     tx.commit().await.map_err(db)?;
     let rows = builder.rows();
-    Ok(ProjectionDigest {
+    let digest = ProjectionDigest {
         hex: projection::Digest(builder.finish()).to_string(),
         rows,
         positions,
-    })
+    };
+    Ok((digest, snapshot))
 }

@@ -2,6 +2,7 @@
 //! witness, national projections in PostgreSQL, the national, federation and audit gRPC APIs
 //! (also over gRPC-Web), and the dashboard's static files on the same listener.
 
+mod admission;
 pub mod api;
 mod batch;
 mod commit;

@@ -15,21 +15,68 @@ use proto::national::v1::national_service_server::NationalServiceServer;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::admission::{RequestLimitLayer, limit_connections};
 use crate::api::audit::AuditApi;
 use crate::api::federation::FederationApi;
 use crate::api::national::NationalApi;
+use crate::api::streams::StreamLimits;
 use crate::dashboard::DashboardLayer;
 use crate::enrolment::Enrolment;
 use crate::ingest::{self, Ingest, IngestConfig, IngestProgress, Topology};
 use crate::read::ReadModel;
+use crate::read::digests::Digests;
 use crate::store::Store;
 use reference::Reference;
 
 /// Requests are small (codes, filters, page tokens): anything larger is refused.
 const REQUEST_SIZE_MAX: usize = 16 * 1024;
+/// How long a request's handler may take until its response starts (a stream's body is
+/// bounded by `api::streams`): the slowest unary call waits for a reader connection (5 s) and
+/// a statement (10 s), or for a digest scan (which, if longer, goes on for the next caller).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Requests one connection has in flight; more wait on that connection.
 const CONCURRENCY_PER_CONNECTION: usize = 256;
 const HTTP2_STREAMS_MAX: u32 = 1_024;
+/// Connections open at once, from all clients. A dashboard visitor holds one (HTTP/2) or up to
+/// six (gRPC-Web over HTTP/1.1), an auditor one; each costs a descriptor and some tens of KiB
+/// of buffers, so 2,048 serve hundreds of visitors at once in about 100 MiB and far below the
+/// service's 65,536 descriptors (`deploy/systemd`).
+pub const CONNECTIONS_MAX: usize = 2_048;
+/// Requests in flight at once, from all connections. Most are answered from memory in
+/// microseconds; those reading PostgreSQL wait for one of the read side's 8 connections, so
+/// more in flight would only queue there. Each holds at most a 16 KiB request and a 512 KiB
+/// page, a few hundred MiB in the worst case.
+pub const REQUESTS_IN_FLIGHT_MAX: usize = 512;
+/// A connection older than this is asked to close (HTTP/2 GOAWAY; clients reconnect at once),
+/// so no client holds a place for good, not even one that opened a connection and sends
+/// nothing.
+const CONNECTION_AGE_MAX: Duration = Duration::from_secs(60 * 60);
+/// What a connection asked to close may still take: the longest stream's lifetime
+/// (`api::streams::WATCH_LIFETIME_MAX`), so no stream is cut short by it.
+const CONNECTION_AGE_GRACE: Duration = Duration::from_secs(15 * 60);
+/// HTTP/2 pings on a quiet connection, and how long the answer may take: a client gone
+/// without closing (a dropped network) frees its place within 80 s, not at the age bound.
+const HTTP2_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(60);
+const HTTP2_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The bounds on what clients may hold of the server; `Default` is the constants above and in
+/// `api::streams` (tests shorten them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServingLimits {
+    pub connections_max: usize,
+    pub requests_in_flight_max: usize,
+    pub streams: StreamLimits,
+}
+
+impl Default for ServingLimits {
+    fn default() -> Self {
+        Self {
+            connections_max: CONNECTIONS_MAX,
+            requests_in_flight_max: REQUESTS_IN_FLIGHT_MAX,
+            streams: StreamLimits::default(),
+        }
+    }
+}
 /// The witness's name in cosignature lines.
 pub const WITNESS_NAME: &str = "vidkryto-association";
 
@@ -52,6 +99,8 @@ pub struct AssociationSettings {
     /// The dashboard's built assets (`services/dashboard/dist`), served on the gRPC listener
     /// for `GET` requests; `None` serves no page.
     pub dashboard_dir: Option<PathBuf>,
+    /// What clients may hold of the server at once.
+    pub limits: ServingLimits,
 }
 
 impl std::fmt::Debug for AssociationSettings {
@@ -66,6 +115,7 @@ impl std::fmt::Debug for AssociationSettings {
             ingest_commit_interval,
             topology,
             dashboard_dir,
+            limits,
         } = self;
         f.debug_struct("AssociationSettings")
             .field("database_url", &wire::redacted_url(database_url))
@@ -77,6 +127,7 @@ impl std::fmt::Debug for AssociationSettings {
             .field("ingest_commit_interval", ingest_commit_interval)
             .field("topology", topology)
             .field("dashboard_dir", dashboard_dir)
+            .field("limits", limits)
             .finish()
     }
 }
@@ -107,6 +158,7 @@ impl AssociationSettings {
             ingest_commit_interval: IngestConfig::new("").commit_interval,
             topology: Topology::default(),
             dashboard_dir: None,
+            limits: ServingLimits::default(),
         })
     }
 }
@@ -212,9 +264,14 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
     let store = Store::connect(&settings.database_url)
         .await
         .context("failed to open the association's database")?;
+    // The read side (API queries, the snapshot, the digest) has a pool of its own, so readers
+    // never take the ingest's connections.
+    let readers = Store::connect_readers(&settings.database_url)
+        .await
+        .context("failed to open the association's database for readers")?;
     let reference = Arc::new(Reference::load());
     let read = ReadModel::new(reference);
-    read.reload(&store)
+    read.reload(&readers)
         .await
         .context("failed to load the national projections")?;
     let witness = Arc::new(settings.witness.clone());
@@ -231,11 +288,11 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
     let (stop, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
     {
-        let (read, store, progress) = (read.clone(), store.clone(), progress.clone());
+        let (read, readers, progress) = (read.clone(), readers.clone(), progress.clone());
         let shutdown = stopped(stop_rx.clone());
         tasks.push(tokio::spawn(async move {
             tokio::select! {
-                () = read.follow(store, progress) => {}
+                () = read.follow(readers, progress) => {}
                 () = shutdown => {}
             }
         }));
@@ -259,36 +316,56 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
         .build_v1()
         .context("failed to build gRPC reflection")?;
     let enrolment = Enrolment::new(store.clone(), Some(ingest.control.clone()));
+    let limits = settings.limits;
+    let digests = Digests::new(readers.clone());
     let server = tonic::transport::Server::builder()
         .accept_http1(true)
         .timeout(REQUEST_TIMEOUT)
         .concurrency_limit_per_connection(CONCURRENCY_PER_CONNECTION)
         .max_concurrent_streams(Some(HTTP2_STREAMS_MAX))
+        .max_connection_age(CONNECTION_AGE_MAX)
+        .max_connection_age_grace(CONNECTION_AGE_GRACE)
+        .http2_keepalive_interval(Some(HTTP2_KEEPALIVE_INTERVAL))
+        .http2_keepalive_timeout(Some(HTTP2_KEEPALIVE_TIMEOUT))
         // Outermost: `GET`s are the dashboard's; everything else is gRPC or gRPC-Web.
         .layer(dashboard)
         .layer(tonic_web::GrpcWebLayer::new())
+        // Inside gRPC-Web, so a browser's refusal is framed as gRPC-Web too.
+        .layer(RequestLimitLayer::new(limits.requests_in_flight_max))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(
-            NationalServiceServer::new(NationalApi::new(read.clone(), store.clone()))
-                .max_decoding_message_size(REQUEST_SIZE_MAX),
+            NationalServiceServer::new(NationalApi::new(
+                read.clone(),
+                readers.clone(),
+                limits.streams.watches(),
+            ))
+            .max_decoding_message_size(REQUEST_SIZE_MAX),
         )
         .add_service(
             FederationServiceServer::new(FederationApi::new(
                 read.clone(),
                 progress.clone(),
-                store.clone(),
+                readers.clone(),
                 enrolment,
                 settings.admin_token.clone(),
             ))
             .max_decoding_message_size(REQUEST_SIZE_MAX),
         )
         .add_service(
-            AuditServiceServer::new(AuditApi::new(store.clone(), &witness))
-                .max_decoding_message_size(REQUEST_SIZE_MAX),
+            AuditServiceServer::new(AuditApi::new(
+                readers.clone(),
+                &witness,
+                digests,
+                limits.streams.read_logs(),
+            ))
+            .max_decoding_message_size(REQUEST_SIZE_MAX),
         )
         .serve_with_incoming_shutdown(
-            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+            limit_connections(
+                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+                limits.connections_max,
+            ),
             stopped(stop_rx.clone()),
         );
     tasks.push(tokio::spawn(async move {

@@ -14,7 +14,8 @@ use sqlx::{Postgres, Row, Transaction};
 
 use crate::error::AssociationError;
 
-/// Connections: the ingest's writer, back-fill reads and the gRPC readers.
+/// Connections: the ingest's writer and back-fill reads (the read side has its own pool,
+/// [`Store::connect_readers`]).
 const POOL_CONNECTIONS_MAX: u32 = 16;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Events one stored chunk row holds at most; larger segments are split.
@@ -282,6 +283,64 @@ impl Store {
         Ok(size.map(uint))
     }
 }
+
+// ---- The read side's own pool ---------------------------------------------------------------
+
+/// Connections of the read side's pool (the gRPC queries, the snapshot reload, the digest):
+/// readers wait for one of these, never for the ingest's. Eight keep every PostgreSQL query of
+/// the APIs answering (each takes milliseconds) while one digest scan and one reload run, and
+/// together with the ingest's 16 stay far below PostgreSQL's default of 100 connections.
+const READER_CONNECTIONS_MAX: u32 = 8;
+/// How long a reader waits for a connection before its call fails `UNAVAILABLE`: well inside
+/// the server's 30 s request timeout, so an overloaded read side answers rather than hangs.
+const READER_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest one statement of a reader may run. Every query of the APIs reads an index
+/// range or a bounded page, so 10 s is already a database in trouble; a reader's scan must
+/// not hold a connection (and PostgreSQL's CPU) for the whole 30 s request timeout, nor after
+/// its caller gave up. The snapshot reload and the digest set their own, longer bounds.
+pub const READER_STATEMENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Store {
+    /// A store on its own, smaller pool for the read side. Its sessions are read-only and
+    /// each statement ends after [`READER_STATEMENT_TIMEOUT`]. Connect the ingest's store
+    /// first: it creates and migrates the database.
+    pub async fn connect_readers(url: &str) -> Result<Self, AssociationError> {
+        use sqlx::postgres::PgConnectOptions;
+        let options: PgConnectOptions = url
+            .parse()
+            .map_err(|e| AssociationError::Config(format!("database URL: {e}")))?;
+        let options = options.options([
+            (
+                "statement_timeout",
+                format!("{}ms", READER_STATEMENT_TIMEOUT.as_millis()),
+            ),
+            ("default_transaction_read_only", "on".to_owned()),
+        ]);
+        let pool = PgPoolOptions::new()
+            .max_connections(READER_CONNECTIONS_MAX)
+            .acquire_timeout(READER_ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(db)?;
+        Ok(Self { pool })
+    }
+}
+
+/// Bounds each statement of `tx` by `timeout` instead of the session's (for the read side's
+/// long, single-flight reads: the snapshot reload and the digest).
+pub(crate) async fn statement_timeout(
+    tx: &mut Tx<'_>,
+    timeout: Duration,
+) -> Result<(), AssociationError> {
+    sqlx::query("SELECT set_config('statement_timeout', $1, true)")
+        .bind(format!("{}ms", timeout.as_millis()))
+        .execute(&mut **tx)
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+// ---- End of the read side's pool ------------------------------------------------------------
 
 /// One node's verified log as a tree source for [`event_store::proof`].
 #[derive(Debug, Clone, Copy)]

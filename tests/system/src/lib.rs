@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use association::ingest::Topology;
-use association::server::{AssociationSettings, RunningAssociation, WITNESS_NAME};
+use association::server::{AssociationSettings, RunningAssociation, ServingLimits, WITNESS_NAME};
 use event_store_core::checkpoint::NoteSigner;
 use event_store_core::{MunicipalityCode, Timestamp};
 use node::RunningNode;
@@ -162,6 +162,8 @@ pub struct TestAssociation {
     pub topology: Topology,
     /// The dashboard's built assets it serves (default: none).
     pub dashboard_dir: Option<std::path::PathBuf>,
+    /// What clients may hold of its server (default: production's bounds).
+    pub limits: ServingLimits,
 }
 
 impl TestAssociation {
@@ -171,7 +173,7 @@ impl TestAssociation {
 
     /// Starts an association that finds the nodes' streams where `topology` says.
     pub async fn start_with(nats_url: &str, topology: Topology) -> Self {
-        Self::start_configured(nats_url, topology, None).await
+        Self::start_configured(nats_url, topology, None, ServingLimits::default()).await
     }
 
     /// Starts an association that also serves the dashboard built in `dashboard_dir`.
@@ -180,14 +182,21 @@ impl TestAssociation {
             nats_url,
             Topology::default(),
             Some(dashboard_dir.to_owned()),
+            ServingLimits::default(),
         )
         .await
+    }
+
+    /// Starts an association whose server holds to `limits` (tests shorten its timeouts).
+    pub async fn start_with_limits(nats_url: &str, limits: ServingLimits) -> Self {
+        Self::start_configured(nats_url, Topology::default(), None, limits).await
     }
 
     async fn start_configured(
         nats_url: &str,
         topology: Topology,
         dashboard_dir: Option<std::path::PathBuf>,
+        limits: ServingLimits,
     ) -> Self {
         let db = PgDatabase::create().await.expect("test database");
         let dir = tempfile::tempdir().expect("temp dir");
@@ -205,6 +214,7 @@ impl TestAssociation {
             admin_token,
             topology,
             dashboard_dir,
+            limits,
         };
         association.boot().await;
         association
@@ -224,6 +234,7 @@ impl TestAssociation {
         .expect("association settings");
         settings.topology = self.topology.clone();
         settings.dashboard_dir = self.dashboard_dir.clone();
+        settings.limits = self.limits;
         settings
     }
 

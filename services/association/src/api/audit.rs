@@ -1,5 +1,6 @@
 //! `vidkryto.audit.v1.AuditService`: verified logs as stored bytes, cosigned checkpoints,
-//! proofs from the verified copy, enrolment history and the projection digest.
+//! proofs from the verified copy, enrolment history and the projection digest (cached per
+//! ingest position, `read::digests`).
 
 use std::pin::Pin;
 
@@ -11,8 +12,10 @@ use proto::audit::v1 as pb;
 use proto::audit::v1::audit_service_server::AuditService;
 use tonic::{Request, Response, Status};
 
+use super::streams::Gate;
 use super::{code, invalid};
 use crate::error::AssociationError;
+use crate::read::digests::Digests;
 use crate::read::queries;
 use crate::store::Store;
 
@@ -21,6 +24,8 @@ const READ_LIMIT_MAX: u32 = 100_000;
 const READ_LIMIT_DEFAULT: u32 = 10_000;
 /// Events read from the database per step of a ReadLog stream.
 const READ_STEP: u64 = 2_000;
+/// Events buffered for one ReadLog stream ahead of the client.
+const READ_BUFFER: usize = 64;
 const CHECKPOINTS_MAX: u32 = 1_000;
 
 type Reply<T> = Result<Response<T>, Status>;
@@ -30,13 +35,19 @@ type Reply<T> = Result<Response<T>, Status>;
 pub struct AuditApi {
     store: Store,
     witness_vkey: String,
+    digests: Digests,
+    /// Admission of ReadLog streams, and their bounds.
+    read_logs: Gate,
 }
 
 impl AuditApi {
-    pub fn new(store: Store, witness: &NoteSigner) -> Self {
+    /// The service on the read side's `store`, admitting ReadLog streams through `read_logs`.
+    pub fn new(store: Store, witness: &NoteSigner, digests: Digests, read_logs: Gate) -> Self {
         Self {
             store,
             witness_vkey: witness.verifier().to_text(),
+            digests,
+            read_logs,
         }
     }
 }
@@ -55,6 +66,7 @@ impl AuditService for AuditApi {
             }
             l => l,
         };
+        let (sink, stream) = self.read_logs.open(READ_BUFFER)?;
         let verified = self
             .store
             .verified_size(&code)
@@ -63,15 +75,15 @@ impl AuditService for AuditApi {
         let from = r.from_seq.max(1);
         let last = verified.min(from.saturating_add(u64::from(limit)) - 1);
         let store = self.store.clone();
-        let (tx, rx) = tokio::sync::mpsc::channel(64);
         tokio::spawn(async move {
             let mut next = from;
             while next <= last {
                 let to = last.min(next + READ_STEP - 1);
-                let events = match store.events(&code, next, to).await {
-                    Ok(events) => events,
-                    Err(e) => {
-                        let _ = tx.send(Err(Status::from(e))).await;
+                let events = match sink.during(store.events(&code, next, to)).await {
+                    None => return,
+                    Some(Ok(events)) => events,
+                    Some(Err(e)) => {
+                        sink.send(Err(Status::from(e))).await;
                         return;
                     }
                 };
@@ -80,15 +92,13 @@ impl AuditService for AuditApi {
                 }
                 for (seq, envelope) in events {
                     next = seq + 1;
-                    if tx.send(Ok(pb::LogEntry { seq, envelope })).await.is_err() {
+                    if !sink.send(Ok(pb::LogEntry { seq, envelope })).await {
                         return;
                     }
                 }
             }
         });
-        Ok(Response::new(Box::pin(
-            tokio_stream::wrappers::ReceiverStream::new(rx),
-        )))
+        Ok(Response::new(Box::pin(stream)))
     }
 
     async fn list_checkpoints(
@@ -175,19 +185,20 @@ impl AuditService for AuditApi {
         &self,
         _: Request<pb::GetProjectionDigestRequest>,
     ) -> Reply<pb::ProjectionDigest> {
-        let digest = crate::digest::compute(&self.store).await?;
+        let computed = self.digests.current().await?;
+        let digest = &computed.digest;
         Ok(Response::new(pb::ProjectionDigest {
-            digest: digest.hex,
+            digest: digest.hex.clone(),
             positions: digest
                 .positions
-                .into_iter()
+                .iter()
                 .map(|p| pb::Position {
-                    code: p.code,
+                    code: p.code.clone(),
                     verified_size: p.verified_size,
-                    root: p.root,
+                    root: p.root.clone(),
                 })
                 .collect(),
-            computed_at_micros: event_store_core::Timestamp::now().as_micros(),
+            computed_at_micros: computed.computed_at_micros,
         }))
     }
 

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use prost::Message as _;
 use proto::federation::v1 as pb;
 use proto::federation::v1::federation_service_server::FederationService;
 use sha2::{Digest as _, Sha256};
@@ -16,6 +17,15 @@ use crate::read::{NodeInfo, ReadModel, queries};
 use crate::store::Store;
 
 type Reply<T> = Result<Response<T>, Status>;
+
+/// Encoded bytes of one ListQuarantine page at most. Records carry at most 4 KiB of their
+/// message and 1,024 characters of detail, so a page of 500 could still be several MiB; half
+/// a MiB holds a hundred records at their largest (and all 500 of typical ones, a checkpoint
+/// note or an envelope of a few hundred bytes), stays well under a client's default 4 MiB
+/// message limit, and the 512 requests the server admits at once hold 256 MiB at worst.
+pub const QUARANTINE_PAGE_BYTES_MAX: usize = 512 * 1024;
+/// Room kept in a page for its `next_page_token` (base64 of an id and the query's code).
+const PAGE_TOKEN_ROOM: usize = 128;
 
 /// The federation service.
 #[derive(Debug, Clone)]
@@ -195,23 +205,34 @@ impl FederationService for FederationApi {
             0 => i64::MAX,
             id => id as i64,
         };
-        let mut records: Vec<pb::QuarantineRecord> =
-            queries::quarantine(&self.store, filter.as_ref(), before, size + 1)
-                .await?
-                .into_iter()
-                .map(|q| pb::QuarantineRecord {
-                    id: q.id,
-                    code: q.code,
-                    subject: q.subject,
-                    seq: q.seq,
-                    reason: q.reason,
-                    detail: q.detail,
-                    received_at_micros: q.received_at_micros,
-                    payload: q.payload,
-                })
-                .collect();
-        let more = records.len() > size;
-        records.truncate(size);
+        let entries = queries::quarantine(&self.store, filter.as_ref(), before, size + 1).await?;
+        let fetched = entries.len();
+        // Records in order until the page is full by count or by bytes.
+        let budget = QUARANTINE_PAGE_BYTES_MAX - PAGE_TOKEN_ROOM;
+        let mut used = 0;
+        let mut records = Vec::new();
+        for q in entries.into_iter().take(size) {
+            let record = pb::QuarantineRecord {
+                id: q.id,
+                code: q.code,
+                subject: q.subject,
+                seq: q.seq,
+                reason: q.reason,
+                detail: q.detail,
+                received_at_micros: q.received_at_micros,
+                payload: q.payload,
+                payload_size: q.payload_size,
+            };
+            let len = record.encoded_len();
+            // A field of the response: its tag, its length, the record.
+            let field = 1 + prost::length_delimiter_len(len) + len;
+            if !records.is_empty() && used + field > budget {
+                break;
+            }
+            used += field;
+            records.push(record);
+        }
+        let more = fetched > records.len();
         let next_page_token = match (more, records.last()) {
             (true, Some(last)) => encode_token(last.id as usize, &fingerprint),
             _ => String::new(),

@@ -1,9 +1,11 @@
-//! The association's gRPC services and the one place their errors become statuses.
+//! The association's gRPC services, the one place their errors become statuses, and the
+//! bounds of their server streams (`streams`).
 
 pub mod audit;
 pub mod federation;
 mod figures;
 pub mod national;
+pub mod streams;
 
 use base64::Engine as _;
 use event_store_core::MunicipalityCode;

@@ -11,6 +11,7 @@ use proto::national::v1 as pb;
 use proto::national::v1::national_service_server::NationalService;
 use tonic::{Request, Response, Status};
 
+use super::streams::Gate;
 use super::{code, decode_token, invalid, next_page_token, page_size};
 use crate::api::figures::{MILESTONE_STATUSES, count, figures};
 use crate::read::area::{Area, AreaError, AreaFigures, Metric, leaderboard};
@@ -24,6 +25,8 @@ const WEEKS_MAX: u32 = 520;
 const LEADERBOARD_MAX: u32 = 500;
 /// The least time between two updates on one watch.
 const WATCH_INTERVAL_MIN: Duration = Duration::from_millis(250);
+/// Updates buffered for one watch: a client that reads sees at most these few old ones.
+const WATCH_BUFFER: usize = 4;
 
 /// The national service.
 #[derive(Debug, Clone)]
@@ -32,6 +35,8 @@ pub struct NationalApi {
     store: Store,
     /// What the hot queries return, built once per snapshot.
     views: Arc<Mutex<Option<Arc<Views>>>>,
+    /// Admission of WatchUpdates streams, and their bounds.
+    watches: Gate,
 }
 
 /// The summary and every municipality's view for one snapshot, so the queries many readers
@@ -47,11 +52,14 @@ struct Views {
 }
 
 impl NationalApi {
-    pub fn new(read: ReadModel, store: Store) -> Self {
+    /// The service on the read model and the read side's `store`, admitting watches through
+    /// `watches`.
+    pub fn new(read: ReadModel, store: Store, watches: Gate) -> Self {
         Self {
             read,
             store,
             views: Arc::default(),
+            watches,
         }
     }
 
@@ -498,9 +506,9 @@ impl NationalService for NationalApi {
         &self,
         _: Request<pb::WatchUpdatesRequest>,
     ) -> Reply<Self::WatchUpdatesStream> {
+        let (sink, stream) = self.watches.open(WATCH_BUFFER)?;
         let mut versions = self.read.subscribe();
         let api = self.clone();
-        let (tx, rx) = tokio::sync::mpsc::channel(4);
         tokio::spawn(async move {
             loop {
                 versions.borrow_and_update();
@@ -509,18 +517,20 @@ impl NationalService for NationalApi {
                     municipalities: snapshot.updated.iter().map(|c| c.to_string()).collect(),
                     summary: Some(api.views().summary.clone()),
                 };
-                if tx.send(Ok(update)).await.is_err() {
+                if !sink.send(Ok(update)).await
+                    || sink
+                        .during(tokio::time::sleep(WATCH_INTERVAL_MIN))
+                        .await
+                        .is_none()
+                {
                     return;
                 }
-                tokio::time::sleep(WATCH_INTERVAL_MIN).await;
-                tokio::select! {
-                    changed = versions.changed() => if changed.is_err() { return },
-                    () = tx.closed() => return,
+                match sink.during(versions.changed()).await {
+                    Some(Ok(())) => {}
+                    Some(Err(_)) | None => return,
                 }
             }
         });
-        Ok(Response::new(Box::pin(
-            tokio_stream::wrappers::ReceiverStream::new(rx),
-        )))
+        Ok(Response::new(Box::pin(stream)))
     }
 }

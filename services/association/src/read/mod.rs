@@ -1,6 +1,9 @@
 //! The read side: a snapshot of every municipality's counters, answer-day histogram, overdue
 //! counts and verified position, reloaded from PostgreSQL after commits (coalesced), so the
-//! national queries many readers send are answered from memory in microseconds.
+//! national queries many readers send are answered from memory in microseconds; and the
+//! projection digest, computed once per position of the database however many ask
+//! (`digests`).
+//! Everything here reads through the read side's own pool (`Store::connect_readers`).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -14,16 +17,22 @@ use tokio::sync::watch;
 
 use crate::batch::IngestProgress;
 use crate::error::AssociationError;
-use crate::store::{Store, db, parse_code, uint};
+use crate::store::{Store, db, parse_code, statement_timeout, uint};
 use reference::Reference;
 
 pub mod area;
+pub mod digests;
 pub mod queries;
 
 /// The least time between two reloads: a burst of commits costs one reload.
 const RELOAD_INTERVAL_MIN: Duration = Duration::from_millis(200);
 /// Reload at least this often, so "overdue now" follows the Kyiv date.
 const RELOAD_INTERVAL_MAX: Duration = Duration::from_secs(30);
+/// The longest one statement of a reload may run. A reload counts over whole tables (overdue
+/// petitions and milestones, each node's quarantine) so it may take longer than a reader's
+/// query (`READER_STATEMENT_TIMEOUT`), but only one runs at a time, so a minute bounds it
+/// without ever failing it on a healthy database.
+const RELOAD_STATEMENT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Where one node's verified history stands.
 #[derive(Debug, Clone, Default)]
@@ -37,7 +46,8 @@ pub struct NodeInfo {
     pub cosigned_note: String,
     pub verified_at_micros: i64,
     pub quarantined: u64,
-    /// Quarantine records since the last accepted checkpoint.
+    /// 1 when a quarantine record arrived since the last accepted checkpoint, else 0 (the
+    /// counts are kept on the node's row, so the table is never counted).
     pub quarantined_recently: u64,
     pub forks: u64,
 }
@@ -142,6 +152,7 @@ async fn load(store: &Store) -> Result<Snapshot, AssociationError> {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
+    statement_timeout(&mut tx, RELOAD_STATEMENT_TIMEOUT).await?;
     for row in sqlx::query("SELECT municipality, counters FROM proj_counters")
         .fetch_all(&mut *tx)
         .await
@@ -187,9 +198,9 @@ async fn load(store: &Store) -> Result<Snapshot, AssociationError> {
                 (extract(epoch FROM n.verified_at) * 1000000)::int8 AS verified_at, \
                 c.cosigned_note, \
                 EXISTS (SELECT 1 FROM enrolment e WHERE e.code = n.code AND e.revoked_at IS NULL) AS active, \
-                (SELECT count(*) FROM quarantine q WHERE q.code = n.code) AS quarantined, \
-                (SELECT count(*) FROM quarantine q WHERE q.code = n.code \
-                   AND q.received_at > coalesce(n.verified_at, '-infinity')) AS recent, \
+                n.quarantined, \
+                (CASE WHEN n.quarantined_at > coalesce(n.verified_at, '-infinity') \
+                      THEN 1 ELSE 0 END)::int8 AS recent, \
                 (SELECT count(*) FROM fed_fork f WHERE f.code = n.code) AS forks \
          FROM fed_node n \
          LEFT JOIN fed_checkpoint c ON c.code = n.code AND c.size = n.checkpoint_size",

@@ -94,7 +94,16 @@ pub async fn milestones(
     ))
 }
 
-/// A quarantine record as stored.
+/// Bytes of a quarantined message a listing carries: enough to see what it was (a checkpoint
+/// note is a few hundred bytes, an envelope's header a few dozen), while a page of 500 records
+/// stays a few MiB read from PostgreSQL even where rows hold whole messages (up to 1 MiB each
+/// before the ingest kept only their first 4 KiB).
+pub const QUARANTINE_PAYLOAD_PREVIEW_MAX: usize = 4 * 1024;
+/// Characters of a quarantine record's detail a listing carries. The verifier's details are a
+/// sentence, but some quote what the message held.
+pub const QUARANTINE_DETAIL_CHARS_MAX: usize = 1_024;
+
+/// A quarantine record as listed: its payload and detail cut to their bounds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuarantineEntry {
     pub id: i64,
@@ -102,9 +111,13 @@ pub struct QuarantineEntry {
     pub subject: String,
     pub seq: u64,
     pub reason: String,
+    /// At most [`QUARANTINE_DETAIL_CHARS_MAX`] characters.
     pub detail: String,
     pub received_at_micros: i64,
+    /// The message's first [`QUARANTINE_PAYLOAD_PREVIEW_MAX`] bytes at most.
     pub payload: Vec<u8>,
+    /// The whole message's length.
+    pub payload_size: u64,
 }
 
 /// Up to `limit` quarantine records with an id below `before`, newest first, of one hromada
@@ -115,8 +128,11 @@ pub async fn quarantine(
     before: i64,
     limit: usize,
 ) -> Result<Vec<QuarantineEntry>, AssociationError> {
+    // `payload_len` is the whole message's length where the ingest kept only its start.
     let rows = sqlx::query(
-        "SELECT id, code, subject, seq, reason, detail, payload, \
+        "SELECT id, code, subject, seq, reason, left(detail, $4) AS detail, \
+                substring(payload FROM 1 FOR $5) AS payload, \
+                coalesce(payload_len, octet_length(payload))::int8 AS payload_size, \
                 (extract(epoch FROM received_at) * 1000000)::int8 AS at \
          FROM quarantine WHERE id < $1 AND ($2::text IS NULL OR code = $2) \
          ORDER BY id DESC LIMIT $3",
@@ -124,6 +140,8 @@ pub async fn quarantine(
     .bind(before)
     .bind(code.map(MunicipalityCode::as_str))
     .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .bind(QUARANTINE_DETAIL_CHARS_MAX as i32)
+    .bind(QUARANTINE_PAYLOAD_PREVIEW_MAX as i32)
     .fetch_all(store.pool())
     .await
     .map_err(db)?;
@@ -141,6 +159,7 @@ pub async fn quarantine(
                 detail: row.try_get("detail").map_err(db)?,
                 received_at_micros: micros(row, "at")?,
                 payload: row.try_get("payload").map_err(db)?,
+                payload_size: uint(row.try_get("payload_size").map_err(db)?),
             })
         })
         .collect()
