@@ -239,6 +239,7 @@ async fn run(plan: &Plan, nats: &NatsServer, db: &PgDatabase) -> anyhow::Result<
         topology: Default::default(),
         dashboard_dir: None,
         limits: Default::default(),
+        tls: None,
     };
     let catch_started = Instant::now();
     let running = association::server::start(settings).await?;

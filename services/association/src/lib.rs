@@ -17,6 +17,7 @@ pub mod rebuild;
 mod rows;
 pub mod server;
 pub mod store;
+pub mod tls;
 pub mod verifier;
 
 pub use error::AssociationError;

@@ -2,8 +2,10 @@
 //! gRPC server (national, federation, audit, health, reflection; gRPC-Web for browsers), and
 //! the dashboard's static files on the same listener.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +28,7 @@ use crate::ingest::{self, Ingest, IngestConfig, IngestProgress, Topology};
 use crate::read::ReadModel;
 use crate::read::digests::Digests;
 use crate::store::Store;
+use crate::tls::{TlsIdentity, accept_tls};
 use reference::Reference;
 
 /// Requests are small (codes, filters, page tokens): anything larger is refused.
@@ -101,6 +104,9 @@ pub struct AssociationSettings {
     pub dashboard_dir: Option<PathBuf>,
     /// What clients may hold of the server at once.
     pub limits: ServingLimits,
+    /// The listener's certificate and key: with them it serves TLS only; without, plain text,
+    /// and admin calls only from loopback (`api::federation::admin_transport_allowed`).
+    pub tls: Option<TlsIdentity>,
 }
 
 impl std::fmt::Debug for AssociationSettings {
@@ -116,6 +122,7 @@ impl std::fmt::Debug for AssociationSettings {
             topology,
             dashboard_dir,
             limits,
+            tls,
         } = self;
         f.debug_struct("AssociationSettings")
             .field("database_url", &wire::redacted_url(database_url))
@@ -128,6 +135,7 @@ impl std::fmt::Debug for AssociationSettings {
             .field("topology", topology)
             .field("dashboard_dir", dashboard_dir)
             .field("limits", limits)
+            .field("tls", tls)
             .finish()
     }
 }
@@ -159,6 +167,7 @@ impl AssociationSettings {
             topology: Topology::default(),
             dashboard_dir: None,
             limits: ServingLimits::default(),
+            tls: None,
         })
     }
 }
@@ -302,6 +311,14 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
         .await
         .with_context(|| format!("failed to listen on {}", settings.listen))?;
     let grpc_addr = listener.local_addr()?;
+    if settings.tls.is_none() && !grpc_addr.ip().is_loopback() {
+        tracing::warn!(
+            %grpc_addr,
+            "serving plain text on a non-loopback address: give the listener a certificate \
+             (`--tls-cert`, `--tls-key`) so traffic leaving the machine is encrypted; admin \
+             calls are refused from any peer but loopback until then"
+        );
+    }
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_serving::<NationalServiceServer<NationalApi>>()
@@ -318,7 +335,7 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
     let enrolment = Enrolment::new(store.clone(), Some(ingest.control.clone()));
     let limits = settings.limits;
     let digests = Digests::new(readers.clone());
-    let server = tonic::transport::Server::builder()
+    let router = tonic::transport::Server::builder()
         .accept_http1(true)
         .timeout(REQUEST_TIMEOUT)
         .concurrency_limit_per_connection(CONCURRENCY_PER_CONNECTION)
@@ -360,20 +377,28 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
                 limits.streams.read_logs(),
             ))
             .max_decoding_message_size(REQUEST_SIZE_MAX),
-        )
-        .serve_with_incoming_shutdown(
-            limit_connections(
-                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
-                limits.connections_max,
-            ),
-            stopped(stop_rx.clone()),
         );
+    let admitted = limit_connections(
+        tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+        limits.connections_max,
+    );
+    let shutdown = stopped(stop_rx.clone());
+    // TLS connections carry `TlsConnectInfo` (the admin methods look for it), plain ones
+    // `TcpConnectInfo`.
+    let server: Pin<Box<dyn Future<Output = Result<(), tonic::transport::Error>> + Send>> =
+        match &settings.tls {
+            Some(identity) => Box::pin(router.serve_with_incoming_shutdown(
+                accept_tls(admitted, identity, limits.connections_max),
+                shutdown,
+            )),
+            None => Box::pin(router.serve_with_incoming_shutdown(admitted, shutdown)),
+        };
     tasks.push(tokio::spawn(async move {
         if let Err(e) = server.await {
             tracing::error!(error = %e, "gRPC server failed");
         }
     }));
-    tracing::info!(%grpc_addr, "association serving");
+    tracing::info!(%grpc_addr, tls = settings.tls.is_some(), "association serving");
     Ok(RunningAssociation {
         grpc_addr,
         store,

@@ -4,14 +4,14 @@
 //! digest. Export resumes: whole events files already on disk are kept (a file is written
 //! under a temporary name and renamed), and the last file, if not full, is fetched again.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use event_store_core::{MunicipalityCode, Timestamp};
 use indicatif::ProgressBar;
 use proto::audit::v1 as pb;
 use proto::audit::v1::audit_service_client::AuditServiceClient;
-use tonic::transport::Channel;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig};
 
 use crate::AuditError;
 use crate::archive::{
@@ -29,8 +29,11 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// What to export.
 #[derive(Debug, Clone)]
 pub struct ExportOptions {
-    /// The association's gRPC URL, e.g. `http://127.0.0.1:50100`.
+    /// The association's gRPC URL, e.g. `http://127.0.0.1:50100` or `https://…`.
     pub url: String,
+    /// For an `https://` URL: the certificate authorities to trust (PEM) instead of the
+    /// system's roots.
+    pub ca: Option<PathBuf>,
     pub out: PathBuf,
     /// Only this hromada (all by default).
     pub municipality: Option<MunicipalityCode>,
@@ -47,16 +50,71 @@ pub struct ExportSummary {
     pub events_total: u64,
 }
 
-/// Connects to the association's audit API.
-pub async fn connect(url: &str) -> Result<AuditServiceClient<Channel>, AuditError> {
-    let endpoint = tonic::transport::Endpoint::from_shared(url.to_owned())
+/// Connects to the association's audit API. An `https://` URL is reached over TLS (rustls),
+/// its certificate checked against `ca` (a PEM file of the certificate authorities to trust,
+/// for an association with a private CA) or, without one, the system's root certificates.
+pub async fn connect(
+    url: &str,
+    ca: Option<&Path>,
+) -> Result<AuditServiceClient<Channel>, AuditError> {
+    let mut endpoint = tonic::transport::Endpoint::from_shared(url.to_owned())
         .map_err(|e| AuditError::Input(format!("association URL {url:?}: {e}")))?
         .connect_timeout(CONNECT_TIMEOUT);
-    let channel = endpoint
-        .connect()
-        .await
-        .map_err(|e| AuditError::Remote(format!("cannot reach {url}: {e}")))?;
+    let https = endpoint.uri().scheme_str() == Some("https");
+    if https {
+        let tls = match ca {
+            Some(path) => {
+                let pem = std::fs::read(path).map_err(|e| {
+                    AuditError::Input(format!("cannot read the CA file {}: {e}", path.display()))
+                })?;
+                ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem))
+            }
+            None => ClientTlsConfig::new().with_native_roots(),
+        };
+        endpoint = endpoint
+            .tls_config(tls)
+            .map_err(|e| AuditError::Input(format!("TLS for {url}: {}", error_chain(&e))))?;
+    } else if let Some(path) = ca {
+        return Err(AuditError::Input(format!(
+            "a CA ({}) is only used for an https:// URL, not {url}",
+            path.display()
+        )));
+    }
+    let channel = endpoint.connect().await.map_err(|e| {
+        let why = error_chain(&e);
+        let hint = if https && why.contains("certificate") {
+            match ca {
+                Some(path) => format!(
+                    " (the association's certificate is not one {} vouches for, or not for \
+                     this host name)",
+                    path.display()
+                ),
+                None => " (the association's certificate is not trusted by this system: for \
+                         a private CA, give its certificate with --ca FILE)"
+                    .to_owned(),
+            }
+        } else {
+            String::new()
+        };
+        AuditError::Remote(format!("cannot reach {url}: {why}{hint}"))
+    })?;
     Ok(AuditServiceClient::new(channel).max_decoding_message_size(MESSAGE_SIZE_MAX))
+}
+
+/// An error and its sources, `: `-separated (tonic's transport error alone says only
+/// "transport error"; the certificate problem is in its sources).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let next = s.to_string();
+        if !text.ends_with(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = s.source();
+    }
+    text
 }
 
 pub(crate) fn remote(e: tonic::Status) -> AuditError {
@@ -64,7 +122,7 @@ pub(crate) fn remote(e: tonic::Status) -> AuditError {
 }
 
 pub async fn export(options: &ExportOptions) -> Result<ExportSummary, AuditError> {
-    let mut client = connect(&options.url).await?;
+    let mut client = connect(&options.url, options.ca.as_deref()).await?;
     let archive = Archive::new(&options.out);
     std::fs::create_dir_all(&options.out).map_err(crate::archive::io(&options.out))?;
     let digest = client

@@ -3,6 +3,8 @@
 //! the path to the root, the node's signature under a key enrolled for the hromada (or one the
 //! citizen pinned), and the association's witness cosignature.
 
+use std::path::Path;
+
 use event_store_core::checkpoint::{NoteVerifier, SignedCheckpoint, WitnessVerifier, origin_for};
 use event_store_core::{EnvelopeRef, EventId, Hash, MunicipalityCode, merkle};
 use proto::audit::v1 as pb;
@@ -47,16 +49,19 @@ fn hash(bytes: &[u8]) -> Result<Hash, AuditError> {
         .map_err(|_| AuditError::Remote(format!("a proof hash has {} bytes", bytes.len())))
 }
 
-/// Fetches and verifies a receipt. `pinned_node` / `pinned_witness` replace the keys the
-/// association lists, for a citizen who got them elsewhere.
+/// Fetches and verifies a receipt. `ca` is the certificate authority to trust for an
+/// `https://` URL instead of the system's roots (see [`connect`]). `pinned_node` /
+/// `pinned_witness` replace the keys the association lists, for a citizen who got them
+/// elsewhere.
 pub async fn prove(
     url: &str,
+    ca: Option<&Path>,
     code: MunicipalityCode,
     target: Target,
     pinned_node: Option<NoteVerifier>,
     pinned_witness: Option<NoteVerifier>,
 ) -> Result<Receipt, AuditError> {
-    let mut client = connect(url).await?;
+    let mut client = connect(url, ca).await?;
     let seq = match target {
         Target::Seq(seq) => seq,
         Target::EventId(id) => {

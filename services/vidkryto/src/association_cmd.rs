@@ -66,6 +66,26 @@ pub struct RunArgs {
     /// gRPC (and gRPC-Web) listen address.
     #[arg(long, default_value = "127.0.0.1:50100")]
     pub listen: SocketAddr,
+    /// Serve TLS on the listener with this certificate chain (PEM, the server's certificate
+    /// first). Without it the listener is plain text and admin calls are taken only from
+    /// loopback.
+    #[arg(
+        long,
+        env = "VIDKRYTO_ASSOCIATION_TLS_CERT",
+        hide_env_values = true,
+        requires = "tls_key",
+        value_name = "FILE"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of `--tls-cert` (PEM), readable only by its owner (`chmod 600`).
+    #[arg(
+        long,
+        env = "VIDKRYTO_ASSOCIATION_TLS_KEY",
+        hide_env_values = true,
+        requires = "tls_cert",
+        value_name = "FILE"
+    )]
+    pub tls_key: Option<PathBuf>,
     /// When hromadas run NATS leaf nodes: the JetStream domain of each one's stream, `{code}`
     /// standing for its KATOTTG code (e.g. `muni_{code}`, see deploy/nats). Unset: the
     /// streams are in the association's own JetStream.
@@ -141,14 +161,22 @@ pub async fn run(cmd: AssociationCommand) -> anyhow::Result<ExitCode> {
                 ingest_replicas: a.ingest_replicas,
             };
             settings.dashboard_dir = a.dashboard_dir;
+            if let (Some(cert), Some(key)) = (&a.tls_cert, &a.tls_key) {
+                settings.tls = Some(association::tls::TlsIdentity::from_files(cert, key)?);
+            }
             let dashboard = settings.dashboard_dir.is_some();
+            let (scheme, over) = if settings.tls.is_some() {
+                ("https", "TLS")
+            } else {
+                ("http", "plain text")
+            };
             let running = association::server::start(settings).await?;
             println!(
-                "association serving gRPC and gRPC-Web on {}",
+                "association serving gRPC and gRPC-Web over {over} on {}",
                 running.grpc_addr
             );
             if dashboard {
-                println!("dashboard: http://{}/", running.grpc_addr);
+                println!("dashboard: {scheme}://{}/", running.grpc_addr);
             }
             crate::node_cmd::ready_until_signal().await;
             eprintln!("shutting down");

@@ -33,9 +33,13 @@ pub enum AuditCommand {
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// The association's gRPC URL.
+    /// The association's gRPC URL (http:// or https://).
     #[arg(long)]
     pub from: String,
+    /// For an https:// association: trust the certificate authorities in this PEM file (a
+    /// private CA) instead of the system's root certificates.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
     /// The archive directory (created; an existing archive is continued).
     #[arg(long)]
     pub out: PathBuf,
@@ -52,8 +56,12 @@ pub enum Output {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// An archive directory, or an association's URL (http://…).
+    /// An archive directory, or an association's URL (http://… or https://…).
     pub target: String,
+    /// For an https:// association: trust the certificate authorities in this PEM file (a
+    /// private CA) instead of the system's root certificates.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "text")]
     pub output: Output,
     /// Hromadas verified at once.
@@ -69,13 +77,21 @@ pub struct RecomputeArgs {
     /// replayed up to the positions that digest covers).
     #[arg(long)]
     pub compare: Option<String>,
+    /// For an https:// association: trust the certificate authorities in this PEM file (a
+    /// private CA) instead of the system's root certificates.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
 pub struct ProveArgs {
-    /// The association's gRPC URL.
+    /// The association's gRPC URL (http:// or https://).
     #[arg(long)]
     pub from: String,
+    /// For an https:// association: trust the certificate authorities in this PEM file (a
+    /// private CA) instead of the system's root certificates.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
     #[arg(long)]
     pub municipality: String,
     /// The event's sequence number in the hromada's log.
@@ -139,6 +155,7 @@ pub async fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
         AuditCommand::Export(a) => {
             let options = auditor::export::ExportOptions {
                 url: a.from,
+                ca: a.ca,
                 out: a.out.clone(),
                 municipality: a.municipality.as_deref().map(municipality).transpose()?,
                 progress,
@@ -159,6 +176,7 @@ pub async fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
                 temp = tempfile_dir()?;
                 let options = auditor::export::ExportOptions {
                     url: a.target.clone(),
+                    ca: a.ca.clone(),
                     out: temp.clone(),
                     municipality: None,
                     progress,
@@ -184,7 +202,7 @@ pub async fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
             let archive = Archive::new(&a.archive);
             let (upto, theirs) = match &a.compare {
                 Some(url) => {
-                    let mut client = auditor::export::connect(url).await?;
+                    let mut client = auditor::export::connect(url, a.ca.as_deref()).await?;
                     let digest = client
                         .get_projection_digest(proto::audit::v1::GetProjectionDigestRequest {})
                         .await
@@ -240,7 +258,8 @@ pub async fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
             };
             let node = a.node_vkey.as_deref().map(read_vkey).transpose()?;
             let witness = a.witness_vkey.as_deref().map(read_vkey).transpose()?;
-            match auditor::prove::prove(&a.from, code, target, node, witness).await {
+            match auditor::prove::prove(&a.from, a.ca.as_deref(), code, target, node, witness).await
+            {
                 Ok(receipt) => {
                     println!(
                         "event {} of {} ({}, id {}) is in the log of {} events signed by the node and \

@@ -164,6 +164,9 @@ pub struct TestAssociation {
     pub dashboard_dir: Option<std::path::PathBuf>,
     /// What clients may hold of its server (default: production's bounds).
     pub limits: ServingLimits,
+    /// The certificate its listener serves TLS with, and the CA that issued it (default:
+    /// none, plain text).
+    pub tls: Option<TestTls>,
 }
 
 impl TestAssociation {
@@ -173,7 +176,7 @@ impl TestAssociation {
 
     /// Starts an association that finds the nodes' streams where `topology` says.
     pub async fn start_with(nats_url: &str, topology: Topology) -> Self {
-        Self::start_configured(nats_url, topology, None, ServingLimits::default()).await
+        Self::start_configured(nats_url, topology, None, ServingLimits::default(), None).await
     }
 
     /// Starts an association that also serves the dashboard built in `dashboard_dir`.
@@ -183,13 +186,28 @@ impl TestAssociation {
             Topology::default(),
             Some(dashboard_dir.to_owned()),
             ServingLimits::default(),
+            None,
         )
         .await
     }
 
     /// Starts an association whose server holds to `limits` (tests shorten its timeouts).
     pub async fn start_with_limits(nats_url: &str, limits: ServingLimits) -> Self {
-        Self::start_configured(nats_url, Topology::default(), None, limits).await
+        Self::start_configured(nats_url, Topology::default(), None, limits, None).await
+    }
+
+    /// Starts an association serving TLS with a certificate for `localhost` and `127.0.0.1`
+    /// from a fresh test CA (its clients here trust that CA), and the files of
+    /// `dashboard_dir` if given.
+    pub async fn start_with_tls(nats_url: &str, dashboard_dir: Option<std::path::PathBuf>) -> Self {
+        Self::start_configured(
+            nats_url,
+            Topology::default(),
+            dashboard_dir,
+            ServingLimits::default(),
+            Some(TestTls::new()),
+        )
+        .await
     }
 
     async fn start_configured(
@@ -197,6 +215,7 @@ impl TestAssociation {
         topology: Topology,
         dashboard_dir: Option<std::path::PathBuf>,
         limits: ServingLimits,
+        tls: Option<TestTls>,
     ) -> Self {
         let db = PgDatabase::create().await.expect("test database");
         let dir = tempfile::tempdir().expect("temp dir");
@@ -215,6 +234,7 @@ impl TestAssociation {
             topology,
             dashboard_dir,
             limits,
+            tls,
         };
         association.boot().await;
         association
@@ -235,6 +255,10 @@ impl TestAssociation {
         settings.topology = self.topology.clone();
         settings.dashboard_dir = self.dashboard_dir.clone();
         settings.limits = self.limits;
+        settings.tls = self.tls.as_ref().map(|tls| {
+            association::tls::TlsIdentity::from_files(&tls.cert.cert_file, &tls.cert.key_file)
+                .expect("the test TLS identity")
+        });
         settings
     }
 
@@ -251,11 +275,24 @@ impl TestAssociation {
         }
     }
 
+    /// `http://127.0.0.1:<port>`, or `https://…` when it serves TLS.
     pub fn url(&self) -> String {
         format!(
-            "http://{}",
+            "{}://{}",
+            if self.tls.is_some() { "https" } else { "http" },
             self.running.as_ref().expect("running").grpc_addr
         )
+    }
+
+    /// A channel to its gRPC server (over TLS, trusting the test CA, when it serves TLS).
+    pub async fn channel(&self) -> Channel {
+        let mut endpoint = tonic::transport::Endpoint::from_shared(self.url()).expect("a URL");
+        if let Some(tls) = &self.tls {
+            endpoint = endpoint
+                .tls_config(tls.client_config())
+                .expect("client TLS configuration");
+        }
+        endpoint.connect().await.expect("association channel")
     }
 
     pub fn witness(&self) -> NoteSigner {
@@ -266,21 +303,15 @@ impl TestAssociation {
     }
 
     pub async fn national(&self) -> NationalServiceClient<Channel> {
-        NationalServiceClient::connect(self.url())
-            .await
-            .expect("national client")
+        NationalServiceClient::new(self.channel().await)
     }
 
     pub async fn federation(&self) -> FederationServiceClient<Channel> {
-        FederationServiceClient::connect(self.url())
-            .await
-            .expect("federation client")
+        FederationServiceClient::new(self.channel().await)
     }
 
     pub async fn audit(&self) -> AuditServiceClient<Channel> {
-        AuditServiceClient::connect(self.url())
-            .await
-            .expect("audit client")
+        AuditServiceClient::new(self.channel().await)
     }
 
     /// The national summary now.
@@ -787,4 +818,49 @@ impl SyntheticLog {
             .await
             .expect("publish")
     }
+}
+
+/// An association's TLS identity for tests: a fresh CA and a server certificate it issued for
+/// `localhost` and `127.0.0.1`, its key readable by its owner only (as the association
+/// requires of every secret).
+#[derive(Debug)]
+pub struct TestTls {
+    pub ca: testkit::TestCa,
+    pub cert: testkit::ServerCert,
+}
+
+impl TestTls {
+    pub fn new() -> Self {
+        let ca = testkit::TestCa::new("vidkryto test association CA").expect("a test CA");
+        let cert = ca
+            .server_cert("association", &["localhost", "127.0.0.1"])
+            .expect("a server certificate");
+        owner_only(&cert.key_file);
+        Self { ca, cert }
+    }
+
+    /// The CA's certificate (PEM), what clients trust.
+    pub fn ca_file(&self) -> std::path::PathBuf {
+        self.ca.ca_file()
+    }
+
+    /// A gRPC client's TLS configuration trusting the test CA only.
+    pub fn client_config(&self) -> tonic::transport::ClientTlsConfig {
+        let pem = std::fs::read(self.ca_file()).expect("the CA certificate");
+        tonic::transport::ClientTlsConfig::new()
+            .ca_certificate(tonic::transport::Certificate::from_pem(pem))
+    }
+}
+
+impl Default for TestTls {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Makes `path` readable and writable by its owner only (`chmod 600`).
+pub fn owner_only(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .unwrap_or_else(|e| panic!("chmod 600 {}: {e}", path.display()));
 }

@@ -130,6 +130,7 @@ async fn audits_of_a_real_archive_find_every_kind_of_tampering() {
     let clean = dir.path().join("clean");
     let options = ExportOptions {
         url: association.url(),
+        ca: None,
         out: clean.clone(),
         municipality: None,
         progress: false,
@@ -236,6 +237,7 @@ async fn audits_of_a_real_archive_find_every_kind_of_tampering() {
     // A citizen's receipt for their signature (event 4), checked offline.
     let receipt = prove(
         &association.url(),
+        None,
         code(VINNYTSIA),
         Target::Seq(4),
         None,
@@ -248,6 +250,7 @@ async fn audits_of_a_real_archive_find_every_kind_of_tampering() {
     // Pinning a key that did not sign it fails the receipt.
     let err = prove(
         &association.url(),
+        None,
         code(VINNYTSIA),
         Target::Seq(4),
         Some(stranger.verifier()),

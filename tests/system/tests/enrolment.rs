@@ -75,6 +75,7 @@ async fn revoking_and_enrolling_a_key_again_keeps_every_window_and_audits_clean(
     let dir = tempfile::tempdir().unwrap();
     let options = ExportOptions {
         url: association.url(),
+        ca: None,
         out: dir.path().to_owned(),
         municipality: None,
         progress: false,

@@ -1,6 +1,7 @@
 //! `vidkryto.federation.v1.FederationService`: nodes, lag, quarantine, forks, and enrolment
 //! (admin methods behind the association's bearer token).
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use prost::Message as _;
@@ -8,6 +9,7 @@ use proto::federation::v1 as pb;
 use proto::federation::v1::federation_service_server::FederationService;
 use sha2::{Digest as _, Sha256};
 use tokio::sync::watch;
+use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tonic::{Request, Response, Status};
 
 use super::{code, decode_token, encode_token, invalid, next_page_token, page_size};
@@ -56,8 +58,23 @@ impl FederationApi {
         }
     }
 
-    /// Checks the bearer token (compared as hashes, so timing says nothing about it).
+    /// Checks the transport (TLS, or plain text from loopback: [`admin_transport_allowed`])
+    /// and then the bearer token (compared as hashes, so timing says nothing about it).
     fn authorize<T>(&self, request: &Request<T>) -> Result<(), Status> {
+        let peer = request.remote_addr();
+        let tls = request
+            .extensions()
+            .get::<TlsConnectInfo<TcpConnectInfo>>()
+            .is_some();
+        if !admin_transport_allowed(peer, tls) {
+            let from = peer.map_or_else(|| "an unknown peer".to_owned(), |p| p.ip().to_string());
+            return Err(Status::permission_denied(format!(
+                "admin calls require TLS: this one came over plain text from {from}, which is \
+                 not loopback, so the admin token crossed the network unencrypted (serve TLS \
+                 with `association run --tls-cert FILE --tls-key FILE`, or call from the \
+                 association's own host)"
+            )));
+        }
         let Some(expected) = &self.admin_token_hash else {
             return Err(Status::permission_denied(
                 "this association has no admin token configured",
@@ -118,6 +135,23 @@ impl FederationApi {
     }
 }
 
+/// Whether an admin call (which carries the admin token) may be taken on a connection from
+/// `peer`: over TLS always; over plain text only from a loopback address (IPv4 `127.0.0.0/8`,
+/// IPv6 `::1`, or either mapped into IPv6), where the token never leaves the machine. An
+/// unknown peer over plain text is refused.
+pub fn admin_transport_allowed(peer: Option<SocketAddr>, tls: bool) -> bool {
+    tls || peer.is_some_and(|p| is_loopback(p.ip()))
+}
+
+fn is_loopback(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
+}
+
 /// A node's status, worst first. With the ingest not `current` (disconnected, or not reading
 /// its stream as fast as it fills), what would be healthy is lagging: the node's stream may
 /// hold what was not verified yet.
@@ -159,8 +193,10 @@ impl FederationService for FederationApi {
                 wanted == pb::NodeStatus::Unspecified || status(info, current) == wanted
             })
             .collect();
-        let end = (offset + size).min(matching.len());
-        let nodes = matching[offset.min(end)..end]
+        // The offset comes from a token anyone can write: no arithmetic on it may overflow.
+        let start = offset.min(matching.len());
+        let end = start.saturating_add(size).min(matching.len());
+        let nodes = matching[start..end]
             .iter()
             .map(|(code, info)| {
                 let own = keys
@@ -297,5 +333,45 @@ impl FederationService for FederationApi {
             return Err(Status::not_found(format!("{code} has no such valid key")));
         }
         Ok(Response::new(self.node(code).await?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer(text: &str) -> Option<SocketAddr> {
+        Some(text.parse().expect("a socket address"))
+    }
+
+    #[test]
+    fn admin_calls_over_plain_text_are_taken_only_from_loopback() {
+        for loopback in [
+            "127.0.0.1:50000",
+            "127.8.9.10:1",
+            "[::1]:50000",
+            "[::ffff:127.0.0.1]:50000",
+        ] {
+            assert!(admin_transport_allowed(peer(loopback), false), "{loopback}");
+            assert!(admin_transport_allowed(peer(loopback), true), "{loopback}");
+        }
+        for remote in [
+            "10.0.0.7:50000",
+            "192.168.1.20:443",
+            "0.0.0.0:1",
+            "203.0.113.9:50000",
+            "[2001:db8::1]:50000",
+            "[::ffff:10.0.0.7]:50000",
+            "[::]:1",
+            "[fe80::1]:50000",
+        ] {
+            assert!(!admin_transport_allowed(peer(remote), false), "{remote}");
+            assert!(
+                admin_transport_allowed(peer(remote), true),
+                "{remote} over TLS"
+            );
+        }
+        assert!(!admin_transport_allowed(None, false));
+        assert!(admin_transport_allowed(None, true));
     }
 }

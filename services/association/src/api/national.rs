@@ -310,8 +310,10 @@ impl NationalService for NationalApi {
         };
         all.sort_by(by);
         let total = all.len();
-        let end = (offset + size).min(total);
-        let page: Vec<pb::Municipality> = all[offset.min(total)..end]
+        // The offset comes from a token anyone can write: no arithmetic on it may overflow.
+        let start = offset.min(total);
+        let end = start.saturating_add(size).min(total);
+        let page: Vec<pb::Municipality> = all[start..end]
             .iter()
             .map(|&i| views.municipalities[i].clone())
             .collect();
