@@ -17,6 +17,8 @@ pub enum RelayError {
         #[source]
         source: async_nats::jetstream::context::CreateStreamError,
     },
+    #[error("failed to add the current subjects and limits to stream {stream}: {detail}")]
+    UpdateStream { stream: String, detail: String },
     #[error("failed to read {what} from the stream")]
     ReadStream {
         what: String,

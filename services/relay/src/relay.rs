@@ -150,6 +150,8 @@ pub async fn run<B: Backend>(
 #[derive(Debug)]
 enum Sent {
     Event(u64),
+    /// The leaf hashes of the events up to this sequence number.
+    Leaves(u64),
     Checkpoint(u64),
 }
 
@@ -293,7 +295,29 @@ impl<'a, B: Backend> Pump<'a, B> {
                 stream: names.stream.clone(),
                 source,
             })?;
-        let info = stream.cached_info();
+        let info = stream.cached_info().clone();
+        // A stream made by an earlier version lacks newer subjects or limits: add them.
+        let wanted = wire::stream_config(&names.municipality, self.config.duplicate_window);
+        let missing = wanted
+            .subjects
+            .iter()
+            .any(|s| !info.config.subjects.contains(s));
+        if missing || info.config.max_message_size != wanted.max_message_size {
+            let mut config = info.config.clone();
+            for subject in wanted.subjects {
+                if !config.subjects.contains(&subject) {
+                    config.subjects.push(subject);
+                }
+            }
+            config.max_message_size = wanted.max_message_size;
+            self.js
+                .update_stream(config)
+                .await
+                .map_err(|e| RelayError::UpdateStream {
+                    stream: names.stream.clone(),
+                    detail: e.to_string(),
+                })?;
+        }
         if !info.config.deny_delete || !info.config.deny_purge {
             tracing::warn!(
                 stream = %names.stream,
@@ -408,6 +432,8 @@ impl<'a, B: Backend> Pump<'a, B> {
             if checkpoint.size <= self.checkpoint_sent {
                 continue;
             }
+            self.publish_leaves(self.checkpoint_sent.saturating_add(1), size)
+                .await?;
             let message_id = checkpoint_msg_id(&self.names.municipality, size, &checkpoint.note);
             let message = PublishMessage::build()
                 .payload(checkpoint.note.into_bytes().into())
@@ -425,6 +451,55 @@ impl<'a, B: Backend> Pump<'a, B> {
             self.in_flight.push_back((Sent::Checkpoint(size), ack));
             self.checkpoint_sent = size;
         }
+    }
+
+    /// Publishes the leaf hashes of events `first ..= last` (the events a checkpoint adds), in
+    /// messages of at most `wire::LEAVES_PER_MESSAGE_MAX`, ahead of the checkpoint: with them
+    /// the association picks the node's own bytes among whatever else was published on its
+    /// subject, and the checkpoint's root authenticates them.
+    async fn publish_leaves(&mut self, first: u64, last: u64) -> Result<(), RelayError> {
+        let mut from = first;
+        while from <= last {
+            let count = (last - from + 1).min(wire::LEAVES_PER_MESSAGE_MAX as u64);
+            let rows = self
+                .log
+                .read(LogSeq(from), u32::try_from(count).unwrap_or(u32::MAX))
+                .await?;
+            let leaves: Vec<[u8; 32]> = rows
+                .iter()
+                .take_while(|row| row.seq.0 <= last)
+                .map(|row| event_store_core::merkle::leaf_hash(&row.bytes))
+                .collect();
+            if leaves.len() as u64 != count {
+                return Err(RelayError::LogOrder {
+                    expected: from + leaves.len() as u64,
+                    found: rows.get(leaves.len()).map_or(0, |r| r.seq.0),
+                });
+            }
+            let end = from + count - 1;
+            let payload = wire::encode_leaves(from, &leaves);
+            self.make_room().await?;
+            let message = PublishMessage::build()
+                .message_id(wire::leaves_msg_id(
+                    &self.names.municipality,
+                    from,
+                    &payload,
+                ))
+                .payload(payload.into())
+                .header(SEQ_HEADER, end.to_string())
+                .expected_stream(self.names.stream.as_str());
+            let ack = self
+                .js
+                .send_publish(wire::leaves_subject(&self.names.municipality), message)
+                .await
+                .map_err(|source| RelayError::Publish {
+                    what: format!("leaves {from} to {end}"),
+                    source,
+                })?;
+            self.in_flight.push_back((Sent::Leaves(end), ack));
+            from = end + 1;
+        }
+        Ok(())
     }
 
     /// Waits for acknowledgements until fewer than `in_flight_max` publishes are pending.
@@ -450,6 +525,7 @@ impl<'a, B: Backend> Pump<'a, B> {
         };
         let what = match sent {
             Sent::Event(seq) => format!("event {seq}"),
+            Sent::Leaves(last) => format!("leaves up to {last}"),
             Sent::Checkpoint(size) => format!("checkpoint {size}"),
         };
         let ack = ack.await.map_err(|source| RelayError::Publish {
@@ -465,6 +541,7 @@ impl<'a, B: Backend> Pump<'a, B> {
         }
         match sent {
             Sent::Event(seq) => self.acked_seq = seq,
+            Sent::Leaves(_) => {}
             Sent::Checkpoint(size) => self.checkpoint_acked = size,
         }
         self.progressed = true;

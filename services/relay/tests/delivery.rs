@@ -50,12 +50,17 @@ async fn appended_events_and_checkpoints_arrive_once_in_order() {
         config.subjects,
         [
             "vidkryto.ev.UA74040130000074451",
-            "vidkryto.ckpt.UA74040130000074451"
+            "vidkryto.ckpt.UA74040130000074451",
+            "vidkryto.leaves.UA74040130000074451"
         ]
     );
     assert_eq!(
         config.subjects,
-        [event_subject(&code), checkpoint_subject(&code)]
+        [
+            event_subject(&code),
+            checkpoint_subject(&code),
+            wire::leaves_subject(&code)
+        ]
     );
     assert!(config.deny_delete && config.deny_purge && config.allow_direct);
     assert_eq!(config.storage, StorageType::File);

@@ -9,8 +9,14 @@
 //! | --- | --- | --- | --- |
 //! | event | `vidkryto.ev.<KATOTTG>` | the event's canonical bytes, as stored | `Nats-Msg-Id` = event id (UUID), `Vidkryto-Seq` = log sequence |
 //! | checkpoint | `vidkryto.ckpt.<KATOTTG>` | the signed note | `Nats-Msg-Id` = `<KATOTTG>-ckpt-<size>-<note digest>`, `Vidkryto-Tree-Size` = size |
+//! | leaves | `vidkryto.leaves.<KATOTTG>` | the leaf hashes of the events a checkpoint adds ([`encode_leaves`]) | `Nats-Msg-Id` = `<KATOTTG>-leaves-<first>-<digest>`, `Vidkryto-Seq` = last sequence |
 //!
-//! Both subjects live in the stream `VIDKRYTO_<KATOTTG>` (file storage, `deny_delete`,
+//! A leaves message needs no signature of its own: the tree of the verified prefix extended
+//! with its hashes has the root of the checkpoint it precedes, or it is worthless. With it, the
+//! association knows which bytes a checkpoint covers at each position, whatever else was
+//! published on the node's subject.
+//!
+//! All three subjects live in the stream `VIDKRYTO_<KATOTTG>` (file storage, `deny_delete`,
 //! `deny_purge`, `allow_direct`, a duplicate window). Headers are hints for finding messages
 //! (back-fill's binary search); what a message *is* comes from its verified bytes, never from
 //! its headers or subject alone (the relay reconciles on bodies and logs headers only).
@@ -38,6 +44,7 @@ pub const DUPLICATE_WINDOW_DEFAULT: Duration = Duration::from_secs(10 * 60);
 
 const EVENT_PREFIX: &str = "vidkryto.ev.";
 const CHECKPOINT_PREFIX: &str = "vidkryto.ckpt.";
+const LEAVES_PREFIX: &str = "vidkryto.leaves.";
 
 /// The subject a municipality's events are published on: `vidkryto.ev.<KATOTTG>`.
 pub fn event_subject(municipality: &MunicipalityCode) -> String {
@@ -49,7 +56,87 @@ pub fn checkpoint_subject(municipality: &MunicipalityCode) -> String {
     format!("{CHECKPOINT_PREFIX}{municipality}")
 }
 
-/// A filter matching both subjects of a municipality, and no other's: `vidkryto.*.<KATOTTG>`.
+/// The subject the leaf hashes of a municipality's checkpointed events are published on:
+/// `vidkryto.leaves.<KATOTTG>`.
+pub fn leaves_subject(municipality: &MunicipalityCode) -> String {
+    format!("{LEAVES_PREFIX}{municipality}")
+}
+
+/// The `Nats-Msg-Id` of a leaves message: `<KATOTTG>-leaves-<first>-<digest>`.
+pub fn leaves_msg_id(municipality: &MunicipalityCode, first: u64, payload: &[u8]) -> String {
+    format!("{municipality}-leaves-{first}-{}", digest_hex(payload))
+}
+
+/// Leaf hashes one leaves message carries at most (128,000 bytes, under
+/// [`MESSAGE_SIZE_MAX`]); a longer run is sent as several messages.
+pub const LEAVES_PER_MESSAGE_MAX: usize = 4_000;
+const LEAVES_MAGIC: &[u8; 4] = b"VKL1";
+
+/// A leaves message: `VKL1`, the first sequence number (u64 little-endian), then one to
+/// [`LEAVES_PER_MESSAGE_MAX`] 32-byte leaf hashes, for consecutive sequence numbers.
+pub fn encode_leaves(first: u64, leaves: &[[u8; 32]]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(12 + 32 * leaves.len());
+    out.extend_from_slice(LEAVES_MAGIC);
+    out.extend_from_slice(&first.to_le_bytes());
+    for leaf in leaves {
+        out.extend_from_slice(leaf);
+    }
+    out
+}
+
+/// Why bytes are not a leaves message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeavesError(pub &'static str);
+
+impl std::fmt::Display for LeavesError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "not a leaves message: {}", self.0)
+    }
+}
+
+impl std::error::Error for LeavesError {}
+
+/// Reads a leaves message: its first sequence number and its hashes. Never panics; refuses
+/// sequence number 0, no hashes, more than [`LEAVES_PER_MESSAGE_MAX`], a ragged tail, and a
+/// run past `u64::MAX`.
+pub fn decode_leaves(bytes: &[u8]) -> Result<(u64, Vec<[u8; 32]>), LeavesError> {
+    let rest = bytes
+        .strip_prefix(LEAVES_MAGIC)
+        .ok_or(LeavesError("wrong magic"))?;
+    let (first, hashes) = rest.split_at_checked(8).ok_or(LeavesError("truncated"))?;
+    let first = u64::from_le_bytes(first.try_into().map_err(|_| LeavesError("truncated"))?);
+    if first == 0 {
+        return Err(LeavesError("sequence number 0"));
+    }
+    if hashes.is_empty() || hashes.len() % 32 != 0 {
+        return Err(LeavesError("not a whole number of hashes"));
+    }
+    let count = hashes.len() / 32;
+    if count > LEAVES_PER_MESSAGE_MAX {
+        return Err(LeavesError("too many hashes"));
+    }
+    if first.checked_add(count as u64).is_none() {
+        return Err(LeavesError("past the largest sequence number"));
+    }
+    let leaves = hashes
+        .chunks_exact(32)
+        .map(|c| {
+            let mut leaf = [0; 32];
+            leaf.copy_from_slice(c);
+            leaf
+        })
+        .collect();
+    Ok((first, leaves))
+}
+
+/// The first 16 bytes of a SHA-256 leaf hash of `bytes`, in hex: names a message by its
+/// content in a message id.
+fn digest_hex(bytes: &[u8]) -> String {
+    let digest = event_store_core::merkle::leaf_hash(bytes);
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A filter matching every subject of a municipality, and no other's: `vidkryto.*.<KATOTTG>`.
 pub fn subjects_filter(municipality: &MunicipalityCode) -> String {
     format!("{SUBJECT_PREFIX}.*.{municipality}")
 }
@@ -64,9 +151,7 @@ pub fn stream_name(municipality: &MunicipalityCode) -> String {
 /// an id anyone could compute ahead would let whoever publishes it first make JetStream drop
 /// the node's own checkpoint as a duplicate.
 pub fn checkpoint_msg_id(municipality: &MunicipalityCode, size: u64, note: &str) -> String {
-    let digest = event_store_core::merkle::leaf_hash(note.as_bytes());
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    format!("{municipality}-ckpt-{size}-{hex}")
+    format!("{municipality}-ckpt-{size}-{}", digest_hex(note.as_bytes()))
 }
 
 /// The configuration of a municipality's stream, shared by the relay (which creates it if
@@ -82,6 +167,7 @@ pub fn stream_config(
         subjects: vec![
             event_subject(municipality),
             checkpoint_subject(municipality),
+            leaves_subject(municipality),
         ],
         storage: async_nats::jetstream::stream::StorageType::File,
         deny_delete: true,
@@ -103,6 +189,7 @@ pub const MESSAGE_SIZE_MAX: i32 = (event_store_core::ENVELOPE_LEN_MAX + 4 * 1024
 pub enum SubjectKind {
     Event,
     Checkpoint,
+    Leaves,
 }
 
 /// A subject of the contract, split into its kind and the municipality code as written (the
@@ -120,6 +207,8 @@ impl<'a> Subject<'a> {
             (SubjectKind::Event, code)
         } else if let Some(code) = subject.strip_prefix(CHECKPOINT_PREFIX) {
             (SubjectKind::Checkpoint, code)
+        } else if let Some(code) = subject.strip_prefix(LEAVES_PREFIX) {
+            (SubjectKind::Leaves, code)
         } else {
             return None;
         };
@@ -155,6 +244,7 @@ mod tests {
         for (subject, kind) in [
             (event_subject(&code), SubjectKind::Event),
             (checkpoint_subject(&code), SubjectKind::Checkpoint),
+            (leaves_subject(&code), SubjectKind::Leaves),
         ] {
             let parsed = Subject::parse(&subject).unwrap();
             assert_eq!(parsed.kind, kind);
@@ -167,8 +257,30 @@ mod tests {
         assert_eq!(id.len(), "UA05020030000031457-ckpt-7-".len() + 32);
         assert_ne!(id, checkpoint_msg_id(&code, 7, "another note"));
         let config = stream_config(&code, DUPLICATE_WINDOW_DEFAULT);
-        assert_eq!(config.subjects.len(), 2);
+        assert_eq!(config.subjects.len(), 3);
         assert!(config.deny_delete && config.deny_purge);
+    }
+
+    #[test]
+    fn leaves_messages_round_trip_and_refuse_what_is_not_one() {
+        let leaves = [[1; 32], [2; 32], [3; 32]];
+        let bytes = encode_leaves(7, &leaves);
+        assert_eq!(decode_leaves(&bytes), Ok((7, leaves.to_vec())));
+        for bad in [
+            &bytes[..bytes.len() - 1],
+            &bytes[..12],
+            &bytes[..5],
+            b"VKL2\x07\0\0\0\0\0\0\0",
+            &encode_leaves(0, &leaves),
+            &encode_leaves(u64::MAX - 1, &leaves),
+            &encode_leaves(1, &vec![[0; 32]; LEAVES_PER_MESSAGE_MAX + 1]),
+        ] {
+            assert!(decode_leaves(bad).is_err(), "{bad:?}");
+        }
+        assert!(
+            encode_leaves(1, &vec![[0; 32]; LEAVES_PER_MESSAGE_MAX]).len()
+                <= MESSAGE_SIZE_MAX as usize
+        );
     }
 
     #[test]

@@ -221,6 +221,19 @@ pub fn all() -> Vec<Target> {
             run: nats_subject,
         },
         Target {
+            name: "nats_leaves",
+            decoder: "wire::decode_leaves (the relay's leaf hashes before each checkpoint)",
+            seeds: leaves,
+            limit: usize::MAX,
+            cap: 4 * 1024,
+            // The hashes it returns: at most the input's bytes, plus the vector's header.
+            bound: Bound {
+                per_byte: 2,
+                fixed: 256,
+            },
+            run: nats_leaves,
+        },
+        Target {
             name: "nats_headers",
             decoder: "wire::log_position, and the relay's read of Vidkryto-Seq / Vidkryto-Tree-Size (relay::last_header is private: the same expression)",
             seeds: headers,
@@ -603,6 +616,7 @@ fn subjects() -> Vec<Vec<u8>> {
     vec![
         wire::event_subject(&code).into_bytes(),
         wire::checkpoint_subject(&other).into_bytes(),
+        wire::leaves_subject(&code).into_bytes(),
         wire::subjects_filter(&code).into_bytes(),
         b"vidkryto.ev.".to_vec(),
     ]
@@ -618,6 +632,7 @@ fn nats_subject(input: &[u8]) -> Usage {
         let rebuilt = match kind {
             wire::SubjectKind::Event => wire::event_subject(&code),
             wire::SubjectKind::Checkpoint => wire::checkpoint_subject(&code),
+            wire::SubjectKind::Leaves => wire::leaves_subject(&code),
         };
         assert_eq!(
             rebuilt, subject,
@@ -625,6 +640,24 @@ fn nats_subject(input: &[u8]) -> Usage {
         );
     }
     usage
+}
+
+fn leaves() -> Vec<Vec<u8>> {
+    vec![
+        wire::encode_leaves(1, &[[1; 32]]),
+        wire::encode_leaves(7, &[[2; 32], [3; 32], [4; 32]]),
+        wire::encode_leaves(u64::MAX - 2, &[[5; 32]]),
+    ]
+}
+
+fn nats_leaves(input: &[u8]) -> Usage {
+    measure(|| {
+        if let Ok((first, leaves)) = wire::decode_leaves(input) {
+            assert!(first >= 1 && !leaves.is_empty());
+            assert!(leaves.len() <= wire::LEAVES_PER_MESSAGE_MAX);
+            assert_eq!(wire::encode_leaves(first, &leaves), input);
+        }
+    })
 }
 
 fn headers() -> Vec<Vec<u8>> {

@@ -58,6 +58,7 @@ targets!(
     archive_file_name,
     archive_json,
     nats_subject,
+    nats_leaves,
     nats_headers,
     municipality_code,
     #[cfg(feature = "association")]

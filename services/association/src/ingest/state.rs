@@ -156,6 +156,15 @@ impl State {
             });
             return;
         }
+        if parsed.kind == SubjectKind::Leaves {
+            self.tracked(code, |state, node| {
+                if let Some(q) = node.on_leaves(&payload) {
+                    let record = QuarantineRecord::new(q, subject, &payload, stream_seq);
+                    state.batch.quarantine.push(record);
+                }
+            });
+            return;
+        }
         self.tracked(code, |state, node| {
             state.on_checkpoint(node, subject, &payload, stream_seq, backfills);
         });
@@ -168,6 +177,19 @@ impl State {
         };
         let (events, bytes) = (node.pending_len(), node.pending_bytes());
         f(self, &mut node);
+        for event in node.take_rejected() {
+            self.batch.quarantine.push(QuarantineRecord::with(
+                code.to_string(),
+                &wire::event_subject(&code),
+                Some(event.seq),
+                Reason::Forged,
+                "not the event the leaves of the municipality's signed checkpoint name at this \
+                 sequence number"
+                    .into(),
+                &event.bytes,
+                event.stream_seq,
+            ));
+        }
         self.pending_total = (self.pending_total + node.pending_len()).saturating_sub(events);
         self.pending_bytes = (self.pending_bytes + node.pending_bytes()).saturating_sub(bytes);
         self.received.insert(code, node.received_seq());

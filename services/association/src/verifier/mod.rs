@@ -15,7 +15,11 @@
 //! is still waiting are kept as candidates (bounded), not taken as tampering: the checkpoint
 //! signed under the enrolled key chooses the candidates whose tree has its root, and the others
 //! are quarantined as [`Reason::Forged`]. A checkpoint is never blamed for bytes that arrived
-//! first.
+//! first. When no combination of the candidates fits (too many forgeries, or the node's own
+//! bytes not kept), the **leaves message** the relay publishes before each checkpoint (the leaf
+//! hashes of the events it adds, see `wire`) decides exactly: the one whose hashes extend the
+//! verified tree to the checkpoint's root names the node's bytes at every position; anything
+//! else there is forged, and missing bytes are back-filled, only matching ones accepted.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -43,6 +47,11 @@ pub const HELD_CHECKPOINTS_MAX: usize = 16;
 const CANDIDATES_PER_SEQ_MAX: usize = 3;
 /// Such extra candidates one node may keep in all.
 const CANDIDATES_MAX: usize = 4_096;
+/// Leaves messages one node may have waiting (oldest dropped first).
+const LEAVES_MESSAGES_MAX: usize = 32;
+/// Leaves messages one chain of them may take to cover a checkpoint's events.
+const LEAVES_CHAIN_MAX: usize = 8;
+
 /// Leaves hashed into trees at most when a checkpoint tries every combination of candidates
 /// (about a second of one core); with more, only "the first received everywhere" and "the
 /// last received everywhere" are tried.
@@ -192,6 +201,16 @@ pub enum CheckpointOutcome {
     Quarantined(Quarantine),
 }
 
+/// What became of trying a checkpoint against what waits.
+enum Extend {
+    Segment(Segment),
+    /// Its leaves name bytes that are not here: held, back-fill from `from_seq`.
+    Wait {
+        from_seq: u64,
+    },
+    Inconsistent(Quarantine),
+}
+
 /// What the association knows about one node.
 #[derive(Debug)]
 pub struct NodeVerifier {
@@ -209,6 +228,14 @@ pub struct NodeVerifier {
     /// Bytes of the pending events and candidates.
     waiting_bytes: usize,
     held: BTreeMap<u64, (SignedCheckpoint, u64)>,
+    /// Leaves messages received (not yet authenticated): first sequence number and hashes.
+    leaves: VecDeque<(u64, Vec<Hash>)>,
+    /// Leaf hashes a signed checkpoint authenticated, from the first sequence number: at those
+    /// positions only the named bytes are taken.
+    expected: Option<(u64, Vec<Hash>)>,
+    /// Waiting events dropped because the checkpoint's leaves name other bytes, for the caller
+    /// to quarantine (see [`NodeVerifier::take_rejected`]).
+    rejected: Vec<PendingEvent>,
 }
 
 impl NodeVerifier {
@@ -231,6 +258,9 @@ impl NodeVerifier {
             candidates_len: 0,
             waiting_bytes: 0,
             held: BTreeMap::new(),
+            leaves: VecDeque::new(),
+            expected: None,
+            rejected: Vec::new(),
         }
     }
 
@@ -386,6 +416,26 @@ impl NodeVerifier {
             header: envelope.payload_header(bytes),
             stream_seq,
         };
+        if let Some(named) = self.expected_leaf(seq) {
+            let full = self.pending.len() >= PENDING_EVENTS_MAX
+                || self.waiting_bytes + bytes.len() > PENDING_BYTES_MAX;
+            return if named != leaf {
+                EventOutcome::Quarantined(self.quarantine(
+                    Some(seq),
+                    Reason::Forged,
+                    "not the event the leaves of the municipality's signed checkpoint name at \
+                     this sequence number",
+                ))
+            } else if seq < next {
+                EventOutcome::Duplicate
+            } else if seq > next || !room || full {
+                EventOutcome::Gap { from_seq: next }
+            } else {
+                self.waiting_bytes += bytes.len();
+                self.pending.push_back(event());
+                EventOutcome::Pending
+            };
+        }
         if seq < next {
             let index = (seq - self.verified.size() - 1) as usize;
             let others = self.candidates.get(&seq).map_or(&[][..], Vec::as_slice);
@@ -493,15 +543,91 @@ impl NodeVerifier {
             self.held.insert(size, (signed, stream_seq));
             return CheckpointOutcome::Held { from_seq };
         }
-        match self.try_extend(signed) {
-            Ok(segment) => {
+        match self.try_extend(signed, stream_seq) {
+            Extend::Segment(segment) => {
                 let (more, failed) = self.release_held();
                 let mut segments = vec![segment];
                 segments.extend(more);
                 CheckpointOutcome::Accepted(segments, failed)
             }
-            Err(quarantine) => CheckpointOutcome::Quarantined(quarantine),
+            Extend::Wait { from_seq } => CheckpointOutcome::Held { from_seq },
+            Extend::Inconsistent(quarantine) => CheckpointOutcome::Quarantined(quarantine),
         }
+    }
+
+    /// A leaves message's bytes from this node's leaves subject: kept (bounded) until a
+    /// checkpoint needs them; `Some` quarantine when they are not a leaves message.
+    pub fn on_leaves(&mut self, bytes: &[u8]) -> Option<Quarantine> {
+        if self.revoked {
+            return Some(self.quarantine(
+                None,
+                Reason::Revoked,
+                "the municipality's enrolment is revoked",
+            ));
+        }
+        let (first, leaves) = match wire::decode_leaves(bytes) {
+            Ok(decoded) => decoded,
+            Err(err) => return Some(self.quarantine(None, Reason::Undecodable, err.to_string())),
+        };
+        let last = first + leaves.len() as u64 - 1;
+        if last <= self.verified.size()
+            || self.leaves.iter().any(|(f, l)| *f == first && *l == leaves)
+        {
+            return None;
+        }
+        if self.leaves.len() >= LEAVES_MESSAGES_MAX {
+            self.leaves.pop_front();
+        }
+        self.leaves.push_back((first, leaves));
+        None
+    }
+
+    /// Waiting events the node's authenticated leaves showed to be forged, for quarantine.
+    pub fn take_rejected(&mut self) -> Vec<PendingEvent> {
+        std::mem::take(&mut self.rejected)
+    }
+
+    /// The leaf an authenticated leaves message names at `seq`, if any.
+    fn expected_leaf(&self, seq: u64) -> Option<Hash> {
+        let (first, leaves) = self.expected.as_ref()?;
+        let index = usize::try_from(seq.checked_sub(*first)?).ok()?;
+        leaves.get(index).copied()
+    }
+
+    /// The leaf hashes of positions `verified + 1 ..= verified + count` from a chain of
+    /// received leaves messages that extends the verified tree to `root`, if there is one.
+    fn authenticated_leaves(&self, count: usize, root: &Hash) -> Option<Vec<Hash>> {
+        let start = self.verified.size() + 1;
+        let mut chains: Vec<Vec<Hash>> = vec![Vec::new()];
+        for _ in 0..LEAVES_CHAIN_MAX {
+            let mut longer = Vec::new();
+            for chain in chains {
+                let at = start + chain.len() as u64;
+                for (first, leaves) in self.leaves.iter().filter(|(f, _)| *f == at) {
+                    debug_assert_eq!(*first, at);
+                    let mut next = chain.clone();
+                    next.extend_from_slice(leaves);
+                    if next.len() >= count {
+                        next.truncate(count);
+                        let mut frontier = self.verified.clone();
+                        for leaf in &next {
+                            frontier.push(*leaf, |_, _| {});
+                        }
+                        if frontier.root() == *root {
+                            return Some(next);
+                        }
+                    } else {
+                        longer.push(next);
+                    }
+                }
+            }
+            if longer.is_empty() {
+                return None;
+            }
+            longer.truncate(LEAVES_MESSAGES_MAX);
+            chains = longer;
+        }
+        None
     }
 
     /// Held checkpoints that the pending events now reach, verified in size order, with a
@@ -517,20 +643,110 @@ impl NodeVerifier {
             if size >= self.next_seq() {
                 break;
             }
-            let Some((_, (signed, _))) = self.held.pop_first() else {
+            let Some((_, (signed, stream_seq))) = self.held.pop_first() else {
                 break;
             };
-            match self.try_extend(signed) {
-                Ok(segment) => segments.push(segment),
-                Err(quarantine) => failed.push(quarantine),
+            match self.try_extend(signed, stream_seq) {
+                Extend::Segment(segment) => segments.push(segment),
+                Extend::Wait { .. } => break,
+                Extend::Inconsistent(quarantine) => failed.push(quarantine),
             }
         }
         (segments, failed)
     }
 
     /// Verifies `signed` against the verified prefix and the pending events it covers,
-    /// choosing among the candidates received for those positions.
-    fn try_extend(&mut self, signed: SignedCheckpoint) -> Result<Segment, Quarantine> {
+    /// choosing among the candidates received for those positions, or by the leaves the
+    /// checkpoint authenticates; waits (the checkpoint held again) when those name bytes that
+    /// are not here.
+    fn try_extend(&mut self, signed: SignedCheckpoint, stream_seq: u64) -> Extend {
+        let size = signed.checkpoint.size;
+        let count = (size - self.verified.size()) as usize;
+        let choice = match self.choose(count, &signed.checkpoint.root) {
+            Some(choice) => Some(choice),
+            None => match self.authenticated_leaves(count, &signed.checkpoint.root) {
+                Some(named) => match self.pick(&named) {
+                    Ok(choice) => Some(choice),
+                    Err(missing) => {
+                        self.expect(named, missing);
+                        self.held.insert(size, (signed, stream_seq));
+                        return Extend::Wait {
+                            from_seq: self.next_seq(),
+                        };
+                    }
+                },
+                None => None,
+            },
+        };
+        match self.extend(signed, choice) {
+            Ok(segment) => Extend::Segment(segment),
+            Err(quarantine) => Extend::Inconsistent(quarantine),
+        }
+    }
+
+    /// For each position, which received bytes have the `named` leaf (0: the first received,
+    /// `i`: the `i`-th other); `Err` with the first position that has none.
+    fn pick(&self, named: &[Hash]) -> Result<Vec<usize>, usize> {
+        let first = self.verified.size() + 1;
+        named
+            .iter()
+            .enumerate()
+            .map(|(position, leaf)| {
+                if self.pending.get(position).is_some_and(|e| e.leaf == *leaf) {
+                    return Ok(0);
+                }
+                self.candidates
+                    .get(&(first + position as u64))
+                    .and_then(|c| c.iter().position(|e| e.leaf == *leaf))
+                    .map(|i| i + 1)
+                    .ok_or(position)
+            })
+            .collect()
+    }
+
+    /// Takes the authenticated `named` leaves as what positions `verified + 1 ..` must hold:
+    /// keeps the waiting events that match up to position `missing` (the first with no
+    /// matching bytes), rejects the rest of the named positions' bytes as forged, and drops
+    /// what waits past them (a back-fill brings the node's bytes again).
+    fn expect(&mut self, named: Vec<Hash>, missing: usize) {
+        let first = self.verified.size() + 1;
+        let mut keep = VecDeque::new();
+        let pending = std::mem::take(&mut self.pending);
+        let mut candidates = std::mem::take(&mut self.candidates);
+        for (position, primary) in pending.into_iter().enumerate() {
+            let seq = primary.seq;
+            let mut all = candidates.remove(&seq).unwrap_or_default();
+            all.insert(0, primary);
+            for event in all {
+                let fits = named.get(position) == Some(&event.leaf);
+                if fits && position < missing && keep.len() == position {
+                    keep.push_back(event);
+                } else if named.get(position).is_some() && !fits {
+                    self.rejected.push(event);
+                }
+                // Otherwise dropped: past the named positions, or named bytes past the gap.
+            }
+        }
+        for (_, rest) in candidates {
+            for event in rest {
+                let position = (event.seq - first) as usize;
+                if named.get(position).is_some_and(|leaf| *leaf != event.leaf) {
+                    self.rejected.push(event);
+                }
+            }
+        }
+        self.pending = keep;
+        self.candidates_len = 0;
+        self.waiting_bytes = self.pending.iter().map(|e| e.bytes.len()).sum();
+        self.expected = Some((first, named));
+    }
+
+    /// Applies `signed` with the chosen bytes, or says why it does not fit.
+    fn extend(
+        &mut self,
+        signed: SignedCheckpoint,
+        choice: Option<Vec<usize>>,
+    ) -> Result<Segment, Quarantine> {
         let size = signed.checkpoint.size;
         // The callers hold back a checkpoint until every event it covers is pending, and drop
         // one at or below the verified size.
@@ -543,7 +759,7 @@ impl NodeVerifier {
             "checkpoint {size} is past the received log"
         );
         let count = (size - self.verified.size()) as usize;
-        let Some(choice) = self.choose(count, &signed.checkpoint.root) else {
+        let Some(choice) = choice else {
             let candidates: usize = self.candidates.range(..=size).map(|(_, c)| c.len()).sum();
             return Err(self.quarantine(
                 Some(size),
@@ -605,6 +821,16 @@ impl NodeVerifier {
         }
         self.verified = frontier.clone();
         self.accepted = Some((size, signed.checkpoint.root));
+        if self
+            .expected
+            .as_ref()
+            .is_some_and(|(first, named)| first + named.len() as u64 <= size + 1)
+        {
+            self.expected = None;
+        }
+        let verified = self.verified.size();
+        self.leaves
+            .retain(|(first, named)| first + named.len() as u64 - 1 > verified);
         Ok(Segment {
             code: self.code,
             events,
@@ -681,6 +907,9 @@ impl NodeVerifier {
 
     /// Forgets what waits in memory (after a failed commit the caller reloads from storage).
     pub fn clear_waiting(&mut self) {
+        self.leaves.clear();
+        self.expected = None;
+        self.rejected.clear();
         self.pending.clear();
         self.candidates.clear();
         self.candidates_len = 0;

@@ -364,3 +364,62 @@ fn candidates_per_position_are_bounded_and_a_shed_frees_what_it_held() {
     v.shed_pending();
     assert_eq!((v.pending_len(), v.pending_bytes()), (0, 0));
 }
+
+#[test]
+fn the_checkpoints_leaves_name_the_real_bytes_when_forgeries_crowd_them_out() {
+    let mut node = Node::new(VINNYTSIA);
+    let mut v = node.verifier();
+    // Position 1 gets its first bytes and three other candidates, all forged: the real event
+    // finds no room and is refused.
+    for k in 0..=CANDIDATES_PER_SEQ_MAX {
+        let mut fake = forged(node.code, 1);
+        let last = fake.len() - 1;
+        fake[last] ^= k as u8 + 1;
+        v.on_event(&fake, 1 + k as u64, true);
+    }
+    let real: Vec<Vec<u8>> = (0..3).map(|_| node.append()).collect();
+    assert!(matches!(
+        v.on_event(&real[0], 10, true),
+        EventOutcome::Quarantined(_)
+    ));
+    assert_eq!(v.on_event(&real[1], 11, true), EventOutcome::Pending);
+    assert_eq!(v.on_event(&real[2], 12, true), EventOutcome::Pending);
+    // Without leaves the checkpoint cannot be verified.
+    let q = quarantined(v.on_checkpoint(&node.checkpoint(), 13));
+    assert_eq!(q.reason, Reason::InconsistentCheckpoint);
+
+    // The relay's leaves message, then the checkpoint again: it waits for position 1 and
+    // every forgery there is rejected.
+    let leaves = wire::encode_leaves(1, &node.leaves);
+    assert_eq!(v.on_leaves(&leaves), None);
+    assert!(matches!(
+        v.on_checkpoint(&node.checkpoint(), 14),
+        CheckpointOutcome::Held { from_seq: 1 }
+    ));
+    assert_eq!(v.take_rejected().len(), 1 + CANDIDATES_PER_SEQ_MAX);
+    assert_eq!(v.pending_len(), 0);
+    // A back-fill reads the stream again: fakes are now refused at once, the real bytes taken.
+    let fake = forged(node.code, 1);
+    match v.on_event(&fake, 0, true) {
+        EventOutcome::Quarantined(q) => assert_eq!(q.reason, Reason::Forged),
+        other => panic!("{other:?}"),
+    }
+    for bytes in &real {
+        assert_eq!(v.on_event(bytes, 0, true), EventOutcome::Pending);
+    }
+    let (segments, failed) = v.release_held();
+    assert!(failed.is_empty());
+    assert_eq!(segments.len(), 1);
+    assert_eq!(v.verified_size(), 3);
+    // Leaves that do not extend the tree to the root authenticate nothing.
+    let mut other = Node::new(VINNYTSIA);
+    let mut w = other.verifier();
+    let e1 = other.append();
+    w.on_event(&forged(other.code, 1), 1, true);
+    w.on_leaves(&wire::encode_leaves(1, &[[9; 32]]));
+    let q = quarantined(w.on_checkpoint(&other.checkpoint(), 2));
+    assert_eq!(q.reason, Reason::InconsistentCheckpoint);
+    assert!(w.take_rejected().is_empty());
+    assert_eq!(w.on_event(&e1, 3, true), EventOutcome::Candidate);
+    assert!(w.on_leaves(b"junk").is_some());
+}

@@ -234,6 +234,26 @@ pub async fn check_stream_except(js: &Context, log: &SqliteLog, forged: &[u64]) 
             let original = stored.iter().find(|c| c.size == size).unwrap();
             assert_eq!(note, original.note);
             checkpoints.push(size);
+        } else if m.subject == wire::leaves_subject(&code) {
+            // The leaf hashes of the events the next checkpoint adds, already published.
+            let (first, leaves) = wire::decode_leaves(&m.payload).unwrap();
+            let last = first + leaves.len() as u64 - 1;
+            assert!(
+                last < next_event,
+                "leaves up to {last} before event {next_event}"
+            );
+            assert!(
+                checkpoints.last().is_none_or(|&c| first > c),
+                "leaves from {first} after checkpoint {checkpoints:?}"
+            );
+            for (seq, leaf) in (first..).zip(&leaves) {
+                let row = &rows[usize::try_from(seq - 1).unwrap()];
+                assert_eq!(
+                    *leaf,
+                    event_store_core::merkle::leaf_hash(&row.bytes),
+                    "leaf {seq}"
+                );
+            }
         } else {
             panic!("unexpected subject {}", m.subject);
         }
