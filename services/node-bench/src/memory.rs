@@ -69,6 +69,7 @@ struct NodeProcess {
     child: Child,
     pid: u32,
     url: String,
+    token: String,
 }
 
 impl NodeProcess {
@@ -93,6 +94,29 @@ impl NodeProcess {
                 String::from_utf8_lossy(&init.stderr).trim()
             );
         }
+        // The load runs as a machine client, added with the operator's command.
+        let add = Command::new(binary)
+            .args(["node", "client", "add", "--dir"])
+            .arg(dir)
+            .args(["--name", "bench", "--permission", "participate,moderate"])
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output();
+        let add = tokio::time::timeout(INIT_TIMEOUT, add)
+            .await
+            .context("`vidkryto node client add` did not finish in time")?
+            .context("failed to run `vidkryto node client add`")?;
+        let printed = String::from_utf8_lossy(&add.stdout);
+        let token = printed
+            .lines()
+            .find(|l| l.starts_with(node::auth::clients::TOKEN_PREFIX))
+            .with_context(|| {
+                format!(
+                    "`vidkryto node client add` printed no token: {}",
+                    String::from_utf8_lossy(&add.stderr).trim()
+                )
+            })?
+            .to_owned();
         let stderr_path = dir.join("node.stderr");
         let stderr = std::fs::File::create(&stderr_path)
             .with_context(|| format!("failed to create {}", stderr_path.display()))?;
@@ -134,6 +158,7 @@ impl NodeProcess {
             child,
             pid,
             url: format!("http://{addr}"),
+            token,
         })
     }
 
@@ -154,8 +179,8 @@ pub async fn measure(nats_url: &str, commands: usize) -> anyhow::Result<Memory> 
     let mut node = NodeProcess::start(&binary, &node_dir, nats_url).await?;
     tokio::time::sleep(IDLE).await;
     let idle_rss = node.kib("VmRSS")?;
-    let petitions = grpc_petitions(&node.url).await?;
-    grpc_load(&node.url, &petitions, commands, "citizen").await?;
+    let petitions = grpc_petitions(&node.url, &node.token).await?;
+    grpc_load(&node.url, &node.token, &petitions, commands, "citizen").await?;
     tokio::time::sleep(SETTLE).await;
     let loaded_rss = node.kib("VmRSS")?;
     let peak_rss = node.kib("VmHWM")?;

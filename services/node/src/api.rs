@@ -10,6 +10,7 @@ use proto::node::v1 as pb;
 use proto::node::v1::node_service_server::NodeService;
 use tonic::{Request, Response, Status};
 
+use crate::auth::{Authenticator, CommandRequest, Knock};
 use crate::command::NodeCommand;
 use crate::convert as cv;
 use crate::core::{Kind, NodeCore};
@@ -20,6 +21,7 @@ use crate::metrics::Metrics;
 pub struct NodeApi<B: Backend> {
     core: Arc<NodeCore<B>>,
     metrics: Arc<Metrics>,
+    auth: Arc<Authenticator>,
 }
 
 impl<B: Backend> std::fmt::Debug for NodeApi<B> {
@@ -29,17 +31,51 @@ impl<B: Backend> std::fmt::Debug for NodeApi<B> {
 }
 
 impl<B: Backend> NodeApi<B> {
-    pub fn new(core: Arc<NodeCore<B>>, metrics: Arc<Metrics>) -> Self {
-        Self { core, metrics }
+    pub fn new(core: Arc<NodeCore<B>>, metrics: Arc<Metrics>, auth: Arc<Authenticator>) -> Self {
+        Self {
+            core,
+            metrics,
+            auth,
+        }
     }
 
-    /// Parses a command request, runs it, and records its outcome and duration under `name`.
+    /// The door: who the request proves to be, whether they may run this command, and the
+    /// participant subject filled in from their credential. A refusal writes nothing.
+    async fn admit<R: CommandRequest>(&self, request: Request<R>) -> Result<R, Status> {
+        let certificates = request.peer_certs();
+        let knock = Knock {
+            metadata: request.metadata(),
+            peer: request.remote_addr(),
+            certificate: certificates
+                .as_ref()
+                .and_then(|c| c.first())
+                .map(|c| c.as_ref()),
+        };
+        let principal = self.auth.authenticate(knock).await?;
+        principal.require(R::PERMISSION)?;
+        let mut message = request.into_inner();
+        if let Some((field, value)) = message.subject_field() {
+            principal.bind_subject(field, value)?;
+        }
+        Ok(message)
+    }
+
+    /// Admits a command request, parses and runs it, and records its outcome and duration
+    /// under `name`.
     async fn command<R>(&self, name: &'static str, request: Request<R>) -> Reply
     where
+        R: CommandRequest,
         NodeCommand: TryFrom<R, Error = NodeError>,
     {
         let started = Instant::now();
-        let result = match NodeCommand::try_from(request.into_inner()) {
+        let message = match self.admit(request).await {
+            Ok(message) => message,
+            Err(status) => {
+                self.metrics.refused(name, status.code());
+                return Err(status);
+            }
+        };
+        let result = match NodeCommand::try_from(message) {
             Ok(command) => self.core.run(command).await,
             Err(e) => Err(e),
         };

@@ -4,7 +4,6 @@
 //! secret are read through `wire::read_secret_file`, which refuses them when their group or
 //! others have any permission on them.
 
-use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -17,7 +16,9 @@ use event_store_core::{MunicipalityCode, origin_for};
 use rand::RngCore as _;
 use serde::{Deserialize, Serialize};
 
+use crate::auth::oidc::OidcSettings;
 use crate::store::StoreLocation;
+use crate::tls::NodeTls;
 
 /// The config file's name in the node's directory.
 pub const CONFIG_FILE: &str = "node.toml";
@@ -79,6 +80,59 @@ pub struct NodeConfig {
     pub checkpoint_every_ms: u32,
     #[serde(default = "default_request_size")]
     pub request_size_max_bytes: u32,
+    /// The OpenID provider residents and staff sign in at; none: only machine clients write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oidc: Option<OidcConfig>,
+    /// TLS of the gRPC listener; none: plain text, credentials taken only from loopback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsConfig>,
+}
+
+/// The `[oidc]` table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfig {
+    /// The provider's issuer URL, exactly as it names itself.
+    pub issuer: String,
+    /// The node's client id there (every ID token's audience).
+    pub client_id: String,
+    /// JWS algorithms accepted (default RS256, PS256, ES256).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub algorithms: Vec<String>,
+    /// The claim holding staff roles (default `vidkryto_roles`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles_claim: Option<String>,
+}
+
+/// The `[tls]` table: `cert` and `key` (PEM files, relative to the node's directory), or
+/// `self_signed = true` on loopback; `client_ca` for machine clients' certificates.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cert: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub key: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub client_ca: String,
+    #[serde(default)]
+    pub self_signed: bool,
+}
+
+impl TlsConfig {
+    fn settings(&self, dir: &Path) -> anyhow::Result<NodeTls> {
+        let path = |p: &str| (!p.is_empty()).then(|| dir.join(p));
+        let client_ca = path(&self.client_ca);
+        match (path(&self.cert), path(&self.key), self.self_signed) {
+            (Some(cert), Some(key), false) => Ok(NodeTls::Files {
+                cert,
+                key,
+                client_ca,
+            }),
+            (None, None, true) => Ok(NodeTls::SelfSigned { client_ca }),
+            _ => bail!("tls: give both cert and key, or self_signed = true"),
+        }
+    }
 }
 
 fn default_every_events() -> u32 {
@@ -140,6 +194,8 @@ pub struct NodeSettings {
     pub request_size_max_bytes: u32,
     pub signer: NoteSigner,
     pub secret: [u8; 32],
+    pub oidc: Option<OidcSettings>,
+    pub tls: Option<NodeTls>,
 }
 
 impl std::fmt::Debug for NodeSettings {
@@ -157,6 +213,8 @@ impl std::fmt::Debug for NodeSettings {
             request_size_max_bytes,
             signer,
             secret: _,
+            oidc,
+            tls,
         } = self;
         f.debug_struct("NodeSettings")
             .field("dir", dir)
@@ -171,6 +229,8 @@ impl std::fmt::Debug for NodeSettings {
             .field("request_size_max_bytes", request_size_max_bytes)
             .field("signer", signer)
             .field("secret", &"<redacted>")
+            .field("oidc", oidc)
+            .field("tls", tls)
             .finish()
     }
 }
@@ -246,6 +306,11 @@ impl NodeSettings {
             .relative_to(dir);
         let signer = read_key(&dir.join(KEY_FILE), &municipality)?;
         let secret = read_secret(&dir.join(SECRET_FILE))?;
+        let oidc = c
+            .oidc
+            .map(|o| OidcSettings::new(o.issuer, o.client_id, &o.algorithms, o.roles_claim))
+            .transpose()?;
+        let tls = c.tls.map(|t| t.settings(dir)).transpose()?;
         Ok(Self {
             dir: dir.to_owned(),
             municipality,
@@ -259,8 +324,16 @@ impl NodeSettings {
             request_size_max_bytes: c.request_size_max_bytes,
             signer,
             secret,
+            oidc,
+            tls,
         })
     }
+}
+
+/// Writes a new owner-only file (`wire::write_secret_file`), naming it in the error.
+fn write_secret(path: &Path, text: &str) -> anyhow::Result<()> {
+    wire::write_secret_file(path, text)
+        .with_context(|| format!("failed to write {}", path.display()))
 }
 
 fn read_key(path: &Path, municipality: &MunicipalityCode) -> anyhow::Result<NoteSigner> {
@@ -289,22 +362,6 @@ fn read_secret(path: &Path) -> anyhow::Result<[u8; 32]> {
             .with_context(|| format!("{} must hold 64 hex digits", path.display()))?;
     }
     Ok(secret)
-}
-
-/// Writes a file readable only by its owner; refuses to overwrite.
-pub fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("failed to create {}", path.display()))?;
-    file.write_all(text.as_bytes())
-        .with_context(|| format!("failed to write {}", path.display()))
 }
 
 /// A fresh signing key for `municipality`'s node, named by its log's origin.
@@ -345,14 +402,16 @@ pub fn init(dir: &Path, o: &InitOptions) -> anyhow::Result<String> {
         checkpoint_every_events: default_every_events(),
         checkpoint_every_ms: default_every_ms(),
         request_size_max_bytes: REQUEST_SIZE_MAX_DEFAULT,
+        oidc: None,
+        tls: None,
     };
     let toml = toml::to_string_pretty(&config).context("failed to write the config")?;
-    write_private(
+    write_secret(
         &dir.join(KEY_FILE),
         &format!("{}\n", signer.to_private_text()),
     )?;
     let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
-    write_private(&dir.join(SECRET_FILE), &format!("{hex}\n"))?;
+    write_secret(&dir.join(SECRET_FILE), &format!("{hex}\n"))?;
     let vkey = signer.verifier().to_text();
     std::fs::write(dir.join(VKEY_FILE), format!("{vkey}\n"))?;
     std::fs::write(

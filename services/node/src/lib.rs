@@ -4,6 +4,7 @@
 //! commands itself.
 
 pub mod api;
+pub mod auth;
 pub mod command;
 pub mod config;
 pub mod convert;
@@ -15,6 +16,7 @@ pub mod metrics;
 pub mod scheduler;
 pub mod server;
 pub mod store;
+pub mod tls;
 
 pub use crate::core::NodeCore;
 pub use error::NodeError;

@@ -92,6 +92,20 @@ impl Metrics {
         self.command_seconds.observe(took.as_secs_f64());
     }
 
+    /// Records a command refused at the door (`unauthenticated`, `permission_denied`, or
+    /// `invalid` for a participant subject the credential decides).
+    pub fn refused(&self, command: &'static str, code: tonic::Code) {
+        let outcome = match code {
+            tonic::Code::Unauthenticated => "unauthenticated",
+            tonic::Code::PermissionDenied => "permission_denied",
+            tonic::Code::InvalidArgument => "invalid",
+            _ => "error",
+        };
+        self.commands
+            .get_or_create(&CommandLabels { command, outcome })
+            .inc();
+    }
+
     /// The metrics as OpenMetrics text.
     pub fn render(&self) -> String {
         let mut text = String::new();

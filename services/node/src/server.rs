@@ -16,6 +16,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::api::NodeApi;
+use crate::auth::Authenticator;
+use crate::auth::clients::ClientRegistry;
+use crate::auth::oidc::OidcVerifier;
 use crate::config::NodeSettings;
 use crate::core::NodeCore;
 use crate::executor::{Clock, system_clock};
@@ -65,6 +68,30 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
 }
 
+/// How often the clients file is looked at for changes.
+const CLIENTS_RELOAD_PERIOD: Duration = Duration::from_secs(2);
+
+/// Reads the machine clients again whenever their file changes, until shutdown.
+async fn watch_clients(clients: Arc<ClientRegistry>, stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(CLIENTS_RELOAD_PERIOD);
+    let shutdown = stopped(stop);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = tick.tick() => {
+                let clients = clients.clone();
+                match tokio::task::spawn_blocking(move || clients.reload_if_changed()).await {
+                    Ok(Ok(true)) => tracing::info!("machine clients read again"),
+                    Ok(Ok(false)) => {}
+                    Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "the clients file does not read; the clients known before are kept"),
+                    Err(_) => {}
+                }
+            }
+        }
+    }
+}
+
 async fn start_on<B: Backend>(
     settings: NodeSettings,
     backend: B,
@@ -86,7 +113,7 @@ async fn start_on<B: Backend>(
             NodeSecret::from_bytes(settings.secret),
             settings.statute,
             settings.non_working_dates.clone(),
-            clock,
+            clock.clone(),
         )
         .await
         .context("failed to load the node's state")?,
@@ -94,6 +121,30 @@ async fn start_on<B: Backend>(
     let metrics = Arc::new(Metrics::default());
     let (stop, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
+
+    let clients = Arc::new(ClientRegistry::open(&settings.dir)?);
+    let oidc = settings
+        .oidc
+        .clone()
+        .map(|o| OidcVerifier::new(o, clock.clone()))
+        .transpose()?;
+    let auth = Arc::new(Authenticator::new(
+        oidc,
+        clients.clone(),
+        settings.tls.is_some(),
+        clock.clone(),
+    ));
+    tasks.push(tokio::spawn(watch_clients(clients, stop_rx.clone())));
+    if auth.oidc().is_some() {
+        let auth = auth.clone();
+        tasks.push(tokio::spawn(async move {
+            if let Some(oidc) = auth.oidc()
+                && let Err(e) = oidc.refresh().await
+            {
+                tracing::warn!(error = %e, "the identity provider's keys are not fetched yet; ID tokens wait for them");
+            }
+        }));
+    }
 
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
@@ -108,14 +159,28 @@ async fn start_on<B: Backend>(
         .build_v1()
         .context("failed to build gRPC reflection")?;
     let request_size = usize::try_from(settings.request_size_max_bytes).unwrap_or(usize::MAX);
-    let server = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    match &settings.tls {
+        Some(tls) => {
+            let config = crate::tls::server_config(&settings.dir, tls, grpc_addr)?;
+            builder = builder
+                .tls_config(config)
+                .context("failed to set up the listener's TLS")?;
+        }
+        None if !grpc_addr.ip().is_loopback() => tracing::warn!(
+            listen = %grpc_addr,
+            "the gRPC listener has no TLS: commands from other machines are refused (credentials only over TLS)"
+        ),
+        None => {}
+    }
+    let server = builder
         .timeout(REQUEST_TIMEOUT)
         .concurrency_limit_per_connection(CONCURRENCY_PER_CONNECTION)
         .max_concurrent_streams(Some(HTTP2_STREAMS_MAX))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(
-            NodeServiceServer::new(NodeApi::new(core.clone(), metrics.clone()))
+            NodeServiceServer::new(NodeApi::new(core.clone(), metrics.clone(), auth))
                 .max_decoding_message_size(request_size),
         )
         .add_service(

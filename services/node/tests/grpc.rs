@@ -13,9 +13,7 @@ use support::{TestNode, relayed_events, request_id};
 use tonic::Code;
 use tonic_types::StatusExt as _;
 
-async fn file(
-    client: &mut pb::node_service_client::NodeServiceClient<tonic::transport::Channel>,
-) -> String {
+async fn file(client: &mut node::auth::AuthedNodeClient) -> String {
     let out = client
         .file_petition(pb::FilePetitionRequest {
             request_id: request_id(),

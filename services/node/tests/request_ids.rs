@@ -12,7 +12,7 @@ use support::{TestNode, request_id};
 use tonic::Code;
 use tonic_types::StatusExt as _;
 
-type Client = pb::node_service_client::NodeServiceClient<tonic::transport::Channel>;
+type Client = node::auth::AuthedNodeClient;
 
 async fn file(client: &mut Client) -> String {
     client

@@ -114,7 +114,7 @@ pub async fn run<B: Backend>(
                 return Ok(());
             }
             Err(e) => {
-                let message = chain(&e);
+                let message = wire::error_chain(&e);
                 status.send_modify(|s| {
                     s.connected = false;
                     s.last_error = Some(message.clone());
@@ -655,18 +655,6 @@ impl<F: Future<Output = ()>> Shutdown<F> {
             self.fired = true;
         }
     }
-}
-
-/// An error and its sources, for logs and the status.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        source = e.source();
-    }
-    text
 }
 
 #[cfg(test)]

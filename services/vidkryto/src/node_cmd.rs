@@ -15,6 +15,48 @@ pub enum NodeCommand {
     Init(InitArgs),
     /// Serve: gRPC commands and log access, relay to NATS, clock-driven rules.
     Run(RunArgs),
+    /// Machine clients allowed to write (an e-petition platform, the council's systems).
+    #[command(subcommand)]
+    Client(ClientCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Allow a client; prints its API token once (or records its TLS certificate).
+    Add(ClientAddArgs),
+    /// Refuse a client from now on (a running node notices within two seconds).
+    Remove(ClientNameArgs),
+    /// List the clients and their permissions.
+    List(ClientDirArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ClientDirArgs {
+    /// The node's directory.
+    #[arg(long, env = "VIDKRYTO_NODE_DIR", hide_env_values = true)]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ClientNameArgs {
+    #[command(flatten)]
+    pub dir: ClientDirArgs,
+    /// The client's name.
+    #[arg(long)]
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ClientAddArgs {
+    #[command(flatten)]
+    pub client: ClientNameArgs,
+    /// What it may do: participate, moderate, answer, coordinate, administer (repeat or
+    /// separate with commas).
+    #[arg(long = "permission", value_delimiter = ',', required = true)]
+    pub permissions: Vec<String>,
+    /// It proves itself with this TLS client certificate (PEM) instead of an API token.
+    #[arg(long)]
+    pub certificate: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -106,7 +148,56 @@ pub async fn run(cmd: NodeCommand) -> anyhow::Result<ExitCode> {
             running.shutdown().await;
             Ok(ExitCode::SUCCESS)
         }
+        NodeCommand::Client(c) => client(c),
     }
+}
+
+fn client(cmd: ClientCommand) -> anyhow::Result<ExitCode> {
+    use node::auth::Permission;
+    use node::auth::clients::{self, Credential};
+    match cmd {
+        ClientCommand::Add(a) => {
+            let permissions = a
+                .permissions
+                .iter()
+                .map(|p| {
+                    Permission::parse(p.trim()).with_context(|| {
+                        format!(
+                            "--permission {p:?}: one of participate, moderate, answer, coordinate, administer"
+                        )
+                    })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let credential = match a.certificate {
+                Some(path) => Credential::Certificate(path),
+                None => Credential::Token,
+            };
+            let name = a.client.name;
+            match clients::add(&a.client.dir.dir, &name, permissions, credential)? {
+                Some(token) => {
+                    println!("client {name} added; its API token (shown only now):");
+                    println!("{token}");
+                }
+                None => println!("client {name} added; it proves itself with its certificate"),
+            }
+        }
+        ClientCommand::Remove(a) => {
+            clients::remove(&a.dir.dir, &a.name)?;
+            println!("client {} removed", a.name);
+        }
+        ClientCommand::List(a) => {
+            for c in clients::list(&a.dir)? {
+                let names: Vec<&str> = c.permissions.iter().map(|p| p.name()).collect();
+                let by = if c.certificate_sha256.is_some() {
+                    "certificate"
+                } else {
+                    "token"
+                };
+                println!("{}\t{}\t{by}\t{}", c.name, names.join(","), c.created);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Tells the service manager the service is ready (systemd's `Type=notify`), waits for Ctrl-C

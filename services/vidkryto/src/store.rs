@@ -31,7 +31,8 @@ pub(crate) use with_backend;
 /// its owner. Refuses to overwrite an existing key.
 pub fn create_key_file(path: &Path, municipality: &MunicipalityCode) -> anyhow::Result<NoteSigner> {
     let signer = node::config::new_node_key(municipality)?;
-    node::config::write_private(path, &format!("{}\n", signer.to_private_text()))?;
+    wire::write_secret_file(path, &format!("{}\n", signer.to_private_text()))
+        .with_context(|| format!("failed to write {}", path.display()))?;
     Ok(signer)
 }
 

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
+use node::auth::AuthedNodeClient;
 use proto::node::v1 as pb;
-use proto::node::v1::node_service_client::NodeServiceClient;
 use sqlx::Connection as _;
 
 const MUNICIPALITY: &str = "UA74040130000074451";
@@ -47,9 +47,9 @@ fn run_node(dir: &std::path::Path) -> NodeProcess {
     NodeProcess(child)
 }
 
-async fn connect(url: &str) -> NodeServiceClient<tonic::transport::Channel> {
+async fn connect(url: &str, token: &str) -> AuthedNodeClient {
     for _ in 0..100 {
-        if let Ok(c) = NodeServiceClient::connect(url.to_owned()).await {
+        if let Ok(c) = node::auth::connect(url, token, None).await {
             return c;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -127,9 +127,29 @@ async fn sigkill_under_load_loses_and_duplicates_nothing() {
         .output()
         .unwrap();
     assert!(init.status.success(), "{init:?}");
+    // The load is a machine client, added as an operator does.
+    let add = vidkryto()
+        .args(["node", "client", "add", "--dir", dir.to_str().unwrap()])
+        .args([
+            "--name",
+            "load",
+            "--permission",
+            "participate",
+            "--permission",
+            "moderate",
+        ])
+        .output()
+        .unwrap();
+    assert!(add.status.success(), "{add:?}");
+    let token = String::from_utf8(add.stdout)
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("vkt_"))
+        .expect("a token printed")
+        .to_owned();
 
     let mut node = run_node(&dir);
-    let mut c = connect(&url).await;
+    let mut c = connect(&url, &token).await;
     let mut petitions = Vec::new();
     for _ in 0..LOAD_TASKS {
         let id = c
@@ -157,9 +177,9 @@ async fn sigkill_under_load_loses_and_duplicates_nothing() {
     let running = Arc::new(AtomicBool::new(true));
     let mut tasks = Vec::new();
     for (t, petition) in petitions.iter().cloned().enumerate() {
-        let (running, url) = (running.clone(), url.clone());
+        let (running, url, token) = (running.clone(), url.clone(), token.clone());
         tasks.push(tokio::spawn(async move {
-            let mut c = connect(&url).await;
+            let mut c = connect(&url, &token).await;
             let mut acked = Vec::new();
             let mut i = 0;
             while running.load(Ordering::SeqCst) {
@@ -192,7 +212,7 @@ async fn sigkill_under_load_loses_and_duplicates_nothing() {
     );
 
     let mut node = run_node(&dir);
-    let mut c = connect(&url).await;
+    let mut c = connect(&url, &token).await;
     // The node keeps working after the crash.
     c.sign_petition(pb::SignPetitionRequest {
         request_id: request_id(),

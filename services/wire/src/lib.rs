@@ -1,7 +1,8 @@
 //! The NATS contract between a node's relay (which publishes) and the association (which
 //! consumes), in one place: subjects, headers, message ids, a municipality's stream settings,
 //! subject parsing, and the credentials operators write into NATS URLs; and, because node and
-//! association both keep secrets in files, the one reader of such files ([`read_secret_file`]).
+//! association both keep secrets in files, the one reader of such files ([`read_secret_file`]),
+//! and where both take credentials ([`credentials_transport_allowed`]).
 //!
 //! Scheme, per municipality `<KATOTTG>`:
 //!
@@ -22,13 +23,33 @@
 //! its headers or subject alone (the relay reconciles on bodies and logs headers only).
 
 mod secret_file;
+mod transport;
 mod url;
 
 use std::time::Duration;
 
 use event_store_core::{MunicipalityCode, MunicipalityCodeError};
 
-pub use secret_file::{SECRET_FILE_FORBIDDEN_MODE, SecretFileError, read_secret_file};
+pub use secret_file::{
+    SECRET_FILE_FORBIDDEN_MODE, SecretFileError, read_secret_file, write_secret_file,
+};
+pub use transport::credentials_transport_allowed;
+
+/// An error and its sources, `: `-separated, each said once (a transport error alone says only
+/// "transport error"; the certificate or connection problem is in its sources).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let next = s.to_string();
+        if !text.ends_with(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = s.source();
+    }
+    text
+}
 pub use url::{redacted_url, with_url_credentials};
 
 /// Every subject of the contract starts with this prefix.

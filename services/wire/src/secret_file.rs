@@ -78,9 +78,40 @@ pub fn read_secret_file(path: &Path) -> Result<String, SecretFileError> {
     Ok(text)
 }
 
+/// Writes a new secret file readable and writable by its owner only (`0600` on Unix); refuses
+/// to overwrite an existing file (`ErrorKind::AlreadyExists`), so a secret is never replaced
+/// by accident.
+pub fn write_secret_file(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_written_secret_reads_back_and_is_never_overwritten() {
+        let dir = std::env::temp_dir().join(format!("wire-write-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("token");
+        let _ = std::fs::remove_file(&path);
+        write_secret_file(&path, "first\n").unwrap();
+        assert_eq!(read_secret_file(&path).unwrap(), "first\n");
+        let err = write_secret_file(&path, "second\n").unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists);
+        assert_eq!(read_secret_file(&path).unwrap(), "first\n");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[cfg(unix)]
     fn with_mode(dir: &Path, name: &str, mode: u32) -> PathBuf {

@@ -11,13 +11,13 @@ use association::server::{AssociationSettings, RunningAssociation, ServingLimits
 use event_store_core::checkpoint::NoteSigner;
 use event_store_core::{MunicipalityCode, Timestamp};
 use node::RunningNode;
+use node::auth::AuthedNodeClient;
 use node::config::{InitOptions, NodeSettings, Overrides, StatuteSettings};
 use node::executor::Clock;
 use proto::audit::v1::audit_service_client::AuditServiceClient;
 use proto::federation::v1::federation_service_client::FederationServiceClient;
 use proto::national::v1::national_service_client::NationalServiceClient;
 use proto::node::v1 as nodepb;
-use proto::node::v1::node_service_client::NodeServiceClient;
 use testkit::PgDatabase;
 use tonic::transport::Channel;
 
@@ -68,6 +68,8 @@ pub struct TestNode {
     pub dir: tempfile::TempDir,
     pub running: Option<RunningNode>,
     pub clock: TestClock,
+    /// The API token of the machine client `tests`, which has every permission.
+    pub token: String,
 }
 
 impl TestNode {
@@ -87,11 +89,20 @@ impl TestNode {
             storage: "node.sqlite".into(),
         };
         node::config::init(dir.path(), &options).expect("node init");
+        let token = node::auth::clients::add(
+            dir.path(),
+            "tests",
+            node::auth::Permission::ALL.to_vec(),
+            node::auth::clients::Credential::Token,
+        )
+        .expect("a client")
+        .expect("its token");
         let mut node = Self {
             code: code(code_text),
             dir,
             running: None,
             clock: TestClock::default(),
+            token,
         };
         node.boot().await;
         node
@@ -138,8 +149,9 @@ impl TestNode {
         )
     }
 
-    pub async fn client(&self) -> NodeServiceClient<Channel> {
-        NodeServiceClient::connect(self.url())
+    /// A client holding the `tests` token.
+    pub async fn client(&self) -> AuthedNodeClient {
+        node::auth::connect(&self.url(), &self.token, None)
             .await
             .expect("node client")
     }
@@ -460,7 +472,7 @@ pub fn request_id() -> String {
 /// Scripted civic activity through a node's gRPC API.
 #[derive(Debug, Clone)]
 pub struct Civic {
-    pub client: NodeServiceClient<Channel>,
+    pub client: AuthedNodeClient,
 }
 
 impl Civic {

@@ -6,7 +6,7 @@
 //! throwaway PostgreSQL cluster with `ssl=on` is reached with `verify-full` against the CA that
 //! issued its certificate (and refused under another CA), and `require` fails clearly against a
 //! cluster without TLS. Admin calls over plain text from a peer other than loopback are refused
-//! by `api::federation::admin_transport_allowed`, unit-tested in the association (tests here
+//! by `wire::credentials_transport_allowed`, unit-tested in `wire` (tests here
 //! only have loopback).
 
 use std::net::SocketAddr;

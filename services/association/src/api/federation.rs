@@ -1,7 +1,6 @@
 //! `vidkryto.federation.v1.FederationService`: nodes, lag, quarantine, forks, and enrolment
 //! (admin methods behind the association's bearer token).
 
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use prost::Message as _;
@@ -58,7 +57,7 @@ impl FederationApi {
         }
     }
 
-    /// Checks the transport (TLS, or plain text from loopback: [`admin_transport_allowed`])
+    /// Checks the transport (TLS, or plain text from loopback: [`wire::credentials_transport_allowed`])
     /// and then the bearer token (compared as hashes, so timing says nothing about it).
     fn authorize<T>(&self, request: &Request<T>) -> Result<(), Status> {
         let peer = request.remote_addr();
@@ -66,7 +65,7 @@ impl FederationApi {
             .extensions()
             .get::<TlsConnectInfo<TcpConnectInfo>>()
             .is_some();
-        if !admin_transport_allowed(peer, tls) {
+        if !wire::credentials_transport_allowed(peer, tls) {
             let from = peer.map_or_else(|| "an unknown peer".to_owned(), |p| p.ip().to_string());
             return Err(Status::permission_denied(format!(
                 "admin calls require TLS: this one came over plain text from {from}, which is \
@@ -131,23 +130,6 @@ impl FederationApi {
             verified_at_micros: info.verified_at_micros,
             quarantined: info.quarantined,
             forks: info.forks,
-        }
-    }
-}
-
-/// Whether an admin call (which carries the admin token) may be taken on a connection from
-/// `peer`: over TLS always; over plain text only from a loopback address (IPv4 `127.0.0.0/8`,
-/// IPv6 `::1`, or either mapped into IPv6), where the token never leaves the machine. An
-/// unknown peer over plain text is refused.
-pub fn admin_transport_allowed(peer: Option<SocketAddr>, tls: bool) -> bool {
-    tls || peer.is_some_and(|p| is_loopback(p.ip()))
-}
-
-fn is_loopback(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => v4.is_loopback(),
-        IpAddr::V6(v6) => {
-            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
         }
     }
 }
@@ -333,45 +315,5 @@ impl FederationService for FederationApi {
             return Err(Status::not_found(format!("{code} has no such valid key")));
         }
         Ok(Response::new(self.node(code).await?))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn peer(text: &str) -> Option<SocketAddr> {
-        Some(text.parse().expect("a socket address"))
-    }
-
-    #[test]
-    fn admin_calls_over_plain_text_are_taken_only_from_loopback() {
-        for loopback in [
-            "127.0.0.1:50000",
-            "127.8.9.10:1",
-            "[::1]:50000",
-            "[::ffff:127.0.0.1]:50000",
-        ] {
-            assert!(admin_transport_allowed(peer(loopback), false), "{loopback}");
-            assert!(admin_transport_allowed(peer(loopback), true), "{loopback}");
-        }
-        for remote in [
-            "10.0.0.7:50000",
-            "192.168.1.20:443",
-            "0.0.0.0:1",
-            "203.0.113.9:50000",
-            "[2001:db8::1]:50000",
-            "[::ffff:10.0.0.7]:50000",
-            "[::]:1",
-            "[fe80::1]:50000",
-        ] {
-            assert!(!admin_transport_allowed(peer(remote), false), "{remote}");
-            assert!(
-                admin_transport_allowed(peer(remote), true),
-                "{remote} over TLS"
-            );
-        }
-        assert!(!admin_transport_allowed(None, false));
-        assert!(admin_transport_allowed(None, true));
     }
 }

@@ -4,9 +4,8 @@
 use std::time::Duration;
 
 use event_store_core::{MunicipalityCode, Timestamp};
+use node::auth::AuthedNodeClient;
 use proto::node::v1 as pb;
-use proto::node::v1::node_service_client::NodeServiceClient;
-use tonic::transport::Channel;
 
 use super::action::{Action, ItemStatus, Outcome};
 
@@ -26,7 +25,7 @@ fn timestamp(t: Timestamp) -> prost_types::Timestamp {
 
 /// Sends one command to the node of `code` (and, after a refusal, reads the item back).
 pub(super) async fn execute(
-    client: &NodeServiceClient<Channel>,
+    client: &AuthedNodeClient,
     code: &MunicipalityCode,
     action: &Action,
 ) -> Outcome {
@@ -261,7 +260,7 @@ pub(super) async fn execute(
 }
 
 /// What the node says of a refused command's petition or dialogue now.
-async fn read_back(client: &mut NodeServiceClient<Channel>, action: &Action) -> Option<ItemStatus> {
+async fn read_back(client: &mut AuthedNodeClient, action: &Action) -> Option<ItemStatus> {
     let petition = action.petition().map(str::to_owned);
     let dialogue = action.dialogue().map(str::to_owned);
     let read = async {

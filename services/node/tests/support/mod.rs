@@ -9,6 +9,8 @@ use std::time::Duration;
 use event_store_core::{MunicipalityCode, Timestamp};
 use futures_util::StreamExt as _;
 use node::RunningNode;
+use node::auth::clients::Credential;
+use node::auth::{AuthedNodeClient, Permission};
 use node::config::{InitOptions, NodeSettings, Overrides, StatuteSettings};
 use node::executor::Clock;
 use proto::node::v1::log_service_client::LogServiceClient;
@@ -44,11 +46,20 @@ pub struct TestNode {
     pub running: Option<RunningNode>,
     pub nats_url: Option<String>,
     pub clock: TestClock,
+    /// The API token of the machine client `tests`, which has every permission (it plays the
+    /// hromada's e-petition platform and its council).
+    pub token: String,
 }
 
 impl TestNode {
     /// A new node of Koriukivka with the given statute threshold, relaying to `nats_url`.
     pub async fn start(nats_url: Option<String>, threshold: u32) -> Self {
+        Self::start_configured(nats_url, threshold, "").await
+    }
+
+    /// A new node whose `node.toml` also holds `tables` (TOML tables an operator would add,
+    /// such as `[oidc]` or `[tls]`).
+    pub async fn start_configured(nats_url: Option<String>, threshold: u32, tables: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let options = InitOptions {
             municipality: municipality(),
@@ -63,11 +74,18 @@ impl TestNode {
             storage: "node.sqlite".into(),
         };
         node::config::init(dir.path(), &options).unwrap();
+        if !tables.is_empty() {
+            let path = dir.path().join(node::config::CONFIG_FILE);
+            let text = std::fs::read_to_string(&path).unwrap();
+            std::fs::write(&path, format!("{text}\n{tables}\n")).unwrap();
+        }
+        let token = add_client(dir.path(), "tests", &Permission::ALL);
         let mut node = Self {
             dir,
             running: None,
             nats_url,
             clock: TestClock::new(),
+            token,
         };
         node.boot().await;
         node
@@ -102,7 +120,20 @@ impl TestNode {
         format!("http://{}", self.running.as_ref().unwrap().grpc_addr())
     }
 
-    pub async fn client(&self) -> NodeServiceClient<Channel> {
+    /// Events in the node's log now.
+    pub fn log_size(&self) -> u64 {
+        *self.running.as_ref().unwrap().log_size().borrow()
+    }
+
+    /// A client holding the `tests` token.
+    pub async fn client(&self) -> AuthedNodeClient {
+        node::auth::connect(&self.url(), &self.token, None)
+            .await
+            .unwrap()
+    }
+
+    /// A client presenting no credential.
+    pub async fn anonymous_client(&self) -> NodeServiceClient<Channel> {
         NodeServiceClient::connect(self.url()).await.unwrap()
     }
 
@@ -145,6 +176,13 @@ impl TestNode {
             status.borrow()
         );
     }
+}
+
+/// Adds a machine client with `permissions` to the node in `dir`; returns its API token.
+pub fn add_client(dir: &std::path::Path, name: &str, permissions: &[Permission]) -> String {
+    node::auth::clients::add(dir, name, permissions.to_vec(), Credential::Token)
+        .unwrap()
+        .unwrap()
 }
 
 pub fn request_id() -> String {

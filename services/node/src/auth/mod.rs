@@ -1,0 +1,453 @@
+//! Who may write: the node's door. Every command carries a credential in its
+//! `authorization: Bearer …` metadata, and the node learns from it who is asking and what they
+//! may do, before anything is parsed further:
+//!
+//! - an **ID token** of the node's OpenID provider (`oidc`): a person. Every person may
+//!   participate (file, sign, contribute) as themselves: their identity is `(issuer, sub)`, and
+//!   the node, not the request, names the subject whose keyed pseudonym is recorded; staff get
+//!   the permissions of the roles in their token's roles claim;
+//! - an **API token** or a **TLS client certificate** of a machine client (`clients`): the
+//!   permissions the operator gave it. A client that participates passes the subject it
+//!   verified itself in the request, kept apart from the provider's by its name.
+//!
+//! Reads need no credential. A command without one is `UNAUTHENTICATED`; one whose credential
+//! lacks the command's permission is `PERMISSION_DENIED`; neither writes anything. Credentials
+//! travel only over TLS, or over plain text from a loopback peer, where they never leave the
+//! machine (`wire::credentials_transport_allowed`).
+
+pub mod clients;
+pub mod http;
+pub mod oidc;
+mod permission;
+
+pub use permission::{Permission, Role};
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use proto::node::v1 as pb;
+use sha2::{Digest as _, Sha256};
+use tonic::metadata::{Ascii, MetadataMap, MetadataValue};
+use tonic::{Code, Status};
+
+use crate::executor::Clock;
+use clients::ClientRegistry;
+use oidc::{OidcError, OidcVerifier};
+
+/// Who a request proved to be.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Principal {
+    identity: Identity,
+    permissions: Vec<Permission>,
+    /// When the credential stops being valid (an ID token's expiry), if it does.
+    expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+enum Identity {
+    /// A person signed in at the provider: the subject the node records pseudonyms of.
+    Person { subject: String },
+    /// A machine client, by name.
+    Client { name: String },
+}
+
+impl std::fmt::Debug for Principal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let who = match &self.identity {
+            Identity::Person { .. } => "person".to_owned(),
+            Identity::Client { name } => format!("client {name}"),
+        };
+        f.debug_struct("Principal")
+            .field("who", &who)
+            .field("permissions", &self.permissions)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Principal {
+    /// A person with the identity `(issuer, subject)` and roles. The subject the node records
+    /// pseudonyms of is `oidc:` and the SHA-256 of both (length-prefixed), so it has one length
+    /// whatever the provider's, and no machine client's subject can equal it.
+    pub fn person(issuer: &str, subject: &str, roles: &[Role]) -> Self {
+        let mut hasher = Sha256::new();
+        for part in [issuer, subject] {
+            hasher.update((part.len() as u64).to_be_bytes());
+            hasher.update(part.as_bytes());
+        }
+        let digest = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hasher.finalize());
+        let mut permissions = vec![Permission::Participate];
+        permissions.extend(roles.iter().map(|r| r.permission()));
+        permissions.sort();
+        permissions.dedup();
+        Self {
+            identity: Identity::Person {
+                subject: format!("oidc:{digest}"),
+            },
+            permissions,
+            expires_at: None,
+        }
+    }
+
+    /// A machine client.
+    pub fn client(client: &clients::Client) -> Self {
+        Self {
+            identity: Identity::Client {
+                name: client.name.clone(),
+            },
+            permissions: client.permissions.clone(),
+            expires_at: None,
+        }
+    }
+
+    pub fn may(&self, permission: Permission) -> bool {
+        self.permissions.contains(&permission)
+    }
+
+    /// `Ok` if the principal has `permission`, else `PERMISSION_DENIED` naming it.
+    pub fn require(&self, permission: Permission) -> Result<(), AuthError> {
+        if self.may(permission) {
+            Ok(())
+        } else {
+            Err(AuthError::Denied(permission))
+        }
+    }
+
+    /// Fills in a command's participant subject field: a person's own, which the request must
+    /// leave empty; a client's, which it gives (an empty one stays empty, for the request's
+    /// parser to report in field order), kept apart from other clients' and from persons' by
+    /// the client's name.
+    pub fn bind_subject(&self, field: &'static str, value: &mut String) -> Result<(), AuthError> {
+        match &self.identity {
+            Identity::Person { subject } => {
+                if !value.is_empty() {
+                    return Err(AuthError::SubjectGiven(field));
+                }
+                value.clone_from(subject);
+            }
+            Identity::Client { name } => {
+                if !value.trim().is_empty() {
+                    *value = format!("client:{name}:{value}");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why a request was not let in.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("this command needs a credential: `authorization: Bearer <ID token or API token>`")]
+    Missing,
+    #[error("the credential is not accepted: {0}")]
+    Rejected(String),
+    #[error("credentials are taken only over TLS, or over plain text from this machine (loopback)")]
+    Transport,
+    #[error("the credential does not allow this command (it needs permission `{}`)", .0.name())]
+    Denied(Permission),
+    #[error("{0}: set by the node from your sign-in; leave it empty")]
+    SubjectGiven(&'static str),
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl From<AuthError> for Status {
+    fn from(e: AuthError) -> Self {
+        let message = e.to_string();
+        match e {
+            AuthError::Missing | AuthError::Rejected(_) => {
+                let mut status = Status::new(Code::Unauthenticated, message);
+                status
+                    .metadata_mut()
+                    .insert("www-authenticate", MetadataValue::from_static("Bearer"));
+                status
+            }
+            AuthError::Transport | AuthError::Denied(_) => {
+                Status::new(Code::PermissionDenied, message)
+            }
+            AuthError::SubjectGiven(field) => {
+                crate::error::NodeError::invalid(field, &message).into()
+            }
+            AuthError::Unavailable(_) => Status::new(Code::Unavailable, message),
+        }
+    }
+}
+
+/// Most verified ID tokens remembered (by digest) so a session's next command skips the
+/// signature check; each is still checked against its expiry on every use.
+const VERIFIED_CACHE_MAX: usize = 16_384;
+
+/// What a request brings to the door: its metadata, its peer and its TLS client certificate.
+#[derive(Clone, Copy, Debug)]
+pub struct Knock<'a> {
+    pub metadata: &'a MetadataMap,
+    pub peer: Option<SocketAddr>,
+    /// The DER bytes of the client certificate the TLS handshake verified, if any.
+    pub certificate: Option<&'a [u8]>,
+}
+
+/// The node's door.
+pub struct Authenticator {
+    oidc: Option<OidcVerifier>,
+    clients: Arc<ClientRegistry>,
+    tls: bool,
+    clock: Clock,
+    verified: Mutex<HashMap<[u8; 32], Principal>>,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("oidc", &self.oidc)
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Authenticator {
+    pub fn new(
+        oidc: Option<OidcVerifier>,
+        clients: Arc<ClientRegistry>,
+        tls: bool,
+        clock: Clock,
+    ) -> Self {
+        Self {
+            oidc,
+            clients,
+            tls,
+            clock,
+            verified: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn oidc(&self) -> Option<&OidcVerifier> {
+        self.oidc.as_ref()
+    }
+
+    /// Who `knock` proves to be: a client by its certificate, else by the bearer credential.
+    pub async fn authenticate(&self, knock: Knock<'_>) -> Result<Principal, AuthError> {
+        if let Some(der) = knock.certificate
+            && let Some(client) = self.clients.by_certificate(der)
+        {
+            return Ok(Principal::client(&client));
+        }
+        let Some(value) = knock.metadata.get("authorization") else {
+            return Err(AuthError::Missing);
+        };
+        if !wire::credentials_transport_allowed(knock.peer, self.tls) {
+            return Err(AuthError::Transport);
+        }
+        let token = bearer(value)?;
+        if token.starts_with(clients::TOKEN_PREFIX) {
+            return match self.clients.by_token(token) {
+                Some(client) => Ok(Principal::client(&client)),
+                None => Err(AuthError::Rejected("unknown API token".into())),
+            };
+        }
+        self.person(token).await
+    }
+
+    async fn person(&self, token: &str) -> Result<Principal, AuthError> {
+        let Some(oidc) = &self.oidc else {
+            return Err(AuthError::Rejected(
+                "this node takes no ID tokens (no identity provider is configured)".into(),
+            ));
+        };
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let now =
+            DateTime::from_timestamp_micros((self.clock)().0).unwrap_or(DateTime::<Utc>::MIN_UTC);
+        {
+            let cache = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(p) = cache.get(&digest)
+                && p.expires_at.is_some_and(|t| t > now)
+            {
+                return Ok(p.clone());
+            }
+        }
+        let person = oidc.verify(token).await.map_err(|e| match e {
+            OidcError::Rejected(why) => AuthError::Rejected(why),
+            OidcError::Unavailable(why) => AuthError::Unavailable(why),
+        })?;
+        let roles: Vec<Role> = person.roles.iter().filter_map(|r| Role::parse(r)).collect();
+        let mut principal = Principal::person(&person.issuer, &person.subject, &roles);
+        principal.expires_at = Some(person.expires_at);
+        let mut cache = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= VERIFIED_CACHE_MAX {
+            cache.retain(|_, p| p.expires_at.is_some_and(|t| t > now));
+            if cache.len() >= VERIFIED_CACHE_MAX {
+                cache.clear();
+            }
+        }
+        cache.insert(digest, principal.clone());
+        Ok(principal)
+    }
+}
+
+fn bearer(value: &MetadataValue<Ascii>) -> Result<&str, AuthError> {
+    let text = value
+        .to_str()
+        .map_err(|_| AuthError::Rejected("the authorization value is not text".into()))?;
+    let (scheme, token) = text
+        .split_once(' ')
+        .ok_or_else(|| AuthError::Rejected("the authorization value is `Bearer <token>`".into()))?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(AuthError::Rejected(
+            "the authorization value is `Bearer <token>`".into(),
+        ));
+    }
+    Ok(token.trim())
+}
+
+/// A command request as the door sees it: the permission it needs, and the field naming its
+/// participant, if it has one.
+pub trait CommandRequest {
+    const PERMISSION: Permission;
+    /// The participant subject field's name and value.
+    fn subject_field(&mut self) -> Option<(&'static str, &mut String)> {
+        None
+    }
+}
+
+/// The door's table: every command request, the permission it needs, and its subject field.
+macro_rules! command_permissions {
+    ($($request:ty => $permission:ident $(, subject: $field:ident)?;)+) => {
+        $(
+            impl CommandRequest for $request {
+                const PERMISSION: Permission = Permission::$permission;
+                $(
+                    fn subject_field(&mut self) -> Option<(&'static str, &mut String)> {
+                        Some((stringify!($field), &mut self.$field))
+                    }
+                )?
+            }
+        )+
+    };
+}
+
+command_permissions! {
+    pb::FilePetitionRequest => Participate, subject: author_subject;
+    pb::SignPetitionRequest => Participate, subject: signer_subject;
+    pb::SubmitContributionRequest => Participate, subject: author_subject;
+    pb::PublishPetitionRequest => Moderate;
+    pb::RejectPetitionRequest => Moderate;
+    pb::StartConsiderationRequest => Answer;
+    pb::AnswerPetitionRequest => Answer;
+    pb::ReportImplementationRequest => Answer;
+    pb::AnnounceDialogueRequest => Answer;
+    pb::AnswerContributionRequest => Answer;
+    pb::CloseDialogueRequest => Answer;
+    pb::PublishOutcomeRequest => Answer;
+    pb::AdoptPlanRequest => Coordinate;
+    pb::AddCommitmentRequest => Coordinate;
+    pb::AddMilestoneRequest => Coordinate;
+    pb::ReportProgressRequest => Coordinate;
+    pb::AssessCommitmentRequest => Coordinate;
+    pb::ClosePlanRequest => Coordinate;
+}
+
+/// A client's side of the door: adds `authorization: Bearer <token>` to every request.
+#[derive(Clone)]
+pub struct Bearer(MetadataValue<Ascii>);
+
+impl std::fmt::Debug for Bearer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Bearer(..)")
+    }
+}
+
+impl Bearer {
+    pub fn new(token: &str) -> anyhow::Result<Self> {
+        let value = format!("Bearer {token}")
+            .parse()
+            .map_err(|_| anyhow::anyhow!("a token is printable ASCII"))?;
+        Ok(Self(value))
+    }
+}
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
+        request
+            .metadata_mut()
+            .insert("authorization", self.0.clone());
+        Ok(request)
+    }
+}
+
+/// A `NodeService` client that presents a credential.
+pub type AuthedNodeClient = pb::node_service_client::NodeServiceClient<
+    tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Bearer>,
+>;
+
+/// Connects to a node at `url` (`http://` or, trusting the PEM CA `ca`, `https://`) as the
+/// holder of `token`.
+pub async fn connect(url: &str, token: &str, ca: Option<&str>) -> anyhow::Result<AuthedNodeClient> {
+    let mut endpoint = tonic::transport::Endpoint::from_shared(url.to_owned())?
+        .connect_timeout(std::time::Duration::from_secs(10));
+    if let Some(ca) = ca {
+        endpoint = endpoint.tls_config(
+            tonic::transport::ClientTlsConfig::new()
+                .ca_certificate(tonic::transport::Certificate::from_pem(ca)),
+        )?;
+    }
+    let channel = endpoint.connect().await?;
+    Ok(pb::node_service_client::NodeServiceClient::with_interceptor(channel, Bearer::new(token)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_persons_subject_is_fixed_by_the_node_and_a_clients_is_namespaced() {
+        let alice = Principal::person("https://id.gov.ua", "1234567890", &[]);
+        let mut field = String::new();
+        alice.bind_subject("signer_subject", &mut field).unwrap();
+        assert!(field.starts_with("oidc:") && field.len() == 48, "{field}");
+        let mut again = String::new();
+        Principal::person("https://id.gov.ua", "1234567890", &[Role::Moderator])
+            .bind_subject("signer_subject", &mut again)
+            .unwrap();
+        assert_eq!(field, again, "one person, one subject, whatever the roles");
+        let mut other = String::new();
+        Principal::person("https://other.example", "1234567890", &[])
+            .bind_subject("signer_subject", &mut other)
+            .unwrap();
+        assert_ne!(field, other, "the issuer is part of the identity");
+        let mut given = "someone-else".to_owned();
+        assert_eq!(
+            alice.bind_subject("signer_subject", &mut given),
+            Err(AuthError::SubjectGiven("signer_subject"))
+        );
+        let platform = Principal::client(&clients::Client {
+            name: "e-petitions".into(),
+            permissions: vec![Permission::Participate],
+        });
+        let mut subject = "oidc:abc".to_owned();
+        platform
+            .bind_subject("signer_subject", &mut subject)
+            .unwrap();
+        assert_eq!(subject, "client:e-petitions:oidc:abc");
+        let mut empty = String::new();
+        platform.bind_subject("signer_subject", &mut empty).unwrap();
+        assert_eq!(empty, "", "left for the parser to refuse");
+    }
+
+    #[test]
+    fn roles_grant_their_permissions_and_every_person_participates() {
+        let staff = Principal::person("i", "s", &[Role::Moderator, Role::Coordinator]);
+        assert!(staff.may(Permission::Participate));
+        assert!(staff.may(Permission::Moderate));
+        assert!(staff.may(Permission::Coordinate));
+        assert!(!staff.may(Permission::Answer));
+        assert_eq!(
+            Principal::person("i", "s", &[]).require(Permission::Answer),
+            Err(AuthError::Denied(Permission::Answer))
+        );
+        for p in Permission::ALL {
+            assert_eq!(Permission::parse(p.name()), Some(p));
+        }
+    }
+}

@@ -1,0 +1,409 @@
+//! The node's door, against a real OpenID provider (`deploy/oidc`: `oidc-provider` under
+//! Node.js) whose residents and officials sign in through its real sign-in page: commands
+//! without a credential, with a resident's credential for an official's command, and with
+//! expired, misaddressed, foreign, unsigned and forged ID tokens are all refused and append
+//! nothing; a resident signs a petition once whatever the session, and their signatures are
+//! unlinkable across petitions.
+
+mod support;
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use oidc_process::{DevProvider, ProviderConfig, RegisteredClient};
+use proto::node::v1 as pb;
+use support::{TestNode, request_id};
+use tonic::Code;
+
+/// The node's client id at the provider.
+const NODE_CLIENT: &str = "koriukivka-node";
+
+async fn provider() -> DevProvider {
+    let mut staff = BTreeMap::new();
+    staff.insert("olena".to_owned(), vec!["moderator".to_owned()]);
+    staff.insert("taras".to_owned(), vec!["official".to_owned()]);
+    DevProvider::start(&ProviderConfig {
+        clients: vec![
+            RegisteredClient::public(NODE_CLIENT),
+            RegisteredClient::public("another-hromadas-node"),
+        ],
+        staff,
+        ..ProviderConfig::default()
+    })
+    .await
+    .expect("the OpenID provider starts")
+}
+
+async fn node_of(provider: &DevProvider) -> TestNode {
+    let tables = format!(
+        "[oidc]\nissuer = \"{}\"\nclient_id = \"{NODE_CLIENT}\"\n",
+        provider.issuer()
+    );
+    TestNode::start_configured(None, 100, &tables).await
+}
+
+/// A client of `node` presenting `token`.
+async fn as_holder(node: &TestNode, token: &str) -> node::auth::AuthedNodeClient {
+    node::auth::connect(&node.url(), token, None).await.unwrap()
+}
+
+fn file_request(author_subject: &str) -> pb::FilePetitionRequest {
+    pb::FilePetitionRequest {
+        request_id: request_id(),
+        author_subject: author_subject.to_owned(),
+        title: "Освітлення парку".into(),
+        text: "Просимо встановити ліхтарі в центральному парку.".into(),
+        category: "infrastructure".into(),
+    }
+}
+
+fn sign_request(petition: &str) -> pb::SignPetitionRequest {
+    pb::SignPetitionRequest {
+        request_id: request_id(),
+        petition_id: petition.to_owned(),
+        signer_subject: String::new(),
+    }
+}
+
+/// Files and publishes a petition as the machine client `tests`.
+async fn published_petition(node: &TestNode) -> String {
+    let mut c = node.client().await;
+    let id = c
+        .file_petition(file_request("platform-resident-1"))
+        .await
+        .unwrap()
+        .into_inner()
+        .stream_id;
+    c.publish_petition(pb::PublishPetitionRequest {
+        request_id: request_id(),
+        petition_id: id.clone(),
+    })
+    .await
+    .unwrap();
+    id
+}
+
+/// The token's three parts, its header and payload decoded.
+fn parts(token: &str) -> (serde_json::Value, serde_json::Value, String) {
+    let mut it = token.split('.');
+    let header = serde_json::from_slice(&B64.decode(it.next().unwrap()).unwrap()).unwrap();
+    let payload = serde_json::from_slice(&B64.decode(it.next().unwrap()).unwrap()).unwrap();
+    (header, payload, it.next().unwrap().to_owned())
+}
+
+fn encode(value: &serde_json::Value) -> String {
+    B64.encode(serde_json::to_vec(value).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_without_a_valid_credential_are_refused_and_append_nothing() {
+    let provider = provider().await;
+    let node = node_of(&provider).await;
+    let petition = published_petition(&node).await;
+    let size = node.log_size();
+
+    // No credential at all.
+    let err = node
+        .anonymous_client()
+        .await
+        .sign_petition(sign_request(&petition))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
+    assert_eq!(err.metadata().get("www-authenticate").unwrap(), "Bearer");
+
+    // A resident may sign, but not answer, publish, or keep the plan.
+    let resident = provider.sign_in(NODE_CLIENT, "mykola").await.unwrap();
+    let mut c = as_holder(&node, &resident).await;
+    let err = c
+        .answer_petition(pb::AnswerPetitionRequest {
+            request_id: request_id(),
+            petition_id: petition.clone(),
+            decision: pb::AnswerDecision::Supported as i32,
+            response: "Підтримано.".into(),
+            responder_role: "міський голова".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    assert!(err.message().contains("answer"), "{}", err.message());
+    let err = c
+        .adopt_plan(pb::AdoptPlanRequest {
+            request_id: request_id(),
+            title: "План дій".into(),
+            period_start: "2027-01-01".into(),
+            period_end: "2028-12-31".into(),
+            council_decision: "№ 1".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    // A resident names no subject: the node takes it from the sign-in.
+    let mut named = sign_request(&petition);
+    named.signer_subject = "someone-else".into();
+    let err = c.sign_petition(named).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+
+    // A token the provider issued to another hromada's node.
+    let foreign = provider
+        .sign_in("another-hromadas-node", "mykola")
+        .await
+        .unwrap();
+    // A token of another provider, for a client of the same name.
+    let other_provider = self::provider().await;
+    let other_issuer = other_provider.sign_in(NODE_CLIENT, "mykola").await.unwrap();
+    // Unsigned: the real token with `alg: none` and no signature.
+    let (header, payload, signature) = parts(&resident);
+    let mut none = header.clone();
+    none["alg"] = "none".into();
+    let unsigned = format!("{}.{}.", encode(&none), encode(&payload));
+    // The real signature over a changed payload (another subject).
+    let mut changed = payload.clone();
+    changed["sub"] = "taras".into();
+    changed["vidkryto_roles"] = serde_json::json!(["official"]);
+    let altered = format!("{}.{}.{signature}", encode(&header), encode(&changed));
+    // Re-signed by someone else: ES256 with the attacker's key, naming the provider's key id.
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = ring::signature::EcdsaKeyPair::generate_pkcs8(
+        &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        &rng,
+    )
+    .unwrap();
+    let key = ring::signature::EcdsaKeyPair::from_pkcs8(
+        &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        pkcs8.as_ref(),
+        &rng,
+    )
+    .unwrap();
+    let mut es = header.clone();
+    es["alg"] = "ES256".into();
+    let input = format!("{}.{}", encode(&es), encode(&changed));
+    let forged_signature = key.sign(&rng, input.as_bytes()).unwrap();
+    let resigned = format!("{input}.{}", B64.encode(forged_signature.as_ref()));
+    // HS256 keyed with the provider's public key (the algorithm-confusion attack).
+    let mut hs = header.clone();
+    hs["alg"] = "HS256".into();
+    let input = format!("{}.{}", encode(&hs), encode(&changed));
+    let mac = {
+        use hmac::Mac as _;
+        let mut mac =
+            hmac::Hmac::<sha2::Sha256>::new_from_slice(provider.issuer().as_bytes()).unwrap();
+        mac.update(input.as_bytes());
+        mac.finalize().into_bytes()
+    };
+    let confused = format!("{input}.{}", B64.encode(mac));
+    for (what, token) in [
+        ("another node's audience", foreign.as_str()),
+        ("another issuer", other_issuer.as_str()),
+        ("alg none", unsigned.as_str()),
+        ("a changed payload", altered.as_str()),
+        ("re-signed with another key", resigned.as_str()),
+        ("HS256 with the public key", confused.as_str()),
+        ("not a token", "eyJhbGciOi.garbage"),
+        (
+            "an unknown API token",
+            "vkt_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        ),
+    ] {
+        let err = as_holder(&node, token)
+            .await
+            .sign_petition(sign_request(&petition))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::Unauthenticated, "{what}: {err:?}");
+    }
+    // Forged staff rights do not answer either.
+    let err = as_holder(&node, &altered)
+        .await
+        .publish_petition(pb::PublishPetitionRequest {
+            request_id: request_id(),
+            petition_id: petition.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
+
+    // The genuine token works now, and is refused once it has expired on the node's clock.
+    c.sign_petition(sign_request(&petition)).await.unwrap();
+    let after_one = node.log_size();
+    assert_eq!(
+        after_one,
+        size + 1,
+        "only the genuine signature was appended"
+    );
+    node.clock.advance_days(1);
+    let late = provider.sign_in(NODE_CLIENT, "oksana").await.unwrap();
+    let err = as_holder(&node, &late)
+        .await
+        .sign_petition(sign_request(&petition))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
+    assert!(err.message().contains("expired"), "{}", err.message());
+    assert_eq!(node.log_size(), after_one, "nothing appended by refusals");
+    other_provider.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resident_signs_once_whatever_the_session_and_unlinkably_across_petitions() {
+    let provider = provider().await;
+    let node = node_of(&provider).await;
+    let first = published_petition(&node).await;
+    let second = published_petition(&node).await;
+
+    // Two sessions of one resident: two different ID tokens.
+    let session_a = provider.sign_in(NODE_CLIENT, "halyna").await.unwrap();
+    let session_b = provider.sign_in(NODE_CLIENT, "halyna").await.unwrap();
+    assert_ne!(session_a, session_b);
+    let ok = as_holder(&node, &session_a)
+        .await
+        .sign_petition(sign_request(&first))
+        .await
+        .unwrap()
+        .into_inner();
+    let err = as_holder(&node, &session_b)
+        .await
+        .sign_petition(sign_request(&first))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    // Another resident counts.
+    let petro = provider.sign_in(NODE_CLIENT, "petro").await.unwrap();
+    as_holder(&node, &petro)
+        .await
+        .sign_petition(sign_request(&first))
+        .await
+        .unwrap();
+    let view = node
+        .client()
+        .await
+        .get_petition(pb::GetPetitionRequest {
+            petition_id: first.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(view.signature_count, 2);
+
+    // The same resident on the second petition: a signer tag unrelated to the first.
+    let on_second = as_holder(&node, &session_b)
+        .await
+        .sign_petition(sign_request(&second))
+        .await
+        .unwrap()
+        .into_inner();
+    let log = node.read_whole_log().await;
+    let tag_of = |seq: u64| {
+        let entry = log.iter().find(|e| e.seq == seq).unwrap();
+        match domain::schema::open(&entry.envelope).unwrap().event {
+            domain::Event::Petition(domain::petition::PetitionEvent::Signed(s)) => s.signer,
+            other => panic!("not a signature: {other:?}"),
+        }
+    };
+    assert_ne!(tag_of(ok.first_seq), tag_of(on_second.first_seq));
+    // Nothing of the sign-in is in the log: neither login nor provider nor token.
+    for entry in &log {
+        let bytes = String::from_utf8_lossy(&entry.envelope);
+        for secret in ["halyna", "petro", provider.issuer(), &session_a[..40]] {
+            assert!(!bytes.contains(secret), "{secret} in event {}", entry.seq);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_act_by_their_roles_and_a_removed_client_is_refused() {
+    let provider = provider().await;
+    let node = node_of(&provider).await;
+    let mut platform = node.client().await;
+    let petition = platform
+        .file_petition(file_request("platform-resident-7"))
+        .await
+        .unwrap()
+        .into_inner()
+        .stream_id;
+    let official = provider.sign_in(NODE_CLIENT, "taras").await.unwrap();
+    let moderator = provider.sign_in(NODE_CLIENT, "olena").await.unwrap();
+    // The official may not moderate; the moderator may.
+    let publish = || pb::PublishPetitionRequest {
+        request_id: request_id(),
+        petition_id: petition.clone(),
+    };
+    let err = as_holder(&node, &official)
+        .await
+        .publish_petition(publish())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    as_holder(&node, &moderator)
+        .await
+        .publish_petition(publish())
+        .await
+        .unwrap();
+    // Staff are residents too: the moderator signs as herself.
+    as_holder(&node, &moderator)
+        .await
+        .sign_petition(sign_request(&petition))
+        .await
+        .unwrap();
+
+    // A machine client allowed only to participate cannot moderate; once removed, it is
+    // refused within the node's reload period.
+    let token = support::add_client(
+        node.dir.path(),
+        "e-petitions",
+        &[node::auth::Permission::Participate],
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    let mut feed = as_holder(&node, &token).await;
+    let mut signed = sign_request(&petition);
+    signed.signer_subject = "platform-resident-9".into();
+    feed.sign_petition(signed).await.unwrap();
+    let err = feed
+        .reject_petition(pb::RejectPetitionRequest {
+            request_id: request_id(),
+            petition_id: petition.clone(),
+            reason: "—".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    node::auth::clients::remove(node.dir.path(), "e-petitions").unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    let size = node.log_size();
+    let mut again = sign_request(&petition);
+    again.signer_subject = "platform-resident-10".into();
+    let err = feed.sign_petition(again).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
+    assert_eq!(node.log_size(), size);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_node_serves_tls_with_its_own_loopback_certificate() {
+    let node = TestNode::start_configured(None, 100, "[tls]\nself_signed = true\n").await;
+    let ca = std::fs::read_to_string(node.dir.path().join(node::tls::SELF_SIGNED_CERT)).unwrap();
+    let addr = node.running.as_ref().unwrap().grpc_addr();
+    let url = format!("https://localhost:{}", addr.port());
+    let mut c = node::auth::connect(&url, &node.token, Some(&ca))
+        .await
+        .unwrap();
+    c.file_petition(file_request("platform-resident-1"))
+        .await
+        .unwrap();
+    // Plain text to a TLS listener gets no answer.
+    let plain = node::auth::connect(&format!("http://{addr}"), &node.token, None).await;
+    match plain {
+        Err(_) => {}
+        Ok(mut c) => assert!(c.file_petition(file_request("x")).await.is_err()),
+    }
+    // The key the node made is its owner's only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(node.dir.path().join(node::tls::SELF_SIGNED_KEY))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}
