@@ -9,8 +9,9 @@ use anyhow::Context as _;
 use async_nats::jetstream::Context;
 use async_nats::jetstream::context::PublishAckFuture;
 use async_nats::jetstream::message::PublishMessage;
+use domain::disclosure::{PetitionText, Salt};
 use domain::petition::{
-    PetitionEvent, PetitionFiled, PetitionPublished, PetitionSigned, StatuteRule,
+    PetitionContent, PetitionEvent, PetitionFiled, PetitionPublished, PetitionSigned, StatuteRule,
 };
 use domain::{CivilDate, Event, PetitionId, PseudonymTag};
 use event_store_core::checkpoint::{Checkpoint, NoteSigner, origin_for};
@@ -63,13 +64,17 @@ impl SimNode {
             t[..8].copy_from_slice(&n.to_le_bytes());
             PseudonymTag(t)
         };
+        let text = || PetitionText {
+            salt: Salt([7; 32]),
+            title: "Repair the school roof before winter".into(),
+            text: "The roof of school No. 3 leaks; we ask the council to repair it.".into(),
+        };
         let event = if self.version == 0 {
             self.petition = Uuid::now_v7();
             Event::Petition(PetitionEvent::Filed(PetitionFiled {
                 petition_id: PetitionId(self.petition),
                 author: tag(u64::MAX),
-                title: "Repair the school roof before winter".into(),
-                text: "The roof of school No. 3 leaks; we ask the council to repair it.".into(),
+                content: PetitionContent::Committed(text().commitment()),
                 category: "education".into(),
                 at,
                 moderation_due: CivilDate::new(2026, 12, 1).context("a date")?,
@@ -79,6 +84,7 @@ impl SimNode {
                 petition_id: PetitionId(self.petition),
                 rule: StatuteRule::with_law_deadline(1_000_000, 60),
                 at,
+                disclosure: Some(text()),
             }))
         } else {
             Event::Petition(PetitionEvent::Signed(PetitionSigned {

@@ -8,6 +8,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
+use domain::disclosure::Commitment;
+use domain::petition::{PetitionContent, PetitionEvent};
 use event_store_core::checkpoint::{NoteVerifier, SignedCheckpoint, WitnessVerifier, origin_for};
 use event_store_core::merkle::{self, Frontier};
 use event_store_core::{EnvelopeRef, Hash, MunicipalityCode};
@@ -28,7 +30,8 @@ pub struct Failure {
     /// The event's sequence number, or the checkpoint's size.
     pub seq: u64,
     /// A stable code: `missing`, `sequence`, `leaf_hash`, `undecodable`, `municipality`,
-    /// `stream_version`, `rules`, `root`, `fork`, `checkpoint`, `signature`, `cosignature`,
+    /// `stream_version`, `disclosure`, `rules`, `root`, `fork`, `checkpoint`, `signature`,
+    /// `cosignature`,
     /// `beyond_events`, `archive`.
     pub check: &'static str,
     pub detail: String,
@@ -406,6 +409,8 @@ struct Run {
     next: u64,
     frontier: Frontier,
     stream_versions: HashMap<[u8; 16], u64>,
+    /// Commitments of petitions filed and not yet moderated, by petition id.
+    commitments: HashMap<[u8; 16], Commitment>,
     rules: MemoryStore,
     batch: Vec<Verified>,
 }
@@ -417,6 +422,7 @@ impl Run {
             next: 1,
             frontier: Frontier::new(),
             stream_versions: HashMap::new(),
+            commitments: HashMap::new(),
             rules: MemoryStore::new(),
             batch: Vec::new(),
         }
@@ -493,6 +499,9 @@ impl Run {
                 ));
             }
         };
+        if let Some(failure) = self.check_disclosure(seq, &event) {
+            return Some(failure);
+        }
         self.frontier.push(leaf, |_, _| {});
         self.next += 1;
         self.batch.push(Verified {
@@ -504,6 +513,47 @@ impl Run {
             return self.flush_rules();
         }
         None
+    }
+
+    /// A petition's publication must disclose exactly the title and text its filing committed
+    /// to (event-store/FORMAT.md, "Payloads"), and only then.
+    fn check_disclosure(&mut self, seq: u64, event: &domain::Event) -> Option<Failure> {
+        let domain::Event::Petition(petition) = event else {
+            return None;
+        };
+        let id = *petition.petition_id().0.as_bytes();
+        match petition {
+            PetitionEvent::Filed(filed) => {
+                if let PetitionContent::Committed(commitment) = filed.content {
+                    self.commitments.insert(id, commitment);
+                }
+                None
+            }
+            PetitionEvent::Rejected(_) => {
+                self.commitments.remove(&id);
+                None
+            }
+            PetitionEvent::Published(published) => {
+                let committed = self.commitments.remove(&id);
+                let disclosed = published.disclosure.as_ref().map(|d| d.commitment());
+                match (committed, disclosed) {
+                    (None, None) => None,
+                    (Some(c), Some(d)) if c == d => None,
+                    (committed, disclosed) => Some(failure(
+                        seq,
+                        "disclosure",
+                        "the publication does not disclose the title and text its filing committed to",
+                        committed
+                            .map(|c| hex::encode(c.0))
+                            .unwrap_or_else(|| "no disclosure".into()),
+                        disclosed
+                            .map(|d| hex::encode(d.0))
+                            .unwrap_or_else(|| "none".into()),
+                    )),
+                }
+            }
+            _ => None,
+        }
     }
 
     /// Runs the waiting events through the rules; the first one they refuse is a failure.

@@ -50,13 +50,28 @@ fn petition() -> PetitionId {
 /// The envelope of `event` at `seq`, version `seq` of the petition's stream.
 fn envelope_of(seq: u64, event: &Event) -> Vec<u8> {
     let encoded = domain::encode(event);
-    envelope(seq, encoded.event_type, encoded.payload)
+    envelope_at(
+        seq,
+        encoded.event_type,
+        encoded.schema_version,
+        encoded.payload,
+    )
 }
 
+/// An envelope of a schema-1 payload.
 fn envelope(seq: u64, event_type: event_store_core::EventTypeCode, payload: Vec<u8>) -> Vec<u8> {
+    envelope_at(seq, event_type, domain::SCHEMA_VERSION_1, payload)
+}
+
+fn envelope_at(
+    seq: u64,
+    event_type: event_store_core::EventTypeCode,
+    schema_version: event_store_core::SchemaVersion,
+    payload: Vec<u8>,
+) -> Vec<u8> {
     Envelope {
         event_type,
-        schema_version: domain::SCHEMA_VERSION_1,
+        schema_version,
         municipality: code(),
         seq: LogSeq(seq),
         stream_id: event_store_core::StreamId(petition().0),
@@ -71,12 +86,19 @@ fn envelope(seq: u64, event_type: event_store_core::EventTypeCode, payload: Vec<
     .unwrap()
 }
 
+fn petition_text() -> domain::disclosure::PetitionText {
+    domain::disclosure::PetitionText {
+        salt: domain::disclosure::Salt([2; 32]),
+        title: "Сквер".into(),
+        text: "Зберегти сквер.".into(),
+    }
+}
+
 fn filed() -> Event {
     PetitionEvent::Filed(PetitionFiled {
         petition_id: petition(),
         author: PseudonymTag([1; 32]),
-        title: "Сквер".into(),
-        text: "Зберегти сквер.".into(),
+        content: domain::petition::PetitionContent::Committed(petition_text().commitment()),
         category: "довкілля".into(),
         at: Timestamp(AT),
         moderation_due: "2024-05-09".parse().unwrap(),
@@ -89,6 +111,7 @@ fn published() -> Event {
         petition_id: petition(),
         rule: StatuteRule::KYIV,
         at: Timestamp(AT + 2),
+        disclosure: Some(petition_text()),
     })
     .into()
 }
@@ -232,6 +255,38 @@ fn an_archive_without_undecodable_events_reports_none() {
     let recomputed = recompute(&archive, &BTreeMap::new()).unwrap();
     assert!(recomputed.undecodable.is_empty());
     assert_eq!(recomputed.digest, association_digest(&events));
+}
+
+/// A node that publishes a petition with a title and text other than those its filing
+/// committed to (or with none) has signed it, but `verify` names the publication.
+#[test]
+fn a_publication_that_does_not_disclose_the_committed_text_is_named() {
+    let other = domain::disclosure::PetitionText {
+        text: "Знести сквер.".into(),
+        ..petition_text()
+    };
+    let Event::Petition(PetitionEvent::Published(mut wrong)) = published() else {
+        unreachable!()
+    };
+    wrong.disclosure = Some(other);
+    let mut silent = wrong.clone();
+    silent.disclosure = None;
+    for publication in [wrong, silent] {
+        let events = vec![
+            envelope_of(1, &filed()),
+            envelope_of(2, &PetitionEvent::Published(publication).into()),
+            envelope_of(3, &signed(3, 3)),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let archive = write_archive(dir.path(), &events);
+        let report = verify(&archive, 1, false).unwrap();
+        let failure = report.municipalities[0].failure.clone().unwrap();
+        assert_eq!(
+            (failure.seq, failure.check),
+            (2, "disclosure"),
+            "{failure:?}"
+        );
+    }
 }
 
 /// Adds an events file named `name` (holding one valid event) beside the archive's files.

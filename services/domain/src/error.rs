@@ -205,6 +205,11 @@ pub enum Refusal {
     DialogueStillOpen,
     /// Closing an action plan that has no commitments.
     PlanHasNoCommitments,
+    /// Publishing a petition whose committed title and text are not given (erased on a
+    /// lawful request, so it can no longer be published).
+    PetitionTextMissing,
+    /// Publishing a petition with a title and text that do not match its commitment.
+    DisclosureMismatch,
 }
 
 impl Refusal {
@@ -250,6 +255,8 @@ impl Refusal {
             Self::TimeBeforePrevious => "stream.time_before_previous",
             Self::DialogueStillOpen => "dialogue.still_open",
             Self::PlanHasNoCommitments => "action_plan.no_commitments",
+            Self::PetitionTextMissing => "petition.text_missing",
+            Self::DisclosureMismatch => "petition.disclosure_mismatch",
         }
     }
 }
@@ -302,6 +309,12 @@ impl fmt::Display for Refusal {
                 "the dialogue is open for contributions until its closing time"
             }
             Self::PlanHasNoCommitments => "the action plan has no commitments",
+            Self::PetitionTextMissing => {
+                "the petition's title and text are no longer held (erased), so it cannot be published"
+            }
+            Self::DisclosureMismatch => {
+                "the title and text given do not match the commitment recorded at filing"
+            }
         };
         f.write_str(text)
     }
@@ -369,6 +382,8 @@ mod tests {
             (Refusal::TimeBeforePrevious, "stream.time_before_previous"),
             (Refusal::DialogueStillOpen, "dialogue.still_open"),
             (Refusal::PlanHasNoCommitments, "action_plan.no_commitments"),
+            (Refusal::PetitionTextMissing, "petition.text_missing"),
+            (Refusal::DisclosureMismatch, "petition.disclosure_mismatch"),
         ] {
             assert_eq!(rule.code(), code);
             let text = rule.to_string();

@@ -25,8 +25,10 @@ use crate::dialogue::DialogueEvent;
 use crate::error::{DecodeError, DomainError};
 use crate::petition::PetitionEvent;
 
-/// The only schema version of every event type so far.
+/// The first schema version, which every event type had when first released.
 pub const SCHEMA_VERSION_1: SchemaVersion = SchemaVersion(1);
+/// The second schema version (see `crate::legacy` for the types at it).
+pub const SCHEMA_VERSION_2: SchemaVersion = SchemaVersion(2);
 
 /// Any event of the domain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,7 +167,11 @@ impl EventType {
     /// The current schema version of this type's payload: the form the Rust types have, what
     /// [`encode`] writes and what [`decode`] brings older payloads to (see `crate::schema`).
     pub const fn schema_version(self) -> SchemaVersion {
-        SCHEMA_VERSION_1
+        match self {
+            // Schema 2: title and text committed at filing, disclosed at publication.
+            Self::PetitionFiled | Self::PetitionPublished => SCHEMA_VERSION_2,
+            _ => SCHEMA_VERSION_1,
+        }
     }
 
     const fn number(self) -> u16 {

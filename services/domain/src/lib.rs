@@ -6,15 +6,18 @@
 //! [`petition`], [`dialogue`], [`action_plan`] and the hromada's [`calendar`] of working days.
 //! [`event`] holds the [`Event`] enum over all of them, the frozen type codes and the postcard
 //! encoding; [`schema`] is the one way stored envelopes are read back (through the upcasters);
-//! [`pseudonym`] turns a verified identity into a per-petition tag.
+//! [`pseudonym`] turns a verified identity into a per-petition tag; [`disclosure`] commits to
+//! residents' text until it is public, and [`legacy`] holds the older schema versions.
 
 pub mod action_plan;
 pub mod aggregate;
 pub mod calendar;
 pub mod dialogue;
+pub mod disclosure;
 pub mod error;
 pub mod event;
 pub mod ids;
+pub mod legacy;
 pub mod petition;
 pub mod pseudonym;
 pub mod schema;
@@ -30,7 +33,8 @@ pub use aggregate::{ActionPlan, Aggregate, Calendar, Dialogue, Petition};
 pub use calendar::{CivilDate, WorkingCalendar, kyiv_date};
 pub use error::{DecodeError, DomainError, Refusal, Violation};
 pub use event::{
-    AggregateKind, EncodedEvent, Event, EventType, SCHEMA_VERSION_1, StreamRef, encode,
+    AggregateKind, EncodedEvent, Event, EventType, SCHEMA_VERSION_1, SCHEMA_VERSION_2, StreamRef,
+    encode,
 };
 pub use ids::{CommitmentId, ContributionId, DialogueId, MilestoneId, PetitionId, PlanId};
 pub use pseudonym::{NodeSecret, PseudonymTag, close_request_seed, dialogue_tag, petition_tag};

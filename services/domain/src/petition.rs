@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use crate::calendar::{
     CivilDate, DAY_MICROS, WorkingCalendar, check_deadline, kyiv_date, on_or_before,
 };
+use crate::disclosure::{Commitment, PetitionText};
 use crate::error::{DomainError, Refusal};
 use crate::ids::PetitionId;
 use crate::pseudonym::PseudonymTag;
@@ -148,15 +149,22 @@ pub enum PetitionCommand {
         petition_id: PetitionId,
         /// The author's [`crate::pseudonym::petition_tag`] on this petition.
         author: PseudonymTag,
-        title: String,
-        text: String,
+        /// The title and text with the salt of their commitment, which the event records
+        /// instead of them.
+        text: PetitionText,
         category: String,
         at: Timestamp,
         /// The calendar in force, for the moderation deadline.
         calendar: WorkingCalendar,
     },
-    /// Publish after moderation, under the statute's current rule.
-    Publish { rule: StatuteRule, at: Timestamp },
+    /// Publish after moderation, under the statute's current rule, disclosing the title and
+    /// text (needed when the filing recorded a commitment, ignored when it recorded them in
+    /// the clear).
+    Publish {
+        rule: StatuteRule,
+        text: Option<PetitionText>,
+        at: Timestamp,
+    },
     /// Reject at moderation.
     Reject { reason: String, at: Timestamp },
     /// Sign.
@@ -199,15 +207,14 @@ pub enum PetitionEvent {
     ImplementationUpdated(ImplementationUpdated),
 }
 
-/// A petition was filed and awaits moderation.
+/// A petition was filed and awaits moderation. Schema 2: its title and text are a
+/// commitment until publication (schema 1 recorded them in the clear; read as
+/// [`PetitionContent::Clear`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PetitionFiled {
     pub petition_id: PetitionId,
     pub author: PseudonymTag,
-    /// At most [`TITLE_LEN_MAX`] characters, one line.
-    pub title: String,
-    /// At most [`PETITION_TEXT_LEN_MAX`] characters.
-    pub text: String,
+    pub content: PetitionContent,
     /// At most [`CATEGORY_LEN_MAX`] characters, one line.
     pub category: String,
     pub at: Timestamp,
@@ -215,12 +222,30 @@ pub struct PetitionFiled {
     pub moderation_due: CivilDate,
 }
 
-/// A petition passed moderation and collects signatures under `rule`.
+/// A petition's title and text as its filing recorded them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PetitionContent {
+    /// In the clear, as schema 1 recorded every petition.
+    Clear {
+        /// At most [`TITLE_LEN_MAX`] characters, one line.
+        title: String,
+        /// At most [`PETITION_TEXT_LEN_MAX`] characters.
+        text: String,
+    },
+    /// A commitment to them ([`PetitionText::commitment`]), disclosed on publication.
+    Committed(Commitment),
+}
+
+/// A petition passed moderation and collects signatures under `rule`. Schema 2: with the
+/// disclosure of its committed title and text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PetitionPublished {
     pub petition_id: PetitionId,
     pub rule: StatuteRule,
     pub at: Timestamp,
+    /// The salt, title and text whose commitment the filing recorded; `None` when the filing
+    /// recorded them in the clear.
+    pub disclosure: Option<PetitionText>,
 }
 
 /// A petition failed moderation.
@@ -322,6 +347,8 @@ impl PetitionStatus {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PetitionState {
     pub id: Option<PetitionId>,
+    /// The commitment its filing recorded, if it recorded one (not the text in the clear).
+    pub commitment: Option<Commitment>,
     pub status: PetitionStatus,
     pub filed_at: Option<Timestamp>,
     pub moderation_due: Option<CivilDate>,
@@ -402,7 +429,6 @@ pub fn decide(
     if let PetitionCommand::File {
         petition_id,
         author,
-        title,
         text,
         category,
         at,
@@ -412,11 +438,11 @@ pub fn decide(
         if state.status != S::NotFiled {
             return refused(Refusal::PetitionAlreadyFiled);
         }
+        check_text(&text)?;
         let event = PetitionEvent::Filed(PetitionFiled {
             petition_id,
             author,
-            title,
-            text,
+            content: PetitionContent::Committed(text.commitment()),
             category,
             at,
             moderation_due: calendar.deadline(at, MODERATION_WORKING_DAYS),
@@ -430,14 +456,21 @@ pub fn decide(
     check_not_before_last(state.last_event_at, command.at())?;
     let event = match command {
         PetitionCommand::File { .. } => return refused(Refusal::PetitionAlreadyFiled),
-        PetitionCommand::Publish { rule, at } => {
+        PetitionCommand::Publish { rule, text, at } => {
             if state.status != S::AwaitingModeration {
                 return refused(Refusal::PetitionNotAwaitingModeration);
             }
+            let disclosure = match (state.commitment, text) {
+                (None, _) => None,
+                (Some(_), None) => return refused(Refusal::PetitionTextMissing),
+                (Some(commitment), Some(text)) if text.commitment() == commitment => Some(text),
+                (Some(_), Some(_)) => return refused(Refusal::DisclosureMismatch),
+            };
             PetitionEvent::Published(PetitionPublished {
                 petition_id,
                 rule,
                 at,
+                disclosure,
             })
         }
         PetitionCommand::Reject { reason, at } => {
@@ -588,6 +621,10 @@ pub fn evolve(mut state: PetitionState, event: &PetitionEvent) -> PetitionState 
     match event {
         PetitionEvent::Filed(filed) => {
             state.id = Some(filed.petition_id);
+            state.commitment = match filed.content {
+                PetitionContent::Committed(c) => Some(c),
+                PetitionContent::Clear { .. } => None,
+            };
             state.status = S::AwaitingModeration;
             state.filed_at = Some(filed.at);
             state.moderation_due = Some(filed.moderation_due);
@@ -627,6 +664,12 @@ pub fn evolve(mut state: PetitionState, event: &PetitionEvent) -> PetitionState 
         }
     }
     state
+}
+
+/// Checks a petition's title and text against their bounds.
+fn check_text(text: &PetitionText) -> Result<(), DomainError> {
+    check_line("title", &text.title, TITLE_LEN_MAX)?;
+    check_paragraphs("text", &text.text, PETITION_TEXT_LEN_MAX)
 }
 
 impl PetitionCommand {
@@ -680,12 +723,17 @@ impl PetitionEvent {
     pub(crate) fn check(&self) -> Result<(), DomainError> {
         match self {
             Self::Filed(e) => {
-                check_line("title", &e.title, TITLE_LEN_MAX)?;
-                check_paragraphs("text", &e.text, PETITION_TEXT_LEN_MAX)?;
+                if let PetitionContent::Clear { title, text } = &e.content {
+                    check_line("title", title, TITLE_LEN_MAX)?;
+                    check_paragraphs("text", text, PETITION_TEXT_LEN_MAX)?;
+                }
                 check_line("category", &e.category, CATEGORY_LEN_MAX)?;
                 check_deadline("moderation_due", e.at, e.moderation_due)
             }
-            Self::Published(e) => e.rule.check(),
+            Self::Published(e) => {
+                e.rule.check()?;
+                e.disclosure.as_ref().map_or(Ok(()), check_text)
+            }
             Self::Rejected(e) => check_paragraphs("reason", &e.reason, REJECTION_REASON_LEN_MAX),
             Self::Signed(_) | Self::ThresholdReached(_) | Self::CollectionClosed(_) => Ok(()),
             Self::ConsiderationStarted(e) => check_deadline("answer_due", e.at, e.answer_due),

@@ -15,10 +15,11 @@ use event_store_core::{
 };
 
 use crate::error::DecodeError;
-use crate::event::{Event, EventType, decode_current};
+use crate::event::{Event, EventType, SCHEMA_VERSION_1, decode_current};
+use crate::legacy;
 
 /// The registry this build of the domain reads with: every event type at its current schema
-/// version, and each step from an older version (none yet: every type is at version 1).
+/// version, and each step from an older version (`crate::legacy`).
 pub fn upcasters() -> &'static Upcasters {
     static REGISTRY: LazyLock<Upcasters> = LazyLock::new(|| {
         EventType::ALL
@@ -26,6 +27,16 @@ pub fn upcasters() -> &'static Upcasters {
             .fold(Upcasters::new(), |registry, t| {
                 registry.current(t.code(), t.schema_version())
             })
+            .step(
+                EventType::PetitionFiled.code(),
+                SCHEMA_VERSION_1,
+                legacy::petition_filed_1_to_2,
+            )
+            .step(
+                EventType::PetitionPublished.code(),
+                SCHEMA_VERSION_1,
+                legacy::petition_published_1_to_2,
+            )
     });
     &REGISTRY
 }

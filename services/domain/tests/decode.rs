@@ -4,7 +4,7 @@
 
 mod fixtures;
 
-use domain::petition::{PetitionEvent, PetitionFiled, TITLE_LEN_MAX};
+use domain::petition::{PetitionContent, PetitionEvent, PetitionFiled, TITLE_LEN_MAX};
 use domain::{DecodeError, Event, EventType, SCHEMA_VERSION_1, Violation, decode, encode};
 use event_store_core::{EventTypeCode, SchemaVersion};
 use fixtures::samples::every_event_type;
@@ -37,7 +37,7 @@ proptest! {
             let i = at.index(payload.len());
             payload[i] ^= byte;
         }
-        let _ = decode(event.event_type().code(), SCHEMA_VERSION_1, &payload);
+        let _ = decode(event.event_type().code(), event.event_type().schema_version(), &payload);
     }
 
     #[test]
@@ -53,7 +53,7 @@ fn every_truncation_of_every_sample_is_an_error() {
         for len in 0..encoded.payload.len() {
             let result = decode(
                 encoded.event_type,
-                SCHEMA_VERSION_1,
+                encoded.schema_version,
                 &encoded.payload[..len],
             );
             assert!(
@@ -71,7 +71,7 @@ fn trailing_bytes_are_refused() {
         let mut encoded = encode(&event);
         encoded.payload.push(0);
         assert_eq!(
-            decode(encoded.event_type, SCHEMA_VERSION_1, &encoded.payload),
+            decode(encoded.event_type, encoded.schema_version, &encoded.payload),
             Err(DecodeError::TrailingBytes {
                 type_code: encoded.event_type.0,
                 count: 1
@@ -117,8 +117,10 @@ fn filed_with_title(title: String) -> Event {
     PetitionEvent::Filed(PetitionFiled {
         petition_id: petition_id(),
         author: tag(1),
-        title,
-        text: "Текст".into(),
+        content: PetitionContent::Clear {
+            title,
+            text: "Текст".into(),
+        },
         category: "інше".into(),
         at: utc("2024-05-03", 12, 0),
         moderation_due: date("2024-05-07"),
@@ -131,7 +133,7 @@ fn bounds_are_checked_again_on_decode() {
     // Bytes that no `decide` would write: a title one character too long.
     let encoded = encode(&filed_with_title("ї".repeat(201)));
     assert_eq!(
-        decode(encoded.event_type, SCHEMA_VERSION_1, &encoded.payload),
+        decode(encoded.event_type, encoded.schema_version, &encoded.payload),
         Err(DecodeError::Invalid {
             type_code: 101,
             field: "title",
@@ -141,7 +143,7 @@ fn bounds_are_checked_again_on_decode() {
         })
     );
     let encoded = encode(&filed_with_title("ї".repeat(200)));
-    assert!(decode(encoded.event_type, SCHEMA_VERSION_1, &encoded.payload).is_ok());
+    assert!(decode(encoded.event_type, encoded.schema_version, &encoded.payload).is_ok());
 }
 
 #[test]

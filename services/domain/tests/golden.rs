@@ -8,18 +8,32 @@ mod fixtures;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use domain::{EventType, SCHEMA_VERSION_1, decode, encode};
-use event_store_core::EventTypeCode;
-use fixtures::samples::every_event_type;
+use domain::{EventType, decode, encode};
+use event_store_core::{EventTypeCode, SchemaVersion};
+use fixtures::samples::{every_event_type, older_schema_samples};
 
-fn golden_path(event_type: EventType) -> PathBuf {
+/// `<code>-<name>.hex` for schema 1 (as first released), `<code>-<name>.v<N>.hex` after.
+fn golden_path(event_type: EventType, version: u16) -> PathBuf {
+    let suffix = if version == 1 {
+        String::new()
+    } else {
+        format!(".v{version}")
+    };
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden")
         .join(format!(
-            "{:03}-{}.hex",
+            "{:03}-{}{suffix}.hex",
             event_type.code().0,
             event_type.name()
         ))
+}
+
+/// Every (type, version) with golden bytes: every version of every type up to its current.
+fn golden_versions() -> Vec<(EventType, u16)> {
+    EventType::ALL
+        .into_iter()
+        .flat_map(|t| (1..=t.schema_version().0).map(move |v| (t, v)))
+        .collect()
 }
 
 fn blessing() -> bool {
@@ -33,8 +47,8 @@ fn every_event_type_encodes_to_its_golden_bytes_and_back() {
         let event_type = event.event_type();
         let encoded = encode(&event);
         assert_eq!(encoded.event_type, event_type.code());
-        assert_eq!(encoded.schema_version, SCHEMA_VERSION_1);
-        let path = golden_path(event_type);
+        assert_eq!(encoded.schema_version, event_type.schema_version());
+        let path = golden_path(event_type, event_type.schema_version().0);
         let actual = hex::encode(&encoded.payload);
         if blessing() {
             std::fs::write(&path, format!("{actual}\n")).expect("golden file is writable");
@@ -54,7 +68,7 @@ fn every_event_type_encodes_to_its_golden_bytes_and_back() {
             ));
         }
         let bytes = hex::decode(committed).expect("golden file holds hex");
-        let decoded = decode(event_type.code(), SCHEMA_VERSION_1, &bytes);
+        let decoded = decode(event_type.code(), event_type.schema_version(), &bytes);
         assert_eq!(
             decoded,
             Ok(event),
@@ -76,12 +90,41 @@ fn every_golden_file_belongs_to_a_known_event_type() {
         return;
     }
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
-    let expected: BTreeSet<PathBuf> = EventType::ALL.into_iter().map(golden_path).collect();
+    let expected: BTreeSet<PathBuf> = golden_versions()
+        .into_iter()
+        .map(|(t, v)| golden_path(t, v))
+        .collect();
     let present: BTreeSet<PathBuf> = std::fs::read_dir(&dir)
         .expect("golden directory exists")
         .map(|entry| entry.expect("readable entry").path())
         .collect();
     assert_eq!(present, expected);
+}
+
+#[test]
+fn older_schema_golden_bytes_still_decode_through_the_upcasters() {
+    let older = older_schema_samples();
+    let expected_versions: Vec<(EventType, u16)> = golden_versions()
+        .into_iter()
+        .filter(|(t, v)| *v < t.schema_version().0)
+        .collect();
+    assert_eq!(
+        older.iter().map(|(t, v, _)| (*t, *v)).collect::<Vec<_>>(),
+        expected_versions,
+        "every older version of every type has a sample"
+    );
+    for (event_type, version, event) in older {
+        let path = golden_path(event_type, version);
+        let committed =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let bytes = hex::decode(committed.trim()).expect("golden file holds hex");
+        assert_eq!(
+            decode(event_type.code(), SchemaVersion(version), &bytes),
+            Ok(event),
+            "{} does not read as its sample",
+            path.display()
+        );
+    }
 }
 
 #[test]

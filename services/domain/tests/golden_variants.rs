@@ -22,8 +22,8 @@ use std::path::PathBuf;
 use domain::action_plan::{ActionPlanEvent, ImplementationStatus, OgpValue, OpenedGovernment};
 use domain::calendar::CalendarEvent;
 use domain::dialogue::{ContributionResponse, DialogueEvent, DialogueKind};
-use domain::petition::{AnswerDecision, PetitionEvent};
-use domain::{Event, EventType, SCHEMA_VERSION_1, decode, encode};
+use domain::petition::{AnswerDecision, PetitionContent, PetitionEvent};
+use domain::{Event, EventType, decode, encode};
 use fixtures::samples::every_event_type;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -228,7 +228,25 @@ fn variant_samples() -> Vec<(&'static str, Vec<(String, Event)>)> {
                 .map(|(v, _)| (label(v), assessed(ImplementationStatus::Complete, *v)))
                 .collect(),
         ),
+        ("petition_content", petition_content_samples()),
         ("none", none_samples()),
+    ]
+}
+
+/// A filing with each form of its title and text: committed (what the node writes) and in
+/// the clear (what a schema-1 filing reads as).
+fn petition_content_samples() -> Vec<(String, Event)> {
+    let Event::Petition(PetitionEvent::Filed(committed)) = sample(EventType::PetitionFiled) else {
+        unreachable!()
+    };
+    let mut clear = committed.clone();
+    clear.content = PetitionContent::Clear {
+        title: "Сквер".into(),
+        text: "Зберегти сквер.".into(),
+    };
+    vec![
+        ("Committed".into(), PetitionEvent::Filed(committed).into()),
+        ("Clear".into(), PetitionEvent::Filed(clear).into()),
     ]
 }
 
@@ -259,11 +277,19 @@ fn none_samples() -> Vec<(String, Event)> {
         unreachable!()
     };
     dates.dates = Vec::new();
-    let events: [Event; 4] = [
+    let Event::Petition(PetitionEvent::Published(mut published)) =
+        sample(EventType::PetitionPublished)
+    else {
+        unreachable!()
+    };
+    published.disclosure = None;
+    let events: [Event; 5] = [
         CalendarEvent::NonWorkingDatesSet(dates).into(),
         DialogueEvent::Closed(closed).into(),
         DialogueEvent::OutcomePublished(outcome).into(),
         ActionPlanEvent::ProgressReported(progress).into(),
+        // Appended with schema 2 of `petition.published`.
+        PetitionEvent::Published(published).into(),
     ];
     events
         .into_iter()
@@ -311,7 +337,7 @@ fn every_variant_sample_encodes_to_its_golden_bytes_and_back() {
             let bytes = hex::decode(hex_bytes).expect("golden line ends in hex");
             let code = event.event_type().code();
             assert_eq!(
-                decode(code, SCHEMA_VERSION_1, &bytes).as_ref(),
+                decode(code, event.event_type().schema_version(), &bytes).as_ref(),
                 Ok(event),
                 "{file}: {label} does not decode to its sample"
             );

@@ -4,6 +4,8 @@
 
 mod fixtures;
 
+use domain::disclosure::{PetitionText, Salt};
+use domain::petition::PetitionContent;
 use domain::petition::{
     AnswerDecision, CATEGORY_LEN_MAX, CollectionClosedWithoutThreshold, ConsiderationStarted,
     IMPLEMENTATION_UPDATES_MAX, ImplementationUpdated, PETITION_TEXT_LEN_MAX, PetitionAnswered,
@@ -28,12 +30,20 @@ fn published_at() -> Timestamp {
     kyiv("2024-05-06", 10, 0)
 }
 
+/// The petition's title and text, with the salt of their commitment.
+fn text() -> PetitionText {
+    PetitionText {
+        salt: Salt([3; 32]),
+        title: "Облаштувати велодоріжку на Хрещатику".into(),
+        text: "Просимо облаштувати велодоріжку.\nДякуємо.".into(),
+    }
+}
+
 fn file_command() -> PetitionCommand {
     PetitionCommand::File {
         petition_id: petition_id(),
         author: tag(1),
-        title: "Облаштувати велодоріжку на Хрещатику".into(),
-        text: "Просимо облаштувати велодоріжку.\nДякуємо.".into(),
+        text: text(),
         category: "транспорт".into(),
         at: filed_at(),
         calendar: weekdays_only(),
@@ -44,8 +54,7 @@ fn filed() -> PetitionEvent {
     PetitionEvent::Filed(PetitionFiled {
         petition_id: petition_id(),
         author: tag(1),
-        title: "Облаштувати велодоріжку на Хрещатику".into(),
-        text: "Просимо облаштувати велодоріжку.\nДякуємо.".into(),
+        content: PetitionContent::Committed(text().commitment()),
         category: "транспорт".into(),
         at: filed_at(),
         moderation_due: date("2024-05-07"),
@@ -57,6 +66,7 @@ fn published(rule: StatuteRule) -> PetitionEvent {
         petition_id: petition_id(),
         rule,
         at: published_at(),
+        disclosure: Some(text()),
     })
 }
 
@@ -122,7 +132,6 @@ fn filing_records_the_moderation_deadline_two_working_days_later() {
     let PetitionCommand::File {
         petition_id,
         author,
-        title,
         text,
         category,
         at,
@@ -134,7 +143,6 @@ fn filing_records_the_moderation_deadline_two_working_days_later() {
     let command = PetitionCommand::File {
         petition_id,
         author,
-        title,
         text,
         category,
         at,
@@ -165,8 +173,7 @@ fn filing_refuses_bad_fields_and_a_second_filing() {
         PetitionCommand::File {
             petition_id,
             author,
-            title,
-            text,
+            text: PetitionText { title, ..text },
             category,
             at,
             calendar,
@@ -211,6 +218,7 @@ fn publishing_captures_the_statute_rule() {
     let state = given::<Petition>([filed()])
         .when(PetitionCommand::Publish {
             rule: StatuteRule::KYIV,
+            text: Some(text()),
             at: published_at(),
         })
         .then([published(StatuteRule::KYIV)]);
@@ -239,6 +247,7 @@ fn publishing_refuses_a_bad_rule_or_a_petition_already_moderated() {
     given::<Petition>([filed()])
         .when(PetitionCommand::Publish {
             rule: zero,
+            text: Some(text()),
             at: published_at(),
         })
         .then_error(DomainError::invalid(
@@ -251,9 +260,60 @@ fn publishing_refuses_a_bad_rule_or_a_petition_already_moderated() {
     given::<Petition>([filed(), published(StatuteRule::KYIV)])
         .when(PetitionCommand::Publish {
             rule: StatuteRule::KYIV,
+            text: Some(text()),
             at: published_at(),
         })
         .then_error(refused(Refusal::PetitionNotAwaitingModeration));
+}
+
+#[test]
+fn publishing_discloses_exactly_the_committed_text() {
+    // Without the text (erased on a lawful request), the petition cannot be published.
+    given::<Petition>([filed()])
+        .when(PetitionCommand::Publish {
+            rule: StatuteRule::KYIV,
+            text: None,
+            at: published_at(),
+        })
+        .then_error(refused(Refusal::PetitionTextMissing));
+    // Another text, or the same under another salt, is not what was committed.
+    for other in [
+        PetitionText {
+            text: "Інший текст.".into(),
+            ..text()
+        },
+        PetitionText {
+            salt: Salt([4; 32]),
+            ..text()
+        },
+    ] {
+        given::<Petition>([filed()])
+            .when(PetitionCommand::Publish {
+                rule: StatuteRule::KYIV,
+                text: Some(other),
+                at: published_at(),
+            })
+            .then_error(refused(Refusal::DisclosureMismatch));
+    }
+    // A petition filed under schema 1 (its text in the clear) discloses nothing more.
+    let PetitionEvent::Filed(mut clear) = filed() else {
+        unreachable!()
+    };
+    clear.content = PetitionContent::Clear {
+        title: text().title,
+        text: text().text,
+    };
+    let PetitionEvent::Published(mut expected) = published(StatuteRule::KYIV) else {
+        unreachable!()
+    };
+    expected.disclosure = None;
+    given::<Petition>([PetitionEvent::Filed(clear)])
+        .when(PetitionCommand::Publish {
+            rule: StatuteRule::KYIV,
+            text: Some(text()),
+            at: published_at(),
+        })
+        .then([PetitionEvent::Published(expected)]);
 }
 
 #[test]
@@ -279,6 +339,7 @@ fn rejecting_records_the_reason() {
     given::<Petition>([filed(), rejected])
         .when(PetitionCommand::Publish {
             rule: StatuteRule::KYIV,
+            text: Some(text()),
             at: published_at(),
         })
         .then_error(refused(Refusal::PetitionNotAwaitingModeration));
@@ -294,6 +355,7 @@ fn the_moderation_deadline_is_tracked_from_the_events() {
             petition_id: petition_id(),
             rule: StatuteRule::KYIV,
             at: kyiv("2024-05-08", 9, 0),
+            disclosure: Some(text()),
         }),
     ];
     assert_eq!(moderated_within_deadline(&late), Some(false));
@@ -654,11 +716,10 @@ fn implementation_updates_are_refused_unless_answered_as_supported_and_are_bound
 
 // --- bounds and refusals not covered above -------------------------------------------------
 
-fn file_with(text: String, category: String) -> PetitionCommand {
+fn file_with(body: String, category: String) -> PetitionCommand {
     let PetitionCommand::File {
         petition_id,
         author,
-        title,
         at,
         calendar,
         ..
@@ -669,8 +730,10 @@ fn file_with(text: String, category: String) -> PetitionCommand {
     PetitionCommand::File {
         petition_id,
         author,
-        title,
-        text,
+        text: PetitionText {
+            text: body,
+            ..text()
+        },
         category,
         at,
         calendar,
@@ -833,7 +896,6 @@ fn file_at(at: Timestamp, calendar: domain::WorkingCalendar) -> PetitionCommand 
     let PetitionCommand::File {
         petition_id,
         author,
-        title,
         text,
         category,
         ..
@@ -844,7 +906,6 @@ fn file_at(at: Timestamp, calendar: domain::WorkingCalendar) -> PetitionCommand 
     PetitionCommand::File {
         petition_id,
         author,
-        title,
         text,
         category,
         at,
@@ -859,6 +920,7 @@ fn publishing_before_filing_is_refused() {
     given::<Petition>([filed()])
         .when(PetitionCommand::Publish {
             rule: StatuteRule::KYIV,
+            text: Some(text()),
             at: plus_micros(filed_at(), -1),
         })
         .then_error(refused(Refusal::TimeBeforePrevious));
@@ -866,6 +928,7 @@ fn publishing_before_filing_is_refused() {
     given::<Petition>([filed()])
         .when(PetitionCommand::Publish {
             rule: StatuteRule::KYIV,
+            text: Some(text()),
             at: filed_at(),
         })
         .then_ok();

@@ -157,6 +157,14 @@ const DECISIONS: [AnswerDecision; 3] = [
     AnswerDecision::NotSupported,
 ];
 
+fn petition_text() -> domain::disclosure::PetitionText {
+    domain::disclosure::PetitionText {
+        salt: domain::disclosure::Salt([9; 32]),
+        title: "Сквер".into(),
+        text: "Зберегти сквер.".into(),
+    }
+}
+
 fn petition_command(op: &PetitionOp, at: Timestamp) -> PetitionCommand {
     match *op {
         PetitionOp::Wait(_) | PetitionOp::Back(_) => unreachable!("not a command"),
@@ -166,6 +174,7 @@ fn petition_command(op: &PetitionOp, at: Timestamp) -> PetitionCommand {
                 collection_period_days: days,
                 ..StatuteRule::KYIV
             },
+            text: Some(petition_text()),
             at,
         },
         PetitionOp::Reject => PetitionCommand::Reject {
@@ -305,8 +314,7 @@ proptest! {
         let file = PetitionCommand::File {
             petition_id: petition_id(),
             author: tag(200),
-            title: "Сквер".into(),
-            text: "Зберегти сквер.".into(),
+            text: petition_text(),
             category: "довкілля".into(),
             at,
             calendar: weekdays_only(),

@@ -2,9 +2,10 @@
 //! version decodes through the upcaster registered for the newer form, and versions with no
 //! path to the current one are refused, never guessed at.
 //!
-//! Every event type is at schema version 1 today, so these tests declare a schema change the
-//! way a real one will be made: the Rust type of `petition.implementation_updated` is taken as
-//! its schema 2, and its schema 1 is an older field order, with a step from 1 to 2.
+//! These tests declare a schema change of their own, beside the real ones (`petition.filed`
+//! and `petition.published` at schema 2, whose golden bytes of both versions are checked in
+//! `tests/golden.rs`): the Rust type of `petition.implementation_updated` is taken as its
+//! schema 2, and its schema 1 is an older field order, with a step from 1 to 2.
 
 mod fixtures;
 

@@ -139,6 +139,7 @@ pub async fn library_run(commands: usize) -> anyhow::Result<f64> {
     let core = Arc::new(
         NodeCore::open(
             log.clone(),
+            node::texts::TextStore::open(dir.path()).await?,
             NodeSecret::from_bytes([9; 32]),
             statute(),
             Vec::new(),

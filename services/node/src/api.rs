@@ -10,7 +10,7 @@ use proto::node::v1 as pb;
 use proto::node::v1::node_service_server::NodeService;
 use tonic::{Request, Response, Status};
 
-use crate::auth::{Authenticator, CommandRequest, Knock};
+use crate::auth::{AuthError, Authenticator, CommandRequest, Knock, Permission, Principal};
 use crate::command::NodeCommand;
 use crate::convert as cv;
 use crate::core::{Kind, NodeCore};
@@ -39,9 +39,8 @@ impl<B: Backend> NodeApi<B> {
         }
     }
 
-    /// The door: who the request proves to be, whether they may run this command, and the
-    /// participant subject filled in from their credential. A refusal writes nothing.
-    async fn admit<R: CommandRequest>(&self, request: Request<R>) -> Result<R, Status> {
+    /// Who a request proves to be: its TLS client certificate, or its bearer credential.
+    async fn principal<R>(&self, request: &Request<R>) -> Result<Principal, AuthError> {
         let certificates = request.peer_certs();
         let knock = Knock {
             metadata: request.metadata(),
@@ -51,13 +50,33 @@ impl<B: Backend> NodeApi<B> {
                 .and_then(|c| c.first())
                 .map(|c| c.as_ref()),
         };
-        let principal = self.auth.authenticate(knock).await?;
+        self.auth.authenticate(knock).await
+    }
+
+    /// The door: who the request proves to be, whether they may run this command, and the
+    /// participant subject filled in from their credential. A refusal writes nothing.
+    async fn admit<R: CommandRequest>(&self, request: Request<R>) -> Result<R, Status> {
+        let principal = self.principal(&request).await?;
         principal.require(R::PERMISSION)?;
         let mut message = request.into_inner();
         if let Some((field, value)) = message.subject_field() {
             principal.bind_subject(field, value)?;
         }
         Ok(message)
+    }
+
+    /// Whether the reader of a view may see text that is not public yet: reads need no
+    /// credential, but one given must be valid, and only one who may moderate sees it.
+    async fn may_moderate<R>(&self, request: &Request<R>) -> Result<bool, Status> {
+        if request.metadata().get("authorization").is_none() && request.peer_certs().is_none() {
+            return Ok(false);
+        }
+        match self.principal(request).await {
+            Ok(principal) => Ok(principal.may(Permission::Moderate)),
+            // A client certificate alone that names no client reads as anyone.
+            Err(AuthError::Missing) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Admits a command request, parses and runs it, and records its outcome and duration
@@ -120,8 +139,10 @@ macro_rules! node_service {
             )+
             $(
                 async fn $get(&self, r: Request<$get_request>) -> Result<Response<$view>, Status> {
+                    let may_moderate = self.may_moderate(&r).await?;
                     let id = cv::id(stringify!($field), &r.into_inner().$field)?;
-                    Ok(Response::new(self.core.$fetch(id).await?.into()))
+                    let view = self.core.$fetch(id).await?.for_reader(may_moderate);
+                    Ok(Response::new(view.into()))
                 }
             )+
             $(
@@ -129,12 +150,14 @@ macro_rules! node_service {
                     &self,
                     r: Request<$list_request>,
                 ) -> Result<Response<$($page)::+>, Status> {
+                    let may_moderate = self.may_moderate(&r).await?;
                     let r = r.into_inner();
                     let ids = self.core.list($kind)?;
                     let (ids, next_page_token) = page_of(&ids, r.page_size, &r.page_token)?;
                     let mut $items = Vec::with_capacity(ids.len());
                     for id in ids {
-                        $items.push(self.core.$list_fetch(id.0.into()).await?.into());
+                        let view = self.core.$list_fetch(id.0.into()).await?;
+                        $items.push(view.for_reader(may_moderate).into());
                     }
                     Ok(Response::new($($page)::+ { $items, next_page_token }))
                 }

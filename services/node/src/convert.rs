@@ -4,7 +4,7 @@
 use domain::CivilDate;
 use domain::action_plan::{ImplementationStatus, OgpValue, OpenedGovernment};
 use domain::dialogue::{ContributionResponse, DialogueKind};
-use domain::petition::{AnswerDecision, PetitionStatus};
+use domain::petition::{AnswerDecision, PetitionContent, PetitionStatus};
 use event_store_core::Timestamp;
 use proto::node::v1 as pb;
 use uuid::Uuid;
@@ -379,8 +379,13 @@ impl From<PetitionView> for pb::Petition {
         let filed = v.filed.as_ref();
         Self {
             petition_id: s.id.map(|i| i.to_string()).unwrap_or_default(),
-            title: filed.map(|f| f.title.clone()).unwrap_or_default(),
-            text: filed.map(|f| f.text.clone()).unwrap_or_default(),
+            title: v.text.as_ref().map(|t| t.title.clone()).unwrap_or_default(),
+            text: v.text.as_ref().map(|t| t.text.clone()).unwrap_or_default(),
+            text_public: v.text.as_ref().is_some_and(|t| t.public),
+            text_commitment: match filed.map(|f| &f.content) {
+                Some(PetitionContent::Committed(c)) => c.0.to_vec(),
+                _ => Vec::new(),
+            },
             category: filed.map(|f| f.category.clone()).unwrap_or_default(),
             status: pb_petition_status(s.status) as i32,
             signature_count: s.signature_count,

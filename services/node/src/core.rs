@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 use domain::action_plan::{ActionPlanCommand, ActionPlanEvent, ImplementationStatus};
 use domain::calendar::{CALENDAR_STREAM_ID, CalendarCommand};
 use domain::dialogue::{DialogueCommand, DialogueEvent};
-use domain::petition::{PetitionCommand, PetitionEvent, StatuteRule};
+use domain::petition::{PetitionCommand, PetitionContent, PetitionEvent, StatuteRule};
 use domain::{
     ActionPlan, Calendar, CivilDate, CommitmentId, ContributionId, Dialogue, DialogueId, EventType,
     MilestoneId, NodeSecret, Petition, PetitionId, PlanId, WorkingCalendar, dialogue_tag,
@@ -20,6 +20,7 @@ use uuid::Uuid;
 use crate::command::{Action, DialogueStep, NodeCommand, PetitionStep, PlanStep};
 use crate::error::NodeError;
 use crate::executor::{Clock, Executor, Outcome, StreamAggregate, open_event};
+use crate::texts::TextStore;
 
 /// Events scanned per query while building the index at start-up.
 const INDEX_SCAN_CHUNK: u32 = 10_000;
@@ -56,6 +57,42 @@ pub struct PetitionView {
     pub filed: Option<domain::petition::PetitionFiled>,
     pub state: domain::petition::PetitionState,
     pub version: StreamVersion,
+    /// Its title and text: public once published (or filed in the clear under schema 1);
+    /// before, only for those who may moderate ([`PetitionView::for_reader`]).
+    pub text: Option<ShownText>,
+}
+
+impl DialogueView {
+    /// The view as any reader sees it (a dialogue holds no text that is not public).
+    pub fn for_reader(self, _may_moderate: bool) -> Self {
+        self
+    }
+}
+
+impl PlanView {
+    /// The view as any reader sees it (a plan is the council's, public).
+    pub fn for_reader(self, _may_moderate: bool) -> Self {
+        self
+    }
+}
+
+/// A petition's title and text, and whether they are public.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShownText {
+    pub title: String,
+    pub text: String,
+    pub public: bool,
+}
+
+impl PetitionView {
+    /// The view as a reader sees it: text that is not public is shown only to one who may
+    /// moderate.
+    pub fn for_reader(mut self, may_moderate: bool) -> Self {
+        if self.text.as_ref().is_some_and(|t| !t.public) && !may_moderate {
+            self.text = None;
+        }
+        self
+    }
 }
 
 /// A dialogue as the node shows it.
@@ -89,6 +126,7 @@ pub struct PlanView {
 /// The node's operations over its log.
 pub struct NodeCore<B: Backend> {
     exec: Executor<B>,
+    texts: TextStore,
     secret: NodeSecret,
     statute: StatuteRule,
     index: RwLock<Index>,
@@ -107,6 +145,7 @@ impl<B: Backend> NodeCore<B> {
     /// calendar of non-working dates in force if it differs from the log's.
     pub async fn open(
         log: Arc<Log<B>>,
+        texts: TextStore,
         secret: NodeSecret,
         statute: StatuteRule,
         non_working_dates: Vec<CivilDate>,
@@ -114,6 +153,7 @@ impl<B: Backend> NodeCore<B> {
     ) -> Result<Self, NodeError> {
         let core = Self {
             exec: Executor::new(log, clock),
+            texts,
             secret,
             statute,
             index: RwLock::new(Index::default()),
@@ -248,11 +288,13 @@ impl<B: Backend> NodeCore<B> {
                 let petition_id = PetitionId(request);
                 let author = petition_tag(&self.secret, petition_id, author_subject.as_str());
                 let calendar = self.calendar().await?;
+                // Kept (with a fresh salt, or the first one on a retry) before the filing
+                // records its commitment.
+                let text = self.texts.keep(petition_id, &title, &text).await?;
                 self.create::<Petition>(Kind::Petition, request, records, move |at| {
                     PetitionCommand::File {
                         petition_id,
                         author,
-                        title: title.clone(),
                         text: text.clone(),
                         category: category.clone(),
                         at,
@@ -354,9 +396,11 @@ impl<B: Backend> NodeCore<B> {
         match step {
             PetitionStep::Publish => {
                 let rule = self.statute;
+                let text = self.texts.petition(petition).await?;
                 self.exec
                     .execute::<Petition>(request, records, stream, |at| PetitionCommand::Publish {
                         rule,
+                        text: text.clone(),
                         at,
                     })
                     .await
@@ -479,10 +523,40 @@ impl<B: Backend> NodeCore<B> {
             Some(domain::Event::Petition(PetitionEvent::Filed(f))) => Some(f),
             _ => None,
         };
+        let text = match filed.as_ref().map(|f| &f.content) {
+            Some(PetitionContent::Clear { title, text }) => Some(ShownText {
+                title: title.clone(),
+                text: text.clone(),
+                public: true,
+            }),
+            Some(PetitionContent::Committed(_)) if state.published_at.is_some() => {
+                // Moderation is a petition's second event: its publication holds the text.
+                let second = self.log().read_stream(stream, StreamVersion(2), 1).await?;
+                match second.first().map(open_event).transpose()? {
+                    Some(domain::Event::Petition(PetitionEvent::Published(p))) => {
+                        p.disclosure.map(|d| ShownText {
+                            title: d.title,
+                            text: d.text,
+                            public: true,
+                        })
+                    }
+                    _ => None,
+                }
+            }
+            Some(PetitionContent::Committed(_)) => {
+                self.texts.petition(petition).await?.map(|d| ShownText {
+                    title: d.title,
+                    text: d.text,
+                    public: false,
+                })
+            }
+            None => None,
+        };
         Ok(PetitionView {
             filed,
             state,
             version,
+            text,
         })
     }
 

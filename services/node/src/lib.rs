@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod scheduler;
 pub mod server;
 pub mod store;
+pub mod texts;
 pub mod tls;
 
 pub use crate::core::NodeCore;

@@ -26,6 +26,7 @@ use crate::log_api::LogApi;
 use crate::metrics::Metrics;
 use crate::scheduler::Scheduler;
 use crate::store::{AnyBackend, open_backend};
+use crate::texts::TextStore;
 
 /// Most in-flight requests per connection, and HTTP/2 streams per connection.
 const CONCURRENCY_PER_CONNECTION: usize = 256;
@@ -110,6 +111,9 @@ async fn start_on<B: Backend>(
     let core = Arc::new(
         NodeCore::open(
             log.clone(),
+            TextStore::open(&settings.dir)
+                .await
+                .context("failed to open the node's text store")?,
             NodeSecret::from_bytes(settings.secret),
             settings.statute,
             settings.non_working_dates.clone(),

@@ -42,6 +42,13 @@ pub fn petition_script(
     let calendar = WorkingCalendar::default();
     let mut state = <Petition as domain::Aggregate>::State::default();
     let mut all = Vec::new();
+    // The title and text are committed at filing and disclosed at publication; the salt
+    // comes from the secret, so the demo stays reproducible from its seed.
+    let text = domain::disclosure::PetitionText {
+        salt: domain::disclosure::Salt(petition_tag(&secret, petition, "demo-text-salt").0),
+        title: format!("Велодоріжка вздовж набережної ({municipality})"),
+        text: "Просимо облаштувати безпечну велодоріжку вздовж набережної.".to_owned(),
+    };
     let mut at = start.as_secs();
     let mut step = |state: &mut <Petition as domain::Aggregate>::State,
                     cmd: PetitionCommand|
@@ -59,8 +66,7 @@ pub fn petition_script(
         PetitionCommand::File {
             petition_id: petition,
             author: petition_tag(&secret, petition, "demo-author"),
-            title: format!("Велодоріжка вздовж набережної ({municipality})"),
-            text: "Просимо облаштувати безпечну велодоріжку вздовж набережної.".to_owned(),
+            text: text.clone(),
             category: "transport".to_owned(),
             at: Timestamp::from_secs(at),
             calendar: calendar.clone(),
@@ -72,6 +78,7 @@ pub fn petition_script(
         &mut state,
         PetitionCommand::Publish {
             rule,
+            text: Some(text),
             at: Timestamp::from_secs(at),
         },
     )?;

@@ -18,6 +18,23 @@ pub enum NodeCommand {
     /// Machine clients allowed to write (an e-petition platform, the council's systems).
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Erase a petition's title and text that were never made public, on a lawful request.
+    /// The log holds only their commitment, so it verifies as before; the erasure (when,
+    /// why) is recorded, never the text.
+    EraseText(EraseTextArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EraseTextArgs {
+    /// The node's directory.
+    #[arg(long, env = "VIDKRYTO_NODE_DIR", hide_env_values = true)]
+    pub dir: PathBuf,
+    /// The petition's id.
+    #[arg(long)]
+    pub petition: String,
+    /// The lawful ground (e.g. the decision's number), kept with the erasure.
+    #[arg(long)]
+    pub reason: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -149,6 +166,21 @@ pub async fn run(cmd: NodeCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         NodeCommand::Client(c) => client(c),
+        NodeCommand::EraseText(a) => {
+            let id = uuid::Uuid::parse_str(&a.petition)
+                .with_context(|| format!("--petition {:?} is not a petition id", a.petition))?;
+            if !a.dir.join(node::config::CONFIG_FILE).exists() {
+                anyhow::bail!(
+                    "{} holds no node (no {})",
+                    a.dir.display(),
+                    node::config::CONFIG_FILE
+                );
+            }
+            let store = node::texts::TextStore::open(&a.dir).await?;
+            store.erase(domain::PetitionId(id), &a.reason).await?;
+            println!("the text of petition {id} is erased; the log still verifies");
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -316,3 +316,18 @@ fn key_files_others_may_read_are_refused_with_the_fix_named() {
         chmod(&path, 0o600);
     }
 }
+
+/// A log written before schema 2 (its petition's title and text in the clear) still verifies
+/// with today's binary (the node reads it: `services/node/tests/schema1.rs`).
+#[test]
+fn a_log_written_under_schema_1_still_verifies() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../node/tests/fixtures");
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("log.sqlite");
+    std::fs::copy(fixtures.join("schema1-log.sqlite"), &db).unwrap();
+    let vkey = format!("@{}", fixtures.join("schema1-log.vkey").display());
+    let (code, report) = verify_json(db.to_str().unwrap(), &vkey);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["ok"], true, "{report}");
+    assert_eq!(report["events_checked"], 17, "{report}");
+}

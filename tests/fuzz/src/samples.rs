@@ -11,8 +11,8 @@ use domain::dialogue::{
 };
 use domain::petition::{
     AnswerDecision, CollectionClosedWithoutThreshold, ConsiderationStarted, ImplementationUpdated,
-    PetitionAnswered, PetitionEvent, PetitionFiled, PetitionPublished, PetitionRejected,
-    PetitionSigned, SignatureThresholdReached, StatuteRule,
+    PetitionAnswered, PetitionContent, PetitionEvent, PetitionFiled, PetitionPublished,
+    PetitionRejected, PetitionSigned, SignatureThresholdReached, StatuteRule,
 };
 use domain::{
     CivilDate, CommitmentId, ContributionId, DialogueId, Event, MilestoneId, PetitionId, PlanId,
@@ -73,8 +73,19 @@ pub fn events() -> Vec<Event> {
         PetitionEvent::Filed(PetitionFiled {
             petition_id: pid,
             author: PseudonymTag([1; 32]),
-            title: "Сквер".into(),
-            text: "Зберегти сквер. ".repeat(40),
+            content: PetitionContent::Committed(petition_text().commitment()),
+            category: "довкілля".into(),
+            at,
+            moderation_due: date("2024-05-09"),
+        })
+        .into(),
+        PetitionEvent::Filed(PetitionFiled {
+            petition_id: pid,
+            author: PseudonymTag([1; 32]),
+            content: PetitionContent::Clear {
+                title: "Сквер".into(),
+                text: "Зберегти сквер. ".repeat(40),
+            },
             category: "довкілля".into(),
             at,
             moderation_due: date("2024-05-09"),
@@ -84,6 +95,14 @@ pub fn events() -> Vec<Event> {
             petition_id: pid,
             rule: StatuteRule::KYIV,
             at,
+            disclosure: Some(petition_text()),
+        })
+        .into(),
+        PetitionEvent::Published(PetitionPublished {
+            petition_id: pid,
+            rule: StatuteRule::KYIV,
+            at,
+            disclosure: None,
         })
         .into(),
         PetitionEvent::Rejected(PetitionRejected {
@@ -294,6 +313,49 @@ pub fn events() -> Vec<Event> {
         );
     }
     events
+}
+
+/// A petition's title and text with a fixed salt.
+pub fn petition_text() -> domain::disclosure::PetitionText {
+    domain::disclosure::PetitionText {
+        salt: domain::disclosure::Salt([0x5a; 32]),
+        title: "Сквер".into(),
+        text: "Зберегти сквер. ".repeat(40),
+    }
+}
+
+/// Payloads of the older schema versions, as `(type, version, payload)`: what the upcasters
+/// read.
+pub fn older_payloads() -> Vec<(domain::EventType, u16, Vec<u8>)> {
+    use domain::legacy::{PetitionFiledV1, PetitionPublishedV1};
+    let at = Timestamp(1_714_737_600_000_000);
+    let pid = PetitionId(uuid(1));
+    let filed = PetitionFiledV1 {
+        petition_id: pid,
+        author: PseudonymTag([1; 32]),
+        title: "Сквер".into(),
+        text: "Зберегти сквер. ".repeat(40),
+        category: "довкілля".into(),
+        at,
+        moderation_due: date("2024-05-09"),
+    };
+    let published = PetitionPublishedV1 {
+        petition_id: pid,
+        rule: StatuteRule::KYIV,
+        at,
+    };
+    vec![
+        (
+            domain::EventType::PetitionFiled,
+            1,
+            postcard::to_stdvec(&filed).unwrap_or_default(),
+        ),
+        (
+            domain::EventType::PetitionPublished,
+            1,
+            postcard::to_stdvec(&published).unwrap_or_default(),
+        ),
+    ]
 }
 
 /// The envelope of `event` at `seq`, version `version` of its stream.

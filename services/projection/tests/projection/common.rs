@@ -107,12 +107,20 @@ pub fn calendar_set(at: Timestamp) -> Event {
     .into()
 }
 
+/// The title and text every sample petition commits to.
+pub fn petition_text() -> domain::disclosure::PetitionText {
+    domain::disclosure::PetitionText {
+        salt: domain::disclosure::Salt([1; 32]),
+        title: "Сквер".into(),
+        text: "Зберегти сквер.".into(),
+    }
+}
+
 pub fn filed(p: PetitionId, at: Timestamp) -> Event {
     PetitionEvent::Filed(PetitionFiled {
         petition_id: p,
         author: tag(1),
-        title: "Сквер".into(),
-        text: "Зберегти сквер.".into(),
+        content: domain::petition::PetitionContent::Committed(petition_text().commitment()),
         category: "довкілля".into(),
         at,
         moderation_due: domain::kyiv_date(at).add_days(3),
@@ -125,6 +133,7 @@ pub fn published(p: PetitionId, threshold: u32, at: Timestamp) -> Event {
         petition_id: p,
         rule: StatuteRule::with_law_deadline(threshold, 30),
         at,
+        disclosure: Some(petition_text()),
     })
     .into()
 }

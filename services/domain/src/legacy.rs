@@ -1,0 +1,96 @@
+//! The older schema versions of event payloads, and the steps that bring each to the current
+//! one (registered in [`crate::upcasters`]). A step reads the older bytes exactly (trailing
+//! bytes are an error) and writes the current form; the stored bytes are never rewritten.
+//!
+//! | type | from | to | change |
+//! | --- | --- | --- | --- |
+//! | 101 `petition.filed` | 1 | 2 | title and text in the clear become [`PetitionContent::Clear`] |
+//! | 102 `petition.published` | 1 | 2 | no disclosure (`None`) |
+
+use event_store_core::{Timestamp, UpcastError};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::CivilDate;
+use crate::event::EventType;
+use crate::ids::PetitionId;
+use crate::petition::{PetitionContent, PetitionFiled, PetitionPublished, StatuteRule};
+use crate::pseudonym::PseudonymTag;
+
+/// `petition.filed`, schema 1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PetitionFiledV1 {
+    pub petition_id: PetitionId,
+    pub author: PseudonymTag,
+    pub title: String,
+    pub text: String,
+    pub category: String,
+    pub at: Timestamp,
+    pub moderation_due: CivilDate,
+}
+
+/// `petition.published`, schema 1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PetitionPublishedV1 {
+    pub petition_id: PetitionId,
+    pub rule: StatuteRule,
+    pub at: Timestamp,
+}
+
+/// Reads `bytes` as `Old` wholly, and writes `convert(old)`.
+fn step<Old, New>(
+    event_type: EventType,
+    from: u16,
+    bytes: &[u8],
+    convert: impl FnOnce(Old) -> New,
+) -> Result<Vec<u8>, UpcastError>
+where
+    Old: DeserializeOwned,
+    New: Serialize,
+{
+    let fail = |reason: String| UpcastError::Payload {
+        event_type: event_type.code().0,
+        from,
+        reason,
+    };
+    let (old, rest) = postcard::take_from_bytes::<Old>(bytes).map_err(|e| fail(e.to_string()))?;
+    if !rest.is_empty() {
+        return Err(fail(format!("{} trailing bytes", rest.len())));
+    }
+    postcard::to_stdvec(&convert(old)).map_err(|e| fail(e.to_string()))
+}
+
+/// `petition.filed` 1 → 2.
+pub fn petition_filed_1_to_2(bytes: &[u8]) -> Result<Vec<u8>, UpcastError> {
+    step(
+        EventType::PetitionFiled,
+        1,
+        bytes,
+        |old: PetitionFiledV1| PetitionFiled {
+            petition_id: old.petition_id,
+            author: old.author,
+            content: PetitionContent::Clear {
+                title: old.title,
+                text: old.text,
+            },
+            category: old.category,
+            at: old.at,
+            moderation_due: old.moderation_due,
+        },
+    )
+}
+
+/// `petition.published` 1 → 2.
+pub fn petition_published_1_to_2(bytes: &[u8]) -> Result<Vec<u8>, UpcastError> {
+    step(
+        EventType::PetitionPublished,
+        1,
+        bytes,
+        |old: PetitionPublishedV1| PetitionPublished {
+            petition_id: old.petition_id,
+            rule: old.rule,
+            at: old.at,
+            disclosure: None,
+        },
+    )
+}
