@@ -403,14 +403,22 @@ fn verify_municipality(
     Ok(report)
 }
 
+/// What a commitment is to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Committed {
+    Petition,
+    Contribution,
+}
+
 /// The sequential checks of one hromada's events.
 struct Run {
     code: MunicipalityCode,
     next: u64,
     frontier: Frontier,
     stream_versions: HashMap<[u8; 16], u64>,
-    /// Commitments of petitions filed and not yet moderated, by petition id.
-    commitments: HashMap<[u8; 16], Commitment>,
+    /// Commitments of petitions filed and not yet moderated, and of contributions submitted
+    /// and not yet answered, by kind and id.
+    commitments: HashMap<(Committed, [u8; 16]), Commitment>,
     rules: MemoryStore,
     batch: Vec<Verified>,
 }
@@ -516,43 +524,62 @@ impl Run {
     }
 
     /// A petition's publication must disclose exactly the title and text its filing committed
-    /// to (event-store/FORMAT.md, "Payloads"), and only then.
+    /// to, and an accepted contribution's answer the text its submission committed to
+    /// (event-store/FORMAT.md, "Payloads"); nothing else discloses anything.
     fn check_disclosure(&mut self, seq: u64, event: &domain::Event) -> Option<Failure> {
-        let domain::Event::Petition(petition) = event else {
-            return None;
+        use domain::dialogue::{ContributionContent, ContributionResponse, DialogueEvent};
+        let (key, disclosed, required, what) = match event {
+            domain::Event::Petition(PetitionEvent::Filed(filed)) => {
+                if let PetitionContent::Committed(c) = filed.content {
+                    let id = *filed.petition_id.0.as_bytes();
+                    self.commitments.insert((Committed::Petition, id), c);
+                }
+                return None;
+            }
+            domain::Event::Dialogue(DialogueEvent::ContributionSubmitted(submitted)) => {
+                if let ContributionContent::Committed(c) = submitted.content {
+                    let id = *submitted.contribution_id.0.as_bytes();
+                    self.commitments.insert((Committed::Contribution, id), c);
+                }
+                return None;
+            }
+            domain::Event::Petition(PetitionEvent::Rejected(rejected)) => {
+                let id = *rejected.petition_id.0.as_bytes();
+                self.commitments.remove(&(Committed::Petition, id));
+                return None;
+            }
+            domain::Event::Petition(PetitionEvent::Published(published)) => (
+                (Committed::Petition, *published.petition_id.0.as_bytes()),
+                published.disclosure.as_ref().map(|d| d.commitment()),
+                true,
+                "the publication does not disclose the title and text its filing committed to",
+            ),
+            domain::Event::Dialogue(DialogueEvent::ContributionAnswered(answered)) => (
+                (
+                    Committed::Contribution,
+                    *answered.contribution_id.0.as_bytes(),
+                ),
+                answered.disclosure.as_ref().map(|d| d.commitment()),
+                answered.response != ContributionResponse::Rejected,
+                "the answer does not disclose exactly the text the submission committed to",
+            ),
+            _ => return None,
         };
-        let id = *petition.petition_id().0.as_bytes();
-        match petition {
-            PetitionEvent::Filed(filed) => {
-                if let PetitionContent::Committed(commitment) = filed.content {
-                    self.commitments.insert(id, commitment);
-                }
-                None
-            }
-            PetitionEvent::Rejected(_) => {
-                self.commitments.remove(&id);
-                None
-            }
-            PetitionEvent::Published(published) => {
-                let committed = self.commitments.remove(&id);
-                let disclosed = published.disclosure.as_ref().map(|d| d.commitment());
-                match (committed, disclosed) {
-                    (None, None) => None,
-                    (Some(c), Some(d)) if c == d => None,
-                    (committed, disclosed) => Some(failure(
-                        seq,
-                        "disclosure",
-                        "the publication does not disclose the title and text its filing committed to",
-                        committed
-                            .map(|c| hex::encode(c.0))
-                            .unwrap_or_else(|| "no disclosure".into()),
-                        disclosed
-                            .map(|d| hex::encode(d.0))
-                            .unwrap_or_else(|| "none".into()),
-                    )),
-                }
-            }
-            _ => None,
+        let committed = self.commitments.remove(&key);
+        match (committed.filter(|_| required), disclosed) {
+            (None, None) => None,
+            (Some(c), Some(d)) if c == d => None,
+            (committed, disclosed) => Some(failure(
+                seq,
+                "disclosure",
+                what,
+                committed
+                    .map(|c| hex::encode(c.0))
+                    .unwrap_or_else(|| "no disclosure".into()),
+                disclosed
+                    .map(|d| hex::encode(d.0))
+                    .unwrap_or_else(|| "none".into()),
+            )),
         }
     }
 

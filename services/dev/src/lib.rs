@@ -1,7 +1,9 @@
 //! `vidkryto dev`: a complete local federation on loopback, the quick start's run command. A
-//! `nats-server -js` child process, the association on a fresh PostgreSQL database, several
-//! municipality nodes in this process (each enrolled), and simulated civic activity sent to
-//! the nodes' gRPC APIs; it prints where everything listens and runs until Ctrl-C or SIGTERM,
+//! `nats-server -js` child process, a real OpenID provider (`oidc-process`: residents and demo
+//! officials sign in there and call the nodes with their ID tokens), the association on a fresh
+//! PostgreSQL database, several municipality nodes in this process (each enrolled), and
+//! simulated civic activity sent to the nodes' gRPC APIs (as a machine client, the way an
+//! e-petition platform feeds a node); it prints where everything listens and runs until Ctrl-C or SIGTERM,
 //! then stops the activity, the nodes (their relays flush), the association and NATS, in that
 //! order, and removes what it made unless told to keep it.
 //!
@@ -35,6 +37,7 @@ use nats_process::NatsServer;
 use node::RunningNode;
 use node::auth::Bearer;
 use node::config::{InitOptions, NodeSettings, Overrides, StatuteSettings};
+use oidc_process::{DevProvider, ProviderConfig, RegisteredClient};
 use proto::node::v1::node_service_client::NodeServiceClient;
 use reference::{Municipality, Reference};
 use tokio::sync::watch;
@@ -282,9 +285,22 @@ struct DevNode {
 /// The file, in a dev node's directory, holding the simulator's API token.
 const SIMULATOR_TOKEN_FILE: &str = "simulator.token";
 
-/// Creates a node's directory, with the simulator as a machine client allowed everything, and
-/// returns its verifier key text.
-fn init_node(root: &Path, member: &Member, nats_url: &str) -> anyhow::Result<String> {
+/// The client id of `code`'s node at the development provider.
+fn node_client_id(code: &MunicipalityCode) -> String {
+    format!("vidkryto-node-{code}")
+}
+
+/// Demo officials at the development provider and their roles (any other login is a resident).
+const DEMO_STAFF: [(&str, &[&str]); 4] = [
+    ("moderator", &["moderator"]),
+    ("official", &["official"]),
+    ("coordinator", &["coordinator"]),
+    ("administrator", &["administrator"]),
+];
+
+/// Creates a node's directory, taking ID tokens of the provider at `issuer` and with the
+/// simulator as a machine client allowed everything, and returns its verifier key text.
+fn init_node(root: &Path, member: &Member, nats_url: &str, issuer: &str) -> anyhow::Result<String> {
     let options = InitOptions {
         municipality: member.code,
         statute: dev_statute(member.population),
@@ -295,6 +311,15 @@ fn init_node(root: &Path, member: &Member, nats_url: &str) -> anyhow::Result<Str
     let dir = node_dir(root, &member.code);
     let vkey = node::config::init(&dir, &options)
         .with_context(|| format!("failed to create the node of {}", member.code))?;
+    let config = dir.join(node::config::CONFIG_FILE);
+    let text = std::fs::read_to_string(&config)?;
+    std::fs::write(
+        &config,
+        format!(
+            "{text}\n[oidc]\nissuer = \"{issuer}\"\nclient_id = \"{}\"\n",
+            node_client_id(&member.code)
+        ),
+    )?;
     let token = node::auth::clients::add(
         &dir,
         "simulator",
@@ -346,6 +371,7 @@ async fn start_node(
 struct Federation {
     nats: NatsServer,
     nats_version: String,
+    provider: DevProvider,
     association: RunningAssociation,
     nodes: Vec<DevNode>,
     clock: SimClock,
@@ -364,6 +390,26 @@ async fn start(args: &DevArgs, root: &Path, members: Vec<Member>) -> anyhow::Res
         .context("failed to start nats-server")?;
     let nats_url = nats.url();
 
+    // The OpenID provider residents and officials sign in at, as at ID.gov.ua.
+    let provider = DevProvider::start(&ProviderConfig {
+        clients: members
+            .iter()
+            .map(|m| RegisteredClient::public(&node_client_id(&m.code)))
+            .collect(),
+        staff: DEMO_STAFF
+            .iter()
+            .map(|(login, roles)| {
+                (
+                    (*login).to_owned(),
+                    roles.iter().map(|r| (*r).to_owned()).collect(),
+                )
+            })
+            .collect(),
+        ..ProviderConfig::default()
+    })
+    .await
+    .context("failed to start the development OpenID provider")?;
+
     drop_database(&args.db).await?;
     let store = Store::connect(&args.db)
         .await
@@ -375,7 +421,7 @@ async fn start(args: &DevArgs, root: &Path, members: Vec<Member>) -> anyhow::Res
     // in one go.
     let enrolment = Enrolment::new(store, None);
     for member in &members {
-        let vkey = init_node(root, member, &nats_url)?;
+        let vkey = init_node(root, member, &nats_url, provider.issuer())?;
         let vkey = association::enrolment::parse_vkey(&vkey)?;
         enrolment.enroll(&member.code, &vkey).await?;
     }
@@ -431,6 +477,7 @@ async fn start(args: &DevArgs, root: &Path, members: Vec<Member>) -> anyhow::Res
     Ok(Federation {
         nats,
         nats_version,
+        provider,
         association,
         nodes,
         clock,
@@ -472,6 +519,27 @@ impl Federation {
             "association: http://{} (gRPC with reflection, and gRPC-Web; database {})",
             self.association.grpc_addr, args.db
         );
+        println!(
+            "sign in: {} (development OpenID provider; any login name is a resident, and \
+             moderator, official, coordinator, administrator are demo officials)",
+            self.provider.issuer()
+        );
+        if let Some(node) = self.nodes.first() {
+            println!(
+                "  an ID token for {}: node {}/sign-in.mjs --issuer {} --client-id {} \
+                 --redirect-uri {} --login olena",
+                node.member.code,
+                oidc_process::scripts_dir().display(),
+                self.provider.issuer(),
+                node_client_id(&node.member.code),
+                oidc_process::REDIRECT_URI
+            );
+            println!(
+                "  then send it to the node as `authorization: Bearer <id_token>`, e.g. \
+                 grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" {} vidkryto.node.v1.NodeService/ListPetitions",
+                node.running.grpc_addr()
+            );
+        }
         if self.dashboard {
             println!("dashboard: http://{}/", self.association.grpc_addr);
         } else {
@@ -547,6 +615,7 @@ impl Federation {
             })
             .await;
         self.association.shutdown().await;
+        self.provider.stop().await;
         let mut nats = self.nats;
         if let Err(e) = nats.stop().await {
             tracing::warn!(error = %e, "failed to stop nats-server");

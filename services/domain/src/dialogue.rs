@@ -13,6 +13,7 @@ use event_store_core::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::DAY_MICROS;
+use crate::disclosure::{Commitment, ContributionText};
 use crate::error::{DomainError, Refusal, Violation};
 use crate::ids::{ContributionId, DialogueId};
 use crate::pseudonym::PseudonymTag;
@@ -100,14 +101,17 @@ pub enum DialogueCommand {
         contribution_id: ContributionId,
         /// The author's [`crate::pseudonym::dialogue_tag`] in this dialogue.
         author: PseudonymTag,
-        text: String,
+        /// The text with the salt of its commitment, which the event records instead.
+        text: ContributionText,
         at: Timestamp,
     },
-    /// Answer a contribution.
+    /// Answer a contribution; accepting it (fully or partly) discloses its committed text,
+    /// which must then be given.
     AnswerContribution {
         contribution_id: ContributionId,
         response: ContributionResponse,
         reason: String,
+        text: Option<ContributionText>,
         at: Timestamp,
     },
     /// Close the dialogue.
@@ -155,12 +159,22 @@ pub struct ContributionSubmitted {
     pub dialogue_id: DialogueId,
     pub contribution_id: ContributionId,
     pub author: PseudonymTag,
-    /// At most [`CONTRIBUTION_LEN_MAX`] characters.
-    pub text: String,
+    pub content: ContributionContent,
     pub at: Timestamp,
 }
 
-/// The organiser answered a contribution.
+/// A contribution's text as its submission recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ContributionContent {
+    /// In the clear, as schema 1 recorded every contribution; at most
+    /// [`CONTRIBUTION_LEN_MAX`] characters.
+    Clear { text: String },
+    /// A commitment to it ([`ContributionText::commitment`]), disclosed if it is accepted.
+    Committed(Commitment),
+}
+
+/// The organiser answered a contribution. Schema 2: an accepted contribution's committed text
+/// is disclosed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContributionAnswered {
     pub dialogue_id: DialogueId,
@@ -169,6 +183,10 @@ pub struct ContributionAnswered {
     /// At most [`ANSWER_REASON_LEN_MAX`] characters.
     pub reason: String,
     pub at: Timestamp,
+    /// The salt and text whose commitment the submission recorded, when the contribution is
+    /// accepted fully or partly; `None` when rejected (its text never leaves the node) or
+    /// submitted in the clear.
+    pub disclosure: Option<ContributionText>,
 }
 
 /// The dialogue closed.
@@ -222,6 +240,8 @@ pub struct DialogueState {
     pub closes_at: Option<Timestamp>,
     /// Every contribution, with its answer once given.
     pub contributions: BTreeMap<ContributionId, Option<ContributionResponse>>,
+    /// The commitments of contributions submitted committed and not answered yet.
+    pub commitments: BTreeMap<ContributionId, Commitment>,
     pub closed_at: Option<Timestamp>,
     /// The time of the latest event; no command may be dated before it.
     pub last_event_at: Option<Timestamp>,
@@ -292,11 +312,12 @@ pub fn decide(
             if is_full(state.contributions.len(), CONTRIBUTIONS_MAX) {
                 return refused(Refusal::TooManyContributions);
             }
+            check_paragraphs("text", &text.text, CONTRIBUTION_LEN_MAX)?;
             DialogueEvent::ContributionSubmitted(ContributionSubmitted {
                 dialogue_id,
                 contribution_id,
                 author,
-                text,
+                content: ContributionContent::Committed(text.commitment()),
                 at,
             })
         }
@@ -304,6 +325,7 @@ pub fn decide(
             contribution_id,
             response,
             reason,
+            text,
             at,
         } => {
             if state.status == S::OutcomePublished {
@@ -314,12 +336,21 @@ pub fn decide(
                 Some(Some(_)) => return refused(Refusal::ContributionAlreadyAnswered),
                 Some(None) => {}
             }
+            let accepted = response != ContributionResponse::Rejected;
+            let disclosure = match (state.commitments.get(&contribution_id), text) {
+                (Some(_), _) if !accepted => None,
+                (None, _) => None,
+                (Some(_), None) => return refused(Refusal::ContributionTextMissing),
+                (Some(c), Some(text)) if text.commitment() == *c => Some(text),
+                (Some(_), Some(_)) => return refused(Refusal::ContributionDisclosureMismatch),
+            };
             DialogueEvent::ContributionAnswered(ContributionAnswered {
                 dialogue_id,
                 contribution_id,
                 response,
                 reason,
                 at,
+                disclosure,
             })
         }
         DialogueCommand::Close {
@@ -383,11 +414,15 @@ pub fn evolve(mut state: DialogueState, event: &DialogueEvent) -> DialogueState 
                 .contributions
                 .entry(submitted.contribution_id)
                 .or_insert(None);
+            if let ContributionContent::Committed(c) = submitted.content {
+                state.commitments.insert(submitted.contribution_id, c);
+            }
         }
         DialogueEvent::ContributionAnswered(answered) => {
             state
                 .contributions
                 .insert(answered.contribution_id, Some(answered.response));
+            state.commitments.remove(&answered.contribution_id);
         }
         DialogueEvent::Closed(closed) => {
             state.status = DialogueStatus::Closed;
@@ -453,11 +488,18 @@ impl DialogueEvent {
                 }
                 Ok(())
             }
-            Self::ContributionSubmitted(e) => {
-                check_paragraphs("text", &e.text, CONTRIBUTION_LEN_MAX)
-            }
+            Self::ContributionSubmitted(e) => match &e.content {
+                ContributionContent::Clear { text } => {
+                    check_paragraphs("text", text, CONTRIBUTION_LEN_MAX)
+                }
+                ContributionContent::Committed(_) => Ok(()),
+            },
             Self::ContributionAnswered(e) => {
-                check_paragraphs("reason", &e.reason, ANSWER_REASON_LEN_MAX)
+                check_paragraphs("reason", &e.reason, ANSWER_REASON_LEN_MAX)?;
+                match &e.disclosure {
+                    Some(d) => check_paragraphs("text", &d.text, CONTRIBUTION_LEN_MAX),
+                    None => Ok(()),
+                }
             }
             Self::Closed(e) => {
                 let attendance = i64::from(e.attendance_count);

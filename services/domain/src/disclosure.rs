@@ -14,7 +14,8 @@
 //! tag || 0x00 || salt (32 bytes) || for each part: u64 big-endian byte length || UTF-8 bytes
 //! ```
 //!
-//! with `tag` = `vidkryto/petition-text/v1` (parts: title, text). The salt is 32 random bytes
+//! with `tag` = `vidkryto/petition-text/v1` (parts: title, text) or
+//! `vidkryto/contribution-text/v1` (part: text). The salt is 32 random bytes
 //! the node draws and keeps with the text: without it, a short text could be found by trying
 //! candidates against the commitment.
 
@@ -23,6 +24,8 @@ use sha2::{Digest as _, Sha256};
 
 /// The commitment tag of a petition's title and text.
 pub const PETITION_TEXT_TAG: &[u8] = b"vidkryto/petition-text/v1";
+/// The commitment tag of a dialogue contribution's text.
+pub const CONTRIBUTION_TEXT_TAG: &[u8] = b"vidkryto/contribution-text/v1";
 
 /// A SHA-256 commitment to text that is not public yet.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -84,6 +87,30 @@ impl PetitionText {
     /// Its commitment.
     pub fn commitment(&self) -> Commitment {
         commit(PETITION_TEXT_TAG, &self.salt, &[&self.title, &self.text])
+    }
+}
+
+/// A contribution's text with the salt of its commitment: kept by the node until the
+/// contribution is accepted (fully or partly), then disclosed with the answer.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContributionText {
+    pub salt: Salt,
+    pub text: String,
+}
+
+impl std::fmt::Debug for ContributionText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContributionText")
+            .field("salt", &self.salt)
+            .field("text_chars", &self.text.chars().count())
+            .finish()
+    }
+}
+
+impl ContributionText {
+    /// Its commitment.
+    pub fn commitment(&self) -> Commitment {
+        commit(CONTRIBUTION_TEXT_TAG, &self.salt, &[&self.text])
     }
 }
 

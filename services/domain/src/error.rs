@@ -210,6 +210,10 @@ pub enum Refusal {
     PetitionTextMissing,
     /// Publishing a petition with a title and text that do not match its commitment.
     DisclosureMismatch,
+    /// Accepting a contribution whose committed text is not given (erased).
+    ContributionTextMissing,
+    /// Accepting a contribution with a text that does not match its commitment.
+    ContributionDisclosureMismatch,
 }
 
 impl Refusal {
@@ -257,6 +261,8 @@ impl Refusal {
             Self::PlanHasNoCommitments => "action_plan.no_commitments",
             Self::PetitionTextMissing => "petition.text_missing",
             Self::DisclosureMismatch => "petition.disclosure_mismatch",
+            Self::ContributionTextMissing => "dialogue.contribution_text_missing",
+            Self::ContributionDisclosureMismatch => "dialogue.disclosure_mismatch",
         }
     }
 }
@@ -314,6 +320,12 @@ impl fmt::Display for Refusal {
             }
             Self::DisclosureMismatch => {
                 "the title and text given do not match the commitment recorded at filing"
+            }
+            Self::ContributionTextMissing => {
+                "the contribution's text is no longer held (erased), so it cannot be accepted"
+            }
+            Self::ContributionDisclosureMismatch => {
+                "the text given does not match the commitment recorded at submission"
             }
         };
         f.write_str(text)
@@ -384,6 +396,14 @@ mod tests {
             (Refusal::PlanHasNoCommitments, "action_plan.no_commitments"),
             (Refusal::PetitionTextMissing, "petition.text_missing"),
             (Refusal::DisclosureMismatch, "petition.disclosure_mismatch"),
+            (
+                Refusal::ContributionTextMissing,
+                "dialogue.contribution_text_missing",
+            ),
+            (
+                Refusal::ContributionDisclosureMismatch,
+                "dialogue.disclosure_mismatch",
+            ),
         ] {
             assert_eq!(rule.code(), code);
             let text = rule.to_string();

@@ -168,8 +168,11 @@ impl EventType {
     /// [`encode`] writes and what [`decode`] brings older payloads to (see `crate::schema`).
     pub const fn schema_version(self) -> SchemaVersion {
         match self {
-            // Schema 2: title and text committed at filing, disclosed at publication.
-            Self::PetitionFiled | Self::PetitionPublished => SCHEMA_VERSION_2,
+            // Schema 2: residents' text committed when written, disclosed when public.
+            Self::PetitionFiled
+            | Self::PetitionPublished
+            | Self::ContributionSubmitted
+            | Self::ContributionAnswered => SCHEMA_VERSION_2,
             _ => SCHEMA_VERSION_1,
         }
     }

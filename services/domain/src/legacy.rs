@@ -6,14 +6,19 @@
 //! | --- | --- | --- | --- |
 //! | 101 `petition.filed` | 1 | 2 | title and text in the clear become [`PetitionContent::Clear`] |
 //! | 102 `petition.published` | 1 | 2 | no disclosure (`None`) |
+//! | 202 `dialogue.contribution_submitted` | 1 | 2 | text in the clear becomes [`ContributionContent::Clear`] |
+//! | 203 `dialogue.contribution_answered` | 1 | 2 | no disclosure (`None`) |
 
 use event_store_core::{Timestamp, UpcastError};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::CivilDate;
+use crate::dialogue::{
+    ContributionAnswered, ContributionContent, ContributionResponse, ContributionSubmitted,
+};
 use crate::event::EventType;
-use crate::ids::PetitionId;
+use crate::ids::{ContributionId, DialogueId, PetitionId};
 use crate::petition::{PetitionContent, PetitionFiled, PetitionPublished, StatuteRule};
 use crate::pseudonym::PseudonymTag;
 
@@ -34,6 +39,26 @@ pub struct PetitionFiledV1 {
 pub struct PetitionPublishedV1 {
     pub petition_id: PetitionId,
     pub rule: StatuteRule,
+    pub at: Timestamp,
+}
+
+/// `dialogue.contribution_submitted`, schema 1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContributionSubmittedV1 {
+    pub dialogue_id: DialogueId,
+    pub contribution_id: ContributionId,
+    pub author: PseudonymTag,
+    pub text: String,
+    pub at: Timestamp,
+}
+
+/// `dialogue.contribution_answered`, schema 1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContributionAnsweredV1 {
+    pub dialogue_id: DialogueId,
+    pub contribution_id: ContributionId,
+    pub response: ContributionResponse,
+    pub reason: String,
     pub at: Timestamp,
 }
 
@@ -89,6 +114,39 @@ pub fn petition_published_1_to_2(bytes: &[u8]) -> Result<Vec<u8>, UpcastError> {
         |old: PetitionPublishedV1| PetitionPublished {
             petition_id: old.petition_id,
             rule: old.rule,
+            at: old.at,
+            disclosure: None,
+        },
+    )
+}
+
+/// `dialogue.contribution_submitted` 1 → 2.
+pub fn contribution_submitted_1_to_2(bytes: &[u8]) -> Result<Vec<u8>, UpcastError> {
+    step(
+        EventType::ContributionSubmitted,
+        1,
+        bytes,
+        |old: ContributionSubmittedV1| ContributionSubmitted {
+            dialogue_id: old.dialogue_id,
+            contribution_id: old.contribution_id,
+            author: old.author,
+            content: ContributionContent::Clear { text: old.text },
+            at: old.at,
+        },
+    )
+}
+
+/// `dialogue.contribution_answered` 1 → 2.
+pub fn contribution_answered_1_to_2(bytes: &[u8]) -> Result<Vec<u8>, UpcastError> {
+    step(
+        EventType::ContributionAnswered,
+        1,
+        bytes,
+        |old: ContributionAnsweredV1| ContributionAnswered {
+            dialogue_id: old.dialogue_id,
+            contribution_id: old.contribution_id,
+            response: old.response,
+            reason: old.reason,
             at: old.at,
             disclosure: None,
         },

@@ -37,6 +37,16 @@ pub fn upcasters() -> &'static Upcasters {
                 SCHEMA_VERSION_1,
                 legacy::petition_published_1_to_2,
             )
+            .step(
+                EventType::ContributionSubmitted.code(),
+                SCHEMA_VERSION_1,
+                legacy::contribution_submitted_1_to_2,
+            )
+            .step(
+                EventType::ContributionAnswered.code(),
+                SCHEMA_VERSION_1,
+                legacy::contribution_answered_1_to_2,
+            )
     });
     &REGISTRY
 }

@@ -3,10 +3,11 @@
 mod fixtures;
 
 use domain::dialogue::{
-    CONTRIBUTIONS_MAX, ContributionAnswered, ContributionResponse, ContributionSubmitted,
-    DialogueAnnounced, DialogueClosed, DialogueCommand, DialogueEvent, DialogueKind,
-    DialogueStatus, ORGANISATIONS_MAX, OutcomeReportPublished,
+    CONTRIBUTIONS_MAX, ContributionAnswered, ContributionContent, ContributionResponse,
+    ContributionSubmitted, DialogueAnnounced, DialogueClosed, DialogueCommand, DialogueEvent,
+    DialogueKind, DialogueStatus, ORGANISATIONS_MAX, OutcomeReportPublished,
 };
+use domain::disclosure::{ContributionText, Salt};
 use domain::testing::given;
 use domain::{Aggregate, ContributionId, Dialogue, DomainError, Refusal, Violation};
 use event_store_core::Timestamp;
@@ -49,12 +50,20 @@ fn announced() -> DialogueEvent {
     })
 }
 
+/// Contribution `n`'s text, with the salt of its commitment.
+fn said(n: u8) -> ContributionText {
+    ContributionText {
+        salt: Salt([n; 32]),
+        text: "Пропоную зберегти сквер біля школи.".into(),
+    }
+}
+
 fn submitted(n: u8, at: Timestamp) -> DialogueEvent {
     DialogueEvent::ContributionSubmitted(ContributionSubmitted {
         dialogue_id: dialogue_id(),
         contribution_id: contribution(n),
         author: tag(n),
-        text: "Пропоную зберегти сквер біля школи.".into(),
+        content: ContributionContent::Committed(said(n).commitment()),
         at,
     })
 }
@@ -63,7 +72,7 @@ fn submit(n: u8, at: Timestamp) -> DialogueCommand {
     DialogueCommand::SubmitContribution {
         contribution_id: contribution(n),
         author: tag(n),
-        text: "Пропоную зберегти сквер біля школи.".into(),
+        text: said(n),
         at,
     }
 }
@@ -73,6 +82,7 @@ fn answer(n: u8, at: Timestamp) -> DialogueCommand {
         contribution_id: contribution(n),
         response: ContributionResponse::PartlyAccepted,
         reason: "Сквер збережено, але в меншій площі.".into(),
+        text: Some(said(n)),
         at,
     }
 }
@@ -84,6 +94,7 @@ fn answered(n: u8, at: Timestamp) -> DialogueEvent {
         response: ContributionResponse::PartlyAccepted,
         reason: "Сквер збережено, але в меншій площі.".into(),
         at,
+        disclosure: Some(said(n)),
     })
 }
 
@@ -205,6 +216,44 @@ fn each_contribution_is_answered_with_a_reason() {
 }
 
 #[test]
+fn an_accepted_contribution_discloses_its_text_and_a_rejected_one_never() {
+    let history = || [announced(), submitted(1, during())];
+    // Accepted, fully or partly: the committed text goes with the answer.
+    given::<Dialogue>(history())
+        .when(answer(1, after_close()))
+        .then([answered(1, after_close())]);
+    // Rejected: nothing is disclosed, even when the text is at hand.
+    let rejected = DialogueCommand::AnswerContribution {
+        contribution_id: contribution(1),
+        response: ContributionResponse::Rejected,
+        reason: "Поза межами теми.".into(),
+        text: Some(said(1)),
+        at: after_close(),
+    };
+    let events = given::<Dialogue>(history()).when(rejected).then_ok();
+    let DialogueEvent::ContributionAnswered(e) = &events[0] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(e.disclosure, None);
+    // Accepting needs the text (erased: refused), and exactly the committed one.
+    let accept = |text| DialogueCommand::AnswerContribution {
+        contribution_id: contribution(1),
+        response: ContributionResponse::Accepted,
+        reason: "Враховано.".into(),
+        text,
+        at: after_close(),
+    };
+    given::<Dialogue>(history())
+        .when(accept(None))
+        .then_error(DomainError::refused(Refusal::ContributionTextMissing));
+    given::<Dialogue>(history())
+        .when(accept(Some(said(2))))
+        .then_error(DomainError::refused(
+            Refusal::ContributionDisclosureMismatch,
+        ));
+}
+
+#[test]
 fn a_contribution_is_answered_once_and_must_exist() {
     given::<Dialogue>([announced(), submitted(1, during()), answered(1, during())])
         .when(answer(1, after_close()))
@@ -217,6 +266,7 @@ fn a_contribution_is_answered_once_and_must_exist() {
             contribution_id: contribution(1),
             response: ContributionResponse::Rejected,
             reason: "\t".into(),
+            text: None,
             at: after_close(),
         })
         .then_error(DomainError::invalid("reason", Violation::Blank));
@@ -310,7 +360,7 @@ fn contributions_are_bounded() {
             dialogue_id: dialogue_id(),
             contribution_id: id(n),
             author: tag(1),
-            text: "Пропозиція".into(),
+            content: ContributionContent::Committed(said(1).commitment()),
             at: during(),
         })
     }));
@@ -318,7 +368,7 @@ fn contributions_are_bounded() {
     let submit_id = |n| DialogueCommand::SubmitContribution {
         contribution_id: id(n),
         author: tag(2),
-        text: "Ще одна".into(),
+        text: said(2),
         at: during(),
     };
     let events = Dialogue::decide(&state, submit_id(CONTRIBUTIONS_MAX)).expect("the last one fits");

@@ -186,7 +186,9 @@ fn variant_samples() -> Vec<(&'static str, Vec<(String, Event)>)> {
                 .collect(),
         ),
         (
-            "contribution_response",
+            // Schema 2 of `dialogue.contribution_answered`; `contribution_response.hex` holds
+            // schema 1 (`older_variant_files_still_read`).
+            "contribution_response.v2",
             CONTRIBUTION_RESPONSES
                 .iter()
                 .map(|(v, _)| (label(v), contribution_answered(*v)))
@@ -350,15 +352,65 @@ fn every_variant_sample_encodes_to_its_golden_bytes_and_back() {
     );
 }
 
+/// Variant files of an older schema version: `(file, version, what each line reads as)`.
+fn older_variant_files() -> Vec<(&'static str, u16, Vec<Event>)> {
+    let answered_v1 = |response| {
+        let Event::Dialogue(DialogueEvent::ContributionAnswered(mut e)) =
+            sample(EventType::ContributionAnswered)
+        else {
+            unreachable!()
+        };
+        e.response = response;
+        e.disclosure = None;
+        Event::from(DialogueEvent::ContributionAnswered(e))
+    };
+    vec![(
+        "contribution_response",
+        1,
+        CONTRIBUTION_RESPONSES
+            .iter()
+            .map(|(v, _)| answered_v1(*v))
+            .collect(),
+    )]
+}
+
+#[test]
+fn older_variant_files_still_read() {
+    for (file, version, events) in older_variant_files() {
+        let path = golden_dir().join(format!("{file}.hex"));
+        let committed = std::fs::read_to_string(&path).expect("the older file is kept");
+        let lines: Vec<&str> = committed.lines().collect();
+        assert_eq!(lines.len(), events.len(), "{file}");
+        for (line, event) in lines.iter().zip(&events) {
+            let bytes = hex::decode(line.rsplit(' ').next().unwrap_or_default()).unwrap();
+            assert_eq!(
+                decode(
+                    event.event_type().code(),
+                    event_store_core::SchemaVersion(version),
+                    &bytes
+                )
+                .as_ref(),
+                Ok(event),
+                "{file}: {line}"
+            );
+        }
+    }
+}
+
 #[test]
 fn every_variant_golden_file_is_known() {
     if blessing() {
         return;
     }
-    let expected: BTreeSet<String> = variant_samples()
+    let mut expected: BTreeSet<String> = variant_samples()
         .into_iter()
         .map(|(file, _)| format!("{file}.hex"))
         .collect();
+    expected.extend(
+        older_variant_files()
+            .into_iter()
+            .map(|(file, _, _)| format!("{file}.hex")),
+    );
     let present: BTreeSet<String> = std::fs::read_dir(golden_dir())
         .expect("golden variants directory exists")
         .map(|entry| {

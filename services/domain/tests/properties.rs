@@ -165,6 +165,13 @@ fn petition_text() -> domain::disclosure::PetitionText {
     }
 }
 
+fn contribution_text(n: u8) -> domain::disclosure::ContributionText {
+    domain::disclosure::ContributionText {
+        salt: domain::disclosure::Salt([n; 32]),
+        text: "Пропозиція".into(),
+    }
+}
+
 fn petition_command(op: &PetitionOp, at: Timestamp) -> PetitionCommand {
     match *op {
         PetitionOp::Wait(_) | PetitionOp::Back(_) => unreachable!("not a command"),
@@ -427,13 +434,14 @@ proptest! {
                 DialogueOp::Submit(n) => DialogueCommand::SubmitContribution {
                     contribution_id: contribution(n),
                     author: tag(n),
-                    text: "Пропозиція".into(),
+                    text: contribution_text(n),
                     at,
                 },
                 DialogueOp::Answer(n, r) => DialogueCommand::AnswerContribution {
                     contribution_id: contribution(n),
                     response: RESPONSES[usize::from(r)],
                     reason: "Причина".into(),
+                    text: Some(contribution_text(n)),
                     at,
                 },
                 DialogueOp::Close(attendance) => DialogueCommand::Close {

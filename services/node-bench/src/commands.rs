@@ -219,6 +219,12 @@ pub struct StartedNode {
 impl StartedNode {
     /// Initialises and starts a node; it relays to a fresh `nats-server`, or runs offline.
     pub async fn start(relaying: bool) -> anyhow::Result<Self> {
+        Self::start_configured(relaying, "").await
+    }
+
+    /// [`StartedNode::start`] with `tables` (TOML, such as `[oidc]` and `[tls]`) added to its
+    /// config file.
+    pub async fn start_configured(relaying: bool, tables: &str) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let nats = if relaying {
             testkit::nats_server_binary()?;
@@ -244,6 +250,11 @@ impl StartedNode {
             storage: "node.sqlite".to_owned(),
         };
         node::config::init(dir.path(), &options)?;
+        if !tables.is_empty() {
+            let path = dir.path().join(node::config::CONFIG_FILE);
+            let text = std::fs::read_to_string(&path)?;
+            std::fs::write(&path, format!("{text}\n{tables}\n"))?;
+        }
         let token = node::auth::clients::add(
             dir.path(),
             "bench",
@@ -272,6 +283,16 @@ impl StartedNode {
 
     pub fn url(&self) -> String {
         format!("http://{}", self.running.grpc_addr())
+    }
+
+    /// The node's gRPC port.
+    pub fn port(&self) -> u16 {
+        self.running.grpc_addr().port()
+    }
+
+    /// The node's directory.
+    pub fn dir(&self) -> &Path {
+        self._dir.path()
     }
 
     pub fn log_size(&self) -> u64 {
@@ -307,7 +328,11 @@ pub async fn connect(url: &str, token: &str) -> anyhow::Result<AuthedNodeClient>
 
 /// Files and publishes [`PETITIONS`] petitions over gRPC; returns their ids.
 pub async fn grpc_petitions(url: &str, token: &str) -> anyhow::Result<Vec<String>> {
-    let mut client = connect(url, token).await?;
+    file_and_publish(&mut connect(url, token).await?).await
+}
+
+/// Files and publishes [`PETITIONS`] petitions through `client`; returns their ids.
+pub async fn file_and_publish(client: &mut AuthedNodeClient) -> anyhow::Result<Vec<String>> {
     let mut petitions = Vec::with_capacity(PETITIONS);
     for n in 0..PETITIONS {
         let id = client
@@ -357,14 +382,38 @@ pub async fn grpc_load(
         clients.push(connect(url, token).await?);
     }
     let petitions: Arc<[String]> = petitions.into();
+    let tag = tag.to_owned();
+    sign_load(clients, commands, move |i| {
+        Ok(tonic::Request::new(sign_request(&petitions, i, &tag)))
+    })
+    .await
+}
+
+/// `commands` signatures from `clients` (command `i` from client `i % clients`), each request
+/// made by `request(i)`; returns commands/s. The clients are connected before the clock starts.
+pub async fn sign_load<T, R>(
+    clients: Vec<NodeServiceClient<T>>,
+    commands: usize,
+    request: R,
+) -> anyhow::Result<f64>
+where
+    T: tonic::client::GrpcService<tonic::body::Body> + Send + 'static,
+    T::Error: Into<tonic::codegen::StdError>,
+    T::Future: Send,
+    T::ResponseBody: tonic::codegen::Body<Data = tonic::codegen::Bytes> + Send + 'static,
+    <T::ResponseBody as tonic::codegen::Body>::Error: Into<tonic::codegen::StdError> + Send,
+    R: Fn(usize) -> anyhow::Result<tonic::Request<pb::SignPetitionRequest>> + Send + Sync + 'static,
+{
+    let callers = clients.len();
+    let request = Arc::new(request);
     let started = Instant::now();
     let mut tasks = JoinSet::new();
     for (caller, mut client) in clients.into_iter().enumerate() {
-        let (petitions, tag) = (petitions.clone(), tag.to_owned());
+        let request = request.clone();
         tasks.spawn(async move {
-            for i in (caller..commands).step_by(CALLERS) {
+            for i in (caller..commands).step_by(callers) {
                 let result = client
-                    .sign_petition(sign_request(&petitions, i, &tag))
+                    .sign_petition(request(i)?)
                     .await
                     .context("a command failed")?
                     .into_inner();
@@ -401,6 +450,18 @@ pub struct Latency {
     pub max: Duration,
 }
 
+impl Latency {
+    /// The percentiles of `samples`.
+    pub fn of(mut samples: Vec<Duration>) -> Self {
+        samples.sort();
+        Self {
+            p50: percentile(&samples, 50),
+            p99: percentile(&samples, 99),
+            max: samples.last().copied().unwrap_or_default(),
+        }
+    }
+}
+
 /// One client, `commands` sequential `SignPetition` calls (after a warm-up) on a fresh node,
 /// relaying to its own `nats-server` or offline.
 pub async fn latency_run(commands: usize, relaying: bool) -> anyhow::Result<Latency> {
@@ -425,10 +486,5 @@ pub async fn latency_run(commands: usize, relaying: bool) -> anyhow::Result<Late
         samples.push(started.elapsed());
     }
     node.stop().await?;
-    samples.sort();
-    Ok(Latency {
-        p50: percentile(&samples, 50),
-        p99: percentile(&samples, 99),
-        max: samples.last().copied().unwrap_or_default(),
-    })
+    Ok(Latency::of(samples))
 }

@@ -12,7 +12,7 @@ use async_nats::jetstream::context::PublishAckFuture;
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::stream::{self, StorageType};
 use async_nats::jetstream::{self, Context};
-use domain::dialogue::{ContributionSubmitted, DialogueEvent};
+use domain::dialogue::{ContributionContent, ContributionSubmitted, DialogueEvent};
 use domain::{ContributionId, DialogueId, PseudonymTag};
 use event_store::{ExpectedVersion, Log, NewEvent, READ_LIMIT_MAX};
 use event_store_core::{EventId, LogSeq, StreamId, Timestamp};
@@ -39,7 +39,8 @@ struct Stored {
     bytes: Vec<u8>,
 }
 
-/// A contribution to a public dialogue: a domain event of about 300 stored bytes.
+/// A contribution to a public dialogue: a domain event of about 300 stored bytes (its text in
+/// the clear, as an accepted contribution's disclosure is about as long).
 fn contribution(dialogue: DialogueId, n: usize, at: Timestamp) -> NewEvent {
     let mut author = [0u8; 32];
     author[..8].copy_from_slice(&(n as u64).to_le_bytes());
@@ -50,7 +51,7 @@ fn contribution(dialogue: DialogueId, n: usize, at: Timestamp) -> NewEvent {
             dialogue_id: dialogue,
             contribution_id: ContributionId(Uuid::now_v7()),
             author: PseudonymTag(author),
-            text,
+            content: ContributionContent::Clear { text },
             at,
         }),
     ));

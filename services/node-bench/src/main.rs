@@ -1,17 +1,20 @@
 //! Benchmark of vidkryto's node, printing in one run: commands/s through the library (next to
-//! bare `Log::append`) and through gRPC (next to the library), single-command latency over
-//! gRPC, relay events/s to JetStream next to raw pipelined JetStream publish of the same
+//! bare `Log::append`) and through gRPC (next to the library), through gRPC as residents send
+//! them (TLS, each command under another resident's ID token) next to plain text with a
+//! machine client's API token, single-command latency over gRPC (with and without the door), relay events/s to JetStream next to raw pipelined JetStream publish of the same
 //! stored bytes, and the real binary's memory, each next to its goal. Figures are medians of
 //! several runs, each on a fresh SQLite log (`synchronous=FULL`, the node's default).
 //!
 //! Run: `cargo build --release -p node-bench -p vidkryto && target/release/node-bench`
-//! (`nats-server` from `VIDKRYTO_NATS_SERVER` or `deploy/local/setup.sh`). `--quick` runs
+//! (`nats-server` from `VIDKRYTO_NATS_SERVER` or `deploy/local/setup.sh`, and the development
+//! OpenID provider from `deploy/oidc`, which setup installs). `--quick` runs
 //! fewer commands and events, once each, for a smoke check.
 
 mod commands;
 mod jetstream;
 mod memory;
 mod report;
+mod secure;
 
 use std::time::Duration;
 
@@ -143,8 +146,86 @@ async fn main() -> anyhow::Result<()> {
         }
     }
 
-    // 3. Latency: one client, sequential, offline and (as deployed) relaying.
+    // 2b. The door: TLS and residents' ID tokens, next to plain text and a machine client's
+    // API token, interleaved run by run. Every command a new resident (an RS256 check each),
+    // and residents signing every petition in one session (checked once, then cached).
     let l = plan.latency_commands;
+    let residents = secure::Residents::sign_in(n.max(l)).await;
+    match residents {
+        Ok(residents) => {
+            for (per_resident, who) in [
+                (1, "each a new resident"),
+                (PETITIONS, "each resident signing all"),
+            ] {
+                let what = format!(
+                    "commands/s, gRPC TLS + ID tokens ({n} signs, {who}) vs plain text + API token"
+                );
+                let pairs = repeat(
+                    &format!("gRPC plain text, then TLS with ID tokens ({who})"),
+                    plan.runs,
+                    |_| {
+                        let residents = &residents;
+                        async move {
+                            let plain = commands::grpc_run(n, false).await?;
+                            let secure =
+                                secure::secure_grpc_run(residents, n, per_resident, false).await?;
+                            Ok((secure, plain))
+                        }
+                    },
+                )
+                .await
+                .and_then(|runs| {
+                    let (secure, plain): (Vec<f64>, Vec<f64>) = runs.into_iter().unzip();
+                    Ok((median_of(secure)?, median_of(plain)?))
+                });
+                match pairs {
+                    Ok((secure, plain)) => {
+                        ratio_line(&what, secure, plain, Goal::AtLeast(80.0, ">= 80 %"))
+                    }
+                    Err(e) => {
+                        failures += 1;
+                        failed_line(&what, &e);
+                    }
+                }
+            }
+            let latency_what =
+                format!("latency ms, gRPC TLS + ID token, 1 client offline ({l} signs)");
+            match repeat("gRPC latency with TLS and ID tokens", plan.runs, |_| {
+                secure::secure_latency_run(&residents, l, false)
+            })
+            .await
+            {
+                Ok(runs) => {
+                    let stat = |f: fn(&commands::Latency) -> Duration| {
+                        median_of(runs.iter().map(|r| ms(f(r))).collect())
+                    };
+                    value_line(
+                        &format!("{latency_what}: p50"),
+                        stat(|r| r.p50)?,
+                        2,
+                        Goal::None,
+                    );
+                    value_line(
+                        &format!("{latency_what}: p99"),
+                        stat(|r| r.p99)?,
+                        2,
+                        Goal::None,
+                    );
+                }
+                Err(e) => {
+                    failures += 1;
+                    failed_line(&latency_what, &e);
+                }
+            }
+            residents.stop().await;
+        }
+        Err(e) => {
+            failures += 1;
+            failed_line("commands/s, gRPC TLS + ID tokens", &e);
+        }
+    }
+
+    // 3. Latency: one client, sequential, offline and (as deployed) relaying.
     let mut modes = vec![(false, "offline")];
     if relaying {
         modes.push((true, "relaying"));

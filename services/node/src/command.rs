@@ -79,6 +79,12 @@ pub enum Action {
         opens_at: Timestamp,
         closes_at: Timestamp,
     },
+    /// Submit a contribution to a dialogue (its id is the request id) for a verified person.
+    SubmitContribution {
+        dialogue: DialogueId,
+        author_subject: Subject,
+        text: String,
+    },
     Dialogue(DialogueId, DialogueStep),
     AdoptPlan {
         title: String,
@@ -106,8 +112,8 @@ impl Action {
                 PetitionStep::ReportImplementation { .. } => EventType::ImplementationUpdated,
             },
             Self::AnnounceDialogue { .. } => EventType::DialogueAnnounced,
+            Self::SubmitContribution { .. } => EventType::ContributionSubmitted,
             Self::Dialogue(_, step) => match step {
-                DialogueStep::SubmitContribution { .. } => EventType::ContributionSubmitted,
                 DialogueStep::AnswerContribution { .. } => EventType::ContributionAnswered,
                 DialogueStep::Close { .. } => EventType::DialogueClosed,
                 DialogueStep::PublishOutcome { .. } => EventType::OutcomeReportPublished,
@@ -153,11 +159,6 @@ pub enum PetitionStep {
 /// A step in an announced dialogue's life.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DialogueStep {
-    /// Submit a contribution (its id is the request id) for a verified person.
-    SubmitContribution {
-        author_subject: Subject,
-        text: String,
-    },
     AnswerContribution {
         contribution_id: ContributionId,
         response: ContributionResponse,

@@ -296,13 +296,11 @@ node_commands! {
         opens_at: timestamp("opens_at", r.opens_at)?,
         closes_at: timestamp("closes_at", r.closes_at)?,
     };
-    pb::SubmitContributionRequest => |r| Action::Dialogue(
-        id("dialogue_id", &r.dialogue_id)?,
-        DialogueStep::SubmitContribution {
-            author_subject: Subject::parse("author_subject", r.author_subject)?,
-            text: r.text,
-        },
-    );
+    pb::SubmitContributionRequest => |r| Action::SubmitContribution {
+        dialogue: id("dialogue_id", &r.dialogue_id)?,
+        author_subject: Subject::parse("author_subject", r.author_subject)?,
+        text: r.text,
+    };
     pb::AnswerContributionRequest => |r| Action::Dialogue(
         id("dialogue_id", &r.dialogue_id)?,
         DialogueStep::AnswerContribution {

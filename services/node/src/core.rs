@@ -6,7 +6,8 @@ use std::sync::{Arc, RwLock};
 
 use domain::action_plan::{ActionPlanCommand, ActionPlanEvent, ImplementationStatus};
 use domain::calendar::{CALENDAR_STREAM_ID, CalendarCommand};
-use domain::dialogue::{DialogueCommand, DialogueEvent};
+use domain::dialogue::{ContributionResponse, DialogueCommand, DialogueEvent};
+use domain::disclosure::ContributionText;
 use domain::petition::{PetitionCommand, PetitionContent, PetitionEvent, StatuteRule};
 use domain::{
     ActionPlan, Calendar, CivilDate, CommitmentId, ContributionId, Dialogue, DialogueId, EventType,
@@ -290,7 +291,7 @@ impl<B: Backend> NodeCore<B> {
                 let calendar = self.calendar().await?;
                 // Kept (with a fresh salt, or the first one on a retry) before the filing
                 // records its commitment.
-                let text = self.texts.keep(petition_id, &title, &text).await?;
+                let text = self.texts.keep_petition(petition_id, &title, &text).await?;
                 self.create::<Petition>(Kind::Petition, request, records, move |at| {
                     PetitionCommand::File {
                         petition_id,
@@ -327,11 +328,44 @@ impl<B: Backend> NodeCore<B> {
                 })
                 .await
             }
+            Action::SubmitContribution {
+                dialogue,
+                author_subject,
+                text,
+            } => {
+                let stream = StreamId(dialogue.0);
+                let contribution_id = ContributionId(request);
+                let author = dialogue_tag(&self.secret, dialogue, author_subject.as_str());
+                // Kept (with a fresh salt, or the first one on a retry) before the
+                // submission records its commitment.
+                let text = self.texts.keep_contribution(contribution_id, &text).await?;
+                self.exec
+                    .execute::<Dialogue>(request, records, stream, move |at| {
+                        DialogueCommand::SubmitContribution {
+                            contribution_id,
+                            author,
+                            text: text.clone(),
+                            at,
+                        }
+                    })
+                    .await
+            }
             Action::Dialogue(dialogue, step) => {
                 let stream = StreamId(dialogue.0);
+                // An accepted contribution's kept text is disclosed with the answer.
+                let text = match &step {
+                    DialogueStep::AnswerContribution {
+                        contribution_id,
+                        response,
+                        ..
+                    } if *response != ContributionResponse::Rejected => {
+                        self.texts.contribution(*contribution_id).await?
+                    }
+                    _ => None,
+                };
                 self.exec
                     .execute::<Dialogue>(request, records, stream, |at| {
-                        self.dialogue_command(request, dialogue, &step, at)
+                        Self::dialogue_command(&step, text.clone(), at)
                     })
                     .await
             }
@@ -467,25 +501,14 @@ impl<B: Backend> NodeCore<B> {
         }
     }
 
-    /// The domain command of a step on a dialogue at `at`; the contributor's pseudonym in this
-    /// dialogue is derived here.
+    /// The domain command of a step on a dialogue at `at`, with an accepted contribution's
+    /// kept `text` to disclose.
     fn dialogue_command(
-        &self,
-        request: Uuid,
-        dialogue: DialogueId,
         step: &DialogueStep,
+        text: Option<ContributionText>,
         at: Timestamp,
     ) -> DialogueCommand {
         match step {
-            DialogueStep::SubmitContribution {
-                author_subject,
-                text,
-            } => DialogueCommand::SubmitContribution {
-                contribution_id: ContributionId(request),
-                author: dialogue_tag(&self.secret, dialogue, author_subject.as_str()),
-                text: text.clone(),
-                at,
-            },
             DialogueStep::AnswerContribution {
                 contribution_id,
                 response,
@@ -494,6 +517,7 @@ impl<B: Backend> NodeCore<B> {
                 contribution_id: *contribution_id,
                 response: *response,
                 reason: reason.clone(),
+                text,
                 at,
             },
             DialogueStep::Close {

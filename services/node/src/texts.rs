@@ -1,6 +1,6 @@
 //! What the node keeps that its log does not: residents' text that is not public yet (a
-//! petition's title and text until publication), with the salt of the commitment the log
-//! records. It lives in `texts.sqlite` in the node's directory, apart from the log, so the node
+//! petition's title and text until publication, a contribution's text until it is accepted),
+//! with the salt of the commitment the log records. It lives in `texts.sqlite` in the node's directory, apart from the log, so the node
 //! can erase a text on a lawful request while the log, which holds only the commitment, still
 //! verifies. Every erasure is recorded (when, and the reason the operator gave), never the
 //! text.
@@ -9,8 +9,8 @@ use std::path::Path;
 use std::str::FromStr as _;
 use std::time::Duration;
 
-use domain::PetitionId;
-use domain::disclosure::{PetitionText, Salt};
+use domain::disclosure::{ContributionText, PetitionText, Salt};
+use domain::{ContributionId, PetitionId};
 use rand::RngCore as _;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
@@ -21,19 +21,53 @@ pub const TEXTS_FILE: &str = "texts.sqlite";
 /// Longest erasure reason kept.
 pub const ERASURE_REASON_LEN_MAX: usize = 2_000;
 
+/// `kind` is `petition` (title and text) or `contribution` (text, title empty); `id` the
+/// petition's or contribution's UUID.
 const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS petition_texts (
-    petition_id BLOB PRIMARY KEY NOT NULL,
+CREATE TABLE IF NOT EXISTS texts (
+    kind TEXT NOT NULL,
+    id BLOB NOT NULL,
     salt BLOB NOT NULL,
     title TEXT NOT NULL,
-    text TEXT NOT NULL
+    text TEXT NOT NULL,
+    PRIMARY KEY (kind, id)
 );
 CREATE TABLE IF NOT EXISTS erasures (
-    petition_id BLOB PRIMARY KEY NOT NULL,
+    kind TEXT NOT NULL,
+    id BLOB NOT NULL,
     erased_at TEXT NOT NULL,
-    reason TEXT NOT NULL
+    reason TEXT NOT NULL,
+    PRIMARY KEY (kind, id)
 );
 ";
+
+/// What a kept text belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TextOf {
+    Petition(PetitionId),
+    Contribution(ContributionId),
+}
+
+impl TextOf {
+    fn key(self) -> (&'static str, Vec<u8>) {
+        match self {
+            Self::Petition(id) => ("petition", id.0.as_bytes().to_vec()),
+            Self::Contribution(id) => ("contribution", id.0.as_bytes().to_vec()),
+        }
+    }
+}
+
+impl std::fmt::Display for TextOf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Petition(id) => write!(f, "petition {}", id.0),
+            Self::Contribution(id) => write!(f, "contribution {}", id.0),
+        }
+    }
+}
+
+/// A kept row: salt, title, text.
+type Kept = (Vec<u8>, String, String);
 
 /// The node's store of non-public text.
 #[derive(Clone, Debug)]
@@ -48,8 +82,8 @@ fn storage(e: sqlx::Error) -> NodeError {
 /// Why an erasure did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum EraseError {
-    #[error("the node holds no text of petition {0} (never filed here, or already erased)")]
-    NotHeld(PetitionId),
+    #[error("the node holds no text of {0} (never written here, or already erased)")]
+    NotHeld(TextOf),
     #[error("the reason must be 1 to {ERASURE_REASON_LEN_MAX} bytes")]
     Reason,
     #[error("the text store failed: {0}")]
@@ -81,21 +115,17 @@ impl TextStore {
         Ok(Self { pool })
     }
 
-    /// Keeps a petition's title and text under a fresh salt, unless it is kept already (a
-    /// retried filing): returns what is kept, whose commitment the filing records.
-    pub async fn keep(
-        &self,
-        petition: PetitionId,
-        title: &str,
-        text: &str,
-    ) -> Result<PetitionText, NodeError> {
+    /// Keeps a text under a fresh salt unless one is kept already (a retried command);
+    /// returns what is kept, whose commitment the command records.
+    async fn keep(&self, of: TextOf, title: &str, text: &str) -> Result<Kept, NodeError> {
         let mut salt = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut salt);
-        let id = petition.0.as_bytes().to_vec();
+        let (kind, id) = of.key();
         sqlx::query(
-            "INSERT INTO petition_texts (petition_id, salt, title, text) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (petition_id) DO NOTHING",
+            "INSERT INTO texts (kind, id, salt, title, text) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (kind, id) DO NOTHING",
         )
+        .bind(kind)
         .bind(&id)
         .bind(salt.to_vec())
         .bind(title)
@@ -103,50 +133,102 @@ impl TextStore {
         .execute(&self.pool)
         .await
         .map_err(storage)?;
-        self.petition(petition)
+        self.kept(of)
             .await?
             .ok_or_else(|| NodeError::Internal("a kept text is not found".into()))
     }
 
-    /// A petition's kept title and text, if held.
-    pub async fn petition(&self, petition: PetitionId) -> Result<Option<PetitionText>, NodeError> {
-        let row: Option<(Vec<u8>, String, String)> =
-            sqlx::query_as("SELECT salt, title, text FROM petition_texts WHERE petition_id = $1")
-                .bind(petition.0.as_bytes().to_vec())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(storage)?;
-        row.map(|(salt, title, text)| {
-            let salt: [u8; 32] = salt
-                .try_into()
-                .map_err(|_| NodeError::Internal("a kept salt is not 32 bytes".into()))?;
-            Ok(PetitionText {
-                salt: Salt(salt),
-                title,
-                text,
-            })
-        })
-        .transpose()
+    async fn kept(&self, of: TextOf) -> Result<Option<Kept>, NodeError> {
+        let (kind, id) = of.key();
+        sqlx::query_as("SELECT salt, title, text FROM texts WHERE kind = $1 AND id = $2")
+            .bind(kind)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(storage)
     }
 
-    /// Erases a petition's kept title and text, recording when and why.
-    pub async fn erase(&self, petition: PetitionId, reason: &str) -> Result<(), EraseError> {
+    /// Keeps a petition's title and text (see [`TextStore::keep`]).
+    pub async fn keep_petition(
+        &self,
+        petition: PetitionId,
+        title: &str,
+        text: &str,
+    ) -> Result<PetitionText, NodeError> {
+        let (salt, title, text) = self.keep(TextOf::Petition(petition), title, text).await?;
+        Ok(PetitionText {
+            salt: salt_of(salt)?,
+            title,
+            text,
+        })
+    }
+
+    /// A petition's kept title and text, if held.
+    pub async fn petition(&self, petition: PetitionId) -> Result<Option<PetitionText>, NodeError> {
+        self.kept(TextOf::Petition(petition))
+            .await?
+            .map(|(salt, title, text)| {
+                Ok(PetitionText {
+                    salt: salt_of(salt)?,
+                    title,
+                    text,
+                })
+            })
+            .transpose()
+    }
+
+    /// Keeps a contribution's text (see [`TextStore::keep`]).
+    pub async fn keep_contribution(
+        &self,
+        contribution: ContributionId,
+        text: &str,
+    ) -> Result<ContributionText, NodeError> {
+        let (salt, _, text) = self
+            .keep(TextOf::Contribution(contribution), "", text)
+            .await?;
+        Ok(ContributionText {
+            salt: salt_of(salt)?,
+            text,
+        })
+    }
+
+    /// A contribution's kept text, if held.
+    pub async fn contribution(
+        &self,
+        contribution: ContributionId,
+    ) -> Result<Option<ContributionText>, NodeError> {
+        self.kept(TextOf::Contribution(contribution))
+            .await?
+            .map(|(salt, _, text)| {
+                Ok(ContributionText {
+                    salt: salt_of(salt)?,
+                    text,
+                })
+            })
+            .transpose()
+    }
+
+    /// Erases a kept text, recording when and why.
+    pub async fn erase(&self, of: TextOf, reason: &str) -> Result<(), EraseError> {
         if reason.trim().is_empty() || reason.len() > ERASURE_REASON_LEN_MAX {
             return Err(EraseError::Reason);
         }
-        let id = petition.0.as_bytes().to_vec();
+        let (kind, id) = of.key();
         let mut tx = self.pool.begin().await?;
-        let deleted = sqlx::query("DELETE FROM petition_texts WHERE petition_id = $1")
+        let deleted = sqlx::query("DELETE FROM texts WHERE kind = $1 AND id = $2")
+            .bind(kind)
             .bind(&id)
             .execute(&mut *tx)
             .await?;
         if deleted.rows_affected() == 0 {
-            return Err(EraseError::NotHeld(petition));
+            return Err(EraseError::NotHeld(of));
         }
         sqlx::query(
-            "INSERT INTO erasures (petition_id, erased_at, reason) VALUES ($1, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), $2)
-             ON CONFLICT (petition_id) DO UPDATE SET erased_at = excluded.erased_at, reason = excluded.reason",
+            "INSERT INTO erasures (kind, id, erased_at, reason)
+             VALUES ($1, $2, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), $3)
+             ON CONFLICT (kind, id) DO UPDATE SET erased_at = excluded.erased_at, reason = excluded.reason",
         )
+        .bind(kind)
         .bind(&id)
         .bind(reason)
         .execute(&mut *tx)
@@ -159,16 +241,25 @@ impl TextStore {
         Ok(())
     }
 
-    /// Whether a petition's text was erased.
-    pub async fn erased(&self, petition: PetitionId) -> Result<bool, NodeError> {
+    /// Whether a text was erased.
+    pub async fn erased(&self, of: TextOf) -> Result<bool, NodeError> {
+        let (kind, id) = of.key();
         let found: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM erasures WHERE petition_id = $1")
-                .bind(petition.0.as_bytes().to_vec())
+            sqlx::query_scalar("SELECT 1 FROM erasures WHERE kind = $1 AND id = $2")
+                .bind(kind)
+                .bind(id)
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(storage)?;
         Ok(found.is_some())
     }
+}
+
+fn salt_of(bytes: Vec<u8>) -> Result<Salt, NodeError> {
+    let salt: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| NodeError::Internal("a kept salt is not 32 bytes".into()))?;
+    Ok(Salt(salt))
 }
 
 #[cfg(test)]
@@ -180,20 +271,41 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = TextStore::open(dir.path()).await.unwrap();
         let id = PetitionId(uuid::Uuid::now_v7());
-        let first = store.keep(id, "Сквер", "Зберегти сквер.").await.unwrap();
+        let first = store
+            .keep_petition(id, "Сквер", "Зберегти сквер.")
+            .await
+            .unwrap();
         // A retry keeps the first text and salt, so the commitment does not change.
-        let again = store.keep(id, "Інше", "Інший текст.").await.unwrap();
+        let again = store
+            .keep_petition(id, "Інше", "Інший текст.")
+            .await
+            .unwrap();
         assert_eq!(first, again);
         assert_eq!(store.petition(id).await.unwrap(), Some(first));
+        // A contribution with the same id is another text.
+        let contribution = ContributionId(id.0);
+        let said = store
+            .keep_contribution(contribution, "Підтримую.")
+            .await
+            .unwrap();
+        assert_eq!(store.contribution(contribution).await.unwrap(), Some(said));
+        let of = TextOf::Petition(id);
         assert!(matches!(
-            store.erase(id, " ").await,
+            store.erase(of, " ").await,
             Err(EraseError::Reason)
         ));
-        store.erase(id, "рішення суду № 1/2026").await.unwrap();
+        store.erase(of, "рішення суду № 1/2026").await.unwrap();
         assert_eq!(store.petition(id).await.unwrap(), None);
-        assert!(store.erased(id).await.unwrap());
+        assert!(store.erased(of).await.unwrap());
+        assert!(
+            !store
+                .erased(TextOf::Contribution(contribution))
+                .await
+                .unwrap()
+        );
+        assert!(store.contribution(contribution).await.unwrap().is_some());
         assert!(matches!(
-            store.erase(id, "again").await,
+            store.erase(of, "again").await,
             Err(EraseError::NotHeld(_))
         ));
         // Nothing of the text is left in the file.

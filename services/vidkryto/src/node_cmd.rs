@@ -29,9 +29,16 @@ pub struct EraseTextArgs {
     /// The node's directory.
     #[arg(long, env = "VIDKRYTO_NODE_DIR", hide_env_values = true)]
     pub dir: PathBuf,
-    /// The petition's id.
+    /// The petition's id (its title and text are erased).
+    #[arg(
+        long,
+        required_unless_present = "contribution",
+        conflicts_with = "contribution"
+    )]
+    pub petition: Option<String>,
+    /// The dialogue contribution's id (its text is erased).
     #[arg(long)]
-    pub petition: String,
+    pub contribution: Option<String>,
     /// The lawful ground (e.g. the decision's number), kept with the erasure.
     #[arg(long)]
     pub reason: String,
@@ -167,8 +174,16 @@ pub async fn run(cmd: NodeCommand) -> anyhow::Result<ExitCode> {
         }
         NodeCommand::Client(c) => client(c),
         NodeCommand::EraseText(a) => {
-            let id = uuid::Uuid::parse_str(&a.petition)
-                .with_context(|| format!("--petition {:?} is not a petition id", a.petition))?;
+            let parse = |flag: &str, text: &str| {
+                uuid::Uuid::parse_str(text).with_context(|| format!("{flag} {text:?} is not an id"))
+            };
+            let of = match (&a.petition, &a.contribution) {
+                (Some(p), _) => TextOf::Petition(domain::PetitionId(parse("--petition", p)?)),
+                (None, Some(c)) => {
+                    TextOf::Contribution(domain::ContributionId(parse("--contribution", c)?))
+                }
+                (None, None) => anyhow::bail!("give --petition or --contribution"),
+            };
             if !a.dir.join(node::config::CONFIG_FILE).exists() {
                 anyhow::bail!(
                     "{} holds no node (no {})",
@@ -177,12 +192,14 @@ pub async fn run(cmd: NodeCommand) -> anyhow::Result<ExitCode> {
                 );
             }
             let store = node::texts::TextStore::open(&a.dir).await?;
-            store.erase(domain::PetitionId(id), &a.reason).await?;
-            println!("the text of petition {id} is erased; the log still verifies");
+            store.erase(of, &a.reason).await?;
+            println!("the text of {of} is erased; the log still verifies");
             Ok(ExitCode::SUCCESS)
         }
     }
 }
+
+use node::texts::TextOf;
 
 fn client(cmd: ClientCommand) -> anyhow::Result<ExitCode> {
     use node::auth::Permission;

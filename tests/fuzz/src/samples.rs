@@ -6,8 +6,8 @@ use domain::action_plan::{
 };
 use domain::calendar::{CalendarEvent, NonWorkingDatesSet};
 use domain::dialogue::{
-    ContributionAnswered, ContributionResponse, ContributionSubmitted, DialogueAnnounced,
-    DialogueClosed, DialogueEvent, DialogueKind, OutcomeReportPublished,
+    ContributionAnswered, ContributionContent, ContributionResponse, ContributionSubmitted,
+    DialogueAnnounced, DialogueClosed, DialogueEvent, DialogueKind, OutcomeReportPublished,
 };
 use domain::petition::{
     AnswerDecision, CollectionClosedWithoutThreshold, ConsiderationStarted, ImplementationUpdated,
@@ -145,7 +145,17 @@ pub fn events() -> Vec<Event> {
             dialogue_id: did,
             contribution_id: contribution,
             author: PseudonymTag([3; 32]),
-            text: "Більше лавок.".into(),
+            content: ContributionContent::Committed(contribution_text().commitment()),
+            at,
+        })
+        .into(),
+        DialogueEvent::ContributionSubmitted(ContributionSubmitted {
+            dialogue_id: did,
+            contribution_id: contribution,
+            author: PseudonymTag([3; 32]),
+            content: ContributionContent::Clear {
+                text: "Більше лавок.".into(),
+            },
             at,
         })
         .into(),
@@ -232,6 +242,7 @@ pub fn events() -> Vec<Event> {
                 response,
                 reason: "Враховано.".into(),
                 at,
+                disclosure: (response != ContributionResponse::Rejected).then(contribution_text),
             })
             .into(),
         );
@@ -324,10 +335,20 @@ pub fn petition_text() -> domain::disclosure::PetitionText {
     }
 }
 
+/// A contribution's text with a fixed salt.
+pub fn contribution_text() -> domain::disclosure::ContributionText {
+    domain::disclosure::ContributionText {
+        salt: domain::disclosure::Salt([0xc5; 32]),
+        text: "Більше лавок.".into(),
+    }
+}
+
 /// Payloads of the older schema versions, as `(type, version, payload)`: what the upcasters
 /// read.
 pub fn older_payloads() -> Vec<(domain::EventType, u16, Vec<u8>)> {
-    use domain::legacy::{PetitionFiledV1, PetitionPublishedV1};
+    use domain::legacy::{
+        ContributionAnsweredV1, ContributionSubmittedV1, PetitionFiledV1, PetitionPublishedV1,
+    };
     let at = Timestamp(1_714_737_600_000_000);
     let pid = PetitionId(uuid(1));
     let filed = PetitionFiledV1 {
@@ -344,7 +365,33 @@ pub fn older_payloads() -> Vec<(domain::EventType, u16, Vec<u8>)> {
         rule: StatuteRule::KYIV,
         at,
     };
+    let did = DialogueId(uuid(2));
+    let contribution = ContributionId(uuid(6));
+    let submitted = ContributionSubmittedV1 {
+        dialogue_id: did,
+        contribution_id: contribution,
+        author: PseudonymTag([3; 32]),
+        text: "Більше лавок.".into(),
+        at,
+    };
+    let answered = ContributionAnsweredV1 {
+        dialogue_id: did,
+        contribution_id: contribution,
+        response: ContributionResponse::PartlyAccepted,
+        reason: "Враховано.".into(),
+        at,
+    };
     vec![
+        (
+            domain::EventType::ContributionSubmitted,
+            1,
+            postcard::to_stdvec(&submitted).unwrap_or_default(),
+        ),
+        (
+            domain::EventType::ContributionAnswered,
+            1,
+            postcard::to_stdvec(&answered).unwrap_or_default(),
+        ),
         (
             domain::EventType::PetitionFiled,
             1,

@@ -1,5 +1,5 @@
-//! Free text leaves the node only when it is public. A petition rejected in moderation: its
-//! title and text are nowhere on NATS (every message of every stream), in the association's
+//! Free text leaves the node only when it is public. A petition rejected in moderation (and a
+//! dialogue contribution rejected by the organiser): its title and text are nowhere on NATS (every message of every stream), in the association's
 //! database (every row of every table, as text and as hex) or in an exported archive (every
 //! byte of every file). A published petition's title and text are there, and its disclosure
 //! verifies against the commitment its filing recorded, as FORMAT.md describes it. Erasing the
@@ -131,6 +131,36 @@ async fn a_rejected_petitions_text_never_leaves_the_node_and_a_published_one_ver
     })
     .await
     .unwrap();
+    // A dialogue: one contribution rejected, one accepted.
+    let mut civic = system_tests::Civic::of(&node).await;
+    let dialogue = civic
+        .dialogue(nodepb::DialogueKind::EConsultation, &node.clock, 7)
+        .await;
+    let hidden_contribution = format!("Сусід з квартири 12 — злодій ({marker})");
+    let public_contribution = format!("Більше світла на шляху до школи ({marker})");
+    for (text, response) in [
+        (&hidden_contribution, nodepb::ContributionResponse::Rejected),
+        (&public_contribution, nodepb::ContributionResponse::Accepted),
+    ] {
+        let id = request_id();
+        c.submit_contribution(nodepb::SubmitContributionRequest {
+            request_id: id.clone(),
+            dialogue_id: dialogue.clone(),
+            author_subject: "resident-2".into(),
+            text: text.clone(),
+        })
+        .await
+        .unwrap();
+        c.answer_contribution(nodepb::AnswerContributionRequest {
+            request_id: request_id(),
+            dialogue_id: dialogue.clone(),
+            contribution_id: id,
+            response: response as i32,
+            reason: "Розглянуто.".into(),
+        })
+        .await
+        .unwrap();
+    }
     association
         .wait_all(&[&node], Duration::from_secs(30))
         .await;
@@ -177,7 +207,7 @@ async fn a_rejected_petitions_text_never_leaves_the_node_and_a_published_one_ver
     };
     export(&options).await.unwrap();
     let archive_bytes = file_bytes(&out);
-    for hidden in [&hidden_title, &hidden_text] {
+    for hidden in [&hidden_title, &hidden_text, &hidden_contribution] {
         for needle in needles(hidden) {
             assert!(
                 !nats_messages.iter().any(|m| contains(m, &needle)),
@@ -190,7 +220,7 @@ async fn a_rejected_petitions_text_never_leaves_the_node_and_a_published_one_ver
             );
         }
     }
-    for shown in [&public_title, &public_text] {
+    for shown in [&public_title, &public_text, &public_contribution] {
         assert!(nats_messages.iter().any(|m| contains(m, shown)));
         assert!(
             database.contains(&hex::encode(shown.as_bytes())) || database.contains(shown.as_str())
@@ -247,7 +277,7 @@ async fn a_rejected_petitions_text_never_leaves_the_node_and_a_published_one_ver
     let texts = node::texts::TextStore::open(node.dir.path()).await.unwrap();
     texts
         .erase(
-            domain::PetitionId(rejected.parse().unwrap()),
+            node::texts::TextOf::Petition(domain::PetitionId(rejected.parse().unwrap())),
             "рішення суду № 1/2026",
         )
         .await

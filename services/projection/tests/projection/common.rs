@@ -225,10 +225,20 @@ pub fn contributed(d: DialogueId, c: u8, at: Timestamp) -> Event {
         dialogue_id: d,
         contribution_id: contribution(c),
         author: tag(c),
-        text: "Більше лавок.".into(),
+        content: domain::dialogue::ContributionContent::Committed(
+            contribution_text(c).commitment(),
+        ),
         at,
     })
     .into()
+}
+
+/// Contribution `c`'s text, with the salt of its commitment.
+pub fn contribution_text(c: u8) -> domain::disclosure::ContributionText {
+    domain::disclosure::ContributionText {
+        salt: domain::disclosure::Salt([c; 32]),
+        text: "Більше лавок.".into(),
+    }
 }
 
 pub fn contribution_answered(
@@ -243,6 +253,7 @@ pub fn contribution_answered(
         response,
         reason: "Розглянуто.".into(),
         at,
+        disclosure: (response != ContributionResponse::Rejected).then(|| contribution_text(c)),
     })
     .into()
 }
