@@ -407,3 +407,93 @@ async fn the_node_serves_tls_with_its_own_loopback_certificate() {
         assert_eq!(mode & 0o777, 0o600);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_machine_client_proves_itself_with_its_tls_certificate() {
+    let ca = testkit::TestCa::new("hromada CA").unwrap();
+    let server = ca.server_cert("node", &["localhost", "127.0.0.1"]).unwrap();
+    let docs = ca.client_cert("council-docs").unwrap();
+    let stranger = ca.client_cert("stranger").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let private = std::fs::Permissions::from_mode(0o600);
+        std::fs::set_permissions(&server.key_file, private).unwrap();
+    }
+    let tables = format!(
+        "[tls]\ncert = \"{}\"\nkey = \"{}\"\nclient_ca = \"{}\"\n",
+        server.cert_file.display(),
+        server.key_file.display(),
+        ca.ca_file().display()
+    );
+    let node = TestNode::start_configured(None, 100, &tables).await;
+    node::auth::clients::add(
+        node.dir.path(),
+        "council-docs",
+        vec![node::auth::Permission::Moderate],
+        node::auth::clients::Credential::Certificate(docs.cert_file.clone()),
+    )
+    .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    let ca_pem = std::fs::read_to_string(ca.ca_file()).unwrap();
+    let url = format!(
+        "https://localhost:{}",
+        node.running.as_ref().unwrap().grpc_addr().port()
+    );
+    let client_with = |cert: Option<&testkit::ServerCert>| {
+        let mut tls = tonic::transport::ClientTlsConfig::new()
+            .ca_certificate(tonic::transport::Certificate::from_pem(&ca_pem));
+        if let Some(cert) = cert {
+            tls = tls.identity(tonic::transport::Identity::from_pem(
+                std::fs::read_to_string(&cert.cert_file).unwrap(),
+                std::fs::read_to_string(&cert.key_file).unwrap(),
+            ));
+        }
+        let endpoint = tonic::transport::Endpoint::from_shared(url.clone())
+            .unwrap()
+            .tls_config(tls)
+            .unwrap();
+        async move { pb::node_service_client::NodeServiceClient::new(endpoint.connect().await.unwrap()) }
+    };
+    // The platform files over TLS with its token; the council's system publishes with its
+    // certificate alone.
+    let petition = node::auth::connect(&url, &node.token, Some(&ca_pem))
+        .await
+        .unwrap()
+        .file_petition(file_request("platform-resident-1"))
+        .await
+        .unwrap()
+        .into_inner()
+        .stream_id;
+    let publish = || pb::PublishPetitionRequest {
+        request_id: request_id(),
+        petition_id: petition.clone(),
+    };
+    let size = node.log_size();
+    // A certificate of the same CA that no client was added with proves nothing.
+    let err = client_with(Some(&stranger))
+        .await
+        .publish_petition(publish())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
+    let err = client_with(None)
+        .await
+        .publish_petition(publish())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
+    assert_eq!(node.log_size(), size);
+    // The registered certificate may moderate, and only moderate.
+    let mut docs_client = client_with(Some(&docs)).await;
+    docs_client.publish_petition(publish()).await.unwrap();
+    let err = docs_client
+        .sign_petition(pb::SignPetitionRequest {
+            request_id: request_id(),
+            petition_id: petition.clone(),
+            signer_subject: "someone".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+}
