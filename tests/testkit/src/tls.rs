@@ -49,34 +49,22 @@ impl TestCa {
     /// `<file_stem>.pem` and `<file_stem>-key.pem`.
     pub fn server_cert(&self, file_stem: &str, names: &[&str]) -> anyhow::Result<ServerCert> {
         let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
-        let mut params = CertificateParams::new(names)?;
-        params
-            .distinguished_name
-            .push(DnType::CommonName, file_stem);
-        params.use_authority_key_identifier_extension = true;
-        let key = KeyPair::generate()?;
-        let cert = params.signed_by(&key, &self.issuer)?;
-        let cert_file = self.dir.path().join(format!("{file_stem}.pem"));
-        let key_file = self.dir.path().join(format!("{file_stem}-key.pem"));
-        write(&cert_file, &cert.pem())?;
-        write(&key_file, &key.serialize_pem())?;
-        Ok(ServerCert {
-            cert_file,
-            key_file,
-        })
+        self.issue(file_stem, CertificateParams::new(names)?)
     }
-}
 
-impl TestCa {
     /// Issues a TLS client certificate (for a machine client's mutual TLS) named `file_stem`,
     /// written as `<file_stem>.pem` and `<file_stem>-key.pem`.
     pub fn client_cert(&self, file_stem: &str) -> anyhow::Result<ServerCert> {
         let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        self.issue(file_stem, params)
+    }
+
+    fn issue(&self, file_stem: &str, mut params: CertificateParams) -> anyhow::Result<ServerCert> {
         params
             .distinguished_name
             .push(DnType::CommonName, file_stem);
         params.use_authority_key_identifier_extension = true;
-        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
         let key = KeyPair::generate()?;
         let cert = params.signed_by(&key, &self.issuer)?;
         let cert_file = self.dir.path().join(format!("{file_stem}.pem"));
