@@ -196,6 +196,25 @@ pub fn opened_government(field: &str, v: i32) -> Result<OpenedGovernment, NodeEr
     }
 }
 
+pub fn pb_ogp_value(v: OgpValue) -> pb::OgpValue {
+    match v {
+        OgpValue::AccessToInformation => pb::OgpValue::AccessToInformation,
+        OgpValue::CivicParticipation => pb::OgpValue::CivicParticipation,
+        OgpValue::PublicAccountability => pb::OgpValue::PublicAccountability,
+        OgpValue::TechnologyAndInnovation => pb::OgpValue::TechnologyAndInnovation,
+    }
+}
+
+pub fn pb_opened_government(v: OpenedGovernment) -> pb::OpenedGovernment {
+    match v {
+        OpenedGovernment::Worsened => pb::OpenedGovernment::Worsened,
+        OpenedGovernment::DidNotChange => pb::OpenedGovernment::DidNotChange,
+        OpenedGovernment::Marginal => pb::OpenedGovernment::Marginal,
+        OpenedGovernment::Major => pb::OpenedGovernment::Major,
+        OpenedGovernment::Outstanding => pb::OpenedGovernment::Outstanding,
+    }
+}
+
 /// Most items per page of a list (AIP-158).
 pub const PAGE_SIZE_MAX: usize = 100;
 /// Items per page when the request says 0.
@@ -384,6 +403,26 @@ impl From<PetitionView> for pb::Petition {
                 Some(PetitionContent::Committed(c)) => c.0.to_vec(),
                 _ => Vec::new(),
             },
+            rejection_reason: v.rejection_reason.clone().unwrap_or_default(),
+            answer_response: v
+                .answer
+                .as_ref()
+                .map(|a| a.response.clone())
+                .unwrap_or_default(),
+            answer_responder_role: v
+                .answer
+                .as_ref()
+                .map(|a| a.responder_role.clone())
+                .unwrap_or_default(),
+            implementation_updates: v
+                .updates
+                .iter()
+                .map(|u| pb::ImplementationUpdate {
+                    text: u.text.clone(),
+                    at: Some(to_pb_ts(u.at)),
+                })
+                .collect(),
+            implementation_update_count: s.implementation_updates,
             category: filed.map(|f| f.category.clone()).unwrap_or_default(),
             status: pb_petition_status(s.status) as i32,
             signature_count: s.signature_count,
@@ -429,6 +468,16 @@ impl From<DialogueView> for pb::Dialogue {
             contributions: u32::try_from(s.contributions.len()).unwrap_or(u32::MAX),
             contributions_answered: u32::try_from(answered).unwrap_or(u32::MAX),
             stream_version: v.version.0,
+            outcome_report: v
+                .outcome
+                .as_ref()
+                .map(|o| o.report.clone())
+                .unwrap_or_default(),
+            council_decision_ref: v
+                .outcome
+                .as_ref()
+                .and_then(|o| o.council_decision_ref.clone())
+                .unwrap_or_default(),
         }
     }
 }
@@ -460,9 +509,36 @@ impl From<PlanView> for pb::Plan {
                     due: m.due.to_string(),
                     status: pb_implementation_status(m.status) as i32,
                     overdue: m.overdue,
+                    evidence_link: m.evidence_link.unwrap_or_default(),
                 })
                 .collect(),
             stream_version: v.version.0,
+            council_decision: a.map(|a| a.council_decision.clone()).unwrap_or_default(),
+            commitment_details: v
+                .commitments
+                .iter()
+                .map(|c| {
+                    let assessment = s
+                        .commitments
+                        .get(&c.commitment_id)
+                        .and_then(|state| state.assessment);
+                    pb::Commitment {
+                        commitment_id: c.commitment_id.to_string(),
+                        title: c.title.clone(),
+                        description: c.description.clone(),
+                        lead_institution: c.lead_institution.clone(),
+                        values: c.values.iter().map(|v| pb_ogp_value(*v) as i32).collect(),
+                        start: c.start.to_string(),
+                        end: c.end.to_string(),
+                        completion: pb_implementation_status(assessment.map(|a| a.completion))
+                            as i32,
+                        opened_government: assessment
+                            .map_or(pb::OpenedGovernment::Unspecified, |a| {
+                                pb_opened_government(a.opened_government)
+                            }) as i32,
+                    }
+                })
+                .collect(),
         }
     }
 }

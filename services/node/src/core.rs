@@ -61,7 +61,16 @@ pub struct PetitionView {
     /// Its title and text: public once published (or filed in the clear under schema 1);
     /// before, only for those who may moderate ([`PetitionView::for_reader`]).
     pub text: Option<ShownText>,
+    /// Why moderation rejected it.
+    pub rejection_reason: Option<String>,
+    /// The council's answer.
+    pub answer: Option<domain::petition::PetitionAnswered>,
+    /// The latest implementation updates, oldest first (at most [`UPDATES_SHOWN`]).
+    pub updates: Vec<domain::petition::ImplementationUpdated>,
 }
+
+/// Implementation updates a petition's view shows (the latest).
+pub const UPDATES_SHOWN: u64 = 10;
 
 impl DialogueView {
     /// The view as any reader sees it (a dialogue holds no text that is not public).
@@ -102,6 +111,8 @@ pub struct DialogueView {
     pub announced: Option<domain::dialogue::DialogueAnnounced>,
     pub state: domain::dialogue::DialogueState,
     pub version: StreamVersion,
+    /// Its outcome report, once published.
+    pub outcome: Option<domain::dialogue::OutcomeReportPublished>,
 }
 
 /// A milestone with its title, as the node shows it.
@@ -113,6 +124,8 @@ pub struct MilestoneView {
     pub due: CivilDate,
     pub status: Option<ImplementationStatus>,
     pub overdue: bool,
+    /// The evidence of its latest progress report.
+    pub evidence_link: Option<String>,
 }
 
 /// An action plan as the node shows it.
@@ -121,6 +134,8 @@ pub struct PlanView {
     pub adopted: Option<domain::action_plan::PlanAdopted>,
     pub state: domain::action_plan::ActionPlanState,
     pub milestones: Vec<MilestoneView>,
+    /// Every commitment as added, in order.
+    pub commitments: Vec<domain::action_plan::CommitmentAdded>,
     pub version: StreamVersion,
 }
 
@@ -576,11 +591,48 @@ impl<B: Backend> NodeCore<B> {
             }
             None => None,
         };
+        // Moderation is the second event; after an answer come only implementation updates.
+        let mut rejection_reason = None;
+        let mut answer = None;
+        let mut updates = Vec::new();
+        if state.status == domain::petition::PetitionStatus::Rejected {
+            for row in self.log().read_stream(stream, StreamVersion(2), 1).await? {
+                if let domain::Event::Petition(PetitionEvent::Rejected(r)) = open_event(&row)? {
+                    rejection_reason = Some(r.reason);
+                }
+            }
+        }
+        if state.answered_at.is_some() {
+            let count = u64::from(state.implementation_updates);
+            let shown = count.min(UPDATES_SHOWN);
+            let from = version.0.saturating_sub(count);
+            let mut rows = self
+                .log()
+                .read_stream(stream, StreamVersion(from), 1)
+                .await?;
+            if shown > 0 {
+                let first = StreamVersion(version.0 - shown + 1);
+                let limit = u32::try_from(shown).unwrap_or(u32::MAX);
+                rows.extend(self.log().read_stream(stream, first, limit).await?);
+            }
+            for row in rows {
+                match open_event(&row)? {
+                    domain::Event::Petition(PetitionEvent::Answered(a)) => answer = Some(a),
+                    domain::Event::Petition(PetitionEvent::ImplementationUpdated(u)) => {
+                        updates.push(u);
+                    }
+                    _ => {}
+                }
+            }
+        }
         Ok(PetitionView {
             filed,
             state,
             version,
             text,
+            rejection_reason,
+            answer,
+            updates,
         })
     }
 
@@ -611,10 +663,22 @@ impl<B: Backend> NodeCore<B> {
             Some(domain::Event::Dialogue(DialogueEvent::Announced(a))) => Some(a),
             _ => None,
         };
+        // Nothing follows an outcome report: it is the last event.
+        let mut outcome = None;
+        if state.status == domain::dialogue::DialogueStatus::OutcomePublished {
+            for row in self.log().read_stream(stream, version, 1).await? {
+                if let domain::Event::Dialogue(DialogueEvent::OutcomePublished(o)) =
+                    open_event(&row)?
+                {
+                    outcome = Some(o);
+                }
+            }
+        }
         Ok(DialogueView {
             announced,
             state,
             version,
+            outcome,
         })
     }
 
@@ -625,6 +689,9 @@ impl<B: Backend> NodeCore<B> {
         let today = domain::kyiv_date(self.exec.now());
         let mut adopted = None;
         let mut milestones = Vec::new();
+        let mut commitments = Vec::new();
+        // The latest progress report's evidence of each milestone.
+        let mut evidence = std::collections::HashMap::new();
         let mut from = 1u64;
         loop {
             let rows = self
@@ -636,6 +703,12 @@ impl<B: Backend> NodeCore<B> {
             for row in &rows {
                 match open_event(row)? {
                     domain::Event::ActionPlan(ActionPlanEvent::Adopted(a)) => adopted = Some(a),
+                    domain::Event::ActionPlan(ActionPlanEvent::CommitmentAdded(c)) => {
+                        commitments.push(c);
+                    }
+                    domain::Event::ActionPlan(ActionPlanEvent::ProgressReported(p)) => {
+                        evidence.insert(p.milestone_id, p.evidence_link);
+                    }
                     domain::Event::ActionPlan(ActionPlanEvent::MilestoneAdded(m)) => {
                         let status = state.milestone(m.milestone_id).and_then(|s| s.status);
                         let overdue = state
@@ -648,16 +721,21 @@ impl<B: Backend> NodeCore<B> {
                             due: m.due,
                             status,
                             overdue,
+                            evidence_link: None,
                         });
                     }
                     _ => {}
                 }
             }
         }
+        for milestone in &mut milestones {
+            milestone.evidence_link = evidence.remove(&milestone.id).flatten();
+        }
         Ok(PlanView {
             adopted,
             state,
             milestones,
+            commitments,
             version,
         })
     }

@@ -29,6 +29,17 @@ async fn file(client: &mut node::auth::AuthedNodeClient) -> String {
     out.stream_id
 }
 
+/// A petition as the node shows it.
+async fn petition_view(client: &mut node::auth::AuthedNodeClient, petition: &str) -> pb::Petition {
+    client
+        .get_petition(pb::GetPetitionRequest {
+            petition_id: petition.to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commands_land_in_the_log_and_reach_jetstream_once_in_order() {
     let nats = testkit::NatsServer::start().await.unwrap();
@@ -74,17 +85,20 @@ async fn commands_land_in_the_log_and_reach_jetstream_once_in_order() {
     })
     .await
     .unwrap();
-    let view = c
-        .get_petition(pb::GetPetitionRequest {
-            petition_id: petition.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let view = petition_view(&mut c, &petition).await;
     assert_eq!(view.status, pb::PetitionStatus::Answered as i32);
     assert_eq!(view.signature_count, 3);
     assert_eq!(view.answered_on_time, Some(true));
     assert_eq!(view.title, "Освітлення парку");
+    // The node returns what it stores: the answer with its text and who gave it.
+    assert_eq!(view.answer, pb::AnswerDecision::Supported as i32);
+    assert_eq!(
+        (
+            view.answer_response.as_str(),
+            view.answer_responder_role.as_str()
+        ),
+        ("Підтримано.", "міський голова")
+    );
 
     // 1 filed + 1 published + 3 signed + 1 threshold + 1 consideration + 1 answer (the calendar
     // has no non-working dates, so no calendar event).
@@ -112,6 +126,45 @@ async fn commands_land_in_the_log_and_reach_jetstream_once_in_order() {
     for r in &relayed {
         assert!(!String::from_utf8_lossy(&r.payload).contains("diia:citizen"));
     }
+
+    // Implementation updates: the latest ten, oldest first, and how many there are.
+    for n in 1..=12 {
+        c.report_implementation(pb::ReportImplementationRequest {
+            request_id: request_id(),
+            petition_id: petition.clone(),
+            text: format!("Етап {n} виконано."),
+        })
+        .await
+        .unwrap();
+    }
+    let view = petition_view(&mut c, &petition).await;
+    assert_eq!(view.implementation_update_count, 12);
+    let texts: Vec<&str> = view
+        .implementation_updates
+        .iter()
+        .map(|u| u.text.as_str())
+        .collect();
+    assert_eq!(texts.len(), 10);
+    assert_eq!(
+        (texts[0], texts[9]),
+        ("Етап 3 виконано.", "Етап 12 виконано.")
+    );
+    assert_eq!(view.answer_response, "Підтримано.");
+
+    // A rejected petition shows why.
+    let rejected = file(&mut c).await;
+    c.reject_petition(pb::RejectPetitionRequest {
+        request_id: request_id(),
+        petition_id: rejected.clone(),
+        reason: "Питання не належить до повноважень громади.".into(),
+    })
+    .await
+    .unwrap();
+    let view = petition_view(&mut c, &rejected).await;
+    assert_eq!(
+        view.rejection_reason,
+        "Питання не належить до повноважень громади."
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -304,13 +357,7 @@ async fn expired_collections_close_exactly_once_across_restarts() {
     node.clock.advance_days(61);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let view = c
-            .get_petition(pb::GetPetitionRequest {
-                petition_id: petition.clone(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let view = petition_view(&mut c, &petition).await;
         if view.status == pb::PetitionStatus::CollectionFailed as i32 {
             break;
         }
@@ -615,6 +662,9 @@ async fn dialogues_and_plans_take_every_command_and_show_their_views() {
     assert_eq!(view.kind, pb::DialogueKind::PublicHearing as i32);
     assert_eq!((view.contributions, view.contributions_answered), (1, 1));
     assert_eq!(view.stream_version, 5);
+    // The node returns what it stores: the outcome report.
+    assert_eq!(view.outcome_report, "Бюджет додає освітлення.");
+    assert_eq!(view.council_decision_ref, "");
 
     let plan = c
         .adopt_plan(pb::AdoptPlanRequest {
@@ -697,6 +747,18 @@ async fn dialogues_and_plans_take_every_command_and_show_their_views() {
         view.milestones[0].status,
         pb::ImplementationStatus::Complete as i32
     );
+    // ...and the plan's documents: the decision, each commitment, each milestone's evidence.
+    assert_eq!(view.council_decision, "№ 7/2026");
+    assert_eq!(
+        view.milestones[0].evidence_link,
+        "https://example.gov.ua/evidence"
+    );
+    assert_eq!(view.commitment_details.len(), 1);
+    let detail = &view.commitment_details[0];
+    assert_eq!(detail.commitment_id, commitment);
+    assert_eq!(detail.description, "Публікувати бюджет як відкриті дані.");
+    assert_eq!(detail.lead_institution, "Фінансовий відділ");
+    assert_eq!(detail.completion, pb::ImplementationStatus::Complete as i32);
 
     let dialogues = c
         .list_dialogues(pb::ListDialoguesRequest::default())
