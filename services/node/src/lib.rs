@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod auth_api;
 pub mod command;
 pub mod config;
 pub mod convert;

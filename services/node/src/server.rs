@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use domain::NodeSecret;
 use event_store::{Backend, Log};
+use proto::node::v1::auth_service_server::AuthServiceServer;
 use proto::node::v1::log_service_server::LogServiceServer;
 use proto::node::v1::node_service_server::NodeServiceServer;
 use relay::{RelayConfig, RelayHandle, RelayStatus};
@@ -17,8 +18,10 @@ use tokio::task::JoinHandle;
 
 use crate::api::NodeApi;
 use crate::auth::Authenticator;
+use crate::auth::accounts::{AccountRegistry, Sessions};
 use crate::auth::clients::ClientRegistry;
 use crate::auth::oidc::OidcVerifier;
+use crate::auth_api::AuthApi;
 use crate::config::NodeSettings;
 use crate::core::NodeCore;
 use crate::executor::{Clock, system_clock};
@@ -72,8 +75,13 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
 /// How often the clients file is looked at for changes.
 const CLIENTS_RELOAD_PERIOD: Duration = Duration::from_secs(2);
 
-/// Reads the machine clients again whenever their file changes, until shutdown.
-async fn watch_clients(clients: Arc<ClientRegistry>, stop: watch::Receiver<bool>) {
+/// Reads the machine clients and staff accounts again whenever their files change, until
+/// shutdown.
+async fn watch_access(
+    clients: Arc<ClientRegistry>,
+    accounts: Arc<AccountRegistry>,
+    stop: watch::Receiver<bool>,
+) {
     let mut tick = tokio::time::interval(CLIENTS_RELOAD_PERIOD);
     let shutdown = stopped(stop);
     tokio::pin!(shutdown);
@@ -81,12 +89,17 @@ async fn watch_clients(clients: Arc<ClientRegistry>, stop: watch::Receiver<bool>
         tokio::select! {
             _ = &mut shutdown => return,
             _ = tick.tick() => {
-                let clients = clients.clone();
-                match tokio::task::spawn_blocking(move || clients.reload_if_changed()).await {
-                    Ok(Ok(true)) => tracing::info!("machine clients read again"),
-                    Ok(Ok(false)) => {}
-                    Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "the clients file does not read; the clients known before are kept"),
-                    Err(_) => {}
+                let (clients, accounts) = (clients.clone(), accounts.clone());
+                let reloaded = tokio::task::spawn_blocking(move || {
+                    [("clients", clients.reload_if_changed()), ("accounts", accounts.reload_if_changed())]
+                })
+                .await;
+                for (file, result) in reloaded.into_iter().flatten() {
+                    match result {
+                        Ok(true) => tracing::info!(file, "access file read again"),
+                        Ok(false) => {}
+                        Err(e) => tracing::error!(file, error = %format!("{e:#}"), "an access file does not read; what was known before is kept"),
+                    }
                 }
             }
         }
@@ -127,6 +140,7 @@ async fn start_on<B: Backend>(
     let mut tasks = Vec::new();
 
     let clients = Arc::new(ClientRegistry::open(&settings.dir)?);
+    let accounts = Arc::new(AccountRegistry::open(&settings.dir)?);
     let oidc = settings
         .oidc
         .clone()
@@ -135,10 +149,16 @@ async fn start_on<B: Backend>(
     let auth = Arc::new(Authenticator::new(
         oidc,
         clients.clone(),
+        accounts.clone(),
+        Sessions::new(&settings.secret),
         settings.tls.is_some(),
         clock.clone(),
     ));
-    tasks.push(tokio::spawn(watch_clients(clients, stop_rx.clone())));
+    tasks.push(tokio::spawn(watch_access(
+        clients,
+        accounts,
+        stop_rx.clone(),
+    )));
     if auth.oidc().is_some() {
         let auth = auth.clone();
         tasks.push(tokio::spawn(async move {
@@ -157,6 +177,7 @@ async fn start_on<B: Backend>(
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<NodeServiceServer<NodeApi<B>>>().await;
     health.set_serving::<LogServiceServer<LogApi<B>>>().await;
+    health.set_serving::<AuthServiceServer<AuthApi>>().await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -184,8 +205,12 @@ async fn start_on<B: Backend>(
         .add_service(health_service)
         .add_service(reflection)
         .add_service(
-            NodeServiceServer::new(NodeApi::new(core.clone(), metrics.clone(), auth))
+            NodeServiceServer::new(NodeApi::new(core.clone(), metrics.clone(), auth.clone()))
                 .max_decoding_message_size(request_size),
+        )
+        .add_service(
+            AuthServiceServer::new(AuthApi::new(auth))
+                .max_decoding_message_size(LOG_REQUEST_SIZE_MAX),
         )
         .add_service(
             LogServiceServer::new(LogApi::new(log.clone()))

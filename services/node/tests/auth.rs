@@ -497,3 +497,99 @@ async fn a_machine_client_proves_itself_with_its_tls_certificate() {
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staff_account_signs_in_for_a_session_that_ends_with_it() {
+    let node = TestNode::start(None, 100).await;
+    node::auth::accounts::add(
+        node.dir.path(),
+        "olena",
+        &[node::auth::Role::Moderator],
+        "correct horse battery staple",
+    )
+    .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    let mut auth = pb::auth_service_client::AuthServiceClient::connect(node.url())
+        .await
+        .unwrap();
+    let sign_in = |account: &str, password: &str| pb::SignInRequest {
+        account: account.into(),
+        password: password.into(),
+    };
+    // A wrong password and an unknown account get the same answer.
+    for (account, password) in [
+        ("olena", "wrong horse battery staple"),
+        ("nobody", "correct horse battery staple"),
+    ] {
+        let err = auth.sign_in(sign_in(account, password)).await.unwrap_err();
+        assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
+        assert_eq!(err.message(), "unknown account or wrong password");
+    }
+    let session = auth
+        .sign_in(sign_in("olena", "correct horse battery staple"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(session.roles, vec!["moderator"]);
+
+    // The session moderates, and only moderates: an account is not a resident.
+    let petition = node
+        .client()
+        .await
+        .file_petition(file_request("platform-resident-1"))
+        .await
+        .unwrap()
+        .into_inner()
+        .stream_id;
+    let mut staff = as_holder(&node, &session.session_token).await;
+    let size = node.log_size();
+    let err = staff
+        .sign_petition(sign_request(&petition))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    // It reads the text awaiting moderation.
+    let view = staff
+        .get_petition(pb::GetPetitionRequest {
+            petition_id: petition.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(view.title, "Освітлення парку");
+    staff
+        .publish_petition(pb::PublishPetitionRequest {
+            request_id: request_id(),
+            petition_id: petition.clone(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(node.log_size(), size + 1);
+
+    // A session ends after eight hours on the node's clock...
+    node.clock.advance_days(1);
+    let err = staff
+        .sign_petition(sign_request(&petition))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
+    // ...and with its account.
+    let fresh = auth
+        .sign_in(sign_in("olena", "correct horse battery staple"))
+        .await
+        .unwrap()
+        .into_inner();
+    node::auth::accounts::remove(node.dir.path(), "olena").unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    let err = as_holder(&node, &fresh.session_token)
+        .await
+        .reject_petition(pb::RejectPetitionRequest {
+            request_id: request_id(),
+            petition_id: petition,
+            reason: "—".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
+    assert_eq!(node.log_size(), size + 1);
+}

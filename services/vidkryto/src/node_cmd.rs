@@ -18,6 +18,9 @@ pub enum NodeCommand {
     /// Machine clients allowed to write (an e-petition platform, the council's systems).
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Node-local staff accounts (officials who do not sign in through the identity provider).
+    #[command(subcommand)]
+    Account(AccountCommand),
     /// Erase a petition's title and text that were never made public, on a lawful request.
     /// The log holds only their commitment, so it verifies as before; the erasure (when,
     /// why) is recorded, never the text.
@@ -52,6 +55,30 @@ pub enum ClientCommand {
     Remove(ClientNameArgs),
     /// List the clients and their permissions.
     List(ClientDirArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Add an account; its password is read from --password-file, else from standard input
+    /// (one line).
+    Add(AccountAddArgs),
+    /// Remove an account; its sessions end within two seconds.
+    Remove(ClientNameArgs),
+    /// List the accounts and their roles.
+    List(ClientDirArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AccountAddArgs {
+    #[command(flatten)]
+    pub account: ClientNameArgs,
+    /// Its roles: moderator, official, coordinator, administrator (repeat or separate with
+    /// commas).
+    #[arg(long = "role", value_delimiter = ',', required = true)]
+    pub roles: Vec<String>,
+    /// A file holding the password (12 to 1,024 bytes; a final newline is dropped).
+    #[arg(long)]
+    pub password_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -173,6 +200,7 @@ pub async fn run(cmd: NodeCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         NodeCommand::Client(c) => client(c),
+        NodeCommand::Account(c) => account(c),
         NodeCommand::EraseText(a) => {
             let parse = |flag: &str, text: &str| {
                 uuid::Uuid::parse_str(text).with_context(|| format!("{flag} {text:?} is not an id"))
@@ -200,6 +228,56 @@ pub async fn run(cmd: NodeCommand) -> anyhow::Result<ExitCode> {
 }
 
 use node::texts::TextOf;
+
+fn account(cmd: AccountCommand) -> anyhow::Result<ExitCode> {
+    use node::auth::Role;
+    use node::auth::accounts;
+    match cmd {
+        AccountCommand::Add(a) => {
+            let roles = a
+                .roles
+                .iter()
+                .map(|r| {
+                    Role::parse(r.trim()).with_context(|| {
+                        format!(
+                            "--role {r:?}: one of moderator, official, coordinator, administrator"
+                        )
+                    })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let password = match &a.password_file {
+                Some(path) => wire::read_secret_file(path)?,
+                None => {
+                    let mut line = String::new();
+                    std::io::stdin()
+                        .read_line(&mut line)
+                        .context("failed to read the password from standard input")?;
+                    line
+                }
+            };
+            let password = password.strip_suffix('\n').unwrap_or(&password);
+            let password = password.strip_suffix('\r').unwrap_or(password);
+            let name = a.account.name;
+            accounts::add(&a.account.dir.dir, &name, &roles, password)?;
+            println!("account {name} added");
+        }
+        AccountCommand::Remove(a) => {
+            accounts::remove(&a.dir.dir, &a.name)?;
+            println!("account {} removed", a.name);
+        }
+        AccountCommand::List(a) => {
+            for entry in accounts::list(&a.dir)? {
+                println!(
+                    "{}\t{}\t{}",
+                    entry.name,
+                    entry.roles.join(","),
+                    entry.created
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
 
 fn client(cmd: ClientCommand) -> anyhow::Result<ExitCode> {
     use node::auth::Permission;

@@ -331,3 +331,95 @@ fn a_log_written_under_schema_1_still_verifies() {
     assert_eq!(report["ok"], true, "{report}");
     assert_eq!(report["events_checked"], 17, "{report}");
 }
+
+/// The operator's access commands: machine clients and staff accounts are added, listed and
+/// removed; bad input is a message and exit code 2, and changes nothing.
+#[test]
+fn clients_and_accounts_are_managed_from_the_command_line() {
+    use std::io::Write as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("node");
+    let dir_arg = dir.to_str().unwrap();
+    let init = vidkryto(&[
+        "node",
+        "init",
+        "--dir",
+        dir_arg,
+        "--municipality",
+        "UA74040130000074451",
+        "--signature-threshold",
+        "100",
+    ]);
+    assert!(init.status.success(), "{init:?}");
+
+    let added = vidkryto(&[
+        "node",
+        "client",
+        "add",
+        "--dir",
+        dir_arg,
+        "--name",
+        "e-petitions",
+        "--permission",
+        "participate",
+    ]);
+    assert!(added.status.success(), "{added:?}");
+    assert!(stdout(&added).lines().any(|l| l.starts_with("vkt_")));
+    let bad = vidkryto(&[
+        "node",
+        "client",
+        "add",
+        "--dir",
+        dir_arg,
+        "--name",
+        "x",
+        "--permission",
+        "everything",
+    ]);
+    assert_eq!(bad.status.code(), Some(2), "{bad:?}");
+    let listed = stdout(&vidkryto(&["node", "client", "list", "--dir", dir_arg]));
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    assert!(
+        listed.starts_with("e-petitions\tparticipate\ttoken"),
+        "{listed}"
+    );
+
+    let account = |password: &str, role: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vidkryto"))
+            .args([
+                "node", "account", "add", "--dir", dir_arg, "--name", "olena",
+            ])
+            .args(["--role", role])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    assert_eq!(account("short", "moderator").status.code(), Some(2));
+    assert_eq!(
+        account("correct horse battery staple", "mayor")
+            .status
+            .code(),
+        Some(2)
+    );
+    let ok = account("correct horse battery staple", "moderator");
+    assert!(ok.status.success(), "{ok:?}");
+    let listed = stdout(&vidkryto(&["node", "account", "list", "--dir", dir_arg]));
+    assert!(listed.starts_with("olena\tmoderator\t"), "{listed}");
+    let stored = std::fs::read_to_string(dir.join("accounts.toml")).unwrap();
+    assert!(
+        !stored.contains("correct horse"),
+        "the password is kept only hashed"
+    );
+    let removed = vidkryto(&[
+        "node", "account", "remove", "--dir", dir_arg, "--name", "olena",
+    ]);
+    assert!(removed.status.success(), "{removed:?}");
+    assert_eq!(
+        stdout(&vidkryto(&["node", "account", "list", "--dir", dir_arg])),
+        ""
+    );
+}

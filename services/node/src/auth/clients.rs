@@ -9,8 +9,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
-use std::time::SystemTime;
+use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use base64::Engine as _;
@@ -19,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use super::permission::Permission;
+use super::watched::{Watched, read_toml, write_toml};
 
 /// The file's name in the node's directory.
 pub const CLIENTS_FILE: &str = "clients.toml";
@@ -87,12 +87,7 @@ fn hex_digest(bytes: &[u8]) -> String {
 
 fn read_file(dir: &Path) -> anyhow::Result<ClientsFile> {
     let path = dir.join(CLIENTS_FILE);
-    if !path.exists() {
-        return Ok(ClientsFile::default());
-    }
-    let text = wire::read_secret_file(&path)?;
-    let file: ClientsFile =
-        toml::from_str(&text).with_context(|| format!("{} is not valid", path.display()))?;
+    let file: ClientsFile = read_toml(&path)?;
     if file.clients.len() > CLIENTS_MAX {
         bail!("{} lists more than {CLIENTS_MAX} clients", path.display());
     }
@@ -100,17 +95,11 @@ fn read_file(dir: &Path) -> anyhow::Result<ClientsFile> {
 }
 
 fn write_file(dir: &Path, file: &ClientsFile) -> anyhow::Result<()> {
-    let path = dir.join(CLIENTS_FILE);
-    let temporary = dir.join(format!("{CLIENTS_FILE}.new"));
-    let _ = std::fs::remove_file(&temporary);
-    let text = format!(
-        "# Machine clients of this node: `vidkryto node client add | remove | list`.\n{}",
-        toml::to_string_pretty(file).context("failed to write the clients")?
-    );
-    wire::write_secret_file(&temporary, &text)
-        .with_context(|| format!("failed to write {}", temporary.display()))?;
-    std::fs::rename(&temporary, &path)
-        .with_context(|| format!("failed to replace {}", path.display()))
+    write_toml(
+        &dir.join(CLIENTS_FILE),
+        "Machine clients of this node: `vidkryto node client add | remove | list`.",
+        file,
+    )
 }
 
 /// Adds a client; returns its API token when it proves itself by token (shown only now).
@@ -222,63 +211,32 @@ impl Index {
 
 /// The clients a running node knows, read again when the file changes.
 #[derive(Debug)]
-pub struct ClientRegistry {
-    dir: PathBuf,
-    index: RwLock<Arc<Index>>,
-    seen: RwLock<Option<SystemTime>>,
-}
+pub struct ClientRegistry(Watched<Index>);
 
 impl ClientRegistry {
     /// Reads the node's clients (none when the file does not exist).
     pub fn open(dir: &Path) -> anyhow::Result<Self> {
-        let registry = Self {
-            dir: dir.to_owned(),
-            index: RwLock::new(Arc::new(Index::default())),
-            seen: RwLock::new(None),
-        };
-        registry.reload()?;
-        Ok(registry)
-    }
-
-    fn modified(&self) -> Option<SystemTime> {
-        std::fs::metadata(self.dir.join(CLIENTS_FILE))
-            .and_then(|m| m.modified())
-            .ok()
-    }
-
-    fn reload(&self) -> anyhow::Result<()> {
-        let modified = self.modified();
-        let file = read_file(&self.dir)?;
-        *self.index.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(Index::of(&file));
-        *self.seen.write().unwrap_or_else(|e| e.into_inner()) = modified;
-        Ok(())
+        Ok(Self(Watched::open(dir.join(CLIENTS_FILE), |path| {
+            Ok(Index::of(&read_file(path.parent().unwrap_or(path))?))
+        })?))
     }
 
     /// Reads the file again if it changed since last read. A file that no longer reads keeps
     /// the clients known before (and is reported).
     pub fn reload_if_changed(&self) -> anyhow::Result<bool> {
-        let modified = self.modified();
-        if modified == *self.seen.read().unwrap_or_else(|e| e.into_inner()) {
-            return Ok(false);
-        }
-        self.reload()?;
-        Ok(true)
-    }
-
-    fn index(&self) -> Arc<Index> {
-        self.index.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.0.reload_if_changed()
     }
 
     /// The client whose API token this is.
     pub fn by_token(&self, token: &str) -> Option<Arc<Client>> {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        self.index().by_token.get(&digest).cloned()
+        self.0.get().by_token.get(&digest).cloned()
     }
 
     /// The client whose TLS certificate (DER) this is.
     pub fn by_certificate(&self, der: &[u8]) -> Option<Arc<Client>> {
         let digest: [u8; 32] = Sha256::digest(der).into();
-        self.index().by_certificate.get(&digest).cloned()
+        self.0.get().by_certificate.get(&digest).cloned()
     }
 }
 
@@ -344,9 +302,7 @@ mod tests {
         );
         assert!(add(dir.path(), "nothing", vec![], Credential::Token).is_err());
         remove(dir.path(), "e-petitions").unwrap();
-        // A change within the same second of the file's time is still seen: the name is gone.
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        registry.reload().unwrap();
+        assert!(registry.reload_if_changed().unwrap());
         assert!(registry.by_token(&token).is_none());
         assert!(remove(dir.path(), "e-petitions").is_err());
     }

@@ -15,10 +15,12 @@
 //! travel only over TLS, or over plain text from a loopback peer, where they never leave the
 //! machine (`wire::credentials_transport_allowed`).
 
+pub mod accounts;
 pub mod clients;
 pub mod http;
 pub mod oidc;
 mod permission;
+pub mod watched;
 
 pub use permission::{Permission, Role};
 
@@ -34,7 +36,9 @@ use tonic::metadata::{Ascii, MetadataMap, MetadataValue};
 use tonic::{Code, Status};
 
 use crate::executor::Clock;
+use accounts::{AccountRegistry, Sessions};
 use clients::ClientRegistry;
+use event_store_core::Timestamp;
 use oidc::{OidcError, OidcVerifier};
 
 /// Who a request proved to be.
@@ -85,6 +89,21 @@ impl Principal {
         Self {
             identity: Identity::Person {
                 subject: format!("oidc:{digest}"),
+            },
+            permissions,
+            expires_at: None,
+        }
+    }
+
+    /// A node-local staff account: the permissions of its roles (not a resident's: an
+    /// account never signs or files).
+    pub fn staff(name: &str, roles: &[Role]) -> Self {
+        let mut permissions: Vec<Permission> = roles.iter().map(|r| r.permission()).collect();
+        permissions.sort();
+        permissions.dedup();
+        Self {
+            identity: Identity::Person {
+                subject: format!("account:{name}"),
             },
             permissions,
             expires_at: None,
@@ -193,6 +212,8 @@ pub struct Knock<'a> {
 pub struct Authenticator {
     oidc: Option<OidcVerifier>,
     clients: Arc<ClientRegistry>,
+    accounts: Arc<AccountRegistry>,
+    sessions: Sessions,
     tls: bool,
     clock: Clock,
     verified: Mutex<HashMap<[u8; 32], Principal>>,
@@ -211,12 +232,16 @@ impl Authenticator {
     pub fn new(
         oidc: Option<OidcVerifier>,
         clients: Arc<ClientRegistry>,
+        accounts: Arc<AccountRegistry>,
+        sessions: Sessions,
         tls: bool,
         clock: Clock,
     ) -> Self {
         Self {
             oidc,
             clients,
+            accounts,
+            sessions,
             tls,
             clock,
             verified: Mutex::new(HashMap::new()),
@@ -225,6 +250,23 @@ impl Authenticator {
 
     pub fn oidc(&self) -> Option<&OidcVerifier> {
         self.oidc.as_ref()
+    }
+
+    /// Whether credentials may be taken from `peer` on this listener.
+    pub fn transport_allows(&self, peer: Option<SocketAddr>) -> bool {
+        wire::credentials_transport_allowed(peer, self.tls)
+    }
+
+    /// Signs a staff account in (CPU-heavy: run off the async threads): a session token and
+    /// its end, or `None` for an unknown account or a wrong password.
+    pub fn sign_in(
+        &self,
+        account: &str,
+        password: &str,
+    ) -> Option<(Arc<accounts::Account>, String, Timestamp)> {
+        let account = self.accounts.check(account, password)?;
+        let (token, ends) = self.sessions.issue(&account.name, (self.clock)());
+        Some((account, token, ends))
     }
 
     /// Who `knock` proves to be: a client by its certificate, else by the bearer credential.
@@ -241,6 +283,16 @@ impl Authenticator {
             return Err(AuthError::Transport);
         }
         let token = bearer(value)?;
+        if token.starts_with(accounts::SESSION_PREFIX) {
+            let name = self
+                .sessions
+                .check(token, (self.clock)())
+                .map_err(|why| AuthError::Rejected(why.into()))?;
+            return match self.accounts.get(&name) {
+                Some(account) => Ok(Principal::staff(&account.name, &account.roles)),
+                None => Err(AuthError::Rejected("the account no longer exists".into())),
+            };
+        }
         if token.starts_with(clients::TOKEN_PREFIX) {
             return match self.clients.by_token(token) {
                 Some(client) => Ok(Principal::client(&client)),

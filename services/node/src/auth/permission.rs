@@ -67,6 +67,16 @@ impl Role {
         })
     }
 
+    /// Its name in tokens, files and flags.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Moderator => "moderator",
+            Self::Official => "official",
+            Self::Coordinator => "coordinator",
+            Self::Administrator => "administrator",
+        }
+    }
+
     pub fn permission(self) -> Permission {
         match self {
             Self::Moderator => Permission::Moderate,

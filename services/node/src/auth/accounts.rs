@@ -1,0 +1,315 @@
+//! Node-local staff accounts, for a hromada whose officials do not sign in through the
+//! identity provider: a name, roles and a password kept as an Argon2id PHC string, in
+//! `accounts.toml` (owner-only; `vidkryto node account add | remove | list`). An official
+//! signs in with `AuthService.SignIn` and gets a **session token** (`vks_…`, eight hours): the
+//! account's name and the session's end, MACed with a key derived from the node's secret, so
+//! the node keeps no session state. Every use checks the MAC, the end on the node's clock, and
+//! that the account still exists, taking its roles as they are now: removing an account, or
+//! a role, takes effect within two seconds for every session.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::bail;
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use hmac::{Hmac, Mac as _};
+use rand::RngCore as _;
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+use super::permission::Role;
+use super::watched::{Watched, read_toml, write_toml};
+use event_store_core::Timestamp;
+
+/// The file's name in the node's directory.
+pub const ACCOUNTS_FILE: &str = "accounts.toml";
+/// Every session token starts so.
+pub const SESSION_PREFIX: &str = "vks_";
+/// How long a session lasts.
+pub const SESSION_LIFETIME: Duration = Duration::from_secs(8 * 3_600);
+/// Shortest and longest password, in bytes.
+pub const PASSWORD_LEN_MIN: usize = 12;
+pub const PASSWORD_LEN_MAX: usize = 1_024;
+/// Most accounts in the file.
+pub const ACCOUNTS_MAX: usize = 1_000;
+
+/// One account as the file keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountEntry {
+    pub name: String,
+    /// Role names: `moderator`, `official`, `coordinator`, `administrator`.
+    pub roles: Vec<String>,
+    /// Argon2id PHC string of the password.
+    pub password: String,
+    /// When it was added (RFC 3339, UTC).
+    pub created: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccountsFile {
+    #[serde(default, rename = "account")]
+    accounts: Vec<AccountEntry>,
+}
+
+fn read_file(dir: &Path) -> anyhow::Result<AccountsFile> {
+    let path = dir.join(ACCOUNTS_FILE);
+    let file: AccountsFile = read_toml(&path)?;
+    if file.accounts.len() > ACCOUNTS_MAX {
+        bail!("{} lists more than {ACCOUNTS_MAX} accounts", path.display());
+    }
+    Ok(file)
+}
+
+fn write_file(dir: &Path, file: &AccountsFile) -> anyhow::Result<()> {
+    write_toml(
+        &dir.join(ACCOUNTS_FILE),
+        "Staff accounts of this node: `vidkryto node account add | remove | list`.",
+        file,
+    )
+}
+
+fn check_password(password: &str) -> anyhow::Result<()> {
+    if !(PASSWORD_LEN_MIN..=PASSWORD_LEN_MAX).contains(&password.len()) {
+        bail!("a password is {PASSWORD_LEN_MIN} to {PASSWORD_LEN_MAX} bytes");
+    }
+    Ok(())
+}
+
+/// The Argon2id PHC string of `password` under a fresh salt.
+fn hash_password(password: &str) -> anyhow::Result<String> {
+    let mut salt = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut salt);
+    let salt = SaltString::encode_b64(&salt).map_err(|e| anyhow::anyhow!("salt: {e}"))?;
+    Ok(argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|e| anyhow::anyhow!("failed to hash the password: {e}"))?
+        .to_string())
+}
+
+/// Adds an account with `roles` and `password`.
+pub fn add(dir: &Path, name: &str, roles: &[Role], password: &str) -> anyhow::Result<()> {
+    super::clients::check_name(name)?;
+    if roles.is_empty() {
+        bail!("an account needs at least one role");
+    }
+    check_password(password)?;
+    let mut file = read_file(dir)?;
+    if file.accounts.iter().any(|a| a.name == name) {
+        bail!("an account named {name:?} exists already (remove it first)");
+    }
+    if file.accounts.len() >= ACCOUNTS_MAX {
+        bail!("the node has {ACCOUNTS_MAX} accounts already");
+    }
+    let mut roles: Vec<String> = roles.iter().map(|r| r.name().to_owned()).collect();
+    roles.sort();
+    roles.dedup();
+    file.accounts.push(AccountEntry {
+        name: name.to_owned(),
+        roles,
+        password: hash_password(password)?,
+        created: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+    });
+    write_file(dir, &file)
+}
+
+/// Removes an account by name; its sessions end with it.
+pub fn remove(dir: &Path, name: &str) -> anyhow::Result<()> {
+    let mut file = read_file(dir)?;
+    let before = file.accounts.len();
+    file.accounts.retain(|a| a.name != name);
+    if file.accounts.len() == before {
+        bail!("no account named {name:?}");
+    }
+    write_file(dir, &file)
+}
+
+/// The accounts, as the file lists them.
+pub fn list(dir: &Path) -> anyhow::Result<Vec<AccountEntry>> {
+    Ok(read_file(dir)?.accounts)
+}
+
+/// An account a running node knows.
+#[derive(Clone, Debug)]
+pub struct Account {
+    pub name: String,
+    pub roles: Vec<Role>,
+    password: String,
+}
+
+/// A PHC string that verifies nothing, checked when an account is unknown so that a wrong
+/// name takes as long as a wrong password.
+fn decoy() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| hash_password("decoy password, never valid").unwrap_or_default())
+}
+
+/// The accounts a running node knows, read again when the file changes.
+#[derive(Debug)]
+pub struct AccountRegistry(Watched<Vec<Arc<Account>>>);
+
+impl AccountRegistry {
+    /// Reads the node's accounts (none when the file does not exist).
+    pub fn open(dir: &Path) -> anyhow::Result<Self> {
+        Ok(Self(Watched::open(dir.join(ACCOUNTS_FILE), |path| {
+            let file = read_file(path.parent().unwrap_or(path))?;
+            Ok(file
+                .accounts
+                .into_iter()
+                .map(|a| {
+                    Arc::new(Account {
+                        roles: a.roles.iter().filter_map(|r| Role::parse(r)).collect(),
+                        name: a.name,
+                        password: a.password,
+                    })
+                })
+                .collect())
+        })?))
+    }
+
+    pub fn reload_if_changed(&self) -> anyhow::Result<bool> {
+        self.0.reload_if_changed()
+    }
+
+    /// The account named `name`.
+    pub fn get(&self, name: &str) -> Option<Arc<Account>> {
+        self.0.get().iter().find(|a| a.name == name).cloned()
+    }
+
+    /// The account if `password` is its password (CPU-heavy: Argon2id; run it off the async
+    /// threads). An unknown name costs the same as a wrong password.
+    pub fn check(&self, name: &str, password: &str) -> Option<Arc<Account>> {
+        let account = self.get(name);
+        let phc: &str = match &account {
+            Some(a) => &a.password,
+            None => decoy(),
+        };
+        let ok = password.len() <= PASSWORD_LEN_MAX
+            && PasswordHash::new(phc).is_ok_and(|hash| {
+                argon2::Argon2::default()
+                    .verify_password(password.as_bytes(), &hash)
+                    .is_ok()
+            });
+        account.filter(|_| ok)
+    }
+}
+
+/// Issues and checks session tokens with a key derived from the node's secret.
+#[derive(Clone)]
+pub struct Sessions {
+    key: [u8; 32],
+}
+
+impl std::fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sessions(..)")
+    }
+}
+
+/// Longest account name a token carries (names are checked when accounts are added).
+const NAME_IN_TOKEN_MAX: usize = 64;
+
+impl Sessions {
+    /// Sessions keyed by `HMAC-SHA-256(node secret, "vidkryto/session-key/v1")`.
+    pub fn new(secret: &[u8; 32]) -> Self {
+        let mut mac = <Hmac<Sha256>>::new_from_slice(secret).expect("HMAC takes any key length");
+        mac.update(b"vidkryto/session-key/v1");
+        Self {
+            key: mac.finalize().into_bytes().into(),
+        }
+    }
+
+    fn mac(&self, body: &[u8]) -> [u8; 32] {
+        let mut mac = <Hmac<Sha256>>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        mac.update(body);
+        mac.finalize().into_bytes().into()
+    }
+
+    /// A token for `account`, ending `SESSION_LIFETIME` after `now`; and that end.
+    pub fn issue(&self, account: &str, now: Timestamp) -> (String, Timestamp) {
+        let lifetime = i64::try_from(SESSION_LIFETIME.as_micros()).unwrap_or(i64::MAX);
+        let ends = Timestamp(now.0.saturating_add(lifetime));
+        let mut body = ends.0.to_be_bytes().to_vec();
+        body.extend(account.as_bytes());
+        let tag = self.mac(&body);
+        (
+            format!("{SESSION_PREFIX}{}.{}", B64.encode(&body), B64.encode(tag)),
+            ends,
+        )
+    }
+
+    /// The account a token names, if its MAC holds and it has not ended at `now`.
+    pub fn check(&self, token: &str, now: Timestamp) -> Result<String, &'static str> {
+        let rest = token
+            .strip_prefix(SESSION_PREFIX)
+            .ok_or("not a session token")?;
+        let (body, tag) = rest.split_once('.').ok_or("not a session token")?;
+        let body = B64.decode(body).map_err(|_| "not a session token")?;
+        let tag = B64.decode(tag).map_err(|_| "not a session token")?;
+        let mut mac = <Hmac<Sha256>>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        mac.update(&body);
+        mac.verify_slice(&tag)
+            .map_err(|_| "the session token is not this node's")?;
+        if body.len() < 8 || body.len() > 8 + NAME_IN_TOKEN_MAX {
+            return Err("not a session token");
+        }
+        let (ends, name) = body.split_at(8);
+        let ends = i64::from_be_bytes(ends.try_into().map_err(|_| "not a session token")?);
+        if now.0 >= ends {
+            return Err("the session has ended; sign in again");
+        }
+        String::from_utf8(name.to_vec()).map_err(|_| "not a session token")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_is_kept_as_argon2id_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        add(
+            dir.path(),
+            "olena",
+            &[Role::Moderator],
+            "correct horse battery",
+        )
+        .unwrap();
+        let text = std::fs::read_to_string(dir.path().join(ACCOUNTS_FILE)).unwrap();
+        assert!(text.contains("$argon2id$"), "{text}");
+        assert!(!text.contains("correct horse"));
+        let registry = AccountRegistry::open(dir.path()).unwrap();
+        let account = registry.check("olena", "correct horse battery").unwrap();
+        assert_eq!(account.roles, vec![Role::Moderator]);
+        assert!(registry.check("olena", "wrong password!!").is_none());
+        assert!(registry.check("nobody", "correct horse battery").is_none());
+        assert!(add(dir.path(), "short", &[Role::Official], "too short").is_err());
+        assert!(add(dir.path(), "olena", &[Role::Official], "another long one").is_err());
+    }
+
+    #[test]
+    fn a_session_holds_until_its_end_and_only_under_its_nodes_key() {
+        let sessions = Sessions::new(&[1; 32]);
+        let now = Timestamp(1_800_000_000_000_000);
+        let (token, ends) = sessions.issue("olena", now);
+        assert!(token.starts_with(SESSION_PREFIX));
+        assert_eq!(sessions.check(&token, now), Ok("olena".to_owned()));
+        assert!(sessions.check(&token, ends).is_err(), "ended");
+        assert!(
+            Sessions::new(&[2; 32]).check(&token, now).is_err(),
+            "another node's key"
+        );
+        // A token whose name was changed no longer verifies.
+        let (body, tag) = token[SESSION_PREFIX.len()..].split_once('.').unwrap();
+        let mut bytes = B64.decode(body).unwrap();
+        bytes.extend(b"x");
+        let forged = format!("{SESSION_PREFIX}{}.{tag}", B64.encode(bytes));
+        assert!(sessions.check(&forged, now).is_err());
+        assert!(sessions.check("vks_garbage", now).is_err());
+    }
+}
