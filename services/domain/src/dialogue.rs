@@ -256,6 +256,12 @@ impl DialogueState {
     }
 }
 
+/// Checks a contribution's text against the bounds a submission holds it to (callers check
+/// before keeping the text anywhere).
+pub fn check_contribution_text(text: &str) -> Result<(), DomainError> {
+    check_paragraphs("text", text, CONTRIBUTION_LEN_MAX)
+}
+
 /// Decides a dialogue command.
 pub fn decide(
     state: &DialogueState,
@@ -312,7 +318,7 @@ pub fn decide(
             if is_full(state.contributions.len(), CONTRIBUTIONS_MAX) {
                 return refused(Refusal::TooManyContributions);
             }
-            check_paragraphs("text", &text.text, CONTRIBUTION_LEN_MAX)?;
+            check_contribution_text(&text.text)?;
             DialogueEvent::ContributionSubmitted(ContributionSubmitted {
                 dialogue_id,
                 contribution_id,

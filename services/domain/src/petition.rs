@@ -668,8 +668,14 @@ pub fn evolve(mut state: PetitionState, event: &PetitionEvent) -> PetitionState 
 
 /// Checks a petition's title and text against their bounds.
 fn check_text(text: &PetitionText) -> Result<(), DomainError> {
-    check_line("title", &text.title, TITLE_LEN_MAX)?;
-    check_paragraphs("text", &text.text, PETITION_TEXT_LEN_MAX)
+    check_title_and_text(&text.title, &text.text)
+}
+
+/// Checks a petition's title and text against the bounds a filing holds them to (callers
+/// check before keeping the text anywhere).
+pub fn check_title_and_text(title: &str, text: &str) -> Result<(), DomainError> {
+    check_line("title", title, TITLE_LEN_MAX)?;
+    check_paragraphs("text", text, PETITION_TEXT_LEN_MAX)
 }
 
 impl PetitionCommand {

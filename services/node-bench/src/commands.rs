@@ -155,8 +155,10 @@ pub async fn library_run(commands: usize) -> anyhow::Result<f64> {
             request,
             action: Action::FilePetition {
                 author_subject: Subject::parse("author_subject", "diia:author".to_owned())?,
-                title: format!("Освітлення вулиці № {n}"),
-                text: "Просимо встановити ліхтарі вздовж вулиці до школи.".to_owned(),
+                title: node::command::Private(format!("Освітлення вулиці № {n}")),
+                text: node::command::Private(
+                    "Просимо встановити ліхтарі вздовж вулиці до школи.".to_owned(),
+                ),
                 category: "infrastructure".to_owned(),
             },
         })

@@ -47,6 +47,17 @@ impl std::fmt::Debug for Subject {
     }
 }
 
+/// A resident's text that may never be published (a petition's title and text, a
+/// contribution): `Debug` shows only its length, so it cannot reach a log line.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Private(pub String);
+
+impl std::fmt::Debug for Private {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Private({} chars)", self.0.chars().count())
+    }
+}
+
 /// One command: the client's request id and what it asks.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeCommand {
@@ -67,8 +78,8 @@ pub enum Action {
     },
     FilePetition {
         author_subject: Subject,
-        title: String,
-        text: String,
+        title: Private,
+        text: Private,
         category: String,
     },
     Petition(PetitionId, PetitionStep),
@@ -83,7 +94,7 @@ pub enum Action {
     SubmitContribution {
         dialogue: DialogueId,
         author_subject: Subject,
-        text: String,
+        text: Private,
     },
     Dialogue(DialogueId, DialogueStep),
     AdoptPlan {

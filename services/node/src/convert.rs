@@ -9,7 +9,7 @@ use event_store_core::Timestamp;
 use proto::node::v1 as pb;
 use uuid::Uuid;
 
-use crate::command::{Action, DialogueStep, NodeCommand, PetitionStep, PlanStep, Subject};
+use crate::command::{Action, DialogueStep, NodeCommand, PetitionStep, PlanStep, Private, Subject};
 use crate::core::{DialogueView, PetitionView, PlanView};
 use crate::error::NodeError;
 use crate::executor::{Outcome, parse_request_id};
@@ -276,8 +276,8 @@ macro_rules! node_commands {
 node_commands! {
     pb::FilePetitionRequest => |r| Action::FilePetition {
         author_subject: Subject::parse("author_subject", r.author_subject)?,
-        title: r.title,
-        text: r.text,
+        title: Private(r.title),
+        text: Private(r.text),
         category: r.category,
     };
     pb::PublishPetitionRequest => |r| {
@@ -318,7 +318,7 @@ node_commands! {
     pb::SubmitContributionRequest => |r| Action::SubmitContribution {
         dialogue: id("dialogue_id", &r.dialogue_id)?,
         author_subject: Subject::parse("author_subject", r.author_subject)?,
-        text: r.text,
+        text: Private(r.text),
     };
     pb::AnswerContributionRequest => |r| Action::Dialogue(
         id("dialogue_id", &r.dialogue_id)?,

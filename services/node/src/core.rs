@@ -21,7 +21,7 @@ use uuid::Uuid;
 use crate::command::{Action, DialogueStep, NodeCommand, PetitionStep, PlanStep};
 use crate::error::NodeError;
 use crate::executor::{Clock, Executor, Outcome, StreamAggregate, open_event};
-use crate::texts::TextStore;
+use crate::texts::{TextOf, TextStore};
 
 /// Events scanned per query while building the index at start-up.
 const INDEX_SCAN_CHUNK: u32 = 10_000;
@@ -304,20 +304,28 @@ impl<B: Backend> NodeCore<B> {
                 let petition_id = PetitionId(request);
                 let author = petition_tag(&self.secret, petition_id, author_subject.as_str());
                 let calendar = self.calendar().await?;
-                // Kept (with a fresh salt, or the first one on a retry) before the filing
-                // records its commitment.
-                let text = self.texts.keep_petition(petition_id, &title, &text).await?;
-                self.create::<Petition>(Kind::Petition, request, records, move |at| {
-                    PetitionCommand::File {
-                        petition_id,
-                        author,
-                        text: text.clone(),
-                        category: category.clone(),
-                        at,
-                        calendar: calendar.clone(),
-                    }
-                })
-                .await
+                // Checked before it is kept anywhere; kept (with a fresh salt, or the first
+                // one on a retry) before the filing records its commitment, and forgotten
+                // again unless this command appends it.
+                domain::petition::check_title_and_text(&title.0, &text.0)?;
+                let (text, kept) = self
+                    .texts
+                    .keep_petition(petition_id, &title.0, &text.0)
+                    .await?;
+                let outcome = self
+                    .create::<Petition>(Kind::Petition, request, records, move |at| {
+                        PetitionCommand::File {
+                            petition_id,
+                            author,
+                            text: text.clone(),
+                            category: category.clone(),
+                            at,
+                            calendar: calendar.clone(),
+                        }
+                    })
+                    .await;
+                self.keep_if_appended(request, TextOf::Petition(petition_id), kept, outcome)
+                    .await
             }
             Action::Petition(petition, step) => {
                 self.run_petition(request, records, petition, step).await
@@ -351,10 +359,14 @@ impl<B: Backend> NodeCore<B> {
                 let stream = StreamId(dialogue.0);
                 let contribution_id = ContributionId(request);
                 let author = dialogue_tag(&self.secret, dialogue, author_subject.as_str());
-                // Kept (with a fresh salt, or the first one on a retry) before the
-                // submission records its commitment.
-                let text = self.texts.keep_contribution(contribution_id, &text).await?;
-                self.exec
+                // As a petition's text: checked, kept, and forgotten unless appended.
+                domain::dialogue::check_contribution_text(&text.0)?;
+                let (text, kept) = self
+                    .texts
+                    .keep_contribution(contribution_id, &text.0)
+                    .await?;
+                let outcome = self
+                    .exec
                     .execute::<Dialogue>(request, records, stream, move |at| {
                         DialogueCommand::SubmitContribution {
                             contribution_id,
@@ -363,7 +375,14 @@ impl<B: Backend> NodeCore<B> {
                             at,
                         }
                     })
-                    .await
+                    .await;
+                self.keep_if_appended(
+                    request,
+                    TextOf::Contribution(contribution_id),
+                    kept,
+                    outcome,
+                )
+                .await
             }
             Action::Dialogue(dialogue, step) => {
                 let stream = StreamId(dialogue.0);
@@ -412,6 +431,30 @@ impl<B: Backend> NodeCore<B> {
                     .await
             }
         }
+    }
+
+    /// Forgets a text this command kept when no event of the request is in the log (the
+    /// command was refused), so no text is kept that the log does not commit to. A request
+    /// whose event is there (appended now, or by a concurrent retry that used this text)
+    /// keeps it.
+    async fn keep_if_appended(
+        &self,
+        request: Uuid,
+        of: TextOf,
+        kept: bool,
+        outcome: Result<Outcome, NodeError>,
+    ) -> Result<Outcome, NodeError> {
+        if kept
+            && self
+                .log()
+                .backend()
+                .event_by_id(event_store_core::EventId(request))
+                .await?
+                .is_none()
+        {
+            self.texts.forget(of).await?;
+        }
+        outcome
     }
 
     /// Executes a command that creates the stream whose id is the request id (recording an
@@ -582,13 +625,17 @@ impl<B: Backend> NodeCore<B> {
                     _ => None,
                 }
             }
-            Some(PetitionContent::Committed(_)) => {
-                self.texts.petition(petition).await?.map(|d| ShownText {
+            Some(PetitionContent::Committed(commitment)) => self
+                .texts
+                .petition(petition)
+                .await?
+                // Only the text the filing committed to is this petition's.
+                .filter(|d| d.commitment() == *commitment)
+                .map(|d| ShownText {
                     title: d.title,
                     text: d.text,
                     public: false,
-                })
-            }
+                }),
             None => None,
         };
         // Moderation is the second event; after an answer come only implementation updates.

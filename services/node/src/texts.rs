@@ -18,6 +18,8 @@ use crate::error::NodeError;
 
 /// The store's file name in the node's directory.
 pub const TEXTS_FILE: &str = "texts.sqlite";
+/// Tries to truncate the write-ahead log after an erasure.
+const CHECKPOINT_ATTEMPTS: u32 = 20;
 /// Longest erasure reason kept.
 pub const ERASURE_REASON_LEN_MAX: usize = 2_000;
 
@@ -86,6 +88,10 @@ pub enum EraseError {
     NotHeld(TextOf),
     #[error("the reason must be 1 to {ERASURE_REASON_LEN_MAX} bytes")]
     Reason,
+    #[error(
+        "the text is deleted but the store's write-ahead log still holds it (the database stayed busy); run the erasure again"
+    )]
+    Busy,
     #[error("the text store failed: {0}")]
     Storage(#[from] sqlx::Error),
 }
@@ -94,6 +100,17 @@ impl TextStore {
     /// Opens (creating) the store in the node's directory `dir`.
     pub async fn open(dir: &Path) -> anyhow::Result<Self> {
         let path = dir.join(TEXTS_FILE);
+        // Created owner-only before SQLite opens it: its -wal and -shm files take its mode.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o600)
+                .open(&path)?;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        }
         let options = SqliteConnectOptions::from_str("sqlite:")?
             .filename(&path)
             .create_if_missing(true)
@@ -107,21 +124,24 @@ impl TextStore {
             .connect_with(options)
             .await?;
         sqlx::raw_sql(SCHEMA).execute(&pool).await?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
-        }
         Ok(Self { pool })
     }
 
     /// Keeps a text under a fresh salt unless one is kept already (a retried command);
-    /// returns what is kept, whose commitment the command records.
-    async fn keep(&self, of: TextOf, title: &str, text: &str) -> Result<Kept, NodeError> {
+    /// returns what is kept, whose commitment the command records, and whether this call
+    /// kept it (the caller forgets it again unless the command appends it:
+    /// [`TextStore::forget`]). An id whose text was erased takes no text again.
+    async fn keep(&self, of: TextOf, title: &str, text: &str) -> Result<(Kept, bool), NodeError> {
+        if self.erased(of).await? {
+            return Err(NodeError::invalid(
+                "request_id",
+                "names a text that was erased on request; send a new request id",
+            ));
+        }
         let mut salt = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut salt);
         let (kind, id) = of.key();
-        sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO texts (kind, id, salt, title, text) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (kind, id) DO NOTHING",
         )
@@ -132,10 +152,27 @@ impl TextStore {
         .bind(text)
         .execute(&self.pool)
         .await
-        .map_err(storage)?;
-        self.kept(of)
+        .map_err(storage)?
+        .rows_affected()
+            == 1;
+        let kept = self
+            .kept(of)
             .await?
-            .ok_or_else(|| NodeError::Internal("a kept text is not found".into()))
+            .ok_or_else(|| NodeError::Internal("a kept text is not found".into()))?;
+        Ok((kept, inserted))
+    }
+
+    /// Forgets a text kept for a command that did not append it (refused, or answered from an
+    /// earlier command under the same id), so nothing is kept that the log does not commit to.
+    pub async fn forget(&self, of: TextOf) -> Result<(), NodeError> {
+        let (kind, id) = of.key();
+        sqlx::query("DELETE FROM texts WHERE kind = $1 AND id = $2")
+            .bind(kind)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(storage)?;
+        Ok(())
     }
 
     async fn kept(&self, of: TextOf) -> Result<Option<Kept>, NodeError> {
@@ -154,13 +191,15 @@ impl TextStore {
         petition: PetitionId,
         title: &str,
         text: &str,
-    ) -> Result<PetitionText, NodeError> {
-        let (salt, title, text) = self.keep(TextOf::Petition(petition), title, text).await?;
-        Ok(PetitionText {
+    ) -> Result<(PetitionText, bool), NodeError> {
+        let ((salt, title, text), inserted) =
+            self.keep(TextOf::Petition(petition), title, text).await?;
+        let kept = PetitionText {
             salt: salt_of(salt)?,
             title,
             text,
-        })
+        };
+        Ok((kept, inserted))
     }
 
     /// A petition's kept title and text, if held.
@@ -182,14 +221,15 @@ impl TextStore {
         &self,
         contribution: ContributionId,
         text: &str,
-    ) -> Result<ContributionText, NodeError> {
-        let (salt, _, text) = self
+    ) -> Result<(ContributionText, bool), NodeError> {
+        let ((salt, _, text), inserted) = self
             .keep(TextOf::Contribution(contribution), "", text)
             .await?;
-        Ok(ContributionText {
+        let kept = ContributionText {
             salt: salt_of(salt)?,
             text,
-        })
+        };
+        Ok((kept, inserted))
     }
 
     /// A contribution's kept text, if held.
@@ -234,11 +274,19 @@ impl TextStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        // Nor in the write-ahead log's copies of the pages.
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        // Nor in the write-ahead log's copies of the pages: the checkpoint must complete (it
+        // reports a busy database as a row, not an error), else the erasure is not done.
+        for attempt in 0..CHECKPOINT_ATTEMPTS {
+            let (busy, log, done): (i64, i64, i64) =
+                sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .fetch_one(&self.pool)
+                    .await?;
+            if busy == 0 && log == done {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100 << attempt.min(4))).await;
+        }
+        Err(EraseError::Busy)
     }
 
     /// Whether a text was erased.
@@ -271,20 +319,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = TextStore::open(dir.path()).await.unwrap();
         let id = PetitionId(uuid::Uuid::now_v7());
-        let first = store
+        let (first, inserted) = store
             .keep_petition(id, "Сквер", "Зберегти сквер.")
             .await
             .unwrap();
+        assert!(inserted);
         // A retry keeps the first text and salt, so the commitment does not change.
-        let again = store
+        let (again, inserted) = store
             .keep_petition(id, "Інше", "Інший текст.")
             .await
             .unwrap();
         assert_eq!(first, again);
+        assert!(!inserted);
         assert_eq!(store.petition(id).await.unwrap(), Some(first));
         // A contribution with the same id is another text.
         let contribution = ContributionId(id.0);
-        let said = store
+        let (said, _) = store
             .keep_contribution(contribution, "Підтримую.")
             .await
             .unwrap();
@@ -308,6 +358,27 @@ mod tests {
             store.erase(of, "again").await,
             Err(EraseError::NotHeld(_))
         ));
+        // An erased id takes no text again (a retried filing cannot put it back).
+        assert!(
+            store
+                .keep_petition(id, "Сквер", "Зберегти сквер.")
+                .await
+                .is_err()
+        );
+        // A text kept for a command that was refused is forgotten.
+        let other = ContributionId(uuid::Uuid::now_v7());
+        store.keep_contribution(other, "Ні.").await.unwrap();
+        store.forget(TextOf::Contribution(other)).await.unwrap();
+        assert_eq!(store.contribution(other).await.unwrap(), None);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(dir.path().join(TEXTS_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o077, 0, "owner only");
+        }
         // Nothing of the text is left in the file.
         drop(store);
         for file in std::fs::read_dir(dir.path()).unwrap() {

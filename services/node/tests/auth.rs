@@ -593,3 +593,122 @@ async fn a_staff_account_signs_in_for_a_session_that_ends_with_it() {
     assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
     assert_eq!(node.log_size(), size + 1);
 }
+
+/// What the review of the door found, as attacks: text of a refused command is not kept, a
+/// retried filing cannot put erased text back or plant other text under a petition, and a
+/// session does not outlive the account it was issued to when the account is added again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_commands_keep_no_text_and_erased_text_stays_erased() {
+    let provider = provider().await;
+    let node = node_of(&provider).await;
+    let resident = provider.sign_in(NODE_CLIENT, "mykola").await.unwrap();
+    let mut c = as_holder(&node, &resident).await;
+    let texts = node::texts::TextStore::open(node.dir.path()).await.unwrap();
+
+    // A title past its bound, and a contribution to a dialogue that does not exist.
+    let mut long = file_request("");
+    long.title = "ї".repeat(201);
+    let long_id = long.request_id.clone();
+    assert_eq!(
+        c.file_petition(long).await.unwrap_err().code(),
+        Code::InvalidArgument
+    );
+    let contribution = request_id();
+    let err = c
+        .submit_contribution(pb::SubmitContributionRequest {
+            request_id: contribution.clone(),
+            dialogue_id: uuid::Uuid::now_v7().to_string(),
+            author_subject: String::new(),
+            text: "Текст, якого ніхто не мав зберегти.".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound, "{err:?}");
+    assert_eq!(
+        texts
+            .petition(domain::PetitionId(long_id.parse().unwrap()))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        texts
+            .contribution(domain::ContributionId(contribution.parse().unwrap()))
+            .await
+            .unwrap(),
+        None,
+        "a refused contribution's text is forgotten"
+    );
+
+    // A filing whose text is later erased: retrying its request id with other text is
+    // refused, and the moderator's view shows nothing.
+    let filing = file_request("");
+    let petition = c
+        .file_petition(filing.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .stream_id;
+    let id = domain::PetitionId(petition.parse().unwrap());
+    texts
+        .erase(node::texts::TextOf::Petition(id), "рішення суду № 2/2026")
+        .await
+        .unwrap();
+    let mut replanted = filing.clone();
+    replanted.title = "Підкинутий заголовок".into();
+    assert_eq!(
+        c.file_petition(replanted).await.unwrap_err().code(),
+        Code::InvalidArgument
+    );
+    let view = node
+        .client()
+        .await
+        .get_petition(pb::GetPetitionRequest {
+            petition_id: petition.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((view.title.as_str(), view.text.as_str()), ("", ""));
+    assert_eq!(texts.petition(id).await.unwrap(), None);
+
+    // A session of an account that was removed and added again (a new password) is refused.
+    node::auth::accounts::add(
+        node.dir.path(),
+        "taras",
+        &[node::auth::Role::Official],
+        "first long password",
+    )
+    .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    let mut auth = pb::auth_service_client::AuthServiceClient::connect(node.url())
+        .await
+        .unwrap();
+    let session = auth
+        .sign_in(pb::SignInRequest {
+            account: "taras".into(),
+            password: "first long password".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .session_token;
+    node::auth::accounts::remove(node.dir.path(), "taras").unwrap();
+    node::auth::accounts::add(
+        node.dir.path(),
+        "taras",
+        &[node::auth::Role::Official],
+        "second long password",
+    )
+    .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    let err = as_holder(&node, &session)
+        .await
+        .start_consideration(pb::StartConsiderationRequest {
+            request_id: request_id(),
+            petition_id: petition,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
+}

@@ -98,8 +98,8 @@ async fn a_schema_1_log_reads_replays_projects_and_grows() {
             request: uuid::Uuid::now_v7(),
             action: Action::FilePetition {
                 author_subject: Subject::parse("author_subject", "resident".into()).unwrap(),
-                title: "Новий сквер".into(),
-                text: "Просимо облаштувати новий сквер.".into(),
+                title: node::command::Private("Новий сквер".into()),
+                text: node::command::Private("Просимо облаштувати новий сквер.".into()),
                 category: "довкілля".into(),
             },
         })

@@ -2,10 +2,12 @@
 //! identity provider: a name, roles and a password kept as an Argon2id PHC string, in
 //! `accounts.toml` (owner-only; `vidkryto node account add | remove | list`). An official
 //! signs in with `AuthService.SignIn` and gets a **session token** (`vks_…`, eight hours): the
-//! account's name and the session's end, MACed with a key derived from the node's secret, so
-//! the node keeps no session state. Every use checks the MAC, the end on the node's clock, and
-//! that the account still exists, taking its roles as they are now: removing an account, or
-//! a role, takes effect within two seconds for every session.
+//! account's name, the session's end and the account's generation (a digest of its password
+//! hash, new whenever the account is added again), MACed with a key derived from the node's
+//! secret, so the node keeps no session state. Every use checks the MAC, the end on the
+//! node's clock, and that the account still exists with that generation, taking its roles as
+//! they are now: removing an account, re-adding it (a new password), or changing a role takes
+//! effect within two seconds for every session.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -21,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 use super::permission::Role;
-use super::watched::{Watched, read_toml, write_toml};
+use super::watched::{Watched, locked, read_toml, write_toml};
 use event_store_core::Timestamp;
 
 /// The file's name in the node's directory.
@@ -98,34 +100,38 @@ pub fn add(dir: &Path, name: &str, roles: &[Role], password: &str) -> anyhow::Re
         bail!("an account needs at least one role");
     }
     check_password(password)?;
-    let mut file = read_file(dir)?;
-    if file.accounts.iter().any(|a| a.name == name) {
-        bail!("an account named {name:?} exists already (remove it first)");
-    }
-    if file.accounts.len() >= ACCOUNTS_MAX {
-        bail!("the node has {ACCOUNTS_MAX} accounts already");
-    }
-    let mut roles: Vec<String> = roles.iter().map(|r| r.name().to_owned()).collect();
-    roles.sort();
-    roles.dedup();
-    file.accounts.push(AccountEntry {
-        name: name.to_owned(),
-        roles,
-        password: hash_password(password)?,
-        created: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-    });
-    write_file(dir, &file)
+    locked(&dir.join(ACCOUNTS_FILE), || {
+        let mut file = read_file(dir)?;
+        if file.accounts.iter().any(|a| a.name == name) {
+            bail!("an account named {name:?} exists already (remove it first)");
+        }
+        if file.accounts.len() >= ACCOUNTS_MAX {
+            bail!("the node has {ACCOUNTS_MAX} accounts already");
+        }
+        let mut roles: Vec<String> = roles.iter().map(|r| r.name().to_owned()).collect();
+        roles.sort();
+        roles.dedup();
+        file.accounts.push(AccountEntry {
+            name: name.to_owned(),
+            roles,
+            password: hash_password(password)?,
+            created: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        });
+        write_file(dir, &file)
+    })
 }
 
 /// Removes an account by name; its sessions end with it.
 pub fn remove(dir: &Path, name: &str) -> anyhow::Result<()> {
-    let mut file = read_file(dir)?;
-    let before = file.accounts.len();
-    file.accounts.retain(|a| a.name != name);
-    if file.accounts.len() == before {
-        bail!("no account named {name:?}");
-    }
-    write_file(dir, &file)
+    locked(&dir.join(ACCOUNTS_FILE), || {
+        let mut file = read_file(dir)?;
+        let before = file.accounts.len();
+        file.accounts.retain(|a| a.name != name);
+        if file.accounts.len() == before {
+            bail!("no account named {name:?}");
+        }
+        write_file(dir, &file)
+    })
 }
 
 /// The accounts, as the file lists them.
@@ -139,6 +145,17 @@ pub struct Account {
     pub name: String,
     pub roles: Vec<Role>,
     password: String,
+    /// The first bytes of the SHA-256 of its password hash: sessions issued under an earlier
+    /// incarnation of the account (another password) no longer hold.
+    pub generation: [u8; 8],
+}
+
+fn generation_of(phc: &str) -> [u8; 8] {
+    use sha2::Digest as _;
+    let digest = Sha256::digest(phc.as_bytes());
+    let mut out = [0u8; 8];
+    out.copy_from_slice(&digest[..8]);
+    out
 }
 
 /// A PHC string that verifies nothing, checked when an account is unknown so that a wrong
@@ -163,6 +180,7 @@ impl AccountRegistry {
                 .map(|a| {
                     Arc::new(Account {
                         roles: a.roles.iter().filter_map(|r| Role::parse(r)).collect(),
+                        generation: generation_of(&a.password),
                         name: a.name,
                         password: a.password,
                     })
@@ -230,11 +248,12 @@ impl Sessions {
     }
 
     /// A token for `account`, ending `SESSION_LIFETIME` after `now`; and that end.
-    pub fn issue(&self, account: &str, now: Timestamp) -> (String, Timestamp) {
+    pub fn issue(&self, account: &Account, now: Timestamp) -> (String, Timestamp) {
         let lifetime = i64::try_from(SESSION_LIFETIME.as_micros()).unwrap_or(i64::MAX);
         let ends = Timestamp(now.0.saturating_add(lifetime));
         let mut body = ends.0.to_be_bytes().to_vec();
-        body.extend(account.as_bytes());
+        body.extend(account.generation);
+        body.extend(account.name.as_bytes());
         let tag = self.mac(&body);
         (
             format!("{SESSION_PREFIX}{}.{}", B64.encode(&body), B64.encode(tag)),
@@ -242,8 +261,9 @@ impl Sessions {
         )
     }
 
-    /// The account a token names, if its MAC holds and it has not ended at `now`.
-    pub fn check(&self, token: &str, now: Timestamp) -> Result<String, &'static str> {
+    /// The account a token names and its generation then, if its MAC holds and it has not
+    /// ended at `now`.
+    pub fn check(&self, token: &str, now: Timestamp) -> Result<(String, [u8; 8]), &'static str> {
         let rest = token
             .strip_prefix(SESSION_PREFIX)
             .ok_or("not a session token")?;
@@ -254,15 +274,18 @@ impl Sessions {
         mac.update(&body);
         mac.verify_slice(&tag)
             .map_err(|_| "the session token is not this node's")?;
-        if body.len() < 8 || body.len() > 8 + NAME_IN_TOKEN_MAX {
+        if body.len() < 16 || body.len() > 16 + NAME_IN_TOKEN_MAX {
             return Err("not a session token");
         }
-        let (ends, name) = body.split_at(8);
+        let (ends, rest) = body.split_at(8);
+        let (generation, name) = rest.split_at(8);
         let ends = i64::from_be_bytes(ends.try_into().map_err(|_| "not a session token")?);
         if now.0 >= ends {
             return Err("the session has ended; sign in again");
         }
-        String::from_utf8(name.to_vec()).map_err(|_| "not a session token")
+        let generation: [u8; 8] = generation.try_into().map_err(|_| "not a session token")?;
+        let name = String::from_utf8(name.to_vec()).map_err(|_| "not a session token")?;
+        Ok((name, generation))
     }
 }
 
@@ -296,9 +319,18 @@ mod tests {
     fn a_session_holds_until_its_end_and_only_under_its_nodes_key() {
         let sessions = Sessions::new(&[1; 32]);
         let now = Timestamp(1_800_000_000_000_000);
-        let (token, ends) = sessions.issue("olena", now);
+        let account = Account {
+            name: "olena".into(),
+            roles: vec![Role::Moderator],
+            password: String::new(),
+            generation: [7; 8],
+        };
+        let (token, ends) = sessions.issue(&account, now);
         assert!(token.starts_with(SESSION_PREFIX));
-        assert_eq!(sessions.check(&token, now), Ok("olena".to_owned()));
+        assert_eq!(
+            sessions.check(&token, now),
+            Ok(("olena".to_owned(), [7; 8]))
+        );
         assert!(sessions.check(&token, ends).is_err(), "ended");
         assert!(
             Sessions::new(&[2; 32]).check(&token, now).is_err(),

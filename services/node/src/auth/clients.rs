@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use super::permission::Permission;
-use super::watched::{Watched, read_toml, write_toml};
+use super::watched::{Watched, locked, read_toml, write_toml};
 
 /// The file's name in the node's directory.
 pub const CLIENTS_FILE: &str = "clients.toml";
@@ -113,55 +113,59 @@ pub fn add(
     if permissions.is_empty() {
         bail!("a client needs at least one permission");
     }
-    let mut file = read_file(dir)?;
-    if file.clients.iter().any(|c| c.name == name) {
-        bail!("a client named {name:?} exists already (remove it first)");
-    }
-    if file.clients.len() >= CLIENTS_MAX {
-        bail!("the node has {CLIENTS_MAX} clients already");
-    }
-    let (token, token_sha256, certificate_sha256) = match credential {
-        Credential::Token => {
-            let mut bytes = [0u8; 32];
-            rand::rngs::OsRng.fill_bytes(&mut bytes);
-            let token = format!(
-                "{TOKEN_PREFIX}{}",
-                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-            );
-            let digest = hex_digest(token.as_bytes());
-            (Some(token), Some(digest), None)
+    locked(&dir.join(CLIENTS_FILE), || {
+        let mut file = read_file(dir)?;
+        if file.clients.iter().any(|c| c.name == name) {
+            bail!("a client named {name:?} exists already (remove it first)");
         }
-        Credential::Certificate(path) => {
-            let pem = std::fs::read(&path)
-                .with_context(|| format!("failed to read {}", path.display()))?;
-            let der = first_certificate_der(&pem)
-                .with_context(|| format!("{} holds no PEM certificate", path.display()))?;
-            (None, None, Some(hex_digest(&der)))
+        if file.clients.len() >= CLIENTS_MAX {
+            bail!("the node has {CLIENTS_MAX} clients already");
         }
-    };
-    let mut permissions = permissions;
-    permissions.sort();
-    permissions.dedup();
-    file.clients.push(ClientEntry {
-        name: name.to_owned(),
-        permissions,
-        token_sha256,
-        certificate_sha256,
-        created: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-    });
-    write_file(dir, &file)?;
-    Ok(token)
+        let (token, token_sha256, certificate_sha256) = match credential {
+            Credential::Token => {
+                let mut bytes = [0u8; 32];
+                rand::rngs::OsRng.fill_bytes(&mut bytes);
+                let token = format!(
+                    "{TOKEN_PREFIX}{}",
+                    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+                );
+                let digest = hex_digest(token.as_bytes());
+                (Some(token), Some(digest), None)
+            }
+            Credential::Certificate(path) => {
+                let pem = std::fs::read(&path)
+                    .with_context(|| format!("failed to read {}", path.display()))?;
+                let der = first_certificate_der(&pem)
+                    .with_context(|| format!("{} holds no PEM certificate", path.display()))?;
+                (None, None, Some(hex_digest(&der)))
+            }
+        };
+        let mut permissions = permissions;
+        permissions.sort();
+        permissions.dedup();
+        file.clients.push(ClientEntry {
+            name: name.to_owned(),
+            permissions,
+            token_sha256,
+            certificate_sha256,
+            created: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        });
+        write_file(dir, &file)?;
+        Ok(token)
+    })
 }
 
 /// Removes a client by name.
 pub fn remove(dir: &Path, name: &str) -> anyhow::Result<()> {
-    let mut file = read_file(dir)?;
-    let before = file.clients.len();
-    file.clients.retain(|c| c.name != name);
-    if file.clients.len() == before {
-        bail!("no client named {name:?}");
-    }
-    write_file(dir, &file)
+    locked(&dir.join(CLIENTS_FILE), || {
+        let mut file = read_file(dir)?;
+        let before = file.clients.len();
+        file.clients.retain(|c| c.name != name);
+        if file.clients.len() == before {
+            bail!("no client named {name:?}");
+        }
+        write_file(dir, &file)
+    })
 }
 
 /// The clients, as the file lists them.

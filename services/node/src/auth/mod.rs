@@ -265,7 +265,7 @@ impl Authenticator {
         password: &str,
     ) -> Option<(Arc<accounts::Account>, String, Timestamp)> {
         let account = self.accounts.check(account, password)?;
-        let (token, ends) = self.sessions.issue(&account.name, (self.clock)());
+        let (token, ends) = self.sessions.issue(&account, (self.clock)());
         Some((account, token, ends))
     }
 
@@ -284,13 +284,17 @@ impl Authenticator {
         }
         let token = bearer(value)?;
         if token.starts_with(accounts::SESSION_PREFIX) {
-            let name = self
+            let (name, generation) = self
                 .sessions
                 .check(token, (self.clock)())
                 .map_err(|why| AuthError::Rejected(why.into()))?;
             return match self.accounts.get(&name) {
-                Some(account) => Ok(Principal::staff(&account.name, &account.roles)),
-                None => Err(AuthError::Rejected("the account no longer exists".into())),
+                Some(account) if account.generation == generation => {
+                    Ok(Principal::staff(&account.name, &account.roles))
+                }
+                _ => Err(AuthError::Rejected(
+                    "the account no longer exists, or was added again; sign in again".into(),
+                )),
             };
         }
         if token.starts_with(clients::TOKEN_PREFIX) {

@@ -147,8 +147,9 @@ pub struct OidcVerifier {
     issuer: IssuerUrl,
     clock: Clock,
     keys: RwLock<Option<Arc<Keys>>>,
-    /// Held while fetching, so concurrent callers share one fetch.
-    fetching: Mutex<()>,
+    /// Held while fetching, so concurrent callers share one fetch; holds when the last fetch
+    /// that failed was tried, so a provider that is down is asked at most every 30 s.
+    fetching: Mutex<Option<(Instant, OidcError)>>,
 }
 
 impl std::fmt::Debug for OidcVerifier {
@@ -169,7 +170,7 @@ impl OidcVerifier {
             issuer,
             clock,
             keys: RwLock::new(None),
-            fetching: Mutex::new(()),
+            fetching: Mutex::new(None),
         })
     }
 
@@ -180,15 +181,27 @@ impl OidcVerifier {
     /// Fetches the discovery document (its issuer must be the configured one) and the keys,
     /// unless another caller did within [`REFRESH_INTERVAL_MIN`].
     pub async fn refresh(&self) -> Result<(), OidcError> {
-        let _one = self.fetching.lock().await;
+        let mut failed = self.fetching.lock().await;
         if let Some(keys) = self.keys.read().await.as_ref()
             && keys.fetched.elapsed() < REFRESH_INTERVAL_MIN
         {
             return Ok(());
         }
-        let metadata = CoreProviderMetadata::discover_async(self.issuer.clone(), &http::fetch)
-            .await
-            .map_err(|e| OidcError::Unavailable(wire::error_chain(&e)))?;
+        if let Some((at, error)) = failed.as_ref()
+            && at.elapsed() < REFRESH_INTERVAL_MIN
+        {
+            return Err(error.clone());
+        }
+        let metadata =
+            match CoreProviderMetadata::discover_async(self.issuer.clone(), &http::fetch).await {
+                Ok(metadata) => metadata,
+                Err(e) => {
+                    let error = OidcError::Unavailable(wire::error_chain(&e));
+                    *failed = Some((Instant::now(), error.clone()));
+                    return Err(error);
+                }
+            };
+        *failed = None;
         let keys = Keys {
             jwks: metadata.jwks().clone(),
             fetched: Instant::now(),

@@ -19,6 +19,21 @@ pub fn read_toml<T: DeserializeOwned + Default>(path: &Path) -> anyhow::Result<T
     toml::from_str(&text).with_context(|| format!("{} is not valid", path.display()))
 }
 
+/// Runs `edit` (a read-modify-write of the file at `path`) holding an exclusive lock on
+/// `<path>.lock`, so two operator commands at once never lose each other's change.
+pub fn locked<R>(path: &Path, edit: impl FnOnce() -> anyhow::Result<R>) -> anyhow::Result<R> {
+    let lock_path = path.with_extension("toml.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("failed to open {}", lock_path.display()))?;
+    lock.lock()
+        .with_context(|| format!("failed to lock {}", lock_path.display()))?;
+    edit()
+}
+
 /// Replaces an owner-only TOML file with `value` under the comment `header`: written beside
 /// it, then renamed over it.
 pub fn write_toml<T: Serialize>(path: &Path, header: &str, value: &T) -> anyhow::Result<()> {
@@ -64,13 +79,22 @@ impl<T> Watched<T> {
         })
     }
 
-    /// Loads the file again if its time or size changed since it was last loaded.
-    pub fn reload_if_changed(&self) -> anyhow::Result<bool> {
+    /// Loads the file again if its time or size changed since it was last loaded. A file
+    /// that does not load fails closed: nothing in it is known until it loads again (an
+    /// operator who broke it while revoking a credential revokes it).
+    pub fn reload_if_changed(&self) -> anyhow::Result<bool>
+    where
+        T: Default,
+    {
         let now = stamp(&self.path);
         if now == *self.seen.read().unwrap_or_else(|e| e.into_inner()) {
             return Ok(false);
         }
-        self.reload()?;
+        if let Err(e) = self.reload() {
+            *self.value.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(T::default());
+            *self.seen.write().unwrap_or_else(|e| e.into_inner()) = now;
+            return Err(e);
+        }
         Ok(true)
     }
 
