@@ -99,9 +99,10 @@ pub fn nodejs() -> PathBuf {
 
 /// The provider's scripts: `$VIDKRYTO_OIDC_DIR`, else the repository's `deploy/oidc`.
 pub fn scripts_dir() -> PathBuf {
-    std::env::var_os("VIDKRYTO_OIDC_DIR")
+    let dir = std::env::var_os("VIDKRYTO_OIDC_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy/oidc"))
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy/oidc"));
+    dir.canonicalize().unwrap_or(dir)
 }
 
 impl DevProvider {
