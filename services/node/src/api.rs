@@ -68,11 +68,17 @@ impl<B: Backend> NodeApi<B> {
     /// Whether the reader of a view may see text that is not public yet: reads need no
     /// credential, but one given must be valid, and only one who may moderate sees it.
     async fn may_moderate<R>(&self, request: &Request<R>) -> Result<bool, Status> {
+        self.may(request, Permission::Moderate).await
+    }
+
+    /// Whether a read's credential, if it carries one (it must then be valid), allows
+    /// `permission`.
+    async fn may<R>(&self, request: &Request<R>, permission: Permission) -> Result<bool, Status> {
         if request.metadata().get("authorization").is_none() && request.peer_certs().is_none() {
             return Ok(false);
         }
         match self.principal(request).await {
-            Ok(principal) => Ok(principal.may(Permission::Moderate)),
+            Ok(principal) => Ok(principal.may(permission)),
             // A client certificate alone that names no client reads as anyone.
             Err(AuthError::Missing) => Ok(false),
             Err(e) => Err(e.into()),
@@ -129,9 +135,11 @@ macro_rules! node_service {
             $($list:ident($list_request:ty) -> $($page:ident)::+ { $items:ident }
                 = $list_fetch:ident($kind:expr);)+
         }
+        others { $($other:tt)* }
     ) => {
         #[tonic::async_trait]
         impl<B: Backend> NodeService for NodeApi<B> {
+            $($other)*
             $(
                 async fn $command(&self, r: Request<$command_request>) -> Reply {
                     self.command(stringify!($command), r).await
@@ -198,5 +206,24 @@ node_service! {
         list_dialogues(pb::ListDialoguesRequest) -> pb::ListDialoguesResponse { dialogues }
             = dialogue(Kind::Dialogue);
         list_plans(pb::ListPlansRequest) -> pb::ListPlansResponse { plans } = plan(Kind::Plan);
+    }
+    others {
+        async fn list_contributions(
+            &self,
+            r: Request<pb::ListContributionsRequest>,
+        ) -> Result<Response<pb::ListContributionsResponse>, Status> {
+            let may_answer = self.may(&r, Permission::Answer).await?;
+            let r = r.into_inner();
+            let dialogue = cv::id("dialogue_id", &r.dialogue_id)?;
+            let (size, from) = cv::version_page(r.page_size, &r.page_token)?;
+            let (views, next) = self
+                .core
+                .contributions(dialogue, from, size, may_answer)
+                .await?;
+            Ok(Response::new(pb::ListContributionsResponse {
+                contributions: views.into_iter().map(Into::into).collect(),
+                next_page_token: next.map(cv::next_token_at).unwrap_or_default(),
+            }))
+        }
     }
 }

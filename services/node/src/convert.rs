@@ -10,7 +10,7 @@ use proto::node::v1 as pb;
 use uuid::Uuid;
 
 use crate::command::{Action, DialogueStep, NodeCommand, PetitionStep, PlanStep, Private, Subject};
-use crate::core::{DialogueView, PetitionView, PlanView};
+use crate::core::{ContributionView, DialogueView, PetitionView, PlanView};
 use crate::error::NodeError;
 use crate::executor::{Outcome, parse_request_id};
 
@@ -237,6 +237,26 @@ pub fn page(page_size: i32, token: &str, len: usize) -> Result<(usize, usize), N
             .ok_or_else(|| NodeError::invalid("page_token", "is not a token this node issued"))?
     };
     Ok((size, end))
+}
+
+/// A page of a stream read by version: its size and the version to start from (AIP-158
+/// tokens; the first page starts at the stream's start).
+pub fn version_page(page_size: i32, token: &str) -> Result<(usize, u64), NodeError> {
+    let (size, _) = page(page_size, "", 0)?;
+    let from = if token.is_empty() {
+        1
+    } else {
+        decode_token(token)
+            .map(|v| v as u64)
+            .filter(|&v| v >= 1)
+            .ok_or_else(|| NodeError::invalid("page_token", "is not a token this node issued"))?
+    };
+    Ok((size, from))
+}
+
+/// The token of the page starting at stream version `version`.
+pub fn next_token_at(version: u64) -> String {
+    next_token(usize::try_from(version).unwrap_or(usize::MAX))
 }
 
 /// The token for the page ending (exclusively) at `end`; empty when nothing is left.
@@ -478,6 +498,25 @@ impl From<DialogueView> for pb::Dialogue {
                 .as_ref()
                 .and_then(|o| o.council_decision_ref.clone())
                 .unwrap_or_default(),
+        }
+    }
+}
+
+impl From<ContributionView> for pb::Contribution {
+    fn from(v: ContributionView) -> Self {
+        Self {
+            contribution_id: v.id.to_string(),
+            text: v.text.unwrap_or_default(),
+            text_public: v.public,
+            response: match v.response {
+                None => pb::ContributionResponse::Unspecified,
+                Some(ContributionResponse::Accepted) => pb::ContributionResponse::Accepted,
+                Some(ContributionResponse::PartlyAccepted) => {
+                    pb::ContributionResponse::PartlyAccepted
+                }
+                Some(ContributionResponse::Rejected) => pb::ContributionResponse::Rejected,
+            } as i32,
+            submitted_at: Some(to_pb_ts(v.submitted_at)),
         }
     }
 }

@@ -86,6 +86,19 @@ impl PlanView {
     }
 }
 
+/// A contribution as the node shows it.
+#[derive(Clone, Debug)]
+pub struct ContributionView {
+    pub id: ContributionId,
+    pub text: Option<String>,
+    pub public: bool,
+    pub response: Option<ContributionResponse>,
+    pub submitted_at: Timestamp,
+}
+
+/// Events of a dialogue read for one page of its contributions.
+pub const CONTRIBUTIONS_SCAN_MAX: u32 = 2_000;
+
 /// A petition's title and text, and whether they are public.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ShownText {
@@ -727,6 +740,70 @@ impl<B: Backend> NodeCore<B> {
             version,
             outcome,
         })
+    }
+
+    /// Up to `size` of a dialogue's contributions from stream version `from` on (reading at
+    /// most [`CONTRIBUTIONS_SCAN_MAX`] events), with their answers as the dialogue's state holds
+    /// them, and the version to continue from (`None` at the end). Text that is not public is
+    /// shown only when `may_answer`, and only the text the submission committed to.
+    pub async fn contributions(
+        &self,
+        dialogue: DialogueId,
+        from: u64,
+        size: usize,
+        may_answer: bool,
+    ) -> Result<(Vec<ContributionView>, Option<u64>), NodeError> {
+        use domain::dialogue::ContributionContent;
+        let stream = StreamId(dialogue.0);
+        let (state, version) = self.existing::<Dialogue>(stream, "dialogue").await?;
+        let rows = self
+            .log()
+            .read_stream(stream, StreamVersion(from.max(1)), CONTRIBUTIONS_SCAN_MAX)
+            .await?;
+        let mut views = Vec::new();
+        let mut next = None;
+        for row in &rows {
+            if views.len() == size {
+                next = Some(row.stream_version.0);
+                break;
+            }
+            let domain::Event::Dialogue(DialogueEvent::ContributionSubmitted(c)) = open_event(row)?
+            else {
+                continue;
+            };
+            let response = state
+                .contributions
+                .get(&c.contribution_id)
+                .copied()
+                .flatten();
+            let accepted = response.is_some_and(|r| r != ContributionResponse::Rejected);
+            let (text, public) = match &c.content {
+                ContributionContent::Clear { text } => (Some(text.clone()), true),
+                ContributionContent::Committed(commitment) => {
+                    let kept = self
+                        .texts
+                        .contribution(c.contribution_id)
+                        .await?
+                        .filter(|k| k.commitment() == *commitment);
+                    let shown = kept.filter(|_| accepted || may_answer).map(|k| k.text);
+                    (shown, accepted)
+                }
+            };
+            views.push(ContributionView {
+                id: c.contribution_id,
+                text,
+                public,
+                response,
+                submitted_at: c.at,
+            });
+        }
+        if next.is_none()
+            && let Some(last) = rows.last()
+            && last.stream_version.0 < version.0
+        {
+            next = Some(last.stream_version.0 + 1);
+        }
+        Ok((views, next))
     }
 
     /// A plan's view, with every milestone's title and whether it is overdue today (Kyiv).

@@ -779,3 +779,121 @@ async fn dialogues_and_plans_take_every_command_and_show_their_views() {
         assert!(!String::from_utf8_lossy(&entry.envelope).contains("diia:resident"));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dialogues_contributions_list_in_pages_with_text_as_public_as_it_is() {
+    let node = TestNode::start(None, 100).await;
+    let mut c = node.client().await;
+    let now = node.clock.clock()();
+    let ts = |micros: i64| node::convert::to_pb_ts(event_store_core::Timestamp(micros));
+    let dialogue = c
+        .announce_dialogue(pb::AnnounceDialogueRequest {
+            request_id: request_id(),
+            kind: pb::DialogueKind::EConsultation as i32,
+            topic: "Бюджет участі".into(),
+            organiser: "Виконавчий комітет".into(),
+            opens_at: Some(ts(now.0 - 3_600_000_000)),
+            closes_at: Some(ts(now.0 + 86_400_000_000)),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .stream_id;
+    let mut ids = Vec::new();
+    for (n, response) in [
+        Some(pb::ContributionResponse::Accepted),
+        Some(pb::ContributionResponse::Rejected),
+        None,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = request_id();
+        c.submit_contribution(pb::SubmitContributionRequest {
+            request_id: id.clone(),
+            dialogue_id: dialogue.clone(),
+            author_subject: format!("resident-{n}"),
+            text: format!("Пропозиція {n}"),
+        })
+        .await
+        .unwrap();
+        if let Some(response) = response {
+            c.answer_contribution(pb::AnswerContributionRequest {
+                request_id: request_id(),
+                dialogue_id: dialogue.clone(),
+                contribution_id: id.clone(),
+                response: response as i32,
+                reason: "Розглянуто.".into(),
+            })
+            .await
+            .unwrap();
+        }
+        ids.push(id);
+    }
+    let list = |page_token: String| pb::ListContributionsRequest {
+        dialogue_id: dialogue.clone(),
+        page_size: 2,
+        page_token,
+    };
+    // Anyone: two pages, only the accepted text.
+    let mut anonymous = node.anonymous_client().await;
+    let first = anonymous
+        .list_contributions(list(String::new()))
+        .await
+        .unwrap()
+        .into_inner();
+    let second = anonymous
+        .list_contributions(list(first.next_page_token.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!first.next_page_token.is_empty());
+    assert!(second.next_page_token.is_empty());
+    let seen: Vec<_> = first
+        .contributions
+        .iter()
+        .chain(&second.contributions)
+        .collect();
+    assert_eq!(
+        seen.iter()
+            .map(|c| c.contribution_id.clone())
+            .collect::<Vec<_>>(),
+        ids
+    );
+    assert_eq!(
+        seen.iter()
+            .map(|c| (c.text.as_str(), c.text_public))
+            .collect::<Vec<_>>(),
+        vec![("Пропозиція 0", true), ("", false), ("", false)]
+    );
+    assert_eq!(
+        seen.iter().map(|c| c.response).collect::<Vec<_>>(),
+        vec![
+            pb::ContributionResponse::Accepted as i32,
+            pb::ContributionResponse::Rejected as i32,
+            pb::ContributionResponse::Unspecified as i32
+        ]
+    );
+    // One who may answer reads every text.
+    let mut texts = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = c
+            .list_contributions(list(token))
+            .await
+            .unwrap()
+            .into_inner();
+        texts.extend(page.contributions.into_iter().map(|c| c.text));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(texts, vec!["Пропозиція 0", "Пропозиція 1", "Пропозиція 2"]);
+    // A token this node did not issue is refused.
+    let err = c
+        .list_contributions(list("not-a-token".into()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+}
