@@ -2,7 +2,8 @@
 //! brings up NATS, the association and three nodes with simulated activity; a generic gRPC
 //! client that knows nothing of vidkryto's protos finds the national service through server
 //! reflection, calls `GetNationalSummary` on raw bytes, and within a minute sees every node
-//! reporting petitions and signatures. SIGTERM then stops it all: exit 0, the nats-server child
+//! reporting petitions and signatures; a resident signs in at dev's OpenID provider with the
+//! command dev prints and files a petition with the ID token. SIGTERM then stops it all: exit 0, the nats-server child
 //! gone, the temporary database dropped.
 
 use std::io::{BufRead as _, BufReader};
@@ -287,6 +288,40 @@ async fn dev_brings_up_a_federation_that_reports_activity_from_every_node() {
         assert!(page.contains("<html lang=\"uk\">"), "{page}");
     }
     assert!(std::path::Path::new(&format!("/proc/{nats_pid}")).exists());
+
+    // A resident signs in as dev says, and files a petition at the node with the ID token.
+    let sign_in = lines
+        .iter()
+        .find_map(|l| l.trim_start().strip_prefix("an ID token for "))
+        .unwrap_or_else(|| panic!("no sign-in command in {lines:#?}"));
+    let (code, command) = sign_in.split_once(": ").expect("code: command");
+    let signed = Command::new("sh")
+        .args(["-c", command])
+        .output()
+        .expect("run the printed sign-in command");
+    assert!(signed.status.success(), "{signed:?}");
+    let signed: serde_json::Value =
+        serde_json::from_slice(&signed.stdout).expect("one line of JSON");
+    let token = signed["id_token"].as_str().expect("an ID token");
+    let node_url = lines
+        .iter()
+        .find(|l| l.starts_with(&format!("node {code} ")))
+        .and_then(|l| l.rsplit(' ').next())
+        .unwrap_or_else(|| panic!("no node {code} in {lines:#?}"))
+        .to_owned();
+    let mut resident = node::auth::connect(&node_url, token, None)
+        .await
+        .expect("connect to the node");
+    resident
+        .file_petition(proto::node::v1::FilePetitionRequest {
+            request_id: uuid::Uuid::now_v7().to_string(),
+            author_subject: String::new(),
+            title: "Лавки біля ставка".into(),
+            text: "Просимо встановити лавки біля ставка.".into(),
+            category: "довкілля".into(),
+        })
+        .await
+        .expect("a resident signed in through dev's provider files a petition");
 
     // A generic client: what the server offers, from reflection alone.
     let channel = Channel::from_shared(association.clone())
