@@ -98,7 +98,7 @@ async fn watch_access(
                     match result {
                         Ok(true) => tracing::info!(file, "access file read again"),
                         Ok(false) => {}
-                        Err(e) => tracing::error!(file, error = %format!("{e:#}"), "an access file does not read; what was known before is kept"),
+                        Err(e) => tracing::error!(file, error = %format!("{e:#}"), "an access file does not read; nothing in it is honoured until it reads again"),
                     }
                 }
             }

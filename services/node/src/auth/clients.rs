@@ -225,8 +225,8 @@ impl ClientRegistry {
         })?))
     }
 
-    /// Reads the file again if it changed since last read. A file that no longer reads keeps
-    /// the clients known before (and is reported).
+    /// Reads the file again if it changed since last read. A file that no longer reads fails
+    /// closed: no client is known until it reads again (and it is reported).
     pub fn reload_if_changed(&self) -> anyhow::Result<bool> {
         self.0.reload_if_changed()
     }

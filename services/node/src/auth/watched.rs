@@ -1,6 +1,7 @@
 //! The node's access files (`clients.toml`, `accounts.toml`): TOML the operator's commands
-//! write (owner-only, replaced whole, never half-written) and a running node reads again
-//! within two seconds of a change, keeping what it knew when a file no longer reads.
+//! write (owner-only, replaced whole, never half-written, one edit at a time) and a running
+//! node reads again within two seconds of a change; a file that no longer reads fails closed
+//! (nothing in it is known until it reads again).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
