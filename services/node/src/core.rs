@@ -457,7 +457,10 @@ impl<B: Backend> NodeCore<B> {
         kept: bool,
         outcome: Result<Outcome, NodeError>,
     ) -> Result<Outcome, NodeError> {
+        // A fresh append is in the log; only a refusal or an earlier result needs looking up.
+        let appended = outcome.as_ref().is_ok_and(|o| !o.deduplicated);
         if kept
+            && !appended
             && self
                 .log()
                 .backend()

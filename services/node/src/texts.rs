@@ -132,17 +132,14 @@ impl TextStore {
     /// kept it (the caller forgets it again unless the command appends it:
     /// [`TextStore::forget`]). An id whose text was erased takes no text again.
     async fn keep(&self, of: TextOf, title: &str, text: &str) -> Result<(Kept, bool), NodeError> {
-        if self.erased(of).await? {
-            return Err(NodeError::invalid(
-                "request_id",
-                "names a text that was erased on request; send a new request id",
-            ));
-        }
         let mut salt = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut salt);
         let (kind, id) = of.key();
+        // One statement: nothing is inserted under an erased id.
         let inserted = sqlx::query(
-            "INSERT INTO texts (kind, id, salt, title, text) VALUES ($1, $2, $3, $4, $5)
+            "INSERT INTO texts (kind, id, salt, title, text)
+             SELECT $1, $2, $3, $4, $5
+             WHERE NOT EXISTS (SELECT 1 FROM erasures WHERE kind = $1 AND id = $2)
              ON CONFLICT (kind, id) DO NOTHING",
         )
         .bind(kind)
@@ -155,10 +152,13 @@ impl TextStore {
         .map_err(storage)?
         .rows_affected()
             == 1;
-        let kept = self
-            .kept(of)
-            .await?
-            .ok_or_else(|| NodeError::Internal("a kept text is not found".into()))?;
+        // Nothing kept after that insert: the id's text was erased.
+        let kept = self.kept(of).await?.ok_or_else(|| {
+            NodeError::invalid(
+                "request_id",
+                "names a text that was erased on request; send a new request id",
+            )
+        })?;
         Ok((kept, inserted))
     }
 

@@ -437,9 +437,8 @@ pub type AuthedNodeClient = pb::node_service_client::NodeServiceClient<
     tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Bearer>,
 >;
 
-/// Connects to a node at `url` (`http://` or, trusting the PEM CA `ca`, `https://`) as the
-/// holder of `token`.
-pub async fn connect(url: &str, token: &str, ca: Option<&str>) -> anyhow::Result<AuthedNodeClient> {
+/// A channel to a node at `url` (`http://` or, trusting the PEM CA `ca`, `https://`).
+pub async fn channel(url: &str, ca: Option<&str>) -> anyhow::Result<tonic::transport::Channel> {
     let mut endpoint = tonic::transport::Endpoint::from_shared(url.to_owned())?
         .connect_timeout(std::time::Duration::from_secs(10));
     if let Some(ca) = ca {
@@ -448,8 +447,17 @@ pub async fn connect(url: &str, token: &str, ca: Option<&str>) -> anyhow::Result
                 .ca_certificate(tonic::transport::Certificate::from_pem(ca)),
         )?;
     }
-    let channel = endpoint.connect().await?;
-    Ok(pb::node_service_client::NodeServiceClient::with_interceptor(channel, Bearer::new(token)?))
+    Ok(endpoint.connect().await?)
+}
+
+/// Connects to a node at `url` (as [`channel`]) as the holder of `token`.
+pub async fn connect(url: &str, token: &str, ca: Option<&str>) -> anyhow::Result<AuthedNodeClient> {
+    Ok(
+        pb::node_service_client::NodeServiceClient::with_interceptor(
+            channel(url, ca).await?,
+            Bearer::new(token)?,
+        ),
+    )
 }
 
 #[cfg(test)]

@@ -135,9 +135,9 @@ pub enum OidcError {
 }
 
 /// The provider's keys, and when they were last fetched.
-#[derive(Debug)]
 struct Keys {
-    jwks: CoreJsonWebKeySet,
+    /// The verifier over the provider's keys, built once per fetch.
+    verifier: CoreIdTokenVerifier<'static>,
     fetched: Instant,
 }
 
@@ -203,7 +203,7 @@ impl OidcVerifier {
             };
         *failed = None;
         let keys = Keys {
-            jwks: metadata.jwks().clone(),
+            verifier: self.verifier(metadata.jwks().clone()),
             fetched: Instant::now(),
         };
         *self.keys.write().await = Some(Arc::new(keys));
@@ -227,14 +227,14 @@ impl OidcVerifier {
                 self.current_keys().await?
             }
         };
-        match self.check(&parsed, &keys.jwks) {
+        match self.check(&parsed, &keys.verifier) {
             Err(ClaimsVerificationError::SignatureVerification(
                 SignatureVerificationError::NoMatchingKey,
             )) if keys.fetched.elapsed() >= REFRESH_INTERVAL_MIN => {
                 // Perhaps the provider rotated its keys.
                 self.refresh().await?;
                 let keys = self.current_keys().await?;
-                self.check(&parsed, &keys.jwks).map_err(rejected)
+                self.check(&parsed, &keys.verifier).map_err(rejected)
             }
             other => other.map_err(rejected),
         }
@@ -248,22 +248,27 @@ impl OidcVerifier {
             .ok_or_else(|| OidcError::Unavailable("no keys fetched".into()))
     }
 
-    fn check(
-        &self,
-        token: &NodeIdToken,
-        jwks: &CoreJsonWebKeySet,
-    ) -> Result<VerifiedPerson, ClaimsVerificationError> {
+    /// The checks of every token, over the provider's keys `jwks`: this node's client id as
+    /// the audience, the issuer, the allowed algorithms, expiry on the node's clock.
+    fn verifier(&self, jwks: CoreJsonWebKeySet) -> CoreIdTokenVerifier<'static> {
         let clock = self.clock.clone();
-        let verifier = CoreIdTokenVerifier::new_public_client(
+        CoreIdTokenVerifier::new_public_client(
             ClientId::new(self.settings.client_id.clone()),
             self.issuer.clone(),
-            jwks.clone(),
+            jwks,
         )
         .set_allowed_algs(self.settings.algorithms.iter().cloned())
         .set_time_fn(move || {
             DateTime::from_timestamp_micros(clock().0).unwrap_or(DateTime::<Utc>::MIN_UTC)
-        });
-        let claims = token.claims(&verifier, |_: Option<&Nonce>| Ok(()))?;
+        })
+    }
+
+    fn check(
+        &self,
+        token: &NodeIdToken,
+        verifier: &CoreIdTokenVerifier<'static>,
+    ) -> Result<VerifiedPerson, ClaimsVerificationError> {
+        let claims = token.claims(verifier, |_: Option<&Nonce>| Ok(()))?;
         let roles = match claims.additional_claims().0.get(&self.settings.roles_claim) {
             Some(serde_json::Value::Array(values)) => values
                 .iter()
