@@ -485,7 +485,8 @@ mod tests {
         let printed = format!("{settings:?}");
         let secret_hex: String = settings.secret.iter().map(|b| format!("{b:02x}")).collect();
         let key = std::fs::read_to_string(dir.path().join(KEY_FILE)).unwrap();
-        let key_base64 = key.trim().rsplit('+').next().unwrap();
+        // `PRIVATE+KEY+<name>+<hash>+<base64>`; the base64 may itself hold `+`.
+        let key_base64 = key.trim().splitn(5, '+').nth(4).unwrap();
         for hidden in ["db-s3cret", "nats-s3cret", &secret_hex, key_base64] {
             assert!(!printed.contains(hidden), "{hidden} in {printed}");
         }
