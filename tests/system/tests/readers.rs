@@ -441,12 +441,14 @@ async fn a_stream_idle_or_open_past_its_timeout_is_closed() {
 
     // A WatchUpdates stream, read all along, ends when its lifetime is over.
     let mut national = association.national().await;
+    // Timed from before the call: the server's lifetime starts when it takes the call, which
+    // is before the response reaches this client.
+    let opened = Instant::now();
     let mut watch = national
         .watch_updates(natpb::WatchUpdatesRequest {})
         .await
         .unwrap()
         .into_inner();
-    let opened = Instant::now();
     let ended = tokio::time::timeout(LIFETIME_WAIT, async {
         loop {
             match watch.message().await {
