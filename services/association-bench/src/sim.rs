@@ -85,6 +85,7 @@ impl SimNode {
                 rule: StatuteRule::with_law_deadline(1_000_000, 60),
                 at,
                 disclosure: Some(text()),
+                acted_by: None,
             }))
         } else {
             Event::Petition(PetitionEvent::Signed(PetitionSigned {

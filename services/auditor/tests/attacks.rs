@@ -112,6 +112,7 @@ fn published() -> Event {
         rule: StatuteRule::KYIV,
         at: Timestamp(AT + 2),
         disclosure: Some(petition_text()),
+        acted_by: None,
     })
     .into()
 }

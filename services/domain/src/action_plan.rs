@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use event_store_core::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::actor::Actor;
 use crate::calendar::CivilDate;
 use crate::error::{DomainError, Refusal, Violation};
 use crate::ids::{CommitmentId, MilestoneId, PlanId};
@@ -166,6 +167,8 @@ pub struct PlanAdopted {
     /// At most [`COUNCIL_DECISION_LEN_MAX`] characters, one line.
     pub council_decision: String,
     pub at: Timestamp,
+    /// Who acted for the council; `None` before it was recorded (see [`crate::actor`]).
+    pub acted_by: Option<Actor>,
 }
 
 /// A commitment joined the plan.
@@ -186,6 +189,8 @@ pub struct CommitmentAdded {
     /// On or after `start`.
     pub end: CivilDate,
     pub at: Timestamp,
+    /// Who acted for the council; `None` before it was recorded (see [`crate::actor`]).
+    pub acted_by: Option<Actor>,
 }
 
 /// Reads at most [`OGP_VALUES_MAX`] + 1 values (see [`bounded_list`]).
@@ -205,6 +210,8 @@ pub struct MilestoneAdded {
     pub title: String,
     pub due: CivilDate,
     pub at: Timestamp,
+    /// Who acted for the council; `None` before it was recorded (see [`crate::actor`]).
+    pub acted_by: Option<Actor>,
 }
 
 /// Progress on a milestone was reported.
@@ -218,6 +225,8 @@ pub struct ProgressReported {
     /// status claims progress ([`ImplementationStatus::needs_evidence`]).
     pub evidence_link: Option<String>,
     pub at: Timestamp,
+    /// Who acted for the council; `None` before it was recorded (see [`crate::actor`]).
+    pub acted_by: Option<Actor>,
 }
 
 /// A commitment was assessed.
@@ -228,6 +237,8 @@ pub struct CommitmentAssessed {
     pub completion: ImplementationStatus,
     pub opened_government: OpenedGovernment,
     pub at: Timestamp,
+    /// Who acted for the council; `None` before it was recorded (see [`crate::actor`]).
+    pub acted_by: Option<Actor>,
 }
 
 /// The plan closed.
@@ -235,6 +246,8 @@ pub struct CommitmentAssessed {
 pub struct PlanClosed {
     pub plan_id: PlanId,
     pub at: Timestamp,
+    /// Who acted for the council; `None` before it was recorded (see [`crate::actor`]).
+    pub acted_by: Option<Actor>,
 }
 
 /// Where a plan is in its life.
@@ -356,6 +369,7 @@ pub fn decide(
             period_end,
             council_decision,
             at,
+            acted_by: None,
         });
         event.check()?;
         return Ok(vec![event]);
@@ -404,6 +418,7 @@ pub fn decide(
                 start,
                 end,
                 at,
+                acted_by: None,
             })
         }
         ActionPlanCommand::AddMilestone {
@@ -437,6 +452,7 @@ pub fn decide(
                 title,
                 due,
                 at,
+                acted_by: None,
             })
         }
         ActionPlanCommand::ReportProgress {
@@ -462,6 +478,7 @@ pub fn decide(
                 status,
                 evidence_link,
                 at,
+                acted_by: None,
             })
         }
         ActionPlanCommand::AssessCommitment {
@@ -482,6 +499,7 @@ pub fn decide(
                 completion,
                 opened_government,
                 at,
+                acted_by: None,
             })
         }
         ActionPlanCommand::Close { at } => {
@@ -491,7 +509,11 @@ pub fn decide(
             if state.commitments.values().any(|c| c.assessment.is_none()) {
                 return refused(Refusal::CommitmentsNotAssessed);
             }
-            ActionPlanEvent::Closed(PlanClosed { plan_id, at })
+            ActionPlanEvent::Closed(PlanClosed {
+                plan_id,
+                at,
+                acted_by: None,
+            })
         }
     };
     event.check()?;

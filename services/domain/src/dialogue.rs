@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use event_store_core::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::actor::Actor;
 use crate::calendar::DAY_MICROS;
 use crate::disclosure::{Commitment, ContributionText};
 use crate::error::{DomainError, Refusal, Violation};
@@ -151,6 +152,8 @@ pub struct DialogueAnnounced {
     /// After `opens_at`, at most [`DIALOGUE_SPAN_DAYS_MAX`] days later.
     pub closes_at: Timestamp,
     pub at: Timestamp,
+    /// Who acted for the council; `None` before it was recorded (see [`crate::actor`]).
+    pub acted_by: Option<Actor>,
 }
 
 /// A resident contributed.
@@ -187,6 +190,8 @@ pub struct ContributionAnswered {
     /// accepted fully or partly; `None` when rejected (its text never leaves the node) or
     /// submitted in the clear.
     pub disclosure: Option<ContributionText>,
+    /// Who acted for the council; `None` before it was recorded (see [`crate::actor`]).
+    pub acted_by: Option<Actor>,
 }
 
 /// The dialogue closed.
@@ -200,6 +205,8 @@ pub struct DialogueClosed {
     #[serde(deserialize_with = "organisations")]
     pub participating_organisations: Vec<String>,
     pub at: Timestamp,
+    /// Who acted for the council; `None` before it was recorded (see [`crate::actor`]).
+    pub acted_by: Option<Actor>,
 }
 
 /// Reads at most [`ORGANISATIONS_MAX`] + 1 names (see [`bounded_list`]).
@@ -218,6 +225,8 @@ pub struct OutcomeReportPublished {
     /// The council decision that followed, if any.
     pub council_decision_ref: Option<String>,
     pub at: Timestamp,
+    /// Who acted for the council; `None` before it was recorded (see [`crate::actor`]).
+    pub acted_by: Option<Actor>,
 }
 
 /// Where a dialogue is in its life.
@@ -290,6 +299,7 @@ pub fn decide(
             opens_at,
             closes_at,
             at,
+            acted_by: None,
         });
         event.check()?;
         return Ok(vec![event]);
@@ -357,6 +367,7 @@ pub fn decide(
                 reason,
                 at,
                 disclosure,
+                acted_by: None,
             })
         }
         DialogueCommand::Close {
@@ -380,6 +391,7 @@ pub fn decide(
                 attendance_count,
                 participating_organisations,
                 at,
+                acted_by: None,
             })
         }
         DialogueCommand::PublishOutcome {
@@ -397,6 +409,7 @@ pub fn decide(
                 report,
                 council_decision_ref,
                 at,
+                acted_by: None,
             })
         }
     };

@@ -20,6 +20,7 @@ use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use crate::action_plan::ActionPlanEvent;
+use crate::actor::Actor;
 use crate::calendar::{self, CalendarEvent};
 use crate::dialogue::DialogueEvent;
 use crate::error::{DecodeError, DomainError};
@@ -29,6 +30,8 @@ use crate::petition::PetitionEvent;
 pub const SCHEMA_VERSION_1: SchemaVersion = SchemaVersion(1);
 /// The second schema version (see `crate::legacy` for the types at it).
 pub const SCHEMA_VERSION_2: SchemaVersion = SchemaVersion(2);
+/// The third schema version.
+pub const SCHEMA_VERSION_3: SchemaVersion = SchemaVersion(3);
 
 /// Any event of the domain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,12 +171,42 @@ impl EventType {
     /// [`encode`] writes and what [`decode`] brings older payloads to (see `crate::schema`).
     pub const fn schema_version(self) -> SchemaVersion {
         match self {
-            // Schema 2: residents' text committed when written, disclosed when public.
-            Self::PetitionFiled
-            | Self::PetitionPublished
-            | Self::ContributionSubmitted
-            | Self::ContributionAnswered => SCHEMA_VERSION_2,
-            _ => SCHEMA_VERSION_1,
+            // Schema 2: residents' text committed when written, disclosed when public (see
+            // `crate::disclosure`).
+            Self::PetitionFiled | Self::ContributionSubmitted => SCHEMA_VERSION_2,
+            // The official events: the last version added who acted for the council (2, or 3
+            // for the two that gained a disclosure at 2).
+            _ => match self.actor_since() {
+                Some(version) => version,
+                None => SCHEMA_VERSION_1,
+            },
+        }
+    }
+
+    /// The schema version from which this type records who acted for the council
+    /// (`crate::actor`); `None` for types a resident or the node's clock records.
+    pub const fn actor_since(self) -> Option<SchemaVersion> {
+        match self {
+            Self::PetitionPublished | Self::ContributionAnswered => Some(SCHEMA_VERSION_3),
+            Self::PetitionRejected
+            | Self::ConsiderationStarted
+            | Self::PetitionAnswered
+            | Self::ImplementationUpdated
+            | Self::DialogueAnnounced
+            | Self::DialogueClosed
+            | Self::OutcomeReportPublished
+            | Self::PlanAdopted
+            | Self::CommitmentAdded
+            | Self::MilestoneAdded
+            | Self::ProgressReported
+            | Self::CommitmentAssessed
+            | Self::PlanClosed => Some(SCHEMA_VERSION_2),
+            Self::NonWorkingDatesSet
+            | Self::PetitionFiled
+            | Self::PetitionSigned
+            | Self::SignatureThresholdReached
+            | Self::CollectionClosedWithoutThreshold
+            | Self::ContributionSubmitted => None,
         }
     }
 
@@ -477,6 +510,75 @@ pub(crate) fn decode_current(event_type: EventType, payload: &[u8]) -> Result<Ev
             reason: other.to_string(),
         }),
     }
+}
+
+impl Event {
+    /// Who acted for the council, if this is an official event that records it.
+    pub fn acted_by(&self) -> Option<&Actor> {
+        self.actor_slot().and_then(|slot| slot.as_ref())
+    }
+
+    /// Records `actor` as who acted, on an official event; `false` (and unchanged) on one a
+    /// resident or the node's clock records, which has no such field.
+    pub fn attribute(&mut self, actor: Option<Actor>) -> bool {
+        match self.actor_slot_mut() {
+            Some(slot) => {
+                *slot = actor;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether this is an official event, which records who acted for the council.
+    pub fn is_official(&self) -> bool {
+        self.actor_slot().is_some()
+    }
+}
+
+/// The official events: each has `acted_by: Option<Actor>` (`crate::actor`) as its last field.
+macro_rules! actor_slots {
+    ($($outer:ident($inner:ident :: $variant:ident)),+ $(,)?) => {
+        impl Event {
+            fn actor_slot(&self) -> Option<&Option<Actor>> {
+                use crate::action_plan::ActionPlanEvent;
+                use crate::dialogue::DialogueEvent;
+                use crate::petition::PetitionEvent;
+                match self {
+                    $(Event::$outer($inner::$variant(e)) => Some(&e.acted_by),)+
+                    _ => None,
+                }
+            }
+
+            fn actor_slot_mut(&mut self) -> Option<&mut Option<Actor>> {
+                use crate::action_plan::ActionPlanEvent;
+                use crate::dialogue::DialogueEvent;
+                use crate::petition::PetitionEvent;
+                match self {
+                    $(Event::$outer($inner::$variant(e)) => Some(&mut e.acted_by),)+
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+actor_slots! {
+    Petition(PetitionEvent::Published),
+    Petition(PetitionEvent::Rejected),
+    Petition(PetitionEvent::ConsiderationStarted),
+    Petition(PetitionEvent::Answered),
+    Petition(PetitionEvent::ImplementationUpdated),
+    Dialogue(DialogueEvent::Announced),
+    Dialogue(DialogueEvent::ContributionAnswered),
+    Dialogue(DialogueEvent::Closed),
+    Dialogue(DialogueEvent::OutcomePublished),
+    ActionPlan(ActionPlanEvent::Adopted),
+    ActionPlan(ActionPlanEvent::CommitmentAdded),
+    ActionPlan(ActionPlanEvent::MilestoneAdded),
+    ActionPlan(ActionPlanEvent::ProgressReported),
+    ActionPlan(ActionPlanEvent::CommitmentAssessed),
+    ActionPlan(ActionPlanEvent::Closed),
 }
 
 fn read<T: DeserializeOwned>(type_code: u16, payload: &[u8]) -> Result<T, DecodeError> {

@@ -8,18 +8,22 @@
 //! | 102 `petition.published` | 1 | 2 | no disclosure (`None`) |
 //! | 202 `dialogue.contribution_submitted` | 1 | 2 | text in the clear becomes [`ContributionContent::Clear`] |
 //! | 203 `dialogue.contribution_answered` | 1 | 2 | no disclosure (`None`) |
+//! | 102, 203 | 2 | 3 | no record of who acted (`acted_by: None`) |
+//! | 103, 107–109, 201, 204, 205, 301–306 | 1 | 2 | no record of who acted (`acted_by: None`) |
+//!
+//! The steps that add `acted_by` do not need the older type: its bytes followed by postcard's
+//! `None` (one 0x00 byte) are the current form ([`no_actor_yet`]).
 
 use event_store_core::{Timestamp, UpcastError};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::CivilDate;
-use crate::dialogue::{
-    ContributionAnswered, ContributionContent, ContributionResponse, ContributionSubmitted,
-};
+use crate::dialogue::{ContributionContent, ContributionResponse, ContributionSubmitted};
+use crate::disclosure::{ContributionText, PetitionText};
 use crate::event::EventType;
 use crate::ids::{ContributionId, DialogueId, PetitionId};
-use crate::petition::{PetitionContent, PetitionFiled, PetitionPublished, StatuteRule};
+use crate::petition::{PetitionContent, PetitionFiled, StatuteRule};
 use crate::pseudonym::PseudonymTag;
 
 /// `petition.filed`, schema 1.
@@ -42,6 +46,15 @@ pub struct PetitionPublishedV1 {
     pub at: Timestamp,
 }
 
+/// `petition.published`, schema 2.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PetitionPublishedV2 {
+    pub petition_id: PetitionId,
+    pub rule: StatuteRule,
+    pub at: Timestamp,
+    pub disclosure: Option<PetitionText>,
+}
+
 /// `dialogue.contribution_submitted`, schema 1.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContributionSubmittedV1 {
@@ -60,6 +73,17 @@ pub struct ContributionAnsweredV1 {
     pub response: ContributionResponse,
     pub reason: String,
     pub at: Timestamp,
+}
+
+/// `dialogue.contribution_answered`, schema 2.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContributionAnsweredV2 {
+    pub dialogue_id: DialogueId,
+    pub contribution_id: ContributionId,
+    pub response: ContributionResponse,
+    pub reason: String,
+    pub at: Timestamp,
+    pub disclosure: Option<ContributionText>,
 }
 
 /// Reads `bytes` as `Old` wholly, and writes `convert(old)`.
@@ -111,7 +135,7 @@ pub fn petition_published_1_to_2(bytes: &[u8]) -> Result<Vec<u8>, UpcastError> {
         EventType::PetitionPublished,
         1,
         bytes,
-        |old: PetitionPublishedV1| PetitionPublished {
+        |old: PetitionPublishedV1| PetitionPublishedV2 {
             petition_id: old.petition_id,
             rule: old.rule,
             at: old.at,
@@ -142,7 +166,7 @@ pub fn contribution_answered_1_to_2(bytes: &[u8]) -> Result<Vec<u8>, UpcastError
         EventType::ContributionAnswered,
         1,
         bytes,
-        |old: ContributionAnsweredV1| ContributionAnswered {
+        |old: ContributionAnsweredV1| ContributionAnsweredV2 {
             dialogue_id: old.dialogue_id,
             contribution_id: old.contribution_id,
             response: old.response,
@@ -151,4 +175,16 @@ pub fn contribution_answered_1_to_2(bytes: &[u8]) -> Result<Vec<u8>, UpcastError
             disclosure: None,
         },
     )
+}
+
+/// The step that adds `acted_by` to an official event, from the schema version that lacked
+/// it: the older bytes and postcard's `None` (one 0x00 byte). The older form is checked when
+/// the result is decoded as the current one (`crate::schema::decode_with`), whose errors are
+/// typed: a malformed field is reported as such, and bytes trailing the older form, which
+/// would otherwise read as an actor, are [`DecodeError::TrailingBytes`](crate::DecodeError).
+pub fn no_actor_yet(bytes: &[u8]) -> Result<Vec<u8>, UpcastError> {
+    let mut current = Vec::with_capacity(bytes.len() + 1);
+    current.extend_from_slice(bytes);
+    current.push(0);
+    Ok(current)
 }

@@ -10,6 +10,7 @@
 //! residents' text until it is public, and [`legacy`] holds the older schema versions.
 
 pub mod action_plan;
+pub mod actor;
 pub mod aggregate;
 pub mod calendar;
 pub mod dialogue;
@@ -29,12 +30,13 @@ mod stream;
 pub mod testing;
 mod text;
 
+pub use actor::{Actor, ActorKind, StaffRole, staff_tag};
 pub use aggregate::{ActionPlan, Aggregate, Calendar, Dialogue, Petition};
 pub use calendar::{CivilDate, WorkingCalendar, kyiv_date};
 pub use error::{DecodeError, DomainError, Refusal, Violation};
 pub use event::{
-    AggregateKind, EncodedEvent, Event, EventType, SCHEMA_VERSION_1, SCHEMA_VERSION_2, StreamRef,
-    encode,
+    AggregateKind, EncodedEvent, Event, EventType, SCHEMA_VERSION_1, SCHEMA_VERSION_2,
+    SCHEMA_VERSION_3, StreamRef, encode,
 };
 pub use ids::{CommitmentId, ContributionId, DialogueId, MilestoneId, PetitionId, PlanId};
 pub use pseudonym::{NodeSecret, PseudonymTag, close_request_seed, dialogue_tag, petition_tag};

@@ -24,6 +24,7 @@ use std::collections::BTreeSet;
 use event_store_core::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::actor::Actor;
 use crate::calendar::{
     CivilDate, DAY_MICROS, WorkingCalendar, check_deadline, kyiv_date, on_or_before,
 };
@@ -246,6 +247,8 @@ pub struct PetitionPublished {
     /// The salt, title and text whose commitment the filing recorded; `None` when the filing
     /// recorded them in the clear.
     pub disclosure: Option<PetitionText>,
+    /// Who acted for the council; `None` before it was recorded (see [`crate::actor`]).
+    pub acted_by: Option<Actor>,
 }
 
 /// A petition failed moderation.
@@ -255,6 +258,8 @@ pub struct PetitionRejected {
     /// At most [`REJECTION_REASON_LEN_MAX`] characters.
     pub reason: String,
     pub at: Timestamp,
+    /// Who acted for the council; `None` before it was recorded (see [`crate::actor`]).
+    pub acted_by: Option<Actor>,
 }
 
 /// A person signed a petition.
@@ -290,6 +295,8 @@ pub struct ConsiderationStarted {
     pub at: Timestamp,
     /// The last Kyiv day for the answer: the rule's answer deadline in working days after `at`.
     pub answer_due: CivilDate,
+    /// Who acted for the council; `None` before it was recorded (see [`crate::actor`]).
+    pub acted_by: Option<Actor>,
 }
 
 /// The hromada answered.
@@ -302,6 +309,8 @@ pub struct PetitionAnswered {
     /// At most [`RESPONDER_ROLE_LEN_MAX`] characters, one line.
     pub responder_role: String,
     pub at: Timestamp,
+    /// Who acted for the council; `None` before it was recorded (see [`crate::actor`]).
+    pub acted_by: Option<Actor>,
 }
 
 /// Progress implementing a supported petition.
@@ -311,6 +320,8 @@ pub struct ImplementationUpdated {
     /// At most [`IMPLEMENTATION_UPDATE_LEN_MAX`] characters.
     pub text: String,
     pub at: Timestamp,
+    /// Who acted for the council; `None` before it was recorded (see [`crate::actor`]).
+    pub acted_by: Option<Actor>,
 }
 
 /// Where a petition is in its life. Statuses only move forward (see [`PetitionStatus::rank`]).
@@ -471,6 +482,7 @@ pub fn decide(
                 rule,
                 at,
                 disclosure,
+                acted_by: None,
             })
         }
         PetitionCommand::Reject { reason, at } => {
@@ -481,6 +493,7 @@ pub fn decide(
                 petition_id,
                 reason,
                 at,
+                acted_by: None,
             })
         }
         PetitionCommand::Sign { signer, at } => return decide_sign(state, petition_id, signer, at),
@@ -523,6 +536,7 @@ pub fn decide(
                 petition_id,
                 at,
                 answer_due,
+                acted_by: None,
             })
         }
         PetitionCommand::Answer {
@@ -542,6 +556,7 @@ pub fn decide(
                 response,
                 responder_role,
                 at,
+                acted_by: None,
             })
         }
         PetitionCommand::ReportImplementation { text, at } => {
@@ -557,6 +572,7 @@ pub fn decide(
                 petition_id,
                 text,
                 at,
+                acted_by: None,
             })
         }
     };

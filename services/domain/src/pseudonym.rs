@@ -67,6 +67,10 @@ impl NodeSecret {
     pub const fn from_bytes(bytes: [u8; NODE_SECRET_LEN]) -> Self {
         Self(bytes)
     }
+
+    pub(crate) fn bytes(&self) -> &[u8; NODE_SECRET_LEN] {
+        &self.0
+    }
 }
 
 impl fmt::Debug for NodeSecret {
@@ -137,7 +141,7 @@ fn scoped_tag(secret: &NodeSecret, label: &[u8], scope: &[u8; 16], subject: &str
     PseudonymTag(hmac_sha256(&key, &[subject.as_bytes()]))
 }
 
-fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+pub(crate) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     // HMAC takes a key of any length, so this cannot fail.
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("hmac accepts any key length");
     for part in parts {

@@ -22,7 +22,7 @@ use crate::legacy;
 /// version, and each step from an older version (`crate::legacy`).
 pub fn upcasters() -> &'static Upcasters {
     static REGISTRY: LazyLock<Upcasters> = LazyLock::new(|| {
-        EventType::ALL
+        let registry = EventType::ALL
             .into_iter()
             .fold(Upcasters::new(), |registry, t| {
                 registry.current(t.code(), t.schema_version())
@@ -46,9 +46,23 @@ pub fn upcasters() -> &'static Upcasters {
                 EventType::ContributionAnswered.code(),
                 SCHEMA_VERSION_1,
                 legacy::contribution_answered_1_to_2,
-            )
+            );
+        no_actor_yet_steps(registry)
     });
     &REGISTRY
+}
+
+/// Registers, for each official event type, the step from the version before `acted_by`
+/// (`crate::actor`) to the one with it.
+fn no_actor_yet_steps(registry: Upcasters) -> Upcasters {
+    EventType::ALL
+        .into_iter()
+        .fold(registry, |registry, t| match t.actor_since() {
+            Some(since) => {
+                registry.step(t.code(), SchemaVersion(since.0 - 1), legacy::no_actor_yet)
+            }
+            None => registry,
+        })
 }
 
 /// Decodes a payload of any schema version this build can read, through [`upcasters`].
@@ -89,7 +103,21 @@ pub fn decode_with(
             | UpcastError::MissingStep { .. } => unsupported(),
             UpcastError::Payload { reason, .. } => DecodeError::Malformed { type_code, reason },
         })?;
-    decode_current(known, &current)
+    let event = decode_current(known, &current)?;
+    // An event from before `acted_by` was upcast with `None` appended: an actor read there
+    // came from bytes trailing the older form.
+    if known
+        .actor_since()
+        .is_some_and(|since| schema_version < since)
+        && event.acted_by().is_some()
+    {
+        let mut unattributed = event;
+        unattributed.attribute(None);
+        let older_len = crate::event::encode(&unattributed).payload.len() - 1;
+        let count = u64::try_from(payload.len().saturating_sub(older_len)).unwrap_or(u64::MAX);
+        return Err(DecodeError::TrailingBytes { type_code, count });
+    }
+    Ok(event)
 }
 
 /// Decodes the payload of the envelope `bytes` whose header a reader kept (the association's

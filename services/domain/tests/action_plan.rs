@@ -37,6 +37,7 @@ fn adopted() -> ActionPlanEvent {
         period_end: date("2025-12-31"),
         council_decision: "рішення № 12/345 від 25.01.2024".into(),
         at: at(),
+        acted_by: None,
     })
 }
 
@@ -67,6 +68,7 @@ fn commitment_added(n: u8) -> ActionPlanEvent {
         start: date("2024-03-01"),
         end: date("2025-06-30"),
         at: at(),
+        acted_by: None,
     })
 }
 
@@ -88,6 +90,7 @@ fn milestone_added(c: u8, m: u8, due: &str) -> ActionPlanEvent {
         title: "Портал відкритих даних запущено".into(),
         due: date(due),
         at: at(),
+        acted_by: None,
     })
 }
 
@@ -108,6 +111,7 @@ fn reported(c: u8, m: u8, status: ImplementationStatus, link: Option<&str>) -> A
         status,
         evidence_link: link.map(str::to_owned),
         at: at(),
+        acted_by: None,
     })
 }
 
@@ -127,6 +131,7 @@ fn assessed(c: u8) -> ActionPlanEvent {
         completion: ImplementationStatus::Substantial,
         opened_government: OpenedGovernment::Major,
         at: at(),
+        acted_by: None,
     })
 }
 
@@ -134,6 +139,7 @@ fn closed() -> ActionPlanEvent {
     ActionPlanEvent::Closed(PlanClosed {
         plan_id: plan_id(),
         at: at(),
+        acted_by: None,
     })
 }
 
@@ -424,6 +430,7 @@ fn a_commitment_holds_at_most_milestones_max_milestones() {
             title: "Етап".into(),
             due: date("2024-06-30"),
             at: at(),
+            acted_by: None,
         })
     };
     let add = |n| ActionPlanCommand::AddMilestone {

@@ -196,6 +196,7 @@ fn over_long_lists_are_too_many_whatever_their_length() {
             attendance_count: 1,
             participating_organisations: vec![String::new(); names],
             at,
+            acted_by: None,
         })
         .into()
     };
@@ -209,7 +210,7 @@ fn over_long_lists_are_too_many_whatever_their_length() {
     for names in [ORGANISATIONS_MAX as usize + 1, 1_000, 100_000] {
         let encoded = encode(&closed(names));
         assert_eq!(
-            decode(encoded.event_type, SCHEMA_VERSION_1, &encoded.payload),
+            decode(encoded.event_type, encoded.schema_version, &encoded.payload),
             too_many_names,
             "{names} names"
         );
@@ -217,7 +218,7 @@ fn over_long_lists_are_too_many_whatever_their_length() {
     // Within the bound, the names' own rule applies (a name is not blank).
     let encoded = encode(&closed(2));
     assert!(matches!(
-        decode(encoded.event_type, SCHEMA_VERSION_1, &encoded.payload),
+        decode(encoded.event_type, encoded.schema_version, &encoded.payload),
         Err(DecodeError::Invalid {
             field: "participating_organisations",
             ..
@@ -231,10 +232,10 @@ fn over_long_lists_are_too_many_whatever_their_length() {
         .into()
     };
     let encoded = encode(&dates(i64::from(NON_WORKING_DATES_MAX)));
-    assert!(decode(encoded.event_type, SCHEMA_VERSION_1, &encoded.payload).is_ok());
+    assert!(decode(encoded.event_type, encoded.schema_version, &encoded.payload).is_ok());
     let encoded = encode(&dates(i64::from(NON_WORKING_DATES_MAX) + 500));
     assert_eq!(
-        decode(encoded.event_type, SCHEMA_VERSION_1, &encoded.payload),
+        decode(encoded.event_type, encoded.schema_version, &encoded.payload),
         Err(DecodeError::Invalid {
             type_code: 1,
             field: "dates",
@@ -252,4 +253,37 @@ fn over_long_lists_are_too_many_whatever_their_length() {
         decode(EventTypeCode(204), SCHEMA_VERSION_1, &payload),
         Err(DecodeError::Malformed { .. })
     ));
+}
+
+/// An official event from before `acted_by` is upcast by appending `None`; bytes trailing its
+/// older form that would complete an actor are refused as trailing, never read as who acted.
+#[test]
+fn bytes_trailing_an_older_official_event_never_read_as_who_acted() {
+    let mut checked = 0;
+    for mut event in every_event_type() {
+        let event_type = event.event_type();
+        let Some(since) = event_type.actor_since() else {
+            assert!(!event.attribute(None), "{event_type:?} records no actor");
+            continue;
+        };
+        event.attribute(None);
+        let mut older = encode(&event).payload;
+        assert_eq!(older.pop(), Some(0), "the current form ends in `None`");
+        let before = event_store_core::SchemaVersion(since.0 - 1);
+        assert_eq!(decode(event_type.code(), before, &older), Ok(event.clone()));
+        // `Some`, role, kind and 31 of the tag's 32 bytes; the step's 0x00 would be the 32nd.
+        let mut forged = older.clone();
+        forged.extend([1, 1, 0]);
+        forged.extend([0xaa; 31]);
+        assert_eq!(
+            decode(event_type.code(), before, &forged),
+            Err(DecodeError::TrailingBytes {
+                type_code: event_type.code().0,
+                count: 34
+            }),
+            "{event_type:?}"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 15, "every official event type");
 }

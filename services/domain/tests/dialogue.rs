@@ -47,6 +47,7 @@ fn announced() -> DialogueEvent {
         opens_at: opens_at(),
         closes_at: closes_at(),
         at: announced_at(),
+        acted_by: None,
     })
 }
 
@@ -95,6 +96,7 @@ fn answered(n: u8, at: Timestamp) -> DialogueEvent {
         reason: "Сквер збережено, але в меншій площі.".into(),
         at,
         disclosure: Some(said(n)),
+        acted_by: None,
     })
 }
 
@@ -112,6 +114,7 @@ fn closed(at: Timestamp) -> DialogueEvent {
         attendance_count: 143,
         participating_organisations: vec!["ГО «Зелене місто»".into(), "ОСББ «Сонячне»".into()],
         at,
+        acted_by: None,
     })
 }
 
@@ -129,6 +132,7 @@ fn outcome(at: Timestamp) -> DialogueEvent {
         report: "Враховано 12 пропозицій з 20.".into(),
         council_decision_ref: Some("рішення № 45/1234 від 28.03.2024".into()),
         at,
+        acted_by: None,
     })
 }
 

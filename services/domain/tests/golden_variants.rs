@@ -23,7 +23,7 @@ use domain::action_plan::{ActionPlanEvent, ImplementationStatus, OgpValue, Opene
 use domain::calendar::CalendarEvent;
 use domain::dialogue::{ContributionResponse, DialogueEvent, DialogueKind};
 use domain::petition::{AnswerDecision, PetitionContent, PetitionEvent};
-use domain::{Event, EventType, decode, encode};
+use domain::{ActorKind, Event, EventType, StaffRole, decode, encode};
 use fixtures::samples::every_event_type;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -63,6 +63,15 @@ const IMPLEMENTATION_STATUSES: [(ImplementationStatus, u8); 5] = [
     (ImplementationStatus::Substantial, 3),
     (ImplementationStatus::Complete, 4),
 ];
+
+const STAFF_ROLES: [(StaffRole, u8); 4] = [
+    (StaffRole::Moderator, 0),
+    (StaffRole::Official, 1),
+    (StaffRole::Coordinator, 2),
+    (StaffRole::Administrator, 3),
+];
+
+const ACTOR_KINDS: [(ActorKind, u8); 2] = [(ActorKind::Staff, 0), (ActorKind::Client, 1)];
 
 const OPENED_GOVERNMENT: [(OpenedGovernment, u8); 5] = [
     (OpenedGovernment::Worsened, 0),
@@ -105,6 +114,8 @@ fn every_enum_variant_keeps_its_index() {
     assert_indices(&OGP_VALUES);
     assert_indices(&IMPLEMENTATION_STATUSES);
     assert_indices(&OPENED_GOVERNMENT);
+    assert_indices(&STAFF_ROLES);
+    assert_indices(&ACTOR_KINDS);
     // `Option` is an enum too: `None` is 0, `Some` is 1 then the value.
     assert_eq!(postcard::to_allocvec(&None::<String>).unwrap(), [0]);
     assert_eq!(
@@ -179,37 +190,37 @@ fn variant_samples() -> Vec<(&'static str, Vec<(String, Event)>)> {
     };
     vec![
         (
-            "dialogue_kind",
+            "dialogue_kind.v2",
             DIALOGUE_KINDS
                 .iter()
                 .map(|(v, _)| (label(v), announced(*v)))
                 .collect(),
         ),
         (
-            // Schema 2 of `dialogue.contribution_answered`; `contribution_response.hex` holds
-            // schema 1 (`older_variant_files_still_read`).
-            "contribution_response.v2",
+            // Schema 3 of `dialogue.contribution_answered`; `contribution_response.hex` holds
+            // schema 1 and `.v2.hex` schema 2 (`older_variant_files_still_read`).
+            "contribution_response.v3",
             CONTRIBUTION_RESPONSES
                 .iter()
                 .map(|(v, _)| (label(v), contribution_answered(*v)))
                 .collect(),
         ),
         (
-            "answer_decision",
+            "answer_decision.v2",
             ANSWER_DECISIONS
                 .iter()
                 .map(|(v, _)| (label(v), petition_answered(*v)))
                 .collect(),
         ),
         (
-            "ogp_value",
+            "ogp_value.v2",
             OGP_VALUES
                 .iter()
                 .map(|(v, _)| (label(v), commitment_added(*v)))
                 .collect(),
         ),
         (
-            "implementation_status",
+            "implementation_status.v2",
             IMPLEMENTATION_STATUSES
                 .iter()
                 .flat_map(|(v, _)| {
@@ -224,15 +235,45 @@ fn variant_samples() -> Vec<(&'static str, Vec<(String, Event)>)> {
                 .collect(),
         ),
         (
-            "opened_government",
+            "opened_government.v2",
             OPENED_GOVERNMENT
                 .iter()
                 .map(|(v, _)| (label(v), assessed(ImplementationStatus::Complete, *v)))
                 .collect(),
         ),
         ("petition_content", petition_content_samples()),
-        ("none", none_samples()),
+        ("staff_role", staff_role_samples()),
+        ("actor_kind", actor_kind_samples()),
+        ("none.v2", none_samples()),
     ]
+}
+
+/// A rejection by each role, and one acted on by a machine client.
+fn staff_role_samples() -> Vec<(String, Event)> {
+    STAFF_ROLES
+        .iter()
+        .map(|(role, _)| {
+            let mut event = sample(EventType::PetitionRejected);
+            let mut by = *event.acted_by().expect("the sample records who acted");
+            by.role = *role;
+            event.attribute(Some(by));
+            (format!("{role:?}"), event)
+        })
+        .collect()
+}
+
+/// A rejection by each kind of principal.
+fn actor_kind_samples() -> Vec<(String, Event)> {
+    ACTOR_KINDS
+        .iter()
+        .map(|(kind, _)| {
+            let mut event = sample(EventType::PetitionRejected);
+            let mut by = *event.acted_by().expect("the sample records who acted");
+            by.kind = *kind;
+            event.attribute(Some(by));
+            (format!("{kind:?}"), event)
+        })
+        .collect()
 }
 
 /// A filing with each form of its title and text: committed (what the node writes) and in
@@ -285,13 +326,17 @@ fn none_samples() -> Vec<(String, Event)> {
         unreachable!()
     };
     published.disclosure = None;
-    let events: [Event; 5] = [
+    let mut unattributed = sample(EventType::PlanClosed);
+    unattributed.attribute(None);
+    let events: [Event; 6] = [
         CalendarEvent::NonWorkingDatesSet(dates).into(),
         DialogueEvent::Closed(closed).into(),
         DialogueEvent::OutcomePublished(outcome).into(),
         ActionPlanEvent::ProgressReported(progress).into(),
         // Appended with schema 2 of `petition.published`.
         PetitionEvent::Published(published).into(),
+        // Appended with schema 2 of the official events (`acted_by`).
+        unattributed,
     ];
     events
         .into_iter()
@@ -352,8 +397,38 @@ fn every_variant_sample_encodes_to_its_golden_bytes_and_back() {
     );
 }
 
-/// Variant files of an older schema version: `(file, version, what each line reads as)`.
-fn older_variant_files() -> Vec<(&'static str, u16, Vec<Event>)> {
+/// Variant files of older schema versions: `(file, what each line reads as, at which schema
+/// version)`. The files written before `acted_by` hold today's samples with no actor, each
+/// official event one schema version back.
+fn older_variant_files() -> Vec<(String, Vec<(Event, u16)>)> {
+    let before_actor = |event: &Event| {
+        let mut unattributed = event.clone();
+        let version = event.event_type().schema_version().0;
+        if unattributed.attribute(None) {
+            (unattributed, version - 1)
+        } else {
+            (unattributed, version)
+        }
+    };
+    let mut older: Vec<(String, Vec<(Event, u16)>)> = variant_samples()
+        .into_iter()
+        .filter_map(|(file, samples)| {
+            let (name, version) = file.rsplit_once(".v")?;
+            let version: u16 = version.parse().ok()?;
+            let previous = if version == 2 {
+                name.to_owned()
+            } else {
+                format!("{name}.v{}", version - 1)
+            };
+            // An official event with no actor is itself a sample of the newer form.
+            let events = samples
+                .iter()
+                .filter(|(_, e)| !(e.is_official() && e.acted_by().is_none()))
+                .map(|(_, e)| before_actor(e))
+                .collect();
+            Some((previous, events))
+        })
+        .collect();
     let answered_v1 = |response| {
         let Event::Dialogue(DialogueEvent::ContributionAnswered(mut e)) =
             sample(EventType::ContributionAnswered)
@@ -362,31 +437,33 @@ fn older_variant_files() -> Vec<(&'static str, u16, Vec<Event>)> {
         };
         e.response = response;
         e.disclosure = None;
-        Event::from(DialogueEvent::ContributionAnswered(e))
+        e.acted_by = None;
+        (Event::from(DialogueEvent::ContributionAnswered(e)), 1)
     };
-    vec![(
-        "contribution_response",
-        1,
+    older.push((
+        "contribution_response".into(),
         CONTRIBUTION_RESPONSES
             .iter()
             .map(|(v, _)| answered_v1(*v))
             .collect(),
-    )]
+    ));
+    older
 }
 
 #[test]
 fn older_variant_files_still_read() {
-    for (file, version, events) in older_variant_files() {
+    for (file, events) in older_variant_files() {
         let path = golden_dir().join(format!("{file}.hex"));
-        let committed = std::fs::read_to_string(&path).expect("the older file is kept");
+        let committed = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("the older file {} is kept: {e}", path.display()));
         let lines: Vec<&str> = committed.lines().collect();
         assert_eq!(lines.len(), events.len(), "{file}");
-        for (line, event) in lines.iter().zip(&events) {
+        for (line, (event, version)) in lines.iter().zip(&events) {
             let bytes = hex::decode(line.rsplit(' ').next().unwrap_or_default()).unwrap();
             assert_eq!(
                 decode(
                     event.event_type().code(),
-                    event_store_core::SchemaVersion(version),
+                    event_store_core::SchemaVersion(*version),
                     &bytes
                 )
                 .as_ref(),
@@ -409,7 +486,7 @@ fn every_variant_golden_file_is_known() {
     expected.extend(
         older_variant_files()
             .into_iter()
-            .map(|(file, _, _)| format!("{file}.hex")),
+            .map(|(file, _)| format!("{file}.hex")),
     );
     let present: BTreeSet<String> = std::fs::read_dir(golden_dir())
         .expect("golden variants directory exists")

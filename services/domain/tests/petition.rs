@@ -67,6 +67,7 @@ fn published(rule: StatuteRule) -> PetitionEvent {
         rule,
         at: published_at(),
         disclosure: Some(text()),
+        acted_by: None,
     })
 }
 
@@ -104,6 +105,7 @@ fn considered() -> Vec<PetitionEvent> {
         petition_id: petition_id(),
         at: kyiv("2024-06-03", 10, 0),
         answer_due: date("2024-06-17"),
+        acted_by: None,
     }));
     events
 }
@@ -115,6 +117,7 @@ fn answered(decision: AnswerDecision, at: Timestamp) -> PetitionEvent {
         response: "Підтримано. Велодоріжку включено до плану на 2025 рік.".into(),
         responder_role: "Київський міський голова".into(),
         at,
+        acted_by: None,
     })
 }
 
@@ -322,6 +325,7 @@ fn rejecting_records_the_reason() {
         petition_id: petition_id(),
         reason: "Питання не належить до компетенції міської ради.".into(),
         at: published_at(),
+        acted_by: None,
     });
     let state = given::<Petition>([filed()])
         .when(PetitionCommand::Reject {
@@ -356,6 +360,7 @@ fn the_moderation_deadline_is_tracked_from_the_events() {
             rule: StatuteRule::KYIV,
             at: kyiv("2024-05-08", 9, 0),
             disclosure: Some(text()),
+            acted_by: None,
         }),
     ];
     assert_eq!(moderated_within_deadline(&late), Some(false));
@@ -392,6 +397,7 @@ fn signing_is_refused_before_publication_and_after_rejection() {
         petition_id: petition_id(),
         reason: "Дублікат".into(),
         at: published_at(),
+        acted_by: None,
     });
     given::<Petition>([filed(), rejected])
         .when(PetitionCommand::Sign {
@@ -552,6 +558,7 @@ fn consideration_records_the_answer_deadline_ten_working_days_later() {
             petition_id: petition_id(),
             at,
             answer_due: date("2024-06-17"),
+            acted_by: None,
         })]);
     assert_eq!(state.status, PetitionStatus::UnderConsideration);
     // A non-working day inside the term moves the deadline.
@@ -667,6 +674,7 @@ fn update(at: Timestamp) -> PetitionEvent {
         petition_id: petition_id(),
         text: "Проєкт велодоріжки погоджено.".into(),
         at,
+        acted_by: None,
     })
 }
 
@@ -788,6 +796,7 @@ fn rejecting_needs_a_petition_awaiting_moderation() {
         petition_id: petition_id(),
         reason: "Дублікат".into(),
         at: published_at(),
+        acted_by: None,
     });
     given::<Petition>([filed(), rejected])
         .when(reject())

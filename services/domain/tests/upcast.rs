@@ -2,16 +2,16 @@
 //! version decodes through the upcaster registered for the newer form, and versions with no
 //! path to the current one are refused, never guessed at.
 //!
-//! These tests declare a schema change of their own, beside the real ones (`petition.filed`
-//! and `petition.published` at schema 2, whose golden bytes of both versions are checked in
-//! `tests/golden.rs`): the Rust type of `petition.implementation_updated` is taken as its
-//! schema 2, and its schema 1 is an older field order, with a step from 1 to 2.
+//! These tests declare a schema change of their own, beside the real ones (`tests/golden.rs`
+//! checks the golden bytes of every version of those): the Rust type of `petition.signed` is
+//! taken as its schema 2, and its schema 1 is an older field order, with a step from 1 to 2.
 
 mod fixtures;
 
-use domain::petition::{ImplementationUpdated, PetitionEvent};
+use domain::petition::{PetitionEvent, PetitionSigned};
 use domain::{
-    DecodeError, Event, EventType, OpenError, PetitionId, decode, decode_with, encode, open,
+    DecodeError, Event, EventType, OpenError, PetitionId, PseudonymTag, decode, decode_with,
+    encode, open,
 };
 use event_store_core::{
     Envelope, EventId, LogSeq, MunicipalityCode, SchemaVersion, StreamId, StreamVersion, Timestamp,
@@ -23,14 +23,14 @@ use uuid::Uuid;
 
 const V1: SchemaVersion = SchemaVersion(1);
 const V2: SchemaVersion = SchemaVersion(2);
-const TYPE: EventType = EventType::ImplementationUpdated;
+const TYPE: EventType = EventType::PetitionSigned;
 
 /// The older form: the same fields, the time first.
 #[derive(Serialize, Deserialize)]
-struct ImplementationUpdatedV1 {
+struct PetitionSignedV1 {
     at: Timestamp,
     petition_id: PetitionId,
-    text: String,
+    signer: PseudonymTag,
 }
 
 fn v1_to_v2(bytes: &[u8]) -> Result<Vec<u8>, UpcastError> {
@@ -39,11 +39,10 @@ fn v1_to_v2(bytes: &[u8]) -> Result<Vec<u8>, UpcastError> {
         from: 1,
         reason,
     };
-    let old: ImplementationUpdatedV1 =
-        postcard::from_bytes(bytes).map_err(|e| fail(e.to_string()))?;
-    postcard::to_stdvec(&ImplementationUpdated {
+    let old: PetitionSignedV1 = postcard::from_bytes(bytes).map_err(|e| fail(e.to_string()))?;
+    postcard::to_stdvec(&PetitionSigned {
         petition_id: old.petition_id,
-        text: old.text,
+        signer: old.signer,
         at: old.at,
     })
     .map_err(|e| fail(e.to_string()))
@@ -61,20 +60,18 @@ fn registry_with_schema_2() -> Upcasters {
 }
 
 fn event() -> Event {
-    Event::Petition(PetitionEvent::ImplementationUpdated(
-        ImplementationUpdated {
-            petition_id: petition_id(),
-            text: "ремонт розпочато".into(),
-            at: utc("2026-03-02", 9, 0),
-        },
-    ))
+    Event::Petition(PetitionEvent::Signed(PetitionSigned {
+        petition_id: petition_id(),
+        signer: PseudonymTag([7; 32]),
+        at: utc("2026-03-02", 9, 0),
+    }))
 }
 
 fn v1_bytes() -> Vec<u8> {
-    postcard::to_stdvec(&ImplementationUpdatedV1 {
+    postcard::to_stdvec(&PetitionSignedV1 {
         at: utc("2026-03-02", 9, 0),
         petition_id: petition_id(),
-        text: "ремонт розпочато".into(),
+        signer: PseudonymTag([7; 32]),
     })
     .unwrap()
 }

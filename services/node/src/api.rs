@@ -11,7 +11,7 @@ use proto::node::v1::node_service_server::NodeService;
 use tonic::{Request, Response, Status};
 
 use crate::auth::{AuthError, Authenticator, CommandRequest, Knock, Permission, Principal};
-use crate::command::NodeCommand;
+use crate::command::{Acting, NodeCommand};
 use crate::convert as cv;
 use crate::core::{Kind, NodeCore};
 use crate::error::NodeError;
@@ -53,16 +53,20 @@ impl<B: Backend> NodeApi<B> {
         self.auth.authenticate(knock).await
     }
 
-    /// The door: who the request proves to be, whether they may run this command, and the
-    /// participant subject filled in from their credential. A refusal writes nothing.
-    async fn admit<R: CommandRequest>(&self, request: Request<R>) -> Result<R, Status> {
+    /// The door: who the request proves to be, whether they may run this command, the
+    /// participant subject filled in from their credential, and who acts for the council if
+    /// it is an official command. A refusal writes nothing.
+    async fn admit<R: CommandRequest>(
+        &self,
+        request: Request<R>,
+    ) -> Result<(R, Option<Acting>), Status> {
         let principal = self.principal(&request).await?;
         principal.require(R::PERMISSION)?;
         let mut message = request.into_inner();
         if let Some((field, value)) = message.subject_field() {
             principal.bind_subject(field, value)?;
         }
-        Ok(message)
+        Ok((message, principal.acting(R::PERMISSION)))
     }
 
     /// Whether the reader of a view may see text that is not public yet: reads need no
@@ -93,15 +97,15 @@ impl<B: Backend> NodeApi<B> {
         NodeCommand: TryFrom<R, Error = NodeError>,
     {
         let started = Instant::now();
-        let message = match self.admit(request).await {
-            Ok(message) => message,
+        let (message, acting) = match self.admit(request).await {
+            Ok(admitted) => admitted,
             Err(status) => {
                 self.metrics.refused(name, status.code());
                 return Err(status);
             }
         };
         let result = match NodeCommand::try_from(message) {
-            Ok(command) => self.core.run(command).await,
+            Ok(command) => self.core.run_as(command, acting).await,
             Err(e) => Err(e),
         };
         self.metrics

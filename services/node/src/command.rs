@@ -23,6 +23,12 @@ pub const SUBJECT_LEN_MAX: usize = 256;
 pub struct Subject(String);
 
 impl Subject {
+    /// A subject the node itself made from a verified credential (`oidc:…`, `account:…`,
+    /// `client:…`), not taken from a request.
+    pub(crate) fn verified(subject: String) -> Self {
+        Self(subject)
+    }
+
     /// Checks a subject from the request field `field`: not blank, at most [`SUBJECT_LEN_MAX`]
     /// bytes.
     pub fn parse(field: &str, text: String) -> Result<Self, NodeError> {
@@ -45,6 +51,16 @@ impl std::fmt::Debug for Subject {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Subject(..)")
     }
+}
+
+/// Who runs a command for the council: the role whose permission it needs, what kind of
+/// principal they are, and their subject at the node, from which the core derives the staff
+/// pseudonym the official events record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Acting {
+    pub role: domain::StaffRole,
+    pub kind: domain::ActorKind,
+    pub subject: Subject,
 }
 
 /// A resident's text that may never be published (a petition's title and text, a

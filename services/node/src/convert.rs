@@ -440,6 +440,7 @@ impl From<PetitionView> for pb::Petition {
                 .map(|u| pb::ImplementationUpdate {
                     text: u.text.clone(),
                     at: Some(to_pb_ts(u.at)),
+                    reported_by: u.acted_by.map(pb_actor),
                 })
                 .collect(),
             implementation_update_count: s.implementation_updates,
@@ -460,7 +461,17 @@ impl From<PetitionView> for pb::Petition {
             answered_at: opt_ts(s.answered_at),
             answered_on_time: s.answered_on_time(),
             stream_version: v.version.0,
+            moderated_by: v.moderated_by.map(pb_actor),
+            answered_by: v.answer.as_ref().and_then(|a| a.acted_by).map(pb_actor),
         }
+    }
+}
+
+fn pb_actor(actor: domain::Actor) -> pb::StaffActor {
+    pb::StaffActor {
+        role: actor.role.name().to_owned(),
+        machine_client: actor.kind == domain::ActorKind::Client,
+        staff_pseudonym: actor.tag.0.to_vec(),
     }
 }
 

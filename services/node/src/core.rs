@@ -10,17 +10,17 @@ use domain::dialogue::{ContributionResponse, DialogueCommand, DialogueEvent};
 use domain::disclosure::ContributionText;
 use domain::petition::{PetitionCommand, PetitionContent, PetitionEvent, StatuteRule};
 use domain::{
-    ActionPlan, Calendar, CivilDate, CommitmentId, ContributionId, Dialogue, DialogueId, EventType,
+    ActionPlan, Actor, Calendar, CivilDate, CommitmentId, ContributionId, Dialogue, DialogueId,
     MilestoneId, NodeSecret, Petition, PetitionId, PlanId, WorkingCalendar, dialogue_tag,
-    petition_tag,
+    petition_tag, staff_tag,
 };
 use event_store::{Backend, Log};
 use event_store_core::{EnvelopeRef, LogSeq, StreamId, StreamVersion, Timestamp};
 use uuid::Uuid;
 
-use crate::command::{Action, DialogueStep, NodeCommand, PetitionStep, PlanStep};
+use crate::command::{Acting, Action, DialogueStep, NodeCommand, PetitionStep, PlanStep};
 use crate::error::NodeError;
-use crate::executor::{Clock, Executor, Outcome, StreamAggregate, open_event};
+use crate::executor::{Clock, Executor, Outcome, Recording, StreamAggregate, open_event};
 use crate::texts::{TextOf, TextStore};
 
 /// Events scanned per query while building the index at start-up.
@@ -63,6 +63,8 @@ pub struct PetitionView {
     pub text: Option<ShownText>,
     /// Why moderation rejected it.
     pub rejection_reason: Option<String>,
+    /// Who published or rejected it, when the log records it.
+    pub moderated_by: Option<Actor>,
     /// The council's answer.
     pub answer: Option<domain::petition::PetitionAnswered>,
     /// The latest implementation updates, oldest first (at most [`UPDATES_SHOWN`]).
@@ -294,8 +296,26 @@ impl<B: Backend> NodeCore<B> {
     /// domain command needs (the statute's rule, the calendar in force), and executes it on its
     /// stream, idempotently by its request id.
     pub async fn run(&self, command: NodeCommand) -> Result<Outcome, NodeError> {
+        self.run_as(command, None).await
+    }
+
+    /// [`run`](Self::run) for a principal acting for the council: each official event the
+    /// command records carries who acted, as a role and the keyed staff pseudonym of their
+    /// subject (`domain::actor`), never the subject itself.
+    pub async fn run_as(
+        &self,
+        command: NodeCommand,
+        acting: Option<Acting>,
+    ) -> Result<Outcome, NodeError> {
         let NodeCommand { request, action } = command;
-        let records = action.first_event_type();
+        let records = Recording {
+            first: action.first_event_type(),
+            by: acting.map(|a| Actor {
+                role: a.role,
+                kind: a.kind,
+                tag: staff_tag(&self.secret, a.subject.as_str()),
+            }),
+        };
         match action {
             Action::SetNonWorkingDates { dates } => {
                 let stream = StreamId(CALENDAR_STREAM_ID);
@@ -479,7 +499,7 @@ impl<B: Backend> NodeCore<B> {
         &self,
         kind: Kind,
         request: Uuid,
-        records: EventType,
+        records: Recording,
         make: impl Fn(Timestamp) -> A::Command,
     ) -> Result<Outcome, NodeError> {
         let outcome = self
@@ -496,7 +516,7 @@ impl<B: Backend> NodeCore<B> {
     async fn run_petition(
         &self,
         request: Uuid,
-        records: EventType,
+        records: Recording,
         petition: PetitionId,
         step: PetitionStep,
     ) -> Result<Outcome, NodeError> {
@@ -621,6 +641,25 @@ impl<B: Backend> NodeCore<B> {
             Some(domain::Event::Petition(PetitionEvent::Filed(f))) => Some(f),
             _ => None,
         };
+        // Moderation is a petition's second event: a publication (holding the text, when the
+        // filing committed to it) or a rejection.
+        let moderation = if state.published_at.is_some()
+            || state.status == domain::petition::PetitionStatus::Rejected
+        {
+            let second = self.log().read_stream(stream, StreamVersion(2), 1).await?;
+            second.first().map(open_event).transpose()?
+        } else {
+            None
+        };
+        let (published, rejected) = match moderation {
+            Some(domain::Event::Petition(PetitionEvent::Published(p))) => (Some(p), None),
+            Some(domain::Event::Petition(PetitionEvent::Rejected(r))) => (None, Some(r)),
+            _ => (None, None),
+        };
+        let moderated_by = published
+            .as_ref()
+            .and_then(|p| p.acted_by)
+            .or_else(|| rejected.as_ref().and_then(|r| r.acted_by));
         let text = match filed.as_ref().map(|f| &f.content) {
             Some(PetitionContent::Clear { title, text }) => Some(ShownText {
                 title: title.clone(),
@@ -628,18 +667,11 @@ impl<B: Backend> NodeCore<B> {
                 public: true,
             }),
             Some(PetitionContent::Committed(_)) if state.published_at.is_some() => {
-                // Moderation is a petition's second event: its publication holds the text.
-                let second = self.log().read_stream(stream, StreamVersion(2), 1).await?;
-                match second.first().map(open_event).transpose()? {
-                    Some(domain::Event::Petition(PetitionEvent::Published(p))) => {
-                        p.disclosure.map(|d| ShownText {
-                            title: d.title,
-                            text: d.text,
-                            public: true,
-                        })
-                    }
-                    _ => None,
-                }
+                published.and_then(|p| p.disclosure).map(|d| ShownText {
+                    title: d.title,
+                    text: d.text,
+                    public: true,
+                })
             }
             Some(PetitionContent::Committed(commitment)) => self
                 .texts
@@ -654,17 +686,10 @@ impl<B: Backend> NodeCore<B> {
                 }),
             None => None,
         };
-        // Moderation is the second event; after an answer come only implementation updates.
-        let mut rejection_reason = None;
+        // After an answer come only implementation updates.
+        let rejection_reason = rejected.map(|r| r.reason);
         let mut answer = None;
         let mut updates = Vec::new();
-        if state.status == domain::petition::PetitionStatus::Rejected {
-            for row in self.log().read_stream(stream, StreamVersion(2), 1).await? {
-                if let domain::Event::Petition(PetitionEvent::Rejected(r)) = open_event(&row)? {
-                    rejection_reason = Some(r.reason);
-                }
-            }
-        }
         if state.answered_at.is_some() {
             let count = u64::from(state.implementation_updates);
             let shown = count.min(UPDATES_SHOWN);
@@ -694,6 +719,7 @@ impl<B: Backend> NodeCore<B> {
             version,
             text,
             rejection_reason,
+            moderated_by,
             answer,
             updates,
         })

@@ -14,7 +14,7 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use domain::{Aggregate, Event, EventType};
+use domain::{Actor, Aggregate, Event, EventType};
 use event_store::{Backend, EventRow, ExpectedVersion, Log, NewEvent, StoreError};
 use event_store_core::{EnvelopeRef, EventId, LogSeq, StreamId, StreamVersion, Timestamp};
 use uuid::Uuid;
@@ -35,10 +35,38 @@ const CONFLICT_RETRIES_MAX: u32 = 3;
 
 /// An aggregate whose streams the executor runs: its state is cached and shared between tasks,
 /// and its events are read back from the log's domain events.
-pub trait StreamAggregate: Aggregate<State: Send + Sync + 'static, Event: TryFrom<Event>> {}
+pub trait StreamAggregate:
+    Aggregate<State: Send + Sync + 'static, Event: TryFrom<Event, Error = Event>>
+{
+}
 
-impl<A> StreamAggregate for A where A: Aggregate<State: Send + Sync + 'static, Event: TryFrom<Event>>
-{}
+impl<A> StreamAggregate for A where
+    A: Aggregate<State: Send + Sync + 'static, Event: TryFrom<Event, Error = Event>>
+{
+}
+
+/// What a command records: the type of its first event (each kind of command has its own, so a
+/// retry's stored events tell which kind of command its id answered), and who acted for the
+/// council, which each official event it records carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Recording {
+    pub first: EventType,
+    pub by: Option<Actor>,
+}
+
+/// `event` with `by` as who acted, when it is an official event.
+fn attributed<E: Into<Event> + TryFrom<Event, Error = Event>>(event: E, by: Option<Actor>) -> E {
+    let Some(by) = by else {
+        return event;
+    };
+    let mut event: Event = event.into();
+    event.attribute(Some(by));
+    match E::try_from(event) {
+        Ok(event) => event,
+        // Unreachable: it came from an `E` and attributing keeps its variant.
+        Err(other) => unreachable!("attributing changed the event's aggregate: {other:?}"),
+    }
+}
 
 /// Where a command's events landed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -291,16 +319,18 @@ impl<B: Backend> Executor<B> {
         Ok(Some(outcome))
     }
 
-    /// Runs one command on one stream: `kind` is the type of the first event this kind of
-    /// command records (what a retry's stored events must begin with), `make` builds the domain
-    /// command for the time of each attempt.
+    /// Runs one command on one stream: `recording.first` is the type of the first event this
+    /// kind of command records (what a retry's stored events must begin with), and each
+    /// official event it records carries `recording.by`; `make` builds the domain command for
+    /// the time of each attempt.
     pub async fn execute<A: StreamAggregate>(
         &self,
         request: Uuid,
-        kind: EventType,
+        recording: Recording,
         stream: StreamId,
         make: impl Fn(Timestamp) -> A::Command,
     ) -> Result<Outcome, NodeError> {
+        let kind = recording.first;
         if let Some(outcome) = self.earlier_result(request, kind, stream).await? {
             return Ok(outcome);
         }
@@ -311,7 +341,10 @@ impl<B: Backend> Executor<B> {
             let (state, version) = self.load::<A>(stream).await?;
             let at = self.now();
             let command = make(at);
-            let events = A::decide(&state, command)?;
+            let events: Vec<A::Event> = A::decide(&state, command)?
+                .into_iter()
+                .map(|e| attributed(e, recording.by))
+                .collect();
             if events.is_empty() {
                 return Ok(Outcome {
                     stream,

@@ -712,3 +712,196 @@ async fn refused_commands_keep_no_text_and_erased_text_stays_erased() {
         .unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
 }
+
+/// Every official act records which role acted and a pseudonym of who did it: one staff member
+/// has one pseudonym across sessions and events, another has another, a machine client is
+/// marked as one; resident events record no actor, and no login or provider reaches the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_official_act_records_its_role_and_a_staff_pseudonym_never_the_person() {
+    use domain::petition::PetitionEvent as P;
+    use domain::{Actor, ActorKind, Event, StaffRole};
+
+    let provider = provider().await;
+    let tables = format!(
+        "[oidc]\nissuer = \"{}\"\nclient_id = \"{NODE_CLIENT}\"\n",
+        provider.issuer()
+    );
+    // One signature reaches the threshold, so the petition can be answered.
+    let node = TestNode::start_configured(None, 1, &tables).await;
+    let mut platform = node.client().await;
+    let file = || {
+        let request = file_request("platform-resident-3");
+        let mut platform = platform.clone();
+        async move {
+            platform
+                .file_petition(request)
+                .await
+                .unwrap()
+                .into_inner()
+                .stream_id
+        }
+    };
+    let (answered, rejected, by_machine) = (file().await, file().await, file().await);
+
+    let olena_1 = as_holder(
+        &node,
+        &provider.sign_in(NODE_CLIENT, "olena").await.unwrap(),
+    )
+    .await;
+    let olena_2 = as_holder(
+        &node,
+        &provider.sign_in(NODE_CLIENT, "olena").await.unwrap(),
+    )
+    .await;
+    let taras = as_holder(
+        &node,
+        &provider.sign_in(NODE_CLIENT, "taras").await.unwrap(),
+    )
+    .await;
+    let resident = as_holder(
+        &node,
+        &provider.sign_in(NODE_CLIENT, "mykola").await.unwrap(),
+    )
+    .await;
+
+    let published = olena_1
+        .clone()
+        .publish_petition(pb::PublishPetitionRequest {
+            request_id: request_id(),
+            petition_id: answered.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let signed = resident
+        .clone()
+        .sign_petition(sign_request(&answered))
+        .await
+        .unwrap()
+        .into_inner();
+    let considered = taras
+        .clone()
+        .start_consideration(pb::StartConsiderationRequest {
+            request_id: request_id(),
+            petition_id: answered.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let answer = taras
+        .clone()
+        .answer_petition(pb::AnswerPetitionRequest {
+            request_id: request_id(),
+            petition_id: answered.clone(),
+            decision: pb::AnswerDecision::Supported as i32,
+            response: "Ліхтарі встановлять у травні.".into(),
+            responder_role: "Міський голова".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let update = taras
+        .clone()
+        .report_implementation(pb::ReportImplementationRequest {
+            request_id: request_id(),
+            petition_id: answered.clone(),
+            text: "Закупівлю оголошено.".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let rejection = olena_2
+        .clone()
+        .reject_petition(pb::RejectPetitionRequest {
+            request_id: request_id(),
+            petition_id: rejected.clone(),
+            reason: "Не належить до повноважень громади.".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let machine = platform
+        .publish_petition(pb::PublishPetitionRequest {
+            request_id: request_id(),
+            petition_id: by_machine.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+
+    let log = node.read_whole_log().await;
+    let event_at = |seq: u64| -> Event {
+        let entry = log.iter().find(|e| e.seq == seq).unwrap();
+        domain::schema::open(&entry.envelope).unwrap().event
+    };
+    let actor_at = |seq: u64| -> Actor {
+        *event_at(seq)
+            .acted_by()
+            .unwrap_or_else(|| panic!("event {seq} records who acted"))
+    };
+    let olena = actor_at(published.first_seq);
+    assert_eq!(
+        (olena.role, olena.kind),
+        (StaffRole::Moderator, ActorKind::Staff)
+    );
+    assert_eq!(
+        actor_at(rejection.first_seq),
+        olena,
+        "one staff member, two sessions: one pseudonym"
+    );
+    let official = actor_at(answer.first_seq);
+    assert_eq!(
+        (official.role, official.kind),
+        (StaffRole::Official, ActorKind::Staff)
+    );
+    assert_ne!(official.tag, olena.tag, "two staff members, two pseudonyms");
+    assert_eq!(actor_at(considered.first_seq), official);
+    assert_eq!(actor_at(update.first_seq), official);
+    let client = actor_at(machine.first_seq);
+    assert_eq!(
+        (client.role, client.kind),
+        (StaffRole::Moderator, ActorKind::Client)
+    );
+    assert!(client.tag != olena.tag && client.tag != official.tag);
+    // A resident's signature, and the threshold it reached, record no actor.
+    for seq in signed.first_seq..=signed.last_seq {
+        let event = event_at(seq);
+        assert!(
+            matches!(
+                event,
+                Event::Petition(P::Signed(_) | P::ThresholdReached(_))
+            ),
+            "{event:?}"
+        );
+        assert!(!event.is_official() && event.acted_by().is_none());
+    }
+
+    // The node's view says who acted, as the log does.
+    let view = node
+        .anonymous_client()
+        .await
+        .get_petition(pb::GetPetitionRequest {
+            petition_id: answered.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let shown = |a: &Actor| pb::StaffActor {
+        role: a.role.name().into(),
+        machine_client: a.kind == ActorKind::Client,
+        staff_pseudonym: a.tag.0.to_vec(),
+    };
+    assert_eq!(view.moderated_by, Some(shown(&olena)));
+    assert_eq!(view.answered_by, Some(shown(&official)));
+    assert_eq!(
+        view.implementation_updates[0].reported_by,
+        Some(shown(&official))
+    );
+    // No login, provider or token reaches the log.
+    for entry in &log {
+        let bytes = String::from_utf8_lossy(&entry.envelope);
+        for secret in ["olena", "taras", "mykola", provider.issuer()] {
+            assert!(!bytes.contains(secret), "{secret} in event {}", entry.seq);
+        }
+    }
+}

@@ -96,6 +96,7 @@ pub fn events() -> Vec<Event> {
             rule: StatuteRule::KYIV,
             at,
             disclosure: Some(petition_text()),
+            acted_by: None,
         })
         .into(),
         PetitionEvent::Published(PetitionPublished {
@@ -103,12 +104,14 @@ pub fn events() -> Vec<Event> {
             rule: StatuteRule::KYIV,
             at,
             disclosure: None,
+            acted_by: None,
         })
         .into(),
         PetitionEvent::Rejected(PetitionRejected {
             petition_id: pid,
             reason: "Дублікат".into(),
             at,
+            acted_by: None,
         })
         .into(),
         PetitionEvent::Signed(PetitionSigned {
@@ -133,12 +136,14 @@ pub fn events() -> Vec<Event> {
             petition_id: pid,
             at,
             answer_due: date("2024-05-17"),
+            acted_by: None,
         })
         .into(),
         PetitionEvent::ImplementationUpdated(ImplementationUpdated {
             petition_id: pid,
             text: "Роботи розпочато.".into(),
             at,
+            acted_by: None,
         })
         .into(),
         DialogueEvent::ContributionSubmitted(ContributionSubmitted {
@@ -164,6 +169,7 @@ pub fn events() -> Vec<Event> {
             attendance_count: 143,
             participating_organisations: vec!["ГО «Зелене місто»".into(), "Клуб".into()],
             at,
+            acted_by: None,
         })
         .into(),
         DialogueEvent::Closed(DialogueClosed {
@@ -171,6 +177,7 @@ pub fn events() -> Vec<Event> {
             attendance_count: 0,
             participating_organisations: vec![],
             at,
+            acted_by: None,
         })
         .into(),
         ActionPlanEvent::Adopted(PlanAdopted {
@@ -180,6 +187,7 @@ pub fn events() -> Vec<Event> {
             period_end: date("2025-12-31"),
             council_decision: "№ 12/345".into(),
             at,
+            acted_by: None,
         })
         .into(),
         ActionPlanEvent::MilestoneAdded(MilestoneAdded {
@@ -189,9 +197,15 @@ pub fn events() -> Vec<Event> {
             title: "Портал запущено".into(),
             due: date("2024-06-30"),
             at,
+            acted_by: None,
         })
         .into(),
-        ActionPlanEvent::Closed(PlanClosed { plan_id: plan, at }).into(),
+        ActionPlanEvent::Closed(PlanClosed {
+            plan_id: plan,
+            at,
+            acted_by: None,
+        })
+        .into(),
     ];
     for decision in [
         AnswerDecision::Supported,
@@ -205,6 +219,7 @@ pub fn events() -> Vec<Event> {
                 response: "Частково підтримано.".into(),
                 responder_role: "Міський голова".into(),
                 at,
+                acted_by: None,
             })
             .into(),
         );
@@ -226,6 +241,7 @@ pub fn events() -> Vec<Event> {
                 opens_at: Timestamp(at.0 + 86_400_000_000),
                 closes_at: Timestamp(at.0 + 15 * 86_400_000_000),
                 at,
+                acted_by: None,
             })
             .into(),
         );
@@ -243,6 +259,7 @@ pub fn events() -> Vec<Event> {
                 reason: "Враховано.".into(),
                 at,
                 disclosure: (response != ContributionResponse::Rejected).then(contribution_text),
+                acted_by: None,
             })
             .into(),
         );
@@ -254,6 +271,7 @@ pub fn events() -> Vec<Event> {
                 report: "Звіт.".into(),
                 council_decision_ref: decision_ref,
                 at,
+                acted_by: None,
             })
             .into(),
         );
@@ -274,6 +292,7 @@ pub fn events() -> Vec<Event> {
             start: date("2024-03-01"),
             end: date("2025-06-30"),
             at,
+            acted_by: None,
         })
         .into(),
     );
@@ -301,6 +320,7 @@ pub fn events() -> Vec<Event> {
                 status,
                 evidence_link: link.map(str::to_owned),
                 at,
+                acted_by: None,
             })
             .into(),
         );
@@ -319,9 +339,24 @@ pub fn events() -> Vec<Event> {
                 completion: ImplementationStatus::Complete,
                 opened_government: opened,
                 at,
+                acted_by: None,
             })
             .into(),
         );
+    }
+    // Most official events record who acted (every role and kind), some from before it was.
+    for (i, event) in events.iter_mut().enumerate() {
+        if i % 3 != 0 {
+            event.attribute(Some(domain::Actor {
+                role: domain::StaffRole::ALL[i % domain::StaffRole::ALL.len()],
+                kind: if i % 2 == 0 {
+                    domain::ActorKind::Staff
+                } else {
+                    domain::ActorKind::Client
+                },
+                tag: PseudonymTag([i as u8; 32]),
+            }));
+        }
     }
     events
 }
@@ -381,7 +416,17 @@ pub fn older_payloads() -> Vec<(domain::EventType, u16, Vec<u8>)> {
         reason: "Враховано.".into(),
         at,
     };
-    vec![
+    // Each official event as written before it recorded who acted: the current form without
+    // its final `None`.
+    let before_actor = events().into_iter().filter_map(|mut event| {
+        let since = event.event_type().actor_since()?;
+        event.attribute(None);
+        let mut payload = domain::encode(&event).payload;
+        payload.pop();
+        Some((event.event_type(), since.0 - 1, payload))
+    });
+    let mut older: Vec<_> = before_actor.collect();
+    older.extend([
         (
             domain::EventType::ContributionSubmitted,
             1,
@@ -402,7 +447,8 @@ pub fn older_payloads() -> Vec<(domain::EventType, u16, Vec<u8>)> {
             1,
             postcard::to_stdvec(&published).unwrap_or_default(),
         ),
-    ]
+    ]);
+    older
 }
 
 /// The envelope of `event` at `seq`, version `version` of its stream.

@@ -30,11 +30,13 @@ use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
+use domain::ActorKind;
 use proto::node::v1 as pb;
 use sha2::{Digest as _, Sha256};
 use tonic::metadata::{Ascii, MetadataMap, MetadataValue};
 use tonic::{Code, Status};
 
+use crate::command::{Acting, Subject};
 use crate::executor::Clock;
 use accounts::{AccountRegistry, Sessions};
 use clients::ClientRegistry;
@@ -83,7 +85,7 @@ impl Principal {
         }
         let digest = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hasher.finalize());
         let mut permissions = vec![Permission::Participate];
-        permissions.extend(roles.iter().map(|r| r.permission()));
+        permissions.extend(roles.iter().map(|r| permission::granted_by(*r)));
         permissions.sort();
         permissions.dedup();
         Self {
@@ -98,7 +100,8 @@ impl Principal {
     /// A node-local staff account: the permissions of its roles (not a resident's: an
     /// account never signs or files).
     pub fn staff(name: &str, roles: &[Role]) -> Self {
-        let mut permissions: Vec<Permission> = roles.iter().map(|r| r.permission()).collect();
+        let mut permissions: Vec<Permission> =
+            roles.iter().map(|r| permission::granted_by(*r)).collect();
         permissions.sort();
         permissions.dedup();
         Self {
@@ -119,6 +122,22 @@ impl Principal {
             permissions: client.permissions.clone(),
             expires_at: None,
         }
+    }
+
+    /// Who acts for the council when this principal runs a command needing `permission`:
+    /// `None` for a resident's permission (`Participate`), whose events record pseudonyms of
+    /// their own.
+    pub fn acting(&self, permission: Permission) -> Option<Acting> {
+        let role = permission.role()?;
+        let (kind, subject) = match &self.identity {
+            Identity::Person { subject } => (ActorKind::Staff, subject.clone()),
+            Identity::Client { name } => (ActorKind::Client, format!("client:{name}")),
+        };
+        Some(Acting {
+            role,
+            kind,
+            subject: Subject::verified(subject),
+        })
     }
 
     pub fn may(&self, permission: Permission) -> bool {

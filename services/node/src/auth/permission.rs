@@ -43,46 +43,23 @@ impl Permission {
     }
 }
 
-/// A council staff member's role, as the provider's roles claim names it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    /// Publishes or rejects filed petitions.
-    Moderator,
-    /// Answers petitions, runs dialogues.
-    Official,
-    /// Keeps the action plan.
-    Coordinator,
-    /// Runs the node.
-    Administrator,
+/// A council staff member's role, as the provider's roles claim names it: the domain's, which
+/// official events record (see `domain::actor`).
+pub use domain::StaffRole as Role;
+
+/// The permission each role grants.
+pub fn granted_by(role: Role) -> Permission {
+    match role {
+        Role::Moderator => Permission::Moderate,
+        Role::Official => Permission::Answer,
+        Role::Coordinator => Permission::Coordinate,
+        Role::Administrator => Permission::Administer,
+    }
 }
 
-impl Role {
-    pub fn parse(name: &str) -> Option<Self> {
-        Some(match name {
-            "moderator" => Self::Moderator,
-            "official" => Self::Official,
-            "coordinator" => Self::Coordinator,
-            "administrator" => Self::Administrator,
-            _ => return None,
-        })
-    }
-
-    /// Its name in tokens, files and flags.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Moderator => "moderator",
-            Self::Official => "official",
-            Self::Coordinator => "coordinator",
-            Self::Administrator => "administrator",
-        }
-    }
-
-    pub fn permission(self) -> Permission {
-        match self {
-            Self::Moderator => Permission::Moderate,
-            Self::Official => Permission::Answer,
-            Self::Coordinator => Permission::Coordinate,
-            Self::Administrator => Permission::Administer,
-        }
+impl Permission {
+    /// The staff role that grants this permission; `None` for a resident's.
+    pub fn role(self) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| granted_by(*r) == self)
     }
 }

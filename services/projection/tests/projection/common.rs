@@ -134,6 +134,7 @@ pub fn published(p: PetitionId, threshold: u32, at: Timestamp) -> Event {
         rule: StatuteRule::with_law_deadline(threshold, 30),
         at,
         disclosure: Some(petition_text()),
+        acted_by: None,
     })
     .into()
 }
@@ -143,6 +144,7 @@ pub fn rejected(p: PetitionId, at: Timestamp) -> Event {
         petition_id: p,
         reason: "Дублікат".into(),
         at,
+        acted_by: None,
     })
     .into()
 }
@@ -183,6 +185,7 @@ pub fn consideration_started_on(p: PetitionId, at: Timestamp, answer_due: CivilD
         petition_id: p,
         at,
         answer_due,
+        acted_by: None,
     })
     .into()
 }
@@ -194,6 +197,7 @@ pub fn answered(p: PetitionId, decision: AnswerDecision, at: Timestamp) -> Event
         response: "Відповідь.".into(),
         responder_role: "Міський голова".into(),
         at,
+        acted_by: None,
     })
     .into()
 }
@@ -203,6 +207,7 @@ pub fn implementation_updated(p: PetitionId, at: Timestamp) -> Event {
         petition_id: p,
         text: "Роботи тривають.".into(),
         at,
+        acted_by: None,
     })
     .into()
 }
@@ -216,6 +221,7 @@ pub fn announced(d: DialogueId, kind: DialogueKind, at: Timestamp) -> Event {
         opens_at: at,
         closes_at: Timestamp(at.0 + 14 * 86_400 * 1_000_000),
         at,
+        acted_by: None,
     })
     .into()
 }
@@ -254,6 +260,7 @@ pub fn contribution_answered(
         reason: "Розглянуто.".into(),
         at,
         disclosure: (response != ContributionResponse::Rejected).then(|| contribution_text(c)),
+        acted_by: None,
     })
     .into()
 }
@@ -264,6 +271,7 @@ pub fn dialogue_closed(d: DialogueId, attendance: u32, at: Timestamp) -> Event {
         attendance_count: attendance,
         participating_organisations: vec!["ГО «Зелене місто»".into()],
         at,
+        acted_by: None,
     })
     .into()
 }
@@ -274,6 +282,7 @@ pub fn outcome_published(d: DialogueId, at: Timestamp) -> Event {
         report: "Звіт.".into(),
         council_decision_ref: Some("№ 45/1234".into()),
         at,
+        acted_by: None,
     })
     .into()
 }
@@ -286,6 +295,7 @@ pub fn adopted(p: PlanId, start: &str, end: &str, at: Timestamp) -> Event {
         period_end: date(end),
         council_decision: "№ 12/345".into(),
         at,
+        acted_by: None,
     })
     .into()
 }
@@ -301,6 +311,7 @@ pub fn commitment_added(p: PlanId, c: CommitmentId, at: Timestamp) -> Event {
         start: date("2024-04-01"),
         end: date("2025-12-31"),
         at,
+        acted_by: None,
     })
     .into()
 }
@@ -319,6 +330,7 @@ pub fn milestone_added(
         title: "Портал запущено".into(),
         due: date(due),
         at,
+        acted_by: None,
     })
     .into()
 }
@@ -340,6 +352,7 @@ pub fn progress(
         status,
         evidence_link,
         at,
+        acted_by: None,
     })
     .into()
 }
@@ -357,12 +370,18 @@ pub fn assessed(
         completion,
         opened_government,
         at,
+        acted_by: None,
     })
     .into()
 }
 
 pub fn plan_closed(p: PlanId, at: Timestamp) -> Event {
-    ActionPlanEvent::Closed(PlanClosed { plan_id: p, at }).into()
+    ActionPlanEvent::Closed(PlanClosed {
+        plan_id: p,
+        at,
+        acted_by: None,
+    })
+    .into()
 }
 
 /// Verified events of several municipalities, each numbered 1, 2, 3… in its own log.
