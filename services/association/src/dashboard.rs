@@ -2,20 +2,18 @@
 //! own listener, so the page and the gRPC-Web API it calls share one origin (no CORS, one URL
 //! to give the council).
 //!
-//! [`DashboardLayer`] wraps the gRPC server's routes: `GET` and `HEAD` requests are answered
-//! from the dashboard directory (`/` is `index.html`); every other request (gRPC over HTTP/2,
-//! gRPC-Web `POST`s over HTTP/1.1) passes through untouched, since gRPC never uses `GET`.
+//! [`DashboardLayer`] is put in front of the gRPC server's routes (`wire::intercept`): `GET`
+//! and `HEAD` requests are answered from the dashboard directory (`/` is `index.html`); every
+//! other request (gRPC over HTTP/2, gRPC-Web `POST`s over HTTP/1.1) passes through untouched,
+//! since gRPC never uses `GET`.
 //! Paths are checked segment by segment against a small alphabet (no `..`, no dot files, no
 //! percent escapes) and the resolved file must stay inside the directory even through
 //! symlinks; files are bounded in size; `index.html` is `no-cache` while everything under
 //! `assets/` is immutable (the dashboard's build names that directory by the hash of its
 //! contents).
 
-use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use anyhow::Context as _;
 use bytes::Bytes;
@@ -51,8 +49,8 @@ struct Files {
     root: PathBuf,
 }
 
-/// A tower layer that answers `GET`/`HEAD` from the dashboard directory and passes every
-/// other request to the service it wraps (all of them when no directory is configured).
+/// Answers `GET`/`HEAD` from the dashboard directory and leaves every other request to the
+/// gRPC routes (all of them when no directory is configured).
 #[derive(Debug, Clone)]
 pub struct DashboardLayer {
     files: Option<Arc<Files>>,
@@ -80,53 +78,27 @@ impl DashboardLayer {
     }
 }
 
-impl<S> tower::Layer<S> for DashboardLayer {
-    type Service = Dashboard<S>;
-
-    fn layer(&self, inner: S) -> Dashboard<S> {
-        Dashboard {
-            inner,
-            files: self.files.clone(),
-        }
-    }
-}
-
-/// The service [`DashboardLayer`] makes.
-#[derive(Debug, Clone)]
-pub struct Dashboard<S> {
-    inner: S,
-    files: Option<Arc<Files>>,
-}
-
-type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
-
-impl<S, B> tower::Service<Request<B>> for Dashboard<S>
-where
-    S: tower::Service<Request<B>, Response = Response<Body>>,
-    S::Future: Send + 'static,
-{
-    type Response = Response<Body>;
-    type Error = S::Error;
-    type Future = futures_util::future::Either<S::Future, BoxFuture<Response<Body>, S::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request<B>) -> Self::Future {
-        use futures_util::future::Either;
-        let method = request.method();
+impl wire::intercept::Intercept for DashboardLayer {
+    fn answers<B>(&self, request: &Request<B>) -> bool {
         // gRPC and gRPC-Web are POSTs: they pass straight through.
-        let files = match &self.files {
-            Some(files) if method == Method::GET || method == Method::HEAD => Arc::clone(files),
-            _ => return Either::Left(self.inner.call(request)),
-        };
-        let head = method == Method::HEAD;
+        self.files.is_some()
+            && (request.method() == Method::GET || request.method() == Method::HEAD)
+    }
+
+    fn answer<B>(&self, request: Request<B>) -> wire::intercept::Answer {
+        let files = self.files.clone();
+        let head = request.method() == Method::HEAD;
         let path = request.uri().path().to_owned();
-        Either::Right(Box::pin(async move {
+        Box::pin(async move {
+            let Some(files) = files else {
+                return Response::builder()
+                    .status(StatusCode::NOT_FOUND)
+                    .body(Body::empty())
+                    .unwrap_or_default();
+            };
             let response = files.respond(&path).await;
-            Ok(if head { strip_body(response) } else { response })
-        }))
+            if head { strip_body(response) } else { response }
+        })
     }
 }
 
@@ -341,7 +313,11 @@ mod tests {
             request = request.header(*name, *value);
         }
         let request = request.body(Body::empty()).unwrap();
-        let response = layer.layer(inner()).oneshot(request).await.unwrap();
+        let response = wire::intercept::InterceptLayer::new(Some(layer.clone()))
+            .layer(inner())
+            .oneshot(request)
+            .await
+            .unwrap();
         let (parts, body) = response.into_parts();
         let bytes = body.collect().await.unwrap().to_bytes();
         (

@@ -337,7 +337,7 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
         .http2_keepalive_interval(Some(HTTP2_KEEPALIVE_INTERVAL))
         .http2_keepalive_timeout(Some(HTTP2_KEEPALIVE_TIMEOUT))
         // Outermost: `GET`s are the dashboard's; everything else is gRPC or gRPC-Web.
-        .layer(dashboard)
+        .layer(wire::intercept::InterceptLayer::new(Some(dashboard)))
         .layer(tonic_web::GrpcWebLayer::new())
         // Inside gRPC-Web, so a browser's refusal is framed as gRPC-Web too.
         .layer(RequestLimitLayer::new(limits.requests_in_flight_max))

@@ -102,6 +102,53 @@ pub struct OidcConfig {
     /// The claim holding staff roles (default `vidkryto_roles`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roles_claim: Option<String>,
+    /// This node's callback as registered at the provider (`https://…/auth/callback`; plain
+    /// `http` only on loopback): set, the node runs the sign-in for its web pages itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_url: Option<String>,
+    /// A file (relative to the node's directory, readable only by its owner) holding the
+    /// node's client secret, when the provider registered it as a confidential client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret_file: Option<String>,
+}
+
+impl OidcConfig {
+    /// The provider's settings, with the web sign-in when `redirect_url` is set.
+    fn settings(self, dir: &Path) -> anyhow::Result<OidcSettings> {
+        let mut settings = OidcSettings::new(
+            self.issuer,
+            self.client_id,
+            &self.algorithms,
+            self.roles_claim,
+        )?;
+        if let Some(redirect_url) = self.redirect_url {
+            let url = openidconnect::url::Url::parse(&redirect_url)
+                .with_context(|| format!("oidc.redirect_url: {redirect_url:?} is not a URL"))?;
+            let loopback = match url.host() {
+                Some(openidconnect::url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(openidconnect::url::Host::Ipv6(ip)) => ip.is_loopback(),
+                Some(openidconnect::url::Host::Domain(d)) => d == "localhost",
+                None => false,
+            };
+            if !(url.scheme() == "https" || (url.scheme() == "http" && loopback)) {
+                bail!("oidc.redirect_url must be https (plain http only on loopback)");
+            }
+            if url.path() != "/auth/callback" || url.query().is_some() {
+                bail!("oidc.redirect_url must end in /auth/callback, with no query");
+            }
+            let client_secret = self
+                .client_secret_file
+                .map(|f| wire::read_secret_file(&dir.join(f)).map(|s| s.trim().to_owned()))
+                .transpose()?;
+            settings.web = Some(crate::auth::oidc::WebSignInSettings {
+                redirect_url,
+                client_secret,
+            });
+        } else if self.client_secret_file.is_some() {
+            bail!("oidc.client_secret_file is for the web sign-in: set oidc.redirect_url too");
+        }
+        Ok(settings)
+    }
 }
 
 /// The `[tls]` table: `cert` and `key` (PEM files, relative to the node's directory), or
@@ -306,10 +353,7 @@ impl NodeSettings {
             .relative_to(dir);
         let signer = read_key(&dir.join(KEY_FILE), &municipality)?;
         let secret = read_secret(&dir.join(SECRET_FILE))?;
-        let oidc = c
-            .oidc
-            .map(|o| OidcSettings::new(o.issuer, o.client_id, &o.algorithms, o.roles_claim))
-            .transpose()?;
+        let oidc = c.oidc.map(|o| o.settings(dir)).transpose()?;
         let tls = c.tls.map(|t| t.settings(dir)).transpose()?;
         Ok(Self {
             dir: dir.to_owned(),

@@ -21,6 +21,7 @@ use crate::auth::Authenticator;
 use crate::auth::accounts::{AccountRegistry, Sessions};
 use crate::auth::clients::ClientRegistry;
 use crate::auth::oidc::OidcVerifier;
+use crate::auth::web::{WebSignIn, WebSignInRoutes};
 use crate::auth_api::AuthApi;
 use crate::config::NodeSettings;
 use crate::core::NodeCore;
@@ -198,7 +199,15 @@ async fn start_on<B: Backend>(
         ),
         None => {}
     }
+    let web_sign_in = settings
+        .oidc
+        .as_ref()
+        .and_then(|o| o.web.clone())
+        .map(|web| WebSignInRoutes(Arc::new(WebSignIn::new(web, auth.clone()))));
     let server = builder
+        // Browsers speak HTTP/1.1 to the web sign-in's pages.
+        .accept_http1(true)
+        .layer(wire::intercept::InterceptLayer::new(web_sign_in))
         .timeout(REQUEST_TIMEOUT)
         .concurrency_limit_per_connection(CONCURRENCY_PER_CONNECTION)
         .max_concurrent_streams(Some(HTTP2_STREAMS_MAX))

@@ -216,11 +216,20 @@ impl AccountRegistry {
     }
 }
 
-/// Issues and checks session tokens with a key derived from the node's secret.
+/// Issues and checks session tokens with keys derived from the node's secret: a staff
+/// account's (`vks_`), and a person's who signed in at the provider through the node's own web
+/// sign-in (`vkp_`, `auth::web`), each under its own key.
 #[derive(Clone)]
 pub struct Sessions {
     key: [u8; 32],
+    person_key: [u8; 32],
 }
+
+/// The prefix of a person's session token.
+pub const PERSON_SESSION_PREFIX: &str = "vkp_";
+
+/// Longest subject a person's session carries (`oidc:` and 43 characters of base64url).
+const SUBJECT_IN_TOKEN_MAX: usize = 64;
 
 impl std::fmt::Debug for Sessions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -234,17 +243,62 @@ const NAME_IN_TOKEN_MAX: usize = 64;
 impl Sessions {
     /// Sessions keyed by `HMAC-SHA-256(node secret, "vidkryto/session-key/v1")`.
     pub fn new(secret: &[u8; 32]) -> Self {
-        let mut mac = <Hmac<Sha256>>::new_from_slice(secret).expect("HMAC takes any key length");
-        mac.update(b"vidkryto/session-key/v1");
+        let derive = |label: &[u8]| -> [u8; 32] {
+            let mut mac =
+                <Hmac<Sha256>>::new_from_slice(secret).expect("HMAC takes any key length");
+            mac.update(label);
+            mac.finalize().into_bytes().into()
+        };
         Self {
-            key: mac.finalize().into_bytes().into(),
+            key: derive(b"vidkryto/session-key/v1"),
+            person_key: derive(b"vidkryto/person-session-key/v1"),
         }
     }
 
     fn mac(&self, body: &[u8]) -> [u8; 32] {
-        let mut mac = <Hmac<Sha256>>::new_from_slice(&self.key).expect("HMAC takes any key length");
-        mac.update(body);
-        mac.finalize().into_bytes().into()
+        mac_with(&self.key, body)
+    }
+
+    /// A token for the person with node subject `subject` (`oidc:…`) and `roles`, ending at
+    /// `ends`.
+    pub fn issue_person(&self, subject: &str, roles: &[Role], ends: Timestamp) -> String {
+        let mut body = ends.0.to_be_bytes().to_vec();
+        body.push(roles_mask(roles));
+        body.extend(subject.as_bytes());
+        let tag = mac_with(&self.person_key, &body);
+        format!(
+            "{PERSON_SESSION_PREFIX}{}.{}",
+            B64.encode(&body),
+            B64.encode(tag)
+        )
+    }
+
+    /// The subject, roles and end of a person's session token, if its MAC holds and it has not
+    /// ended at `now`.
+    pub fn check_person(
+        &self,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<(String, Vec<Role>, Timestamp), &'static str> {
+        let body = verified_body(&self.person_key, PERSON_SESSION_PREFIX, token)?;
+        if body.len() < 10 || body.len() > 9 + SUBJECT_IN_TOKEN_MAX {
+            return Err("not a session token");
+        }
+        let (ends, rest) = body.split_at(8);
+        let ends = Timestamp(i64::from_be_bytes(
+            ends.try_into().map_err(|_| "not a session token")?,
+        ));
+        if now.0 >= ends.0 {
+            return Err("the session has ended; sign in again");
+        }
+        let roles = Role::ALL
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| rest[0] & (1 << i) != 0)
+            .map(|(_, r)| r)
+            .collect();
+        let subject = String::from_utf8(rest[1..].to_vec()).map_err(|_| "not a session token")?;
+        Ok((subject, roles, ends))
     }
 
     /// A token for `account`, ending `SESSION_LIFETIME` after `now`; and that end.
@@ -264,16 +318,7 @@ impl Sessions {
     /// The account a token names and its generation then, if its MAC holds and it has not
     /// ended at `now`.
     pub fn check(&self, token: &str, now: Timestamp) -> Result<(String, [u8; 8]), &'static str> {
-        let rest = token
-            .strip_prefix(SESSION_PREFIX)
-            .ok_or("not a session token")?;
-        let (body, tag) = rest.split_once('.').ok_or("not a session token")?;
-        let body = B64.decode(body).map_err(|_| "not a session token")?;
-        let tag = B64.decode(tag).map_err(|_| "not a session token")?;
-        let mut mac = <Hmac<Sha256>>::new_from_slice(&self.key).expect("HMAC takes any key length");
-        mac.update(&body);
-        mac.verify_slice(&tag)
-            .map_err(|_| "the session token is not this node's")?;
+        let body = verified_body(&self.key, SESSION_PREFIX, token)?;
         if body.len() < 16 || body.len() > 16 + NAME_IN_TOKEN_MAX {
             return Err("not a session token");
         }
@@ -287,6 +332,38 @@ impl Sessions {
         let name = String::from_utf8(name.to_vec()).map_err(|_| "not a session token")?;
         Ok((name, generation))
     }
+}
+
+fn mac_with(key: &[u8; 32], body: &[u8]) -> [u8; 32] {
+    let mut mac = <Hmac<Sha256>>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(body);
+    mac.finalize().into_bytes().into()
+}
+
+/// The body of `token` (`<prefix><base64url body>.<base64url MAC>`) if its MAC under `key`
+/// holds (checked in constant time).
+fn verified_body(key: &[u8; 32], prefix: &str, token: &str) -> Result<Vec<u8>, &'static str> {
+    let rest = token.strip_prefix(prefix).ok_or("not a session token")?;
+    let (body, tag) = rest.split_once('.').ok_or("not a session token")?;
+    if body.len() > 256 {
+        return Err("not a session token");
+    }
+    let body = B64.decode(body).map_err(|_| "not a session token")?;
+    let tag = B64.decode(tag).map_err(|_| "not a session token")?;
+    let mut mac = <Hmac<Sha256>>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(&body);
+    mac.verify_slice(&tag)
+        .map_err(|_| "the session token is not this node's")?;
+    Ok(body)
+}
+
+/// Roles as bits, in the order of [`Role::ALL`].
+fn roles_mask(roles: &[Role]) -> u8 {
+    Role::ALL
+        .into_iter()
+        .enumerate()
+        .filter(|(_, r)| roles.contains(r))
+        .fold(0, |mask, (i, _)| mask | (1 << i))
 }
 
 #[cfg(test)]
@@ -343,5 +420,33 @@ mod tests {
         let forged = format!("{SESSION_PREFIX}{}.{tag}", B64.encode(bytes));
         assert!(sessions.check(&forged, now).is_err());
         assert!(sessions.check("vks_garbage", now).is_err());
+    }
+
+    #[test]
+    fn a_persons_session_keeps_subject_and_roles_under_its_own_key() {
+        let sessions = Sessions::new(&[1; 32]);
+        let now = Timestamp(1_800_000_000_000_000);
+        let ends = Timestamp(now.0 + 3_600_000_000);
+        let subject = format!("oidc:{}", "a".repeat(43));
+        let token = sessions.issue_person(&subject, &[Role::Official, Role::Moderator], ends);
+        let (got, mut roles, end) = sessions.check_person(&token, now).unwrap();
+        roles.sort();
+        assert_eq!(
+            (got, roles, end),
+            (subject.clone(), vec![Role::Moderator, Role::Official], ends)
+        );
+        assert!(sessions.check_person(&token, ends).is_err(), "ended");
+        assert!(Sessions::new(&[2; 32]).check_person(&token, now).is_err());
+        // Neither kind of session passes for the other.
+        let swapped = token.replacen(PERSON_SESSION_PREFIX, SESSION_PREFIX, 1);
+        assert!(sessions.check(&swapped, now).is_err());
+        // More roles claimed than signed: the MAC fails.
+        let (body, tag) = token[PERSON_SESSION_PREFIX.len()..]
+            .split_once('.')
+            .unwrap();
+        let mut bytes = B64.decode(body).unwrap();
+        bytes[8] = 0xff;
+        let forged = format!("{PERSON_SESSION_PREFIX}{}.{tag}", B64.encode(bytes));
+        assert!(sessions.check_person(&forged, now).is_err());
     }
 }

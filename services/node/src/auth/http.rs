@@ -1,14 +1,15 @@
-//! The node's one HTTP client, for what an OpenID provider publishes (its discovery document
-//! and its keys): `GET` only, HTTPS (rustls, the system's roots) except to a loopback address,
-//! no redirects, 10 s per request, 1 MiB per response. It is what `openidconnect` calls
-//! through its `AsyncHttpClient` (a function from request to response).
+//! The node's one HTTP client, for an OpenID provider: what it publishes (its discovery
+//! document and its keys, `GET`, which `openidconnect` calls through its `AsyncHttpClient`, a
+//! function from request to response) and the token endpoint where the node's own sign-in
+//! exchanges a code (a form `POST`, [`post_form`]). HTTPS (rustls, the system's roots) except
+//! to a loopback address, no redirects, 10 s per request, 1 MiB per response.
 
 use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Empty, Limited};
+use http_body_util::{BodyExt as _, Full, Limited};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio_rustls::rustls;
@@ -35,6 +36,40 @@ pub type HttpResponse = http::Response<Vec<u8>>;
 
 /// Sends `request` (a `GET` with an empty body) and reads its response.
 pub async fn fetch(request: HttpRequest) -> Result<HttpResponse, HttpError> {
+    if request.method() != http::Method::GET || !request.body().is_empty() {
+        return Err(HttpError::Refused(format!(
+            "only GET is sent to the identity provider's published documents, not {}",
+            request.method()
+        )));
+    }
+    send_bounded(request).await
+}
+
+/// Posts the form `body` (`application/x-www-form-urlencoded`) to `uri`, with the extra
+/// `headers`, and reads the response.
+pub async fn post_form(
+    uri: &str,
+    body: String,
+    headers: &[(http::HeaderName, String)],
+) -> Result<HttpResponse, HttpError> {
+    let mut builder = http::Request::builder()
+        .method(http::Method::POST)
+        .uri(uri)
+        .header(
+            http::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .header(http::header::ACCEPT, "application/json");
+    for (name, value) in headers {
+        builder = builder.header(name, value);
+    }
+    let request = builder
+        .body(body.into_bytes())
+        .map_err(|e| HttpError::Refused(e.to_string()))?;
+    send_bounded(request).await
+}
+
+async fn send_bounded(request: HttpRequest) -> Result<HttpResponse, HttpError> {
     let uri = request.uri().clone();
     let host = uri.host().unwrap_or_default().to_owned();
     match tokio::time::timeout(REQUEST_TIMEOUT, fetch_inner(request)).await {
@@ -45,12 +80,6 @@ pub async fn fetch(request: HttpRequest) -> Result<HttpResponse, HttpError> {
 
 async fn fetch_inner(request: HttpRequest) -> Result<HttpResponse, HttpError> {
     let (parts, body) = request.into_parts();
-    if parts.method != http::Method::GET || !body.is_empty() {
-        return Err(HttpError::Refused(format!(
-            "only GET is sent to the identity provider, not {}",
-            parts.method
-        )));
-    }
     let uri = parts.uri;
     let host = uri
         .host()
@@ -84,14 +113,14 @@ async fn fetch_inner(request: HttpRequest) -> Result<HttpResponse, HttpError> {
         .map(|a| a.as_str().to_owned())
         .unwrap_or_default();
     let mut builder = http::Request::builder()
-        .method(http::Method::GET)
+        .method(parts.method.clone())
         .uri(path)
         .header(http::header::HOST, authority);
     for (name, value) in &parts.headers {
         builder = builder.header(name, value);
     }
     let outgoing = builder
-        .body(Empty::<Bytes>::new())
+        .body(Full::new(Bytes::from(body)))
         .map_err(|e| failed(e.to_string()))?;
     let response = if tls {
         let name = rustls::pki_types::ServerName::try_from(host.clone())
@@ -116,7 +145,7 @@ async fn fetch_inner(request: HttpRequest) -> Result<HttpResponse, HttpError> {
 
 async fn send<T>(
     io: TokioIo<T>,
-    request: http::Request<Empty<Bytes>>,
+    request: http::Request<Full<Bytes>>,
 ) -> Result<http::Response<hyper::body::Incoming>, String>
 where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,

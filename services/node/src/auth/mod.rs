@@ -21,6 +21,7 @@ pub mod http;
 pub mod oidc;
 mod permission;
 pub mod watched;
+pub mod web;
 
 pub use permission::{Permission, Role};
 
@@ -78,20 +79,17 @@ impl Principal {
     /// pseudonyms of is `oidc:` and the SHA-256 of both (length-prefixed), so it has one length
     /// whatever the provider's, and no machine client's subject can equal it.
     pub fn person(issuer: &str, subject: &str, roles: &[Role]) -> Self {
-        let mut hasher = Sha256::new();
-        for part in [issuer, subject] {
-            hasher.update((part.len() as u64).to_be_bytes());
-            hasher.update(part.as_bytes());
-        }
-        let digest = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hasher.finalize());
+        Self::person_with_subject(person_subject(issuer, subject), roles)
+    }
+
+    /// A person by the subject the node derived at sign-in ([`person_subject`]).
+    fn person_with_subject(subject: String, roles: &[Role]) -> Self {
         let mut permissions = vec![Permission::Participate];
         permissions.extend(roles.iter().map(|r| permission::granted_by(*r)));
         permissions.sort();
         permissions.dedup();
         Self {
-            identity: Identity::Person {
-                subject: format!("oidc:{digest}"),
-            },
+            identity: Identity::Person { subject },
             permissions,
             expires_at: None,
         }
@@ -174,6 +172,21 @@ impl Principal {
         Ok(())
     }
 }
+
+/// The subject the node records pseudonyms of for the person `(issuer, subject)`: `oidc:` and
+/// the base64url SHA-256 of both, length-prefixed.
+pub fn person_subject(issuer: &str, subject: &str) -> String {
+    let mut hasher = Sha256::new();
+    for part in [issuer, subject] {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part.as_bytes());
+    }
+    let digest = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hasher.finalize());
+    format!("oidc:{digest}")
+}
+
+/// The cookie of a person's session from the node's own web sign-in (`web`).
+pub const SESSION_COOKIE: &str = "vk_session";
 
 /// Why a request was not let in.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -288,6 +301,31 @@ impl Authenticator {
         Some((account, token, ends))
     }
 
+    /// Checks an ID token the node's own web sign-in asked for (its `nonce`), and issues the
+    /// person's session: their node subject and roles, ending at `ends`.
+    pub async fn sign_in_person(
+        &self,
+        id_token: &str,
+        nonce: &str,
+        lifetime: std::time::Duration,
+    ) -> Result<(String, Timestamp), AuthError> {
+        let oidc = self.oidc.as_ref().ok_or_else(|| {
+            AuthError::Rejected("this node has no identity provider configured".into())
+        })?;
+        let person = oidc
+            .verify_for(id_token, Some(nonce))
+            .await
+            .map_err(|e| match e {
+                OidcError::Rejected(why) => AuthError::Rejected(why),
+                OidcError::Unavailable(why) => AuthError::Unavailable(why),
+            })?;
+        let roles: Vec<Role> = person.roles.iter().filter_map(|r| Role::parse(r)).collect();
+        let lifetime = i64::try_from(lifetime.as_micros()).unwrap_or(i64::MAX);
+        let ends = Timestamp((self.clock)().0.saturating_add(lifetime));
+        let subject = person_subject(&person.issuer, &person.subject);
+        Ok((self.sessions.issue_person(&subject, &roles, ends), ends))
+    }
+
     /// Who `knock` proves to be: a client by its certificate, else by the bearer credential.
     pub async fn authenticate(&self, knock: Knock<'_>) -> Result<Principal, AuthError> {
         if let Some(der) = knock.certificate
@@ -295,13 +333,32 @@ impl Authenticator {
         {
             return Ok(Principal::client(&client));
         }
-        let Some(value) = knock.metadata.get("authorization") else {
-            return Err(AuthError::Missing);
+        let token = match knock.metadata.get("authorization") {
+            Some(value) => bearer(value)?,
+            // The node's web pages carry their session in a cookie: only a session, never an
+            // API token or an ID token, is taken from there.
+            None => match session_cookie(knock.metadata) {
+                Some(token)
+                    if token.starts_with(accounts::PERSON_SESSION_PREFIX)
+                        || token.starts_with(accounts::SESSION_PREFIX) =>
+                {
+                    token
+                }
+                _ => return Err(AuthError::Missing),
+            },
         };
         if !wire::credentials_transport_allowed(knock.peer, self.tls) {
             return Err(AuthError::Transport);
         }
-        let token = bearer(value)?;
+        if token.starts_with(accounts::PERSON_SESSION_PREFIX) {
+            let (subject, roles, ends) = self
+                .sessions
+                .check_person(token, (self.clock)())
+                .map_err(|why| AuthError::Rejected(why.into()))?;
+            let mut principal = Principal::person_with_subject(subject, &roles);
+            principal.expires_at = DateTime::from_timestamp_micros(ends.0);
+            return Ok(principal);
+        }
         if token.starts_with(accounts::SESSION_PREFIX) {
             let (name, generation) = self
                 .sessions
@@ -359,6 +416,23 @@ impl Authenticator {
         cache.insert(digest, principal.clone());
         Ok(principal)
     }
+}
+
+/// The value of the session cookie among the request's cookies, if there is one.
+fn session_cookie(metadata: &MetadataMap) -> Option<&str> {
+    let headers = metadata.get_all("cookie");
+    cookie_in(
+        headers.iter().filter_map(|v| v.to_str().ok()),
+        SESSION_COOKIE,
+    )
+}
+
+/// The value of the cookie `name` in `Cookie` header values.
+pub(crate) fn cookie_in<'a>(headers: impl Iterator<Item = &'a str>, name: &str) -> Option<&'a str> {
+    headers.flat_map(|h| h.split(';')).find_map(|pair| {
+        let (n, value) = pair.trim().split_once('=')?;
+        (n == name).then_some(value)
+    })
 }
 
 fn bearer(value: &MetadataValue<Ascii>) -> Result<&str, AuthError> {

@@ -9,7 +9,8 @@
 //!
 //! The nonce: an app that signs a resident in checks the nonce it sent against the ID token it
 //! got back; the node, which did not send it, takes the token as a bearer credential (any
-//! nonce). When the node runs the sign-in itself (its web pages), it checks its own nonce.
+//! nonce). When the node runs the sign-in itself (its web pages, `auth::web`), the token must
+//! carry the nonce of that sign-in ([`OidcVerifier::verify_for`]).
 
 use std::collections::HashMap;
 use std::str::FromStr as _;
@@ -53,6 +54,27 @@ pub struct OidcSettings {
     pub algorithms: Vec<CoreJwsSigningAlgorithm>,
     /// The claim holding a staff member's roles.
     pub roles_claim: String,
+    /// The node's own sign-in for its web pages (`auth::web`), when configured.
+    pub web: Option<WebSignInSettings>,
+}
+
+/// What the operator configures for the node's own sign-in for its web pages (`auth::web`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebSignInSettings {
+    /// This node's callback as the provider knows it (`https://…/auth/callback`).
+    pub redirect_url: String,
+    /// The node's client secret at the provider, when it is a confidential client (sent with
+    /// HTTP Basic authentication); `None` for a public client (PKCE alone).
+    pub client_secret: Option<String>,
+}
+
+impl std::fmt::Debug for WebSignInSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebSignInSettings")
+            .field("redirect_url", &self.redirect_url)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| ".."))
+            .finish()
+    }
 }
 
 impl OidcSettings {
@@ -97,6 +119,7 @@ impl OidcSettings {
             client_id,
             algorithms: parsed,
             roles_claim: roles_claim.unwrap_or_else(|| ROLES_CLAIM_DEFAULT.to_owned()),
+            web: None,
         })
     }
 }
@@ -138,7 +161,17 @@ pub enum OidcError {
 struct Keys {
     /// The verifier over the provider's keys, built once per fetch.
     verifier: CoreIdTokenVerifier<'static>,
+    /// Where the node sends a browser to sign in, and exchanges the code it comes back with.
+    endpoints: Endpoints,
     fetched: Instant,
+}
+
+/// The provider's endpoints for the authorization code flow, from its discovery document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoints {
+    pub authorization: String,
+    /// `None` when the provider publishes none (the node's own sign-in is then unavailable).
+    pub token: Option<String>,
 }
 
 /// Verifies ID tokens of one provider.
@@ -204,37 +237,64 @@ impl OidcVerifier {
         *failed = None;
         let keys = Keys {
             verifier: self.verifier(metadata.jwks().clone()),
+            endpoints: Endpoints {
+                authorization: metadata.authorization_endpoint().as_str().to_owned(),
+                token: metadata.token_endpoint().map(|t| t.as_str().to_owned()),
+            },
             fetched: Instant::now(),
         };
         *self.keys.write().await = Some(Arc::new(keys));
         Ok(())
     }
 
-    /// Checks `token`: its signature under the provider's keys with an allowed algorithm, its
-    /// issuer, its audience (this node's client id, and no other), and its expiry on the node's
-    /// clock.
+    /// The provider's authorization and token endpoints (fetching its discovery document if
+    /// the node has not yet).
+    pub async fn endpoints(&self) -> Result<Endpoints, OidcError> {
+        if self.keys.read().await.is_none() {
+            self.refresh().await?;
+        }
+        Ok(self.current_keys().await?.endpoints.clone())
+    }
+
+    /// Checks `token` presented as a bearer credential: its signature under the provider's
+    /// keys with an allowed algorithm, its issuer, its audience (this node's client id, and no
+    /// other), and its expiry on the node's clock; any nonce (the app that asked for the token
+    /// checked it).
     pub async fn verify(&self, token: &str) -> Result<VerifiedPerson, OidcError> {
+        self.verify_for(token, None).await
+    }
+
+    /// [`verify`](Self::verify), and, for a token the node's own sign-in asked for, that it
+    /// carries that sign-in's `nonce`.
+    pub async fn verify_for(
+        &self,
+        token: &str,
+        nonce: Option<&str>,
+    ) -> Result<VerifiedPerson, OidcError> {
         if token.len() > TOKEN_BYTES_MAX {
             return Err(OidcError::Rejected("the ID token is too long".into()));
         }
         let parsed = NodeIdToken::from_str(token).map_err(|_| {
             OidcError::Rejected("the credential is not a well-formed ID token".into())
         })?;
-        let keys = match self.keys.read().await.clone() {
+        // Read in a statement of its own: a guard kept for the match would deadlock the
+        // refresh's write.
+        let current = self.keys.read().await.clone();
+        let keys = match current {
             Some(keys) => keys,
             None => {
                 self.refresh().await?;
                 self.current_keys().await?
             }
         };
-        match self.check(&parsed, &keys.verifier) {
+        match self.check(&parsed, &keys.verifier, nonce) {
             Err(ClaimsVerificationError::SignatureVerification(
                 SignatureVerificationError::NoMatchingKey,
             )) if keys.fetched.elapsed() >= REFRESH_INTERVAL_MIN => {
                 // Perhaps the provider rotated its keys.
                 self.refresh().await?;
                 let keys = self.current_keys().await?;
-                self.check(&parsed, &keys.verifier).map_err(rejected)
+                self.check(&parsed, &keys.verifier, nonce).map_err(rejected)
             }
             other => other.map_err(rejected),
         }
@@ -267,8 +327,23 @@ impl OidcVerifier {
         &self,
         token: &NodeIdToken,
         verifier: &CoreIdTokenVerifier<'static>,
+        expected_nonce: Option<&str>,
     ) -> Result<VerifiedPerson, ClaimsVerificationError> {
-        let claims = token.claims(verifier, |_: Option<&Nonce>| Ok(()))?;
+        let claims = token.claims(verifier, |found: Option<&Nonce>| match expected_nonce {
+            None => Ok(()),
+            Some(expected) => {
+                let matches = found.is_some_and(|n| {
+                    // Constant time: the nonce is a secret of the sign-in until it completes.
+                    let (a, b) = (n.secret().as_bytes(), expected.as_bytes());
+                    a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
+                });
+                if matches {
+                    Ok(())
+                } else {
+                    Err("the ID token's nonce is not this sign-in's".to_owned())
+                }
+            }
+        })?;
         let roles = match claims.additional_claims().0.get(&self.settings.roles_claim) {
             Some(serde_json::Value::Array(values)) => values
                 .iter()
@@ -300,6 +375,7 @@ fn rejected(e: ClaimsVerificationError) -> OidcError {
         ClaimsVerificationError::SignatureVerification(s) => {
             format!("the ID token's signature does not verify: {s}")
         }
+        ClaimsVerificationError::InvalidNonce(why) => why.clone(),
         other => format!("the ID token is not accepted: {other}"),
     };
     OidcError::Rejected(reason)

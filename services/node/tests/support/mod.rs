@@ -46,6 +46,8 @@ pub struct TestNode {
     pub running: Option<RunningNode>,
     pub nats_url: Option<String>,
     pub clock: TestClock,
+    /// Where it listens (`127.0.0.1:0` unless a test needs a known port).
+    pub listen: String,
     /// The API token of the machine client `tests`, which has every permission (it plays the
     /// hromada's e-petition platform and its council).
     pub token: String,
@@ -60,6 +62,16 @@ impl TestNode {
     /// A new node whose `node.toml` also holds `tables` (TOML tables an operator would add,
     /// such as `[oidc]` or `[tls]`).
     pub async fn start_configured(nats_url: Option<String>, threshold: u32, tables: &str) -> Self {
+        Self::start_listening("127.0.0.1:0", nats_url, threshold, tables).await
+    }
+
+    /// [`start_configured`](Self::start_configured) listening on `listen`.
+    pub async fn start_listening(
+        listen: &str,
+        nats_url: Option<String>,
+        threshold: u32,
+        tables: &str,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let options = InitOptions {
             municipality: municipality(),
@@ -85,6 +97,7 @@ impl TestNode {
             running: None,
             nats_url,
             clock: TestClock::new(),
+            listen: listen.to_owned(),
             token,
         };
         node.boot().await;
@@ -95,7 +108,7 @@ impl TestNode {
         NodeSettings::load(
             self.dir.path(),
             Overrides {
-                listen: Some("127.0.0.1:0".into()),
+                listen: Some(self.listen.clone()),
                 metrics_listen: Some("127.0.0.1:0".into()),
                 ..Overrides::default()
             },
