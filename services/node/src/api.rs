@@ -80,6 +80,9 @@ impl<B: Backend> NodeApi<B> {
     async fn may<R>(&self, request: &Request<R>, permission: Permission) -> Result<bool, Status> {
         match self.principal(request).await {
             Ok(principal) => Ok(principal.may(permission)),
+            // A session cookie that no longer holds (ended, signed out, planted) reads as
+            // anyone: the browser sends it unasked.
+            Err(_) if request.metadata().get("authorization").is_none() => Ok(false),
             // No credential (or a client certificate that names no client) reads as anyone.
             Err(AuthError::Missing) => Ok(false),
             Err(e) => Err(e.into()),

@@ -147,14 +147,23 @@ async fn start_on<B: Backend>(
         .clone()
         .map(|o| OidcVerifier::new(o, clock.clone()))
         .transpose()?;
-    let auth = Arc::new(Authenticator::new(
-        oidc,
-        clients.clone(),
-        accounts.clone(),
-        Sessions::new(&settings.secret),
-        settings.tls.is_some(),
-        clock.clone(),
-    ));
+    let auth = Arc::new(
+        Authenticator::new(
+            oidc,
+            clients.clone(),
+            accounts.clone(),
+            Sessions::new(&settings.secret),
+            settings.tls.is_some(),
+            clock.clone(),
+        )
+        .with_secure_cookies(
+            settings
+                .oidc
+                .as_ref()
+                .and_then(|o| o.web.as_ref())
+                .is_some_and(|w| w.redirect_url.starts_with("https://")),
+        ),
+    );
     tasks.push(tokio::spawn(watch_access(
         clients,
         accounts,

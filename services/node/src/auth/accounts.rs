@@ -223,7 +223,14 @@ impl AccountRegistry {
 pub struct Sessions {
     key: [u8; 32],
     person_key: [u8; 32],
+    /// For the web sign-in's flow cookie (`auth::web`), which carries its state in the browser.
+    flow_key: [u8; 32],
 }
+
+/// Longest base64 body of a session token read (the bodies are under 100 bytes).
+const SESSION_BODY_B64_MAX: usize = 256;
+/// Longest base64 body of a sealed sign-in flow read.
+const FLOW_BODY_B64_MAX: usize = 2_048;
 
 /// The prefix of a person's session token.
 pub const PERSON_SESSION_PREFIX: &str = "vkp_";
@@ -252,7 +259,19 @@ impl Sessions {
         Self {
             key: derive(b"vidkryto/session-key/v1"),
             person_key: derive(b"vidkryto/person-session-key/v1"),
+            flow_key: derive(b"vidkryto/sign-in-flow-key/v1"),
         }
+    }
+
+    /// `body` with a MAC under the flow key, as cookie-safe text.
+    pub fn seal_flow(&self, body: &[u8]) -> String {
+        let tag = mac_with(&self.flow_key, body);
+        format!("{}.{}", B64.encode(body), B64.encode(tag))
+    }
+
+    /// The body [`seal_flow`](Self::seal_flow) sealed, if `sealed` is this node's and whole.
+    pub fn open_flow(&self, sealed: &str) -> Option<Vec<u8>> {
+        verified_body(&self.flow_key, "", sealed, FLOW_BODY_B64_MAX).ok()
     }
 
     fn mac(&self, body: &[u8]) -> [u8; 32] {
@@ -280,7 +299,12 @@ impl Sessions {
         token: &str,
         now: Timestamp,
     ) -> Result<(String, Vec<Role>, Timestamp), &'static str> {
-        let body = verified_body(&self.person_key, PERSON_SESSION_PREFIX, token)?;
+        let body = verified_body(
+            &self.person_key,
+            PERSON_SESSION_PREFIX,
+            token,
+            SESSION_BODY_B64_MAX,
+        )?;
         if body.len() < 10 || body.len() > 9 + SUBJECT_IN_TOKEN_MAX {
             return Err("not a session token");
         }
@@ -318,7 +342,7 @@ impl Sessions {
     /// The account a token names and its generation then, if its MAC holds and it has not
     /// ended at `now`.
     pub fn check(&self, token: &str, now: Timestamp) -> Result<(String, [u8; 8]), &'static str> {
-        let body = verified_body(&self.key, SESSION_PREFIX, token)?;
+        let body = verified_body(&self.key, SESSION_PREFIX, token, SESSION_BODY_B64_MAX)?;
         if body.len() < 16 || body.len() > 16 + NAME_IN_TOKEN_MAX {
             return Err("not a session token");
         }
@@ -342,10 +366,15 @@ fn mac_with(key: &[u8; 32], body: &[u8]) -> [u8; 32] {
 
 /// The body of `token` (`<prefix><base64url body>.<base64url MAC>`) if its MAC under `key`
 /// holds (checked in constant time).
-fn verified_body(key: &[u8; 32], prefix: &str, token: &str) -> Result<Vec<u8>, &'static str> {
+fn verified_body(
+    key: &[u8; 32],
+    prefix: &str,
+    token: &str,
+    body_b64_max: usize,
+) -> Result<Vec<u8>, &'static str> {
     let rest = token.strip_prefix(prefix).ok_or("not a session token")?;
     let (body, tag) = rest.split_once('.').ok_or("not a session token")?;
-    if body.len() > 256 {
+    if body.len() > body_b64_max {
         return Err("not a session token");
     }
     let body = B64.decode(body).map_err(|_| "not a session token")?;

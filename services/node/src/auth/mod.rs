@@ -185,8 +185,16 @@ pub fn person_subject(issuer: &str, subject: &str) -> String {
     format!("oidc:{digest}")
 }
 
-/// The cookie of a person's session from the node's own web sign-in (`web`).
-pub const SESSION_COOKIE: &str = "vk_session";
+/// The cookie of a person's session from the node's own web sign-in (`web`) when its pages
+/// are served over https: the `__Host-` prefix makes browsers refuse it unless it was set by
+/// this host, `Secure`, for `/` (so no sibling host or plain-http page can plant one).
+pub const SESSION_COOKIE_SECURE: &str = "__Host-vk_session";
+/// The session cookie on a loopback development node served over plain http.
+pub const SESSION_COOKIE_LOOPBACK: &str = "vk_session";
+/// Longest a web session with staff roles lasts.
+pub const STAFF_SESSION_LIFETIME: std::time::Duration = std::time::Duration::from_secs(3_600);
+/// Most signed-out sessions remembered until their end.
+const SIGNED_OUT_MAX: usize = 100_000;
 
 /// Why a request was not let in.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -249,6 +257,10 @@ pub struct Authenticator {
     tls: bool,
     clock: Clock,
     verified: Mutex<HashMap<[u8; 32], Principal>>,
+    /// The name of the session cookie (see [`SESSION_COOKIE_SECURE`]).
+    session_cookie: &'static str,
+    /// Person sessions signed out before their end, by digest, with that end.
+    signed_out: Mutex<HashMap<[u8; 32], Timestamp>>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -277,6 +289,67 @@ impl Authenticator {
             tls,
             clock,
             verified: Mutex::new(HashMap::new()),
+            session_cookie: if tls {
+                SESSION_COOKIE_SECURE
+            } else {
+                SESSION_COOKIE_LOOPBACK
+            },
+            signed_out: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes the session cookie under its `__Host-` name: the node's pages are served over
+    /// https (by itself, or by a proxy in front of it).
+    pub fn with_secure_cookies(mut self, secure: bool) -> Self {
+        self.session_cookie = if secure || self.tls {
+            SESSION_COOKIE_SECURE
+        } else {
+            SESSION_COOKIE_LOOPBACK
+        };
+        self
+    }
+
+    /// The session cookie's name on this node.
+    pub fn session_cookie(&self) -> &'static str {
+        self.session_cookie
+    }
+
+    /// Whether this node's cookies are `Secure` (and `__Host-`).
+    pub fn secure_cookies(&self) -> bool {
+        self.session_cookie == SESSION_COOKIE_SECURE
+    }
+
+    /// Who holds the session cookie `token` sent from `peer` to the node's pages (not a gRPC
+    /// call: the page asks who is signed in). Only a session is taken.
+    pub async fn session_holder(
+        &self,
+        token: &str,
+        peer: Option<SocketAddr>,
+    ) -> Result<Principal, AuthError> {
+        if !wire::credentials_transport_allowed(peer, self.tls) {
+            return Err(AuthError::Transport);
+        }
+        if !token.starts_with(accounts::PERSON_SESSION_PREFIX)
+            && !token.starts_with(accounts::SESSION_PREFIX)
+        {
+            return Err(AuthError::Rejected("the cookie holds no session".into()));
+        }
+        self.holder_of(token).await
+    }
+
+    /// Ends the person's session `token` before its time (signing out): it is refused from
+    /// now on. Nothing for a token that is not a valid person's session.
+    pub fn sign_out(&self, token: &str) {
+        let now = (self.clock)();
+        let Ok((_, _, ends)) = self.sessions.check_person(token, now) else {
+            return;
+        };
+        let mut signed_out = self.signed_out.lock().unwrap_or_else(|e| e.into_inner());
+        if signed_out.len() >= SIGNED_OUT_MAX {
+            signed_out.retain(|_, end| end.0 > now.0);
+        }
+        if signed_out.len() < SIGNED_OUT_MAX {
+            signed_out.insert(Sha256::digest(token.as_bytes()).into(), ends);
         }
     }
 
@@ -320,6 +393,13 @@ impl Authenticator {
                 OidcError::Unavailable(why) => AuthError::Unavailable(why),
             })?;
         let roles: Vec<Role> = person.roles.iter().filter_map(|r| Role::parse(r)).collect();
+        // Roles are as the provider said at sign-in: a session that grants them lasts an hour,
+        // so a role withdrawn at the provider stops acting soon.
+        let lifetime = if roles.is_empty() {
+            lifetime
+        } else {
+            lifetime.min(STAFF_SESSION_LIFETIME)
+        };
         let lifetime = i64::try_from(lifetime.as_micros()).unwrap_or(i64::MAX);
         let ends = Timestamp((self.clock)().0.saturating_add(lifetime));
         let subject = person_subject(&person.issuer, &person.subject);
@@ -336,25 +416,60 @@ impl Authenticator {
         let token = match knock.metadata.get("authorization") {
             Some(value) => bearer(value)?,
             // The node's web pages carry their session in a cookie: only a session, never an
-            // API token or an ID token, is taken from there.
-            None => match session_cookie(knock.metadata) {
-                Some(token)
-                    if token.starts_with(accounts::PERSON_SESSION_PREFIX)
-                        || token.starts_with(accounts::SESSION_PREFIX) =>
-                {
+            // API token or an ID token, is taken from there, and only on a gRPC request from
+            // this node's own pages. A browser sends a cross-origin `application/grpc…`
+            // request only after asking (CORS, which the node never allows), and names the
+            // origin a request comes from in `Sec-Fetch-Site`; so no other page, not even one
+            // on a sibling host of the same site, acts with a resident's or official's session.
+            None => match cookie_in(
+                knock
+                    .metadata
+                    .get_all("cookie")
+                    .iter()
+                    .filter_map(|v| v.to_str().ok()),
+                self.session_cookie,
+            ) {
+                Some(token) => {
+                    if !from_own_pages(knock.metadata) {
+                        return Err(AuthError::Rejected(
+                            "a session cookie is taken only from this node's own pages".into(),
+                        ));
+                    }
+                    if !token.starts_with(accounts::PERSON_SESSION_PREFIX)
+                        && !token.starts_with(accounts::SESSION_PREFIX)
+                    {
+                        return Err(AuthError::Rejected("the cookie holds no session".into()));
+                    }
                     token
                 }
-                _ => return Err(AuthError::Missing),
+                None => return Err(AuthError::Missing),
             },
         };
         if !wire::credentials_transport_allowed(knock.peer, self.tls) {
             return Err(AuthError::Transport);
         }
+        self.holder_of(token).await
+    }
+
+    /// Who holds `token` (a session, an API token or an ID token), once the request it came
+    /// in was let bring it.
+    async fn holder_of(&self, token: &str) -> Result<Principal, AuthError> {
         if token.starts_with(accounts::PERSON_SESSION_PREFIX) {
             let (subject, roles, ends) = self
                 .sessions
                 .check_person(token, (self.clock)())
                 .map_err(|why| AuthError::Rejected(why.into()))?;
+            let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+            if self
+                .signed_out
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains_key(&digest)
+            {
+                return Err(AuthError::Rejected(
+                    "the session was signed out; sign in again".into(),
+                ));
+            }
             let mut principal = Principal::person_with_subject(subject, &roles);
             principal.expires_at = DateTime::from_timestamp_micros(ends.0);
             return Ok(principal);
@@ -418,13 +533,14 @@ impl Authenticator {
     }
 }
 
-/// The value of the session cookie among the request's cookies, if there is one.
-fn session_cookie(metadata: &MetadataMap) -> Option<&str> {
-    let headers = metadata.get_all("cookie");
-    cookie_in(
-        headers.iter().filter_map(|v| v.to_str().ok()),
-        SESSION_COOKIE,
-    )
+/// Whether a request is a gRPC call from this node's own pages: `application/grpc…` (never a
+/// form or a "simple" cross-origin request) and, where the browser says where it comes from,
+/// from this very origin.
+fn from_own_pages(metadata: &MetadataMap) -> bool {
+    let header = |name: &str| metadata.get(name).and_then(|v| v.to_str().ok());
+    let grpc = header("content-type").is_some_and(|t| t.starts_with("application/grpc"));
+    let same_origin = header("sec-fetch-site").is_none_or(|s| s == "same-origin");
+    grpc && same_origin
 }
 
 /// The value of the cookie `name` in `Cookie` header values.

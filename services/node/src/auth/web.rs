@@ -1,21 +1,28 @@
 //! The node's own sign-in for its web pages: the node is the relying party of the OpenID
-//! authorization code flow with PKCE, a `state` bound to the browser by a cookie, and a
-//! `nonce` the ID token must carry; a signed-in person gets a session cookie (`vk_session`,
-//! `HttpOnly`, `SameSite=Strict`, `Secure` over TLS) that the door takes like a bearer session.
+//! authorization code flow with PKCE, a `state` bound to the browser, and a `nonce` the ID
+//! token must carry; a signed-in person gets a session cookie (`__Host-vk_session` over https:
+//! `Secure`, `HttpOnly`, `SameSite=Strict`; `vk_session` on a loopback node over plain http)
+//! that the door takes like a bearer session, on gRPC calls from the node's own pages only.
 //!
-//! - `GET /auth/sign-in?next=/path` sends the browser to the provider;
-//! - `GET /auth/callback?code=…&state=…` is where the provider sends it back: the flow is
-//!   taken once (a second use of its `state` finds nothing), the code is exchanged at the
-//!   provider's token endpoint with the flow's PKCE verifier, the ID token is checked (the
-//!   door's checks and this flow's nonce), and the session is set;
-//! - `POST /auth/sign-out` clears it; `GET /auth/session` tells the page who is signed in.
+//! - `GET /auth/sign-in?next=/path` sends the browser to the provider. What the sign-in must
+//!   remember (state, nonce, PKCE verifier, `next`, when it started) travels in a flow cookie
+//!   sealed with a key derived from the node's secret, so the node keeps nothing per sign-in
+//!   and no one can fill its memory with sign-ins they never finish;
+//! - `GET /auth/callback?code=…&state=…` is where the provider sends it back: the flow cookie
+//!   must be this node's, at most 10 minutes old and name this `state` (so an answer brought
+//!   to another browser signs no one in), the answer's `iss` must be the provider's; the code
+//!   is exchanged at the provider's token endpoint with the flow's PKCE verifier (the provider
+//!   takes each code once), the ID token is checked (the door's checks and this flow's nonce),
+//!   the flow cookie is cleared and the session set;
+//! - `POST /auth/sign-out` ends the session (the node refuses it from then on) and clears it;
+//!   `GET /auth/session` tells the page who is signed in.
 //!
-//! Everything the browser sends is bounded: the query, `next` (a path on this node, never
-//! another origin), the number of flows waiting (10,000, each for 10 minutes).
+//! Everything the browser sends is bounded: the query, the flow cookie, `next` (a path on
+//! this node, never another origin). Sign-out is taken only from the node's own pages.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -26,12 +33,12 @@ use sha2::{Digest as _, Sha256};
 use tonic::body::Body;
 
 use super::oidc::WebSignInSettings;
-use super::{AuthError, Authenticator, Knock, SESSION_COOKIE, http as provider_http};
+use super::{AuthError, Authenticator, http as provider_http};
 
-/// The cookie binding a sign-in in progress to the browser that started it.
-const FLOW_COOKIE: &str = "vk_flow";
-/// Sign-ins waiting for the provider at once; more are refused until some finish or expire.
-pub const FLOWS_MAX: usize = 10_000;
+/// The cookie holding a sign-in in progress, over https and on loopback (see
+/// `super::SESSION_COOKIE_SECURE`).
+const FLOW_COOKIE_SECURE: &str = "__Host-vk_flow";
+const FLOW_COOKIE_LOOPBACK: &str = "vk_flow";
 /// How long a sign-in may wait for the provider.
 pub const FLOW_LIFETIME: Duration = Duration::from_secs(600);
 /// How long a session lasts.
@@ -41,19 +48,21 @@ const QUERY_LEN_MAX: usize = 4 * 1024;
 /// Longest `next` path kept.
 const NEXT_LEN_MAX: usize = 512;
 
-/// A sign-in waiting for the provider.
+/// A sign-in waiting for the provider, as its sealed flow cookie carries it.
+#[derive(serde::Serialize, serde::Deserialize)]
 struct Flow {
+    state: String,
     nonce: String,
     verifier: String,
     next: String,
-    started: Instant,
+    /// Microseconds since 1970 on the node's clock.
+    started: i64,
 }
 
-/// The web sign-in: its settings, the door it issues sessions through, and the flows waiting.
+/// The web sign-in: its settings, and the door it issues sessions through.
 pub struct WebSignIn {
     settings: WebSignInSettings,
     auth: Arc<Authenticator>,
-    flows: Mutex<HashMap<String, Flow>>,
 }
 
 impl std::fmt::Debug for WebSignIn {
@@ -178,15 +187,32 @@ struct TokenResponse {
 
 impl WebSignIn {
     pub fn new(settings: WebSignInSettings, auth: Arc<Authenticator>) -> Self {
-        Self {
-            settings,
-            auth,
-            flows: Mutex::new(HashMap::new()),
+        Self { settings, auth }
+    }
+
+    /// `Secure` when the pages are served over https.
+    fn cookie_attributes(&self) -> &'static str {
+        if self.auth.secure_cookies() {
+            "; Secure"
+        } else {
+            ""
         }
     }
 
-    fn cookie_attributes(&self) -> &'static str {
-        if self.auth.tls { "; Secure" } else { "" }
+    fn flow_cookie(&self) -> &'static str {
+        if self.auth.secure_cookies() {
+            FLOW_COOKIE_SECURE
+        } else {
+            FLOW_COOKIE_LOOPBACK
+        }
+    }
+
+    fn clear_flow(&self) -> String {
+        format!(
+            "{}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax{}",
+            self.flow_cookie(),
+            self.cookie_attributes()
+        )
     }
 
     /// Answers a request under `/auth/`.
@@ -201,13 +227,7 @@ impl WebSignIn {
         match (request.method(), request.uri().path()) {
             (&Method::GET, "/auth/sign-in") => self.start(&request).await,
             (&Method::GET, "/auth/callback") => self.finish(&request).await,
-            (&Method::POST, "/auth/sign-out") => redirect(
-                "/",
-                &[format!(
-                    "{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict{}",
-                    self.cookie_attributes()
-                )],
-            ),
+            (&Method::POST, "/auth/sign-out") => self.sign_out(&request),
             (&Method::GET, "/auth/session") => self.session(&request, peer).await,
             _ => failure(StatusCode::NOT_FOUND, "no such page"),
         }
@@ -227,28 +247,21 @@ impl WebSignIn {
             Ok(e) => e,
             Err(e) => return failure(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
         };
-        let (state, nonce, verifier) = (random_token(), random_token(), random_token());
-        {
-            let mut flows = self.flows.lock().unwrap_or_else(|e| e.into_inner());
-            if flows.len() >= FLOWS_MAX {
-                flows.retain(|_, f| f.started.elapsed() < FLOW_LIFETIME);
-            }
-            if flows.len() >= FLOWS_MAX {
-                return failure(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "too many sign-ins are in progress; try again in a few minutes",
-                );
-            }
-            flows.insert(
-                state.clone(),
-                Flow {
-                    nonce: nonce.clone(),
-                    verifier: verifier.clone(),
-                    next: local_path(params.get("next").map(String::as_str)),
-                    started: Instant::now(),
-                },
+        let flow = Flow {
+            state: random_token(),
+            nonce: random_token(),
+            verifier: random_token(),
+            next: local_path(params.get("next").map(String::as_str)),
+            started: (self.auth.clock)().0,
+        };
+        let Ok(body) = serde_json::to_vec(&flow) else {
+            return failure(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the sign-in could not start",
             );
-        }
+        };
+        let sealed = self.auth.sessions.seal_flow(&body);
+        let (state, nonce, verifier) = (&flow.state, &flow.nonce, &flow.verifier);
         let challenge = B64.encode(Sha256::digest(verifier.as_bytes()));
         let Ok(mut url) = openidconnect::url::Url::parse(&endpoints.authorization) else {
             return failure(
@@ -261,14 +274,16 @@ impl WebSignIn {
             .append_pair("client_id", &oidc.settings().client_id)
             .append_pair("redirect_uri", &self.settings.redirect_url)
             .append_pair("scope", "openid vidkryto")
-            .append_pair("state", &state)
-            .append_pair("nonce", &nonce)
+            .append_pair("state", state)
+            .append_pair("nonce", nonce)
             .append_pair("code_challenge", &challenge)
             .append_pair("code_challenge_method", "S256");
         redirect(
             url.as_str(),
+            // `Lax`: the provider sends the browser back with a top-level cross-site GET.
             &[format!(
-                "{FLOW_COOKIE}={state}; Path=/auth/; Max-Age={}; HttpOnly; SameSite=Lax{}",
+                "{}={sealed}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{}",
+                self.flow_cookie(),
                 FLOW_LIFETIME.as_secs(),
                 self.cookie_attributes()
             )],
@@ -280,12 +295,26 @@ impl WebSignIn {
             return failure(StatusCode::BAD_REQUEST, "the address is too long");
         };
         if let Some(error) = params.get("error") {
-            let why = params
-                .get("error_description")
-                .map_or(error.as_str(), String::as_str);
+            // Only the provider's error code, from the standard's list: the page never shows
+            // text from the address (anyone can send a link to this page).
+            let code = [
+                "access_denied",
+                "login_required",
+                "consent_required",
+                "interaction_required",
+                "account_selection_required",
+                "invalid_request",
+                "unauthorized_client",
+                "invalid_scope",
+                "server_error",
+                "temporarily_unavailable",
+            ]
+            .into_iter()
+            .find(|c| c == error)
+            .unwrap_or("unknown");
             return failure(
                 StatusCode::BAD_REQUEST,
-                &format!("the identity provider answered: {why}"),
+                &format!("the identity provider did not sign you in ({code})"),
             );
         }
         // RFC 9207: an answer that names its issuer must name this node's provider, so an
@@ -304,22 +333,22 @@ impl WebSignIn {
                 "the provider's answer is incomplete",
             );
         };
-        // The flow is taken once, whatever follows: a replayed answer finds nothing.
-        let flow = {
-            let mut flows = self.flows.lock().unwrap_or_else(|e| e.into_inner());
-            flows.remove(state)
-        };
-        let Some(flow) = flow.filter(|f| f.started.elapsed() < FLOW_LIFETIME) else {
+        // The browser that comes back must be the one that started it, recently.
+        let flow = cookie(request, self.flow_cookie())
+            .and_then(|sealed| self.auth.sessions.open_flow(sealed))
+            .and_then(|body| serde_json::from_slice::<Flow>(&body).ok());
+        let Some(flow) = flow.filter(|f| same(&f.state, state)) else {
             return failure(
                 StatusCode::BAD_REQUEST,
-                "this sign-in is unknown, used or expired; start again",
+                "this sign-in was not started in this browser; start again",
             );
         };
-        // The browser that comes back must be the one that started it.
-        if !cookie(request, FLOW_COOKIE).is_some_and(|c| same(c, state)) {
+        let lifetime = i64::try_from(FLOW_LIFETIME.as_micros()).unwrap_or(i64::MAX);
+        let now = (self.auth.clock)().0;
+        if now < flow.started || now - flow.started >= lifetime {
             return failure(
                 StatusCode::BAD_REQUEST,
-                "this sign-in was started in another browser; start again",
+                "this sign-in took too long; start again",
             );
         }
         let id_token = match self.exchange(code, &flow.verifier).await {
@@ -331,20 +360,20 @@ impl WebSignIn {
             .sign_in_person(&id_token, &flow.nonce, SESSION_LIFETIME)
             .await
         {
-            Ok((session, _)) => redirect(
-                &flow.next,
-                &[
-                    format!(
-                        "{SESSION_COOKIE}={session}; Path=/; Max-Age={}; HttpOnly; SameSite=Strict{}",
-                        SESSION_LIFETIME.as_secs(),
-                        self.cookie_attributes()
-                    ),
-                    format!(
-                        "{FLOW_COOKIE}=; Path=/auth/; Max-Age=0; HttpOnly; SameSite=Lax{}",
-                        self.cookie_attributes()
-                    ),
-                ],
-            ),
+            Ok((session, ends)) => {
+                let max_age = (ends.0 - (self.auth.clock)().0).max(0) / 1_000_000;
+                redirect(
+                    &flow.next,
+                    &[
+                        format!(
+                            "{}={session}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Strict{}",
+                            self.auth.session_cookie(),
+                            self.cookie_attributes()
+                        ),
+                        self.clear_flow(),
+                    ],
+                )
+            }
             Err(AuthError::Unavailable(why)) => failure(StatusCode::SERVICE_UNAVAILABLE, &why),
             Err(e) => failure(StatusCode::FORBIDDEN, &e.to_string()),
         }
@@ -400,18 +429,41 @@ impl WebSignIn {
             .ok_or_else(|| "the identity provider's token answer has no ID token".to_owned())
     }
 
+    /// Ends the session the request carries, from the node's own pages only.
+    fn sign_out(&self, request: &Request<()>) -> Response<Body> {
+        let site = request
+            .headers()
+            .get("sec-fetch-site")
+            .and_then(|v| v.to_str().ok());
+        if site.is_some_and(|s| s != "same-origin") {
+            return failure(
+                StatusCode::FORBIDDEN,
+                "signing out is taken only from this node's own pages",
+            );
+        }
+        if let Some(token) = cookie(request, self.auth.session_cookie()) {
+            self.auth.sign_out(token);
+        }
+        redirect(
+            "/",
+            &[format!(
+                "{}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict{}",
+                self.auth.session_cookie(),
+                self.cookie_attributes()
+            )],
+        )
+    }
+
     async fn session(
         &self,
         request: &Request<()>,
         peer: Option<std::net::SocketAddr>,
     ) -> Response<Body> {
-        let metadata = tonic::metadata::MetadataMap::from_headers(request.headers().clone());
-        let knock = Knock {
-            metadata: &metadata,
-            peer,
-            certificate: None,
+        let holder = match cookie(request, self.auth.session_cookie()) {
+            Some(token) => self.auth.session_holder(token, peer).await,
+            None => Err(AuthError::Missing),
         };
-        match self.auth.authenticate(knock).await {
+        match holder {
             Ok(principal) => json(&serde_json::json!({
                 "signed_in": true,
                 "resident": principal.may(super::Permission::Participate),
