@@ -11,6 +11,10 @@
 // fetched at run time. The output depends only on the inputs: files are written in sorted
 // order with no timestamps, so the same sources build the same bytes.
 //
+// Every text file of 1 KiB or more also gets compressed copies next to it (`x.js.br` at
+// Brotli's best, `x.js.gz` at gzip's best, each only when smaller), which the server sends to
+// browsers that accept them (wire::site): nothing is compressed per request.
+//
 // Usage: node build.mjs [--out DIR]   (default: dist; written to a temporary directory first and
 // renamed into place, so a failed build never leaves a half-written dist/)
 
@@ -19,6 +23,7 @@ import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import zlib from 'node:zlib';
 
 import { apiDescriptor } from './descriptor.mjs';
 
@@ -149,15 +154,33 @@ const page = fs.readFileSync(path.join(src, 'index.html'), 'utf8');
 if (!page.includes('{{ASSETS}}')) throw new Error('src/index.html does not name {{ASSETS}}');
 const index = page.replaceAll('{{ASSETS}}', assetDir);
 
+/** Text files worth compressing, by extension, and the least size that is. */
+const COMPRESSIBLE = /\.(html|js|mjs|css|json|svg|txt|csv)$/;
+const COMPRESS_MIN_BYTES = 1024;
+
+/** Writes `bytes` to `target`, with its compressed copies (deterministic: no names or times). */
+function writeWithCopies(target, bytes) {
+  fs.mkdirSync(path.dirname(target), { recursive: true });
+  fs.writeFileSync(target, bytes);
+  if (!COMPRESSIBLE.test(target) || bytes.length < COMPRESS_MIN_BYTES) return;
+  const brotli = zlib.brotliCompressSync(bytes, {
+    params: {
+      [zlib.constants.BROTLI_PARAM_QUALITY]: zlib.constants.BROTLI_MAX_QUALITY,
+      [zlib.constants.BROTLI_PARAM_SIZE_HINT]: bytes.length,
+    },
+  });
+  const gzip = zlib.gzipSync(bytes, { level: zlib.constants.Z_BEST_COMPRESSION });
+  if (brotli.length < bytes.length) fs.writeFileSync(`${target}.br`, brotli);
+  if (gzip.length < bytes.length) fs.writeFileSync(`${target}.gz`, gzip);
+}
+
 // Write into a temporary directory, then swap it in.
 const tmp = `${out}.tmp-${process.pid}`;
 fs.rmSync(tmp, { recursive: true, force: true });
 for (const name of names) {
-  const target = path.join(tmp, assetDir, name);
-  fs.mkdirSync(path.dirname(target), { recursive: true });
-  fs.writeFileSync(target, files.get(name));
+  writeWithCopies(path.join(tmp, assetDir, name), files.get(name));
 }
-fs.writeFileSync(path.join(tmp, 'index.html'), index);
+writeWithCopies(path.join(tmp, 'index.html'), Buffer.from(index));
 fs.rmSync(out, { recursive: true, force: true });
 fs.renameSync(tmp, out);
 

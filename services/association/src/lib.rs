@@ -6,7 +6,6 @@ mod admission;
 pub mod api;
 mod batch;
 mod commit;
-mod dashboard;
 pub mod digest;
 pub mod enrolment;
 pub mod error;

@@ -22,7 +22,6 @@ use crate::api::audit::AuditApi;
 use crate::api::federation::FederationApi;
 use crate::api::national::NationalApi;
 use crate::api::streams::StreamLimits;
-use crate::dashboard::DashboardLayer;
 use crate::enrolment::Enrolment;
 use crate::ingest::{self, Ingest, IngestConfig, IngestProgress, Topology};
 use crate::read::ReadModel;
@@ -40,6 +39,14 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Requests one connection has in flight; more wait on that connection.
 const CONCURRENCY_PER_CONNECTION: usize = 256;
 const HTTP2_STREAMS_MAX: u32 = 1_024;
+/// The dashboard's page: scripts, styles and data from this origin only, no inline scripts and
+/// no `eval` (its protobuf codec interprets the API's descriptor instead of compiling code
+/// from it); `'unsafe-inline'` styles because ECharts sets inline styles on its tooltips.
+const DASHBOARD_CSP: &str = "default-src 'self'; script-src 'self'; \
+                             style-src 'self' 'unsafe-inline'; \
+                             img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; \
+                             base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
+
 /// Connections open at once, from all clients. A dashboard visitor holds one (HTTP/2) or up to
 /// six (gRPC-Web over HTTP/1.1), an auditor one; each costs a descriptor and some tens of KiB
 /// of buffers, so 2,048 serve hundreds of visitors at once in about 100 MiB and far below the
@@ -260,8 +267,10 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
 
 /// Starts the association.
 pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssociation> {
-    let dashboard = DashboardLayer::from_setting(settings.dashboard_dir.as_deref())
-        .context("failed to serve the dashboard")?;
+    let dashboard =
+        wire::site::Site::from_setting(settings.dashboard_dir.as_deref(), DASHBOARD_CSP)
+            .map_err(anyhow::Error::msg)
+            .context("failed to serve the dashboard")?;
     let store = Store::connect(&settings.database_url)
         .await
         .context("failed to open the association's database")?;

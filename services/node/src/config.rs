@@ -86,6 +86,10 @@ pub struct NodeConfig {
     /// TLS of the gRPC listener; none: plain text, credentials taken only from loopback.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsConfig>,
+    /// The built web pages the node serves on its listener beside the gRPC-Web API (a
+    /// directory with an `index.html`, relative to the node's directory); none: no pages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub portal_dir: Option<String>,
 }
 
 /// The `[oidc]` table.
@@ -243,6 +247,7 @@ pub struct NodeSettings {
     pub secret: [u8; 32],
     pub oidc: Option<OidcSettings>,
     pub tls: Option<NodeTls>,
+    pub portal_dir: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for NodeSettings {
@@ -262,6 +267,7 @@ impl std::fmt::Debug for NodeSettings {
             secret: _,
             oidc,
             tls,
+            portal_dir,
         } = self;
         f.debug_struct("NodeSettings")
             .field("dir", dir)
@@ -278,6 +284,7 @@ impl std::fmt::Debug for NodeSettings {
             .field("secret", &"<redacted>")
             .field("oidc", oidc)
             .field("tls", tls)
+            .field("portal_dir", portal_dir)
             .finish()
     }
 }
@@ -355,6 +362,7 @@ impl NodeSettings {
         let secret = read_secret(&dir.join(SECRET_FILE))?;
         let oidc = c.oidc.map(|o| o.settings(dir)).transpose()?;
         let tls = c.tls.map(|t| t.settings(dir)).transpose()?;
+        let portal_dir = c.portal_dir.map(|p| dir.join(p));
         Ok(Self {
             dir: dir.to_owned(),
             municipality,
@@ -370,6 +378,7 @@ impl NodeSettings {
             secret,
             oidc,
             tls,
+            portal_dir,
         })
     }
 }
@@ -448,6 +457,7 @@ pub fn init(dir: &Path, o: &InitOptions) -> anyhow::Result<String> {
         request_size_max_bytes: REQUEST_SIZE_MAX_DEFAULT,
         oidc: None,
         tls: None,
+        portal_dir: None,
     };
     let toml = toml::to_string_pretty(&config).context("failed to write the config")?;
     write_secret(

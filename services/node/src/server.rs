@@ -56,6 +56,12 @@ pub struct RunningNode {
     log_size: watch::Receiver<u64>,
 }
 
+/// The portal's pages: everything from this origin, no inline scripts or styles, no `eval`;
+/// forms post only here (signing out).
+const PORTAL_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+                          img-src 'self' data:; connect-src 'self'; object-src 'none'; \
+                          base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
 /// Starts a node with the system clock.
 pub async fn start(settings: NodeSettings) -> anyhow::Result<RunningNode> {
     start_with_clock(settings, system_clock()).await
@@ -213,10 +219,15 @@ async fn start_on<B: Backend>(
         .as_ref()
         .and_then(|o| o.web.clone())
         .map(|web| WebSignInRoutes(Arc::new(WebSignIn::new(web, auth.clone()))));
+    let portal = wire::site::Site::from_setting(settings.portal_dir.as_deref(), PORTAL_CSP)
+        .map_err(anyhow::Error::msg)
+        .context("failed to serve the portal")?;
     let server = builder
-        // Browsers speak HTTP/1.1 to the web sign-in's pages.
+        // Browsers speak HTTP/1.1 to the pages, the sign-in and gRPC-Web.
         .accept_http1(true)
         .layer(wire::intercept::InterceptLayer::new(web_sign_in))
+        .layer(wire::intercept::InterceptLayer::new(Some(portal)))
+        .layer(tonic_web::GrpcWebLayer::new())
         .timeout(REQUEST_TIMEOUT)
         .concurrency_limit_per_connection(CONCURRENCY_PER_CONNECTION)
         .max_concurrent_streams(Some(HTTP2_STREAMS_MAX))

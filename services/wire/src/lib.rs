@@ -24,6 +24,7 @@
 
 pub mod intercept;
 mod secret_file;
+pub mod site;
 mod transport;
 mod url;
 

@@ -157,9 +157,14 @@ impl Drop for Browser {
 
 /// One plain HTTP/1.1 GET; the status line and the headers, lowercased.
 async fn http_get(addr: &str, path: &str) -> (String, String) {
+    http_get_with(addr, path, "").await
+}
+
+/// [`http_get`] with extra header lines (`Name: value\r\n` each).
+async fn http_get_with(addr: &str, path: &str, extra: &str) -> (String, String) {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let head = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let head = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Connection: close\r\n\r\n");
     conn.write_all(head.as_bytes()).await.unwrap();
     let mut response = Vec::new();
     tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut response))
@@ -170,6 +175,20 @@ async fn http_get(addr: &str, path: &str) -> (String, String) {
     let (headers, _) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let (status, headers) = headers.split_once("\r\n").unwrap_or((headers, ""));
     (status.to_owned(), headers.to_lowercase())
+}
+
+/// Every file under `dir`.
+fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk_files(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
 }
 
 /// Node, if installed (`deploy/local/setup.sh` installs it with the dashboard).
@@ -246,6 +265,51 @@ async fn the_dashboard_shows_the_grpc_figures_and_live_updates_in_chromium() {
     assert!(headers.contains("cache-control: no-cache"), "{headers}");
     let (status, _) = http_get(&addr, "/../Cargo.toml").await;
     assert_eq!(status, "HTTP/1.1 404 Not Found");
+    // The largest asset (ECharts) goes out precompressed to a browser that takes it, and not
+    // at all to one that already has it.
+    let echarts = walk_files(&dist)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "js" || e == "mjs"))
+        .max_by_key(|p| std::fs::metadata(p).unwrap().len())
+        .unwrap();
+    let raw_len = std::fs::metadata(&echarts).unwrap().len();
+    let echarts_path = format!("/{}", echarts.strip_prefix(&dist).unwrap().display());
+    let header = |headers: &str, name: &str| {
+        headers
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+            .map(str::to_owned)
+    };
+    for (accept, coding) in [("gzip, deflate", "gzip"), ("gzip, deflate, br", "br")] {
+        let (status, headers) = http_get_with(
+            &addr,
+            &echarts_path,
+            &format!("Accept-Encoding: {accept}\r\n"),
+        )
+        .await;
+        assert_eq!(status, "HTTP/1.1 200 OK");
+        assert_eq!(
+            header(&headers, "content-encoding").as_deref(),
+            Some(coding)
+        );
+        let sent: u64 = header(&headers, "content-length").unwrap().parse().unwrap();
+        println!(
+            "{echarts_path}: {raw_len} bytes, {sent} sent as {coding} ({:.0} %)",
+            100.0 * sent as f64 / raw_len as f64
+        );
+        assert!(
+            sent * 2 < raw_len,
+            "{sent} of {raw_len} bytes sent as {coding}"
+        );
+        let etag = header(&headers, "etag").unwrap();
+        let (status, _) = http_get_with(
+            &addr,
+            &echarts_path,
+            &format!("Accept-Encoding: {accept}\r\nIf-None-Match: {etag}\r\n"),
+        )
+        .await;
+        assert_eq!(status, "HTTP/1.1 304 Not Modified");
+    }
 
     let vinnytsia = TestNode::start(VINNYTSIA, 3, &nats.url()).await;
     let koriukivka = TestNode::start(KORIUKIVKA, 2, &nats.url()).await;

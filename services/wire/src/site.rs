@@ -1,102 +1,120 @@
-//! Serves the national dashboard's built assets (`services/dashboard/dist`) on the association's
-//! own listener, so the page and the gRPC-Web API it calls share one origin (no CORS, one URL
-//! to give the council).
+//! Serves a built web page and its assets (the association's dashboard, `services/dashboard/dist`;
+//! a node's portal) on the listener of the gRPC-Web API it calls, so page and API share one
+//! origin (no CORS, one URL to give people).
 //!
-//! [`DashboardLayer`] is put in front of the gRPC server's routes (`wire::intercept`): `GET`
-//! and `HEAD` requests are answered from the dashboard directory (`/` is `index.html`); every
-//! other request (gRPC over HTTP/2, gRPC-Web `POST`s over HTTP/1.1) passes through untouched,
-//! since gRPC never uses `GET`.
-//! Paths are checked segment by segment against a small alphabet (no `..`, no dot files, no
-//! percent escapes) and the resolved file must stay inside the directory even through
-//! symlinks; files are bounded in size; `index.html` is `no-cache` while everything under
-//! `assets/` is immutable (the dashboard's build names that directory by the hash of its
-//! contents).
+//! A [`Site`] is put in front of the gRPC server's routes (`crate::intercept`): `GET` and
+//! `HEAD` requests are answered from its directory (`/` is `index.html`); every other request
+//! (gRPC over HTTP/2, gRPC-Web `POST`s over HTTP/1.1) passes through untouched, since gRPC
+//! never uses `GET`. Paths are checked segment by segment against a small alphabet (no `..`,
+//! no dot files, no percent escapes) and the resolved file must stay inside the directory even
+//! through symlinks; files are bounded in size; `index.html` is `no-cache` while everything
+//! under `assets/` is immutable (the build names that directory by the hash of its contents).
+//!
+//! The build writes a compressed copy next to each text file (`x.js.br`, `x.js.gz`); a browser
+//! that accepts one gets it (`Content-Encoding`, `Vary: Accept-Encoding`), never compressed on
+//! the fly. Every file is sent with a strong `ETag` (SHA-256 of the bytes sent, remembered per
+//! file, length and modification time), and a request whose `If-None-Match` names it is
+//! answered `304 Not Modified` with no body.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
-use anyhow::Context as _;
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
-use http::{Method, Request, Response, StatusCode};
+use http::{HeaderMap, Method, Request, Response, StatusCode};
 use http_body_util::Full;
+use sha2::{Digest as _, Sha256};
 use tokio::io::AsyncReadExt as _;
 use tonic::body::Body;
 
 /// The largest file served. The biggest asset (ECharts' minified module) is about 1.1 MiB; a
 /// bound keeps one request from pulling an arbitrary file into memory.
-const FILE_SIZE_MAX: u64 = 8 * 1024 * 1024;
+pub const FILE_SIZE_MAX: u64 = 8 * 1024 * 1024;
 /// The longest request path considered (the build's paths are under 100 bytes).
 const PATH_LEN_MAX: usize = 256;
 /// Path segments considered (the build nests at most `assets/<hash>/vendor/file`).
 const PATH_SEGMENTS_MAX: usize = 8;
-/// The page itself: fetched again on every visit, so a new build is picked up at once.
+/// The page itself: fetched again on every visit (or revalidated by its `ETag`), so a new
+/// build is picked up at once.
 const CACHE_PAGE: &str = "no-cache";
 /// Everything under `assets/`: the directory name changes with its contents.
 const CACHE_ASSET: &str = "public, max-age=31536000, immutable";
-/// Scripts, styles and data come from this origin only: no inline scripts and no `eval` (the
-/// page's protobuf codec interprets the API's descriptor instead of compiling code from it).
-/// `'unsafe-inline'` styles: ECharts sets inline styles on its tooltips.
-const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; \
-                        style-src 'self' 'unsafe-inline'; \
-                        img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; \
-                        base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
+/// Files whose `ETag` is remembered; past it the memory is cleared and filled again.
+const ETAGS_MAX: usize = 4_096;
+/// Longest `Accept-Encoding` or `If-None-Match` read.
+const HEADER_LEN_MAX: usize = 1_024;
 
-/// The dashboard's directory, checked once.
+/// The compressed copies the build writes, best first: `(file suffix, content coding)`.
+const ENCODINGS: [(&str, &str); 2] = [(".br", "br"), (".gz", "gzip")];
+
+/// A built site's directory, checked once, and its page's content security policy.
 #[derive(Debug)]
 struct Files {
     /// Canonical (symlinks resolved), so containment can be checked on canonical paths.
     root: PathBuf,
+    csp: &'static str,
+    /// `ETag`s by file.
+    etags: Mutex<HashMap<FileKey, HeaderValue>>,
 }
 
-/// Answers `GET`/`HEAD` from the dashboard directory and leaves every other request to the
-/// gRPC routes (all of them when no directory is configured).
+/// Answers `GET`/`HEAD` from a site's directory and leaves every other request to the gRPC
+/// routes (all of them when no directory is configured).
 #[derive(Debug, Clone)]
-pub struct DashboardLayer {
+pub struct Site {
     files: Option<Arc<Files>>,
 }
 
-impl DashboardLayer {
-    /// `new(dir)` when a directory is configured, else a layer every request passes through.
-    pub fn from_setting(dir: Option<&Path>) -> anyhow::Result<Self> {
-        dir.map_or_else(|| Ok(Self { files: None }), Self::new)
+impl Site {
+    /// `new(dir, csp)` when a directory is configured, else a site every request passes
+    /// through.
+    pub fn from_setting(dir: Option<&Path>, csp: &'static str) -> Result<Self, String> {
+        match dir {
+            Some(dir) => Self::new(dir, csp),
+            None => Ok(Self { files: None }),
+        }
     }
 
-    /// Serves `dir`, which must be a directory with an `index.html` (the dashboard's `dist`).
-    pub fn new(dir: &Path) -> anyhow::Result<Self> {
+    /// Serves `dir`, which must be a directory with an `index.html` (a build's `dist`), its
+    /// page under the content security policy `csp`.
+    pub fn new(dir: &Path, csp: &'static str) -> Result<Self, String> {
         let root = dir
             .canonicalize()
-            .with_context(|| format!("dashboard directory {}", dir.display()))?;
-        anyhow::ensure!(
-            root.join("index.html").is_file(),
-            "dashboard directory {} has no index.html (build it: deploy/local/setup.sh)",
-            dir.display()
-        );
+            .map_err(|e| format!("site directory {}: {e}", dir.display()))?;
+        if !root.join("index.html").is_file() {
+            return Err(format!(
+                "site directory {} has no index.html (build it: deploy/local/setup.sh)",
+                dir.display()
+            ));
+        }
         Ok(Self {
-            files: Some(Arc::new(Files { root })),
+            files: Some(Arc::new(Files {
+                root,
+                csp,
+                etags: Mutex::new(HashMap::new()),
+            })),
         })
     }
 }
 
-impl wire::intercept::Intercept for DashboardLayer {
+impl crate::intercept::Intercept for Site {
     fn answers<B>(&self, request: &Request<B>) -> bool {
         // gRPC and gRPC-Web are POSTs: they pass straight through.
         self.files.is_some()
             && (request.method() == Method::GET || request.method() == Method::HEAD)
     }
 
-    fn answer<B>(&self, request: Request<B>) -> wire::intercept::Answer {
+    fn answer<B>(&self, request: Request<B>) -> crate::intercept::Answer {
         let files = self.files.clone();
         let head = request.method() == Method::HEAD;
         let path = request.uri().path().to_owned();
+        let headers = request.headers().clone();
         Box::pin(async move {
             let Some(files) = files else {
-                return Response::builder()
-                    .status(StatusCode::NOT_FOUND)
-                    .body(Body::empty())
-                    .unwrap_or_default();
+                return plain(StatusCode::NOT_FOUND, "not found\n");
             };
-            let response = files.respond(&path).await;
+            let response = files.respond(&path, &headers).await;
             if head { strip_body(response) } else { response }
         })
     }
@@ -108,7 +126,7 @@ fn strip_body(response: Response<Body>) -> Response<Body> {
     Response::from_parts(parts, Body::empty())
 }
 
-/// The file a request path names, relative to the dashboard directory: `None` for anything
+/// The file a request path names, relative to the site's directory: `None` for anything
 /// outside the small alphabet the build uses.
 fn relative_path(path: &str) -> Option<&str> {
     let rel = match path {
@@ -170,27 +188,53 @@ impl From<std::io::Error> for Refusal {
 }
 
 impl Files {
-    async fn respond(&self, path: &str) -> Response<Body> {
+    async fn respond(&self, path: &str, request: &HeaderMap) -> Response<Body> {
         let Some(rel) = relative_path(path) else {
             return plain(StatusCode::NOT_FOUND, "not found\n");
         };
-        match self.read(rel).await {
-            Ok(bytes) => file_response(rel, bytes),
+        let accepted = header_text(request, header::ACCEPT_ENCODING);
+        // The best compressed copy the browser accepts, if the build wrote one.
+        let mut chosen = None;
+        let mut compressed = false;
+        for (suffix, coding) in ENCODINGS {
+            let copy = format!("{rel}{suffix}");
+            if let Ok(found) = self.read(&copy).await {
+                compressed = true;
+                if chosen.is_none() && accepts(accepted, coding) {
+                    chosen = Some((found, Some(coding)));
+                }
+            }
+        }
+        let found = match chosen {
+            Some(found) => Ok(found),
+            None => self.read(rel).await.map(|f| (f, None)),
+        };
+        match found {
+            Ok((file, coding)) => {
+                let etag = self.etag(&file);
+                if none_match(request, &etag) {
+                    let mut response = Response::new(Body::empty());
+                    *response.status_mut() = StatusCode::NOT_MODIFIED;
+                    let headers = response.headers_mut();
+                    headers.insert(header::ETAG, etag);
+                    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache(rel)));
+                    if compressed {
+                        headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+                    }
+                    return response;
+                }
+                self.file_response(rel, file.bytes, coding, compressed, etag)
+            }
             Err(Refusal::NotFound) => plain(StatusCode::NOT_FOUND, "not found\n"),
             Err(Refusal::TooLarge(len)) => {
-                tracing::warn!(
-                    path = rel,
-                    len,
-                    max = FILE_SIZE_MAX,
-                    "dashboard file too large"
-                );
+                tracing::warn!(path = rel, len, max = FILE_SIZE_MAX, "site file too large");
                 plain(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "file too large to serve\n",
                 )
             }
             Err(Refusal::Io(e)) => {
-                tracing::warn!(path = rel, error = %e, "failed to read a dashboard file");
+                tracing::warn!(path = rel, error = %e, "failed to read a site file");
                 plain(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "failed to read the file\n",
@@ -199,8 +243,8 @@ impl Files {
         }
     }
 
-    /// The bytes of `rel`, if it is a regular file inside the root and not too large.
-    async fn read(&self, rel: &str) -> Result<Bytes, Refusal> {
+    /// The file `rel`, if it is a regular file inside the root and not too large.
+    async fn read(&self, rel: &str) -> Result<Found, Refusal> {
         let path = tokio::fs::canonicalize(self.root.join(rel)).await?;
         if !path.starts_with(&self.root) {
             return Err(Refusal::NotFound);
@@ -219,30 +263,108 @@ impl Files {
         if bytes.len() as u64 > FILE_SIZE_MAX {
             return Err(Refusal::TooLarge(bytes.len() as u64));
         }
-        Ok(Bytes::from(bytes))
+        Ok(Found {
+            key: (path, metadata.len(), metadata.modified().ok()),
+            bytes: Bytes::from(bytes),
+        })
+    }
+
+    /// The strong `ETag` of a file's bytes, remembered while it keeps its length and time.
+    fn etag(&self, file: &Found) -> HeaderValue {
+        let mut etags = self.etags.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(etag) = etags.get(&file.key) {
+            return etag.clone();
+        }
+        let digest = Sha256::digest(&file.bytes);
+        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+        let etag = HeaderValue::from_str(&format!("\"{hex}\""))
+            .unwrap_or_else(|_| HeaderValue::from_static("\"\""));
+        if etags.len() >= ETAGS_MAX {
+            etags.clear();
+        }
+        etags.insert(file.key.clone(), etag.clone());
+        etag
+    }
+
+    fn file_response(
+        &self,
+        rel: &str,
+        bytes: Bytes,
+        coding: Option<&'static str>,
+        compressed: bool,
+        etag: HeaderValue,
+    ) -> Response<Body> {
+        let mut builder = Response::builder()
+            .status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, content_type(rel))
+            .header(header::CONTENT_LENGTH, bytes.len())
+            .header(header::CACHE_CONTROL, cache(rel))
+            .header(header::ETAG, etag)
+            .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+        if let Some(coding) = coding {
+            builder = builder.header(header::CONTENT_ENCODING, coding);
+        }
+        if compressed {
+            builder = builder.header(header::VARY, "accept-encoding");
+        }
+        if rel.ends_with(".html") {
+            builder = builder
+                .header(header::CONTENT_SECURITY_POLICY, self.csp)
+                .header(header::REFERRER_POLICY, "no-referrer");
+        }
+        builder
+            .body(Body::new(Full::new(bytes)))
+            .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "bad response\n"))
     }
 }
 
-fn file_response(rel: &str, bytes: Bytes) -> Response<Body> {
-    let cache = if rel.starts_with("assets/") {
+/// What a file's `ETag` is remembered by: its canonical path, length and modification time.
+type FileKey = (PathBuf, u64, Option<SystemTime>);
+
+/// A file read, and what its `ETag` is remembered by.
+struct Found {
+    key: FileKey,
+    bytes: Bytes,
+}
+
+fn cache(rel: &str) -> &'static str {
+    if rel.starts_with("assets/") {
         CACHE_ASSET
     } else {
         CACHE_PAGE
-    };
-    let mut builder = Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, content_type(rel))
-        .header(header::CONTENT_LENGTH, bytes.len())
-        .header(header::CACHE_CONTROL, cache)
-        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-    if rel.ends_with(".html") {
-        builder = builder
-            .header(header::CONTENT_SECURITY_POLICY, PAGE_CSP)
-            .header(header::REFERRER_POLICY, "no-referrer");
     }
-    builder
-        .body(Body::new(Full::new(bytes)))
-        .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "bad response\n"))
+}
+
+/// A request header as text, if it is short enough to read.
+fn header_text(headers: &HeaderMap, name: header::HeaderName) -> &str {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() <= HEADER_LEN_MAX)
+        .unwrap_or_default()
+}
+
+/// Whether `Accept-Encoding` text accepts `coding` (named, and not with `q=0`).
+fn accepts(accept_encoding: &str, coding: &str) -> bool {
+    accept_encoding.split(',').any(|item| {
+        let mut parts = item.split(';').map(str::trim);
+        let named = parts.next().is_some_and(|c| c.eq_ignore_ascii_case(coding));
+        let refused = parts.any(|p| {
+            p.strip_prefix("q=")
+                .is_some_and(|q| q.parse::<f32>().is_ok_and(|q| q <= 0.0))
+        });
+        named && !refused
+    })
+}
+
+/// Whether the request's `If-None-Match` names `etag` (or is `*`).
+fn none_match(request: &HeaderMap, etag: &HeaderValue) -> bool {
+    let given = header_text(request, header::IF_NONE_MATCH);
+    let ours = etag.to_str().unwrap_or_default();
+    given
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == ours)
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
@@ -270,6 +392,8 @@ mod tests {
     use tower::{Layer as _, ServiceExt as _};
 
     use super::*;
+
+    const CSP: &str = "default-src 'self'; script-src 'self'; object-src 'none'";
 
     /// The inner service: answers 418 with the method and path, so a test sees what passed.
     fn inner() -> impl tower::Service<
@@ -303,7 +427,7 @@ mod tests {
     }
 
     async fn send(
-        layer: &DashboardLayer,
+        layer: &Site,
         method: Method,
         uri: &str,
         headers: &[(&str, &str)],
@@ -313,7 +437,7 @@ mod tests {
             request = request.header(*name, *value);
         }
         let request = request.body(Body::empty()).unwrap();
-        let response = wire::intercept::InterceptLayer::new(Some(layer.clone()))
+        let response = crate::intercept::InterceptLayer::new(Some(layer.clone()))
             .layer(inner())
             .oneshot(request)
             .await
@@ -330,7 +454,7 @@ mod tests {
     #[tokio::test]
     async fn the_page_and_its_assets_are_served_with_their_types_and_caching() {
         let (_top, dist) = site();
-        let layer = DashboardLayer::new(&dist).unwrap();
+        let layer = Site::new(&dist, CSP).unwrap();
         for uri in ["/", "/index.html", "/?lang=en"] {
             let (status, headers, body) = send(&layer, Method::GET, uri, &[]).await;
             assert_eq!(status, StatusCode::OK, "{uri}");
@@ -340,6 +464,7 @@ mod tests {
             assert!(csp.contains("script-src 'self';"), "{csp}");
             assert!(!csp.contains("unsafe-eval"), "{csp}");
             assert_eq!(headers["content-length"], body.len().to_string().as_str());
+            assert!(headers.contains_key("etag"));
             assert!(body.starts_with("<!doctype html>"));
         }
         for (uri, ty) in [
@@ -371,7 +496,7 @@ mod tests {
     #[tokio::test]
     async fn grpc_and_grpc_web_requests_pass_through() {
         let (_top, dist) = site();
-        let layer = DashboardLayer::new(&dist).unwrap();
+        let layer = Site::new(&dist, CSP).unwrap();
         let path = "/vidkryto.national.v1.NationalService/GetNationalSummary";
         for content_type in ["application/grpc", "application/grpc-web+proto"] {
             let (status, _, body) = send(
@@ -394,7 +519,7 @@ mod tests {
     #[tokio::test]
     async fn missing_files_are_404_and_nothing_outside_the_directory_is_reachable() {
         let (_top, dist) = site();
-        let layer = DashboardLayer::new(&dist).unwrap();
+        let layer = Site::new(&dist, CSP).unwrap();
         for uri in [
             "/nope.js",
             "/assets/",
@@ -434,7 +559,7 @@ mod tests {
         big.set_len(FILE_SIZE_MAX + 1).unwrap();
         let exact = std::fs::File::create(dist.join("exact.bin")).unwrap();
         exact.set_len(FILE_SIZE_MAX).unwrap();
-        let layer = DashboardLayer::new(&dist).unwrap();
+        let layer = Site::new(&dist, CSP).unwrap();
         let (status, _, body) = send(&layer, Method::GET, "/big.bin", &[]).await;
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(body, "file too large to serve\n");
@@ -449,7 +574,7 @@ mod tests {
 
     #[tokio::test]
     async fn without_a_directory_everything_passes_through() {
-        let layer = DashboardLayer::from_setting(None).unwrap();
+        let layer = Site::from_setting(None, CSP).unwrap();
         for uri in ["/", "/index.html", "/assets/x.js"] {
             let (status, _, body) = send(&layer, Method::GET, uri, &[]).await;
             assert_eq!(status, StatusCode::IM_A_TEAPOT, "{uri}");
@@ -460,9 +585,81 @@ mod tests {
     #[test]
     fn a_directory_without_a_page_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let e = DashboardLayer::new(dir.path()).unwrap_err();
-        assert!(e.to_string().contains("no index.html"), "{e}");
-        assert!(DashboardLayer::new(&dir.path().join("absent")).is_err());
+        let e = Site::new(dir.path(), CSP).unwrap_err();
+        assert!(e.contains("no index.html"), "{e}");
+        assert!(Site::new(&dir.path().join("absent"), CSP).is_err());
+    }
+
+    #[tokio::test]
+    async fn compressed_copies_go_to_browsers_that_accept_them_and_etags_save_the_bytes() {
+        let (_top, dist) = site();
+        let plain_js = "export const x = 1;\n";
+        std::fs::write(dist.join("assets/0123abcd/app.js.gz"), b"gzip bytes").unwrap();
+        std::fs::write(dist.join("assets/0123abcd/app.js.br"), b"br bytes").unwrap();
+        let layer = Site::new(&dist, CSP).unwrap();
+        let uri = "/assets/0123abcd/app.js";
+        let cases = [
+            ("", None, plain_js),
+            ("gzip, deflate", Some("gzip"), "gzip bytes"),
+            ("gzip, deflate, br, zstd", Some("br"), "br bytes"),
+            ("br;q=0, gzip;q=0.5", Some("gzip"), "gzip bytes"),
+            ("identity", None, plain_js),
+        ];
+        let mut etags = Vec::new();
+        for (accept, coding, body_expected) in cases {
+            let (status, headers, body) =
+                send(&layer, Method::GET, uri, &[("accept-encoding", accept)]).await;
+            assert_eq!(status, StatusCode::OK, "{accept}");
+            assert_eq!(body, body_expected, "{accept}");
+            assert_eq!(
+                headers.get("content-encoding").map(|v| v.to_str().unwrap()),
+                coding,
+                "{accept}"
+            );
+            assert_eq!(headers["vary"], "accept-encoding");
+            assert_eq!(headers["content-type"], "text/javascript; charset=utf-8");
+            etags.push((accept, headers["etag"].to_str().unwrap().to_owned()));
+        }
+        // Each representation has its own tag; naming it gets 304 and no body.
+        assert_ne!(etags[0].1, etags[1].1);
+        assert_ne!(etags[1].1, etags[2].1);
+        for (accept, etag) in &etags {
+            let (status, headers, body) = send(
+                &layer,
+                Method::GET,
+                uri,
+                &[("accept-encoding", accept), ("if-none-match", etag)],
+            )
+            .await;
+            assert_eq!(status, StatusCode::NOT_MODIFIED, "{accept}");
+            assert!(body.is_empty());
+            assert_eq!(headers["etag"], etag.as_str());
+        }
+        let weak = format!("W/{}, \"other\"", etags[0].1);
+        let (status, _, _) = send(&layer, Method::GET, uri, &[("if-none-match", &weak)]).await;
+        assert_eq!(status, StatusCode::NOT_MODIFIED);
+        let (status, _, body) =
+            send(&layer, Method::GET, uri, &[("if-none-match", "\"stale\"")]).await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, plain_js));
+        // A changed file gets a new tag.
+        std::fs::write(dist.join("index.html"), "<!doctype html><title>new</title>").unwrap();
+        let (_, before, _) = send(&layer, Method::GET, "/", &[]).await;
+        std::fs::write(
+            dist.join("index.html"),
+            "<!doctype html><title>newer!</title>",
+        )
+        .unwrap();
+        let (_, after, _) = send(&layer, Method::GET, "/", &[]).await;
+        assert_ne!(before["etag"], after["etag"]);
+        // A file with no compressed copy says nothing of encodings.
+        let (_, headers, _) = send(
+            &layer,
+            Method::GET,
+            "/assets/0123abcd/style.css",
+            &[("accept-encoding", "gzip")],
+        )
+        .await;
+        assert!(!headers.contains_key("content-encoding") && !headers.contains_key("vary"));
     }
 
     #[test]
