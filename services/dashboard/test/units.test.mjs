@@ -9,6 +9,7 @@ import { FrameReader, GrpcError, call, parseTrailers, unary } from '../src/grpc-
 import { csvField, toCsv } from '../src/csv.js';
 import { parseHash, href } from '../src/route.js';
 import { setLanguage } from '../src/i18n.js';
+import { concat } from '../src/receipt.js';
 
 function frame(flags, payload) {
   const bytes = typeof payload === 'string' ? new TextEncoder().encode(payload) : payload;
@@ -19,15 +20,6 @@ function frame(flags, payload) {
   return out;
 }
 
-function concat(...parts) {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /** Makes `fetch` answer with `body` cut into chunks of `chunk` bytes, and `headers`. */
 function scriptFetch(body, { chunk = 3, headers = {}, status = 200 } = {}) {

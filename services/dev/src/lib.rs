@@ -298,13 +298,49 @@ const DEMO_STAFF: [(&str, &[&str]); 4] = [
     ("administrator", &["administrator"]),
 ];
 
-/// Creates a node's directory, taking ID tokens of the provider at `issuer` and with the
-/// simulator as a machine client allowed everything, and returns its verifier key text.
-fn init_node(root: &Path, member: &Member, nats_url: &str, issuer: &str) -> anyhow::Result<String> {
+/// Distinct free loopback ports, one per node: each node's sign-in callback is registered at
+/// the provider before the node listens. (Taken one at a time and let go at once, so as many
+/// as the federation has never hold file descriptors together.)
+fn free_ports(count: usize) -> anyhow::Result<Vec<u16>> {
+    let mut ports = std::collections::BTreeSet::new();
+    let mut attempts = 0;
+    while ports.len() < count {
+        attempts += 1;
+        anyhow::ensure!(
+            attempts <= count * 4 + 100,
+            "cannot find {count} free loopback ports"
+        );
+        ports.insert(
+            std::net::TcpListener::bind("127.0.0.1:0")?
+                .local_addr()?
+                .port(),
+        );
+    }
+    let mut ports: Vec<u16> = ports.into_iter().collect();
+    // Not in ascending order: one town's port says nothing of the next one's.
+    ports.rotate_left(count / 2);
+    Ok(ports)
+}
+
+/// The URL a dev node's sign-in comes back to.
+fn callback_url(port: u16) -> String {
+    format!("http://127.0.0.1:{port}/auth/callback")
+}
+
+/// Creates a node's directory, listening on `port`, taking ID tokens of the provider at
+/// `issuer` and signing people in on its own pages, with the simulator as a machine client
+/// allowed everything, and returns its verifier key text.
+fn init_node(
+    root: &Path,
+    member: &Member,
+    port: u16,
+    nats_url: &str,
+    issuer: &str,
+) -> anyhow::Result<String> {
     let options = InitOptions {
         municipality: member.code,
         statute: dev_statute(member.population),
-        listen: "127.0.0.1:0".into(),
+        listen: format!("127.0.0.1:{port}"),
         nats_url: nats_url.to_owned(),
         storage: "node.sqlite".into(),
     };
@@ -316,8 +352,9 @@ fn init_node(root: &Path, member: &Member, nats_url: &str, issuer: &str) -> anyh
     std::fs::write(
         &config,
         format!(
-            "{text}\n[oidc]\nissuer = \"{issuer}\"\nclient_id = \"{}\"\n",
-            node_client_id(&member.code)
+            "{text}\n[oidc]\nissuer = \"{issuer}\"\nclient_id = \"{}\"\nredirect_url = \"{}\"\n",
+            node_client_id(&member.code),
+            callback_url(port)
         ),
     )?;
     let token = node::auth::clients::add(
@@ -339,14 +376,14 @@ fn node_dir(root: &Path, code: &MunicipalityCode) -> PathBuf {
 
 async fn start_node(
     root: &Path,
-    member: Member,
+    (member, port): (Member, u16),
     nats_url: &str,
     clock: &SimClock,
 ) -> anyhow::Result<DevNode> {
     // Every setting that the environment could override is given, so a shell's
     // VIDKRYTO_NODE_* variables cannot point all dev nodes at one place.
     let overrides = Overrides {
-        listen: Some("127.0.0.1:0".into()),
+        listen: Some(format!("127.0.0.1:{port}")),
         metrics_listen: Some(String::new()),
         storage: Some("node.sqlite".into()),
         nats_url: Some(nats_url.to_owned()),
@@ -390,11 +427,18 @@ async fn start(args: &DevArgs, root: &Path, members: Vec<Member>) -> anyhow::Res
         .context("failed to start nats-server")?;
     let nats_url = nats.url();
 
-    // The OpenID provider residents and officials sign in at, as at ID.gov.ua.
+    // The OpenID provider residents and officials sign in at, as at ID.gov.ua: each node is a
+    // client there, for apps on residents' devices and for its own pages' sign-in.
+    let ports = free_ports(members.len())?;
     let provider = DevProvider::start(&ProviderConfig {
         clients: members
             .iter()
-            .map(|m| RegisteredClient::public(&node_client_id(&m.code)))
+            .zip(&ports)
+            .map(|(m, port)| {
+                let mut client = RegisteredClient::public(&node_client_id(&m.code));
+                client.redirect_uris.push(callback_url(*port));
+                client
+            })
             .collect(),
         staff: DEMO_STAFF
             .iter()
@@ -420,8 +464,8 @@ async fn start(args: &DevArgs, root: &Path, members: Vec<Member>) -> anyhow::Res
     // Nodes' directories, enrolled before the association starts, so it sources every stream
     // in one go.
     let enrolment = Enrolment::new(store, None);
-    for member in &members {
-        let vkey = init_node(root, member, &nats_url, provider.issuer())?;
+    for (member, port) in members.iter().zip(&ports) {
+        let vkey = init_node(root, member, *port, &nats_url, provider.issuer())?;
         let vkey = association::enrolment::parse_vkey(&vkey)?;
         enrolment.enroll(&member.code, &vkey).await?;
     }
@@ -445,11 +489,12 @@ async fn start(args: &DevArgs, root: &Path, members: Vec<Member>) -> anyhow::Res
     })?;
 
     let clock = SimClock::new(args.history_days, args.speed);
-    let started: Vec<anyhow::Result<DevNode>> = futures_util::stream::iter(members)
-        .map(|member| start_node(root, member, &nats_url, &clock))
-        .buffered(NODE_STARTS_AT_ONCE)
-        .collect()
-        .await;
+    let started: Vec<anyhow::Result<DevNode>> =
+        futures_util::stream::iter(members.into_iter().zip(ports))
+            .map(|member| start_node(root, member, &nats_url, &clock))
+            .buffered(NODE_STARTS_AT_ONCE)
+            .collect()
+            .await;
     let nodes = started.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
     write_node_list(root, &nodes)?;
 
@@ -538,6 +583,12 @@ impl Federation {
                 "  then send it to the node as `authorization: Bearer <id_token>`, e.g. \
                  grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" {} vidkryto.node.v1.NodeService/ListPetitions",
                 node.running.grpc_addr()
+            );
+            println!(
+                "  or sign in in a browser at a node's own sign-in, e.g. \
+                 http://{}/auth/sign-in (a resident: any name; staff: {})",
+                node.running.grpc_addr(),
+                DEMO_STAFF.map(|(login, _)| login).join(", ")
             );
         }
         if self.dashboard {

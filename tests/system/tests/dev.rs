@@ -230,13 +230,18 @@ async fn call_raw(
 
 /// `GET /` over a plain HTTP/1.1 connection: the whole response as text.
 fn http_get_page(addr: &str) -> String {
+    http_get_path(addr, "/")
+}
+
+/// `GET path` over a plain HTTP/1.1 connection: the whole response as text.
+fn http_get_path(addr: &str, path: &str) -> String {
     use std::io::{Read as _, Write as _};
-    let mut conn = std::net::TcpStream::connect(addr).expect("connect to the association");
+    let mut conn = std::net::TcpStream::connect(addr).expect("connect");
     conn.set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
     write!(
         conn,
-        "GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
     )
     .expect("send");
     let mut response = String::new();
@@ -322,6 +327,36 @@ async fn dev_brings_up_a_federation_that_reports_activity_from_every_node() {
         })
         .await
         .expect("a resident signed in through dev's provider files a petition");
+
+    // A browser sent to the node's own sign-in, as dev prints it, reaches the provider's
+    // sign-in page: the node's callback is registered there.
+    let browser_sign_in = lines
+        .iter()
+        .find_map(|l| l.split("own sign-in, e.g. ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no browser sign-in in {lines:#?}"));
+    let (addr, path) = browser_sign_in
+        .trim_start_matches("http://")
+        .split_once('/')
+        .expect("a URL with a path");
+    let redirected = http_get_path(addr, &format!("/{path}"));
+    assert!(redirected.starts_with("HTTP/1.1 303"), "{redirected}");
+    let location = redirected
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("location: ")
+                .or_else(|| l.strip_prefix("Location: "))
+        })
+        .unwrap_or_else(|| panic!("no location in {redirected}"));
+    let (provider_addr, provider_path) = location
+        .trim_start_matches("http://")
+        .split_once('/')
+        .expect("the provider's URL");
+    let at_provider = http_get_path(provider_addr, &format!("/{provider_path}"));
+    assert!(
+        at_provider.starts_with("HTTP/1.1 303") && at_provider.contains("/interaction/"),
+        "the provider refused the node's sign-in: {at_provider}"
+    );
 
     // A generic client: what the server offers, from reflection alone.
     let channel = Channel::from_shared(association.clone())

@@ -1,0 +1,108 @@
+// The receipt checker (src/receipt.js) against a receipt the log's own Rust code made
+// (fixtures/receipt.json, from event-store-core's tests/receipt_fixture.rs), and against that
+// receipt altered every way an attacker or an accident would alter it.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+
+import { ReceiptError, verifyNewer, verifyReceipt } from '../src/receipt.js';
+
+const fixture = JSON.parse(readFileSync(new URL('./fixtures/receipt.json', import.meta.url), 'utf8'));
+const keys = { nodeKey: fixture.node_key, witnessKey: fixture.witness_key };
+const copy = () => structuredClone(fixture.receipt);
+
+/** Rejects with a ReceiptError of `code`. */
+async function refused(promise, code) {
+  await assert.rejects(promise, (e) => {
+    assert.ok(e instanceof ReceiptError, `${e}`);
+    assert.equal(e.code, code, e.message);
+    return true;
+  });
+}
+
+/** `text` with one base64 character at `at` changed (still valid base64). */
+function flipBase64(text, at) {
+  const c = text[at] === 'A' ? 'B' : 'A';
+  return text.slice(0, at) + c + text.slice(at + 1);
+}
+
+test('a receipt the node issued verifies: event 3 in the cosigned checkpoint of 5', async () => {
+  const proved = await verifyReceipt(fixture.receipt, keys);
+  assert.equal(proved.seq, 3);
+  assert.equal(proved.size, 5n);
+  assert.equal(proved.origin, 'vidkryto/UA74040130000074451');
+  assert.equal(proved.cosignedAt.toISOString(), new Date(1_790_000_000_000).toISOString());
+});
+
+test('a newer checkpoint that extends the receipt\'s verifies; one that does not is refused', async () => {
+  const proved = await verifyNewer(fixture.receipt, fixture.newer.checkpoint, fixture.newer.consistency, keys);
+  assert.equal(proved.newerSize, 7n);
+  const bent = [...fixture.newer.consistency];
+  bent[0] = flipBase64(bent[0], 2);
+  await refused(verifyNewer(fixture.receipt, fixture.newer.checkpoint, bent, keys), 'consistency');
+  await refused(verifyNewer(fixture.receipt, fixture.newer.checkpoint, fixture.newer.consistency.slice(1), keys), 'consistency');
+  // The receipt's own checkpoint "extends" nothing newer with a proof for 5 → 7.
+  await refused(verifyNewer(fixture.receipt, fixture.receipt.checkpoint, fixture.newer.consistency, keys), 'consistency');
+});
+
+test('another event, a changed event or another position is refused', async () => {
+  const changed = copy();
+  changed.event = flipBase64(changed.event, 5);
+  await refused(verifyReceipt(changed, keys), 'proof');
+  for (const seq of [2, 4, 5, 6]) {
+    const moved = copy();
+    moved.seq = seq;
+    await refused(verifyReceipt(moved, keys), 'proof');
+  }
+  const bentProof = copy();
+  bentProof.inclusion[1] = flipBase64(bentProof.inclusion[1], 3);
+  await refused(verifyReceipt(bentProof, keys), 'proof');
+  const longer = copy();
+  longer.inclusion.push(longer.inclusion[0]);
+  await refused(verifyReceipt(longer, keys), 'proof');
+  const shorter = copy();
+  shorter.inclusion.pop();
+  await refused(verifyReceipt(shorter, keys), 'proof');
+});
+
+test('a checkpoint not signed by the node\'s key, or not cosigned by the witness, is refused', async () => {
+  // A changed root or size: the node's signature no longer covers the body.
+  const lines = fixture.receipt.checkpoint.split('\n');
+  const resized = copy();
+  resized.checkpoint = [lines[0], '6', ...lines.slice(2)].join('\n');
+  await refused(verifyReceipt(resized, keys), 'signature');
+  const rerooted = copy();
+  rerooted.checkpoint = [lines[0], lines[1], flipBase64(lines[2], 4), ...lines.slice(3)].join('\n');
+  await refused(verifyReceipt(rerooted, keys), 'signature');
+  // Without the witness's line, or with it altered.
+  const witnessLine = lines.findIndex((l) => l.startsWith('\u2014 vidkryto-association '));
+  assert.ok(witnessLine > 0);
+  const uncosigned = copy();
+  uncosigned.checkpoint = lines.filter((_, i) => i !== witnessLine).join('\n');
+  await refused(verifyReceipt(uncosigned, keys), 'cosignature');
+  const forged = copy();
+  const line = lines[witnessLine];
+  forged.checkpoint = lines.map((l, i) => (i === witnessLine ? flipBase64(line, line.length - 10) : l)).join('\n');
+  await refused(verifyReceipt(forged, keys), 'cosignature');
+  // The keys swapped: the witness's key does not sign the node's checkpoints.
+  await refused(verifyReceipt(copy(), { nodeKey: keys.witnessKey, witnessKey: keys.nodeKey }), 'origin');
+});
+
+test('a receipt of another hromada, or with keys that are not keys, is refused', async () => {
+  const elsewhere = copy();
+  elsewhere.origin = 'vidkryto/UA05020030000031457';
+  await refused(verifyReceipt(elsewhere, keys), 'origin');
+  const [, name, hash, key] = /^([^+]+)\+([0-9a-f]{8})\+(.+)$/.exec(keys.nodeKey);
+  await refused(verifyReceipt(copy(), { ...keys, nodeKey: `${name}+00000000+${key}` }), 'key');
+  await refused(verifyReceipt(copy(), { ...keys, nodeKey: `${name}+${hash}` }), 'key');
+  await refused(verifyReceipt(copy(), { ...keys, nodeKey: `vidkryto/UA05020030000031457+${hash}+${key}` }), 'key');
+});
+
+test('what is not a receipt is refused with a reason, never a crash', async () => {
+  for (const bad of [null, {}, { format: 'other' }, { ...copy(), seq: 0 }, { ...copy(), seq: '3' },
+    { ...copy(), event: 'not base64!' }, { ...copy(), inclusion: 'x' },
+    { ...copy(), checkpoint: 'no signatures\n' }, { ...copy(), checkpoint: 'x'.repeat(20_000) },
+    { ...copy(), inclusion: Array(65).fill(copy().inclusion[0]) }]) {
+    await assert.rejects(verifyReceipt(bad, keys), ReceiptError);
+  }
+});
