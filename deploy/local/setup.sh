@@ -95,7 +95,7 @@ dashboard_sources_hash() {
   (
     cd "$VIDKRYTO_ROOT"
     find services/dashboard/src services/dashboard/build.mjs services/dashboard/descriptor.mjs \
-      services/dashboard/package.json \
+      services/dashboard/package.json services/dashboard/assets.mjs \
       services/dashboard/package-lock.json proto/vidkryto/national proto/vidkryto/federation \
       -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
     node --version
@@ -116,6 +116,28 @@ ensure_dashboard() {
   fi
 }
 
+# The portal's npm packages and its built pages in services/portal/dist, which nodes serve
+# (`portal_dir`); rebuilt only when what its build reads changed.
+ensure_portal() {
+  local dir="$VIDKRYTO_ROOT/services/portal"
+  npm_ci "$dir" "the portal's"
+  local sources
+  sources="$(
+    cd "$VIDKRYTO_ROOT"
+    {
+      find services/portal/src services/portal/build.mjs services/portal/package.json \
+        services/portal/package-lock.json services/dashboard/assets.mjs \
+        services/dashboard/src/receipt.js -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
+      node --version
+    } | sha256sum | cut -d' ' -f1
+  )"
+  if [ "$(cat "$dir/dist/.sources" 2>/dev/null)" != "$sources" ]; then
+    log "building the portal into $dir/dist"
+    (cd "$dir" && node build.mjs >&2)
+    echo "$sources" >"$dir/dist/.sources"
+  fi
+}
+
 # The development OpenID provider (deploy/oidc: oidc-provider under Node.js), which
 # `vidkryto dev` and the tests sign simulated residents and officials in through.
 ensure_oidc_provider() {
@@ -126,4 +148,5 @@ ensure_nats_server
 ensure_postgres
 ensure_chromium
 ensure_dashboard
+ensure_portal
 ensure_oidc_provider

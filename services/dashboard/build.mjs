@@ -18,13 +18,12 @@
 // Usage: node build.mjs [--out DIR]   (default: dist; written to a temporary directory first and
 // renamed into place, so a failed build never leaves a half-written dist/)
 
-import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import zlib from 'node:zlib';
 
+import { assetDirectory, writeWithCopies } from './assets.mjs';
 import { apiDescriptor } from './descriptor.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -141,38 +140,12 @@ addFile('vendor/LICENSES.txt', [
   return `==== ${pkg} ${version} ====\n${fs.readFileSync(path.join(dir, file), 'utf8')}\n`;
 }).join('\n'));
 
-// The asset directory is named by the hash of every asset's name and bytes.
 const names = [...files.keys()].sort();
-const digest = createHash('sha256');
-for (const name of names) {
-  digest.update(`${name}\0${files.get(name).length}\0`);
-  digest.update(files.get(name));
-}
-const assetDir = `assets/${digest.digest('hex').slice(0, 16)}`;
+const assetDir = assetDirectory(files);
 
 const page = fs.readFileSync(path.join(src, 'index.html'), 'utf8');
 if (!page.includes('{{ASSETS}}')) throw new Error('src/index.html does not name {{ASSETS}}');
 const index = page.replaceAll('{{ASSETS}}', assetDir);
-
-/** Text files worth compressing, by extension, and the least size that is. */
-const COMPRESSIBLE = /\.(html|js|mjs|css|json|svg|txt|csv)$/;
-const COMPRESS_MIN_BYTES = 1024;
-
-/** Writes `bytes` to `target`, with its compressed copies (deterministic: no names or times). */
-function writeWithCopies(target, bytes) {
-  fs.mkdirSync(path.dirname(target), { recursive: true });
-  fs.writeFileSync(target, bytes);
-  if (!COMPRESSIBLE.test(target) || bytes.length < COMPRESS_MIN_BYTES) return;
-  const brotli = zlib.brotliCompressSync(bytes, {
-    params: {
-      [zlib.constants.BROTLI_PARAM_QUALITY]: zlib.constants.BROTLI_MAX_QUALITY,
-      [zlib.constants.BROTLI_PARAM_SIZE_HINT]: bytes.length,
-    },
-  });
-  const gzip = zlib.gzipSync(bytes, { level: zlib.constants.Z_BEST_COMPRESSION });
-  if (brotli.length < bytes.length) fs.writeFileSync(`${target}.br`, brotli);
-  if (gzip.length < bytes.length) fs.writeFileSync(`${target}.gz`, gzip);
-}
 
 // Write into a temporary directory, then swap it in.
 const tmp = `${out}.tmp-${process.pid}`;

@@ -14,6 +14,7 @@ pub mod error;
 pub mod executor;
 pub mod log_api;
 pub mod metrics;
+pub mod pages;
 pub mod scheduler;
 pub mod server;
 pub mod store;

@@ -226,6 +226,9 @@ async fn start_on<B: Backend>(
         // Browsers speak HTTP/1.1 to the pages, the sign-in and gRPC-Web.
         .accept_http1(true)
         .layer(wire::intercept::InterceptLayer::new(web_sign_in))
+        .layer(wire::intercept::InterceptLayer::new(Some(
+            crate::pages::ApiDescriptor,
+        )))
         .layer(wire::intercept::InterceptLayer::new(Some(portal)))
         .layer(tonic_web::GrpcWebLayer::new())
         .timeout(REQUEST_TIMEOUT)

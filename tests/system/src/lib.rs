@@ -28,6 +28,25 @@ pub const KORIUKIVKA: &str = "UA74020010000010449";
 /// Kyiv, the capital (a municipality of its own).
 pub const KYIV: &str = "UA80000000000093317";
 
+/// The repository's root.
+pub fn repo() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Debian's Chromium for the browser tests: `VIDKRYTO_CHROMIUM` (set by setup.sh), else
+/// `chromium` on the PATH.
+pub fn chromium() -> Option<std::path::PathBuf> {
+    if let Some(path) = std::env::var_os("VIDKRYTO_CHROMIUM").map(std::path::PathBuf::from)
+        && path.is_file()
+    {
+        return Some(path);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("chromium"))
+        .find(|candidate| candidate.is_file())
+}
+
 pub fn code(text: &str) -> MunicipalityCode {
     MunicipalityCode::parse(text).expect("a valid test code")
 }

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use proto::national::v1 as natpb;
 use proto::node::v1 as nodepb;
 use serde_json::json;
-use system_tests::{Civic, KORIUKIVKA, TestAssociation, TestNode, VINNYTSIA, code};
+use system_tests::{Civic, KORIUKIVKA, TestAssociation, TestNode, VINNYTSIA, chromium, code, repo};
 use testkit::NatsServer;
 
 const VERIFY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -28,23 +28,6 @@ const VERIFY_TIMEOUT: Duration = Duration::from_secs(30);
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(240);
 /// Vinnytsia's oblast.
 const VINNYTSIA_OBLAST: &str = "UA05000000000010236";
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// Debian's Chromium: `VIDKRYTO_CHROMIUM` (set by setup.sh), else `chromium` on the PATH.
-fn chromium() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("VIDKRYTO_CHROMIUM").map(PathBuf::from)
-        && path.is_file()
-    {
-        return Some(path);
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("chromium"))
-        .find(|candidate| candidate.is_file())
-}
 
 /// `target/dashboard-screenshots`, beside cargo's temporary directory for tests.
 fn screenshots_dir() -> PathBuf {

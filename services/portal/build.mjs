@@ -1,0 +1,66 @@
+// Builds the hromada's portal into dist/, which a node serves (`portal_dir`):
+//
+//   dist/index.html              the page (no-cache), naming the asset directory below
+//   dist/assets/<hash>/app.js    src/app.js and what it imports (@bufbuild/protobuf,
+//                                @connectrpc/connect-web, the receipt checker), bundled by
+//                                esbuild into one ES module with no eval
+//   dist/assets/<hash>/style.css
+//
+// The asset directory is named by the hash of its contents; every text file gets Brotli and
+// gzip copies (../dashboard/assets.mjs). Nothing is fetched at run time: the API's descriptor
+// comes from the node that serves the page (/api/descriptor.binpb). Same sources, same bytes.
+//
+// Usage: node build.mjs [--out DIR]   (written to a temporary directory, then renamed)
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import * as esbuild from 'esbuild';
+
+import { assetDirectory, writeWithCopies } from '../dashboard/assets.mjs';
+import { STRINGS } from './src/i18n.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const outIndex = args.indexOf('--out');
+const out = path.resolve(here, outIndex >= 0 ? args[outIndex + 1] : 'dist');
+
+// Both languages name the same strings.
+const keys = (o) => Object.keys(o).sort().join(',');
+if (keys(STRINGS.uk) !== keys(STRINGS.en) || keys(STRINGS.uk.status) !== keys(STRINGS.en.status)) {
+  throw new Error('src/i18n.js: the Ukrainian and English dictionaries name different strings');
+}
+
+const bundle = await esbuild.build({
+  entryPoints: [path.join(here, 'src/app.js')],
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  target: 'es2022',
+  minify: true,
+  legalComments: 'eof',
+  write: false,
+  logLevel: 'warning',
+});
+if (bundle.outputFiles.length !== 1) throw new Error('esbuild wrote more than app.js');
+
+/** path in the asset directory → bytes */
+const files = new Map([
+  ['app.js', Buffer.from(bundle.outputFiles[0].contents)],
+  ['style.css', fs.readFileSync(path.join(here, 'src/style.css'))],
+]);
+const names = [...files.keys()].sort();
+const assetDir = assetDirectory(files);
+const page = fs.readFileSync(path.join(here, 'src/index.html'), 'utf8');
+if (!page.includes('{{ASSETS}}')) throw new Error('src/index.html does not name {{ASSETS}}');
+const index = page.replaceAll('{{ASSETS}}', assetDir);
+
+const tmp = `${out}.tmp-${process.pid}`;
+fs.rmSync(tmp, { recursive: true, force: true });
+for (const name of names) writeWithCopies(path.join(tmp, assetDir, name), files.get(name));
+writeWithCopies(path.join(tmp, 'index.html'), Buffer.from(index));
+fs.rmSync(out, { recursive: true, force: true });
+fs.renameSync(tmp, out);
+const total = [...files.values()].reduce((n, b) => n + b.length, Buffer.byteLength(index));
+console.log(`portal built: ${path.relative(process.cwd(), out) || '.'}/index.html and ${assetDir}/ (${(total / 1024).toFixed(0)} KiB)`);
