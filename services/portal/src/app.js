@@ -75,22 +75,41 @@ function show(...children) {
   main.setAttribute('aria-busy', 'false');
 }
 
-async function listView(client) {
-  const { petitions } = await client.listPetitions({ pageSize: 50 }, { timeoutMs: CALL_TIMEOUT_MS });
-  const items = petitions.map((p) => (p.textPublic
-    ? el('li', {},
-      el('h2', {}, el('a', { href: `#/petition/${p.petitionId}` }, p.title || '—')),
-      el('p', { class: 'meta' }, `${t('status')[p.status] ?? '—'} · ${t('signatures')(p.signatureCount, p.signatureThreshold)}`),
-      progress(p))
-    : el('li', {}, el('p', { class: 'meta' }, t('inModeration')))));
-  show(el('h1', {}, t('title')), items.length ? el('ul', { class: 'petitions' }, items) : el('p', {}, t('none')));
+/** Petitions shown per page of the list. */
+const LIST_PAGE = 50;
+
+async function listView(client, isCurrent) {
+  const list = el('ul', { class: 'petitions' });
+  const more = el('button', { type: 'button', id: 'more' }, t('more'));
+  // Only petitions past moderation are listed: one in moderation, rejected or erased shows
+  // nothing a resident can read or sign, and many of them must not push the others off.
+  const load = async (pageToken) => {
+    const page = await client.listPetitions({ pageSize: LIST_PAGE, pageToken }, { timeoutMs: CALL_TIMEOUT_MS });
+    if (!isCurrent()) return;
+    for (const p of page.petitions.filter((x) => x.textPublic)) {
+      list.append(el('li', {},
+        el('h2', {}, el('a', { href: `#/petition/${p.petitionId}` }, p.title || '—')),
+        el('p', { class: 'meta' }, `${t('status')[p.status] ?? '—'} · ${t('signatures')(p.signatureCount, p.signatureThreshold)}`),
+        progress(p)));
+    }
+    applyWidths(list);
+    more.hidden = !page.nextPageToken;
+    more.onclick = () => load(page.nextPageToken);
+    return page;
+  };
+  await load('');
+  if (!isCurrent()) return;
+  const none = list.childElementCount ? [] : [el('p', {}, t('none'))];
+  show(el('h1', {}, t('title')), list, ...none, more);
 }
 
-async function petitionView(client, id, who, notice) {
+async function petitionView(client, id, who, notice, isCurrent = () => true) {
   let p;
   try {
     p = await client.getPetition({ petitionId: id }, { timeoutMs: CALL_TIMEOUT_MS });
+    if (!isCurrent()) return;
   } catch (e) {
+    if (!isCurrent()) return;
     show(el('p', { class: 'error' }, t('notFound')), el('p', {}, el('a', { href: '#/' }, t('back'))));
     return;
   }
@@ -154,12 +173,18 @@ function header(who) {
   document.title = t('title');
 }
 
+/** The navigation in progress: a reply to an earlier one is dropped. */
+let navigation = 0;
+
 async function route(client, who) {
+  navigation += 1;
+  const mine = navigation;
+  const isCurrent = () => mine === navigation;
   main.setAttribute('aria-busy', 'true');
   const match = /^#\/petition\/([0-9a-f-]{36})$/.exec(location.hash);
   try {
-    if (match) await petitionView(client, match[1], who);
-    else await listView(client);
+    if (match) await petitionView(client, match[1], who, undefined, isCurrent);
+    else await listView(client, isCurrent);
   } catch (e) {
     show(el('p', { class: 'error' }, t('failed')(e instanceof ConnectError ? e.rawMessage : String(e))));
   }

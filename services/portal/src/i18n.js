@@ -23,7 +23,7 @@ export const STRINGS = {
     failed: (why) => `Не вдалося: ${why}`,
     notFound: 'Такої петиції немає.',
     answer: 'Відповідь ради',
-    inModeration: 'Петиція на модерації (текст буде оприлюднено після перевірки)',
+    more: 'Показати ще',
   },
   en: {
     title: "Hromada's petitions",
@@ -46,7 +46,7 @@ export const STRINGS = {
     failed: (why) => `It did not work: ${why}`,
     notFound: 'There is no such petition.',
     answer: "The council's answer",
-    inModeration: 'A petition in moderation (its text is published once checked)',
+    more: 'Show more',
   },
 };
 
