@@ -200,7 +200,6 @@ node_service! {
         close_plan(pb::ClosePlanRequest);
     }
     gets {
-        get_petition(pb::GetPetitionRequest) -> pb::Petition = petition(petition_id);
         get_dialogue(pb::GetDialogueRequest) -> pb::Dialogue = dialogue(dialogue_id);
         get_plan(pb::GetPlanRequest) -> pb::Plan = plan(plan_id);
     }
@@ -212,6 +211,24 @@ node_service! {
         list_plans(pb::ListPlansRequest) -> pb::ListPlansResponse { plans } = plan(Kind::Plan);
     }
     others {
+        async fn get_petition(
+            &self,
+            r: Request<pb::GetPetitionRequest>,
+        ) -> Result<Response<pb::Petition>, Status> {
+            let may_moderate = self.may_moderate(&r).await?;
+            // A resident reading a petition learns whether they have signed it.
+            let subject = match self.principal(&r).await {
+                Ok(principal) => principal.resident_subject().map(str::to_owned),
+                Err(_) => None,
+            };
+            let id = cv::id("petition_id", &r.into_inner().petition_id)?;
+            let view = self.core.petition(id).await?;
+            let signed = subject.map(|s| self.core.has_signed(&view, &s));
+            let mut petition: pb::Petition = view.for_reader(may_moderate).into();
+            petition.signed_by_caller = signed;
+            Ok(Response::new(petition))
+        }
+
         async fn list_contributions(
             &self,
             r: Request<pb::ListContributionsRequest>,

@@ -463,6 +463,7 @@ impl From<PetitionView> for pb::Petition {
             stream_version: v.version.0,
             moderated_by: v.moderated_by.map(pb_actor),
             answered_by: v.answer.as_ref().and_then(|a| a.acted_by).map(pb_actor),
+            signed_by_caller: None,
         }
     }
 }

@@ -633,6 +633,15 @@ impl<B: Backend> NodeCore<B> {
         }
     }
 
+    /// Whether the person with verified identity `subject` has signed `view`'s petition.
+    pub fn has_signed(&self, view: &PetitionView, subject: &str) -> bool {
+        view.state.id.is_some_and(|id| {
+            view.state
+                .signers
+                .contains(&petition_tag(&self.secret, id, subject))
+        })
+    }
+
     /// A petition's view.
     pub async fn petition(&self, petition: PetitionId) -> Result<PetitionView, NodeError> {
         let stream = StreamId(petition.0);

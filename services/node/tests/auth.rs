@@ -285,6 +285,34 @@ async fn a_resident_signs_once_whatever_the_session_and_unlinkably_across_petiti
         .unwrap()
         .into_inner();
     assert_eq!(view.signature_count, 2);
+    // A resident reading the petition learns whether they signed it, whatever the session;
+    // one who has not, learns that; a reader without a credential learns nothing.
+    let read_as = |token: String| {
+        let first = first.clone();
+        let node = &node;
+        async move {
+            as_holder(node, &token)
+                .await
+                .get_petition(pb::GetPetitionRequest { petition_id: first })
+                .await
+                .unwrap()
+                .into_inner()
+                .signed_by_caller
+        }
+    };
+    assert_eq!(read_as(session_b.clone()).await, Some(true));
+    let oksana = provider.sign_in(NODE_CLIENT, "oksana").await.unwrap();
+    assert_eq!(read_as(oksana).await, Some(false));
+    assert_eq!(
+        view.signed_by_caller, None,
+        "a machine client is not a resident"
+    );
+    let mut anonymous = node.anonymous_client().await;
+    let request = pb::GetPetitionRequest {
+        petition_id: first.clone(),
+    };
+    let read = anonymous.get_petition(request).await.unwrap();
+    assert_eq!(read.into_inner().signed_by_caller, None);
 
     // The same resident on the second petition: a signer tag unrelated to the first.
     let on_second = as_holder(&node, &session_b)

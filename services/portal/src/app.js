@@ -126,7 +126,9 @@ async function petitionView(client, id, who, notice, isCurrent = () => true) {
   if (p.answerResponse) parts.push(el('h2', {}, t('answer')), el('p', {}, p.answerResponse));
   if (notice) outcome.append(notice);
   if (p.status === 3 && !notice) {
-    if (who.signed_in && who.resident) {
+    if (p.signedByCaller) {
+      parts.push(el('p', { class: 'notice', id: 'already' }, t('alreadySigned')));
+    } else if (who.signed_in && who.resident) {
       const button = el('button', { type: 'button', id: 'sign' }, t('sign'));
       button.addEventListener('click', async () => {
         button.disabled = true;

@@ -24,6 +24,7 @@ export const STRINGS = {
     notFound: 'Такої петиції немає.',
     answer: 'Відповідь ради',
     more: 'Показати ще',
+    alreadySigned: 'Ви вже підписали цю петицію.',
   },
   en: {
     title: "Hromada's petitions",
@@ -47,6 +48,7 @@ export const STRINGS = {
     notFound: 'There is no such petition.',
     answer: "The council's answer",
     more: 'Show more',
+    alreadySigned: 'You have signed this petition.',
   },
 };
 

@@ -106,6 +106,9 @@ async function run() {
     await page.getByRole('heading', { level: 1, name: title }).waitFor({ timeout: TIMEOUT_MS });
     const back = await page.textContent('main a[href="#/"]');
     if (!back.includes('All petitions')) throw new Error(`the English page says ${back}`);
+    // The node tells the resident they have signed: no second signature is offered.
+    await page.waitForSelector('#already', { timeout: TIMEOUT_MS });
+    if (await page.$('#sign')) throw new Error('a second signature is offered');
     await shot(page, 'portal-english');
 
     const csp = await page.evaluate(() => window.__cspViolations);

@@ -138,6 +138,15 @@ impl Principal {
         })
     }
 
+    /// The subject the node derives a person's pseudonyms from; `None` for a machine client or
+    /// a staff account (neither signs as a person).
+    pub fn resident_subject(&self) -> Option<&str> {
+        match &self.identity {
+            Identity::Person { subject } if self.may(Permission::Participate) => Some(subject),
+            _ => None,
+        }
+    }
+
     pub fn may(&self, permission: Permission) -> bool {
         self.permissions.contains(&permission)
     }
