@@ -10,7 +10,18 @@ use tonic::body::Body;
 /// Where the descriptor set is served.
 pub const DESCRIPTOR_PATH: &str = "/api/descriptor.binpb";
 
-/// Answers `GET`/`HEAD` of [`DESCRIPTOR_PATH`].
+/// The descriptor set's strong `ETag`: its SHA-256, computed once.
+fn descriptor_etag() -> HeaderValue {
+    use sha2::Digest as _;
+    static ETAG: std::sync::LazyLock<HeaderValue> = std::sync::LazyLock::new(|| {
+        let digest = sha2::Sha256::digest(proto::FILE_DESCRIPTOR_SET);
+        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+        HeaderValue::from_str(&format!("\"{hex}\"")).unwrap_or(HeaderValue::from_static("\"\""))
+    });
+    ETAG.clone()
+}
+
+/// Answers `GET`/`HEAD` of [`DESCRIPTOR_PATH`], with an `ETag` and `304` when the page has it.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ApiDescriptor;
 
@@ -22,7 +33,15 @@ impl wire::intercept::Intercept for ApiDescriptor {
 
     fn answer<B>(&self, request: Request<B>) -> wire::intercept::Answer {
         let head = request.method() == Method::HEAD;
+        let etag = descriptor_etag();
+        let unchanged = wire::site::none_match(request.headers(), &etag);
         Box::pin(async move {
+            if unchanged {
+                let mut response = Response::new(Body::empty());
+                *response.status_mut() = StatusCode::NOT_MODIFIED;
+                response.headers_mut().insert(header::ETAG, etag);
+                return response;
+            }
             let bytes = proto::FILE_DESCRIPTOR_SET;
             let body = if head {
                 Body::empty()
@@ -38,6 +57,7 @@ impl wire::intercept::Intercept for ApiDescriptor {
             );
             headers.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            headers.insert(header::ETAG, etag);
             headers.insert(
                 header::X_CONTENT_TYPE_OPTIONS,
                 HeaderValue::from_static("nosniff"),

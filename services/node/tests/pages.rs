@@ -80,6 +80,32 @@ async fn the_node_serves_its_pages_and_the_grpc_web_api_on_one_origin() {
     .await;
     assert_eq!(status, "HTTP/1.1 200 OK");
 
+    // The API's descriptor set, for the page's codecs: revalidated by its ETag.
+    let get = |extra: String| {
+        let addr = addr.clone();
+        async move {
+            http(
+                &addr,
+                &format!(
+                    "GET /api/descriptor.binpb HTTP/1.1\r\nHost: {addr}\r\n{extra}Connection: close\r\n\r\n"
+                ),
+                b"",
+            )
+            .await
+        }
+    };
+    let (status, headers, body) = get(String::new()).await;
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert_eq!(body, proto::FILE_DESCRIPTOR_SET);
+    let etag = headers
+        .lines()
+        .find_map(|l| l.strip_prefix("etag: "))
+        .expect("an etag")
+        .to_owned();
+    let (status, _, body) = get(format!("If-None-Match: {etag}\r\n")).await;
+    assert_eq!(status, "HTTP/1.1 304 Not Modified");
+    assert!(body.is_empty());
+
     // gRPC-Web: a list of petitions, framed as a browser's fetch sends it.
     let frame = [0u8, 0, 0, 0, 0];
     let (status, headers, body) = http(

@@ -194,15 +194,20 @@ impl Files {
         };
         let accepted = header_text(request, header::ACCEPT_ENCODING);
         // The best compressed copy the browser accepts, if the build wrote one.
+        // A copy is read only when the browser takes it; the others are only looked at, for
+        // `Vary`.
         let mut chosen = None;
         let mut compressed = false;
         for (suffix, coding) in ENCODINGS {
             let copy = format!("{rel}{suffix}");
-            if let Ok(found) = self.read(&copy).await {
+            if chosen.is_none()
+                && accepts(accepted, coding)
+                && let Ok(found) = self.read(&copy).await
+            {
                 compressed = true;
-                if chosen.is_none() && accepts(accepted, coding) {
-                    chosen = Some((found, Some(coding)));
-                }
+                chosen = Some((found, Some(coding)));
+            } else if !compressed && self.is_file(&copy).await {
+                compressed = true;
             }
         }
         let found = match chosen {
@@ -240,6 +245,16 @@ impl Files {
                     "failed to read the file\n",
                 )
             }
+        }
+    }
+
+    /// Whether `rel` is a regular file inside the root.
+    async fn is_file(&self, rel: &str) -> bool {
+        match tokio::fs::canonicalize(self.root.join(rel)).await {
+            Ok(path) if path.starts_with(&self.root) => {
+                tokio::fs::metadata(&path).await.is_ok_and(|m| m.is_file())
+            }
+            _ => false,
         }
     }
 
@@ -358,7 +373,7 @@ fn accepts(accept_encoding: &str, coding: &str) -> bool {
 }
 
 /// Whether the request's `If-None-Match` names `etag` (or is `*`).
-fn none_match(request: &HeaderMap, etag: &HeaderValue) -> bool {
+pub fn none_match(request: &HeaderMap, etag: &HeaderValue) -> bool {
     let given = header_text(request, header::IF_NONE_MATCH);
     let ours = etag.to_str().unwrap_or_default();
     given
