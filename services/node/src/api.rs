@@ -78,13 +78,21 @@ impl<B: Backend> NodeApi<B> {
     /// Whether a read's credential, if it carries one (it must then be valid), allows
     /// `permission`.
     async fn may<R>(&self, request: &Request<R>, permission: Permission) -> Result<bool, Status> {
+        Ok(self
+            .reader(request)
+            .await?
+            .is_some_and(|principal| principal.may(permission)))
+    }
+
+    /// Who reads: the principal of the read's credential, `None` for anyone.
+    async fn reader<R>(&self, request: &Request<R>) -> Result<Option<Principal>, Status> {
         match self.principal(request).await {
-            Ok(principal) => Ok(principal.may(permission)),
+            Ok(principal) => Ok(Some(principal)),
             // A session cookie that no longer holds (ended, signed out, planted) reads as
             // anyone: the browser sends it unasked.
-            Err(_) if request.metadata().get("authorization").is_none() => Ok(false),
+            Err(_) if request.metadata().get("authorization").is_none() => Ok(None),
             // No credential (or a client certificate that names no client) reads as anyone.
-            Err(AuthError::Missing) => Ok(false),
+            Err(AuthError::Missing) => Ok(None),
             Err(e) => Err(e.into()),
         }
     }
@@ -215,12 +223,14 @@ node_service! {
             &self,
             r: Request<pb::GetPetitionRequest>,
         ) -> Result<Response<pb::Petition>, Status> {
-            let may_moderate = self.may_moderate(&r).await?;
-            // A resident reading a petition learns whether they have signed it.
-            let subject = match self.principal(&r).await {
-                Ok(principal) => principal.resident_subject().map(str::to_owned),
-                Err(_) => None,
-            };
+            // One look at the credential: whether it moderates, and a resident reading a
+            // petition learns whether they have signed it.
+            let reader = self.reader(&r).await?;
+            let may_moderate = reader.as_ref().is_some_and(|p| p.may(Permission::Moderate));
+            let subject = reader
+                .as_ref()
+                .and_then(|p| p.resident_subject())
+                .map(str::to_owned);
             let id = cv::id("petition_id", &r.into_inner().petition_id)?;
             let view = self.core.petition(id).await?;
             let signed = subject.map(|s| self.core.has_signed(&view, &s));

@@ -10,14 +10,10 @@ use tonic::body::Body;
 /// Where the descriptor set is served.
 pub const DESCRIPTOR_PATH: &str = "/api/descriptor.binpb";
 
-/// The descriptor set's strong `ETag`: its SHA-256, computed once.
+/// The descriptor set's strong `ETag`, computed once.
 fn descriptor_etag() -> HeaderValue {
-    use sha2::Digest as _;
-    static ETAG: std::sync::LazyLock<HeaderValue> = std::sync::LazyLock::new(|| {
-        let digest = sha2::Sha256::digest(proto::FILE_DESCRIPTOR_SET);
-        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-        HeaderValue::from_str(&format!("\"{hex}\"")).unwrap_or(HeaderValue::from_static("\"\""))
-    });
+    static ETAG: std::sync::LazyLock<HeaderValue> =
+        std::sync::LazyLock::new(|| wire::site::strong_etag(proto::FILE_DESCRIPTOR_SET));
     ETAG.clone()
 }
 

@@ -35,7 +35,7 @@ use event_store_core::{MunicipalityCode, MunicipalityCodeError};
 pub use secret_file::{
     SECRET_FILE_FORBIDDEN_MODE, SecretFileError, read_secret_file, write_secret_file,
 };
-pub use transport::credentials_transport_allowed;
+pub use transport::{constant_time_eq, credentials_transport_allowed};
 
 /// An error and its sources, `: `-separated, each said once (a transport error alone says only
 /// "transport error"; the certificate or connection problem is in its sources).

@@ -290,10 +290,7 @@ impl Files {
         if let Some(etag) = etags.get(&file.key) {
             return etag.clone();
         }
-        let digest = Sha256::digest(&file.bytes);
-        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-        let etag = HeaderValue::from_str(&format!("\"{hex}\""))
-            .unwrap_or_else(|_| HeaderValue::from_static("\"\""));
+        let etag = strong_etag(&file.bytes);
         if etags.len() >= ETAGS_MAX {
             etags.clear();
         }
@@ -370,6 +367,14 @@ fn accepts(accept_encoding: &str, coding: &str) -> bool {
         });
         named && !refused
     })
+}
+
+/// The strong `ETag` of `bytes`: the first 16 bytes of their SHA-256, in hex.
+pub fn strong_etag(bytes: &[u8]) -> HeaderValue {
+    let digest = Sha256::digest(bytes);
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    HeaderValue::from_str(&format!("\"{hex}\""))
+        .unwrap_or_else(|_| HeaderValue::from_static("\"\""))
 }
 
 /// Whether the request's `If-None-Match` names `etag` (or is `*`).

@@ -20,6 +20,12 @@ fn is_loopback(ip: IpAddr) -> bool {
     }
 }
 
+/// Equality of two secrets (a nonce, a sign-in's state) in time that depends only on their
+/// lengths, so a comparison tells an attacker nothing of where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

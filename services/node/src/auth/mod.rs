@@ -298,11 +298,7 @@ impl Authenticator {
             tls,
             clock,
             verified: Mutex::new(HashMap::new()),
-            session_cookie: if tls {
-                SESSION_COOKIE_SECURE
-            } else {
-                SESSION_COOKIE_LOOPBACK
-            },
+            session_cookie: session_cookie_name(tls),
             signed_out: Mutex::new(HashMap::new()),
         }
     }
@@ -310,11 +306,7 @@ impl Authenticator {
     /// Takes the session cookie under its `__Host-` name: the node's pages are served over
     /// https (by itself, or by a proxy in front of it).
     pub fn with_secure_cookies(mut self, secure: bool) -> Self {
-        self.session_cookie = if secure || self.tls {
-            SESSION_COOKIE_SECURE
-        } else {
-            SESSION_COOKIE_LOOPBACK
-        };
+        self.session_cookie = session_cookie_name(secure || self.tls);
         self
     }
 
@@ -338,9 +330,7 @@ impl Authenticator {
         if !wire::credentials_transport_allowed(peer, self.tls) {
             return Err(AuthError::Transport);
         }
-        if !token.starts_with(accounts::PERSON_SESSION_PREFIX)
-            && !token.starts_with(accounts::SESSION_PREFIX)
-        {
+        if !is_session_token(token) {
             return Err(AuthError::Rejected("the cookie holds no session".into()));
         }
         self.holder_of(token).await
@@ -444,9 +434,7 @@ impl Authenticator {
                             "a session cookie is taken only from this node's own pages".into(),
                         ));
                     }
-                    if !token.starts_with(accounts::PERSON_SESSION_PREFIX)
-                        && !token.starts_with(accounts::SESSION_PREFIX)
-                    {
+                    if !is_session_token(token) {
                         return Err(AuthError::Rejected("the cookie holds no session".into()));
                     }
                     token
@@ -550,6 +538,21 @@ fn from_own_pages(metadata: &MetadataMap) -> bool {
     let grpc = header("content-type").is_some_and(|t| t.starts_with("application/grpc"));
     let same_origin = header("sec-fetch-site").is_none_or(|s| s == "same-origin");
     grpc && same_origin
+}
+
+/// The session cookie's name on pages served over https (`secure`) or plain http.
+fn session_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        SESSION_COOKIE_SECURE
+    } else {
+        SESSION_COOKIE_LOOPBACK
+    }
+}
+
+/// Whether `token` is a session (a person's or a staff account's): all a cookie may carry.
+fn is_session_token(token: &str) -> bool {
+    token.starts_with(accounts::PERSON_SESSION_PREFIX)
+        || token.starts_with(accounts::SESSION_PREFIX)
 }
 
 /// The value of the cookie `name` in `Cookie` header values.

@@ -332,10 +332,9 @@ impl OidcVerifier {
         let claims = token.claims(verifier, |found: Option<&Nonce>| match expected_nonce {
             None => Ok(()),
             Some(expected) => {
+                // Constant time: the nonce is a secret of the sign-in until it completes.
                 let matches = found.is_some_and(|n| {
-                    // Constant time: the nonce is a secret of the sign-in until it completes.
-                    let (a, b) = (n.secret().as_bytes(), expected.as_bytes());
-                    a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
+                    wire::constant_time_eq(n.secret().as_bytes(), expected.as_bytes())
                 });
                 if matches {
                     Ok(())

@@ -115,11 +115,6 @@ fn cookie<'a>(request: &'a Request<impl Sized>, name: &str) -> Option<&'a str> {
     super::cookie_in(headers.iter().filter_map(|v| v.to_str().ok()), name)
 }
 
-/// Constant-time equality of two strings.
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
-}
-
 /// A short page saying what went wrong, Ukrainian first.
 fn failure(status: StatusCode, why: &str) -> Response<Body> {
     let escaped = why
@@ -133,19 +128,26 @@ fn failure(status: StatusCode, why: &str) -> Response<Body> {
          <h1>Вхід не вдався</h1><p lang=\"en\">Sign-in failed: {escaped}</p>\
          <p><a href=\"/auth/sign-in\">Спробувати ще раз / Try again</a></p></html>"
     );
+    let mut response = answer(status, "text/html; charset=utf-8", page);
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+    );
+    response
+}
+
+/// An answer of `status` with `body` of `content_type`, never cached nor sniffed.
+fn answer(status: StatusCode, content_type: &'static str, body: String) -> Response<Body> {
     let mut response = Response::new(Body::new(http_body_util::Full::new(bytes::Bytes::from(
-        page,
+        body,
     ))));
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
     );
     response
 }
@@ -167,20 +169,7 @@ fn redirect(location: &str, cookies: &[String]) -> Response<Body> {
 }
 
 fn json(value: &serde_json::Value) -> Response<Body> {
-    let mut response = Response::new(Body::new(http_body_util::Full::new(bytes::Bytes::from(
-        value.to_string(),
-    ))));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    response
+    answer(StatusCode::OK, "application/json", value.to_string())
 }
 
 /// What the provider's token endpoint answers (only the ID token is used).
@@ -341,7 +330,9 @@ impl WebSignIn {
         let flow = cookie(request, self.flow_cookie())
             .and_then(|sealed| self.auth.sessions.open_flow(sealed))
             .and_then(|body| serde_json::from_slice::<Flow>(&body).ok());
-        let Some(flow) = flow.filter(|f| same(&f.state, state)) else {
+        let Some(flow) =
+            flow.filter(|f| wire::constant_time_eq(f.state.as_bytes(), state.as_bytes()))
+        else {
             return failure(
                 StatusCode::BAD_REQUEST,
                 "this sign-in was not started in this browser; start again",
