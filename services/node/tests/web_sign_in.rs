@@ -21,8 +21,10 @@ const NODE_CLIENT: &str = "koriukivka-node";
 
 /// A provider that knows the node's callback, and the node configured to sign people in.
 async fn provider_and_node() -> (DevProvider, TestNode) {
-    // A known port for the node: its callback is registered before it starts.
-    let port = testkit::free_loopback_ports(1).await.unwrap()[0];
+    // A known port for the node: its callback is registered before it starts. The port is
+    // held until then, so the provider (which takes any free port) cannot take it.
+    let reserved = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = reserved.local_addr().unwrap().port();
     let callback = format!("http://127.0.0.1:{port}/auth/callback");
     let mut staff = BTreeMap::new();
     staff.insert("olena".to_owned(), vec!["moderator".to_owned()]);
@@ -39,6 +41,7 @@ async fn provider_and_node() -> (DevProvider, TestNode) {
         "[oidc]\nissuer = \"{}\"\nclient_id = \"{NODE_CLIENT}\"\nredirect_url = \"{callback}\"\n",
         provider.issuer()
     );
+    drop(reserved);
     let node = TestNode::start_listening(&format!("127.0.0.1:{port}"), None, 100, &tables).await;
     (provider, node)
 }

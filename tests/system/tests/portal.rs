@@ -28,7 +28,10 @@ async fn a_resident_finds_signs_in_and_signs_a_petition_in_chromium() {
         eprintln!("SKIPPED: Chromium or services/portal/dist is absent (deploy/local/setup.sh)");
         return;
     };
-    let port = testkit::free_loopback_ports(1).await.unwrap()[0];
+    // The node's port, held until it starts: its callback is registered at the provider
+    // first, and the provider (which takes any free port) must not take it.
+    let reserved = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = reserved.local_addr().unwrap().port();
     let origin = format!("http://127.0.0.1:{port}");
     let mut client = RegisteredClient::public(NODE_CLIENT);
     client.redirect_uris.push(format!("{origin}/auth/callback"));
@@ -86,6 +89,7 @@ async fn a_resident_finds_signs_in_and_signs_a_petition_in_chromium() {
         },
     )
     .unwrap();
+    drop(reserved);
     let running = node::start(settings).await.unwrap();
 
     // A published petition, and one still in moderation (whose text the page never shows).
