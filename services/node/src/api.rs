@@ -136,6 +136,57 @@ fn page_of(
     Ok((page, cv::next_token(start)))
 }
 
+/// Petitions one filtered list call looks at, at most: a filter that matches little cannot make
+/// one call read the whole log.
+const LIST_SCAN_MAX: usize = 1_000;
+/// Longest search query, in bytes.
+const QUERY_LEN_MAX: usize = 200;
+
+/// What a petition list keeps: its statuses, category and query words (lowercase).
+struct PetitionFilter {
+    statuses: Vec<i32>,
+    category: String,
+    words: Vec<String>,
+}
+
+impl PetitionFilter {
+    fn parse(r: &pb::ListPetitionsRequest) -> Result<Self, NodeError> {
+        for &status in &r.statuses {
+            match pb::PetitionStatus::try_from(status) {
+                Ok(pb::PetitionStatus::Unspecified) | Err(_) => {
+                    return Err(NodeError::invalid("statuses", "names no petition status"));
+                }
+                Ok(_) => {}
+            }
+        }
+        if r.query.len() > QUERY_LEN_MAX {
+            return Err(NodeError::invalid("query", "is longer than 200 bytes"));
+        }
+        if r.category.len() > QUERY_LEN_MAX {
+            return Err(NodeError::invalid("category", "is longer than 200 bytes"));
+        }
+        Ok(Self {
+            statuses: r.statuses.clone(),
+            category: r.category.clone(),
+            words: r.query.split_whitespace().map(str::to_lowercase).collect(),
+        })
+    }
+
+    fn admits(&self, p: &pb::Petition) -> bool {
+        if !self.statuses.is_empty() && !self.statuses.contains(&p.status) {
+            return false;
+        }
+        if !self.category.is_empty() && self.category != p.category {
+            return false;
+        }
+        if self.words.is_empty() {
+            return true;
+        }
+        let haystack = format!("{}\n{}", p.title, p.text).to_lowercase();
+        self.words.iter().all(|w| haystack.contains(w.as_str()))
+    }
+}
+
 /// The `NodeService` impl, one row a method: a command is parsed into a [`NodeCommand`] and run
 /// (its method name is its metric's name); a `get` parses the id field and shows one view; a
 /// `list` shows one page of views, newest first.
@@ -212,8 +263,6 @@ node_service! {
         get_plan(pb::GetPlanRequest) -> pb::Plan = plan(plan_id);
     }
     lists {
-        list_petitions(pb::ListPetitionsRequest) -> pb::ListPetitionsResponse { petitions }
-            = petition(Kind::Petition);
         list_dialogues(pb::ListDialoguesRequest) -> pb::ListDialoguesResponse { dialogues }
             = dialogue(Kind::Dialogue);
         list_plans(pb::ListPlansRequest) -> pb::ListPlansResponse { plans } = plan(Kind::Plan);
@@ -237,6 +286,33 @@ node_service! {
             let mut petition: pb::Petition = view.for_reader(may_moderate).into();
             petition.signed_by_caller = signed;
             Ok(Response::new(petition))
+        }
+
+        async fn list_petitions(
+            &self,
+            r: Request<pb::ListPetitionsRequest>,
+        ) -> Result<Response<pb::ListPetitionsResponse>, Status> {
+            let may_moderate = self.may_moderate(&r).await?;
+            let r = r.into_inner();
+            let filter = PetitionFilter::parse(&r)?;
+            let ids = self.core.list(Kind::Petition)?;
+            let (size, end) = cv::page(r.page_size, &r.page_token, ids.len())?;
+            let mut petitions = Vec::with_capacity(size.min(ids.len()));
+            // Newest first, from the token's position: until the page is full, the scan bound
+            // is reached or nothing is left.
+            let mut at = end;
+            while at > 0 && petitions.len() < size && end - at < LIST_SCAN_MAX {
+                at -= 1;
+                let view = self.core.petition(ids[at].0.into()).await?;
+                let petition: pb::Petition = view.for_reader(may_moderate).into();
+                if filter.admits(&petition) {
+                    petitions.push(petition);
+                }
+            }
+            Ok(Response::new(pb::ListPetitionsResponse {
+                petitions,
+                next_page_token: cv::next_token(at),
+            }))
         }
 
         async fn list_contributions(

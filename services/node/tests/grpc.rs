@@ -274,6 +274,7 @@ async fn bad_requests_get_the_right_status_with_details_and_append_nothing() {
         .list_petitions(pb::ListPetitionsRequest {
             page_size: 5,
             page_token: "garbage".into(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -467,6 +468,7 @@ async fn log_service_gives_receipts_that_verify_and_lists_paginate() {
             .list_petitions(pb::ListPetitionsRequest {
                 page_size: 3,
                 page_token: token.clone(),
+                ..Default::default()
             })
             .await
             .unwrap()
@@ -896,4 +898,153 @@ async fn a_dialogues_contributions_list_in_pages_with_text_as_public_as_it_is() 
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn petitions_list_by_status_category_and_words_and_text_stays_private_in_search() {
+    let node = TestNode::start(None, 100).await;
+    let mut c = node.client().await;
+    let mut filed = Vec::new();
+    for (title, category) in [
+        ("Ремонт ШКОЛИ № 3", "education"),
+        ("Нова школа на Вишневій", "education"),
+        ("Ліхтарі в парку", "infrastructure"),
+        ("Таємна школа", "education"),
+    ] {
+        let out = c
+            .file_petition(pb::FilePetitionRequest {
+                request_id: request_id(),
+                author_subject: "diia:author-1".into(),
+                title: title.into(),
+                text: "Просимо раду діяти цього року.".into(),
+                category: category.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        filed.push(out.stream_id);
+    }
+    // All but the last are published; the last stays in moderation.
+    for id in &filed[..3] {
+        c.publish_petition(pb::PublishPetitionRequest {
+            request_id: request_id(),
+            petition_id: id.clone(),
+        })
+        .await
+        .unwrap();
+    }
+    let anyone = proto::node::v1::node_service_client::NodeServiceClient::connect(node.url())
+        .await
+        .unwrap();
+    let titles = |page: pb::ListPetitionsResponse| -> Vec<String> {
+        page.petitions.into_iter().map(|p| p.title).collect()
+    };
+    let list = |request: pb::ListPetitionsRequest| {
+        let mut anyone = anyone.clone();
+        async move { anyone.list_petitions(request).await.map(|r| r.into_inner()) }
+    };
+
+    // Words match in any case, every word must match, newest first.
+    let found = list(pb::ListPetitionsRequest {
+        query: "школ".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        titles(found),
+        ["Нова школа на Вишневій", "Ремонт ШКОЛИ № 3"],
+        "the petition in moderation never matches a reader's query"
+    );
+    let found = list(pb::ListPetitionsRequest {
+        query: "школи ремонт".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(titles(found), ["Ремонт ШКОЛИ № 3"]);
+    // A moderator's query finds the petition in moderation too.
+    let found = c
+        .list_petitions(pb::ListPetitionsRequest {
+            query: "таємна".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(titles(found), ["Таємна школа"]);
+
+    // By status and category.
+    let collecting = list(pb::ListPetitionsRequest {
+        statuses: vec![pb::PetitionStatus::Collecting as i32],
+        category: "education".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(collecting.petitions.len(), 2);
+    let waiting = list(pb::ListPetitionsRequest {
+        statuses: vec![pb::PetitionStatus::AwaitingModeration as i32],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(waiting.petitions.len(), 1);
+    assert_eq!(waiting.petitions[0].petition_id, filed[3]);
+    assert!(
+        waiting.petitions[0].title.is_empty(),
+        "its text stays private"
+    );
+
+    // A filtered page may be short and still have a next one; every petition comes once.
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = list(pb::ListPetitionsRequest {
+            page_size: 1,
+            page_token: token.clone(),
+            category: "education".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        seen.extend(page.petitions.into_iter().map(|p| p.petition_id));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(seen, [filed[3].clone(), filed[1].clone(), filed[0].clone()]);
+
+    // Bad filters are named.
+    for (request, field) in [
+        (
+            pb::ListPetitionsRequest {
+                statuses: vec![0],
+                ..Default::default()
+            },
+            "statuses",
+        ),
+        (
+            pb::ListPetitionsRequest {
+                statuses: vec![99],
+                ..Default::default()
+            },
+            "statuses",
+        ),
+        (
+            pb::ListPetitionsRequest {
+                query: "ш".repeat(101),
+                ..Default::default()
+            },
+            "query",
+        ),
+    ] {
+        let err = list(request).await.unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+        assert_eq!(
+            err.get_details_bad_request().unwrap().field_violations[0].field,
+            field
+        );
+    }
 }
