@@ -6,6 +6,7 @@ mod admission;
 pub mod api;
 mod batch;
 mod commit;
+mod cors;
 pub mod digest;
 pub mod enrolment;
 pub mod error;

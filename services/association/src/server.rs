@@ -30,6 +30,12 @@ use crate::store::Store;
 use crate::tls::{TlsIdentity, accept_tls};
 use reference::Reference;
 
+/// The server-streaming methods, whose replies are never compressed (`wire::compress`).
+const STREAMS: &[&str] = &[
+    "/vidkryto.national.v1.NationalService/WatchUpdates",
+    "/vidkryto.audit.v1.AuditService/ReadLog",
+    "/grpc.health.v1.Health/Watch",
+];
 /// Requests are small (codes, filters, page tokens): anything larger is refused.
 const REQUEST_SIZE_MAX: usize = 16 * 1024;
 /// How long a request's handler may take until its response starts (a stream's body is
@@ -345,7 +351,15 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
         .max_connection_age_grace(CONNECTION_AGE_GRACE)
         .http2_keepalive_interval(Some(HTTP2_KEEPALIVE_INTERVAL))
         .http2_keepalive_timeout(Some(HTTP2_KEEPALIVE_TIMEOUT))
-        // Outermost: `GET`s are the dashboard's; everything else is gRPC or gRPC-Web.
+        // Outermost: browsers' unary gRPC-Web replies go out gzipped, streams as they are.
+        .layer(wire::compress::StreamsUncompressedLayer::new(STREAMS))
+        .layer(wire::compress::grpc_web_gzip())
+        // The public audit API answers browsers of other origins (a hromada's portal
+        // checking a resident's receipt); nothing else does.
+        .layer(crate::cors::PublicReadsLayer::new(&[<AuditServiceServer<
+            AuditApi,
+        > as tonic::server::NamedService>::NAME]))
+        // `GET`s are the dashboard's; everything else is gRPC or gRPC-Web.
         .layer(wire::intercept::InterceptLayer::new(Some(dashboard)))
         .layer(tonic_web::GrpcWebLayer::new())
         // Inside gRPC-Web, so a browser's refusal is framed as gRPC-Web too.

@@ -90,6 +90,11 @@ pub struct NodeConfig {
     /// directory with an `index.html`, relative to the node's directory); none: no pages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub portal_dir: Option<String>,
+    /// The association's public API as residents' browsers reach it (`https://host[:port]`):
+    /// the portal fetches the checkpoints, proofs and keys of residents' receipts from there,
+    /// not from this node. None: the portal shows no receipts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub association_url: Option<String>,
 }
 
 /// The `[oidc]` table.
@@ -248,6 +253,8 @@ pub struct NodeSettings {
     pub oidc: Option<OidcSettings>,
     pub tls: Option<NodeTls>,
     pub portal_dir: Option<PathBuf>,
+    /// The association's public API, an origin ([`association_origin`]).
+    pub association_url: Option<String>,
 }
 
 impl std::fmt::Debug for NodeSettings {
@@ -268,6 +275,7 @@ impl std::fmt::Debug for NodeSettings {
             oidc,
             tls,
             portal_dir,
+            association_url,
         } = self;
         f.debug_struct("NodeSettings")
             .field("dir", dir)
@@ -285,6 +293,7 @@ impl std::fmt::Debug for NodeSettings {
             .field("oidc", oidc)
             .field("tls", tls)
             .field("portal_dir", portal_dir)
+            .field("association_url", association_url)
             .finish()
     }
 }
@@ -363,6 +372,12 @@ impl NodeSettings {
         let oidc = c.oidc.map(|o| o.settings(dir)).transpose()?;
         let tls = c.tls.map(|t| t.settings(dir)).transpose()?;
         let portal_dir = c.portal_dir.map(|p| dir.join(p));
+        let association_url = c
+            .association_url
+            .as_deref()
+            .map(association_origin)
+            .transpose()
+            .context("association_url")?;
         Ok(Self {
             dir: dir.to_owned(),
             municipality,
@@ -379,8 +394,34 @@ impl NodeSettings {
             oidc,
             tls,
             portal_dir,
+            association_url,
         })
     }
+}
+
+/// An origin a browser may fetch from: `http[s]://host[:port]`, nothing else (no user, path,
+/// query or character that could end a content security policy's source list).
+pub fn association_origin(text: &str) -> anyhow::Result<String> {
+    let uri: http::Uri = text
+        .parse()
+        .with_context(|| format!("{text:?} is not a URL"))?;
+    let scheme = uri
+        .scheme_str()
+        .filter(|s| *s == "https" || *s == "http")
+        .with_context(|| format!("{text:?} is not an http:// or https:// URL"))?;
+    let authority = uri
+        .authority()
+        .map(http::uri::Authority::as_str)
+        .filter(|a| {
+            !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+        })
+        .with_context(|| format!("{text:?} names no plain host and port"))?;
+    if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
+        bail!("{text:?} must be an origin (scheme, host and port), with no path or query");
+    }
+    Ok(format!("{scheme}://{authority}"))
 }
 
 /// Writes a new owner-only file (`wire::write_secret_file`), naming it in the error.
@@ -458,6 +499,7 @@ pub fn init(dir: &Path, o: &InitOptions) -> anyhow::Result<String> {
         oidc: None,
         tls: None,
         portal_dir: None,
+        association_url: None,
     };
     let toml = toml::to_string_pretty(&config).context("failed to write the config")?;
     write_secret(
@@ -629,5 +671,30 @@ mod tests {
         assert!(format!("{err:#}").contains("checkpoint"), "{err:#}");
         std::fs::write(&path, "municipality = \"UA1\"\n").unwrap();
         assert!(NodeSettings::load(dir.path(), Overrides::default()).is_err());
+    }
+
+    #[test]
+    fn the_association_url_is_an_origin_and_nothing_that_could_widen_the_policy() {
+        assert_eq!(
+            association_origin("https://vidkryto.auc.org.ua").unwrap(),
+            "https://vidkryto.auc.org.ua"
+        );
+        assert_eq!(
+            association_origin("http://127.0.0.1:50100/").unwrap(),
+            "http://127.0.0.1:50100"
+        );
+        for bad in [
+            "vidkryto.auc.org.ua",
+            "ftp://host",
+            "https://host/path",
+            "https://host/?q=1",
+            "https://user@host",
+            "https://host;script-src",
+            "https://a,b",
+            "https://host *",
+            "",
+        ] {
+            assert!(association_origin(bad).is_err(), "{bad:?} was taken");
+        }
     }
 }

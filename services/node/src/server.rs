@@ -57,10 +57,16 @@ pub struct RunningNode {
 }
 
 /// The portal's pages: everything from this origin, no inline scripts or styles, no `eval`;
-/// forms post only here (signing out).
-const PORTAL_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
-                          img-src 'self' data:; connect-src 'self'; object-src 'none'; \
-                          base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+/// forms post only here (signing out); calls go here and to the association's public API
+/// (receipts), when one is configured.
+fn portal_csp(association: Option<&str>) -> String {
+    let association = association.map(|a| format!(" {a}")).unwrap_or_default();
+    format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self'{association}; object-src 'none'; base-uri 'none'; \
+         frame-ancestors 'none'; form-action 'self'"
+    )
+}
 
 /// Starts a node with the system clock.
 pub async fn start(settings: NodeSettings) -> anyhow::Result<RunningNode> {
@@ -219,15 +225,23 @@ async fn start_on<B: Backend>(
         .as_ref()
         .and_then(|o| o.web.clone())
         .map(|web| WebSignInRoutes(Arc::new(WebSignIn::new(web, auth.clone()))));
-    let portal = wire::site::Site::from_setting(settings.portal_dir.as_deref(), PORTAL_CSP)
-        .map_err(anyhow::Error::msg)
-        .context("failed to serve the portal")?;
+    let association = settings.association_url.as_deref();
+    let portal =
+        wire::site::Site::from_setting(settings.portal_dir.as_deref(), &portal_csp(association))
+            .map_err(anyhow::Error::msg)
+            .context("failed to serve the portal")?;
     let server = builder
         // Browsers speak HTTP/1.1 to the pages, the sign-in and gRPC-Web.
         .accept_http1(true)
+        // Browsers' unary gRPC-Web replies (pages of petitions) go out gzipped.
+        .layer(wire::compress::StreamsUncompressedLayer::new(&[
+            "/vidkryto.node.v1.LogService/ReadLog",
+            "/grpc.health.v1.Health/Watch",
+        ]))
+        .layer(wire::compress::grpc_web_gzip())
         .layer(wire::intercept::InterceptLayer::new(web_sign_in))
         .layer(wire::intercept::InterceptLayer::new(Some(
-            crate::pages::ApiDescriptor,
+            crate::pages::ApiPages::new(&settings.municipality.to_string(), association),
         )))
         .layer(wire::intercept::InterceptLayer::new(Some(portal)))
         .layer(tonic_web::GrpcWebLayer::new())

@@ -49,7 +49,10 @@ async fn the_node_serves_its_pages_and_the_grpc_web_api_on_one_origin() {
     let text = std::fs::read_to_string(&config).unwrap();
     let text = text.replacen(
         "storage",
-        &format!("portal_dir = {:?}\nstorage", site.display().to_string()),
+        &format!(
+            "portal_dir = {:?}\nassociation_url = \"https://vidkryto.example:8443\"\nstorage",
+            site.display().to_string()
+        ),
         1,
     );
     std::fs::write(&config, text).unwrap();
@@ -71,6 +74,29 @@ async fn the_node_serves_its_pages_and_the_grpc_web_api_on_one_origin() {
     assert!(
         csp.contains("script-src 'self';") && !csp.contains("unsafe"),
         "{csp}"
+    );
+    // Calls may go here and to the association's public API, nowhere else.
+    assert!(
+        csp.contains("connect-src 'self' https://vidkryto.example:8443;"),
+        "{csp}"
+    );
+    // The portal learns where receipts come from.
+    let (status, headers, body) = http(
+        &addr,
+        &format!("GET /api/portal.json HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
+        b"",
+    )
+    .await;
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(
+        headers.contains("content-type: application/json"),
+        "{headers}"
+    );
+    let settings: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(settings["association"], "https://vidkryto.example:8443");
+    assert_eq!(
+        settings["municipality"],
+        support::municipality().to_string()
     );
     let (status, _, _) = http(
         &addr,

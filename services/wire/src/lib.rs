@@ -22,6 +22,7 @@
 //! (back-fill's binary search); what a message *is* comes from its verified bytes, never from
 //! its headers or subject alone (the relay reconciles on bodies and logs headers only).
 
+pub mod compress;
 pub mod intercept;
 mod secret_file;
 pub mod site;

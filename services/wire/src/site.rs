@@ -54,7 +54,7 @@ const ENCODINGS: [(&str, &str); 2] = [(".br", "br"), (".gz", "gzip")];
 struct Files {
     /// Canonical (symlinks resolved), so containment can be checked on canonical paths.
     root: PathBuf,
-    csp: &'static str,
+    csp: HeaderValue,
     /// `ETag`s by file.
     etags: Mutex<HashMap<FileKey, HeaderValue>>,
 }
@@ -69,7 +69,7 @@ pub struct Site {
 impl Site {
     /// `new(dir, csp)` when a directory is configured, else a site every request passes
     /// through.
-    pub fn from_setting(dir: Option<&Path>, csp: &'static str) -> Result<Self, String> {
+    pub fn from_setting(dir: Option<&Path>, csp: &str) -> Result<Self, String> {
         match dir {
             Some(dir) => Self::new(dir, csp),
             None => Ok(Self { files: None }),
@@ -78,7 +78,9 @@ impl Site {
 
     /// Serves `dir`, which must be a directory with an `index.html` (a build's `dist`), its
     /// page under the content security policy `csp`.
-    pub fn new(dir: &Path, csp: &'static str) -> Result<Self, String> {
+    pub fn new(dir: &Path, csp: &str) -> Result<Self, String> {
+        let csp = HeaderValue::from_str(csp)
+            .map_err(|_| format!("the content security policy {csp:?} is not a header value"))?;
         let root = dir
             .canonicalize()
             .map_err(|e| format!("site directory {}: {e}", dir.display()))?;
@@ -321,7 +323,7 @@ impl Files {
         }
         if rel.ends_with(".html") {
             builder = builder
-                .header(header::CONTENT_SECURITY_POLICY, self.csp)
+                .header(header::CONTENT_SECURITY_POLICY, self.csp.clone())
                 .header(header::REFERRER_POLICY, "no-referrer");
         }
         builder
