@@ -26,9 +26,15 @@ const args = process.argv.slice(2);
 const outIndex = args.indexOf('--out');
 const out = path.resolve(here, outIndex >= 0 ? args[outIndex + 1] : 'dist');
 
-// Both languages name the same strings.
+// Both languages name the same strings, down to every nested table (statuses, decisions…).
 const keys = (o) => Object.keys(o).sort().join(',');
-if (keys(STRINGS.uk) !== keys(STRINGS.en) || keys(STRINGS.uk.status) !== keys(STRINGS.en.status)) {
+for (const key of Object.keys(STRINGS.uk)) {
+  const [uk, en] = [STRINGS.uk[key], STRINGS.en[key]];
+  if (typeof uk !== typeof en || (typeof uk === 'object' && keys(uk) !== keys(en))) {
+    throw new Error(`src/i18n.js: the Ukrainian and English dictionaries differ at ${key}`);
+  }
+}
+if (keys(STRINGS.uk) !== keys(STRINGS.en)) {
   throw new Error('src/i18n.js: the Ukrainian and English dictionaries name different strings');
 }
 

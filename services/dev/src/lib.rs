@@ -104,6 +104,10 @@ pub struct DevArgs {
     /// repository's services/dashboard/dist, when deploy/local/setup.sh has built it).
     #[arg(long)]
     pub dashboard_dir: Option<PathBuf>,
+    /// The hromadas' portal's built assets, served by every node at `/` (default: this
+    /// repository's services/portal/dist, when deploy/local/setup.sh has built it).
+    #[arg(long)]
+    pub portal_dir: Option<PathBuf>,
 }
 
 /// `--dashboard-dir`, else the dashboard built beside this program's sources, if it is.
@@ -112,6 +116,40 @@ fn dashboard_dir(args: &DevArgs) -> Option<PathBuf> {
         let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("../dashboard/dist");
         built.join("index.html").is_file().then_some(built)
     })
+}
+
+/// `--portal-dir`, else the portal built beside this program's sources, if it is; absolute.
+fn portal_dir(args: &DevArgs) -> anyhow::Result<Option<PathBuf>> {
+    let dir = args.portal_dir.clone().or_else(|| {
+        let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("../portal/dist");
+        built.join("index.html").is_file().then_some(built)
+    });
+    dir.map(|d| {
+        d.canonicalize()
+            .with_context(|| format!("--portal-dir {}", d.display()))
+    })
+    .transpose()
+}
+
+/// Has a node serve the portal in `portal`, fetching receipts from the association at
+/// `association` (written at the start of its `node.toml`, where top-level settings go).
+fn add_portal(
+    root: &Path,
+    code: &MunicipalityCode,
+    portal: &Path,
+    association: &str,
+) -> anyhow::Result<()> {
+    let config = node_dir(root, code).join(node::config::CONFIG_FILE);
+    let text = std::fs::read_to_string(&config)
+        .with_context(|| format!("failed to read {}", config.display()))?;
+    let portal = portal
+        .to_str()
+        .context("the portal's directory is not UTF-8")?;
+    std::fs::write(
+        &config,
+        format!("portal_dir = {portal:?}\nassociation_url = {association:?}\n{text}"),
+    )
+    .with_context(|| format!("failed to write {}", config.display()))
 }
 
 fn parse_rate(text: &str) -> Result<f64, String> {
@@ -417,6 +455,8 @@ struct Federation {
     sim: tokio::task::JoinHandle<()>,
     /// Whether the association serves the dashboard.
     dashboard: bool,
+    /// Whether the nodes serve the portal.
+    portal: bool,
 }
 
 async fn start(args: &DevArgs, root: &Path, members: Vec<Member>) -> anyhow::Result<Federation> {
@@ -488,6 +528,15 @@ async fn start(args: &DevArgs, root: &Path, members: Vec<Member>) -> anyhow::Res
         }
     })?;
 
+    // The portal fetches receipts from the association, whose address is known now.
+    let portal = portal_dir(args)?;
+    if let Some(dir) = &portal {
+        let association_url = format!("http://{}", association.grpc_addr);
+        for member in &members {
+            add_portal(root, &member.code, dir, &association_url)?;
+        }
+    }
+
     let clock = SimClock::new(args.history_days, args.speed);
     let started: Vec<anyhow::Result<DevNode>> =
         futures_util::stream::iter(members.into_iter().zip(ports))
@@ -530,6 +579,7 @@ async fn start(args: &DevArgs, root: &Path, members: Vec<Member>) -> anyhow::Res
         stop_sim,
         sim,
         dashboard,
+        portal: portal.is_some(),
     })
 }
 
@@ -590,6 +640,18 @@ impl Federation {
                 node.running.grpc_addr(),
                 DEMO_STAFF.map(|(login, _)| login).join(", ")
             );
+        }
+        if let Some(node) = self.nodes.first().filter(|_| self.portal) {
+            let addr = node.running.grpc_addr();
+            println!(
+                "portal: every node serves its hromada's pages at its address, e.g. http://{addr}/ \
+                 ({}); sign in there as a resident with any name (e.g. olena), or as staff: \
+                 moderator (moderation queue), official (answers), coordinator, administrator, \
+                 then open http://{addr}/#/staff; check a receipt at http://{addr}/#/receipt",
+                node.member.name
+            );
+        } else if !self.nodes.is_empty() {
+            println!("portal: not built (deploy/local/setup.sh builds it)");
         }
         if self.dashboard {
             println!("dashboard: http://{}/", self.association.grpc_addr);

@@ -16,9 +16,11 @@
 // `FAIL <reason>` and exits 1. Every wait is bounded.
 
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import readline from 'node:readline';
-import { createRequire } from 'node:module';
+
+import { countTransfers } from './transfer.mjs';
 
 const require = createRequire(new URL('../../../services/dashboard/package.json', import.meta.url));
 const { chromium } = require('playwright-core');
@@ -196,9 +198,12 @@ async function run() {
     page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
 
     step('overview');
+    const firstView = countTransfers(page);
     await page.goto(`${base}/`, { timeout: PAGE_TIMEOUT_MS });
     await viewReady(page, 'overview');
     await page.waitForSelector('html[data-live="on"]', { timeout: PAGE_TIMEOUT_MS });
+    const transferred = await firstView();
+    console.log(`first view transferred ${transferred.bytes} bytes in ${transferred.responses} responses (largest: ${transferred.largest.join(', ')})`);
     check(await page.getAttribute('html', 'lang') === 'uk', 'the page does not start in Ukrainian');
     check((await page.textContent('h1')).trim() === 'Огляд країни', 'the overview heading is not Ukrainian');
     const problems = sameFigures(await headline(page), expect.summary);

@@ -89,11 +89,38 @@ pub struct TestNode {
     pub clock: TestClock,
     /// The API token of the machine client `tests`, which has every permission.
     pub token: String,
+    /// The address it listens on (`127.0.0.1:0` unless given).
+    pub listen: String,
+    /// Whether it reads the system's clock rather than `clock` (sign-in checks token times).
+    pub real_clock: bool,
+}
+
+/// What a test node is started with beyond its statute.
+#[derive(Clone, Debug, Default)]
+pub struct NodeExtras {
+    /// The address to listen on (a port the test reserved); none: any free port.
+    pub listen: Option<String>,
+    /// Top-level settings written at the start of `node.toml` (e.g. `portal_dir = "…"`).
+    pub top_level: String,
+    /// Tables appended to `node.toml` (e.g. `[oidc]`).
+    pub tables: String,
+    /// Run on the system's clock, not the test's.
+    pub real_clock: bool,
 }
 
 impl TestNode {
     /// Creates and starts a node relaying to `nats_url` with the given signature threshold.
     pub async fn start(code_text: &str, threshold: u32, nats_url: &str) -> Self {
+        Self::start_with(code_text, threshold, nats_url, NodeExtras::default()).await
+    }
+
+    /// Creates and starts a node as [`start`](Self::start) does, with `extras` in its config.
+    pub async fn start_with(
+        code_text: &str,
+        threshold: u32,
+        nats_url: &str,
+        extras: NodeExtras,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let options = InitOptions {
             municipality: code(code_text),
@@ -108,6 +135,13 @@ impl TestNode {
             storage: "node.sqlite".into(),
         };
         node::config::init(dir.path(), &options).expect("node init");
+        let config = dir.path().join(node::config::CONFIG_FILE);
+        let text = std::fs::read_to_string(&config).expect("node.toml");
+        std::fs::write(
+            &config,
+            format!("{}\n{text}\n{}\n", extras.top_level, extras.tables),
+        )
+        .expect("node.toml written");
         let token = node::auth::clients::add(
             dir.path(),
             "tests",
@@ -122,6 +156,8 @@ impl TestNode {
             running: None,
             clock: TestClock::default(),
             token,
+            listen: extras.listen.unwrap_or_else(|| "127.0.0.1:0".into()),
+            real_clock: extras.real_clock,
         };
         node.boot().await;
         node
@@ -131,7 +167,7 @@ impl TestNode {
         NodeSettings::load(
             self.dir.path(),
             Overrides {
-                listen: Some("127.0.0.1:0".into()),
+                listen: Some(self.listen.clone()),
                 ..Overrides::default()
             },
         )
@@ -139,7 +175,12 @@ impl TestNode {
     }
 
     pub async fn boot(&mut self) {
-        let running = node::start_with_clock(self.settings(), self.clock.clock())
+        let clock = if self.real_clock {
+            node::executor::system_clock()
+        } else {
+            self.clock.clock()
+        };
+        let running = node::start_with_clock(self.settings(), clock)
             .await
             .expect("node start");
         self.running = Some(running);

@@ -293,6 +293,37 @@ async fn dev_brings_up_a_federation_that_reports_activity_from_every_node() {
         assert!(page.contains("<html lang=\"uk\">"), "{page}");
     }
     assert!(std::path::Path::new(&format!("/proc/{nats_pid}")).exists());
+    // Each node serves the portal, when built, which fetches receipts from the association.
+    let portal_built = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../services/portal/dist/index.html")
+        .is_file();
+    let portal = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("portal: "))
+        .unwrap_or_else(|| panic!("no portal line in {lines:#?}"));
+    if portal_built {
+        let addr = portal
+            .split("http://")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or_else(|| panic!("no portal address in {portal:?}"));
+        for staff in ["moderator", "official", "coordinator", "administrator"] {
+            assert!(portal.contains(staff), "{portal}");
+        }
+        let page = http_get_page(addr);
+        assert!(page.starts_with("HTTP/1.1 200 OK"), "{page}");
+        assert!(
+            page.contains(&format!("connect-src 'self' {association}")),
+            "{page}"
+        );
+        let settings = http_get_path(addr, "/api/portal.json");
+        assert!(
+            settings.contains(&format!("\"association\":\"{association}\"")),
+            "{settings}"
+        );
+    } else {
+        assert!(portal.starts_with("not built"), "{portal}");
+    }
 
     // A resident signs in as dev says, and files a petition at the node with the ID token.
     let sign_in = lines

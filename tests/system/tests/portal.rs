@@ -1,33 +1,53 @@
-//! The hromada's portal as a resident uses it, in Debian's headless Chromium driven by
-//! playwright-core (`tests/system/browser/portal.mjs`): a real node serving the built portal
-//! (`services/portal/dist`) and its gRPC-Web API on one origin, a real OpenID provider
-//! (`deploy/oidc`). The resident finds a published petition, signs in at the provider and
-//! signs it, all by keyboard at phone width, with axe-core finding no WCAG 2 A/AA violation and
-//! the page breaking no rule of its Content-Security-Policy; the node then counts the
-//! signature. Screenshots go to `target/portal-screenshots/`.
+//! The hromada's portal as residents and council staff use it, in Debian's headless Chromium
+//! driven by playwright-core (`tests/system/browser/portal.mjs`), against a whole federation:
+//! a real nats-server, a real node serving the built portal (`services/portal/dist`) and its
+//! gRPC-Web API on one origin, a real OpenID provider (`deploy/oidc`), and the association
+//! ingesting the node's log, cosigning its checkpoints, serving its public audit API to the
+//! portal's origin and the national dashboard on its own.
+//!
+//! A resident signs in at the provider and files a petition; a moderator publishes it from
+//! the staff console; three residents sign it; the first one's receipt is checked in the page
+//! against the keys the association publishes, then again pasted, and fails, with its reason,
+//! with one byte flipped or signed by another key. An official starts consideration and
+//! answers; the petition page shows the answer and "on time", and the national dashboard's
+//! figures for the hromada follow within 2 s. Everything by keyboard, axe-core on every view
+//! (no WCAG 2 A/AA violation), no Content-Security-Policy violation, screenshots at phone and
+//! desktop width in `target/portal-screenshots/`.
 
 use std::path::Path;
 use std::time::Duration;
 
-use node::config::{InitOptions, NodeSettings, Overrides, StatuteSettings};
 use oidc_process::{DevProvider, ProviderConfig, RegisteredClient};
+use proto::national::v1 as natpb;
 use proto::node::v1 as pb;
-use system_tests::{KORIUKIVKA, chromium, code, repo};
+use system_tests::{KORIUKIVKA, NodeExtras, TestAssociation, TestNode, chromium, repo};
+use testkit::NatsServer;
 
 const NODE_CLIENT: &str = "koriukivka-portal";
 const TITLE: &str = "Освітлення центрального парку";
+/// Signatures the petition needs: the three residents of the test reach it.
+const THRESHOLD: u32 = 3;
+const BROWSER_TIMEOUT: Duration = Duration::from_secs(420);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_resident_finds_signs_in_and_signs_a_petition_in_chromium() {
-    let dist = repo().join("services/portal/dist");
-    let Some(chromium) = chromium().filter(|_| dist.join("index.html").is_file()) else {
+async fn residents_and_staff_use_the_portal_and_receipts_verify_in_chromium() {
+    let portal = repo().join("services/portal/dist");
+    let dashboard = repo().join("services/dashboard/dist");
+    let Some(chromium) = chromium()
+        .filter(|_| portal.join("index.html").is_file() && dashboard.join("index.html").is_file())
+    else {
         assert!(
             std::env::var_os("VIDKRYTO_REQUIRE_BROWSER").is_none(),
-            "VIDKRYTO_REQUIRE_BROWSER is set but Chromium or the built portal is absent: run deploy/local/setup.sh"
+            "VIDKRYTO_REQUIRE_BROWSER is set but Chromium or a built site is absent: run deploy/local/setup.sh"
         );
-        eprintln!("SKIPPED: Chromium or services/portal/dist is absent (deploy/local/setup.sh)");
+        eprintln!(
+            "SKIPPED: Chromium, services/portal/dist or services/dashboard/dist is absent (deploy/local/setup.sh)"
+        );
         return;
     };
+    let nats = NatsServer::start().await.unwrap();
+    let association = TestAssociation::start_serving_dashboard(&nats.url(), &dashboard).await;
+
     // The node's port, held until it starts: its callback is registered at the provider
     // first, and the provider (which takes any free port) must not take it.
     let reserved = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -37,90 +57,47 @@ async fn a_resident_finds_signs_in_and_signs_a_petition_in_chromium() {
     client.redirect_uris.push(format!("{origin}/auth/callback"));
     let provider = DevProvider::start(&ProviderConfig {
         clients: vec![client],
+        staff: [
+            ("moderator".to_owned(), vec!["moderator".to_owned()]),
+            ("official".to_owned(), vec!["official".to_owned()]),
+        ]
+        .into(),
         ..ProviderConfig::default()
     })
     .await
     .expect("the OpenID provider starts");
-
-    let dir = tempfile::tempdir().unwrap();
-    node::config::init(
-        dir.path(),
-        &InitOptions {
-            municipality: code(KORIUKIVKA),
-            statute: StatuteSettings {
-                signature_threshold: 100,
-                collection_period_days: 60,
-                answer_deadline_working_days: 10,
-                rule_version: 1,
-            },
-            listen: format!("127.0.0.1:{port}"),
-            nats_url: String::new(),
-            storage: "node.sqlite".into(),
-        },
-    )
-    .unwrap();
-    let config = dir.path().join(node::config::CONFIG_FILE);
-    let text = std::fs::read_to_string(&config).unwrap().replacen(
-        "storage",
-        &format!("portal_dir = {:?}\nstorage", dist.display().to_string()),
-        1,
-    );
-    std::fs::write(
-        &config,
-        format!(
-            "{text}\n[oidc]\nissuer = \"{}\"\nclient_id = \"{NODE_CLIENT}\"\nredirect_url = \"{origin}/auth/callback\"\n",
+    let extras = NodeExtras {
+        listen: Some(format!("127.0.0.1:{port}")),
+        top_level: format!(
+            "portal_dir = {:?}\nassociation_url = {:?}\n",
+            portal.display().to_string(),
+            association.url()
+        ),
+        tables: format!(
+            "[oidc]\nissuer = \"{}\"\nclient_id = \"{NODE_CLIENT}\"\nredirect_url = \"{origin}/auth/callback\"\n",
             provider.issuer()
         ),
-    )
-    .unwrap();
-    let token = node::auth::clients::add(
-        dir.path(),
-        "tests",
-        node::auth::Permission::ALL.to_vec(),
-        node::auth::clients::Credential::Token,
-    )
-    .unwrap()
-    .unwrap();
-    let settings = NodeSettings::load(
-        dir.path(),
-        Overrides {
-            metrics_listen: Some(String::new()),
-            ..Overrides::default()
-        },
-    )
-    .unwrap();
+        real_clock: true,
+    };
     drop(reserved);
-    let running = node::start(settings).await.unwrap();
-
-    // A published petition, and one still in moderation (whose text the page never shows).
-    let mut staff = node::auth::connect(&origin, &token, None).await.unwrap();
-    let file = |title: &str| {
-        let request = pb::FilePetitionRequest {
+    let node = TestNode::start_with(KORIUKIVKA, THRESHOLD, &nats.url(), extras).await;
+    association.enroll(&node).await;
+    let code_text = node.code.to_string();
+    // Something else in the log first, so the dashboard shows the hromada before the test.
+    let mut staff = node.client().await;
+    let _in_moderation = staff
+        .file_petition(pb::FilePetitionRequest {
             request_id: uuid::Uuid::now_v7().to_string(),
             author_subject: "platform-resident-1".into(),
-            title: title.into(),
-            text: "Просимо встановити ліхтарі вздовж головної алеї парку.".into(),
-            category: "infrastructure".into(),
-        };
-        let mut staff = staff.clone();
-        async move {
-            staff
-                .file_petition(request)
-                .await
-                .unwrap()
-                .into_inner()
-                .stream_id
-        }
-    };
-    let published = file(TITLE).await;
-    let _in_moderation = file("Заборонити все").await;
-    staff
-        .publish_petition(pb::PublishPetitionRequest {
-            request_id: uuid::Uuid::now_v7().to_string(),
-            petition_id: published.clone(),
+            title: "Заборонити все".into(),
+            text: "Текст, який бачать лише модератори.".into(),
+            category: "other".into(),
         })
         .await
         .unwrap();
+    association
+        .wait_verified(node.code, node.log_size(), Duration::from_secs(30))
+        .await;
 
     let screenshots = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .parent()
@@ -128,14 +105,16 @@ async fn a_resident_finds_signs_in_and_signs_a_petition_in_chromium() {
         .join("portal-screenshots");
     let script = repo().join("tests/system/browser/portal.mjs");
     let run = tokio::time::timeout(
-        Duration::from_secs(180),
+        BROWSER_TIMEOUT,
         tokio::process::Command::new("node")
             .arg(&script)
             .env("PORTAL_URL", &origin)
+            .env("DASHBOARD_URL", association.url())
+            .env("CODE", &code_text)
             .env("CHROMIUM", &chromium)
             .env("SCREENSHOTS", &screenshots)
             .env("TITLE", TITLE)
-            .env("LOGIN", "halyna")
+            .env("THRESHOLD", THRESHOLD.to_string())
             .kill_on_drop(true)
             .output(),
     )
@@ -143,29 +122,72 @@ async fn a_resident_finds_signs_in_and_signs_a_petition_in_chromium() {
     .expect("the browser run ends")
     .expect("node runs the browser script");
     let out = String::from_utf8_lossy(&run.stdout);
-    eprintln!("{out}");
+    eprintln!("{out}{}", String::from_utf8_lossy(&run.stderr));
     assert!(run.status.success() && out.contains("PASS"), "{out}");
 
-    // The node counts the resident's signature.
-    let petition = staff
-        .get_petition(pb::GetPetitionRequest {
-            petition_id: published,
+    // What the browser did is in the node's log and in the national figures.
+    let page = staff
+        .list_petitions(pb::ListPetitionsRequest {
+            page_size: 10,
+            query: "центрального парку".into(),
+            ..Default::default()
         })
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(petition.signature_count, 1);
+    assert_eq!(page.petitions.len(), 1, "{page:?}");
+    let petition = &page.petitions[0];
+    assert_eq!(petition.title, TITLE);
+    assert_eq!(petition.signature_count, THRESHOLD);
+    assert_eq!(petition.status, pb::PetitionStatus::Answered as i32);
+    assert_eq!(petition.answered_on_time, Some(true));
+    assert_eq!(
+        petition.moderated_by.as_ref().map(|a| a.role.as_str()),
+        Some("moderator")
+    );
+    assert_eq!(
+        petition.answered_by.as_ref().map(|a| a.role.as_str()),
+        Some("official")
+    );
+    association
+        .wait_verified(node.code, node.log_size(), Duration::from_secs(30))
+        .await;
+    let figures = association
+        .national()
+        .await
+        .get_municipality(natpb::GetMunicipalityRequest {
+            code: code_text.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .figures
+        .unwrap_or_default();
+    assert_eq!(figures.petitions_answered, 1);
+    assert_eq!(figures.signatures, u64::from(THRESHOLD));
+
     for name in [
-        "portal-list",
-        "portal-petition",
-        "portal-provider",
-        "portal-signed",
-        "portal-english",
+        "portal-list-phone",
+        "portal-filed-phone",
+        "portal-provider-phone",
+        "portal-staff-desktop",
+        "portal-confirm-desktop",
+        "portal-signed-phone",
+        "portal-receipt-check-desktop",
+        "portal-receipt-failed-desktop",
+        "portal-answer-desktop",
+        "portal-answered-phone",
+        "portal-answered-desktop",
+        "portal-english-phone",
     ] {
         let len = std::fs::metadata(screenshots.join(format!("{name}.png")))
             .unwrap_or_else(|e| panic!("{name}.png: {e}"))
             .len();
         assert!(len > 5_000, "{name}.png is {len} bytes");
     }
-    running.shutdown().await;
+    drop(staff);
+    provider.stop().await;
+    association.shutdown().await;
+    let mut node = node;
+    node.stop().await;
 }

@@ -5,7 +5,7 @@
 import { GrpcError } from '../grpc-web.js';
 import { fmt, t, tOr } from '../i18n.js';
 import { href, withParams } from '../route.js';
-import { PALETTE, barsOption, chart, dataTable, figures, h, select } from '../ui.js';
+import { PALETTE, barsOption, chart, dataTable, figures, h, select, updateFigures } from '../ui.js';
 import { areaFigureItems, hromadaTitle, oblastTitle } from './common.js';
 import { WEEK_CHOICES, describeWeeks, weeklyChart, weeklyTable } from './trends.js';
 
@@ -146,5 +146,36 @@ export async function hromada({ api, route }) {
       ],
       rows: f.dialoguesByKind ?? [],
     }));
-  return { element, title };
+  // The figures follow each live update that names this hromada at once (one call, one in
+  // flight; an update arriving meanwhile is read after it); the rest of the view follows with
+  // the dashboard's throttled refresh.
+  let reading = false;
+  let again = false;
+  const follow = async () => {
+    if (reading) {
+      again = true;
+      return;
+    }
+    reading = true;
+    try {
+      do {
+        again = false;
+        const fresh = await api.municipality(code);
+        const values = Object.fromEntries(areaFigureItems(fresh.figures ?? {})
+          .map((item) => [item.key, { value: item.value, kind: item.kind ?? 'int' }]));
+        updateFigures(element, values);
+      } while (again);
+    } catch (e) {
+      console.warn('hromada figures not refreshed', e);
+    } finally {
+      reading = false;
+    }
+  };
+  return {
+    element,
+    title,
+    onUpdate(update) {
+      if ((update.municipalities ?? []).includes(code)) follow();
+    },
+  };
 }

@@ -1,0 +1,102 @@
+// The page's few DOM helpers: elements built from data (text is only ever set as text, never
+// parsed as markup), the main region, dates in Kyiv, and the confirmation every staff action
+// goes through.
+
+import { lang, t } from './i18n.js';
+
+export const main = document.getElementById('main');
+
+/** An element with attributes and children (strings become text, never markup). */
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v !== undefined && v !== null && v !== false) node.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat(Infinity)) {
+    if (c === undefined || c === null || c === false) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return node;
+}
+
+/** Widths from data attributes (the policy allows no inline styles). */
+export function applyWidths(root) {
+  for (const bar of root.querySelectorAll('[data-width]')) bar.style.width = `${bar.dataset.width}%`;
+}
+
+/** Shows `children` as the page's main content. */
+export function show(...children) {
+  main.replaceChildren(...children);
+  applyWidths(main);
+  main.setAttribute('aria-busy', 'false');
+}
+
+const locale = () => (lang() === 'en' ? 'en-GB' : 'uk-UA');
+
+/** A protobuf Timestamp as a date in Kyiv. */
+export function formatDate(ts) {
+  if (!ts) return '';
+  return new Date(Number(ts.seconds) * 1000).toLocaleDateString(locale(), { timeZone: 'Europe/Kyiv' });
+}
+
+/** A civil date `YYYY-MM-DD` as the reader's language writes it. */
+export function formatCivil(text) {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(text ?? '')) return '';
+  const [y, m, d] = text.split('-').map(Number);
+  return new Date(Date.UTC(y, m - 1, d, 12)).toLocaleDateString(locale(), { timeZone: 'UTC' });
+}
+
+/** Today's civil date in Kyiv, `YYYY-MM-DD`. */
+export function todayInKyiv() {
+  return new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Kyiv', year: 'numeric', month: '2-digit', day: '2-digit' })
+    .format(new Date());
+}
+
+/** Whether the civil date `due` has passed in Kyiv (a deadline's day counts as on time). */
+export function isPast(due) {
+  return /^\d{4}-\d{2}-\d{2}$/.test(due ?? '') && todayInKyiv() > due;
+}
+
+/**
+ * Asks the person to confirm an action, saying what the log will record. Resolves to true only
+ * when they confirm; Escape and Cancel resolve to false. Focus returns to where it was.
+ */
+export function confirmAction(what, lines) {
+  return new Promise((resolve) => {
+    const before = document.activeElement;
+    const confirm = el('button', { type: 'button', id: 'confirm' }, t('confirm'));
+    const cancel = el('button', { type: 'button', class: 'secondary', id: 'cancel' }, t('cancel'));
+    const dialog = el('dialog', { 'aria-labelledby': 'confirm-title', id: 'confirm-dialog' },
+      el('h2', { id: 'confirm-title' }, what),
+      el('p', {}, t('willRecord')),
+      el('ul', {}, lines.map((line) => el('li', {}, line))),
+      el('p', { class: 'meta' }, t('cannotUndo')),
+      el('div', { class: 'actions' }, confirm, cancel));
+    const finish = (answer) => {
+      dialog.close();
+      dialog.remove();
+      if (before instanceof HTMLElement) before.focus();
+      resolve(answer);
+    };
+    confirm.addEventListener('click', () => finish(true));
+    cancel.addEventListener('click', () => finish(false));
+    dialog.addEventListener('cancel', (e) => {
+      e.preventDefault();
+      finish(false);
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+    confirm.focus();
+  });
+}
+
+/** A UUIDv7 for a command's request id (a retry sends the same one). */
+export function uuidv7() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  const ms = BigInt(Date.now());
+  for (let i = 0; i < 6; i += 1) bytes[i] = Number((ms >> BigInt(8 * (5 - i))) & 0xffn);
+  bytes[6] = (bytes[6] & 0x0f) | 0x70;
+  bytes[8] = (bytes[8] & 0x3f) | 0x80;
+  const hex = [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}

@@ -1,0 +1,152 @@
+// The council staff's console, by the roles of who is signed in: moderators see the petitions
+// awaiting moderation with each one's deadline (2 working days) and publish or reject them;
+// officials see the petitions that reached their threshold and those under consideration, with
+// the answer deadline (the statute's working days) and what is late, start consideration and
+// answer. Every action first shows what the log will record and waits for a confirmation.
+
+import { CALL, reason } from './api.js';
+import { confirmAction, el, formatCivil, formatDate, isPast, main, show, uuidv7 } from './dom.js';
+import { categoryName, t } from './i18n.js';
+
+/** Most petitions one queue shows. */
+const QUEUE_PAGE = 100;
+const AWAITING_MODERATION = 1;
+const THRESHOLD_REACHED = 4;
+const UNDER_CONSIDERATION = 6;
+/** The domain's bounds (services/domain/src/petition.rs). */
+const REASON_LEN_MAX = 2_000;
+const RESPONSE_LEN_MAX = 20_000;
+const RESPONDER_LEN_MAX = 200;
+
+async function queue(ctx, statuses) {
+  const page = await ctx.node.listPetitions({ pageSize: QUEUE_PAGE, statuses }, CALL);
+  // Oldest first: the nearest deadline on top.
+  return page.petitions.reverse();
+}
+
+function due(label, date) {
+  if (!date) return null;
+  const late = isPast(date);
+  return el('p', { class: late ? 'due late' : 'due' },
+    `${label}: ${formatCivil(date)}`, late ? el('strong', {}, ` · ${t('overdue')}`) : '');
+}
+
+/** Runs a confirmed command; shows its outcome in `box` and reloads the console on success. */
+async function act(ctx, box, what, lines, call, reload) {
+  if (!(await confirmAction(what, lines))) return;
+  box.replaceChildren(el('p', {}, t('recording')));
+  try {
+    const result = await call();
+    await reload(el('p', { class: 'notice', id: 'done' }, t('recorded')(what, String(result.firstSeq))));
+  } catch (e) {
+    box.replaceChildren(el('p', { class: 'error' }, t('failed')(reason(e))));
+  }
+}
+
+function moderationItem(ctx, p, reload) {
+  const box = el('div', { 'aria-live': 'polite' });
+  const reasonId = `reason-${p.petitionId}`;
+  const rejectReason = el('textarea', { id: reasonId, rows: '3', maxlength: String(REASON_LEN_MAX) });
+  const publish = el('button', { type: 'button', 'data-action': 'publish' }, t('publish'));
+  const reject = el('button', { type: 'button', class: 'secondary', 'data-action': 'reject' }, t('reject'));
+  const title = p.title || '—';
+  publish.addEventListener('click', () => act(ctx, box, t('publishWhat')(title),
+    [t('recordsPublished'), t('recordsActor')(t('roles').moderator)],
+    () => ctx.node.publishPetition({ requestId: uuidv7(), petitionId: p.petitionId }, CALL), reload));
+  reject.addEventListener('click', () => {
+    const why = rejectReason.value.trim();
+    if (!why) {
+      box.replaceChildren(el('p', { class: 'error' }, t('reasonNeeded')));
+      rejectReason.focus();
+      return;
+    }
+    act(ctx, box, t('rejectWhat')(title), [t('recordsRejected'), t('recordsReason')(why), t('recordsActor')(t('roles').moderator)],
+      () => ctx.node.rejectPetition({ requestId: uuidv7(), petitionId: p.petitionId, reason: why }, CALL), reload);
+  });
+  return el('li', { 'data-petition': p.petitionId },
+    el('h3', {}, title),
+    el('p', { class: 'meta' }, `${categoryName(p.category)} · ${t('filedAt')}: ${formatDate(p.filedAt)}`),
+    due(t('moderationDue'), p.moderationDue),
+    el('p', { class: 'petition-text' }, p.text),
+    el('p', { class: 'field' }, el('label', { for: reasonId }, t('rejectReason')), rejectReason),
+    el('div', { class: 'actions' }, publish, reject),
+    box);
+}
+
+function considerationItem(ctx, p, reload) {
+  const box = el('div', { 'aria-live': 'polite' });
+  const title = p.title || '—';
+  const head = [
+    el('h3', {}, el('a', { href: `#/petition/${p.petitionId}` }, title)),
+    el('p', { class: 'meta' }, `${t('status')[p.status]} · ${t('signatures')(p.signatureCount, p.signatureThreshold)}`),
+    due(t('answerDue'), p.answerDue),
+  ];
+  if (p.status === THRESHOLD_REACHED) {
+    const start = el('button', { type: 'button', 'data-action': 'consider' }, t('startConsideration'));
+    start.addEventListener('click', () => act(ctx, box, t('considerWhat')(title),
+      [t('recordsConsideration'), t('recordsActor')(t('roles').official)],
+      () => ctx.node.startConsideration({ requestId: uuidv7(), petitionId: p.petitionId }, CALL), reload));
+    return el('li', { 'data-petition': p.petitionId }, ...head, el('div', { class: 'actions' }, start), box);
+  }
+  const id = (name) => `${name}-${p.petitionId}`;
+  const decision = el('select', { id: id('decision') },
+    [1, 2, 3].map((d) => el('option', { value: String(d) }, t('decision')[d])));
+  const response = el('textarea', { id: id('response'), rows: '6', maxlength: String(RESPONSE_LEN_MAX) });
+  const responder = el('input', { id: id('responder'), maxlength: String(RESPONDER_LEN_MAX), value: t('defaultResponder') });
+  const answer = el('button', { type: 'button', 'data-action': 'answer' }, t('answerButton'));
+  answer.addEventListener('click', () => {
+    const text = response.value.trim();
+    const who = responder.value.trim();
+    if (!text || !who) {
+      box.replaceChildren(el('p', { class: 'error' }, t('answerNeeded')));
+      (text ? responder : response).focus();
+      return;
+    }
+    const chosen = Number(decision.value);
+    const lateNote = isPast(p.answerDue) ? [t('recordsLate')] : [t('recordsOnTime')];
+    act(ctx, box, t('answerWhat')(title),
+      [t('recordsAnswer')(t('decision')[chosen]), t('recordsResponder')(who), t('recordsText')(text), ...lateNote, t('recordsActor')(t('roles').official)],
+      () => ctx.node.answerPetition({ requestId: uuidv7(), petitionId: p.petitionId, decision: chosen, response: text, responderRole: who }, CALL),
+      reload);
+  });
+  return el('li', { 'data-petition': p.petitionId }, ...head,
+    el('p', { class: 'field' }, el('label', { for: id('decision') }, t('decisionLabel')), decision),
+    el('p', { class: 'field' }, el('label', { for: id('response') }, t('responseLabel')), response),
+    el('p', { class: 'field' }, el('label', { for: id('responder') }, t('responderLabel')), responder),
+    el('div', { class: 'actions' }, answer),
+    box);
+}
+
+function section(id, title, items, emptyText) {
+  return el('section', { 'aria-labelledby': id },
+    el('h2', { id }, title, ` (${items.length})`),
+    items.length ? el('ul', { class: 'queue' }, items) : el('p', {}, emptyText));
+}
+
+export async function staffView(ctx, isCurrent, notice) {
+  const roles = ctx.who.roles ?? [];
+  if (!ctx.who.signed_in || !roles.length) {
+    const next = `/${location.search}#/staff`;
+    show(el('h1', {}, t('staffTitle')), el('p', {}, t('staffOnly')),
+      ctx.who.signed_in ? '' : el('a', { class: 'button', href: `/auth/sign-in?next=${encodeURIComponent(next)}` }, t('staffSignIn')));
+    return;
+  }
+  const reload = async (message) => {
+    await staffView(ctx, isCurrent, message);
+    main.focus();
+  };
+  const parts = [el('h1', {}, t('staffTitle')), el('p', { class: 'meta' }, t('staffRoles')(roles.map((r) => t('roles')[r] ?? r).join(', ')))];
+  if (notice) parts.push(notice);
+  if (roles.includes('moderator')) {
+    const waiting = await queue(ctx, [AWAITING_MODERATION]);
+    parts.push(section('moderation', t('moderationQueue'), waiting.map((p) => moderationItem(ctx, p, reload)), t('queueEmpty')));
+  }
+  if (roles.includes('official')) {
+    const waiting = await queue(ctx, [THRESHOLD_REACHED, UNDER_CONSIDERATION]);
+    const late = waiting.filter((p) => isPast(p.answerDue)).length;
+    parts.push(el('p', { class: late ? 'error' : 'meta', id: 'late-count' }, t('lateCount')(late)));
+    parts.push(section('consideration', t('considerationQueue'), waiting.map((p) => considerationItem(ctx, p, reload)), t('queueEmpty')));
+  }
+  if (!isCurrent()) return;
+  show(...parts);
+}
