@@ -94,10 +94,9 @@ npm_ci() {
 dashboard_sources_hash() {
   (
     cd "$VIDKRYTO_ROOT"
-    find services/dashboard/src services/dashboard/build.mjs services/dashboard/descriptor.mjs \
+    find services/dashboard/src services/dashboard/build.mjs \
       services/dashboard/package.json services/dashboard/assets.mjs \
-      services/dashboard/package-lock.json proto/vidkryto/national proto/vidkryto/federation \
-      -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
+      services/dashboard/package-lock.json -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
     node --version
   ) | sha256sum | cut -d' ' -f1
 }
@@ -117,7 +116,8 @@ ensure_dashboard() {
 }
 
 # The portal's npm packages and its built pages in services/portal/dist, which nodes serve
-# (`portal_dir`); rebuilt only when what its build reads changed.
+# (`portal_dir`); rebuilt only when what its build reads changed. It shares the dashboard's
+# gRPC-Web client and receipt checker, and their packages: the dashboard's come first.
 ensure_portal() {
   local dir="$VIDKRYTO_ROOT/services/portal"
   npm_ci "$dir" "the portal's"
@@ -127,7 +127,9 @@ ensure_portal() {
     {
       find services/portal/src services/portal/build.mjs services/portal/package.json \
         services/portal/package-lock.json services/dashboard/assets.mjs \
-        services/dashboard/src/receipt.js -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
+        services/dashboard/src/receipt.js services/dashboard/src/receipt-check.js \
+        services/dashboard/src/rpc.js \
+        services/dashboard/package-lock.json -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
       node --version
     } | sha256sum | cut -d' ' -f1
   )"

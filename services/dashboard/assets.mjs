@@ -1,11 +1,32 @@
-// What the dashboard's and the portal's builds share: writing a file with its compressed copies
-// (`x.js.br` at Brotli's best, `x.js.gz` at gzip's best, each only when smaller), which the
-// server sends to browsers that accept them (wire::site): nothing is compressed per request.
+// What the dashboard's and the portal's builds share: bundling a page's code with esbuild (one
+// ES module, no eval), and writing a file with its compressed copies (`x.js.br` at Brotli's best,
+// `x.js.gz` at gzip's best, each only when smaller), which the server sends to browsers that
+// accept them (wire::site): nothing is compressed per request.
 
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
+
+import * as esbuild from 'esbuild';
+
+/** `entry` and what it imports as one minified ES module (bytes); `external`: paths left as imports. */
+export async function bundle(entry, external = []) {
+  const built = await esbuild.build({
+    entryPoints: [entry],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    minify: true,
+    legalComments: 'eof',
+    external,
+    write: false,
+    logLevel: 'warning',
+  });
+  if (built.outputFiles.length !== 1) throw new Error(`esbuild wrote more than one file for ${entry}`);
+  return Buffer.from(built.outputFiles[0].contents);
+}
 
 /** Text files worth compressing, by extension, and the least size that is. */
 const COMPRESSIBLE = /\.(html|js|mjs|css|json|svg|txt|csv)$/;

@@ -4,11 +4,13 @@
 //   dist/assets/<hash>/…             everything else (immutable: the directory is named by the
 //                                    hash of its contents, so a new build gets a new name)
 //
-// No bundler: the sources in src/ are ES modules copied as they are, next to vendored dist
-// files of npm packages (ECharts), the ECharts Ukrainian locale as an ES module, the API's JSON
-// descriptor generated from the .proto files by protobufjs-cli (`pbjs -t json`, read by the
-// page's own eval-free codec, src/protobuf.js), and Ukraine's outline extracted from world-atlas at build time. Nothing is
-// fetched at run time. The output depends only on the inputs: files are written in sorted
+// src/app.js and what it imports (the views, the shared gRPC-Web client src/rpc.js with
+// @bufbuild/protobuf and @connectrpc/connect-web) are bundled by esbuild into one ES module with
+// no eval; beside it, vendored dist files of npm packages (ECharts, loaded by the bundle as its
+// own file so a new release of our code does not resend it), the ECharts Ukrainian locale as an
+// ES module, and Ukraine's outline extracted from world-atlas at build time. The API's codecs
+// come from the association's own descriptor set at run time (/api/descriptor.binpb). Nothing
+// is fetched from elsewhere. The output depends only on the inputs: files are written in sorted
 // order with no timestamps, so the same sources build the same bytes.
 //
 // Every text file of 1 KiB or more also gets compressed copies next to it (`x.js.br` at
@@ -23,8 +25,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { assetDirectory, writeWithCopies } from './assets.mjs';
-import { apiDescriptor } from './descriptor.mjs';
+import { assetDirectory, bundle, writeWithCopies } from './assets.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -49,18 +50,6 @@ function addFile(name, bytes) {
   files.set(name, Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes, 'utf8'));
 }
 
-function sourceFiles(dir, prefix = '') {
-  const names = fs.readdirSync(dir, { withFileTypes: true })
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const found = [];
-  for (const entry of names) {
-    const rel = prefix + entry.name;
-    if (entry.isDirectory()) found.push(...sourceFiles(path.join(dir, entry.name), `${rel}/`));
-    else found.push(rel);
-  }
-  return found;
-}
-
 // 0. Both languages have every string.
 {
   const { DICTIONARIES } = await import(new URL('./src/i18n.js', import.meta.url));
@@ -73,11 +62,12 @@ function sourceFiles(dir, prefix = '') {
   }
 }
 
-// 1. Our sources, except the page itself.
+// 1. Our code, bundled; the style sheet as it is.
 const src = path.join(here, 'src');
-for (const rel of sourceFiles(src)) {
-  if (rel === 'index.html') continue;
-  addFile(rel, fs.readFileSync(path.join(src, rel)));
+{
+  // The vendored files stay files of their own, next to app.js.
+  addFile('app.js', await bundle(path.join(src, 'app.js'), ['./vendor/*']));
+  addFile('style.css', fs.readFileSync(path.join(src, 'style.css')));
 }
 
 // 2. Vendored runtime files.
@@ -91,9 +81,6 @@ addFile('vendor/echarts.esm.min.mjs', fs.readFileSync(pkgFile('echarts/dist/echa
     `// Apache ECharts ${require('echarts/package.json').version}, i18n/langUK-obj.js (Apache-2.0)\n` +
     `export default ${JSON.stringify(locale, null, 1)};\n`);
 }
-
-// 3. The API descriptor, from the .proto files.
-addFile('data/api.json', JSON.stringify(apiDescriptor()));
 
 // 4. Ukraine's outline (GeoJSON) from world-atlas's 1:50m countries.
 {

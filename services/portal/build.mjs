@@ -1,9 +1,10 @@
 // Builds the hromada's portal into dist/, which a node serves (`portal_dir`):
 //
 //   dist/index.html              the page (no-cache), naming the asset directory below
-//   dist/assets/<hash>/app.js    src/app.js and what it imports (@bufbuild/protobuf,
-//                                @connectrpc/connect-web, the receipt checker), bundled by
-//                                esbuild into one ES module with no eval
+//   dist/assets/<hash>/app.js    src/app.js and what it imports (the dashboard's gRPC-Web
+//                                client and receipt checker, with @bufbuild/protobuf and
+//                                @connectrpc/connect-web from ../dashboard/node_modules),
+//                                bundled by esbuild into one ES module with no eval
 //   dist/assets/<hash>/style.css
 //
 // The asset directory is named by the hash of its contents; every text file gets Brotli and
@@ -16,9 +17,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import * as esbuild from 'esbuild';
-
-import { assetDirectory, writeWithCopies } from '../dashboard/assets.mjs';
+import { assetDirectory, bundle, writeWithCopies } from '../dashboard/assets.mjs';
 import { STRINGS } from './src/i18n.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -38,22 +37,11 @@ if (keys(STRINGS.uk) !== keys(STRINGS.en)) {
   throw new Error('src/i18n.js: the Ukrainian and English dictionaries name different strings');
 }
 
-const bundle = await esbuild.build({
-  entryPoints: [path.join(here, 'src/app.js')],
-  bundle: true,
-  format: 'esm',
-  platform: 'browser',
-  target: 'es2022',
-  minify: true,
-  legalComments: 'eof',
-  write: false,
-  logLevel: 'warning',
-});
-if (bundle.outputFiles.length !== 1) throw new Error('esbuild wrote more than app.js');
+const app = await bundle(path.join(here, 'src/app.js'));
 
 /** path in the asset directory → bytes */
 const files = new Map([
-  ['app.js', Buffer.from(bundle.outputFiles[0].contents)],
+  ['app.js', app],
   ['style.css', fs.readFileSync(path.join(here, 'src/style.css'))],
 ]);
 const names = [...files.keys()].sort();

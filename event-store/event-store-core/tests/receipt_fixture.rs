@@ -11,6 +11,9 @@ use event_store_core::checkpoint::{Checkpoint, NoteSigner};
 use event_store_core::merkle::{
     consistency_ranges, inclusion_ranges, leaf_hash, proof_from_leaves, root_from_leaves,
 };
+use event_store_core::{
+    Envelope, EventId, EventTypeCode, LogSeq, SchemaVersion, StreamId, StreamVersion, Timestamp,
+};
 
 const ORIGIN: &str = "vidkryto/UA74040130000074451";
 const WITNESS: &str = "vidkryto-association";
@@ -18,8 +21,28 @@ const WITNESS: &str = "vidkryto-association";
 fn fixture() -> serde_json::Value {
     let node = NoteSigner::from_seed(ORIGIN, [0x11; 32]).unwrap();
     let witness = NoteSigner::from_seed(WITNESS, [0x22; 32]).unwrap();
-    let events: Vec<Vec<u8>> = (1..=7)
-        .map(|i| format!("подія {i}: петиція підписана").into_bytes())
+    let petition = StreamId(uuid::Uuid::from_u128(
+        0x0190_0000_0000_7000_8000_0000_0000_0001,
+    ));
+    // Real envelopes (the checker reads their headers): a petition's signatures, one a position.
+    let events: Vec<Vec<u8>> = (1..=7u64)
+        .map(|i| {
+            Envelope {
+                event_type: EventTypeCode(104),
+                schema_version: SchemaVersion(1),
+                municipality: ORIGIN["vidkryto/".len()..].parse().unwrap(),
+                seq: LogSeq(i),
+                stream_id: petition,
+                stream_version: StreamVersion(i),
+                event_id: EventId(uuid::Uuid::from_u128(
+                    0x0190_0000_0001_7000_8000_0000_0000_0000 + u128::from(i),
+                )),
+                recorded_at: Timestamp(1_790_000_000_000_000 + i as i64 * 1_000_000),
+                payload: format!("подія {i}: петиція підписана").into_bytes(),
+            }
+            .encode()
+            .unwrap()
+        })
         .collect();
     let leaves: Vec<_> = events.iter().map(|e| leaf_hash(e)).collect();
     let note = |size: usize, time: u64| {
@@ -44,6 +67,11 @@ fn fixture() -> serde_json::Value {
             "event": B64.encode(&events[seq as usize - 1]),
             "checkpoint": note(5, 1_790_000_000),
             "inclusion": b64s(proof_from_leaves(&leaves[..5], &inclusion_ranges(seq - 1, 5))),
+            "claim": {
+                "eventType": 104,
+                "streamId": petition.0.to_string(),
+                "eventId": uuid::Uuid::from_u128(0x0190_0000_0001_7000_8000_0000_0000_0000 + u128::from(seq)).to_string(),
+            },
         },
         "newer": {
             "checkpoint": note(7, 1_790_000_060),

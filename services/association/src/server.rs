@@ -359,6 +359,10 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
         .layer(crate::cors::PublicReadsLayer::new(&[<AuditServiceServer<
             AuditApi,
         > as tonic::server::NamedService>::NAME]))
+        // The API's descriptor, from which the dashboard builds its codecs.
+        .layer(wire::intercept::InterceptLayer::new(Some(
+            wire::documents::Documents::with_descriptor(proto::FILE_DESCRIPTOR_SET, Vec::new()),
+        )))
         // `GET`s are the dashboard's; everything else is gRPC or gRPC-Web.
         .layer(wire::intercept::InterceptLayer::new(Some(dashboard)))
         .layer(tonic_web::GrpcWebLayer::new())

@@ -1,14 +1,14 @@
-// The association's national and federation APIs, as the dashboard reads them: messages are
-// encoded and decoded by protobuf.js (this project's own, eval-free) from the JSON descriptor
-// the build generated from the .proto files, and sent over gRPC-Web (grpc-web.js) to the
-// page's own origin. Decoded messages are plain objects with camelCase fields, 64-bit counts
-// as numbers, enums as their names and bytes as lowercase hex.
+// The association's national and federation APIs, as the dashboard reads them, through the
+// shared client (rpc.js: @bufbuild/protobuf codecs built from the association's own descriptor
+// set, @connectrpc/connect-web over gRPC-Web to the page's own origin). Replies reach the views
+// as plain objects (`plain`): camelCase fields, 64-bit counts as numbers, enums as their names
+// and bytes as lowercase hex.
 
-import { call, unary } from './grpc-web.js';
-import { Schema } from './protobuf.js';
+import { CALL_TIMEOUT_MS, loadRegistry, plain, service, serviceClient } from './rpc.js';
 
 const NATIONAL = 'vidkryto.national.v1.NationalService';
 const FEDERATION = 'vidkryto.federation.v1.FederationService';
+const AUDIT = 'vidkryto.audit.v1.AuditService';
 /** Hromadas per ListMunicipalities page (the API's maximum). */
 const MUNICIPALITY_PAGE = 500;
 /** Nodes per ListNodes page (the API's maximum). */
@@ -17,45 +17,37 @@ const NODE_PAGE = 2000;
 const PAGES_MAX = 20;
 
 export class Api {
-  /** @param schema the APIs' types (protobuf.js `Schema`) */
-  constructor(schema) {
-    this.schema = schema;
+  /** @param registry the API's types (a @bufbuild/protobuf registry) */
+  constructor(registry) {
+    this.services = new Map([NATIONAL, FEDERATION].map((name) => [name, {
+      desc: service(registry, name),
+      client: serviceClient(registry, name),
+    }]));
+    /** The audit API's own client (its messages as they are): receipts are checked with it. */
+    this.audit = serviceClient(registry, AUDIT);
   }
 
   static async load(descriptorUrl) {
-    const response = await fetch(descriptorUrl);
-    if (!response.ok) throw new Error(`failed to load ${descriptorUrl}: HTTP ${response.status}`);
-    return new Api(new Schema(await response.json()));
+    return new Api(await loadRegistry(descriptorUrl));
   }
 
-  method(service, name) {
-    return this.schema.method(service, name);
+  /** The method `name` of `serviceName` and the client that calls it. */
+  method(serviceName, name) {
+    const found = this.services.get(serviceName);
+    const method = found?.desc.methods.find((m) => m.name === name);
+    if (!method) throw new Error(`the API has no ${serviceName}/${name}`);
+    return { method, call: found.client[method.localName] };
   }
 
-  encode(method, request) {
-    const type = method.requestType;
-    const problem = type.verify(request);
-    if (problem) throw new Error(`bad ${type.name}: ${problem}`);
-    return type.encode(request);
+  async unary(serviceName, name, request = {}, { timeoutMs = CALL_TIMEOUT_MS, signal } = {}) {
+    const { method, call } = this.method(serviceName, name);
+    return plain(method.output, await call(request, { timeoutMs, signal }));
   }
 
-  decode(method, bytes) {
-    return method.responseType.decode(bytes);
-  }
-
-  async unary(service, name, request = {}, options = {}) {
-    const method = this.method(service, name);
-    const bytes = await unary(`/${service}/${name}`, this.encode(method, request), options);
-    return this.decode(method, bytes);
-  }
-
-  /** A server stream: `onMessage` gets each decoded message; resolves when it ends cleanly. */
-  stream(service, name, request, onMessage, { signal } = {}) {
-    const method = this.method(service, name);
-    return call(`/${service}/${name}`, this.encode(method, request), {
-      signal,
-      onMessage: (bytes) => onMessage(this.decode(method, bytes)),
-    });
+  /** A server stream: `onMessage` gets each message; resolves when it ends cleanly. */
+  async stream(serviceName, name, request, onMessage, { signal } = {}) {
+    const { method, call } = this.method(serviceName, name);
+    for await (const message of call(request, { signal })) onMessage(plain(method.output, message));
   }
 
   // The national projections.

@@ -15,9 +15,10 @@ import { hromada } from './views/hromada.js';
 import { leaderboard } from './views/leaderboard.js';
 import { oblast, oblasts } from './views/oblasts.js';
 import { overview } from './views/overview.js';
+import { receipt } from './views/receipt.js';
 import { trends } from './views/trends.js';
 
-const VIEWS = { overview, trends, answers, leaderboard, oblasts, oblast, hromada, federation };
+const VIEWS = { overview, trends, answers, leaderboard, oblasts, oblast, hromada, federation, receipt };
 /** The navigation's entries, and the view each highlights. */
 const NAV = [
   ['overview', 'overview'],
@@ -26,6 +27,7 @@ const NAV = [
   ['leaderboard', 'leaderboard'],
   ['oblasts', 'oblasts', 'oblast', 'hromada'],
   ['federation', 'federation'],
+  ['receipt', 'receipt'],
 ];
 /** The least time between two re-renders of a view on live updates. */
 const REFRESH_MIN_MS = 3_000;
@@ -217,6 +219,8 @@ async function navigate({ route = parseHash(window.location.hash), focusHeading 
 /** Re-renders the current view with fresh data (live updates), unless a navigation overtakes it. */
 async function refresh() {
   const seq = state.seq;
+  // A view that does not follow live updates (a form being filled) stays as it is.
+  if (state.view?.still) return;
   const active = document.activeElement;
   if (active && (active.tagName === 'SELECT' || active.tagName === 'INPUT')) {
     // Someone is choosing: do not pull the control from under them; try again shortly.
@@ -293,7 +297,7 @@ async function start() {
   setLanguage(chosenLanguage(parseHash(window.location.hash)));
   renderShell(parseHash(window.location.hash));
   try {
-    state.api = await Api.load(new URL('./data/api.json', import.meta.url));
+    state.api = await Api.load('/api/descriptor.binpb');
   } catch (error) {
     showError(error, parseHash(window.location.hash));
     return;

@@ -8,7 +8,9 @@
 // A receipt (JSON, `vidkryto-receipt/v1`):
 //   { format, origin, seq, event: base64(the event's canonical bytes),
 //     checkpoint: the signed note (the node's signature and the witness's cosignature),
-//     inclusion: [base64(hash), …] (RFC 6962 inclusion proof of leaf seq - 1) }
+//     inclusion: [base64(hash), …] (RFC 6962 inclusion proof of leaf seq - 1),
+//     claim: optional, what the receipt proves: { eventType, streamId, eventId }, each checked
+//            against the event's own header (e.g. 104, the petition, the signing request's id) }
 //
 // verifyReceipt(receipt, keys) checks: the node's signature on the checkpoint, by the key named
 // by the checkpoint's origin; the witness's cosignature (C2SP tlog-cosignature); and that the
@@ -244,7 +246,71 @@ export async function verifyReceipt(receipt, keys) {
   if (!(await inclusionHolds(leaf, BigInt(receipt.seq - 1), checkpoint.size, proof, checkpoint.root))) {
     fail('proof', `event ${receipt.seq} is not in the checkpoint of ${checkpoint.size} events`);
   }
-  return { origin: checkpoint.origin, seq: receipt.seq, size: checkpoint.size, cosignedAt: checkpoint.cosignedAt, leaf };
+  // What the event is, from its own bytes: its position and hromada must be the receipt's, and
+  // what the receipt claims it proves (e.g. this resident's signature of this petition) must be
+  // what it is.
+  const header = decodeEnvelopeHeader(event);
+  if (header.seq !== BigInt(receipt.seq)) fail('event', `the event says it is no. ${header.seq}, the receipt no. ${receipt.seq}`);
+  if (`vidkryto/${header.municipality}` !== checkpoint.origin) {
+    fail('event', `the event is of ${header.municipality}, the log of ${checkpoint.origin}`);
+  }
+  const claim = receipt.claim;
+  if (claim !== undefined) {
+    if (!claim || typeof claim !== 'object') fail('format', 'the receipt\'s claim is malformed');
+    for (const [field, expected] of [['eventType', claim.eventType], ['streamId', claim.streamId], ['eventId', claim.eventId]]) {
+      if (expected !== undefined && header[field] !== expected) {
+        fail('claim', `the event's ${field} is ${header[field]}, not ${expected} as the receipt claims`);
+      }
+    }
+  }
+  return { origin: checkpoint.origin, seq: receipt.seq, size: checkpoint.size, cosignedAt: checkpoint.cosignedAt, leaf, event: header };
+}
+
+/** Reads a postcard varint of at most `bits` bits at `at`; rejects overlong and too-wide forms. */
+function varint(bytes, at, bits) {
+  let value = 0n;
+  for (let i = 0; i < Math.ceil(bits / 7); i += 1) {
+    if (at.i >= bytes.length) fail('event', 'the event ends inside a number');
+    const byte = bytes[at.i];
+    at.i += 1;
+    value |= BigInt(byte & 0x7f) << BigInt(7 * i);
+    if ((byte & 0x80) === 0) {
+      if (i > 0 && byte === 0) fail('event', 'the event has an overlong number');
+      if (value >= 1n << BigInt(bits)) fail('event', 'a number of the event is out of range');
+      return value;
+    }
+  }
+  return fail('event', 'a number of the event is too long');
+}
+
+function uuid(bytes, at) {
+  if (at.i + 16 > bytes.length) fail('event', 'the event ends inside an id');
+  const hex = [...bytes.subarray(at.i, at.i + 16)].map((b) => b.toString(16).padStart(2, '0')).join('');
+  at.i += 16;
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/**
+ * The header of an event's canonical bytes (event-store/FORMAT.md, "The envelope": fields 1 to
+ * 9; the payload is left as it is): { eventType, schemaVersion, municipality, seq (BigInt),
+ * streamId, streamVersion (BigInt), eventId, recordedAt (Date) }.
+ */
+export function decodeEnvelopeHeader(bytes) {
+  if (bytes[0] !== 1) fail('event', 'the event is not of envelope version 1');
+  const at = { i: 1 };
+  const eventType = Number(varint(bytes, at, 16));
+  const schemaVersion = Number(varint(bytes, at, 16));
+  const length = Number(varint(bytes, at, 32));
+  if (length > 64 || at.i + length > bytes.length) fail('event', "the event's hromada code is malformed");
+  const municipality = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(at.i, at.i + length));
+  at.i += length;
+  const seq = varint(bytes, at, 64);
+  const streamId = uuid(bytes, at);
+  const streamVersion = varint(bytes, at, 64);
+  const eventId = uuid(bytes, at);
+  const zigzag = varint(bytes, at, 64);
+  const micros = (zigzag >> 1n) ^ -(zigzag & 1n);
+  return { eventType, schemaVersion, municipality, seq, streamId, streamVersion, eventId, recordedAt: new Date(Number(micros / 1000n)) };
 }
 
 /** Checks the newer checkpoint `note` and that it extends the receipt's (`proof`: consistency). */

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 
-import { ReceiptError, verifyNewer, verifyReceipt } from '../src/receipt.js';
+import { ReceiptError, decodeEnvelopeHeader, verifyNewer, verifyReceipt } from '../src/receipt.js';
 
 const fixture = JSON.parse(readFileSync(new URL('./fixtures/receipt.json', import.meta.url), 'utf8'));
 const keys = { nodeKey: fixture.node_key, witnessKey: fixture.witness_key };
@@ -32,6 +32,33 @@ test('a receipt the node issued verifies: event 3 in the cosigned checkpoint of 
   assert.equal(proved.size, 5n);
   assert.equal(proved.origin, 'vidkryto/UA74040130000074451');
   assert.equal(proved.cosignedAt.toISOString(), new Date(1_790_000_000_000).toISOString());
+  // What the event is, read from its own bytes.
+  assert.equal(proved.event.eventType, 104);
+  assert.equal(proved.event.seq, 3n);
+  assert.equal(proved.event.municipality, 'UA74040130000074451');
+  assert.equal(proved.event.streamId, fixture.receipt.claim.streamId);
+  assert.equal(proved.event.eventId, fixture.receipt.claim.eventId);
+  assert.equal(proved.event.recordedAt.toISOString(), new Date(1_790_000_003_000).toISOString());
+});
+
+test('a receipt that claims another event than it proves is refused', async () => {
+  for (const [field, value] of [['eventType', 105], ['streamId', '0190abcd-0000-7000-8000-000000000001'],
+    ['eventId', '0190abcd-0000-7000-8000-000000000002']]) {
+    const other = copy();
+    other.claim[field] = value;
+    await refused(verifyReceipt(other, keys), 'claim');
+  }
+  const odd = copy();
+  odd.claim = 'mine';
+  await refused(verifyReceipt(odd, keys), 'format');
+});
+
+test('an envelope header that is cut, overlong or not version 1 is refused', () => {
+  const bytes = Uint8Array.from(atob(fixture.receipt.event), (c) => c.charCodeAt(0));
+  assert.equal(decodeEnvelopeHeader(bytes).eventType, 104);
+  for (const bad of [bytes.slice(0, 10), Uint8Array.of(2, ...bytes.slice(1)), Uint8Array.of(1, 0xe8, 0x80, 0x00)]) {
+    assert.throws(() => decodeEnvelopeHeader(bad), (e) => e instanceof ReceiptError && e.code === 'event');
+  }
 });
 
 test('a newer checkpoint that extends the receipt\'s verifies; one that does not is refused', async () => {

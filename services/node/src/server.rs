@@ -241,7 +241,7 @@ async fn start_on<B: Backend>(
         .layer(wire::compress::grpc_web_gzip())
         .layer(wire::intercept::InterceptLayer::new(web_sign_in))
         .layer(wire::intercept::InterceptLayer::new(Some(
-            crate::pages::ApiPages::new(&settings.municipality.to_string(), association),
+            crate::pages::documents(&settings.municipality.to_string(), association),
         )))
         .layer(wire::intercept::InterceptLayer::new(Some(portal)))
         .layer(tonic_web::GrpcWebLayer::new())

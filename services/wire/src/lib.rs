@@ -23,6 +23,7 @@
 //! its headers or subject alone (the relay reconciles on bodies and logs headers only).
 
 pub mod compress;
+pub mod documents;
 pub mod intercept;
 mod secret_file;
 pub mod site;

@@ -2,14 +2,13 @@
 // cosigned"), its figures, its weekly timeline, its action-plan milestones by IRM status and
 // one by one (due date, status, overdue), and its dialogues by kind.
 
-import { GrpcError } from '../grpc-web.js';
 import { fmt, t, tOr } from '../i18n.js';
+import { Code, ConnectError } from '../rpc.js';
 import { href, withParams } from '../route.js';
 import { PALETTE, barsOption, chart, dataTable, figures, h, select, updateFigures } from '../ui.js';
 import { areaFigureItems, hromadaTitle, oblastTitle } from './common.js';
 import { WEEK_CHOICES, describeWeeks, weeklyChart, weeklyTable } from './trends.js';
 
-const NOT_FOUND = 5;
 const TIMELINE = ['petitions_filed', 'petitions_threshold_reached', 'petitions_answered',
   'dialogues_closed', 'contributions', 'milestones_completed'];
 
@@ -50,7 +49,7 @@ export async function hromada({ api, route }) {
   try {
     m = await api.municipality(code);
   } catch (e) {
-    if (e instanceof GrpcError && (e.code === NOT_FOUND || e.code === 3)) return null;
+    if (e instanceof ConnectError && (e.code === Code.NotFound || e.code === Code.InvalidArgument)) return null;
     throw e;
   }
   const [weeks, node, oblasts, milestoneList] = await Promise.all([

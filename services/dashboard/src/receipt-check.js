@@ -1,0 +1,96 @@
+// A receipt checked with what the association serves, for the portal and the dashboard alike:
+// the keys it publishes for the hromada (every key it ever enrolled: a key rotated later still
+// proves what it signed) and its witness key; then, when the log has grown, the newest cosigned
+// checkpoint and that it extends the receipt's (consistency proof). `audit` is a client of
+// `vidkryto.audit.v1.AuditService` (rpc.js). The checks themselves are receipt.js's, in the
+// browser, trusting nothing the server says beyond the keys.
+
+import {
+  RECEIPT_FORMAT, ReceiptError, consistencyHolds, parseNote, verifyCheckpoint, verifyReceipt,
+} from './receipt.js';
+
+/** Options of each call to the association. */
+const CALL = { timeoutMs: 15_000 };
+
+const base64 = (bytes) => btoa(String.fromCharCode(...bytes));
+
+/** The hromada's code in a checkpoint origin `vidkryto/<code>`. */
+export function codeOf(origin) {
+  const match = /^vidkryto\/(UA\d{17})$/.exec(origin ?? '');
+  if (!match) throw new ReceiptError('format', `the receipt is of ${origin}, which is no hromada's log`);
+  return match[1];
+}
+
+/**
+ * The receipt an inclusion proof with its cosigned checkpoint makes (null without one);
+ * `claim`, what it is meant to prove (`{ eventType, streamId, eventId }`), is kept in it and
+ * checked against the event's own bytes whenever it is checked.
+ */
+export function receiptFromProof(proof, claim) {
+  if (!proof.cosignedNote) return null;
+  return {
+    format: RECEIPT_FORMAT,
+    origin: parseNote(proof.cosignedNote).origin,
+    seq: Number(proof.seq),
+    event: base64(proof.envelope),
+    checkpoint: proof.cosignedNote,
+    inclusion: proof.hashes.map(base64),
+    ...(claim ? { claim } : {}),
+  };
+}
+
+/** Most hashes in a consistency proof (a tree of 2^64 leaves needs 128). */
+const CONSISTENCY_LEN_MAX = 128;
+
+/** The first of `keys` (newest first) under which `check(key)` holds, or the newest's failure. */
+async function underSomeKey(keys, check) {
+  let failure;
+  for (const key of keys) {
+    try {
+      return { key, result: await check(key) };
+    } catch (e) {
+      if (!(e instanceof ReceiptError)) throw e;
+      failure ??= e;
+    }
+  }
+  throw failure;
+}
+
+/**
+ * Checks `receipt` against the association's published keys and newest checkpoint. Resolves
+ * to what was proved (receipt.js's result, with `newerSize` when checked against a newer
+ * checkpoint); rejects with a ReceiptError naming the check that failed, or the association's
+ * error. The receipt's checkpoint may be signed by any key the association ever enrolled for
+ * the hromada, but not after that key was revoked; the newest checkpoint by any of them (a key
+ * rotated since still extends the same log).
+ */
+export async function checkWithAssociation(audit, receipt) {
+  if (!receipt || receipt.format !== RECEIPT_FORMAT) throw new ReceiptError('format', `not a ${RECEIPT_FORMAT} receipt`);
+  const code = codeOf(receipt.origin);
+  const published = await audit.listKeys({ code }, CALL);
+  const nodeKeys = published.keys.filter((k) => k.code === code).reverse();
+  if (!nodeKeys.length) throw new ReceiptError('key', `the association publishes no key of ${code}`);
+  const keysOf = (k) => ({ nodeKey: k.vkey, witnessKey: published.witnessVkey });
+  const { result: proved } = await underSomeKey(nodeKeys, async (k) => {
+    const result = await verifyReceipt(receipt, keysOf(k));
+    const revokedAt = Number(k.revokedAtMicros ?? 0) / 1000;
+    if (revokedAt > 0 && result.cosignedAt.getTime() > revokedAt) {
+      throw new ReceiptError('key', `the checkpoint was cosigned after ${code}'s key was revoked`);
+    }
+    return result;
+  });
+  const latest = await audit.getInclusionProof({ code, seq: BigInt(receipt.seq), treeSize: 0n }, CALL);
+  const newerSize = latest.cosignedNote ? parseNote(latest.cosignedNote).size : 0n;
+  if (newerSize <= proved.size) return proved;
+  const { result: newer } = await underSomeKey(nodeKeys, (k) => verifyCheckpoint(latest.cosignedNote, keysOf(k)));
+  const consistency = await audit.getConsistencyProof({ code, oldSize: proved.size, newSize: newer.size }, CALL);
+  const hashes = consistency.hashes;
+  if (hashes.length > CONSISTENCY_LEN_MAX || hashes.some((h) => h.length !== 32)) {
+    throw new ReceiptError('consistency', 'the consistency proof is malformed');
+  }
+  const older = parseNote(receipt.checkpoint);
+  if (!(await consistencyHolds(older.size, newer.size, hashes, older.root, newer.root))) {
+    throw new ReceiptError('consistency', `the checkpoint of ${newer.size} events does not extend the receipt's of ${older.size}`);
+  }
+  return { ...proved, newerSize: newer.size, newerCosignedAt: newer.cosignedAt };
+}
