@@ -151,12 +151,18 @@ struct PetitionFilter {
 
 impl PetitionFilter {
     fn parse(r: &pb::ListPetitionsRequest) -> Result<Self, NodeError> {
+        // Each status at most once: a request cannot make each petition's check long.
+        let mut seen = [false; 8];
         for &status in &r.statuses {
-            match pb::PetitionStatus::try_from(status) {
-                Ok(pb::PetitionStatus::Unspecified) | Err(_) => {
-                    return Err(NodeError::invalid("statuses", "names no petition status"));
-                }
-                Ok(_) => {}
+            let known = match pb::PetitionStatus::try_from(status) {
+                Ok(pb::PetitionStatus::Unspecified) | Err(_) => None,
+                Ok(s) => usize::try_from(s as i32).ok().filter(|&i| i < seen.len()),
+            };
+            let Some(index) = known else {
+                return Err(NodeError::invalid("statuses", "names no petition status"));
+            };
+            if std::mem::replace(&mut seen[index], true) {
+                return Err(NodeError::invalid("statuses", "names a status twice"));
             }
         }
         if r.query.len() > QUERY_LEN_MAX {

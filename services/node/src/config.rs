@@ -90,7 +90,8 @@ pub struct NodeConfig {
     /// directory with an `index.html`, relative to the node's directory); none: no pages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub portal_dir: Option<String>,
-    /// The association's public API as residents' browsers reach it (`https://host[:port]`):
+    /// The association's public API as residents' browsers reach it (`https://host[:port]`;
+    /// `http://` only on loopback):
     /// the portal fetches the checkpoints, proofs and keys of residents' receipts from there,
     /// not from this node. None: the portal shows no receipts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -421,6 +422,16 @@ pub fn association_origin(text: &str) -> anyhow::Result<String> {
     if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
         bail!("{text:?} must be an origin (scheme, host and port), with no path or query");
     }
+    // Receipts fetched in the clear could be rewritten on the way: plain http only on this
+    // machine (development).
+    let loopback = matches!(uri.host(), Some("localhost" | "[::1]"))
+        || uri
+            .host()
+            .and_then(|h| h.parse::<std::net::IpAddr>().ok())
+            .is_some_and(|ip| ip.is_loopback());
+    if scheme == "http" && !loopback {
+        bail!("{text:?}: the association must be reached over https (plain http only on loopback)");
+    }
     Ok(format!("{scheme}://{authority}"))
 }
 
@@ -685,6 +696,8 @@ mod tests {
         );
         for bad in [
             "vidkryto.auc.org.ua",
+            "http://vidkryto.auc.org.ua",
+            "http://10.0.0.5:50100",
             "ftp://host",
             "https://host/path",
             "https://host/?q=1",

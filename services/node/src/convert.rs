@@ -529,6 +529,8 @@ impl From<ContributionView> for pb::Contribution {
                 Some(ContributionResponse::Rejected) => pb::ContributionResponse::Rejected,
             } as i32,
             submitted_at: Some(to_pb_ts(v.submitted_at)),
+            response_reason: v.answer.as_ref().map(|a| a.0.clone()).unwrap_or_default(),
+            answered_at: v.answer.map(|a| to_pb_ts(a.1)),
         }
     }
 }

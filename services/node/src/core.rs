@@ -95,11 +95,17 @@ pub struct ContributionView {
     pub text: Option<String>,
     pub public: bool,
     pub response: Option<ContributionResponse>,
+    /// The council's reason for its response, with when it answered, once answered (and found
+    /// within [`ANSWERS_SCAN_MAX`] events of the page).
+    pub answer: Option<(String, Timestamp)>,
     pub submitted_at: Timestamp,
 }
 
 /// Events of a dialogue read for one page of its contributions.
 pub const CONTRIBUTIONS_SCAN_MAX: u32 = 2_000;
+/// Events read past a page of contributions looking for their answers (which come later in the
+/// dialogue's stream): a call reads a bounded stretch of the log, whatever the dialogue's size.
+pub const ANSWERS_SCAN_MAX: u64 = 20_000;
 
 /// A petition's title and text, and whether they are public.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -832,6 +838,7 @@ impl<B: Backend> NodeCore<B> {
                 text,
                 public,
                 response,
+                answer: None,
                 submitted_at: c.at,
             });
         }
@@ -841,7 +848,51 @@ impl<B: Backend> NodeCore<B> {
         {
             next = Some(last.stream_version.0 + 1);
         }
+        self.find_answers(stream, &rows, &mut views).await?;
         Ok((views, next))
+    }
+
+    /// Fills in the reasons of the answered contributions among `views`, from the answer events
+    /// in `rows` and after them (at most [`ANSWERS_SCAN_MAX`] more events).
+    async fn find_answers(
+        &self,
+        stream: StreamId,
+        rows: &[event_store::EventRow],
+        views: &mut [ContributionView],
+    ) -> Result<(), NodeError> {
+        let mut waiting: std::collections::HashMap<ContributionId, usize> = views
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.response.is_some())
+            .map(|(i, v)| (v.id, i))
+            .collect();
+        let take = |rows: &[event_store::EventRow],
+                    waiting: &mut std::collections::HashMap<ContributionId, usize>,
+                    views: &mut [ContributionView]|
+         -> Result<(), NodeError> {
+            for row in rows {
+                if let domain::Event::Dialogue(DialogueEvent::ContributionAnswered(a)) =
+                    open_event(row)?
+                    && let Some(i) = waiting.remove(&a.contribution_id)
+                {
+                    views[i].answer = Some((a.reason, a.at));
+                }
+            }
+            Ok(())
+        };
+        take(rows, &mut waiting, views)?;
+        let mut from = rows.last().map_or(1, |r| r.stream_version.0 + 1);
+        let stop = from.saturating_add(ANSWERS_SCAN_MAX);
+        while !waiting.is_empty() && from < stop {
+            let more = self
+                .log()
+                .read_stream(stream, StreamVersion(from), CONTRIBUTIONS_SCAN_MAX)
+                .await?;
+            let Some(last) = more.last() else { break };
+            from = last.stream_version.0 + 1;
+            take(&more, &mut waiting, views)?;
+        }
+        Ok(())
     }
 
     /// A plan's view, with every milestone's title and whether it is overdue today (Kyiv).

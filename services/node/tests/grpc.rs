@@ -825,7 +825,7 @@ async fn a_dialogues_contributions_list_in_pages_with_text_as_public_as_it_is() 
                 dialogue_id: dialogue.clone(),
                 contribution_id: id.clone(),
                 response: response as i32,
-                reason: "Розглянуто.".into(),
+                reason: format!("Розглянуто {n}."),
             })
             .await
             .unwrap();
@@ -875,6 +875,13 @@ async fn a_dialogues_contributions_list_in_pages_with_text_as_public_as_it_is() 
             pb::ContributionResponse::Rejected as i32,
             pb::ContributionResponse::Unspecified as i32
         ]
+    );
+    // Each answer with its reason and time, the rejected one's too (its text stays private).
+    assert_eq!(
+        seen.iter()
+            .map(|c| (c.response_reason.as_str(), c.answered_at.is_some()))
+            .collect::<Vec<_>>(),
+        vec![("Розглянуто 0.", true), ("Розглянуто 1.", true), ("", false)]
     );
     // One who may answer reads every text.
     let mut texts = Vec::new();
@@ -1028,6 +1035,13 @@ async fn petitions_list_by_status_category_and_words_and_text_stays_private_in_s
         (
             pb::ListPetitionsRequest {
                 statuses: vec![99],
+                ..Default::default()
+            },
+            "statuses",
+        ),
+        (
+            pb::ListPetitionsRequest {
+                statuses: vec![3, 4, 3],
                 ..Default::default()
             },
             "statuses",

@@ -1,12 +1,16 @@
 // The hromada's portal, on the node's own origin: residents' petitions (search, filters, one
 // petition with its statute and answer, signing with a receipt checked in the browser, filing),
-// checking a kept receipt, and the council staff's console by role. Routes live in the URL's
+// public dialogues, the OGP Local action plan, checking a kept receipt, and the council staff's
+// console by role (officials also run dialogues on their pages, the coordinator reports
+// progress on the plan's). Routes live in the URL's
 // hash; a reply to a navigation the person has already left is dropped.
 
 import { connect, reason, session } from './api.js';
 import { el, main, show } from './dom.js';
 import { lang, t } from './i18n.js';
+import { dialogueView, dialoguesView } from './dialogues.js';
 import { listView, newPetitionView, petitionView } from './petitions.js';
+import { planView, plansView } from './plans.js';
 import { receiptPage } from './receipts.js';
 import { staffView } from './staff.js';
 
@@ -19,17 +23,23 @@ function header(who) {
     box.replaceChildren();
   }
   const nav = document.getElementById('nav');
-  const links = [['#/', 'petitions'], ['#/receipt', 'receipt']];
+  const links = [['#/', 'petitions'], ['#/dialogues', 'dialogues'], ['#/plans', 'plans'], ['#/receipt', 'receipt']];
   if (who.signed_in && (who.roles ?? []).length) links.push(['#/staff', 'staff']);
   nav.replaceChildren(...links.map(([href, key]) => el('a', { href, 'data-route': key }, t('nav')[key])));
   const other = lang() === 'en' ? 'uk' : 'en';
   const switcher = document.getElementById('lang');
   switcher.textContent = other === 'en' ? 'English' : 'Українська';
   switcher.setAttribute('lang', other);
-  switcher.href = `?lang=${other}${location.hash}`;
+  languageLink();
   document.documentElement.lang = lang();
   for (const node of document.querySelectorAll('[data-t]')) node.textContent = t(node.dataset.t);
   document.title = t('title');
+}
+
+/** The language switch leads to this same page in the other language. */
+function languageLink() {
+  const other = lang() === 'en' ? 'uk' : 'en';
+  document.getElementById('lang').href = `?lang=${other}${location.hash}`;
 }
 
 /** Marks the navigation link of the current page. */
@@ -48,6 +58,7 @@ async function route(ctx) {
   const mine = navigation;
   const isCurrent = () => mine === navigation;
   main.setAttribute('aria-busy', 'true');
+  languageLink();
   const hash = location.hash.split('?')[0];
   const petition = /^#\/petition\/([0-9a-f-]{36})$/.exec(hash);
   try {
@@ -57,6 +68,18 @@ async function route(ctx) {
     } else if (hash === '#/new') {
       markCurrent('petitions');
       newPetitionView(ctx);
+    } else if (hash === '#/dialogues') {
+      markCurrent('dialogues');
+      await dialoguesView(ctx, isCurrent);
+    } else if (/^#\/dialogue\/[0-9a-f-]{36}$/.test(hash)) {
+      markCurrent('dialogues');
+      await dialogueView(ctx, hash.slice('#/dialogue/'.length), isCurrent);
+    } else if (hash === '#/plans') {
+      markCurrent('plans');
+      await plansView(ctx, isCurrent);
+    } else if (/^#\/plan\/[0-9a-f-]{36}$/.test(hash)) {
+      markCurrent('plans');
+      await planView(ctx, hash.slice('#/plan/'.length), isCurrent);
     } else if (hash === '#/receipt') {
       markCurrent('receipt');
       receiptPage(ctx.audit);

@@ -115,7 +115,10 @@ function answerSection(p) {
   ];
 }
 
-export async function petitionView(ctx, id, isCurrent, signedSeq) {
+/** The frozen type code of `petition.signed` (services/domain). */
+const PETITION_SIGNED = 104;
+
+export async function petitionView(ctx, id, isCurrent, signed) {
   let p;
   try {
     p = await ctx.node.getPetition({ petitionId: id }, CALL);
@@ -136,9 +139,9 @@ export async function petitionView(ctx, id, isCurrent, signedSeq) {
     statute(p),
     ...answerSection(p),
   ];
-  if (signedSeq) {
-    outcome.append(el('p', { class: 'notice', id: 'signed' }, t('signed')(String(signedSeq))));
-    parts.push(outcome, await receiptPanel(ctx.audit, ctx.settings.municipality, signedSeq, isCurrent));
+  if (signed) {
+    outcome.append(el('p', { class: 'notice', id: 'signed' }, t('signed')(String(signed.seq))));
+    parts.push(outcome, await receiptPanel(ctx, signed.seq, signed.claim, isCurrent));
     show(...parts);
     return;
   }
@@ -151,9 +154,12 @@ export async function petitionView(ctx, id, isCurrent, signedSeq) {
         button.disabled = true;
         button.textContent = t('signing');
         try {
-          const result = await ctx.node.signPetition({ requestId: uuidv7(), petitionId: id, signerSubject: '' }, CALL);
-          // Shown again with the count as the node now has it, what was recorded and its receipt.
-          await petitionView(ctx, id, isCurrent, result.firstSeq);
+          const requestId = uuidv7();
+          const result = await ctx.node.signPetition({ requestId, petitionId: id, signerSubject: '' }, CALL);
+          // Shown again with the count as the node now has it, what was recorded and its
+          // receipt, which must prove this very signature: the event the node names must be a
+          // petition's signature, of this petition, with this request's id.
+          await petitionView(ctx, id, isCurrent, { seq: result.firstSeq, claim: { eventType: PETITION_SIGNED, streamId: id, eventId: requestId } });
           main.focus();
         } catch (e) {
           outcome.replaceChildren(el('p', { class: 'error' }, t('failed')(reason(e))));

@@ -1,11 +1,12 @@
 // A resident's receipt: made from what the association serves (the event's bytes, its
 // inclusion proof, the checkpoint the node signed and the association cosigned), checked here
-// by the one checker the dashboard also runs (../../dashboard/src/receipt.js: WebCrypto
-// Ed25519 and SHA-256) against the keys the association publishes, never against anything
-// this node says. A receipt kept from before is checked again, and against the newest
-// checkpoint (consistency proof), on the page `#/receipt`.
+// by the one checker the dashboard also runs (../../dashboard/src/receipt-check.js over
+// receipt.js: WebCrypto Ed25519 and SHA-256) against the keys the association publishes, never
+// against anything this node says. A receipt kept from before is checked again, and against the
+// newest checkpoint (consistency proof), on the page `#/receipt`.
 
-import { RECEIPT_FORMAT, ReceiptError, parseNote, verifyNewer, verifyReceipt } from '../../dashboard/src/receipt.js';
+import { checkWithAssociation, receiptFromProof } from '../../dashboard/src/receipt-check.js';
+import { ReceiptError } from '../../dashboard/src/receipt.js';
 
 import { CALL, reason } from './api.js';
 import { el, main, show } from './dom.js';
@@ -17,33 +18,16 @@ const COSIGN_POLL_MS = 1_000;
 /** Largest receipt read from a paste or a file. */
 const RECEIPT_LEN_MAX = 64 * 1024;
 
-const base64 = (bytes) => btoa(String.fromCharCode(...bytes));
 const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 
-/** The hromada's code in a checkpoint origin `vidkryto/<code>`. */
-function codeOf(origin) {
-  const match = /^vidkryto\/(UA\d{17})$/.exec(origin ?? '');
-  if (!match) throw new ReceiptError('format', `the receipt is of ${origin}, which is no hromada's log`);
-  return match[1];
-}
-
 /** The receipt of event `seq` of `code`, once a cosigned checkpoint covers it. */
-export async function fetchReceipt(audit, code, seq, isCurrent = () => true) {
+export async function fetchReceipt(audit, code, seq, claim, isCurrent = () => true) {
   const deadline = Date.now() + COSIGN_WAIT_MS;
   let last;
   while (Date.now() < deadline && isCurrent()) {
     try {
-      const proof = await audit.getInclusionProof({ code, seq: BigInt(seq), treeSize: 0n }, CALL);
-      if (proof.cosignedNote) {
-        return {
-          format: RECEIPT_FORMAT,
-          origin: parseNote(proof.cosignedNote).origin,
-          seq: Number(seq),
-          event: base64(proof.envelope),
-          checkpoint: proof.cosignedNote,
-          inclusion: proof.hashes.map(base64),
-        };
-      }
+      const receipt = receiptFromProof(await audit.getInclusionProof({ code, seq: BigInt(seq), treeSize: 0n }, CALL), claim);
+      if (receipt) return receipt;
     } catch (e) {
       // Until the association has verified the event, the proof does not exist yet.
       last = e;
@@ -53,41 +37,15 @@ export async function fetchReceipt(audit, code, seq, isCurrent = () => true) {
   throw new Error(t('receiptTimeout')(last ? reason(last) : ''));
 }
 
-/**
- * Checks `receipt` against every key the association publishes for its hromada (a key rotated
- * later still proves what it signed) and its witness key; then, when the log has grown, the
- * newest cosigned checkpoint and that it extends the receipt's. Resolves to what was proved,
- * rejects with a ReceiptError (or the association's error).
- */
-export async function checkReceipt(audit, receipt) {
-  if (!receipt || receipt.format !== RECEIPT_FORMAT) throw new ReceiptError('format', `not a ${RECEIPT_FORMAT} receipt`);
-  const code = codeOf(receipt.origin);
-  const published = await audit.listKeys({ code }, CALL);
-  const nodeKeys = published.keys.filter((k) => k.code === code).map((k) => k.vkey);
-  if (!nodeKeys.length) throw new ReceiptError('key', `the association publishes no key of ${code}`);
-  let failure;
-  for (const nodeKey of nodeKeys.reverse()) {
-    const keys = { nodeKey, witnessKey: published.witnessVkey };
-    try {
-      const proved = await verifyReceipt(receipt, keys);
-      const latest = await audit.getInclusionProof({ code, seq: BigInt(receipt.seq), treeSize: 0n }, CALL);
-      const newer = latest.cosignedNote ? parseNote(latest.cosignedNote) : null;
-      if (!newer || newer.size <= proved.size) return proved;
-      const consistency = await audit.getConsistencyProof({ code, oldSize: proved.size, newSize: newer.size }, CALL);
-      return await verifyNewer(receipt, latest.cosignedNote, consistency.hashes.map(base64), keys);
-    } catch (e) {
-      if (!(e instanceof ReceiptError)) throw e;
-      // The first key's reason is the one to show: it is the newest.
-      failure ??= e;
-    }
-  }
-  throw failure;
-}
-
 /** What a check proved, in words. */
 function provedText(proved) {
-  const at = proved.cosignedAt.toLocaleString(document.documentElement.lang === 'en' ? 'en-GB' : 'uk-UA', { timeZone: 'Europe/Kyiv' });
-  const lines = [t('receiptHolds')(proved.seq, proved.origin, String(proved.size), at)];
+  const when = (date) => date.toLocaleString(document.documentElement.lang === 'en' ? 'en-GB' : 'uk-UA', { timeZone: 'Europe/Kyiv' });
+  const at = when(proved.cosignedAt);
+  const { event } = proved;
+  const lines = [
+    t('receiptEvent')(t('eventTypes')[event.eventType] ?? `${event.eventType}`, event.streamId, event.eventId, when(event.recordedAt)),
+    t('receiptHolds')(proved.seq, proved.origin, String(proved.size), at),
+  ];
   if (proved.newerSize !== undefined) lines.push(t('receiptStillHolds')(String(proved.newerSize)));
   return lines;
 }
@@ -96,7 +54,7 @@ function provedText(proved) {
 export async function showCheck(box, audit, receipt) {
   box.replaceChildren(el('p', {}, t('receiptChecking')));
   try {
-    const proved = await checkReceipt(audit, receipt);
+    const proved = await checkWithAssociation(audit, receipt);
     box.replaceChildren(el('div', { class: 'notice', id: 'receipt-ok' },
       el('p', {}, el('strong', {}, t('receiptVerified'))), ...provedText(proved).map((line) => el('p', {}, line))));
     return true;
@@ -121,8 +79,13 @@ export function downloadLink(receipt) {
   return el('a', { class: 'button', id: 'receipt-download', href: URL.createObjectURL(blob), download: name }, t('receiptDownload'));
 }
 
-/** After signing: fetches the receipt of event `seq`, checks it and offers it for download. */
-export async function receiptPanel(audit, code, seq, isCurrent) {
+/**
+ * After signing: fetches the receipt of event `seq` from the association, checks it (also that
+ * it is the event `claim` says) and offers it for download.
+ */
+export async function receiptPanel(ctx, seq, claim, isCurrent) {
+  const { audit } = ctx;
+  const code = ctx.settings.municipality;
   const box = el('div', { id: 'receipt-check', 'aria-live': 'polite' }, el('p', {}, t('receiptWaiting')));
   const panel = el('section', { 'aria-labelledby': 'receipt-title', class: 'receipt' },
     el('h2', { id: 'receipt-title' }, t('receiptTitle')), box);
@@ -132,7 +95,7 @@ export async function receiptPanel(audit, code, seq, isCurrent) {
   }
   (async () => {
     try {
-      const receipt = await fetchReceipt(audit, code, seq, isCurrent);
+      const receipt = await fetchReceipt(audit, code, seq, claim, isCurrent);
       if (!isCurrent()) return;
       const held = await showCheck(box, audit, receipt);
       if (held && isCurrent()) {

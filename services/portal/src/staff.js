@@ -18,10 +18,20 @@ const REASON_LEN_MAX = 2_000;
 const RESPONSE_LEN_MAX = 20_000;
 const RESPONDER_LEN_MAX = 200;
 
+/** Filtered list calls one queue makes at most (each looks at up to 1,000 petitions). */
+const QUEUE_CALLS_MAX = 20;
+
+/** Every petition in `statuses`, following the list's pages; oldest (nearest deadline) first. */
 async function queue(ctx, statuses) {
-  const page = await ctx.node.listPetitions({ pageSize: QUEUE_PAGE, statuses }, CALL);
-  // Oldest first: the nearest deadline on top.
-  return page.petitions.reverse();
+  const found = [];
+  let pageToken = '';
+  for (let call = 0; call < QUEUE_CALLS_MAX; call += 1) {
+    const page = await ctx.node.listPetitions({ pageSize: QUEUE_PAGE, statuses, pageToken }, CALL);
+    found.push(...page.petitions);
+    pageToken = page.nextPageToken;
+    if (!pageToken) return found.reverse();
+  }
+  throw new Error(t('queueTooLong'));
 }
 
 function due(label, date) {
@@ -147,6 +157,11 @@ export async function staffView(ctx, isCurrent, notice) {
     parts.push(el('p', { class: late ? 'error' : 'meta', id: 'late-count' }, t('lateCount')(late)));
     parts.push(section('consideration', t('considerationQueue'), waiting.map((p) => considerationItem(ctx, p, reload)), t('queueEmpty')));
   }
+  // Dialogues and the action plan are run on their own pages.
+  const elsewhere = [];
+  if (roles.includes('official')) elsewhere.push(el('li', {}, el('a', { href: '#/dialogues' }, t('runDialogues'))));
+  if (roles.includes('coordinator')) elsewhere.push(el('li', {}, el('a', { href: '#/plans' }, t('runPlan'))));
+  if (elsewhere.length) parts.push(el('ul', { class: 'elsewhere' }, elsewhere));
   if (!isCurrent()) return;
   show(...parts);
 }

@@ -12,7 +12,8 @@ use http::{Extensions, Request, StatusCode, Version};
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{Predicate, SizeAbove};
 
-/// Replies smaller than this are sent as they are.
+/// Replies known to be smaller than this are sent as they are (a gRPC-Web reply's size is
+/// rarely known ahead, so most are compressed whatever their size).
 const COMPRESS_ABOVE_BYTES: u16 = 1024;
 
 /// Whether a reply is gRPC-Web (a browser's call) or a protobuf document (a page's API
@@ -28,7 +29,7 @@ fn is_grpc_web(_: StatusCode, _: Version, headers: &HeaderMap, _: &Extensions) -
 /// The media type of a protobuf document served to pages (compressed like gRPC-Web).
 pub const PROTOBUF_MEDIA_TYPE: &str = "application/x-protobuf";
 
-/// The compressor: gzip, for gRPC-Web replies above [`COMPRESS_ABOVE_BYTES`].
+/// The compressor: gzip, for gRPC-Web replies not known to be under [`COMPRESS_ABOVE_BYTES`].
 pub fn grpc_web_gzip() -> CompressionLayer<impl Predicate> {
     CompressionLayer::new().gzip(true).compress_when(
         SizeAbove::new(COMPRESS_ABOVE_BYTES)

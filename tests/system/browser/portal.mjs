@@ -27,6 +27,8 @@ const code = process.env.CODE;
 const shots = process.env.SCREENSHOTS;
 const title = process.env.TITLE;
 const threshold = Number(process.env.THRESHOLD);
+const dialogueId = process.env.DIALOGUE;
+const planId = process.env.PLAN;
 const TIMEOUT_MS = 30_000;
 const TABS_MAX = 60;
 /**
@@ -243,8 +245,26 @@ async function run() {
     if (measured.flipped !== 'proof') throw new Error(`a flipped byte fails with ${measured.flipped}, not proof`);
     measured.forged = await checkPasted(checker, JSON.stringify(signedByAnotherKey(receipt)));
     if (measured.forged !== 'signature') throw new Error(`another key's signature fails with ${measured.forged}, not signature`);
+    // A receipt is of one resident's signature: passed off as another record, it fails.
+    if (receipt.claim?.eventType !== 104 || receipt.claim?.streamId !== id) throw new Error(`the receipt claims ${JSON.stringify(receipt.claim)}`);
+    measured.otherClaim = await checkPasted(checker, JSON.stringify({ ...receipt, claim: { ...receipt.claim, eventId: '0190aaaa-0000-7000-8000-000000000001' } }));
+    if (measured.otherClaim !== 'claim') throw new Error(`a receipt claiming another event fails with ${measured.otherClaim}, not claim`);
     await axe(checker, 'a failing receipt');
     await shot(checker, 'portal-receipt-failed-desktop');
+
+    step('the association checks the same receipt as a second party');
+    const second = await person(browser, DESKTOP);
+    await second.goto(`${dashboardUrl}/#/receipt`, { timeout: TIMEOUT_MS });
+    await second.waitForSelector('main[aria-busy="false"] #receipt-form', { timeout: TIMEOUT_MS });
+    await second.fill('#receipt-text', JSON.stringify(receipt));
+    await tabTo(second, 'the check button', () => document.activeElement?.id === 'receipt-submit');
+    await second.keyboard.press('Enter');
+    await second.waitForSelector('#receipt-ok', { timeout: TIMEOUT_MS });
+    await second.fill('#receipt-text', JSON.stringify(flipped(receipt)));
+    await second.click('#receipt-submit');
+    await second.waitForSelector('#receipt-failed[data-reason="proof"]', { timeout: TIMEOUT_MS });
+    await axe(second, "the dashboard's receipt page");
+    await shot(second, 'dashboard-receipt-desktop');
 
     step('an official considers and answers; the dashboard follows');
     const dashboard = await person(browser, DESKTOP);
@@ -293,7 +313,66 @@ async function run() {
     await checker.waitForSelector('#on-time', { timeout: TIMEOUT_MS });
     await shot(checker, 'portal-answered-desktop');
 
+    step('a resident contributes to a dialogue; an official answers with a reason');
+    await halyna.goto(`${base}/#/dialogues`, { timeout: TIMEOUT_MS });
+    await ready(halyna);
+    await tabTo(halyna, 'the dialogue', (did) => document.activeElement?.getAttribute('href') === `#/dialogue/${did}`, dialogueId);
+    await halyna.keyboard.press('Enter');
+    await ready(halyna);
+    await halyna.waitForSelector('#contribute-form', { timeout: TIMEOUT_MS });
+    await axe(halyna, 'a dialogue');
+    await tabTo(halyna, 'the contribution', () => document.activeElement?.id === 'contribution');
+    await halyna.keyboard.type('Пропоную обговорити ремонт бібліотеки в бюджеті на наступний рік.');
+    await halyna.keyboard.press('Tab');
+    await halyna.keyboard.press('Enter');
+    await halyna.waitForSelector('#contributed', { timeout: TIMEOUT_MS });
+    await official.goto(`${base}/#/dialogue/${dialogueId}`, { timeout: TIMEOUT_MS });
+    await ready(official);
+    await official.waitForSelector('li[data-contribution] [data-action="answer-contribution"]', { timeout: TIMEOUT_MS });
+    await axe(official, "an official's dialogue page");
+    await tabTo(official, 'the reason', () => document.activeElement?.id?.startsWith('reason-'));
+    await official.keyboard.type('Ремонт бібліотеки внесено до проєкту бюджету.');
+    await tabTo(official, 'Answer the contribution', () => document.activeElement?.dataset.action === 'answer-contribution');
+    await official.keyboard.press('Enter');
+    await confirmDialog(official);
+    await halyna.reload({ timeout: TIMEOUT_MS });
+    await ready(halyna);
+    const contribution = await halyna.textContent('#contributions');
+    if (!contribution.includes('Враховано') || !contribution.includes('внесено до проєкту бюджету') || !contribution.includes('ремонт бібліотеки')) {
+      throw new Error(`the contribution's answer is not shown: ${contribution}`);
+    }
+    await axe(halyna, 'an answered contribution');
+    await shot(halyna, 'portal-dialogue-phone');
+
+    step('the action plan; the coordinator reports progress');
+    await checker.goto(`${base}/#/plans`, { timeout: TIMEOUT_MS });
+    await ready(checker);
+    await tabTo(checker, 'the plan', (pid) => document.activeElement?.getAttribute('href') === `#/plan/${pid}`, planId);
+    await checker.keyboard.press('Enter');
+    await ready(checker);
+    await checker.waitForSelector('#overdue-count', { timeout: TIMEOUT_MS });
+    if (!(await checker.textContent('#overdue-count')).includes('1')) throw new Error('the overdue milestone is not counted');
+    await axe(checker, 'the action plan');
+    const coordinator = await staffConsole(browser, 'coordinator');
+    await coordinator.goto(`${base}/#/plan/${planId}`, { timeout: TIMEOUT_MS });
+    await ready(coordinator);
+    const late = coordinator.locator('li[data-milestone]', { has: coordinator.locator('.due.late') });
+    await late.waitFor({ timeout: TIMEOUT_MS });
+    await late.locator('select').selectOption('5');
+    await late.locator('input[type="url"]').fill('https://rada.example/zvit-2026.pdf');
+    await late.locator('[data-action="report-progress"]').focus();
+    await coordinator.keyboard.press('Enter');
+    await confirmDialog(coordinator);
+    await checker.reload({ timeout: TIMEOUT_MS });
+    await ready(checker);
+    const planText = await checker.textContent('main');
+    if (!planText.includes('Поступ: Виконано')) throw new Error(`the reported progress is not shown: ${planText.slice(0, 400)}`);
+    await shot(checker, 'portal-plan-desktop');
+
     step('english, and search');
+    await halyna.goto(`${base}/#/petition/${id}`, { timeout: TIMEOUT_MS });
+    await ready(halyna);
+    await halyna.waitForSelector('#on-time', { timeout: TIMEOUT_MS });
     await halyna.click('#lang');
     await ready(halyna);
     const back = await halyna.textContent('main a[href="#/"]');

@@ -20,7 +20,7 @@ use std::time::Duration;
 use oidc_process::{DevProvider, ProviderConfig, RegisteredClient};
 use proto::national::v1 as natpb;
 use proto::node::v1 as pb;
-use system_tests::{KORIUKIVKA, NodeExtras, TestAssociation, TestNode, chromium, repo};
+use system_tests::{Civic, KORIUKIVKA, NodeExtras, TestAssociation, TestNode, chromium, repo};
 use testkit::NatsServer;
 
 const NODE_CLIENT: &str = "koriukivka-portal";
@@ -60,6 +60,7 @@ async fn residents_and_staff_use_the_portal_and_receipts_verify_in_chromium() {
         staff: [
             ("moderator".to_owned(), vec!["moderator".to_owned()]),
             ("official".to_owned(), vec!["official".to_owned()]),
+            ("coordinator".to_owned(), vec!["coordinator".to_owned()]),
         ]
         .into(),
         ..ProviderConfig::default()
@@ -95,6 +96,33 @@ async fn residents_and_staff_use_the_portal_and_receipts_verify_in_chromium() {
         })
         .await
         .unwrap();
+    // An open dialogue, and an action plan with a milestone overdue and one to come.
+    let mut civic = Civic::of(&node).await;
+    let dialogue = civic
+        .dialogue(pb::DialogueKind::PublicConsultation, &node.clock, 14)
+        .await;
+    let year: i32 = domain::kyiv_date(event_store_core::Timestamp::now()).to_string()[..4]
+        .parse()
+        .unwrap();
+    let plan = civic
+        .plan(
+            &format!("{}-01-01", year - 1),
+            &format!("{}-12-31", year + 1),
+        )
+        .await;
+    let commitment = civic
+        .commitment(
+            &plan,
+            &format!("{}-01-01", year - 1),
+            &format!("{}-12-31", year + 1),
+        )
+        .await;
+    civic
+        .milestone(&plan, &commitment, &format!("{}-06-30", year - 1))
+        .await;
+    civic
+        .milestone(&plan, &commitment, &format!("{}-06-30", year + 1))
+        .await;
     association
         .wait_verified(node.code, node.log_size(), Duration::from_secs(30))
         .await;
@@ -115,6 +143,8 @@ async fn residents_and_staff_use_the_portal_and_receipts_verify_in_chromium() {
             .env("SCREENSHOTS", &screenshots)
             .env("TITLE", TITLE)
             .env("THRESHOLD", THRESHOLD.to_string())
+            .env("DIALOGUE", &dialogue)
+            .env("PLAN", &plan)
             .kill_on_drop(true)
             .output(),
     )
@@ -175,10 +205,13 @@ async fn residents_and_staff_use_the_portal_and_receipts_verify_in_chromium() {
         "portal-signed-phone",
         "portal-receipt-check-desktop",
         "portal-receipt-failed-desktop",
+        "dashboard-receipt-desktop",
         "portal-answer-desktop",
         "portal-answered-phone",
         "portal-answered-desktop",
         "portal-english-phone",
+        "portal-dialogue-phone",
+        "portal-plan-desktop",
     ] {
         let len = std::fs::metadata(screenshots.join(format!("{name}.png")))
             .unwrap_or_else(|e| panic!("{name}.png: {e}"))
