@@ -166,6 +166,9 @@ struct Shared<B: Backend> {
     /// Batches waiting for the holder of `write_lock` to commit them.
     queue: std::sync::Mutex<Vec<Pending>>,
     size_tx: watch::Sender<u64>,
+    /// The size of the latest checkpoint, sent after each one signed on its own (one signed
+    /// with an append is seen through `size_tx`).
+    checkpoint_tx: watch::Sender<u64>,
 }
 
 impl<B: Backend> Log<B> {
@@ -213,8 +216,10 @@ impl<B: Backend> Log<B> {
                     .await?;
             }
         }
-        let size = backend.head().await?.size();
+        let head = backend.head().await?;
+        let size = head.size();
         let (size_tx, _) = watch::channel(size);
+        let (checkpoint_tx, _) = watch::channel(head.last_checkpoint_size);
         Ok(Self {
             shared: Arc::new(Shared {
                 backend,
@@ -225,6 +230,7 @@ impl<B: Backend> Log<B> {
                 write_lock: Arc::new(Mutex::new(())),
                 queue: std::sync::Mutex::new(Vec::new()),
                 size_tx,
+                checkpoint_tx,
             }),
         })
     }
@@ -252,6 +258,12 @@ impl<B: Backend> Log<B> {
     /// A receiver that sees the log's size after every commit.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.shared.size_tx.subscribe()
+    }
+
+    /// A receiver that sees the size of each checkpoint signed on its own, by the time policy
+    /// or on demand (a relay publishes it at once instead of at its next poll).
+    pub fn subscribe_checkpoints(&self) -> watch::Receiver<u64> {
+        self.shared.checkpoint_tx.subscribe()
     }
 
     /// Waits until the log holds at least `size` events or `timeout` passes; returns the size.
@@ -601,6 +613,7 @@ impl<B: Backend> Log<B> {
         self.shared.sign_into(&mut tx, &mut head, now).await?;
         tx.set_head(&head).await?;
         tx.commit().await?;
+        self.shared.checkpoint_tx.send_replace(head.size());
         Ok(Some(head.size()))
     }
 

@@ -881,7 +881,11 @@ async fn a_dialogues_contributions_list_in_pages_with_text_as_public_as_it_is() 
         seen.iter()
             .map(|c| (c.response_reason.as_str(), c.answered_at.is_some()))
             .collect::<Vec<_>>(),
-        vec![("Розглянуто 0.", true), ("Розглянуто 1.", true), ("", false)]
+        vec![
+            ("Розглянуто 0.", true),
+            ("Розглянуто 1.", true),
+            ("", false)
+        ]
     );
     // One who may answer reads every text.
     let mut texts = Vec::new();

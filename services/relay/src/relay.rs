@@ -216,6 +216,7 @@ impl<'a, B: Backend> Pump<'a, B> {
     ) -> Result<(), RelayError> {
         self.reconcile().await?;
         let mut size = self.log.subscribe();
+        let mut checkpoints = self.log.subscribe_checkpoints();
         // The next batch, read while the previous one was being published.
         let mut prefetched: Option<Vec<EventRow>> = None;
         loop {
@@ -266,6 +267,13 @@ impl<'a, B: Backend> Pump<'a, B> {
                 changed = size.changed() => {
                     if changed.is_err() {
                         // The log is gone; only the fallback poll is left.
+                        tokio::time::sleep(self.config.idle_poll).await;
+                    }
+                }
+                // A checkpoint signed on the time policy goes out at once, not at the next
+                // poll: it is what lets the association verify (and project) the last events.
+                changed = checkpoints.changed() => {
+                    if changed.is_err() {
                         tokio::time::sleep(self.config.idle_poll).await;
                     }
                 }

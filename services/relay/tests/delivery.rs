@@ -75,3 +75,30 @@ async fn appended_events_and_checkpoints_arrive_once_in_order() {
     );
     eprintln!("delivery: {:?}", started.elapsed());
 }
+
+/// A checkpoint signed outside any append (the time policy's, for the last events of a burst)
+/// is what lets the association verify those events: it goes out as soon as it is signed, not
+/// at the relay's next idle poll, here a minute away (the longest allowed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkpoint_signed_on_its_own_goes_out_at_once() {
+    let server = NatsServer::start().await.expect("start nats-server");
+    let dir = tempfile::tempdir().unwrap();
+    let log = open_log(dir.path(), every_events(1_000)).await;
+    let config = RelayConfig {
+        idle_poll: Duration::from_secs(60),
+        ..RelayConfig::new(server.url())
+    };
+    let relay = relay::spawn(log.clone(), config).expect("valid config");
+    let mut status = relay.status();
+    // The first append is signed at once; the next events wait for a checkpoint of their own.
+    append(&log, 1, 1).await;
+    wait_status(&mut status, 1, 1, Duration::from_secs(30)).await;
+    append(&log, 5, 5).await;
+    wait_status(&mut status, 6, 1, Duration::from_secs(30)).await;
+    assert_eq!(log.checkpoint_now().await.unwrap(), Some(6));
+    let signed = Instant::now();
+    let s = wait_status(&mut status, 6, 6, Duration::from_secs(10)).await;
+    assert!(s.connected, "{s:?}");
+    eprintln!("checkpoint published {:?} after signing", signed.elapsed());
+    relay.shutdown().await.expect("clean shutdown");
+}
