@@ -185,7 +185,8 @@ function showError(error, route) {
   state.view = null;
   main.replaceChildren(h('div', { class: 'view view-error', role: 'alert' },
     h('h1', { tabindex: -1 }, t('app.error', { message: error.message })),
-    h('button', { type: 'button', onclick: () => navigate({ route, focusHeading: true }) }, t('app.retry'))));
+    // Without the API (its descriptor did not load) only starting again can help.
+    h('button', { type: 'button', onclick: () => (state.api ? navigate({ route, focusHeading: true }) : window.location.reload()) }, t('app.retry'))));
   main.dataset.view = 'error';
   main.setAttribute('aria-busy', 'false');
 }

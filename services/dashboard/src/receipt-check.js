@@ -5,12 +5,11 @@
 // `vidkryto.audit.v1.AuditService` (rpc.js). The checks themselves are receipt.js's, in the
 // browser, trusting nothing the server says beyond the keys.
 
-import {
-  RECEIPT_FORMAT, ReceiptError, consistencyHolds, parseNote, verifyCheckpoint, verifyReceipt,
-} from './receipt.js';
+import { RECEIPT_FORMAT, ReceiptError, parseNote, verifyExtension, verifyReceipt } from './receipt.js';
+import { CALL_TIMEOUT_MS } from './rpc.js';
 
 /** Options of each call to the association. */
-const CALL = { timeoutMs: 15_000 };
+const CALL = { timeoutMs: CALL_TIMEOUT_MS };
 
 const base64 = (bytes) => btoa(String.fromCharCode(...bytes));
 
@@ -39,10 +38,14 @@ export function receiptFromProof(proof, claim) {
   };
 }
 
-/** Most hashes in a consistency proof (a tree of 2^64 leaves needs 128). */
-const CONSISTENCY_LEN_MAX = 128;
+/** How telling a failure under one key is: a key that did sign says more than one that did not. */
+const TELLING = (e) => (e.code === 'key' ? 3 : e.code === 'signature' ? 1 : 2);
 
-/** The first of `keys` (newest first) under which `check(key)` holds, or the newest's failure. */
+/**
+ * The first of `keys` (newest first) under which `check(key)` holds; else the most telling
+ * failure (a revoked key that signed, then a key that signed but something else failed, then
+ * the newest key's signature).
+ */
 async function underSomeKey(keys, check) {
   let failure;
   for (const key of keys) {
@@ -50,7 +53,7 @@ async function underSomeKey(keys, check) {
       return { key, result: await check(key) };
     } catch (e) {
       if (!(e instanceof ReceiptError)) throw e;
-      failure ??= e;
+      if (!failure || TELLING(e) > TELLING(failure)) failure = e;
     }
   }
   throw failure;
@@ -82,15 +85,8 @@ export async function checkWithAssociation(audit, receipt) {
   const latest = await audit.getInclusionProof({ code, seq: BigInt(receipt.seq), treeSize: 0n }, CALL);
   const newerSize = latest.cosignedNote ? parseNote(latest.cosignedNote).size : 0n;
   if (newerSize <= proved.size) return proved;
-  const { result: newer } = await underSomeKey(nodeKeys, (k) => verifyCheckpoint(latest.cosignedNote, keysOf(k)));
-  const consistency = await audit.getConsistencyProof({ code, oldSize: proved.size, newSize: newer.size }, CALL);
-  const hashes = consistency.hashes;
-  if (hashes.length > CONSISTENCY_LEN_MAX || hashes.some((h) => h.length !== 32)) {
-    throw new ReceiptError('consistency', 'the consistency proof is malformed');
-  }
-  const older = parseNote(receipt.checkpoint);
-  if (!(await consistencyHolds(older.size, newer.size, hashes, older.root, newer.root))) {
-    throw new ReceiptError('consistency', `the checkpoint of ${newer.size} events does not extend the receipt's of ${older.size}`);
-  }
+  const consistency = await audit.getConsistencyProof({ code, oldSize: proved.size, newSize: newerSize }, CALL);
+  const { result: newer } = await underSomeKey(nodeKeys,
+    (k) => verifyExtension(receipt.checkpoint, latest.cosignedNote, consistency.hashes, keysOf(k)));
   return { ...proved, newerSize: newer.size, newerCosignedAt: newer.cosignedAt };
 }

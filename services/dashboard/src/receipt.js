@@ -14,9 +14,10 @@
 //
 // verifyReceipt(receipt, keys) checks: the node's signature on the checkpoint, by the key named
 // by the checkpoint's origin; the witness's cosignature (C2SP tlog-cosignature); and that the
-// event's leaf hash is in the checkpoint's tree at position seq. verifyNewer(receipt, note,
-// proof, keys) checks a newer checkpoint and that it extends the receipt's (consistency proof),
-// so a receipt kept for years is checked against today's log.
+// event's leaf hash is in the checkpoint's tree at position seq, and that the event's own header
+// is what the receipt says. verifyExtension(older, newer, proof, keys) checks a newer checkpoint
+// and that it extends an older one (consistency proof), so a receipt kept for years is checked
+// against today's log (receipt-check.js does both with what the association serves).
 
 /** The receipt format this module reads. */
 export const RECEIPT_FORMAT = 'vidkryto-receipt/v1';
@@ -24,6 +25,8 @@ export const RECEIPT_FORMAT = 'vidkryto-receipt/v1';
 const NOTE_LEN_MAX = 16 * 1024;
 /** Most hashes in a proof (a tree of 2^64 leaves needs 64). */
 const PROOF_LEN_MAX = 64;
+/** Most hashes in a consistency proof (one between trees of up to 2^64 leaves needs 128). */
+const CONSISTENCY_LEN_MAX = 128;
 /** Most signature lines in a note. */
 const SIGNATURES_MAX = 16;
 /** Signed-note key algorithm bytes: Ed25519, and a C2SP tlog-cosignature/v1. */
@@ -165,11 +168,12 @@ export async function verifyCheckpoint(noteText, keys) {
   return { origin: note.origin, size: note.size, root: note.root, cosignedAt: new Date(Number(time) * 1000) };
 }
 
-function proofHashes(list, what) {
-  if (!Array.isArray(list) || list.length > PROOF_LEN_MAX) fail('proof', `the ${what} is malformed`);
+/** A proof's hashes, base64 texts or bytes, at most `max` of 32 bytes each. */
+function proofHashes(list, what, max = PROOF_LEN_MAX, code = 'proof') {
+  if (!Array.isArray(list) || list.length > max) fail(code, `the ${what} is malformed`);
   return list.map((h) => {
-    const hash = fromBase64(h, `a hash of the ${what}`);
-    if (hash.length !== 32) fail('proof', `a hash of the ${what} is not 32 bytes`);
+    const hash = h instanceof Uint8Array ? h : fromBase64(h, `a hash of the ${what}`);
+    if (hash.length !== 32) fail(code, `a hash of the ${what} is not 32 bytes`);
     return hash;
   });
 }
@@ -302,7 +306,12 @@ export function decodeEnvelopeHeader(bytes) {
   const schemaVersion = Number(varint(bytes, at, 16));
   const length = Number(varint(bytes, at, 32));
   if (length > 64 || at.i + length > bytes.length) fail('event', "the event's hromada code is malformed");
-  const municipality = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(at.i, at.i + length));
+  let municipality;
+  try {
+    municipality = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(at.i, at.i + length));
+  } catch {
+    fail('event', "the event's hromada code is not UTF-8");
+  }
   at.i += length;
   const seq = varint(bytes, at, 64);
   const streamId = uuid(bytes, at);
@@ -313,14 +322,17 @@ export function decodeEnvelopeHeader(bytes) {
   return { eventType, schemaVersion, municipality, seq, streamId, streamVersion, eventId, recordedAt: new Date(Number(micros / 1000n)) };
 }
 
-/** Checks the newer checkpoint `note` and that it extends the receipt's (`proof`: consistency). */
-export async function verifyNewer(receipt, note, proof, keys) {
-  const proved = await verifyReceipt(receipt, keys);
-  const older = parseNote(receipt.checkpoint);
-  const newer = await verifyCheckpoint(note, keys);
-  const hashes = proofHashes(proof, 'consistency proof');
+/**
+ * Checks the newer checkpoint `newerNote` (signed by `keys`' node key, cosigned by its witness)
+ * and that its tree extends the one of the verified `olderNote` (`proof`: the consistency proof,
+ * base64 texts or bytes). Resolves to the newer checkpoint.
+ */
+export async function verifyExtension(olderNote, newerNote, proof, keys) {
+  const older = parseNote(olderNote);
+  const newer = await verifyCheckpoint(newerNote, keys);
+  const hashes = proofHashes(proof, 'consistency proof', CONSISTENCY_LEN_MAX, 'consistency');
   if (!(await consistencyHolds(older.size, newer.size, hashes, older.root, newer.root))) {
     fail('consistency', `the checkpoint of ${newer.size} events does not extend the receipt's of ${older.size}`);
   }
-  return { ...proved, newerSize: newer.size, newerCosignedAt: newer.cosignedAt };
+  return newer;
 }

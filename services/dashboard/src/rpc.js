@@ -1,5 +1,7 @@
 // One gRPC-Web client for the national dashboard and the hromadas' portal: the codecs come
-// from the serving API's own descriptor set (`/api/descriptor.binpb`), built at run time by
+// from the serving API's own descriptor set (`/api/descriptor.binpb`: the page's own server,
+// so it and its API never disagree; the portal also calls the association with the node's
+// descriptor, whose audit API the association keeps compatible), built at run time by
 // @bufbuild/protobuf from data, never by compiling code (so pages forbid eval), and calls go
 // over gRPC-Web with @connectrpc/connect-web. `plain` turns a message into the plain object
 // the dashboard's views read.
@@ -16,7 +18,7 @@ export const CALL_TIMEOUT_MS = 15_000;
 
 /** The registry of every message and service in the descriptor set at `url`. */
 export async function loadRegistry(url = '/api/descriptor.binpb') {
-  const response = await fetch(url, { credentials: 'same-origin' });
+  const response = await fetch(url, { credentials: 'same-origin', signal: AbortSignal.timeout(CALL_TIMEOUT_MS) });
   if (!response.ok) throw new Error(`the API's descriptor (${url}): HTTP ${response.status}`);
   const set = fromBinary(FileDescriptorSetSchema, new Uint8Array(await response.arrayBuffer()));
   return createFileRegistry(set);

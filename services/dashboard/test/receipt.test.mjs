@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 
-import { ReceiptError, decodeEnvelopeHeader, verifyNewer, verifyReceipt } from '../src/receipt.js';
+import { checkWithAssociation } from '../src/receipt-check.js';
+import { ReceiptError, decodeEnvelopeHeader, verifyReceipt } from '../src/receipt.js';
 
 const fixture = JSON.parse(readFileSync(new URL('./fixtures/receipt.json', import.meta.url), 'utf8'));
 const keys = { nodeKey: fixture.node_key, witnessKey: fixture.witness_key };
@@ -61,15 +62,44 @@ test('an envelope header that is cut, overlong or not version 1 is refused', () 
   }
 });
 
-test('a newer checkpoint that extends the receipt\'s verifies; one that does not is refused', async () => {
-  const proved = await verifyNewer(fixture.receipt, fixture.newer.checkpoint, fixture.newer.consistency, keys);
+const bytesOf = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+
+/**
+ * The association's audit API as the checker calls it, serving the fixture: the hromada's keys
+ * (`keys`, oldest first, as the association lists them), the newest checkpoint and the
+ * consistency proof to it.
+ */
+function association({ keys = [{ vkey: fixture.node_key, revokedAtMicros: 0n }], newest = fixture.newer.checkpoint, consistency = fixture.newer.consistency } = {}) {
+  const code = 'UA74040130000074451';
+  return {
+    listKeys: async () => ({ keys: keys.map((k) => ({ code, ...k })), witnessVkey: fixture.witness_key }),
+    getInclusionProof: async () => ({ cosignedNote: newest }),
+    getConsistencyProof: async () => ({ hashes: consistency.map(bytesOf) }),
+  };
+}
+
+test('checked with the association: against its keys and its newest checkpoint, which must extend the receipt\'s', async () => {
+  const proved = await checkWithAssociation(association(), fixture.receipt);
   assert.equal(proved.newerSize, 7n);
+  assert.equal(proved.event.eventType, 104);
+  // The newest checkpoint is the receipt's own: nothing newer to check.
+  assert.equal((await checkWithAssociation(association({ newest: fixture.receipt.checkpoint }), fixture.receipt)).newerSize, undefined);
   const bent = [...fixture.newer.consistency];
   bent[0] = flipBase64(bent[0], 2);
-  await refused(verifyNewer(fixture.receipt, fixture.newer.checkpoint, bent, keys), 'consistency');
-  await refused(verifyNewer(fixture.receipt, fixture.newer.checkpoint, fixture.newer.consistency.slice(1), keys), 'consistency');
-  // The receipt's own checkpoint "extends" nothing newer with a proof for 5 → 7.
-  await refused(verifyNewer(fixture.receipt, fixture.receipt.checkpoint, fixture.newer.consistency, keys), 'consistency');
+  await refused(checkWithAssociation(association({ consistency: bent }), fixture.receipt), 'consistency');
+  await refused(checkWithAssociation(association({ consistency: fixture.newer.consistency.slice(1) }), fixture.receipt), 'consistency');
+  await refused(checkWithAssociation(association({ consistency: Array(129).fill(fixture.newer.consistency[0]) }), fixture.receipt), 'consistency');
+});
+
+test('checked with the association: a key revoked before the cosignature, or no key, fails; one revoked after holds', async () => {
+  const cosigned = 1_790_000_000_000_000n;
+  await refused(checkWithAssociation(association({ keys: [{ vkey: fixture.node_key, revokedAtMicros: cosigned - 1n }] }), fixture.receipt), 'key');
+  const later = await checkWithAssociation(association({ keys: [{ vkey: fixture.node_key, revokedAtMicros: cosigned + 1n }] }), fixture.receipt);
+  assert.equal(later.seq, 3);
+  await refused(checkWithAssociation(association({ keys: [] }), fixture.receipt), 'key');
+  // A published key that is not one (its hash does not match it).
+  const other = fixture.node_key.replace('c50dd95e', '00000000');
+  await refused(checkWithAssociation(association({ keys: [{ vkey: other, revokedAtMicros: 0n }] }), fixture.receipt), 'key');
 });
 
 test('another event, a changed event or another position is refused', async () => {

@@ -15,7 +15,7 @@ export const CALL = { timeoutMs: CALL_TIMEOUT_MS };
 export async function connect() {
   const [registry, settings] = await Promise.all([
     loadRegistry('/api/descriptor.binpb'),
-    fetch('/api/portal.json', { credentials: 'same-origin' }).then((r) => {
+    fetch('/api/portal.json', { credentials: 'same-origin', signal: AbortSignal.timeout(CALL_TIMEOUT_MS) }).then((r) => {
       if (!r.ok) throw new Error(`/api/portal.json: HTTP ${r.status}`);
       return r.json();
     }),
@@ -31,7 +31,7 @@ export async function connect() {
 
 /** Who is signed in here: `{ signed_in, resident, roles, ends_at }`. */
 export async function session() {
-  const response = await fetch('/auth/session', { credentials: 'same-origin' });
+  const response = await fetch('/auth/session', { credentials: 'same-origin', signal: AbortSignal.timeout(CALL_TIMEOUT_MS) });
   return response.ok ? response.json() : { signed_in: false, roles: [] };
 }
 

@@ -3,7 +3,7 @@
 // contributions, close and publish the outcome, each action confirmed.
 
 import { CALL, reason } from './api.js';
-import { confirmAction, el, formatDate, main, show, uuidv7 } from './dom.js';
+import { el, formatDate, main, pageOn, runConfirmed, show, uuidv7 } from './dom.js';
 import { t } from './i18n.js';
 
 const LIST_PAGE = 50;
@@ -20,24 +20,11 @@ const REPORT_LEN_MAX = 20_000;
 
 const isOfficial = (who) => (who.roles ?? []).includes('official');
 
-/** A `datetime-local` value (Kyiv's wall clock is what the person types) as a Timestamp. */
+/** A `datetime-local` value (a wall-clock time in the browser's own time zone) as a Timestamp. */
 function timestampOf(value) {
   const ms = Date.parse(value);
   if (!Number.isFinite(ms)) return null;
   return { seconds: BigInt(Math.floor(ms / 1000)), nanos: 0 };
-}
-
-/** Runs a confirmed command and shows the page again with what was recorded. */
-async function act(box, what, lines, call, reload) {
-  if (!(await confirmAction(what, lines))) return;
-  box.replaceChildren(el('p', {}, t('recording')));
-  try {
-    const result = await call();
-    await reload(el('p', { class: 'notice', id: 'done' }, t('recorded')(what, String(result.firstSeq))));
-    main.focus();
-  } catch (e) {
-    box.replaceChildren(el('p', { class: 'error' }, t('failed')(reason(e))));
-  }
 }
 
 function announceForm(ctx, reload) {
@@ -48,12 +35,14 @@ function announceForm(ctx, reload) {
   const organiser = el('input', { id: 'd-organiser', maxlength: '300', required: true });
   const opens = el('input', { id: 'd-opens', type: 'datetime-local', required: true });
   const closes = el('input', { id: 'd-closes', type: 'datetime-local', required: true });
+  const submit = el('button', { type: 'submit' }, t('announce'));
   const form = el('form', { id: 'announce-form', class: 'staff-form' },
     el('h2', {}, t('announceDialogue')),
     field('d-kind', t('kindLabel'), kind), field('d-topic', t('topicLabel'), topic),
     field('d-organiser', t('organiserLabel'), organiser),
     field('d-opens', t('opensLabel'), opens), field('d-closes', t('closesLabel'), closes),
-    el('button', { type: 'submit' }, t('announce')), box);
+    submit, box);
+  const requestId = uuidv7();
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const [from, to] = [timestampOf(opens.value), timestampOf(closes.value)];
@@ -61,25 +50,33 @@ function announceForm(ctx, reload) {
       box.replaceChildren(el('p', { class: 'error' }, t('datesNeeded')));
       return;
     }
-    const what = t('announceWhat')(topic.value.trim());
-    act(box, what, [t('recordsAnnounced')(t('dialogueKind')[kind.value], organiser.value.trim(), opens.value, closes.value), t('recordsActor')(t('roles').official)],
-      () => ctx.node.announceDialogue({
-        requestId: uuidv7(), kind: Number(kind.value), topic: topic.value.trim(), organiser: organiser.value.trim(), opensAt: from, closesAt: to,
-      }, CALL), reload);
+    runConfirmed({
+      box, button: submit, what: t('announceWhat')(topic.value.trim()), reload,
+      lines: [t('recordsAnnounced')(t('dialogueKind')[kind.value], organiser.value.trim(), opens.value, closes.value), t('recordsActor')(t('roles').official)],
+      call: () => ctx.node.announceDialogue({
+        requestId, kind: Number(kind.value), topic: topic.value.trim(), organiser: organiser.value.trim(), opensAt: from, closesAt: to,
+      }, CALL),
+    });
   });
   return form;
 }
 
 export async function dialoguesView(ctx, isCurrent, notice) {
-  const page = await ctx.node.listDialogues({ pageSize: LIST_PAGE }, CALL);
+  const list = el('ul', { class: 'petitions' });
+  const more = el('button', { type: 'button', class: 'secondary', id: 'more-dialogues' }, t('more'));
+  const load = async (pageToken) => {
+    const page = await ctx.node.listDialogues({ pageSize: LIST_PAGE, pageToken }, CALL);
+    list.append(...page.dialogues.map((d) => el('li', {},
+      el('h2', {}, el('a', { href: `#/dialogue/${d.dialogueId}` }, d.topic || '—')),
+      el('p', { class: 'meta' }, `${t('dialogueKind')[d.kind] ?? '—'} · ${d.organiser} · ${formatDate(d.opensAt)} – ${formatDate(d.closesAt)}`),
+      el('p', { class: 'meta' }, `${t('dialogueStatus')[d.status] ?? '—'} · ${t('contributionsCount')(d.contributions, d.contributionsAnswered)}`))));
+    return page.nextPageToken;
+  };
+  pageOn(more, load, await load(''));
   if (!isCurrent()) return;
-  const list = el('ul', { class: 'petitions' }, page.dialogues.map((d) => el('li', {},
-    el('h2', {}, el('a', { href: `#/dialogue/${d.dialogueId}` }, d.topic || '—')),
-    el('p', { class: 'meta' }, `${t('dialogueKind')[d.kind] ?? '—'} · ${d.organiser} · ${formatDate(d.opensAt)} – ${formatDate(d.closesAt)}`),
-    el('p', { class: 'meta' }, `${t('dialogueStatus')[d.status] ?? '—'} · ${t('contributionsCount')(d.contributions, d.contributionsAnswered)}`))));
   const reload = (message) => dialoguesView(ctx, isCurrent, message);
   show(el('h1', {}, t('nav').dialogues), notice ?? '',
-    page.dialogues.length ? list : el('p', {}, t('noDialogues')),
+    list.childElementCount ? list : el('p', {}, t('noDialogues')), more,
     isOfficial(ctx.who) ? announceForm(ctx, reload) : '');
 }
 
@@ -99,6 +96,7 @@ function contributionItem(ctx, dialogue, c, reload) {
     const response = el('select', { id: id('response') }, [1, 2, 3].map((r) => el('option', { value: String(r) }, t('contributionResponse')[r])));
     const why = el('textarea', { id: id('reason'), rows: '3', maxlength: String(REASON_LEN_MAX) });
     const answer = el('button', { type: 'button', 'data-action': 'answer-contribution' }, t('answerButton'));
+    const requestId = uuidv7();
     answer.addEventListener('click', () => {
       const text = why.value.trim();
       if (!text) {
@@ -107,10 +105,12 @@ function contributionItem(ctx, dialogue, c, reload) {
         return;
       }
       const chosen = Number(response.value);
-      act(box, t('answerContributionWhat'), [t('recordsContributionAnswer')(t('contributionResponse')[chosen]), t('recordsReason')(text),
-        chosen === 3 ? t('recordsStaysPrivate') : t('recordsDisclosed'), t('recordsActor')(t('roles').official)],
-      () => ctx.node.answerContribution({ requestId: uuidv7(), dialogueId: dialogue.dialogueId, contributionId: c.contributionId, response: chosen, reason: text }, CALL),
-      reload);
+      runConfirmed({
+        box, button: answer, what: t('answerContributionWhat'), reload,
+        lines: [t('recordsContributionAnswer')(t('contributionResponse')[chosen]), t('recordsReason')(text),
+          chosen === 3 ? t('recordsStaysPrivate') : t('recordsDisclosed'), t('recordsActor')(t('roles').official)],
+        call: () => ctx.node.answerContribution({ requestId, dialogueId: dialogue.dialogueId, contributionId: c.contributionId, response: chosen, reason: text }, CALL),
+      });
     });
     parts.push(el('p', { class: 'field' }, el('label', { for: id('response') }, t('decisionLabel')), response),
       el('p', { class: 'field' }, el('label', { for: id('reason') }, t('reasonLabel')), why),
@@ -142,15 +142,22 @@ function contributeForm(ctx, d, reload) {
 
 function closeForms(ctx, d, reload) {
   const box = el('div', { 'aria-live': 'polite' });
+  // The domain keeps a dialogue open for contributions until its closing time.
+  if (d.status === ANNOUNCED && Date.now() < Number(d.closesAt?.seconds ?? 0) * 1000) {
+    return el('p', { class: 'meta', id: 'closes-later' }, t('closeAfter')(formatDate(d.closesAt)));
+  }
   if (d.status === ANNOUNCED) {
     const attendance = el('input', { id: 'attendance', type: 'number', min: '0', max: '1000000', value: '0' });
     const organisations = el('input', { id: 'organisations', maxlength: '2000' });
     const close = el('button', { type: 'button', 'data-action': 'close-dialogue' }, t('closeDialogue'));
+    const requestId = uuidv7();
     close.addEventListener('click', () => {
       const orgs = organisations.value.split(',').map((o) => o.trim()).filter(Boolean);
-      act(box, t('closeWhat')(d.topic), [t('recordsClosed')(attendance.value, orgs.join(', ') || '—'), t('recordsActor')(t('roles').official)],
-        () => ctx.node.closeDialogue({ requestId: uuidv7(), dialogueId: d.dialogueId, attendanceCount: Number(attendance.value) || 0, participatingOrganisations: orgs }, CALL),
-        reload);
+      runConfirmed({
+        box, button: close, what: t('closeWhat')(d.topic), reload,
+        lines: [t('recordsClosed')(attendance.value, orgs.join(', ') || '—'), t('recordsActor')(t('roles').official)],
+        call: () => ctx.node.closeDialogue({ requestId, dialogueId: d.dialogueId, attendanceCount: Number(attendance.value) || 0, participatingOrganisations: orgs }, CALL),
+      });
     });
     return el('section', { 'aria-labelledby': 'close-title', class: 'staff-form' }, el('h2', { id: 'close-title' }, t('closeDialogue')),
       el('p', { class: 'field' }, el('label', { for: 'attendance' }, t('attendanceLabel')), attendance),
@@ -161,6 +168,7 @@ function closeForms(ctx, d, reload) {
     const report = el('textarea', { id: 'report', rows: '8', maxlength: String(REPORT_LEN_MAX) });
     const decision = el('input', { id: 'decision-ref', maxlength: '200' });
     const publish = el('button', { type: 'button', 'data-action': 'publish-outcome' }, t('publishOutcome'));
+    const requestId = uuidv7();
     publish.addEventListener('click', () => {
       const text = report.value.trim();
       if (!text) {
@@ -168,9 +176,11 @@ function closeForms(ctx, d, reload) {
         report.focus();
         return;
       }
-      act(box, t('outcomeWhat')(d.topic), [t('recordsOutcome')(text.length > 200 ? `${text.slice(0, 200)}…` : text), t('recordsDecision')(decision.value.trim() || '—'), t('recordsActor')(t('roles').official)],
-        () => ctx.node.publishOutcome({ requestId: uuidv7(), dialogueId: d.dialogueId, report: text, councilDecisionRef: decision.value.trim() }, CALL),
-        reload);
+      runConfirmed({
+        box, button: publish, what: t('outcomeWhat')(d.topic), reload,
+        lines: [t('recordsOutcome')(text.length > 200 ? `${text.slice(0, 200)}…` : text), t('recordsDecision')(decision.value.trim() || '—'), t('recordsActor')(t('roles').official)],
+        call: () => ctx.node.publishOutcome({ requestId, dialogueId: d.dialogueId, report: text, councilDecisionRef: decision.value.trim() }, CALL),
+      });
     });
     return el('section', { 'aria-labelledby': 'outcome-title', class: 'staff-form' }, el('h2', { id: 'outcome-title' }, t('publishOutcome')),
       el('p', { class: 'field' }, el('label', { for: 'report' }, t('reportLabel')), report),
@@ -203,10 +213,9 @@ export async function dialogueView(ctx, id, isCurrent, notice) {
       pageToken = page.nextPageToken;
       if (!pageToken || shown >= CONTRIBUTIONS_PAGE) break;
     }
-    more.hidden = !pageToken;
-    more.onclick = () => load(pageToken);
+    return pageToken;
   };
-  await load('');
+  pageOn(more, load, await load(''));
   if (!isCurrent()) return;
   const now = Date.now();
   const open = d.status === ANNOUNCED && Number(d.opensAt?.seconds ?? 0) * 1000 <= now && now < Number(d.closesAt?.seconds ?? 0) * 1000;

@@ -2,6 +2,7 @@
 // parsed as markup), the main region, dates in Kyiv, and the confirmation every staff action
 // goes through.
 
+import { reason } from './api.js';
 import { lang, t } from './i18n.js';
 
 export const main = document.getElementById('main');
@@ -99,4 +100,44 @@ export function uuidv7() {
   bytes[8] = (bytes[8] & 0x3f) | 0x80;
   const hex = [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/**
+ * A staff action: asks for confirmation (`what`, `lines`: what the log will record), then runs
+ * `call` with the triggering `button` disabled, and on success shows the page again (`reload`)
+ * with what was recorded; a failure is shown in `box` and the button is enabled again. The
+ * caller's request id is made once per action on the page, so a retry after a lost reply
+ * records nothing twice.
+ */
+export async function runConfirmed({ box, button, what, lines, call, reload }) {
+  if (!(await confirmAction(what, lines))) return;
+  if (button) button.disabled = true;
+  box.replaceChildren(el('p', {}, t('recording')));
+  try {
+    const result = await call();
+    await reload(el('p', { class: 'notice', id: 'done' }, t('recorded')(what, String(result.firstSeq))));
+    main.focus();
+  } catch (e) {
+    box.replaceChildren(el('p', { class: 'error' }, t('failed')(reason(e))));
+    if (button) button.disabled = false;
+  }
+}
+
+/**
+ * Has `button` load the next page with `load(token)` (which appends it and resolves to the
+ * following token, '' at the end): one load at a time, a failure shown after the button.
+ */
+export function pageOn(button, load, token) {
+  button.hidden = !token;
+  button.onclick = async () => {
+    button.disabled = true;
+    if (button.nextElementSibling?.classList.contains('page-error')) button.nextElementSibling.remove();
+    try {
+      pageOn(button, load, await load(token));
+    } catch (e) {
+      button.after(el('p', { class: 'error page-error' }, t('failed')(reason(e))));
+    } finally {
+      button.disabled = false;
+    }
+  };
 }

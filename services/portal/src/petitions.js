@@ -2,7 +2,7 @@
 // with its statute and the council's answer, signing with a receipt, and filing a new one.
 
 import { CALL, reason } from './api.js';
-import { applyWidths, el, formatCivil, formatDate, main, show, uuidv7 } from './dom.js';
+import { applyWidths, el, formatCivil, formatDate, main, pageOn, show, uuidv7 } from './dom.js';
 import { CATEGORIES, categoryName, t } from './i18n.js';
 import { receiptPanel } from './receipts.js';
 
@@ -77,10 +77,9 @@ export async function listView(ctx, isCurrent) {
     }
     applyWidths(list);
     empty.hidden = list.childElementCount > 0 || Boolean(page.nextPageToken);
-    more.hidden = !page.nextPageToken;
-    more.onclick = () => load(page.nextPageToken);
+    return page.nextPageToken;
   };
-  await load('');
+  pageOn(more, load, await load(''));
   if (!isCurrent()) return;
   // Anyone may start filing (signing in on the way); staff signed in as staff may not file.
   const actions = !ctx.who.signed_in || ctx.who.resident

@@ -2,8 +2,8 @@
 // period, assessment) and milestones (due date, progress on the IRM's scale, evidence, what is
 // overdue); the coordinator reports a milestone's progress, confirmed.
 
-import { CALL, reason } from './api.js';
-import { confirmAction, el, formatCivil, main, show, uuidv7 } from './dom.js';
+import { CALL } from './api.js';
+import { el, formatCivil, pageOn, runConfirmed, show, uuidv7 } from './dom.js';
 import { t } from './i18n.js';
 
 const LIST_PAGE = 20;
@@ -27,13 +27,19 @@ function evidence(link) {
 }
 
 export async function plansView(ctx, isCurrent) {
-  const page = await ctx.node.listPlans({ pageSize: LIST_PAGE }, CALL);
+  const list = el('ul', { class: 'petitions' });
+  const more = el('button', { type: 'button', class: 'secondary', id: 'more-plans' }, t('more'));
+  const load = async (pageToken) => {
+    const page = await ctx.node.listPlans({ pageSize: LIST_PAGE, pageToken }, CALL);
+    list.append(...page.plans.map((p) => el('li', {},
+      el('h2', {}, el('a', { href: `#/plan/${p.planId}` }, p.title || '—')),
+      el('p', { class: 'meta' }, `${formatCivil(p.periodStart)} – ${formatCivil(p.periodEnd)} · ${p.closed ? t('planClosed') : t('planActive')}`),
+      el('p', { class: 'meta' }, t('planCounts')(p.commitments, p.milestones.length, p.milestones.filter((m) => m.overdue).length)))));
+    return page.nextPageToken;
+  };
+  pageOn(more, load, await load(''));
   if (!isCurrent()) return;
-  const list = el('ul', { class: 'petitions' }, page.plans.map((p) => el('li', {},
-    el('h2', {}, el('a', { href: `#/plan/${p.planId}` }, p.title || '—')),
-    el('p', { class: 'meta' }, `${formatCivil(p.periodStart)} – ${formatCivil(p.periodEnd)} · ${p.closed ? t('planClosed') : t('planActive')}`),
-    el('p', { class: 'meta' }, t('planCounts')(p.commitments, p.milestones.length, p.milestones.filter((m) => m.overdue).length)))));
-  show(el('h1', {}, t('nav').plans), page.plans.length ? list : el('p', {}, t('noPlans')));
+  show(el('h1', {}, t('nav').plans), list.childElementCount ? list : el('p', {}, t('noPlans')), more);
 }
 
 function progressForm(ctx, plan, m, reload) {
@@ -42,18 +48,14 @@ function progressForm(ctx, plan, m, reload) {
   const status = el('select', { id: id('status') }, [1, 2, 3, 4, 5].map((s) => el('option', { value: String(s), selected: s === m.status }, t('implementation')[s])));
   const link = el('input', { id: id('evidence'), type: 'url', maxlength: String(EVIDENCE_LEN_MAX), value: m.evidenceLink });
   const report = el('button', { type: 'button', 'data-action': 'report-progress' }, t('reportProgress'));
-  report.addEventListener('click', async () => {
+  const requestId = uuidv7();
+  report.addEventListener('click', () => {
     const chosen = Number(status.value);
-    const what = t('progressWhat')(m.title);
-    if (!(await confirmAction(what, [t('recordsProgress')(t('implementation')[chosen]), t('recordsEvidence')(link.value.trim() || '—'), t('recordsActor')(t('roles').coordinator)]))) return;
-    box.replaceChildren(el('p', {}, t('recording')));
-    try {
-      const result = await ctx.node.reportProgress({ requestId: uuidv7(), planId: plan.planId, milestoneId: m.milestoneId, status: chosen, evidenceLink: link.value.trim() }, CALL);
-      await reload(el('p', { class: 'notice', id: 'done' }, t('recorded')(what, String(result.firstSeq))));
-      main.focus();
-    } catch (e) {
-      box.replaceChildren(el('p', { class: 'error' }, t('failed')(reason(e))));
-    }
+    runConfirmed({
+      box, button: report, what: t('progressWhat')(m.title), reload,
+      lines: [t('recordsProgress')(t('implementation')[chosen]), t('recordsEvidence')(link.value.trim() || '—'), t('recordsActor')(t('roles').coordinator)],
+      call: () => ctx.node.reportProgress({ requestId, planId: plan.planId, milestoneId: m.milestoneId, status: chosen, evidenceLink: link.value.trim() }, CALL),
+    });
   });
   return [
     el('p', { class: 'field' }, el('label', { for: id('status') }, t('progressLabel')), status),

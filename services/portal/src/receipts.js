@@ -7,6 +7,7 @@
 
 import { checkWithAssociation, receiptFromProof } from '../../dashboard/src/receipt-check.js';
 import { ReceiptError } from '../../dashboard/src/receipt.js';
+import { ConnectError } from '../../dashboard/src/rpc.js';
 
 import { CALL, reason } from './api.js';
 import { el, main, show } from './dom.js';
@@ -59,9 +60,15 @@ export async function showCheck(box, audit, receipt) {
       el('p', {}, el('strong', {}, t('receiptVerified'))), ...provedText(proved).map((line) => el('p', {}, line))));
     return true;
   } catch (e) {
-    box.replaceChildren(failure(e instanceof ReceiptError ? e.code : 'association', e));
+    box.replaceChildren(failure(failureCode(e), e));
     return false;
   }
+}
+
+/** Which check failed: the checker's own, the association's answer, or the receipt's shape. */
+function failureCode(e) {
+  if (e instanceof ReceiptError) return e.code;
+  return e instanceof ConnectError ? 'association' : 'format';
 }
 
 /** Why a receipt fails: the check that failed, in words, and the checker's own detail. */

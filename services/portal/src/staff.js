@@ -4,11 +4,11 @@
 // the answer deadline (the statute's working days) and what is late, start consideration and
 // answer. Every action first shows what the log will record and waits for a confirmation.
 
-import { CALL, reason } from './api.js';
-import { confirmAction, el, formatCivil, formatDate, isPast, main, show, uuidv7 } from './dom.js';
+import { CALL } from './api.js';
+import { el, formatCivil, formatDate, isPast, main, runConfirmed, show, uuidv7 } from './dom.js';
 import { categoryName, t } from './i18n.js';
 
-/** Most petitions one queue shows. */
+/** Petitions asked for per list call of a queue. */
 const QUEUE_PAGE = 100;
 const AWAITING_MODERATION = 1;
 const THRESHOLD_REACHED = 4;
@@ -21,7 +21,10 @@ const RESPONDER_LEN_MAX = 200;
 /** Filtered list calls one queue makes at most (each looks at up to 1,000 petitions). */
 const QUEUE_CALLS_MAX = 20;
 
-/** Every petition in `statuses`, following the list's pages; oldest (nearest deadline) first. */
+/**
+ * The petitions in `statuses`, following the list's pages, oldest (nearest deadline) first, and
+ * whether that is all of them (false past QUEUE_CALLS_MAX calls, about 20,000 petitions read).
+ */
 async function queue(ctx, statuses) {
   const found = [];
   let pageToken = '';
@@ -29,9 +32,9 @@ async function queue(ctx, statuses) {
     const page = await ctx.node.listPetitions({ pageSize: QUEUE_PAGE, statuses, pageToken }, CALL);
     found.push(...page.petitions);
     pageToken = page.nextPageToken;
-    if (!pageToken) return found.reverse();
+    if (!pageToken) break;
   }
-  throw new Error(t('queueTooLong'));
+  return { items: found.reverse(), whole: !pageToken };
 }
 
 function due(label, date) {
@@ -41,18 +44,6 @@ function due(label, date) {
     `${label}: ${formatCivil(date)}`, late ? el('strong', {}, ` · ${t('overdue')}`) : '');
 }
 
-/** Runs a confirmed command; shows its outcome in `box` and reloads the console on success. */
-async function act(ctx, box, what, lines, call, reload) {
-  if (!(await confirmAction(what, lines))) return;
-  box.replaceChildren(el('p', {}, t('recording')));
-  try {
-    const result = await call();
-    await reload(el('p', { class: 'notice', id: 'done' }, t('recorded')(what, String(result.firstSeq))));
-  } catch (e) {
-    box.replaceChildren(el('p', { class: 'error' }, t('failed')(reason(e))));
-  }
-}
-
 function moderationItem(ctx, p, reload) {
   const box = el('div', { 'aria-live': 'polite' });
   const reasonId = `reason-${p.petitionId}`;
@@ -60,9 +51,12 @@ function moderationItem(ctx, p, reload) {
   const publish = el('button', { type: 'button', 'data-action': 'publish' }, t('publish'));
   const reject = el('button', { type: 'button', class: 'secondary', 'data-action': 'reject' }, t('reject'));
   const title = p.title || '—';
-  publish.addEventListener('click', () => act(ctx, box, t('publishWhat')(title),
-    [t('recordsPublished'), t('recordsActor')(t('roles').moderator)],
-    () => ctx.node.publishPetition({ requestId: uuidv7(), petitionId: p.petitionId }, CALL), reload));
+  const ids = { publish: uuidv7(), reject: uuidv7() };
+  publish.addEventListener('click', () => runConfirmed({
+    box, button: publish, what: t('publishWhat')(title), reload,
+    lines: [t('recordsPublished'), t('recordsActor')(t('roles').moderator)],
+    call: () => ctx.node.publishPetition({ requestId: ids.publish, petitionId: p.petitionId }, CALL),
+  }));
   reject.addEventListener('click', () => {
     const why = rejectReason.value.trim();
     if (!why) {
@@ -70,8 +64,11 @@ function moderationItem(ctx, p, reload) {
       rejectReason.focus();
       return;
     }
-    act(ctx, box, t('rejectWhat')(title), [t('recordsRejected'), t('recordsReason')(why), t('recordsActor')(t('roles').moderator)],
-      () => ctx.node.rejectPetition({ requestId: uuidv7(), petitionId: p.petitionId, reason: why }, CALL), reload);
+    runConfirmed({
+      box, button: reject, what: t('rejectWhat')(title), reload,
+      lines: [t('recordsRejected'), t('recordsReason')(why), t('recordsActor')(t('roles').moderator)],
+      call: () => ctx.node.rejectPetition({ requestId: ids.reject, petitionId: p.petitionId, reason: why }, CALL),
+    });
   });
   return el('li', { 'data-petition': p.petitionId },
     el('h3', {}, title),
@@ -93,9 +90,12 @@ function considerationItem(ctx, p, reload) {
   ];
   if (p.status === THRESHOLD_REACHED) {
     const start = el('button', { type: 'button', 'data-action': 'consider' }, t('startConsideration'));
-    start.addEventListener('click', () => act(ctx, box, t('considerWhat')(title),
-      [t('recordsConsideration'), t('recordsActor')(t('roles').official)],
-      () => ctx.node.startConsideration({ requestId: uuidv7(), petitionId: p.petitionId }, CALL), reload));
+    const requestId = uuidv7();
+    start.addEventListener('click', () => runConfirmed({
+      box, button: start, what: t('considerWhat')(title), reload,
+      lines: [t('recordsConsideration'), t('recordsActor')(t('roles').official)],
+      call: () => ctx.node.startConsideration({ requestId, petitionId: p.petitionId }, CALL),
+    }));
     return el('li', { 'data-petition': p.petitionId }, ...head, el('div', { class: 'actions' }, start), box);
   }
   const id = (name) => `${name}-${p.petitionId}`;
@@ -104,6 +104,7 @@ function considerationItem(ctx, p, reload) {
   const response = el('textarea', { id: id('response'), rows: '6', maxlength: String(RESPONSE_LEN_MAX) });
   const responder = el('input', { id: id('responder'), maxlength: String(RESPONDER_LEN_MAX), value: t('defaultResponder') });
   const answer = el('button', { type: 'button', 'data-action': 'answer' }, t('answerButton'));
+  const requestId = uuidv7();
   answer.addEventListener('click', () => {
     const text = response.value.trim();
     const who = responder.value.trim();
@@ -114,10 +115,11 @@ function considerationItem(ctx, p, reload) {
     }
     const chosen = Number(decision.value);
     const lateNote = isPast(p.answerDue) ? [t('recordsLate')] : [t('recordsOnTime')];
-    act(ctx, box, t('answerWhat')(title),
-      [t('recordsAnswer')(t('decision')[chosen]), t('recordsResponder')(who), t('recordsText')(text), ...lateNote, t('recordsActor')(t('roles').official)],
-      () => ctx.node.answerPetition({ requestId: uuidv7(), petitionId: p.petitionId, decision: chosen, response: text, responderRole: who }, CALL),
-      reload);
+    runConfirmed({
+      box, button: answer, what: t('answerWhat')(title), reload,
+      lines: [t('recordsAnswer')(t('decision')[chosen]), t('recordsResponder')(who), t('recordsText')(text), ...lateNote, t('recordsActor')(t('roles').official)],
+      call: () => ctx.node.answerPetition({ requestId, petitionId: p.petitionId, decision: chosen, response: text, responderRole: who }, CALL),
+    });
   });
   return el('li', { 'data-petition': p.petitionId }, ...head,
     el('p', { class: 'field' }, el('label', { for: id('decision') }, t('decisionLabel')), decision),
@@ -149,13 +151,15 @@ export async function staffView(ctx, isCurrent, notice) {
   if (notice) parts.push(notice);
   if (roles.includes('moderator')) {
     const waiting = await queue(ctx, [AWAITING_MODERATION]);
-    parts.push(section('moderation', t('moderationQueue'), waiting.map((p) => moderationItem(ctx, p, reload)), t('queueEmpty')));
+    if (!waiting.whole) parts.push(el('p', { class: 'error' }, t('queueTooLong')));
+    parts.push(section('moderation', t('moderationQueue'), waiting.items.map((p) => moderationItem(ctx, p, reload)), t('queueEmpty')));
   }
   if (roles.includes('official')) {
     const waiting = await queue(ctx, [THRESHOLD_REACHED, UNDER_CONSIDERATION]);
-    const late = waiting.filter((p) => isPast(p.answerDue)).length;
+    const late = waiting.items.filter((p) => isPast(p.answerDue)).length;
+    if (!waiting.whole) parts.push(el('p', { class: 'error' }, t('queueTooLong')));
     parts.push(el('p', { class: late ? 'error' : 'meta', id: 'late-count' }, t('lateCount')(late)));
-    parts.push(section('consideration', t('considerationQueue'), waiting.map((p) => considerationItem(ctx, p, reload)), t('queueEmpty')));
+    parts.push(section('consideration', t('considerationQueue'), waiting.items.map((p) => considerationItem(ctx, p, reload)), t('queueEmpty')));
   }
   // Dialogues and the action plan are run on their own pages.
   const elsewhere = [];

@@ -28,6 +28,7 @@ const shots = process.env.SCREENSHOTS;
 const title = process.env.TITLE;
 const threshold = Number(process.env.THRESHOLD);
 const dialogueId = process.env.DIALOGUE;
+const endedDialogueId = process.env.ENDED_DIALOGUE;
 const planId = process.env.PLAN;
 const TIMEOUT_MS = 30_000;
 const TABS_MAX = 60;
@@ -215,6 +216,17 @@ async function run() {
     await moderator.keyboard.press('Enter');
     const says = await confirmDialog(moderator, 'portal-confirm-desktop');
     if (!says.includes(title) || !says.includes('оприлюднено')) throw new Error(`the confirmation says ${says}`);
+    // The other one is rejected, with its reason, by keyboard.
+    const other = moderator.locator('li[data-petition]', { hasText: 'Заборонити все' });
+    await other.waitFor({ timeout: TIMEOUT_MS });
+    const otherId = await other.getAttribute('data-petition');
+    await tabTo(moderator, 'the reason', (pid) => document.activeElement?.id === `reason-${pid}`, otherId);
+    await moderator.keyboard.type('Петиція не стосується повноважень громади.');
+    await tabTo(moderator, 'Reject', (pid) => document.activeElement?.dataset.action === 'reject'
+      && document.activeElement.closest('li')?.dataset.petition === pid, otherId);
+    await moderator.keyboard.press('Enter');
+    const rejecting = await confirmDialog(moderator);
+    if (!rejecting.includes('не стосується повноважень')) throw new Error(`the rejection's confirmation says ${rejecting}`);
 
     step('three residents sign');
     const seq = await residentSigns(halyna, id);
@@ -343,6 +355,43 @@ async function run() {
     }
     await axe(halyna, 'an answered contribution');
     await shot(halyna, 'portal-dialogue-phone');
+
+    step('the official closes a dialogue that has ended, publishes its outcome and announces another');
+    // The open one cannot be closed yet, and says when it can.
+    await official.waitForSelector('#closes-later', { timeout: TIMEOUT_MS });
+    await official.goto(`${base}/#/dialogue/${endedDialogueId}`, { timeout: TIMEOUT_MS });
+    await ready(official);
+    await official.waitForSelector('[data-action="close-dialogue"]', { timeout: TIMEOUT_MS });
+    await official.fill('#attendance', '42');
+    await official.fill('#organisations', 'ГО «Відкрите місто», Молодіжна рада');
+    await official.focus('[data-action="close-dialogue"]');
+    await official.keyboard.press('Enter');
+    const closing = await confirmDialog(official);
+    if (!closing.includes('42') || !closing.includes('Відкрите місто')) throw new Error(`closing says ${closing}`);
+    await official.waitForSelector('[data-action="publish-outcome"]', { timeout: TIMEOUT_MS });
+    await official.fill('#report', 'Пропозиції мешканців враховано в проєкті бюджету на 2027 рік.');
+    await official.fill('#decision-ref', 'Рішення № 12/2026');
+    await official.focus('[data-action="publish-outcome"]');
+    await official.keyboard.press('Enter');
+    await confirmDialog(official);
+    await halyna.goto(`${base}/#/dialogue/${endedDialogueId}`, { timeout: TIMEOUT_MS });
+    await ready(halyna);
+    await halyna.waitForSelector('#outcome-report', { timeout: TIMEOUT_MS });
+    await axe(halyna, 'an outcome report');
+    if (!(await halyna.textContent('#outcome-report')).includes('враховано в проєкті бюджету')) throw new Error('the outcome report is not shown');
+    await official.goto(`${base}/#/dialogues`, { timeout: TIMEOUT_MS });
+    await ready(official);
+    await official.waitForSelector('#announce-form', { timeout: TIMEOUT_MS });
+    await axe(official, 'the dialogues with the announcement form');
+    await official.fill('#d-topic', 'Облаштування набережної');
+    await official.fill('#d-organiser', 'Управління благоустрою');
+    const inDays = (days) => new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 16);
+    await official.fill('#d-opens', inDays(7));
+    await official.fill('#d-closes', inDays(21));
+    await official.focus('#announce-form button[type="submit"]');
+    await official.keyboard.press('Enter');
+    await confirmDialog(official);
+    await official.getByRole('link', { name: 'Облаштування набережної' }).waitFor({ timeout: TIMEOUT_MS });
 
     step('the action plan; the coordinator reports progress');
     await checker.goto(`${base}/#/plans`, { timeout: TIMEOUT_MS });

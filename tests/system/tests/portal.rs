@@ -86,7 +86,7 @@ async fn residents_and_staff_use_the_portal_and_receipts_verify_in_chromium() {
     let code_text = node.code.to_string();
     // Something else in the log first, so the dashboard shows the hromada before the test.
     let mut staff = node.client().await;
-    let _in_moderation = staff
+    let in_moderation = staff
         .file_petition(pb::FilePetitionRequest {
             request_id: uuid::Uuid::now_v7().to_string(),
             author_subject: "platform-resident-1".into(),
@@ -95,11 +95,17 @@ async fn residents_and_staff_use_the_portal_and_receipts_verify_in_chromium() {
             category: "other".into(),
         })
         .await
-        .unwrap();
+        .unwrap()
+        .into_inner()
+        .stream_id;
     // An open dialogue, and an action plan with a milestone overdue and one to come.
     let mut civic = Civic::of(&node).await;
     let dialogue = civic
         .dialogue(pb::DialogueKind::PublicConsultation, &node.clock, 14)
+        .await;
+    // One whose contributions ended as the test began: the official closes it.
+    let ended = civic
+        .dialogue(pb::DialogueKind::PublicHearing, &node.clock, 0)
         .await;
     let year: i32 = domain::kyiv_date(event_store_core::Timestamp::now()).to_string()[..4]
         .parse()
@@ -144,6 +150,7 @@ async fn residents_and_staff_use_the_portal_and_receipts_verify_in_chromium() {
             .env("TITLE", TITLE)
             .env("THRESHOLD", THRESHOLD.to_string())
             .env("DIALOGUE", &dialogue)
+            .env("ENDED_DIALOGUE", &ended)
             .env("PLAN", &plan)
             .kill_on_drop(true)
             .output(),
@@ -156,6 +163,18 @@ async fn residents_and_staff_use_the_portal_and_receipts_verify_in_chromium() {
     assert!(run.status.success() && out.contains("PASS"), "{out}");
 
     // What the browser did is in the node's log and in the national figures.
+    let rejected = staff
+        .get_petition(pb::GetPetitionRequest {
+            petition_id: in_moderation,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(rejected.status, pb::PetitionStatus::Rejected as i32);
+    assert_eq!(
+        rejected.rejection_reason,
+        "Петиція не стосується повноважень громади."
+    );
     let page = staff
         .list_petitions(pb::ListPetitionsRequest {
             page_size: 10,

@@ -7,6 +7,7 @@
 import { t } from '../i18n.js';
 import { checkWithAssociation } from '../receipt-check.js';
 import { ReceiptError } from '../receipt.js';
+import { ConnectError } from '../rpc.js';
 import { h } from '../ui.js';
 
 /** Largest receipt read from a paste or a file. */
@@ -25,7 +26,12 @@ export async function receipt({ api }) {
   const submit = h('button', { type: 'submit', id: 'receipt-submit' }, t('receipt.check'));
   file.addEventListener('change', async () => {
     const chosen = file.files?.[0];
-    if (chosen && chosen.size <= RECEIPT_LEN_MAX) text.value = await chosen.text();
+    if (!chosen) return;
+    if (chosen.size > RECEIPT_LEN_MAX) {
+      outcome(result, false, [`${t('receipt.reason.format')}: ${t('receipt.too_large')}`], 'format');
+      return;
+    }
+    text.value = await chosen.text();
   });
   const form = h('form', { id: 'receipt-form', class: 'receipt-form' },
     h('label', { for: 'receipt-text' }, t('receipt.paste')),
@@ -37,7 +43,7 @@ export async function receipt({ api }) {
     event.preventDefault();
     let parsed;
     try {
-      if (text.value.length > RECEIPT_LEN_MAX) throw new ReceiptError('format', 'the receipt is too large');
+      if (text.value.length > RECEIPT_LEN_MAX) throw new ReceiptError('format', t('receipt.too_large'));
       parsed = JSON.parse(text.value);
     } catch (e) {
       outcome(result, false, [`${t('receipt.reason.format')}: ${e.message}`], 'format');
@@ -55,7 +61,9 @@ export async function receipt({ api }) {
       if (proved.newerSize !== undefined) lines.push(t('receipt.still_holds', { size: String(proved.newerSize) }));
       outcome(result, true, lines);
     } catch (e) {
-      const code = e instanceof ReceiptError ? e.code : 'association';
+      let code = 'format';
+      if (e instanceof ReceiptError) code = e.code;
+      else if (e instanceof ConnectError) code = 'association';
       outcome(result, false, [`${t(`receipt.reason.${code}`)}: ${e.rawMessage ?? e.message}`], code);
     } finally {
       submit.disabled = false;

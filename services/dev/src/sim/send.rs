@@ -8,6 +8,7 @@ use node::auth::AuthedNodeClient;
 use proto::node::v1 as pb;
 
 use super::action::{Action, ItemStatus, Outcome};
+use super::texts;
 
 /// Bound on one command (and the read-back after a refusal).
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -32,19 +33,20 @@ pub(super) async fn execute(
     let mut client = client.clone();
     let request_id = request_id();
     let id = request_id.clone();
+    // The request id's random bits choose what is written, so a run is varied.
+    let pick = uuid::Uuid::parse_str(&request_id).map_or(0, |u| u.as_u128() as u64);
     let sent = tokio::time::timeout(COMMAND_TIMEOUT, async {
         use Action as A;
         match action.clone() {
             A::File { author } => {
-                let n = author % TITLES.len() as u64;
-                let title = TITLES[usize::try_from(n).unwrap_or(0)];
+                let (title, text, category) = texts::petition(pick);
                 client
                     .file_petition(pb::FilePetitionRequest {
                         request_id: id,
                         author_subject: format!("{code} resident {author}"),
-                        title: title.to_owned(),
-                        text: format!("{title}: the residents ask the council to act this year."),
-                        category: "community".into(),
+                        title,
+                        text,
+                        category: category.into(),
                     })
                     .await
             }
@@ -88,8 +90,8 @@ pub(super) async fn execute(
                         request_id: id,
                         petition_id: petition,
                         decision: decision as i32,
-                        response: "The council considered the petition at its session.".into(),
-                        responder_role: "mayor".into(),
+                        response: texts::answer(decision).into(),
+                        responder_role: texts::RESPONDER.into(),
                     })
                     .await
             }
@@ -98,12 +100,13 @@ pub(super) async fn execute(
                 opens_at,
                 closes_at,
             } => {
+                let (topic, organiser) = texts::dialogue(pick);
                 client
                     .announce_dialogue(pb::AnnounceDialogueRequest {
                         request_id: id,
                         kind: kind as i32,
-                        topic: "The hromada's budget for next year".into(),
-                        organiser: "Executive committee".into(),
+                        topic: topic.into(),
+                        organiser: organiser.into(),
                         opens_at: Some(timestamp(opens_at)),
                         closes_at: Some(timestamp(closes_at)),
                     })
@@ -115,7 +118,7 @@ pub(super) async fn execute(
                         request_id: id,
                         dialogue_id: dialogue,
                         author_subject: format!("{code} resident {author}"),
-                        text: "More lighting on the school route, please.".into(),
+                        text: texts::contribution(pick).into(),
                     })
                     .await
             }
@@ -129,7 +132,7 @@ pub(super) async fn execute(
                         dialogue_id: dialogue,
                         contribution_id: contribution,
                         response: pb::ContributionResponse::Accepted as i32,
-                        reason: "Included in the draft.".into(),
+                        reason: texts::CONTRIBUTION_REASON.into(),
                     })
                     .await
             }
@@ -142,7 +145,10 @@ pub(super) async fn execute(
                         request_id: id,
                         dialogue_id: dialogue,
                         attendance_count: attendance,
-                        participating_organisations: vec!["Youth council".into()],
+                        participating_organisations: texts::ORGANISATIONS
+                            .iter()
+                            .map(|o| (*o).to_owned())
+                            .collect(),
                     })
                     .await
             }
@@ -151,8 +157,8 @@ pub(super) async fn execute(
                     .publish_outcome(pb::PublishOutcomeRequest {
                         request_id: id,
                         dialogue_id: dialogue,
-                        report: "The council took the proposals into the decision.".into(),
-                        council_decision_ref: "No. 12/2026".into(),
+                        report: texts::OUTCOME.into(),
+                        council_decision_ref: texts::DECISION_REF.into(),
                     })
                     .await
             }
@@ -160,25 +166,23 @@ pub(super) async fn execute(
                 client
                     .adopt_plan(pb::AdoptPlanRequest {
                         request_id: id,
-                        title: "OGP Local action plan".into(),
+                        title: texts::PLAN_TITLE.into(),
                         period_start: start.to_string(),
                         period_end: end.to_string(),
-                        council_decision: "No. 7/2026".into(),
+                        council_decision: texts::PLAN_DECISION.into(),
                     })
                     .await
             }
             A::AddCommitment { plan, start, end } => {
+                let commitment = texts::commitment(pick);
                 client
                     .add_commitment(pb::AddCommitmentRequest {
                         request_id: id,
                         plan_id: plan,
-                        title: "Open budget".into(),
-                        description: "Publish the budget and its execution as open data.".into(),
-                        lead_institution: "Finance department".into(),
-                        values: vec![
-                            pb::OgpValue::AccessToInformation as i32,
-                            pb::OgpValue::PublicAccountability as i32,
-                        ],
+                        title: commitment.title.into(),
+                        description: commitment.description.into(),
+                        lead_institution: commitment.lead.into(),
+                        values: commitment.values.iter().map(|v| *v as i32).collect(),
                         start: start.to_string(),
                         end: end.to_string(),
                     })
@@ -194,7 +198,7 @@ pub(super) async fn execute(
                         request_id: id,
                         plan_id: plan,
                         commitment_id: commitment,
-                        title: "Data portal section".into(),
+                        title: texts::commitment(pick).milestone.into(),
                         due: due.to_string(),
                     })
                     .await
@@ -285,15 +289,3 @@ async fn read_back(client: &mut AuthedNodeClient, action: &Action) -> Option<Ite
         .ok()
         .flatten()
 }
-
-/// Petition titles the simulated residents file.
-const TITLES: [&str; 8] = [
-    "Bike lanes on the main street",
-    "Longer library hours",
-    "Repair the bridge over the river",
-    "Shade trees in the schoolyard",
-    "Night buses to the outskirts",
-    "A new playground in the park",
-    "Public toilets at the market",
-    "Ramps at every public building",
-];
