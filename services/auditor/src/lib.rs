@@ -5,6 +5,7 @@
 //! archive alone to the digest the association publishes; `prove` makes a citizen's receipt.
 
 pub mod archive;
+pub mod decode;
 pub mod export;
 pub mod prove;
 pub mod recompute;

@@ -369,39 +369,54 @@ pub fn encode(event: &Event) -> EncodedEvent {
 }
 
 /// Serialises an event's payload into any postcard output.
+/// Evaluates `$body` with `$e` bound to the payload struct of `$event` (an `&Event`), whatever
+/// its type: the one list of every event type's payload, for each way one is written out.
+macro_rules! with_payload {
+    ($event:expr, $e:ident => $body:expr) => {
+        match $event {
+            Event::Calendar(CalendarEvent::NonWorkingDatesSet($e)) => $body,
+            Event::Petition(event) => match event {
+                PetitionEvent::Filed($e) => $body,
+                PetitionEvent::Published($e) => $body,
+                PetitionEvent::Rejected($e) => $body,
+                PetitionEvent::Signed($e) => $body,
+                PetitionEvent::ThresholdReached($e) => $body,
+                PetitionEvent::CollectionClosed($e) => $body,
+                PetitionEvent::ConsiderationStarted($e) => $body,
+                PetitionEvent::Answered($e) => $body,
+                PetitionEvent::ImplementationUpdated($e) => $body,
+            },
+            Event::Dialogue(event) => match event {
+                DialogueEvent::Announced($e) => $body,
+                DialogueEvent::ContributionSubmitted($e) => $body,
+                DialogueEvent::ContributionAnswered($e) => $body,
+                DialogueEvent::Closed($e) => $body,
+                DialogueEvent::OutcomePublished($e) => $body,
+            },
+            Event::ActionPlan(event) => match event {
+                ActionPlanEvent::Adopted($e) => $body,
+                ActionPlanEvent::CommitmentAdded($e) => $body,
+                ActionPlanEvent::MilestoneAdded($e) => $body,
+                ActionPlanEvent::ProgressReported($e) => $body,
+                ActionPlanEvent::CommitmentAssessed($e) => $body,
+                ActionPlanEvent::Closed($e) => $body,
+            },
+        }
+    };
+}
+
 fn serialize_payload<F: postcard::ser_flavors::Flavor>(
     event: &Event,
     out: F,
 ) -> postcard::Result<F::Output> {
-    use postcard::serialize_with_flavor as put;
-    match event {
-        Event::Calendar(CalendarEvent::NonWorkingDatesSet(e)) => put(e, out),
-        Event::Petition(event) => match event {
-            PetitionEvent::Filed(e) => put(e, out),
-            PetitionEvent::Published(e) => put(e, out),
-            PetitionEvent::Rejected(e) => put(e, out),
-            PetitionEvent::Signed(e) => put(e, out),
-            PetitionEvent::ThresholdReached(e) => put(e, out),
-            PetitionEvent::CollectionClosed(e) => put(e, out),
-            PetitionEvent::ConsiderationStarted(e) => put(e, out),
-            PetitionEvent::Answered(e) => put(e, out),
-            PetitionEvent::ImplementationUpdated(e) => put(e, out),
-        },
-        Event::Dialogue(event) => match event {
-            DialogueEvent::Announced(e) => put(e, out),
-            DialogueEvent::ContributionSubmitted(e) => put(e, out),
-            DialogueEvent::ContributionAnswered(e) => put(e, out),
-            DialogueEvent::Closed(e) => put(e, out),
-            DialogueEvent::OutcomePublished(e) => put(e, out),
-        },
-        Event::ActionPlan(event) => match event {
-            ActionPlanEvent::Adopted(e) => put(e, out),
-            ActionPlanEvent::CommitmentAdded(e) => put(e, out),
-            ActionPlanEvent::MilestoneAdded(e) => put(e, out),
-            ActionPlanEvent::ProgressReported(e) => put(e, out),
-            ActionPlanEvent::CommitmentAssessed(e) => put(e, out),
-            ActionPlanEvent::Closed(e) => put(e, out),
-        },
+    with_payload!(event, e => postcard::serialize_with_flavor(e, out))
+}
+
+/// An event serialises as its payload struct alone (its type is the envelope's): with a
+/// self-describing format (JSON) this is the decoded payload `audit decode` writes.
+impl serde::Serialize for Event {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        with_payload!(self, e => serde::Serialize::serialize(e, serializer))
     }
 }
 

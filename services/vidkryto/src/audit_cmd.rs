@@ -29,6 +29,20 @@ pub enum AuditCommand {
     Recompute(RecomputeArgs),
     /// Fetch and check a citizen's receipt: an event's inclusion in a cosigned checkpoint.
     Prove(ProveArgs),
+    /// Write every archived event as one JSON line with its decoded payload.
+    Decode(DecodeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DecodeArgs {
+    /// The archive directory.
+    pub archive: PathBuf,
+    /// Only these hromadas (repeat the flag); default: every one in the archive.
+    #[arg(long)]
+    pub municipality: Vec<String>,
+    /// Write to this file (replaced when complete) instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -246,6 +260,42 @@ pub async fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
                     Ok(ExitCode::from(EXIT_FAULT))
                 }
             }
+        }
+        AuditCommand::Decode(a) => {
+            let archive = Archive::new(&a.archive);
+            let only = a
+                .municipality
+                .iter()
+                .map(|c| municipality(c))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let out = a.out.clone();
+            let decoded = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+                match &out {
+                    Some(path) => {
+                        // Written beside the target and renamed: never a half-written file.
+                        let tmp = path.with_extension("jsonl.part");
+                        let file = std::fs::File::create(&tmp)
+                            .with_context(|| format!("failed to create {}", tmp.display()))?;
+                        let mut writer = std::io::BufWriter::new(file);
+                        let decoded = auditor::decode::decode(&archive, &only, &mut writer)?;
+                        drop(writer);
+                        std::fs::rename(&tmp, path)
+                            .with_context(|| format!("failed to write {}", path.display()))?;
+                        Ok(decoded)
+                    }
+                    None => {
+                        let stdout = std::io::stdout();
+                        let mut writer = std::io::BufWriter::new(stdout.lock());
+                        Ok(auditor::decode::decode(&archive, &only, &mut writer)?)
+                    }
+                }
+            })
+            .await??;
+            eprintln!(
+                "decoded {} events of {} hromadas ({} whose payload does not decode)",
+                decoded.events, decoded.municipalities, decoded.undecodable
+            );
+            Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Prove(a) => {
             let code = municipality(&a.municipality)?;

@@ -164,6 +164,38 @@ async fn audits_of_a_real_archive_find_every_kind_of_tampering() {
     let ours = auditor::recompute::recompute(&archive, &upto).unwrap();
     assert_eq!(ours.digest, theirs.digest);
 
+    // Every event decodes to a JSON line anyone can read without our types.
+    let mut jsonl = Vec::new();
+    let decoded = auditor::decode::decode(&archive, &[], &mut jsonl).unwrap();
+    assert_eq!(decoded.events, summary.events_total);
+    assert_eq!((decoded.municipalities, decoded.undecodable), (2, 0));
+    let lines: Vec<serde_json::Value> = String::from_utf8(jsonl)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len() as u64, summary.events_total);
+    let filed = lines
+        .iter()
+        .find(|l| l["type"] == "petition.filed" && l["municipality"] == VINNYTSIA)
+        .expect("Vinnytsia's petition filed");
+    assert_eq!(filed["event_type"], 101);
+    assert_eq!(filed["stream_id"], p.as_str());
+    assert!(filed["payload"]["category"].is_string(), "{filed}");
+    let signed = lines
+        .iter()
+        .filter(|l| l["type"] == "petition.signed" && l["stream_id"] == p.as_str())
+        .count();
+    assert_eq!(signed, 20);
+    for (i, line) in lines
+        .iter()
+        .filter(|l| l["municipality"] == KYIV)
+        .enumerate()
+    {
+        assert_eq!(line["seq"], i as u64 + 1, "{line}");
+        assert_eq!(line["leaf_hash"].as_str().map(str::len), Some(64), "{line}");
+    }
+
     // Export resumes: nothing new, nothing fetched but the unfinished last file.
     let again = export(&options).await.unwrap();
     assert_eq!(again.events_total, summary.events_total);
