@@ -274,6 +274,17 @@ async function run() {
     const dues = milestoneCsv.rows.slice(1).map((r) => r[0]);
     check(JSON.stringify(dues) === JSON.stringify(expect.hromada.milestone_dues),
       `milestone list dues ${dues.join(', ')}, gRPC ${expect.hromada.milestone_dues.join(', ')}`);
+    // What the plan opened up, as the hromada assessed it: the same figures as gRPC, and the
+    // levels' table (its CSV) with the same counts.
+    for (const [key, value] of Object.entries(expect.hromada.openness)) {
+      if (key === 'opened_government') continue;
+      const shown = await page.getAttribute(`[data-figures="openness"] [data-figure="${key}"]`, 'data-value');
+      check(shown === String(value), `openness ${key} shows ${shown}, gRPC ${value}`);
+    }
+    const levels = await downloadCsv(page, 'opened-government');
+    const counted = levels.rows.slice(1).map((r) => r[1]);
+    check(JSON.stringify(counted) === JSON.stringify(expect.hromada.openness.opened_government.map((k) => k[1])),
+      `opened-government counts ${counted.join(', ')}, gRPC ${expect.hromada.openness.opened_government.map((k) => k[1]).join(', ')}`);
     await page.screenshot({ path: path.join(shots, 'hromada.png'), fullPage: true });
 
     step('language');

@@ -346,6 +346,14 @@ async fn the_dashboard_shows_the_grpc_figures_and_live_updates_in_chromium() {
         let milestone = v.milestone(&plan, &commitment, due).await;
         v.progress(&plan, &milestone, status).await;
     }
+    // The hromada's own assessment: "did it open government", major.
+    v.assess(
+        &plan,
+        &commitment,
+        nodepb::ImplementationStatus::Substantial,
+        nodepb::OpenedGovernment::Major,
+    )
+    .await;
     association
         .wait_all(&[&vinnytsia, &koriukivka], VERIFY_TIMEOUT)
         .await;
@@ -388,6 +396,11 @@ async fn the_dashboard_shows_the_grpc_figures_and_live_updates_in_chromium() {
         .into_inner()
         .milestones;
     assert_eq!(milestones.len(), 2, "{milestones:?}");
+    let vf = hromada.figures.clone().unwrap_or_default();
+    assert_eq!(
+        (vf.commitments, vf.commitments_assessed, vf.outcome_reports),
+        (1, 1, 1)
+    );
     let expect = json!({
         "summary": headline(&summary),
         "leaderboard": board.entries.iter().map(|e| json!({
@@ -400,6 +413,14 @@ async fn the_dashboard_shows_the_grpc_figures_and_live_updates_in_chromium() {
             "checkpoint_size": provenance.checkpoint_size,
             "verified_size": provenance.verified_size,
             "milestone_dues": milestones.iter().map(|m| m.due.clone()).collect::<Vec<_>>(),
+            "openness": {
+                "commitments": vf.commitments,
+                "commitments_assessed": vf.commitments_assessed,
+                "outcome_reports": vf.outcome_reports,
+                "opened_government": vf.opened_government.iter()
+                    .map(|k| [k.kind.clone(), k.count.to_string()])
+                    .collect::<Vec<_>>(),
+            },
         },
         "enrolled": summary.municipalities_enrolled,
     });

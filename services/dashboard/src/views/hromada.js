@@ -41,6 +41,33 @@ function provenance(m, node) {
   return h('section', { class: 'provenance', 'aria-label': t('hromada.root') }, lines);
 }
 
+/**
+ * What the action plan opened up, as the hromada itself assessed it: commitments assessed, the
+ * "did it open government" levels, and the dialogues' outcome reports (served by the national
+ * API, shown here). Self-assessment, not an independent one: the heading says so.
+ */
+function openness(f, code) {
+  const levels = f.openedGovernment ?? [];
+  return h('section', { 'aria-labelledby': 'openness-title', class: 'openness' },
+    h('h2', { id: 'openness-title' }, t('hromada.openness')),
+    h('p', { class: 'note' }, t('hromada.openness_note')),
+    figures([
+      { key: 'commitments', label: t('figure.commitments'), value: f.commitments },
+      { key: 'commitments_assessed', label: t('figure.commitments_assessed'), value: f.commitmentsAssessed },
+      { key: 'outcome_reports', label: t('figure.outcome_reports'), value: f.outcomeReports },
+    ], { id: 'openness' }),
+    dataTable({
+      id: 'opened-government',
+      title: t('hromada.opened_government'),
+      csvName: `opened-government-${code}`,
+      columns: [
+        { key: 'kind', label: t('hromada.opened_level'), value: (k) => tOr(`opened.${k.kind}`, k.kind) },
+        { key: 'count', label: t('hromada.count'), kind: 'int' },
+      ],
+      rows: levels,
+    }));
+}
+
 export async function hromada({ api, route }) {
   const code = route.arg;
   const weeksWanted = WEEK_CHOICES.includes(Number(route.params.get('weeks')))
@@ -99,6 +126,7 @@ export async function hromada({ api, route }) {
     h('section', { 'aria-label': t('hromada.figures') },
       h('h2', {}, t('hromada.figures')),
       figures(areaFigureItems(f), { id: 'hromada' })),
+    openness(f, code),
     h('div', { class: 'controls' },
       select({
         label: t('common.weeks'), name: 'weeks', value: weeksWanted,
