@@ -6,10 +6,32 @@
 // browser, trusting nothing the server says beyond the keys.
 
 import { RECEIPT_FORMAT, ReceiptError, parseNote, verifyExtension, verifyReceipt } from './receipt.js';
-import { CALL_TIMEOUT_MS } from './rpc.js';
+import { CALL_TIMEOUT_MS, ConnectError } from './rpc.js';
 
 /** Options of each call to the association. */
 const CALL = { timeoutMs: CALL_TIMEOUT_MS };
+
+/** Largest receipt a page reads from a paste or a file. */
+export const RECEIPT_LEN_MAX = 64 * 1024;
+
+/**
+ * A pasted or read receipt's text as an object; one larger than RECEIPT_LEN_MAX (refused with
+ * `tooLarge`, the page's own words) or not JSON is a ReceiptError of code `format`.
+ */
+export function parseReceipt(text, tooLarge) {
+  if (text.length > RECEIPT_LEN_MAX) throw new ReceiptError('format', tooLarge);
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new ReceiptError('format', e.message);
+  }
+}
+
+/** The check a failure names: the checker's own, the association's answer, or the receipt's shape. */
+export function failureCode(e) {
+  if (e instanceof ReceiptError) return e.code;
+  return e instanceof ConnectError ? 'association' : 'format';
+}
 
 const base64 = (bytes) => btoa(String.fromCharCode(...bytes));
 

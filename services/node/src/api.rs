@@ -142,9 +142,10 @@ const LIST_SCAN_MAX: usize = 1_000;
 /// Longest search query, in bytes.
 const QUERY_LEN_MAX: usize = 200;
 
-/// What a petition list keeps: its statuses, category and query words (lowercase).
+/// What a petition list keeps: its statuses (by value; none named: every status), category and
+/// query words (lowercase).
 struct PetitionFilter {
-    statuses: Vec<i32>,
+    statuses: Option<[bool; 8]>,
     category: String,
     words: Vec<String>,
 }
@@ -172,15 +173,20 @@ impl PetitionFilter {
             return Err(NodeError::invalid("category", "is longer than 200 bytes"));
         }
         Ok(Self {
-            statuses: r.statuses.clone(),
+            statuses: (!r.statuses.is_empty()).then_some(seen),
             category: r.category.clone(),
             words: r.query.split_whitespace().map(str::to_lowercase).collect(),
         })
     }
 
     fn admits(&self, p: &pb::Petition) -> bool {
-        if !self.statuses.is_empty() && !self.statuses.contains(&p.status) {
-            return false;
+        if let Some(statuses) = &self.statuses {
+            let named = usize::try_from(p.status)
+                .ok()
+                .and_then(|i| statuses.get(i).copied());
+            if named != Some(true) {
+                return false;
+            }
         }
         if !self.category.is_empty() && self.category != p.category {
             return false;

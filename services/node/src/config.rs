@@ -424,11 +424,9 @@ pub fn association_origin(text: &str) -> anyhow::Result<String> {
     }
     // Receipts fetched in the clear could be rewritten on the way: plain http only on this
     // machine (development).
-    let loopback = matches!(uri.host(), Some("localhost" | "[::1]"))
-        || uri
-            .host()
-            .and_then(|h| h.parse::<std::net::IpAddr>().ok())
-            .is_some_and(|ip| ip.is_loopback());
+    let loopback = uri.host().is_some_and(|h| {
+        crate::auth::http::is_loopback_host(h.trim_start_matches('[').trim_end_matches(']'))
+    });
     if scheme == "http" && !loopback {
         bail!("{text:?}: the association must be reached over https (plain http only on loopback)");
     }

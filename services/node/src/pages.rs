@@ -6,8 +6,6 @@
 //! - `GET /api/portal.json`: the hromada's code and the association's public API the portal
 //!   fetches receipts from (`association_url` in `node.toml`; `null` without one).
 
-pub use wire::documents::DESCRIPTOR_PATH;
-
 /// Where the portal's settings are served.
 pub const PORTAL_SETTINGS_PATH: &str = "/api/portal.json";
 

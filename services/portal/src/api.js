@@ -4,7 +4,6 @@
 
 import { CALL_TIMEOUT_MS, ConnectError, loadRegistry, serviceClient } from '../../dashboard/src/rpc.js';
 
-export { CALL_TIMEOUT_MS };
 /** Options of every call. */
 export const CALL = { timeoutMs: CALL_TIMEOUT_MS };
 

@@ -50,6 +50,19 @@ function markCurrent(route) {
   }
 }
 
+const ID = '([0-9a-f-]{36})';
+/** Each page: its address, the section of the navigation it is in, and its view (given the id). */
+const ROUTES = [
+  [new RegExp(`^#/petition/${ID}$`), 'petitions', (ctx, isCurrent, id) => petitionView(ctx, id, isCurrent)],
+  [/^#\/new$/, 'petitions', (ctx) => newPetitionView(ctx)],
+  [/^#\/dialogues$/, 'dialogues', dialoguesView],
+  [new RegExp(`^#/dialogue/${ID}$`), 'dialogues', (ctx, isCurrent, id) => dialogueView(ctx, id, isCurrent)],
+  [/^#\/plans$/, 'plans', plansView],
+  [new RegExp(`^#/plan/${ID}$`), 'plans', (ctx, isCurrent, id) => planView(ctx, id, isCurrent)],
+  [/^#\/receipt$/, 'receipt', (ctx) => receiptPage(ctx.audit)],
+  [/^#\/staff$/, 'staff', staffView],
+];
+
 /** The navigation in progress: a reply to an earlier one is dropped. */
 let navigation = 0;
 
@@ -60,36 +73,12 @@ async function route(ctx) {
   main.setAttribute('aria-busy', 'true');
   languageLink();
   const hash = location.hash.split('?')[0];
-  const petition = /^#\/petition\/([0-9a-f-]{36})$/.exec(hash);
   try {
-    if (petition) {
-      markCurrent('petitions');
-      await petitionView(ctx, petition[1], isCurrent);
-    } else if (hash === '#/new') {
-      markCurrent('petitions');
-      newPetitionView(ctx);
-    } else if (hash === '#/dialogues') {
-      markCurrent('dialogues');
-      await dialoguesView(ctx, isCurrent);
-    } else if (/^#\/dialogue\/[0-9a-f-]{36}$/.test(hash)) {
-      markCurrent('dialogues');
-      await dialogueView(ctx, hash.slice('#/dialogue/'.length), isCurrent);
-    } else if (hash === '#/plans') {
-      markCurrent('plans');
-      await plansView(ctx, isCurrent);
-    } else if (/^#\/plan\/[0-9a-f-]{36}$/.test(hash)) {
-      markCurrent('plans');
-      await planView(ctx, hash.slice('#/plan/'.length), isCurrent);
-    } else if (hash === '#/receipt') {
-      markCurrent('receipt');
-      receiptPage(ctx.audit);
-    } else if (hash === '#/staff') {
-      markCurrent('staff');
-      await staffView(ctx, isCurrent);
-    } else {
-      markCurrent('petitions');
-      await listView(ctx, isCurrent);
-    }
+    const found = ROUTES.map(([pattern, section, view]) => ({ match: pattern.exec(hash), section, view }))
+      .find((r) => r.match);
+    const { section, view, match } = found ?? { section: 'petitions', view: listView, match: [] };
+    markCurrent(section);
+    await view(ctx, isCurrent, match[1]);
   } catch (e) {
     if (isCurrent()) show(el('p', { class: 'error' }, t('failed')(reason(e))));
   }

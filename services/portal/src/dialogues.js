@@ -3,7 +3,7 @@
 // contributions, close and publish the outcome, each action confirmed.
 
 import { CALL, reason } from './api.js';
-import { el, formatDate, main, pageOn, runConfirmed, show, uuidv7 } from './dom.js';
+import { el, formatDate, main, pageOn, runConfirmed, show, signInLink, uuidv7 } from './dom.js';
 import { t } from './i18n.js';
 
 const LIST_PAGE = 50;
@@ -236,8 +236,7 @@ export async function dialogueView(ctx, id, isCurrent, notice) {
   }
   if (open && ctx.who.signed_in && ctx.who.resident) parts.push(contributeForm(ctx, d, reload));
   else if (open && !ctx.who.signed_in) {
-    const next = `/${location.search}#/dialogue/${id}`;
-    parts.push(el('p', {}, el('a', { class: 'button', href: `/auth/sign-in?next=${encodeURIComponent(next)}` }, t('signInToContribute'))));
+    parts.push(el('p', {}, signInLink(`#/dialogue/${id}`, t('signInToContribute'))));
   }
   parts.push(el('h2', {}, t('contributionsTitle')(d.contributions)), list, more);
   if (isOfficial(ctx.who)) parts.push(closeForms(ctx, d, reload));

@@ -20,6 +20,15 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+/**
+ * A link to the node's own sign-in that comes back to the page at `route` (`#/…`), in the
+ * language the person has chosen.
+ */
+export function signInLink(route, label) {
+  const next = `/${location.search}${route}`;
+  return el('a', { class: 'button', href: `/auth/sign-in?next=${encodeURIComponent(next)}` }, label);
+}
+
 /** Widths from data attributes (the policy allows no inline styles). */
 export function applyWidths(root) {
   for (const bar of root.querySelectorAll('[data-width]')) bar.style.width = `${bar.dataset.width}%`;

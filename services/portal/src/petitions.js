@@ -2,7 +2,7 @@
 // with its statute and the council's answer, signing with a receipt, and filing a new one.
 
 import { CALL, reason } from './api.js';
-import { applyWidths, el, formatCivil, formatDate, main, pageOn, show, uuidv7 } from './dom.js';
+import { applyWidths, el, formatCivil, formatDate, main, pageOn, show, signInLink, uuidv7 } from './dom.js';
 import { CATEGORIES, categoryName, t } from './i18n.js';
 import { receiptPanel } from './receipts.js';
 
@@ -168,8 +168,7 @@ export async function petitionView(ctx, id, isCurrent, signed) {
       });
       parts.push(button);
     } else if (!ctx.who.signed_in) {
-      const next = `/${location.search}#/petition/${id}`;
-      parts.push(el('a', { class: 'button', href: `/auth/sign-in?next=${encodeURIComponent(next)}` }, t('signIn')));
+      parts.push(signInLink(`#/petition/${id}`, t('signIn')));
     }
   }
   parts.push(outcome);
@@ -179,9 +178,7 @@ export async function petitionView(ctx, id, isCurrent, signed) {
 /** Filing a petition: title, text and category; it goes to moderation. */
 export function newPetitionView(ctx) {
   if (!(ctx.who.signed_in && ctx.who.resident)) {
-    const next = `/${location.search}#/new`;
-    show(el('h1', {}, t('newPetition')),
-      el('p', {}, el('a', { class: 'button', href: `/auth/sign-in?next=${encodeURIComponent(next)}` }, t('signInToFile'))));
+    show(el('h1', {}, t('newPetition')), el('p', {}, signInLink('#/new', t('signInToFile'))));
     return;
   }
   const outcome = el('div', { 'aria-live': 'polite', id: 'outcome' });

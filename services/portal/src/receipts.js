@@ -5,9 +5,9 @@
 // against anything this node says. A receipt kept from before is checked again, and against the
 // newest checkpoint (consistency proof), on the page `#/receipt`.
 
-import { checkWithAssociation, receiptFromProof } from '../../dashboard/src/receipt-check.js';
-import { ReceiptError } from '../../dashboard/src/receipt.js';
-import { ConnectError } from '../../dashboard/src/rpc.js';
+import {
+  RECEIPT_LEN_MAX, checkWithAssociation, failureCode, parseReceipt, receiptFromProof,
+} from '../../dashboard/src/receipt-check.js';
 
 import { CALL, reason } from './api.js';
 import { el, main, show } from './dom.js';
@@ -16,8 +16,6 @@ import { t } from './i18n.js';
 /** How long a new event may take to reach a cosigned checkpoint, and how often to look. */
 const COSIGN_WAIT_MS = 60_000;
 const COSIGN_POLL_MS = 1_000;
-/** Largest receipt read from a paste or a file. */
-const RECEIPT_LEN_MAX = 64 * 1024;
 
 const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 
@@ -63,12 +61,6 @@ export async function showCheck(box, audit, receipt) {
     box.replaceChildren(failure(failureCode(e), e));
     return false;
   }
-}
-
-/** Which check failed: the checker's own, the association's answer, or the receipt's shape. */
-function failureCode(e) {
-  if (e instanceof ReceiptError) return e.code;
-  return e instanceof ConnectError ? 'association' : 'format';
 }
 
 /** Why a receipt fails: the check that failed, in words, and the checker's own detail. */
@@ -144,8 +136,7 @@ export function receiptPage(audit) {
     }
     let receipt;
     try {
-      if (text.value.length > RECEIPT_LEN_MAX) throw new Error(t('receiptTooLarge'));
-      receipt = JSON.parse(text.value);
+      receipt = parseReceipt(text.value, t('receiptTooLarge'));
     } catch (e) {
       result.replaceChildren(failure('format', e));
       return;

@@ -5,7 +5,7 @@
 // answer. Every action first shows what the log will record and waits for a confirmation.
 
 import { CALL } from './api.js';
-import { el, formatCivil, formatDate, isPast, main, runConfirmed, show, uuidv7 } from './dom.js';
+import { el, formatCivil, formatDate, isPast, main, runConfirmed, show, signInLink, uuidv7 } from './dom.js';
 import { categoryName, t } from './i18n.js';
 
 /** Petitions asked for per list call of a queue. */
@@ -138,9 +138,8 @@ function section(id, title, items, emptyText) {
 export async function staffView(ctx, isCurrent, notice) {
   const roles = ctx.who.roles ?? [];
   if (!ctx.who.signed_in || !roles.length) {
-    const next = `/${location.search}#/staff`;
     show(el('h1', {}, t('staffTitle')), el('p', {}, t('staffOnly')),
-      ctx.who.signed_in ? '' : el('a', { class: 'button', href: `/auth/sign-in?next=${encodeURIComponent(next)}` }, t('staffSignIn')));
+      ctx.who.signed_in ? '' : signInLink('#/staff', t('staffSignIn')));
     return;
   }
   const reload = async (message) => {

@@ -28,7 +28,7 @@ pub struct Documents(Arc<[Document]>);
 
 impl Documents {
     /// The documents `(path, bytes, media type)`.
-    pub fn new(documents: Vec<(&'static str, Bytes, &'static str)>) -> Self {
+    fn new(documents: Vec<(&'static str, Bytes, &'static str)>) -> Self {
         Self(
             documents
                 .into_iter()

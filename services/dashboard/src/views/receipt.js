@@ -5,13 +5,9 @@
 // its file; nothing of it leaves the browser except the hromada's code and the event's position.
 
 import { t } from '../i18n.js';
-import { checkWithAssociation } from '../receipt-check.js';
-import { ReceiptError } from '../receipt.js';
-import { ConnectError } from '../rpc.js';
+import { RECEIPT_LEN_MAX, checkWithAssociation, failureCode, parseReceipt } from '../receipt-check.js';
 import { h } from '../ui.js';
 
-/** Largest receipt read from a paste or a file. */
-const RECEIPT_LEN_MAX = 64 * 1024;
 
 function outcome(box, ok, lines, code) {
   box.replaceChildren(h('div', { class: ok ? 'receipt-ok' : 'receipt-failed', id: ok ? 'receipt-ok' : 'receipt-failed', dataset: code ? { reason: code } : {} },
@@ -43,8 +39,7 @@ export async function receipt({ api }) {
     event.preventDefault();
     let parsed;
     try {
-      if (text.value.length > RECEIPT_LEN_MAX) throw new ReceiptError('format', t('receipt.too_large'));
-      parsed = JSON.parse(text.value);
+      parsed = parseReceipt(text.value, t('receipt.too_large'));
     } catch (e) {
       outcome(result, false, [`${t('receipt.reason.format')}: ${e.message}`], 'format');
       return;
@@ -61,9 +56,7 @@ export async function receipt({ api }) {
       if (proved.newerSize !== undefined) lines.push(t('receipt.still_holds', { size: String(proved.newerSize) }));
       outcome(result, true, lines);
     } catch (e) {
-      let code = 'format';
-      if (e instanceof ReceiptError) code = e.code;
-      else if (e instanceof ConnectError) code = 'association';
+      const code = failureCode(e);
       outcome(result, false, [`${t(`receipt.reason.${code}`)}: ${e.rawMessage ?? e.message}`], code);
     } finally {
       submit.disabled = false;

@@ -162,7 +162,8 @@ where
         .map_err(|e| e.to_string())
 }
 
-fn is_loopback_host(host: &str) -> bool {
+/// Whether `host` (a name or an address, IPv6 without its brackets) is this machine.
+pub(crate) fn is_loopback_host(host: &str) -> bool {
     host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
