@@ -45,30 +45,41 @@ async fn load<T: DeserializeOwned>(
     decode_rows(table, &rows)
 }
 
-/// Writes entity rows (whole rows; `extra` adds the filter columns some tables have).
+/// Writes entity rows (whole rows), with the one boolean filter column a table may have
+/// beside them (`flag`: its name and a value per row).
 async fn upsert(
     tx: &mut Tx<'_>,
     table: &str,
     keys: Vec<EntityKey>,
     rows: Vec<Vec<u8>>,
+    flag: Option<(&str, Vec<bool>)>,
 ) -> Result<(), AssociationError> {
     if keys.is_empty() {
         return Ok(());
     }
     let codes: Vec<String> = keys.iter().map(|k| k.municipality.to_string()).collect();
     let ids: Vec<Vec<u8>> = keys.iter().map(|k| k.id.as_bytes().to_vec()).collect();
-    let sql = format!(
-        "INSERT INTO {table} (municipality, id, row) \
-         SELECT * FROM UNNEST($1::text[], $2::bytea[], $3::bytea[]) \
-         ON CONFLICT (municipality, id) DO UPDATE SET row = EXCLUDED.row"
-    );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
+    let query = match &flag {
+        None => format!(
+            "INSERT INTO {table} (municipality, id, row) \
+             SELECT * FROM UNNEST($1::text[], $2::bytea[], $3::bytea[]) \
+             ON CONFLICT (municipality, id) DO UPDATE SET row = EXCLUDED.row"
+        ),
+        Some((column, _)) => format!(
+            "INSERT INTO {table} (municipality, id, row, {column}) \
+             SELECT * FROM UNNEST($1::text[], $2::bytea[], $3::bytea[], $4::bool[]) \
+             ON CONFLICT (municipality, id) DO UPDATE \
+             SET row = EXCLUDED.row, {column} = EXCLUDED.{column}"
+        ),
+    };
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(query))
         .bind(codes)
         .bind(ids)
-        .bind(rows)
-        .execute(&mut **tx)
-        .await
-        .map_err(db)?;
+        .bind(rows);
+    if let Some((_, values)) = flag {
+        query = query.bind(values);
+    }
+    query.execute(&mut **tx).await.map_err(db)?;
     Ok(())
 }
 
@@ -102,7 +113,7 @@ pub async fn apply(tx: &mut Tx<'_>, events: &[ProjectedEvent]) -> Result<(), Ass
 
 /// Writes one batch's changes.
 async fn write(tx: &mut Tx<'_>, changes: projection::Changes) -> Result<(), AssociationError> {
-    // Petitions carry their phase and answer date for the "overdue now" query.
+    // Petitions carry their phase and the deadline of the step owed now for "overdue now".
     if !changes.petitions.is_empty() {
         let codes: Vec<String> = changes
             .petitions
@@ -119,17 +130,17 @@ async fn write(tx: &mut Tx<'_>, changes: projection::Changes) -> Result<(), Asso
             .iter()
             .map(|r| i16::from(r.phase))
             .collect();
-        let dues: Vec<Option<i32>> = changes.petitions.iter().map(|r| r.answer_due).collect();
+        let dues: Vec<Option<i32>> = changes.petitions.iter().map(|r| r.due()).collect();
         let rows = changes
             .petitions
             .iter()
             .map(encode)
             .collect::<Result<Vec<_>, _>>()?;
         sqlx::query(
-            "INSERT INTO proj_petition (municipality, id, phase, answer_due, row) \
+            "INSERT INTO proj_petition (municipality, id, phase, due, row) \
              SELECT * FROM UNNEST($1::text[], $2::bytea[], $3::int2[], $4::int4[], $5::bytea[]) \
              ON CONFLICT (municipality, id) DO UPDATE \
-             SET phase = EXCLUDED.phase, answer_due = EXCLUDED.answer_due, row = EXCLUDED.row",
+             SET phase = EXCLUDED.phase, due = EXCLUDED.due, row = EXCLUDED.row",
         )
         .bind(codes)
         .bind(ids)
@@ -141,34 +152,37 @@ async fn write(tx: &mut Tx<'_>, changes: projection::Changes) -> Result<(), Asso
         .map_err(db)?;
     }
     if !changes.milestones.is_empty() {
-        let codes: Vec<String> = changes
-            .milestones
-            .iter()
-            .map(|r| r.municipality.to_string())
-            .collect();
-        let ids: Vec<Vec<u8>> = changes
-            .milestones
-            .iter()
-            .map(|r| r.milestone_id.as_bytes().to_vec())
-            .collect();
-        let dues: Vec<i32> = changes.milestones.iter().map(|r| r.due).collect();
-        let completed: Vec<Option<i64>> =
-            changes.milestones.iter().map(|r| r.completed_at).collect();
-        let rows = changes
-            .milestones
-            .iter()
-            .map(encode)
-            .collect::<Result<Vec<_>, _>>()?;
+        let m = &changes.milestones;
+        let uuid = |id: &uuid::Uuid| id.as_bytes().to_vec();
+        let complete = Some(projection::codes::status_code(
+            domain::action_plan::ImplementationStatus::Complete,
+        ));
+        let rows = m.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
         sqlx::query(
-            "INSERT INTO proj_milestone (municipality, id, due, completed_at, row) \
-             SELECT * FROM UNNEST($1::text[], $2::bytea[], $3::int4[], $4::int8[], $5::bytea[]) \
+            "INSERT INTO proj_milestone \
+                 (municipality, id, due, completed_at, plan_id, commitment_id, complete, row) \
+             SELECT * FROM UNNEST($1::text[], $2::bytea[], $3::int4[], $4::int8[], \
+                                  $5::bytea[], $6::bytea[], $7::bool[], $8::bytea[]) \
              ON CONFLICT (municipality, id) DO UPDATE \
-             SET due = EXCLUDED.due, completed_at = EXCLUDED.completed_at, row = EXCLUDED.row",
+             SET due = EXCLUDED.due, completed_at = EXCLUDED.completed_at, \
+                 plan_id = EXCLUDED.plan_id, commitment_id = EXCLUDED.commitment_id, \
+                 complete = EXCLUDED.complete, row = EXCLUDED.row",
         )
-        .bind(codes)
-        .bind(ids)
-        .bind(dues)
-        .bind(completed)
+        .bind(
+            m.iter()
+                .map(|r| r.municipality.to_string())
+                .collect::<Vec<_>>(),
+        )
+        .bind(m.iter().map(|r| uuid(&r.milestone_id)).collect::<Vec<_>>())
+        .bind(m.iter().map(|r| r.due).collect::<Vec<i32>>())
+        .bind(m.iter().map(|r| r.completed_at).collect::<Vec<_>>())
+        .bind(m.iter().map(|r| uuid(&r.plan_id)).collect::<Vec<_>>())
+        .bind(m.iter().map(|r| uuid(&r.commitment_id)).collect::<Vec<_>>())
+        .bind(
+            m.iter()
+                .map(|r| r.status == complete)
+                .collect::<Vec<bool>>(),
+        )
         .bind(rows)
         .execute(&mut **tx)
         .await
@@ -181,21 +195,33 @@ async fn write(tx: &mut Tx<'_>, changes: projection::Changes) -> Result<(), Asso
         .map(|r| keyed(r.key(), encode(r)))
         .collect::<Result<Vec<_>, _>>()?;
     let (keys, rows) = dialogues.into_iter().unzip();
-    upsert(tx, DIALOGUES, keys, rows).await?;
+    upsert(tx, DIALOGUES, keys, rows, None).await?;
+    // Whether a plan is closed and a commitment assessed: the milestone overdue rule's
+    // "open" (`domain::action_plan::milestone_overdue`).
     let plans = changes
         .plans
         .iter()
         .map(|r| keyed(r.key(), encode(r)))
         .collect::<Result<Vec<_>, _>>()?;
     let (keys, rows) = plans.into_iter().unzip();
-    upsert(tx, PLANS, keys, rows).await?;
+    let closed = changes
+        .plans
+        .iter()
+        .map(|r| r.closed_at.is_some())
+        .collect();
+    upsert(tx, PLANS, keys, rows, Some(("closed", closed))).await?;
     let commitments = changes
         .commitments
         .iter()
         .map(|r| keyed(r.key(), encode(r)))
         .collect::<Result<Vec<_>, _>>()?;
     let (keys, rows) = commitments.into_iter().unzip();
-    upsert(tx, COMMITMENTS, keys, rows).await?;
+    let assessed = changes
+        .commitments
+        .iter()
+        .map(|r| r.opened_government.is_some())
+        .collect();
+    upsert(tx, COMMITMENTS, keys, rows, Some(("assessed", assessed))).await?;
 
     write_counters(tx, &changes.counters).await?;
 

@@ -21,8 +21,32 @@ pub struct RebuildSummary {
     pub undecodable: u64,
 }
 
+/// Rebuilds the projection if its tables hold rows of another version than
+/// [`projection::PROJECTION_VERSION`] (after an upgrade whose migration emptied them), before
+/// the ingest adds to them. Returns what the rebuild did, if one ran.
+pub async fn ensure_current(store: &Store) -> Result<Option<RebuildSummary>, AssociationError> {
+    let version: i32 = sqlx::query_scalar("SELECT version FROM proj_version")
+        .fetch_one(store.pool())
+        .await
+        .map_err(db)?;
+    if i64::from(version) == i64::from(projection::PROJECTION_VERSION) {
+        return Ok(None);
+    }
+    tracing::info!(
+        from = version,
+        to = projection::PROJECTION_VERSION,
+        "rebuilding the projection for its new version"
+    );
+    rebuild(store).await.map(Some)
+}
+
 pub async fn rebuild(store: &Store) -> Result<RebuildSummary, AssociationError> {
     let mut tx = store.pool().begin().await.map_err(db)?;
+    // Taken first, so two rebuilds (or a rebuild and `ensure_current`) run one after the other.
+    sqlx::query("SELECT version FROM proj_version FOR UPDATE")
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
     projections::truncate(&mut tx).await?;
     // Read with a second connection so the writing transaction stays free.
     let mut reader = store.pool().acquire().await.map_err(db)?;
@@ -69,6 +93,11 @@ pub async fn rebuild(store: &Store) -> Result<RebuildSummary, AssociationError> 
     drop(chunks);
     summary.events += batch.len() as u64;
     projections::apply(&mut tx, &batch).await?;
+    sqlx::query("UPDATE proj_version SET version = $1")
+        .bind(i32::try_from(projection::PROJECTION_VERSION).unwrap_or(i32::MAX))
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
     tx.commit().await.map_err(db)?;
     Ok(summary)
 }

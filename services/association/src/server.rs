@@ -280,6 +280,9 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
     let store = Store::connect(&settings.database_url)
         .await
         .context("failed to open the association's database")?;
+    crate::rebuild::ensure_current(&store)
+        .await
+        .context("failed to rebuild the projection for its new version")?;
     // The read side (API queries, the snapshot, the digest) has a pool of its own, so readers
     // never take the ingest's connections.
     let readers = Store::connect_readers(&settings.database_url)

@@ -272,8 +272,21 @@ impl MilestoneState {
     /// milestone alone. A milestone of an assessed commitment or a closed plan is not overdue;
     /// [`ActionPlanState::milestone_overdue`] applies that rule too.
     pub fn is_overdue(&self, today: CivilDate) -> bool {
-        today > self.due && self.status != Some(ImplementationStatus::Complete)
+        milestone_overdue(self.due, self.status, true, today)
     }
+}
+
+/// The one rule for an overdue milestone, which the node's views and the association's
+/// national figures both apply: past its due day (Kyiv `today` after `due`), its last report
+/// not complete, and `open`: its commitment not assessed and its plan not closed (see the
+/// module docs).
+pub fn milestone_overdue(
+    due: CivilDate,
+    last_status: Option<ImplementationStatus>,
+    open: bool,
+    today: CivilDate,
+) -> bool {
+    open && today > due && last_status != Some(ImplementationStatus::Complete)
 }
 
 /// A commitment's assessment.
@@ -321,7 +334,12 @@ impl ActionPlanState {
         let owner = self.milestone_owners.get(&milestone)?;
         let commitment = self.commitments.get(owner)?;
         let m = commitment.milestones.get(&milestone)?;
-        Some(self.is_open(commitment) && m.is_overdue(today))
+        Some(milestone_overdue(
+            m.due,
+            m.status,
+            self.is_open(commitment),
+            today,
+        ))
     }
 
     /// Every milestone overdue on Kyiv day `today`, ascending by id.

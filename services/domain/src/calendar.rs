@@ -392,6 +392,17 @@ impl WorkingCalendar {
     }
 }
 
+/// The national clock: a term of `working_days` counted Monday to Friday from the Kyiv day
+/// `from`, with no hromada's own non-working dates (under martial law no public holiday is a
+/// day off). The association bounds every deadline a node records by it, so a node cannot
+/// stretch a term by recording a later date or declaring days off.
+pub fn national_deadline(from: CivilDate, working_days: u16) -> CivilDate {
+    WorkingCalendar {
+        non_working: BTreeSet::new(),
+    }
+    .add_working_days(from, working_days)
+}
+
 /// Weekdays (Monday to Friday) from an arbitrary fixed Monday up to epoch day `day`, so the
 /// difference of two calls counts weekdays in between. 1970-01-05 (epoch day 4) was a Monday.
 fn weekdays_up_to(day: i64) -> i64 {

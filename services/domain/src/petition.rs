@@ -62,6 +62,31 @@ pub const IMPLEMENTATION_UPDATES_MAX: u32 = 1_000;
 /// Working days the hromada has to moderate a filed petition (statutes commonly say two).
 pub const MODERATION_WORKING_DAYS: u16 = 2;
 
+/// The law's answer term for an e-petition, in working days (Law of Ukraine "On citizens'
+/// appeals", art. 23-1). A statute may set longer (up to [`ANSWER_DEADLINE_WORKING_DAYS_MAX`]);
+/// the association flags it on the hromada's page.
+pub const LAW_ANSWER_WORKING_DAYS: u16 = 10;
+
+/// The longest collection period the law sets for e-petitions, in days (three months for the
+/// national ones, art. 23-1). A statute may set longer; the association flags it.
+pub const LAW_COLLECTION_PERIOD_DAYS: u16 = 90;
+
+/// Working days from reaching the threshold to the start of consideration before a petition
+/// counts as late nationally: the term the national e-petition procedure gives to announce
+/// that consideration has begun. Without a bound, a council that never starts consideration
+/// would never be late.
+pub const CONSIDERATION_START_WORKING_DAYS: u16 = 3;
+
+/// Whether a statute's rule goes beyond the law: a longer answer term or collection period.
+pub fn answer_term_beyond_law(rule: &StatuteRule) -> bool {
+    rule.answer_deadline_working_days > LAW_ANSWER_WORKING_DAYS
+}
+
+/// Whether a statute's collection period is longer than the law's.
+pub fn collection_period_beyond_law(rule: &StatuteRule) -> bool {
+    rule.collection_period_days > LAW_COLLECTION_PERIOD_DAYS
+}
+
 /// Largest signature threshold a statute may set: above the national 25,000 by far, and below
 /// Ukraine's adult population.
 pub const SIGNATURE_THRESHOLD_MAX: u32 = 10_000_000;

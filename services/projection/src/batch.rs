@@ -26,13 +26,13 @@
 //!
 //! | event | applies when | row | counters (+1 unless said) | weekly |
 //! | --- | --- | --- | --- | --- |
-//! | petition filed | no such petition | created, phase awaiting moderation | `petitions_filed` | `petitions_filed` |
-//! | published | awaiting moderation | phase collecting, `published_at`, `threshold` from the rule | `petitions_published` | |
-//! | rejected | awaiting moderation | phase rejected | `petitions_rejected` | |
+//! | petition filed | no such petition | created, phase awaiting moderation, `moderation_due` (bounded) | `petitions_filed` | `petitions_filed` |
+//! | published | awaiting moderation | phase collecting, `published_at`, `threshold`, `answer_term_days`, `collection_period_days` from the rule, `moderated_on_time` | `petitions_published`; `petitions_moderated_late` if late; `statute_answer_beyond_law`, `statute_collection_beyond_law` if the rule goes beyond the law | |
+//! | rejected | awaiting moderation | phase rejected, `moderated_on_time` | `petitions_rejected`; `petitions_moderated_late` if late | |
 //! | signed | collecting or threshold reached | `signatures` +1 | `signatures` | `signatures` |
-//! | threshold reached | collecting | phase threshold reached, `threshold_reached_at` | `petitions_threshold_reached` | `petitions_threshold_reached` |
+//! | threshold reached | collecting | phase threshold reached, `threshold_reached_at`, `start_due` | `petitions_threshold_reached` | `petitions_threshold_reached` |
 //! | collection closed | collecting | phase collection failed | `petitions_collection_failed` | |
-//! | consideration started | threshold reached | phase under consideration, `consideration_started_at`, `answer_due` | `petitions_consideration_started` | |
+//! | consideration started | threshold reached | phase under consideration, `consideration_started_at`, `answer_due` (bounded), `started_on_time` | `petitions_consideration_started`; `petitions_started_late` if late | |
 //! | answered | under consideration | phase answered, `answered_at`, `decision`, `answered_on_time` | `petitions_answered`, `petitions_answered_on_time` if on time; answer days +1 | `petitions_answered` |
 //! | implementation updated | answered, supported or partly | `implementation_updates` +1 | | |
 //! | dialogue announced | no such dialogue | created | `dialogues_announced_by_kind[kind]` | |
@@ -48,9 +48,21 @@
 //! | plan closed | plan exists, not closed | `closed_at` | `plans_closed` | |
 //!
 //! Answer days are the Kyiv calendar days from the day consideration started to the day of the
-//! answer (never below 0). An answer is on time when its Kyiv date is on or before
-//! `answer_due`; with no recorded deadline, `answered_on_time` is `None` and it is not counted
-//! on time. A re-assessment of a commitment is refused by today's domain; the projection moves
+//! answer (never below 0).
+//!
+//! # The law's clock
+//!
+//! Deadlines follow the law and a node cannot stretch them. Every term is counted on the
+//! national clock ([`domain::calendar::national_deadline`]: Monday to Friday, no hromada's own
+//! days off) and a deadline a node records counts only up to it: moderation within two working
+//! days of filing; the start of consideration within
+//! [`CONSIDERATION_START_WORKING_DAYS`] of reaching the threshold; the answer within the
+//! statute's term of the start. An answer is on time only when consideration started in time
+//! and the answer's Kyiv date is on or before `answer_due`, so waiting to start consideration
+//! never makes a late answer look timely; a petition still waiting past [`PetitionRow::due`]
+//! is counted as overdue by the read side. A statute's answer term above the law's 10 working
+//! days, or a collection period above its 90 days, is counted, not corrected: the hromada's
+//! page flags it. A re-assessment of a commitment is refused by today's domain; the projection moves
 //! the level's count rather than report it, so a later correction event would still project
 //! right.
 
@@ -59,9 +71,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use domain::Event;
 use domain::action_plan::{ActionPlanEvent, ImplementationStatus};
 use domain::calendar::Weekday;
+use domain::calendar::national_deadline;
 use domain::dialogue::{ContributionResponse, DialogueEvent};
-use domain::petition::{AnswerDecision, PetitionEvent};
-use domain::{EventType, kyiv_date};
+use domain::petition::{
+    AnswerDecision, CONSIDERATION_START_WORKING_DAYS, MODERATION_WORKING_DAYS, PetitionEvent,
+    answer_term_beyond_law, collection_period_beyond_law,
+};
+use domain::{CivilDate, EventType, kyiv_date};
 use event_store_core::{MunicipalityCode, Timestamp};
 use uuid::Uuid;
 
@@ -579,10 +595,11 @@ fn apply_petition(
     let slot = slot_of(slots, KIND, key)?;
     let at = event.at().0;
     let counters = &mut delta.counters;
-    if let PetitionEvent::Filed(_) = event {
+    if let PetitionEvent::Filed(filed) = event {
         if slot.current.is_some() {
             return Err(Anomaly::AlreadyExists(KIND));
         }
+        let moderation_due = bounded_due(filed.moderation_due, at, MODERATION_WORKING_DAYS);
         slot.current = Some(PetitionRow {
             municipality,
             petition_id: key.id,
@@ -598,6 +615,12 @@ fn apply_petition(
             decision: None,
             answered_on_time: None,
             implementation_updates: 0,
+            moderation_due,
+            moderated_on_time: None,
+            answer_term_days: 0,
+            collection_period_days: 0,
+            start_due: None,
+            started_on_time: None,
         });
         counters.petitions_filed = 1;
         delta.weekly.petitions_filed = 1;
@@ -612,14 +635,21 @@ fn apply_petition(
         PetitionEvent::Filed(_) => return Err(Anomaly::AlreadyExists(KIND)),
         PetitionEvent::Published(published) => {
             allow_in(&[P::AwaitingModeration])?;
+            let rule = &published.rule;
             row.phase = P::Collecting.as_u8();
             row.published_at = Some(at);
-            row.threshold = published.rule.signature_threshold;
+            row.threshold = rule.signature_threshold;
+            row.answer_term_days = rule.answer_deadline_working_days;
+            row.collection_period_days = rule.collection_period_days;
+            moderated(row, at, counters);
             counters.petitions_published = 1;
+            counters.statute_answer_beyond_law = i64::from(answer_term_beyond_law(rule));
+            counters.statute_collection_beyond_law = i64::from(collection_period_beyond_law(rule));
         }
         PetitionEvent::Rejected(_) => {
             allow_in(&[P::AwaitingModeration])?;
             row.phase = P::Rejected.as_u8();
+            moderated(row, at, counters);
             counters.petitions_rejected = 1;
         }
         PetitionEvent::Signed(_) => {
@@ -632,6 +662,10 @@ fn apply_petition(
             allow_in(&[P::Collecting])?;
             row.phase = P::ThresholdReached.as_u8();
             row.threshold_reached_at = Some(at);
+            row.start_due = Some(day_i32(
+                national_deadline(kyiv_date(Timestamp(at)), CONSIDERATION_START_WORKING_DAYS)
+                    .epoch_days(),
+            ));
             counters.petitions_threshold_reached = 1;
             delta.weekly.petitions_threshold_reached = 1;
         }
@@ -642,15 +676,20 @@ fn apply_petition(
         }
         PetitionEvent::ConsiderationStarted(started) => {
             allow_in(&[P::ThresholdReached])?;
+            let started_on_time = row.start_due.map(|due| kyiv_day(at) <= i64::from(due));
             row.phase = P::UnderConsideration.as_u8();
             row.consideration_started_at = Some(at);
-            row.answer_due = Some(day_i32(started.answer_due.epoch_days()));
+            row.answer_due = Some(bounded_due(started.answer_due, at, row.answer_term_days));
+            row.started_on_time = started_on_time;
             counters.petitions_consideration_started = 1;
+            counters.petitions_started_late = i64::from(started_on_time == Some(false));
         }
         PetitionEvent::Answered(answered) => {
             allow_in(&[P::UnderConsideration])?;
             let answer_day = kyiv_day(at);
-            let on_time = row.answer_due.map(|due| answer_day <= i64::from(due));
+            let on_time = row
+                .answer_due
+                .map(|due| answer_day <= i64::from(due) && row.started_on_time != Some(false));
             row.phase = P::Answered.as_u8();
             row.answered_at = Some(at);
             row.decision = Some(decision_code(answered.decision));
@@ -674,6 +713,20 @@ fn apply_petition(
         }
     }
     Ok(())
+}
+
+/// A deadline a node recorded, bounded by `working_days` on the national clock from the Kyiv
+/// day of `at`: whichever is earlier, in epoch days.
+fn bounded_due(recorded: CivilDate, at: i64, working_days: u16) -> i32 {
+    let national = national_deadline(kyiv_date(Timestamp(at)), working_days);
+    day_i32(recorded.min(national).epoch_days())
+}
+
+/// Records the moderation (publication or rejection) at `at` against the petition's deadline.
+fn moderated(row: &mut PetitionRow, at: i64, counters: &mut Counters) {
+    let on_time = kyiv_day(at) <= i64::from(row.moderation_due);
+    row.moderated_on_time = Some(on_time);
+    counters.petitions_moderated_late = i64::from(!on_time);
 }
 
 fn apply_dialogue(

@@ -2,10 +2,10 @@
 //! association's PostgreSQL store and an auditor's independent replay can show they hold the
 //! same projection by comparing 32 bytes.
 //!
-//! # Format, version 1
+//! # Format, version 2
 //!
 //! ```text
-//! digest = SHA-256( "vidkryto/projection-digest/v1" || record || record || … )
+//! digest = SHA-256( "vidkryto/projection-digest/v2" || record || record || … )
 //! record = tag (1 byte) || length (u32, little-endian) || body (length bytes)
 //! ```
 //!
@@ -39,7 +39,9 @@
 //! freezes the digest of a sample with one row per table.
 //!
 //! Any change to a row's fields, their order or meaning, a code table or this layout is a new
-//! version with a new prefix.
+//! version with a new prefix. Version 2 added the law's clock to petition rows (moderation and
+//! start-of-consideration deadlines, the statute's terms) and four counters after
+//! `petitions_answered_on_time`; version 1 digests are not comparable with it.
 
 use std::fmt;
 use std::str::FromStr;
@@ -55,7 +57,11 @@ use crate::rows::{
 };
 
 /// The bytes every digest starts with: they name the format and its version.
-pub const DIGEST_PREFIX: &[u8] = b"vidkryto/projection-digest/v1";
+pub const DIGEST_PREFIX: &[u8] = b"vidkryto/projection-digest/v2";
+
+/// The version [`DIGEST_PREFIX`] names: of the digest, the rows and the rules alike. A store
+/// holding rows of another version rebuilds them.
+pub const PROJECTION_VERSION: u32 = 2;
 
 /// The projection's tables, in digest order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

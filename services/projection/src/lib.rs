@@ -21,7 +21,9 @@ pub use batch::{
     Anomaly, ApplyError, Changes, LoadError, Outcome, Touched, Verified, Working, touched,
 };
 pub use codes::PetitionPhase;
-pub use digest::{DIGEST_PREFIX, Digest, DigestBuilder, DigestError, DigestParseError, Table};
+pub use digest::{
+    DIGEST_PREFIX, Digest, DigestBuilder, DigestError, DigestParseError, PROJECTION_VERSION, Table,
+};
 pub use memory::{BatchError, MemoryStore};
 pub use rows::{
     AnswerDays, CommitmentRow, Counters, DialogueRow, EntityKey, EntityKind, MilestoneRow,

@@ -75,20 +75,55 @@ pub struct PetitionRow {
     pub signatures: u32,
     pub threshold_reached_at: Option<i64>,
     pub consideration_started_at: Option<i64>,
-    /// The last Kyiv day for the answer (epoch days), set when consideration starts.
+    /// The last Kyiv day for the answer (epoch days), set when consideration starts: the
+    /// node's recorded deadline, but never later than the statute's term counted on the
+    /// national clock ([`domain::calendar::national_deadline`]) from the day consideration
+    /// started.
     pub answer_due: Option<i32>,
     pub answered_at: Option<i64>,
     /// An answer decision code ([`crate::codes::decision_code`]).
     pub decision: Option<u8>,
-    /// Whether the Kyiv date of the answer is on or before `answer_due`; `None` until
-    /// answered, or if the deadline is unknown.
+    /// Whether the answer was on time: consideration started by `start_due` and the Kyiv date
+    /// of the answer on or before `answer_due`. `None` until answered.
     pub answered_on_time: Option<bool>,
     pub implementation_updates: u32,
+    /// The last Kyiv day for moderation: the node's recorded deadline, never later than the
+    /// statute's two working days on the national clock from the day of filing.
+    pub moderation_due: i32,
+    /// Whether publication or rejection came by `moderation_due`; `None` until moderated.
+    pub moderated_on_time: Option<bool>,
+    /// The statute's answer term in working days, from the rule at publication; 0 until
+    /// published.
+    pub answer_term_days: u16,
+    /// The statute's collection period in days, from the rule at publication; 0 until
+    /// published.
+    pub collection_period_days: u16,
+    /// The last Kyiv day to start consideration: [`domain::petition::CONSIDERATION_START_WORKING_DAYS`]
+    /// on the national clock from the day the threshold was reached.
+    pub start_due: Option<i32>,
+    /// Whether consideration started by `start_due`; `None` until it starts.
+    pub started_on_time: Option<bool>,
 }
 
 impl PetitionRow {
     pub fn key(&self) -> EntityKey {
         EntityKey::new(self.municipality, self.petition_id)
+    }
+
+    /// The last day of the step the council owes now: moderation while awaiting it, the start
+    /// of consideration once the threshold is reached, the answer while under consideration
+    /// (or, when consideration started late, the start's day: its answer can no longer be on
+    /// time, so it stays overdue until answered); `None` when the council owes nothing. A
+    /// petition is overdue on a Kyiv day after it.
+    pub fn due(&self) -> Option<i32> {
+        use crate::codes::PetitionPhase as P;
+        match P::from_u8(self.phase)? {
+            P::AwaitingModeration => Some(self.moderation_due),
+            P::ThresholdReached => self.start_due,
+            P::UnderConsideration if self.started_on_time == Some(false) => self.start_due,
+            P::UnderConsideration => self.answer_due,
+            _ => None,
+        }
     }
 }
 
@@ -193,8 +228,19 @@ pub struct Counters {
     pub petitions_collection_failed: i64,
     pub petitions_consideration_started: i64,
     pub petitions_answered: i64,
-    /// Answers whose Kyiv date was on or before the recorded deadline.
+    /// Answers on time: consideration started within its bound and the answer's Kyiv date on
+    /// or before the answer deadline (see [`PetitionRow::answered_on_time`]).
     pub petitions_answered_on_time: i64,
+    /// Petitions published or rejected after their moderation deadline.
+    pub petitions_moderated_late: i64,
+    /// Petitions whose consideration started after its bound.
+    pub petitions_started_late: i64,
+    /// Petitions published under a rule whose answer term is longer than the law's 10
+    /// working days.
+    pub statute_answer_beyond_law: i64,
+    /// Petitions published under a rule whose collection period is longer than the law's 90
+    /// days.
+    pub statute_collection_beyond_law: i64,
     pub signatures: i64,
     /// Indexed by dialogue kind code.
     pub dialogues_announced_by_kind: [i64; DIALOGUE_KINDS],
@@ -231,6 +277,10 @@ impl Counters {
             petitions_consideration_started,
             petitions_answered,
             petitions_answered_on_time,
+            petitions_moderated_late,
+            petitions_started_late,
+            statute_answer_beyond_law,
+            statute_collection_beyond_law,
             signatures,
             dialogues_announced_by_kind,
             dialogues_closed,
@@ -265,6 +315,19 @@ impl Counters {
         add(
             &mut self.petitions_answered_on_time,
             *petitions_answered_on_time,
+        );
+        add(
+            &mut self.petitions_moderated_late,
+            *petitions_moderated_late,
+        );
+        add(&mut self.petitions_started_late, *petitions_started_late);
+        add(
+            &mut self.statute_answer_beyond_law,
+            *statute_answer_beyond_law,
+        );
+        add(
+            &mut self.statute_collection_beyond_law,
+            *statute_collection_beyond_law,
         );
         add(&mut self.signatures, *signatures);
         add_all(
@@ -393,6 +456,10 @@ mod tests {
             petitions_consideration_started: 6,
             petitions_answered: 7,
             petitions_answered_on_time: 8,
+            petitions_moderated_late: 37,
+            petitions_started_late: 38,
+            statute_answer_beyond_law: 39,
+            statute_collection_beyond_law: 40,
             signatures: 9,
             dialogues_announced_by_kind: [10, 11, 12, 13, 14, 15],
             dialogues_closed: 16,
@@ -447,6 +514,10 @@ mod tests {
             petitions_consideration_started: n(c.petitions_consideration_started),
             petitions_answered: n(c.petitions_answered),
             petitions_answered_on_time: n(c.petitions_answered_on_time),
+            petitions_moderated_late: n(c.petitions_moderated_late),
+            petitions_started_late: n(c.petitions_started_late),
+            statute_answer_beyond_law: n(c.statute_answer_beyond_law),
+            statute_collection_beyond_law: n(c.statute_collection_beyond_law),
             signatures: n(c.signatures),
             dialogues_announced_by_kind: c.dialogues_announced_by_kind.map(n),
             dialogues_closed: n(c.dialogues_closed),

@@ -281,6 +281,16 @@ async function run() {
       const shown = await page.getAttribute(`[data-figures="openness"] [data-figure="${key}"]`, 'data-value');
       check(shown === String(value), `openness ${key} shows ${shown}, gRPC ${value}`);
     }
+    // Deadlines under the law: the same figures as gRPC, and the statute's flag (its answer
+    // term of 30 working days is beyond the law's 10).
+    for (const [key, value] of Object.entries(expect.hromada.law)) {
+      const shown = await page.getAttribute(`[data-figures="law"] [data-figure="${key}"]`, 'data-value');
+      check(shown === String(value), `law ${key} shows ${shown}, gRPC ${value}`);
+    }
+    check(expect.hromada.statute_answer_beyond_law > 0, 'the test hromada has no statute beyond the law');
+    const flag = await page.textContent('[data-flag="statute_answer"]').catch(() => null);
+    check(flag !== null && flag.includes(String(expect.hromada.statute_answer_beyond_law)) && flag.includes('23-1'),
+      `the statute's flag reads ${flag}`);
     const levels = await downloadCsv(page, 'opened-government');
     const counted = levels.rows.slice(1).map((r) => r[1]);
     check(JSON.stringify(counted) === JSON.stringify(expect.hromada.openness.opened_government.map((k) => k[1])),

@@ -106,6 +106,11 @@ pub struct NodeExtras {
     pub tables: String,
     /// Run on the system's clock, not the test's.
     pub real_clock: bool,
+    /// The statute's answer term in working days; none: the law's 10.
+    pub answer_term_days: Option<u16>,
+    /// Start the test clock this many days in the past (the node's log never goes back in
+    /// time, so this is the only way to give its first events an earlier date).
+    pub days_ago: i64,
 }
 
 impl TestNode {
@@ -127,7 +132,7 @@ impl TestNode {
             statute: StatuteSettings {
                 signature_threshold: threshold,
                 collection_period_days: 60,
-                answer_deadline_working_days: 10,
+                answer_deadline_working_days: extras.answer_term_days.unwrap_or(10),
                 rule_version: 1,
             },
             listen: "127.0.0.1:0".into(),
@@ -154,7 +159,11 @@ impl TestNode {
             code: code(code_text),
             dir,
             running: None,
-            clock: TestClock::default(),
+            clock: {
+                let clock = TestClock::default();
+                clock.advance_days(-extras.days_ago);
+                clock
+            },
             token,
             listen: extras.listen.unwrap_or_else(|| "127.0.0.1:0".into()),
             real_clock: extras.real_clock,

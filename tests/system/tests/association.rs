@@ -45,7 +45,7 @@ fn kind(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_nodes_national_figures_equal_the_hand_computed_ones() {
     let nats = NatsServer::start().await.unwrap();
-    let association = TestAssociation::start(&nats.url()).await;
+    let mut association = TestAssociation::start(&nats.url()).await;
     let vinnytsia = TestNode::start(VINNYTSIA, 3, &nats.url()).await;
     let koriukivka = TestNode::start(KORIUKIVKA, 2, &nats.url()).await;
     let kyiv = TestNode::start(KYIV, 10, &nats.url()).await;
@@ -100,6 +100,9 @@ async fn three_nodes_national_figures_equal_the_hand_computed_ones() {
         nodepb::OpenedGovernment::Major,
     )
     .await;
+    // A second commitment, not assessed, whose one milestone is past due with no report.
+    let open_commitment = k.commitment(&plan, "2026-01-01", "2027-06-30").await;
+    let m4 = k.milestone(&plan, &open_commitment, "2026-03-31").await;
 
     // Kyiv: a petition with 4 of its 10 signatures; a youth council with one contribution.
     let mut c = Civic::of(&kyiv).await;
@@ -144,13 +147,15 @@ async fn three_nodes_national_figures_equal_the_hand_computed_ones() {
     assert_eq!(f.contributions_answered, 1);
     assert_eq!(f.outcome_reports, 1);
     assert_eq!(f.action_plans, 1);
-    assert_eq!(f.commitments, 1);
+    assert_eq!(f.commitments, 2);
     assert_eq!(f.commitments_assessed, 1);
-    assert_eq!(f.milestones, 3);
+    assert_eq!(f.milestones, 4);
     assert_eq!(kind(&f, |f| &f.milestones_by_status, "complete"), 1);
     assert_eq!(kind(&f, |f| &f.milestones_by_status, "limited"), 1);
-    assert_eq!(kind(&f, |f| &f.milestones_by_status, "no_report"), 1);
-    // Past due (the association's today is after 2026-09-30) and never reported complete.
+    assert_eq!(kind(&f, |f| &f.milestones_by_status, "no_report"), 2);
+    // The node's rule: past due and not complete, and its commitment still open. The first
+    // commitment's milestone due 2026-09-30 has no report but its commitment is assessed (the
+    // assessment is the final word on it); the second commitment's is overdue.
     assert_eq!(f.milestones_overdue_now, 1);
     assert_eq!(kind(&f, |f| &f.opened_government, "major"), 1);
     assert_eq!(f.anomalies, 0);
@@ -159,7 +164,7 @@ async fn three_nodes_national_figures_equal_the_hand_computed_ones() {
     assert!((f.signatures_per_10k - per_10k(10.0)).abs() < 1e-9);
     assert_eq!(f.share_answered_on_time, 0.5);
     assert!((f.share_contributions_answered - 1.0 / 3.0).abs() < 1e-9);
-    assert!((f.share_milestones_substantial_or_complete - 1.0 / 3.0).abs() < 1e-9);
+    assert!((f.share_milestones_substantial_or_complete - 1.0 / 4.0).abs() < 1e-9);
 
     // One hromada's own figures and provenance.
     let mut national = association.national().await;
@@ -244,14 +249,14 @@ async fn three_nodes_national_figures_equal_the_hand_computed_ones() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!((first.total_size, first.milestones.len()), (3, 2));
+    assert_eq!((first.total_size, first.milestones.len()), (4, 2));
     assert!(!first.next_page_token.is_empty());
     let second = national
         .list_milestones(list(2, first.next_page_token.clone()))
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(second.milestones.len(), 1);
+    assert_eq!(second.milestones.len(), 2);
     assert!(second.next_page_token.is_empty());
     let all: Vec<&natpb::Milestone> = first.milestones.iter().chain(&second.milestones).collect();
     let seen: Vec<(&str, &str, &str, bool)> = all
@@ -268,17 +273,18 @@ async fn three_nodes_national_figures_equal_the_hand_computed_ones() {
     assert_eq!(
         seen,
         [
+            (m4.as_str(), "2026-03-31", "no_report", true),
             (m1.as_str(), "2026-06-30", "complete", false),
-            (m3.as_str(), "2026-09-30", "no_report", true),
+            // Past due with no report, but its commitment is assessed: not overdue.
+            (m3.as_str(), "2026-09-30", "no_report", false),
             (m2.as_str(), "2027-03-31", "limited", false),
         ]
     );
-    assert!(
-        all.iter()
-            .all(|m| m.plan_id == plan && m.commitment_id == commitment)
-    );
-    assert!(!all[0].completed_on.is_empty());
-    assert!(all[1].completed_on.is_empty() && all[2].completed_on.is_empty());
+    assert!(all.iter().all(|m| m.plan_id == plan));
+    assert_eq!(all[0].commitment_id, open_commitment);
+    assert!(all[1..].iter().all(|m| m.commitment_id == commitment));
+    assert!(!all[1].completed_on.is_empty());
+    assert!(all[2].completed_on.is_empty() && all[3].completed_on.is_empty());
     // A page token is bound to its hromada; unknown hromadas and bad sizes are refused.
     let err = national
         .list_milestones(natpb::ListMilestonesRequest {
@@ -495,6 +501,27 @@ async fn three_nodes_national_figures_equal_the_hand_computed_ones() {
     assert_eq!(rebuilt.digest, live.digest);
     assert_eq!(rebuilt.positions, live.positions);
 
+    // An upgrade whose migration empties the projection (as 0005 does for version 2): the
+    // association rebuilds it when it starts, before ingesting, to the same digest.
+    association.stop().await;
+    let admin = sqlx::PgPool::connect(&association.db_url()).await.unwrap();
+    sqlx::query(
+        "TRUNCATE proj_counters, proj_weekly, proj_answer_days, proj_petition, proj_dialogue, \
+         proj_plan, proj_commitment, proj_milestone",
+    )
+    .execute(&admin)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE proj_version SET version = 0")
+        .execute(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
+    association.boot().await;
+    let upgraded = association.digest().await;
+    assert_eq!(upgraded.digest, live.digest);
+    assert_eq!(upgraded.positions, live.positions);
+
     association.shutdown().await;
 }
 
@@ -538,6 +565,73 @@ fn note(signer: &NoteSigner, code_text: &str, size: u64, root: [u8; 32]) -> Vec<
         })
         .to_note()
         .into_bytes()
+}
+
+/// The law's clock against a hromada that games "answered on time": it answers one petition
+/// at once and never starts consideration of another, leaves a filing unmoderated, and its
+/// statute gives 30 working days to answer. Before the clock, its share was 100 %.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hromada_that_never_starts_consideration_is_late_and_its_long_statute_is_flagged() {
+    let nats = NatsServer::start().await.unwrap();
+    let association = TestAssociation::start(&nats.url()).await;
+    let extras = system_tests::NodeExtras {
+        answer_term_days: Some(30),
+        // Three weeks ago.
+        days_ago: 21,
+        ..Default::default()
+    };
+    let node = TestNode::start_with(KORIUKIVKA, 2, &nats.url(), extras).await;
+    association.enroll(&node).await;
+    let mut k = Civic::of(&node).await;
+    let answered = k.petition("Ремонт мосту через Стрижень").await;
+    k.sign(&answered, 0..2).await;
+    k.consider(&answered).await;
+    k.answer(&answered, nodepb::AnswerDecision::Supported).await;
+    let waiting = k.petition("Освітлення вулиці Шевченка").await;
+    k.sign(&waiting, 0..2).await;
+    k.file("Нова зупинка автобуса", "transport").await;
+
+    let national = association.national().await;
+    // Koriukivka's figures once the association has verified the node's whole log.
+    let figures = || {
+        let mut national = national.clone();
+        let (node, association) = (&node, &association);
+        async move {
+            association.wait_all(&[node], VERIFY_TIMEOUT).await;
+            let request = natpb::GetMunicipalityRequest {
+                code: KORIUKIVKA.into(),
+            };
+            let m = national.get_municipality(request).await.unwrap();
+            m.into_inner().figures.expect("figures")
+        }
+    };
+    let f = figures().await;
+    assert_eq!((f.petitions_answered, f.petitions_answered_on_time), (1, 1));
+    // The threshold came three weeks ago and consideration never started: three working days
+    // later it was late, and it still is.
+    assert_eq!(f.petitions_overdue_now, 1);
+    assert_eq!(f.share_answered_on_time, 0.5);
+    // The filing has waited past its two working days of moderation.
+    assert_eq!(f.petitions_moderation_overdue_now, 1);
+    // Both published petitions were under a 30-working-day answer term.
+    assert_eq!(f.statute_answer_beyond_law, 2);
+    assert_eq!(f.statute_collection_beyond_law, 0);
+    assert_eq!(f.petitions_started_late, 0);
+
+    // Starting consideration now is late; the petition stays overdue until it is answered,
+    // and then it counts as answered late.
+    node.clock.advance_days(21);
+    k.consider(&waiting).await;
+    let f = figures().await;
+    assert_eq!(f.petitions_started_late, 1);
+    assert_eq!(f.petitions_overdue_now, 1);
+    assert_eq!(f.share_answered_on_time, 0.5);
+    k.answer(&waiting, nodepb::AnswerDecision::Supported).await;
+    let f = figures().await;
+    assert_eq!((f.petitions_answered, f.petitions_answered_on_time), (2, 1));
+    assert_eq!(f.petitions_overdue_now, 0);
+    assert_eq!(f.share_answered_on_time, 0.5);
+    association.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

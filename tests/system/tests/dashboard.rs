@@ -294,7 +294,12 @@ async fn the_dashboard_shows_the_grpc_figures_and_live_updates_in_chromium() {
         assert_eq!(status, "HTTP/1.1 304 Not Modified");
     }
 
-    let vinnytsia = TestNode::start(VINNYTSIA, 3, &nats.url()).await;
+    // Vinnytsia's statute gives 30 working days to answer: its page flags it.
+    let extras = system_tests::NodeExtras {
+        answer_term_days: Some(30),
+        ..Default::default()
+    };
+    let vinnytsia = TestNode::start_with(VINNYTSIA, 3, &nats.url(), extras).await;
     let koriukivka = TestNode::start(KORIUKIVKA, 2, &nats.url()).await;
     for node in [&vinnytsia, &koriukivka] {
         association.enroll(node).await;
@@ -413,6 +418,13 @@ async fn the_dashboard_shows_the_grpc_figures_and_live_updates_in_chromium() {
             "checkpoint_size": provenance.checkpoint_size,
             "verified_size": provenance.verified_size,
             "milestone_dues": milestones.iter().map(|m| m.due.clone()).collect::<Vec<_>>(),
+            "law": {
+                "petitions_moderation_overdue_now": vf.petitions_moderation_overdue_now,
+                "petitions_moderated_late": vf.petitions_moderated_late,
+                "petitions_started_late": vf.petitions_started_late,
+                "petitions_answered_late": vf.petitions_answered - vf.petitions_answered_on_time,
+            },
+            "statute_answer_beyond_law": vf.statute_answer_beyond_law,
             "openness": {
                 "commitments": vf.commitments,
                 "commitments_assessed": vf.commitments_assessed,

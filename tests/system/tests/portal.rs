@@ -79,6 +79,7 @@ async fn residents_and_staff_use_the_portal_and_receipts_verify_in_chromium() {
             provider.issuer()
         ),
         real_clock: true,
+        ..NodeExtras::default()
     };
     drop(reserved);
     let node = TestNode::start_with(KORIUKIVKA, THRESHOLD, &nats.url(), extras).await;

@@ -4,7 +4,7 @@
 use projection::Counters;
 use proto::national::v1 as pb;
 
-use crate::read::area::{AreaFigures, share};
+use crate::read::area::{AreaFigures, answer_owed, share};
 
 /// Dialogue kinds in their frozen code order.
 const DIALOGUE_KINDS: [&str; 6] = [
@@ -80,9 +80,18 @@ pub fn figures(area: &AreaFigures) -> pb::Figures {
         petitions_per_10k: area.per_10k(c.petitions_filed),
         signatures_per_10k: area.per_10k(c.signatures),
         contributions_per_10k: area.per_10k(c.contributions),
-        share_answered_on_time: share(c.petitions_answered_on_time, c.petitions_answered),
+        share_answered_on_time: share(
+            c.petitions_answered_on_time,
+            answer_owed(c.petitions_answered, area.overdue_petitions),
+        ),
         share_contributions_answered: share(c.contributions_answered, c.contributions),
         share_milestones_substantial_or_complete: share(substantial_or_complete, c.milestones),
         anomalies: count(c.anomalies),
+        petitions_consideration_started: count(c.petitions_consideration_started),
+        petitions_moderation_overdue_now: area.overdue_moderation,
+        petitions_moderated_late: count(c.petitions_moderated_late),
+        petitions_started_late: count(c.petitions_started_late),
+        statute_answer_beyond_law: count(c.statute_answer_beyond_law),
+        statute_collection_beyond_law: count(c.statute_collection_beyond_law),
     }
 }

@@ -478,19 +478,26 @@ impl NationalService for NationalApi {
             .map_err(Status::from)?;
         let milestones = rows
             .iter()
-            .map(|m| pb::Milestone {
-                milestone_id: m.milestone_id.to_string(),
-                plan_id: m.plan_id.to_string(),
-                commitment_id: m.commitment_id.to_string(),
-                due: day_text(i64::from(m.due)),
-                status: projection::codes::milestone_status_slot(m.status)
-                    .and_then(|slot| MILESTONE_STATUSES.get(slot))
-                    .map_or_else(String::new, |s| (*s).to_owned()),
-                completed_on: m.completed_at.map_or_else(String::new, |at| {
-                    domain::kyiv_date(event_store_core::Timestamp(at)).to_string()
-                }),
-                // As the read model counts `milestones_overdue_now`.
-                overdue: i64::from(m.due) < today.epoch_days() && m.completed_at.is_none(),
+            .map(|listed| {
+                let m = &listed.row;
+                let status = m.status.and_then(projection::codes::status_from_code);
+                let due = domain::CivilDate::from_epoch_days(i64::from(m.due));
+                pb::Milestone {
+                    milestone_id: m.milestone_id.to_string(),
+                    plan_id: m.plan_id.to_string(),
+                    commitment_id: m.commitment_id.to_string(),
+                    due: day_text(i64::from(m.due)),
+                    status: projection::codes::milestone_status_slot(m.status)
+                        .and_then(|slot| MILESTONE_STATUSES.get(slot))
+                        .map_or_else(String::new, |s| (*s).to_owned()),
+                    completed_on: m.completed_at.map_or_else(String::new, |at| {
+                        domain::kyiv_date(event_store_core::Timestamp(at)).to_string()
+                    }),
+                    // The rule the read model counts `milestones_overdue_now` by, and the node's.
+                    overdue: due.is_some_and(|due| {
+                        domain::action_plan::milestone_overdue(due, status, listed.open, today)
+                    }),
+                }
             })
             .collect();
         let end = offset.saturating_add(rows.len());

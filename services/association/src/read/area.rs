@@ -98,13 +98,18 @@ impl Metric {
         })
     }
 
-    /// Numerator, denominator and scale of the metric for one hromada.
-    fn parts(self, c: &Counters, population: i64) -> (i64, i64, f64) {
+    /// Numerator, denominator and scale of the metric for one hromada, which has `overdue`
+    /// petitions past the law's bound for their answer.
+    fn parts(self, c: &Counters, population: i64, overdue: u64) -> (i64, i64, f64) {
         match self {
             Self::PetitionsPer10k => (c.petitions_filed, population, 10_000.0),
             Self::SignaturesPer10k => (c.signatures, population, 10_000.0),
             Self::ContributionsPer10k => (c.contributions, population, 10_000.0),
-            Self::ShareAnsweredOnTime => (c.petitions_answered_on_time, c.petitions_answered, 1.0),
+            Self::ShareAnsweredOnTime => (
+                c.petitions_answered_on_time,
+                answer_owed(c.petitions_answered, overdue),
+                1.0,
+            ),
             Self::ShareMilestonesSubstantialOrComplete => (
                 c.milestones_by_status[4] + c.milestones_by_status[5],
                 c.milestones,
@@ -140,7 +145,8 @@ pub fn leaderboard<'r>(
         .filter_map(|m| {
             let c = snapshot.counters.get(&m.code)?;
             let population = i64::try_from(m.population).unwrap_or(i64::MAX);
-            let (numerator, denominator, scale) = metric.parts(c, population);
+            let overdue = snapshot.overdue_petitions.get(&m.code).copied();
+            let (numerator, denominator, scale) = metric.parts(c, population, overdue.unwrap_or(0));
             (denominator > 0).then(|| Ranked {
                 municipality: m,
                 value: numerator as f64 * scale / denominator as f64,
@@ -172,6 +178,7 @@ pub struct AreaFigures {
     pub counters: Counters,
     pub answer_days: BTreeMap<i32, i64>,
     pub overdue_petitions: u64,
+    pub overdue_moderation: u64,
     pub overdue_milestones: u64,
 }
 
@@ -188,6 +195,7 @@ impl AreaFigures {
             }
         }
         self.overdue_petitions += snapshot.overdue_petitions.get(code).copied().unwrap_or(0);
+        self.overdue_moderation += snapshot.overdue_moderation.get(code).copied().unwrap_or(0);
         self.overdue_milestones += snapshot.overdue_milestones.get(code).copied().unwrap_or(0);
     }
 
@@ -223,6 +231,12 @@ impl AreaFigures {
             count as f64 * 10_000.0 / self.population as f64
         }
     }
+}
+
+/// The petitions an answer was owed for: those answered and those past the law's bound
+/// without an answer, so waiting never raises the share answered on time.
+pub fn answer_owed(answered: i64, overdue: u64) -> i64 {
+    answered.saturating_add(i64::try_from(overdue).unwrap_or(i64::MAX))
 }
 
 /// `part / whole`, 0 when whole is 0.

@@ -60,7 +60,11 @@ pub struct Snapshot {
     pub as_of: Option<CivilDate>,
     pub counters: BTreeMap<MunicipalityCode, Counters>,
     pub answer_days: BTreeMap<MunicipalityCode, BTreeMap<i32, i64>>,
+    /// Petitions past the law's bound for their answer: consideration not started in time
+    /// after the threshold, or the answer's deadline passed (`PetitionRow::due`).
     pub overdue_petitions: BTreeMap<MunicipalityCode, u64>,
+    /// Petitions awaiting moderation past its deadline.
+    pub overdue_moderation: BTreeMap<MunicipalityCode, u64>,
     pub overdue_milestones: BTreeMap<MunicipalityCode, u64>,
     pub nodes: BTreeMap<MunicipalityCode, NodeInfo>,
     /// Municipalities whose verified history grew since the previous snapshot.
@@ -178,18 +182,30 @@ async fn load(store: &Store) -> Result<Snapshot, AssociationError> {
             .or_default()
             .insert(days, count);
     }
+    // Each petition's `due` is the deadline of the step the council owes now.
+    let moderation = i16::from(projection::PetitionPhase::AwaitingModeration.as_u8());
     let petitions = sqlx::query(
         "SELECT municipality, count(*) AS n FROM proj_petition \
-         WHERE phase = $1 AND answer_due < $2 GROUP BY municipality",
+         WHERE due < $2 AND phase <> $1 GROUP BY municipality",
     )
-    .bind(i16::from(
-        projection::PetitionPhase::UnderConsideration.as_u8(),
-    ))
+    .bind(moderation)
     .bind(today_days);
     snapshot.overdue_petitions = counts(petitions, &mut tx).await?;
+    let awaiting = sqlx::query(
+        "SELECT municipality, count(*) AS n FROM proj_petition \
+         WHERE due < $2 AND phase = $1 GROUP BY municipality",
+    )
+    .bind(moderation)
+    .bind(today_days);
+    snapshot.overdue_moderation = counts(awaiting, &mut tx).await?;
+    // `domain::action_plan::milestone_overdue`, the node's rule: past due, last report not
+    // complete, commitment not assessed, plan not closed.
     let milestones = sqlx::query(
-        "SELECT municipality, count(*) AS n FROM proj_milestone \
-         WHERE due < $1 AND completed_at IS NULL GROUP BY municipality",
+        "SELECT m.municipality, count(*) AS n FROM proj_milestone m \
+         JOIN proj_commitment c ON c.municipality = m.municipality AND c.id = m.commitment_id \
+         JOIN proj_plan p ON p.municipality = m.municipality AND p.id = m.plan_id \
+         WHERE m.due < $1 AND NOT m.complete AND NOT c.assessed AND NOT p.closed \
+         GROUP BY m.municipality",
     )
     .bind(today_days);
     snapshot.overdue_milestones = counts(milestones, &mut tx).await?;

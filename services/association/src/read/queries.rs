@@ -64,6 +64,14 @@ pub async fn weekly(
     Ok(by_week)
 }
 
+/// A milestone as listed: its row, and whether it is still open (its commitment not assessed,
+/// its plan not closed), which the overdue rule needs.
+#[derive(Debug, Clone)]
+pub struct ListedMilestone {
+    pub row: projection::MilestoneRow,
+    pub open: bool,
+}
+
 /// One hromada's milestones, soonest due first (then by id), rows `offset..offset + limit`,
 /// and how many it has.
 pub async fn milestones(
@@ -71,7 +79,7 @@ pub async fn milestones(
     code: &MunicipalityCode,
     offset: usize,
     limit: usize,
-) -> Result<(usize, Vec<projection::MilestoneRow>), AssociationError> {
+) -> Result<(usize, Vec<ListedMilestone>), AssociationError> {
     let total: i64 =
         sqlx::query_scalar("SELECT count(*) FROM proj_milestone WHERE municipality = $1")
             .bind(code.as_str())
@@ -79,8 +87,11 @@ pub async fn milestones(
             .await
             .map_err(db)?;
     let rows = sqlx::query(
-        "SELECT row FROM proj_milestone WHERE municipality = $1 \
-         ORDER BY due, id OFFSET $2 LIMIT $3",
+        "SELECT m.row, (NOT coalesce(c.assessed, false) AND NOT coalesce(p.closed, false)) AS open \
+         FROM proj_milestone m \
+         LEFT JOIN proj_commitment c ON c.municipality = m.municipality AND c.id = m.commitment_id \
+         LEFT JOIN proj_plan p ON p.municipality = m.municipality AND p.id = m.plan_id \
+         WHERE m.municipality = $1 ORDER BY m.due, m.id OFFSET $2 LIMIT $3",
     )
     .bind(code.as_str())
     .bind(i64::try_from(offset).unwrap_or(i64::MAX))
@@ -88,10 +99,16 @@ pub async fn milestones(
     .fetch_all(store.pool())
     .await
     .map_err(db)?;
-    Ok((
-        usize::try_from(total).unwrap_or(0),
-        decode_rows(MILESTONES, &rows)?,
-    ))
+    let decoded = decode_rows(MILESTONES, &rows)?;
+    let listed = decoded
+        .into_iter()
+        .zip(&rows)
+        .map(|(row, r)| {
+            let open: bool = r.try_get("open").map_err(db)?;
+            Ok(ListedMilestone { row, open })
+        })
+        .collect::<Result<Vec<_>, AssociationError>>()?;
+    Ok((usize::try_from(total).unwrap_or(0), listed))
 }
 
 /// Bytes of a quarantined message a listing carries: enough to see what it was (a checkpoint

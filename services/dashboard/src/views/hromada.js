@@ -68,6 +68,35 @@ function openness(f, code) {
     }));
 }
 
+/**
+ * Deadlines under the law: what the council owes now past its deadline and what it did late,
+ * on the national clock (moderation within 2 working days, the start of consideration within 3
+ * of the threshold, the answer within the statute's term), and a flag where the hromada's
+ * statute gives itself more than the law.
+ */
+function law(f) {
+  const flags = [];
+  if (f.statuteAnswerBeyondLaw > 0) {
+    flags.push(h('p', { class: 'flag', dataset: { flag: 'statute_answer' } },
+      t('hromada.flag_answer_term', { n: fmt.int(f.statuteAnswerBeyondLaw) })));
+  }
+  if (f.statuteCollectionBeyondLaw > 0) {
+    flags.push(h('p', { class: 'flag', dataset: { flag: 'statute_collection' } },
+      t('hromada.flag_collection', { n: fmt.int(f.statuteCollectionBeyondLaw) })));
+  }
+  const answeredLate = (f.petitionsAnswered ?? 0) - (f.petitionsAnsweredOnTime ?? 0);
+  return h('section', { 'aria-labelledby': 'law-title', class: 'law' },
+    h('h2', { id: 'law-title' }, t('hromada.law')),
+    h('p', { class: 'note' }, t('hromada.law_note')),
+    flags,
+    figures([
+      { key: 'petitions_moderation_overdue_now', label: t('figure.petitions_moderation_overdue_now'), value: f.petitionsModerationOverdueNow },
+      { key: 'petitions_moderated_late', label: t('figure.petitions_moderated_late'), value: f.petitionsModeratedLate },
+      { key: 'petitions_started_late', label: t('figure.petitions_started_late'), value: f.petitionsStartedLate },
+      { key: 'petitions_answered_late', label: t('figure.petitions_answered_late'), value: answeredLate },
+    ], { id: 'law' }));
+}
+
 export async function hromada({ api, route }) {
   const code = route.arg;
   const weeksWanted = WEEK_CHOICES.includes(Number(route.params.get('weeks')))
@@ -126,6 +155,7 @@ export async function hromada({ api, route }) {
     h('section', { 'aria-label': t('hromada.figures') },
       h('h2', {}, t('hromada.figures')),
       figures(areaFigureItems(f), { id: 'hromada' })),
+    law(f),
     openness(f, code),
     h('div', { class: 'controls' },
       select({

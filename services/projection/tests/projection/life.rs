@@ -142,7 +142,10 @@ fn weekly_buckets_and_answer_days_match_the_script() {
 fn petition_rows_match_the_script() {
     let store = projected();
     let (k, v) = (kyiv_city(), vinnytsia());
-    let base = |municipality, p: domain::PetitionId, filed_at: (&str, i64, i64)| PetitionRow {
+    // Moderation is due two working days after filing on the national clock (the script's
+    // node records three calendar days: the earlier counts), and every moderation came in
+    // time; publication records the statute's 10 working days and 30 days of collection.
+    let base = |municipality, p: domain::PetitionId, filed_at: (&str, i64, i64), due| PetitionRow {
         municipality,
         petition_id: p.0,
         filed_at: kyiv(filed_at.0, filed_at.1, filed_at.2).0,
@@ -157,6 +160,12 @@ fn petition_rows_match_the_script() {
         decision: None,
         answered_on_time: None,
         implementation_updates: 0,
+        moderation_due: day(due),
+        moderated_on_time: Some(true),
+        answer_term_days: 10,
+        collection_period_days: 30,
+        start_due: None,
+        started_on_time: None,
     };
     let p1 = PetitionRow {
         phase: PetitionPhase::Answered.as_u8(),
@@ -170,12 +179,17 @@ fn petition_rows_match_the_script() {
         decision: Some(decision_code(AnswerDecision::Supported)),
         answered_on_time: Some(true),
         implementation_updates: 2,
-        ..base(k, pid(1), ("2024-01-15", 10, 0))
+        // Three working days from Monday 22 January; started on the 24th.
+        start_due: Some(day("2024-01-25")),
+        started_on_time: Some(true),
+        ..base(k, pid(1), ("2024-01-15", 10, 0), "2024-01-17")
     };
     assert_eq!(store.petition(&key(k, pid(1).0)), Some(&p1));
     let p2 = PetitionRow {
         phase: PetitionPhase::Rejected.as_u8(),
-        ..base(k, pid(2), ("2024-01-17", 11, 0))
+        answer_term_days: 0,
+        collection_period_days: 0,
+        ..base(k, pid(2), ("2024-01-17", 11, 0), "2024-01-19")
     };
     assert_eq!(store.petition(&key(k, pid(2).0)), Some(&p2));
     let p3 = PetitionRow {
@@ -183,7 +197,8 @@ fn petition_rows_match_the_script() {
         published_at: Some(kyiv("2024-01-19", 9, 0).0),
         threshold: 100,
         signatures: 1,
-        ..base(k, pid(3), ("2024-01-18", 12, 0))
+        // The node's three calendar days end on Sunday, before the national Monday.
+        ..base(k, pid(3), ("2024-01-18", 12, 0), "2024-01-21")
     };
     assert_eq!(store.petition(&key(k, pid(3).0)), Some(&p3));
     let p4 = PetitionRow {
@@ -197,14 +212,17 @@ fn petition_rows_match_the_script() {
         answered_at: Some(kyiv("2024-04-16", 0, 30).0),
         decision: Some(decision_code(AnswerDecision::NotSupported)),
         answered_on_time: Some(false),
-        ..base(v, pid(4), ("2024-03-25", 10, 0))
+        // The threshold came on a Saturday: Monday, Tuesday, Wednesday.
+        start_due: Some(day("2024-04-03")),
+        started_on_time: Some(true),
+        ..base(v, pid(4), ("2024-03-25", 10, 0), "2024-03-27")
     };
     assert_eq!(store.petition(&key(v, pid(4).0)), Some(&p4));
     let p5 = PetitionRow {
         phase: PetitionPhase::Collecting.as_u8(),
         published_at: Some(kyiv("2024-04-04", 10, 0).0),
         threshold: 50,
-        ..base(v, pid(5), ("2024-04-02", 10, 0))
+        ..base(v, pid(5), ("2024-04-02", 10, 0), "2024-04-04")
     };
     assert_eq!(store.petition(&key(v, pid(5).0)), Some(&p5));
     // Nothing for the petition Kyiv never filed, nor for Kyiv's ids in Vinnytsia.

@@ -5,6 +5,7 @@ mod anomalies;
 mod batches;
 mod common;
 mod digest;
+mod law;
 mod life;
 mod purity;
 mod script;
