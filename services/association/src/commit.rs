@@ -56,6 +56,7 @@ pub(crate) async fn commit(
 
     let mut tx = store.pool().begin().await.map_err(db)?;
     projections::apply(&mut tx, &projected).await?;
+    crate::catalogue::apply(&mut tx, &projected).await?;
     write_segments(&mut tx, witness, &batch, now).await?;
     write_quarantine(&mut tx, &batch.quarantine, now).await?;
     write_forks(&mut tx, &batch.forks).await?;

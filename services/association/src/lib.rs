@@ -5,6 +5,7 @@
 mod admission;
 pub mod api;
 mod batch;
+pub mod catalogue;
 mod commit;
 mod cors;
 pub mod digest;

@@ -1,4 +1,5 @@
-//! `vidkryto association rebuild`: empties the projection tables and replays every node's
+//! `vidkryto association rebuild`: empties the projection tables (and the practice catalogue)
+//! and replays every node's
 //! verified log into them from the association's verified copy, in batches, one transaction
 //! for the whole rebuild (readers see the old projections until it commits). The digest after
 //! a rebuild equals the digest before it: each municipality's projection depends only on its
@@ -7,6 +8,7 @@
 use futures_util::TryStreamExt;
 use sqlx::Row;
 
+use crate::catalogue;
 use crate::error::AssociationError;
 use crate::projections::{self, ProjectedEvent};
 use crate::store::{Store, db, split_chunk, uint};
@@ -48,6 +50,7 @@ pub async fn rebuild(store: &Store) -> Result<RebuildSummary, AssociationError> 
         .await
         .map_err(db)?;
     projections::truncate(&mut tx).await?;
+    catalogue::truncate(&mut tx).await?;
     // Read with a second connection so the writing transaction stays free.
     let mut reader = store.pool().acquire().await.map_err(db)?;
     let mut chunks = sqlx::query(
@@ -86,13 +89,13 @@ pub async fn rebuild(store: &Store) -> Result<RebuildSummary, AssociationError> 
         }
         if batch.len() >= REBUILD_BATCH {
             summary.events += batch.len() as u64;
-            projections::apply(&mut tx, &batch).await?;
+            project(&mut tx, &batch).await?;
             batch.clear();
         }
     }
     drop(chunks);
     summary.events += batch.len() as u64;
-    projections::apply(&mut tx, &batch).await?;
+    project(&mut tx, &batch).await?;
     sqlx::query("UPDATE proj_version SET version = $1")
         .bind(i32::try_from(projection::PROJECTION_VERSION).unwrap_or(i32::MAX))
         .execute(&mut *tx)
@@ -100,4 +103,13 @@ pub async fn rebuild(store: &Store) -> Result<RebuildSummary, AssociationError> 
         .map_err(db)?;
     tx.commit().await.map_err(db)?;
     Ok(summary)
+}
+
+/// Applies a batch to the projection and the catalogue.
+async fn project(
+    tx: &mut crate::store::Tx<'_>,
+    batch: &[ProjectedEvent],
+) -> Result<(), AssociationError> {
+    projections::apply(tx, batch).await?;
+    catalogue::apply(tx, batch).await
 }

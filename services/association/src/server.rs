@@ -386,6 +386,7 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
                 read.clone(),
                 progress.clone(),
                 readers.clone(),
+                store.clone(),
                 enrolment,
                 settings.admin_token.clone(),
             ))

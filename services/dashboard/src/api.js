@@ -97,6 +97,11 @@ export class Api {
     return this.allPages(NATIONAL, 'ListMilestones', { code, pageSize: 1000 }, 'milestones');
   }
 
+  /** One page of the practice catalogue (SearchPractices). */
+  practices(request) {
+    return this.unary(NATIONAL, 'SearchPractices', request);
+  }
+
   answerDays(area = '') {
     return this.unary(NATIONAL, 'GetAnswerDays', { area });
   }

@@ -15,10 +15,13 @@ import { hromada } from './views/hromada.js';
 import { leaderboard } from './views/leaderboard.js';
 import { oblast, oblasts } from './views/oblasts.js';
 import { overview } from './views/overview.js';
+import { practices } from './views/practices.js';
 import { receipt } from './views/receipt.js';
 import { trends } from './views/trends.js';
 
-const VIEWS = { overview, trends, answers, leaderboard, oblasts, oblast, hromada, federation, receipt };
+const VIEWS = {
+  overview, trends, answers, leaderboard, oblasts, oblast, hromada, practices, federation, receipt,
+};
 /** The navigation's entries, and the view each highlights. */
 const NAV = [
   ['overview', 'overview'],
@@ -26,6 +29,7 @@ const NAV = [
   ['answers', 'answers'],
   ['leaderboard', 'leaderboard'],
   ['oblasts', 'oblasts', 'oblast', 'hromada'],
+  ['practices', 'practices'],
   ['federation', 'federation'],
   ['receipt', 'receipt'],
 ];

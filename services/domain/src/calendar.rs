@@ -319,6 +319,21 @@ pub fn kyiv_date(at: Timestamp) -> CivilDate {
     CivilDate::from_epoch_days_clamped(local_secs.div_euclid(DAY_SECS))
 }
 
+/// The first instant of the Kyiv day `date` (Kyiv's midnight never falls in a clock change,
+/// which happens at 03:00 and 04:00 local time).
+pub fn kyiv_midnight(date: CivilDate) -> Timestamp {
+    let utc_midnight = date.epoch_days().saturating_mul(DAY_SECS);
+    let summer = utc_midnight - KYIV_SUMMER_OFFSET_SECS;
+    let secs = if kyiv_offset_secs(Timestamp(summer.saturating_mul(1_000_000)))
+        == KYIV_SUMMER_OFFSET_SECS
+    {
+        summer
+    } else {
+        utc_midnight - KYIV_STANDARD_OFFSET_SECS
+    };
+    Timestamp(secs.saturating_mul(1_000_000))
+}
+
 /// Whether an act at `at` is on time for a deadline that ends with the Kyiv day `due`.
 pub fn on_or_before(at: Timestamp, due: CivilDate) -> bool {
     kyiv_date(at) <= due
@@ -534,6 +549,26 @@ mod tests {
 
     fn date(text: &str) -> CivilDate {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn kyiv_midnight_is_the_first_instant_of_the_kyiv_day() {
+        for text in [
+            "2024-01-15",
+            "2024-03-31",
+            "2024-07-01",
+            "2024-10-27",
+            "2026-12-06",
+        ] {
+            let day = date(text);
+            let midnight = kyiv_midnight(day);
+            assert_eq!(kyiv_date(midnight), day, "{text}");
+            assert_eq!(
+                kyiv_date(Timestamp(midnight.0 - 1)),
+                day.add_days(-1),
+                "{text}"
+            );
+        }
     }
 
     #[test]

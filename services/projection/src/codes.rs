@@ -209,6 +209,39 @@ pub const fn milestone_status_slot(status: Option<u8>) -> Option<usize> {
     }
 }
 
+/// The API names of dialogue kinds, by code ([`dialogue_kind_code`]).
+pub const DIALOGUE_KIND_NAMES: [&str; DIALOGUE_KINDS] = [
+    "public_consultation",
+    "public_hearing",
+    "round_table",
+    "e_consultation",
+    "youth_council",
+    "other",
+];
+
+/// The API names of milestone status slots ([`milestone_status_slot`]): no report yet, then
+/// the implementation statuses by code; the statuses alone are `[1..]`.
+pub const MILESTONE_STATUS_NAMES: [&str; IMPLEMENTATION_STATUSES + 1] = [
+    "no_report",
+    "no_evidence_available",
+    "not_started",
+    "limited",
+    "substantial",
+    "complete",
+];
+
+/// The API names of "did it open government" levels, by code ([`opened_government_code`]).
+pub const OPENED_GOVERNMENT_NAMES: [&str; OPENED_GOVERNMENT_LEVELS] = [
+    "worsened",
+    "did_not_change",
+    "marginal",
+    "major",
+    "outstanding",
+];
+
+/// The API names of answer decisions, by code ([`decision_code`]).
+pub const DECISION_NAMES: [&str; 3] = ["supported", "partly_supported", "not_supported"];
+
 #[cfg(test)]
 mod tests {
     use super::*;

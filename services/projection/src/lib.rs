@@ -12,10 +12,12 @@
 //! - [`memory`]: the reference store, every table in ordered maps.
 
 pub mod batch;
+pub mod catalogue;
 pub mod codes;
 pub mod digest;
 pub mod memory;
 pub mod rows;
+pub mod search;
 
 pub use batch::{
     Anomaly, ApplyError, Changes, LoadError, Outcome, Touched, Verified, Working, touched,

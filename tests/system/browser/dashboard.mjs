@@ -20,6 +20,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import readline from 'node:readline';
 
+import { axe } from './axe.mjs';
 import { countTransfers } from './transfer.mjs';
 
 const require = createRequire(new URL('../../../services/dashboard/package.json', import.meta.url));
@@ -257,6 +258,29 @@ async function run() {
     const nodeRows = await page.$$eval('[data-table="nodes"] tbody tr', (rows) => rows.length);
     check(nodeRows === expect.enrolled, `federation lists ${nodeRows} nodes, ${expect.enrolled} enrolled`);
     await page.screenshot({ path: path.join(shots, 'federation.png'), fullPage: true });
+
+    step('practices');
+    await open(page, '#/practices', 'practices');
+    await axe(page, 'the practices page');
+    // By keyboard: Tab to the search box, type another form of the word, Enter.
+    for (let i = 0; i < 40 && await page.evaluate(() => document.activeElement?.id) !== 'practice-query'; i += 1) {
+      await page.keyboard.press('Tab');
+    }
+    check(await page.evaluate(() => document.activeElement?.id) === 'practice-query', 'Tab never reaches the search box');
+    await page.keyboard.type(expect.practices.query);
+    await page.keyboard.press('Enter');
+    await page.waitForSelector(`#practice-count[data-total="${expect.practices.total}"]`, { timeout: PAGE_TIMEOUT_MS });
+    await viewReady(page, 'practices');
+    const found = await page.$$eval('#practice-list article h2', (els) => els.map((e) => e.textContent));
+    check(JSON.stringify(found) === JSON.stringify(expect.practices.titles),
+      `practices shows ${found.join(' | ')}, gRPC ${expect.practices.titles.join(' | ')}`);
+    check(decodeURIComponent(await page.evaluate(() => window.location.hash)).includes(expect.practices.query),
+      'the search is not in the link');
+    await axe(page, 'the practices found');
+    await page.screenshot({ path: path.join(shots, 'practices.png'), fullPage: true });
+    // Each result leads to its hromada.
+    await page.click(`#practice-list article a[href*="${expect.practices.code}"]`);
+    await viewReady(page, 'hromada');
 
     step('drill-down');
     await open(page, '#/oblasts', 'oblasts');

@@ -15,11 +15,11 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
+import { axe } from './axe.mjs';
 import { countTransfers } from './transfer.mjs';
 
 const require = createRequire(new URL('../../../services/portal/package.json', import.meta.url));
 const { chromium } = require('playwright-core');
-const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
 const base = process.env.PORTAL_URL;
 const dashboardUrl = process.env.DASHBOARD_URL;
@@ -46,16 +46,6 @@ const pages = [];
 
 async function ready(page) {
   await page.waitForSelector('main[aria-busy="false"]', { timeout: TIMEOUT_MS });
-}
-
-/** Fails on any serious or critical axe-core WCAG 2 A/AA violation in the page as it is. */
-async function axe(page, where) {
-  await page.evaluate(axeSource);
-  const violations = await page.evaluate(async () => {
-    const result = await globalThis.axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21aa'] });
-    return result.violations.map((v) => `${v.id} [${v.impact}] (${v.nodes.length}): ${v.help}`);
-  });
-  if (violations.length) throw new Error(`axe on ${where}: ${violations.join('; ')}`);
 }
 
 /** Presses Tab until the focused element matches `test`; fails after TABS_MAX presses. */

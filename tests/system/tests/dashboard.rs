@@ -313,7 +313,7 @@ async fn the_dashboard_shows_the_grpc_figures_and_live_updates_in_chromium() {
         (&vinnytsia, "Bike lanes on Soborna street", 3, Some(0)),
         (&koriukivka, "Repair the bridge", 2, Some(30)),
         (&vinnytsia, "A new public library branch", 1, None),
-        (&koriukivka, "Trees along the river", 0, None),
+        (&koriukivka, "Ремонт спортзалу школи", 0, None),
     ];
     for (node, title, signatures, answered_after_days) in petitions {
         let civic = if node.code == vinnytsia.code {
@@ -406,7 +406,25 @@ async fn the_dashboard_shows_the_grpc_figures_and_live_updates_in_chromium() {
         (vf.commitments, vf.commitments_assessed, vf.outcome_reports),
         (1, 1, 1)
     );
+    // The practice catalogue: a search in another form of the word finds the Ukrainian title.
+    let practices = association
+        .national()
+        .await
+        .search_practices(natpb::SearchPracticesRequest {
+            query: "школою".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(practices.total_size, 1, "{practices:?}");
     let expect = json!({
+        "practices": {
+            "query": "школою",
+            "total": practices.total_size,
+            "titles": practices.practices.iter().map(|p| p.title.clone()).collect::<Vec<_>>(),
+            "code": practices.practices[0].code,
+        },
         "summary": headline(&summary),
         "leaderboard": board.entries.iter().map(|e| json!({
             "code": e.code, "numerator": e.numerator, "denominator": e.denominator,

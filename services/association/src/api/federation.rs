@@ -13,11 +13,26 @@ use tonic::{Request, Response, Status};
 
 use super::{code, decode_token, encode_token, invalid, next_page_token, page_size};
 use crate::batch::IngestProgress;
+use crate::catalogue::{self, Recommended};
 use crate::enrolment::Enrolment;
 use crate::read::{NodeInfo, ReadModel, queries};
 use crate::store::Store;
+use projection::catalogue::{EntryKey, Tool};
 
 type Reply<T> = Result<Response<T>, Status>;
+
+/// Characters of a recommendation's reason at most.
+pub const RECOMMENDATION_REASON_MAX: usize = 2_000;
+
+/// A catalogue entry's key from a request's fields.
+fn practice_key(code_text: &str, tool: &str, id: &str) -> Result<EntryKey, Status> {
+    Ok(EntryKey {
+        municipality: code("code", code_text)?,
+        tool: Tool::parse(tool.trim())
+            .ok_or_else(|| invalid("tool", "one of petition, dialogue, commitment"))?,
+        id: uuid::Uuid::parse_str(id.trim()).map_err(|e| invalid("id", e.to_string()))?,
+    })
+}
 
 /// Encoded bytes of one ListQuarantine page at most. Records carry at most 4 KiB of their
 /// message and 1,024 characters of detail, so a page of 500 could still be several MiB; half
@@ -35,6 +50,8 @@ pub struct FederationApi {
     /// Whether the ingest is current, which a node must be to be healthy.
     progress: watch::Receiver<IngestProgress>,
     store: Store,
+    /// The ingest's pool, for the association's own decisions (recommendations).
+    writer: Store,
     enrolment: Enrolment,
     /// SHA-256 of the admin token; `None` refuses every admin call.
     admin_token_hash: Option<Arc<[u8; 32]>>,
@@ -45,6 +62,7 @@ impl FederationApi {
         read: ReadModel,
         progress: watch::Receiver<IngestProgress>,
         store: Store,
+        writer: Store,
         enrolment: Enrolment,
         admin_token: Option<String>,
     ) -> Self {
@@ -52,6 +70,7 @@ impl FederationApi {
             read,
             progress,
             store,
+            writer,
             enrolment,
             admin_token_hash: admin_token.map(|t| Arc::new(Sha256::digest(t.as_bytes()).into())),
         }
@@ -315,5 +334,47 @@ impl FederationService for FederationApi {
             return Err(Status::not_found(format!("{code} has no such valid key")));
         }
         Ok(Response::new(self.node(code).await?))
+    }
+
+    async fn recommend_practice(
+        &self,
+        request: Request<pb::RecommendPracticeRequest>,
+    ) -> Reply<pb::RecommendPracticeResponse> {
+        self.authorize(&request)?;
+        let r = request.into_inner();
+        let key = practice_key(&r.code, &r.tool, &r.id)?;
+        let reason = r.reason.trim();
+        if reason.is_empty() {
+            return Err(invalid("reason", "say why the practice is recommended"));
+        }
+        if reason.chars().count() > RECOMMENDATION_REASON_MAX || reason.contains(['\n', '\r']) {
+            return Err(invalid(
+                "reason",
+                format!("one line of at most {RECOMMENDATION_REASON_MAX} characters"),
+            ));
+        }
+        let at = event_store_core::Timestamp::now().0;
+        match catalogue::recommend(&self.writer, &key, reason, at).await? {
+            Recommended::NoSuchPractice => Err(Status::not_found(format!(
+                "no public {} {} in {}'s catalogue",
+                key.tool.name(),
+                key.id,
+                key.municipality
+            ))),
+            outcome => Ok(Response::new(pb::RecommendPracticeResponse {
+                changed: outcome == Recommended::Changed,
+            })),
+        }
+    }
+
+    async fn withdraw_recommendation(
+        &self,
+        request: Request<pb::WithdrawRecommendationRequest>,
+    ) -> Reply<pb::RecommendPracticeResponse> {
+        self.authorize(&request)?;
+        let r = request.into_inner();
+        let key = practice_key(&r.code, &r.tool, &r.id)?;
+        let changed = catalogue::withdraw(&self.writer, &key).await?;
+        Ok(Response::new(pb::RecommendPracticeResponse { changed }))
     }
 }

@@ -6,31 +6,8 @@ use proto::national::v1 as pb;
 
 use crate::read::area::{AreaFigures, answer_owed, share};
 
-/// Dialogue kinds in their frozen code order.
-const DIALOGUE_KINDS: [&str; 6] = [
-    "public_consultation",
-    "public_hearing",
-    "round_table",
-    "e_consultation",
-    "youth_council",
-    "other",
-];
-/// Milestone status slots: no report yet, then the IRM statuses in code order.
-pub(crate) const MILESTONE_STATUSES: [&str; 6] = [
-    "no_report",
-    "no_evidence_available",
-    "not_started",
-    "limited",
-    "substantial",
-    "complete",
-];
-const OPENED_GOVERNMENT: [&str; 5] = [
-    "worsened",
-    "did_not_change",
-    "marginal",
-    "major",
-    "outstanding",
-];
+use projection::codes::{DIALOGUE_KIND_NAMES, MILESTONE_STATUS_NAMES, OPENED_GOVERNMENT_NAMES};
+
 pub(crate) fn count(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
@@ -63,7 +40,7 @@ pub fn figures(area: &AreaFigures) -> pb::Figures {
         petitions_overdue_now: area.overdue_petitions,
         signatures: count(c.signatures),
         median_days_to_answer: area.median_days_to_answer(),
-        dialogues_by_kind: kinds(&DIALOGUE_KINDS, &c.dialogues_announced_by_kind),
+        dialogues_by_kind: kinds(&DIALOGUE_KIND_NAMES, &c.dialogues_announced_by_kind),
         dialogues_announced: count(announced),
         dialogues_closed: count(c.dialogues_closed),
         contributions: count(c.contributions),
@@ -74,9 +51,9 @@ pub fn figures(area: &AreaFigures) -> pb::Figures {
         commitments: count(c.commitments),
         commitments_assessed: count(c.commitments_assessed),
         milestones: count(c.milestones),
-        milestones_by_status: kinds(&MILESTONE_STATUSES, &c.milestones_by_status),
+        milestones_by_status: kinds(&MILESTONE_STATUS_NAMES, &c.milestones_by_status),
         milestones_overdue_now: area.overdue_milestones,
-        opened_government: kinds(&OPENED_GOVERNMENT, &c.opened_government),
+        opened_government: kinds(&OPENED_GOVERNMENT_NAMES, &c.opened_government),
         petitions_per_10k: area.per_10k(c.petitions_filed),
         signatures_per_10k: area.per_10k(c.signatures),
         contributions_per_10k: area.per_10k(c.contributions),

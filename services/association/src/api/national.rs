@@ -13,15 +13,21 @@ use tonic::{Request, Response, Status};
 
 use super::streams::Gate;
 use super::{code, decode_token, invalid, next_page_token, page_size};
-use crate::api::figures::{MILESTONE_STATUSES, count, figures};
+use crate::api::figures::{count, figures};
 use crate::read::area::{Area, AreaError, AreaFigures, Metric, leaderboard};
-use crate::read::{ReadModel, Snapshot, queries};
+use crate::read::{ReadModel, Snapshot, practices, queries};
 use crate::store::Store;
+use projection::catalogue::{OGP_VALUE_NAMES, STATUSES, Tool};
+use projection::codes::MILESTONE_STATUS_NAMES;
 use reference::Municipality;
 
 /// The law's answer deadline in working days ("On citizens' appeals", art. 23-1).
 const DEADLINE_WORKING_DAYS: u32 = 10;
 const WEEKS_MAX: u32 = 520;
+/// Characters of a practice search at most.
+const PRACTICE_QUERY_CHARS_MAX: usize = 500;
+/// The furthest a practice search pages: past it, narrow the search.
+const PRACTICE_OFFSET_MAX: usize = 10_000;
 const LEADERBOARD_MAX: u32 = 500;
 /// The least time between two updates on one watch.
 const WATCH_INTERVAL_MIN: Duration = Duration::from_millis(250);
@@ -460,6 +466,147 @@ impl NationalService for NationalApi {
         }))
     }
 
+    async fn search_practices(
+        &self,
+        request: Request<pb::SearchPracticesRequest>,
+    ) -> Reply<pb::SearchPracticesResponse> {
+        let r = request.into_inner();
+        let size = page_size(r.page_size, 20, 100)?;
+        if r.query.chars().count() > PRACTICE_QUERY_CHARS_MAX {
+            return Err(invalid(
+                "query",
+                format!("at most {PRACTICE_QUERY_CHARS_MAX} characters"),
+            ));
+        }
+        let reference = &self.read.reference;
+        let mut query = practices::PracticeQuery {
+            terms: projection::search::query_terms(&r.query),
+            recommended_only: r.recommended_only,
+            ..Default::default()
+        };
+        if !r.oblast_code.trim().is_empty() {
+            let oblast = r.oblast_code.trim();
+            if !reference.oblasts.contains_key(oblast) {
+                return Err(invalid("oblast_code", format!("no oblast {oblast:?}")));
+            }
+            query.municipalities = Some(
+                reference
+                    .municipalities
+                    .values()
+                    .filter(|m| m.oblast == oblast)
+                    .map(|m| m.code)
+                    .collect(),
+            );
+        }
+        if !r.code.trim().is_empty() {
+            let code = code("code", &r.code)?;
+            if reference.municipality(&code).is_none() {
+                return Err(invalid("code", format!("{code} is not a hromada")));
+            }
+            let within = query
+                .municipalities
+                .as_ref()
+                .is_none_or(|c| c.contains(&code));
+            query.municipalities = Some(if within { vec![code] } else { Vec::new() });
+        }
+        if !r.tool.is_empty() {
+            query.tool = Some(
+                Tool::parse(&r.tool)
+                    .ok_or_else(|| invalid("tool", "one of petition, dialogue, commitment"))?,
+            );
+        }
+        if !r.status.is_empty() {
+            if !STATUSES.contains(&r.status.as_str()) {
+                return Err(invalid("status", format!("one of {}", STATUSES.join(", "))));
+            }
+            query.status = Some(r.status.clone());
+        }
+        if !r.ogp_value.is_empty() {
+            if !OGP_VALUE_NAMES.contains(&r.ogp_value.as_str()) {
+                return Err(invalid(
+                    "ogp_value",
+                    format!("one of {}", OGP_VALUE_NAMES.join(", ")),
+                ));
+            }
+            query.ogp_value = Some(r.ogp_value.clone());
+        }
+        let day = |field: &str, text: &str| -> Result<Option<CivilDate>, Status> {
+            let text = text.trim();
+            if text.is_empty() {
+                return Ok(None);
+            }
+            let date = text
+                .parse()
+                .map_err(|_| invalid(field, format!("{text:?} is not a date (yyyy-mm-dd)")))?;
+            Ok(Some(date))
+        };
+        let midnight = |date: CivilDate| domain::calendar::kyiv_midnight(date).0;
+        query.from = day("from", &r.from)?.map(midnight);
+        // Up to and including the last day: before the next day's midnight.
+        query.until = day("to", &r.to)?.map(|d| midnight(d.add_days(1)));
+        let fingerprint = format!("practices|{:?}", (&query, size));
+        let offset = decode_token(&r.page_token, &fingerprint)?;
+        if offset > PRACTICE_OFFSET_MAX {
+            return Err(invalid(
+                "page_token",
+                format!(
+                    "results past the first {PRACTICE_OFFSET_MAX} are not paged: narrow the search"
+                ),
+            ));
+        }
+        let page = practices::search(&self.store, &query, offset, size)
+            .await
+            .map_err(Status::from)?;
+        let snapshot = self.read.snapshot();
+        let micros_day = |at: i64| domain::kyiv_date(event_store_core::Timestamp(at)).to_string();
+        let found = page
+            .rows
+            .iter()
+            .map(|row| {
+                let m = reference.municipality(&row.municipality);
+                pb::Practice {
+                    code: row.municipality.to_string(),
+                    name_uk: m.map(|m| m.name_uk.clone()).unwrap_or_default(),
+                    name_en: m.map(|m| m.name_en.clone()).unwrap_or_default(),
+                    oblast_code: m.map(|m| m.oblast.clone()).unwrap_or_default(),
+                    tool: row.tool.name().to_owned(),
+                    id: row.id.to_string(),
+                    title: row.title.clone(),
+                    text: row.text.clone(),
+                    outcome: row.outcome.clone(),
+                    category: row.category.clone(),
+                    status: row.status.clone(),
+                    decision: row.decision.clone(),
+                    completion: row.completion.clone(),
+                    lead_institution: row.lead.clone(),
+                    ogp_values: row.ogp_values.clone(),
+                    started_on: micros_day(row.started_at),
+                    updated_on: micros_day(row.updated_at),
+                    seq: row.seq,
+                    checkpoint_size: snapshot
+                        .nodes
+                        .get(&row.municipality)
+                        .map_or(0, |n| n.checkpoint_size),
+                    recommendation: row.recommendation.as_ref().map(|(reason, at)| {
+                        pb::Recommendation {
+                            reason: reason.clone(),
+                            recommended_on: micros_day(*at),
+                        }
+                    }),
+                }
+            })
+            .collect();
+        let end = offset.saturating_add(page.rows.len());
+        let total = usize::try_from(page.total).unwrap_or(usize::MAX);
+        let reachable = total.min(PRACTICE_OFFSET_MAX.saturating_add(size));
+        Ok(Response::new(pb::SearchPracticesResponse {
+            practices: found,
+            total_size: page.total,
+            total_size_capped: page.capped,
+            next_page_token: next_page_token(end, reachable, &fingerprint),
+        }))
+    }
+
     async fn list_milestones(
         &self,
         request: Request<pb::ListMilestonesRequest>,
@@ -488,7 +635,7 @@ impl NationalService for NationalApi {
                     commitment_id: m.commitment_id.to_string(),
                     due: day_text(i64::from(m.due)),
                     status: projection::codes::milestone_status_slot(m.status)
-                        .and_then(|slot| MILESTONE_STATUSES.get(slot))
+                        .and_then(|slot| MILESTONE_STATUS_NAMES.get(slot))
                         .map_or_else(String::new, |s| (*s).to_owned()),
                     completed_on: m.completed_at.map_or_else(String::new, |at| {
                         domain::kyiv_date(event_store_core::Timestamp(at)).to_string()

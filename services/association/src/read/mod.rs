@@ -22,6 +22,7 @@ use reference::Reference;
 
 pub mod area;
 pub mod digests;
+pub mod practices;
 pub mod queries;
 
 /// The least time between two reloads: a burst of commits costs one reload.
