@@ -102,17 +102,20 @@ pub struct NoteSignature {
     pub bytes: Vec<u8>,
 }
 
-/// A checkpoint with its signatures, as a C2SP signed note.
+/// Any text signed as a C2SP signed note: a body of lines ending in a newline, a blank line,
+/// then `— name base64` signature lines. Checkpoints are one kind; the association's
+/// statements another.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SignedCheckpoint {
-    pub checkpoint: Checkpoint,
+pub struct SignedNote {
+    /// The signed text, ending with a newline.
+    pub body: String,
     pub signatures: Vec<NoteSignature>,
 }
 
-impl SignedCheckpoint {
-    /// The whole note as text: body, a blank line, then `— name base64` lines.
+impl SignedNote {
+    /// The whole note as text.
     pub fn to_note(&self) -> String {
-        let mut note = self.checkpoint.body();
+        let mut note = self.body.clone();
         note.push('\n');
         for s in &self.signatures {
             note.push_str(&format!("\u{2014} {} {}\n", s.name, B64.encode(&s.bytes)));
@@ -120,7 +123,8 @@ impl SignedCheckpoint {
         note
     }
 
-    /// Parses a note. Signatures are only parsed, not verified: see [`Self::verify`].
+    /// Parses a note of at most [`NOTE_LEN_MAX`] bytes. Signatures are only parsed, not
+    /// verified: see [`Self::verify`].
     pub fn parse(note: &str) -> Result<Self, CheckpointError> {
         if note.len() > NOTE_LEN_MAX {
             return Err(CheckpointError::TooLarge);
@@ -130,7 +134,6 @@ impl SignedCheckpoint {
             .ok_or(CheckpointError::Malformed("no signature block"))?;
         let body = &note[..split + 1];
         let sigs = &note[split + 2..];
-        let checkpoint = Checkpoint::parse_body(body)?;
         if !sigs.ends_with('\n') {
             return Err(CheckpointError::Malformed(
                 "signature block must end with a newline",
@@ -162,24 +165,63 @@ impl SignedCheckpoint {
             return Err(CheckpointError::Malformed("no signatures"));
         }
         Ok(Self {
-            checkpoint,
+            body: body.to_owned(),
+            signatures,
+        })
+    }
+
+    /// Checks the signature by `key` over the body.
+    pub fn verify(&self, key: &NoteVerifier) -> Result<(), CheckpointError> {
+        verify_signature(&self.body, &self.signatures, key)
+    }
+}
+
+/// Checks the Ed25519 signature by `key` among `signatures` over `body`.
+fn verify_signature(
+    body: &str,
+    signatures: &[NoteSignature],
+    key: &NoteVerifier,
+) -> Result<(), CheckpointError> {
+    let sig = signatures
+        .iter()
+        .find(|s| s.name == key.name && s.bytes[..4] == key.key_hash)
+        .ok_or_else(|| CheckpointError::NoSignature(key.name.clone()))?;
+    let signature = Signature::from_slice(&sig.bytes[4..])
+        .map_err(|_| CheckpointError::BadSignature(key.name.clone()))?;
+    key.key
+        .verify(body.as_bytes(), &signature)
+        .map_err(|_| CheckpointError::BadSignature(key.name.clone()))
+}
+
+/// A checkpoint with its signatures, as a C2SP signed note.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedCheckpoint {
+    pub checkpoint: Checkpoint,
+    pub signatures: Vec<NoteSignature>,
+}
+
+impl SignedCheckpoint {
+    /// The whole note as text: body, a blank line, then `— name base64` lines.
+    pub fn to_note(&self) -> String {
+        SignedNote {
+            body: self.checkpoint.body(),
+            signatures: self.signatures.clone(),
+        }
+        .to_note()
+    }
+
+    /// Parses a note. Signatures are only parsed, not verified: see [`Self::verify`].
+    pub fn parse(note: &str) -> Result<Self, CheckpointError> {
+        let SignedNote { body, signatures } = SignedNote::parse(note)?;
+        Ok(Self {
+            checkpoint: Checkpoint::parse_body(&body)?,
             signatures,
         })
     }
 
     /// Checks the signature by `key` over this checkpoint.
     pub fn verify(&self, key: &NoteVerifier) -> Result<(), CheckpointError> {
-        let body = self.checkpoint.body();
-        let sig = self
-            .signatures
-            .iter()
-            .find(|s| s.name == key.name && s.bytes[..4] == key.key_hash)
-            .ok_or_else(|| CheckpointError::NoSignature(key.name.clone()))?;
-        let signature = Signature::from_slice(&sig.bytes[4..])
-            .map_err(|_| CheckpointError::BadSignature(key.name.clone()))?;
-        key.key
-            .verify(body.as_bytes(), &signature)
-            .map_err(|_| CheckpointError::BadSignature(key.name.clone()))
+        verify_signature(&self.checkpoint.body(), &self.signatures, key)
     }
 
     /// Checks the signature by `key` and that the origin is the expected one.
@@ -320,11 +362,20 @@ impl NoteSigner {
 
     /// Signs a checkpoint.
     pub fn sign(&self, checkpoint: Checkpoint) -> SignedCheckpoint {
-        let sig = self.key.sign(checkpoint.body().as_bytes());
-        let mut bytes = self.verifier().key_hash.to_vec();
-        bytes.extend_from_slice(&sig.to_bytes());
+        let SignedNote { signatures, .. } = self.sign_note(checkpoint.body());
         SignedCheckpoint {
             checkpoint,
+            signatures,
+        }
+    }
+
+    /// Signs any text as a note. `body` must end with a newline and hold no blank line.
+    pub fn sign_note(&self, body: String) -> SignedNote {
+        let sig = self.key.sign(body.as_bytes());
+        let mut bytes = self.verifier().key_hash.to_vec();
+        bytes.extend_from_slice(&sig.to_bytes());
+        SignedNote {
+            body,
             signatures: vec![NoteSignature {
                 name: self.name.clone(),
                 bytes,

@@ -240,6 +240,7 @@ async fn run(plan: &Plan, nats: &NatsServer, db: &PgDatabase) -> anyhow::Result<
         dashboard_dir: None,
         limits: Default::default(),
         tls: None,
+        statement_interval: association::statements::STATEMENT_INTERVAL_DEFAULT,
     };
     let catch_started = Instant::now();
     let running = association::server::start(settings).await?;

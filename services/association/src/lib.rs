@@ -17,6 +17,7 @@ pub mod read;
 pub mod rebuild;
 mod rows;
 pub mod server;
+pub mod statements;
 pub mod store;
 pub mod tls;
 pub mod verifier;

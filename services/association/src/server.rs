@@ -120,6 +120,9 @@ pub struct AssociationSettings {
     /// The listener's certificate and key: with them it serves TLS only; without, plain text,
     /// and admin calls only from loopback (`wire::credentials_transport_allowed`).
     pub tls: Option<TlsIdentity>,
+    /// How often the association states its projection when it moved
+    /// (`statements::STATEMENT_INTERVAL_DEFAULT`).
+    pub statement_interval: Duration,
 }
 
 impl std::fmt::Debug for AssociationSettings {
@@ -136,6 +139,7 @@ impl std::fmt::Debug for AssociationSettings {
             dashboard_dir,
             limits,
             tls,
+            statement_interval,
         } = self;
         f.debug_struct("AssociationSettings")
             .field("database_url", &wire::redacted_url(database_url))
@@ -149,6 +153,7 @@ impl std::fmt::Debug for AssociationSettings {
             .field("dashboard_dir", dashboard_dir)
             .field("limits", limits)
             .field("tls", tls)
+            .field("statement_interval", statement_interval)
             .finish()
     }
 }
@@ -181,6 +186,7 @@ impl AssociationSettings {
             dashboard_dir: None,
             limits: ServingLimits::default(),
             tls: None,
+            statement_interval: crate::statements::STATEMENT_INTERVAL_DEFAULT,
         })
     }
 }
@@ -345,6 +351,14 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
     let enrolment = Enrolment::new(store.clone(), Some(ingest.control.clone()));
     let limits = settings.limits;
     let digests = Digests::new(readers.clone());
+    tasks.push(tokio::spawn(crate::statements::run(
+        store.clone(),
+        digests.clone(),
+        read.clone(),
+        witness.clone(),
+        settings.statement_interval,
+        stop_rx.clone(),
+    )));
     let router = tonic::transport::Server::builder()
         .accept_http1(true)
         .timeout(REQUEST_TIMEOUT)

@@ -135,6 +135,10 @@ pub struct DigestRecord {
     pub digest: String,
     pub positions: Vec<Position>,
     pub computed_at_micros: i64,
+    /// The association's signed statement of `digest` at `positions`
+    /// (`projection::statement`), when the export covers every hromada.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub statement_note: String,
 }
 
 /// One accepted checkpoint.
@@ -300,6 +304,11 @@ impl Archive {
 
     pub fn keys(&self) -> Result<Keys, ArchiveError> {
         self.read_json(KEYS)
+    }
+
+    /// `digest.json`: the statement (or digest) the export stopped at.
+    pub fn digest(&self) -> Result<DigestRecord, ArchiveError> {
+        self.read_json(DIGEST)
     }
 
     /// The hromadas the archive holds, by code.

@@ -1,14 +1,17 @@
 //! `vidkryto audit export`: pulls the association's verified history through its audit gRPC
-//! API into an archive. It first asks for the projection digest and the positions it covers,
-//! then exports every hromada exactly up to its position, so the archive recomputes to that
-//! digest. Export resumes: whole events files already on disk are kept (a file is written
+//! API into an archive. It first asks for the association's latest signed statement (its
+//! projection digest and the positions it covers) and checks it under the witness key, then
+//! exports every hromada exactly up to its position, so the archive recomputes to that digest
+//! however far the association has moved on, and keeps the statement in `digest.json`. Export resumes: whole events files already on disk are kept (a file is written
 //! under a temporary name and renamed), and the last file, if not full, is fetched again.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use event_store_core::checkpoint::NoteVerifier;
 use event_store_core::{MunicipalityCode, Timestamp};
 use indicatif::ProgressBar;
+use projection::statement::Statement;
 use proto::audit::v1 as pb;
 use proto::audit::v1::audit_service_client::AuditServiceClient;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig};
@@ -109,13 +112,54 @@ pub async fn export(options: &ExportOptions) -> Result<ExportSummary, AuditError
     let mut client = connect(&options.url, options.ca.as_deref()).await?;
     let archive = Archive::new(&options.out);
     std::fs::create_dir_all(&options.out).map_err(crate::archive::io(&options.out))?;
-    let digest = client
-        .get_projection_digest(pb::GetProjectionDigestRequest {})
+    let keys = client
+        .list_keys(pb::ListKeysRequest {
+            code: String::new(),
+        })
         .await
         .map_err(remote)?
         .into_inner();
+    // The latest of the association's signed statements: its positions are where the export
+    // stops, so a recomputation compares with what the association said at exactly them.
+    let statement = client
+        .get_statement(pb::GetStatementRequest {
+            positions_hash: Vec::new(),
+        })
+        .await
+        .map_err(|e| match e.code() {
+            tonic::Code::NotFound => AuditError::Remote(format!(
+                "{}: the association states its projection within a minute of it moving; \
+                 try again then",
+                e.message()
+            )),
+            _ => remote(e),
+        })?
+        .into_inner();
+    let witness = NoteVerifier::parse(&keys.witness_vkey)
+        .map_err(|e| AuditError::Remote(format!("the witness key: {e}")))?;
+    let stated: Vec<Position> = statement
+        .positions
+        .iter()
+        .map(|p| Position {
+            code: p.code.clone(),
+            verified_size: p.verified_size,
+            root: hex::encode(&p.root),
+        })
+        .collect();
+    let record = DigestRecord {
+        digest: statement.digest.clone(),
+        positions: stated,
+        computed_at_micros: statement.made_at_micros,
+        statement_note: statement.note.clone(),
+    };
+    Statement::open_at(
+        &statement.note,
+        &witness,
+        &crate::statement::archived_positions(&record)?,
+    )
+    .map_err(|e| AuditError::Remote(format!("the association's latest statement: {e}")))?;
     let mut positions: Vec<(MunicipalityCode, u64)> = Vec::new();
-    for p in &digest.positions {
+    for p in &statement.positions {
         let code = MunicipalityCode::parse(&p.code)
             .map_err(|e| AuditError::Remote(format!("position of {:?}: {e}", p.code)))?;
         if options.municipality.is_none_or(|m| m == code) {
@@ -129,13 +173,6 @@ pub async fn export(options: &ExportOptions) -> Result<ExportSummary, AuditError
             "the association has no hromada {m}"
         )));
     }
-    let keys = client
-        .list_keys(pb::ListKeysRequest {
-            code: String::new(),
-        })
-        .await
-        .map_err(remote)?
-        .into_inner();
     archive.write_json(
         KEYS,
         &Keys {
@@ -165,23 +202,21 @@ pub async fn export(options: &ExportOptions) -> Result<ExportSummary, AuditError
         export_checkpoints(&mut client, &archive, code, *size).await?;
     }
     bar.finish_and_clear();
-    archive.write_json(
-        DIGEST,
-        &DigestRecord {
-            digest: digest.digest,
-            positions: digest
+    // One hromada's export keeps its position only; the statement covers them all, so it is
+    // kept only with all of them.
+    let record = match options.municipality {
+        None => record,
+        Some(m) => DigestRecord {
+            positions: record
                 .positions
-                .iter()
-                .filter(|p| positions.iter().any(|(c, _)| c.as_str() == p.code))
-                .map(|p| Position {
-                    code: p.code.clone(),
-                    verified_size: p.verified_size,
-                    root: hex::encode(&p.root),
-                })
+                .into_iter()
+                .filter(|p| p.code == m.as_str())
                 .collect(),
-            computed_at_micros: digest.computed_at_micros,
+            statement_note: String::new(),
+            ..record
         },
-    )?;
+    };
+    archive.write_json(DIGEST, &record)?;
     write_manifest(&archive, &options.url)?;
     Ok(ExportSummary {
         municipalities: positions.len(),

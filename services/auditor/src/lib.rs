@@ -9,6 +9,7 @@ pub mod decode;
 pub mod export;
 pub mod prove;
 pub mod recompute;
+pub mod statement;
 pub mod verify;
 
 pub use archive::{Archive, ArchiveError};

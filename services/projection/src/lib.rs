@@ -18,6 +18,7 @@ pub mod digest;
 pub mod memory;
 pub mod rows;
 pub mod search;
+pub mod statement;
 
 pub use batch::{
     Anomaly, ApplyError, Changes, LoadError, Outcome, Touched, Verified, Working, touched,

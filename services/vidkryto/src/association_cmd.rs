@@ -103,6 +103,15 @@ pub struct RunArgs {
     /// listener, at `/`. Unset: no page, only the APIs.
     #[arg(long, env = "VIDKRYTO_DASHBOARD_DIR", hide_env_values = true)]
     pub dashboard_dir: Option<PathBuf>,
+    /// Seconds between the association's signed statements of its projection (made only when
+    /// it moved; every one is kept), 1 to 86400.
+    #[arg(
+        long,
+        env = "VIDKRYTO_STATEMENT_INTERVAL_SECS",
+        default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(1..=86_400)
+    )]
+    pub statement_interval_secs: u64,
 }
 
 #[derive(Debug, Args)]
@@ -161,6 +170,7 @@ pub async fn run(cmd: AssociationCommand) -> anyhow::Result<ExitCode> {
                 ingest_replicas: a.ingest_replicas,
             };
             settings.dashboard_dir = a.dashboard_dir;
+            settings.statement_interval = std::time::Duration::from_secs(a.statement_interval_secs);
             if let (Some(cert), Some(key)) = (&a.tls_cert, &a.tls_key) {
                 settings.tls = Some(association::tls::TlsIdentity::from_files(cert, key)?);
             }

@@ -8,13 +8,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use auditor::Archive;
 use auditor::prove::Target;
 use auditor::verify::Report;
+use auditor::{Archive, AuditError};
 use clap::{Args, Subcommand, ValueEnum};
 
 use crate::association_cmd::{municipality, read_vkey};
 use event_store_core::EventId;
+use projection::statement::Statement;
 
 /// Exit code when verification finds a fault.
 const EXIT_FAULT: u8 = 1;
@@ -87,8 +88,9 @@ pub struct VerifyArgs {
 pub struct RecomputeArgs {
     /// The archive directory.
     pub archive: PathBuf,
-    /// An association's URL: fetch its digest and say whether it matches (the archive is
-    /// replayed up to the positions that digest covers).
+    /// An association's URL: fetch its signed statement at the archive's positions and say
+    /// whether the recomputed digest matches it (the archive's own statement is always
+    /// checked).
     #[arg(long)]
     pub compare: Option<String>,
     /// For an https:// association: trust the certificate authorities in this PEM file (a
@@ -214,25 +216,17 @@ pub async fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
         }
         AuditCommand::Recompute(a) => {
             let archive = Archive::new(&a.archive);
-            let (upto, theirs) = match &a.compare {
-                Some(url) => {
-                    let mut client = auditor::export::connect(url, a.ca.as_deref()).await?;
-                    let digest = client
-                        .get_projection_digest(proto::audit::v1::GetProjectionDigestRequest {})
-                        .await
-                        .map_err(|e| anyhow::anyhow!("association: {}", e.message()))?
-                        .into_inner();
-                    let mut upto = BTreeMap::new();
-                    for p in &digest.positions {
-                        upto.insert(municipality(&p.code)?, p.verified_size);
-                    }
-                    (upto, Some(digest.digest))
-                }
-                None => (BTreeMap::new(), None),
-            };
-            let recomputed =
-                tokio::task::spawn_blocking(move || auditor::recompute::recompute(&archive, &upto))
-                    .await??;
+            // Replayed up to the positions the export stopped at (the statement's).
+            let record = archive.digest()?;
+            let mut upto = BTreeMap::new();
+            for p in auditor::statement::archived_positions(&record)? {
+                upto.insert(p.municipality, p.size);
+            }
+            let replayed = archive.clone();
+            let recomputed = tokio::task::spawn_blocking(move || {
+                auditor::recompute::recompute(&replayed, &upto)
+            })
+            .await??;
             println!(
                 "projection digest {} ({} events of {} hromadas)",
                 recomputed.digest,
@@ -249,17 +243,40 @@ pub async fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
                     println!("  {} event {}: {}", u.municipality, u.seq, u.detail);
                 }
             }
-            match theirs {
-                None => Ok(ExitCode::SUCCESS),
-                Some(theirs) if theirs == recomputed.digest => {
-                    println!("matches the association's digest");
-                    Ok(ExitCode::SUCCESS)
-                }
-                Some(theirs) => {
-                    println!("DIFFERS from the association's digest {theirs}");
-                    Ok(ExitCode::from(EXIT_FAULT))
-                }
+            let mut ok = true;
+            // The statement the archive was exported to, checked offline.
+            let mut compare =
+                |whose: &str, stated: Result<Option<Statement>, AuditError>| match stated {
+                    Ok(None) => Ok(()),
+                    Ok(Some(statement)) if hex::encode(statement.digest) == recomputed.digest => {
+                        println!("matches {whose} signed statement at the archive's positions");
+                        Ok(())
+                    }
+                    Ok(Some(statement)) => {
+                        println!(
+                            "DIFFERS from {whose} signed statement {}",
+                            hex::encode(statement.digest)
+                        );
+                        ok = false;
+                        Ok(())
+                    }
+                    Err(AuditError::Failed(why)) => {
+                        println!("REFUSED: {why}");
+                        ok = false;
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                };
+            compare("the archive's", auditor::statement::archived(&archive))?;
+            if let Some(url) = &a.compare {
+                let served = auditor::statement::served_for(&archive, url, a.ca.as_deref()).await;
+                compare("the association's", served.map(Some))?;
             }
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_FAULT)
+            })
         }
         AuditCommand::Decode(a) => {
             let archive = Archive::new(&a.archive);

@@ -4,6 +4,7 @@
 //! single allocation and for the peak of live bytes, measured around the decoder call alone
 //! (not around building its input).
 
+use projection::statement::{StatedPosition, Statement};
 use std::path::Path;
 use std::str::FromStr;
 
@@ -121,6 +122,19 @@ pub fn all() -> Vec<Target> {
                 fixed: 4 * KIB,
             },
             run: signed_checkpoint,
+        },
+        Target {
+            name: "projection_statement",
+            decoder: "projection::statement::Statement::open, open_at",
+            seeds: statements,
+            limit: NOTE_LEN_MAX,
+            cap: NOTE_LEN_MAX + 64,
+            // The note's body and signature lines copied once, their base64 decoded.
+            bound: Bound {
+                per_byte: 8,
+                fixed: 4 * KIB,
+            },
+            run: projection_statement,
         },
         Target {
             name: "checkpoint_body",
@@ -478,6 +492,36 @@ fn bodies() -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// A statement the association signs, at one position.
+fn statement_note() -> String {
+    let positions = [StatedPosition {
+        municipality: samples::code(),
+        size: 2,
+        root: vec![5; 32],
+    }];
+    Statement::new([7; 32], &positions, 1_795_000_000).sign(&samples::witness())
+}
+
+fn statements() -> Vec<Vec<u8>> {
+    vec![statement_note().into_bytes()]
+}
+
+fn projection_statement(input: &[u8]) -> Usage {
+    let note = text(input);
+    let witness = samples::witness().verifier();
+    let positions = [StatedPosition {
+        municipality: samples::code(),
+        size: 2,
+        root: vec![5; 32],
+    }];
+    measure_text(note.len(), || {
+        if let Ok(statement) = Statement::open(&note, &witness) {
+            let _ = statement.body();
+        }
+        let _ = Statement::open_at(&note, &witness, &positions);
+    })
+}
+
 fn checkpoint_body(input: &[u8]) -> Usage {
     let body = text(input);
     measure_text(body.len(), || {
@@ -589,6 +633,7 @@ fn json_records() -> Vec<Vec<u8>> {
             root: hex::encode(root),
         }],
         computed_at_micros: 1,
+        statement_note: statement_note(),
     };
     let manifest = Manifest {
         format: auditor::archive::FORMAT.into(),

@@ -49,6 +49,7 @@ targets!(
     domain_payload,
     domain_open,
     signed_checkpoint,
+    projection_statement,
     checkpoint_body,
     vkey,
     #[cfg(feature = "association")]

@@ -335,6 +335,8 @@ impl TestAssociation {
         .expect("association settings");
         settings.topology = self.topology.clone();
         settings.dashboard_dir = self.dashboard_dir.clone();
+        // Tests export right after the ingest settles: state within half a second.
+        settings.statement_interval = std::time::Duration::from_millis(500);
         settings.limits = self.limits;
         settings.tls = self.tls.as_ref().map(|tls| {
             association::tls::TlsIdentity::from_files(&tls.cert.cert_file, &tls.cert.key_file)
@@ -413,6 +415,31 @@ impl TestAssociation {
             .await
             .expect("projection digest")
             .into_inner()
+    }
+
+    /// Waits until the association's latest signed statement covers the projection as it is
+    /// now (it states at most every half second in tests); returns that statement.
+    pub async fn wait_stated(&self) -> proto::audit::v1::Statement {
+        let now = self.digest().await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let latest = self
+                .audit()
+                .await
+                .get_statement(proto::audit::v1::GetStatementRequest::default())
+                .await;
+            if let Ok(latest) = latest {
+                let latest = latest.into_inner();
+                if latest.digest == now.digest && latest.positions == now.positions {
+                    return latest;
+                }
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no statement of the current projection within 20 s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// Enrols a node through the admin gRPC method.

@@ -125,6 +125,7 @@ async fn audits_of_a_real_archive_find_every_kind_of_tampering() {
     association
         .wait_all(&[&vinnytsia, &kyiv], Duration::from_secs(30))
         .await;
+    association.wait_stated().await;
 
     let dir = tempfile::tempdir().unwrap();
     let clean = dir.path().join("clean");
@@ -339,7 +340,10 @@ async fn audits_of_a_real_archive_find_every_kind_of_tampering() {
         "{text}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(text.contains("matches the association's digest"), "{text}");
+    assert!(
+        text.contains("matches the association's signed statement at the archive's positions"),
+        "{text}"
+    );
     // Verify an association directly (through a temporary archive).
     let out = vidkryto(&["audit", "verify", &url]);
     assert_eq!(

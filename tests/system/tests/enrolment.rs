@@ -80,6 +80,8 @@ async fn revoking_and_enrolling_a_key_again_keeps_every_window_and_audits_clean(
         municipality: None,
         progress: false,
     };
+    // Exports stop at the association's latest signed statement: one of everything verified.
+    association.wait_stated().await;
     export(&options).await.unwrap();
     let report = verify(&Archive::new(dir.path()), 2, false).unwrap();
     assert!(report.ok, "{report:#?}");

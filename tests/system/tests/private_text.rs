@@ -193,6 +193,8 @@ async fn a_rejected_petitions_text_never_leaves_the_node_and_a_published_one_ver
     assert_eq!(public.title, public_title);
     assert!(public.text_public);
 
+    // Exports stop at the association's latest signed statement: one of everything verified.
+    association.wait_stated().await;
     // NATS, the association's database and an exported archive.
     let nats_messages = nats_bytes(&nats.url()).await;
     let database = database_text(&association.db_url()).await;

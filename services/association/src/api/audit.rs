@@ -202,6 +202,43 @@ impl AuditService for AuditApi {
         }))
     }
 
+    async fn get_statement(
+        &self,
+        request: Request<pb::GetStatementRequest>,
+    ) -> Reply<pb::Statement> {
+        let r = request.into_inner();
+        let hash = match r.positions_hash.len() {
+            0 => None,
+            32 => Some(r.positions_hash.as_slice()),
+            _ => return Err(invalid("positions_hash", "32 bytes (SHA-256), or empty")),
+        };
+        let found = crate::statements::find(&self.store, hash).await?;
+        let Some(row) = found else {
+            return Err(Status::not_found(match hash {
+                Some(h) => format!(
+                    "the association made no statement at the positions {}",
+                    hex::encode(h)
+                ),
+                None => "the association has made no statement yet".to_owned(),
+            }));
+        };
+        Ok(Response::new(pb::Statement {
+            note: row.note,
+            positions: row
+                .positions
+                .into_iter()
+                .map(|p| pb::Position {
+                    code: p.municipality.to_string(),
+                    verified_size: p.size,
+                    root: p.root,
+                })
+                .collect(),
+            digest: hex::encode(row.digest),
+            positions_hash: row.positions_hash.to_vec(),
+            made_at_micros: row.made_at_micros,
+        }))
+    }
+
     async fn list_keys(
         &self,
         request: Request<pb::ListKeysRequest>,

@@ -1,0 +1,189 @@
+//! The association's signed national statements (`projection::statement`): whenever the
+//! projection has moved, at most every `interval`, the association signs "at these positions
+//! the projection digest is D" with its witness key and keeps the statement, so an auditor's
+//! archive (exported to a statement's positions) can be compared with what the association
+//! said then, however far the projection has moved since.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use event_store_core::checkpoint::NoteSigner;
+use event_store_core::{MunicipalityCode, Timestamp};
+use projection::statement::{StatedPosition, Statement, positions_hash};
+use sqlx::Row;
+use tokio::sync::watch;
+
+use crate::error::AssociationError;
+use crate::read::ReadModel;
+use crate::read::digests::Digests;
+use crate::store::{Store, db, parse_code};
+
+/// How often the association states by default (when its projection moved).
+pub const STATEMENT_INTERVAL_DEFAULT: Duration = Duration::from_secs(60);
+
+/// A kept statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementRow {
+    pub note: String,
+    pub digest: [u8; 32],
+    pub positions_hash: [u8; 32],
+    pub positions: Vec<StatedPosition>,
+    pub made_at_micros: i64,
+}
+
+/// States the current projection unless a statement at its positions is already kept; returns
+/// the new statement, if one was made.
+pub async fn state(
+    writer: &Store,
+    digests: &Digests,
+    witness: &NoteSigner,
+) -> Result<Option<StatementRow>, AssociationError> {
+    let computed = digests.current().await?;
+    let mut digest = [0u8; 32];
+    hex::decode_to_slice(&computed.digest.hex, &mut digest)
+        .map_err(|e| AssociationError::Corrupt(format!("the projection digest: {e}")))?;
+    let mut positions = computed
+        .digest
+        .positions
+        .iter()
+        .map(|p| {
+            Ok(StatedPosition {
+                municipality: parse_code(&p.code)?,
+                size: p.verified_size,
+                root: p.root.clone(),
+            })
+        })
+        .collect::<Result<Vec<_>, AssociationError>>()?;
+    positions.sort();
+    let hash = positions_hash(&positions);
+    let now = Timestamp::now();
+    let statement = Statement::new(
+        digest,
+        &positions,
+        u64::try_from(now.as_secs()).unwrap_or(0),
+    );
+    let note = statement.sign(witness);
+    let stored: Vec<(String, u64, Vec<u8>)> = positions
+        .iter()
+        .map(|p| (p.municipality.to_string(), p.size, p.root.clone()))
+        .collect();
+    let encoded = postcard::to_stdvec(&stored)
+        .map_err(|e| AssociationError::Corrupt(format!("encoding positions: {e}")))?;
+    let inserted = sqlx::query(
+        "INSERT INTO statement (made_at, projection, digest, positions_hash, positions, note) \
+         VALUES (timestamptz 'epoch' + $1 * interval '1 microsecond', $2, $3, $4, $5, $6) \
+         ON CONFLICT (positions_hash) DO NOTHING",
+    )
+    .bind(now.as_micros())
+    .bind(i32::try_from(statement.projection_version).unwrap_or(i32::MAX))
+    .bind(digest.as_slice())
+    .bind(hash.as_slice())
+    .bind(encoded)
+    .bind(&note)
+    .execute(writer.pool())
+    .await
+    .map_err(db)?
+    .rows_affected();
+    Ok((inserted > 0).then(|| StatementRow {
+        note,
+        digest,
+        positions_hash: hash,
+        positions,
+        made_at_micros: now.as_micros(),
+    }))
+}
+
+/// The statement at the positions whose hash is `positions_hash`, or the latest for `None`.
+pub async fn find(
+    store: &Store,
+    positions_hash: Option<&[u8]>,
+) -> Result<Option<StatementRow>, AssociationError> {
+    let row = match positions_hash {
+        Some(hash) => {
+            sqlx::query(
+                "SELECT note, digest, positions_hash, positions, \
+                        (extract(epoch FROM made_at) * 1000000)::int8 AS made_at \
+                 FROM statement WHERE positions_hash = $1",
+            )
+            .bind(hash)
+            .fetch_optional(store.pool())
+            .await
+        }
+        None => {
+            sqlx::query(
+                "SELECT note, digest, positions_hash, positions, \
+                        (extract(epoch FROM made_at) * 1000000)::int8 AS made_at \
+                 FROM statement ORDER BY id DESC LIMIT 1",
+            )
+            .fetch_optional(store.pool())
+            .await
+        }
+    }
+    .map_err(db)?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let corrupt = |what: &str| AssociationError::Corrupt(format!("a statement's {what}"));
+    let hash32 = |bytes: Vec<u8>, what: &str| -> Result<[u8; 32], AssociationError> {
+        bytes.try_into().map_err(|_| corrupt(what))
+    };
+    let stored: Vec<(String, u64, Vec<u8>)> =
+        postcard::from_bytes(&row.try_get::<Vec<u8>, _>("positions").map_err(db)?)
+            .map_err(|_| corrupt("positions"))?;
+    let positions = stored
+        .into_iter()
+        .map(|(code, size, root)| {
+            let municipality: MunicipalityCode = parse_code(&code)?;
+            Ok(StatedPosition {
+                municipality,
+                size,
+                root,
+            })
+        })
+        .collect::<Result<Vec<_>, AssociationError>>()?;
+    Ok(Some(StatementRow {
+        note: row.try_get("note").map_err(db)?,
+        digest: hash32(row.try_get("digest").map_err(db)?, "digest")?,
+        positions_hash: hash32(row.try_get("positions_hash").map_err(db)?, "positions hash")?,
+        positions,
+        made_at_micros: row.try_get("made_at").map_err(db)?,
+    }))
+}
+
+/// States whenever the read model shows the projection moved, at most every `interval`, until
+/// `stop` turns true. A failed statement is logged and tried again on the next tick.
+pub async fn run(
+    writer: Store,
+    digests: Digests,
+    read: ReadModel,
+    witness: Arc<NoteSigner>,
+    interval: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut ticks = tokio::time::interval(interval.max(Duration::from_millis(100)));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut stated_version = None;
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        let version = read.snapshot().version;
+        if stated_version == Some(version) {
+            continue;
+        }
+        match state(&writer, &digests, &witness).await {
+            Ok(made) => {
+                if let Some(made) = made {
+                    tracing::debug!(
+                        digest = hex::encode(made.digest),
+                        hromadas = made.positions.len(),
+                        "stated the projection"
+                    );
+                }
+                stated_version = Some(version);
+            }
+            Err(err) => tracing::warn!(error = %err, "failed to state the projection"),
+        }
+    }
+}
