@@ -4,8 +4,12 @@
 
 use std::time::Duration;
 
+use event_store_core::MunicipalityCode;
 use futures_util::TryStreamExt;
-use projection::{DigestBuilder, WeeklyCounters};
+use projection::{
+    AnswerDays, CommitmentRow, Counters, DialogueRow, DigestBuilder, MilestoneRow, PetitionRow,
+    PlanRow, WeeklyCounters,
+};
 use sqlx::Row;
 
 use crate::error::AssociationError;
@@ -32,9 +36,25 @@ fn corrupt(e: projection::DigestError) -> AssociationError {
     AssociationError::Corrupt(format!("projection rows out of canonical order: {e}"))
 }
 
+/// What sees every row the digest's scan reads, in digest order, from the same snapshot (the
+/// open-data files are written this way, so they derive from exactly the stated positions).
+pub trait RowSink: Send {
+    fn counters(&mut self, code: MunicipalityCode, counters: &Counters);
+    fn weekly(&mut self, row: &WeeklyCounters);
+    fn answer_days(&mut self, row: &AnswerDays);
+    fn petition(&mut self, row: &PetitionRow);
+    fn dialogue(&mut self, row: &DialogueRow);
+    fn plan(&mut self, row: &PlanRow);
+    fn commitment(&mut self, row: &CommitmentRow);
+    fn milestone(&mut self, row: &MilestoneRow);
+    /// A public entry of the practice catalogue (read in the same snapshot after the
+    /// projection's rows; not part of the digest).
+    fn practice(&mut self, row: &sqlx::postgres::PgRow) -> Result<(), AssociationError>;
+}
+
 /// Computes the digest of the current projection.
 pub async fn compute(store: &Store) -> Result<ProjectionDigest, AssociationError> {
-    Ok(compute_within(store, None).await?.0)
+    Ok(compute_within(store, None, None).await?.0)
 }
 
 /// Computes the digest of the current projection, each table's scan bounded by
@@ -43,6 +63,7 @@ pub async fn compute(store: &Store) -> Result<ProjectionDigest, AssociationError
 pub async fn compute_within(
     store: &Store,
     statement_timeout: Option<Duration>,
+    mut sink: Option<&mut dyn RowSink>,
 ) -> Result<(ProjectionDigest, String), AssociationError> {
     let mut tx = store.pool().begin().await.map_err(db)?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
@@ -66,9 +87,11 @@ pub async fn compute_within(
     while let Some(row) = rows.try_next().await.map_err(db)? {
         let code = parse_code(&row.try_get::<String, _>("municipality").map_err(db)?)?;
         let bytes: Vec<u8> = row.try_get("counters").map_err(db)?;
-        builder
-            .counters(code, &decode("proj_counters", &bytes)?)
-            .map_err(corrupt)?;
+        let counters: Counters = decode("proj_counters", &bytes)?;
+        builder.counters(code, &counters).map_err(corrupt)?;
+        if let Some(sink) = sink.as_mut() {
+            sink.counters(code, &counters);
+        }
     }
     drop(rows);
 
@@ -90,6 +113,9 @@ pub async fn compute_within(
             milestones_completed: get("milestones_completed")?,
         };
         builder.weekly(&weekly).map_err(corrupt)?;
+        if let Some(sink) = sink.as_mut() {
+            sink.weekly(&weekly);
+        }
     }
     drop(rows);
 
@@ -99,12 +125,15 @@ pub async fn compute_within(
     .fetch(&mut *tx);
     while let Some(row) = rows.try_next().await.map_err(db)? {
         let code = parse_code(&row.try_get::<String, _>("municipality").map_err(db)?)?;
-        let days = projection::AnswerDays {
+        let days = AnswerDays {
             municipality: code,
             days: row.try_get("days").map_err(db)?,
             count: row.try_get("count").map_err(db)?,
         };
         builder.answer_days(&days).map_err(corrupt)?;
+        if let Some(sink) = sink.as_mut() {
+            sink.answer_days(&days);
+        }
     }
     drop(rows);
 
@@ -120,14 +149,28 @@ pub async fn compute_within(
                 let bytes: Vec<u8> = row.try_get("row").map_err(db)?;
                 let entity: $ty = decode($table, &bytes)?;
                 builder.$method(&entity).map_err(corrupt)?;
+                if let Some(sink) = sink.as_mut() {
+                    sink.$method(&entity);
+                }
             }
         }};
     }
-    entities!("proj_petition", petition, projection::PetitionRow);
-    entities!("proj_dialogue", dialogue, projection::DialogueRow);
-    entities!("proj_plan", plan, projection::PlanRow);
-    entities!("proj_commitment", commitment, projection::CommitmentRow);
-    entities!("proj_milestone", milestone, projection::MilestoneRow);
+    entities!("proj_petition", petition, PetitionRow);
+    entities!("proj_dialogue", dialogue, DialogueRow);
+    entities!("proj_plan", plan, PlanRow);
+    entities!("proj_commitment", commitment, CommitmentRow);
+    entities!("proj_milestone", milestone, MilestoneRow);
+    if let Some(sink) = sink.as_mut() {
+        let mut rows = sqlx::query(
+            "SELECT municipality, tool, id, title, body, outcome, category, status, decision, \
+                    completion, lead, ogp_values, started_at, updated_at, seq \
+             FROM catalogue WHERE public ORDER BY municipality COLLATE \"C\", tool, id",
+        )
+        .fetch(&mut *tx);
+        while let Some(row) = rows.try_next().await.map_err(db)? {
+            sink.practice(&row)?;
+        }
+    }
 
     let positions = sqlx::query(
         "SELECT code, verified_size, coalesce(checkpoint_root, ''::bytea) AS root \

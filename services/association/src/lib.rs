@@ -12,6 +12,7 @@ pub mod digest;
 pub mod enrolment;
 pub mod error;
 pub mod ingest;
+pub mod open_data;
 pub mod projections;
 pub mod read;
 pub mod rebuild;

@@ -351,11 +351,13 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
     let enrolment = Enrolment::new(store.clone(), Some(ingest.control.clone()));
     let limits = settings.limits;
     let digests = Digests::new(readers.clone());
+    let open_data = crate::open_data::OpenDataServer::default();
     tasks.push(tokio::spawn(crate::statements::run(
         store.clone(),
-        digests.clone(),
+        readers.clone(),
         read.clone(),
         witness.clone(),
+        open_data.clone(),
         settings.statement_interval,
         stop_rx.clone(),
     )));
@@ -380,7 +382,9 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
         .layer(wire::intercept::InterceptLayer::new(Some(
             wire::documents::Documents::with_descriptor(proto::FILE_DESCRIPTOR_SET, Vec::new()),
         )))
-        // `GET`s are the dashboard's; everything else is gRPC or gRPC-Web.
+        // Open data: every projection and the catalogue as files, under /open-data/.
+        .layer(wire::intercept::InterceptLayer::new(Some(open_data)))
+        // Other `GET`s are the dashboard's; everything else is gRPC or gRPC-Web.
         .layer(wire::intercept::InterceptLayer::new(Some(dashboard)))
         .layer(tonic_web::GrpcWebLayer::new())
         // Inside gRPC-Web, so a browser's refusal is framed as gRPC-Web too.

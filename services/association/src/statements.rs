@@ -13,10 +13,13 @@ use projection::statement::{StatedPosition, Statement, positions_hash};
 use sqlx::Row;
 use tokio::sync::watch;
 
+use crate::digest;
 use crate::error::AssociationError;
+use crate::open_data::{self, OpenData, OpenDataServer};
 use crate::read::ReadModel;
-use crate::read::digests::Digests;
+use crate::read::digests::DIGEST_STATEMENT_TIMEOUT;
 use crate::store::{Store, db, parse_code};
+use reference::Reference;
 
 /// How often the association states by default (when its projection moved).
 pub const STATEMENT_INTERVAL_DEFAULT: Duration = Duration::from_secs(60);
@@ -31,19 +34,22 @@ pub struct StatementRow {
     pub made_at_micros: i64,
 }
 
-/// States the current projection unless a statement at its positions is already kept; returns
-/// the new statement, if one was made.
+/// States the current projection, scanning it once in one snapshot for the digest, its
+/// positions and the open-data files; a statement at the same positions already kept is used
+/// as it is. Returns the statement, whether it is new, and the files.
 pub async fn state(
     writer: &Store,
-    digests: &Digests,
+    readers: &Store,
+    reference: Arc<Reference>,
     witness: &NoteSigner,
-) -> Result<Option<StatementRow>, AssociationError> {
-    let computed = digests.current().await?;
+) -> Result<(StatementRow, bool, OpenData), AssociationError> {
+    let mut files = open_data::Writer::new(reference);
+    let (computed, _) =
+        digest::compute_within(readers, Some(DIGEST_STATEMENT_TIMEOUT), Some(&mut files)).await?;
     let mut digest = [0u8; 32];
-    hex::decode_to_slice(&computed.digest.hex, &mut digest)
+    hex::decode_to_slice(&computed.hex, &mut digest)
         .map_err(|e| AssociationError::Corrupt(format!("the projection digest: {e}")))?;
     let mut positions = computed
-        .digest
         .positions
         .iter()
         .map(|p| {
@@ -84,13 +90,27 @@ pub async fn state(
     .await
     .map_err(db)?
     .rows_affected();
-    Ok((inserted > 0).then(|| StatementRow {
-        note,
-        digest,
-        positions_hash: hash,
-        positions,
-        made_at_micros: now.as_micros(),
-    }))
+    let row = if inserted > 0 {
+        StatementRow {
+            note,
+            digest,
+            positions_hash: hash,
+            positions,
+            made_at_micros: now.as_micros(),
+        }
+    } else {
+        find(writer, Some(hash.as_slice())).await?.ok_or_else(|| {
+            AssociationError::Corrupt("a statement vanished while it was read".into())
+        })?
+    };
+    let data = files.finish(&open_data::Source {
+        note: &row.note,
+        digest: row.digest,
+        positions_hash: row.positions_hash,
+        made_at_micros: row.made_at_micros,
+        hromadas: row.positions.len(),
+    });
+    Ok((row, inserted > 0, data))
 }
 
 /// The statement at the positions whose hash is `positions_hash`, or the latest for `None`.
@@ -150,13 +170,15 @@ pub async fn find(
     }))
 }
 
-/// States whenever the read model shows the projection moved, at most every `interval`, until
-/// `stop` turns true. A failed statement is logged and tried again on the next tick.
+/// States whenever the read model shows the projection moved, at most every `interval`, and
+/// publishes the open-data files of each statement, until `stop` turns true. A failed
+/// statement is logged and tried again on the next tick.
 pub async fn run(
     writer: Store,
-    digests: Digests,
+    readers: Store,
     read: ReadModel,
     witness: Arc<NoteSigner>,
+    open_data: OpenDataServer,
     interval: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -172,15 +194,17 @@ pub async fn run(
         if stated_version == Some(version) {
             continue;
         }
-        match state(&writer, &digests, &witness).await {
-            Ok(made) => {
-                if let Some(made) = made {
+        match state(&writer, &readers, read.reference.clone(), &witness).await {
+            Ok((made, new, data)) => {
+                if new {
                     tracing::debug!(
                         digest = hex::encode(made.digest),
                         hromadas = made.positions.len(),
+                        open_data_bytes = data.bytes(),
                         "stated the projection"
                     );
                 }
+                open_data.publish(data);
                 stated_version = Some(version);
             }
             Err(err) => tracing::warn!(error = %err, "failed to state the projection"),

@@ -417,6 +417,24 @@ impl TestAssociation {
             .into_inner()
     }
 
+    /// An association with a node for each `(code, signature threshold)`, every one enrolled.
+    pub async fn with_nodes<const N: usize>(
+        nats_url: &str,
+        nodes: [(&str, u32); N],
+    ) -> (Self, [TestNode; N]) {
+        let association = Self::start(nats_url).await;
+        let mut started = Vec::with_capacity(N);
+        for (code, threshold) in nodes {
+            let node = TestNode::start(code, threshold, nats_url).await;
+            association.enroll(&node).await;
+            started.push(node);
+        }
+        let Ok(nodes) = started.try_into() else {
+            unreachable!("one node per entry")
+        };
+        (association, nodes)
+    }
+
     /// Waits until the association's latest signed statement covers the projection as it is
     /// now (it states at most every half second in tests); returns that statement.
     pub async fn wait_stated(&self) -> proto::audit::v1::Statement {
@@ -580,12 +598,18 @@ impl Civic {
 
     /// Files a petition; returns its id.
     pub async fn file(&mut self, title: &str, category: &str) -> String {
+        let text = format!("{title}: the text of the petition.");
+        self.file_text(title, &text, category).await
+    }
+
+    /// Files a petition with its text; returns its id.
+    pub async fn file_text(&mut self, title: &str, text: &str, category: &str) -> String {
         self.client
             .file_petition(nodepb::FilePetitionRequest {
                 request_id: request_id(),
                 author_subject: format!("author of {title}"),
                 title: title.to_owned(),
-                text: format!("{title}: the text of the petition."),
+                text: text.to_owned(),
                 category: category.to_owned(),
             })
             .await
@@ -594,16 +618,21 @@ impl Civic {
             .stream_id
     }
 
-    /// Files and publishes a petition; returns its id.
-    pub async fn petition(&mut self, title: &str) -> String {
-        let id = self.file(title, "transport").await;
+    /// Publishes a filed petition.
+    pub async fn publish(&mut self, petition: &str) {
         self.client
             .publish_petition(nodepb::PublishPetitionRequest {
                 request_id: request_id(),
-                petition_id: id.clone(),
+                petition_id: petition.to_owned(),
             })
             .await
             .expect("publish petition");
+    }
+
+    /// Files and publishes a petition; returns its id.
+    pub async fn petition(&mut self, title: &str) -> String {
+        let id = self.file(title, "transport").await;
+        self.publish(&id).await;
         id
     }
 

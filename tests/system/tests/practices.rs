@@ -10,7 +10,7 @@ use proto::audit::v1 as auditpb;
 use proto::federation::v1 as fedpb;
 use proto::national::v1 as natpb;
 use proto::node::v1 as nodepb;
-use system_tests::{Civic, KORIUKIVKA, TestAssociation, TestNode, VINNYTSIA, request_id};
+use system_tests::{Civic, KORIUKIVKA, TestAssociation, VINNYTSIA, request_id};
 use testkit::NatsServer;
 
 const VERIFY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -53,33 +53,6 @@ fn set(titles: &[&str]) -> BTreeSet<String> {
     titles.iter().map(|t| (*t).to_owned()).collect()
 }
 
-async fn file_titled(civic: &mut Civic, title: &str, text: &str, category: &str) -> String {
-    civic
-        .client
-        .file_petition(nodepb::FilePetitionRequest {
-            request_id: request_id(),
-            author_subject: format!("author of {title}"),
-            title: title.into(),
-            text: text.into(),
-            category: category.into(),
-        })
-        .await
-        .expect("file")
-        .into_inner()
-        .stream_id
-}
-
-async fn publish(civic: &mut Civic, petition: &str) {
-    civic
-        .client
-        .publish_petition(nodepb::PublishPetitionRequest {
-            request_id: request_id(),
-            petition_id: petition.into(),
-        })
-        .await
-        .expect("publish");
-}
-
 const REPAIR: &str = "Ремонт даху школи №3";
 const GYM: &str = "Спортивна зала для нашої школи";
 const PARK: &str = "Освітлення міського парку";
@@ -90,18 +63,16 @@ const OPEN_DATA: &str = "Відкриті дані про харчування �
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_catalogue_finds_inflected_ukrainian_filters_pages_and_recommends() {
     let nats = NatsServer::start().await.unwrap();
-    let association = TestAssociation::start(&nats.url()).await;
-    let vinnytsia = TestNode::start(VINNYTSIA, 2, &nats.url()).await;
-    let koriukivka = TestNode::start(KORIUKIVKA, 2, &nats.url()).await;
-    for node in [&vinnytsia, &koriukivka] {
-        association.enroll(node).await;
-    }
+    let (association, [vinnytsia, koriukivka]) =
+        TestAssociation::with_nodes(&nats.url(), [(VINNYTSIA, 2), (KORIUKIVKA, 2)]).await;
 
     // Vinnytsia: a school repair reaching its threshold and answered; a gym for the school and
     // lighting of a park, collecting; a petition to close a school, rejected by moderation.
     let mut v = Civic::of(&vinnytsia).await;
-    let repair = file_titled(&mut v, REPAIR, "Дах протікає над спортзалом.", "освіта").await;
-    publish(&mut v, &repair).await;
+    let repair = v
+        .file_text(REPAIR, "Дах протікає над спортзалом.", "освіта")
+        .await;
+    v.publish(&repair).await;
     v.sign(&repair, 0..2).await;
     v.consider(&repair).await;
     v.client
@@ -114,11 +85,15 @@ async fn the_catalogue_finds_inflected_ukrainian_filters_pages_and_recommends() 
         })
         .await
         .expect("answer");
-    let gym = file_titled(&mut v, GYM, "Діти займаються в коридорі.", "спорт").await;
-    publish(&mut v, &gym).await;
-    let park = file_titled(&mut v, PARK, "Увечері в парку темно.", "благоустрій").await;
-    publish(&mut v, &park).await;
-    let rejected = file_titled(&mut v, REJECTED, "Замало учнів.", "освіта").await;
+    let gym = v
+        .file_text(GYM, "Діти займаються в коридорі.", "спорт")
+        .await;
+    v.publish(&gym).await;
+    let park = v
+        .file_text(PARK, "Увечері в парку темно.", "благоустрій")
+        .await;
+    v.publish(&park).await;
+    let rejected = v.file_text(REJECTED, "Замало учнів.", "освіта").await;
     v.client
         .reject_petition(nodepb::RejectPetitionRequest {
             request_id: request_id(),

@@ -22,7 +22,7 @@ use crate::store::{Store, db};
 /// The longest one table's scan of a digest may run. A scan streams its rows and hashes them as
 /// they come, a million rows in seconds, so two minutes fails only a database in trouble;
 /// being single-flight, a slow scan holds one connection of the read side's pool, not all.
-const DIGEST_STATEMENT_TIMEOUT: Duration = Duration::from_secs(120);
+pub(crate) const DIGEST_STATEMENT_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Which transactions a PostgreSQL snapshot saw committed: those below `xmax` but the ones
 /// in progress then.
@@ -115,7 +115,7 @@ impl Digests {
         let scan = tokio::spawn(async move {
             let computed_at_micros = Timestamp::now().as_micros();
             let (digest, at) =
-                digest::compute_within(&store, Some(DIGEST_STATEMENT_TIMEOUT)).await?;
+                digest::compute_within(&store, Some(DIGEST_STATEMENT_TIMEOUT), None).await?;
             let computed = Arc::new(Computed {
                 digest,
                 computed_at_micros,
