@@ -6,6 +6,11 @@
 //!    node does by default; append-to-projection latency p50/p99.
 //! 3. **readers**: 100 concurrent gRPC clients ask the national summary and a page of the
 //!    municipality list; latency p50/p99.
+//! 4. **practice search**: the catalogue of the backlog's petitions (Ukrainian titles and texts
+//!    as `vidkryto dev` writes them) searched by 100 concurrent clients; latency p50/p99.
+//!
+//! The catch-up runs twice from the same backlog into two databases: without the practice
+//! catalogue (as the association ingested before it) and with it.
 //!
 //! and the process's resident memory as the history grows.
 //!
@@ -105,12 +110,19 @@ async fn main() -> anyhow::Result<()> {
     let plan = Plan::from_args()?;
     let nats = NatsServer::start().await.context("nats-server")?;
     let db = PgDatabase::create().await.context("PostgreSQL")?;
-    let result = run(&plan, &nats, &db).await;
+    let without = PgDatabase::create().await.context("PostgreSQL")?;
+    let result = run(&plan, &nats, &db, &without).await;
     let _ = db.drop_db().await;
+    let _ = without.drop_db().await;
     result
 }
 
-async fn run(plan: &Plan, nats: &NatsServer, db: &PgDatabase) -> anyhow::Result<()> {
+async fn run(
+    plan: &Plan,
+    nats: &NatsServer,
+    db: &PgDatabase,
+    without: &PgDatabase,
+) -> anyhow::Result<()> {
     let reference = Reference::load();
     let codes: Vec<MunicipalityCode> = reference
         .municipalities
@@ -130,16 +142,21 @@ async fn run(plan: &Plan, nats: &NatsServer, db: &PgDatabase) -> anyhow::Result<
         rss_mib()
     );
 
-    // Enrol every node and create their streams and the ingest stream sourcing them.
+    // Enrol every node (in both databases: the catch-up runs once without the catalogue, as
+    // the association ingested before it, and once with it) and create their streams and the
+    // ingest stream sourcing them.
     let store = Store::connect(&db.url).await?;
+    let store_without = Store::connect(&without.url).await?;
     for node in &nodes {
-        store
-            .enroll(
-                &node.code,
-                &node.signer.verifier(),
-                event_store_core::Timestamp::now(),
-            )
-            .await?;
+        for store in [&store, &store_without] {
+            store
+                .enroll(
+                    &node.code,
+                    &node.signer.verifier(),
+                    event_store_core::Timestamp::now(),
+                )
+                .await?;
+        }
     }
     let client = async_nats::ConnectOptions::new()
         .connect(nats.url())
@@ -225,53 +242,15 @@ async fn run(plan: &Plan, nats: &NatsServer, db: &PgDatabase) -> anyhow::Result<
     drop(stream);
     let raw_rate = plan.events as f64 / raw_secs;
 
-    // Catch-up through the association, verification on.
-    let rss_before = rss_mib();
-    let witness = NoteSigner::from_seed(WITNESS_NAME, [42; 32])?;
-    let settings = AssociationSettings {
-        database_url: db.url.clone(),
-        nats_url: nats.url(),
-        listen: "127.0.0.1:0".parse()?,
-        witness,
-        admin_token: None,
-        ingest_batch_events_max: 10_000,
-        ingest_commit_interval: Duration::from_millis(100),
-        topology: Default::default(),
-        dashboard_dir: None,
-        limits: Default::default(),
-        tls: None,
-        statement_interval: association::statements::STATEMENT_INTERVAL_DEFAULT,
-    };
-    let catch_started = Instant::now();
-    let running = association::server::start(settings).await?;
-    let mut rss_samples = Vec::new();
-    let mut next_quarter = 1u64;
-    loop {
-        let verified: i64 =
-            sqlx::query_scalar("SELECT coalesce(sum(verified_size), 0)::int8 FROM fed_node")
-                .fetch_one(store.pool())
-                .await?;
-        let verified = verified as u64;
-        while next_quarter <= 4 && verified * 4 >= plan.events * next_quarter {
-            rss_samples.push((next_quarter * 25, verified, rss_mib()));
-            next_quarter += 1;
-        }
-        if verified >= plan.events {
-            break;
-        }
-        ensure!(
-            catch_started.elapsed() < CATCH_UP_TIMEOUT,
-            "catch-up stalled at {verified} of {} events",
-            plan.events
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let catch_secs = catch_started.elapsed().as_secs_f64();
-    let catch_rate = plan.events as f64 / catch_secs;
-    let quarantined: i64 = sqlx::query_scalar("SELECT count(*) FROM quarantine")
+    // Catch-up through the association, verification on: first without the catalogue (the
+    // association as it ingested before the catalogue), then with it, each from the same
+    // backlog into its own database.
+    let (plain, running) = catch_up(plan, nats, &store_without, &without.url, false).await?;
+    running.shutdown().await;
+    let (with, running) = catch_up(plan, nats, &store, &db.url, true).await?;
+    let entries: i64 = sqlx::query_scalar("SELECT count(*) FROM catalogue WHERE public")
         .fetch_one(store.pool())
         .await?;
-    ensure!(quarantined == 0, "{quarantined} messages were quarantined");
     println!();
     println!(
         "1. catch-up of {} events from {} nodes (medians not applicable: one backlog)",
@@ -279,15 +258,26 @@ async fn run(plan: &Plan, nats: &NatsServer, db: &PgDatabase) -> anyhow::Result<
         nodes.len()
     );
     println!("   raw JetStream ordered pull-consume : {raw_rate:>10.0} events/s ({raw_secs:.1} s)");
+    for (name, run) in [
+        ("association without the catalogue ", &plain),
+        ("association with the catalogue    ", &with),
+    ] {
+        println!(
+            "   {name}: {:>10.0} events/s ({:.1} s), {:.1} % of raw",
+            run.rate,
+            run.secs,
+            100.0 * run.rate / raw_rate
+        );
+    }
     println!(
-        "   association, verified + projected  : {catch_rate:>10.0} events/s ({catch_secs:.1} s)"
+        "   the catalogue's cost               : {:>10.1} % of the catch-up rate ({entries} public entries)",
+        100.0 * (1.0 - with.rate / plain.rate)
     );
     println!(
-        "   ratio                              : {:>10.1} %",
-        100.0 * catch_rate / raw_rate
+        "   resident memory (with the catalogue): before {:.1} MiB",
+        with.rss_before
     );
-    println!("   resident memory: before {rss_before:.1} MiB");
-    for (quarter, verified, rss) in &rss_samples {
+    for (quarter, verified, rss) in &with.rss {
         println!("     at {quarter:>3} % ({verified:>9} events verified): {rss:.1} MiB");
     }
 
@@ -344,10 +334,211 @@ async fn run(plan: &Plan, nats: &NatsServer, db: &PgDatabase) -> anyhow::Result<
         "   municipality list    p50 {:.2} ms, p99 {:.2} ms ({} calls, 50 per page by petitions per 10k)",
         list.0, list.1, list.2
     );
+
+    // The practice catalogue searched in Ukrainian by many readers at once: searches readers
+    // repeat (answered from the association's cache of this snapshot's searches after the
+    // first), and searches every one of which is new (each a query of PostgreSQL).
+    println!();
+    println!("4. practice search over {entries} public entries");
+    for (what, distinct) in [("repeated searches", false), ("every search new ", true)] {
+        let (one, many) = searches(&url, distinct).await?;
+        println!(
+            "   {what}: one client alone p50 {:.2} ms, p99 {:.2} ms; {READERS} concurrent clients for {} s: p50 {:.2} ms, p99 {:.2} ms ({} calls, {} with results)",
+            one.0,
+            one.1,
+            READ_DURATION.as_secs(),
+            many.0,
+            many.1,
+            many.2,
+            many.3
+        );
+    }
     println!();
     println!("resident memory at the end: {:.1} MiB", rss_mib());
     running.shutdown().await;
     Ok(())
+}
+
+/// One catch-up's figures.
+struct CatchUp {
+    rate: f64,
+    secs: f64,
+    rss_before: f64,
+    /// (percent done, events verified, resident MiB) at each quarter.
+    rss: Vec<(u64, u64, f64)>,
+}
+
+/// Starts an association on `db_url` and waits until it has verified the whole backlog.
+async fn catch_up(
+    plan: &Plan,
+    nats: &NatsServer,
+    store: &Store,
+    db_url: &str,
+    catalogue: bool,
+) -> anyhow::Result<(CatchUp, association::server::RunningAssociation)> {
+    let rss_before = rss_mib();
+    let witness = NoteSigner::from_seed(WITNESS_NAME, [42; 32])?;
+    let settings = AssociationSettings {
+        database_url: db_url.to_owned(),
+        nats_url: nats.url(),
+        listen: "127.0.0.1:0".parse()?,
+        witness,
+        admin_token: None,
+        ingest_batch_events_max: 10_000,
+        ingest_commit_interval: Duration::from_millis(100),
+        topology: Default::default(),
+        dashboard_dir: None,
+        limits: Default::default(),
+        tls: None,
+        statement_interval: association::statements::STATEMENT_INTERVAL_DEFAULT,
+        catalogue,
+    };
+    let catch_started = Instant::now();
+    let running = association::server::start(settings).await?;
+    let mut rss = Vec::new();
+    let mut next_quarter = 1u64;
+    loop {
+        let verified: i64 =
+            sqlx::query_scalar("SELECT coalesce(sum(verified_size), 0)::int8 FROM fed_node")
+                .fetch_one(store.pool())
+                .await?;
+        let verified = verified as u64;
+        while next_quarter <= 4 && verified * 4 >= plan.events * next_quarter {
+            rss.push((next_quarter * 25, verified, rss_mib()));
+            next_quarter += 1;
+        }
+        if verified >= plan.events {
+            break;
+        }
+        ensure!(
+            catch_started.elapsed() < CATCH_UP_TIMEOUT,
+            "catch-up stalled at {verified} of {} events",
+            plan.events
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let secs = catch_started.elapsed().as_secs_f64();
+    let quarantined: i64 = sqlx::query_scalar("SELECT count(*) FROM quarantine")
+        .fetch_one(store.pool())
+        .await?;
+    ensure!(quarantined == 0, "{quarantined} messages were quarantined");
+    Ok((
+        CatchUp {
+            rate: plan.events as f64 / secs,
+            secs,
+            rss_before,
+            rss,
+        },
+        running,
+    ))
+}
+
+/// What readers search the catalogue for: words in other forms than the titles use, pairs,
+/// and filters. `distinct`: every call a search never asked before (an end date that changes
+/// nothing but the request), so none is answered from the association's cache of searches.
+fn search_request(n: usize, distinct: bool) -> natpb::SearchPracticesRequest {
+    let mut request = common_search(n);
+    if distinct {
+        let day = domain::CivilDate::new(2030, 1, 1)
+            .map(|d| d.add_days(i64::try_from(n).unwrap_or(0)).to_string())
+            .unwrap_or_default();
+        request.to = day;
+    }
+    request
+}
+
+fn common_search(n: usize) -> natpb::SearchPracticesRequest {
+    const QUERIES: &[&str] = &[
+        "школа",
+        "дороги",
+        "освітлення",
+        "ремонтом",
+        "парку",
+        "зупинки",
+        "тротуарів",
+        "ліхтарі",
+        "вулиця Шевченка",
+        "дитячого майданчика",
+        "ремонт дороги",
+        "сквер",
+        "бібліотеки",
+        "укриття",
+        "велодоріжка",
+        "смітники",
+    ];
+    let query = QUERIES[n % QUERIES.len()].to_owned();
+    match n % 4 {
+        0 => natpb::SearchPracticesRequest {
+            query,
+            tool: "petition".into(),
+            ..Default::default()
+        },
+        1 => natpb::SearchPracticesRequest {
+            query,
+            status: "collecting".into(),
+            ..Default::default()
+        },
+        _ => natpb::SearchPracticesRequest {
+            query,
+            ..Default::default()
+        },
+    }
+}
+
+/// Search latency (ms): one client alone (p50, p99), then [`READERS`] at once for
+/// [`READ_DURATION`] (p50, p99, calls, calls that found something).
+async fn searches(
+    url: &str,
+    distinct: bool,
+) -> anyhow::Result<((f64, f64), (f64, f64, usize, usize))> {
+    let mut alone = NationalServiceClient::connect(url.to_owned()).await?;
+    let mut one = Vec::new();
+    for n in 0..300 {
+        let t = Instant::now();
+        alone
+            .search_practices(search_request(1_000_000 + n, distinct))
+            .await?;
+        one.push(t.elapsed().as_secs_f64() * 1_000.0);
+    }
+    one.sort_by(f64::total_cmp);
+    let mut tasks = Vec::new();
+    for i in 0..READERS {
+        let url = url.to_owned();
+        tasks.push(tokio::spawn(async move {
+            let mut client = NationalServiceClient::connect(url).await?;
+            let (mut times, mut found) = (Vec::new(), 0usize);
+            let end = Instant::now() + READ_DURATION;
+            // Clients interleave: client i asks i, i + 100, i + 200, …
+            let mut n = i;
+            while Instant::now() < end {
+                let t = Instant::now();
+                let answer = client
+                    .search_practices(search_request(n, distinct))
+                    .await?
+                    .into_inner();
+                times.push(t.elapsed().as_secs_f64() * 1_000.0);
+                found += usize::from(!answer.practices.is_empty());
+                n += READERS;
+            }
+            anyhow::Ok((times, found))
+        }));
+    }
+    let (mut times, mut found) = (Vec::new(), 0);
+    for task in tasks {
+        let (t, f) = task.await??;
+        times.extend(t);
+        found += f;
+    }
+    times.sort_by(f64::total_cmp);
+    Ok((
+        (percentile(&one, 50.0), percentile(&one, 99.0)),
+        (
+            percentile(&times, 50.0),
+            percentile(&times, 99.0),
+            times.len(),
+            found,
+        ),
+    ))
 }
 
 /// Runs the live phase; returns p50, p99 and max latency in ms and the events measured.

@@ -22,7 +22,9 @@ use event_store_core::{
 use uuid::Uuid;
 
 /// Signatures per petition before the node files the next one.
-const SIGNATURES_PER_PETITION: u64 = 500;
+/// Signatures each simulated petition collects: a local petition's usual tens, so a backlog of
+/// 10^6 events holds tens of thousands of petitions for the catalogue.
+const SIGNATURES_PER_PETITION: u64 = 20;
 /// Publishes awaiting their `PubAck`, as the relay's window.
 pub const IN_FLIGHT: usize = 512;
 
@@ -34,6 +36,8 @@ pub struct SimNode {
     frontier: Frontier,
     petition: Uuid,
     version: u64,
+    /// Petitions written so far (offset per node), which picks each one's text.
+    petitions: u64,
     /// The size of the last checkpoint published.
     pub checkpointed: u64,
 }
@@ -49,6 +53,7 @@ impl SimNode {
             frontier: Frontier::new(),
             petition: Uuid::nil(),
             version: 0,
+            petitions: seed.wrapping_mul(7_919),
             checkpointed: 0,
         })
     }
@@ -64,10 +69,15 @@ impl SimNode {
             t[..8].copy_from_slice(&n.to_le_bytes());
             PseudonymTag(t)
         };
-        let text = || PetitionText {
-            salt: Salt([7; 32]),
-            title: "Repair the school roof before winter".into(),
-            text: "The roof of school No. 3 leaks; we ask the council to repair it.".into(),
+        // Each petition its own Ukrainian title and text, as `vidkryto dev` writes them.
+        let petitions = self.petitions;
+        let text = || {
+            let (title, text, _) = dev::texts::petition(petitions);
+            PetitionText {
+                salt: Salt([7; 32]),
+                title,
+                text,
+            }
         };
         let event = if self.version == 0 {
             self.petition = Uuid::now_v7();
@@ -75,7 +85,7 @@ impl SimNode {
                 petition_id: PetitionId(self.petition),
                 author: tag(u64::MAX),
                 content: PetitionContent::Committed(text().commitment()),
-                category: "education".into(),
+                category: dev::texts::petition(petitions).2.into(),
                 at,
                 moderation_due: CivilDate::new(2026, 12, 1).context("a date")?,
             }))
@@ -112,6 +122,7 @@ impl SimNode {
         self.frontier.push(merkle::leaf_hash(&bytes), |_, _| {});
         if self.version >= SIGNATURES_PER_PETITION + 2 {
             self.version = 0;
+            self.petitions += 1;
         }
         Ok((seq, bytes))
     }

@@ -1,58 +1,161 @@
 //! The practice catalogue's table in PostgreSQL: a batch's patches
-//! (`projection::catalogue::patches`) written inside the ingest's commit transaction, in two
-//! statements: new entries inserted, then every patched field overwritten.
+//! (`projection::catalogue::patches`) written inside the ingest's commit transaction, each
+//! entry once: an entry the batch creates inserted whole, an existing one's patched fields
+//! overwritten.
 
 use projection::catalogue::{EntryKey, Patch, patches};
 
 use crate::error::AssociationError;
 use crate::projections::ProjectedEvent;
+use sqlx::Row;
+
 use crate::store::{Store, Tx, db};
 
-/// Applies the catalogue's share of verified events, in order.
+/// Applies the catalogue's share of verified events, in order: each entry written once per
+/// batch (an entry the batch creates is inserted whole, an existing one updated).
 pub async fn apply(tx: &mut Tx<'_>, events: &[ProjectedEvent]) -> Result<(), AssociationError> {
     let patches = patches(events);
     if patches.is_empty() {
         return Ok(());
     }
-    let (keys, patches): (Vec<EntryKey>, Vec<Patch>) = patches.into_iter().unzip();
-    let codes: Vec<String> = keys.iter().map(|k| k.municipality.to_string()).collect();
-    let tools: Vec<i16> = keys.iter().map(|k| k.tool.code()).collect();
-    let ids: Vec<Vec<u8>> = keys.iter().map(|k| k.id.as_bytes().to_vec()).collect();
-    let text = |f: fn(&Patch) -> Option<&str>| -> Vec<Option<String>> {
-        patches.iter().map(|p| f(p).map(str::to_owned)).collect()
-    };
-    let started: Vec<i64> = patches
-        .iter()
-        .map(|p| p.started_at.unwrap_or(p.updated_at))
-        .collect();
-    let updated: Vec<i64> = patches.iter().map(|p| p.updated_at).collect();
-    let seqs: Vec<i64> = patches
-        .iter()
-        .map(|p| i64::try_from(p.seq).unwrap_or(i64::MAX))
-        .collect();
-    // An entry a batch sees first starts hidden; the patch below says what it shows.
-    sqlx::query(
-        "INSERT INTO catalogue (municipality, tool, id, public, started_at, updated_at, seq) \
-         SELECT m, t, i, false, s, u, q \
-         FROM UNNEST($1::text[], $2::int2[], $3::bytea[], $4::int8[], $5::int8[], $6::int8[]) \
-              AS k(m, t, i, s, u, q) \
-         ON CONFLICT (municipality, tool, id) DO NOTHING",
+    let keys: Vec<&EntryKey> = patches.keys().collect();
+    let existing: std::collections::BTreeSet<(String, i16, Vec<u8>)> = sqlx::query(
+        "SELECT c.municipality, c.tool, c.id FROM catalogue c \
+         JOIN UNNEST($1::text[], $2::int2[], $3::bytea[]) AS k(m, t, i) \
+         ON c.municipality = k.m AND c.tool = k.t AND c.id = k.i",
     )
-    .bind(&codes)
-    .bind(&tools)
-    .bind(&ids)
-    .bind(&started)
-    .bind(&updated)
-    .bind(&seqs)
-    .execute(&mut **tx)
+    .bind(
+        keys.iter()
+            .map(|k| k.municipality.to_string())
+            .collect::<Vec<_>>(),
+    )
+    .bind(keys.iter().map(|k| k.tool.code()).collect::<Vec<_>>())
+    .bind(
+        keys.iter()
+            .map(|k| k.id.as_bytes().to_vec())
+            .collect::<Vec<_>>(),
+    )
+    .fetch_all(&mut **tx)
     .await
-    .map_err(db)?;
-    // Values lists travel as one text each (names never hold a comma).
-    let values: Vec<Option<String>> = patches
-        .iter()
-        .map(|p| p.values.as_ref().map(|v| v.join(",")))
-        .collect();
-    sqlx::query(
+    .map_err(db)?
+    .iter()
+    .map(|row| {
+        Ok((
+            row.try_get("municipality").map_err(db)?,
+            row.try_get("tool").map_err(db)?,
+            row.try_get("id").map_err(db)?,
+        ))
+    })
+    .collect::<Result<_, AssociationError>>()?;
+    let (old, new): (Vec<_>, Vec<_>) = patches.into_iter().partition(|(k, _)| {
+        existing.contains(&(
+            k.municipality.to_string(),
+            k.tool.code(),
+            k.id.as_bytes().to_vec(),
+        ))
+    });
+    insert(tx, new).await?;
+    update(tx, old).await
+}
+
+/// The 19 columns of `entries` as arrays for `UNNEST`, in the catalogue's column order (key,
+/// public, title, body, outcome, category, status, decision, completion, lead, OGP values as
+/// one comma-separated text, the three stems, started, updated, seq); a field a patch leaves
+/// alone is NULL.
+fn bind_patches<'q>(
+    query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    entries: &[(EntryKey, Patch)],
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    let text = |f: fn(&Patch) -> Option<&str>| -> Vec<Option<String>> {
+        entries
+            .iter()
+            .map(|(_, p)| f(p).map(str::to_owned))
+            .collect()
+    };
+    let int = |f: fn(&Patch) -> Option<i64>| -> Vec<Option<i64>> {
+        entries.iter().map(|(_, p)| f(p)).collect()
+    };
+    query
+        .bind(
+            entries
+                .iter()
+                .map(|(k, _)| k.municipality.to_string())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            entries
+                .iter()
+                .map(|(k, _)| k.tool.code())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            entries
+                .iter()
+                .map(|(k, _)| k.id.as_bytes().to_vec())
+                .collect::<Vec<_>>(),
+        )
+        .bind(entries.iter().map(|(_, p)| p.public).collect::<Vec<_>>())
+        .bind(text(|p| p.title.as_deref()))
+        .bind(text(|p| p.body.as_deref()))
+        .bind(text(|p| p.outcome.as_deref()))
+        .bind(text(|p| p.category.as_deref()))
+        .bind(text(|p| p.status))
+        .bind(text(|p| p.decision))
+        .bind(text(|p| p.completion))
+        .bind(text(|p| p.lead.as_deref()))
+        // Names never hold a comma.
+        .bind(
+            entries
+                .iter()
+                .map(|(_, p)| p.values.as_ref().map(|v| v.join(",")))
+                .collect::<Vec<_>>(),
+        )
+        .bind(text(|p| p.title_terms.as_deref()))
+        .bind(text(|p| p.body_terms.as_deref()))
+        .bind(text(|p| p.outcome_terms.as_deref()))
+        .bind(int(|p| p.started_at))
+        .bind(int(|p| Some(p.updated_at)))
+        .bind(int(|p| Some(i64::try_from(p.seq).unwrap_or(i64::MAX))))
+}
+
+/// `UNNEST` of [`bind_patches`]'s arrays as the rows `p`.
+const PATCHES: &str = "UNNEST($1::text[], $2::int2[], $3::bytea[], $4::bool[], $5::text[], \
+     $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
+     $13::text[], $14::text[], $15::text[], $16::text[], $17::int8[], $18::int8[], $19::int8[]) \
+     AS p(municipality, tool, id, public, title, body, outcome, category, status, decision, \
+          completion, lead, ogp_values, title_terms, body_terms, outcome_terms, started_at, \
+          updated_at, seq)";
+
+/// Inserts entries the catalogue does not hold yet, whole (a field no event set yet is empty).
+async fn insert(tx: &mut Tx<'_>, entries: Vec<(EntryKey, Patch)>) -> Result<(), AssociationError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO catalogue (municipality, tool, id, public, title, body, outcome, category, \
+             status, decision, completion, lead, ogp_values, title_terms, body_terms, \
+             outcome_terms, started_at, updated_at, seq) \
+         SELECT municipality, tool, id, coalesce(public, false), coalesce(title, ''), \
+                coalesce(body, ''), coalesce(outcome, ''), coalesce(category, ''), \
+                coalesce(status, ''), coalesce(decision, ''), coalesce(completion, ''), \
+                coalesce(lead, ''), coalesce(string_to_array(ogp_values, ','), '{{}}'), \
+                coalesce(title_terms, ''), coalesce(body_terms, ''), \
+                coalesce(outcome_terms, ''), coalesce(started_at, updated_at), updated_at, seq \
+         FROM {PATCHES}"
+    );
+    bind_patches(sqlx::query(sqlx::AssertSqlSafe(sql)), &entries)
+        .execute(&mut **tx)
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+/// Overwrites the patched fields of entries the catalogue holds.
+async fn update(tx: &mut Tx<'_>, entries: Vec<(EntryKey, Patch)>) -> Result<(), AssociationError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
         "UPDATE catalogue c SET \
              public = coalesce(p.public, c.public), \
              title = coalesce(p.title, c.title), \
@@ -70,37 +173,13 @@ pub async fn apply(tx: &mut Tx<'_>, events: &[ProjectedEvent]) -> Result<(), Ass
              started_at = coalesce(p.started_at, c.started_at), \
              updated_at = p.updated_at, \
              seq = p.seq \
-         FROM UNNEST($1::text[], $2::int2[], $3::bytea[], $4::bool[], $5::text[], $6::text[], \
-                     $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
-                     $13::text[], $14::text[], $15::text[], $16::text[], $17::int8[], \
-                     $18::int8[], $19::int8[]) \
-              AS p(municipality, tool, id, public, title, body, outcome, category, status, \
-                   decision, completion, lead, ogp_values, title_terms, body_terms, \
-                   outcome_terms, started_at, updated_at, seq) \
-         WHERE c.municipality = p.municipality AND c.tool = p.tool AND c.id = p.id",
-    )
-    .bind(&codes)
-    .bind(&tools)
-    .bind(&ids)
-    .bind(patches.iter().map(|p| p.public).collect::<Vec<_>>())
-    .bind(text(|p| p.title.as_deref()))
-    .bind(text(|p| p.body.as_deref()))
-    .bind(text(|p| p.outcome.as_deref()))
-    .bind(text(|p| p.category.as_deref()))
-    .bind(text(|p| p.status))
-    .bind(text(|p| p.decision))
-    .bind(text(|p| p.completion))
-    .bind(text(|p| p.lead.as_deref()))
-    .bind(values)
-    .bind(text(|p| p.title_terms.as_deref()))
-    .bind(text(|p| p.body_terms.as_deref()))
-    .bind(text(|p| p.outcome_terms.as_deref()))
-    .bind(patches.iter().map(|p| p.started_at).collect::<Vec<_>>())
-    .bind(&updated)
-    .bind(&seqs)
-    .execute(&mut **tx)
-    .await
-    .map_err(db)?;
+         FROM {PATCHES} \
+         WHERE c.municipality = p.municipality AND c.tool = p.tool AND c.id = p.id"
+    );
+    bind_patches(sqlx::query(sqlx::AssertSqlSafe(sql)), &entries)
+        .execute(&mut **tx)
+        .await
+        .map_err(db)?;
     Ok(())
 }
 

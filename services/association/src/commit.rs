@@ -27,6 +27,7 @@ pub(crate) async fn commit(
     received: &[(MunicipalityCode, u64)],
     resume: u64,
     now: Timestamp,
+    catalogue: bool,
 ) -> Result<CommitSummary, AssociationError> {
     check_duplicates(store, &mut batch).await?;
     check_old_roots(store, &mut batch).await?;
@@ -56,7 +57,9 @@ pub(crate) async fn commit(
 
     let mut tx = store.pool().begin().await.map_err(db)?;
     projections::apply(&mut tx, &projected).await?;
-    crate::catalogue::apply(&mut tx, &projected).await?;
+    if catalogue {
+        crate::catalogue::apply(&mut tx, &projected).await?;
+    }
     write_segments(&mut tx, witness, &batch, now).await?;
     write_quarantine(&mut tx, &batch.quarantine, now).await?;
     write_forks(&mut tx, &batch.forks).await?;

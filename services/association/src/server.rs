@@ -123,6 +123,8 @@ pub struct AssociationSettings {
     /// How often the association states its projection when it moved
     /// (`statements::STATEMENT_INTERVAL_DEFAULT`).
     pub statement_interval: Duration,
+    /// Whether the ingest writes the practice catalogue (on; off only to measure its cost).
+    pub catalogue: bool,
 }
 
 impl std::fmt::Debug for AssociationSettings {
@@ -140,6 +142,7 @@ impl std::fmt::Debug for AssociationSettings {
             limits,
             tls,
             statement_interval,
+            catalogue,
         } = self;
         f.debug_struct("AssociationSettings")
             .field("database_url", &wire::redacted_url(database_url))
@@ -154,6 +157,7 @@ impl std::fmt::Debug for AssociationSettings {
             .field("limits", limits)
             .field("tls", tls)
             .field("statement_interval", statement_interval)
+            .field("catalogue", catalogue)
             .finish()
     }
 }
@@ -187,6 +191,7 @@ impl AssociationSettings {
             limits: ServingLimits::default(),
             tls: None,
             statement_interval: crate::statements::STATEMENT_INTERVAL_DEFAULT,
+            catalogue: true,
         })
     }
 }
@@ -308,6 +313,7 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
     config.topology = settings.topology.clone();
     config.batch_events_max = settings.ingest_batch_events_max.clamp(1, 50_000);
     config.commit_interval = settings.ingest_commit_interval;
+    config.catalogue = settings.catalogue;
     let ingest = ingest::spawn(store.clone(), witness.clone(), config);
     let progress = ingest.progress.clone();
     let (stop, stop_rx) = watch::channel(false);

@@ -19,6 +19,9 @@
 mod clock;
 mod sim;
 
+/// What the simulated residents and councils write (also the association bench's catalogue).
+pub use sim::texts;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

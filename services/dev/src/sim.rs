@@ -34,7 +34,7 @@ use super::clock::{SimClock, days};
 
 mod action;
 mod send;
-mod texts;
+pub mod texts;
 
 use self::action::{Action, ItemStatus, Outcome};
 pub use self::send::COMMAND_TIMEOUT;

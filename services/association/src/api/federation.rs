@@ -354,7 +354,9 @@ impl FederationService for FederationApi {
             ));
         }
         let at = event_store_core::Timestamp::now().0;
-        match catalogue::recommend(&self.writer, &key, reason, at).await? {
+        let outcome = catalogue::recommend(&self.writer, &key, reason, at).await;
+        self.read.catalogue_edited();
+        match outcome? {
             Recommended::NoSuchPractice => Err(Status::not_found(format!(
                 "no public {} {} in {}'s catalogue",
                 key.tool.name(),
@@ -374,7 +376,10 @@ impl FederationService for FederationApi {
         self.authorize(&request)?;
         let r = request.into_inner();
         let key = practice_key(&r.code, &r.tool, &r.id)?;
-        let changed = catalogue::withdraw(&self.writer, &key).await?;
-        Ok(Response::new(pb::RecommendPracticeResponse { changed }))
+        let changed = catalogue::withdraw(&self.writer, &key).await;
+        self.read.catalogue_edited();
+        Ok(Response::new(pb::RecommendPracticeResponse {
+            changed: changed?,
+        }))
     }
 }

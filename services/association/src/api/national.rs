@@ -41,8 +41,56 @@ pub struct NationalApi {
     store: Store,
     /// What the hot queries return, built once per snapshot.
     views: Arc<Mutex<Option<Arc<Views>>>>,
+    /// Practice searches answered in this snapshot.
+    searches: Arc<Mutex<SearchCache>>,
     /// Admission of WatchUpdates streams, and their bounds.
     watches: Gate,
+}
+
+/// Bytes of search answers kept at most: past it the cache starts again.
+const SEARCH_CACHE_BYTES: usize = 32 * 1024 * 1024;
+
+/// The practice searches answered in one snapshot of the read model, so readers repeating a
+/// search (a shared link, a popular word) cost a lookup; emptied when the snapshot changes
+/// (every commit reloads it) and bounded in bytes.
+#[derive(Debug, Default)]
+struct SearchCache {
+    /// The snapshot's version and the catalogue's edits the answers are of.
+    version: (u64, u64),
+    bytes: usize,
+    answers: std::collections::HashMap<String, Arc<pb::SearchPracticesResponse>>,
+}
+
+impl SearchCache {
+    fn get(&mut self, version: (u64, u64), key: &str) -> Option<Arc<pb::SearchPracticesResponse>> {
+        if self.version != version {
+            *self = Self {
+                version,
+                ..Self::default()
+            };
+        }
+        self.answers.get(key).cloned()
+    }
+
+    fn put(&mut self, version: (u64, u64), key: String, answer: Arc<pb::SearchPracticesResponse>) {
+        use prost::Message as _;
+        let len = answer.encoded_len() + key.len();
+        if self.version != version || self.bytes + len > SEARCH_CACHE_BYTES {
+            *self = Self {
+                version,
+                ..Self::default()
+            };
+        }
+        self.bytes += len;
+        self.answers.insert(key, answer);
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match mutex.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
 }
 
 /// The summary and every municipality's view for one snapshot, so the queries many readers
@@ -65,6 +113,7 @@ impl NationalApi {
             read,
             store,
             views: Arc::default(),
+            searches: Arc::default(),
             watches,
         }
     }
@@ -72,10 +121,7 @@ impl NationalApi {
     /// The views of the current snapshot (built by the first reader after a reload).
     fn views(&self) -> Arc<Views> {
         let snapshot = self.read.snapshot();
-        let mut guard = match self.views.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut guard = lock(&self.views);
         if let Some(views) = guard.as_ref()
             && views.version == snapshot.version
         {
@@ -554,10 +600,18 @@ impl NationalService for NationalApi {
                 ),
             ));
         }
+        // The edits are read first: a recommendation made during the search makes its answer
+        // one the next reader does not take.
+        let edits = self.read.catalogue_edits();
+        let snapshot = self.read.snapshot();
+        let version = (snapshot.version, edits);
+        let key = format!("{offset}|{fingerprint}");
+        if let Some(answer) = lock(&self.searches).get(version, &key) {
+            return Ok(Response::new((*answer).clone()));
+        }
         let page = practices::search(&self.store, &query, offset, size)
             .await
             .map_err(Status::from)?;
-        let snapshot = self.read.snapshot();
         let micros_day = |at: i64| domain::kyiv_date(event_store_core::Timestamp(at)).to_string();
         let found = page
             .rows
@@ -599,12 +653,14 @@ impl NationalService for NationalApi {
         let end = offset.saturating_add(page.rows.len());
         let total = usize::try_from(page.total).unwrap_or(usize::MAX);
         let reachable = total.min(PRACTICE_OFFSET_MAX.saturating_add(size));
-        Ok(Response::new(pb::SearchPracticesResponse {
+        let answer = pb::SearchPracticesResponse {
             practices: found,
             total_size: page.total,
             total_size_capped: page.capped,
             next_page_token: next_page_token(end, reachable, &fingerprint),
-        }))
+        };
+        lock(&self.searches).put(version, key, Arc::new(answer.clone()));
+        Ok(Response::new(answer))
     }
 
     async fn list_milestones(

@@ -54,6 +54,8 @@ pub struct IngestConfig {
     pub commit_interval: Duration,
     /// How long the ingest stream keeps messages (each node's own stream keeps everything).
     pub ingest_max_age: Duration,
+    /// Whether commits write the practice catalogue (on; off only to measure its cost).
+    pub catalogue: bool,
 }
 
 impl IngestConfig {
@@ -64,6 +66,7 @@ impl IngestConfig {
             batch_events_max: 10_000,
             commit_interval: Duration::from_millis(100),
             ingest_max_age: Duration::from_secs(30 * 24 * 60 * 60),
+            catalogue: true,
         }
     }
 }
@@ -205,6 +208,7 @@ async fn run_once(
     let client = connect(&config.nats_url).await?;
     let js = jetstream::new(client.clone());
     let mut state = State::load(store).await?;
+    state.catalogue = config.catalogue;
     let codes: Vec<MunicipalityCode> = state.nodes.keys().copied().collect();
     ensure_sourced_in(&js, &codes, config.ingest_max_age, &config.topology).await?;
     let resume = store.ingest_position().await?;

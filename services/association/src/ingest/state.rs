@@ -36,6 +36,8 @@ pub(crate) struct State {
     /// Events waiting in all nodes' verifiers, and their bytes.
     pending_total: usize,
     pending_bytes: usize,
+    /// Whether commits write the practice catalogue.
+    pub catalogue: bool,
 }
 
 impl State {
@@ -54,6 +56,7 @@ impl State {
             received: HashMap::new(),
             pending_total: 0,
             pending_bytes: 0,
+            catalogue: true,
         })
     }
 
@@ -428,7 +431,16 @@ impl State {
         let received: Vec<(MunicipalityCode, u64)> = self.received.drain().collect();
         let resume = self.resume_position();
         let now = Timestamp::now();
-        let outcome = commit::commit(store, witness, batch, &received, resume, now).await;
+        let outcome = commit::commit(
+            store,
+            witness,
+            batch,
+            &received,
+            resume,
+            now,
+            self.catalogue,
+        )
+        .await;
         match outcome {
             Ok(summary) => {
                 progress.send_modify(|p| {

@@ -78,6 +78,9 @@ pub struct ReadModel {
     pub reference: Arc<Reference>,
     snapshot: Arc<RwLock<Arc<Snapshot>>>,
     version: watch::Sender<u64>,
+    /// Bumped by every change of the association's own to the catalogue (a recommendation),
+    /// which no commit of the ingest announces.
+    catalogue_edits: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl ReadModel {
@@ -86,7 +89,20 @@ impl ReadModel {
             reference,
             snapshot: Arc::new(RwLock::new(Arc::new(Snapshot::default()))),
             version: watch::channel(0).0,
+            catalogue_edits: Arc::default(),
         }
+    }
+
+    /// Says the association changed the catalogue's recommendations.
+    pub fn catalogue_edited(&self) {
+        self.catalogue_edits
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// How often the association has changed the catalogue's recommendations.
+    pub fn catalogue_edits(&self) -> u64 {
+        self.catalogue_edits
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The current snapshot.

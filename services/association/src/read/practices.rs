@@ -12,7 +12,7 @@ use crate::error::AssociationError;
 use crate::store::{Store, db, parse_code, uint};
 
 /// Matches counted at most: past it a count says "more than".
-pub const COUNT_MAX: i64 = 10_000;
+pub const COUNT_MAX: i64 = 1_000;
 
 /// Characters of an entry's text and outcome a result carries.
 pub const EXCERPT_CHARS: i32 = 600;
@@ -126,7 +126,7 @@ pub async fn search(
     from_where(&mut page, query);
     page.push(" ORDER BY ");
     if !query.terms.is_empty() {
-        page.push("ts_rank_cd(c.search, to_tsquery('simple', ");
+        page.push("ts_rank(c.search, to_tsquery('simple', ");
         page.push_bind(projection::search::tsquery(&query.terms));
         page.push(")) DESC, ");
     }

@@ -241,6 +241,7 @@ pub const PLAN_TITLE: &str = "План дій громади в межах OGP L
 pub const PLAN_DECISION: &str = "Рішення № 7/2026";
 
 /// A commitment: title, description, lead institution, OGP values.
+#[derive(Debug)]
 pub struct Commitment {
     pub title: &'static str,
     pub description: &'static str,
