@@ -11,10 +11,14 @@ use sqlx::Row;
 
 use crate::store::{Store, Tx, db};
 
-/// Applies the catalogue's share of verified events, in order: each entry written once per
-/// batch (an entry the batch creates is inserted whole, an existing one updated).
-pub async fn apply(tx: &mut Tx<'_>, events: &[ProjectedEvent]) -> Result<(), AssociationError> {
-    let patches = patches(events);
+/// Applies the catalogue's share of verified events the projection applied (`outcomes`), in
+/// order: each entry written once per batch (an entry the batch creates is inserted whole, an existing one updated).
+pub async fn apply(
+    tx: &mut Tx<'_>,
+    events: &[ProjectedEvent],
+    outcomes: &[projection::Outcome],
+) -> Result<(), AssociationError> {
+    let patches = patches(events, outcomes);
     if patches.is_empty() {
         return Ok(());
     }

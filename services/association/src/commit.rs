@@ -56,9 +56,9 @@ pub(crate) async fn commit(
     }
 
     let mut tx = store.pool().begin().await.map_err(db)?;
-    projections::apply(&mut tx, &projected).await?;
+    let outcomes = projections::apply(&mut tx, &projected).await?;
     if catalogue {
-        crate::catalogue::apply(&mut tx, &projected).await?;
+        crate::catalogue::apply(&mut tx, &projected, &outcomes).await?;
     }
     write_segments(&mut tx, witness, &batch, now).await?;
     write_quarantine(&mut tx, &batch.quarantine, now).await?;

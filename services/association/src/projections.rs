@@ -83,10 +83,13 @@ async fn upsert(
     Ok(())
 }
 
-/// Applies verified events, in order, to the projection tables.
-pub async fn apply(tx: &mut Tx<'_>, events: &[ProjectedEvent]) -> Result<(), AssociationError> {
+/// Applies verified events, in order, to the projection tables; what applying each did.
+pub async fn apply(
+    tx: &mut Tx<'_>,
+    events: &[ProjectedEvent],
+) -> Result<Vec<projection::Outcome>, AssociationError> {
     if events.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let touched = projection::touched(events);
     let mut working = Working::new(&touched);
@@ -105,10 +108,12 @@ pub async fn apply(tx: &mut Tx<'_>, events: &[ProjectedEvent]) -> Result<(), Ass
     for row in load(tx, MILESTONES, &touched.milestones).await? {
         working.insert_milestone(row).map_err(corrupt)?;
     }
-    for event in events {
-        working.apply(event).map_err(corrupt)?;
-    }
-    write(tx, working.finish()).await
+    let outcomes = events
+        .iter()
+        .map(|event| working.apply(event).map_err(corrupt))
+        .collect::<Result<Vec<_>, _>>()?;
+    write(tx, working.finish()).await?;
+    Ok(outcomes)
 }
 
 /// Writes one batch's changes.

@@ -110,6 +110,6 @@ async fn project(
     tx: &mut crate::store::Tx<'_>,
     batch: &[ProjectedEvent],
 ) -> Result<(), AssociationError> {
-    projections::apply(tx, batch).await?;
-    catalogue::apply(tx, batch).await
+    let outcomes = projections::apply(tx, batch).await?;
+    catalogue::apply(tx, batch, &outcomes).await
 }

@@ -78,7 +78,7 @@ pub async fn state(
     let inserted = sqlx::query(
         "INSERT INTO statement (made_at, projection, digest, positions_hash, positions, note) \
          VALUES (timestamptz 'epoch' + $1 * interval '1 microsecond', $2, $3, $4, $5, $6) \
-         ON CONFLICT (positions_hash) DO NOTHING",
+         ON CONFLICT (projection, positions_hash) DO NOTHING",
     )
     .bind(now.as_micros())
     .bind(i32::try_from(statement.projection_version).unwrap_or(i32::MAX))
@@ -113,19 +113,22 @@ pub async fn state(
     Ok((row, inserted > 0, data))
 }
 
-/// The statement at the positions whose hash is `positions_hash`, or the latest for `None`.
+/// The statement of this projection version at the positions whose hash is
+/// `positions_hash`, or the latest for `None`.
 pub async fn find(
     store: &Store,
     positions_hash: Option<&[u8]>,
 ) -> Result<Option<StatementRow>, AssociationError> {
+    let version = i32::try_from(projection::PROJECTION_VERSION).unwrap_or(i32::MAX);
     let row = match positions_hash {
         Some(hash) => {
             sqlx::query(
                 "SELECT note, digest, positions_hash, positions, \
                         (extract(epoch FROM made_at) * 1000000)::int8 AS made_at \
-                 FROM statement WHERE positions_hash = $1",
+                 FROM statement WHERE positions_hash = $1 AND projection = $2",
             )
             .bind(hash)
+            .bind(version)
             .fetch_optional(store.pool())
             .await
         }
@@ -133,8 +136,9 @@ pub async fn find(
             sqlx::query(
                 "SELECT note, digest, positions_hash, positions, \
                         (extract(epoch FROM made_at) * 1000000)::int8 AS made_at \
-                 FROM statement ORDER BY id DESC LIMIT 1",
+                 FROM statement WHERE projection = $1 ORDER BY id DESC LIMIT 1",
             )
+            .bind(version)
             .fetch_optional(store.pool())
             .await
         }

@@ -20,12 +20,12 @@ use domain::petition::{AnswerDecision, PetitionContent, PetitionEvent};
 use event_store_core::MunicipalityCode;
 use uuid::Uuid;
 
-use crate::Verified;
 use crate::codes::{
     DECISION_NAMES, DIALOGUE_KIND_NAMES, MILESTONE_STATUS_NAMES, OPENED_GOVERNMENT_NAMES,
     decision_code, dialogue_kind_code, opened_government_code, status_code,
 };
 use crate::search::index_terms;
+use crate::{Outcome, Verified};
 
 /// Characters of an entry's text kept at most (a petition's text is at most 10,000, an outcome
 /// report at most 20,000; a catalogue entry shows and indexes the first part).
@@ -176,10 +176,18 @@ fn bounded(text: &str) -> String {
     text.chars().take(TEXT_CHARS_MAX).collect()
 }
 
-/// The patches a batch of verified events makes, one per entry, in key order.
-pub fn patches(events: &[Verified]) -> BTreeMap<EntryKey, Patch> {
+/// The patches a batch of verified events makes, one per entry, in key order. `outcomes` are
+/// the projection's for the same events ([`crate::Working::apply`]): an event the projection
+/// refused (an anomaly: a publication after a rejection, a step out of order) changes nothing
+/// here either, so a hostile log cannot show what its rules never made public.
+pub fn patches(events: &[Verified], outcomes: &[Outcome]) -> BTreeMap<EntryKey, Patch> {
     let mut out: BTreeMap<EntryKey, Patch> = BTreeMap::new();
-    for verified in events {
+    let projected = events
+        .iter()
+        .zip(outcomes)
+        .filter(|(_, outcome)| matches!(outcome, Outcome::Projected))
+        .map(|(event, _)| event);
+    for verified in projected {
         if let Some((tool, id, patch)) = patch_of(verified) {
             let key = EntryKey {
                 municipality: verified.municipality,
@@ -345,7 +353,8 @@ mod tests {
     use super::*;
     use domain::disclosure::{PetitionText, Salt};
     use domain::petition::{
-        PetitionAnswered, PetitionFiled, PetitionPublished, PetitionRejected, StatuteRule,
+        ConsiderationStarted, PetitionAnswered, PetitionFiled, PetitionPublished,
+        PetitionRejected, SignatureThresholdReached, StatuteRule,
     };
     use domain::{CivilDate, PetitionId, PseudonymTag};
     use event_store_core::Timestamp;
@@ -385,6 +394,59 @@ mod tests {
     }
 
     #[test]
+    fn a_publication_the_projection_refuses_shows_nothing() {
+        // A hostile node's log: a schema-1 filing with its text in the clear, rejected by
+        // moderation, then "published" with no disclosure. The projection refuses the
+        // publication (the petition is not awaiting moderation); the catalogue must too.
+        let p = PetitionId(Uuid::from_u128(3));
+        let events = [
+            verified(
+                1,
+                PetitionEvent::Filed(PetitionFiled {
+                    petition_id: p,
+                    author: PseudonymTag([1; 32]),
+                    content: PetitionContent::Clear {
+                        title: "Приватне".into(),
+                        text: "Текст, який модерація відхилила.".into(),
+                    },
+                    category: "інше".into(),
+                    at: Timestamp(1),
+                    moderation_due: CivilDate::new(2026, 12, 8).expect("a date"),
+                }),
+            ),
+            verified(
+                2,
+                PetitionEvent::Rejected(PetitionRejected {
+                    petition_id: p,
+                    reason: "образливий зміст".into(),
+                    at: Timestamp(2),
+                    acted_by: None,
+                }),
+            ),
+            verified(
+                3,
+                PetitionEvent::Published(PetitionPublished {
+                    petition_id: p,
+                    rule: StatuteRule::KYIV,
+                    at: Timestamp(3),
+                    disclosure: None,
+                    acted_by: None,
+                }),
+            ),
+        ];
+        let mut store = crate::MemoryStore::new();
+        let outcomes = store.apply_batch(&events).expect("the batch fits");
+        assert!(matches!(outcomes[2], crate::Outcome::Anomaly(_)));
+        let entry = &patches(&events, &outcomes)[&EntryKey {
+            municipality: code(),
+            tool: Tool::Petition,
+            id: p.0,
+        }];
+        assert_eq!(entry.public, Some(false), "{entry:?}");
+        assert_eq!(entry.status, Some("rejected"));
+    }
+
+    #[test]
     fn a_petition_shows_from_publication_and_a_rejected_one_never() {
         let (shown, hidden) = (
             PetitionId(Uuid::from_u128(1)),
@@ -414,18 +476,38 @@ mod tests {
             ),
             verified(
                 5,
+                PetitionEvent::ThresholdReached(SignatureThresholdReached {
+                    petition_id: shown,
+                    signature_count: 6_000,
+                    at: Timestamp(5),
+                }),
+            ),
+            verified(
+                6,
+                PetitionEvent::ConsiderationStarted(ConsiderationStarted {
+                    petition_id: shown,
+                    at: Timestamp(6),
+                    answer_due: CivilDate::new(1970, 1, 15).expect("a date"),
+                    acted_by: None,
+                }),
+            ),
+            verified(
+                7,
                 PetitionEvent::Answered(PetitionAnswered {
                     petition_id: shown,
                     decision: AnswerDecision::Supported,
                     response: "Кошти виділено.".into(),
                     responder_role: "голова".into(),
-                    at: Timestamp(5),
+                    at: Timestamp(7),
                     acted_by: None,
                 }),
             ),
         ];
         // One batch or one event at a time: the same fields end up set.
-        let whole = patches(&events);
+        let outcomes = crate::MemoryStore::new()
+            .apply_batch(&events)
+            .expect("the batch fits");
+        let whole = patches(&events, &outcomes);
         let key = |p: PetitionId| EntryKey {
             municipality: code(),
             tool: Tool::Petition,
@@ -439,7 +521,7 @@ mod tests {
         assert_eq!(entry.decision, Some("supported"));
         assert_eq!(entry.status, Some("answered"));
         assert_eq!(entry.category.as_deref(), Some("освіта"));
-        assert_eq!((entry.started_at, entry.seq), (Some(1), 5));
+        assert_eq!((entry.started_at, entry.seq), (Some(1), 7));
         let rejected = &whole[&key(hidden)];
         assert_eq!(rejected.public, Some(false));
         assert_eq!(rejected.title, None);
@@ -447,7 +529,10 @@ mod tests {
 
         let mut merged: Option<Patch> = None;
         for event in &events {
-            if let Some(patch) = patches(std::slice::from_ref(event)).remove(&key(shown)) {
+            let projected = [Outcome::Projected];
+            if let Some(patch) =
+                patches(std::slice::from_ref(event), &projected).remove(&key(shown))
+            {
                 match merged.as_mut() {
                     Some(m) => m.merge(patch),
                     None => merged = Some(patch),

@@ -109,13 +109,17 @@ pub fn index_terms(text: &str) -> String {
     out
 }
 
+/// The fewest characters a query word needs: a shorter prefix («ко:*») would match much of the
+/// index and make one search cost what thousands do.
+pub const QUERY_WORD_CHARS_MIN: usize = 3;
+
 /// A reader's query as stems, every one required, at most [`QUERY_TERMS_MAX`] (the rest is
-/// ignored); stop words and one-character words are left out. Every term is letters and
+/// ignored); stop words and words under [`QUERY_WORD_CHARS_MIN`] characters are left out. Every term is letters and
 /// digits only, so it can be written into a `tsquery` as `term:*` without escaping.
 pub fn query_terms(query: &str) -> Vec<String> {
     let mut terms: Vec<String> = Vec::new();
     for word in words(query) {
-        if word.chars().count() < 2 || STOP_WORDS.contains(&word.as_str()) {
+        if word.chars().count() < QUERY_WORD_CHARS_MIN || STOP_WORDS.contains(&word.as_str()) {
             continue;
         }
         let term = stem(&word);
@@ -201,6 +205,8 @@ mod tests {
         assert_eq!(query_terms("у школою; на та"), vec!["школ".to_owned()]);
         assert_eq!(tsquery(&query_terms("Зелена школа")), "зелен:* & школ:*");
         assert!(query_terms("").is_empty());
+        // Two-letter prefixes would match much of the index: not searched.
+        assert!(query_terms("ко пр ре во").is_empty());
         assert!(query_terms("і & | ! ( ) : * '").is_empty());
     }
 

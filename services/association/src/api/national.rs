@@ -43,9 +43,15 @@ pub struct NationalApi {
     views: Arc<Mutex<Option<Arc<Views>>>>,
     /// Practice searches answered in this snapshot.
     searches: Arc<Mutex<SearchCache>>,
+    /// Searches PostgreSQL runs at once: half the read side's pool, so searches never hold
+    /// every connection the figures, the digest and the statements read through.
+    search_permits: Arc<tokio::sync::Semaphore>,
     /// Admission of WatchUpdates streams, and their bounds.
     watches: Gate,
 }
+
+/// Practice searches PostgreSQL runs at once (the read side's pool has 8 connections).
+const SEARCHES_AT_ONCE: usize = 4;
 
 /// Bytes of search answers kept at most: past it the cache starts again.
 const SEARCH_CACHE_BYTES: usize = 32 * 1024 * 1024;
@@ -114,6 +120,7 @@ impl NationalApi {
             store,
             views: Arc::default(),
             searches: Arc::default(),
+            search_permits: Arc::new(tokio::sync::Semaphore::new(SEARCHES_AT_ONCE)),
             watches,
         }
     }
@@ -609,9 +616,16 @@ impl NationalService for NationalApi {
         if let Some(answer) = lock(&self.searches).get(version, &key) {
             return Ok(Response::new((*answer).clone()));
         }
-        let page = practices::search(&self.store, &query, offset, size)
-            .await
-            .map_err(Status::from)?;
+        let page = {
+            let _permit = self
+                .search_permits
+                .acquire()
+                .await
+                .map_err(|_| Status::unavailable("the association is stopping"))?;
+            practices::search(&self.store, &query, offset, size)
+                .await
+                .map_err(Status::from)?
+        };
         let micros_day = |at: i64| domain::kyiv_date(event_store_core::Timestamp(at)).to_string();
         let found = page
             .rows
