@@ -29,9 +29,9 @@
 //! | petition filed | no such petition | created, phase awaiting moderation, `moderation_due` (bounded) | `petitions_filed` | `petitions_filed` |
 //! | published | awaiting moderation | phase collecting, `published_at`, `threshold`, `answer_term_days`, `collection_period_days` from the rule, `moderated_on_time` | `petitions_published`; `petitions_moderated_late` if late; `statute_answer_beyond_law`, `statute_collection_beyond_law` if the rule goes beyond the law | |
 //! | rejected | awaiting moderation | phase rejected, `moderated_on_time` | `petitions_rejected`; `petitions_moderated_late` if late | |
-//! | signed | collecting or threshold reached | `signatures` +1 | `signatures` | `signatures` |
-//! | threshold reached | collecting | phase threshold reached, `threshold_reached_at`, `start_due` | `petitions_threshold_reached` | `petitions_threshold_reached` |
-//! | collection closed | collecting | phase collection failed | `petitions_collection_failed` | |
+//! | signed | collecting or threshold reached | `signatures` +1; `start_due` when it reaches the threshold | `signatures` | `signatures` |
+//! | threshold reached | collecting | phase threshold reached, `threshold_reached_at`, `start_due` (if not set) | `petitions_threshold_reached` | `petitions_threshold_reached` |
+//! | collection closed | collecting, below the threshold | phase collection failed | `petitions_collection_failed` | |
 //! | consideration started | threshold reached | phase under consideration, `consideration_started_at`, `answer_due` (bounded), `started_on_time` | `petitions_consideration_started`; `petitions_started_late` if late | |
 //! | answered | under consideration | phase answered, `answered_at`, `decision`, `answered_on_time` | `petitions_answered`, `petitions_answered_on_time` if on time; answer days +1 | `petitions_answered` |
 //! | implementation updated | answered, supported or partly | `implementation_updates` +1 | | |
@@ -56,7 +56,8 @@
 //! national clock ([`domain::calendar::national_deadline`]: Monday to Friday, no hromada's own
 //! days off) and a deadline a node records counts only up to it: moderation within two working
 //! days of filing; the start of consideration within
-//! [`CONSIDERATION_START_WORKING_DAYS`] of reaching the threshold; the answer within the
+//! [`CONSIDERATION_START_WORKING_DAYS`] of the signature that reached the threshold (whether or
+//! not the node records that it did; closing such a collection as failed is refused); the answer within the
 //! statute's term of the start. An answer is on time only when consideration started in time
 //! and the answer's Kyiv date is on or before `answer_due`, so waiting to start consideration
 //! never makes a late answer look timely; a petition still waiting past [`PetitionRow::due`]
@@ -655,6 +656,11 @@ fn apply_petition(
         PetitionEvent::Signed(_) => {
             allow_in(&[P::Collecting, P::ThresholdReached])?;
             row.signatures = plus_one(row.signatures, KIND)?;
+            // The clock starts with the signature that reaches the threshold, whether or not
+            // the node ever says the threshold was reached.
+            if row.threshold > 0 && row.signatures >= row.threshold && row.start_due.is_none() {
+                row.start_due = Some(start_due(at));
+            }
             counters.signatures = 1;
             delta.weekly.signatures = 1;
         }
@@ -662,15 +668,15 @@ fn apply_petition(
             allow_in(&[P::Collecting])?;
             row.phase = P::ThresholdReached.as_u8();
             row.threshold_reached_at = Some(at);
-            row.start_due = Some(day_i32(
-                national_deadline(kyiv_date(Timestamp(at)), CONSIDERATION_START_WORKING_DAYS)
-                    .epoch_days(),
-            ));
+            row.start_due = Some(row.start_due.unwrap_or_else(|| start_due(at)));
             counters.petitions_threshold_reached = 1;
             delta.weekly.petitions_threshold_reached = 1;
         }
         PetitionEvent::CollectionClosed(_) => {
             allow_in(&[P::Collecting])?;
+            // A collection that has its signatures did not fail: closing it is escaping the
+            // answer.
+            allow(row.start_due.is_none(), KIND, event_type)?;
             row.phase = P::CollectionFailed.as_u8();
             counters.petitions_collection_failed = 1;
         }
@@ -713,6 +719,12 @@ fn apply_petition(
         }
     }
     Ok(())
+}
+
+/// The last day to start consideration of a petition whose threshold was reached at `at`.
+fn start_due(at: i64) -> i32 {
+    let due = national_deadline(kyiv_date(Timestamp(at)), CONSIDERATION_START_WORKING_DAYS);
+    day_i32(due.epoch_days())
 }
 
 /// A deadline a node recorded, bounded by `working_days` on the national clock from the Kyiv

@@ -353,8 +353,8 @@ mod tests {
     use super::*;
     use domain::disclosure::{PetitionText, Salt};
     use domain::petition::{
-        ConsiderationStarted, PetitionAnswered, PetitionFiled, PetitionPublished,
-        PetitionRejected, SignatureThresholdReached, StatuteRule,
+        ConsiderationStarted, PetitionAnswered, PetitionFiled, PetitionPublished, PetitionRejected,
+        SignatureThresholdReached, StatuteRule,
     };
     use domain::{CivilDate, PetitionId, PseudonymTag};
     use event_store_core::Timestamp;

@@ -2,10 +2,10 @@
 //! association's PostgreSQL store and an auditor's independent replay can show they hold the
 //! same projection by comparing 32 bytes.
 //!
-//! # Format, version 2
+//! # Format, version 3
 //!
 //! ```text
-//! digest = SHA-256( "vidkryto/projection-digest/v2" || record || record || … )
+//! digest = SHA-256( "vidkryto/projection-digest/v3" || record || record || … )
 //! record = tag (1 byte) || length (u32, little-endian) || body (length bytes)
 //! ```
 //!
@@ -41,7 +41,9 @@
 //! Any change to a row's fields, their order or meaning, a code table or this layout is a new
 //! version with a new prefix. Version 2 added the law's clock to petition rows (moderation and
 //! start-of-consideration deadlines, the statute's terms) and four counters after
-//! `petitions_answered_on_time`; version 1 digests are not comparable with it.
+//! `petitions_answered_on_time`; version 3 starts the clock for the start of consideration at
+//! the signature that reaches the threshold (and refuses closing such a collection as failed),
+//! with the same rows. Digests of other versions are not comparable.
 
 use std::fmt;
 use std::str::FromStr;
@@ -57,11 +59,11 @@ use crate::rows::{
 };
 
 /// The bytes every digest starts with: they name the format and its version.
-pub const DIGEST_PREFIX: &[u8] = b"vidkryto/projection-digest/v2";
+pub const DIGEST_PREFIX: &[u8] = b"vidkryto/projection-digest/v3";
 
 /// The version [`DIGEST_PREFIX`] names: of the digest, the rows and the rules alike. A store
 /// holding rows of another version rebuilds them.
-pub const PROJECTION_VERSION: u32 = 2;
+pub const PROJECTION_VERSION: u32 = 3;
 
 /// The projection's tables, in digest order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -99,7 +99,7 @@ pub struct PetitionRow {
     /// published.
     pub collection_period_days: u16,
     /// The last Kyiv day to start consideration: [`domain::petition::CONSIDERATION_START_WORKING_DAYS`]
-    /// on the national clock from the day the threshold was reached.
+    /// on the national clock from the day of the signature that reached the threshold.
     pub start_due: Option<i32>,
     /// Whether consideration started by `start_due`; `None` until it starts.
     pub started_on_time: Option<bool>,
@@ -119,7 +119,8 @@ impl PetitionRow {
         use crate::codes::PetitionPhase as P;
         match P::from_u8(self.phase)? {
             P::AwaitingModeration => Some(self.moderation_due),
-            P::ThresholdReached => self.start_due,
+            // Collecting with enough signatures: the threshold was reached, said or not.
+            P::Collecting | P::ThresholdReached => self.start_due,
             P::UnderConsideration if self.started_on_time == Some(false) => self.start_due,
             P::UnderConsideration => self.answer_due,
             _ => None,

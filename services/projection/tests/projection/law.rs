@@ -180,3 +180,28 @@ fn a_statute_beyond_the_law_is_counted_for_the_hromadas_page() {
     assert_eq!(row(&store, pid(1)).answer_term_days, 30);
     assert_eq!(row(&store, pid(2)).collection_period_days, 120);
 }
+
+#[test]
+fn a_threshold_the_node_never_declares_still_starts_the_clock_and_cannot_be_closed_away() {
+    let mut log = Log::default();
+    let k = kyiv_city();
+    log.push(k, filed(pid(1), kyiv("2024-01-15", 10, 0)));
+    log.push(k, published(pid(1), 2, kyiv("2024-01-16", 9, 0)));
+    log.push(k, signed(pid(1), 1, kyiv("2024-01-19", 9, 0)));
+    // The second signature reaches the threshold on Monday the 22nd; the node never says so.
+    log.push(k, signed(pid(1), 2, kyiv("2024-01-22", 9, 0)));
+    let store = project(&log);
+    let collecting = row(&store, pid(1));
+    assert_eq!(collecting.phase, PetitionPhase::Collecting.as_u8());
+    assert_eq!(collecting.start_due, Some(day("2024-01-25")));
+    assert_eq!(collecting.due(), Some(day("2024-01-25")));
+
+    // Closing the collection as failed, with its signatures, is refused: it would make the
+    // petition owe nothing.
+    let mut closed = log;
+    closed.push(k, collection_closed(pid(1), 2, kyiv("2024-03-16", 9, 0)));
+    let store = project(&closed);
+    assert_eq!(row(&store, pid(1)).phase, PetitionPhase::Collecting.as_u8());
+    assert_eq!(store.counters(k).petitions_collection_failed, 0);
+    assert_eq!(store.counters(k).anomalies, 1);
+}
