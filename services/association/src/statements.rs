@@ -174,7 +174,8 @@ pub async fn find(
     }))
 }
 
-/// States whenever the read model shows the projection moved, at most every `interval`, and
+/// States whenever a node's verified size moved (as the read model shows it), at most every
+/// `interval`, and
 /// publishes the open-data files of each statement, until `stop` turns true. A failed
 /// statement is logged and tried again on the next tick.
 pub async fn run(
@@ -188,14 +189,21 @@ pub async fn run(
 ) {
     let mut ticks = tokio::time::interval(interval.max(Duration::from_millis(100)));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut stated_version = None;
+    // The verified size of every node when the last statement was made: the read model
+    // reloads every 30 s even when idle, so its version alone would scan for nothing.
+    let mut stated: Option<Vec<(MunicipalityCode, u64)>> = None;
     loop {
         tokio::select! {
             _ = ticks.tick() => {}
             _ = stop.wait_for(|s| *s) => return,
         }
-        let version = read.snapshot().version;
-        if stated_version == Some(version) {
+        let sizes: Vec<(MunicipalityCode, u64)> = read
+            .snapshot()
+            .nodes
+            .iter()
+            .map(|(code, node)| (*code, node.verified_size))
+            .collect();
+        if stated.as_ref() == Some(&sizes) {
             continue;
         }
         match state(&writer, &readers, read.reference.clone(), &witness).await {
@@ -209,7 +217,7 @@ pub async fn run(
                     );
                 }
                 open_data.publish(data);
-                stated_version = Some(version);
+                stated = Some(sizes);
             }
             Err(err) => tracing::warn!(error = %err, "failed to state the projection"),
         }
