@@ -1003,29 +1003,13 @@ impl wire::intercept::Intercept for OpenDataServer {
                 );
             };
             let unchanged = wire::site::none_match(&if_none_match, &file.etag);
-            let body = if head || unchanged {
-                Body::empty()
-            } else {
-                Body::new(http_body_util::Full::new(file.bytes.clone()))
-            };
-            let mut response = Response::new(body);
-            if unchanged {
-                *response.status_mut() = StatusCode::NOT_MODIFIED;
-            }
+            let mut response =
+                wire::documents::respond(head, unchanged, &file.bytes, file.media_type, &file.etag);
             let headers = response.headers_mut();
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(file.media_type),
-            );
-            headers.insert(header::ETAG, file.etag.clone());
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
             headers.insert(
                 header::ACCESS_CONTROL_ALLOW_ORIGIN,
                 HeaderValue::from_static("*"),
             );
-            if !unchanged {
-                headers.insert(header::CONTENT_LENGTH, HeaderValue::from(file.bytes.len()));
-            }
             for (name, value) in [
                 ("vidkryto-statement-digest", &data.digest),
                 ("vidkryto-statement-positions", &data.positions_hash),
@@ -1034,10 +1018,6 @@ impl wire::intercept::Intercept for OpenDataServer {
                     headers.insert(name, value);
                 }
             }
-            headers.insert(
-                "x-content-type-options",
-                HeaderValue::from_static("nosniff"),
-            );
             headers.insert(
                 "link",
                 HeaderValue::from_static(

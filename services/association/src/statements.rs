@@ -120,29 +120,16 @@ pub async fn find(
     positions_hash: Option<&[u8]>,
 ) -> Result<Option<StatementRow>, AssociationError> {
     let version = i32::try_from(projection::PROJECTION_VERSION).unwrap_or(i32::MAX);
-    let row = match positions_hash {
-        Some(hash) => {
-            sqlx::query(
-                "SELECT note, digest, positions_hash, positions, \
-                        (extract(epoch FROM made_at) * 1000000)::int8 AS made_at \
-                 FROM statement WHERE positions_hash = $1 AND projection = $2",
-            )
-            .bind(hash)
-            .bind(version)
-            .fetch_optional(store.pool())
-            .await
-        }
-        None => {
-            sqlx::query(
-                "SELECT note, digest, positions_hash, positions, \
-                        (extract(epoch FROM made_at) * 1000000)::int8 AS made_at \
-                 FROM statement WHERE projection = $1 ORDER BY id DESC LIMIT 1",
-            )
-            .bind(version)
-            .fetch_optional(store.pool())
-            .await
-        }
-    }
+    let row = sqlx::query(
+        "SELECT note, digest, positions_hash, positions, \
+                (extract(epoch FROM made_at) * 1000000)::int8 AS made_at \
+         FROM statement WHERE projection = $1 AND ($2::bytea IS NULL OR positions_hash = $2) \
+         ORDER BY id DESC LIMIT 1",
+    )
+    .bind(version)
+    .bind(positions_hash)
+    .fetch_optional(store.pool())
+    .await
     .map_err(db)?;
     let Some(row) = row else {
         return Ok(None);

@@ -79,37 +79,48 @@ impl crate::intercept::Intercept for Documents {
                 *response.status_mut() = StatusCode::NOT_FOUND;
                 return response;
             };
-            let mut response = if unchanged {
-                let mut response = Response::new(Body::empty());
-                *response.status_mut() = StatusCode::NOT_MODIFIED;
-                response
-            } else {
-                let body = if head {
-                    Body::empty()
-                } else {
-                    Body::new(http_body_util::Full::new(document.bytes.clone()))
-                };
-                let mut response = Response::new(body);
-                let headers = response.headers_mut();
-                headers.insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static(document.media_type),
-                );
-                headers.insert(
-                    header::CONTENT_LENGTH,
-                    HeaderValue::from(document.bytes.len()),
-                );
-                headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-                headers.insert(
-                    header::X_CONTENT_TYPE_OPTIONS,
-                    HeaderValue::from_static("nosniff"),
-                );
-                response
-            };
-            response
-                .headers_mut()
-                .insert(header::ETAG, document.etag.clone());
-            response
+            respond(
+                head,
+                unchanged,
+                &document.bytes,
+                document.media_type,
+                &document.etag,
+            )
         })
     }
+}
+
+/// The answer to a `GET` (or, with `head`, a `HEAD`) of a document held in memory: `304` with
+/// its `ETag` when the client's copy is `unchanged`, else `200` with its media type, length,
+/// `no-cache` (revalidated on every use) and `nosniff`.
+pub fn respond(
+    head: bool,
+    unchanged: bool,
+    bytes: &Bytes,
+    media_type: &'static str,
+    etag: &HeaderValue,
+) -> Response<Body> {
+    let mut response = if unchanged {
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        response
+    } else {
+        let body = if head {
+            Body::empty()
+        } else {
+            Body::new(http_body_util::Full::new(bytes.clone()))
+        };
+        let mut response = Response::new(body);
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type));
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        response
+    };
+    response.headers_mut().insert(header::ETAG, etag.clone());
+    response
 }
