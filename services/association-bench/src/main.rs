@@ -147,14 +147,10 @@ async fn run(
     // ingest stream sourcing them.
     let store = Store::connect(&db.url).await?;
     let store_without = Store::connect(&without.url).await?;
+    let witness = NoteSigner::from_seed(WITNESS_NAME, [42; 32])?;
     for node in &nodes {
         for store in [&store, &store_without] {
-            store
-                .enroll(
-                    &node.code,
-                    &node.signer.verifier(),
-                    event_store_core::Timestamp::now(),
-                )
+            association::decisions::enroll(store, &witness, &node.code, &node.signer.verifier())
                 .await?;
         }
     }

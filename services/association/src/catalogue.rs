@@ -1,10 +1,15 @@
 //! The practice catalogue's table in PostgreSQL: a batch's patches
 //! (`projection::catalogue::patches`) written inside the ingest's commit transaction, each
 //! entry once: an entry the batch creates inserted whole, an existing one's patched fields
-//! overwritten.
+//! overwritten; and the association's recommendations, each with its entry in the association's
+//! log.
 
+use event_store_core::Timestamp;
+use event_store_core::checkpoint::NoteSigner;
+use projection::association_log::Decision;
 use projection::catalogue::{EntryKey, Patch, patches};
 
+use crate::decisions::Head;
 use crate::error::AssociationError;
 use crate::projections::ProjectedEvent;
 use sqlx::Row;
@@ -205,15 +210,17 @@ pub enum Recommended {
     NoSuchPractice,
 }
 
-/// Records the association's recommendation of a public entry with its reason, at `at`
-/// (microseconds); again with another reason replaces it.
+/// Records the association's recommendation of a public entry with its reason (again with
+/// another reason replaces it), with its entry in the association's log.
 pub async fn recommend(
     store: &Store,
+    witness: &NoteSigner,
     key: &EntryKey,
     reason: &str,
-    at: i64,
 ) -> Result<Recommended, AssociationError> {
     let mut tx = store.pool().begin().await.map_err(db)?;
+    let mut head = Head::lock(&mut tx, witness).await?;
+    let at = head.time(Timestamp::now());
     let public: Option<bool> = sqlx::query_scalar(
         "SELECT public FROM catalogue WHERE municipality = $1 AND tool = $2 AND id = $3",
     )
@@ -241,26 +248,53 @@ pub async fn recommend(
     .execute(&mut *tx)
     .await
     .map_err(db)?
-    .rows_affected();
+    .rows_affected()
+        > 0;
+    if changed {
+        let decision = Decision::Recommended {
+            municipality: key.municipality.to_string(),
+            tool: key.tool.code(),
+            id: *key.id.as_bytes(),
+            reason: reason.to_owned(),
+        };
+        head.append(&mut tx, witness, at, decision).await?;
+    }
     tx.commit().await.map_err(db)?;
-    Ok(if changed > 0 {
+    Ok(if changed {
         Recommended::Changed
     } else {
         Recommended::Unchanged
     })
 }
 
-/// Withdraws a recommendation; whether there was one.
-pub async fn withdraw(store: &Store, key: &EntryKey) -> Result<bool, AssociationError> {
+/// Withdraws a recommendation, with its entry in the association's log; whether there was one.
+pub async fn withdraw(
+    store: &Store,
+    witness: &NoteSigner,
+    key: &EntryKey,
+) -> Result<bool, AssociationError> {
+    let mut tx = store.pool().begin().await.map_err(db)?;
+    let mut head = Head::lock(&mut tx, witness).await?;
+    let at = head.time(Timestamp::now());
     let removed = sqlx::query(
         "DELETE FROM practice_recommendation WHERE municipality = $1 AND tool = $2 AND id = $3",
     )
     .bind(key.municipality.as_str())
     .bind(key.tool.code())
     .bind(key.id.as_bytes().as_slice())
-    .execute(store.pool())
+    .execute(&mut *tx)
     .await
     .map_err(db)?
-    .rows_affected();
-    Ok(removed > 0)
+    .rows_affected()
+        > 0;
+    if removed {
+        let decision = Decision::RecommendationWithdrawn {
+            municipality: key.municipality.to_string(),
+            tool: key.tool.code(),
+            id: *key.id.as_bytes(),
+        };
+        head.append(&mut tx, witness, at, decision).await?;
+    }
+    tx.commit().await.map_err(db)?;
+    Ok(removed)
 }

@@ -1,10 +1,14 @@
-//! Enrolment: which municipality signs with which key. Changes go to the database and, when
-//! the ingest runs in this process, straight to it (a running association also notices changes
-//! made by `vidkryto association enroll` from another process within seconds).
+//! Enrolment: which municipality signs with which key. Changes go to the database, each with
+//! its entry in the association's log (`decisions`), and, when the ingest runs in this process,
+//! straight to it (a running association also notices changes made by `vidkryto association
+//! enroll` from another process within seconds).
 
-use event_store_core::checkpoint::NoteVerifier;
+use std::sync::Arc;
+
+use event_store_core::checkpoint::{NoteSigner, NoteVerifier};
 use event_store_core::{MunicipalityCode, Timestamp};
 
+use crate::decisions;
 use crate::error::AssociationError;
 use crate::ingest::IngestControl;
 use crate::store::Store;
@@ -12,12 +16,18 @@ use crate::store::Store;
 #[derive(Debug, Clone)]
 pub struct Enrolment {
     store: Store,
+    /// Signs the association log's checkpoints.
+    witness: Arc<NoteSigner>,
     ingest: Option<IngestControl>,
 }
 
 impl Enrolment {
-    pub fn new(store: Store, ingest: Option<IngestControl>) -> Self {
-        Self { store, ingest }
+    pub fn new(store: Store, witness: Arc<NoteSigner>, ingest: Option<IngestControl>) -> Self {
+        Self {
+            store,
+            witness,
+            ingest,
+        }
     }
 
     /// Enrols `vkey` for `code`; the key's name must be the municipality's log origin, so a
@@ -27,14 +37,7 @@ impl Enrolment {
         code: &MunicipalityCode,
         vkey: &NoteVerifier,
     ) -> Result<bool, AssociationError> {
-        let origin = event_store_core::checkpoint::origin_for(code);
-        if vkey.name() != origin {
-            return Err(AssociationError::invalid(
-                "vkey",
-                format!("the key is named {:?}, not {origin:?}", vkey.name()),
-            ));
-        }
-        let changed = self.store.enroll(code, vkey, Timestamp::now()).await?;
+        let changed = decisions::enroll(&self.store, &self.witness, code, vkey).await?;
         if let Some(ingest) = &self.ingest {
             ingest.reload().await;
         }
@@ -56,7 +59,7 @@ impl Enrolment {
         {
             return result;
         }
-        self.store.revoke(code, vkey, Timestamp::now()).await
+        decisions::revoke(&self.store, &self.witness, code, vkey, Timestamp::now()).await
     }
 }
 

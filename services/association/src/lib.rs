@@ -8,6 +8,7 @@ mod batch;
 pub mod catalogue;
 mod commit;
 mod cors;
+pub mod decisions;
 pub mod digest;
 pub mod enrolment;
 pub mod error;

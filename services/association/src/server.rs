@@ -305,6 +305,9 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
         .await
         .context("failed to load the national projections")?;
     let witness = Arc::new(settings.witness.clone());
+    crate::decisions::ensure_started(&store, &witness)
+        .await
+        .context("failed to start the association's log")?;
     settings
         .topology
         .validate()
@@ -354,7 +357,7 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
         .context("failed to build gRPC reflection")?;
-    let enrolment = Enrolment::new(store.clone(), Some(ingest.control.clone()));
+    let enrolment = Enrolment::new(store.clone(), witness.clone(), Some(ingest.control.clone()));
     let limits = settings.limits;
     let digests = Digests::new(readers.clone());
     let open_data = crate::open_data::OpenDataServer::default();
@@ -411,6 +414,7 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
                 progress.clone(),
                 readers.clone(),
                 store.clone(),
+                witness.clone(),
                 enrolment,
                 settings.admin_token.clone(),
             ))

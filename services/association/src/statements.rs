@@ -2,17 +2,20 @@
 //! projection has moved, at most every `interval`, the association signs "at these positions
 //! the projection digest is D" with its witness key and keeps the statement, so an auditor's
 //! archive (exported to a statement's positions) can be compared with what the association
-//! said then, however far the projection has moved since.
+//! said then, however far the projection has moved since. Each statement is also an entry of
+//! the association's log (`decisions`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use event_store_core::checkpoint::NoteSigner;
 use event_store_core::{MunicipalityCode, Timestamp};
+use projection::association_log::Decision;
 use projection::statement::{StatedPosition, Statement, positions_hash};
 use sqlx::Row;
 use tokio::sync::watch;
 
+use crate::decisions::Head;
 use crate::digest;
 use crate::error::AssociationError;
 use crate::open_data::{self, OpenData, OpenDataServer};
@@ -75,6 +78,9 @@ pub async fn state(
         .collect();
     let encoded = postcard::to_stdvec(&stored)
         .map_err(|e| AssociationError::Corrupt(format!("encoding positions: {e}")))?;
+    // The statement and its entry in the association's log in one transaction.
+    let mut tx = writer.pool().begin().await.map_err(db)?;
+    let mut head = Head::lock(&mut tx, witness).await?;
     let inserted = sqlx::query(
         "INSERT INTO statement (made_at, projection, digest, positions_hash, positions, note) \
          VALUES (timestamptz 'epoch' + $1 * interval '1 microsecond', $2, $3, $4, $5, $6) \
@@ -86,10 +92,16 @@ pub async fn state(
     .bind(hash.as_slice())
     .bind(encoded)
     .bind(&note)
-    .execute(writer.pool())
+    .execute(&mut *tx)
     .await
     .map_err(db)?
     .rows_affected();
+    if inserted > 0 {
+        let at = head.time(now);
+        let decision = Decision::Stated { note: note.clone() };
+        head.append(&mut tx, witness, at, decision).await?;
+    }
+    tx.commit().await.map_err(db)?;
     let row = if inserted > 0 {
         StatementRow {
             note,

@@ -8,7 +8,7 @@ use event_store::StoreError;
 use event_store::proof::TreeHashes;
 use event_store_core::checkpoint::NoteVerifier;
 use event_store_core::merkle::{self, Frontier};
-use event_store_core::{Hash, MunicipalityCode, Timestamp};
+use event_store_core::{Hash, MunicipalityCode};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row, Transaction};
 
@@ -84,58 +84,6 @@ impl Store {
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
-    }
-
-    /// Enrols `vkey` for `code` from `at` (again, if it was revoked: a new validity window,
-    /// the earlier ones kept). Returns whether anything changed.
-    pub async fn enroll(
-        &self,
-        code: &MunicipalityCode,
-        vkey: &NoteVerifier,
-        at: Timestamp,
-    ) -> Result<bool, AssociationError> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        let changed = sqlx::query(
-            "INSERT INTO enrolment (code, vkey, enrolled_at) \
-             VALUES ($1, $2, timestamptz 'epoch' + $3 * interval '1 microsecond') \
-             ON CONFLICT (code, vkey) WHERE revoked_at IS NULL DO NOTHING",
-        )
-        .bind(code.as_str())
-        .bind(vkey.to_text())
-        .bind(at.0)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?
-        .rows_affected()
-            > 0;
-        sqlx::query("INSERT INTO fed_node (code) VALUES ($1) ON CONFLICT DO NOTHING")
-            .bind(code.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        tx.commit().await.map_err(db)?;
-        Ok(changed)
-    }
-
-    /// Revokes `vkey` of `code`, or every key of it, from `at`. Returns how many keys were
-    /// revoked.
-    pub async fn revoke(
-        &self,
-        code: &MunicipalityCode,
-        vkey: Option<&NoteVerifier>,
-        at: Timestamp,
-    ) -> Result<u64, AssociationError> {
-        let result = sqlx::query(
-            "UPDATE enrolment SET revoked_at = timestamptz 'epoch' + $3 * interval '1 microsecond' \
-             WHERE code = $1 AND revoked_at IS NULL AND ($2::text IS NULL OR vkey = $2)",
-        )
-        .bind(code.as_str())
-        .bind(vkey.map(|k| k.to_text()))
-        .bind(at.0)
-        .execute(&self.pool)
-        .await
-        .map_err(db)?;
-        Ok(result.rows_affected())
     }
 
     /// Every key ever enrolled (for `code`, or all), oldest first.

@@ -148,6 +148,19 @@ fn write_archive(
         }
         std::fs::write(dir.join(CHECKPOINTS), checkpoints)?;
     }
+    let enrolments = keys
+        .iter()
+        .map(|k| {
+            (
+                k.enrolled_at_micros,
+                projection::association_log::Decision::Enrolled {
+                    municipality: k.code.clone(),
+                    vkey: k.vkey.clone(),
+                },
+            )
+        })
+        .collect();
+    auditor::archive::AssociationLogWriter::write_signed(&archive, &witness, enrolments)?;
     archive.write_json(
         KEYS,
         &Keys {

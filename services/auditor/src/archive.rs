@@ -8,6 +8,8 @@
 //! digest.json                           the association's projection digest and positions
 //! municipalities/<KATOTTG>/events-<first>-<last>.bin   consecutive events, as stored
 //! municipalities/<KATOTTG>/checkpoints.jsonl           accepted checkpoints, cosigned
+//! association/events-<first>-<last>.bin                the association's own log's entries
+//! association/checkpoints.jsonl                         its checkpoints, signed by its key
 //! ```
 
 use std::collections::BTreeMap;
@@ -19,8 +21,14 @@ use event_store_core::{Hash, MunicipalityCode, merkle};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-/// The format name and version in `manifest.json`.
-pub const FORMAT: &str = "vidkryto-archive/1";
+/// The format name and version in `manifest.json` this code writes: version 2 holds the
+/// association's own log.
+pub const FORMAT: &str = "vidkryto-archive/2";
+/// The format before the association's log, still read (its key history is the association's
+/// word alone).
+pub const FORMAT_V1: &str = "vidkryto-archive/1";
+/// The association's own log's directory.
+pub const ASSOCIATION: &str = "association";
 pub const MANIFEST: &str = "manifest.json";
 pub const KEYS: &str = "keys.json";
 pub const DIGEST: &str = "digest.json";
@@ -152,6 +160,16 @@ pub struct CheckpointRecord {
     pub accepted_at_micros: i64,
 }
 
+/// One checkpoint of the association's own log (`projection::association_log`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogCheckpointRecord {
+    pub size: u64,
+    /// Lowercase hex.
+    pub root: String,
+    /// The C2SP signed note, origin `vidkryto/association`, signed with the witness key.
+    pub note: String,
+}
+
 /// One event as archived, borrowed from its file's bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EventRecord<'a> {
@@ -161,7 +179,7 @@ pub struct EventRecord<'a> {
 }
 
 /// One line of `checkpoints.jsonl`, with its newline.
-pub fn to_json_line(record: &CheckpointRecord) -> Result<String, serde_json::Error> {
+pub fn to_json_line<T: Serialize>(record: &T) -> Result<String, serde_json::Error> {
     Ok(serde_json::to_string(record)? + "\n")
 }
 
@@ -267,6 +285,98 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ArchiveError> {
     Ok(())
 }
 
+/// Writes the association's own log into an archive, entry by entry: entries files of at
+/// most [`EVENTS_PER_FILE`] and `checkpoints.jsonl` (the directory is written anew).
+#[derive(Debug)]
+pub struct AssociationLogWriter {
+    dir: PathBuf,
+    file: Vec<Vec<u8>>,
+    next: u64,
+    lines: String,
+}
+
+impl AssociationLogWriter {
+    pub fn new(archive: &Archive) -> Result<Self, ArchiveError> {
+        let dir = archive.association_dir();
+        if dir.exists() {
+            fs::remove_dir_all(&dir).map_err(io(&dir))?;
+        }
+        fs::create_dir_all(&dir).map_err(io(&dir))?;
+        Ok(Self {
+            dir,
+            file: Vec::new(),
+            next: 1,
+            lines: String::new(),
+        })
+    }
+
+    /// The sequence number the next entry must have.
+    pub fn next(&self) -> u64 {
+        self.next
+    }
+
+    /// Adds the next entry's bytes and the signed checkpoint of its size.
+    pub fn push(&mut self, bytes: Vec<u8>, checkpoint: String) -> Result<(), ArchiveError> {
+        let root = event_store_core::checkpoint::SignedCheckpoint::parse(&checkpoint)
+            .map(|c| hex::encode(c.checkpoint.root))
+            .unwrap_or_default();
+        let record = LogCheckpointRecord {
+            size: self.next,
+            root,
+            note: checkpoint,
+        };
+        let line = to_json_line(&record).map_err(|e| format_error(&self.dir, e.to_string()))?;
+        self.lines.push_str(&line);
+        self.file.push(bytes);
+        self.next += 1;
+        if self.file.len() as u64 == EVENTS_PER_FILE {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), ArchiveError> {
+        if self.file.is_empty() {
+            return Ok(());
+        }
+        let first = self.next - self.file.len() as u64;
+        let path = self.dir.join(events_file_name(first, self.next - 1));
+        write_atomic(&path, &encode_events(self.file.iter().map(Vec::as_slice)))?;
+        self.file.clear();
+        Ok(())
+    }
+
+    /// Writes what is left; returns the entries written.
+    pub fn finish(mut self) -> Result<u64, ArchiveError> {
+        self.flush()?;
+        write_atomic(&self.dir.join(CHECKPOINTS), self.lines.as_bytes())?;
+        Ok(self.next - 1)
+    }
+
+    /// Writes a whole log of `decisions` (time, decision), each entry's checkpoint signed by
+    /// `association`: for archives made without an association (benches, tests).
+    pub fn write_signed(
+        archive: &Archive,
+        association: &event_store_core::checkpoint::NoteSigner,
+        decisions: Vec<(i64, projection::association_log::Decision)>,
+    ) -> Result<u64, ArchiveError> {
+        let mut writer = Self::new(archive)?;
+        let mut frontier = merkle::Frontier::new();
+        for (at, decision) in decisions {
+            let bytes =
+                projection::association_log::Entry::new(writer.next(), at, decision).encode();
+            frontier.push(merkle::leaf_hash(&bytes), |_, _| {});
+            let checkpoint = association.sign(event_store_core::Checkpoint {
+                origin: projection::association_log::ORIGIN.to_owned(),
+                size: frontier.size(),
+                root: frontier.root(),
+            });
+            writer.push(bytes, checkpoint.to_note())?;
+        }
+        writer.finish()
+    }
+}
+
 /// One events file of a hromada: the first and last sequence numbers it holds, and its path.
 pub type EventsFile = (u64, u64, PathBuf);
 
@@ -333,27 +443,27 @@ impl Archive {
     /// last` and at most [`EVENTS_PER_FILE`] events. A file named like an events file whose
     /// numbers are no such range is an [`ArchiveError::EventsFileName`].
     pub fn events_files(&self, code: &MunicipalityCode) -> Result<Vec<EventsFile>, ArchiveError> {
-        let dir = self.municipality_dir(code);
-        let mut files = Vec::new();
-        if !dir.exists() {
-            return Ok(files);
-        }
-        for entry in fs::read_dir(&dir).map_err(io(&dir))? {
-            let entry = entry.map_err(io(&dir))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            match parse_events_file_name(&name) {
-                Ok(Some((first, last))) => files.push((first, last, entry.path())),
-                Ok(None) => {}
-                Err(source) => {
-                    return Err(ArchiveError::EventsFileName {
-                        path: entry.path(),
-                        source,
-                    });
-                }
-            }
-        }
-        files.sort();
-        Ok(files)
+        events_files_in(&self.municipality_dir(code))
+    }
+
+    /// The association log's directory.
+    pub fn association_dir(&self) -> PathBuf {
+        self.root.join(ASSOCIATION)
+    }
+
+    /// Whether the archive holds the association's own log.
+    pub fn has_association_log(&self) -> bool {
+        self.association_dir().is_dir()
+    }
+
+    /// The association log's entries files, as [`Self::events_files`].
+    pub fn association_files(&self) -> Result<Vec<EventsFile>, ArchiveError> {
+        events_files_in(&self.association_dir())
+    }
+
+    /// The association log's checkpoints, in file order.
+    pub fn association_checkpoints(&self) -> Result<Vec<LogCheckpointRecord>, ArchiveError> {
+        read_json_lines(&self.association_dir().join(CHECKPOINTS))
     }
 
     /// Reads one events file's bytes (decode them with [`decode_events`]).
@@ -366,19 +476,7 @@ impl Archive {
         &self,
         code: &MunicipalityCode,
     ) -> Result<Vec<CheckpointRecord>, ArchiveError> {
-        let path = self.municipality_dir(code).join(CHECKPOINTS);
-        if !path.exists() {
-            return Ok(Vec::new());
-        }
-        let text = fs::read_to_string(&path).map_err(io(&path))?;
-        text.lines()
-            .filter(|l| !l.trim().is_empty())
-            .enumerate()
-            .map(|(i, line)| {
-                serde_json::from_str(line)
-                    .map_err(|e| format_error(&path, format!("line {}: {e}", i + 1)))
-            })
-            .collect()
+        read_json_lines(&self.municipality_dir(code).join(CHECKPOINTS))
     }
 
     /// The archive's files (all but the manifest) with sizes and SHA-256, sorted by path.
@@ -419,10 +517,13 @@ impl Archive {
     /// from the disk, as `(path, what)`.
     pub fn check_manifest(&self) -> Result<Vec<(String, String)>, ArchiveError> {
         let manifest = self.manifest()?;
-        if manifest.format != FORMAT {
+        if manifest.format != FORMAT && manifest.format != FORMAT_V1 {
             return Err(format_error(
                 &self.root.join(MANIFEST),
-                format!("format {:?}, expected {FORMAT:?}", manifest.format),
+                format!(
+                    "format {:?}, expected {FORMAT:?} or {FORMAT_V1:?}",
+                    manifest.format
+                ),
             ));
         }
         let on_disk: BTreeMap<String, ManifestEntry> = self
@@ -459,6 +560,46 @@ impl Archive {
         }
         Ok(problems)
     }
+}
+
+/// The events files of `dir` (see [`Archive::events_files`]); none when it does not exist.
+fn events_files_in(dir: &Path) -> Result<Vec<EventsFile>, ArchiveError> {
+    let mut files = Vec::new();
+    if !dir.exists() {
+        return Ok(files);
+    }
+    for entry in fs::read_dir(dir).map_err(io(dir))? {
+        let entry = entry.map_err(io(dir))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        match parse_events_file_name(&name) {
+            Ok(Some((first, last))) => files.push((first, last, entry.path())),
+            Ok(None) => {}
+            Err(source) => {
+                return Err(ArchiveError::EventsFileName {
+                    path: entry.path(),
+                    source,
+                });
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// One JSON value per non-blank line of `path`; none when it does not exist.
+fn read_json_lines<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, ArchiveError> {
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let text = fs::read_to_string(path).map_err(io(path))?;
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(i, line)| {
+            serde_json::from_str(line)
+                .map_err(|e| format_error(path, format!("line {}: {e}", i + 1)))
+        })
+        .collect()
 }
 
 /// Size and SHA-256 of a file.

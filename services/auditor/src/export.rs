@@ -2,8 +2,11 @@
 //! API into an archive. It first asks for the association's latest signed statement (its
 //! projection digest and the positions it covers) and checks it under the witness key, then
 //! exports every hromada exactly up to its position, so the archive recomputes to that digest
-//! however far the association has moved on, and keeps the statement in `digest.json`. Export resumes: whole events files already on disk are kept (a file is written
-//! under a temporary name and renamed), and the last file, if not full, is fetched again.
+//! however far the association has moved on, and keeps the statement in `digest.json`. Then
+//! the association's own log as it is (its decisions, signed; `keys.json` is the enrolment
+//! history it replays to). Export resumes: whole events files already on disk are kept (a file
+//! is written under a temporary name and renamed), and the last file, if not full, is fetched
+//! again; the association's log is fetched whole each time.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -18,9 +21,9 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig};
 
 use crate::AuditError;
 use crate::archive::{
-    Archive, CHECKPOINTS, CheckpointRecord, DIGEST, DigestRecord, EVENTS_PER_FILE, FORMAT, KEYS,
-    KeyRecord, Keys, MANIFEST, Manifest, Position, encode_events, events_file_name, events_in,
-    write_atomic,
+    Archive, AssociationLogWriter, CHECKPOINTS, CheckpointRecord, DIGEST, DigestRecord,
+    EVENTS_PER_FILE, FORMAT, KEYS, Keys, MANIFEST, Manifest, Position, encode_events,
+    events_file_name, events_in, write_atomic,
 };
 
 /// Checkpoints one ListCheckpoints call returns at most (the API's bound).
@@ -173,20 +176,15 @@ pub async fn export(options: &ExportOptions) -> Result<ExportSummary, AuditError
             "the association has no hromada {m}"
         )));
     }
+    // The association's own log, read after the statement (whose entry it therefore holds);
+    // keys.json is the enrolment history it replays to (`verify` checks both).
+    export_association_log(&mut client, &archive).await?;
+    let (history, _) = crate::verify::replay_association_log(&archive, u64::MAX)?;
     archive.write_json(
         KEYS,
         &Keys {
             witness_vkey: keys.witness_vkey,
-            keys: keys
-                .keys
-                .into_iter()
-                .map(|k| KeyRecord {
-                    code: k.code,
-                    vkey: k.vkey,
-                    enrolled_at_micros: k.enrolled_at_micros,
-                    revoked_at_micros: k.revoked_at_micros,
-                })
-                .collect(),
+            keys: crate::verify::key_records(&history),
         },
     )?;
 
@@ -299,6 +297,47 @@ async fn export_events(
         next = file_last + 1;
     }
     Ok(fetched)
+}
+
+/// Writes the association's own log as it is now: its entries and the checkpoint of each size.
+async fn export_association_log(
+    client: &mut AuditServiceClient<Channel>,
+    archive: &Archive,
+) -> Result<u64, AuditError> {
+    let mut writer = AssociationLogWriter::new(archive)?;
+    let mut size: Option<u64> = None;
+    while size.is_none_or(|size| writer.next() <= size) {
+        let next = writer.next();
+        let page = client
+            .read_association_log(pb::ReadAssociationLogRequest {
+                from_seq: next,
+                limit: 0,
+            })
+            .await
+            .map_err(remote)?
+            .into_inner();
+        // The log as it was at the first page; later entries wait for the next export.
+        let end = *size.get_or_insert(page.size);
+        if page.entries.is_empty() && next <= end {
+            return Err(AuditError::Remote(format!(
+                "the association's log holds {end} entries but sent none from {next}"
+            )));
+        }
+        for entry in page.entries {
+            if entry.seq > end {
+                break;
+            }
+            if entry.seq != writer.next() {
+                return Err(AuditError::Remote(format!(
+                    "the association sent entry {} of its log where {} was due",
+                    entry.seq,
+                    writer.next()
+                )));
+            }
+            writer.push(entry.entry, entry.checkpoint)?;
+        }
+    }
+    Ok(writer.finish()?)
 }
 
 /// Writes `code`'s accepted checkpoints up to `size`.

@@ -14,6 +14,9 @@ use event_store_core::checkpoint::{NoteVerifier, SignedCheckpoint, WitnessVerifi
 use event_store_core::merkle::{self, Frontier};
 use event_store_core::{EnvelopeRef, Hash, MunicipalityCode};
 use indicatif::ProgressBar;
+use projection::association_log::{
+    Decision, Entry, KeyHistory, LogError, ORIGIN as ASSOCIATION_ORIGIN,
+};
 use projection::{MemoryStore, Outcome, Verified};
 use serde::Serialize;
 
@@ -55,6 +58,10 @@ pub struct MunicipalityReport {
 pub struct Report {
     pub ok: bool,
     pub events: u64,
+    /// The association's own log; `None` in an archive of format 1, which has none.
+    pub association: Option<AssociationReport>,
+    /// What the reader should know that is not a failure.
+    pub notes: Vec<String>,
     /// Files whose SHA-256 differs from the manifest, or that are missing or unlisted.
     pub manifest_problems: Vec<(String, String)>,
     pub municipalities: Vec<MunicipalityReport>,
@@ -86,8 +93,34 @@ fn failure(
 
 /// Verifies the archive at `archive`, `threads` hromadas at a time; `progress` shows a bar.
 pub fn verify(archive: &Archive, threads: usize, progress: bool) -> Result<Report, ArchiveError> {
-    let keys = archive.keys()?;
+    let archived_keys = archive.keys()?;
     let codes = archive.municipalities()?;
+    let mut notes = Vec::new();
+    // The key history node signatures are checked against: the association's signed log's,
+    // or in an archive of format 1 (no log) keys.json, the association's word alone.
+    let format_2 = archive
+        .manifest()
+        .is_ok_and(|m| m.format == crate::archive::FORMAT);
+    let (association, keys) = if archive.has_association_log() || format_2 {
+        let statement = archive
+            .digest()
+            .map(|d| d.statement_note)
+            .unwrap_or_default();
+        let (report, keys) =
+            verify_association(archive, &archived_keys, &statement, &ProgressBar::hidden())?;
+        let keys = Keys {
+            witness_vkey: archived_keys.witness_vkey.clone(),
+            keys,
+        };
+        (Some(report), keys)
+    } else {
+        notes.push(
+            "the archive holds no association log (format 1): the enrolment history in \
+             keys.json is the association's word, not a signed log"
+                .to_owned(),
+        );
+        (None, archived_keys)
+    };
     let witness = NoteVerifier::parse(keys.witness_vkey.trim())
         .map(|k| WitnessVerifier::from_note_verifier(&k))
         .ok();
@@ -155,10 +188,14 @@ pub fn verify(archive: &Archive, threads: usize, progress: bool) -> Result<Repor
     };
     let mut municipalities = results.into_inner().unwrap_or_default();
     municipalities.sort_by(|a, b| a.code.cmp(&b.code));
-    let ok = manifest_problems.is_empty() && municipalities.iter().all(|m| m.failure.is_none());
+    let ok = manifest_problems.is_empty()
+        && municipalities.iter().all(|m| m.failure.is_none())
+        && association.as_ref().is_none_or(|a| a.failure.is_none());
     Ok(Report {
         ok,
         events: municipalities.iter().map(|m| m.events).sum(),
+        association,
+        notes,
         manifest_problems,
         municipalities,
     })
@@ -286,17 +323,7 @@ fn verify_municipality(
         failure: None,
     };
     // Checkpoints by size; a second, different root for one size is a fork.
-    let mut by_size: BTreeMap<u64, &CheckpointRecord> = BTreeMap::new();
-    let mut forks: BTreeMap<u64, (String, String)> = BTreeMap::new();
-    for cp in &checkpoints {
-        if let Some(other) = by_size.get(&cp.size) {
-            if other.root != cp.root {
-                forks.insert(cp.size, (other.root.clone(), cp.root.clone()));
-            }
-        } else {
-            by_size.insert(cp.size, cp);
-        }
-    }
+    let (by_size, forks) = index_checkpoints(&checkpoints, |c| (c.size, &c.root));
     let mut run = Run::new(*code);
     let mut failure_found: Option<Failure> = None;
     'files: for &(first, last, ref path) in files {
@@ -611,4 +638,312 @@ impl Run {
             Err(e) => Some(failure(batch[0].seq, "rules", e.to_string(), "", "")),
         }
     }
+}
+
+/// The association's own log's result (`projection::association_log`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AssociationReport {
+    pub entries: u64,
+    pub checkpoints: u64,
+    /// Entries covered by a checkpoint signed with the witness key (a prefix).
+    pub verified_to: u64,
+    /// The entry holding the archive's statement, when the archive has one.
+    pub statement_entry: Option<u64>,
+    pub failure: Option<Failure>,
+}
+
+/// Replays the archive's association log, entries `1..=upto` at most, into the key history it
+/// says; stops at the first entry that does not decode or breaks a rule, and returns it.
+pub fn replay_association_log(
+    archive: &Archive,
+    upto: u64,
+) -> Result<(KeyHistory, Option<LogError>), ArchiveError> {
+    let mut history = KeyHistory::new();
+    for (_, _, path) in archive.association_files()? {
+        let data = archive.read_events_file(&path)?;
+        for record in crate::archive::decode_events(&path, &data)? {
+            let seq = history.entries() + 1;
+            if seq > upto {
+                return Ok((history, None));
+            }
+            let applied = Entry::decode(seq, record.bytes).and_then(|e| history.apply(&e));
+            if let Err(e) = applied {
+                return Ok((history, Some(e)));
+            }
+        }
+    }
+    Ok((history, None))
+}
+
+/// The key history as `keys.json` records, by hromada, enrolment time and key.
+pub fn key_records(history: &KeyHistory) -> Vec<KeyRecord> {
+    history
+        .windows()
+        .into_iter()
+        .map(|w| KeyRecord {
+            code: w.municipality,
+            vkey: w.vkey,
+            enrolled_at_micros: w.enrolled_at_micros,
+            revoked_at_micros: w.revoked_at_micros.unwrap_or(0),
+        })
+        .collect()
+}
+
+fn sorted_keys(keys: &[KeyRecord]) -> Vec<KeyRecord> {
+    let mut keys = keys.to_vec();
+    keys.sort_by(|a, b| {
+        (&a.code, a.enrolled_at_micros, &a.vkey).cmp(&(&b.code, b.enrolled_at_micros, &b.vkey))
+    });
+    keys
+}
+
+/// Verifies the association's log: every entry's leaf, its one encoding, its position, its
+/// time and its rules ([`KeyHistory`]), every checkpoint's signature under the witness key and
+/// root, no fork and no entry left unsigned; the archive's statement among its entries; and
+/// `keys.json` equal to the history it replays to. Returns the report and the key history of
+/// the verified prefix, the one node signatures are checked against.
+fn verify_association(
+    archive: &Archive,
+    keys: &Keys,
+    statement_note: &str,
+    bar: &ProgressBar,
+) -> Result<(AssociationReport, Vec<KeyRecord>), ArchiveError> {
+    let files = archive.association_files()?;
+    let checkpoints = archive.association_checkpoints()?;
+    let witness = NoteVerifier::parse(keys.witness_vkey.trim()).ok();
+    let (by_size, forks) = index_checkpoints(&checkpoints, |c| (c.size, &c.root));
+    let mut report = AssociationReport {
+        entries: 0,
+        checkpoints: checkpoints.len() as u64,
+        verified_to: 0,
+        statement_entry: None,
+        failure: None,
+    };
+    let mut history = KeyHistory::new();
+    let mut frontier = Frontier::new();
+    let mut found: Option<Failure> = None;
+    'files: for (first, last, path) in &files {
+        let next = frontier.size() + 1;
+        if *first != next {
+            found = Some(failure(
+                next,
+                "missing",
+                format!("no entries file starts at {next}"),
+                format!("entries from {next}"),
+                format!("a file of {first}..={last}"),
+            ));
+            break;
+        }
+        let data = archive.read_events_file(path)?;
+        let records = crate::archive::decode_events(path, &data)?;
+        bar.inc(records.len() as u64);
+        if records.len() as u64 != events_in(*first, *last) {
+            found = Some(failure(
+                first.saturating_add(records.len() as u64),
+                "missing",
+                format!(
+                    "{} holds {} entries, its name says more or fewer",
+                    path.display(),
+                    records.len()
+                ),
+                format!("{} entries", events_in(*first, *last)),
+                format!("{} entries", records.len()),
+            ));
+            break;
+        }
+        for record in records {
+            let seq = frontier.size() + 1;
+            let leaf = merkle::leaf_hash(record.bytes);
+            if &leaf != record.leaf {
+                found = Some(failure(
+                    seq,
+                    "leaf_hash",
+                    "the entry's bytes do not hash to the leaf recorded when it was exported",
+                    hex::encode(record.leaf),
+                    hex::encode(leaf),
+                ));
+                break 'files;
+            }
+            let entry = match Entry::decode(seq, record.bytes).and_then(|e| {
+                history.apply(&e)?;
+                Ok(e)
+            }) {
+                Ok(entry) => entry,
+                Err(e) => {
+                    found = Some(failure(seq, e.code(), e.to_string(), "", ""));
+                    break 'files;
+                }
+            };
+            report.entries = seq;
+            frontier.push(leaf, |_, _| {});
+            if let Decision::Stated { note } = &entry.decision
+                && !statement_note.is_empty()
+                && note == statement_note
+            {
+                report.statement_entry = Some(seq);
+            }
+            if let Some((a, b)) = forks.get(&seq) {
+                found = Some(failure(
+                    seq,
+                    "fork",
+                    "two checkpoints of one size with different roots",
+                    a.clone(),
+                    b.clone(),
+                ));
+                break 'files;
+            }
+            let Some(cp) = by_size.get(&seq) else {
+                continue;
+            };
+            let signed = SignedCheckpoint::parse(&cp.note);
+            let checked = match (&signed, &witness) {
+                (Err(e), _) => Err(failure(
+                    seq,
+                    "checkpoint",
+                    format!("the note does not parse: {e}"),
+                    "a signed note",
+                    "",
+                )),
+                (Ok(s), _)
+                    if s.checkpoint.size != cp.size
+                        || hex::encode(s.checkpoint.root) != cp.root
+                        || s.checkpoint.origin != ASSOCIATION_ORIGIN =>
+                {
+                    Err(failure(
+                        seq,
+                        "checkpoint",
+                        "the note does not say what its record says",
+                        format!("{ASSOCIATION_ORIGIN} size {} root {}", cp.size, cp.root),
+                        format!(
+                            "{} size {} root {}",
+                            s.checkpoint.origin,
+                            s.checkpoint.size,
+                            hex::encode(s.checkpoint.root)
+                        ),
+                    ))
+                }
+                (Ok(_), None) => Err(failure(
+                    seq,
+                    "signature",
+                    "the archive's witness key does not parse",
+                    "a witness vkey",
+                    "",
+                )),
+                (Ok(s), Some(key)) => s.verify_for(key, ASSOCIATION_ORIGIN).map_err(|e| {
+                    failure(
+                        seq,
+                        "signature",
+                        format!("the association's signature does not verify: {e}"),
+                        key.to_text(),
+                        "",
+                    )
+                }),
+            };
+            if let Err(f) = checked {
+                found = Some(f);
+                break 'files;
+            }
+            let root = hex::encode(frontier.root());
+            if root != cp.root {
+                found = Some(failure(
+                    seq,
+                    "root",
+                    "the checkpoint the association signed is not the root of the archived entries (an entry up to here was rewritten)",
+                    cp.root.clone(),
+                    root,
+                ));
+                break 'files;
+            }
+            report.verified_to = seq;
+        }
+    }
+    let entries = frontier.size();
+    if found.is_none() && entries == 0 {
+        found = Some(failure(
+            1,
+            "missing",
+            "the archive holds no entry of the association's log",
+            "its enrolments at least",
+            "none",
+        ));
+    }
+    if found.is_none()
+        && let Some((&size, _)) = by_size.range(entries + 1..).next()
+    {
+        found = Some(failure(
+            entries + 1,
+            "beyond_events",
+            format!("a checkpoint of size {size} covers entries the archive does not hold"),
+            format!("{size} entries"),
+            format!("{entries} entries"),
+        ));
+    }
+    if found.is_none() && report.verified_to < entries {
+        found = Some(failure(
+            report.verified_to + 1,
+            "unsigned",
+            "entries no checkpoint of the association covers",
+            format!("a checkpoint of size {entries}"),
+            format!("the last at {}", report.verified_to),
+        ));
+    }
+    if found.is_none()
+        && !statement_note.is_empty()
+        && report
+            .statement_entry
+            .is_none_or(|seq| seq > report.verified_to)
+    {
+        found = Some(failure(
+            entries,
+            "statement",
+            "the archive's statement is not an entry of the association's log",
+            "a Stated entry with the statement's note",
+            "none",
+        ));
+    }
+    let replayed = key_records(&history);
+    if found.is_none() && sorted_keys(&keys.keys) != replayed {
+        found = Some(failure(
+            entries,
+            "keys",
+            "keys.json is not the enrolment history the association's log says",
+            format!("{} key windows", replayed.len()),
+            format!("{} key windows", keys.keys.len()),
+        ));
+    }
+    // Node signatures are checked against the history of the signed prefix only.
+    let keys = if found.is_none() {
+        replayed
+    } else {
+        key_records(&replay_association_log(archive, report.verified_to)?.0)
+    };
+    report.failure = found;
+    Ok((report, keys))
+}
+
+/// Sizes whose checkpoints disagree: the first root and another.
+type Forks = BTreeMap<u64, (String, String)>;
+
+/// Checkpoints by size (the first of each), and the sizes with a second, different root.
+fn index_checkpoints<T>(
+    records: &[T],
+    size_root: impl Fn(&T) -> (u64, &String),
+) -> (BTreeMap<u64, &T>, Forks) {
+    let mut by_size: BTreeMap<u64, &T> = BTreeMap::new();
+    let mut forks = BTreeMap::new();
+    for record in records {
+        let (size, root) = size_root(record);
+        match by_size.get(&size) {
+            Some(other) => {
+                let (_, other_root) = size_root(other);
+                if other_root != root {
+                    forks.insert(size, (other_root.clone(), root.clone()));
+                }
+            }
+            None => {
+                by_size.insert(size, record);
+            }
+        }
+    }
+    (by_size, forks)
 }

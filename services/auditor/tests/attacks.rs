@@ -25,6 +25,7 @@ use event_store_core::checkpoint::{Checkpoint, NoteSigner, origin_for};
 use event_store_core::{
     Envelope, EventId, LogSeq, MunicipalityCode, StreamVersion, Timestamp, merkle,
 };
+use projection::association_log::Decision;
 use projection::{MemoryStore, Verified};
 use uuid::Uuid;
 
@@ -171,6 +172,18 @@ fn write_archive(dir: &Path, events: &[Vec<u8>]) -> Archive {
             },
         )
         .unwrap();
+    auditor::archive::AssociationLogWriter::write_signed(
+        &archive,
+        &witness(),
+        vec![(
+            0,
+            Decision::Enrolled {
+                municipality: VINNYTSIA.into(),
+                vkey: node_signer().verifier().to_text(),
+            },
+        )],
+    )
+    .unwrap();
     auditor::export::write_manifest(&archive, "test").unwrap();
     archive
 }
@@ -410,4 +423,208 @@ fn events_file_names_parse_with_checked_arithmetic() {
     for (name, error) in refused {
         assert_eq!(parse_events_file_name(name), Err(error), "{name}");
     }
+}
+
+const KYIV: &str = "UA80000000000093317";
+
+fn kyiv_key(seed: u8) -> String {
+    NoteSigner::from_seed(&format!("vidkryto/{KYIV}"), [seed; 32])
+        .unwrap()
+        .verifier()
+        .to_text()
+}
+
+/// An archive whose association log enrols Vinnytsia's node (entry 1), a key of Kyiv's
+/// (entry 2) and states something (entry 3), with keys.json to match; verifies as it is.
+fn archive_with_log(dir: &Path) -> Archive {
+    let events = vec![envelope_of(1, &filed()), envelope_of(2, &published())];
+    let archive = write_archive(dir, &events);
+    let decisions = vec![
+        (
+            0,
+            Decision::Enrolled {
+                municipality: VINNYTSIA.into(),
+                vkey: node_signer().verifier().to_text(),
+            },
+        ),
+        (
+            5,
+            Decision::Enrolled {
+                municipality: KYIV.into(),
+                vkey: kyiv_key(7),
+            },
+        ),
+        (
+            9,
+            Decision::Stated {
+                note: "a statement\n".into(),
+            },
+        ),
+    ];
+    auditor::archive::AssociationLogWriter::write_signed(&archive, &witness(), decisions).unwrap();
+    let mut keys = archive.keys().unwrap();
+    keys.keys.push(KeyRecord {
+        code: KYIV.into(),
+        vkey: kyiv_key(7),
+        enrolled_at_micros: 5,
+        revoked_at_micros: 0,
+    });
+    archive.write_json(KEYS, &keys).unwrap();
+    auditor::export::write_manifest(&archive, "test").unwrap();
+    let report = verify(&archive, 1, false).unwrap();
+    assert!(report.ok, "{report:?}");
+    assert_eq!(report.association.as_ref().unwrap().verified_to, 3);
+    archive
+}
+
+fn association_failure(archive: &Archive) -> (u64, &'static str) {
+    let report = verify(archive, 1, false).unwrap();
+    assert!(!report.ok);
+    let failure = report.association.unwrap().failure.unwrap();
+    (failure.seq, failure.check)
+}
+
+/// Someone who holds the association's database but not its key swaps the key of an
+/// enrolment after the association signed it, and makes the archive consistent with the
+/// swap: the leaf hash recomputed, keys.json and the manifest rewritten. The checkpoint the
+/// association signed at that size names the entry.
+#[test]
+fn a_rewritten_enrolment_in_the_association_log_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = archive_with_log(dir.path());
+    let path = archive.association_dir().join(events_file_name(1, 3));
+    let data = std::fs::read(&path).unwrap();
+    let mut entries: Vec<Vec<u8>> = auditor::archive::decode_events(&path, &data)
+        .unwrap()
+        .iter()
+        .map(|r| r.bytes.to_vec())
+        .collect();
+    entries[1] = projection::association_log::Entry::new(
+        2,
+        5,
+        Decision::Enrolled {
+            municipality: KYIV.into(),
+            vkey: kyiv_key(66),
+        },
+    )
+    .encode();
+    write_atomic(&path, &encode_events(entries.iter().map(Vec::as_slice))).unwrap();
+    let mut keys = archive.keys().unwrap();
+    keys.keys[1].vkey = kyiv_key(66);
+    archive.write_json(KEYS, &keys).unwrap();
+    auditor::export::write_manifest(&archive, "test").unwrap();
+    assert_eq!(association_failure(&archive), (2, "root"));
+}
+
+/// keys.json claiming a key the log never enrolled is named, and node signatures are checked
+/// against the log's history, not keys.json's.
+#[test]
+fn keys_json_other_than_the_log_is_named_and_not_trusted() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = archive_with_log(dir.path());
+    let mut keys = archive.keys().unwrap();
+    keys.keys.remove(1);
+    archive.write_json(KEYS, &keys).unwrap();
+    auditor::export::write_manifest(&archive, "test").unwrap();
+    assert_eq!(association_failure(&archive), (3, "keys"));
+
+    // The log revokes Vinnytsia's key before its checkpoint was accepted; keys.json says it
+    // is valid: the node's checkpoint fails under the log's history.
+    let dir = tempfile::tempdir().unwrap();
+    let archive = write_archive(dir.path(), &[envelope_of(1, &filed())]);
+    let key = node_signer().verifier().to_text();
+    auditor::archive::AssociationLogWriter::write_signed(
+        &archive,
+        &witness(),
+        vec![
+            (
+                0,
+                Decision::Enrolled {
+                    municipality: VINNYTSIA.into(),
+                    vkey: key.clone(),
+                },
+            ),
+            (
+                1,
+                Decision::Revoked {
+                    municipality: VINNYTSIA.into(),
+                    vkey: key,
+                },
+            ),
+        ],
+    )
+    .unwrap();
+    auditor::export::write_manifest(&archive, "test").unwrap();
+    let report = verify(&archive, 1, false).unwrap();
+    assert_eq!(report.association.unwrap().failure.unwrap().check, "keys");
+    let node = report.municipalities[0].failure.clone().unwrap();
+    assert_eq!((node.seq, node.check), (1, "signature"));
+}
+
+/// Entries past the association's last signed checkpoint, a statement the log does not hold
+/// and a log signed by another key are each named.
+#[test]
+fn an_unsigned_tail_a_missing_statement_and_a_foreign_signature_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = archive_with_log(dir.path());
+    let checkpoints = archive.association_dir().join(CHECKPOINTS);
+    let text = std::fs::read_to_string(&checkpoints).unwrap();
+    let kept: Vec<&str> = text.lines().take(2).collect();
+    std::fs::write(&checkpoints, kept.join("\n") + "\n").unwrap();
+    auditor::export::write_manifest(&archive, "test").unwrap();
+    assert_eq!(association_failure(&archive), (3, "unsigned"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let archive = archive_with_log(dir.path());
+    archive
+        .write_json(
+            auditor::archive::DIGEST,
+            &auditor::archive::DigestRecord {
+                digest: "00".repeat(32),
+                positions: Vec::new(),
+                computed_at_micros: 1,
+                statement_note: "another statement\n".into(),
+            },
+        )
+        .unwrap();
+    auditor::export::write_manifest(&archive, "test").unwrap();
+    assert_eq!(association_failure(&archive), (3, "statement"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let archive = archive_with_log(dir.path());
+    let stranger = NoteSigner::from_seed("vidkryto-association", [3; 32]).unwrap();
+    auditor::archive::AssociationLogWriter::write_signed(
+        &archive,
+        &stranger,
+        vec![(
+            0,
+            Decision::Enrolled {
+                municipality: VINNYTSIA.into(),
+                vkey: node_signer().verifier().to_text(),
+            },
+        )],
+    )
+    .unwrap();
+    auditor::export::write_manifest(&archive, "test").unwrap();
+    assert_eq!(association_failure(&archive), (1, "signature"));
+}
+
+/// An archive of format 1 (before the association's log) still verifies, with a note that its
+/// key history is the association's word; one of format 2 without the log does not.
+#[test]
+fn an_archive_without_the_association_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = write_archive(dir.path(), &[envelope_of(1, &filed())]);
+    std::fs::remove_dir_all(archive.association_dir()).unwrap();
+    auditor::export::write_manifest(&archive, "test").unwrap();
+    assert_eq!(association_failure(&archive), (1, "missing"));
+    let mut manifest = archive.manifest().unwrap();
+    manifest.format = auditor::archive::FORMAT_V1.into();
+    archive
+        .write_json(auditor::archive::MANIFEST, &manifest)
+        .unwrap();
+    let report = verify(&archive, 1, false).unwrap();
+    assert!(report.ok, "{report:?}");
+    assert!(report.association.is_none());
+    assert!(report.notes[0].contains("association's word"));
 }

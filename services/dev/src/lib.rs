@@ -506,7 +506,10 @@ async fn start(args: &DevArgs, root: &Path, members: Vec<Member>) -> anyhow::Res
 
     // Nodes' directories, enrolled before the association starts, so it sources every stream
     // in one go.
-    let enrolment = Enrolment::new(store, None);
+    let witness = association::server::load_witness(
+        &association_dir.join(association::server::WITNESS_KEY_FILE),
+    )?;
+    let enrolment = Enrolment::new(store, std::sync::Arc::new(witness), None);
     for (member, port) in members.iter().zip(&ports) {
         let vkey = init_node(root, member, *port, &nats_url, provider.issuer())?;
         let vkey = association::enrolment::parse_vkey(&vkey)?;

@@ -9,8 +9,12 @@
 //! - [`batch`]: [`touched`] → load rows into a [`Working`] → [`Working::apply`] each event →
 //!   [`Working::finish`] gives [`Changes`]; the module docs hold the table of rules;
 //! - [`digest`]: the canonical digest and its byte format, for third-party auditors;
-//! - [`memory`]: the reference store, every table in ordered maps.
+//! - [`memory`]: the reference store, every table in ordered maps;
+//! - [`statement`]: the association's signed statements of the digest;
+//! - [`association_log`]: the entries of the association's own log and the key history
+//!   replayed from it.
 
+pub mod association_log;
 pub mod batch;
 pub mod catalogue;
 pub mod codes;

@@ -114,8 +114,27 @@ pub struct RunArgs {
     pub statement_interval_secs: u64,
 }
 
+/// The association's directory, whose witness key signs the association log's entry of an
+/// enrolment or a revocation.
+#[derive(Debug, Args)]
+pub struct DirArgs {
+    /// The association's directory (from `init`).
+    #[arg(long, env = "VIDKRYTO_ASSOCIATION_DIR", hide_env_values = true)]
+    pub dir: PathBuf,
+}
+
+impl DirArgs {
+    fn witness(&self) -> anyhow::Result<std::sync::Arc<event_store_core::checkpoint::NoteSigner>> {
+        Ok(std::sync::Arc::new(association::server::load_witness(
+            &self.dir.join(association::server::WITNESS_KEY_FILE),
+        )?))
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct EnrollArgs {
+    #[command(flatten)]
+    pub dir: DirArgs,
     #[command(flatten)]
     pub db: DbArgs,
     /// The hromada's KATOTTG code.
@@ -128,6 +147,8 @@ pub struct EnrollArgs {
 
 #[derive(Debug, Args)]
 pub struct RevokeArgs {
+    #[command(flatten)]
+    pub dir: DirArgs,
     #[command(flatten)]
     pub db: DbArgs,
     #[arg(long)]
@@ -196,8 +217,11 @@ pub async fn run(cmd: AssociationCommand) -> anyhow::Result<ExitCode> {
         AssociationCommand::Enroll(a) => {
             let code = municipality(&a.municipality)?;
             let vkey = read_vkey(&a.vkey)?;
+            let witness = a.dir.witness()?;
             let store = Store::connect(&a.db.db).await?;
-            let changed = Enrolment::new(store, None).enroll(&code, &vkey).await?;
+            let changed = Enrolment::new(store, witness, None)
+                .enroll(&code, &vkey)
+                .await?;
             if changed {
                 println!("enrolled {code} with {}", vkey.to_text());
             } else {
@@ -208,8 +232,9 @@ pub async fn run(cmd: AssociationCommand) -> anyhow::Result<ExitCode> {
         AssociationCommand::Revoke(a) => {
             let code = municipality(&a.municipality)?;
             let vkey = a.vkey.as_deref().map(read_vkey).transpose()?;
+            let witness = a.dir.witness()?;
             let store = Store::connect(&a.db.db).await?;
-            let revoked = Enrolment::new(store, None)
+            let revoked = Enrolment::new(store, witness, None)
                 .revoke(&code, vkey.as_ref())
                 .await?;
             if revoked == 0 {

@@ -82,6 +82,10 @@ pub struct VerifyArgs {
     /// Hromadas verified at once.
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
+    /// The association's witness key as the auditor knows it from elsewhere (text or @path):
+    /// the archive's must be this one, or nothing in it is taken as the association's.
+    #[arg(long, value_name = "VKEY")]
+    pub witness_vkey: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -138,6 +142,25 @@ fn print_report(report: &Report, output: Output) -> anyhow::Result<()> {
     }
     for (path, problem) in &report.manifest_problems {
         println!("archive: {path}: {problem}");
+    }
+    for note in &report.notes {
+        println!("note: {note}");
+    }
+    if let Some(a) = &report.association {
+        match &a.failure {
+            None => println!(
+                "association log: ok, {} entries, signed 1..{}{}",
+                a.entries,
+                a.verified_to,
+                a.statement_entry
+                    .map(|seq| format!(", the statement is entry {seq}"))
+                    .unwrap_or_default()
+            ),
+            Some(f) => println!(
+                "association log: FAILED at {} ({}): {}; expected {}, found {}",
+                f.seq, f.check, f.detail, f.expected, f.found
+            ),
+        }
     }
     for m in &report.municipalities {
         match &m.failure {
@@ -202,6 +225,17 @@ pub async fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
             } else {
                 Archive::new(&a.target)
             };
+            if let Some(pinned) = &a.witness_vkey {
+                let pinned = read_vkey(pinned).context("--witness-vkey")?;
+                let archived = archive.keys()?.witness_vkey;
+                if archived.trim() != pinned.to_text() {
+                    println!(
+                        "NOT verified: the archive's witness key {archived} is not the pinned {}",
+                        pinned.to_text()
+                    );
+                    return Ok(ExitCode::from(EXIT_FAULT));
+                }
+            }
             let threads = a.threads;
             let report = tokio::task::spawn_blocking(move || {
                 auditor::verify::verify(&archive, threads, progress)

@@ -88,3 +88,277 @@ async fn revoking_and_enrolling_a_key_again_keeps_every_window_and_audits_clean(
     assert_eq!(report.municipalities[0].verified_to, node.log_size());
     association.shutdown().await;
 }
+
+/// The association's own log: every decision it took (enrolments through the API and the
+/// command line, a revocation, statements) is an entry, read back through the audit API and
+/// archived; an enrolment rewritten in the association's database afterwards is named by
+/// `vidkryto audit verify`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_association_log_holds_every_decision_and_a_rewritten_enrolment_is_named() {
+    use event_store_core::checkpoint::{NoteSigner, NoteVerifier, SignedCheckpoint};
+    use projection::association_log::{Decision, Entry, ORIGIN};
+    use system_tests::{KORIUKIVKA, KYIV};
+
+    let nats = NatsServer::start().await.unwrap();
+    let association = TestAssociation::start(&nats.url()).await;
+    let vinnytsia = TestNode::start(VINNYTSIA, 1_000_000, &nats.url()).await;
+    association.enroll(&vinnytsia).await;
+    // Kyiv is enrolled from the command line (another process, the same log).
+    let kyiv = TestNode::start(KYIV, 1_000_000, &nats.url()).await;
+    let cli = std::process::Command::new(env!("CARGO_BIN_EXE_vidkryto-under-test"))
+        .args(["association", "enroll", "--dir"])
+        .arg(association.dir.path())
+        .args(["--db", &association.db_url(), "--municipality", KYIV])
+        .args(["--vkey", &kyiv.vkey()])
+        .output()
+        .unwrap();
+    assert!(
+        cli.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
+    // A hromada enrolled and revoked before its node ever ran.
+    let leaver = NoteSigner::from_seed(&format!("vidkryto/{KORIUKIVKA}"), [9; 32]).unwrap();
+    let leaver_code = event_store_core::MunicipalityCode::parse(KORIUKIVKA).unwrap();
+    association
+        .enroll_key(leaver_code, &leaver.verifier().to_text())
+        .await;
+    association
+        .federation()
+        .await
+        .revoke(
+            admin(
+                &association,
+                proto::federation::v1::RevokeRequest {
+                    code: KORIUKIVKA.into(),
+                    vkey: String::new(),
+                },
+            )
+            .await,
+        )
+        .await
+        .unwrap();
+    let mut civic = Civic::of(&vinnytsia).await;
+    let petition = civic.petition("Ліхтарі в парку").await;
+    civic.sign(&petition, 0..5).await;
+    let mut civic = Civic::of(&kyiv).await;
+    let petition = civic.petition("Велодоріжка на набережній").await;
+    civic.sign(&petition, 0..3).await;
+    association
+        .wait_all(&[&vinnytsia, &kyiv], Duration::from_secs(30))
+        .await;
+    let statement = association.wait_stated().await;
+
+    // The log through the audit API: every entry decodes in its place, each checkpoint is the
+    // witness's signature over the root of the entries so far.
+    let page = association
+        .audit()
+        .await
+        .read_association_log(proto::audit::v1::ReadAssociationLogRequest {
+            from_seq: 1,
+            limit: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let witness: NoteVerifier = association.witness().verifier();
+    let mut leaves = Vec::new();
+    let mut decisions = Vec::new();
+    for e in &page.entries {
+        let entry = Entry::decode(e.seq, &e.entry).unwrap();
+        leaves.push(event_store_core::merkle::leaf_hash(&e.entry));
+        let checkpoint = SignedCheckpoint::parse(&e.checkpoint).unwrap();
+        checkpoint.verify_for(&witness, ORIGIN).unwrap();
+        assert_eq!(checkpoint.checkpoint.size, e.seq);
+        assert_eq!(
+            checkpoint.checkpoint.root,
+            event_store_core::merkle::root_from_leaves(&leaves)
+        );
+        decisions.push(entry.decision);
+    }
+    assert_eq!(page.size, page.entries.len() as u64);
+    let enrolled = |code: &str, vkey: String| Decision::Enrolled {
+        municipality: code.into(),
+        vkey,
+    };
+    // The statements the association made meanwhile fall between the other decisions.
+    let others: Vec<&Decision> = decisions
+        .iter()
+        .filter(|d| !matches!(d, Decision::Stated { .. }))
+        .collect();
+    assert_eq!(
+        others,
+        [
+            &enrolled(VINNYTSIA, vinnytsia.vkey()),
+            &enrolled(KYIV, kyiv.vkey()),
+            &enrolled(KORIUKIVKA, leaver.verifier().to_text()),
+            &Decision::Revoked {
+                municipality: KORIUKIVKA.into(),
+                vkey: leaver.verifier().to_text(),
+            },
+        ]
+    );
+    assert!(
+        decisions.contains(&Decision::Stated {
+            note: statement.note.clone()
+        }),
+        "the latest statement is an entry"
+    );
+
+    // Exported and verified: the log, its statement, and keys.json = the log's history.
+    let dir = tempfile::tempdir().unwrap();
+    let clean = dir.path().join("clean");
+    let options = ExportOptions {
+        url: association.url(),
+        ca: None,
+        out: clean.clone(),
+        municipality: None,
+        progress: false,
+    };
+    export(&options).await.unwrap();
+    let report = verify(&Archive::new(&clean), 2, false).unwrap();
+    assert!(report.ok, "{report:#?}");
+    let log = report.association.unwrap();
+    assert!(
+        log.entries >= 5 && log.verified_to == log.entries,
+        "{log:?}"
+    );
+    assert!(log.statement_entry.is_some());
+    let keys = Archive::new(&clean).keys().unwrap().keys;
+    assert_eq!(keys.len(), 3);
+    assert!(
+        keys.iter()
+            .any(|k| k.code == KORIUKIVKA && k.revoked_at_micros > k.enrolled_at_micros)
+    );
+
+    // An auditor who knows the association's key from elsewhere pins it.
+    let pinned = |vkey: String| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_vidkryto-under-test"))
+            .args(["audit", "verify", "--witness-vkey", &vkey])
+            .arg(&clean)
+            .output()
+            .unwrap()
+            .status
+            .code()
+    };
+    assert_eq!(pinned(witness.to_text()), Some(0));
+    let stranger = NoteSigner::from_seed("vidkryto-association", [1; 32]).unwrap();
+    assert_eq!(pinned(stranger.verifier().to_text()), Some(1));
+
+    // Someone with the association's database (not its key) swaps Vinnytsia's enrolled key
+    // for their own, in the log and in the enrolment table, so the association serves a
+    // consistent story.
+    let forger = NoteSigner::from_seed(&format!("vidkryto/{VINNYTSIA}"), [66; 32]).unwrap();
+    let pool = sqlx::PgPool::connect(&association.db_url()).await.unwrap();
+    let (at, bytes): (i64, Vec<u8>) =
+        sqlx::query_as("SELECT at_micros, bytes FROM association_log WHERE seq = 1")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(Entry::decode(1, &bytes).unwrap().at_micros, at);
+    let rewritten = Entry::new(1, at, enrolled(VINNYTSIA, forger.verifier().to_text())).encode();
+    sqlx::query("UPDATE association_log SET bytes = $1 WHERE seq = 1")
+        .bind(&rewritten)
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE enrolment SET vkey = $1 WHERE code = $2")
+        .bind(forger.verifier().to_text())
+        .bind(VINNYTSIA)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let tampered = dir.path().join("tampered");
+    export(&ExportOptions {
+        out: tampered.clone(),
+        ..options
+    })
+    .await
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vidkryto-under-test"))
+        .args(["audit", "verify"])
+        .arg(&tampered)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("association log: FAILED at 1 (root)"),
+        "the rewritten entry is named: {text}"
+    );
+    // Vinnytsia's checkpoints are not signed by the forged key the rewritten entry enrols.
+    assert!(text.contains(&format!("{VINNYTSIA}: FAILED at")), "{text}");
+    association.shutdown().await;
+}
+
+/// A database from before the association's log: at start the association writes the
+/// decisions it holds (enrolment windows, statements) into the log in time order, and an
+/// archive of it verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn decisions_taken_before_the_log_are_written_into_it_at_upgrade() {
+    use projection::association_log::{Decision, Entry};
+    let nats = NatsServer::start().await.unwrap();
+    let mut association = TestAssociation::start(&nats.url()).await;
+    let node = TestNode::start(VINNYTSIA, 1_000_000, &nats.url()).await;
+    association.enroll(&node).await;
+    let mut civic = Civic::of(&node).await;
+    let petition = civic.petition("Сквер біля школи").await;
+    civic.sign(&petition, 0..3).await;
+    association
+        .wait_all(&[&node], Duration::from_secs(30))
+        .await;
+    association.wait_stated().await;
+    association.stop().await;
+    let pool = sqlx::PgPool::connect(&association.db_url()).await.unwrap();
+    let statements: i64 = sqlx::query_scalar("SELECT count(*) FROM statement")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM association_log")
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    association.boot().await;
+    let rows: Vec<(i64, Vec<u8>)> =
+        sqlx::query_as("SELECT seq, bytes FROM association_log ORDER BY seq")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let decisions: Vec<Decision> = rows
+        .iter()
+        .map(|(seq, bytes)| Entry::decode(*seq as u64, bytes).unwrap().decision)
+        .collect();
+    // A statement of the empty projection may come before the enrolment.
+    let enrolled: Vec<&Decision> = decisions
+        .iter()
+        .filter(|d| !matches!(d, Decision::Stated { .. }))
+        .collect();
+    assert_eq!(
+        enrolled,
+        [&Decision::Enrolled {
+            municipality: VINNYTSIA.into(),
+            vkey: node.vkey(),
+        }]
+    );
+    let stated = decisions
+        .iter()
+        .filter(|d| matches!(d, Decision::Stated { .. }))
+        .count();
+    assert!(stated as i64 >= statements, "{decisions:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    association.wait_stated().await;
+    export(&ExportOptions {
+        url: association.url(),
+        ca: None,
+        out: dir.path().to_owned(),
+        municipality: None,
+        progress: false,
+    })
+    .await
+    .unwrap();
+    let report = verify(&Archive::new(dir.path()), 2, false).unwrap();
+    assert!(report.ok, "{report:#?}");
+    association.shutdown().await;
+}

@@ -441,6 +441,40 @@ async fn the_catalogue_finds_inflected_ukrainian_filters_pages_and_recommends() 
         .unwrap()
         .into_inner();
     assert!(withdrawn.changed);
+
+    // Both decisions are entries of the association's own log, once each (the repeated
+    // recommendation changed nothing and wrote nothing).
+    let log = association
+        .audit()
+        .await
+        .read_association_log(proto::audit::v1::ReadAssociationLogRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    use projection::association_log::{Decision, Entry};
+    let decisions: Vec<Decision> = log
+        .entries
+        .iter()
+        .map(|e| Entry::decode(e.seq, &e.entry).unwrap().decision)
+        .filter(|d| !matches!(d, Decision::Stated { .. } | Decision::Enrolled { .. }))
+        .collect();
+    let id: [u8; 16] = *uuid::Uuid::parse_str(&repair).unwrap().as_bytes();
+    assert_eq!(
+        decisions,
+        [
+            Decision::Recommended {
+                municipality: VINNYTSIA.into(),
+                tool: 1,
+                id,
+                reason: reason.into(),
+            },
+            Decision::RecommendationWithdrawn {
+                municipality: VINNYTSIA.into(),
+                tool: 1,
+                id,
+            },
+        ]
+    );
     let _ = (hearing, gym, park);
     association.shutdown().await;
 }

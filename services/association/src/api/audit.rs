@@ -1,6 +1,6 @@
 //! `vidkryto.audit.v1.AuditService`: verified logs as stored bytes, cosigned checkpoints,
-//! proofs from the verified copy, enrolment history and the projection digest (cached per
-//! ingest position, `read::digests`).
+//! proofs from the verified copy, enrolment history, the projection digest (cached per ingest
+//! position, `read::digests`), the signed statements and the association's own log.
 
 use std::pin::Pin;
 
@@ -236,6 +236,35 @@ impl AuditService for AuditApi {
             digest: hex::encode(row.digest),
             positions_hash: row.positions_hash.to_vec(),
             made_at_micros: row.made_at_micros,
+        }))
+    }
+
+    async fn read_association_log(
+        &self,
+        request: Request<pb::ReadAssociationLogRequest>,
+    ) -> Reply<pb::ReadAssociationLogResponse> {
+        let r = request.into_inner();
+        let limit = match r.limit {
+            0 => crate::decisions::READ_ENTRIES_MAX,
+            l if l > crate::decisions::READ_ENTRIES_MAX => {
+                return Err(invalid(
+                    "limit",
+                    format!("at most {}", crate::decisions::READ_ENTRIES_MAX),
+                ));
+            }
+            l => l,
+        };
+        let (entries, size) = crate::decisions::read(&self.store, r.from_seq.max(1), limit).await?;
+        Ok(Response::new(pb::ReadAssociationLogResponse {
+            entries: entries
+                .into_iter()
+                .map(|e| pb::AssociationLogEntry {
+                    seq: e.seq,
+                    entry: e.bytes,
+                    checkpoint: e.checkpoint,
+                })
+                .collect(),
+            size,
         }))
     }
 

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use event_store_core::checkpoint::NoteSigner;
 use prost::Message as _;
 use proto::federation::v1 as pb;
 use proto::federation::v1::federation_service_server::FederationService;
@@ -52,6 +53,8 @@ pub struct FederationApi {
     store: Store,
     /// The ingest's pool, for the association's own decisions (recommendations).
     writer: Store,
+    /// Signs the association log's checkpoints.
+    witness: Arc<NoteSigner>,
     enrolment: Enrolment,
     /// SHA-256 of the admin token; `None` refuses every admin call.
     admin_token_hash: Option<Arc<[u8; 32]>>,
@@ -63,6 +66,7 @@ impl FederationApi {
         progress: watch::Receiver<IngestProgress>,
         store: Store,
         writer: Store,
+        witness: Arc<NoteSigner>,
         enrolment: Enrolment,
         admin_token: Option<String>,
     ) -> Self {
@@ -71,6 +75,7 @@ impl FederationApi {
             progress,
             store,
             writer,
+            witness,
             enrolment,
             admin_token_hash: admin_token.map(|t| Arc::new(Sha256::digest(t.as_bytes()).into())),
         }
@@ -353,8 +358,7 @@ impl FederationService for FederationApi {
                 format!("one line of at most {RECOMMENDATION_REASON_MAX} characters"),
             ));
         }
-        let at = event_store_core::Timestamp::now().0;
-        let outcome = catalogue::recommend(&self.writer, &key, reason, at).await;
+        let outcome = catalogue::recommend(&self.writer, &self.witness, &key, reason).await;
         self.read.catalogue_edited();
         match outcome? {
             Recommended::NoSuchPractice => Err(Status::not_found(format!(
@@ -376,7 +380,7 @@ impl FederationService for FederationApi {
         self.authorize(&request)?;
         let r = request.into_inner();
         let key = practice_key(&r.code, &r.tool, &r.id)?;
-        let changed = catalogue::withdraw(&self.writer, &key).await;
+        let changed = catalogue::withdraw(&self.writer, &self.witness, &key).await;
         self.read.catalogue_edited();
         Ok(Response::new(pb::RecommendPracticeResponse {
             changed: changed?,

@@ -253,7 +253,8 @@ async fn run_once(
                             state.commit(store, witness, progress).await?;
                         }
                         let at = Timestamp(Timestamp::now().0.saturating_add(1));
-                        let revoked = store.revoke(&code, vkey.as_deref(), at).await;
+                        let revoked =
+                            crate::decisions::revoke(store, witness, &code, vkey.as_deref(), at).await;
                         enrolment_version = store.enrolment_version().await?;
                         state.reload_keys(store).await?;
                         let _ = reply.send(revoked);

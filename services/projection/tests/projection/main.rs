@@ -2,6 +2,7 @@
 //! invariance, anomalies, the digest format and the crate's purity.
 
 mod anomalies;
+mod association_log;
 mod batches;
 mod common;
 mod digest;

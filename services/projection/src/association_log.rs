@@ -1,0 +1,290 @@
+//! The association's own log: its decisions (which key signs for which hromada, which key it
+//! revoked, which practices it recommends, what it stated about its projection) as entries of
+//! an append-only Merkle log of the same kind as a node's, checkpointed as C2SP signed notes
+//! under the association's witness key. The enrolment history an auditor checks node
+//! signatures against is replayed from it ([`KeyHistory`]), so a rewritten enrolment no longer
+//! matches the checkpoints the association signed.
+//!
+//! # Format, version 1 (frozen: golden bytes in `tests/projection/association_log.rs`)
+//!
+//! An entry's stored bytes are the postcard encoding of [`Entry`]: `format` (varint, 1), `seq`
+//! (varint, 1 for the first entry, then consecutive), `at_micros` (zig-zag varint,
+//! microseconds since the Unix epoch, never decreasing), then the [`Decision`]: its variant
+//! index as a varint, then its fields in order, strings as a varint length and UTF-8 bytes:
+//!
+//! | index | decision | fields |
+//! | --- | --- | --- |
+//! | 0 | `Enrolled` | municipality (KATOTTG), vkey (C2SP verifier key text named `vidkryto/<KATOTTG>`) |
+//! | 1 | `Revoked` | municipality, vkey |
+//! | 2 | `Recommended` | municipality, tool (zig-zag varint: 1 petition, 2 dialogue, 3 commitment), id (16 bytes), reason |
+//! | 3 | `RecommendationWithdrawn` | municipality, tool, id |
+//! | 4 | `Stated` | note (a statement, `crate::statement`) |
+//!
+//! Leaves are `SHA-256(0x00 ‖ bytes)` and the tree is RFC 6962's, as for a node's log; a
+//! checkpoint's origin is [`ORIGIN`]. Bytes that do not re-encode identically are refused, so
+//! every entry has exactly one form.
+
+use event_store_core::checkpoint::{NoteVerifier, origin_for};
+use event_store_core::{MunicipalityCode, merkle};
+use serde::{Deserialize, Serialize};
+
+use crate::catalogue::Tool;
+
+/// The checkpoint origin of the association's log.
+pub const ORIGIN: &str = "vidkryto/association";
+/// The entry format this code writes and reads.
+pub const ENTRY_FORMAT: u16 = 1;
+/// Longest entry accepted (a statement note is under 1 KiB, a reason under 8 KiB).
+pub const ENTRY_LEN_MAX: usize = 64 * 1024;
+
+/// One entry of the association's log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub format: u16,
+    pub seq: u64,
+    pub at_micros: i64,
+    pub decision: Decision,
+}
+
+/// What the association decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Decision {
+    /// `vkey` signs for `municipality` from the entry's time.
+    Enrolled { municipality: String, vkey: String },
+    /// `vkey` no longer signs for `municipality` from the entry's time.
+    Revoked { municipality: String, vkey: String },
+    /// The association recommends a practice of the catalogue, with its reason.
+    Recommended {
+        municipality: String,
+        tool: i16,
+        id: [u8; 16],
+        reason: String,
+    },
+    /// The association no longer recommends it.
+    RecommendationWithdrawn {
+        municipality: String,
+        tool: i16,
+        id: [u8; 16],
+    },
+    /// A signed statement of the projection (`crate::statement`), as its whole note.
+    Stated { note: String },
+}
+
+/// Why an entry or the log is refused; `seq` is the entry's position.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LogError {
+    #[error("entry {seq}: {len} bytes, more than {ENTRY_LEN_MAX}")]
+    TooLong { seq: u64, len: usize },
+    #[error("entry {seq}: not an entry of format {ENTRY_FORMAT}: {detail}")]
+    Undecodable { seq: u64, detail: String },
+    #[error("entry {seq}: says it is entry {found}")]
+    Sequence { seq: u64, found: u64 },
+    #[error("entry {seq}: time {at_micros} before the previous entry's {previous}")]
+    Time {
+        seq: u64,
+        at_micros: i64,
+        previous: i64,
+    },
+    #[error("entry {seq}: {rule}")]
+    Rule { seq: u64, rule: String },
+}
+
+impl LogError {
+    /// A stable code for reports.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::TooLong { .. } | Self::Undecodable { .. } => "undecodable",
+            Self::Sequence { .. } => "sequence",
+            Self::Time { .. } => "time",
+            Self::Rule { .. } => "rules",
+        }
+    }
+
+    /// The entry it is about.
+    pub fn seq(&self) -> u64 {
+        match self {
+            Self::TooLong { seq, .. }
+            | Self::Undecodable { seq, .. }
+            | Self::Sequence { seq, .. }
+            | Self::Time { seq, .. }
+            | Self::Rule { seq, .. } => *seq,
+        }
+    }
+}
+
+impl Entry {
+    /// An entry of this format.
+    pub fn new(seq: u64, at_micros: i64, decision: Decision) -> Self {
+        Self {
+            format: ENTRY_FORMAT,
+            seq,
+            at_micros,
+            decision,
+        }
+    }
+
+    /// Its stored bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        // Encoding a struct of integers, strings and byte arrays into a Vec cannot fail.
+        postcard::to_stdvec(self).unwrap_or_default()
+    }
+
+    /// Reads the stored bytes of entry `seq`, strictly: its format, its one encoding, its
+    /// position.
+    pub fn decode(seq: u64, bytes: &[u8]) -> Result<Self, LogError> {
+        if bytes.len() > ENTRY_LEN_MAX {
+            return Err(LogError::TooLong {
+                seq,
+                len: bytes.len(),
+            });
+        }
+        let undecodable = |detail: String| LogError::Undecodable { seq, detail };
+        let entry: Self = postcard::from_bytes(bytes).map_err(|e| undecodable(e.to_string()))?;
+        if entry.format != ENTRY_FORMAT {
+            return Err(undecodable(format!("format {}", entry.format)));
+        }
+        if entry.encode() != bytes {
+            return Err(undecodable("not in its canonical encoding".into()));
+        }
+        if entry.seq != seq {
+            return Err(LogError::Sequence {
+                seq,
+                found: entry.seq,
+            });
+        }
+        Ok(entry)
+    }
+
+    /// Its leaf hash.
+    pub fn leaf_hash(&self) -> merkle::Hash {
+        merkle::leaf_hash(&self.encode())
+    }
+}
+
+/// One validity window of an enrolled key, replayed from the log.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct KeyWindow {
+    pub municipality: String,
+    pub vkey: String,
+    pub enrolled_at_micros: i64,
+    pub revoked_at_micros: Option<i64>,
+}
+
+/// The enrolment history the log says, checked entry by entry.
+#[derive(Debug, Clone, Default)]
+pub struct KeyHistory {
+    windows: Vec<KeyWindow>,
+    entries: u64,
+    last_at: Option<i64>,
+}
+
+impl KeyHistory {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Applies the next entry, refusing one out of order or against the rules: a key enrolled
+    /// for a hromada must be named after its log's origin and not be valid already; a
+    /// revocation must end a window that is open.
+    pub fn apply(&mut self, entry: &Entry) -> Result<(), LogError> {
+        let seq = self.entries + 1;
+        if entry.seq != seq {
+            return Err(LogError::Sequence {
+                seq,
+                found: entry.seq,
+            });
+        }
+        if let Some(previous) = self.last_at
+            && entry.at_micros < previous
+        {
+            return Err(LogError::Time {
+                seq,
+                at_micros: entry.at_micros,
+                previous,
+            });
+        }
+        let rule = |rule: String| LogError::Rule { seq, rule };
+        match &entry.decision {
+            Decision::Enrolled { municipality, vkey } => {
+                let code = MunicipalityCode::parse(municipality)
+                    .map_err(|e| rule(format!("municipality {municipality:?}: {e}")))?;
+                let key = NoteVerifier::parse(vkey)
+                    .map_err(|e| rule(format!("the key of {code}: {e}")))?;
+                if key.name() != origin_for(&code) {
+                    return Err(rule(format!(
+                        "a key named {:?} enrolled for {code}",
+                        key.name()
+                    )));
+                }
+                if self.open(municipality, vkey).is_some() {
+                    return Err(rule(format!("{code} enrolled again with a valid key")));
+                }
+                self.windows.push(KeyWindow {
+                    municipality: municipality.clone(),
+                    vkey: vkey.clone(),
+                    enrolled_at_micros: entry.at_micros,
+                    revoked_at_micros: None,
+                });
+            }
+            Decision::Revoked { municipality, vkey } => {
+                let at = entry.at_micros;
+                let window = self
+                    .open(municipality, vkey)
+                    .ok_or_else(|| rule(format!("{municipality} revoked a key not enrolled")))?;
+                window.revoked_at_micros = Some(at);
+            }
+            Decision::Recommended {
+                municipality,
+                tool,
+                reason,
+                ..
+            } => {
+                MunicipalityCode::parse(municipality)
+                    .map_err(|e| rule(format!("municipality {municipality:?}: {e}")))?;
+                if Tool::from_code(*tool).is_none() {
+                    return Err(rule(format!("tool {tool}")));
+                }
+                if reason.trim().is_empty() {
+                    return Err(rule("a recommendation without a reason".into()));
+                }
+            }
+            Decision::RecommendationWithdrawn {
+                municipality, tool, ..
+            } => {
+                MunicipalityCode::parse(municipality)
+                    .map_err(|e| rule(format!("municipality {municipality:?}: {e}")))?;
+                if Tool::from_code(*tool).is_none() {
+                    return Err(rule(format!("tool {tool}")));
+                }
+            }
+            Decision::Stated { .. } => {}
+        }
+        self.entries = seq;
+        self.last_at = Some(entry.at_micros);
+        Ok(())
+    }
+
+    fn open(&mut self, municipality: &str, vkey: &str) -> Option<&mut KeyWindow> {
+        self.windows.iter_mut().find(|w| {
+            w.municipality == municipality && w.vkey == vkey && w.revoked_at_micros.is_none()
+        })
+    }
+
+    /// Every window, sorted by hromada, enrolment time and key.
+    pub fn windows(&self) -> Vec<KeyWindow> {
+        let mut windows = self.windows.clone();
+        windows.sort_by(|a, b| {
+            (&a.municipality, a.enrolled_at_micros, &a.vkey).cmp(&(
+                &b.municipality,
+                b.enrolled_at_micros,
+                &b.vkey,
+            ))
+        });
+        windows
+    }
+
+    /// How many entries were applied.
+    pub fn entries(&self) -> u64 {
+        self.entries
+    }
+}
