@@ -147,10 +147,13 @@ async fn run(
     // ingest stream sourcing them.
     let store = Store::connect(&db.url).await?;
     let store_without = Store::connect(&without.url).await?;
-    let witness = NoteSigner::from_seed(WITNESS_NAME, [42; 32])?;
+    let signer = association::decisions::Signer::new(
+        std::sync::Arc::new(NoteSigner::from_seed(WITNESS_NAME, [42; 32])?),
+        None,
+    );
     for node in &nodes {
         for store in [&store, &store_without] {
-            association::decisions::enroll(store, &witness, &node.code, &node.signer.verifier())
+            association::decisions::enroll(store, &signer, &node.code, &node.signer.verifier())
                 .await?;
         }
     }
@@ -386,6 +389,7 @@ async fn catch_up(
         dashboard_dir: None,
         limits: Default::default(),
         tls: None,
+        log_head: None,
         statement_interval: association::statements::STATEMENT_INTERVAL_DEFAULT,
         catalogue,
     };

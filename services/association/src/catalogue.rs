@@ -5,11 +5,10 @@
 //! log.
 
 use event_store_core::Timestamp;
-use event_store_core::checkpoint::NoteSigner;
 use projection::association_log::Decision;
 use projection::catalogue::{EntryKey, Patch, patches};
 
-use crate::decisions::Head;
+use crate::decisions::{Head, Signer};
 use crate::error::AssociationError;
 use crate::projections::ProjectedEvent;
 use sqlx::Row;
@@ -214,12 +213,12 @@ pub enum Recommended {
 /// another reason replaces it), with its entry in the association's log.
 pub async fn recommend(
     store: &Store,
-    witness: &NoteSigner,
+    signer: &Signer,
     key: &EntryKey,
     reason: &str,
 ) -> Result<Recommended, AssociationError> {
     let mut tx = store.pool().begin().await.map_err(db)?;
-    let mut head = Head::lock(&mut tx, witness).await?;
+    let mut head = Head::lock(&mut tx, signer).await?;
     let at = head.time(Timestamp::now());
     let public: Option<bool> = sqlx::query_scalar(
         "SELECT public FROM catalogue WHERE municipality = $1 AND tool = $2 AND id = $3",
@@ -257,9 +256,9 @@ pub async fn recommend(
             id: *key.id.as_bytes(),
             reason: reason.to_owned(),
         };
-        head.append(&mut tx, witness, at, decision).await?;
+        head.append(&mut tx, signer, at, decision).await?;
     }
-    tx.commit().await.map_err(db)?;
+    head.commit(tx, signer).await?;
     Ok(if changed {
         Recommended::Changed
     } else {
@@ -270,11 +269,11 @@ pub async fn recommend(
 /// Withdraws a recommendation, with its entry in the association's log; whether there was one.
 pub async fn withdraw(
     store: &Store,
-    witness: &NoteSigner,
+    signer: &Signer,
     key: &EntryKey,
 ) -> Result<bool, AssociationError> {
     let mut tx = store.pool().begin().await.map_err(db)?;
-    let mut head = Head::lock(&mut tx, witness).await?;
+    let mut head = Head::lock(&mut tx, signer).await?;
     let at = head.time(Timestamp::now());
     let removed = sqlx::query(
         "DELETE FROM practice_recommendation WHERE municipality = $1 AND tool = $2 AND id = $3",
@@ -293,8 +292,8 @@ pub async fn withdraw(
             tool: key.tool.code(),
             id: *key.id.as_bytes(),
         };
-        head.append(&mut tx, witness, at, decision).await?;
+        head.append(&mut tx, signer, at, decision).await?;
     }
-    tx.commit().await.map_err(db)?;
+    head.commit(tx, signer).await?;
     Ok(removed)
 }

@@ -3,12 +3,10 @@
 //! straight to it (a running association also notices changes made by `vidkryto association
 //! enroll` from another process within seconds).
 
-use std::sync::Arc;
-
-use event_store_core::checkpoint::{NoteSigner, NoteVerifier};
+use event_store_core::checkpoint::NoteVerifier;
 use event_store_core::{MunicipalityCode, Timestamp};
 
-use crate::decisions;
+use crate::decisions::{self, Signer};
 use crate::error::AssociationError;
 use crate::ingest::IngestControl;
 use crate::store::Store;
@@ -16,16 +14,16 @@ use crate::store::Store;
 #[derive(Debug, Clone)]
 pub struct Enrolment {
     store: Store,
-    /// Signs the association log's checkpoints.
-    witness: Arc<NoteSigner>,
+    /// Signs the association log's entries.
+    signer: Signer,
     ingest: Option<IngestControl>,
 }
 
 impl Enrolment {
-    pub fn new(store: Store, witness: Arc<NoteSigner>, ingest: Option<IngestControl>) -> Self {
+    pub fn new(store: Store, signer: Signer, ingest: Option<IngestControl>) -> Self {
         Self {
             store,
-            witness,
+            signer,
             ingest,
         }
     }
@@ -37,7 +35,7 @@ impl Enrolment {
         code: &MunicipalityCode,
         vkey: &NoteVerifier,
     ) -> Result<bool, AssociationError> {
-        let changed = decisions::enroll(&self.store, &self.witness, code, vkey).await?;
+        let changed = decisions::enroll(&self.store, &self.signer, code, vkey).await?;
         if let Some(ingest) = &self.ingest {
             ingest.reload().await;
         }
@@ -59,7 +57,7 @@ impl Enrolment {
         {
             return result;
         }
-        decisions::revoke(&self.store, &self.witness, code, vkey, Timestamp::now()).await
+        decisions::revoke(&self.store, &self.signer, code, vkey, Timestamp::now()).await
     }
 }
 

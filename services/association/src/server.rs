@@ -125,6 +125,9 @@ pub struct AssociationSettings {
     pub statement_interval: Duration,
     /// Whether the ingest writes the practice catalogue (on; off only to measure its cost).
     pub catalogue: bool,
+    /// Where the size and root of the association's log it last signed are kept, beside the
+    /// witness key (`decisions::LOG_HEAD_FILE`); `None` only for benches.
+    pub log_head: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for AssociationSettings {
@@ -143,6 +146,7 @@ impl std::fmt::Debug for AssociationSettings {
             tls,
             statement_interval,
             catalogue,
+            log_head,
         } = self;
         f.debug_struct("AssociationSettings")
             .field("database_url", &wire::redacted_url(database_url))
@@ -158,6 +162,7 @@ impl std::fmt::Debug for AssociationSettings {
             .field("tls", tls)
             .field("statement_interval", statement_interval)
             .field("catalogue", catalogue)
+            .field("log_head", log_head)
             .finish()
     }
 }
@@ -192,6 +197,7 @@ impl AssociationSettings {
             tls: None,
             statement_interval: crate::statements::STATEMENT_INTERVAL_DEFAULT,
             catalogue: true,
+            log_head: Some(dir.join(crate::decisions::LOG_HEAD_FILE)),
         })
     }
 }
@@ -305,7 +311,8 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
         .await
         .context("failed to load the national projections")?;
     let witness = Arc::new(settings.witness.clone());
-    crate::decisions::ensure_started(&store, &witness)
+    let signer = crate::decisions::Signer::new(witness.clone(), settings.log_head.clone());
+    crate::decisions::ensure_started(&store, &signer)
         .await
         .context("failed to start the association's log")?;
     settings
@@ -317,7 +324,7 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
     config.batch_events_max = settings.ingest_batch_events_max.clamp(1, 50_000);
     config.commit_interval = settings.ingest_commit_interval;
     config.catalogue = settings.catalogue;
-    let ingest = ingest::spawn(store.clone(), witness.clone(), config);
+    let ingest = ingest::spawn(store.clone(), signer.clone(), config);
     let progress = ingest.progress.clone();
     let (stop, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
@@ -357,7 +364,7 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
         .context("failed to build gRPC reflection")?;
-    let enrolment = Enrolment::new(store.clone(), witness.clone(), Some(ingest.control.clone()));
+    let enrolment = Enrolment::new(store.clone(), signer.clone(), Some(ingest.control.clone()));
     let limits = settings.limits;
     let digests = Digests::new(readers.clone());
     let open_data = crate::open_data::OpenDataServer::default();
@@ -365,7 +372,7 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
         store.clone(),
         readers.clone(),
         read.clone(),
-        witness.clone(),
+        signer.clone(),
         open_data.clone(),
         settings.statement_interval,
         stop_rx.clone(),
@@ -414,7 +421,7 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
                 progress.clone(),
                 readers.clone(),
                 store.clone(),
-                witness.clone(),
+                signer.clone(),
                 enrolment,
                 settings.admin_token.clone(),
             ))

@@ -8,14 +8,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use event_store_core::checkpoint::NoteSigner;
 use event_store_core::{MunicipalityCode, Timestamp};
 use projection::association_log::Decision;
 use projection::statement::{StatedPosition, Statement, positions_hash};
 use sqlx::Row;
 use tokio::sync::watch;
 
-use crate::decisions::Head;
+use crate::decisions::{Head, Signer};
 use crate::digest;
 use crate::error::AssociationError;
 use crate::open_data::{self, OpenData, OpenDataServer};
@@ -44,7 +43,7 @@ pub async fn state(
     writer: &Store,
     readers: &Store,
     reference: Arc<Reference>,
-    witness: &NoteSigner,
+    signer: &Signer,
 ) -> Result<(StatementRow, bool, OpenData), AssociationError> {
     let mut files = open_data::Writer::new(reference);
     let (computed, _) =
@@ -71,7 +70,7 @@ pub async fn state(
         &positions,
         u64::try_from(now.as_secs()).unwrap_or(0),
     );
-    let note = statement.sign(witness);
+    let note = statement.sign(signer.key());
     let stored: Vec<(String, u64, Vec<u8>)> = positions
         .iter()
         .map(|p| (p.municipality.to_string(), p.size, p.root.clone()))
@@ -80,7 +79,7 @@ pub async fn state(
         .map_err(|e| AssociationError::Corrupt(format!("encoding positions: {e}")))?;
     // The statement and its entry in the association's log in one transaction.
     let mut tx = writer.pool().begin().await.map_err(db)?;
-    let mut head = Head::lock(&mut tx, witness).await?;
+    let mut head = Head::lock(&mut tx, signer).await?;
     let inserted = sqlx::query(
         "INSERT INTO statement (made_at, projection, digest, positions_hash, positions, note) \
          VALUES (timestamptz 'epoch' + $1 * interval '1 microsecond', $2, $3, $4, $5, $6) \
@@ -99,9 +98,9 @@ pub async fn state(
     if inserted > 0 {
         let at = head.time(now);
         let decision = Decision::Stated { note: note.clone() };
-        head.append(&mut tx, witness, at, decision).await?;
+        head.append(&mut tx, signer, at, decision).await?;
     }
-    tx.commit().await.map_err(db)?;
+    head.commit(tx, signer).await?;
     let row = if inserted > 0 {
         StatementRow {
             note,
@@ -181,7 +180,7 @@ pub async fn run(
     writer: Store,
     readers: Store,
     read: ReadModel,
-    witness: Arc<NoteSigner>,
+    signer: Signer,
     open_data: OpenDataServer,
     interval: Duration,
     mut stop: watch::Receiver<bool>,
@@ -205,7 +204,7 @@ pub async fn run(
         if stated.as_ref() == Some(&sizes) {
             continue;
         }
-        match state(&writer, &readers, read.reference.clone(), &witness).await {
+        match state(&writer, &readers, read.reference.clone(), &signer).await {
             Ok((made, new, data)) => {
                 if new {
                     tracing::debug!(

@@ -286,9 +286,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ArchiveError> {
 }
 
 /// Writes the association's own log into an archive, entry by entry: entries files of at
-/// most [`EVENTS_PER_FILE`] and `checkpoints.jsonl` (the directory is written anew).
+/// most [`EVENTS_PER_FILE`] and `checkpoints.jsonl`, in a directory of their own that
+/// [`Self::finish`] puts in place of the archive's (so a failed export leaves the one before).
 #[derive(Debug)]
 pub struct AssociationLogWriter {
+    target: PathBuf,
     dir: PathBuf,
     file: Vec<Vec<u8>>,
     next: u64,
@@ -297,12 +299,14 @@ pub struct AssociationLogWriter {
 
 impl AssociationLogWriter {
     pub fn new(archive: &Archive) -> Result<Self, ArchiveError> {
-        let dir = archive.association_dir();
+        let target = archive.association_dir();
+        let dir = archive.root.join(format!("{ASSOCIATION}.partial"));
         if dir.exists() {
             fs::remove_dir_all(&dir).map_err(io(&dir))?;
         }
         fs::create_dir_all(&dir).map_err(io(&dir))?;
         Ok(Self {
+            target,
             dir,
             file: Vec::new(),
             next: 1,
@@ -346,10 +350,14 @@ impl AssociationLogWriter {
         Ok(())
     }
 
-    /// Writes what is left; returns the entries written.
+    /// Writes what is left and puts the log in place; returns the entries written.
     pub fn finish(mut self) -> Result<u64, ArchiveError> {
         self.flush()?;
         write_atomic(&self.dir.join(CHECKPOINTS), self.lines.as_bytes())?;
+        if self.target.exists() {
+            fs::remove_dir_all(&self.target).map_err(io(&self.target))?;
+        }
+        fs::rename(&self.dir, &self.target).map_err(io(&self.target))?;
         Ok(self.next - 1)
     }
 
@@ -365,13 +373,8 @@ impl AssociationLogWriter {
         for (at, decision) in decisions {
             let bytes =
                 projection::association_log::Entry::new(writer.next(), at, decision).encode();
-            frontier.push(merkle::leaf_hash(&bytes), |_, _| {});
-            let checkpoint = association.sign(event_store_core::Checkpoint {
-                origin: projection::association_log::ORIGIN.to_owned(),
-                size: frontier.size(),
-                root: frontier.root(),
-            });
-            writer.push(bytes, checkpoint.to_note())?;
+            let checkpoint = projection::association_log::extend(&mut frontier, &bytes);
+            writer.push(bytes, association.sign(checkpoint).to_note())?;
         }
         writer.finish()
     }

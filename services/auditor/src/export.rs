@@ -47,13 +47,17 @@ pub struct ExportOptions {
 }
 
 /// What an export did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportSummary {
     pub municipalities: usize,
     /// Events fetched by this run.
     pub events_fetched: u64,
     /// Events the archive holds now.
     pub events_total: u64,
+    /// Entries of the association's own log the archive holds.
+    pub association_entries: u64,
+    /// Why the association's log does not replay into a key history (`verify` names it too).
+    pub association_log_problem: Option<String>,
 }
 
 /// Connects to the association's audit API. An `https://` URL is reached over TLS (rustls),
@@ -178,8 +182,8 @@ pub async fn export(options: &ExportOptions) -> Result<ExportSummary, AuditError
     }
     // The association's own log, read after the statement (whose entry it therefore holds);
     // keys.json is the enrolment history it replays to (`verify` checks both).
-    export_association_log(&mut client, &archive).await?;
-    let (history, _) = crate::verify::replay_association_log(&archive, u64::MAX)?;
+    let association_entries = export_association_log(&mut client, &archive).await?;
+    let (history, problem) = crate::verify::replay_association_log(&archive, u64::MAX)?;
     archive.write_json(
         KEYS,
         &Keys {
@@ -220,6 +224,8 @@ pub async fn export(options: &ExportOptions) -> Result<ExportSummary, AuditError
         municipalities: positions.len(),
         events_fetched: fetched,
         events_total: total,
+        association_entries,
+        association_log_problem: problem.map(|e| e.to_string()),
     })
 }
 
@@ -318,11 +324,7 @@ async fn export_association_log(
             .into_inner();
         // The log as it was at the first page; later entries wait for the next export.
         let end = *size.get_or_insert(page.size);
-        if page.entries.is_empty() && next <= end {
-            return Err(AuditError::Remote(format!(
-                "the association's log holds {end} entries but sent none from {next}"
-            )));
-        }
+        let before = writer.next();
         for entry in page.entries {
             if entry.seq > end {
                 break;
@@ -335,6 +337,11 @@ async fn export_association_log(
                 )));
             }
             writer.push(entry.entry, entry.checkpoint)?;
+        }
+        if writer.next() == before && before <= end {
+            return Err(AuditError::Remote(format!(
+                "the association's log holds {end} entries but sent none from {before}"
+            )));
         }
     }
     Ok(writer.finish()?)

@@ -15,7 +15,7 @@ use event_store_core::merkle::{self, Frontier};
 use event_store_core::{EnvelopeRef, Hash, MunicipalityCode};
 use indicatif::ProgressBar;
 use projection::association_log::{
-    Decision, Entry, KeyHistory, LogError, ORIGIN as ASSOCIATION_ORIGIN,
+    Decision, Entry, KeyHistory, LogError, ORIGIN as ASSOCIATION_ORIGIN, key_order,
 };
 use projection::{MemoryStore, Outcome, Verified};
 use serde::Serialize;
@@ -34,8 +34,8 @@ pub struct Failure {
     pub seq: u64,
     /// A stable code: `missing`, `sequence`, `leaf_hash`, `undecodable`, `municipality`,
     /// `stream_version`, `disclosure`, `rules`, `root`, `fork`, `checkpoint`, `signature`,
-    /// `cosignature`,
-    /// `beyond_events`, `archive`.
+    /// `cosignature`, `beyond_events`, `archive`; for the association's log also `time`,
+    /// `unsigned`, `statement`, `keys` and `format`.
     pub check: &'static str,
     pub detail: String,
     pub expected: String,
@@ -58,10 +58,14 @@ pub struct MunicipalityReport {
 pub struct Report {
     pub ok: bool,
     pub events: u64,
-    /// The association's own log; `None` in an archive of format 1, which has none.
+    /// The association's own log (in an archive of format 1, which has none, a `format`
+    /// failure unless accepted).
     pub association: Option<AssociationReport>,
     /// What the reader should know that is not a failure.
     pub notes: Vec<String>,
+    /// The archive's witness key when it is not the one the auditor pinned (then every
+    /// signature of the association is checked under the pinned key).
+    pub witness_mismatch: Option<String>,
     /// Files whose SHA-256 differs from the manifest, or that are missing or unlisted.
     pub manifest_problems: Vec<(String, String)>,
     pub municipalities: Vec<MunicipalityReport>,
@@ -91,11 +95,54 @@ fn failure(
     }
 }
 
+/// How to verify.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyOptions {
+    /// Hromadas verified at once (1 to 16).
+    pub threads: usize,
+    /// Show a progress bar.
+    pub progress: bool,
+    /// The association's witness key as the auditor knows it from elsewhere: every signature
+    /// of the association (its log, cosignatures, statement) is checked under it, and an
+    /// archive naming another key is reported. Without it the archive's key is taken.
+    pub pinned: Option<NoteVerifier>,
+    /// Accept an archive of format 1, whose key history is not a signed log.
+    pub accept_format_1: bool,
+}
+
 /// Verifies the archive at `archive`, `threads` hromadas at a time; `progress` shows a bar.
 pub fn verify(archive: &Archive, threads: usize, progress: bool) -> Result<Report, ArchiveError> {
-    let archived_keys = archive.keys()?;
-    let codes = archive.municipalities()?;
+    verify_with(
+        archive,
+        &VerifyOptions {
+            threads,
+            progress,
+            ..VerifyOptions::default()
+        },
+    )
+}
+
+/// [`verify`] with all of [`VerifyOptions`].
+pub fn verify_with(archive: &Archive, options: &VerifyOptions) -> Result<Report, ArchiveError> {
+    let (threads, progress) = (options.threads, options.progress);
+    let mut archived_keys = archive.keys()?;
+    let mut witness_mismatch = None;
     let mut notes = Vec::new();
+    if options.pinned.is_none() {
+        notes.push(format!(
+            "the association's key was taken from the archive ({}); pin the one you know with \
+             --witness-vkey",
+            archived_keys.witness_vkey.trim()
+        ));
+    }
+    if let Some(pinned) = &options.pinned {
+        let archived = NoteVerifier::parse(archived_keys.witness_vkey.trim()).ok();
+        if archived.as_ref() != Some(pinned) {
+            witness_mismatch = Some(archived_keys.witness_vkey.trim().to_owned());
+            archived_keys.witness_vkey = pinned.to_text();
+        }
+    }
+    let codes = archive.municipalities()?;
     // The key history node signatures are checked against: the association's signed log's,
     // or in an archive of format 1 (no log) keys.json, the association's word alone.
     let format_2 = archive
@@ -106,20 +153,34 @@ pub fn verify(archive: &Archive, threads: usize, progress: bool) -> Result<Repor
             .digest()
             .map(|d| d.statement_note)
             .unwrap_or_default();
-        let (report, keys) =
-            verify_association(archive, &archived_keys, &statement, &ProgressBar::hidden())?;
+        let (report, keys) = verify_association(archive, &archived_keys, &statement)?;
         let keys = Keys {
             witness_vkey: archived_keys.witness_vkey.clone(),
             keys,
         };
         (Some(report), keys)
     } else {
-        notes.push(
-            "the archive holds no association log (format 1): the enrolment history in \
-             keys.json is the association's word, not a signed log"
-                .to_owned(),
-        );
-        (None, archived_keys)
+        let unsigned = "the archive holds no association log (format 1): the enrolment history \
+                        in keys.json is the association's word, not a signed log";
+        let report = AssociationReport {
+            entries: 0,
+            checkpoints: 0,
+            verified_to: 0,
+            statement_entry: None,
+            failure: (!options.accept_format_1).then(|| {
+                failure(
+                    0,
+                    "format",
+                    format!("{unsigned}; export again, or accept it with --accept-format-1"),
+                    crate::archive::FORMAT,
+                    crate::archive::FORMAT_V1,
+                )
+            }),
+        };
+        if options.accept_format_1 {
+            notes.push(unsigned.to_owned());
+        }
+        (Some(report), archived_keys)
     };
     let witness = NoteVerifier::parse(keys.witness_vkey.trim())
         .map(|k| WitnessVerifier::from_note_verifier(&k))
@@ -189,6 +250,7 @@ pub fn verify(archive: &Archive, threads: usize, progress: bool) -> Result<Repor
     let mut municipalities = results.into_inner().unwrap_or_default();
     municipalities.sort_by(|a, b| a.code.cmp(&b.code));
     let ok = manifest_problems.is_empty()
+        && witness_mismatch.is_none()
         && municipalities.iter().all(|m| m.failure.is_none())
         && association.as_ref().is_none_or(|a| a.failure.is_none());
     Ok(Report {
@@ -196,6 +258,7 @@ pub fn verify(archive: &Archive, threads: usize, progress: bool) -> Result<Repor
         events: municipalities.iter().map(|m| m.events).sum(),
         association,
         notes,
+        witness_mismatch,
         manifest_problems,
         municipalities,
     })
@@ -692,7 +755,11 @@ pub fn key_records(history: &KeyHistory) -> Vec<KeyRecord> {
 fn sorted_keys(keys: &[KeyRecord]) -> Vec<KeyRecord> {
     let mut keys = keys.to_vec();
     keys.sort_by(|a, b| {
-        (&a.code, a.enrolled_at_micros, &a.vkey).cmp(&(&b.code, b.enrolled_at_micros, &b.vkey))
+        key_order(&a.code, a.enrolled_at_micros, &a.vkey).cmp(&key_order(
+            &b.code,
+            b.enrolled_at_micros,
+            &b.vkey,
+        ))
     });
     keys
 }
@@ -706,7 +773,6 @@ fn verify_association(
     archive: &Archive,
     keys: &Keys,
     statement_note: &str,
-    bar: &ProgressBar,
 ) -> Result<(AssociationReport, Vec<KeyRecord>), ArchiveError> {
     let files = archive.association_files()?;
     let checkpoints = archive.association_checkpoints()?;
@@ -736,15 +802,15 @@ fn verify_association(
         }
         let data = archive.read_events_file(path)?;
         let records = crate::archive::decode_events(path, &data)?;
-        bar.inc(records.len() as u64);
         if records.len() as u64 != events_in(*first, *last) {
             found = Some(failure(
                 first.saturating_add(records.len() as u64),
                 "missing",
                 format!(
-                    "{} holds {} entries, its name says more or fewer",
+                    "{} holds {} entries, its name says {}",
                     path.display(),
-                    records.len()
+                    records.len(),
+                    events_in(*first, *last)
                 ),
                 format!("{} entries", events_in(*first, *last)),
                 format!("{} entries", records.len()),
@@ -902,13 +968,30 @@ fn verify_association(
         ));
     }
     let replayed = key_records(&history);
-    if found.is_none() && sorted_keys(&keys.keys) != replayed {
+    let archived = sorted_keys(&keys.keys);
+    if found.is_none() && archived != replayed {
+        let window = |k: Option<&KeyRecord>| {
+            k.map(|k| {
+                format!(
+                    "{} {} from {} until {}",
+                    k.code, k.vkey, k.enrolled_at_micros, k.revoked_at_micros
+                )
+            })
+            .unwrap_or_else(|| "no window".into())
+        };
+        let at = (0..replayed.len().max(archived.len()))
+            .find(|i| replayed.get(*i) != archived.get(*i))
+            .unwrap_or(0);
         found = Some(failure(
             entries,
             "keys",
-            "keys.json is not the enrolment history the association's log says",
-            format!("{} key windows", replayed.len()),
-            format!("{} key windows", keys.keys.len()),
+            format!(
+                "keys.json is not the enrolment history the association's log says (window {} of {})",
+                at + 1,
+                replayed.len()
+            ),
+            window(replayed.get(at)),
+            window(archived.get(at)),
         ));
     }
     // Node signatures are checked against the history of the signed prefix only.

@@ -618,13 +618,47 @@ fn an_archive_without_the_association_log() {
     std::fs::remove_dir_all(archive.association_dir()).unwrap();
     auditor::export::write_manifest(&archive, "test").unwrap();
     assert_eq!(association_failure(&archive), (1, "missing"));
+    // Relabelled as format 1: refused unless the auditor accepts format 1 knowingly.
     let mut manifest = archive.manifest().unwrap();
     manifest.format = auditor::archive::FORMAT_V1.into();
     archive
         .write_json(auditor::archive::MANIFEST, &manifest)
         .unwrap();
-    let report = verify(&archive, 1, false).unwrap();
+    assert_eq!(association_failure(&archive), (0, "format"));
+    let options = auditor::verify::VerifyOptions {
+        threads: 1,
+        accept_format_1: true,
+        ..Default::default()
+    };
+    let report = auditor::verify::verify_with(&archive, &options).unwrap();
     assert!(report.ok, "{report:?}");
-    assert!(report.association.is_none());
-    assert!(report.notes[0].contains("association's word"));
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.contains("association's word")),
+        "{:?}",
+        report.notes
+    );
+}
+
+/// A pinned witness key other than the archive's: nothing of the association's is taken
+/// under the archive's key.
+#[test]
+fn a_witness_key_other_than_the_pinned_one_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = archive_with_log(dir.path());
+    let pinned = |key: &NoteSigner| auditor::verify::VerifyOptions {
+        threads: 1,
+        pinned: Some(key.verifier()),
+        ..Default::default()
+    };
+    let report = auditor::verify::verify_with(&archive, &pinned(&witness())).unwrap();
+    assert!(report.ok && report.witness_mismatch.is_none(), "{report:?}");
+    let stranger = NoteSigner::from_seed("vidkryto-association", [3; 32]).unwrap();
+    let report = auditor::verify::verify_with(&archive, &pinned(&stranger)).unwrap();
+    assert!(!report.ok);
+    assert!(report.witness_mismatch.is_some());
+    let log = report.association.unwrap().failure.unwrap();
+    assert_eq!((log.seq, log.check), (1, "signature"));
 }

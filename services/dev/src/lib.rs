@@ -509,7 +509,9 @@ async fn start(args: &DevArgs, root: &Path, members: Vec<Member>) -> anyhow::Res
     let witness = association::server::load_witness(
         &association_dir.join(association::server::WITNESS_KEY_FILE),
     )?;
-    let enrolment = Enrolment::new(store, std::sync::Arc::new(witness), None);
+    let signer =
+        association::decisions::Signer::of_dir(std::sync::Arc::new(witness), &association_dir);
+    let enrolment = Enrolment::new(store, signer, None);
     for (member, port) in members.iter().zip(&ports) {
         let vkey = init_node(root, member, *port, &nats_url, provider.issuer())?;
         let vkey = association::enrolment::parse_vkey(&vkey)?;

@@ -5,7 +5,7 @@
 //! signatures against is replayed from it ([`KeyHistory`]), so a rewritten enrolment no longer
 //! matches the checkpoints the association signed.
 //!
-//! # Format, version 1 (frozen: golden bytes in `tests/projection/association_log.rs`)
+//! # Format, version 1 (frozen: golden bytes in `tests/projection/golden/association-entry-v1-*.hex`)
 //!
 //! An entry's stored bytes are the postcard encoding of [`Entry`]: `format` (varint, 1), `seq`
 //! (varint, 1 for the first entry, then consecutive), `at_micros` (zig-zag varint,
@@ -24,8 +24,11 @@
 //! checkpoint's origin is [`ORIGIN`]. Bytes that do not re-encode identically are refused, so
 //! every entry has exactly one form.
 
-use event_store_core::checkpoint::{NoteVerifier, origin_for};
-use event_store_core::{MunicipalityCode, merkle};
+use event_store_core::checkpoint::{Checkpoint, NoteVerifier, origin_for};
+use event_store_core::merkle::{self, Frontier};
+use std::collections::HashMap;
+
+use event_store_core::MunicipalityCode;
 use serde::{Deserialize, Serialize};
 
 use crate::catalogue::Tool;
@@ -161,6 +164,17 @@ impl Entry {
     }
 }
 
+/// Adds `bytes` as the next entry of the log whose tree is `frontier`, and returns the
+/// checkpoint of the new size for the association to sign.
+pub fn extend(frontier: &mut Frontier, bytes: &[u8]) -> Checkpoint {
+    frontier.push(merkle::leaf_hash(bytes), |_, _| {});
+    Checkpoint {
+        origin: ORIGIN.to_owned(),
+        size: frontier.size(),
+        root: frontier.root(),
+    }
+}
+
 /// One validity window of an enrolled key, replayed from the log.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct KeyWindow {
@@ -170,10 +184,21 @@ pub struct KeyWindow {
     pub revoked_at_micros: Option<i64>,
 }
 
+/// The order key windows are listed in: by hromada, enrolment time and key.
+pub fn key_order<'a>(
+    municipality: &'a str,
+    enrolled_at: i64,
+    vkey: &'a str,
+) -> (&'a str, i64, &'a str) {
+    (municipality, enrolled_at, vkey)
+}
+
 /// The enrolment history the log says, checked entry by entry.
 #[derive(Debug, Clone, Default)]
 pub struct KeyHistory {
     windows: Vec<KeyWindow>,
+    /// The window of each key valid now, by hromada and key: replay stays linear.
+    open: HashMap<(String, String), usize>,
     entries: u64,
     last_at: Option<i64>,
 }
@@ -210,15 +235,25 @@ impl KeyHistory {
                     .map_err(|e| rule(format!("municipality {municipality:?}: {e}")))?;
                 let key = NoteVerifier::parse(vkey)
                     .map_err(|e| rule(format!("the key of {code}: {e}")))?;
+                if key.to_text() != *vkey {
+                    return Err(rule(format!(
+                        "the key of {code} is not written in its one form {}",
+                        key.to_text()
+                    )));
+                }
                 if key.name() != origin_for(&code) {
                     return Err(rule(format!(
                         "a key named {:?} enrolled for {code}",
                         key.name()
                     )));
                 }
-                if self.open(municipality, vkey).is_some() {
-                    return Err(rule(format!("{code} enrolled again with a valid key")));
+                let open = (municipality.clone(), vkey.clone());
+                if self.open.contains_key(&open) {
+                    return Err(rule(format!(
+                        "the key {vkey} is enrolled for {code} already"
+                    )));
                 }
+                self.open.insert(open, self.windows.len());
                 self.windows.push(KeyWindow {
                     municipality: municipality.clone(),
                     vkey: vkey.clone(),
@@ -228,10 +263,19 @@ impl KeyHistory {
             }
             Decision::Revoked { municipality, vkey } => {
                 let at = entry.at_micros;
-                let window = self
-                    .open(municipality, vkey)
-                    .ok_or_else(|| rule(format!("{municipality} revoked a key not enrolled")))?;
-                window.revoked_at_micros = Some(at);
+                if at <= 0 {
+                    // Archives write "never revoked" as 0.
+                    return Err(rule(format!("a revocation at {at}, not after 1970")));
+                }
+                let index = self
+                    .open
+                    .remove(&(municipality.clone(), vkey.clone()))
+                    .ok_or_else(|| {
+                        rule(format!(
+                            "a revocation of the key {vkey} of {municipality}, which is not enrolled"
+                        ))
+                    })?;
+                self.windows[index].revoked_at_micros = Some(at);
             }
             Decision::Recommended {
                 municipality,
@@ -242,7 +286,7 @@ impl KeyHistory {
                 MunicipalityCode::parse(municipality)
                     .map_err(|e| rule(format!("municipality {municipality:?}: {e}")))?;
                 if Tool::from_code(*tool).is_none() {
-                    return Err(rule(format!("tool {tool}")));
+                    return Err(rule(format!("unknown tool {tool}")));
                 }
                 if reason.trim().is_empty() {
                     return Err(rule("a recommendation without a reason".into()));
@@ -254,7 +298,7 @@ impl KeyHistory {
                 MunicipalityCode::parse(municipality)
                     .map_err(|e| rule(format!("municipality {municipality:?}: {e}")))?;
                 if Tool::from_code(*tool).is_none() {
-                    return Err(rule(format!("tool {tool}")));
+                    return Err(rule(format!("unknown tool {tool}")));
                 }
             }
             Decision::Stated { .. } => {}
@@ -264,17 +308,11 @@ impl KeyHistory {
         Ok(())
     }
 
-    fn open(&mut self, municipality: &str, vkey: &str) -> Option<&mut KeyWindow> {
-        self.windows.iter_mut().find(|w| {
-            w.municipality == municipality && w.vkey == vkey && w.revoked_at_micros.is_none()
-        })
-    }
-
     /// Every window, sorted by hromada, enrolment time and key.
     pub fn windows(&self) -> Vec<KeyWindow> {
         let mut windows = self.windows.clone();
         windows.sort_by(|a, b| {
-            (&a.municipality, a.enrolled_at_micros, &a.vkey).cmp(&(
+            key_order(&a.municipality, a.enrolled_at_micros, &a.vkey).cmp(&key_order(
                 &b.municipality,
                 b.enrolled_at_micros,
                 &b.vkey,

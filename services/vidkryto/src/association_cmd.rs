@@ -50,9 +50,8 @@ pub struct DbArgs {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The association's directory (from `init`).
-    #[arg(long, env = "VIDKRYTO_ASSOCIATION_DIR", hide_env_values = true)]
-    pub dir: PathBuf,
+    #[command(flatten)]
+    pub dir: DirArgs,
     #[command(flatten)]
     pub db: DbArgs,
     /// The NATS server (the association's JetStream cluster).
@@ -114,20 +113,24 @@ pub struct RunArgs {
     pub statement_interval_secs: u64,
 }
 
-/// The association's directory, whose witness key signs the association log's entry of an
-/// enrolment or a revocation.
+/// The association's directory (from `init`): its witness key signs the association log's
+/// entries, beside the size of the log it last signed.
 #[derive(Debug, Args)]
 pub struct DirArgs {
     /// The association's directory (from `init`).
-    #[arg(long, env = "VIDKRYTO_ASSOCIATION_DIR", hide_env_values = true)]
+    #[arg(long, env = "VIDKRYTO_ASSOCIATION_DIR")]
     pub dir: PathBuf,
 }
 
 impl DirArgs {
-    fn witness(&self) -> anyhow::Result<std::sync::Arc<event_store_core::checkpoint::NoteSigner>> {
-        Ok(std::sync::Arc::new(association::server::load_witness(
+    fn signer(&self) -> anyhow::Result<association::decisions::Signer> {
+        let key = association::server::load_witness(
             &self.dir.join(association::server::WITNESS_KEY_FILE),
-        )?))
+        )?;
+        Ok(association::decisions::Signer::of_dir(
+            std::sync::Arc::new(key),
+            &self.dir,
+        ))
     }
 }
 
@@ -185,7 +188,7 @@ pub async fn run(cmd: AssociationCommand) -> anyhow::Result<ExitCode> {
         }
         AssociationCommand::Run(a) => {
             let mut settings =
-                AssociationSettings::from_dir(&a.dir, a.db.db, a.nats_url, a.listen)?;
+                AssociationSettings::from_dir(&a.dir.dir, a.db.db, a.nats_url, a.listen)?;
             settings.topology = Topology {
                 source_domain_template: a.source_domain_template,
                 ingest_replicas: a.ingest_replicas,
@@ -217,9 +220,9 @@ pub async fn run(cmd: AssociationCommand) -> anyhow::Result<ExitCode> {
         AssociationCommand::Enroll(a) => {
             let code = municipality(&a.municipality)?;
             let vkey = read_vkey(&a.vkey)?;
-            let witness = a.dir.witness()?;
+            let signer = a.dir.signer()?;
             let store = Store::connect(&a.db.db).await?;
-            let changed = Enrolment::new(store, witness, None)
+            let changed = Enrolment::new(store, signer, None)
                 .enroll(&code, &vkey)
                 .await?;
             if changed {
@@ -232,9 +235,9 @@ pub async fn run(cmd: AssociationCommand) -> anyhow::Result<ExitCode> {
         AssociationCommand::Revoke(a) => {
             let code = municipality(&a.municipality)?;
             let vkey = a.vkey.as_deref().map(read_vkey).transpose()?;
-            let witness = a.dir.witness()?;
+            let signer = a.dir.signer()?;
             let store = Store::connect(&a.db.db).await?;
-            let revoked = Enrolment::new(store, witness, None)
+            let revoked = Enrolment::new(store, signer, None)
                 .revoke(&code, vkey.as_ref())
                 .await?;
             if revoked == 0 {

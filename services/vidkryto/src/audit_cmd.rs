@@ -86,6 +86,10 @@ pub struct VerifyArgs {
     /// the archive's must be this one, or nothing in it is taken as the association's.
     #[arg(long, value_name = "VKEY")]
     pub witness_vkey: Option<String>,
+    /// Accept an archive of format 1 (exported before the association kept its own log),
+    /// whose key history is the association's word rather than a signed log.
+    #[arg(long)]
+    pub accept_format_1: bool,
 }
 
 #[derive(Debug, Args)]
@@ -146,6 +150,12 @@ fn print_report(report: &Report, output: Output) -> anyhow::Result<()> {
     for note in &report.notes {
         println!("note: {note}");
     }
+    if let Some(archived) = &report.witness_mismatch {
+        println!(
+            "witness key: FAILED: the archive names {archived}, not the pinned key (every \
+             signature of the association was checked under the pinned one)"
+        );
+    }
     if let Some(a) = &report.association {
         match &a.failure {
             None => println!(
@@ -201,12 +211,20 @@ pub async fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
             };
             let summary = auditor::export::export(&options).await?;
             println!(
-                "archive {}: {} hromadas, {} events ({} fetched now)",
+                "archive {}: {} hromadas, {} events ({} fetched now), {} entries of the \
+                 association's log",
                 a.out.display(),
                 summary.municipalities,
                 summary.events_total,
-                summary.events_fetched
+                summary.events_fetched,
+                summary.association_entries
             );
+            if let Some(problem) = &summary.association_log_problem {
+                eprintln!(
+                    "warning: the association's log does not replay ({problem}); keys.json \
+                     holds the history before it, and `audit verify` will name it"
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Verify(a) => {
@@ -225,20 +243,19 @@ pub async fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
             } else {
                 Archive::new(&a.target)
             };
-            if let Some(pinned) = &a.witness_vkey {
-                let pinned = read_vkey(pinned).context("--witness-vkey")?;
-                let archived = archive.keys()?.witness_vkey;
-                if archived.trim() != pinned.to_text() {
-                    println!(
-                        "NOT verified: the archive's witness key {archived} is not the pinned {}",
-                        pinned.to_text()
-                    );
-                    return Ok(ExitCode::from(EXIT_FAULT));
-                }
-            }
-            let threads = a.threads;
+            let options = auditor::verify::VerifyOptions {
+                threads: a.threads,
+                progress,
+                pinned: a
+                    .witness_vkey
+                    .as_deref()
+                    .map(read_vkey)
+                    .transpose()
+                    .context("--witness-vkey")?,
+                accept_format_1: a.accept_format_1,
+            };
             let report = tokio::task::spawn_blocking(move || {
-                auditor::verify::verify(&archive, threads, progress)
+                auditor::verify::verify_with(&archive, &options)
             })
             .await??;
             print_report(&report, a.output)?;

@@ -4,6 +4,7 @@
 //! single allocation and for the peak of live bytes, measured around the decoder call alone
 //! (not around building its input).
 
+use projection::association_log::{Decision, ENTRY_LEN_MAX, Entry, KeyHistory};
 use projection::statement::{StatedPosition, Statement};
 use std::path::Path;
 use std::str::FromStr;
@@ -135,6 +136,19 @@ pub fn all() -> Vec<Target> {
                 fixed: 4 * KIB,
             },
             run: projection_statement,
+        },
+        Target {
+            name: "association_log_entry",
+            decoder: "projection::association_log::Entry::decode, KeyHistory::apply",
+            seeds: association_log_entries,
+            limit: ENTRY_LEN_MAX,
+            cap: ENTRY_LEN_MAX + 64,
+            // The entry decoded once and encoded again to check its one form.
+            bound: Bound {
+                per_byte: 8,
+                fixed: 4 * KIB,
+            },
+            run: association_log_entry,
         },
         Target {
             name: "checkpoint_body",
@@ -519,6 +533,41 @@ fn projection_statement(input: &[u8]) -> Usage {
             let _ = statement.body();
         }
         let _ = Statement::open_at(&note, &witness, &positions);
+    })
+}
+
+fn association_log_entries() -> Vec<Vec<u8>> {
+    let vkey = samples::node_signer().verifier().to_text();
+    [
+        Decision::Enrolled {
+            municipality: samples::CODE.into(),
+            vkey: vkey.clone(),
+        },
+        Decision::Revoked {
+            municipality: samples::CODE.into(),
+            vkey,
+        },
+        Decision::Recommended {
+            municipality: samples::CODE.into(),
+            tool: 1,
+            id: [7; 16],
+            reason: "Відкритий бюджет".into(),
+        },
+        Decision::Stated {
+            note: statement_note(),
+        },
+    ]
+    .into_iter()
+    .map(|d| Entry::new(1, 1_714_737_600_000_000, d).encode())
+    .collect()
+}
+
+fn association_log_entry(input: &[u8]) -> Usage {
+    measure(|| {
+        if let Ok(entry) = Entry::decode(1, input) {
+            assert_eq!(entry.encode(), input);
+            let _ = KeyHistory::new().apply(&entry);
+        }
     })
 }
 

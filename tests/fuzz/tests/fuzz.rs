@@ -50,6 +50,7 @@ targets!(
     domain_open,
     signed_checkpoint,
     projection_statement,
+    association_log_entry,
     checkpoint_body,
     vkey,
     #[cfg(feature = "association")]

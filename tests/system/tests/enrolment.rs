@@ -293,13 +293,27 @@ async fn the_association_log_holds_every_decision_and_a_rewritten_enrolment_is_n
 
 /// A database from before the association's log: at start the association writes the
 /// decisions it holds (enrolment windows, statements) into the log in time order, and an
-/// archive of it verifies.
+/// archive of it verifies. Once the log exists, emptying or truncating it in the database
+/// (someone without the key, hoping the association signs a history of their making) stops
+/// the association from starting.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn decisions_taken_before_the_log_are_written_into_it_at_upgrade() {
     use projection::association_log::{Decision, Entry};
     let nats = NatsServer::start().await.unwrap();
     let mut association = TestAssociation::start(&nats.url()).await;
     let node = TestNode::start(VINNYTSIA, 1_000_000, &nats.url()).await;
+    association.enroll(&node).await;
+    // A second window of the same key: revoked, then enrolled again.
+    let revoke = proto::federation::v1::RevokeRequest {
+        code: VINNYTSIA.into(),
+        vkey: node.vkey(),
+    };
+    association
+        .federation()
+        .await
+        .revoke(admin(&association, revoke).await)
+        .await
+        .unwrap();
     association.enroll(&node).await;
     let mut civic = Civic::of(&node).await;
     let petition = civic.petition("Сквер біля школи").await;
@@ -314,38 +328,70 @@ async fn decisions_taken_before_the_log_are_written_into_it_at_upgrade() {
         .fetch_one(&pool)
         .await
         .unwrap();
+    let windows: Vec<(i64, Option<i64>)> = sqlx::query_as(
+        "SELECT (extract(epoch FROM enrolled_at) * 1000000)::int8, \
+                (extract(epoch FROM revoked_at) * 1000000)::int8 FROM enrolment ORDER BY id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+
+    // Emptied, with the association's directory saying what it signed: refused.
     sqlx::query("DELETE FROM association_log")
         .execute(&pool)
         .await
         .unwrap();
+    let refused = association::server::start(association.settings())
+        .await
+        .expect_err("an emptied log is refused");
+    assert!(format!("{refused:#}").contains("emptied"), "{refused:#}");
 
+    // A database and directory from before the log (no head file): written in at start.
+    std::fs::remove_file(
+        association
+            .dir
+            .path()
+            .join(association::decisions::LOG_HEAD_FILE),
+    )
+    .unwrap();
     association.boot().await;
     let rows: Vec<(i64, Vec<u8>)> =
         sqlx::query_as("SELECT seq, bytes FROM association_log ORDER BY seq")
             .fetch_all(&pool)
             .await
             .unwrap();
-    let decisions: Vec<Decision> = rows
+    let entries: Vec<Entry> = rows
         .iter()
-        .map(|(seq, bytes)| Entry::decode(*seq as u64, bytes).unwrap().decision)
+        .map(|(seq, bytes)| Entry::decode(*seq as u64, bytes).unwrap())
         .collect();
-    // A statement of the empty projection may come before the enrolment.
-    let enrolled: Vec<&Decision> = decisions
+    // A statement of the empty projection may come before the enrolment; the key's windows
+    // come in order, at the times the enrolment table holds.
+    let keys: Vec<(i64, &Decision)> = entries
         .iter()
-        .filter(|d| !matches!(d, Decision::Stated { .. }))
+        .filter(|e| !matches!(e.decision, Decision::Stated { .. }))
+        .map(|e| (e.at_micros, &e.decision))
         .collect();
+    let enrolled = Decision::Enrolled {
+        municipality: VINNYTSIA.into(),
+        vkey: node.vkey(),
+    };
+    let revoked = Decision::Revoked {
+        municipality: VINNYTSIA.into(),
+        vkey: node.vkey(),
+    };
     assert_eq!(
-        enrolled,
-        [&Decision::Enrolled {
-            municipality: VINNYTSIA.into(),
-            vkey: node.vkey(),
-        }]
+        keys,
+        [
+            (windows[0].0, &enrolled),
+            (windows[0].1.unwrap(), &revoked),
+            (windows[1].0, &enrolled),
+        ]
     );
-    let stated = decisions
+    let stated = entries
         .iter()
-        .filter(|d| matches!(d, Decision::Stated { .. }))
+        .filter(|e| matches!(e.decision, Decision::Stated { .. }))
         .count();
-    assert!(stated as i64 >= statements, "{decisions:?}");
+    assert!(stated as i64 >= statements, "{entries:?}");
 
     let dir = tempfile::tempdir().unwrap();
     association.wait_stated().await;
@@ -360,5 +406,19 @@ async fn decisions_taken_before_the_log_are_written_into_it_at_upgrade() {
     .unwrap();
     let report = verify(&Archive::new(dir.path()), 2, false).unwrap();
     assert!(report.ok, "{report:#?}");
+
+    // Truncated below what the association last signed: refused.
+    association.stop().await;
+    sqlx::query("DELETE FROM association_log WHERE seq > 1")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let refused = association::server::start(association.settings())
+        .await
+        .expect_err("a truncated log is refused");
+    assert!(
+        format!("{refused:#}").contains("does not extend"),
+        "{refused:#}"
+    );
     association.shutdown().await;
 }

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use event_store_core::checkpoint::NoteSigner;
 use prost::Message as _;
 use proto::federation::v1 as pb;
 use proto::federation::v1::federation_service_server::FederationService;
@@ -15,6 +14,7 @@ use tonic::{Request, Response, Status};
 use super::{code, decode_token, encode_token, invalid, next_page_token, page_size};
 use crate::batch::IngestProgress;
 use crate::catalogue::{self, Recommended};
+use crate::decisions::Signer;
 use crate::enrolment::Enrolment;
 use crate::read::{NodeInfo, ReadModel, queries};
 use crate::store::Store;
@@ -53,8 +53,8 @@ pub struct FederationApi {
     store: Store,
     /// The ingest's pool, for the association's own decisions (recommendations).
     writer: Store,
-    /// Signs the association log's checkpoints.
-    witness: Arc<NoteSigner>,
+    /// Signs the association log's entries.
+    signer: Signer,
     enrolment: Enrolment,
     /// SHA-256 of the admin token; `None` refuses every admin call.
     admin_token_hash: Option<Arc<[u8; 32]>>,
@@ -66,7 +66,7 @@ impl FederationApi {
         progress: watch::Receiver<IngestProgress>,
         store: Store,
         writer: Store,
-        witness: Arc<NoteSigner>,
+        signer: Signer,
         enrolment: Enrolment,
         admin_token: Option<String>,
     ) -> Self {
@@ -75,7 +75,7 @@ impl FederationApi {
             progress,
             store,
             writer,
-            witness,
+            signer,
             enrolment,
             admin_token_hash: admin_token.map(|t| Arc::new(Sha256::digest(t.as_bytes()).into())),
         }
@@ -358,7 +358,7 @@ impl FederationService for FederationApi {
                 format!("one line of at most {RECOMMENDATION_REASON_MAX} characters"),
             ));
         }
-        let outcome = catalogue::recommend(&self.writer, &self.witness, &key, reason).await;
+        let outcome = catalogue::recommend(&self.writer, &self.signer, &key, reason).await;
         self.read.catalogue_edited();
         match outcome? {
             Recommended::NoSuchPractice => Err(Status::not_found(format!(
@@ -380,7 +380,7 @@ impl FederationService for FederationApi {
         self.authorize(&request)?;
         let r = request.into_inner();
         let key = practice_key(&r.code, &r.tool, &r.id)?;
-        let changed = catalogue::withdraw(&self.writer, &self.witness, &key).await;
+        let changed = catalogue::withdraw(&self.writer, &self.signer, &key).await;
         self.read.catalogue_edited();
         Ok(Response::new(pb::RecommendPracticeResponse {
             changed: changed?,

@@ -12,14 +12,14 @@
 //! back-filled from the node's own stream, found by binary search on its sequence header; only
 //! that node waits.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
-use event_store_core::checkpoint::{NoteSigner, NoteVerifier};
+use event_store_core::checkpoint::NoteVerifier;
 use event_store_core::{MunicipalityCode, Timestamp};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::decisions::Signer;
 use crate::error::AssociationError;
 use crate::store::Store;
 
@@ -142,7 +142,7 @@ impl Ingest {
 }
 
 /// Starts the ingest: it reconnects and restarts from the database after any failure.
-pub fn spawn(store: Store, witness: Arc<NoteSigner>, config: IngestConfig) -> Ingest {
+pub fn spawn(store: Store, signer: Signer, config: IngestConfig) -> Ingest {
     let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
     let (control_tx, control_rx) = mpsc::channel(CONTROL_CAPACITY);
     let (progress_tx, progress) = watch::channel(IngestProgress::default());
@@ -152,7 +152,7 @@ pub fn spawn(store: Store, witness: Arc<NoteSigner>, config: IngestConfig) -> In
         rx,
         control: control_rx,
     };
-    let task = tokio::spawn(supervise(store, witness, config, channels, progress_tx));
+    let task = tokio::spawn(supervise(store, signer, config, channels, progress_tx));
     Ingest {
         control,
         progress,
@@ -169,7 +169,7 @@ struct Channels {
 
 async fn supervise(
     store: Store,
-    witness: Arc<NoteSigner>,
+    signer: Signer,
     config: IngestConfig,
     mut channels: Channels,
     progress: watch::Sender<IngestProgress>,
@@ -177,7 +177,7 @@ async fn supervise(
     let mut delay = Duration::from_millis(100);
     loop {
         let started = Instant::now();
-        let result = run_once(&store, &witness, &config, &mut channels, &progress).await;
+        let result = run_once(&store, &signer, &config, &mut channels, &progress).await;
         if let Err(err) = result {
             tracing::warn!(error = %err, "ingest stopped; restarting from the database");
             progress.send_modify(|p| {
@@ -199,7 +199,7 @@ async fn supervise(
 /// One run of the ingest, from loading the state to the first error.
 async fn run_once(
     store: &Store,
-    witness: &NoteSigner,
+    signer: &Signer,
     config: &IngestConfig,
     channels: &mut Channels,
     progress: &watch::Sender<IngestProgress>,
@@ -250,11 +250,11 @@ async fn run_once(
                         // What was accepted under the key is committed before the revocation
                         // is recorded, and nothing is accepted under it after.
                         if !state.batch.is_empty() {
-                            state.commit(store, witness, progress).await?;
+                            state.commit(store, signer.key(), progress).await?;
                         }
                         let at = Timestamp(Timestamp::now().0.saturating_add(1));
                         let revoked =
-                            crate::decisions::revoke(store, witness, &code, vkey.as_deref(), at).await;
+                            crate::decisions::revoke(store, signer, &code, vkey.as_deref(), at).await;
                         enrolment_version = store.enrolment_version().await?;
                         state.reload_keys(store).await?;
                         let _ = reply.send(revoked);
@@ -282,12 +282,12 @@ async fn run_once(
                 if state.batch.events >= config.batch_events_max
                     || state.batch.bytes >= state::COMMIT_BYTES_MAX
                 {
-                    state.commit(store, witness, progress).await?;
+                    state.commit(store, signer.key(), progress).await?;
                 }
             }
             _ = commit_timer.tick() => {
                 if !state.batch.is_empty() {
-                    state.commit(store, witness, progress).await?;
+                    state.commit(store, signer.key(), progress).await?;
                 }
             }
             ended = &mut reader.0 => {

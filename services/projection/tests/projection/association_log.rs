@@ -108,7 +108,17 @@ fn entries_decode_strictly() {
     // Junk and truncation.
     assert!(Entry::decode(3, &bytes[..bytes.len() - 1]).is_err());
     assert!(Entry::decode(3, &[0xff; 40]).is_err());
-    assert!(Entry::decode(1, &vec![0; 70_000]).is_err());
+    let long = Entry::new(
+        1,
+        0,
+        Decision::Stated {
+            note: "x".repeat(70_000),
+        },
+    );
+    assert!(matches!(
+        Entry::decode(1, &long.encode()),
+        Err(LogError::TooLong { seq: 1, .. })
+    ));
 }
 
 fn replay(decisions: Vec<(i64, Decision)>) -> Result<KeyHistory, LogError> {
@@ -207,6 +217,21 @@ fn entries_against_the_rules_are_named() {
     // Enrolled twice while valid.
     assert_eq!(
         rule(vec![(1, enrolled(KYIV, 1)), (2, enrolled(KYIV, 1))]),
+        (2, "rules")
+    );
+    // A key not in its one text form, a revocation at the epoch.
+    assert_eq!(
+        rule(vec![(
+            1,
+            Decision::Enrolled {
+                municipality: KYIV.into(),
+                vkey: format!("{}\n", node_key(KYIV, 1)),
+            }
+        )]),
+        (1, "rules")
+    );
+    assert_eq!(
+        rule(vec![(0, enrolled(KYIV, 1)), (0, revoked(KYIV, 1))]),
         (2, "rules")
     );
     // Time going back.
