@@ -15,6 +15,7 @@ pub mod error;
 pub mod ingest;
 pub mod open_data;
 pub mod projections;
+pub mod publish;
 pub mod read;
 pub mod rebuild;
 mod rows;

@@ -368,6 +368,13 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
     let limits = settings.limits;
     let digests = Digests::new(readers.clone());
     let open_data = crate::open_data::OpenDataServer::default();
+    tasks.push(tokio::spawn(crate::publish::run(
+        settings.nats_url.clone(),
+        readers.clone(),
+        settings.topology.ingest_replicas,
+        crate::publish::PUBLISH_INTERVAL,
+        stop_rx.clone(),
+    )));
     tasks.push(tokio::spawn(crate::statements::run(
         store.clone(),
         readers.clone(),

@@ -37,6 +37,7 @@ async fn revoking_and_enrolling_a_key_again_keeps_every_window_and_audits_clean(
     // Revoke while the node keeps writing, then enrol the same key again.
     let load = tokio::spawn(async move {
         civic.sign(&petition, 20..500).await;
+        (civic, petition)
     });
     while node.log_size() < 150 {
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -60,7 +61,11 @@ async fn revoking_and_enrolling_a_key_again_keeps_every_window_and_audits_clean(
     assert_eq!(revoked.keys.len(), 1);
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     association.enroll(&node).await;
-    load.await.unwrap();
+    // Checkpoints the node signed while its key was revoked are refused for good; one more
+    // event after the enrolment has a checkpoint signed under the valid key cover them all
+    // (the load may have ended before the enrolment).
+    let (mut civic, petition) = load.await.unwrap();
+    civic.sign(&petition, 500..501).await;
     association
         .wait_all(&[&node], Duration::from_secs(60))
         .await;
@@ -204,6 +209,36 @@ async fn the_association_log_holds_every_decision_and_a_rewritten_enrolment_is_n
         }),
         "the latest statement is an entry"
     );
+
+    // Published on JetStream as a node's log is: each entry, then its checkpoint, in order.
+    let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.unwrap());
+    let stream = js
+        .get_stream(association::publish::STREAM)
+        .await
+        .expect("the association's log stream");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while stream.get_info().await.unwrap().state.messages < 2 * page.size {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not published in 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for e in &page.entries {
+        let entry = stream.get_raw_message(2 * e.seq - 1).await.unwrap();
+        assert_eq!(
+            (entry.subject.as_str(), entry.payload.as_ref()),
+            (association::publish::ENTRY_SUBJECT, e.entry.as_slice())
+        );
+        let checkpoint = stream.get_raw_message(2 * e.seq).await.unwrap();
+        assert_eq!(
+            (checkpoint.subject.as_str(), checkpoint.payload.as_ref()),
+            (
+                association::publish::CHECKPOINT_SUBJECT,
+                e.checkpoint.as_bytes()
+            )
+        );
+    }
 
     // Exported and verified: the log, its statement, and keys.json = the log's history.
     let dir = tempfile::tempdir().unwrap();
