@@ -380,6 +380,13 @@ impl AssociationLogWriter {
     }
 }
 
+impl Drop for AssociationLogWriter {
+    /// A writer not finished leaves nothing behind.
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// One events file of a hromada: the first and last sequence numbers it holds, and its path.
 pub type EventsFile = (u64, u64, PathBuf);
 

@@ -310,6 +310,12 @@ async fn export_association_log(
     client: &mut AuditServiceClient<Channel>,
     archive: &Archive,
 ) -> Result<u64, AuditError> {
+    // What this archive held before: the log now must extend it, or it was rewritten (even by
+    // someone holding the association's key), and the archive keeps the evidence.
+    let held = archive
+        .association_checkpoints()
+        .ok()
+        .and_then(|c| c.last().cloned());
     let mut writer = AssociationLogWriter::new(archive)?;
     let mut size: Option<u64> = None;
     while size.is_none_or(|size| writer.next() <= size) {
@@ -336,7 +342,31 @@ async fn export_association_log(
                     writer.next()
                 )));
             }
+            if let Some(held) = &held
+                && held.size == entry.seq
+            {
+                let root = event_store_core::checkpoint::SignedCheckpoint::parse(&entry.checkpoint)
+                    .map(|c| hex::encode(c.checkpoint.root))
+                    .unwrap_or_default();
+                if root != held.root {
+                    return Err(AuditError::Failed(format!(
+                        "the association's log no longer extends the one this archive holds: \
+                         at size {} its root is {root}, the archive's {} (an entry up to there \
+                         was rewritten); the archive is kept as it was",
+                        held.size, held.root
+                    )));
+                }
+            }
             writer.push(entry.entry, entry.checkpoint)?;
+        }
+        if let Some(held) = &held
+            && end < held.size
+        {
+            return Err(AuditError::Failed(format!(
+                "the association's log holds {end} entries, this archive {} (it was cut); \
+                 the archive is kept as it was",
+                held.size
+            )));
         }
         if writer.next() == before && before <= end {
             return Err(AuditError::Remote(format!(

@@ -323,6 +323,37 @@ async fn the_association_log_holds_every_decision_and_a_rewritten_enrolment_is_n
     );
     // Vinnytsia's checkpoints are not signed by the forged key the rewritten entry enrols.
     assert!(text.contains(&format!("{VINNYTSIA}: FAILED at")), "{text}");
+
+    // Someone who also holds the association's key signs every checkpoint anew over the
+    // rewritten log: a fresh archive cannot tell, but exporting into the archive taken before
+    // names the rewrite and keeps the archive as it was.
+    let rows: Vec<(i64, Vec<u8>)> =
+        sqlx::query_as("SELECT seq, bytes FROM association_log ORDER BY seq")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let mut frontier = event_store_core::merkle::Frontier::new();
+    for (seq, bytes) in rows {
+        let checkpoint = projection::association_log::extend(&mut frontier, &bytes);
+        sqlx::query("UPDATE association_log SET frontier = $1, checkpoint = $2 WHERE seq = $3")
+            .bind(frontier.to_bytes())
+            .bind(association.witness().sign(checkpoint).to_note())
+            .bind(seq)
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    let err = export(&ExportOptions {
+        url: association.url(),
+        ca: None,
+        out: clean.clone(),
+        municipality: None,
+        progress: false,
+    })
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("no longer extends"), "{err}");
+    assert!(verify(&Archive::new(&clean), 2, false).unwrap().ok);
     association.shutdown().await;
 }
 
