@@ -329,11 +329,14 @@ async fn rogue_leaf_is_stopped_at_the_hub(
         .await
         .unwrap();
     rogue.flush().await.unwrap();
-    let leaked = tokio::time::timeout(Duration::from_secs(2), events.next()).await;
-    assert!(
-        leaked.is_err(),
-        "a forged publish crossed the hub: {leaked:?}"
-    );
+    // The association publishes its own log on vidkryto.association.* meanwhile: only those.
+    let quiet_until = tokio::time::Instant::now() + Duration::from_secs(2);
+    while let Ok(Some(leaked)) = tokio::time::timeout_at(quiet_until, events.next()).await {
+        assert!(
+            leaked.subject.starts_with("vidkryto.association."),
+            "a forged publish crossed the hub: {leaked:?}"
+        );
+    }
 
     // Nor do JetStream API requests: the hub's own, by domain or not, or another hromada's.
     for subject in [
