@@ -390,6 +390,7 @@ async fn catch_up(
         limits: Default::default(),
         tls: None,
         log_head: None,
+        metrics_listen: None,
         statement_interval: association::statements::STATEMENT_INTERVAL_DEFAULT,
         catalogue,
     };

@@ -118,6 +118,11 @@ impl RequestLimitLayer {
             max,
         }
     }
+
+    /// Requests being served now.
+    pub fn in_flight(&self) -> usize {
+        self.max.saturating_sub(self.places.available_permits())
+    }
 }
 
 impl<S> tower::Layer<S> for RequestLimitLayer {

@@ -22,6 +22,7 @@ mod rows;
 pub mod server;
 pub mod statements;
 pub mod store;
+pub mod telemetry;
 pub mod tls;
 pub mod verifier;
 

@@ -128,6 +128,8 @@ pub struct AssociationSettings {
     /// Where the size and root of the association's log it last signed are kept, beside the
     /// witness key (`decisions::LOG_HEAD_FILE`); `None` only for benches.
     pub log_head: Option<PathBuf>,
+    /// Where to serve Prometheus metrics (`GET /metrics`); `None` serves none.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl std::fmt::Debug for AssociationSettings {
@@ -147,6 +149,7 @@ impl std::fmt::Debug for AssociationSettings {
             statement_interval,
             catalogue,
             log_head,
+            metrics_listen,
         } = self;
         f.debug_struct("AssociationSettings")
             .field("database_url", &wire::redacted_url(database_url))
@@ -163,6 +166,7 @@ impl std::fmt::Debug for AssociationSettings {
             .field("statement_interval", statement_interval)
             .field("catalogue", catalogue)
             .field("log_head", log_head)
+            .field("metrics_listen", metrics_listen)
             .finish()
     }
 }
@@ -198,6 +202,7 @@ impl AssociationSettings {
             statement_interval: crate::statements::STATEMENT_INTERVAL_DEFAULT,
             catalogue: true,
             log_head: Some(dir.join(crate::decisions::LOG_HEAD_FILE)),
+            metrics_listen: None,
         })
     }
 }
@@ -258,6 +263,8 @@ fn write_secret(path: &Path, text: &str) -> anyhow::Result<()> {
 #[derive(Debug)]
 pub struct RunningAssociation {
     pub grpc_addr: SocketAddr,
+    /// Where `GET /metrics` is served (`AssociationSettings::metrics_listen`).
+    pub metrics_addr: Option<SocketAddr>,
     pub store: Store,
     pub read: ReadModel,
     progress: watch::Receiver<IngestProgress>,
@@ -324,6 +331,8 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
     config.batch_events_max = settings.ingest_batch_events_max.clamp(1, 50_000);
     config.commit_interval = settings.ingest_commit_interval;
     config.catalogue = settings.catalogue;
+    let metrics = crate::telemetry::Metrics::default();
+    config.metrics = metrics.clone();
     let ingest = ingest::spawn(store.clone(), signer.clone(), config);
     let progress = ingest.progress.clone();
     let (stop, stop_rx) = watch::channel(false);
@@ -359,6 +368,24 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
         .set_serving::<FederationServiceServer<FederationApi>>()
         .await;
     health.set_serving::<AuditServiceServer<AuditApi>>().await;
+    tasks.push(tokio::spawn(crate::telemetry::watch_health(
+        crate::telemetry::Health {
+            reporter: health.clone(),
+            services: vec![
+                String::new(),
+                <NationalServiceServer<NationalApi> as tonic::server::NamedService>::NAME.into(),
+                <FederationServiceServer<FederationApi> as tonic::server::NamedService>::NAME
+                    .into(),
+                <AuditServiceServer<AuditApi> as tonic::server::NamedService>::NAME.into(),
+            ],
+        },
+        store.clone(),
+        crate::ingest::connect(&settings.nats_url)
+            .await
+            .context("failed to reach NATS")?,
+        metrics.clone(),
+        stop_rx.clone(),
+    )));
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -384,6 +411,25 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
         settings.statement_interval,
         stop_rx.clone(),
     )));
+    let requests = RequestLimitLayer::new(limits.requests_in_flight_max);
+    let metrics_addr = match settings.metrics_listen {
+        Some(addr) => {
+            let (read, progress, requests, metrics) = (
+                read.clone(),
+                progress.clone(),
+                requests.clone(),
+                metrics.clone(),
+            );
+            let render: Arc<dyn Fn() -> String + Send + Sync> =
+                Arc::new(move || metrics.render(&read, &progress.borrow(), requests.in_flight()));
+            let (bound, task) = crate::telemetry::serve_metrics(addr, render, stop_rx.clone())
+                .await
+                .with_context(|| format!("failed to listen for metrics on {addr}"))?;
+            tasks.push(task);
+            Some(bound)
+        }
+        None => None,
+    };
     let router = tonic::transport::Server::builder()
         .accept_http1(true)
         .timeout(REQUEST_TIMEOUT)
@@ -411,7 +457,7 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
         .layer(wire::intercept::InterceptLayer::new(Some(dashboard)))
         .layer(tonic_web::GrpcWebLayer::new())
         // Inside gRPC-Web, so a browser's refusal is framed as gRPC-Web too.
-        .layer(RequestLimitLayer::new(limits.requests_in_flight_max))
+        .layer(requests)
         .add_service(health_service)
         .add_service(reflection)
         .add_service(
@@ -466,6 +512,7 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
     tracing::info!(%grpc_addr, tls = settings.tls.is_some(), "association serving");
     Ok(RunningAssociation {
         grpc_addr,
+        metrics_addr,
         store,
         read,
         progress,

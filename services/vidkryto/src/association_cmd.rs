@@ -111,6 +111,10 @@ pub struct RunArgs {
         value_parser = clap::value_parser!(u64).range(1..=86_400)
     )]
     pub statement_interval_secs: u64,
+    /// Serve Prometheus metrics (`GET /metrics`) on this address, e.g. 127.0.0.1:9464. Unset:
+    /// none.
+    #[arg(long, env = "VIDKRYTO_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// The association's directory (from `init`): its witness key signs the association log's
@@ -195,6 +199,7 @@ pub async fn run(cmd: AssociationCommand) -> anyhow::Result<ExitCode> {
             };
             settings.dashboard_dir = a.dashboard_dir;
             settings.statement_interval = std::time::Duration::from_secs(a.statement_interval_secs);
+            settings.metrics_listen = a.metrics_listen;
             if let (Some(cert), Some(key)) = (&a.tls_cert, &a.tls_key) {
                 settings.tls = Some(association::tls::TlsIdentity::from_files(cert, key)?);
             }
@@ -211,6 +216,9 @@ pub async fn run(cmd: AssociationCommand) -> anyhow::Result<ExitCode> {
             );
             if dashboard {
                 println!("dashboard: {scheme}://{}/", running.grpc_addr);
+            }
+            if let Some(addr) = running.metrics_addr {
+                println!("metrics: http://{addr}/metrics");
             }
             crate::node_cmd::ready_until_signal().await;
             eprintln!("shutting down");

@@ -2,6 +2,8 @@
 //! fresh directories, databases and free ports, talking to real `nats-server` processes; and
 //! small gRPC helpers for scripted civic activity.
 
+pub mod pg_cluster;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};

@@ -10,7 +10,7 @@
 //! only have loopback).
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,8 +19,9 @@ use association::store::Store;
 use auditor::Archive;
 use auditor::export::{ExportOptions, export};
 use auditor::prove::{Target, prove};
-use system_tests::{Civic, TestAssociation, TestNode, VINNYTSIA, code, owner_only};
-use testkit::{NatsServer, ServerCert, TestCa};
+use system_tests::pg_cluster::{ThrowawayPg, postgres_or_skip};
+use system_tests::{Civic, TestAssociation, TestNode, VINNYTSIA, code};
+use testkit::{NatsServer, TestCa};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::crypto::ring;
@@ -249,185 +250,6 @@ async fn an_association_serving_tls_is_audited_over_https_trusting_its_ca() {
     assert!(text.contains("vidkryto over TLS"), "{text}");
 
     association.shutdown().await;
-}
-
-/// The server binaries of the newest PostgreSQL installed (Debian's layout,
-/// `/usr/lib/postgresql/<major>/bin`), if `initdb` is among them.
-fn postgres_bin_dir() -> Option<PathBuf> {
-    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()?
-        .filter_map(Result::ok)
-        .filter_map(|entry| {
-            let major = entry.file_name().to_str()?.parse::<u32>().ok()?;
-            let bin = entry.path().join("bin");
-            bin.join("initdb").is_file().then_some((major, bin))
-        })
-        .collect();
-    found.sort();
-    found.pop().map(|(_, bin)| bin)
-}
-
-/// The binaries, or why these tests cannot run here (printed, so the skip is never silent).
-fn postgres_or_skip(test: &str) -> Option<PathBuf> {
-    let bin = postgres_bin_dir();
-    if bin.is_none() {
-        eprintln!(
-            "SKIPPED {test}: no initdb under /usr/lib/postgresql/*/bin, so no throwaway \
-             PostgreSQL cluster can be started (deploy/local/setup.sh installs Debian's \
-             postgresql package, which has it)"
-        );
-    }
-    bin
-}
-
-fn running_as_root() -> bool {
-    let out = Command::new("id").arg("-u").output().expect("id -u");
-    String::from_utf8_lossy(&out.stdout).trim() == "0"
-}
-
-/// A PostgreSQL cluster of its own in a temporary directory, on a free loopback port, with
-/// trust authentication, stopped when dropped. PostgreSQL refuses to run as root, so under root
-/// its files belong to, and its programs run as, the `postgres` user.
-struct ThrowawayPg {
-    bin: PathBuf,
-    dir: tempfile::TempDir,
-    port: u16,
-    as_postgres: bool,
-}
-
-impl ThrowawayPg {
-    /// Starts a cluster; with `cert` it serves TLS (`ssl=on`) with that certificate.
-    async fn start(bin: PathBuf, cert: Option<&ServerCert>) -> Self {
-        let port = testkit::free_loopback_ports(1).await.unwrap()[0];
-        let dir = tempfile::Builder::new()
-            .prefix("vidkryto-pg-")
-            .tempdir()
-            .unwrap();
-        let pg = Self {
-            bin,
-            dir,
-            port,
-            as_postgres: running_as_root(),
-        };
-        if pg.as_postgres {
-            pg.chown();
-        }
-        pg.run(
-            "initdb",
-            &[
-                "-D",
-                pg.data().to_str().unwrap(),
-                "-A",
-                "trust",
-                "-U",
-                "postgres",
-                "-E",
-                "UTF8",
-                "--no-locale",
-                "--no-sync",
-            ],
-        );
-        let mut conf = format!(
-            "\nlisten_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = '{}'\n\
-             fsync = off\nmax_connections = 50\n",
-            pg.dir.path().display()
-        );
-        match cert {
-            Some(cert) => {
-                std::fs::copy(&cert.cert_file, pg.data().join("server.crt")).unwrap();
-                std::fs::copy(&cert.key_file, pg.data().join("server.key")).unwrap();
-                owner_only(&pg.data().join("server.key"));
-                conf.push_str(
-                    "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n",
-                );
-            }
-            None => conf.push_str("ssl = off\n"),
-        }
-        let conf_file = pg.data().join("postgresql.conf");
-        let mut text = std::fs::read_to_string(&conf_file).unwrap();
-        text.push_str(&conf);
-        std::fs::write(&conf_file, text).unwrap();
-        if pg.as_postgres {
-            pg.chown();
-        }
-        let log = pg.dir.path().join("server.log");
-        let started = pg
-            .command("pg_ctl")
-            .args(["-D", pg.data().to_str().unwrap()])
-            .args(["-l", log.to_str().unwrap()])
-            .args(["-w", "-t", "60", "start"])
-            .output()
-            .unwrap();
-        assert!(
-            started.status.success(),
-            "pg_ctl start failed: {}{}\n{}",
-            String::from_utf8_lossy(&started.stdout),
-            String::from_utf8_lossy(&started.stderr),
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        pg
-    }
-
-    fn data(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-
-    fn chown(&self) {
-        let status = Command::new("chown")
-            .args(["-R", "postgres:postgres"])
-            .arg(self.dir.path())
-            .status()
-            .unwrap();
-        assert!(
-            status.success(),
-            "chown -R postgres {}",
-            self.dir.path().display()
-        );
-    }
-
-    fn command(&self, program: &str) -> Command {
-        let path = self.bin.join(program);
-        let mut command = if self.as_postgres {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(path);
-            c
-        } else {
-            Command::new(path)
-        };
-        command.current_dir(self.dir.path());
-        command
-    }
-
-    fn run(&self, program: &str, args: &[&str]) {
-        let out = self.command(program).args(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{program} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    /// A URL of database `db` on this cluster with the given query.
-    fn url(&self, db: &str, query: &str) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/{db}?{query}", self.port)
-    }
-}
-
-impl Drop for ThrowawayPg {
-    fn drop(&mut self) {
-        let _ = self
-            .command("pg_ctl")
-            .args([
-                "-D",
-                self.data().to_str().unwrap(),
-                "-m",
-                "immediate",
-                "-w",
-                "stop",
-            ])
-            .output();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

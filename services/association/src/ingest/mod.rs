@@ -56,6 +56,8 @@ pub struct IngestConfig {
     pub ingest_max_age: Duration,
     /// Whether commits write the practice catalogue (on; off only to measure its cost).
     pub catalogue: bool,
+    /// What the ingest counts for operators (`telemetry`).
+    pub metrics: crate::telemetry::Metrics,
 }
 
 impl IngestConfig {
@@ -67,6 +69,7 @@ impl IngestConfig {
             commit_interval: Duration::from_millis(100),
             ingest_max_age: Duration::from_secs(30 * 24 * 60 * 60),
             catalogue: true,
+            metrics: crate::telemetry::Metrics::default(),
         }
     }
 }
@@ -209,6 +212,7 @@ async fn run_once(
     let js = jetstream::new(client.clone());
     let mut state = State::load(store).await?;
     state.catalogue = config.catalogue;
+    state.metrics = config.metrics.clone();
     let codes: Vec<MunicipalityCode> = state.nodes.keys().copied().collect();
     ensure_sourced_in(&js, &codes, config.ingest_max_age, &config.topology).await?;
     let resume = store.ingest_position().await?;
@@ -339,6 +343,7 @@ async fn run_once(
         }
         while backfill_tasks.try_join_next().is_some() {}
         for (code, from_seq, retry) in backfills.start_ready() {
+            config.metrics.backfill_started();
             // A node's stream in another domain is read through that domain's API.
             let node_js = match config.topology.domain_of(&code) {
                 Some(domain) => jetstream::with_domain(client.clone(), domain),

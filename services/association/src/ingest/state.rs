@@ -38,6 +38,8 @@ pub(crate) struct State {
     pending_bytes: usize,
     /// Whether commits write the practice catalogue.
     pub catalogue: bool,
+    /// What commits count for operators.
+    pub metrics: crate::telemetry::Metrics,
 }
 
 impl State {
@@ -57,6 +59,7 @@ impl State {
             pending_total: 0,
             pending_bytes: 0,
             catalogue: true,
+            metrics: crate::telemetry::Metrics::default(),
         })
     }
 
@@ -428,9 +431,13 @@ impl State {
         progress: &watch::Sender<IngestProgress>,
     ) -> Result<(), AssociationError> {
         let batch = std::mem::take(&mut self.batch);
+        let quarantined: Vec<crate::verifier::Reason> =
+            batch.quarantine.iter().map(|q| q.reason).collect();
+        let forks = batch.forks.len() as u64;
         let received: Vec<(MunicipalityCode, u64)> = self.received.drain().collect();
         let resume = self.resume_position();
         let now = Timestamp::now();
+        let started = std::time::Instant::now();
         let outcome = commit::commit(
             store,
             witness,
@@ -447,6 +454,14 @@ impl State {
                     p.commits += 1;
                     p.events += summary.events as u64;
                 });
+                self.metrics.committed(
+                    started.elapsed(),
+                    summary.events as u64,
+                    quarantined,
+                    forks,
+                );
+                self.metrics
+                    .pending(self.pending_total as u64, self.pending_bytes as u64);
                 Ok(())
             }
             Err(err) => {

@@ -84,6 +84,20 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Every reason, in declaration order (so `reason as usize` indexes it).
+    pub const ALL: [Self; 10] = [
+        Self::Tampered,
+        Self::BadSignature,
+        Self::InconsistentCheckpoint,
+        Self::Fork,
+        Self::Undecodable,
+        Self::WrongSubject,
+        Self::Forged,
+        Self::UnknownMunicipality,
+        Self::Revoked,
+        Self::BadCheckpoint,
+    ];
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Tampered => "tampered",
