@@ -1,7 +1,7 @@
 //! What an operator sees: Prometheus metrics scraped from `--metrics-listen` while a node
 //! writes and a junk message is quarantined, and the association's gRPC health turning
-//! NOT_SERVING while its PostgreSQL (a cluster this test starts and stops) is lost, then
-//! SERVING again once it is back.
+//! NOT_SERVING while its PostgreSQL (a cluster this test starts and stops) or its NATS server
+//! is lost, then SERVING again once it is back.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -84,7 +84,7 @@ async fn metrics_follow_the_ingest_and_health_follows_postgresql() {
         return;
     };
     let pg = ThrowawayPg::start(bin, None).await;
-    let nats = NatsServer::start().await.unwrap();
+    let mut nats = NatsServer::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     association::server::init_dir(dir.path()).unwrap();
     let mut settings = AssociationSettings::from_dir(
@@ -191,6 +191,17 @@ async fn metrics_follow_the_ingest_and_health_follows_postgresql() {
     wait_health(&url, ServingStatus::Serving, Duration::from_secs(30)).await;
     let up = samples(&get(metrics, "GET", "/metrics").await);
     assert_eq!(up["vidkryto_database_up"], 1.0);
+
+    // NATS lost: the same, for NATS.
+    nats.stop().await.unwrap();
+    wait_health(&url, ServingStatus::NotServing, Duration::from_secs(15)).await;
+    let down = samples(&get(metrics, "GET", "/metrics").await);
+    assert_eq!(down["vidkryto_nats_up"], 0.0);
+    assert_eq!(down["vidkryto_database_up"], 1.0);
+    nats.restart().await.unwrap();
+    wait_health(&url, ServingStatus::Serving, Duration::from_secs(30)).await;
+    let up = samples(&get(metrics, "GET", "/metrics").await);
+    assert_eq!(up["vidkryto_nats_up"], 1.0);
 
     running.shutdown().await;
 }
