@@ -79,7 +79,9 @@ impl Signer {
         let Some(path) = &self.head_file else {
             return Ok(());
         };
-        if head.seq == 0
+        // Nothing appended under this lock: nothing to record. Otherwise read again: another
+        // process may have recorded a longer log since the lock was released.
+        if head.seq <= head.recorded
             || self
                 .recorded_head()?
                 .is_some_and(|(size, _)| size >= head.seq)
@@ -106,6 +108,8 @@ pub(crate) struct Head {
     seq: u64,
     at_micros: i64,
     frontier: Frontier,
+    /// The size recorded beside the key when the lock was taken.
+    recorded: u64,
 }
 
 impl Head {
@@ -141,6 +145,7 @@ impl Head {
                 seq: 0,
                 at_micros: i64::MIN,
                 frontier: Frontier::new(),
+                recorded: 0,
             };
             head.import(tx, signer).await?;
             return Ok(head);
@@ -167,17 +172,22 @@ impl Head {
                 "the stored tree of entry {seq} is not the one its checkpoint signed"
             )));
         }
-        if let Some((size, root)) = recorded {
-            let at_size: Option<String> =
-                sqlx::query_scalar("SELECT checkpoint FROM association_log WHERE seq = $1")
-                    .bind(int(size))
-                    .fetch_optional(&mut **tx)
-                    .await
-                    .map_err(db)?;
-            let same = at_size
-                .and_then(|note| SignedCheckpoint::parse(&note).ok())
-                .is_some_and(|c| c.checkpoint.root == root);
-            if size > 0 && !same {
+        if let Some((size, root)) = recorded.filter(|(size, _)| *size > 0) {
+            // The usual case, the size last recorded is the last entry's: its signed root.
+            let same = if size == seq {
+                signed.checkpoint.root == root
+            } else {
+                let at_size: Option<String> =
+                    sqlx::query_scalar("SELECT checkpoint FROM association_log WHERE seq = $1")
+                        .bind(int(size))
+                        .fetch_optional(&mut **tx)
+                        .await
+                        .map_err(db)?;
+                at_size
+                    .and_then(|note| SignedCheckpoint::parse(&note).ok())
+                    .is_some_and(|c| c.checkpoint.root == root)
+            };
+            if !same {
                 return Err(corrupt(format!(
                     "it does not extend the {size} entries it last signed (truncated or \
                      rewritten); restore it from a backup"
@@ -191,6 +201,7 @@ impl Head {
             seq,
             at_micros,
             frontier,
+            recorded: recorded.map_or(0, |(size, _)| size),
         })
     }
 
@@ -240,11 +251,9 @@ impl Head {
         .execute(&mut **tx)
         .await
         .map_err(db)?;
-        *self = Self {
-            seq,
-            at_micros,
-            frontier,
-        };
+        self.seq = seq;
+        self.at_micros = at_micros;
+        self.frontier = frontier;
         Ok(seq)
     }
 

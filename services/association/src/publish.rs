@@ -4,8 +4,8 @@
 //! and auditors can follow the association's decisions as they are taken (a hromada can see at
 //! once a key enrolled in its name that it does not hold). The database is the source: every
 //! `interval` the task publishes, in order, the entries past the last one on the stream, at
-//! most [`PUBLISH_BATCH_MAX`] a round, each acknowledged before the next round; ids
-//! (`Nats-Msg-Id`) make a repeat after a lost acknowledgement a no-op.
+//! most [`PUBLISH_BATCH_MAX`] a round (one read of the database), each acknowledged before the
+//! next round; ids (`Nats-Msg-Id`) make a repeat after a lost acknowledgement a no-op.
 
 use std::time::Duration;
 
@@ -73,33 +73,30 @@ async fn published(stream: &jetstream::stream::Stream) -> Result<(u64, Vec<u8>),
     }
 }
 
-/// One round: publishes the entries the stream lacks (at most [`PUBLISH_BATCH_MAX`]);
-/// returns how many.
+/// One round: publishes the entries `stream` lacks (at most [`PUBLISH_BATCH_MAX`]); returns
+/// whether the log holds more still.
 pub async fn publish_round(
     js: &Context,
+    stream: &jetstream::stream::Stream,
     store: &Store,
-    replicas: usize,
-) -> Result<u64, AssociationError> {
-    let stream = js
-        .get_or_create_stream(stream_config(replicas))
-        .await
-        .map_err(AssociationError::nats)?;
-    let (size, checkpoint) = published(&stream).await?;
-    // The stream must hold this database's log: after a database restored from an older
-    // backup, publishing on would mix two logs.
+) -> Result<bool, AssociationError> {
+    let (size, checkpoint) = published(stream).await?;
+    // One read from the last entry published on: it must be this database's (after a
+    // database restored from an older backup, publishing on would mix two logs), the others
+    // go out.
+    let (mut entries, log_size) = decisions::read(store, size.max(1), PUBLISH_BATCH_MAX).await?;
     if size > 0 {
-        let (at_size, _) = decisions::read(store, size, 1).await?;
-        if at_size
+        if entries
             .first()
-            .is_none_or(|e| e.checkpoint.as_bytes() != checkpoint)
+            .is_none_or(|e| e.seq != size || e.checkpoint.as_bytes() != checkpoint)
         {
             return Err(AssociationError::Corrupt(format!(
                 "the published log's checkpoint of size {size} is not the database's: the \
                  database is not the log published on {STREAM}"
             )));
         }
+        entries.remove(0);
     }
-    let (entries, _) = decisions::read(store, size + 1, PUBLISH_BATCH_MAX).await?;
     let mut acks = Vec::with_capacity(entries.len() * 2);
     for entry in &entries {
         let seq = entry.seq.to_string();
@@ -137,26 +134,21 @@ pub async fn publish_round(
             "the association log's publication was not acknowledged in time".into(),
         )
     })??;
-    Ok(entries.len() as u64)
+    let published = entries.last().map_or(size, |e| e.seq);
+    Ok(published < log_size)
 }
 
-/// Publishes the log every `interval` (again at once while rounds are full) until `stop`
-/// turns true; a failed round is logged and tried again.
+/// Publishes the log through `client` every `interval` (again at once while the log holds
+/// more) until `stop` turns true; a failed round is logged and tried again.
 pub async fn run(
-    nats_url: String,
+    client: async_nats::Client,
     store: Store,
     replicas: usize,
     interval: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
-    let client = match crate::ingest::connect(&nats_url).await {
-        Ok(client) => client,
-        Err(err) => {
-            tracing::warn!(error = %err, "cannot publish the association's log");
-            return;
-        }
-    };
     let js = jetstream::new(client);
+    let mut stream: Option<jetstream::stream::Stream> = None;
     let mut ticks = tokio::time::interval(interval.max(Duration::from_millis(50)));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -165,11 +157,24 @@ pub async fn run(
             _ = stop.wait_for(|s| *s) => return,
         }
         loop {
-            match publish_round(&js, &store, replicas).await {
-                Ok(n) if n == u64::from(PUBLISH_BATCH_MAX) => continue,
-                Ok(_) => break,
+            // The stream is made (or found) once, and again only after a failed round.
+            let round = match &stream {
+                Some(s) => publish_round(&js, s, &store).await,
+                None => match js.get_or_create_stream(stream_config(replicas)).await {
+                    Ok(s) => {
+                        let round = publish_round(&js, &s, &store).await;
+                        stream = Some(s);
+                        round
+                    }
+                    Err(e) => Err(AssociationError::nats(e)),
+                },
+            };
+            match round {
+                Ok(true) => continue,
+                Ok(false) => break,
                 Err(err) => {
                     tracing::warn!(error = %err, "failed to publish the association's log");
+                    stream = None;
                     break;
                 }
             }

@@ -368,6 +368,11 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
         .set_serving::<FederationServiceServer<FederationApi>>()
         .await;
     health.set_serving::<AuditServiceServer<AuditApi>>().await;
+    // One NATS client for the association's own publications and its health check (the
+    // ingest keeps one of its own, which it reconnects on failure).
+    let nats = crate::ingest::connect(&settings.nats_url)
+        .await
+        .context("failed to reach NATS")?;
     tasks.push(tokio::spawn(crate::telemetry::watch_health(
         crate::telemetry::Health {
             reporter: health.clone(),
@@ -380,9 +385,7 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
             ],
         },
         store.clone(),
-        crate::ingest::connect(&settings.nats_url)
-            .await
-            .context("failed to reach NATS")?,
+        nats.clone(),
         metrics.clone(),
         stop_rx.clone(),
     )));
@@ -396,7 +399,7 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
     let digests = Digests::new(readers.clone());
     let open_data = crate::open_data::OpenDataServer::default();
     tasks.push(tokio::spawn(crate::publish::run(
-        settings.nats_url.clone(),
+        nats,
         readers.clone(),
         settings.topology.ingest_replicas,
         crate::publish::PUBLISH_INTERVAL,

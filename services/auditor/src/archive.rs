@@ -319,14 +319,15 @@ impl AssociationLogWriter {
         self.next
     }
 
-    /// Adds the next entry's bytes and the signed checkpoint of its size.
-    pub fn push(&mut self, bytes: Vec<u8>, checkpoint: String) -> Result<(), ArchiveError> {
+    /// Adds the next entry's bytes and the signed checkpoint of its size; returns the root
+    /// recorded for it (lowercase hex, empty when the note does not parse).
+    pub fn push(&mut self, bytes: Vec<u8>, checkpoint: String) -> Result<String, ArchiveError> {
         let root = event_store_core::checkpoint::SignedCheckpoint::parse(&checkpoint)
             .map(|c| hex::encode(c.checkpoint.root))
             .unwrap_or_default();
         let record = LogCheckpointRecord {
             size: self.next,
-            root,
+            root: root.clone(),
             note: checkpoint,
         };
         let line = to_json_line(&record).map_err(|e| format_error(&self.dir, e.to_string()))?;
@@ -336,7 +337,7 @@ impl AssociationLogWriter {
         if self.file.len() as u64 == EVENTS_PER_FILE {
             self.flush()?;
         }
-        Ok(())
+        Ok(root)
     }
 
     fn flush(&mut self) -> Result<(), ArchiveError> {

@@ -14,6 +14,7 @@ use std::time::Duration;
 use event_store_core::checkpoint::NoteVerifier;
 use event_store_core::{MunicipalityCode, Timestamp};
 use indicatif::ProgressBar;
+use projection::association_log::{Entry, KeyHistory, LogError};
 use projection::statement::Statement;
 use proto::audit::v1 as pb;
 use proto::audit::v1::audit_service_client::AuditServiceClient;
@@ -182,8 +183,8 @@ pub async fn export(options: &ExportOptions) -> Result<ExportSummary, AuditError
     }
     // The association's own log, read after the statement (whose entry it therefore holds);
     // keys.json is the enrolment history it replays to (`verify` checks both).
-    let association_entries = export_association_log(&mut client, &archive).await?;
-    let (history, problem) = crate::verify::replay_association_log(&archive, u64::MAX)?;
+    let (association_entries, history, problem) =
+        export_association_log(&mut client, &archive).await?;
     archive.write_json(
         KEYS,
         &Keys {
@@ -306,10 +307,12 @@ async fn export_events(
 }
 
 /// Writes the association's own log as it is now: its entries and the checkpoint of each size.
+/// Returns how many, the key history they replay to, and the first entry that does not
+/// replay (the history stops before it).
 async fn export_association_log(
     client: &mut AuditServiceClient<Channel>,
     archive: &Archive,
-) -> Result<u64, AuditError> {
+) -> Result<(u64, KeyHistory, Option<LogError>), AuditError> {
     // What this archive held before: the log now must extend it, or it was rewritten (even by
     // someone holding the association's key), and the archive keeps the evidence.
     let held = archive
@@ -317,6 +320,8 @@ async fn export_association_log(
         .ok()
         .and_then(|c| c.last().cloned());
     let mut writer = AssociationLogWriter::new(archive)?;
+    let mut history = KeyHistory::new();
+    let mut problem: Option<LogError> = None;
     let mut size: Option<u64> = None;
     while size.is_none_or(|size| writer.next() <= size) {
         let next = writer.next();
@@ -330,7 +335,6 @@ async fn export_association_log(
             .into_inner();
         // The log as it was at the first page; later entries wait for the next export.
         let end = *size.get_or_insert(page.size);
-        let before = writer.next();
         for entry in page.entries {
             if entry.seq > end {
                 break;
@@ -342,22 +346,24 @@ async fn export_association_log(
                     writer.next()
                 )));
             }
+            if problem.is_none()
+                && let Err(e) =
+                    Entry::decode(entry.seq, &entry.entry).and_then(|e| history.apply(&e))
+            {
+                problem = Some(e);
+            }
+            let root = writer.push(entry.entry, entry.checkpoint)?;
             if let Some(held) = &held
                 && held.size == entry.seq
+                && root != held.root
             {
-                let root = event_store_core::checkpoint::SignedCheckpoint::parse(&entry.checkpoint)
-                    .map(|c| hex::encode(c.checkpoint.root))
-                    .unwrap_or_default();
-                if root != held.root {
-                    return Err(AuditError::Failed(format!(
-                        "the association's log no longer extends the one this archive holds: \
-                         at size {} its root is {root}, the archive's {} (an entry up to there \
-                         was rewritten); the archive is kept as it was",
-                        held.size, held.root
-                    )));
-                }
+                return Err(AuditError::Failed(format!(
+                    "the association's log no longer extends the one this archive holds: \
+                     at size {} its root is {root}, the archive's {} (an entry up to there \
+                     was rewritten); the archive is kept as it was",
+                    held.size, held.root
+                )));
             }
-            writer.push(entry.entry, entry.checkpoint)?;
         }
         if let Some(held) = &held
             && end < held.size
@@ -368,13 +374,13 @@ async fn export_association_log(
                 held.size
             )));
         }
-        if writer.next() == before && before <= end {
+        if writer.next() == next && next <= end {
             return Err(AuditError::Remote(format!(
-                "the association's log holds {end} entries but sent none from {before}"
+                "the association's log holds {end} entries but sent none from {next}"
             )));
         }
     }
-    Ok(writer.finish()?)
+    Ok((writer.finish()?, history, problem))
 }
 
 /// Writes `code`'s accepted checkpoints up to `size`.

@@ -15,7 +15,7 @@ use event_store_core::merkle::{self, Frontier};
 use event_store_core::{EnvelopeRef, Hash, MunicipalityCode};
 use indicatif::ProgressBar;
 use projection::association_log::{
-    Decision, Entry, KeyHistory, LogError, ORIGIN as ASSOCIATION_ORIGIN, key_order,
+    Decision, Entry, KeyHistory, LogError, ORIGIN as ASSOCIATION_ORIGIN,
 };
 use projection::{MemoryStore, Outcome, Verified};
 use serde::Serialize;
@@ -752,13 +752,15 @@ pub fn key_records(history: &KeyHistory) -> Vec<KeyRecord> {
         .collect()
 }
 
+/// `keys` in one order (by hromada, enrolment time, key, revocation), to compare histories.
 fn sorted_keys(keys: &[KeyRecord]) -> Vec<KeyRecord> {
     let mut keys = keys.to_vec();
     keys.sort_by(|a, b| {
-        key_order(&a.code, a.enrolled_at_micros, &a.vkey).cmp(&key_order(
+        (&a.code, a.enrolled_at_micros, &a.vkey, a.revoked_at_micros).cmp(&(
             &b.code,
             b.enrolled_at_micros,
             &b.vkey,
+            b.revoked_at_micros,
         ))
     });
     keys
@@ -967,7 +969,7 @@ fn verify_association(
             "none",
         ));
     }
-    let replayed = key_records(&history);
+    let replayed = sorted_keys(&key_records(&history));
     let archived = sorted_keys(&keys.keys);
     if found.is_none() && archived != replayed {
         let window = |k: Option<&KeyRecord>| {

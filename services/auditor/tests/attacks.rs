@@ -127,6 +127,23 @@ fn signed(n: u8, seq: u64) -> Event {
     .into()
 }
 
+/// Writes the association's log of the archive: Vinnytsia's node key enrolled at time 0,
+/// signed by `association`.
+fn write_enrolment_log(archive: &Archive, association: &NoteSigner) {
+    auditor::archive::AssociationLogWriter::write_signed(
+        archive,
+        association,
+        vec![(
+            0,
+            Decision::Enrolled {
+                municipality: VINNYTSIA.into(),
+                vkey: node_signer().verifier().to_text(),
+            },
+        )],
+    )
+    .unwrap();
+}
+
 /// Writes an archive of Vinnytsia's `events` in one file, with one checkpoint over all of
 /// them signed by the node and cosigned by the association, and its manifest.
 fn write_archive(dir: &Path, events: &[Vec<u8>]) -> Archive {
@@ -172,18 +189,7 @@ fn write_archive(dir: &Path, events: &[Vec<u8>]) -> Archive {
             },
         )
         .unwrap();
-    auditor::archive::AssociationLogWriter::write_signed(
-        &archive,
-        &witness(),
-        vec![(
-            0,
-            Decision::Enrolled {
-                municipality: VINNYTSIA.into(),
-                vkey: node_signer().verifier().to_text(),
-            },
-        )],
-    )
-    .unwrap();
+    write_enrolment_log(&archive, &witness());
     auditor::export::write_manifest(&archive, "test").unwrap();
     archive
 }
@@ -593,18 +599,7 @@ fn an_unsigned_tail_a_missing_statement_and_a_foreign_signature_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let archive = archive_with_log(dir.path());
     let stranger = NoteSigner::from_seed("vidkryto-association", [3; 32]).unwrap();
-    auditor::archive::AssociationLogWriter::write_signed(
-        &archive,
-        &stranger,
-        vec![(
-            0,
-            Decision::Enrolled {
-                municipality: VINNYTSIA.into(),
-                vkey: node_signer().verifier().to_text(),
-            },
-        )],
-    )
-    .unwrap();
+    write_enrolment_log(&archive, &stranger);
     auditor::export::write_manifest(&archive, "test").unwrap();
     assert_eq!(association_failure(&archive), (1, "signature"));
 }

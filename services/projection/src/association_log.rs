@@ -157,11 +157,6 @@ impl Entry {
         }
         Ok(entry)
     }
-
-    /// Its leaf hash.
-    pub fn leaf_hash(&self) -> merkle::Hash {
-        merkle::leaf_hash(&self.encode())
-    }
 }
 
 /// Adds `bytes` as the next entry of the log whose tree is `frontier`, and returns the
@@ -179,18 +174,9 @@ pub fn extend(frontier: &mut Frontier, bytes: &[u8]) -> Checkpoint {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct KeyWindow {
     pub municipality: String,
-    pub vkey: String,
     pub enrolled_at_micros: i64,
+    pub vkey: String,
     pub revoked_at_micros: Option<i64>,
-}
-
-/// The order key windows are listed in: by hromada, enrolment time and key.
-pub fn key_order<'a>(
-    municipality: &'a str,
-    enrolled_at: i64,
-    vkey: &'a str,
-) -> (&'a str, i64, &'a str) {
-    (municipality, enrolled_at, vkey)
 }
 
 /// The enrolment history the log says, checked entry by entry.
@@ -311,13 +297,7 @@ impl KeyHistory {
     /// Every window, sorted by hromada, enrolment time and key.
     pub fn windows(&self) -> Vec<KeyWindow> {
         let mut windows = self.windows.clone();
-        windows.sort_by(|a, b| {
-            key_order(&a.municipality, a.enrolled_at_micros, &a.vkey).cmp(&key_order(
-                &b.municipality,
-                b.enrolled_at_micros,
-                &b.vkey,
-            ))
-        });
+        windows.sort();
         windows
     }
 
