@@ -10,6 +10,7 @@ use event_store_core::{Hash, MunicipalityCode, Timestamp};
 
 use crate::batch::{Batch, ForkRecord, QuarantineRecord};
 use crate::error::AssociationError;
+use crate::lease::Lease;
 use crate::projections::{self, ProjectedEvent};
 use crate::store::{CHUNK_EVENTS_MAX, Store, db, int, pack_chunk};
 use crate::verifier::{PendingEvent, Reason};
@@ -20,8 +21,14 @@ pub(crate) struct CommitSummary {
     pub events: usize,
 }
 
+/// Where a commit writes: the ingest's pool, under the lease of its term (`lease::fence`).
+pub(crate) struct Writer<'a> {
+    pub store: &'a Store,
+    pub lease: &'a Lease,
+}
+
 pub(crate) async fn commit(
-    store: &Store,
+    writer: Writer<'_>,
     witness: &NoteSigner,
     mut batch: Batch,
     received: &[(MunicipalityCode, u64)],
@@ -29,6 +36,7 @@ pub(crate) async fn commit(
     now: Timestamp,
     catalogue: bool,
 ) -> Result<CommitSummary, AssociationError> {
+    let store = writer.store;
     check_duplicates(store, &mut batch).await?;
     check_old_roots(store, &mut batch).await?;
 
@@ -56,6 +64,9 @@ pub(crate) async fn commit(
     }
 
     let mut tx = store.pool().begin().await.map_err(db)?;
+    // First: nothing is written unless this instance still holds the lease, and no takeover
+    // falls inside the transaction.
+    crate::lease::fence(&mut tx, writer.lease).await?;
     let outcomes = projections::apply(&mut tx, &projected).await?;
     if catalogue {
         crate::catalogue::apply(&mut tx, &projected, &outcomes).await?;
@@ -76,7 +87,7 @@ pub(crate) async fn commit(
         .await
         .map_err(db)?;
     }
-    sqlx::query("UPDATE ingest_position SET stream_seq = $1")
+    sqlx::query("UPDATE ingest_position SET stream_seq = $1, commits = commits + 1")
         .bind(int(resume))
         .execute(&mut *tx)
         .await

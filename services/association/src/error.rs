@@ -15,6 +15,10 @@ pub enum AssociationError {
     Invalid { field: &'static str, detail: String },
     #[error("not found: {0}")]
     NotFound(String),
+    /// The ingest's lease is another instance's now (or ran out): this one must not write
+    /// (`lease`).
+    #[error("the ingest lease of epoch {epoch} is no longer this instance's")]
+    Fenced { epoch: i64 },
     /// A position past what exists yet (a tree size beyond the verified log): valid later.
     #[error("{field} out of range: {detail}")]
     OutOfRange { field: &'static str, detail: String },

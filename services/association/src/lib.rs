@@ -13,6 +13,7 @@ pub mod digest;
 pub mod enrolment;
 pub mod error;
 pub mod ingest;
+pub mod lease;
 pub mod open_data;
 pub mod projections;
 pub mod publish;

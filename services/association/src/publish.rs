@@ -15,6 +15,7 @@ use tokio::sync::watch;
 
 use crate::decisions;
 use crate::error::AssociationError;
+use crate::lease::Lease;
 use crate::store::Store;
 
 /// The stream of the association's log.
@@ -145,6 +146,7 @@ pub async fn run(
     store: Store,
     replicas: usize,
     interval: Duration,
+    leadership: watch::Receiver<Option<Lease>>,
     mut stop: watch::Receiver<bool>,
 ) {
     let js = jetstream::new(client);
@@ -155,6 +157,11 @@ pub async fn run(
         tokio::select! {
             _ = ticks.tick() => {}
             _ = stop.wait_for(|s| *s) => return,
+        }
+        // Only the instance that ingests publishes (a repeat would be a no-op, but two
+        // publishers would only race).
+        if leadership.borrow().is_none() {
+            continue;
         }
         loop {
             // The stream is made (or found) once, and again only after a failed round.

@@ -10,6 +10,7 @@ use sqlx::Row;
 
 use crate::catalogue;
 use crate::error::AssociationError;
+use crate::lease::Lease;
 use crate::projections::{self, ProjectedEvent};
 use crate::store::{Store, db, split_chunk, uint};
 
@@ -23,10 +24,38 @@ pub struct RebuildSummary {
     pub undecodable: u64,
 }
 
+/// Waits until the projection's tables are of [`projection::PROJECTION_VERSION`] (rebuilt by
+/// whichever instance leads the ingest), saying so every 30 s while it waits.
+pub async fn wait_current(store: &Store) -> Result<(), AssociationError> {
+    let started = std::time::Instant::now();
+    let mut said = std::time::Duration::ZERO;
+    loop {
+        let version: i32 = sqlx::query_scalar("SELECT version FROM proj_version")
+            .fetch_one(store.pool())
+            .await
+            .map_err(db)?;
+        if i64::from(version) == i64::from(projection::PROJECTION_VERSION) {
+            return Ok(());
+        }
+        if started.elapsed() >= said {
+            tracing::info!(
+                from = version,
+                to = projection::PROJECTION_VERSION,
+                "waiting for the ingest's leader to rebuild the projection for its new version"
+            );
+            said += std::time::Duration::from_secs(30);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
 /// Rebuilds the projection if its tables hold rows of another version than
 /// [`projection::PROJECTION_VERSION`] (after an upgrade whose migration emptied them), before
 /// the ingest adds to them. Returns what the rebuild did, if one ran.
-pub async fn ensure_current(store: &Store) -> Result<Option<RebuildSummary>, AssociationError> {
+pub async fn ensure_current(
+    store: &Store,
+    lease: Option<&Lease>,
+) -> Result<Option<RebuildSummary>, AssociationError> {
     let version: i32 = sqlx::query_scalar("SELECT version FROM proj_version")
         .fetch_one(store.pool())
         .await
@@ -39,16 +68,23 @@ pub async fn ensure_current(store: &Store) -> Result<Option<RebuildSummary>, Ass
         to = projection::PROJECTION_VERSION,
         "rebuilding the projection for its new version"
     );
-    rebuild(store).await.map(Some)
+    rebuild(store, lease).await.map(Some)
 }
 
-pub async fn rebuild(store: &Store) -> Result<RebuildSummary, AssociationError> {
+/// Rebuilds the projection; with a `lease`, only while it is this instance's (`lease::fence`).
+pub async fn rebuild(
+    store: &Store,
+    lease: Option<&Lease>,
+) -> Result<RebuildSummary, AssociationError> {
     let mut tx = store.pool().begin().await.map_err(db)?;
     // Taken first, so two rebuilds (or a rebuild and `ensure_current`) run one after the other.
     sqlx::query("SELECT version FROM proj_version FOR UPDATE")
         .execute(&mut *tx)
         .await
         .map_err(db)?;
+    if let Some(lease) = lease {
+        crate::lease::fence(&mut tx, lease).await?;
+    }
     projections::truncate(&mut tx).await?;
     catalogue::truncate(&mut tx).await?;
     // Read with a second connection so the writing transaction stays free.
@@ -98,6 +134,11 @@ pub async fn rebuild(store: &Store) -> Result<RebuildSummary, AssociationError> 
     project(&mut tx, &batch).await?;
     sqlx::query("UPDATE proj_version SET version = $1")
         .bind(i32::try_from(projection::PROJECTION_VERSION).unwrap_or(i32::MAX))
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    // Instances that do not ingest reload their snapshot when the count moves.
+    sqlx::query("UPDATE ingest_position SET commits = commits + 1")
         .execute(&mut *tx)
         .await
         .map_err(db)?;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use event_store_core::checkpoint::NoteSigner;
+use event_store_core::checkpoint::{NoteSigner, NoteVerifier};
 use proto::audit::v1::audit_service_server::AuditServiceServer;
 use proto::federation::v1::federation_service_server::FederationServiceServer;
 use proto::national::v1::national_service_server::NationalServiceServer;
@@ -19,11 +19,12 @@ use tokio::task::JoinHandle;
 
 use crate::admission::{RequestLimitLayer, limit_connections};
 use crate::api::audit::AuditApi;
-use crate::api::federation::FederationApi;
+use crate::api::federation::{Admin, FederationApi};
 use crate::api::national::NationalApi;
 use crate::api::streams::StreamLimits;
 use crate::enrolment::Enrolment;
-use crate::ingest::{self, Ingest, IngestConfig, IngestProgress, Topology};
+use crate::ingest::{self, Ingest, IngestConfig, IngestProgress, Role, Topology};
+use crate::lease::Lease;
 use crate::read::ReadModel;
 use crate::read::digests::Digests;
 use crate::store::Store;
@@ -259,24 +260,93 @@ fn write_secret(path: &Path, text: &str) -> anyhow::Result<()> {
         .with_context(|| format!("failed to create {}", path.display()))
 }
 
+/// What `vidkryto association serve` runs with: an instance that serves the national,
+/// federation and audit APIs, open data and the dashboard from the database (a streaming
+/// replica in production) and writes nothing. Its `Debug` shows the URL through
+/// `wire::redacted_url`.
+#[derive(Clone)]
+pub struct ReplicaSettings {
+    /// PostgreSQL URL of the association's database, or of a replica of it.
+    pub database_url: String,
+    pub listen: SocketAddr,
+    /// The association's witness key as it publishes it (`witness.vkey`): served to auditors.
+    /// A replica holds no secret.
+    pub witness: NoteVerifier,
+    pub dashboard_dir: Option<PathBuf>,
+    pub limits: ServingLimits,
+    pub tls: Option<TlsIdentity>,
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+impl std::fmt::Debug for ReplicaSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self {
+            database_url,
+            listen,
+            witness,
+            dashboard_dir,
+            limits,
+            tls,
+            metrics_listen,
+        } = self;
+        f.debug_struct("ReplicaSettings")
+            .field("database_url", &wire::redacted_url(database_url))
+            .field("listen", listen)
+            .field("witness", &witness.to_text())
+            .field("dashboard_dir", dashboard_dir)
+            .field("limits", limits)
+            .field("tls", tls)
+            .field("metrics_listen", metrics_listen)
+            .finish()
+    }
+}
+
+impl ReplicaSettings {
+    /// Settings from a directory holding the association's public witness key
+    /// (`witness.vkey`, as `vidkryto association init` writes it).
+    pub fn from_dir(dir: &Path, database_url: String, listen: SocketAddr) -> anyhow::Result<Self> {
+        let path = dir.join(WITNESS_VKEY_FILE);
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read the witness key {}", path.display()))?;
+        let witness = NoteVerifier::parse(text.trim())
+            .with_context(|| format!("{} is not a verifier key", path.display()))?;
+        Ok(Self {
+            database_url,
+            listen,
+            witness,
+            dashboard_dir: None,
+            limits: ServingLimits::default(),
+            tls: None,
+            metrics_listen: None,
+        })
+    }
+}
+
 /// A running association.
 #[derive(Debug)]
 pub struct RunningAssociation {
     pub grpc_addr: SocketAddr,
     /// Where `GET /metrics` is served (`AssociationSettings::metrics_listen`).
     pub metrics_addr: Option<SocketAddr>,
+    /// The writers' pool (`association run`), or the readers' (`association serve`).
     pub store: Store,
     pub read: ReadModel,
     progress: watch::Receiver<IngestProgress>,
+    leadership: watch::Receiver<Option<Lease>>,
     stop: watch::Sender<bool>,
     ingest: Option<Ingest>,
     tasks: Vec<JoinHandle<()>>,
 }
 
 impl RunningAssociation {
-    /// The ingest's progress.
+    /// The ingest's progress (or, on an instance that does not lead, the leader's word).
     pub fn progress(&self) -> watch::Receiver<IngestProgress> {
         self.progress.clone()
+    }
+
+    /// The lease while this instance leads the ingest.
+    pub fn leadership(&self) -> watch::Receiver<Option<Lease>> {
+        self.leadership.clone()
     }
 
     /// Stops serving and ingesting; what was committed stays.
@@ -295,28 +365,42 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
 }
 
-/// Starts the association.
+/// What the listener serves, in either mode.
+struct Serving<'a> {
+    listen: SocketAddr,
+    dashboard_dir: Option<&'a Path>,
+    limits: ServingLimits,
+    tls: Option<&'a TlsIdentity>,
+    metrics_listen: Option<SocketAddr>,
+    witness: NoteVerifier,
+}
+
+/// The parts the APIs read from.
+struct Parts {
+    readers: Store,
+    /// Checked by the health watch: the writers' pool, or the readers' on a replica.
+    health_store: Store,
+    read: ReadModel,
+    progress: watch::Receiver<IngestProgress>,
+    leadership: watch::Receiver<Option<Lease>>,
+    metrics: crate::telemetry::Metrics,
+    /// The NATS client whose connection health follows; `None` on a replica.
+    nats: Option<async_nats::Client>,
+    admin: Option<Admin>,
+    open_data: crate::open_data::OpenDataServer,
+}
+
+/// Starts the association (`association run`): it campaigns for the ingest lease and ingests
+/// while it holds it, and serves reads meanwhile whether it leads or stands by.
 pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssociation> {
-    let dashboard =
-        wire::site::Site::from_setting(settings.dashboard_dir.as_deref(), DASHBOARD_CSP)
-            .map_err(anyhow::Error::msg)
-            .context("failed to serve the dashboard")?;
     let store = Store::connect(&settings.database_url)
         .await
         .context("failed to open the association's database")?;
-    crate::rebuild::ensure_current(&store)
-        .await
-        .context("failed to rebuild the projection for its new version")?;
     // The read side (API queries, the snapshot, the digest) has a pool of its own, so readers
     // never take the ingest's connections.
     let readers = Store::connect_readers(&settings.database_url)
         .await
         .context("failed to open the association's database for readers")?;
-    let reference = Arc::new(Reference::load());
-    let read = ReadModel::new(reference);
-    read.reload(&readers)
-        .await
-        .context("failed to load the national projections")?;
     let witness = Arc::new(settings.witness.clone());
     let signer = crate::decisions::Signer::new(witness.clone(), settings.log_head.clone());
     crate::decisions::ensure_started(&store, &signer)
@@ -333,10 +417,181 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
     config.catalogue = settings.catalogue;
     let metrics = crate::telemetry::Metrics::default();
     config.metrics = metrics.clone();
+    let read = ReadModel::new(Arc::new(Reference::load()));
+    // One NATS client for the association's own publications and its health check (the
+    // ingest keeps one of its own, which it reconnects on failure).
+    let nats = crate::ingest::connect(&settings.nats_url)
+        .await
+        .context("failed to reach NATS")?;
     let ingest = ingest::spawn(store.clone(), signer.clone(), config);
-    let progress = ingest.progress.clone();
+    // An upgrade's new projection is rebuilt by the leader before it ingests; this instance
+    // serves once it is (with one instance, it is the leader and rebuilds it now).
+    crate::rebuild::wait_current(&store)
+        .await
+        .context("failed to read the projection's version")?;
+    read.reload(&readers)
+        .await
+        .context("failed to load the national projections")?;
     let (stop, stop_rx) = watch::channel(false);
+    let open_data = crate::open_data::OpenDataServer::default();
+    let leadership = ingest.leadership.clone();
+    let mut tasks = vec![
+        tokio::spawn(crate::publish::run(
+            nats.clone(),
+            readers.clone(),
+            settings.topology.ingest_replicas,
+            crate::publish::PUBLISH_INTERVAL,
+            leadership.clone(),
+            stop_rx.clone(),
+        )),
+        tokio::spawn(crate::statements::run(
+            crate::statements::Stating {
+                writer: store.clone(),
+                readers: readers.clone(),
+                read: read.clone(),
+                signer: signer.clone(),
+                open_data: open_data.clone(),
+                interval: settings.statement_interval,
+            },
+            leadership.clone(),
+            stop_rx.clone(),
+        )),
+    ];
+    let enrolment = Enrolment::new(store.clone(), signer.clone(), Some(ingest.control.clone()));
+    let parts = Parts {
+        readers,
+        health_store: store.clone(),
+        read: read.clone(),
+        progress: ingest.progress.clone(),
+        leadership: leadership.clone(),
+        metrics,
+        nats: Some(nats),
+        admin: Some(Admin::new(
+            store.clone(),
+            signer,
+            enrolment,
+            settings.admin_token.clone(),
+        )),
+        open_data,
+    };
+    let serving = Serving {
+        listen: settings.listen,
+        dashboard_dir: settings.dashboard_dir.as_deref(),
+        limits: settings.limits,
+        tls: settings.tls.as_ref(),
+        metrics_listen: settings.metrics_listen,
+        witness: witness.verifier(),
+    };
+    let (grpc_addr, metrics_addr) = serve(serving, parts, &stop_rx, &mut tasks).await?;
+    tracing::info!(%grpc_addr, tls = settings.tls.is_some(), "association serving");
+    Ok(RunningAssociation {
+        grpc_addr,
+        metrics_addr,
+        store,
+        read,
+        progress: ingest.progress.clone(),
+        leadership,
+        stop,
+        ingest: Some(ingest),
+        tasks,
+    })
+}
+
+/// Starts an instance that serves reads only (`association serve`): no ingest, no lease, no
+/// statements, no admin calls; the snapshot follows the database's commits, so the live update
+/// stream works from it too. It needs no NATS and runs no migration (the database may be a
+/// read-only replica; `association run` migrates the primary).
+pub async fn serve_reads(settings: ReplicaSettings) -> anyhow::Result<RunningAssociation> {
+    let readers = Store::connect_readers(&settings.database_url)
+        .await
+        .context("failed to open the association's database for readers")?;
+    let read = ReadModel::new(Arc::new(Reference::load()));
+    read.reload(&readers)
+        .await
+        .context("failed to load the national projections (has `association run` migrated it?)")?;
+    let (stop, stop_rx) = watch::channel(false);
+    let (progress_tx, progress) = watch::channel(IngestProgress {
+        role: Role::ReadOnly,
+        ..IngestProgress::default()
+    });
+    let (_, leadership) = watch::channel(None);
     let mut tasks = Vec::new();
+    {
+        let (readers, mut stop_rx) = (readers.clone(), stop_rx.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(crate::lease::CAMPAIGN_INTERVAL);
+            loop {
+                tokio::select! {
+                    _ = ticks.tick() => {}
+                    _ = stop_rx.wait_for(|s| *s) => return,
+                }
+                crate::ingest::report_leader(&readers, &progress_tx).await;
+            }
+        }));
+    }
+    let open_data = crate::open_data::OpenDataServer::default();
+    tasks.push(tokio::spawn(crate::statements::follow(
+        readers.clone(),
+        read.clone(),
+        open_data.clone(),
+        stop_rx.clone(),
+    )));
+    let parts = Parts {
+        readers: readers.clone(),
+        health_store: readers.clone(),
+        read: read.clone(),
+        progress: progress.clone(),
+        leadership: leadership.clone(),
+        metrics: crate::telemetry::Metrics::default(),
+        nats: None,
+        admin: None,
+        open_data,
+    };
+    let serving = Serving {
+        listen: settings.listen,
+        dashboard_dir: settings.dashboard_dir.as_deref(),
+        limits: settings.limits,
+        tls: settings.tls.as_ref(),
+        metrics_listen: settings.metrics_listen,
+        witness: settings.witness.clone(),
+    };
+    let (grpc_addr, metrics_addr) = serve(serving, parts, &stop_rx, &mut tasks).await?;
+    tracing::info!(%grpc_addr, tls = settings.tls.is_some(), "association serving reads only");
+    Ok(RunningAssociation {
+        grpc_addr,
+        metrics_addr,
+        store: readers,
+        read,
+        progress,
+        leadership,
+        stop,
+        ingest: None,
+        tasks,
+    })
+}
+
+/// Binds the listener (and the metrics listener) and serves the APIs, open data and the
+/// dashboard on it until `stop_rx` turns true; the tasks go to `tasks`.
+async fn serve(
+    serving: Serving<'_>,
+    parts: Parts,
+    stop_rx: &watch::Receiver<bool>,
+    tasks: &mut Vec<JoinHandle<()>>,
+) -> anyhow::Result<(SocketAddr, Option<SocketAddr>)> {
+    let Parts {
+        readers,
+        health_store,
+        read,
+        progress,
+        leadership,
+        metrics,
+        nats,
+        admin,
+        open_data,
+    } = parts;
+    let dashboard = wire::site::Site::from_setting(serving.dashboard_dir, DASHBOARD_CSP)
+        .map_err(anyhow::Error::msg)
+        .context("failed to serve the dashboard")?;
     {
         let (read, readers, progress) = (read.clone(), readers.clone(), progress.clone());
         let shutdown = stopped(stop_rx.clone());
@@ -347,12 +602,11 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
             }
         }));
     }
-
-    let listener = tokio::net::TcpListener::bind(settings.listen)
+    let listener = tokio::net::TcpListener::bind(serving.listen)
         .await
-        .with_context(|| format!("failed to listen on {}", settings.listen))?;
+        .with_context(|| format!("failed to listen on {}", serving.listen))?;
     let grpc_addr = listener.local_addr()?;
-    if settings.tls.is_none() && !grpc_addr.ip().is_loopback() {
+    if serving.tls.is_none() && !grpc_addr.ip().is_loopback() {
         tracing::warn!(
             %grpc_addr,
             "serving plain text on a non-loopback address: give the listener a certificate \
@@ -368,11 +622,6 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
         .set_serving::<FederationServiceServer<FederationApi>>()
         .await;
     health.set_serving::<AuditServiceServer<AuditApi>>().await;
-    // One NATS client for the association's own publications and its health check (the
-    // ingest keeps one of its own, which it reconnects on failure).
-    let nats = crate::ingest::connect(&settings.nats_url)
-        .await
-        .context("failed to reach NATS")?;
     tasks.push(tokio::spawn(crate::telemetry::watch_health(
         crate::telemetry::Health {
             reporter: health.clone(),
@@ -384,8 +633,8 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
                 <AuditServiceServer<AuditApi> as tonic::server::NamedService>::NAME.into(),
             ],
         },
-        store.clone(),
-        nats.clone(),
+        health_store,
+        nats,
         metrics.clone(),
         stop_rx.clone(),
     )));
@@ -394,28 +643,10 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
         .context("failed to build gRPC reflection")?;
-    let enrolment = Enrolment::new(store.clone(), signer.clone(), Some(ingest.control.clone()));
-    let limits = settings.limits;
+    let limits = serving.limits;
     let digests = Digests::new(readers.clone());
-    let open_data = crate::open_data::OpenDataServer::default();
-    tasks.push(tokio::spawn(crate::publish::run(
-        nats,
-        readers.clone(),
-        settings.topology.ingest_replicas,
-        crate::publish::PUBLISH_INTERVAL,
-        stop_rx.clone(),
-    )));
-    tasks.push(tokio::spawn(crate::statements::run(
-        store.clone(),
-        readers.clone(),
-        read.clone(),
-        signer.clone(),
-        open_data.clone(),
-        settings.statement_interval,
-        stop_rx.clone(),
-    )));
     let requests = RequestLimitLayer::new(limits.requests_in_flight_max);
-    let metrics_addr = match settings.metrics_listen {
+    let metrics_addr = match serving.metrics_listen {
         Some(addr) => {
             let (read, progress, requests, metrics) = (
                 read.clone(),
@@ -423,8 +654,14 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
                 requests.clone(),
                 metrics.clone(),
             );
-            let render: Arc<dyn Fn() -> String + Send + Sync> =
-                Arc::new(move || metrics.render(&read, &progress.borrow(), requests.in_flight()));
+            let render: Arc<dyn Fn() -> String + Send + Sync> = Arc::new(move || {
+                metrics.render(
+                    &read,
+                    &progress.borrow(),
+                    leadership.borrow().as_ref(),
+                    requests.in_flight(),
+                )
+            });
             let (bound, task) = crate::telemetry::serve_metrics(addr, render, stop_rx.clone())
                 .await
                 .with_context(|| format!("failed to listen for metrics on {addr}"))?;
@@ -476,17 +713,14 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
                 read.clone(),
                 progress.clone(),
                 readers.clone(),
-                store.clone(),
-                signer.clone(),
-                enrolment,
-                settings.admin_token.clone(),
+                admin,
             ))
             .max_decoding_message_size(REQUEST_SIZE_MAX),
         )
         .add_service(
             AuditServiceServer::new(AuditApi::new(
                 readers.clone(),
-                &witness,
+                &serving.witness,
                 digests,
                 limits.streams.read_logs(),
             ))
@@ -500,7 +734,7 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
     // TLS connections carry `TlsConnectInfo` (the admin methods look for it), plain ones
     // `TcpConnectInfo`.
     let server: Pin<Box<dyn Future<Output = Result<(), tonic::transport::Error>> + Send>> =
-        match &settings.tls {
+        match serving.tls {
             Some(identity) => Box::pin(router.serve_with_incoming_shutdown(
                 accept_tls(admitted, identity, limits.connections_max),
                 shutdown,
@@ -512,15 +746,5 @@ pub async fn start(settings: AssociationSettings) -> anyhow::Result<RunningAssoc
             tracing::error!(error = %e, "gRPC server failed");
         }
     }));
-    tracing::info!(%grpc_addr, tls = settings.tls.is_some(), "association serving");
-    Ok(RunningAssociation {
-        grpc_addr,
-        metrics_addr,
-        store,
-        read,
-        progress,
-        stop,
-        ingest: Some(ingest),
-        tasks,
-    })
+    Ok((grpc_addr, metrics_addr))
 }

@@ -17,6 +17,7 @@ use tokio::sync::watch;
 use crate::decisions::{Head, Signer};
 use crate::digest;
 use crate::error::AssociationError;
+use crate::lease::Lease;
 use crate::open_data::{self, OpenData, OpenDataServer};
 use crate::read::ReadModel;
 use crate::read::digests::DIGEST_STATEMENT_TIMEOUT;
@@ -36,15 +37,12 @@ pub struct StatementRow {
     pub made_at_micros: i64,
 }
 
-/// States the current projection, scanning it once in one snapshot for the digest, its
-/// positions and the open-data files; a statement at the same positions already kept is used
-/// as it is. Returns the statement, whether it is new, and the files.
-pub async fn state(
-    writer: &Store,
+/// The projection scanned once in one snapshot: its digest, the positions it covers (sorted)
+/// and their hash, and the open-data files.
+async fn scan(
     readers: &Store,
     reference: Arc<Reference>,
-    signer: &Signer,
-) -> Result<(StatementRow, bool, OpenData), AssociationError> {
+) -> Result<([u8; 32], Vec<StatedPosition>, [u8; 32], open_data::Writer), AssociationError> {
     let mut files = open_data::Writer::new(reference);
     let (computed, _) =
         digest::compute_within(readers, Some(DIGEST_STATEMENT_TIMEOUT), Some(&mut files)).await?;
@@ -64,6 +62,20 @@ pub async fn state(
         .collect::<Result<Vec<_>, AssociationError>>()?;
     positions.sort();
     let hash = positions_hash(&positions);
+    Ok((digest, positions, hash, files))
+}
+
+/// States the current projection, scanning it once in one snapshot for the digest, its
+/// positions and the open-data files; a statement at the same positions already kept is used
+/// as it is. With a `lease`, only while it is this instance's (`lease::fence`). Returns the statement, whether it is new, and the files.
+pub async fn state(
+    writer: &Store,
+    readers: &Store,
+    reference: Arc<Reference>,
+    signer: &Signer,
+    lease: Option<&Lease>,
+) -> Result<(StatementRow, bool, OpenData), AssociationError> {
+    let (digest, positions, hash, files) = scan(readers, reference).await?;
     let now = Timestamp::now();
     let statement = Statement::new(
         digest,
@@ -79,6 +91,9 @@ pub async fn state(
         .map_err(|e| AssociationError::Corrupt(format!("encoding positions: {e}")))?;
     // The statement and its entry in the association's log in one transaction.
     let mut tx = writer.pool().begin().await.map_err(db)?;
+    if let Some(lease) = lease {
+        crate::lease::fence(&mut tx, lease).await?;
+    }
     let mut head = Head::lock(&mut tx, signer).await?;
     let inserted = sqlx::query(
         "INSERT INTO statement (made_at, projection, digest, positions_hash, positions, note) \
@@ -114,14 +129,74 @@ pub async fn state(
             AssociationError::Corrupt("a statement vanished while it was read".into())
         })?
     };
-    let data = files.finish(&open_data::Source {
+    let data = finish(files, &row);
+    Ok((row, inserted > 0, data))
+}
+
+/// The open-data files of a scan, under the statement of its positions.
+fn finish(files: open_data::Writer, row: &StatementRow) -> OpenData {
+    files.finish(&open_data::Source {
         note: &row.note,
         digest: row.digest,
         positions_hash: row.positions_hash,
         made_at_micros: row.made_at_micros,
         hromadas: row.positions.len(),
-    });
-    Ok((row, inserted > 0, data))
+    })
+}
+
+/// How often an instance that serves reads only looks for a new statement.
+const FOLLOW_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Serves, on an instance that does not state (`association serve`), the open-data files of
+/// the latest statement: when a new one is kept, the projection is scanned, and its files are
+/// published if the scan is at the statement's positions (always, unless the projection moved
+/// since; then the next statement is waited for). Until `stop` turns true.
+pub async fn follow(
+    readers: Store,
+    read: ReadModel,
+    open_data: OpenDataServer,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut ticks = tokio::time::interval(FOLLOW_INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut published: Option<[u8; 32]> = None;
+    let mut tried: Option<([u8; 32], u64)> = None;
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        let latest = match find(&readers, None).await {
+            Ok(Some(latest)) => latest,
+            Ok(None) => continue,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot read the latest statement");
+                continue;
+            }
+        };
+        // One scan per statement and version of the snapshot: a busy projection that moved
+        // past the statement is not scanned again until something changes.
+        let attempt = (latest.positions_hash, read.snapshot().version);
+        if published == Some(latest.positions_hash) || tried == Some(attempt) {
+            continue;
+        }
+        tried = Some(attempt);
+        match scan(&readers, read.reference.clone()).await {
+            Ok((digest, _, hash, files)) if hash == latest.positions_hash => {
+                if digest != latest.digest {
+                    tracing::error!(
+                        "the projection at the latest statement's positions has another digest \
+                         than the statement says; not serving its open data"
+                    );
+                    continue;
+                }
+                open_data.publish(finish(files, &latest));
+                published = Some(latest.positions_hash);
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %err, "failed to scan the projection"),
+        }
+    }
 }
 
 /// The statement of this projection version at the positions whose hash is
@@ -172,19 +247,34 @@ pub async fn find(
     }))
 }
 
+/// What the statements' task works with.
+#[derive(Debug, Clone)]
+pub struct Stating {
+    pub writer: Store,
+    pub readers: Store,
+    pub read: ReadModel,
+    pub signer: Signer,
+    pub open_data: OpenDataServer,
+    pub interval: Duration,
+}
+
 /// States whenever a node's verified size moved (as the read model shows it), at most every
-/// `interval`, and
-/// publishes the open-data files of each statement, until `stop` turns true. A failed
-/// statement is logged and tried again on the next tick.
+/// `interval`, while this instance leads the ingest (`leadership`), and publishes the
+/// open-data files of each statement, until `stop` turns true. A failed statement is logged
+/// and tried again on the next tick.
 pub async fn run(
-    writer: Store,
-    readers: Store,
-    read: ReadModel,
-    signer: Signer,
-    open_data: OpenDataServer,
-    interval: Duration,
+    stating: Stating,
+    leadership: watch::Receiver<Option<Lease>>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let Stating {
+        writer,
+        readers,
+        read,
+        signer,
+        open_data,
+        interval,
+    } = stating;
     let mut ticks = tokio::time::interval(interval.max(Duration::from_millis(100)));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // The verified size of every node when the last statement was made: the read model
@@ -195,6 +285,10 @@ pub async fn run(
             _ = ticks.tick() => {}
             _ = stop.wait_for(|s| *s) => return,
         }
+        // Only the instance that ingests states.
+        let Some(lease) = *leadership.borrow() else {
+            continue;
+        };
         let sizes: Vec<(MunicipalityCode, u64)> = read
             .snapshot()
             .nodes
@@ -204,7 +298,15 @@ pub async fn run(
         if stated.as_ref() == Some(&sizes) {
             continue;
         }
-        match state(&writer, &readers, read.reference.clone(), &signer).await {
+        match state(
+            &writer,
+            &readers,
+            read.reference.clone(),
+            &signer,
+            Some(&lease),
+        )
+        .await
+        {
             Ok((made, new, data)) => {
                 if new {
                     tracing::debug!(

@@ -18,6 +18,8 @@ use crate::error::AssociationError;
 /// [`Store::connect_readers`]).
 const POOL_CONNECTIONS_MAX: u32 = 16;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a writer's transaction may sit idle before PostgreSQL ends it.
+const IDLE_IN_TRANSACTION_MAX: Duration = Duration::from_secs(10);
 /// Events one stored chunk row holds at most; larger segments are split.
 pub const CHUNK_EVENTS_MAX: usize = 2_000;
 
@@ -69,10 +71,20 @@ impl Store {
     /// Connects to `url`, creating the database when it does not exist yet, and migrates it.
     pub async fn connect(url: &str) -> Result<Self, AssociationError> {
         ensure_database(url).await?;
+        let options: sqlx::postgres::PgConnectOptions = url
+            .parse()
+            .map_err(|e| AssociationError::Config(format!("database URL: {e}")))?;
+        // A transaction left open by a process that stopped (SIGSTOP, a stalled machine) is
+        // ended, so it holds no lock (the ingest lease's row above all: `lease`) for long. No
+        // write leaves its transaction idle for more than a moment.
+        let options = options.options([(
+            "idle_in_transaction_session_timeout",
+            format!("{}ms", IDLE_IN_TRANSACTION_MAX.as_millis()),
+        )]);
         let pool = PgPoolOptions::new()
             .max_connections(POOL_CONNECTIONS_MAX)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect(url)
+            .connect_with(options)
             .await
             .map_err(db)?;
         sqlx::migrate!("./migrations")

@@ -16,6 +16,7 @@ use hyper::body::Bytes;
 use tokio::sync::{Semaphore, watch};
 
 use crate::batch::IngestProgress;
+use crate::lease::Lease;
 use crate::read::ReadModel;
 use crate::store::Store;
 use crate::verifier::Reason;
@@ -100,9 +101,15 @@ impl Metrics {
         )
     }
 
-    /// The exposition text: these counters, `read`'s snapshot of every node, and the
-    /// requests `in_flight` now.
-    pub fn render(&self, read: &ReadModel, progress: &IngestProgress, in_flight: usize) -> String {
+    /// The exposition text: these counters, `read`'s snapshot of every node, the ingest lease
+    /// while this instance holds it, and the requests `in_flight` now.
+    pub fn render(
+        &self,
+        read: &ReadModel,
+        progress: &IngestProgress,
+        lease: Option<&Lease>,
+        in_flight: usize,
+    ) -> String {
         let i = &self.inner;
         let mut out = Text::default();
         out.metric(
@@ -135,6 +142,18 @@ impl Metrics {
                 "gauge",
                 "Whether the ingest reads its stream as fast as it fills.",
                 flag(progress.current()),
+            ),
+            (
+                "vidkryto_ingest_leader",
+                "gauge",
+                "Whether this instance holds the ingest lease and ingests.",
+                flag(lease.is_some()),
+            ),
+            (
+                "vidkryto_ingest_lease_epoch",
+                "gauge",
+                "The epoch of the ingest lease this instance holds (0 while it does not).",
+                lease.map_or(0.0, |l| l.epoch as f64),
             ),
             (
                 "vidkryto_ingest_commits_total",
@@ -291,7 +310,7 @@ pub struct Health {
 pub async fn watch_health(
     health: Health,
     store: Store,
-    nats: async_nats::Client,
+    nats: Option<async_nats::Client>,
     metrics: Metrics,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -308,7 +327,10 @@ pub async fn watch_health(
         )
         .await
         .is_ok_and(|r| r.is_ok());
-        let nats = nats.connection_state() == async_nats::connection::State::Connected;
+        // An instance serving reads only has no NATS to lose.
+        let nats = nats
+            .as_ref()
+            .is_none_or(|nats| nats.connection_state() == async_nats::connection::State::Connected);
         metrics.inner.database_up.store(database, Ordering::Relaxed);
         metrics.inner.nats_up.store(nats, Ordering::Relaxed);
         let serving = database && nats;

@@ -22,8 +22,13 @@ const DEFAULT_DB: &str = "postgres://postgres@127.0.0.1:5432/vidkryto_associatio
 pub enum AssociationCommand {
     /// Create the association's directory: witness signing key and admin token.
     Init(InitArgs),
-    /// Serve: verified ingest from NATS, projections, national/federation/audit gRPC.
+    /// Serve: verified ingest from NATS, projections, national/federation/audit gRPC. Several
+    /// instances may run on one database: one ingests (it holds the ingest lease), the others
+    /// serve reads and take over when it goes.
     Run(RunArgs),
+    /// Serve reads only (national, federation and audit APIs, open data, the dashboard) from
+    /// the database or a streaming replica of it: no ingest, no admin calls, no secret.
+    Serve(ServeArgs),
     /// Enrol a hromada's node key (the text of the node's `node.vkey`, or @file).
     Enroll(EnrollArgs),
     /// Revoke a hromada's key (or all its keys).
@@ -65,6 +70,35 @@ pub struct RunArgs {
     /// gRPC (and gRPC-Web) listen address.
     #[arg(long, default_value = "127.0.0.1:50100")]
     pub listen: SocketAddr,
+    #[command(flatten)]
+    pub serving: ServingArgs,
+    /// When hromadas run NATS leaf nodes: the JetStream domain of each one's stream, `{code}`
+    /// standing for its KATOTTG code (e.g. `muni_{code}`, see deploy/nats). Unset: the
+    /// streams are in the association's own JetStream.
+    #[arg(long, env = "VIDKRYTO_SOURCE_DOMAIN_TEMPLATE", hide_env_values = true)]
+    pub source_domain_template: Option<String>,
+    /// Replicas of the ingest stream when the association creates it (3 on the hub cluster).
+    #[arg(
+        long,
+        env = "VIDKRYTO_INGEST_REPLICAS",
+        hide_env_values = true,
+        default_value_t = 1
+    )]
+    pub ingest_replicas: usize,
+    /// Seconds between the association's signed statements of its projection (made only when
+    /// it moved; every one is kept), 1 to 86400.
+    #[arg(
+        long,
+        env = "VIDKRYTO_STATEMENT_INTERVAL_SECS",
+        default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(1..=86_400)
+    )]
+    pub statement_interval_secs: u64,
+}
+
+/// What the listener serves besides the APIs, and how: for `run` and `serve` alike.
+#[derive(Debug, Args)]
+pub struct ServingArgs {
     /// Serve TLS on the listener with this certificate chain (PEM, the server's certificate
     /// first). Without it the listener is plain text and admin calls are taken only from
     /// loopback.
@@ -85,36 +119,42 @@ pub struct RunArgs {
         value_name = "FILE"
     )]
     pub tls_key: Option<PathBuf>,
-    /// When hromadas run NATS leaf nodes: the JetStream domain of each one's stream, `{code}`
-    /// standing for its KATOTTG code (e.g. `muni_{code}`, see deploy/nats). Unset: the
-    /// streams are in the association's own JetStream.
-    #[arg(long, env = "VIDKRYTO_SOURCE_DOMAIN_TEMPLATE", hide_env_values = true)]
-    pub source_domain_template: Option<String>,
-    /// Replicas of the ingest stream when the association creates it (3 on the hub cluster).
-    #[arg(
-        long,
-        env = "VIDKRYTO_INGEST_REPLICAS",
-        hide_env_values = true,
-        default_value_t = 1
-    )]
-    pub ingest_replicas: usize,
     /// Serve the national dashboard's built assets (services/dashboard/dist) on the same
     /// listener, at `/`. Unset: no page, only the APIs.
     #[arg(long, env = "VIDKRYTO_DASHBOARD_DIR", hide_env_values = true)]
     pub dashboard_dir: Option<PathBuf>,
-    /// Seconds between the association's signed statements of its projection (made only when
-    /// it moved; every one is kept), 1 to 86400.
-    #[arg(
-        long,
-        env = "VIDKRYTO_STATEMENT_INTERVAL_SECS",
-        default_value_t = 60,
-        value_parser = clap::value_parser!(u64).range(1..=86_400)
-    )]
-    pub statement_interval_secs: u64,
     /// Serve Prometheus metrics (`GET /metrics`) on this address, e.g. 127.0.0.1:9464. Unset:
     /// none.
     #[arg(long, env = "VIDKRYTO_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
+}
+
+impl ServingArgs {
+    /// Reads the TLS identity, if any.
+    fn tls(&self) -> anyhow::Result<Option<association::tls::TlsIdentity>> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => {
+                Ok(Some(association::tls::TlsIdentity::from_files(cert, key)?))
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// A directory holding the association's public witness key (`witness.vkey`, from
+    /// `init`), served to auditors; no secret is read.
+    #[arg(long, env = "VIDKRYTO_ASSOCIATION_DIR")]
+    pub dir: PathBuf,
+    /// The association's database or a read-only replica of it (migrated by `run`).
+    #[arg(long, env = "VIDKRYTO_ASSOCIATION_DB", hide_env_values = true, default_value = DEFAULT_DB)]
+    pub db: String,
+    /// gRPC (and gRPC-Web) listen address.
+    #[arg(long, default_value = "127.0.0.1:50101")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub serving: ServingArgs,
 }
 
 /// The association's directory (from `init`): its witness key signs the association log's
@@ -181,6 +221,35 @@ pub(crate) fn municipality(text: &str) -> anyhow::Result<MunicipalityCode> {
     MunicipalityCode::parse(text.trim()).with_context(|| format!("--municipality {text}"))
 }
 
+/// Says where `running` serves (the first line is what scripts wait for), then serves until
+/// SIGTERM or Ctrl-C.
+async fn serve_until_signal(
+    running: association::server::RunningAssociation,
+    tls: bool,
+    dashboard: bool,
+    what: &str,
+) -> anyhow::Result<ExitCode> {
+    let (scheme, over) = if tls {
+        ("https", "TLS")
+    } else {
+        ("http", "plain text")
+    };
+    println!(
+        "association serving gRPC and gRPC-Web over {over}{what} on {}",
+        running.grpc_addr
+    );
+    if dashboard {
+        println!("dashboard: {scheme}://{}/", running.grpc_addr);
+    }
+    if let Some(addr) = running.metrics_addr {
+        println!("metrics: http://{addr}/metrics");
+    }
+    crate::node_cmd::ready_until_signal().await;
+    eprintln!("shutting down");
+    running.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Runs an `association` subcommand.
 pub async fn run(cmd: AssociationCommand) -> anyhow::Result<ExitCode> {
     match cmd {
@@ -197,33 +266,25 @@ pub async fn run(cmd: AssociationCommand) -> anyhow::Result<ExitCode> {
                 source_domain_template: a.source_domain_template,
                 ingest_replicas: a.ingest_replicas,
             };
-            settings.dashboard_dir = a.dashboard_dir;
             settings.statement_interval = std::time::Duration::from_secs(a.statement_interval_secs);
-            settings.metrics_listen = a.metrics_listen;
-            if let (Some(cert), Some(key)) = (&a.tls_cert, &a.tls_key) {
-                settings.tls = Some(association::tls::TlsIdentity::from_files(cert, key)?);
-            }
+            settings.tls = a.serving.tls()?;
+            settings.dashboard_dir = a.serving.dashboard_dir;
+            settings.metrics_listen = a.serving.metrics_listen;
             let dashboard = settings.dashboard_dir.is_some();
-            let (scheme, over) = if settings.tls.is_some() {
-                ("https", "TLS")
-            } else {
-                ("http", "plain text")
-            };
+            let tls = settings.tls.is_some();
             let running = association::server::start(settings).await?;
-            println!(
-                "association serving gRPC and gRPC-Web over {over} on {}",
-                running.grpc_addr
-            );
-            if dashboard {
-                println!("dashboard: {scheme}://{}/", running.grpc_addr);
-            }
-            if let Some(addr) = running.metrics_addr {
-                println!("metrics: http://{addr}/metrics");
-            }
-            crate::node_cmd::ready_until_signal().await;
-            eprintln!("shutting down");
-            running.shutdown().await;
-            Ok(ExitCode::SUCCESS)
+            serve_until_signal(running, tls, dashboard, "").await
+        }
+        AssociationCommand::Serve(a) => {
+            let mut settings =
+                association::server::ReplicaSettings::from_dir(&a.dir, a.db, a.listen)?;
+            settings.tls = a.serving.tls()?;
+            settings.dashboard_dir = a.serving.dashboard_dir;
+            settings.metrics_listen = a.serving.metrics_listen;
+            let dashboard = settings.dashboard_dir.is_some();
+            let tls = settings.tls.is_some();
+            let running = association::server::serve_reads(settings).await?;
+            serve_until_signal(running, tls, dashboard, " (reads only)").await
         }
         AssociationCommand::Enroll(a) => {
             let code = municipality(&a.municipality)?;
@@ -256,7 +317,7 @@ pub async fn run(cmd: AssociationCommand) -> anyhow::Result<ExitCode> {
         }
         AssociationCommand::Rebuild(a) => {
             let store = Store::connect(&a.db).await?;
-            let summary = association::rebuild::rebuild(&store).await?;
+            let summary = association::rebuild::rebuild(&store, None).await?;
             let digest = association::digest::compute(&store).await?;
             println!(
                 "replayed {} events ({} undecodable)",

@@ -3,6 +3,7 @@
 //! small gRPC helpers for scripted civic activity.
 
 pub mod pg_cluster;
+pub mod process;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};

@@ -492,7 +492,7 @@ async fn three_nodes_national_figures_equal_the_hand_computed_ones() {
     // A rebuild from the verified logs reproduces the digest.
     let live = association.digest().await;
     let store = association.running.as_ref().unwrap().store.clone();
-    let summary_rebuild = association::rebuild::rebuild(&store).await.unwrap();
+    let summary_rebuild = association::rebuild::rebuild(&store, None).await.unwrap();
     assert_eq!(
         summary_rebuild.events,
         live.positions.iter().map(|p| p.verified_size).sum::<u64>()

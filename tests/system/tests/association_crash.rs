@@ -2,61 +2,22 @@
 //! while it ingests a steady load from three nodes, then started again: it ends with exactly
 //! the figures the acknowledged commands add up to, and a rebuild reproduces its digest.
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use proto::audit::v1 as auditpb;
 use proto::national::v1 as natpb;
+use system_tests::process::{AssociationProcess, assert_rebuild_gives};
 use system_tests::{Civic, KORIUKIVKA, KYIV, TestAssociation, TestNode, VINNYTSIA};
 use testkit::NatsServer;
 
-/// A `vidkryto association run` process, killed on drop.
-struct AssociationProcess {
-    child: Child,
-    url: String,
-}
-
-impl AssociationProcess {
-    fn start(association: &TestAssociation) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_vidkryto-under-test"))
-            .args(["association", "run", "--dir"])
-            .arg(association.dir.path())
-            .args([
-                "--db",
-                &association.db_url(),
-                "--nats-url",
-                &association.nats_url,
-            ])
-            .args(["--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn the association");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("first line");
-        let addr = line.trim().rsplit(' ').next().expect("address").to_owned();
-        Self {
-            child,
-            url: format!("http://{addr}"),
-        }
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for AssociationProcess {
-    fn drop(&mut self) {
-        self.kill();
-    }
+fn start(association: &TestAssociation) -> AssociationProcess {
+    AssociationProcess::run(
+        env!("CARGO_BIN_EXE_vidkryto-under-test"),
+        association,
+        false,
+    )
 }
 
 async fn verified(url: &str, code: &str) -> u64 {
@@ -93,7 +54,7 @@ async fn an_association_killed_mid_ingest_ends_with_exact_figures() {
     }
     setup.stop().await;
 
-    let mut process = AssociationProcess::start(&setup);
+    let mut process = start(&setup);
     let signed = Arc::new(AtomicU64::new(0));
     let mut load = Vec::new();
     for node in &nodes {
@@ -119,7 +80,7 @@ async fn an_association_killed_mid_ingest_ends_with_exact_figures() {
         task.await.unwrap();
     }
     assert!(at_kill < 1_200, "the kill came after the load ended");
-    let process = AssociationProcess::start(&setup);
+    let process = start(&setup);
     for node in &nodes {
         let size = node.log_size();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -163,20 +124,10 @@ async fn an_association_killed_mid_ingest_ends_with_exact_figures() {
         .unwrap()
         .into_inner();
     drop(process);
-    let rebuilt = Command::new(env!("CARGO_BIN_EXE_vidkryto-under-test"))
-        .args(["association", "rebuild", "--db", &setup.db_url()])
-        .output()
-        .unwrap();
-    assert!(
-        rebuilt.status.success(),
-        "{}",
-        String::from_utf8_lossy(&rebuilt.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&rebuilt.stdout);
-    assert!(
-        stdout.contains(&format!("projection digest {}", live.digest)),
-        "rebuild printed {stdout}, live digest {}",
-        live.digest
+    assert_rebuild_gives(
+        env!("CARGO_BIN_EXE_vidkryto-under-test"),
+        &setup.db_url(),
+        &live.digest,
     );
     setup.shutdown().await;
 }

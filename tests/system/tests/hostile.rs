@@ -2389,7 +2389,7 @@ async fn hostile_messages_and_requests_change_nothing_but_the_quarantine() {
     // The digest equals the digest after a rebuild from the verified copy.
     let live = association.digest().await;
     let store = association.running.as_ref().unwrap().store.clone();
-    let rebuild = association::rebuild::rebuild(&store).await;
+    let rebuild = association::rebuild::rebuild(&store, None).await;
     let rebuilt = association.digest().await;
 
     // The report.

@@ -419,7 +419,7 @@ async fn the_catalogue_finds_inflected_ukrainian_filters_pages_and_recommends() 
 
     // A rebuild replays the catalogue and keeps the association's recommendation.
     let store = association.running.as_ref().unwrap().store.clone();
-    association::rebuild::rebuild(&store).await.unwrap();
+    association::rebuild::rebuild(&store, None).await.unwrap();
     assert_eq!(titles(&search(&association, query("школа")).await), schools);
     let recommended = search(&association, recommended_only()).await;
     assert_eq!(titles(&recommended), set(&[REPAIR]));

@@ -3,45 +3,22 @@
 //! NOT_SERVING while its PostgreSQL (a cluster this test starts and stops) or its NATS server
 //! is lost, then SERVING again once it is back.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use association::server::AssociationSettings;
 use system_tests::pg_cluster::{ThrowawayPg, postgres_or_skip};
+use system_tests::process::{http_get, samples};
 use system_tests::{Civic, TestNode, VINNYTSIA};
 use testkit::NatsServer;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
-/// `GET path` on `addr` over HTTP/1.1: the status line, headers and body as text.
+/// `method path` on `addr`, within 10 s.
 async fn get(addr: std::net::SocketAddr, method: &str, path: &str) -> String {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(
-            format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-                .as_bytes(),
-        )
-        .await
-        .unwrap();
-    let mut text = String::new();
-    tokio::time::timeout(Duration::from_secs(10), stream.read_to_string(&mut text))
+    tokio::time::timeout(Duration::from_secs(10), http_get(addr, method, path))
         .await
         .expect("a scrape within 10 s")
-        .unwrap();
-    text
-}
-
-/// The samples of a scrape, by name with labels.
-fn samples(text: &str) -> BTreeMap<String, f64> {
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-    body.lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .map(|l| {
-            let (name, value) = l.rsplit_once(' ').expect("a sample line");
-            (name.to_owned(), value.parse::<f64>().expect("a number"))
-        })
-        .collect()
+        .expect("a response")
 }
 
 async fn health(url: &str) -> ServingStatus {

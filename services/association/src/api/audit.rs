@@ -5,7 +5,7 @@
 use std::pin::Pin;
 
 use event_store::proof;
-use event_store_core::checkpoint::NoteSigner;
+use event_store_core::checkpoint::NoteVerifier;
 use event_store_core::{LogSeq, merkle};
 use futures_util::Stream;
 use proto::audit::v1 as pb;
@@ -41,11 +41,12 @@ pub struct AuditApi {
 }
 
 impl AuditApi {
-    /// The service on the read side's `store`, admitting ReadLog streams through `read_logs`.
-    pub fn new(store: Store, witness: &NoteSigner, digests: Digests, read_logs: Gate) -> Self {
+    /// The service on the read side's `store`, admitting ReadLog streams through `read_logs`;
+    /// `witness` is the association's published witness key.
+    pub fn new(store: Store, witness: &NoteVerifier, digests: Digests, read_logs: Gate) -> Self {
         Self {
             store,
-            witness_vkey: witness.verifier().to_text(),
+            witness_vkey: witness.to_text(),
             digests,
             read_logs,
         }

@@ -51,13 +51,37 @@ pub struct FederationApi {
     /// Whether the ingest is current, which a node must be to be healthy.
     progress: watch::Receiver<IngestProgress>,
     store: Store,
+    /// The admin calls' side; `None` on an instance that serves reads only.
+    admin: Option<Admin>,
+}
+
+/// What the admin calls (enrolment, recommendations) need: they write the association's own
+/// decisions.
+#[derive(Debug, Clone)]
+pub struct Admin {
     /// The ingest's pool, for the association's own decisions (recommendations).
     writer: Store,
     /// Signs the association log's entries.
     signer: Signer,
     enrolment: Enrolment,
     /// SHA-256 of the admin token; `None` refuses every admin call.
-    admin_token_hash: Option<Arc<[u8; 32]>>,
+    token_hash: Option<Arc<[u8; 32]>>,
+}
+
+impl Admin {
+    pub fn new(
+        writer: Store,
+        signer: Signer,
+        enrolment: Enrolment,
+        admin_token: Option<String>,
+    ) -> Self {
+        Self {
+            writer,
+            signer,
+            enrolment,
+            token_hash: admin_token.map(|t| Arc::new(Sha256::digest(t.as_bytes()).into())),
+        }
+    }
 }
 
 impl FederationApi {
@@ -65,25 +89,25 @@ impl FederationApi {
         read: ReadModel,
         progress: watch::Receiver<IngestProgress>,
         store: Store,
-        writer: Store,
-        signer: Signer,
-        enrolment: Enrolment,
-        admin_token: Option<String>,
+        admin: Option<Admin>,
     ) -> Self {
         Self {
             read,
             progress,
             store,
-            writer,
-            signer,
-            enrolment,
-            admin_token_hash: admin_token.map(|t| Arc::new(Sha256::digest(t.as_bytes()).into())),
+            admin,
         }
     }
 
     /// Checks the transport (TLS, or plain text from loopback: [`wire::credentials_transport_allowed`])
     /// and then the bearer token (compared as hashes, so timing says nothing about it).
-    fn authorize<T>(&self, request: &Request<T>) -> Result<(), Status> {
+    fn authorize<T>(&self, request: &Request<T>) -> Result<&Admin, Status> {
+        let Some(admin) = &self.admin else {
+            return Err(Status::failed_precondition(
+                "this instance serves reads only (`association serve`): send admin calls to \
+                 an instance of `association run`",
+            ));
+        };
         let peer = request.remote_addr();
         let tls = request
             .extensions()
@@ -98,7 +122,7 @@ impl FederationApi {
                  association's own host)"
             )));
         }
-        let Some(expected) = &self.admin_token_hash else {
+        let Some(expected) = &admin.token_hash else {
             return Err(Status::permission_denied(
                 "this association has no admin token configured",
             ));
@@ -115,7 +139,7 @@ impl FederationApi {
         if given != **expected {
             return Err(Status::unauthenticated("wrong admin token"));
         }
-        Ok(())
+        Ok(admin)
     }
 
     async fn node(&self, code: event_store_core::MunicipalityCode) -> Result<pb::Node, Status> {
@@ -311,7 +335,7 @@ impl FederationService for FederationApi {
     }
 
     async fn enroll(&self, request: Request<pb::EnrollRequest>) -> Reply<pb::Node> {
-        self.authorize(&request)?;
+        let admin = self.authorize(&request)?;
         let r = request.into_inner();
         let code = code("code", &r.code)?;
         if self.read.reference.municipality(&code).is_none() {
@@ -321,12 +345,12 @@ impl FederationService for FederationApi {
             ));
         }
         let vkey = crate::enrolment::parse_vkey(&r.vkey)?;
-        self.enrolment.enroll(&code, &vkey).await?;
+        admin.enrolment.enroll(&code, &vkey).await?;
         Ok(Response::new(self.node(code).await?))
     }
 
     async fn revoke(&self, request: Request<pb::RevokeRequest>) -> Reply<pb::Node> {
-        self.authorize(&request)?;
+        let admin = self.authorize(&request)?;
         let r = request.into_inner();
         let code = code("code", &r.code)?;
         let vkey = if r.vkey.trim().is_empty() {
@@ -334,7 +358,7 @@ impl FederationService for FederationApi {
         } else {
             Some(crate::enrolment::parse_vkey(&r.vkey)?)
         };
-        let revoked = self.enrolment.revoke(&code, vkey.as_ref()).await?;
+        let revoked = admin.enrolment.revoke(&code, vkey.as_ref()).await?;
         if revoked == 0 {
             return Err(Status::not_found(format!("{code} has no such valid key")));
         }
@@ -345,7 +369,7 @@ impl FederationService for FederationApi {
         &self,
         request: Request<pb::RecommendPracticeRequest>,
     ) -> Reply<pb::RecommendPracticeResponse> {
-        self.authorize(&request)?;
+        let admin = self.authorize(&request)?;
         let r = request.into_inner();
         let key = practice_key(&r.code, &r.tool, &r.id)?;
         let reason = r.reason.trim();
@@ -358,7 +382,7 @@ impl FederationService for FederationApi {
                 format!("one line of at most {RECOMMENDATION_REASON_MAX} characters"),
             ));
         }
-        let outcome = catalogue::recommend(&self.writer, &self.signer, &key, reason).await;
+        let outcome = catalogue::recommend(&admin.writer, &admin.signer, &key, reason).await;
         self.read.catalogue_edited();
         match outcome? {
             Recommended::NoSuchPractice => Err(Status::not_found(format!(
@@ -377,10 +401,10 @@ impl FederationService for FederationApi {
         &self,
         request: Request<pb::WithdrawRecommendationRequest>,
     ) -> Reply<pb::RecommendPracticeResponse> {
-        self.authorize(&request)?;
+        let admin = self.authorize(&request)?;
         let r = request.into_inner();
         let key = practice_key(&r.code, &r.tool, &r.id)?;
-        let changed = catalogue::withdraw(&self.writer, &self.signer, &key).await;
+        let changed = catalogue::withdraw(&admin.writer, &admin.signer, &key).await;
         self.read.catalogue_edited();
         Ok(Response::new(pb::RecommendPracticeResponse {
             changed: changed?,

@@ -12,6 +12,7 @@
 //! back-filled from the node's own stream, found by binary search on its sequence header; only
 //! that node waits.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
@@ -21,6 +22,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::decisions::Signer;
 use crate::error::AssociationError;
+use crate::lease::{Candidate, Lease, RENEW_INTERVAL};
 use crate::store::Store;
 
 mod backfill;
@@ -28,7 +30,7 @@ mod pump;
 mod state;
 mod topology;
 
-pub use crate::batch::IngestProgress;
+pub use crate::batch::{IngestProgress, Role};
 pub use topology::{INGEST_STREAM, Topology, connect, ensure_sourced, ensure_sourced_in};
 
 use backfill::Backfills;
@@ -132,34 +134,58 @@ impl IngestControl {
 pub struct Ingest {
     pub control: IngestControl,
     pub progress: watch::Receiver<IngestProgress>,
+    /// The lease while this instance leads (ingests), `None` while it stands by.
+    pub leadership: watch::Receiver<Option<Lease>>,
     task: tokio::task::JoinHandle<()>,
+    store: Store,
+    holder: uuid::Uuid,
 }
 
 impl Ingest {
     /// Stops the ingest; what was committed stays, what was only in memory is read again on
-    /// the next start.
+    /// the next start. The lease is given up, so a standby takes over at once (and instances
+    /// that serve reads say the figures are not current once none does).
     pub async fn shutdown(self) {
         self.task.abort();
         let _ = self.task.await;
+        if let Err(err) = crate::lease::release(&self.store, self.holder).await {
+            tracing::warn!(error = %err, "cannot give up the ingest lease; it runs out");
+        }
     }
 }
 
-/// Starts the ingest: it reconnects and restarts from the database after any failure.
+/// Starts the ingest: it stands by until it holds the ingest lease (`lease`), then reconnects
+/// and restarts from the database after any failure for as long as it holds it, and stands by
+/// again once another instance took it over.
 pub fn spawn(store: Store, signer: Signer, config: IngestConfig) -> Ingest {
     let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
     let (control_tx, control_rx) = mpsc::channel(CONTROL_CAPACITY);
     let (progress_tx, progress) = watch::channel(IngestProgress::default());
+    let (leadership_tx, leadership) = watch::channel(None);
     let control = IngestControl { tx: control_tx };
     let channels = Channels {
         tx,
         rx,
         control: control_rx,
     };
-    let task = tokio::spawn(supervise(store, signer, config, channels, progress_tx));
+    let candidate = Candidate::new(store.clone());
+    let holder = candidate.holder();
+    let task = tokio::spawn(supervise(
+        candidate,
+        store.clone(),
+        signer,
+        config,
+        channels,
+        progress_tx,
+        leadership_tx,
+    ));
     Ingest {
         control,
         progress,
+        leadership,
         task,
+        store,
+        holder,
     }
 }
 
@@ -171,31 +197,197 @@ struct Channels {
 }
 
 async fn supervise(
+    candidate: Candidate,
     store: Store,
     signer: Signer,
     config: IngestConfig,
     mut channels: Channels,
     progress: watch::Sender<IngestProgress>,
+    leadership: watch::Sender<Option<Lease>>,
 ) {
+    let candidate = Arc::new(tokio::sync::Mutex::new(candidate));
+    loop {
+        let lease = stand_by(
+            &mut *candidate.lock().await,
+            &store,
+            &signer,
+            &mut channels,
+            &progress,
+        )
+        .await;
+        tracing::info!(epoch = lease.epoch, holder = %lease.holder, "leading the ingest");
+        progress.send_modify(|p| {
+            p.role = Role::Leading;
+            p.connected = false;
+            p.behind = true;
+        });
+        leadership.send_replace(Some(lease));
+        let why = lead(
+            candidate.clone(),
+            lease,
+            &store,
+            &signer,
+            &config,
+            &mut channels,
+            &progress,
+        )
+        .await;
+        leadership.send_replace(None);
+        candidate.lock().await.step_down(Some(&lease)).await;
+        tracing::warn!(epoch = lease.epoch, reason = %why, "stopped leading the ingest; standing by");
+        progress.send_modify(|p| {
+            p.role = Role::StandingBy;
+            p.connected = false;
+            p.last_error = Some(why.to_string());
+        });
+    }
+}
+
+/// Stands by until this instance takes the lease, reporting what the leader says of itself
+/// and serving control requests (the leader notices enrolment changes in the database).
+async fn stand_by(
+    candidate: &mut Candidate,
+    store: &Store,
+    signer: &Signer,
+    channels: &mut Channels,
+    progress: &watch::Sender<IngestProgress>,
+) -> Lease {
+    let mut campaign = tokio::time::interval(crate::lease::CAMPAIGN_INTERVAL);
+    campaign.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failures = 0u32;
+    loop {
+        tokio::select! {
+            biased;
+            Some(request) = channels.control.recv() => match request {
+                Control::Reload(reply) => {
+                    let _ = reply.send(());
+                }
+                Control::Revoke { code, vkey, reply } => {
+                    let revoked = crate::decisions::revoke(
+                        store, signer, &code, vkey.as_deref(), Timestamp::now(),
+                    )
+                    .await;
+                    let _ = reply.send(revoked);
+                }
+            },
+            _ = campaign.tick() => {
+                match candidate.try_acquire().await {
+                    Ok(Some(lease)) => return lease,
+                    Ok(None) => failures = 0,
+                    Err(err) => {
+                        failures += 1;
+                        // Once, then every minute or so while it lasts.
+                        if failures % 120 == 1 {
+                            tracing::warn!(error = %err, "cannot campaign for the ingest lease");
+                        }
+                    }
+                }
+                report_leader(store, progress).await;
+            }
+        }
+    }
+}
+
+/// Reports, as this instance's progress, what the lease row says of the leader: an instance
+/// that stands by (or serves reads only) shows nodes current only while a leader is.
+pub async fn report_leader(store: &Store, progress: &watch::Sender<IngestProgress>) {
+    let view = crate::lease::observe(store).await.unwrap_or_default();
+    progress.send_if_modified(|p| {
+        let (connected, behind) = (view.held, !view.current);
+        let changed = p.connected != connected || p.behind != behind;
+        p.connected = connected;
+        p.behind = behind;
+        changed
+    });
+}
+
+/// Leads until the lease is lost: runs the ingest, restarting it from the database after any
+/// failure, while a task of its own renews the lease. Returns why it stopped.
+async fn lead(
+    candidate: Arc<tokio::sync::Mutex<Candidate>>,
+    lease: Lease,
+    store: &Store,
+    signer: &Signer,
+    config: &IngestConfig,
+    channels: &mut Channels,
+    progress: &watch::Sender<IngestProgress>,
+) -> AssociationError {
+    let (lost_tx, mut lost) = watch::channel(false);
+    let _keeper = AbortOnDrop(tokio::spawn(keep(
+        candidate,
+        lease,
+        progress.subscribe(),
+        lost_tx,
+    )));
+    // An upgrade's new projection is rebuilt by the first leader that runs it, before it
+    // ingests.
+    match crate::rebuild::ensure_current(store, Some(&lease)).await {
+        Ok(Some(summary)) => tracing::info!(events = summary.events, "rebuilt the projection"),
+        Ok(None) => {}
+        Err(err @ AssociationError::Fenced { .. }) => return err,
+        Err(err) => tracing::warn!(error = %err, "rebuilding the projection failed"),
+    }
+    let fenced = AssociationError::Fenced { epoch: lease.epoch };
     let mut delay = Duration::from_millis(100);
     loop {
         let started = Instant::now();
-        let result = run_once(&store, &signer, &config, &mut channels, &progress).await;
-        if let Err(err) = result {
-            tracing::warn!(error = %err, "ingest stopped; restarting from the database");
-            progress.send_modify(|p| {
-                p.connected = false;
-                p.behind = true;
-                p.last_error = Some(err.to_string());
-            });
+        let err = match run_once(store, signer, config, channels, progress, &mut lost, lease).await
+        {
+            Ok(()) => AssociationError::Nats("the ingest's channel closed".into()),
+            Err(err) => err,
+        };
+        if matches!(err, AssociationError::Fenced { .. }) {
+            return err;
         }
+        tracing::warn!(error = %err, "ingest stopped; restarting from the database");
+        progress.send_modify(|p| {
+            p.connected = false;
+            p.behind = true;
+            p.last_error = Some(err.to_string());
+        });
         if started.elapsed() > Duration::from_secs(30) {
             delay = Duration::from_millis(100);
         }
-        tokio::time::sleep(delay).await;
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = lost_now(&mut lost) => return fenced,
+        }
         delay = (delay * 2).min(Duration::from_secs(10));
         // Drop what the failed run left in the channel: it is read again from the stream.
         while channels.rx.try_recv().is_ok() {}
+    }
+}
+
+/// Returns once `lost` turns true (never, if its keeper is gone without finding it lost).
+async fn lost_now(lost: &mut watch::Receiver<bool>) {
+    if lost.wait_for(|l| *l).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Renews `lease` every [`RENEW_INTERVAL`] with the ingest's word on being current, until a
+/// renewal finds it lost (then `lost` turns true). A failure to reach the database keeps the
+/// term: every write is fenced anyway, and a renewal says so once the lease ran out. Each
+/// write fences itself in the database; this is how an idle leader learns it lost.
+async fn keep(
+    candidate: Arc<tokio::sync::Mutex<Candidate>>,
+    lease: Lease,
+    progress: watch::Receiver<IngestProgress>,
+    lost: watch::Sender<bool>,
+) {
+    let mut ticks = tokio::time::interval(RENEW_INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let current = progress.borrow().current();
+        match candidate.lock().await.renew(&lease, current).await {
+            Ok(true) => {}
+            Ok(false) => {
+                lost.send_replace(true);
+                return;
+            }
+            Err(err) => tracing::warn!(error = %err, "cannot renew the ingest lease"),
+        }
     }
 }
 
@@ -206,11 +398,13 @@ async fn run_once(
     config: &IngestConfig,
     channels: &mut Channels,
     progress: &watch::Sender<IngestProgress>,
+    lost: &mut watch::Receiver<bool>,
+    lease: Lease,
 ) -> Result<(), AssociationError> {
     let Channels { tx, rx, control } = channels;
     let client = connect(&config.nats_url).await?;
     let js = jetstream::new(client.clone());
-    let mut state = State::load(store).await?;
+    let mut state = State::load(store, lease).await?;
     state.catalogue = config.catalogue;
     state.metrics = config.metrics.clone();
     let codes: Vec<MunicipalityCode> = state.nodes.keys().copied().collect();
@@ -240,6 +434,7 @@ async fn run_once(
     loop {
         tokio::select! {
             biased;
+            () = lost_now(lost) => return Err(AssociationError::Fenced { epoch: lease.epoch }),
             Some(request) = control.recv() => {
                 match request {
                     Control::Reload(reply) => {

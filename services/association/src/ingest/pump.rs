@@ -80,9 +80,9 @@ fn source_stream(headers: Option<&async_nats::HeaderMap>) -> Option<String> {
 }
 
 /// Aborts a task when dropped.
-pub(crate) struct AbortOnDrop(pub tokio::task::JoinHandle<Result<(), AssociationError>>);
+pub(crate) struct AbortOnDrop<T = Result<(), AssociationError>>(pub tokio::task::JoinHandle<T>);
 
-impl Drop for AbortOnDrop {
+impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
         self.0.abort();
     }

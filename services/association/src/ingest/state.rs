@@ -13,6 +13,7 @@ use crate::commit;
 use crate::error::AssociationError;
 use crate::ingest::backfill::Backfills;
 use crate::ingest::pump::Origin;
+use crate::lease::Lease;
 use crate::store::Store;
 use crate::verifier::{CheckpointOutcome, EventOutcome, NodeVerifier, Quarantine, Reason, Segment};
 
@@ -40,10 +41,13 @@ pub(crate) struct State {
     pub catalogue: bool,
     /// What commits count for operators.
     pub metrics: crate::telemetry::Metrics,
+    /// The term this state commits in: every commit is fenced by it.
+    lease: Lease,
 }
 
 impl State {
-    pub async fn load(store: &Store) -> Result<Self, AssociationError> {
+    /// The state of the committed ingest, for a term of `lease`.
+    pub async fn load(store: &Store, lease: Lease) -> Result<Self, AssociationError> {
         let mut nodes = BTreeMap::new();
         for row in store.nodes().await? {
             nodes.insert(
@@ -60,6 +64,7 @@ impl State {
             pending_bytes: 0,
             catalogue: true,
             metrics: crate::telemetry::Metrics::default(),
+            lease,
         })
     }
 
@@ -439,7 +444,10 @@ impl State {
         let now = Timestamp::now();
         let started = std::time::Instant::now();
         let outcome = commit::commit(
-            store,
+            commit::Writer {
+                store,
+                lease: &self.lease,
+            },
             witness,
             batch,
             &received,

@@ -29,6 +29,8 @@ pub mod queries;
 const RELOAD_INTERVAL_MIN: Duration = Duration::from_millis(200);
 /// Reload at least this often, so "overdue now" follows the Kyiv date.
 const RELOAD_INTERVAL_MAX: Duration = Duration::from_secs(30);
+/// How often an instance that does not ingest looks for new commits in the database.
+const COMMITS_POLL: Duration = Duration::from_millis(100);
 /// The longest one statement of a reload may run. A reload counts over whole tables (overdue
 /// petitions and milestones, each node's quarantine) so it may take longer than a reader's
 /// query (`READER_STATEMENT_TIMEOUT`), but only one runs at a time, so a minute bounds it
@@ -144,16 +146,37 @@ impl ReadModel {
     }
 
     /// Keeps the snapshot fresh: reloads after commits (at most every 200 ms) and every 30 s.
+    /// Commits are seen in `progress` when the ingest runs in this process, and in the
+    /// database's count of commits otherwise (an instance standing by, or serving reads from a
+    /// replica), looked at every [`COMMITS_POLL`].
     pub async fn follow(self, store: Store, mut progress: watch::Receiver<IngestProgress>) {
+        let commits = |store: &Store| {
+            let pool = store.pool().clone();
+            async move {
+                sqlx::query_scalar::<_, i64>("SELECT commits FROM ingest_position")
+                    .fetch_optional(&pool)
+                    .await
+                    .ok()
+                    .flatten()
+            }
+        };
         loop {
             progress.borrow_and_update();
+            let seen = commits(&store).await;
             if let Err(err) = self.reload(&store).await {
                 tracing::warn!(error = %err, "reloading the national snapshot failed");
             }
             tokio::time::sleep(RELOAD_INTERVAL_MIN).await;
-            tokio::select! {
-                changed = progress.changed() => if changed.is_err() { return },
-                () = tokio::time::sleep(RELOAD_INTERVAL_MAX) => {}
+            let due = tokio::time::Instant::now() + RELOAD_INTERVAL_MAX;
+            loop {
+                tokio::select! {
+                    changed = progress.changed() => if changed.is_err() { return } else { break },
+                    () = tokio::time::sleep(COMMITS_POLL) => {
+                        if tokio::time::Instant::now() >= due || commits(&store).await != seen {
+                            break;
+                        }
+                    }
+                }
             }
         }
     }

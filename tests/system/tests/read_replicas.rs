@@ -1,0 +1,201 @@
+//! Read replicas (`vidkryto association serve`): two processes that serve the national,
+//! federation and audit APIs and open data from the association's database, beside the
+//! instance that ingests. Their live update streams follow the ingest's commits; their
+//! figures, digest and witness key are the ingesting instance's; they hold no secret and
+//! refuse admin calls; and they serve on while the ingesting instance is gone.
+
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use proto::federation::v1 as fedpb;
+use proto::national::v1 as natpb;
+use system_tests::process::{AssociationProcess, http_get};
+use system_tests::{Civic, TestAssociation, VINNYTSIA};
+use testkit::NatsServer;
+
+/// `vidkryto association serve` on the database of `association`, with a directory holding
+/// only its public witness key.
+fn serve(association: &TestAssociation, dir: &std::path::Path) -> AssociationProcess {
+    AssociationProcess::serve(env!("CARGO_BIN_EXE_vidkryto-under-test"), association, dir)
+}
+
+/// Waits up to 10 s until the replica at `url` shows Vinnytsia's node with `status`.
+async fn wait_status(url: &str, status: fedpb::NodeStatus) {
+    let mut federation =
+        fedpb::federation_service_client::FederationServiceClient::connect(url.to_owned())
+            .await
+            .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let node = federation
+            .get_node(fedpb::GetNodeRequest {
+                code: VINNYTSIA.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        if node.status() == status {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{:?} on a replica, not {status:?}",
+            node.status()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn national(
+    url: &str,
+) -> natpb::national_service_client::NationalServiceClient<tonic::transport::Channel> {
+    natpb::national_service_client::NationalServiceClient::connect(url.to_owned())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_replicas_serve_live_figures_of_the_ingest_and_refuse_admin_calls() {
+    let nats = NatsServer::start().await.unwrap();
+    let (mut association, [node]) =
+        TestAssociation::with_nodes(&nats.url(), [(VINNYTSIA, 1_000)]).await;
+    // The replicas' directory holds the public key only: no secret is read.
+    let public = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        association
+            .dir
+            .path()
+            .join(association::server::WITNESS_VKEY_FILE),
+        public.path().join(association::server::WITNESS_VKEY_FILE),
+    )
+    .unwrap();
+    let replicas = [
+        serve(&association, public.path()),
+        serve(&association, public.path()),
+    ];
+
+    // Each replica's live update stream says what the ingest just verified.
+    let mut watches = Vec::new();
+    for replica in &replicas {
+        let mut stream = national(&replica.url)
+            .await
+            .watch_updates(natpb::WatchUpdatesRequest {})
+            .await
+            .unwrap()
+            .into_inner();
+        // The first update is the state as it is.
+        stream.next().await.unwrap().unwrap();
+        watches.push(stream);
+    }
+    let mut civic = Civic::of(&node).await;
+    let petition = civic.petition("Lights in the park").await;
+    civic.sign(&petition, 0..7).await;
+    for (i, stream) in watches.iter_mut().enumerate() {
+        let update = tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                let update = stream.next().await.unwrap().unwrap();
+                let signatures = update.summary.as_ref().and_then(|s| s.figures.as_ref());
+                if signatures.is_some_and(|f| f.signatures == 7) {
+                    return update;
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("replica {i} sent no update with the signatures"));
+        assert!(update.municipalities.contains(&VINNYTSIA.to_owned()));
+    }
+
+    // Figures, the digest and the witness key are the ingesting instance's.
+    let leader = association.summary().await;
+    let digest = association.digest().await;
+    for replica in &replicas {
+        let summary = national(&replica.url)
+            .await
+            .get_national_summary(natpb::GetNationalSummaryRequest {})
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(summary.figures, leader.figures);
+        assert_eq!(summary.events_verified, leader.events_verified);
+        let mut audit = proto::audit::v1::audit_service_client::AuditServiceClient::connect(
+            replica.url.clone(),
+        )
+        .await
+        .unwrap();
+        let theirs = audit
+            .get_projection_digest(proto::audit::v1::GetProjectionDigestRequest {})
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(theirs.digest, digest.digest);
+        let keys = audit
+            .list_keys(proto::audit::v1::ListKeysRequest::default())
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            keys.witness_vkey,
+            association.witness().verifier().to_text()
+        );
+        // A node is healthy on a replica as the leader says it is.
+        wait_status(&replica.url, fedpb::NodeStatus::Healthy).await;
+        let mut federation =
+            fedpb::federation_service_client::FederationServiceClient::connect(replica.url.clone())
+                .await
+                .unwrap();
+
+        // Admin calls are refused, even with the right token from loopback.
+        let mut enroll = tonic::Request::new(fedpb::EnrollRequest {
+            code: VINNYTSIA.into(),
+            vkey: node.vkey(),
+        });
+        enroll.metadata_mut().insert(
+            "authorization",
+            format!("Bearer {}", association.admin_token)
+                .parse()
+                .unwrap(),
+        );
+        let refused = federation.enroll(enroll).await.unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+        assert!(refused.message().contains("reads only"), "{refused:?}");
+
+        // Open data under the statement of the projection as it is, once the ingesting
+        // instance stated it and the replica found the statement.
+        association.wait_stated().await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let addr = replica.url.trim_start_matches("http://").parse().unwrap();
+        loop {
+            let index = http_get(addr, "GET", "/open-data/index.json")
+                .await
+                .unwrap();
+            if index.starts_with("HTTP/1.1 200") && index.contains(&digest.digest) {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no open data on a replica: {index}"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        let metrics = replica.scrape().await.expect("metrics");
+        assert_eq!(metrics.get("vidkryto_ingest_leader"), Some(&0.0));
+        assert_eq!(metrics.get("vidkryto_database_up"), Some(&1.0));
+    }
+
+    // The ingesting instance gone, the replicas serve what was verified, and say the figures
+    // are not current.
+    association.stop().await;
+    for replica in &replicas {
+        let summary = national(&replica.url)
+            .await
+            .get_national_summary(natpb::GetNationalSummaryRequest {})
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(summary.figures, leader.figures);
+        wait_status(&replica.url, fedpb::NodeStatus::Lagging).await;
+    }
+    drop(replicas);
+    let _ = node;
+    association.shutdown().await;
+}
