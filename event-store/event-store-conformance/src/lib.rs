@@ -51,6 +51,7 @@ macro_rules! conformance_tests {
             concurrent_appenders_never_gap_or_duplicate,
             checkpoints_follow_the_event_policy,
             checkpoints_follow_the_time_policy,
+            checkpoints_come_on_demand_above_a_floor,
             proofs_verify_against_signed_checkpoints,
             clean_log_verifies_whole_and_in_ranges,
             flipped_byte_is_found_at_its_sequence,
@@ -478,6 +479,68 @@ pub async fn checkpoints_follow_the_time_policy<H: Harness>(h: &H) {
     let _ = stop_tx.send(());
     runner.await.unwrap();
     assert_eq!(log.latest_checkpoint().await.unwrap().unwrap().size, 6);
+}
+
+/// The checkpointer signs as soon as the log grew, but never sooner than `every_ms` after the
+/// last checkpoint, and nothing while the log is idle.
+pub async fn checkpoints_come_on_demand_above_a_floor<H: Harness>(h: &H) {
+    let floor = Duration::from_millis(400);
+    let log = Arc::new(
+        open(
+            h,
+            CheckpointPolicy {
+                every_events: 1_000,
+                every_ms: u32::try_from(floor.as_millis()).unwrap(),
+            },
+        )
+        .await,
+    );
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let runner = {
+        let log = log.clone();
+        tokio::spawn(async move {
+            log.run_checkpointer(async {
+                let _ = stop_rx.await;
+            })
+            .await;
+        })
+    };
+    let covered = |size: u64| {
+        let log = log.clone();
+        async move {
+            let started = std::time::Instant::now();
+            while log.latest_checkpoint().await.unwrap().map(|c| c.size) != Some(size) {
+                assert!(
+                    started.elapsed() < Duration::from_secs(5),
+                    "size {size} not covered"
+                );
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            started.elapsed()
+        }
+    };
+    // A quiet log: covered at once.
+    append_n(&log, 1).await;
+    assert!(covered(1).await < floor / 2);
+    let first = log.latest_checkpoint().await.unwrap().unwrap();
+    // Busy: the next waits for the floor, and no longer than it needs to (as the checkpoints'
+    // own times say).
+    append_n(&log, 2).await;
+    covered(3).await;
+    let second = log.latest_checkpoint().await.unwrap().unwrap();
+    let apart =
+        Duration::from_micros(u64::try_from(second.created_at.0 - first.created_at.0).unwrap_or(0));
+    assert!(apart >= floor, "{apart:?}");
+    assert!(apart < floor + Duration::from_millis(300), "{apart:?}");
+    // Idle: nothing signed.
+    let last = log.latest_checkpoint().await.unwrap().unwrap();
+    tokio::time::sleep(floor * 3).await;
+    assert_eq!(log.latest_checkpoint().await.unwrap().unwrap(), last);
+    // A quiet log again: at once.
+    append_n(&log, 1).await;
+    assert!(covered(4).await < floor / 2);
+    let _ = stop_tx.send(());
+    runner.await.unwrap();
 }
 
 pub async fn proofs_verify_against_signed_checkpoints<H: Harness>(h: &H) {

@@ -2,10 +2,12 @@
 //! 1. **catch-up**: a backlog of events from N simulated nodes (codes from the reference data)
 //!    waits in JetStream; the association ingests it into projections. Its events/s are printed
 //!    next to a raw JetStream pull-consume (ordered consumer) of the very same messages.
-//! 2. **live**: simulated nodes append at a steady rate and checkpoint every second, as the
-//!    node does by default; append-to-projection latency p50/p99.
+//! 2. **live**: simulated nodes append at a steady rate and checkpoint as the node's
+//!    checkpointer does (as soon as they grew, at most every 250 ms); append-to-projection
+//!    latency p50/p99.
 //! 3. **readers**: 100 concurrent gRPC clients ask the national summary and a page of the
-//!    municipality list; latency p50/p99.
+//!    municipality list of the ingesting instance, then 1,000 clients of two read replicas
+//!    (`association serve`); latency p50/p99.
 //! 4. **practice search**: the catalogue of the backlog's petitions (Ukrainian titles and texts
 //!    as `vidkryto dev` writes them) searched by 100 concurrent clients; latency p50/p99.
 //!
@@ -39,6 +41,8 @@ use testkit::{NatsServer, PgDatabase};
 /// Events a node publishes between two checkpoints during the backlog (the node's default).
 const CHECKPOINT_EVERY: u64 = 1_000;
 const READERS: usize = 100;
+/// Clients of the two read replicas.
+const REPLICA_READERS: usize = 1_000;
 const READ_DURATION: Duration = Duration::from_secs(10);
 const LIVE_DURATION: Duration = Duration::from_secs(20);
 /// Live events per second over all live nodes: a moderate national rate.
@@ -280,12 +284,14 @@ async fn run(
         println!("     at {quarter:>3} % ({verified:>9} events verified): {rss:.1} MiB");
     }
 
-    // Live: a steady rate from many nodes, checkpoints every second.
+    // Live: a steady rate from many nodes, checkpoints on demand above the node's floor.
     let live = live(&running, &store, &js, &mut nodes).await?;
     println!();
     println!(
-        "2. live: {LIVE_RATE} events/s from {LIVE_NODES} nodes for {} s, checkpoint every 1 s",
-        LIVE_DURATION.as_secs()
+        "2. live: {LIVE_RATE} events/s from {LIVE_NODES} nodes for {} s, checkpoints on demand \
+         (at most every {} ms per node)",
+        LIVE_DURATION.as_secs(),
+        event_store::CheckpointPolicy::default().every_ms
     );
     println!(
         "   append-to-projection latency p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms ({} events)",
@@ -314,7 +320,7 @@ async fn run(
     }
     one_summary.sort_by(f64::total_cmp);
     one_list.sort_by(f64::total_cmp);
-    let (summary, list) = readers(&url).await?;
+    let (summary, list) = readers(std::slice::from_ref(&url), READERS).await?;
     println!();
     println!(
         "3. readers: one client alone: summary p50 {:.2} ms, list p50 {:.2} ms",
@@ -333,6 +339,43 @@ async fn run(
         "   municipality list    p50 {:.2} ms, p99 {:.2} ms ({} calls, 50 per page by petitions per 10k)",
         list.0, list.1, list.2
     );
+
+    // Dashboards scaled out: two read replicas (`association serve`) on the same database,
+    // each client on a connection of its own, beside the ingesting instance.
+    let mut replicas = Vec::new();
+    for _ in 0..2 {
+        let settings = association::server::ReplicaSettings {
+            database_url: db.url.clone(),
+            listen: "127.0.0.1:0".parse()?,
+            witness: NoteSigner::from_seed(WITNESS_NAME, [42; 32])?.verifier(),
+            dashboard_dir: None,
+            limits: association::server::ServingLimits::default(),
+            tls: None,
+            metrics_listen: None,
+        };
+        replicas.push(association::server::serve_reads(settings).await?);
+    }
+    let urls: Vec<String> = replicas
+        .iter()
+        .map(|r| format!("http://{}", r.grpc_addr))
+        .collect();
+    let (summary, list) = readers(&urls, REPLICA_READERS).await?;
+    println!(
+        "   {REPLICA_READERS} concurrent clients on two read replicas for {} s (clients, replicas and \
+         the ingesting instance share this machine's cores):",
+        READ_DURATION.as_secs()
+    );
+    println!(
+        "   national summary     p50 {:.2} ms, p99 {:.2} ms ({} calls)",
+        summary.0, summary.1, summary.2
+    );
+    println!(
+        "   municipality list    p50 {:.2} ms, p99 {:.2} ms ({} calls)",
+        list.0, list.1, list.2
+    );
+    for replica in replicas {
+        replica.shutdown().await;
+    }
 
     // The practice catalogue searched in Ukrainian by many readers at once: searches readers
     // repeat (answered from the association's cache of this snapshot's searches after the
@@ -600,7 +643,10 @@ async fn live(
     let started = Instant::now();
     let tick = Duration::from_millis(20);
     let per_tick = (LIVE_RATE as f64 * tick.as_secs_f64()).max(1.0) as usize;
-    let mut next_checkpoint = started + Duration::from_secs(1);
+    // Each node checkpoints as the node's checkpointer does: as soon as it has grown, but
+    // never sooner than the floor after its last checkpoint.
+    let floor = Duration::from_millis(u64::from(event_store::CheckpointPolicy::default().every_ms));
+    let mut last_checkpoint: Vec<Option<Instant>> = vec![None; count];
     let mut turn = 0usize;
     let mut ticker = tokio::time::interval(tick);
     while started.elapsed() < LIVE_DURATION {
@@ -615,13 +661,12 @@ async fn live(
                 .insert((node.code, seq), Instant::now());
             publisher.event(node, seq, bytes).await?;
         }
-        if Instant::now() >= next_checkpoint {
-            for node in nodes[..count].iter_mut() {
-                if node.size() > node.checkpointed {
-                    publisher.checkpoint(node).await?;
-                }
+        let now = Instant::now();
+        for (node, last) in nodes[..count].iter_mut().zip(&mut last_checkpoint) {
+            if node.size() > node.checkpointed && last.is_none_or(|at| now >= at + floor) {
+                publisher.checkpoint(node).await?;
+                *last = Some(now);
             }
-            next_checkpoint += Duration::from_secs(1);
         }
     }
     for node in nodes[..count].iter_mut() {
@@ -641,11 +686,15 @@ async fn live(
     ))
 }
 
-/// 100 clients; returns (p50, p99, calls) for the summary and the list.
-async fn readers(url: &str) -> anyhow::Result<((f64, f64, usize), (f64, f64, usize))> {
+/// `clients` clients, spread over `urls`, each on a connection of its own; returns (p50, p99,
+/// calls) for the summary and the list.
+async fn readers(
+    urls: &[String],
+    clients: usize,
+) -> anyhow::Result<((f64, f64, usize), (f64, f64, usize))> {
     let mut tasks = Vec::new();
-    for i in 0..READERS {
-        let url = url.to_owned();
+    for i in 0..clients {
+        let url = urls[i % urls.len()].clone();
         tasks.push(tokio::spawn(async move {
             let mut client = NationalServiceClient::connect(url).await?;
             let (mut summary, mut list) = (Vec::new(), Vec::new());
