@@ -20,13 +20,12 @@
 //! (defaults 1,000,000 events from 300 nodes; `--quick` for 50,000 from 50). PostgreSQL from
 //! `VIDKRYTO_TEST_PG_URL`, `nats-server` as the tests find it.
 
-use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, ensure};
-use association::server::{AssociationSettings, WITNESS_NAME};
+use association::server::WITNESS_NAME;
 use association::store::Store;
+use association_bench::phases::{self, Latency, percentile, rss_mib};
 use association_bench::sim::{Publisher, SimNode};
 use async_nats::jetstream::consumer::DeliverPolicy;
 use async_nats::jetstream::consumer::pull::OrderedConfig;
@@ -43,6 +42,8 @@ const CHECKPOINT_EVERY: u64 = 1_000;
 const READERS: usize = 100;
 /// Clients of the two read replicas.
 const REPLICA_READERS: usize = 1_000;
+/// How long a paced replica client waits between calls.
+const REPLICA_READER_PAUSE: Duration = Duration::from_secs(1);
 const READ_DURATION: Duration = Duration::from_secs(10);
 const LIVE_DURATION: Duration = Duration::from_secs(20);
 /// Live events per second over all live nodes: a moderate national rate.
@@ -85,28 +86,6 @@ impl Plan {
         );
         Ok(plan)
     }
-}
-
-fn rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .and_then(|kb| kb.parse::<f64>().ok())
-            })
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(0.0)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
 }
 
 #[tokio::main]
@@ -285,7 +264,16 @@ async fn run(
     }
 
     // Live: a steady rate from many nodes, checkpoints on demand above the node's floor.
-    let live = live(&running, &store, &js, &mut nodes).await?;
+    let count = LIVE_NODES.min(nodes.len());
+    let live = phases::live(
+        &running,
+        &store,
+        &js,
+        &mut nodes[..count],
+        LIVE_RATE,
+        LIVE_DURATION,
+    )
+    .await?;
     println!();
     println!(
         "2. live: {LIVE_RATE} events/s from {LIVE_NODES} nodes for {} s, checkpoints on demand \
@@ -295,7 +283,7 @@ async fn run(
     );
     println!(
         "   append-to-projection latency p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms ({} events)",
-        live.0, live.1, live.2, live.3
+        live.p50, live.p99, live.max, live.count
     );
 
     // Readers: one alone first, for the unloaded cost of a call.
@@ -320,59 +308,63 @@ async fn run(
     }
     one_summary.sort_by(f64::total_cmp);
     one_list.sort_by(f64::total_cmp);
-    let (summary, list) = readers(std::slice::from_ref(&url), READERS).await?;
+    let (summary, list) =
+        phases::readers(std::slice::from_ref(&url), READERS, READ_DURATION, None).await?;
     println!();
     println!(
         "3. readers: one client alone: summary p50 {:.2} ms, list p50 {:.2} ms",
         percentile(&one_summary, 50.0),
         percentile(&one_list, 50.0)
     );
-    println!(
-        "   {READERS} concurrent clients for {} s:",
-        READ_DURATION.as_secs()
-    );
-    println!(
-        "   national summary     p50 {:.2} ms, p99 {:.2} ms ({} calls)",
-        summary.0, summary.1, summary.2
-    );
-    println!(
-        "   municipality list    p50 {:.2} ms, p99 {:.2} ms ({} calls, 50 per page by petitions per 10k)",
-        list.0, list.1, list.2
+    let show = |what: &str, summary: Latency, list: Latency| {
+        println!("   {what}:");
+        println!(
+            "   national summary     p50 {:.2} ms, p99 {:.2} ms ({} calls)",
+            summary.p50, summary.p99, summary.count
+        );
+        println!(
+            "   municipality list    p50 {:.2} ms, p99 {:.2} ms ({} calls, 50 per page by petitions per 10k)",
+            list.p50, list.p99, list.count
+        );
+    };
+    show(
+        &format!(
+            "{READERS} concurrent clients of the ingesting instance, as fast as answered, for {} s",
+            READ_DURATION.as_secs()
+        ),
+        summary,
+        list,
     );
 
     // Dashboards scaled out: two read replicas (`association serve`) on the same database,
-    // each client on a connection of its own, beside the ingesting instance.
-    let mut replicas = Vec::new();
-    for _ in 0..2 {
-        let settings = association::server::ReplicaSettings {
-            database_url: db.url.clone(),
-            listen: "127.0.0.1:0".parse()?,
-            witness: NoteSigner::from_seed(WITNESS_NAME, [42; 32])?.verifier(),
-            dashboard_dir: None,
-            limits: association::server::ServingLimits::default(),
-            tls: None,
-            metrics_listen: None,
-        };
-        replicas.push(association::server::serve_reads(settings).await?);
-    }
+    // each client on a connection of its own, beside the ingesting instance; the clients,
+    // the replicas and the ingesting instance share this machine's cores.
+    let witness = NoteSigner::from_seed(WITNESS_NAME, [42; 32])?.verifier();
+    let replicas = phases::replicas(&db.url, witness, 2).await?;
     let urls: Vec<String> = replicas
         .iter()
         .map(|r| format!("http://{}", r.grpc_addr))
         .collect();
-    let (summary, list) = readers(&urls, REPLICA_READERS).await?;
-    println!(
-        "   {REPLICA_READERS} concurrent clients on two read replicas for {} s (clients, replicas and \
-         the ingesting instance share this machine's cores):",
-        READ_DURATION.as_secs()
-    );
-    println!(
-        "   national summary     p50 {:.2} ms, p99 {:.2} ms ({} calls)",
-        summary.0, summary.1, summary.2
-    );
-    println!(
-        "   municipality list    p50 {:.2} ms, p99 {:.2} ms ({} calls)",
-        list.0, list.1, list.2
-    );
+    for (pause, what) in [
+        (
+            Some(REPLICA_READER_PAUSE),
+            format!(
+                "{REPLICA_READERS} clients of two read replicas, each calling every {} s (a dashboard's refresh), for {} s",
+                REPLICA_READER_PAUSE.as_secs(),
+                READ_DURATION.as_secs()
+            ),
+        ),
+        (
+            None,
+            format!(
+                "{REPLICA_READERS} clients of two read replicas, as fast as answered (saturation), for {} s",
+                READ_DURATION.as_secs()
+            ),
+        ),
+    ] {
+        let (summary, list) = phases::readers(&urls, REPLICA_READERS, READ_DURATION, pause).await?;
+        show(&what, summary, list);
+    }
     for replica in replicas {
         replica.shutdown().await;
     }
@@ -419,24 +411,7 @@ async fn catch_up(
     catalogue: bool,
 ) -> anyhow::Result<(CatchUp, association::server::RunningAssociation)> {
     let rss_before = rss_mib();
-    let witness = NoteSigner::from_seed(WITNESS_NAME, [42; 32])?;
-    let settings = AssociationSettings {
-        database_url: db_url.to_owned(),
-        nats_url: nats.url(),
-        listen: "127.0.0.1:0".parse()?,
-        witness,
-        admin_token: None,
-        ingest_batch_events_max: 10_000,
-        ingest_commit_interval: Duration::from_millis(100),
-        topology: Default::default(),
-        dashboard_dir: None,
-        limits: Default::default(),
-        tls: None,
-        log_head: None,
-        metrics_listen: None,
-        statement_interval: association::statements::STATEMENT_INTERVAL_DEFAULT,
-        catalogue,
-    };
+    let settings = phases::settings(db_url, &nats.url(), catalogue)?;
     let catch_started = Instant::now();
     let running = association::server::start(settings).await?;
     let mut rss = Vec::new();
@@ -582,160 +557,5 @@ async fn searches(
             times.len(),
             found,
         ),
-    ))
-}
-
-/// Runs the live phase; returns p50, p99 and max latency in ms and the events measured.
-async fn live(
-    running: &association::server::RunningAssociation,
-    store: &Store,
-    js: &async_nats::jetstream::Context,
-    nodes: &mut [SimNode],
-) -> anyhow::Result<(f64, f64, f64, usize)> {
-    let count = LIVE_NODES.min(nodes.len());
-    let appended: Arc<std::sync::Mutex<HashMap<(MunicipalityCode, u64), Instant>>> = Arc::default();
-    let codes: Vec<String> = nodes[..count].iter().map(|n| n.code.to_string()).collect();
-    let mut progress = running.progress();
-    let watcher = {
-        let (appended, store, codes) = (appended.clone(), store.clone(), codes.clone());
-        tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            let mut verified: HashMap<String, u64> = HashMap::new();
-            let end = Instant::now() + LIVE_DURATION + Duration::from_secs(10);
-            while Instant::now() < end {
-                if tokio::time::timeout(Duration::from_millis(500), progress.changed())
-                    .await
-                    .is_err()
-                {
-                    continue;
-                }
-                let now = Instant::now();
-                let rows: Vec<(String, i64)> =
-                    sqlx::query_as("SELECT code, verified_size FROM fed_node WHERE code = ANY($1)")
-                        .bind(&codes)
-                        .fetch_all(store.pool())
-                        .await
-                        .unwrap_or_default();
-                let mut appended = appended.lock().expect("lock");
-                for (code, size) in rows {
-                    let before = verified
-                        .insert(code.clone(), size as u64)
-                        .unwrap_or(u64::MAX);
-                    let Ok(code) = MunicipalityCode::parse(&code) else {
-                        continue;
-                    };
-                    if before == u64::MAX {
-                        continue;
-                    }
-                    for seq in before + 1..=size as u64 {
-                        if let Some(at) = appended.remove(&(code, seq)) {
-                            latencies.push(now.duration_since(at).as_secs_f64() * 1_000.0);
-                        }
-                    }
-                }
-            }
-            latencies
-        })
-    };
-    // Let the watcher take its first reading.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let mut publisher = Publisher::new(js.clone());
-    let started = Instant::now();
-    let tick = Duration::from_millis(20);
-    let per_tick = (LIVE_RATE as f64 * tick.as_secs_f64()).max(1.0) as usize;
-    // Each node checkpoints as the node's checkpointer does: as soon as it has grown, but
-    // never sooner than the floor after its last checkpoint.
-    let floor = Duration::from_millis(u64::from(event_store::CheckpointPolicy::default().every_ms));
-    let mut last_checkpoint: Vec<Option<Instant>> = vec![None; count];
-    let mut turn = 0usize;
-    let mut ticker = tokio::time::interval(tick);
-    while started.elapsed() < LIVE_DURATION {
-        ticker.tick().await;
-        for _ in 0..per_tick {
-            let node = &mut nodes[turn % count];
-            turn += 1;
-            let (seq, bytes) = node.next_event(Timestamp::now())?;
-            appended
-                .lock()
-                .expect("lock")
-                .insert((node.code, seq), Instant::now());
-            publisher.event(node, seq, bytes).await?;
-        }
-        let now = Instant::now();
-        for (node, last) in nodes[..count].iter_mut().zip(&mut last_checkpoint) {
-            if node.size() > node.checkpointed && last.is_none_or(|at| now >= at + floor) {
-                publisher.checkpoint(node).await?;
-                *last = Some(now);
-            }
-        }
-    }
-    for node in nodes[..count].iter_mut() {
-        if node.size() > node.checkpointed {
-            publisher.checkpoint(node).await?;
-        }
-    }
-    publisher.flush().await?;
-    let mut latencies = watcher.await?;
-    latencies.sort_by(f64::total_cmp);
-    let max = latencies.last().copied().unwrap_or(f64::NAN);
-    Ok((
-        percentile(&latencies, 50.0),
-        percentile(&latencies, 99.0),
-        max,
-        latencies.len(),
-    ))
-}
-
-/// `clients` clients, spread over `urls`, each on a connection of its own; returns (p50, p99,
-/// calls) for the summary and the list.
-async fn readers(
-    urls: &[String],
-    clients: usize,
-) -> anyhow::Result<((f64, f64, usize), (f64, f64, usize))> {
-    let mut tasks = Vec::new();
-    for i in 0..clients {
-        let url = urls[i % urls.len()].clone();
-        tasks.push(tokio::spawn(async move {
-            let mut client = NationalServiceClient::connect(url).await?;
-            let (mut summary, mut list) = (Vec::new(), Vec::new());
-            let end = Instant::now() + READ_DURATION;
-            let mut n = i;
-            while Instant::now() < end {
-                let t = Instant::now();
-                if n % 2 == 0 {
-                    client
-                        .get_national_summary(natpb::GetNationalSummaryRequest {})
-                        .await?;
-                    summary.push(t.elapsed().as_secs_f64() * 1_000.0);
-                } else {
-                    client
-                        .list_municipalities(natpb::ListMunicipalitiesRequest {
-                            page_size: 50,
-                            order_by: "petitions_per_10k desc".into(),
-                            ..Default::default()
-                        })
-                        .await?;
-                    list.push(t.elapsed().as_secs_f64() * 1_000.0);
-                }
-                n += 1;
-            }
-            anyhow::Ok((summary, list))
-        }));
-    }
-    let (mut summary, mut list) = (Vec::new(), Vec::new());
-    for task in tasks {
-        let (s, l) = task.await??;
-        summary.extend(s);
-        list.extend(l);
-    }
-    summary.sort_by(f64::total_cmp);
-    list.sort_by(f64::total_cmp);
-    Ok((
-        (
-            percentile(&summary, 50.0),
-            percentile(&summary, 99.0),
-            summary.len(),
-        ),
-        (percentile(&list, 50.0), percentile(&list, 99.0), list.len()),
     ))
 }

@@ -561,6 +561,34 @@ impl TestAssociation {
 
 /// Renders a template of `deploy/` (e.g. `nats/leaf/leaf.conf.template`): every `{{KEY}}`
 /// replaced by its value, as `deploy/nats/render.sh` does; panics on a key left unset.
+/// Every node of `nodes` files a petition and signs it, one signature per command with
+/// `pause` between them, until `stop`; `signed` counts the acknowledged signatures. The load
+/// of the failover and hub-loss tests.
+pub async fn signing_load(
+    nodes: &[TestNode],
+    signed: Arc<std::sync::atomic::AtomicU64>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    pause: Duration,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    use std::sync::atomic::Ordering;
+    let mut tasks = Vec::new();
+    for node in nodes {
+        let mut civic = Civic::of(node).await;
+        let (signed, stop) = (signed.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            let petition = civic.petition("Longer library hours").await;
+            let mut i = 0;
+            while !stop.load(Ordering::SeqCst) {
+                civic.sign(&petition, i..i + 1).await;
+                signed.fetch_add(1, Ordering::SeqCst);
+                i += 1;
+                tokio::time::sleep(pause).await;
+            }
+        }));
+    }
+    tasks
+}
+
 pub fn render_deploy_template(path: &str, values: &[(&str, &str)]) -> String {
     let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../deploy")

@@ -13,7 +13,7 @@ use event_store_core::MunicipalityCode;
 use proto::audit::v1 as auditpb;
 use proto::national::v1 as natpb;
 use system_tests::process::{AssociationProcess, assert_rebuild_gives};
-use system_tests::{Civic, KORIUKIVKA, KYIV, TestAssociation, TestNode, VINNYTSIA, code};
+use system_tests::{KORIUKIVKA, KYIV, TestAssociation, TestNode, VINNYTSIA, code, signing_load};
 use testkit::NatsServer;
 use tokio::task::JoinHandle;
 
@@ -54,29 +54,13 @@ async fn nodes_enrolled(
     nodes
 }
 
-/// Every node signs its petition, one signature per command, until `stop`; `signed` counts
-/// the acknowledged signatures.
+/// Every node signs its petition, one signature per command, until `stop`.
 async fn load(
     nodes: &[TestNode],
     signed: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
 ) -> Vec<JoinHandle<()>> {
-    let mut tasks = Vec::new();
-    for node in nodes {
-        let mut civic = Civic::of(node).await;
-        let (signed, stop) = (signed.clone(), stop.clone());
-        tasks.push(tokio::spawn(async move {
-            let petition = civic.petition("Longer library hours").await;
-            let mut i = 0;
-            while !stop.load(Ordering::SeqCst) {
-                civic.sign(&petition, i..i + 1).await;
-                signed.fetch_add(1, Ordering::SeqCst);
-                i += 1;
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        }));
-    }
-    tasks
+    signing_load(nodes, signed, stop, Duration::from_millis(20)).await
 }
 
 /// The database's count of verified events and of commits.
