@@ -448,11 +448,13 @@ pub async fn checkpoints_follow_the_event_policy<H: Harness>(h: &H) {
 }
 
 pub async fn checkpoints_follow_the_time_policy<H: Harness>(h: &H) {
+    // Long enough that two appends in a row fall within it on a loaded machine.
+    let interval = Duration::from_millis(1_000);
     let log = open(
         h,
         CheckpointPolicy {
             every_events: 1_000,
-            every_ms: 100,
+            every_ms: u32::try_from(interval.as_millis()).unwrap(),
         },
     )
     .await;
@@ -460,7 +462,7 @@ pub async fn checkpoints_follow_the_time_policy<H: Harness>(h: &H) {
     append_n(&log, 2).await; // within the interval: none
     assert_eq!(log.latest_checkpoint().await.unwrap().unwrap().size, 3);
     assert_eq!(log.checkpoint_if_due().await.unwrap(), None);
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    tokio::time::sleep(interval + Duration::from_millis(50)).await;
     assert_eq!(log.checkpoint_if_due().await.unwrap(), Some(5));
     // The background checkpointer covers a log that went quiet.
     append_n(&log, 1).await;
@@ -475,7 +477,7 @@ pub async fn checkpoints_follow_the_time_policy<H: Harness>(h: &H) {
             .await;
         })
     };
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(interval + Duration::from_millis(300)).await;
     let _ = stop_tx.send(());
     runner.await.unwrap();
     assert_eq!(log.latest_checkpoint().await.unwrap().unwrap().size, 6);
@@ -531,7 +533,7 @@ pub async fn checkpoints_come_on_demand_above_a_floor<H: Harness>(h: &H) {
     let apart =
         Duration::from_micros(u64::try_from(second.created_at.0 - first.created_at.0).unwrap_or(0));
     assert!(apart >= floor, "{apart:?}");
-    assert!(apart < floor + Duration::from_millis(300), "{apart:?}");
+    assert!(apart < floor * 2, "{apart:?}");
     // Idle: nothing signed.
     let last = log.latest_checkpoint().await.unwrap().unwrap();
     tokio::time::sleep(floor * 3).await;
