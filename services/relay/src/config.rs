@@ -52,7 +52,9 @@ pub struct RelayConfig {
     pub backoff_min: Duration,
     /// Longest wait after an error (also the client's longest reconnect delay).
     pub backoff_max: Duration,
-    /// Wake-up when the log is quiet, to pick up checkpoints signed on the time policy.
+    /// Wake-up when the log is quiet: saves the cursors; every tenth reads the database, for
+    /// what another process may have written (this process's appends and checkpoints wake the
+    /// relay at once).
     pub idle_poll: Duration,
 }
 
