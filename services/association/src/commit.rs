@@ -25,6 +25,8 @@ pub(crate) struct CommitSummary {
 pub(crate) struct Writer<'a> {
     pub store: &'a Store,
     pub lease: &'a Lease,
+    /// The revocations' version the verifiers' keys are of.
+    pub revocations: &'a str,
 }
 
 pub(crate) async fn commit(
@@ -67,6 +69,15 @@ pub(crate) async fn commit(
     // First: nothing is written unless this instance still holds the lease, and no takeover
     // falls inside the transaction.
     crate::lease::fence(&mut tx, writer.lease).await?;
+    // A revocation takes the lease's row too (`decisions::revoke`), so it committed wholly
+    // before this point or comes after this commit: keys revoked before are seen here.
+    let version: String = sqlx::query_scalar(crate::store::REVOCATION_VERSION_SQL)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+    if version != writer.revocations {
+        return Err(AssociationError::EnrolmentChanged);
+    }
     let outcomes = projections::apply(&mut tx, &projected).await?;
     if catalogue {
         crate::catalogue::apply(&mut tx, &projected, &outcomes).await?;

@@ -439,8 +439,15 @@ pub async fn revoke(
     at: Timestamp,
 ) -> Result<u64, AssociationError> {
     let mut tx = store.pool().begin().await.map_err(db)?;
+    // The ingest lease's row, which every commit of the ingest holds from its start: the
+    // revocation falls wholly before a commit (which then sees it and refuses) or after it.
+    sqlx::query("SELECT 1 FROM ingest_lease WHERE id = 1 FOR UPDATE")
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
     let mut head = Head::lock(&mut tx, signer).await?;
-    let at = head.time(at);
+    // Timed once the row is held: after any commit it waited for.
+    let at = head.time(Timestamp(at.0.max(Timestamp::now().0)));
     let mut revoked: Vec<String> = sqlx::query_scalar(
         "UPDATE enrolment SET revoked_at = timestamptz 'epoch' + $3 * interval '1 microsecond' \
          WHERE code = $1 AND revoked_at IS NULL AND ($2::text IS NULL OR vkey = $2) \

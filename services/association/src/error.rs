@@ -19,6 +19,10 @@ pub enum AssociationError {
     /// (`lease`).
     #[error("the ingest lease of epoch {epoch} is no longer this instance's")]
     Fenced { epoch: i64 },
+    /// A key was revoked since the ingest loaded its keys: it reloads them and verifies again
+    /// before committing.
+    #[error("a key was revoked since the ingest loaded its keys")]
+    EnrolmentChanged,
     /// A position past what exists yet (a tree size beyond the verified log): valid later.
     #[error("{field} out of range: {detail}")]
     OutOfRange { field: &'static str, detail: String },

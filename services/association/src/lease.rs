@@ -150,7 +150,16 @@ impl Candidate {
             .ok_or_else(|| AssociationError::Database("no lease connection".into()))
     }
 
-    /// Forgets the lease connection after an error (its session, and any lock, ends).
+    /// Forgets the lease connection after an error that is not the database's own answer (a
+    /// timeout or refusal keeps the session, and with it the lock, so a busy database does not
+    /// hand leadership around).
+    fn after_error(&mut self, err: &AssociationError) {
+        if !matches!(err, AssociationError::Database(text) if text.starts_with(DATABASE_ANSWER)) {
+            self.drop_conn();
+        }
+    }
+
+    /// Forgets the lease connection (its session, and any lock, ends).
     fn drop_conn(&mut self) {
         if let Some(conn) = self.conn.take() {
             tokio::spawn(async move {
@@ -177,8 +186,8 @@ impl Candidate {
     /// One attempt to lead: the lease when this instance took it.
     pub async fn try_acquire(&mut self) -> Result<Option<Lease>, AssociationError> {
         let result = self.acquire_once().await;
-        if result.is_err() {
-            self.drop_conn();
+        if let Err(err) = &result {
+            self.after_error(err);
         }
         result
     }
@@ -225,8 +234,8 @@ impl Candidate {
     /// another's (or ran out), after which this instance must not write.
     pub async fn renew(&mut self, lease: &Lease, current: bool) -> Result<bool, AssociationError> {
         let result = self.renew_once(lease, current).await;
-        if result.is_err() {
-            self.drop_conn();
+        if let Err(err) = &result {
+            self.after_error(err);
         }
         result
     }
@@ -245,12 +254,22 @@ impl Candidate {
         .bind(current)
         .bind(millis(LEASE_TTL))
         .bind(locked)
-        .execute(conn)
+        .execute(&mut *conn)
         .await;
         match renewed {
             Ok(done) => Ok(done.rows_affected() == 1),
-            // A write of this leader holds the row, and renews the lease itself.
-            Err(e) if lock_timeout(&e) => Ok(true),
+            // A write holds the row: one of this leader's (which renews the lease itself), or a
+            // takeover. What is committed says which.
+            Err(e) if lock_timeout(&e) => sqlx::query_scalar(
+                "SELECT holder = $1::uuid AND epoch = $2 AND expires_at > clock_timestamp() \
+                 FROM ingest_lease WHERE id = 1",
+            )
+            .bind(lease.holder.to_string())
+            .bind(lease.epoch)
+            .fetch_optional(conn)
+            .await
+            .map(|ours: Option<Option<bool>>| ours.flatten().unwrap_or(false))
+            .map_err(db),
             Err(e) => Err(db(e)),
         }
     }
@@ -286,6 +305,9 @@ pub async fn release(store: &Store, holder: uuid::Uuid) -> Result<(), Associatio
     .map_err(db)?;
     Ok(())
 }
+
+/// How `store::db` words an error PostgreSQL answered (as opposed to a lost connection).
+const DATABASE_ANSWER: &str = "error returned from database";
 
 /// Whether `e` is PostgreSQL's `lock_not_available` (a `lock_timeout` that ran out).
 fn lock_timeout(e: &sqlx::Error) -> bool {

@@ -49,6 +49,15 @@ pub struct KeyRecord {
     pub revoked_at_micros: Option<i64>,
 }
 
+/// A text that changes with every enrolment and revocation.
+const ENROLMENT_VERSION_SQL: &str = "SELECT count(*)::text || '/' || \
+     coalesce(max(greatest(enrolled_at, coalesce(revoked_at, enrolled_at)))::text, '') \
+     FROM enrolment";
+
+/// A text that changes with every revocation (enrolments leave it be).
+pub(crate) const REVOCATION_VERSION_SQL: &str =
+    "SELECT count(revoked_at)::text || '/' || coalesce(max(revoked_at)::text, '') FROM enrolment";
+
 pub(crate) fn db(e: sqlx::Error) -> AssociationError {
     AssociationError::Database(e.to_string())
 }
@@ -171,13 +180,18 @@ impl Store {
 
     /// Changes whenever a key is enrolled or revoked (by any process).
     pub async fn enrolment_version(&self) -> Result<String, AssociationError> {
-        sqlx::query_scalar(
-            "SELECT count(*)::text || '/' || coalesce(max(greatest(enrolled_at, \
-                    coalesce(revoked_at, enrolled_at)))::text, '') FROM enrolment",
-        )
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db)
+        sqlx::query_scalar(ENROLMENT_VERSION_SQL)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)
+    }
+
+    /// The revocations' version (`REVOCATION_VERSION_SQL`).
+    pub async fn revocation_version(&self) -> Result<String, AssociationError> {
+        sqlx::query_scalar(REVOCATION_VERSION_SQL)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)
     }
 
     /// Where the ingest resumes.

@@ -204,6 +204,12 @@ async fn the_leader_killed_ten_times_under_load_is_followed_within_ten_seconds_e
         instances[leading].kill();
         let (at_kill, _) = verified_and_commits(&db).await;
         let took = verified_past(&db, at_kill, Duration::from_secs(10)).await;
+        // Within the issue's 10 s, and well within the lease's 10 s: a killed leader's
+        // session lock lets a standby in without waiting for the lease to run out.
+        assert!(
+            took < association::lease::LEASE_TTL / 2,
+            "round {round}: {took:?}"
+        );
         takeovers.push(took);
         eprintln!("round {round}: a standby ingested {took:?} after the leader was killed");
         // The killed one comes back as a standby.
@@ -403,4 +409,92 @@ async fn a_write_under_a_lease_taken_over_is_refused_and_changes_nothing() {
     drop(readers);
     admin.close().await;
     let _ = db.drop_db().await;
+}
+
+/// A revocation through an instance that stands by, while the leader ingests the hromada's
+/// live load: no checkpoint of the hromada is accepted (and cosigned) after the revocation,
+/// and its events after it are quarantined, not counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_key_revoked_through_a_standby_cosigns_nothing_after() {
+    let nats = NatsServer::start().await.unwrap();
+    let mut setup = TestAssociation::start(&nats.url()).await;
+    let nodes = nodes_enrolled(&mut setup, &nats.url(), &hromadas(0)[..2]).await;
+    let db = sqlx::PgPool::connect(&setup.db_url()).await.unwrap();
+    let instances = [start(&setup), start(&setup)];
+    let leading = leader(&instances, Duration::from_secs(30)).await;
+    let standby = &instances[1 - leading];
+    let signed = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let tasks = load(&nodes, signed.clone(), stop.clone()).await;
+    let (before, _) = verified_and_commits(&db).await;
+    verified_past(&db, before + 20, Duration::from_secs(30)).await;
+
+    let mut federation =
+        proto::federation::v1::federation_service_client::FederationServiceClient::connect(
+            standby.url.clone(),
+        )
+        .await
+        .unwrap();
+    let mut revoke = tonic::Request::new(proto::federation::v1::RevokeRequest {
+        code: VINNYTSIA.into(),
+        vkey: String::new(),
+    });
+    revoke.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {}", setup.admin_token).parse().unwrap(),
+    );
+    federation.revoke(revoke).await.unwrap();
+    // The load goes on a while after it, on both hromadas.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    stop.store(true, Ordering::SeqCst);
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let after: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM fed_checkpoint c JOIN enrolment e ON e.code = c.code \
+         WHERE c.code = $1 AND c.accepted_at > e.revoked_at",
+    )
+    .bind(VINNYTSIA)
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(after, 0, "checkpoints accepted after the revocation");
+    // The other hromada is verified to its end; the revoked one stops short of its log.
+    let sizes: Vec<(String, i64)> =
+        sqlx::query_as("SELECT code, verified_size FROM fed_node ORDER BY code")
+            .fetch_all(&db)
+            .await
+            .unwrap();
+    let revoked = nodes.iter().find(|n| n.code.as_str() == VINNYTSIA).unwrap();
+    let other = nodes.iter().find(|n| n.code.as_str() != VINNYTSIA).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let other_size: i64 =
+            sqlx::query_scalar("SELECT verified_size FROM fed_node WHERE code = $1")
+                .bind(other.code.as_str())
+                .fetch_one(&db)
+                .await
+                .unwrap();
+        if other_size as u64 == other.log_size() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{sizes:?}, the other's log {}",
+            other.log_size()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let revoked_size: i64 =
+        sqlx::query_scalar("SELECT verified_size FROM fed_node WHERE code = $1")
+            .bind(VINNYTSIA)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert!(
+        (revoked_size as u64) < revoked.log_size(),
+        "the revoked hromada was verified to its end ({revoked_size})"
+    );
+    drop(instances);
+    setup.shutdown().await;
 }

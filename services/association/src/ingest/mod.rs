@@ -37,6 +37,9 @@ use backfill::Backfills;
 use pump::{AbortOnDrop, Feed, Incoming, Origin, read_stream};
 use state::State;
 
+/// How long an instance whose term ended in failure (a rebuild that failed) stands by before
+/// it campaigns again, so another may take over and no instance retries in a tight loop.
+const FAILED_TERM_PAUSE: Duration = Duration::from_secs(10);
 /// Messages in flight from the readers to the verifying loop.
 const CHANNEL_CAPACITY: usize = 4_096;
 /// How often nodes that still wait for events are looked at again.
@@ -234,6 +237,9 @@ async fn supervise(
         .await;
         leadership.send_replace(None);
         candidate.lock().await.step_down(Some(&lease)).await;
+        if !matches!(why, AssociationError::Fenced { .. }) {
+            tokio::time::sleep(FAILED_TERM_PAUSE).await;
+        }
         tracing::warn!(epoch = lease.epoch, reason = %why, "stopped leading the ingest; standing by");
         progress.send_modify(|p| {
             p.role = Role::StandingBy;
@@ -324,8 +330,12 @@ async fn lead(
     match crate::rebuild::ensure_current(store, Some(&lease)).await {
         Ok(Some(summary)) => tracing::info!(events = summary.events, "rebuilt the projection"),
         Ok(None) => {}
-        Err(err @ AssociationError::Fenced { .. }) => return err,
-        Err(err) => tracing::warn!(error = %err, "rebuilding the projection failed"),
+        // Ingesting into a projection of another version would mix two sets of rules: the
+        // term ends, and the instance stands by a while before it tries again.
+        Err(err) => {
+            tracing::error!(error = %err, "rebuilding the projection failed");
+            return err;
+        }
     }
     let fenced = AssociationError::Fenced { epoch: lease.epoch };
     let mut delay = Duration::from_millis(100);
@@ -424,7 +434,6 @@ async fn run_once(
         p.last_error = None;
     });
     state.next_stream_seq = resume;
-    let mut enrolment_version = store.enrolment_version().await?;
     let mut backfills = Backfills::default();
     // Owned by this run: a restart aborts them, so no back-fill of an earlier run reports to
     // this one.
@@ -438,7 +447,6 @@ async fn run_once(
             Some(request) = control.recv() => {
                 match request {
                     Control::Reload(reply) => {
-                        enrolment_version = store.enrolment_version().await?;
                         state.reload_keys(store).await?;
                         let codes: Vec<MunicipalityCode> = state.nodes.keys().copied().collect();
                         ensure_sourced_in(&js, &codes, config.ingest_max_age, &config.topology)
@@ -454,7 +462,6 @@ async fn run_once(
                         let at = Timestamp(Timestamp::now().0.saturating_add(1));
                         let revoked =
                             crate::decisions::revoke(store, signer, &code, vkey.as_deref(), at).await;
-                        enrolment_version = store.enrolment_version().await?;
                         state.reload_keys(store).await?;
                         let _ = reply.send(revoked);
                     }
@@ -523,9 +530,7 @@ async fn run_once(
                     }
                     last_live = Instant::now();
                 }
-                let version = store.enrolment_version().await?;
-                if version != enrolment_version {
-                    enrolment_version = version;
+                if store.enrolment_version().await? != state.keys_version {
                     state.reload_keys(store).await?;
                     let codes: Vec<MunicipalityCode> = state.nodes.keys().copied().collect();
                     ensure_sourced_in(&js, &codes, config.ingest_max_age, &config.topology)

@@ -43,11 +43,22 @@ pub(crate) struct State {
     pub metrics: crate::telemetry::Metrics,
     /// The term this state commits in: every commit is fenced by it.
     lease: Lease,
+    /// The enrolment's version (`Store::enrolment_version`) read before the keys were: the
+    /// keys are reloaded when the database's is another.
+    pub keys_version: String,
+    /// The revocations' version read before the keys were: a commit refuses when the
+    /// database's is another (a key revoked by another instance or process since), so nothing
+    /// is cosigned under a revoked key.
+    revocations: String,
 }
 
 impl State {
     /// The state of the committed ingest, for a term of `lease`.
     pub async fn load(store: &Store, lease: Lease) -> Result<Self, AssociationError> {
+        // Read before the keys: a change in between makes the next commit refuse and start
+        // over, never cosign under keys older than the version says.
+        let keys_version = store.enrolment_version().await?;
+        let revocations = store.revocation_version().await?;
         let mut nodes = BTreeMap::new();
         for row in store.nodes().await? {
             nodes.insert(
@@ -65,6 +76,8 @@ impl State {
             catalogue: true,
             metrics: crate::telemetry::Metrics::default(),
             lease,
+            keys_version,
+            revocations,
         })
     }
 
@@ -73,6 +86,8 @@ impl State {
     /// record them as accepted after the revocation: those are dropped and the node starts
     /// again from what was committed (a back-fill brings its events back for a valid key).
     pub async fn reload_keys(&mut self, store: &Store) -> Result<(), AssociationError> {
+        self.keys_version = store.enrolment_version().await?;
+        self.revocations = store.revocation_version().await?;
         for row in store.nodes().await? {
             match self.nodes.get_mut(&row.code) {
                 Some(node) if node.keys_removed(&row.keys) => {
@@ -447,6 +462,7 @@ impl State {
             commit::Writer {
                 store,
                 lease: &self.lease,
+                revocations: &self.revocations,
             },
             witness,
             batch,
