@@ -447,6 +447,24 @@ pub async fn checkpoints_follow_the_event_policy<H: Harness>(h: &H) {
     assert_eq!(log.latest_checkpoint().await.unwrap().unwrap().size, 25);
 }
 
+/// Runs `log`'s checkpointer in a task until the returned sender is used (or dropped).
+fn spawn_checkpointer<B: Backend>(
+    log: &Arc<Log<B>>,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let log = log.clone();
+    let runner = tokio::spawn(async move {
+        log.run_checkpointer(async {
+            let _ = stop_rx.await;
+        })
+        .await;
+    });
+    (stop_tx, runner)
+}
+
 pub async fn checkpoints_follow_the_time_policy<H: Harness>(h: &H) {
     // Long enough that two appends in a row fall within it on a loaded machine.
     let interval = Duration::from_millis(1_000);
@@ -467,16 +485,7 @@ pub async fn checkpoints_follow_the_time_policy<H: Harness>(h: &H) {
     // The background checkpointer covers a log that went quiet.
     append_n(&log, 1).await;
     let log = Arc::new(log);
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let runner = {
-        let log = log.clone();
-        tokio::spawn(async move {
-            log.run_checkpointer(async {
-                let _ = stop_rx.await;
-            })
-            .await;
-        })
-    };
+    let (stop_tx, runner) = spawn_checkpointer(&log);
     tokio::time::sleep(interval + Duration::from_millis(300)).await;
     let _ = stop_tx.send(());
     runner.await.unwrap();
@@ -497,16 +506,7 @@ pub async fn checkpoints_come_on_demand_above_a_floor<H: Harness>(h: &H) {
         )
         .await,
     );
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let runner = {
-        let log = log.clone();
-        tokio::spawn(async move {
-            log.run_checkpointer(async {
-                let _ = stop_rx.await;
-            })
-            .await;
-        })
-    };
+    let (stop_tx, runner) = spawn_checkpointer(&log);
     let covered = |size: u64| {
         let log = log.clone();
         async move {

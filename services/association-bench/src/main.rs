@@ -113,11 +113,7 @@ async fn run(
         .copied()
         .take(plan.nodes)
         .collect();
-    let mut nodes: Vec<SimNode> = codes
-        .iter()
-        .enumerate()
-        .map(|(i, code)| SimNode::new(*code, i as u64))
-        .collect::<Result<_, _>>()?;
+    let mut nodes = SimNode::all(&codes)?;
     println!(
         "association bench: {} events from {} nodes, verification on; RSS at start {:.1} MiB",
         plan.events,
@@ -297,13 +293,7 @@ async fn run(
             .await?;
         one_summary.push(t.elapsed().as_secs_f64() * 1_000.0);
         let t = Instant::now();
-        alone
-            .list_municipalities(natpb::ListMunicipalitiesRequest {
-                page_size: 50,
-                order_by: "petitions_per_10k desc".into(),
-                ..Default::default()
-            })
-            .await?;
+        alone.list_municipalities(phases::list_request()).await?;
         one_list.push(t.elapsed().as_secs_f64() * 1_000.0);
     }
     one_summary.sort_by(f64::total_cmp);

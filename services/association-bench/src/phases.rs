@@ -229,6 +229,15 @@ async fn publish_live(
     publisher.flush().await
 }
 
+/// The page of the municipality list readers ask for: 50, by petitions per 10,000 residents.
+pub fn list_request() -> natpb::ListMunicipalitiesRequest {
+    natpb::ListMunicipalitiesRequest {
+        page_size: 50,
+        order_by: "petitions_per_10k desc".into(),
+        ..Default::default()
+    }
+}
+
 /// Readers of the national API: `clients` clients, spread over `urls`, each on a connection
 /// of its own, alternating the national summary and a page of the municipality list for
 /// `duration`, each waiting `pause` after each answer (none: as fast as answered). Returns
@@ -259,13 +268,7 @@ pub async fn readers(
                         .await?;
                     summary.push(t.elapsed().as_secs_f64() * 1_000.0);
                 } else {
-                    client
-                        .list_municipalities(natpb::ListMunicipalitiesRequest {
-                            page_size: 50,
-                            order_by: "petitions_per_10k desc".into(),
-                            ..Default::default()
-                        })
-                        .await?;
+                    client.list_municipalities(list_request()).await?;
                     list.push(t.elapsed().as_secs_f64() * 1_000.0);
                 }
                 n += 1;

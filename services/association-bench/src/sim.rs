@@ -43,6 +43,15 @@ pub struct SimNode {
 }
 
 impl SimNode {
+    /// A node of each of `codes`, seeded by its place in the list.
+    pub fn all(codes: &[MunicipalityCode]) -> anyhow::Result<Vec<Self>> {
+        codes
+            .iter()
+            .enumerate()
+            .map(|(i, code)| Self::new(*code, i as u64))
+            .collect()
+    }
+
     pub fn new(code: MunicipalityCode, seed: u64) -> anyhow::Result<Self> {
         let mut bytes = [0u8; 32];
         bytes[..8].copy_from_slice(&seed.to_le_bytes());

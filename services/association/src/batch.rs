@@ -6,23 +6,10 @@ use event_store_core::{Hash, MunicipalityCode};
 
 use crate::verifier::{Quarantine, Reason, Segment};
 
-/// What an instance of the association does with the ingest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Role {
-    /// Holds the ingest lease and ingests.
-    Leading,
-    /// Serves reads and takes the lease when the leader goes (`association run`).
-    #[default]
-    StandingBy,
-    /// Serves reads only (`association serve`).
-    ReadOnly,
-}
-
 /// What the ingest reports after each commit. An instance that does not lead reports the
 /// leader's word from the lease row as `connected` and `behind`.
 #[derive(Debug, Clone, Default)]
 pub struct IngestProgress {
-    pub role: Role,
     /// Commits so far (by this process).
     pub commits: u64,
     /// Verified events committed so far (by this process).

@@ -51,8 +51,6 @@ pub struct Lease {
 pub struct LeaderView {
     /// Someone holds a lease that has not run out.
     pub held: bool,
-    /// The epoch of the lease.
-    pub epoch: i64,
     /// The leader's word, at its last renewal, that it reads its stream as fast as it fills.
     pub current: bool,
 }
@@ -60,7 +58,7 @@ pub struct LeaderView {
 /// Reads the lease row (also on a read-only replica of the database).
 pub async fn observe(store: &Store) -> Result<LeaderView, AssociationError> {
     let row = sqlx::query(
-        "SELECT epoch, current, holder IS NOT NULL AND expires_at > clock_timestamp() AS held \
+        "SELECT current, holder IS NOT NULL AND expires_at > clock_timestamp() AS held \
          FROM ingest_lease WHERE id = 1",
     )
     .fetch_optional(store.pool())
@@ -72,7 +70,6 @@ pub async fn observe(store: &Store) -> Result<LeaderView, AssociationError> {
     let held: bool = row.try_get("held").map_err(db)?;
     Ok(LeaderView {
         held,
-        epoch: row.try_get("epoch").map_err(db)?,
         current: held && row.try_get::<bool, _>("current").map_err(db)?,
     })
 }
@@ -274,26 +271,18 @@ impl Candidate {
         }
     }
 
-    /// Gives up `lease` (a clean shutdown, or a term that ended): a standby takes over at once.
-    pub async fn step_down(&mut self, lease: Option<&Lease>) {
-        if let Some(lease) = lease
-            && let Ok(conn) = self.conn().await
-        {
-            let _ = sqlx::query(
-                "UPDATE ingest_lease SET expires_at = '-infinity', current = false \
-                 WHERE id = 1 AND holder = $1::uuid AND epoch = $2",
-            )
-            .bind(lease.holder.to_string())
-            .bind(lease.epoch)
-            .execute(conn)
-            .await;
+    /// Gives up the lease if this instance holds it, and the lease connection (with its lock):
+    /// a standby takes over at once.
+    pub async fn step_down(&mut self) {
+        if let Err(err) = release(&self.store, self.holder).await {
+            tracing::warn!(error = %err, "cannot give up the ingest lease; it runs out");
         }
         self.drop_conn();
     }
 }
 
-/// Gives up the lease if `holder` holds it (a clean shutdown, its tasks stopped): a standby
-/// takes over at once.
+/// Gives up the lease if `holder` holds it (a term that ended, or a clean shutdown with its
+/// tasks stopped): a standby takes over at once.
 pub async fn release(store: &Store, holder: uuid::Uuid) -> Result<(), AssociationError> {
     sqlx::query(
         "UPDATE ingest_lease SET expires_at = '-infinity', current = false, locked = false \

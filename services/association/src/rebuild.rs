@@ -24,19 +24,24 @@ pub struct RebuildSummary {
     pub undecodable: u64,
 }
 
+/// The version of the projection's tables when it is not [`projection::PROJECTION_VERSION`].
+async fn stale_version(store: &Store) -> Result<Option<i32>, AssociationError> {
+    let version: i32 = sqlx::query_scalar("SELECT version FROM proj_version")
+        .fetch_one(store.pool())
+        .await
+        .map_err(db)?;
+    Ok((i64::from(version) != i64::from(projection::PROJECTION_VERSION)).then_some(version))
+}
+
 /// Waits until the projection's tables are of [`projection::PROJECTION_VERSION`] (rebuilt by
 /// whichever instance leads the ingest), saying so every 30 s while it waits.
 pub async fn wait_current(store: &Store) -> Result<(), AssociationError> {
     let started = std::time::Instant::now();
     let mut said = std::time::Duration::ZERO;
     loop {
-        let version: i32 = sqlx::query_scalar("SELECT version FROM proj_version")
-            .fetch_one(store.pool())
-            .await
-            .map_err(db)?;
-        if i64::from(version) == i64::from(projection::PROJECTION_VERSION) {
+        let Some(version) = stale_version(store).await? else {
             return Ok(());
-        }
+        };
         if started.elapsed() >= said {
             tracing::info!(
                 from = version,
@@ -56,13 +61,9 @@ pub async fn ensure_current(
     store: &Store,
     lease: Option<&Lease>,
 ) -> Result<Option<RebuildSummary>, AssociationError> {
-    let version: i32 = sqlx::query_scalar("SELECT version FROM proj_version")
-        .fetch_one(store.pool())
-        .await
-        .map_err(db)?;
-    if i64::from(version) == i64::from(projection::PROJECTION_VERSION) {
+    let Some(version) = stale_version(store).await? else {
         return Ok(None);
-    }
+    };
     tracing::info!(
         from = version,
         to = projection::PROJECTION_VERSION,

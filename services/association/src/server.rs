@@ -23,7 +23,7 @@ use crate::api::federation::{Admin, FederationApi};
 use crate::api::national::NationalApi;
 use crate::api::streams::StreamLimits;
 use crate::enrolment::Enrolment;
-use crate::ingest::{self, Ingest, IngestConfig, IngestProgress, Role, Topology};
+use crate::ingest::{self, Ingest, IngestConfig, IngestProgress, Topology};
 use crate::lease::Lease;
 use crate::read::ReadModel;
 use crate::read::digests::Digests;
@@ -510,10 +510,7 @@ pub async fn serve_reads(settings: ReplicaSettings) -> anyhow::Result<RunningAss
         .await
         .context("failed to load the national projections (has `association run` migrated it?)")?;
     let (stop, stop_rx) = watch::channel(false);
-    let (progress_tx, progress) = watch::channel(IngestProgress {
-        role: Role::ReadOnly,
-        ..IngestProgress::default()
-    });
+    let (progress_tx, progress) = watch::channel(IngestProgress::default());
     let (_, leadership) = watch::channel(None);
     let mut tasks = Vec::new();
     {

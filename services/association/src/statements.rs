@@ -148,9 +148,9 @@ fn finish(files: open_data::Writer, row: &StatementRow) -> OpenData {
 const FOLLOW_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Serves, on an instance that does not state (`association serve`), the open-data files of
-/// the latest statement: when a new one is kept, the projection is scanned, and its files are
-/// published if the scan is at the statement's positions (always, unless the projection moved
-/// since; then the next statement is waited for). Until `stop` turns true.
+/// the latest statement: when a new one is kept and the read model is at its positions, the
+/// projection is scanned, and its files are published if the scan is at them too (unless the
+/// projection moved meanwhile; then the next statement is waited for). Until `stop` turns true.
 pub async fn follow(
     readers: Store,
     read: ReadModel,
@@ -160,7 +160,6 @@ pub async fn follow(
     let mut ticks = tokio::time::interval(FOLLOW_INTERVAL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut published: Option<[u8; 32]> = None;
-    let mut tried: Option<([u8; 32], u64)> = None;
     loop {
         tokio::select! {
             _ = ticks.tick() => {}
@@ -174,13 +173,18 @@ pub async fn follow(
                 continue;
             }
         };
-        // One scan per statement and version of the snapshot: a busy projection that moved
-        // past the statement is not scanned again until something changes.
-        let attempt = (latest.positions_hash, read.snapshot().version);
-        if published == Some(latest.positions_hash) || tried == Some(attempt) {
+        // Scanned only when the snapshot shows the statement's positions: a busy projection
+        // that moved past it is not scanned for nothing.
+        let snapshot = read.snapshot();
+        let at_positions = latest.positions.iter().all(|p| {
+            snapshot
+                .nodes
+                .get(&p.municipality)
+                .is_some_and(|n| n.verified_size == p.size)
+        });
+        if published == Some(latest.positions_hash) || !at_positions {
             continue;
         }
-        tried = Some(attempt);
         match scan(&readers, read.reference.clone()).await {
             Ok((digest, _, hash, files)) if hash == latest.positions_hash => {
                 if digest != latest.digest {

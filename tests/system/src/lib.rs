@@ -517,6 +517,19 @@ impl TestAssociation {
             .records
     }
 
+    /// Checks that nothing, of any hromada, was quarantined.
+    pub async fn assert_nothing_quarantined(&self) {
+        let records = self
+            .federation()
+            .await
+            .list_quarantine(proto::federation::v1::ListQuarantineRequest::default())
+            .await
+            .expect("list quarantine")
+            .into_inner()
+            .records;
+        assert!(records.is_empty(), "{records:?}");
+    }
+
     /// Waits until the association has verified `size` events of `code` and its national
     /// snapshot shows them.
     pub async fn wait_verified(&self, code: MunicipalityCode, size: u64, timeout: Duration) {

@@ -95,6 +95,30 @@ impl AssociationProcess {
         Self::start(exe, &args.map(str::to_owned))
     }
 
+    /// Its national summary now.
+    pub async fn summary(&self) -> proto::national::v1::Summary {
+        proto::national::v1::national_service_client::NationalServiceClient::connect(
+            self.url.clone(),
+        )
+        .await
+        .expect("connect")
+        .get_national_summary(proto::national::v1::GetNationalSummaryRequest {})
+        .await
+        .expect("national summary")
+        .into_inner()
+    }
+
+    /// Its projection digest now, through the audit API.
+    pub async fn digest(&self) -> proto::audit::v1::ProjectionDigest {
+        proto::audit::v1::audit_service_client::AuditServiceClient::connect(self.url.clone())
+            .await
+            .expect("connect")
+            .get_projection_digest(proto::audit::v1::GetProjectionDigestRequest {})
+            .await
+            .expect("projection digest")
+            .into_inner()
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

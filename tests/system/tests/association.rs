@@ -479,14 +479,7 @@ async fn three_nodes_national_figures_equal_the_hand_computed_ones() {
         update.municipalities.contains(&VINNYTSIA.to_owned()),
         "{update:?}"
     );
-    let quarantine = association
-        .federation()
-        .await
-        .list_quarantine(fedpb::ListQuarantineRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(quarantine.records.is_empty(), "{:?}", quarantine.records);
+    association.assert_nothing_quarantined().await;
     assert_ne!(association.digest().await.digest, before.digest);
 
     // A rebuild from the verified logs reproduces the digest.

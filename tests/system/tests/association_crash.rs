@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use proto::audit::v1 as auditpb;
 use proto::national::v1 as natpb;
 use system_tests::process::{AssociationProcess, assert_rebuild_gives};
 use system_tests::{Civic, KORIUKIVKA, KYIV, TestAssociation, TestNode, VINNYTSIA};
@@ -94,17 +93,7 @@ async fn an_association_killed_mid_ingest_ends_with_exact_figures() {
         }
     }
 
-    let mut national =
-        proto::national::v1::national_service_client::NationalServiceClient::connect(
-            process.url.clone(),
-        )
-        .await
-        .unwrap();
-    let summary = national
-        .get_national_summary(natpb::GetNationalSummaryRequest {})
-        .await
-        .unwrap()
-        .into_inner();
+    let summary = process.summary().await;
     let figures = summary.figures.unwrap();
     assert_eq!(figures.signatures, 1_200);
     assert_eq!(figures.petitions_filed, 3);
@@ -114,15 +103,7 @@ async fn an_association_killed_mid_ingest_ends_with_exact_figures() {
         nodes.iter().map(|n| n.log_size()).sum::<u64>()
     );
 
-    let mut audit =
-        proto::audit::v1::audit_service_client::AuditServiceClient::connect(process.url.clone())
-            .await
-            .unwrap();
-    let live = audit
-        .get_projection_digest(auditpb::GetProjectionDigestRequest {})
-        .await
-        .unwrap()
-        .into_inner();
+    let live = process.digest().await;
     drop(process);
     assert_rebuild_gives(
         env!("CARGO_BIN_EXE_vidkryto-under-test"),

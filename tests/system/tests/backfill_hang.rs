@@ -20,7 +20,6 @@ use std::time::{Duration, Instant};
 
 use association::ingest::{INGEST_STREAM, Topology};
 use futures_util::StreamExt as _;
-use proto::federation::v1 as fedpb;
 use proto::national::v1 as natpb;
 use system_tests::{
     Civic, KORIUKIVKA, TestAssociation, TestNode, VINNYTSIA, render_deploy_template,
@@ -562,14 +561,7 @@ async fn a_back_fill_whose_leaf_link_dropped_never_holds_up_another_hromadas_gap
         summary.events_verified,
         nodes.iter().map(TestNode::log_size).sum::<u64>()
     );
-    let quarantine = association
-        .federation()
-        .await
-        .list_quarantine(fedpb::ListQuarantineRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(quarantine.records.is_empty(), "{:?}", quarantine.records);
+    association.assert_nothing_quarantined().await;
 
     for node in &mut nodes {
         node.stop().await;

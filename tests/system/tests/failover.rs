@@ -10,8 +10,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use event_store_core::MunicipalityCode;
-use proto::audit::v1 as auditpb;
-use proto::national::v1 as natpb;
 use system_tests::process::{AssociationProcess, assert_rebuild_gives};
 use system_tests::{KORIUKIVKA, KYIV, TestAssociation, TestNode, VINNYTSIA, code, signing_load};
 use testkit::NatsServer;
@@ -144,20 +142,10 @@ async fn settle_and_check(
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let mut national =
-        proto::national::v1::national_service_client::NationalServiceClient::connect(
-            serving.url.clone(),
-        )
-        .await
-        .unwrap();
     // The serving instance's snapshot follows the database's commits.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let summary = loop {
-        let summary = national
-            .get_national_summary(natpb::GetNationalSummaryRequest {})
-            .await
-            .unwrap()
-            .into_inner();
+        let summary = serving.summary().await;
         if summary.events_verified == total || tokio::time::Instant::now() >= deadline {
             break summary;
         }
@@ -168,15 +156,7 @@ async fn settle_and_check(
     assert_eq!(figures.signatures, signed.load(Ordering::SeqCst));
     assert_eq!(figures.petitions_filed, nodes.len() as u64);
     assert_eq!(figures.petitions_published, nodes.len() as u64);
-    let mut audit =
-        proto::audit::v1::audit_service_client::AuditServiceClient::connect(serving.url.clone())
-            .await
-            .unwrap();
-    let live = audit
-        .get_projection_digest(auditpb::GetProjectionDigestRequest {})
-        .await
-        .unwrap()
-        .into_inner();
+    let live = serving.digest().await;
     assert_rebuild_gives(
         env!("CARGO_BIN_EXE_vidkryto-under-test"),
         &setup.db_url(),

@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use association::ingest::{INGEST_STREAM, Topology};
 use futures_util::StreamExt as _;
-use proto::federation::v1 as fedpb;
 use proto::national::v1 as natpb;
 use system_tests::{
     Civic, KORIUKIVKA, TestAssociation, TestNode, VINNYTSIA, code, render_deploy_template,
@@ -545,14 +544,7 @@ async fn leaf_nodes_publish_their_own_subjects_and_catch_up_after_a_cut() {
         summary.events_verified,
         vinnytsia.log_size() + koriukivka.log_size()
     );
-    let quarantine = association
-        .federation()
-        .await
-        .list_quarantine(fedpb::ListQuarantineRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(quarantine.records.is_empty(), "{:?}", quarantine.records);
+    association.assert_nothing_quarantined().await;
 
     // A message the hub loses is back-filled from the hromada's own domain, through its leaf.
     let mut association = association;
@@ -694,14 +686,7 @@ async fn the_hub_loses_a_server_under_load_and_the_figures_stay_exact() {
         summary.events_verified,
         nodes.iter().map(TestNode::log_size).sum::<u64>()
     );
-    let quarantine = association
-        .federation()
-        .await
-        .list_quarantine(fedpb::ListQuarantineRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(quarantine.records.is_empty(), "{:?}", quarantine.records);
+    association.assert_nothing_quarantined().await;
     let live = association.digest().await;
     let store = association.running.as_ref().unwrap().store.clone();
     association::rebuild::rebuild(&store, None).await.unwrap();

@@ -109,12 +109,7 @@ async fn two_replicas_serve_live_figures_of_the_ingest_and_refuse_admin_calls() 
     let leader = association.summary().await;
     let digest = association.digest().await;
     for replica in &replicas {
-        let summary = national(&replica.url)
-            .await
-            .get_national_summary(natpb::GetNationalSummaryRequest {})
-            .await
-            .unwrap()
-            .into_inner();
+        let summary = replica.summary().await;
         assert_eq!(summary.figures, leader.figures);
         assert_eq!(summary.events_verified, leader.events_verified);
         let mut audit = proto::audit::v1::audit_service_client::AuditServiceClient::connect(
@@ -122,12 +117,7 @@ async fn two_replicas_serve_live_figures_of_the_ingest_and_refuse_admin_calls() 
         )
         .await
         .unwrap();
-        let theirs = audit
-            .get_projection_digest(proto::audit::v1::GetProjectionDigestRequest {})
-            .await
-            .unwrap()
-            .into_inner();
-        assert_eq!(theirs.digest, digest.digest);
+        assert_eq!(replica.digest().await.digest, digest.digest);
         let keys = audit
             .list_keys(proto::audit::v1::ListKeysRequest::default())
             .await
@@ -186,13 +176,7 @@ async fn two_replicas_serve_live_figures_of_the_ingest_and_refuse_admin_calls() 
     // are not current.
     association.stop().await;
     for replica in &replicas {
-        let summary = national(&replica.url)
-            .await
-            .get_national_summary(natpb::GetNationalSummaryRequest {})
-            .await
-            .unwrap()
-            .into_inner();
-        assert_eq!(summary.figures, leader.figures);
+        assert_eq!(replica.summary().await.figures, leader.figures);
         wait_status(&replica.url, fedpb::NodeStatus::Lagging).await;
     }
     drop(replicas);

@@ -60,11 +60,7 @@ async fn run(
 ) -> anyhow::Result<()> {
     let reference = Reference::load();
     let codes: Vec<MunicipalityCode> = reference.municipalities.keys().copied().collect();
-    let mut nodes: Vec<SimNode> = codes
-        .iter()
-        .enumerate()
-        .map(|(i, code)| SimNode::new(*code, i as u64))
-        .collect::<Result<_, _>>()?;
+    let mut nodes = SimNode::all(&codes)?;
     println!(
         "country bench: {} hromadas, each with its own stream sourced by the association",
         nodes.len()

@@ -30,7 +30,7 @@ mod pump;
 mod state;
 mod topology;
 
-pub use crate::batch::{IngestProgress, Role};
+pub use crate::batch::IngestProgress;
 pub use topology::{INGEST_STREAM, Topology, connect, ensure_sourced, ensure_sourced_in};
 
 use backfill::Backfills;
@@ -220,7 +220,6 @@ async fn supervise(
         .await;
         tracing::info!(epoch = lease.epoch, holder = %lease.holder, "leading the ingest");
         progress.send_modify(|p| {
-            p.role = Role::Leading;
             p.connected = false;
             p.behind = true;
         });
@@ -236,13 +235,12 @@ async fn supervise(
         )
         .await;
         leadership.send_replace(None);
-        candidate.lock().await.step_down(Some(&lease)).await;
+        candidate.lock().await.step_down().await;
         if !matches!(why, AssociationError::Fenced { .. }) {
             tokio::time::sleep(FAILED_TERM_PAUSE).await;
         }
         tracing::warn!(epoch = lease.epoch, reason = %why, "stopped leading the ingest; standing by");
         progress.send_modify(|p| {
-            p.role = Role::StandingBy;
             p.connected = false;
             p.last_error = Some(why.to_string());
         });
