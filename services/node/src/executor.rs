@@ -17,6 +17,8 @@ use std::sync::{Arc, Mutex};
 use domain::{Actor, Aggregate, Event, EventType};
 use event_store::{Backend, EventRow, ExpectedVersion, Log, NewEvent, StoreError};
 use event_store_core::{EnvelopeRef, EventId, LogSeq, StreamId, StreamVersion, Timestamp};
+use opentelemetry::KeyValue;
+use opentelemetry::trace::{Span as _, SpanKind, Status, Tracer as _};
 use uuid::Uuid;
 
 use crate::error::NodeError;
@@ -324,6 +326,46 @@ impl<B: Backend> Executor<B> {
     /// official event it records carries `recording.by`; `make` builds the domain command for
     /// the time of each attempt.
     pub async fn execute<A: StreamAggregate>(
+        &self,
+        request: Uuid,
+        recording: Recording,
+        stream: StreamId,
+        make: impl Fn(Timestamp) -> A::Command,
+    ) -> Result<Outcome, NodeError> {
+        if !wire::trace::enabled() {
+            return self.run::<A>(request, recording, stream, make).await;
+        }
+        let tracer = wire::trace::tracer();
+        let mut span = tracer
+            .span_builder("vidkryto.node.command")
+            .with_kind(SpanKind::Server)
+            .with_attributes([
+                KeyValue::new("vidkryto.hromada", self.log.municipality().to_string()),
+                KeyValue::new("vidkryto.command", recording.first.name()),
+            ])
+            .start(&tracer);
+        let outcome = self.run::<A>(request, recording, stream, make).await;
+        match &outcome {
+            Ok(o) if o.last_seq.0 > 0 => {
+                span.set_attribute(KeyValue::new(
+                    "vidkryto.log.first_seq",
+                    o.first_seq.0 as i64,
+                ));
+                span.set_attribute(KeyValue::new("vidkryto.log.last_seq", o.last_seq.0 as i64));
+                span.set_attribute(KeyValue::new("vidkryto.deduplicated", o.deduplicated));
+                if !o.deduplicated {
+                    let code = self.log.municipality();
+                    wire::trace::remember(code, o.first_seq.0, o.last_seq.0, span.span_context());
+                }
+            }
+            Ok(_) => {}
+            Err(e) => span.set_status(Status::error(e.to_string())),
+        }
+        outcome
+    }
+
+    /// [`Self::execute`] without its span.
+    async fn run<A: StreamAggregate>(
         &self,
         request: Uuid,
         recording: Recording,

@@ -20,6 +20,9 @@ use crate::config::RelayConfig;
 use crate::error::RelayError;
 use crate::reconcile::{Subjects, proven_on_stream};
 use crate::status::{CHECKPOINT_CURSOR, EVENT_CURSOR, RelayStatus};
+use opentelemetry::trace::{Span as _, SpanKind, Status, Tracer as _};
+use opentelemetry::{KeyValue, global::BoxedSpan};
+use wire::trace::{TRACEPARENT_HEADER, traceparent};
 use wire::{
     SEQ_HEADER, TREE_SIZE_HEADER, checkpoint_msg_id, checkpoint_subject, event_subject, stream_name,
 };
@@ -162,7 +165,7 @@ struct Pump<'a, B: Backend> {
     names: &'a Names,
     config: &'a RelayConfig,
     status: &'a watch::Sender<RelayStatus>,
-    in_flight: VecDeque<(Sent, PublishAckFuture)>,
+    in_flight: VecDeque<(Sent, PublishAckFuture, Option<BoxedSpan>)>,
     /// The next event sequence to publish.
     next_seq: u64,
     /// The last event sequence acknowledged, and the last one saved in the cursor.
@@ -409,11 +412,15 @@ impl<'a, B: Backend> Pump<'a, B> {
         }
         self.make_room().await?;
         let seq = row.seq.0;
-        let message = PublishMessage::build()
+        let mut message = PublishMessage::build()
             .payload(row.bytes.into())
             .message_id(row.event_id.to_string())
             .header(SEQ_HEADER, seq.to_string())
             .expected_stream(self.names.stream.as_str());
+        let span = self.publish_span(seq);
+        if let Some(parent) = span.as_ref().and_then(|s| traceparent(s.span_context())) {
+            message = message.header(TRACEPARENT_HEADER, parent);
+        }
         let ack = self
             .js
             .send_publish(self.names.events.clone(), message)
@@ -422,9 +429,27 @@ impl<'a, B: Backend> Pump<'a, B> {
                 what: format!("event {seq}"),
                 source,
             })?;
-        self.in_flight.push_back((Sent::Event(seq), ack));
+        self.in_flight.push_back((Sent::Event(seq), ack, span));
         self.next_seq = seq + 1;
         Ok(())
+    }
+
+    /// The span of publishing event `seq`, a child of the command's that appended it, when
+    /// this process traces and ran that command; it ends with the event's acknowledgement.
+    fn publish_span(&self, seq: u64) -> Option<BoxedSpan> {
+        let parent = wire::trace::take(self.names.municipality, seq)?;
+        let tracer = wire::trace::tracer();
+        let span = tracer
+            .span_builder("vidkryto.relay.publish")
+            .with_kind(SpanKind::Producer)
+            .with_attributes([
+                KeyValue::new("vidkryto.hromada", self.names.municipality.to_string()),
+                KeyValue::new("vidkryto.log.seq", seq as i64),
+                KeyValue::new("messaging.system", "nats"),
+                KeyValue::new("messaging.destination.name", self.names.events.clone()),
+            ])
+            .start_with_context(&tracer, &wire::trace::under(parent));
+        Some(span)
     }
 
     /// Publishes, by increasing size, every signed checkpoint whose events are all
@@ -471,7 +496,8 @@ impl<'a, B: Backend> Pump<'a, B> {
                     what: format!("checkpoint {size}"),
                     source,
                 })?;
-            self.in_flight.push_back((Sent::Checkpoint(size), ack));
+            self.in_flight
+                .push_back((Sent::Checkpoint(size), ack, None));
             self.checkpoint_sent = size;
         }
     }
@@ -519,7 +545,7 @@ impl<'a, B: Backend> Pump<'a, B> {
                     what: format!("leaves {from} to {end}"),
                     source,
                 })?;
-            self.in_flight.push_back((Sent::Leaves(end), ack));
+            self.in_flight.push_back((Sent::Leaves(end), ack, None));
             from = end + 1;
         }
         Ok(())
@@ -543,7 +569,7 @@ impl<'a, B: Backend> Pump<'a, B> {
 
     /// Awaits the oldest pending acknowledgement (acks are taken strictly in publish order).
     async fn settle_one(&mut self) -> Result<(), RelayError> {
-        let Some((sent, ack)) = self.in_flight.pop_front() else {
+        let Some((sent, ack, mut span)) = self.in_flight.pop_front() else {
             return Ok(());
         };
         let what = match sent {
@@ -551,10 +577,18 @@ impl<'a, B: Backend> Pump<'a, B> {
             Sent::Leaves(last) => format!("leaves up to {last}"),
             Sent::Checkpoint(size) => format!("checkpoint {size}"),
         };
-        let ack = ack.await.map_err(|source| RelayError::Publish {
-            what: what.clone(),
-            source,
-        })?;
+        let ack = match ack.await {
+            Ok(ack) => ack,
+            Err(source) => {
+                if let Some(span) = span.as_mut() {
+                    span.set_status(Status::error(source.to_string()));
+                }
+                return Err(RelayError::Publish { what, source });
+            }
+        };
+        if let Some(span) = span.as_mut() {
+            span.set_attribute(KeyValue::new("vidkryto.stream.seq", ack.sequence as i64));
+        }
         if ack.stream != self.names.stream {
             return Err(RelayError::WrongStream {
                 what,

@@ -9,6 +9,7 @@ pub mod demo_script;
 pub mod log_cmd;
 pub mod node_cmd;
 pub mod notify;
+pub mod otlp;
 pub mod store;
 
 use std::process::ExitCode;
@@ -83,11 +84,41 @@ pub fn main_entry() -> ExitCode {
             return ExitCode::from(EXIT_ERROR);
         }
     };
-    match runtime.block_on(run(cli)) {
+    // The exporter's gRPC channel lives on this runtime.
+    let traces = {
+        let _inside = runtime.enter();
+        match otlp::from_env(cli.command.service_name()) {
+            Ok(traces) => traces,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return ExitCode::from(EXIT_ERROR);
+            }
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    if let Some(traces) = traces {
+        let _inside = runtime.enter();
+        traces.shutdown();
+    }
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+impl Command {
+    /// The service a process of this command is in traces.
+    pub fn service_name(&self) -> &'static str {
+        match self {
+            Self::Log(_) => "vidkryto-log",
+            Self::Association(_) => "vidkryto-association",
+            Self::Audit(_) => "vidkryto-audit",
+            Self::Dev(_) => "vidkryto-dev",
+            Self::Node(_) => "vidkryto-node",
+            Self::Demo(_) => "vidkryto-demo",
         }
     }
 }

@@ -27,6 +27,7 @@ pub mod documents;
 pub mod intercept;
 mod secret_file;
 pub mod site;
+pub mod trace;
 mod transport;
 mod url;
 

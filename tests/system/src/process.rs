@@ -25,8 +25,14 @@ impl AssociationProcess {
     /// Runs `exe` (the `vidkryto` binary) with `args` and waits until it says where it serves
     /// (and where its metrics are, when `args` asks for them).
     pub fn start(exe: &str, args: &[String]) -> Self {
+        Self::start_with_env(exe, args, &[])
+    }
+
+    /// [`Self::start`] with these environment variables set.
+    pub fn start_with_env(exe: &str, args: &[String], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(exe)
             .args(args)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -59,6 +65,11 @@ impl AssociationProcess {
     /// `vidkryto association run` on the test association's directory, database and NATS
     /// (with its metrics on a port of its own when `metrics`).
     pub fn run(exe: &str, association: &crate::TestAssociation, metrics: bool) -> Self {
+        Self::start(exe, &Self::run_args(association, metrics))
+    }
+
+    /// The arguments of [`Self::run`].
+    pub fn run_args(association: &crate::TestAssociation, metrics: bool) -> Vec<String> {
         let mut args = vec![
             "association".to_owned(),
             "run".into(),
@@ -74,7 +85,7 @@ impl AssociationProcess {
         if metrics {
             args.extend(["--metrics-listen".into(), "127.0.0.1:0".into()]);
         }
-        Self::start(exe, &args)
+        args
     }
 
     /// `vidkryto association serve` on the test association's database, its directory `dir`

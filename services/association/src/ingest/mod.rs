@@ -29,6 +29,7 @@ mod backfill;
 mod pump;
 mod state;
 mod topology;
+mod traces;
 
 pub use crate::batch::IngestProgress;
 pub use topology::{INGEST_STREAM, Topology, connect, ensure_sourced, ensure_sourced_in};

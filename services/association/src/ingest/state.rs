@@ -13,6 +13,7 @@ use crate::commit;
 use crate::error::AssociationError;
 use crate::ingest::backfill::Backfills;
 use crate::ingest::pump::Origin;
+use crate::ingest::traces::{self, Traces};
 use crate::lease::Lease;
 use crate::store::Store;
 use crate::verifier::{CheckpointOutcome, EventOutcome, NodeVerifier, Quarantine, Reason, Segment};
@@ -50,6 +51,8 @@ pub(crate) struct State {
     /// database's is another (a key revoked by another instance or process since), so nothing
     /// is cosigned under a revoked key.
     revocations: String,
+    /// Traced events waiting for their commit.
+    traces: Traces,
 }
 
 impl State {
@@ -78,6 +81,7 @@ impl State {
             lease,
             keys_version,
             revocations,
+            traces: Traces::default(),
         })
     }
 
@@ -176,6 +180,13 @@ impl State {
             return;
         }
         if parsed.kind == SubjectKind::Event {
+            if let Origin::Ingest {
+                trace: Some(traced),
+                ..
+            } = origin
+            {
+                self.traces.note(stream_seq, traced.clone());
+            }
             let room = self.make_room(code, payload.len());
             self.tracked(code, |state, node| {
                 state.on_event(node, subject, &payload, stream_seq, room);
@@ -451,6 +462,8 @@ impl State {
         progress: &watch::Sender<IngestProgress>,
     ) -> Result<(), AssociationError> {
         let batch = std::mem::take(&mut self.batch);
+        let traced = self.traces.committing(&batch);
+        let batch_events = batch.events;
         let quarantined: Vec<crate::verifier::Reason> =
             batch.quarantine.iter().map(|q| q.reason).collect();
         let forks = batch.forks.len() as u64;
@@ -472,6 +485,11 @@ impl State {
             self.catalogue,
         )
         .await;
+        traces::end(
+            traced,
+            batch_events,
+            outcome.as_ref().err().map(|e| e.to_string()).as_deref(),
+        );
         match outcome {
             Ok(summary) => {
                 progress.send_modify(|p| {
