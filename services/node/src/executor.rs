@@ -333,7 +333,7 @@ impl<B: Backend> Executor<B> {
         make: impl Fn(Timestamp) -> A::Command,
     ) -> Result<Outcome, NodeError> {
         if !wire::trace::enabled() {
-            return self.run::<A>(request, recording, stream, make).await;
+            return self.run::<A>(request, recording, stream, make, None).await;
         }
         let tracer = wire::trace::tracer();
         let mut span = tracer
@@ -343,8 +343,11 @@ impl<B: Backend> Executor<B> {
                 KeyValue::new("vidkryto.hromada", self.log.municipality().to_string()),
                 KeyValue::new("vidkryto.command", recording.first.name()),
             ])
-            .start(&tracer);
-        let outcome = self.run::<A>(request, recording, stream, make).await;
+            .start(tracer);
+        let context = span.span_context().clone();
+        let outcome = self
+            .run::<A>(request, recording, stream, make, Some(&context))
+            .await;
         match &outcome {
             Ok(o) if o.last_seq.0 > 0 => {
                 span.set_attribute(KeyValue::new(
@@ -353,10 +356,6 @@ impl<B: Backend> Executor<B> {
                 ));
                 span.set_attribute(KeyValue::new("vidkryto.log.last_seq", o.last_seq.0 as i64));
                 span.set_attribute(KeyValue::new("vidkryto.deduplicated", o.deduplicated));
-                if !o.deduplicated {
-                    let code = self.log.municipality();
-                    wire::trace::remember(code, o.first_seq.0, o.last_seq.0, span.span_context());
-                }
             }
             Ok(_) => {}
             Err(e) => span.set_status(Status::error(e.to_string())),
@@ -371,6 +370,7 @@ impl<B: Backend> Executor<B> {
         recording: Recording,
         stream: StreamId,
         make: impl Fn(Timestamp) -> A::Command,
+        traced: Option<&opentelemetry::trace::SpanContext>,
     ) -> Result<Outcome, NodeError> {
         let kind = recording.first;
         if let Some(outcome) = self.earlier_result(request, kind, stream).await? {
@@ -422,7 +422,21 @@ impl<B: Backend> Executor<B> {
             } else {
                 ExpectedVersion::Exact(version)
             };
-            match self.log.append(stream, expected, new_events).await {
+            // Remembered before the append: the relay may publish the events before this
+            // task runs again.
+            let ids: Vec<EventId> = match traced {
+                Some(context) => {
+                    let ids: Vec<EventId> = new_events.iter().map(|e| e.event_id).collect();
+                    wire::trace::remember(ids.iter().copied(), context);
+                    ids
+                }
+                None => Vec::new(),
+            };
+            let appended = self.log.append(stream, expected, new_events).await;
+            if appended.as_ref().map_or(true, |a| a.deduplicated) {
+                wire::trace::forget(ids);
+            }
+            match appended {
                 Ok(appended) => {
                     let state = events.iter().fold(state, A::evolve);
                     self.remember(stream, appended.stream_version(), &state)?;

@@ -12,7 +12,7 @@ use async_nats::jetstream::context::PublishAckFuture;
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::{self, Context};
 use event_store::{Backend, EventRow, Log, StoredCheckpoint};
-use event_store_core::{LogSeq, MunicipalityCode};
+use event_store_core::{EventId, LogSeq, MunicipalityCode};
 use futures_util::FutureExt;
 use tokio::sync::watch;
 
@@ -417,18 +417,26 @@ impl<'a, B: Backend> Pump<'a, B> {
             .message_id(row.event_id.to_string())
             .header(SEQ_HEADER, seq.to_string())
             .expected_stream(self.names.stream.as_str());
-        let span = self.publish_span(seq);
+        let span = self.publish_span(seq, row.event_id);
         if let Some(parent) = span.as_ref().and_then(|s| traceparent(s.span_context())) {
             message = message.header(TRACEPARENT_HEADER, parent);
         }
-        let ack = self
+        let ack = match self
             .js
             .send_publish(self.names.events.clone(), message)
             .await
-            .map_err(|source| RelayError::Publish {
-                what: format!("event {seq}"),
-                source,
-            })?;
+        {
+            Ok(ack) => ack,
+            Err(source) => {
+                if let Some(mut span) = span {
+                    span.set_status(Status::error(source.to_string()));
+                }
+                return Err(RelayError::Publish {
+                    what: format!("event {seq}"),
+                    source,
+                });
+            }
+        };
         self.in_flight.push_back((Sent::Event(seq), ack, span));
         self.next_seq = seq + 1;
         Ok(())
@@ -436,8 +444,8 @@ impl<'a, B: Backend> Pump<'a, B> {
 
     /// The span of publishing event `seq`, a child of the command's that appended it, when
     /// this process traces and ran that command; it ends with the event's acknowledgement.
-    fn publish_span(&self, seq: u64) -> Option<BoxedSpan> {
-        let parent = wire::trace::take(self.names.municipality, seq)?;
+    fn publish_span(&self, seq: u64, id: EventId) -> Option<BoxedSpan> {
+        let parent = wire::trace::take(id)?;
         let tracer = wire::trace::tracer();
         let span = tracer
             .span_builder("vidkryto.relay.publish")
@@ -448,7 +456,7 @@ impl<'a, B: Backend> Pump<'a, B> {
                 KeyValue::new("messaging.system", "nats"),
                 KeyValue::new("messaging.destination.name", self.names.events.clone()),
             ])
-            .start_with_context(&tracer, &wire::trace::under(parent));
+            .start_with_context(tracer, &wire::trace::under(parent));
         Some(span)
     }
 

@@ -14,7 +14,9 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 
-use event_store_core::MunicipalityCode;
+use std::time::SystemTime;
+
+use event_store_core::EventId;
 use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
 
 /// The W3C trace-context header the relay sets on event messages.
@@ -23,7 +25,7 @@ pub const TRACEPARENT_HEADER: &str = "traceparent";
 /// (their events go out untraced).
 pub const REMEMBERED_MAX: usize = 16_384;
 /// Events of one command remembered at most (a command records a handful).
-const EVENTS_PER_COMMAND_MAX: u64 = 64;
+const EVENTS_PER_COMMAND_MAX: usize = 64;
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
 
@@ -37,9 +39,11 @@ pub fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
 }
 
-/// The tracer every vidkryto span comes from.
-pub fn tracer() -> opentelemetry::global::BoxedTracer {
-    opentelemetry::global::tracer("vidkryto")
+/// The tracer every vidkryto span comes from (taken from the provider installed before
+/// [`enable`], once).
+pub fn tracer() -> &'static opentelemetry::global::BoxedTracer {
+    static TRACER: OnceLock<opentelemetry::global::BoxedTracer> = OnceLock::new();
+    TRACER.get_or_init(|| opentelemetry::global::tracer("vidkryto"))
 }
 
 /// The context a span started in becomes the child of `parent` (a span of another task or
@@ -102,11 +106,11 @@ pub fn from_headers(headers: Option<&async_nats::HeaderMap>) -> Option<SpanConte
     parse_traceparent(headers?.get(TRACEPARENT_HEADER)?.as_str())
 }
 
-/// Command spans by the log positions their events took, until the relay takes them.
+/// Command spans by the ids of the events they append, until the relay takes them.
 #[derive(Debug, Default)]
 struct Remembered {
-    spans: HashMap<(MunicipalityCode, u64), SpanContext>,
-    order: VecDeque<(MunicipalityCode, u64)>,
+    spans: HashMap<EventId, SpanContext>,
+    order: VecDeque<EventId>,
 }
 
 fn remembered() -> &'static Mutex<Remembered> {
@@ -114,19 +118,19 @@ fn remembered() -> &'static Mutex<Remembered> {
     REMEMBERED.get_or_init(Mutex::default)
 }
 
-/// Remembers that the events `first..=last` of `municipality`'s log were appended under
-/// `context`, for the relay that publishes them. Bounded by [`REMEMBERED_MAX`].
-pub fn remember(municipality: MunicipalityCode, first: u64, last: u64, context: &SpanContext) {
-    if !enabled() || !context.is_valid() || first == 0 || last < first {
+/// Remembers that the events `ids` are being appended under `context`, for the relay that
+/// publishes them: before the append, so a relay woken by it finds the span. Bounded by
+/// [`REMEMBERED_MAX`] (and [`EVENTS_PER_COMMAND_MAX`] ids of one command).
+pub fn remember(ids: impl IntoIterator<Item = EventId>, context: &SpanContext) {
+    if !enabled() || !context.is_valid() {
         return;
     }
-    let last = last.min(first.saturating_add(EVENTS_PER_COMMAND_MAX - 1));
     let Ok(mut r) = remembered().lock() else {
         return;
     };
-    for seq in first..=last {
-        r.spans.insert((municipality, seq), context.clone());
-        r.order.push_back((municipality, seq));
+    for id in ids.into_iter().take(EVENTS_PER_COMMAND_MAX) {
+        r.spans.insert(id, context.clone());
+        r.order.push_back(id);
     }
     while r.order.len() > REMEMBERED_MAX {
         if let Some(old) = r.order.pop_front() {
@@ -135,13 +139,42 @@ pub fn remember(municipality: MunicipalityCode, first: u64, last: u64, context: 
     }
 }
 
-/// The span of the command that appended event `seq` of `municipality`'s log, if it was
-/// remembered in this process and not taken yet.
-pub fn take(municipality: MunicipalityCode, seq: u64) -> Option<SpanContext> {
+/// Forgets the events `ids` (their append failed, or was a retry's that appended nothing).
+pub fn forget(ids: impl IntoIterator<Item = EventId>) {
+    if !enabled() {
+        return;
+    }
+    if let Ok(mut r) = remembered().lock() {
+        for id in ids {
+            r.spans.remove(&id);
+        }
+    }
+}
+
+/// The span of the command that appended event `id`, if it was remembered in this process
+/// and not taken yet.
+pub fn take(id: EventId) -> Option<SpanContext> {
     if !enabled() {
         return None;
     }
-    remembered().lock().ok()?.spans.remove(&(municipality, seq))
+    remembered().lock().ok()?.spans.remove(&id)
+}
+
+/// Where a traced message's span hangs, and when it was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Traced {
+    pub parent: SpanContext,
+    pub received: SystemTime,
+}
+
+impl Traced {
+    /// The trace a message read now came with, when this process traces.
+    pub fn read(headers: Option<&async_nats::HeaderMap>) -> Option<Self> {
+        from_headers(headers).map(|parent| Self {
+            parent,
+            received: SystemTime::now(),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -192,23 +225,25 @@ mod tests {
     #[test]
     fn remembered_spans_are_taken_once_and_bounded() {
         enable();
-        let code = MunicipalityCode::parse("UA05020030000031457").unwrap();
+        let id = |n: u128| EventId::from_slice(&n.to_be_bytes()).unwrap();
         let context = sampled();
-        remember(code, 7, 8, &context);
-        assert_eq!(take(code, 7).as_ref(), Some(&context));
-        assert_eq!(take(code, 7), None, "taken once");
-        assert_eq!(take(code, 8).as_ref(), Some(&context));
+        remember([id(7), id(8)], &context);
+        assert_eq!(take(id(7)).as_ref(), Some(&context));
+        assert_eq!(take(id(7)), None, "taken once");
+        forget([id(8)]);
+        assert_eq!(take(id(8)), None, "forgotten");
         // A flood of commands forgets the oldest, never grows past the bound.
-        remember(code, 1_000, 1_000, &context);
-        for first in (2_000..2_000 + REMEMBERED_MAX as u64).step_by(4) {
-            remember(code, first, first + 3, &context);
+        remember([id(1_000)], &context);
+        for first in (2_000..2_000 + REMEMBERED_MAX as u128).step_by(4) {
+            remember((first..first + 4).map(id), &context);
         }
-        assert_eq!(take(code, 1_000), None, "the oldest was forgotten");
+        assert_eq!(take(id(1_000)), None, "the oldest was forgotten");
         let held = remembered().lock().unwrap().spans.len();
         assert!(held <= REMEMBERED_MAX, "{held}");
         // A command of absurd length remembers a bounded run.
-        remember(code, 100_000, u64::MAX, &context);
-        assert!(take(code, 100_000 + EVENTS_PER_COMMAND_MAX - 1).is_some());
-        assert!(take(code, 100_000 + EVENTS_PER_COMMAND_MAX).is_none());
+        remember((100_000..200_000).map(id), &context);
+        let last = 100_000 + EVENTS_PER_COMMAND_MAX as u128;
+        assert!(take(id(last - 1)).is_some());
+        assert!(take(id(last)).is_none());
     }
 }

@@ -65,11 +65,16 @@ pub async fn database_exists(name: &str) -> anyhow::Result<bool> {
     Ok(exists)
 }
 
+/// Unique across processes (the pid) and within one (a counter: two tests' threads can read
+/// the same nanosecond, which once gave two tests one database name).
 fn unique_suffix() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
     use std::time::{SystemTime, UNIX_EPOCH};
+    static CREATED: AtomicU64 = AtomicU64::new(0);
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    format!("{:x}_{}", nanos, std::process::id())
+    let n = CREATED.fetch_add(1, Ordering::Relaxed);
+    format!("{:x}_{}_{n}", nanos, std::process::id())
 }

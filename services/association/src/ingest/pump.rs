@@ -13,7 +13,6 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use crate::error::AssociationError;
 use crate::ingest::topology::INGEST_STREAM;
-use crate::ingest::traces::Traced;
 
 /// Messages one back-fill hands to the verifying loop at most before it ends (it is asked
 /// again if needed).
@@ -56,7 +55,7 @@ pub(crate) enum Origin {
         stream_seq: u64,
         source: Option<String>,
         /// The span it was published under, when traced.
-        trace: Option<Traced>,
+        trace: Option<wire::trace::Traced>,
     },
     /// A back-fill of this municipality's own stream, read through a filter on its subjects.
     Backfill(MunicipalityCode),
@@ -198,7 +197,7 @@ pub(crate) async fn pump(
             Pump::Live => Origin::Ingest {
                 stream_seq: seq,
                 source: source_stream(message.headers.as_ref()),
-                trace: Traced::read(message.headers.as_ref()),
+                trace: wire::trace::Traced::read(message.headers.as_ref()),
             },
             Pump::Backfill { code, .. } => Origin::Backfill(code),
         };

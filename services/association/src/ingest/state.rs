@@ -13,7 +13,7 @@ use crate::commit;
 use crate::error::AssociationError;
 use crate::ingest::backfill::Backfills;
 use crate::ingest::pump::Origin;
-use crate::ingest::traces::{self, Traces};
+use crate::ingest::traces;
 use crate::lease::Lease;
 use crate::store::Store;
 use crate::verifier::{CheckpointOutcome, EventOutcome, NodeVerifier, Quarantine, Reason, Segment};
@@ -51,8 +51,6 @@ pub(crate) struct State {
     /// database's is another (a key revoked by another instance or process since), so nothing
     /// is cosigned under a revoked key.
     revocations: String,
-    /// Traced events waiting for their commit.
-    traces: Traces,
 }
 
 impl State {
@@ -81,7 +79,6 @@ impl State {
             lease,
             keys_version,
             revocations,
-            traces: Traces::default(),
         })
     }
 
@@ -180,16 +177,13 @@ impl State {
             return;
         }
         if parsed.kind == SubjectKind::Event {
-            if let Origin::Ingest {
-                trace: Some(traced),
-                ..
-            } = origin
-            {
-                self.traces.note(stream_seq, traced.clone());
-            }
+            let trace = match origin {
+                Origin::Ingest { trace, .. } => trace.as_ref(),
+                Origin::Backfill(_) => None,
+            };
             let room = self.make_room(code, payload.len());
             self.tracked(code, |state, node| {
-                state.on_event(node, subject, &payload, stream_seq, room);
+                state.on_event(node, subject, &payload, (stream_seq, trace), room);
             });
             return;
         }
@@ -271,11 +265,11 @@ impl State {
         node: &mut NodeVerifier,
         subject: &str,
         payload: &[u8],
-        stream_seq: u64,
+        (stream_seq, trace): (u64, Option<&wire::trace::Traced>),
         room: bool,
     ) {
         let code = node.code();
-        match node.on_event(payload, stream_seq, room) {
+        match node.on_traced_event(payload, stream_seq, room, trace) {
             EventOutcome::Pending | EventOutcome::Candidate | EventOutcome::Duplicate => {}
             EventOutcome::CheckStored { seq, leaf } => {
                 let record = QuarantineRecord::new(
@@ -461,8 +455,8 @@ impl State {
         witness: &NoteSigner,
         progress: &watch::Sender<IngestProgress>,
     ) -> Result<(), AssociationError> {
-        let batch = std::mem::take(&mut self.batch);
-        let traced = self.traces.committing(&batch);
+        let mut batch = std::mem::take(&mut self.batch);
+        let traced = traces::committing(&mut batch);
         let batch_events = batch.events;
         let quarantined: Vec<crate::verifier::Reason> =
             batch.quarantine.iter().map(|q| q.reason).collect();

@@ -141,6 +141,8 @@ pub struct PendingEvent {
     /// Where the message sits in the ingest stream (0 for back-filled messages): the ingest
     /// never resumes past a message that is still only in memory.
     pub stream_seq: u64,
+    /// The span it was published under, when it came traced (`ingest::traces`).
+    pub trace: Option<wire::trace::Traced>,
 }
 
 /// A verified extension of a node's log, ready to be committed with its projections.
@@ -383,6 +385,17 @@ impl NodeVerifier {
     /// ingest's memory bound is reached) the next event is not kept but asked for again later,
     /// as after a gap.
     pub fn on_event(&mut self, bytes: &[u8], stream_seq: u64, room: bool) -> EventOutcome {
+        self.on_traced_event(bytes, stream_seq, room, None)
+    }
+
+    /// [`Self::on_event`] for an event that came with a trace, which it keeps while it waits.
+    pub fn on_traced_event(
+        &mut self,
+        bytes: &[u8],
+        stream_seq: u64,
+        room: bool,
+        trace: Option<&wire::trace::Traced>,
+    ) -> EventOutcome {
         if self.revoked {
             return EventOutcome::Quarantined(self.quarantine(
                 None,
@@ -429,6 +442,7 @@ impl NodeVerifier {
             bytes: bytes.to_vec(),
             header: envelope.payload_header(bytes),
             stream_seq,
+            trace: trace.cloned(),
         };
         if let Some(named) = self.expected_leaf(seq) {
             let full = self.pending.len() >= PENDING_EVENTS_MAX
