@@ -55,6 +55,10 @@ pub struct Dialogue;
 #[derive(Debug, Clone, Copy)]
 pub struct ActionPlan;
 
+/// A participatory budget round; see [`crate::budget`].
+#[derive(Debug, Clone, Copy)]
+pub struct BudgetRound;
+
 /// The hromada's working calendar; see [`crate::calendar`].
 #[derive(Debug, Clone, Copy)]
 pub struct Calendar;
@@ -100,6 +104,13 @@ aggregate_impl!(
     crate::action_plan::ActionPlanState,
     crate::action_plan::ActionPlanCommand,
     crate::action_plan::ActionPlanEvent
+);
+aggregate_impl!(
+    BudgetRound,
+    budget,
+    crate::budget::BudgetState,
+    crate::budget::BudgetCommand,
+    crate::budget::BudgetEvent
 );
 aggregate_impl!(
     Calendar,

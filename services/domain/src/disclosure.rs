@@ -26,6 +26,8 @@ use sha2::{Digest as _, Sha256};
 pub const PETITION_TEXT_TAG: &[u8] = b"vidkryto/petition-text/v1";
 /// The commitment tag of a dialogue contribution's text.
 pub const CONTRIBUTION_TEXT_TAG: &[u8] = b"vidkryto/contribution-text/v1";
+/// Domain tag of a participatory budget project's commitment.
+pub const PROJECT_TEXT_TAG: &[u8] = b"vidkryto/budget-project-text/v1";
 
 /// A SHA-256 commitment to text that is not public yet.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -111,6 +113,36 @@ impl ContributionText {
     /// Its commitment.
     pub fn commitment(&self) -> Commitment {
         commit(CONTRIBUTION_TEXT_TAG, &self.salt, &[&self.text])
+    }
+}
+
+/// A participatory budget project's title and description as committed at submission and
+/// disclosed when it is found eligible.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectText {
+    pub salt: Salt,
+    pub title: String,
+    pub description: String,
+}
+
+impl std::fmt::Debug for ProjectText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProjectText")
+            .field("salt", &self.salt)
+            .field("title_chars", &self.title.chars().count())
+            .field("description_chars", &self.description.chars().count())
+            .finish()
+    }
+}
+
+impl ProjectText {
+    /// `SHA-256(tag ‖ 0 ‖ salt ‖ len(title) ‖ title ‖ len(description) ‖ description)`.
+    pub fn commitment(&self) -> Commitment {
+        commit(
+            PROJECT_TEXT_TAG,
+            &self.salt,
+            &[&self.title, &self.description],
+        )
     }
 }
 

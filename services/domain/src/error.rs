@@ -29,7 +29,7 @@ pub enum DomainError {
     #[error("{entity} not found")]
     NotFound {
         /// What was looked for: `petition`, `dialogue`, `contribution`, `action plan`,
-        /// `commitment` or `milestone`.
+        /// `commitment`, `milestone`, `budget round` or `project`.
         entity: &'static str,
     },
 }
@@ -214,6 +214,59 @@ pub enum Refusal {
     ContributionTextMissing,
     /// Accepting a contribution with a text that does not match its commitment.
     ContributionDisclosureMismatch,
+    // participatory budgets
+    /// A budget round with this stream already exists.
+    RoundAlreadyAnnounced,
+    /// Any change to a closed budget round.
+    RoundClosed,
+    /// A project submitted before submissions open or at or after they close.
+    SubmissionNotOpen,
+    /// A project id used twice.
+    DuplicateProject,
+    /// More projects than the bound.
+    TooManyProjects,
+    /// A project costing less or more than the round's limits.
+    ProjectCostOutOfBounds,
+    /// Reviewing a project twice.
+    ProjectAlreadyReviewed,
+    /// Reviewing a project once voting has opened, which would change the ballot mid-vote.
+    ReviewAfterVotingOpened,
+    /// Finding a project eligible with a title and description that do not match its commitment.
+    ProjectDisclosureMismatch,
+    /// A ballot before voting opens or at or after it closes.
+    VotingNotOpen,
+    /// A ballot by someone younger than the round's voting age.
+    VoterTooYoung,
+    /// A ballot by a non-resident in a round only residents vote in.
+    VoterNotResident,
+    /// A second ballot by the same voter in a round.
+    AlreadyVoted,
+    /// More ballots than a `u32` can count.
+    BallotCountAtMaximum,
+    /// A ballot choosing more projects than the round allows.
+    TooManyVotes,
+    /// A ballot for a project that is not eligible (not reviewed, not eligible, or not in the round).
+    ProjectNotOnBallot,
+    /// Declaring results before voting closes.
+    VotingNotOver,
+    /// Declaring results twice.
+    ResultsAlreadyDeclared,
+    /// Funding a project or closing a round before its results are declared.
+    ResultsNotDeclared,
+    /// Funding a project that was not found eligible.
+    ProjectIneligible,
+    /// Funding an eligible project that did not win.
+    ProjectNotWinner,
+    /// Funding a project twice.
+    ProjectAlreadyFunded,
+    /// Funding beyond the round's amount.
+    FundingOverAmount,
+    /// Reporting on a project that is not funded.
+    ProjectNotFunded,
+    /// Reporting on a project already completed or cancelled.
+    ProjectFinished,
+    /// More implementation reports on one project than the bound.
+    TooManyProgressReports,
 }
 
 impl Refusal {
@@ -263,6 +316,32 @@ impl Refusal {
             Self::DisclosureMismatch => "petition.disclosure_mismatch",
             Self::ContributionTextMissing => "dialogue.contribution_text_missing",
             Self::ContributionDisclosureMismatch => "dialogue.disclosure_mismatch",
+            Self::RoundAlreadyAnnounced => "budget.round_already_announced",
+            Self::RoundClosed => "budget.round_closed",
+            Self::SubmissionNotOpen => "budget.submission_not_open",
+            Self::DuplicateProject => "budget.duplicate_project",
+            Self::TooManyProjects => "budget.too_many_projects",
+            Self::ProjectCostOutOfBounds => "budget.project_cost_out_of_bounds",
+            Self::ProjectAlreadyReviewed => "budget.project_already_reviewed",
+            Self::ReviewAfterVotingOpened => "budget.review_after_voting_opened",
+            Self::ProjectDisclosureMismatch => "budget.disclosure_mismatch",
+            Self::VotingNotOpen => "budget.voting_not_open",
+            Self::VoterTooYoung => "budget.voter_too_young",
+            Self::VoterNotResident => "budget.voter_not_resident",
+            Self::AlreadyVoted => "budget.already_voted",
+            Self::BallotCountAtMaximum => "budget.ballot_count_at_maximum",
+            Self::TooManyVotes => "budget.too_many_votes",
+            Self::ProjectNotOnBallot => "budget.project_not_on_ballot",
+            Self::VotingNotOver => "budget.voting_not_over",
+            Self::ResultsAlreadyDeclared => "budget.results_already_declared",
+            Self::ResultsNotDeclared => "budget.results_not_declared",
+            Self::ProjectIneligible => "budget.project_ineligible",
+            Self::ProjectNotWinner => "budget.project_not_winner",
+            Self::ProjectAlreadyFunded => "budget.project_already_funded",
+            Self::FundingOverAmount => "budget.funding_over_amount",
+            Self::ProjectNotFunded => "budget.project_not_funded",
+            Self::ProjectFinished => "budget.project_finished",
+            Self::TooManyProgressReports => "budget.too_many_progress_reports",
         }
     }
 }
@@ -327,6 +406,34 @@ impl fmt::Display for Refusal {
             Self::ContributionDisclosureMismatch => {
                 "the text given does not match the commitment recorded at submission"
             }
+            Self::RoundAlreadyAnnounced => "the budget round is already announced",
+            Self::RoundClosed => "the budget round is closed",
+            Self::SubmissionNotOpen => "submissions to the round are not open",
+            Self::DuplicateProject => "a project with this id was already submitted",
+            Self::TooManyProjects => "the round has as many projects as it may",
+            Self::ProjectCostOutOfBounds => "the project's cost is outside the round's limits",
+            Self::ProjectAlreadyReviewed => "the project was already reviewed",
+            Self::ReviewAfterVotingOpened => "projects cannot be reviewed once voting has opened",
+            Self::ProjectDisclosureMismatch => {
+                "the text given does not match the commitment recorded at submission"
+            }
+            Self::VotingNotOpen => "voting is not open",
+            Self::VoterTooYoung => "the voter is younger than the round's voting age",
+            Self::VoterNotResident => "only the hromada's residents vote in this round",
+            Self::AlreadyVoted => "the voter has already voted in this round",
+            Self::BallotCountAtMaximum => "the round cannot count more ballots",
+            Self::TooManyVotes => "the ballot chooses more projects than the round allows",
+            Self::ProjectNotOnBallot => "a chosen project is not on the ballot",
+            Self::VotingNotOver => "voting is not over",
+            Self::ResultsAlreadyDeclared => "the results are already declared",
+            Self::ResultsNotDeclared => "the round's results are not declared",
+            Self::ProjectIneligible => "the project is not eligible",
+            Self::ProjectNotWinner => "the project did not win",
+            Self::ProjectAlreadyFunded => "the project is already funded",
+            Self::FundingOverAmount => "funding would exceed the round's amount",
+            Self::ProjectNotFunded => "the project is not funded",
+            Self::ProjectFinished => "the project is already completed or cancelled",
+            Self::TooManyProgressReports => "the project has as many reports as it may",
         };
         f.write_str(text)
     }

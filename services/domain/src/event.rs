@@ -5,7 +5,7 @@
 //!
 //! Postcard is not self-describing, so the bytes of an event type never change once released:
 //! - a type code is never reused or renumbered (codes are grouped by aggregate: 1 calendar,
-//!   1xx petitions, 2xx dialogues, 3xx action plans);
+//!   1xx petitions, 2xx dialogues, 3xx action plans, 4xx participatory budgets);
 //! - a payload's fields are never reordered, removed or retyped, and enums shared by payloads
 //!   are append only, never reordered (their variant index is what is stored);
 //! - any such change is a new schema version of the type, with an upcaster from the old one;
@@ -21,6 +21,7 @@ use uuid::Uuid;
 
 use crate::action_plan::ActionPlanEvent;
 use crate::actor::Actor;
+use crate::budget::BudgetEvent;
 use crate::calendar::{self, CalendarEvent};
 use crate::dialogue::DialogueEvent;
 use crate::error::{DecodeError, DomainError};
@@ -40,6 +41,13 @@ pub enum Event {
     Petition(PetitionEvent),
     Dialogue(DialogueEvent),
     ActionPlan(ActionPlanEvent),
+    Budget(BudgetEvent),
+}
+
+impl From<BudgetEvent> for Event {
+    fn from(event: BudgetEvent) -> Self {
+        Self::Budget(event)
+    }
 }
 
 impl From<CalendarEvent> for Event {
@@ -85,6 +93,7 @@ try_from_event!(Calendar, CalendarEvent);
 try_from_event!(Petition, PetitionEvent);
 try_from_event!(Dialogue, DialogueEvent);
 try_from_event!(ActionPlan, ActionPlanEvent);
+try_from_event!(Budget, BudgetEvent);
 
 /// The kind of aggregate a stream holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -93,6 +102,7 @@ pub enum AggregateKind {
     Petition,
     Dialogue,
     ActionPlan,
+    BudgetRound,
 }
 
 /// The stream an event belongs to: its aggregate kind and id.
@@ -134,11 +144,19 @@ pub enum EventType {
     ProgressReported,
     CommitmentAssessed,
     PlanClosed,
+    RoundAnnounced,
+    ProjectSubmitted,
+    ProjectReviewed,
+    BallotCast,
+    ResultsDeclared,
+    ProjectFunded,
+    BudgetProgressReported,
+    RoundClosed,
 }
 
 impl EventType {
     /// Every event type, ascending by code.
-    pub const ALL: [Self; 21] = [
+    pub const ALL: [Self; 29] = [
         Self::NonWorkingDatesSet,
         Self::PetitionFiled,
         Self::PetitionPublished,
@@ -160,6 +178,14 @@ impl EventType {
         Self::ProgressReported,
         Self::CommitmentAssessed,
         Self::PlanClosed,
+        Self::RoundAnnounced,
+        Self::ProjectSubmitted,
+        Self::ProjectReviewed,
+        Self::BallotCast,
+        Self::ResultsDeclared,
+        Self::ProjectFunded,
+        Self::BudgetProgressReported,
+        Self::RoundClosed,
     ];
 
     /// The frozen type code. Never change or reuse one.
@@ -201,12 +227,21 @@ impl EventType {
             | Self::ProgressReported
             | Self::CommitmentAssessed
             | Self::PlanClosed => Some(SCHEMA_VERSION_2),
+            // Released with it.
+            Self::RoundAnnounced
+            | Self::ProjectReviewed
+            | Self::ResultsDeclared
+            | Self::ProjectFunded
+            | Self::BudgetProgressReported
+            | Self::RoundClosed => Some(SCHEMA_VERSION_1),
             Self::NonWorkingDatesSet
             | Self::PetitionFiled
             | Self::PetitionSigned
             | Self::SignatureThresholdReached
             | Self::CollectionClosedWithoutThreshold
-            | Self::ContributionSubmitted => None,
+            | Self::ContributionSubmitted
+            | Self::ProjectSubmitted
+            | Self::BallotCast => None,
         }
     }
 
@@ -233,6 +268,14 @@ impl EventType {
             Self::ProgressReported => 304,
             Self::CommitmentAssessed => 305,
             Self::PlanClosed => 306,
+            Self::RoundAnnounced => 401,
+            Self::ProjectSubmitted => 402,
+            Self::ProjectReviewed => 403,
+            Self::BallotCast => 404,
+            Self::ResultsDeclared => 405,
+            Self::ProjectFunded => 406,
+            Self::BudgetProgressReported => 407,
+            Self::RoundClosed => 408,
         }
     }
 
@@ -260,6 +303,14 @@ impl EventType {
             Self::ProgressReported => "action_plan.progress_reported",
             Self::CommitmentAssessed => "action_plan.commitment_assessed",
             Self::PlanClosed => "action_plan.closed",
+            Self::RoundAnnounced => "budget.round_announced",
+            Self::ProjectSubmitted => "budget.project_submitted",
+            Self::ProjectReviewed => "budget.project_reviewed",
+            Self::BallotCast => "budget.ballot_cast",
+            Self::ResultsDeclared => "budget.results_declared",
+            Self::ProjectFunded => "budget.project_funded",
+            Self::BudgetProgressReported => "budget.progress_reported",
+            Self::RoundClosed => "budget.round_closed",
         }
     }
 
@@ -274,7 +325,8 @@ impl EventType {
             0 => AggregateKind::Calendar,
             1 => AggregateKind::Petition,
             2 => AggregateKind::Dialogue,
-            _ => AggregateKind::ActionPlan,
+            3 => AggregateKind::ActionPlan,
+            _ => AggregateKind::BudgetRound,
         }
     }
 }
@@ -311,6 +363,16 @@ impl Event {
                 ActionPlanEvent::CommitmentAssessed(_) => T::CommitmentAssessed,
                 ActionPlanEvent::Closed(_) => T::PlanClosed,
             },
+            Self::Budget(event) => match event {
+                BudgetEvent::Announced(_) => T::RoundAnnounced,
+                BudgetEvent::ProjectSubmitted(_) => T::ProjectSubmitted,
+                BudgetEvent::ProjectReviewed(_) => T::ProjectReviewed,
+                BudgetEvent::BallotCast(_) => T::BallotCast,
+                BudgetEvent::ResultsDeclared(_) => T::ResultsDeclared,
+                BudgetEvent::ProjectFunded(_) => T::ProjectFunded,
+                BudgetEvent::ProgressReported(_) => T::BudgetProgressReported,
+                BudgetEvent::Closed(_) => T::RoundClosed,
+            },
         }
     }
 
@@ -321,6 +383,7 @@ impl Event {
             Self::Petition(event) => (AggregateKind::Petition, event.petition_id().0),
             Self::Dialogue(event) => (AggregateKind::Dialogue, event.dialogue_id().0),
             Self::ActionPlan(event) => (AggregateKind::ActionPlan, event.plan_id().0),
+            Self::Budget(event) => (AggregateKind::BudgetRound, event.round_id().0),
         };
         StreamRef { kind, id }
     }
@@ -332,6 +395,7 @@ impl Event {
             Self::Petition(event) => event.at(),
             Self::Dialogue(event) => event.at(),
             Self::ActionPlan(event) => event.at(),
+            Self::Budget(event) => event.at(),
         }
     }
 
@@ -342,6 +406,7 @@ impl Event {
             Self::Petition(event) => event.check(),
             Self::Dialogue(event) => event.check(),
             Self::ActionPlan(event) => event.check(),
+            Self::Budget(event) => event.check(),
         }
     }
 }
@@ -400,6 +465,16 @@ macro_rules! with_payload {
                 ActionPlanEvent::ProgressReported($e) => $body,
                 ActionPlanEvent::CommitmentAssessed($e) => $body,
                 ActionPlanEvent::Closed($e) => $body,
+            },
+            Event::Budget(event) => match event {
+                BudgetEvent::Announced($e) => $body,
+                BudgetEvent::ProjectSubmitted($e) => $body,
+                BudgetEvent::ProjectReviewed($e) => $body,
+                BudgetEvent::BallotCast($e) => $body,
+                BudgetEvent::ResultsDeclared($e) => $body,
+                BudgetEvent::ProjectFunded($e) => $body,
+                BudgetEvent::ProgressReported($e) => $body,
+                BudgetEvent::Closed($e) => $body,
             },
         }
     };
@@ -510,6 +585,14 @@ pub(crate) fn decode_current(event_type: EventType, payload: &[u8]) -> Result<Ev
             ActionPlanEvent::CommitmentAssessed(read(type_code, bytes)?).into()
         }
         T::PlanClosed => ActionPlanEvent::Closed(read(type_code, bytes)?).into(),
+        T::RoundAnnounced => BudgetEvent::Announced(read(type_code, bytes)?).into(),
+        T::ProjectSubmitted => BudgetEvent::ProjectSubmitted(read(type_code, bytes)?).into(),
+        T::ProjectReviewed => BudgetEvent::ProjectReviewed(read(type_code, bytes)?).into(),
+        T::BallotCast => BudgetEvent::BallotCast(read(type_code, bytes)?).into(),
+        T::ResultsDeclared => BudgetEvent::ResultsDeclared(read(type_code, bytes)?).into(),
+        T::ProjectFunded => BudgetEvent::ProjectFunded(read(type_code, bytes)?).into(),
+        T::BudgetProgressReported => BudgetEvent::ProgressReported(read(type_code, bytes)?).into(),
+        T::RoundClosed => BudgetEvent::Closed(read(type_code, bytes)?).into(),
     };
     match event.check() {
         Ok(()) if encodes_to(&event, payload) => Ok(event),
@@ -557,6 +640,7 @@ macro_rules! actor_slots {
         impl Event {
             fn actor_slot(&self) -> Option<&Option<Actor>> {
                 use crate::action_plan::ActionPlanEvent;
+                use crate::budget::BudgetEvent;
                 use crate::dialogue::DialogueEvent;
                 use crate::petition::PetitionEvent;
                 match self {
@@ -567,6 +651,7 @@ macro_rules! actor_slots {
 
             fn actor_slot_mut(&mut self) -> Option<&mut Option<Actor>> {
                 use crate::action_plan::ActionPlanEvent;
+                use crate::budget::BudgetEvent;
                 use crate::dialogue::DialogueEvent;
                 use crate::petition::PetitionEvent;
                 match self {
@@ -594,6 +679,12 @@ actor_slots! {
     ActionPlan(ActionPlanEvent::ProgressReported),
     ActionPlan(ActionPlanEvent::CommitmentAssessed),
     ActionPlan(ActionPlanEvent::Closed),
+    Budget(BudgetEvent::Announced),
+    Budget(BudgetEvent::ProjectReviewed),
+    Budget(BudgetEvent::ResultsDeclared),
+    Budget(BudgetEvent::ProjectFunded),
+    Budget(BudgetEvent::ProgressReported),
+    Budget(BudgetEvent::Closed),
 }
 
 fn read<T: DeserializeOwned>(type_code: u16, payload: &[u8]) -> Result<T, DecodeError> {

@@ -29,3 +29,11 @@ domain_id!(
     /// A contribution submitted to a dialogue.
     ContributionId
 );
+domain_id!(
+    /// A participatory budget round, and the id of its stream.
+    RoundId
+);
+domain_id!(
+    /// A project submitted to a participatory budget round.
+    ProjectId
+);

@@ -12,6 +12,7 @@
 pub mod action_plan;
 pub mod actor;
 pub mod aggregate;
+pub mod budget;
 pub mod calendar;
 pub mod dialogue;
 pub mod disclosure;
@@ -31,13 +32,17 @@ pub mod testing;
 mod text;
 
 pub use actor::{Actor, ActorKind, StaffRole, staff_tag};
-pub use aggregate::{ActionPlan, Aggregate, Calendar, Dialogue, Petition};
+pub use aggregate::{ActionPlan, Aggregate, BudgetRound, Calendar, Dialogue, Petition};
 pub use calendar::{CivilDate, WorkingCalendar, kyiv_date};
 pub use error::{DecodeError, DomainError, Refusal, Violation};
 pub use event::{
     AggregateKind, EncodedEvent, Event, EventType, SCHEMA_VERSION_1, SCHEMA_VERSION_2,
     SCHEMA_VERSION_3, StreamRef, encode,
 };
-pub use ids::{CommitmentId, ContributionId, DialogueId, MilestoneId, PetitionId, PlanId};
-pub use pseudonym::{NodeSecret, PseudonymTag, close_request_seed, dialogue_tag, petition_tag};
+pub use ids::{
+    CommitmentId, ContributionId, DialogueId, MilestoneId, PetitionId, PlanId, ProjectId, RoundId,
+};
+pub use pseudonym::{
+    NodeSecret, PseudonymTag, budget_tag, close_request_seed, dialogue_tag, petition_tag,
+};
 pub use schema::{OpenError, Recorded, decode, decode_payload, decode_with, open, upcasters};

@@ -39,7 +39,7 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use crate::ids::{DialogueId, PetitionId};
+use crate::ids::{DialogueId, PetitionId, RoundId};
 
 /// Length of the node's pseudonym secret in bytes (the HMAC-SHA-256 output size: longer adds
 /// nothing, shorter weakens it).
@@ -50,6 +50,9 @@ const PETITION_KEY_LABEL: &[u8] = b"vidkryto/petition-key/v1";
 
 /// Label of the per-dialogue key derivation.
 const DIALOGUE_KEY_LABEL: &[u8] = b"vidkryto/dialogue-key/v1";
+
+/// Label of the per-round key derivation of participatory budgets.
+const BUDGET_KEY_LABEL: &[u8] = b"vidkryto/budget-round-key/v1";
 
 /// Label of the seed of the node's own request to close a collection.
 const CLOSE_REQUEST_LABEL: &[u8] = b"vidkryto/close-collection-request/v1";
@@ -107,6 +110,13 @@ pub fn petition_tag(secret: &NodeSecret, petition: PetitionId, subject: &str) ->
 /// contributions.
 pub fn dialogue_tag(secret: &NodeSecret, dialogue: DialogueId, subject: &str) -> PseudonymTag {
     scoped_tag(secret, DIALOGUE_KEY_LABEL, dialogue.as_bytes(), subject)
+}
+
+/// The tag of the person with verified identity `subject` in participatory budget round
+/// `round`: as voter (one ballot per round) and as author of projects. Tags of one person in
+/// two rounds are unrelated.
+pub fn budget_tag(secret: &NodeSecret, round: RoundId, subject: &str) -> PseudonymTag {
+    scoped_tag(secret, BUDGET_KEY_LABEL, round.as_bytes(), subject)
 }
 
 /// The seed of the request id with which the node itself closes `petition`'s collection due at

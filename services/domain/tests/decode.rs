@@ -269,6 +269,10 @@ fn bytes_trailing_an_older_official_event_never_read_as_who_acted() {
         event.attribute(None);
         let mut older = encode(&event).payload;
         assert_eq!(older.pop(), Some(0), "the current form ends in `None`");
+        if since.0 == 1 {
+            // Released with `acted_by`: there is no older form to upcast.
+            continue;
+        }
         let before = event_store_core::SchemaVersion(since.0 - 1);
         assert_eq!(decode(event_type.code(), before, &older), Ok(event.clone()));
         // `Some`, role, kind and 31 of the tag's 32 bytes; the step's 0x00 would be the 32nd.
@@ -285,5 +289,8 @@ fn bytes_trailing_an_older_official_event_never_read_as_who_acted() {
         );
         checked += 1;
     }
-    assert_eq!(checked, 15, "every official event type");
+    assert_eq!(
+        checked, 15,
+        "every official event type released before `acted_by`"
+    );
 }

@@ -170,6 +170,7 @@ fn every_sample_names_its_stream() {
             AggregateKind::Petition => fixtures::petition_id().0,
             AggregateKind::Dialogue => fixtures::dialogue_id().0,
             AggregateKind::ActionPlan => fixtures::plan_id().0,
+            AggregateKind::BudgetRound => fixtures::round_id().0,
         };
         assert_eq!(stream.stream_id().0, expected);
     }

@@ -20,6 +20,7 @@ use std::fmt::Debug;
 use std::path::PathBuf;
 
 use domain::action_plan::{ActionPlanEvent, ImplementationStatus, OgpValue, OpenedGovernment};
+use domain::budget::{BudgetEvent, ProjectStatus, ReviewOutcome};
 use domain::calendar::CalendarEvent;
 use domain::dialogue::{ContributionResponse, DialogueEvent, DialogueKind};
 use domain::petition::{AnswerDecision, PetitionContent, PetitionEvent};
@@ -81,6 +82,13 @@ const OPENED_GOVERNMENT: [(OpenedGovernment, u8); 5] = [
     (OpenedGovernment::Outstanding, 4),
 ];
 
+const PROJECT_STATUSES: [(ProjectStatus, u8); 4] = [
+    (ProjectStatus::NotStarted, 0),
+    (ProjectStatus::InProgress, 1),
+    (ProjectStatus::Completed, 2),
+    (ProjectStatus::Cancelled, 3),
+];
+
 /// Checks a table of every variant of `T` against postcard: each encodes to its index byte,
 /// each index byte decodes to it, and the next index does not decode (nothing unlisted).
 fn assert_indices<T>(table: &[(T, u8)])
@@ -116,6 +124,7 @@ fn every_enum_variant_keeps_its_index() {
     assert_indices(&OPENED_GOVERNMENT);
     assert_indices(&STAFF_ROLES);
     assert_indices(&ACTOR_KINDS);
+    assert_indices(&PROJECT_STATUSES);
     // `Option` is an enum too: `None` is 0, `Some` is 1 then the value.
     assert_eq!(postcard::to_allocvec(&None::<String>).unwrap(), [0]);
     assert_eq!(
@@ -241,11 +250,94 @@ fn variant_samples() -> Vec<(&'static str, Vec<(String, Event)>)> {
                 .map(|(v, _)| (label(v), assessed(ImplementationStatus::Complete, *v)))
                 .collect(),
         ),
+        ("project_status", project_status_samples()),
+        ("review_outcome", review_outcome_samples()),
+        ("budget_none", budget_none_samples()),
         ("petition_content", petition_content_samples()),
         ("staff_role", staff_role_samples()),
         ("actor_kind", actor_kind_samples()),
         ("none.v2", none_samples()),
     ]
+}
+
+/// A participatory budget project's report in each status.
+fn project_status_samples() -> Vec<(String, Event)> {
+    PROJECT_STATUSES
+        .iter()
+        .map(|(status, _)| {
+            let Event::Budget(BudgetEvent::ProgressReported(mut e)) =
+                sample(EventType::BudgetProgressReported)
+            else {
+                unreachable!()
+            };
+            e.status = *status;
+            (
+                format!("{status:?}"),
+                BudgetEvent::ProgressReported(e).into(),
+            )
+        })
+        .collect()
+}
+
+/// A review finding a project eligible (its text disclosed) and one finding it not (a reason).
+/// `ReviewOutcome` carries data, so its indices are pinned by these bytes alone.
+fn review_outcome_samples() -> Vec<(String, Event)> {
+    let Event::Budget(BudgetEvent::ProjectReviewed(eligible)) = sample(EventType::ProjectReviewed)
+    else {
+        unreachable!()
+    };
+    assert!(matches!(eligible.outcome, ReviewOutcome::Eligible { .. }));
+    let mut ineligible = eligible.clone();
+    ineligible.outcome = ReviewOutcome::Ineligible {
+        reason: "Не належить до повноважень громади.".into(),
+    };
+    vec![
+        (
+            "Eligible".into(),
+            BudgetEvent::ProjectReviewed(eligible).into(),
+        ),
+        (
+            "Ineligible".into(),
+            BudgetEvent::ProjectReviewed(ineligible).into(),
+        ),
+    ]
+}
+
+/// Participatory budget events with optional fields `None`, lists empty and flags off.
+fn budget_none_samples() -> Vec<(String, Event)> {
+    let Event::Budget(BudgetEvent::ProgressReported(mut progress)) =
+        sample(EventType::BudgetProgressReported)
+    else {
+        unreachable!()
+    };
+    progress.status = ProjectStatus::InProgress;
+    progress.evidence_link = None;
+    progress.note = String::new();
+    let Event::Budget(BudgetEvent::ResultsDeclared(mut results)) =
+        sample(EventType::ResultsDeclared)
+    else {
+        unreachable!()
+    };
+    results.ballots = 0;
+    results.ranking = Vec::new();
+    results.winners = Vec::new();
+    let Event::Budget(BudgetEvent::Announced(mut announced)) = sample(EventType::RoundAnnounced)
+    else {
+        unreachable!()
+    };
+    announced.rules.residents_only = false;
+    let mut unattributed = sample(EventType::RoundClosed);
+    unattributed.attribute(None);
+    let events: [Event; 4] = [
+        BudgetEvent::Announced(announced).into(),
+        BudgetEvent::ResultsDeclared(results).into(),
+        BudgetEvent::ProgressReported(progress).into(),
+        unattributed,
+    ];
+    events
+        .into_iter()
+        .map(|e| (e.event_type().name().to_owned(), e))
+        .collect()
 }
 
 /// A rejection by each role, and one acted on by a machine client.

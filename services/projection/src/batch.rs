@@ -154,7 +154,8 @@ pub fn touched(events: &[Verified]) -> Touched {
 fn reads(municipality: MunicipalityCode, event: &Event) -> [Option<(EntityKind, EntityKey)>; 2] {
     let key = |kind, id: Uuid| Some((kind, EntityKey::new(municipality, id)));
     match event {
-        Event::Calendar(_) => [None, None],
+        // Participatory budgets are not projected yet.
+        Event::Calendar(_) | Event::Budget(_) => [None, None],
         Event::Petition(e) => [key(EntityKind::Petition, e.petition_id().0), None],
         Event::Dialogue(e) => [key(EntityKind::Dialogue, e.dialogue_id().0), None],
         Event::ActionPlan(e) => match e {
@@ -421,7 +422,7 @@ impl Working {
         let mut delta = Delta::new(municipality, verified.event.at().0);
         let deny = verified.event.event_type();
         let applied = match &verified.event {
-            Event::Calendar(_) => return Ok(Outcome::NoEffect),
+            Event::Calendar(_) | Event::Budget(_) => return Ok(Outcome::NoEffect),
             Event::Petition(event) => {
                 apply_petition(&mut self.petitions, municipality, event, deny, &mut delta)
             }

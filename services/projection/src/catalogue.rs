@@ -210,7 +210,7 @@ fn patch_of(verified: &Verified) -> Option<(Tool, Uuid, Patch)> {
     let at = verified.event.at().0;
     let base = Patch::at(at, verified.seq);
     match &verified.event {
-        Event::Calendar(_) => None,
+        Event::Calendar(_) | Event::Budget(_) => None,
         Event::Petition(e) => {
             let patch = match e {
                 PetitionEvent::Filed(filed) => {
