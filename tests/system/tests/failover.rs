@@ -202,6 +202,46 @@ async fn the_leader_killed_ten_times_under_load_is_followed_within_ten_seconds_e
     setup.shutdown().await;
 }
 
+/// A leader cut off from NATS but not from PostgreSQL could renew its lease forever while the
+/// country's figures stood still: it gives the lease up once it has not reached NATS for
+/// `association::ingest::NATS_CUT_OFF_MAX`, and a standby that reaches NATS ingests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_leader_cut_off_from_nats_gives_the_ingest_up_to_a_standby_that_is_not() {
+    let nats = NatsServer::start().await.unwrap();
+    let mut setup = TestAssociation::start(&nats.url()).await;
+    let nodes = nodes_enrolled(&mut setup, &nats.url(), &hromadas(2)).await;
+    let db = sqlx::PgPool::connect(&setup.db_url()).await.unwrap();
+    // The first instance reaches NATS through a link the test can cut; it leads.
+    let nats_addr = format!("127.0.0.1:{}", nats.port()).parse().unwrap();
+    let link = testkit::TcpProxy::start(nats_addr).await.unwrap();
+    let mut args = AssociationProcess::run_args(&setup, true);
+    let at = args.iter().position(|a| a == "--nats-url").unwrap() + 1;
+    args[at] = format!("nats://127.0.0.1:{}", link.port());
+    let exe = env!("CARGO_BIN_EXE_vidkryto-under-test");
+    let mut instances = vec![AssociationProcess::start(exe, &args)];
+    assert_eq!(leader(&instances, Duration::from_secs(30)).await, 0);
+    instances.push(start(&setup));
+    let signed = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let tasks = load(&nodes, signed.clone(), stop.clone()).await;
+    let (before, _) = verified_and_commits(&db).await;
+    verified_past(&db, before, Duration::from_secs(30)).await;
+
+    link.cut();
+    let (at_cut, _) = verified_and_commits(&db).await;
+    // Noticing the cut (the stream's reader going quiet, or a request timing out), then the
+    // cut-off bound, then a run that fails once more, then the takeover.
+    let limit = association::ingest::NATS_CUT_OFF_MAX + Duration::from_secs(30);
+    let took = verified_past(&db, at_cut, limit).await;
+    eprintln!("the standby ingested {took:?} after the leader's link to NATS was cut");
+    assert_eq!(leader(&instances, Duration::from_secs(5)).await, 1);
+    // Back on the link, the former leader stands by.
+    link.restore();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(leader(&instances, Duration::from_secs(5)).await, 1);
+    settle_and_check(&setup, &nodes, tasks, &signed, &stop, &instances[1]).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_paused_leader_resumed_after_a_takeover_commits_nothing() {
     let nats = NatsServer::start().await.unwrap();

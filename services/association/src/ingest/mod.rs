@@ -41,6 +41,10 @@ use state::State;
 /// How long an instance whose term ended in failure (a rebuild that failed) stands by before
 /// it campaigns again, so another may take over and no instance retries in a tight loop.
 const FAILED_TERM_PAUSE: Duration = Duration::from_secs(10);
+/// A leader whose ingest has not reached NATS for this long gives the lease up, so a standby
+/// that does can ingest (a leader cut off from NATS but not from PostgreSQL would otherwise
+/// renew its lease forever while nothing is ingested).
+pub const NATS_CUT_OFF_MAX: Duration = Duration::from_secs(10);
 /// Messages in flight from the readers to the verifying loop.
 const CHANNEL_CAPACITY: usize = 4_096;
 /// How often nodes that still wait for events are looked at again.
@@ -338,6 +342,8 @@ async fn lead(
     }
     let fenced = AssociationError::Fenced { epoch: lease.epoch };
     let mut delay = Duration::from_millis(100);
+    // When the ingest last reached NATS (or this term began).
+    let mut reached_nats = Instant::now();
     loop {
         let started = Instant::now();
         let err = match run_once(store, signer, config, channels, progress, &mut lost, lease).await
@@ -347,6 +353,16 @@ async fn lead(
         };
         if matches!(err, AssociationError::Fenced { .. }) {
             return err;
+        }
+        // A run that got as far as reading the stream reached NATS; one that failed on
+        // anything but NATS says nothing about it.
+        if progress.borrow().connected || !matches!(err, AssociationError::Nats(_)) {
+            reached_nats = Instant::now();
+        } else if reached_nats.elapsed() >= NATS_CUT_OFF_MAX {
+            tracing::error!(error = %err, "the ingest has not reached NATS for {NATS_CUT_OFF_MAX:?}: giving the lease up");
+            return AssociationError::Nats(format!(
+                "cut off from NATS for {NATS_CUT_OFF_MAX:?} ({err})"
+            ));
         }
         tracing::warn!(error = %err, "ingest stopped; restarting from the database");
         progress.send_modify(|p| {
