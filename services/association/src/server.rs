@@ -531,6 +531,7 @@ pub async fn serve_reads(settings: ReplicaSettings) -> anyhow::Result<RunningAss
         readers.clone(),
         read.clone(),
         open_data.clone(),
+        settings.witness.clone(),
         stop_rx.clone(),
     )));
     let parts = Parts {

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use event_store_core::checkpoint::NoteVerifier;
 use event_store_core::{MunicipalityCode, Timestamp};
 use projection::association_log::Decision;
 use projection::statement::{StatedPosition, Statement, positions_hash};
@@ -150,16 +151,20 @@ const FOLLOW_INTERVAL: Duration = Duration::from_secs(10);
 /// Serves, on an instance that does not state (`association serve`), the open-data files of
 /// the latest statement: when a new one is kept and the read model is at its positions, the
 /// projection is scanned, and its files are published if the scan is at them too (unless the
-/// projection moved meanwhile; then the next statement is waited for). Until `stop` turns true.
+/// projection moved meanwhile; then the next statement is waited for). A statement whose note
+/// does not verify under `witness` (the association's public key) for its own digest and
+/// positions is never served: the database is not the witness. Until `stop` turns true.
 pub async fn follow(
     readers: Store,
     read: ReadModel,
     open_data: OpenDataServer,
+    witness: NoteVerifier,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut ticks = tokio::time::interval(FOLLOW_INTERVAL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut published: Option<[u8; 32]> = None;
+    let mut refused: Option<[u8; 32]> = None;
     loop {
         tokio::select! {
             _ = ticks.tick() => {}
@@ -183,6 +188,23 @@ pub async fn follow(
                 .is_some_and(|n| n.verified_size == p.size)
         });
         if published == Some(latest.positions_hash) || !at_positions {
+            continue;
+        }
+        let signed = Statement::open_at(&latest.note, &witness, &latest.positions);
+        if !signed
+            .as_ref()
+            .is_ok_and(|s| s.digest == latest.digest && s.positions_hash == latest.positions_hash)
+        {
+            if refused != Some(latest.positions_hash) {
+                let why = signed
+                    .err()
+                    .map_or("it names another digest".into(), |e| e.to_string());
+                tracing::error!(
+                    reason = %why,
+                    "the latest statement in the database is not the association's; not serving its open data"
+                );
+                refused = Some(latest.positions_hash);
+            }
             continue;
         }
         match scan(&readers, read.reference.clone()).await {

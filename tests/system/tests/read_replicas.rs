@@ -46,6 +46,39 @@ async fn wait_status(url: &str, status: fedpb::NodeStatus) {
     }
 }
 
+/// A replica's directory: the association's public witness key only, no secret.
+fn public_dir(association: &TestAssociation) -> tempfile::TempDir {
+    let public = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        association
+            .dir
+            .path()
+            .join(association::server::WITNESS_VKEY_FILE),
+        public.path().join(association::server::WITNESS_VKEY_FILE),
+    )
+    .unwrap();
+    public
+}
+
+/// Waits up to 30 s until `replica` serves open data under the statement of `digest`.
+async fn wait_open_data(replica: &AssociationProcess, digest: &str) {
+    let addr = replica.url.trim_start_matches("http://").parse().unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let index = http_get(addr, "GET", "/open-data/index.json")
+            .await
+            .unwrap();
+        if index.starts_with("HTTP/1.1 200") && index.contains(digest) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no open data under {digest} on a replica: {index}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 async fn national(
     url: &str,
 ) -> natpb::national_service_client::NationalServiceClient<tonic::transport::Channel> {
@@ -59,16 +92,7 @@ async fn two_replicas_serve_live_figures_of_the_ingest_and_refuse_admin_calls() 
     let nats = NatsServer::start().await.unwrap();
     let (mut association, [node]) =
         TestAssociation::with_nodes(&nats.url(), [(VINNYTSIA, 1_000)]).await;
-    // The replicas' directory holds the public key only: no secret is read.
-    let public = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        association
-            .dir
-            .path()
-            .join(association::server::WITNESS_VKEY_FILE),
-        public.path().join(association::server::WITNESS_VKEY_FILE),
-    )
-    .unwrap();
+    let public = public_dir(&association);
     let replicas = [
         serve(&association, public.path()),
         serve(&association, public.path()),
@@ -152,21 +176,7 @@ async fn two_replicas_serve_live_figures_of_the_ingest_and_refuse_admin_calls() 
         // Open data under the statement of the projection as it is, once the ingesting
         // instance stated it and the replica found the statement.
         association.wait_stated().await;
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        let addr = replica.url.trim_start_matches("http://").parse().unwrap();
-        loop {
-            let index = http_get(addr, "GET", "/open-data/index.json")
-                .await
-                .unwrap();
-            if index.starts_with("HTTP/1.1 200") && index.contains(&digest.digest) {
-                break;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "no open data on a replica: {index}"
-            );
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
+        wait_open_data(replica, &digest.digest).await;
         let metrics = replica.scrape().await.expect("metrics");
         assert_eq!(metrics.get("vidkryto_ingest_leader"), Some(&0.0));
         assert_eq!(metrics.get("vidkryto_database_up"), Some(&1.0));
@@ -181,5 +191,75 @@ async fn two_replicas_serve_live_figures_of_the_ingest_and_refuse_admin_calls() 
     }
     drop(replicas);
     let _ = node;
+    association.shutdown().await;
+}
+
+/// The database is not the witness: a statement row rewritten by someone who can write to the
+/// database but does not hold the association's key (a note signed by another key under the
+/// same name, for the same digest and positions) is never served as open data by a replica,
+/// which checks it against the association's public key; put back, it is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replica_serves_no_open_data_under_a_statement_the_association_did_not_sign() {
+    use projection::statement::Statement;
+    use sqlx::Row as _;
+
+    let nats = NatsServer::start().await.unwrap();
+    let (mut association, [node]) =
+        TestAssociation::with_nodes(&nats.url(), [(VINNYTSIA, 1_000)]).await;
+    let mut civic = Civic::of(&node).await;
+    let petition = civic.petition("Benches on the square").await;
+    civic.sign(&petition, 0..3).await;
+    association
+        .wait_verified(node.code, node.log_size(), Duration::from_secs(20))
+        .await;
+    let stated = association.wait_stated().await;
+    association.stop().await;
+
+    let db = sqlx::PgPool::connect(&association.db_url()).await.unwrap();
+    let row = sqlx::query("SELECT id, note FROM statement ORDER BY id DESC LIMIT 1")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    let (id, note): (i64, String) = (row.get("id"), row.get("note"));
+    let genuine = Statement::open(&note, &association.witness().verifier()).unwrap();
+    assert_eq!(hex::encode(genuine.digest), stated.digest);
+    let forger = event_store_core::checkpoint::NoteSigner::from_seed(
+        system_tests::witness_name(),
+        [0x66; 32],
+    )
+    .unwrap();
+    let forged = genuine.sign(&forger);
+    sqlx::query("UPDATE statement SET note = $1 WHERE id = $2")
+        .bind(&forged)
+        .bind(id)
+        .execute(&db)
+        .await
+        .unwrap();
+
+    let public = public_dir(&association);
+    let replica = serve(&association, public.path());
+    let addr = replica.url.trim_start_matches("http://").parse().unwrap();
+    // Two of the replica's looks for a new statement, and more.
+    let until = tokio::time::Instant::now() + Duration::from_secs(25);
+    while tokio::time::Instant::now() < until {
+        let index = http_get(addr, "GET", "/open-data/index.json")
+            .await
+            .unwrap();
+        assert!(
+            !index.starts_with("HTTP/1.1 200"),
+            "open data served under a forged statement: {index}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    // The genuine note back, the replica serves the open data under it.
+    sqlx::query("UPDATE statement SET note = $1 WHERE id = $2")
+        .bind(&note)
+        .bind(id)
+        .execute(&db)
+        .await
+        .unwrap();
+    wait_open_data(&replica, &stated.digest).await;
+    drop(replica);
     association.shutdown().await;
 }
