@@ -91,13 +91,18 @@ impl AssociationProcess {
     /// `vidkryto association serve` on the test association's database, its directory `dir`
     /// (the public witness key), with its metrics on a port of its own.
     pub fn serve(exe: &str, association: &crate::TestAssociation, dir: &std::path::Path) -> Self {
+        Self::serve_from(exe, &association.db_url(), dir)
+    }
+
+    /// `vidkryto association serve` on the database at `db_url` (a role of its own, say).
+    pub fn serve_from(exe: &str, db_url: &str, dir: &std::path::Path) -> Self {
         let args = [
             "association",
             "serve",
             "--dir",
             &dir.display().to_string(),
             "--db",
-            &association.db_url(),
+            db_url,
             "--listen",
             "127.0.0.1:0",
             "--metrics-listen",

@@ -46,6 +46,61 @@ async fn wait_status(url: &str, status: fedpb::NodeStatus) {
     }
 }
 
+/// A PostgreSQL role that may log in and read the association's tables, nothing else.
+struct ReadOnlyRole {
+    name: String,
+    /// The association's database URL with this role as its user.
+    url: String,
+    admin: sqlx::PgPool,
+}
+
+impl ReadOnlyRole {
+    async fn create(association: &TestAssociation) -> Self {
+        let name = format!("vidkryto_reader_{}", std::process::id());
+        let admin = sqlx::PgPool::connect(&association.db_url()).await.unwrap();
+        for statement in [
+            format!("DROP ROLE IF EXISTS {name}"),
+            format!("CREATE ROLE {name} LOGIN"),
+            format!("GRANT USAGE ON SCHEMA public TO {name}"),
+            format!("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {name}"),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(statement))
+                .execute(&admin)
+                .await
+                .unwrap();
+        }
+        let db_url = association.db_url();
+        let (scheme, rest) = db_url.split_once("://").unwrap();
+        let host_and_db = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+        let url = format!("{scheme}://{name}@{host_and_db}");
+        // It can read, and cannot write.
+        let as_reader = sqlx::PgPool::connect(&url).await.unwrap();
+        sqlx::query("SELECT count(*) FROM fed_node")
+            .execute(&as_reader)
+            .await
+            .unwrap();
+        let write = sqlx::query("UPDATE ingest_position SET commits = commits + 1")
+            .execute(&as_reader)
+            .await
+            .unwrap_err();
+        assert!(write.to_string().contains("permission denied"), "{write}");
+        as_reader.close().await;
+        Self { name, url, admin }
+    }
+
+    async fn drop_role(self) {
+        for statement in [
+            format!("DROP OWNED BY {}", self.name),
+            format!("DROP ROLE {}", self.name),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(statement))
+                .execute(&self.admin)
+                .await
+                .unwrap();
+        }
+    }
+}
+
 /// A replica's directory: the association's public witness key only, no secret.
 fn public_dir(association: &TestAssociation) -> tempfile::TempDir {
     let public = tempfile::tempdir().unwrap();
@@ -93,9 +148,12 @@ async fn two_replicas_serve_live_figures_of_the_ingest_and_refuse_admin_calls() 
     let (mut association, [node]) =
         TestAssociation::with_nodes(&nats.url(), [(VINNYTSIA, 1_000)]).await;
     let public = public_dir(&association);
+    // The replicas log in as a role that may only read: they write nothing.
+    let reader = ReadOnlyRole::create(&association).await;
+    let exe = env!("CARGO_BIN_EXE_vidkryto-under-test");
     let replicas = [
-        serve(&association, public.path()),
-        serve(&association, public.path()),
+        AssociationProcess::serve_from(exe, &reader.url, public.path()),
+        AssociationProcess::serve_from(exe, &reader.url, public.path()),
     ];
 
     // Each replica's live update stream says what the ingest just verified.
@@ -190,6 +248,7 @@ async fn two_replicas_serve_live_figures_of_the_ingest_and_refuse_admin_calls() 
         wait_status(&replica.url, fedpb::NodeStatus::Lagging).await;
     }
     drop(replicas);
+    reader.drop_role().await;
     let _ = node;
     association.shutdown().await;
 }
