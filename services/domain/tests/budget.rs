@@ -7,14 +7,14 @@ use domain::budget::{
     BallotCast, BudgetCommand, BudgetEvent, BudgetState, ProjectStatus, ResultsDeclared,
     ReviewOutcome, RoundRules, RoundStatus, Tally, Voter, results,
 };
-use domain::disclosure::{ProjectText, Salt};
+use domain::disclosure::ProjectText;
 use domain::testing::given;
 use domain::{
     Aggregate, BudgetRound, DomainError, NodeSecret, ProjectId, PseudonymTag, Refusal, RoundId,
     Violation, budget_tag,
 };
 use event_store_core::Timestamp;
-use fixtures::samples::round_rules;
+use fixtures::samples::{numbered_project_text, round_rules, submit_project};
 use fixtures::{plus_micros, project, round_id, tag, utc};
 use proptest::prelude::*;
 
@@ -23,11 +23,7 @@ fn rules() -> RoundRules {
 }
 
 fn text(n: u8) -> ProjectText {
-    ProjectText {
-        salt: Salt([n; 32]),
-        title: format!("Проєкт {n}"),
-        description: "Опис проєкту.".into(),
-    }
+    numbered_project_text(n)
 }
 
 fn announce() -> BudgetCommand {
@@ -57,14 +53,7 @@ fn after_voting() -> Timestamp {
 }
 
 fn submit(n: u8, cost: u64, at: Timestamp) -> BudgetCommand {
-    BudgetCommand::Submit {
-        project_id: project(n),
-        author: tag(0x40 + n),
-        content: text(n).commitment(),
-        category: "transport".into(),
-        cost,
-        at,
-    }
+    submit_project(n, cost, at)
 }
 
 fn eligible(n: u8) -> BudgetCommand {

@@ -10,7 +10,10 @@
 //! - dialogue contributions fall inside the open window and never follow closing; the outcome
 //!   follows closing;
 //! - action plans keep milestones inside commitments inside the plan, and close only with every
-//!   commitment assessed.
+//!   commitment assessed;
+//! - participatory budget rounds take ballots only in the voting period, for eligible projects,
+//!   one per voter, declare exactly the results computed from the ballots, fund only winners
+//!   within the amount, and change nothing once closed.
 
 mod fixtures;
 
@@ -20,18 +23,23 @@ use domain::action_plan::{
     ActionPlanCommand, ActionPlanEvent, ImplementationStatus, OgpValue, OpenedGovernment,
     PlanStatus,
 };
+use domain::budget::{
+    BallotCast, BudgetCommand, BudgetEvent, ProjectStatus, ReviewOutcome, RoundStatus, Voter,
+    results,
+};
 use domain::dialogue::{ContributionResponse, DialogueCommand, DialogueEvent, DialogueKind};
 use domain::petition::{
     AnswerDecision, PetitionCommand, PetitionEvent, PetitionStatus, StatuteRule,
 };
 use domain::{
-    ActionPlan, Aggregate, Dialogue, DomainError, Event, EventType, Petition, PseudonymTag,
-    Refusal, decode, encode,
+    ActionPlan, Aggregate, BudgetRound, Dialogue, DomainError, Event, EventType, Petition,
+    PseudonymTag, Refusal, decode, encode,
 };
 use event_store_core::Timestamp;
+use fixtures::samples::{numbered_project_text, round_rules, submit_project};
 use fixtures::{
-    commitment, contribution, date, dialogue_id, kyiv, milestone, petition_id, plan_id, tag,
-    weekdays_only,
+    commitment, contribution, date, dialogue_id, kyiv, milestone, petition_id, plan_id, project,
+    round_id, tag, weekdays_only,
 };
 use proptest::prelude::*;
 
@@ -598,6 +606,149 @@ proptest! {
         for id in run.state.overdue_milestones(date("2030-01-01")) {
             let owner = run.state.milestone_owners[&id];
             prop_assert!(!assessed.contains(&owner), "{:?} of an assessed commitment is overdue", id);
+        }
+        run.finish();
+    }
+}
+
+// --- participatory budgets -----------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+enum BudgetOp {
+    Back(i64),
+    Submit(u8, u64),
+    Review(u8, bool),
+    Vote(u8, Vec<u8>),
+    Declare,
+    Fund(u8, u64),
+    Report(u8, u8, bool),
+    Close,
+}
+
+fn budget_op() -> impl Strategy<Value = BudgetOp> {
+    // Few projects and voters, so ballots often find eligible ones and voters come twice.
+    prop_oneof![
+        1 => (1i64..24 * 60).prop_map(BudgetOp::Back),
+        3 => (0u8..4, 4_000_000u64..32_000_000).prop_map(|(p, c)| BudgetOp::Submit(p, c)),
+        3 => (0u8..4, prop::bool::weighted(0.8)).prop_map(|(p, e)| BudgetOp::Review(p, e)),
+        6 => (0u8..8, proptest::collection::vec(0u8..4, 0..3)).prop_map(|(v, p)| BudgetOp::Vote(v, p)),
+        1 => Just(BudgetOp::Declare),
+        3 => (0u8..4, 1u64..15_000_000).prop_map(|(p, a)| BudgetOp::Fund(p, a)),
+        3 => (0u8..4, 0u8..4, any::<bool>()).prop_map(|(p, s, l)| BudgetOp::Report(p, s, l)),
+        1 => Just(BudgetOp::Close),
+    ]
+}
+
+/// An op at a point of the round's life: the period (0 submission, 1 review, 2 voting,
+/// 3 after) and how far into it, in thousandths. Any op may come in any period.
+fn timed_budget_op() -> impl Strategy<Value = (u8, u16, BudgetOp)> {
+    (0u8..4, 0u16..1000, budget_op())
+}
+
+const PROJECT_STATUSES: [ProjectStatus; 4] = [
+    ProjectStatus::NotStarted,
+    ProjectStatus::InProgress,
+    ProjectStatus::Completed,
+    ProjectStatus::Cancelled,
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// A round driven through its whole life at random: ballots only in the voting period and
+    /// only for eligible projects, one per voter; the declared results are the ones computed
+    /// from the ballots; only winners are funded, within the amount; nothing after closing.
+    #[test]
+    fn budget_rounds_keep_their_rules(mut ops in proptest::collection::vec(timed_budget_op(), 0..100)) {
+        let rules = round_rules();
+        let periods = [
+            (rules.submission_opens, rules.submission_closes),
+            (rules.submission_closes, rules.voting_opens),
+            (rules.voting_opens, rules.voting_closes),
+            (rules.voting_closes, Timestamp(rules.voting_closes.0 + 60 * DAY_MICROS)),
+        ];
+        ops.sort_by_key(|(period, permille, _)| (*period, *permille));
+        let mut at = rules.submission_opens;
+        let mut run = Run::<BudgetRound>::new();
+        let announce = BudgetCommand::Announce {
+            round_id: round_id(),
+            title: "Громадський бюджет".into(),
+            council_decision: "№ 1".into(),
+            rules: rules.clone(),
+            at,
+        };
+        run.step(announce, at).expect("announcing in an empty stream works");
+        // Minutes the next command is dated before its point (a command from the past).
+        let mut back = 0;
+        for (period, permille, op) in ops {
+            let (start, end) = periods[usize::from(period)];
+            at = minutes(Timestamp(start.0 + (end.0 - start.0) / 1000 * i64::from(permille)), -back);
+            back = 0;
+            let before = run.state.clone();
+            let command = match op {
+                BudgetOp::Back(m) => { back = m; continue; }
+                BudgetOp::Submit(p, cost) => submit_project(p, cost, at),
+                BudgetOp::Review(p, eligible) => BudgetCommand::Review {
+                    project_id: project(p),
+                    outcome: if eligible {
+                        ReviewOutcome::Eligible { disclosure: numbered_project_text(p) }
+                    } else {
+                        ReviewOutcome::Ineligible { reason: "Поза повноваженнями.".into() }
+                    },
+                    at,
+                },
+                BudgetOp::Vote(v, picks) => BudgetCommand::Vote {
+                    voter: Voter { tag: tag(0x90 + v), age: 16 + v, resident: v != 7 },
+                    projects: picks.into_iter().map(project).collect(),
+                    at,
+                },
+                BudgetOp::Declare => BudgetCommand::DeclareResults { at },
+                BudgetOp::Fund(p, amount) => BudgetCommand::Fund { project_id: project(p), amount, at },
+                BudgetOp::Report(p, s, link) => BudgetCommand::ReportProgress {
+                    project_id: project(p),
+                    status: PROJECT_STATUSES[usize::from(s)],
+                    evidence_link: link.then(|| "https://example.gov.ua/p".to_owned()),
+                    note: String::new(),
+                    at,
+                },
+                BudgetOp::Close => BudgetCommand::Close { at },
+            };
+            let decided = run.step(command, at);
+            let Ok(events) = decided else { continue };
+            prop_assert!(before.status != RoundStatus::Closed, "a closed round changed");
+            for event in &events {
+                match event {
+                    BudgetEvent::BallotCast(ballot) => {
+                        prop_assert!(rules.voting_opens <= ballot.at && ballot.at < rules.voting_closes);
+                        prop_assert!(!before.voters.contains(&ballot.voter), "a second ballot");
+                        for id in &ballot.projects {
+                            prop_assert_eq!(before.projects[id].eligible, Some(true));
+                        }
+                    }
+                    BudgetEvent::ResultsDeclared(declared) => {
+                        prop_assert!(declared.at >= rules.voting_closes);
+                        let (ranking, winners) = results(&before);
+                        prop_assert_eq!(&declared.ranking, &ranking);
+                        prop_assert_eq!(&declared.winners, &winners);
+                        // Counted again from the ballots in the log, not from the state.
+                        let ballots: Vec<&BallotCast> = run.log.iter().filter_map(|e| match e {
+                            BudgetEvent::BallotCast(b) => Some(b),
+                            _ => None,
+                        }).collect();
+                        prop_assert_eq!(declared.ballots as usize, ballots.len());
+                        for tally in &declared.ranking {
+                            let counted = ballots.iter().filter(|b| b.projects.contains(&tally.project_id)).count();
+                            prop_assert_eq!(tally.votes as usize, counted);
+                        }
+                    }
+                    BudgetEvent::ProjectFunded(funded) => {
+                        prop_assert!(before.winners.contains(&funded.project_id));
+                    }
+                    _ => {}
+                }
+            }
+            prop_assert!(run.state.funded_total <= rules.amount);
+            prop_assert_eq!(run.state.ballots as usize, run.state.voters.len());
         }
         run.finish();
     }
