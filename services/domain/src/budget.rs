@@ -8,13 +8,15 @@
 //! funded → their implementation is reported → the round closes.
 //!
 //! **Ballots.** A voter appears as a [`PseudonymTag`] under a key of this round
-//! ([`crate::pseudonym::budget_tag`]): a second ballot by the same person in a round is caught,
-//! and one person's ballots in two rounds are unrelated to anyone without the node's secret.
-//! Who may vote (age, residence) is checked when the ballot is cast, on what the identity
-//! provider attested ([`Voter`]); neither is recorded.
+//! ([`crate::pseudonym::budget_voter_tag`]): a second ballot by the same person in a round is
+//! caught, one person's ballots in two rounds are unrelated to anyone without the node's
+//! secret, and an author's tag ([`crate::pseudonym::budget_author_tag`]) is unrelated to their
+//! ballot's. Who may vote or submit (age, residence) is checked on what the identity provider
+//! attested ([`Voter`]); neither is recorded. Every project must be reviewed before the
+//! results, so none is left off the ballot without a public reason.
 //!
-//! **Results** ([`results`]): eligible projects ranked by votes (more first), then by cost
-//! (cheaper first), then by submission order; going down the ranking, each project with at
+//! **Results** ([`results`], the round's [`CountingMethod`]): eligible projects ranked by votes
+//! (more first), then by approved cost (cheaper first), then by submission order; going down the ranking, each project with at
 //! least one vote that fits in what is left of the round's amount wins. The declared results
 //! are exactly these, so anyone replaying the round's events gets the same winners.
 //!
@@ -65,9 +67,39 @@ pub const REPORTS_PER_PROJECT_MAX: u32 = 100;
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
+/// Who may vote and submit projects in a round, as the identity provider attests it.
+///
+/// Encoded by its variant index: append only, never reorder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Electorate {
+    /// Those whose registered residence is in the hromada.
+    Residents,
+    /// Anyone the identity provider attests the age of.
+    Anyone,
+}
+
+/// How the results are counted ([`results`]).
+///
+/// Encoded by its variant index: append only, never reorder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum CountingMethod {
+    /// Ranked by votes, then approved cost, then submission order; down the ranking, each
+    /// project with a vote that fits in what is left of the amount wins.
+    GreedyByVotes,
+}
+
+/// Categories a round may offer at most.
+pub const CATEGORIES_MAX: u32 = 30;
+/// Longest category name.
+pub const CATEGORY_LEN_MAX: u32 = 100;
+/// Projects one author may submit in a round, at most, whatever the round allows.
+pub const PROJECTS_PER_AUTHOR_MAX: u8 = 10;
+
 /// The rules of one round, set by the council when it announces it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoundRules {
+    /// The budget year the winners are funded from (voting in one year often funds the next).
+    pub budget_year: u16,
     /// The round's amount, in kopecks: what the winners may cost together.
     pub amount: u64,
     /// The hromada's local budget for the year, in kopecks (for the round's share of it).
@@ -75,22 +107,37 @@ pub struct RoundRules {
     /// The least and the most one project may cost, in kopecks.
     pub project_cost_min: u64,
     pub project_cost_max: u64,
-    /// The youngest age at which a resident may vote.
+    /// The youngest age at which one may vote or submit a project.
     pub voter_age_min: u8,
-    /// Whether only residents of the hromada (as the identity provider attests) may vote.
-    pub residents_only: bool,
+    /// Who may vote and submit projects.
+    pub electorate: Electorate,
     /// How many projects one ballot may choose.
     pub votes_per_ballot: u8,
+    /// How many projects one author may submit.
+    pub projects_per_author: u8,
+    /// The categories projects are submitted under, by index: one to [`CATEGORIES_MAX`] lines
+    /// of at most [`CATEGORY_LEN_MAX`] characters. A project names its category by index, so
+    /// no resident's free text is public before review.
+    #[serde(deserialize_with = "categories")]
+    pub categories: Vec<String>,
+    pub counting: CountingMethod,
     pub submission_opens: Timestamp,
     pub submission_closes: Timestamp,
     pub voting_opens: Timestamp,
     pub voting_closes: Timestamp,
 }
 
-/// Who casts a ballot, as the identity provider attested it when they signed in.
+fn categories<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    bounded_list(deserializer, CATEGORIES_MAX)
+}
+
+/// Who casts a ballot or submits a project, as the identity provider attested it when they
+/// signed in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Voter {
-    /// [`crate::pseudonym::budget_tag`] of the person on this round.
+    /// [`crate::pseudonym::budget_voter_tag`] of the person on this round (for a ballot), or
+    /// [`crate::pseudonym::budget_author_tag`] (for a project): one person's two are
+    /// unrelated, so an author known by name does not reveal their ballot.
     pub tag: PseudonymTag,
     /// Full years of age on the day of the ballot.
     pub age: u8,
@@ -99,10 +146,14 @@ pub struct Voter {
 }
 
 /// A review's decision.
+///
+/// Encoded by its variant index: append only, never reorder.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ReviewOutcome {
-    /// On the ballot; its title and description made public, as committed at submission.
-    Eligible { disclosure: ProjectText },
+    /// On the ballot at `cost` (kopecks, within the round's limits: the commission's estimate,
+    /// which may differ from the author's); its title and description made public, as
+    /// committed at submission.
+    Eligible { disclosure: ProjectText, cost: u64 },
     /// Not on the ballot, for this reason (the text stays private).
     Ineligible { reason: String },
 }
@@ -139,11 +190,11 @@ pub enum BudgetCommand {
     /// A resident submits a project: its text is committed, and public only once eligible.
     Submit {
         project_id: ProjectId,
-        /// [`crate::pseudonym::budget_tag`] of the author on this round.
-        author: PseudonymTag,
+        /// The author, checked against the round's electorate and age as a voter is.
+        author: Voter,
         content: Commitment,
-        /// Public from submission, like a petition's.
-        category: String,
+        /// An index into the round's categories.
+        category: u8,
         /// The project's estimated cost, in kopecks.
         cost: u64,
         at: Timestamp,
@@ -216,8 +267,8 @@ pub struct ProjectSubmitted {
     pub author: PseudonymTag,
     /// The commitment to its title and description ([`ProjectText::commitment`]).
     pub content: Commitment,
-    /// At most [`crate::petition::CATEGORY_LEN_MAX`] characters, one line.
-    pub category: String,
+    /// An index into the round's categories.
+    pub category: u8,
     /// In kopecks, within the round's limits.
     pub cost: u64,
     pub at: Timestamp,
@@ -335,6 +386,7 @@ pub struct ProjectState {
     /// Submission order, from 0.
     pub order: u32,
     pub content: Commitment,
+    /// The author's estimate, then the approved cost once found eligible.
     pub cost: u64,
     /// `None` before review; whether it is on the ballot after.
     pub eligible: Option<bool>,
@@ -352,6 +404,8 @@ pub struct BudgetState {
     pub rules: Option<RoundRules>,
     pub projects: BTreeMap<ProjectId, ProjectState>,
     pub voters: BTreeSet<PseudonymTag>,
+    /// Projects submitted by each author.
+    pub authors: BTreeMap<PseudonymTag, u8>,
     pub ballots: u32,
     pub winners: Vec<ProjectId>,
     /// What the funded projects were given together, in kopecks.
@@ -449,10 +503,21 @@ pub fn decide(
             if cost < rules.project_cost_min || cost > rules.project_cost_max {
                 return refused(Refusal::ProjectCostOutOfBounds);
             }
+            if usize::from(category) >= rules.categories.len() {
+                return refused(Refusal::UnknownCategory);
+            }
+            if author.age < rules.voter_age_min
+                || (rules.electorate == Electorate::Residents && !author.resident)
+            {
+                return refused(Refusal::AuthorNotEligible);
+            }
+            if state.authors.get(&author.tag).copied().unwrap_or(0) >= rules.projects_per_author {
+                return refused(Refusal::TooManyProjectsByAuthor);
+            }
             BudgetEvent::ProjectSubmitted(ProjectSubmitted {
                 round_id,
                 project_id,
-                author,
+                author: author.tag,
                 content,
                 category,
                 cost,
@@ -471,10 +536,13 @@ pub fn decide(
             if at >= rules.voting_opens {
                 return refused(Refusal::ReviewAfterVotingOpened);
             }
-            if let ReviewOutcome::Eligible { disclosure } = &outcome
-                && disclosure.commitment() != p.content
-            {
-                return refused(Refusal::ProjectDisclosureMismatch);
+            if let ReviewOutcome::Eligible { disclosure, cost } = &outcome {
+                if disclosure.commitment() != p.content {
+                    return refused(Refusal::ProjectDisclosureMismatch);
+                }
+                if *cost < rules.project_cost_min || *cost > rules.project_cost_max {
+                    return refused(Refusal::ProjectCostOutOfBounds);
+                }
             }
             BudgetEvent::ProjectReviewed(ProjectReviewed {
                 round_id,
@@ -495,7 +563,7 @@ pub fn decide(
             if voter.age < rules.voter_age_min {
                 return refused(Refusal::VoterTooYoung);
             }
-            if rules.residents_only && !voter.resident {
+            if rules.electorate == Electorate::Residents && !voter.resident {
                 return refused(Refusal::VoterNotResident);
             }
             if state.voters.contains(&voter.tag) {
@@ -534,6 +602,10 @@ pub fn decide(
             if at < rules.voting_closes {
                 return refused(Refusal::VotingNotOver);
             }
+            // Every project answered: none is left off the ballot without a reason.
+            if state.projects.values().any(|p| p.eligible.is_none()) {
+                return refused(Refusal::ProjectsNotReviewed);
+            }
             let (ranking, winners) = results(state);
             BudgetEvent::ResultsDeclared(ResultsDeclared {
                 round_id,
@@ -562,13 +634,11 @@ pub fn decide(
             if p.funded.is_some() {
                 return refused(Refusal::ProjectAlreadyFunded);
             }
-            if state
-                .funded_total
-                .checked_add(amount)
-                .is_none_or(|total| total > rules.amount)
-            {
-                return refused(Refusal::FundingOverAmount);
+            if amount > p.cost {
+                return refused(Refusal::FundingOverCost);
             }
+            // Winners' approved costs fit in the amount together (`results`), so funding each
+            // within its cost keeps the round within its amount.
             BudgetEvent::ProjectFunded(ProjectFunded {
                 round_id,
                 project_id,
@@ -629,6 +699,8 @@ pub fn evolve(mut state: BudgetState, event: &BudgetEvent) -> BudgetState {
             state.rules = Some(announced.rules.clone());
         }
         BudgetEvent::ProjectSubmitted(submitted) => {
+            let by_author = state.authors.entry(submitted.author).or_insert(0);
+            *by_author = by_author.saturating_add(1);
             let order = u32::try_from(state.projects.len()).unwrap_or(u32::MAX);
             state.projects.insert(
                 submitted.project_id,
@@ -647,6 +719,9 @@ pub fn evolve(mut state: BudgetState, event: &BudgetEvent) -> BudgetState {
         BudgetEvent::ProjectReviewed(reviewed) => {
             if let Some(p) = state.projects.get_mut(&reviewed.project_id) {
                 p.eligible = Some(matches!(reviewed.outcome, ReviewOutcome::Eligible { .. }));
+                if let ReviewOutcome::Eligible { cost, .. } = reviewed.outcome {
+                    p.cost = cost;
+                }
             }
         }
         BudgetEvent::BallotCast(ballot) => {
@@ -742,14 +817,19 @@ impl BudgetEvent {
                     &e.council_decision,
                     COUNCIL_DECISION_LEN_MAX,
                 )?;
-                e.rules.check()
+                e.rules.check()?;
+                if e.rules.submission_opens < e.at {
+                    return Err(DomainError::invalid(
+                        "submission_opens",
+                        Violation::DeadlineNotAfterStart,
+                    ));
+                }
+                Ok(())
             }
-            Self::ProjectSubmitted(e) => {
-                check_line("category", &e.category, crate::petition::CATEGORY_LEN_MAX)?;
-                amount("cost", e.cost, 1)
-            }
+            Self::ProjectSubmitted(e) => amount("cost", e.cost, 1),
             Self::ProjectReviewed(e) => match &e.outcome {
-                ReviewOutcome::Eligible { disclosure } => {
+                ReviewOutcome::Eligible { disclosure, cost } => {
+                    amount("cost", *cost, 1)?;
                     check_line("title", &disclosure.title, TITLE_LEN_MAX)?;
                     check_paragraphs("description", &disclosure.description, DESCRIPTION_LEN_MAX)
                 }
@@ -825,6 +905,20 @@ impl RoundRules {
             1,
             i64::from(VOTES_PER_BALLOT_MAX),
         )?;
+        check_range(
+            "projects_per_author",
+            i64::from(self.projects_per_author),
+            1,
+            i64::from(PROJECTS_PER_AUTHOR_MAX),
+        )?;
+        check_range("budget_year", i64::from(self.budget_year), 2000, 2100)?;
+        if self.categories.is_empty() {
+            return Err(DomainError::invalid("categories", Violation::Empty));
+        }
+        check_len("categories", self.categories.len(), CATEGORIES_MAX)?;
+        for category in &self.categories {
+            check_line("categories", category, CATEGORY_LEN_MAX)?;
+        }
         let order = [
             (
                 "submission_closes",

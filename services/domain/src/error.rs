@@ -259,14 +259,22 @@ pub enum Refusal {
     ProjectNotWinner,
     /// Funding a project twice.
     ProjectAlreadyFunded,
-    /// Funding beyond the round's amount.
-    FundingOverAmount,
     /// Reporting on a project that is not funded.
     ProjectNotFunded,
     /// Reporting on a project already completed or cancelled.
     ProjectFinished,
     /// More implementation reports on one project than the bound.
     TooManyProgressReports,
+    /// A project under a category the round does not offer.
+    UnknownCategory,
+    /// A project by someone the round's age or electorate leaves out.
+    AuthorNotEligible,
+    /// More projects by one author than the round allows.
+    TooManyProjectsByAuthor,
+    /// Declaring results while a project is not reviewed.
+    ProjectsNotReviewed,
+    /// Funding a project beyond its approved cost.
+    FundingOverCost,
 }
 
 impl Refusal {
@@ -338,10 +346,14 @@ impl Refusal {
             Self::ProjectIneligible => "budget.project_ineligible",
             Self::ProjectNotWinner => "budget.project_not_winner",
             Self::ProjectAlreadyFunded => "budget.project_already_funded",
-            Self::FundingOverAmount => "budget.funding_over_amount",
             Self::ProjectNotFunded => "budget.project_not_funded",
             Self::ProjectFinished => "budget.project_finished",
             Self::TooManyProgressReports => "budget.too_many_progress_reports",
+            Self::UnknownCategory => "budget.unknown_category",
+            Self::AuthorNotEligible => "budget.author_not_eligible",
+            Self::TooManyProjectsByAuthor => "budget.too_many_projects_by_author",
+            Self::ProjectsNotReviewed => "budget.projects_not_reviewed",
+            Self::FundingOverCost => "budget.funding_over_cost",
         }
     }
 }
@@ -430,10 +442,16 @@ impl fmt::Display for Refusal {
             Self::ProjectIneligible => "the project is not eligible",
             Self::ProjectNotWinner => "the project did not win",
             Self::ProjectAlreadyFunded => "the project is already funded",
-            Self::FundingOverAmount => "funding would exceed the round's amount",
             Self::ProjectNotFunded => "the project is not funded",
             Self::ProjectFinished => "the project is already completed or cancelled",
             Self::TooManyProgressReports => "the project has as many reports as it may",
+            Self::UnknownCategory => "the round offers no such category",
+            Self::AuthorNotEligible => "the author may not take part in this round",
+            Self::TooManyProjectsByAuthor => {
+                "the author has submitted as many projects as the round allows"
+            }
+            Self::ProjectsNotReviewed => "every project must be reviewed before the results",
+            Self::FundingOverCost => "funding would exceed the project's approved cost",
         };
         f.write_str(text)
     }

@@ -43,6 +43,7 @@ pub use ids::{
     CommitmentId, ContributionId, DialogueId, MilestoneId, PetitionId, PlanId, ProjectId, RoundId,
 };
 pub use pseudonym::{
-    NodeSecret, PseudonymTag, budget_tag, close_request_seed, dialogue_tag, petition_tag,
+    NodeSecret, PseudonymTag, budget_author_tag, budget_voter_tag, close_request_seed,
+    dialogue_tag, petition_tag,
 };
 pub use schema::{OpenError, Recorded, decode, decode_payload, decode_with, open, upcasters};

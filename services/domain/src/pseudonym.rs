@@ -51,8 +51,10 @@ const PETITION_KEY_LABEL: &[u8] = b"vidkryto/petition-key/v1";
 /// Label of the per-dialogue key derivation.
 const DIALOGUE_KEY_LABEL: &[u8] = b"vidkryto/dialogue-key/v1";
 
-/// Label of the per-round key derivation of participatory budgets.
-const BUDGET_KEY_LABEL: &[u8] = b"vidkryto/budget-round-key/v1";
+/// Labels of the per-round key derivations of participatory budgets: voters' and authors'
+/// tags are under different keys, so an author known by name does not reveal their ballot.
+const BUDGET_VOTER_KEY_LABEL: &[u8] = b"vidkryto/budget-voter-key/v1";
+const BUDGET_AUTHOR_KEY_LABEL: &[u8] = b"vidkryto/budget-author-key/v1";
 
 /// Label of the seed of the node's own request to close a collection.
 const CLOSE_REQUEST_LABEL: &[u8] = b"vidkryto/close-collection-request/v1";
@@ -112,11 +114,16 @@ pub fn dialogue_tag(secret: &NodeSecret, dialogue: DialogueId, subject: &str) ->
     scoped_tag(secret, DIALOGUE_KEY_LABEL, dialogue.as_bytes(), subject)
 }
 
-/// The tag of the person with verified identity `subject` in participatory budget round
-/// `round`: as voter (one ballot per round) and as author of projects. Tags of one person in
-/// two rounds are unrelated.
-pub fn budget_tag(secret: &NodeSecret, round: RoundId, subject: &str) -> PseudonymTag {
-    scoped_tag(secret, BUDGET_KEY_LABEL, round.as_bytes(), subject)
+/// The tag of the person with verified identity `subject` as a voter in participatory budget
+/// round `round` (one ballot per round). Tags of one person in two rounds are unrelated.
+pub fn budget_voter_tag(secret: &NodeSecret, round: RoundId, subject: &str) -> PseudonymTag {
+    scoped_tag(secret, BUDGET_VOTER_KEY_LABEL, round.as_bytes(), subject)
+}
+
+/// The tag of the person with verified identity `subject` as an author of projects in round
+/// `round`; unrelated to their voter tag.
+pub fn budget_author_tag(secret: &NodeSecret, round: RoundId, subject: &str) -> PseudonymTag {
+    scoped_tag(secret, BUDGET_AUTHOR_KEY_LABEL, round.as_bytes(), subject)
 }
 
 /// The seed of the request id with which the node itself closes `petition`'s collection due at

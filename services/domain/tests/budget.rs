@@ -4,14 +4,14 @@
 mod fixtures;
 
 use domain::budget::{
-    BallotCast, BudgetCommand, BudgetEvent, BudgetState, ProjectStatus, ResultsDeclared,
-    ReviewOutcome, RoundRules, RoundStatus, Tally, Voter, results,
+    BallotCast, BudgetCommand, BudgetEvent, BudgetState, Electorate, ProjectStatus,
+    ResultsDeclared, ReviewOutcome, RoundRules, RoundStatus, Tally, Voter, results,
 };
 use domain::disclosure::ProjectText;
 use domain::testing::given;
 use domain::{
     Aggregate, BudgetRound, DomainError, NodeSecret, ProjectId, PseudonymTag, Refusal, RoundId,
-    Violation, budget_tag,
+    Violation, budget_author_tag, budget_voter_tag,
 };
 use event_store_core::Timestamp;
 use fixtures::samples::{numbered_project_text, round_rules, submit_project};
@@ -56,11 +56,13 @@ fn submit(n: u8, cost: u64, at: Timestamp) -> BudgetCommand {
     submit_project(n, cost, at)
 }
 
-fn eligible(n: u8) -> BudgetCommand {
+/// Project `n` found eligible at an approved `cost`.
+fn eligible(n: u8, cost: u64) -> BudgetCommand {
     BudgetCommand::Review {
         project_id: project(n),
         outcome: ReviewOutcome::Eligible {
             disclosure: text(n),
+            cost,
         },
         at: reviewing(),
     }
@@ -129,9 +131,9 @@ fn reviewed() -> Vec<BudgetEvent> {
         submit(2, 8_000_000, submitting()),
         submit(3, 30_000_000, submitting()),
         submit(4, 6_000_000, submitting()),
-        eligible(1),
-        eligible(2),
-        eligible(3),
+        eligible(1, 12_000_000),
+        eligible(2, 8_000_000),
+        eligible(3, 30_000_000),
         ineligible(4),
     ])
 }
@@ -183,6 +185,18 @@ fn a_round_is_announced_once_under_rules_that_make_sense() {
         .then_error(refused(Refusal::RoundAlreadyAnnounced));
     let mut backwards = rules();
     backwards.voting_opens = plus_micros(backwards.submission_closes, -1);
+    given::<BudgetRound>([])
+        .when(BudgetCommand::Announce {
+            round_id: round_id(),
+            title: "Бюджет".into(),
+            council_decision: "№ 1".into(),
+            rules: rules(),
+            at: plus_micros(rules().submission_opens, 1),
+        })
+        .then_error(DomainError::invalid(
+            "submission_opens",
+            Violation::DeadlineNotAfterStart,
+        ));
     given::<BudgetRound>([])
         .when(BudgetCommand::Announce {
             round_id: round_id(),
@@ -264,7 +278,7 @@ fn projects_are_submitted_only_while_submissions_are_open_and_within_the_cost_li
 fn a_review_discloses_exactly_the_committed_text_once_and_before_voting() {
     let submitted = run([announce(), submit(1, 12_000_000, submitting())]);
     given::<BudgetRound>(submitted.clone())
-        .when(eligible(1))
+        .when(eligible(1, 12_000_000))
         .then_ok();
     given::<BudgetRound>(submitted.clone())
         .when(BudgetCommand::Review {
@@ -274,6 +288,7 @@ fn a_review_discloses_exactly_the_committed_text_once_and_before_voting() {
                     title: "Інший проєкт".into(),
                     ..text(1)
                 },
+                cost: 12_000_000,
             },
             at: reviewing(),
         })
@@ -283,6 +298,7 @@ fn a_review_discloses_exactly_the_committed_text_once_and_before_voting() {
             project_id: project(1),
             outcome: ReviewOutcome::Eligible {
                 disclosure: text(1),
+                cost: 12_000_000,
             },
             at: rules().voting_opens,
         })
@@ -290,10 +306,10 @@ fn a_review_discloses_exactly_the_committed_text_once_and_before_voting() {
     let mut reviewed_once = submitted.clone();
     reviewed_once.extend(next(&submitted, [ineligible(1)]));
     given::<BudgetRound>(reviewed_once)
-        .when(eligible(1))
+        .when(eligible(1, 12_000_000))
         .then_error(refused(Refusal::ProjectAlreadyReviewed));
     given::<BudgetRound>(submitted)
-        .when(eligible(9))
+        .when(eligible(9, 12_000_000))
         .then_error(DomainError::not_found("project"));
 }
 
@@ -374,7 +390,7 @@ fn only_those_the_round_lets_vote_may_vote() {
         })
         .then_error(refused(Refusal::VoterNotResident));
     let mut open = rules();
-    open.residents_only = false;
+    open.electorate = Electorate::Anyone;
     let mut anyone = reviewed();
     if let BudgetEvent::Announced(a) = &mut anyone[0] {
         a.rules = open;
@@ -436,11 +452,11 @@ fn a_project_that_does_not_fit_what_is_left_is_passed_over_for_one_that_does() {
         submit(3, 30_000_000, submitting()),
         submit(4, 30_000_000, submitting()),
         submit(5, 5_000_000, submitting()),
-        eligible(1),
-        eligible(2),
-        eligible(3),
-        eligible(4),
-        eligible(5),
+        eligible(1, 30_000_000),
+        eligible(2, 30_000_000),
+        eligible(3, 30_000_000),
+        eligible(4, 30_000_000),
+        eligible(5, 5_000_000),
     ]);
     events.extend(next(
         &events,
@@ -475,17 +491,75 @@ fn only_a_winner_is_funded_once_within_the_amount() {
     given::<BudgetRound>(declared.clone())
         .when(fund(3, 30_000_000))
         .then_error(refused(Refusal::ProjectNotWinner));
+    // Within the approved cost (120,000 UAH), not the author's estimate or the amount.
     given::<BudgetRound>(declared.clone())
-        .when(fund(1, rules().amount + 1))
-        .then_error(refused(Refusal::FundingOverAmount));
+        .when(fund(1, 12_000_001))
+        .then_error(refused(Refusal::FundingOverCost));
     let mut funded = declared.clone();
     funded.extend(next(&declared, [fund(1, 12_000_000)]));
     given::<BudgetRound>(funded.clone())
         .when(fund(1, 1))
         .then_error(refused(Refusal::ProjectAlreadyFunded));
     given::<BudgetRound>(funded)
-        .when(fund(2, rules().amount - 12_000_000 + 1))
-        .then_error(refused(Refusal::FundingOverAmount));
+        .when(fund(2, 8_000_000))
+        .then_ok();
+}
+
+#[test]
+fn authors_take_part_as_voters_do_within_the_round_s_limits() {
+    let announced = run([announce()]);
+    let by = |n: u8, age: u8, resident: bool, category: u8| BudgetCommand::Submit {
+        project_id: project(n),
+        author: Voter {
+            tag: tag(0x41),
+            age,
+            resident,
+        },
+        content: text(n).commitment(),
+        category,
+        cost: 12_000_000,
+        at: submitting(),
+    };
+    given::<BudgetRound>(announced.clone())
+        .when(by(1, rules().voter_age_min - 1, true, 0))
+        .then_error(refused(Refusal::AuthorNotEligible));
+    given::<BudgetRound>(announced.clone())
+        .when(by(1, 30, false, 0))
+        .then_error(refused(Refusal::AuthorNotEligible));
+    given::<BudgetRound>(announced.clone())
+        .when(by(1, 30, true, rules().categories.len() as u8))
+        .then_error(refused(Refusal::UnknownCategory));
+    // Two projects per author in the sample round: a third by the same person is refused.
+    let mut two = announced.clone();
+    two.extend(next(&announced, [by(1, 30, true, 0), by(2, 30, true, 1)]));
+    given::<BudgetRound>(two)
+        .when(by(3, 30, true, 2))
+        .then_error(refused(Refusal::TooManyProjectsByAuthor));
+}
+
+#[test]
+fn a_review_approves_a_cost_within_the_limits_and_every_project_is_answered_before_results() {
+    let submitted = run([announce(), submit(1, 12_000_000, submitting())]);
+    given::<BudgetRound>(submitted.clone())
+        .when(eligible(1, rules().project_cost_max + 1))
+        .then_error(refused(Refusal::ProjectCostOutOfBounds));
+    // Project 1 reviewed, project 2 never: no results while it waits for an answer.
+    let mut events = run([
+        announce(),
+        submit(1, 12_000_000, submitting()),
+        submit(2, 8_000_000, submitting()),
+        eligible(1, 9_000_000),
+    ]);
+    events.extend(next(&events, [vote(1, &[1], voting())]));
+    given::<BudgetRound>(events.clone())
+        .when(declare())
+        .then_error(refused(Refusal::ProjectsNotReviewed));
+    let state = BudgetRound::fold(&events);
+    assert_eq!(
+        state.projects[&project(1)].cost,
+        9_000_000,
+        "the approved cost counts"
+    );
 }
 
 #[test]
@@ -549,13 +623,18 @@ fn time_never_goes_backwards_and_an_unannounced_round_has_nothing() {
 }
 
 #[test]
-fn a_voter_is_one_tag_in_a_round_and_unlinkable_across_rounds() {
+fn a_voter_is_one_tag_in_a_round_and_unlinkable_across_rounds_and_from_their_projects() {
     let secret = NodeSecret::from_bytes([9; 32]);
     let other_round = RoundId(uuid::Uuid::from_u128(42));
-    let a = budget_tag(&secret, round_id(), "subject-1");
-    assert_eq!(a, budget_tag(&secret, round_id(), "subject-1"));
-    assert_ne!(a, budget_tag(&secret, other_round, "subject-1"));
-    assert_ne!(a, budget_tag(&secret, round_id(), "subject-2"));
+    let a = budget_voter_tag(&secret, round_id(), "subject-1");
+    assert_eq!(a, budget_voter_tag(&secret, round_id(), "subject-1"));
+    assert_ne!(a, budget_voter_tag(&secret, other_round, "subject-1"));
+    assert_ne!(a, budget_voter_tag(&secret, round_id(), "subject-2"));
+    assert_ne!(
+        a,
+        budget_author_tag(&secret, round_id(), "subject-1"),
+        "an author's tag does not reveal their ballot"
+    );
     let petition = domain::petition_tag(&secret, domain::PetitionId(round_id().0), "subject-1");
     assert_ne!(
         a, petition,
@@ -569,8 +648,8 @@ fn round_with(costs: &[u64], ballots: &[Vec<usize>]) -> BudgetState {
     for (i, cost) in costs.iter().enumerate() {
         commands.push(submit(i as u8 + 1, *cost, submitting()));
     }
-    for i in 0..costs.len() {
-        commands.push(eligible(i as u8 + 1));
+    for (i, cost) in costs.iter().enumerate() {
+        commands.push(eligible(i as u8 + 1, *cost));
     }
     for (v, ballot) in ballots.iter().enumerate() {
         let projects: Vec<u8> = ballot.iter().map(|i| *i as u8 + 1).collect();

@@ -20,7 +20,7 @@ use std::fmt::Debug;
 use std::path::PathBuf;
 
 use domain::action_plan::{ActionPlanEvent, ImplementationStatus, OgpValue, OpenedGovernment};
-use domain::budget::{BudgetEvent, ProjectStatus, ReviewOutcome};
+use domain::budget::{BudgetEvent, CountingMethod, Electorate, ProjectStatus, ReviewOutcome};
 use domain::calendar::CalendarEvent;
 use domain::dialogue::{ContributionResponse, DialogueEvent, DialogueKind};
 use domain::petition::{AnswerDecision, PetitionContent, PetitionEvent};
@@ -82,6 +82,10 @@ const OPENED_GOVERNMENT: [(OpenedGovernment, u8); 5] = [
     (OpenedGovernment::Outstanding, 4),
 ];
 
+const ELECTORATES: [(Electorate, u8); 2] = [(Electorate::Residents, 0), (Electorate::Anyone, 1)];
+
+const COUNTING_METHODS: [(CountingMethod, u8); 1] = [(CountingMethod::GreedyByVotes, 0)];
+
 const PROJECT_STATUSES: [(ProjectStatus, u8); 4] = [
     (ProjectStatus::NotStarted, 0),
     (ProjectStatus::InProgress, 1),
@@ -125,6 +129,8 @@ fn every_enum_variant_keeps_its_index() {
     assert_indices(&STAFF_ROLES);
     assert_indices(&ACTOR_KINDS);
     assert_indices(&PROJECT_STATUSES);
+    assert_indices(&ELECTORATES);
+    assert_indices(&COUNTING_METHODS);
     // `Option` is an enum too: `None` is 0, `Some` is 1 then the value.
     assert_eq!(postcard::to_allocvec(&None::<String>).unwrap(), [0]);
     assert_eq!(
@@ -325,7 +331,7 @@ fn budget_none_samples() -> Vec<(String, Event)> {
     else {
         unreachable!()
     };
-    announced.rules.residents_only = false;
+    announced.rules.electorate = Electorate::Anyone;
     let mut unattributed = sample(EventType::RoundClosed);
     unattributed.attribute(None);
     let events: [Event; 4] = [

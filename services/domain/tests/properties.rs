@@ -691,7 +691,7 @@ proptest! {
                 BudgetOp::Review(p, eligible) => BudgetCommand::Review {
                     project_id: project(p),
                     outcome: if eligible {
-                        ReviewOutcome::Eligible { disclosure: numbered_project_text(p) }
+                        ReviewOutcome::Eligible { disclosure: numbered_project_text(p), cost: 10_000_000 }
                     } else {
                         ReviewOutcome::Ineligible { reason: "Поза повноваженнями.".into() }
                     },
@@ -743,6 +743,7 @@ proptest! {
                     }
                     BudgetEvent::ProjectFunded(funded) => {
                         prop_assert!(before.winners.contains(&funded.project_id));
+                        prop_assert!(funded.amount <= before.projects[&funded.project_id].cost);
                     }
                     _ => {}
                 }
