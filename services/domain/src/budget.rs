@@ -506,9 +506,7 @@ pub fn decide(
             if usize::from(category) >= rules.categories.len() {
                 return refused(Refusal::UnknownCategory);
             }
-            if author.age < rules.voter_age_min
-                || (rules.electorate == Electorate::Residents && !author.resident)
-            {
+            if !rules.old_enough(&author) || !rules.in_electorate(&author) {
                 return refused(Refusal::AuthorNotEligible);
             }
             if state.authors.get(&author.tag).copied().unwrap_or(0) >= rules.projects_per_author {
@@ -560,10 +558,10 @@ pub fn decide(
             if at < rules.voting_opens || at >= rules.voting_closes {
                 return refused(Refusal::VotingNotOpen);
             }
-            if voter.age < rules.voter_age_min {
+            if !rules.old_enough(&voter) {
                 return refused(Refusal::VoterTooYoung);
             }
-            if rules.electorate == Electorate::Residents && !voter.resident {
+            if !rules.in_electorate(&voter) {
                 return refused(Refusal::VoterNotResident);
             }
             if state.voters.contains(&voter.tag) {
@@ -801,14 +799,6 @@ impl BudgetEvent {
 
     /// Checks every bound the event is written with; run on decide and on decode.
     pub(crate) fn check(&self) -> Result<(), DomainError> {
-        let amount = |field: &'static str, value: u64, min: u64| {
-            check_range(
-                field,
-                i64::try_from(value).unwrap_or(i64::MAX),
-                min as i64,
-                AMOUNT_MAX as i64,
-            )
-        };
         match self {
             Self::Announced(e) => {
                 check_line("title", &e.title, TITLE_LEN_MAX)?;
@@ -826,10 +816,10 @@ impl BudgetEvent {
                 }
                 Ok(())
             }
-            Self::ProjectSubmitted(e) => amount("cost", e.cost, 1),
+            Self::ProjectSubmitted(e) => check_kopecks("cost", e.cost, 1, AMOUNT_MAX),
             Self::ProjectReviewed(e) => match &e.outcome {
                 ReviewOutcome::Eligible { disclosure, cost } => {
-                    amount("cost", *cost, 1)?;
+                    check_kopecks("cost", *cost, 1, AMOUNT_MAX)?;
                     check_line("title", &disclosure.title, TITLE_LEN_MAX)?;
                     check_paragraphs("description", &disclosure.description, DESCRIPTION_LEN_MAX)
                 }
@@ -852,7 +842,7 @@ impl BudgetEvent {
                 check_len("ranking", e.ranking.len(), PROJECTS_MAX)?;
                 check_len("winners", e.winners.len(), PROJECTS_MAX)
             }
-            Self::ProjectFunded(e) => amount("amount", e.amount, 1),
+            Self::ProjectFunded(e) => check_kopecks("amount", e.amount, 1, AMOUNT_MAX),
             Self::ProgressReported(e) => {
                 if !e.note.is_empty() {
                     check_paragraphs("note", &e.note, NOTE_LEN_MAX)?;
@@ -870,28 +860,36 @@ impl BudgetEvent {
     }
 }
 
+/// Checks an amount in kopecks against an inclusive range.
+fn check_kopecks(field: &'static str, value: u64, min: u64, max: u64) -> Result<(), DomainError> {
+    let signed = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    check_range(field, signed(value), signed(min), signed(max))
+}
+
 impl RoundRules {
+    /// Whether `who` is of the round's age.
+    fn old_enough(&self, who: &Voter) -> bool {
+        who.age >= self.voter_age_min
+    }
+
+    /// Whether `who` is in the round's electorate.
+    fn in_electorate(&self, who: &Voter) -> bool {
+        match self.electorate {
+            Electorate::Residents => who.resident,
+            Electorate::Anyone => true,
+        }
+    }
+
     /// Checks the rules a council may set.
     fn check(&self) -> Result<(), DomainError> {
-        let kopecks = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
-        check_range("amount", kopecks(self.amount), 1, AMOUNT_MAX as i64)?;
-        check_range(
-            "local_budget",
-            kopecks(self.local_budget),
-            kopecks(self.amount),
-            AMOUNT_MAX as i64,
-        )?;
-        check_range(
-            "project_cost_min",
-            kopecks(self.project_cost_min),
-            1,
-            kopecks(self.amount),
-        )?;
-        check_range(
+        check_kopecks("amount", self.amount, 1, AMOUNT_MAX)?;
+        check_kopecks("local_budget", self.local_budget, self.amount, AMOUNT_MAX)?;
+        check_kopecks("project_cost_min", self.project_cost_min, 1, self.amount)?;
+        check_kopecks(
             "project_cost_max",
-            kopecks(self.project_cost_max),
-            kopecks(self.project_cost_min),
-            kopecks(self.amount),
+            self.project_cost_max,
+            self.project_cost_min,
+            self.amount,
         )?;
         check_range(
             "voter_age_min",

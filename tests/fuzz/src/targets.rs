@@ -849,7 +849,7 @@ fn verifier_with(pending: u64) -> association::verifier::NodeVerifier {
         None,
     );
     for (i, event) in samples::log(pending).iter().enumerate() {
-        let outcome = verifier.on_event(event, 1 + i as u64, true);
+        let outcome = verifier.on_event(event, 1 + i as u64, true, None);
         assert_eq!(outcome, association::verifier::EventOutcome::Pending);
     }
     verifier
@@ -864,7 +864,7 @@ fn verifier_events() -> Vec<Vec<u8>> {
 fn association_verifier_event(input: &[u8]) -> Usage {
     let mut verifier = verifier_with(2);
     measure(|| {
-        let _ = verifier.on_event(input, 100, true);
+        let _ = verifier.on_event(input, 100, true, None);
     })
 }
 
@@ -946,7 +946,7 @@ fn association_verifier_sequence(input: &[u8]) -> Usage {
             if *checkpoint {
                 let _ = verifier.on_checkpoint(note, 1 + i as u64);
             } else {
-                let _ = verifier.on_event(bytes, 1 + i as u64, true);
+                let _ = verifier.on_event(bytes, 1 + i as u64, true, None);
             }
         }
     })

@@ -86,7 +86,7 @@ impl Collector {
         tokio::spawn(async move {
             tonic::transport::Server::builder()
                 .add_service(service)
-                .serve_with_incoming(tokio_stream_of(listener))
+                .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
                 .await
                 .unwrap();
         });
@@ -101,15 +101,6 @@ impl Collector {
             .cloned()
             .collect()
     }
-}
-
-fn tokio_stream_of(
-    listener: tokio::net::TcpListener,
-) -> impl futures_util::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
-    futures_util::stream::unfold(listener, |listener| async move {
-        let accepted = listener.accept().await.map(|(stream, _)| stream);
-        Some((accepted, listener))
-    })
 }
 
 /// Waits up to `within` for a span that `matches`.

@@ -69,6 +69,14 @@ impl Origin {
             Self::Backfill(_) => 0,
         }
     }
+
+    /// The span the message was published under, when it came traced on the ingest stream.
+    pub fn trace(&self) -> Option<&wire::trace::Traced> {
+        match self {
+            Self::Ingest { trace, .. } => trace.as_ref(),
+            Self::Backfill(_) => None,
+        }
+    }
 }
 
 /// The stream a sourced message came from, from the `Nats-Stream-Source` header JetStream adds

@@ -177,13 +177,9 @@ impl State {
             return;
         }
         if parsed.kind == SubjectKind::Event {
-            let trace = match origin {
-                Origin::Ingest { trace, .. } => trace.as_ref(),
-                Origin::Backfill(_) => None,
-            };
             let room = self.make_room(code, payload.len());
             self.tracked(code, |state, node| {
-                state.on_event(node, subject, &payload, (stream_seq, trace), room);
+                state.on_event(node, subject, &payload, origin, room);
             });
             return;
         }
@@ -265,11 +261,12 @@ impl State {
         node: &mut NodeVerifier,
         subject: &str,
         payload: &[u8],
-        (stream_seq, trace): (u64, Option<&wire::trace::Traced>),
+        origin: &Origin,
         room: bool,
     ) {
         let code = node.code();
-        match node.on_traced_event(payload, stream_seq, room, trace) {
+        let stream_seq = origin.stream_seq();
+        match node.on_event(payload, stream_seq, room, origin.trace()) {
             EventOutcome::Pending | EventOutcome::Candidate | EventOutcome::Duplicate => {}
             EventOutcome::CheckStored { seq, leaf } => {
                 let record = QuarantineRecord::new(
@@ -479,11 +476,7 @@ impl State {
             self.catalogue,
         )
         .await;
-        traces::end(
-            traced,
-            batch_events,
-            outcome.as_ref().err().map(|e| e.to_string()).as_deref(),
-        );
+        traces::end(traced, batch_events, outcome.as_ref().err());
         match outcome {
             Ok(summary) => {
                 progress.send_modify(|p| {

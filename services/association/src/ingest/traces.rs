@@ -11,6 +11,7 @@ use opentelemetry::trace::{Span as _, SpanKind, Status, Tracer as _};
 use wire::trace::Traced;
 
 use crate::batch::Batch;
+use crate::error::AssociationError;
 
 /// A traced event of a batch being committed.
 #[derive(Debug)]
@@ -44,10 +45,11 @@ pub(crate) fn committing(batch: &mut Batch) -> Vec<Committing> {
 
 /// Ends the spans of `events`, committed in a batch of `batch_events` events (or not, with
 /// `failed`'s reason).
-pub(crate) fn end(events: Vec<Committing>, batch_events: usize, failed: Option<&str>) {
+pub(crate) fn end(events: Vec<Committing>, batch_events: usize, failed: Option<&AssociationError>) {
     if events.is_empty() {
         return;
     }
+    let failed = failed.map(ToString::to_string);
     let tracer = wire::trace::tracer();
     for event in events {
         let mut span = tracer
@@ -62,8 +64,8 @@ pub(crate) fn end(events: Vec<Committing>, batch_events: usize, failed: Option<&
                 KeyValue::new("messaging.system", "nats"),
             ])
             .start_with_context(tracer, &wire::trace::under(event.traced.parent));
-        if let Some(reason) = failed {
-            span.set_status(Status::error(reason.to_owned()));
+        if let Some(reason) = &failed {
+            span.set_status(Status::error(reason.clone()));
         }
         span.end();
     }

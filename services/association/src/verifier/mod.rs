@@ -383,13 +383,8 @@ impl NodeVerifier {
 
     /// An event message's bytes from this node's event subject. With `room` false (the
     /// ingest's memory bound is reached) the next event is not kept but asked for again later,
-    /// as after a gap.
-    pub fn on_event(&mut self, bytes: &[u8], stream_seq: u64, room: bool) -> EventOutcome {
-        self.on_traced_event(bytes, stream_seq, room, None)
-    }
-
-    /// [`Self::on_event`] for an event that came with a trace, which it keeps while it waits.
-    pub fn on_traced_event(
+    /// as after a gap. An event that came with a `trace` keeps it while it waits.
+    pub fn on_event(
         &mut self,
         bytes: &[u8],
         stream_seq: u64,

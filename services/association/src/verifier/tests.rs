@@ -96,7 +96,10 @@ fn events_wait_for_a_checkpoint_and_are_applied_as_one_segment() {
     let mut node = Node::new(VINNYTSIA);
     let mut v = node.verifier();
     for i in 1..=5 {
-        assert_eq!(v.on_event(&node.append(), i, true), EventOutcome::Pending);
+        assert_eq!(
+            v.on_event(&node.append(), i, true, None),
+            EventOutcome::Pending
+        );
     }
     assert_eq!(v.verified_size(), 0);
     assert_eq!(v.oldest_stream_seq(), Some(1));
@@ -117,11 +120,11 @@ fn a_checkpoint_for_part_of_the_pending_events_applies_only_that_part() {
     let mut node = Node::new(VINNYTSIA);
     let mut v = node.verifier();
     for i in 1..=3 {
-        v.on_event(&node.append(), i, true);
+        v.on_event(&node.append(), i, true, None);
     }
     let note = node.checkpoint();
     for i in 4..=6 {
-        v.on_event(&node.append(), i, true);
+        v.on_event(&node.append(), i, true, None);
     }
     let segments = accepted(v.on_checkpoint(&note, 7));
     assert_eq!(segments[0].events.len(), 3);
@@ -137,21 +140,27 @@ fn duplicates_and_conflicting_bytes_are_told_apart() {
     let mut node = Node::new(VINNYTSIA);
     let mut v = node.verifier();
     let first = node.append();
-    v.on_event(&first, 1, true);
-    assert_eq!(v.on_event(&first, 2, true), EventOutcome::Duplicate);
+    v.on_event(&first, 1, true, None);
+    assert_eq!(v.on_event(&first, 2, true, None), EventOutcome::Duplicate);
     let mut tampered = first.clone();
     let last = tampered.len() - 1;
     tampered[last] ^= 1;
     // Other bytes for a waiting position are a candidate until a checkpoint chooses.
-    assert_eq!(v.on_event(&tampered, 3, true), EventOutcome::Candidate);
-    assert_eq!(v.on_event(&tampered, 4, true), EventOutcome::Duplicate);
+    assert_eq!(
+        v.on_event(&tampered, 3, true, None),
+        EventOutcome::Candidate
+    );
+    assert_eq!(
+        v.on_event(&tampered, 4, true, None),
+        EventOutcome::Duplicate
+    );
     let segments = accepted(v.on_checkpoint(&node.checkpoint(), 4));
     assert_eq!(segments[0].forged.len(), 1);
     assert_eq!(segments[0].forged[0].bytes, tampered);
     assert_eq!(v.pending_len(), 0);
     assert_eq!(v.pending_bytes(), 0);
     assert_eq!(
-        v.on_event(&tampered, 5, true),
+        v.on_event(&tampered, 5, true, None),
         EventOutcome::CheckStored {
             seq: 1,
             leaf: merkle::leaf_hash(&tampered)
@@ -166,16 +175,19 @@ fn a_gap_asks_for_a_backfill_and_a_checkpoint_ahead_is_held_until_events_arrive(
     let e1 = node.append();
     let e2 = node.append();
     let e3 = node.append();
-    v.on_event(&e1, 1, true);
-    assert_eq!(v.on_event(&e3, 3, true), EventOutcome::Gap { from_seq: 2 });
+    v.on_event(&e1, 1, true, None);
+    assert_eq!(
+        v.on_event(&e3, 3, true, None),
+        EventOutcome::Gap { from_seq: 2 }
+    );
     assert!(matches!(
         v.on_checkpoint(&node.checkpoint(), 4),
         CheckpointOutcome::Held { from_seq: 2 }
     ));
     assert_eq!(v.oldest_stream_seq(), Some(1));
     // The back-fill delivers the missing events; the held checkpoint then applies.
-    v.on_event(&e2, 0, true);
-    v.on_event(&e3, 0, true);
+    v.on_event(&e2, 0, true, None);
+    v.on_event(&e3, 0, true, None);
     let (segments, failed) = v.release_held();
     assert_eq!(segments.len(), 1);
     assert!(failed.is_empty());
@@ -186,8 +198,8 @@ fn a_gap_asks_for_a_backfill_and_a_checkpoint_ahead_is_held_until_events_arrive(
 fn forged_inconsistent_forked_and_misaddressed_checkpoints_are_quarantined() {
     let mut node = Node::new(VINNYTSIA);
     let mut v = node.verifier();
-    v.on_event(&node.append(), 1, true);
-    v.on_event(&node.append(), 2, true);
+    v.on_event(&node.append(), 1, true, None);
+    v.on_event(&node.append(), 2, true, None);
 
     let mut forger = Node::new(VINNYTSIA);
     forger.signer = NoteSigner::from_seed(&origin_for(&node.code), [1; 32]).unwrap();
@@ -206,13 +218,13 @@ fn forged_inconsistent_forked_and_misaddressed_checkpoints_are_quarantined() {
     }
 
     let other = Node::new(KORIUKIVKA);
-    match v.on_event(&event(other.code, 3), 7, true) {
+    match v.on_event(&event(other.code, 3), 7, true, None) {
         EventOutcome::Quarantined(q) => assert_eq!(q.reason, Reason::WrongSubject),
         other => panic!("{other:?}"),
     }
     let q = quarantined(v.on_checkpoint(&other.checkpoint(), 8));
     assert_eq!(q.reason, Reason::WrongSubject);
-    match v.on_event(b"not an envelope", 9, true) {
+    match v.on_event(b"not an envelope", 9, true, None) {
         EventOutcome::Quarantined(q) => assert_eq!(q.reason, Reason::Undecodable),
         other => panic!("{other:?}"),
     }
@@ -225,9 +237,12 @@ fn without_room_the_next_event_is_left_for_a_backfill() {
     let mut node = Node::new(VINNYTSIA);
     let mut v = node.verifier();
     let e1 = node.append();
-    assert_eq!(v.on_event(&e1, 1, false), EventOutcome::Gap { from_seq: 1 });
+    assert_eq!(
+        v.on_event(&e1, 1, false, None),
+        EventOutcome::Gap { from_seq: 1 }
+    );
     assert_eq!(v.pending_len(), 0);
-    assert_eq!(v.on_event(&e1, 0, true), EventOutcome::Pending);
+    assert_eq!(v.on_event(&e1, 0, true, None), EventOutcome::Pending);
     assert_eq!(v.pending_len(), 1);
 }
 
@@ -236,7 +251,7 @@ fn a_revoked_node_has_everything_quarantined() {
     let mut node = Node::new(VINNYTSIA);
     let mut v = node.verifier();
     v.set_keys(Vec::new());
-    match v.on_event(&node.append(), 1, true) {
+    match v.on_event(&node.append(), 1, true, None) {
         EventOutcome::Quarantined(q) => assert_eq!(q.reason, Reason::Revoked),
         other => panic!("{other:?}"),
     }
@@ -247,7 +262,7 @@ fn segment_nodes_are_the_stored_levels_above_the_leaves() {
     let mut node = Node::new(VINNYTSIA);
     let mut v = node.verifier();
     for i in 1..=40 {
-        v.on_event(&node.append(), i, true);
+        v.on_event(&node.append(), i, true, None);
     }
     let segments = accepted(v.on_checkpoint(&node.checkpoint(), 41));
     // Level 4 nodes cover 16 leaves: 40 leaves complete two of them.
@@ -271,11 +286,11 @@ fn the_signed_checkpoint_chooses_the_real_bytes_whichever_came_first() {
     let mut v = node.verifier();
     // Fakes for positions 1..=6 arrive first, then the real events, some fakes after them.
     for seq in 1..=6 {
-        v.on_event(&forged(node.code, seq), seq, true);
+        v.on_event(&forged(node.code, seq), seq, true, None);
     }
     let real: Vec<Vec<u8>> = (0..8).map(|_| node.append()).collect();
     for (i, bytes) in real.iter().enumerate() {
-        let outcome = v.on_event(bytes, 10 + i as u64, true);
+        let outcome = v.on_event(bytes, 10 + i as u64, true, None);
         let expected = if i < 6 {
             EventOutcome::Candidate
         } else {
@@ -305,11 +320,11 @@ fn a_mix_of_fakes_before_and_after_the_real_bytes_is_searched() {
     for (i, bytes) in real.iter().enumerate() {
         let seq = i as u64 + 1;
         if seq % 2 == 1 {
-            v.on_event(&forged(node.code, seq), seq, true);
-            v.on_event(bytes, seq, true);
+            v.on_event(&forged(node.code, seq), seq, true, None);
+            v.on_event(bytes, seq, true, None);
         } else {
-            v.on_event(bytes, seq, true);
-            v.on_event(&forged(node.code, seq), seq, true);
+            v.on_event(bytes, seq, true, None);
+            v.on_event(&forged(node.code, seq), seq, true, None);
         }
     }
     let segments = accepted(v.on_checkpoint(&node.checkpoint(), 40));
@@ -324,8 +339,8 @@ fn without_the_real_bytes_the_checkpoint_is_inconsistent_and_nothing_applies() {
     let mut v = node.verifier();
     node.append();
     node.append();
-    v.on_event(&forged(node.code, 1), 1, true);
-    v.on_event(&forged(node.code, 2), 2, true);
+    v.on_event(&forged(node.code, 1), 1, true, None);
+    v.on_event(&forged(node.code, 2), 2, true, None);
     let q = quarantined(v.on_checkpoint(&node.checkpoint(), 3));
     assert_eq!(q.reason, Reason::InconsistentCheckpoint);
     assert_eq!(v.verified_size(), 0);
@@ -336,25 +351,25 @@ fn candidates_per_position_are_bounded_and_a_shed_frees_what_it_held() {
     let mut node = Node::new(VINNYTSIA);
     let mut v = node.verifier();
     let e1 = node.append();
-    v.on_event(&e1, 1, true);
+    v.on_event(&e1, 1, true, None);
     for k in 0..CANDIDATES_PER_SEQ_MAX {
         let mut other = e1.clone();
         let last = other.len() - 1;
         other[last] ^= k as u8 + 1;
-        assert_eq!(v.on_event(&other, 2, true), EventOutcome::Candidate);
+        assert_eq!(v.on_event(&other, 2, true, None), EventOutcome::Candidate);
     }
     let mut one_more = e1.clone();
     let last = one_more.len() - 1;
     one_more[last] ^= 0xf0;
     assert!(matches!(
-        v.on_event(&one_more, 3, true),
+        v.on_event(&one_more, 3, true, None),
         EventOutcome::Quarantined(Quarantine {
             reason: Reason::Tampered,
             ..
         })
     ));
     for _ in 0..3 {
-        v.on_event(&node.append(), 4, true);
+        v.on_event(&node.append(), 4, true, None);
     }
     assert_eq!(v.pending_len(), 4 + CANDIDATES_PER_SEQ_MAX);
     v.shed_pending();
@@ -375,15 +390,15 @@ fn the_checkpoints_leaves_name_the_real_bytes_when_forgeries_crowd_them_out() {
         let mut fake = forged(node.code, 1);
         let last = fake.len() - 1;
         fake[last] ^= k as u8 + 1;
-        v.on_event(&fake, 1 + k as u64, true);
+        v.on_event(&fake, 1 + k as u64, true, None);
     }
     let real: Vec<Vec<u8>> = (0..3).map(|_| node.append()).collect();
     assert!(matches!(
-        v.on_event(&real[0], 10, true),
+        v.on_event(&real[0], 10, true, None),
         EventOutcome::Quarantined(_)
     ));
-    assert_eq!(v.on_event(&real[1], 11, true), EventOutcome::Pending);
-    assert_eq!(v.on_event(&real[2], 12, true), EventOutcome::Pending);
+    assert_eq!(v.on_event(&real[1], 11, true, None), EventOutcome::Pending);
+    assert_eq!(v.on_event(&real[2], 12, true, None), EventOutcome::Pending);
     // Without leaves the checkpoint cannot be verified.
     let q = quarantined(v.on_checkpoint(&node.checkpoint(), 13));
     assert_eq!(q.reason, Reason::InconsistentCheckpoint);
@@ -400,12 +415,12 @@ fn the_checkpoints_leaves_name_the_real_bytes_when_forgeries_crowd_them_out() {
     assert_eq!(v.pending_len(), 0);
     // A back-fill reads the stream again: fakes are now refused at once, the real bytes taken.
     let fake = forged(node.code, 1);
-    match v.on_event(&fake, 0, true) {
+    match v.on_event(&fake, 0, true, None) {
         EventOutcome::Quarantined(q) => assert_eq!(q.reason, Reason::Forged),
         other => panic!("{other:?}"),
     }
     for bytes in &real {
-        assert_eq!(v.on_event(bytes, 0, true), EventOutcome::Pending);
+        assert_eq!(v.on_event(bytes, 0, true, None), EventOutcome::Pending);
     }
     let (segments, failed) = v.release_held();
     assert!(failed.is_empty());
@@ -415,11 +430,11 @@ fn the_checkpoints_leaves_name_the_real_bytes_when_forgeries_crowd_them_out() {
     let mut other = Node::new(VINNYTSIA);
     let mut w = other.verifier();
     let e1 = other.append();
-    w.on_event(&forged(other.code, 1), 1, true);
+    w.on_event(&forged(other.code, 1), 1, true, None);
     w.on_leaves(&wire::encode_leaves(1, &[[9; 32]]));
     let q = quarantined(w.on_checkpoint(&other.checkpoint(), 2));
     assert_eq!(q.reason, Reason::InconsistentCheckpoint);
     assert!(w.take_rejected().is_empty());
-    assert_eq!(w.on_event(&e1, 3, true), EventOutcome::Candidate);
+    assert_eq!(w.on_event(&e1, 3, true, None), EventOutcome::Candidate);
     assert!(w.on_leaves(b"junk").is_some());
 }
