@@ -2,7 +2,9 @@
 // tests: simulated residents and officials sign in through it as residents sign in through
 // ID.gov.ua, Diia or BankID. It is a development tool: every login name is accepted without a
 // password, the login name is the subject, and the staff named in the config get their roles
-// in the `vidkryto_roles` claim of their ID token.
+// in the `vidkryto_roles` claim of their ID token. What a real provider attests of a person
+// (the standard `birthdate` claim, and the KATOTTG code of their registered residence in
+// `vidkryto_residence`) comes from `people`, or from `default_person` for other logins.
 //
 //   node provider.mjs --config provider.json
 //
@@ -12,6 +14,8 @@
 //   "clients": [{ "client_id", "client_secret" (optional: none makes a public client),
 //                 "redirect_uris": [...] }],
 //   "staff": { "<login>": ["moderator", "official", "coordinator", "administrator"] },
+//   "people": { "<login>": { "birthdate": "YYYY-MM-DD", "residence": "UA…" } },
+//   "default_person": { "birthdate": …, "residence": … },   // optional
 //   "id_token_ttl_seconds": 600
 // }
 // When it listens, it prints one line of JSON to stdout: {"issuer": "...", "port": N}.
@@ -21,6 +25,7 @@ import { readFileSync } from 'node:fs';
 import Provider from 'oidc-provider';
 
 const ROLES_CLAIM = 'vidkryto_roles';
+const RESIDENCE_CLAIM = 'vidkryto_residence';
 const LOGIN_MAX = 128;
 const FORM_BYTES_MAX = 4096;
 
@@ -36,6 +41,17 @@ if (!configPath) {
 }
 const config = JSON.parse(readFileSync(configPath, 'utf8'));
 const staff = config.staff ?? {};
+const people = config.people ?? {};
+
+// The claims of `login`: its subject, its roles, and what the provider attests of it.
+function claimsOf(login) {
+  const claims = { sub: login };
+  if (staff[login]) claims[ROLES_CLAIM] = staff[login];
+  const person = Object.hasOwn(people, login) ? people[login] : config.default_person;
+  if (person?.birthdate) claims.birthdate = person.birthdate;
+  if (person?.residence) claims[RESIDENCE_CLAIM] = person.residence;
+  return claims;
+}
 
 // Listen first, so the issuer can name the port the system chose.
 const server = createServer();
@@ -60,7 +76,7 @@ const provider = new Provider(issuer, {
   jwks: { keys: [signingKey] },
   cookies: { keys: [randomBytes(32).toString('hex')] },
   scopes: ['openid', 'vidkryto'],
-  claims: { openid: ['sub'], vidkryto: [ROLES_CLAIM] },
+  claims: { openid: ['sub'], vidkryto: [ROLES_CLAIM, 'birthdate', RESIDENCE_CLAIM] },
   // The node reads the roles from the ID token itself, not from the userinfo endpoint.
   conformIdTokenClaims: false,
   pkce: { required: () => true },
@@ -76,7 +92,7 @@ const provider = new Provider(issuer, {
   interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
   findAccount: async (ctx, id) => ({
     accountId: id,
-    claims: async () => (staff[id] ? { sub: id, [ROLES_CLAIM]: staff[id] } : { sub: id }),
+    claims: async () => claimsOf(id),
   }),
   // Every client here is the project's own: consent is given with the sign-in.
   loadExistingGrant: async (ctx) => {
@@ -87,7 +103,7 @@ const provider = new Provider(issuer, {
       accountId: ctx.oidc.session.accountId,
     });
     grant.addOIDCScope('openid vidkryto');
-    grant.addOIDCClaims([ROLES_CLAIM]);
+    grant.addOIDCClaims([ROLES_CLAIM, 'birthdate', RESIDENCE_CLAIM]);
     await grant.save();
     return grant;
   },

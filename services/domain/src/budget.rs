@@ -29,6 +29,7 @@ use event_store_core::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::actor::Actor;
+use crate::calendar::CivilDate;
 use crate::disclosure::{Commitment, ProjectText};
 use crate::error::{DomainError, Refusal, Violation};
 use crate::ids::{ProjectId, RoundId};
@@ -139,10 +140,32 @@ pub struct Voter {
     /// [`crate::pseudonym::budget_author_tag`] (for a project): one person's two are
     /// unrelated, so an author known by name does not reveal their ballot.
     pub tag: PseudonymTag,
-    /// Full years of age on the day of the ballot.
-    pub age: u8,
-    /// Whether their registered residence is in the hromada.
+    /// Full years of age on the day of the ballot or submission ([`age_on`]); `None` when the
+    /// identity provider attested no date of birth (refused: the age is a rule of the round).
+    pub age: Option<u8>,
+    /// Whether the identity provider attested a registered residence in the hromada (`false`
+    /// when it attested none).
     pub resident: bool,
+}
+
+/// Checks a project's title and description against the bounds its disclosure is held to
+/// (the node checks before keeping the text anywhere).
+pub fn check_project_text(title: &str, description: &str) -> Result<(), DomainError> {
+    check_line("title", title, TITLE_LEN_MAX)?;
+    check_paragraphs("description", description, DESCRIPTION_LEN_MAX)
+}
+
+/// Full years of age on `on` of one born on `born` (one born on 29 February has a birthday on
+/// 1 March in other years); `None` for a birth after `on`. Ages above 255 are 255.
+pub fn age_on(born: CivilDate, on: CivilDate) -> Option<u8> {
+    let mut years = on.year().checked_sub(born.year())?;
+    if (on.month(), on.day()) < (born.month(), born.day()) {
+        years -= 1;
+    }
+    if years < 0 {
+        return None;
+    }
+    Some(u8::try_from(years).unwrap_or(u8::MAX))
 }
 
 /// A review's decision.
@@ -558,6 +581,9 @@ pub fn decide(
             if at < rules.voting_opens || at >= rules.voting_closes {
                 return refused(Refusal::VotingNotOpen);
             }
+            if voter.age.is_none() {
+                return refused(Refusal::VoterAgeNotAttested);
+            }
             if !rules.old_enough(&voter) {
                 return refused(Refusal::VoterTooYoung);
             }
@@ -820,8 +846,7 @@ impl BudgetEvent {
             Self::ProjectReviewed(e) => match &e.outcome {
                 ReviewOutcome::Eligible { disclosure, cost } => {
                     check_kopecks("cost", *cost, 1, AMOUNT_MAX)?;
-                    check_line("title", &disclosure.title, TITLE_LEN_MAX)?;
-                    check_paragraphs("description", &disclosure.description, DESCRIPTION_LEN_MAX)
+                    check_project_text(&disclosure.title, &disclosure.description)
                 }
                 ReviewOutcome::Ineligible { reason } => {
                     check_paragraphs("reason", reason, REASON_LEN_MAX)
@@ -867,9 +892,9 @@ fn check_kopecks(field: &'static str, value: u64, min: u64, max: u64) -> Result<
 }
 
 impl RoundRules {
-    /// Whether `who` is of the round's age.
+    /// Whether `who` is of the round's age (an unknown age never is).
     fn old_enough(&self, who: &Voter) -> bool {
-        who.age >= self.voter_age_min
+        who.age.is_some_and(|age| age >= self.voter_age_min)
     }
 
     /// Whether `who` is in the round's electorate.

@@ -237,6 +237,8 @@ pub enum Refusal {
     VotingNotOpen,
     /// A ballot by someone younger than the round's voting age.
     VoterTooYoung,
+    /// A ballot by one whose date of birth the identity provider did not attest.
+    VoterAgeNotAttested,
     /// A ballot by a non-resident in a round only residents vote in.
     VoterNotResident,
     /// A second ballot by the same voter in a round.
@@ -335,6 +337,7 @@ impl Refusal {
             Self::ProjectDisclosureMismatch => "budget.disclosure_mismatch",
             Self::VotingNotOpen => "budget.voting_not_open",
             Self::VoterTooYoung => "budget.voter_too_young",
+            Self::VoterAgeNotAttested => "budget.voter_age_not_attested",
             Self::VoterNotResident => "budget.voter_not_resident",
             Self::AlreadyVoted => "budget.already_voted",
             Self::BallotCountAtMaximum => "budget.ballot_count_at_maximum",
@@ -431,7 +434,12 @@ impl fmt::Display for Refusal {
             }
             Self::VotingNotOpen => "voting is not open",
             Self::VoterTooYoung => "the voter is younger than the round's voting age",
-            Self::VoterNotResident => "only the hromada's residents vote in this round",
+            Self::VoterAgeNotAttested => {
+                "the identity provider attested no date of birth, so the voter's age is unknown"
+            }
+            Self::VoterNotResident => {
+                "only residents registered in the hromada vote in this round, and the identity provider attested no such residence"
+            }
             Self::AlreadyVoted => "the voter has already voted in this round",
             Self::BallotCountAtMaximum => "the round cannot count more ballots",
             Self::TooManyVotes => "the ballot chooses more projects than the round allows",

@@ -81,7 +81,7 @@ fn ineligible(n: u8) -> BudgetCommand {
 fn voter(n: u8) -> Voter {
     Voter {
         tag: tag(n),
-        age: 30,
+        age: Some(30),
         resident: true,
     }
 }
@@ -368,7 +368,7 @@ fn a_second_ballot_is_refused_and_ballots_choose_only_what_is_on_the_ballot() {
 #[test]
 fn only_those_the_round_lets_vote_may_vote() {
     let too_young = Voter {
-        age: rules().voter_age_min - 1,
+        age: Some(rules().voter_age_min - 1),
         ..voter(5)
     };
     given::<BudgetRound>(reviewed())
@@ -378,6 +378,17 @@ fn only_those_the_round_lets_vote_may_vote() {
             at: voting(),
         })
         .then_error(refused(Refusal::VoterTooYoung));
+    // No attested date of birth: the age is unknown, and a round always has an age rule.
+    given::<BudgetRound>(reviewed())
+        .when(BudgetCommand::Vote {
+            voter: Voter {
+                age: None,
+                ..voter(5)
+            },
+            projects: vec![project(1)],
+            at: voting(),
+        })
+        .then_error(refused(Refusal::VoterAgeNotAttested));
     let visitor = Voter {
         resident: false,
         ..voter(5)
@@ -512,7 +523,7 @@ fn authors_take_part_as_voters_do_within_the_round_s_limits() {
         project_id: project(n),
         author: Voter {
             tag: tag(0x41),
-            age,
+            age: Some(age),
             resident,
         },
         content: text(n).commitment(),
@@ -525,6 +536,20 @@ fn authors_take_part_as_voters_do_within_the_round_s_limits() {
         .then_error(refused(Refusal::AuthorNotEligible));
     given::<BudgetRound>(announced.clone())
         .when(by(1, 30, false, 0))
+        .then_error(refused(Refusal::AuthorNotEligible));
+    given::<BudgetRound>(announced.clone())
+        .when(BudgetCommand::Submit {
+            project_id: project(1),
+            author: Voter {
+                tag: tag(0x41),
+                age: None,
+                resident: true,
+            },
+            content: text(1).commitment(),
+            category: 0,
+            cost: 12_000_000,
+            at: submitting(),
+        })
         .then_error(refused(Refusal::AuthorNotEligible));
     given::<BudgetRound>(announced.clone())
         .when(by(1, 30, true, rules().categories.len() as u8))
@@ -656,7 +681,7 @@ fn round_with(costs: &[u64], ballots: &[Vec<usize>]) -> BudgetState {
         commands.push(BudgetCommand::Vote {
             voter: Voter {
                 tag: PseudonymTag([v as u8; 32]),
-                age: 40,
+                age: Some(40),
                 resident: true,
             },
             projects: projects.into_iter().map(project).collect(),
@@ -723,4 +748,19 @@ proptest! {
         prop_assert_eq!(cast, distinct.len());
         prop_assert_eq!(state.ballots as usize, distinct.len());
     }
+}
+
+#[test]
+fn age_is_counted_in_full_years_on_the_day() {
+    use domain::budget::age_on;
+    use domain::calendar::CivilDate;
+    let d = |y, m, d| CivilDate::new(y, m, d).unwrap();
+    assert_eq!(age_on(d(2010, 6, 15), d(2026, 6, 14)), Some(15));
+    assert_eq!(age_on(d(2010, 6, 15), d(2026, 6, 15)), Some(16));
+    // Born on 29 February: a year older on 1 March of other years.
+    assert_eq!(age_on(d(2012, 2, 29), d(2026, 2, 28)), Some(13));
+    assert_eq!(age_on(d(2012, 2, 29), d(2026, 3, 1)), Some(14));
+    assert_eq!(age_on(d(2027, 1, 1), d(2026, 12, 31)), None);
+    assert_eq!(age_on(d(2026, 12, 31), d(2026, 12, 31)), Some(0));
+    assert_eq!(age_on(d(1, 1, 1), d(2026, 1, 1)), Some(255));
 }

@@ -698,7 +698,7 @@ proptest! {
                     at,
                 },
                 BudgetOp::Vote(v, picks) => BudgetCommand::Vote {
-                    voter: Voter { tag: tag(0x90 + v), age: 16 + v, resident: v != 7 },
+                    voter: Voter { tag: tag(0x90 + v), age: Some(16 + v), resident: v != 7 },
                     projects: picks.into_iter().map(project).collect(),
                     at,
                 },

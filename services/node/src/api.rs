@@ -66,6 +66,9 @@ impl<B: Backend> NodeApi<B> {
         if let Some((field, value)) = message.subject_field() {
             principal.bind_subject(field, value)?;
         }
+        if let Some((field, birthdate, residence)) = message.attested_fields() {
+            principal.bind_attested(field, birthdate, residence)?;
+        }
         Ok((message, principal.acting(R::PERMISSION)))
     }
 
@@ -269,6 +272,14 @@ node_service! {
         report_progress(pb::ReportProgressRequest);
         assess_commitment(pb::AssessCommitmentRequest);
         close_plan(pb::ClosePlanRequest);
+        announce_round(pb::AnnounceRoundRequest);
+        submit_project(pb::SubmitProjectRequest);
+        review_project(pb::ReviewProjectRequest);
+        cast_ballot(pb::CastBallotRequest);
+        declare_results(pb::DeclareResultsRequest);
+        fund_project(pb::FundProjectRequest);
+        report_project_progress(pb::ReportProjectProgressRequest);
+        close_round(pb::CloseRoundRequest);
     }
     gets {
         get_dialogue(pb::GetDialogueRequest) -> pb::Dialogue = dialogue(dialogue_id);
@@ -280,6 +291,44 @@ node_service! {
         list_plans(pb::ListPlansRequest) -> pb::ListPlansResponse { plans } = plan(Kind::Plan);
     }
     others {
+        async fn get_round(
+            &self,
+            r: Request<pb::GetRoundRequest>,
+        ) -> Result<Response<pb::Round>, Status> {
+            // One look at the credential: whether it reviews, and a resident reading a round
+            // learns whether they have voted in it.
+            let reader = self.reader(&r).await?;
+            let may_answer = reader.as_ref().is_some_and(|p| p.may(Permission::Answer));
+            let subject = reader
+                .as_ref()
+                .and_then(|p| p.resident_subject())
+                .map(str::to_owned);
+            let id = cv::id("round_id", &r.into_inner().round_id)?;
+            let view = self.core.round(id, may_answer).await?;
+            let voted = subject.map(|s| self.core.has_voted(&view, &s));
+            let mut round: pb::Round = view.into();
+            round.voted_by_caller = voted;
+            Ok(Response::new(round))
+        }
+
+        async fn list_rounds(
+            &self,
+            r: Request<pb::ListRoundsRequest>,
+        ) -> Result<Response<pb::ListRoundsResponse>, Status> {
+            let may_answer = self.may(&r, Permission::Answer).await?;
+            let r = r.into_inner();
+            let ids = self.core.list(Kind::Round)?;
+            let (ids, next_page_token) = page_of(&ids, r.page_size, &r.page_token)?;
+            let mut rounds = Vec::with_capacity(ids.len());
+            for id in ids {
+                rounds.push(self.core.round(id.0.into(), may_answer).await?.into());
+            }
+            Ok(Response::new(pb::ListRoundsResponse {
+                rounds,
+                next_page_token,
+            }))
+        }
+
         async fn get_petition(
             &self,
             r: Request<pb::GetPetitionRequest>,

@@ -4,14 +4,17 @@
 //! verified identity's [`Subject`] into its keyed pseudonym before anything is decided.
 
 use domain::action_plan::{ImplementationStatus, OgpValue, OpenedGovernment};
+use domain::budget::{ProjectStatus, RoundRules};
 use domain::dialogue::{ContributionResponse, DialogueKind};
 use domain::petition::AnswerDecision;
 use domain::{
-    CivilDate, CommitmentId, ContributionId, DialogueId, EventType, MilestoneId, PetitionId, PlanId,
+    CivilDate, CommitmentId, ContributionId, DialogueId, EventType, MilestoneId, PetitionId,
+    PlanId, ProjectId, RoundId,
 };
 use event_store_core::Timestamp;
 use uuid::Uuid;
 
+use crate::auth::attested::Attested;
 use crate::error::NodeError;
 
 /// Longest verified-identity subject accepted (identity providers' subject ids are far shorter).
@@ -120,6 +123,24 @@ pub enum Action {
         council_decision: String,
     },
     Plan(PlanId, PlanStep),
+    /// Announce a participatory budget round (its id is the request id).
+    AnnounceRound {
+        title: String,
+        council_decision: String,
+        rules: RoundRules,
+    },
+    /// Submit a project to a round (its id is the request id) for a verified person, whose
+    /// age and residence the door filled in from what their provider attested.
+    SubmitProject {
+        round: RoundId,
+        author_subject: Subject,
+        author: Attested,
+        title: Private,
+        description: Private,
+        category: u8,
+        cost: u64,
+    },
+    Round(RoundId, RoundStep),
 }
 
 impl Action {
@@ -152,6 +173,16 @@ impl Action {
                 PlanStep::ReportProgress { .. } => EventType::ProgressReported,
                 PlanStep::AssessCommitment { .. } => EventType::CommitmentAssessed,
                 PlanStep::Close => EventType::PlanClosed,
+            },
+            Self::AnnounceRound { .. } => EventType::RoundAnnounced,
+            Self::SubmitProject { .. } => EventType::ProjectSubmitted,
+            Self::Round(_, step) => match step {
+                RoundStep::Review { .. } => EventType::ProjectReviewed,
+                RoundStep::Vote { .. } => EventType::BallotCast,
+                RoundStep::DeclareResults => EventType::ResultsDeclared,
+                RoundStep::Fund { .. } => EventType::ProjectFunded,
+                RoundStep::ReportProgress { .. } => EventType::BudgetProgressReported,
+                RoundStep::Close => EventType::RoundClosed,
             },
         }
     }
@@ -230,6 +261,42 @@ pub enum PlanStep {
         opened_government: OpenedGovernment,
     },
     Close,
+}
+
+/// A step in an announced participatory budget round's life.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RoundStep {
+    /// Review a project: on the ballot at an approved cost (its kept text disclosed), or not,
+    /// with the reason.
+    Review {
+        project_id: ProjectId,
+        decision: ReviewDecision,
+    },
+    /// Cast a ballot for a verified person, whose age and residence the door filled in.
+    Vote {
+        voter_subject: Subject,
+        voter: Attested,
+        projects: Vec<ProjectId>,
+    },
+    DeclareResults,
+    Fund {
+        project_id: ProjectId,
+        amount: u64,
+    },
+    ReportProgress {
+        project_id: ProjectId,
+        status: ProjectStatus,
+        evidence_link: Option<String>,
+        note: String,
+    },
+    Close,
+}
+
+/// A review's decision as the reviewer gives it (the node adds the disclosure of the text).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReviewDecision {
+    Eligible { cost: u64 },
+    Ineligible { reason: String },
 }
 
 #[cfg(test)]

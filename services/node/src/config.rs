@@ -112,6 +112,10 @@ pub struct OidcConfig {
     /// The claim holding staff roles (default `vidkryto_roles`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roles_claim: Option<String>,
+    /// The claim holding the KATOTTG code of a person's registered residence, which budget
+    /// rounds open to residents only read (default `vidkryto_residence`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub residence_claim: Option<String>,
     /// This node's callback as registered at the provider (`https://…/auth/callback`; plain
     /// `http` only on loopback): set, the node runs the sign-in for its web pages itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -131,6 +135,13 @@ impl OidcConfig {
             &self.algorithms,
             self.roles_claim,
         )?;
+        if let Some(claim) = self.residence_claim {
+            anyhow::ensure!(
+                !claim.trim().is_empty(),
+                "oidc.residence_claim must not be empty"
+            );
+            settings.residence_claim = claim;
+        }
         if let Some(redirect_url) = self.redirect_url {
             let url = openidconnect::url::Url::parse(&redirect_url)
                 .with_context(|| format!("oidc.redirect_url: {redirect_url:?} is not a URL"))?;

@@ -9,10 +9,16 @@ use event_store_core::Timestamp;
 use proto::node::v1 as pb;
 use uuid::Uuid;
 
-use crate::command::{Action, DialogueStep, NodeCommand, PetitionStep, PlanStep, Private, Subject};
+use crate::auth::attested::{Attested, Residence};
+use crate::command::{
+    Action, DialogueStep, NodeCommand, PetitionStep, PlanStep, Private, ReviewDecision, RoundStep,
+    Subject,
+};
+use crate::core::rounds::RoundView;
 use crate::core::{ContributionView, DialogueView, PetitionView, PlanView};
 use crate::error::NodeError;
 use crate::executor::{Outcome, parse_request_id};
+use domain::budget::{CountingMethod, Electorate, ProjectStatus, RoundRules, RoundStatus};
 
 /// Parses a UUID field.
 pub fn id<T: From<Uuid>>(field: &str, text: &str) -> Result<T, NodeError> {
@@ -408,6 +414,241 @@ node_commands! {
         },
     );
     pb::ClosePlanRequest => |r| Action::Plan(id("plan_id", &r.plan_id)?, PlanStep::Close);
+    pb::AnnounceRoundRequest => |r| Action::AnnounceRound {
+        title: r.title,
+        council_decision: r.council_decision,
+        rules: round_rules(r.rules)?,
+    };
+    pb::SubmitProjectRequest => |r| Action::SubmitProject {
+        round: id("round_id", &r.round_id)?,
+        author_subject: Subject::parse("author_subject", r.author_subject)?,
+        author: attested(
+            ("author_birthdate", &r.author_birthdate),
+            ("author_residence", &r.author_residence),
+        )?,
+        title: Private(r.title),
+        description: Private(r.description),
+        category: small("category", r.category)?,
+        cost: r.cost,
+    };
+    pb::ReviewProjectRequest => |r| Action::Round(
+        id("round_id", &r.round_id)?,
+        RoundStep::Review {
+            project_id: id("project_id", &r.project_id)?,
+            decision: if r.eligible {
+                if !r.reason.is_empty() {
+                    return Err(NodeError::invalid(
+                        "reason",
+                        "is given only for a project that is not eligible",
+                    ));
+                }
+                ReviewDecision::Eligible { cost: r.approved_cost }
+            } else {
+                if r.approved_cost != 0 {
+                    return Err(NodeError::invalid(
+                        "approved_cost",
+                        "is given only for an eligible project",
+                    ));
+                }
+                ReviewDecision::Ineligible { reason: r.reason }
+            },
+        },
+    );
+    pb::CastBallotRequest => |r| Action::Round(
+        id("round_id", &r.round_id)?,
+        RoundStep::Vote {
+            voter_subject: Subject::parse("voter_subject", r.voter_subject)?,
+            voter: attested(
+                ("voter_birthdate", &r.voter_birthdate),
+                ("voter_residence", &r.voter_residence),
+            )?,
+            projects: project_ids(&r.project_ids)?,
+        },
+    );
+    pb::DeclareResultsRequest => |r| {
+        Action::Round(id("round_id", &r.round_id)?, RoundStep::DeclareResults)
+    };
+    pb::FundProjectRequest => |r| Action::Round(
+        id("round_id", &r.round_id)?,
+        RoundStep::Fund {
+            project_id: id("project_id", &r.project_id)?,
+            amount: r.amount,
+        },
+    );
+    pb::ReportProjectProgressRequest => |r| Action::Round(
+        id("round_id", &r.round_id)?,
+        RoundStep::ReportProgress {
+            project_id: id("project_id", &r.project_id)?,
+            status: project_status("status", r.status)?,
+            evidence_link: optional(r.evidence_link),
+            note: r.note,
+        },
+    );
+    pb::CloseRoundRequest => |r| Action::Round(id("round_id", &r.round_id)?, RoundStep::Close);
+}
+
+/// A number field that fits in a byte.
+fn small(field: &str, v: u32) -> Result<u8, NodeError> {
+    u8::try_from(v).map_err(|_| NodeError::invalid(field, "must be at most 255"))
+}
+
+/// The projects a ballot chooses: at most as many as any round allows (the round's own limit is
+/// its rule), each a UUID.
+fn project_ids(ids: &[String]) -> Result<Vec<domain::ProjectId>, NodeError> {
+    if ids.len() > usize::from(domain::budget::VOTES_PER_BALLOT_MAX) {
+        return Err(NodeError::invalid(
+            "project_ids",
+            "a ballot chooses at most 10 projects",
+        ));
+    }
+    ids.iter().map(|p| id("project_ids", p)).collect()
+}
+
+/// What the door filled in (or a machine client allowed to attest gave): a date of birth
+/// `YYYY-MM-DD` and a KATOTTG code, each empty when not attested.
+fn attested(
+    (birthdate_field, birthdate): (&str, &str),
+    (residence_field, residence): (&str, &str),
+) -> Result<Attested, NodeError> {
+    Ok(Attested {
+        birthdate: if birthdate.is_empty() {
+            None
+        } else {
+            Some(date(birthdate_field, birthdate)?)
+        },
+        residence: if residence.is_empty() {
+            None
+        } else {
+            Some(Residence::parse(residence).ok_or_else(|| {
+                NodeError::invalid(residence_field, "must be a KATOTTG code: UA and 17 digits")
+            })?)
+        },
+    })
+}
+
+fn round_rules(rules: Option<pb::RoundRules>) -> Result<RoundRules, NodeError> {
+    let r = rules.ok_or_else(|| NodeError::invalid("rules", "is required"))?;
+    Ok(RoundRules {
+        budget_year: u16::try_from(r.budget_year)
+            .map_err(|_| NodeError::invalid("rules.budget_year", "is out of range"))?,
+        amount: r.amount,
+        local_budget: r.local_budget,
+        project_cost_min: r.project_cost_min,
+        project_cost_max: r.project_cost_max,
+        voter_age_min: small("rules.voter_age_min", r.voter_age_min)?,
+        electorate: match pb::Electorate::try_from(r.electorate) {
+            Ok(pb::Electorate::Residents) => Electorate::Residents,
+            Ok(pb::Electorate::Anyone) => Electorate::Anyone,
+            _ => return Err(unspecified("rules.electorate")),
+        },
+        votes_per_ballot: small("rules.votes_per_ballot", r.votes_per_ballot)?,
+        projects_per_author: small("rules.projects_per_author", r.projects_per_author)?,
+        categories: r.categories,
+        counting: CountingMethod::GreedyByVotes,
+        submission_opens: timestamp("rules.submission_opens", r.submission_opens)?,
+        submission_closes: timestamp("rules.submission_closes", r.submission_closes)?,
+        voting_opens: timestamp("rules.voting_opens", r.voting_opens)?,
+        voting_closes: timestamp("rules.voting_closes", r.voting_closes)?,
+    })
+}
+
+fn pb_round_rules(r: &RoundRules) -> pb::RoundRules {
+    pb::RoundRules {
+        budget_year: u32::from(r.budget_year),
+        amount: r.amount,
+        local_budget: r.local_budget,
+        project_cost_min: r.project_cost_min,
+        project_cost_max: r.project_cost_max,
+        voter_age_min: u32::from(r.voter_age_min),
+        electorate: match r.electorate {
+            Electorate::Residents => pb::Electorate::Residents,
+            Electorate::Anyone => pb::Electorate::Anyone,
+        } as i32,
+        votes_per_ballot: u32::from(r.votes_per_ballot),
+        projects_per_author: u32::from(r.projects_per_author),
+        categories: r.categories.clone(),
+        submission_opens: Some(to_pb_ts(r.submission_opens)),
+        submission_closes: Some(to_pb_ts(r.submission_closes)),
+        voting_opens: Some(to_pb_ts(r.voting_opens)),
+        voting_closes: Some(to_pb_ts(r.voting_closes)),
+    }
+}
+
+fn project_status(field: &str, v: i32) -> Result<ProjectStatus, NodeError> {
+    match pb::ProjectStatus::try_from(v) {
+        Ok(pb::ProjectStatus::NotStarted) => Ok(ProjectStatus::NotStarted),
+        Ok(pb::ProjectStatus::InProgress) => Ok(ProjectStatus::InProgress),
+        Ok(pb::ProjectStatus::Completed) => Ok(ProjectStatus::Completed),
+        Ok(pb::ProjectStatus::Cancelled) => Ok(ProjectStatus::Cancelled),
+        _ => Err(unspecified(field)),
+    }
+}
+
+fn pb_project_status(s: Option<ProjectStatus>) -> pb::ProjectStatus {
+    match s {
+        None => pb::ProjectStatus::Unspecified,
+        Some(ProjectStatus::NotStarted) => pb::ProjectStatus::NotStarted,
+        Some(ProjectStatus::InProgress) => pb::ProjectStatus::InProgress,
+        Some(ProjectStatus::Completed) => pb::ProjectStatus::Completed,
+        Some(ProjectStatus::Cancelled) => pb::ProjectStatus::Cancelled,
+    }
+}
+
+impl From<RoundView> for pb::Round {
+    fn from(v: RoundView) -> Self {
+        let s = &v.state;
+        let a = v.announced.as_ref();
+        Self {
+            round_id: s.id.map(|i| i.to_string()).unwrap_or_default(),
+            title: a.map(|a| a.title.clone()).unwrap_or_default(),
+            council_decision: a.map(|a| a.council_decision.clone()).unwrap_or_default(),
+            rules: s.rules.as_ref().map(pb_round_rules),
+            status: match s.status {
+                RoundStatus::NotAnnounced => pb::RoundStatus::Unspecified,
+                RoundStatus::Open => pb::RoundStatus::Open,
+                RoundStatus::ResultsDeclared => pb::RoundStatus::ResultsDeclared,
+                RoundStatus::Closed => pb::RoundStatus::Closed,
+            } as i32,
+            projects: v
+                .projects
+                .into_iter()
+                .map(|p| {
+                    let state = s.projects.get(&p.id);
+                    let (status, note, evidence) = match p.progress {
+                        Some((status, note, evidence)) => (Some(status), note, evidence),
+                        None => (None, String::new(), None),
+                    };
+                    pb::BudgetProject {
+                        project_id: p.id.to_string(),
+                        category: u32::from(p.submitted.category),
+                        cost: state.map_or(p.submitted.cost, |st| st.cost),
+                        review: match p.eligible {
+                            None => pb::ProjectReview::Pending,
+                            Some(true) => pb::ProjectReview::Eligible,
+                            Some(false) => pb::ProjectReview::Ineligible,
+                        } as i32,
+                        title: p.text.as_ref().map(|t| t.title.clone()).unwrap_or_default(),
+                        description: p.text.as_ref().map(|t| t.text.clone()).unwrap_or_default(),
+                        text_public: p.text.as_ref().is_some_and(|t| t.public),
+                        text_commitment: p.submitted.content.0.to_vec(),
+                        ineligible_reason: p.ineligible_reason.unwrap_or_default(),
+                        votes: state.map_or(0, |st| st.votes),
+                        winner: s.winners.contains(&p.id),
+                        funded: state.and_then(|st| st.funded),
+                        status: pb_project_status(status) as i32,
+                        latest_note: note,
+                        evidence_link: evidence.unwrap_or_default(),
+                        submitted_at: Some(to_pb_ts(p.submitted.at)),
+                    }
+                })
+                .collect(),
+            ballots: s.ballots,
+            funded_total: s.funded_total,
+            stream_version: v.version.0,
+            announced_at: a.map(|a| to_pb_ts(a.at)),
+            voted_by_caller: None,
+        }
+    }
 }
 
 impl From<PetitionView> for pb::Petition {

@@ -23,6 +23,8 @@ use crate::error::NodeError;
 use crate::executor::{Clock, Executor, Outcome, Recording, StreamAggregate, open_event};
 use crate::texts::{TextOf, TextStore};
 
+pub mod rounds;
+
 /// Events scanned per query while building the index at start-up.
 const INDEX_SCAN_CHUNK: u32 = 10_000;
 
@@ -32,6 +34,7 @@ struct Index {
     petitions: Vec<StreamId>,
     dialogues: Vec<StreamId>,
     plans: Vec<StreamId>,
+    rounds: Vec<StreamId>,
 }
 
 /// Which list a stream-creating event type belongs to.
@@ -40,6 +43,7 @@ fn created_kind(code: event_store_core::EventTypeCode) -> Option<Kind> {
         domain::EventType::PetitionFiled => Some(Kind::Petition),
         domain::EventType::DialogueAnnounced => Some(Kind::Dialogue),
         domain::EventType::PlanAdopted => Some(Kind::Plan),
+        domain::EventType::RoundAnnounced => Some(Kind::Round),
         _ => None,
     }
 }
@@ -50,6 +54,8 @@ pub enum Kind {
     Petition,
     Dialogue,
     Plan,
+    /// Participatory budget rounds.
+    Round,
 }
 
 /// A petition as the node shows it.
@@ -248,6 +254,7 @@ impl<B: Backend> NodeCore<B> {
                     Some(Kind::Petition) => index.petitions.push(row.stream_id),
                     Some(Kind::Dialogue) => index.dialogues.push(row.stream_id),
                     Some(Kind::Plan) => index.plans.push(row.stream_id),
+                    Some(Kind::Round) => index.rounds.push(row.stream_id),
                     None => {}
                 }
             }
@@ -271,6 +278,7 @@ impl<B: Backend> NodeCore<B> {
             Kind::Petition => &mut index.petitions,
             Kind::Dialogue => &mut index.dialogues,
             Kind::Plan => &mut index.plans,
+            Kind::Round => &mut index.rounds,
         };
         list.push(outcome.stream);
         Ok(())
@@ -286,6 +294,7 @@ impl<B: Backend> NodeCore<B> {
             Kind::Petition => index.petitions.clone(),
             Kind::Dialogue => index.dialogues.clone(),
             Kind::Plan => index.plans.clone(),
+            Kind::Round => index.rounds.clone(),
         })
     }
 
@@ -469,6 +478,36 @@ impl<B: Backend> NodeCore<B> {
                     })
                     .await
             }
+            Action::AnnounceRound {
+                title,
+                council_decision,
+                rules,
+            } => {
+                self.announce_round(request, records, title, council_decision, rules)
+                    .await
+            }
+            Action::SubmitProject {
+                round,
+                author_subject,
+                author,
+                title,
+                description,
+                category,
+                cost,
+            } => {
+                self.submit_project(
+                    request,
+                    records,
+                    round,
+                    author_subject,
+                    author,
+                    (title, description),
+                    category,
+                    cost,
+                )
+                .await
+            }
+            Action::Round(round, step) => self.run_round(request, records, round, step).await,
         }
     }
 
@@ -895,6 +934,26 @@ impl<B: Backend> NodeCore<B> {
         Ok(())
     }
 
+    /// Hands every event row of `stream` to `each`, in order, read in bounded chunks.
+    pub(crate) async fn walk_stream(
+        &self,
+        stream: StreamId,
+        mut each: impl FnMut(&event_store::EventRow) -> Result<(), NodeError>,
+    ) -> Result<(), NodeError> {
+        let mut from = 1u64;
+        loop {
+            let rows = self
+                .log()
+                .read_stream(stream, StreamVersion(from), INDEX_SCAN_CHUNK)
+                .await?;
+            let Some(last) = rows.last() else {
+                return Ok(());
+            };
+            from = last.stream_version.0 + 1;
+            rows.iter().try_for_each(&mut each)?;
+        }
+    }
+
     /// A plan's view, with every milestone's title and whether it is overdue today (Kyiv).
     pub async fn plan(&self, plan: PlanId) -> Result<PlanView, NodeError> {
         let stream = StreamId(plan.0);
@@ -905,15 +964,8 @@ impl<B: Backend> NodeCore<B> {
         let mut commitments = Vec::new();
         // The latest progress report's evidence of each milestone.
         let mut evidence = std::collections::HashMap::new();
-        let mut from = 1u64;
-        loop {
-            let rows = self
-                .log()
-                .read_stream(stream, StreamVersion(from), INDEX_SCAN_CHUNK)
-                .await?;
-            let Some(last) = rows.last() else { break };
-            from = last.stream_version.0 + 1;
-            for row in &rows {
+        self.walk_stream(stream, |row| {
+            {
                 match open_event(row)? {
                     domain::Event::ActionPlan(ActionPlanEvent::Adopted(a)) => adopted = Some(a),
                     domain::Event::ActionPlan(ActionPlanEvent::CommitmentAdded(c)) => {
@@ -940,7 +992,9 @@ impl<B: Backend> NodeCore<B> {
                     _ => {}
                 }
             }
-        }
+            Ok(())
+        })
+        .await?;
         for milestone in &mut milestones {
             milestone.evidence_link = evidence.remove(&milestone.id).flatten();
         }

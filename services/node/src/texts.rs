@@ -1,5 +1,6 @@
 //! What the node keeps that its log does not: residents' text that is not public yet (a
-//! petition's title and text until publication, a contribution's text until it is accepted),
+//! petition's title and text until publication, a contribution's text until it is accepted, a
+//! budget project's title and description until it is found eligible),
 //! with the salt of the commitment the log records. It lives in `texts.sqlite` in the node's directory, apart from the log, so the node
 //! can erase a text on a lawful request while the log, which holds only the commitment, still
 //! verifies. Every erasure is recorded (when, and the reason the operator gave), never the
@@ -9,8 +10,8 @@ use std::path::Path;
 use std::str::FromStr as _;
 use std::time::Duration;
 
-use domain::disclosure::{ContributionText, PetitionText, Salt};
-use domain::{ContributionId, PetitionId};
+use domain::disclosure::{ContributionText, PetitionText, ProjectText, Salt};
+use domain::{ContributionId, PetitionId, ProjectId};
 use rand::RngCore as _;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
@@ -23,8 +24,8 @@ const CHECKPOINT_ATTEMPTS: u32 = 20;
 /// Longest erasure reason kept.
 pub const ERASURE_REASON_LEN_MAX: usize = 2_000;
 
-/// `kind` is `petition` (title and text) or `contribution` (text, title empty); `id` the
-/// petition's or contribution's UUID.
+/// `kind` is `petition` (title and text), `contribution` (text, title empty) or `project`
+/// (title, and description as text); `id` the petition's, contribution's or project's UUID.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS texts (
     kind TEXT NOT NULL,
@@ -48,6 +49,7 @@ CREATE TABLE IF NOT EXISTS erasures (
 pub enum TextOf {
     Petition(PetitionId),
     Contribution(ContributionId),
+    Project(ProjectId),
 }
 
 impl TextOf {
@@ -55,6 +57,7 @@ impl TextOf {
         match self {
             Self::Petition(id) => ("petition", id.0.as_bytes().to_vec()),
             Self::Contribution(id) => ("contribution", id.0.as_bytes().to_vec()),
+            Self::Project(id) => ("project", id.0.as_bytes().to_vec()),
         }
     }
 }
@@ -64,6 +67,7 @@ impl std::fmt::Display for TextOf {
         match self {
             Self::Petition(id) => write!(f, "petition {}", id.0),
             Self::Contribution(id) => write!(f, "contribution {}", id.0),
+            Self::Project(id) => write!(f, "project {}", id.0),
         }
     }
 }
@@ -243,6 +247,38 @@ impl TextStore {
                 Ok(ContributionText {
                     salt: salt_of(salt)?,
                     text,
+                })
+            })
+            .transpose()
+    }
+
+    /// Keeps a budget project's title and description (see [`TextStore::keep`]).
+    pub async fn keep_project(
+        &self,
+        project: ProjectId,
+        title: &str,
+        description: &str,
+    ) -> Result<(ProjectText, bool), NodeError> {
+        let ((salt, title, description), inserted) = self
+            .keep(TextOf::Project(project), title, description)
+            .await?;
+        let kept = ProjectText {
+            salt: salt_of(salt)?,
+            title,
+            description,
+        };
+        Ok((kept, inserted))
+    }
+
+    /// A budget project's kept title and description, if held.
+    pub async fn project(&self, project: ProjectId) -> Result<Option<ProjectText>, NodeError> {
+        self.kept(TextOf::Project(project))
+            .await?
+            .map(|(salt, title, description)| {
+                Ok(ProjectText {
+                    salt: salt_of(salt)?,
+                    title,
+                    description,
                 })
             })
             .transpose()

@@ -58,11 +58,36 @@ pub struct ProviderConfig {
     /// Staff logins and their role names (`moderator`, `official`, `coordinator`,
     /// `administrator`).
     pub staff: std::collections::BTreeMap<String, Vec<String>>,
+    /// What the provider attests of some logins (date of birth, residence).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub people: std::collections::BTreeMap<String, Attested>,
+    /// What it attests of every other login; `None`: nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_person: Option<Attested>,
     /// ID token lifetime; 0 for the provider's default (600 s).
     #[serde(skip_serializing_if = "is_zero")]
     pub id_token_ttl_seconds: u32,
     /// 0 for a free port.
     pub port: u16,
+}
+
+/// What the provider attests of a person, as a real one does: the standard `birthdate` claim
+/// (`YYYY-MM-DD`) and the KATOTTG code of their registered residence (`vidkryto_residence`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Attested {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub birthdate: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub residence: Option<String>,
+}
+
+impl Attested {
+    pub fn new(birthdate: &str, residence: &str) -> Self {
+        Self {
+            birthdate: Some(birthdate.to_owned()),
+            residence: Some(residence.to_owned()),
+        }
+    }
 }
 
 fn is_zero(v: &u32) -> bool {

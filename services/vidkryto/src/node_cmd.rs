@@ -28,20 +28,20 @@ pub enum NodeCommand {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("text").required(true).multiple(false)))]
 pub struct EraseTextArgs {
     /// The node's directory.
     #[arg(long, env = "VIDKRYTO_NODE_DIR", hide_env_values = true)]
     pub dir: PathBuf,
     /// The petition's id (its title and text are erased).
-    #[arg(
-        long,
-        required_unless_present = "contribution",
-        conflicts_with = "contribution"
-    )]
+    #[arg(long, group = "text")]
     pub petition: Option<String>,
     /// The dialogue contribution's id (its text is erased).
-    #[arg(long)]
+    #[arg(long, group = "text")]
     pub contribution: Option<String>,
+    /// The budget project's id (its title and description are erased).
+    #[arg(long, group = "text")]
+    pub project: Option<String>,
     /// The lawful ground (e.g. the decision's number), kept with the erasure.
     #[arg(long)]
     pub reason: String,
@@ -205,12 +205,15 @@ pub async fn run(cmd: NodeCommand) -> anyhow::Result<ExitCode> {
             let parse = |flag: &str, text: &str| {
                 uuid::Uuid::parse_str(text).with_context(|| format!("{flag} {text:?} is not an id"))
             };
-            let of = match (&a.petition, &a.contribution) {
-                (Some(p), _) => TextOf::Petition(domain::PetitionId(parse("--petition", p)?)),
-                (None, Some(c)) => {
+            let of = match (&a.petition, &a.contribution, &a.project) {
+                (Some(p), _, _) => TextOf::Petition(domain::PetitionId(parse("--petition", p)?)),
+                (None, Some(c), _) => {
                     TextOf::Contribution(domain::ContributionId(parse("--contribution", c)?))
                 }
-                (None, None) => anyhow::bail!("give --petition or --contribution"),
+                (None, None, Some(p)) => TextOf::Project(domain::ProjectId(parse("--project", p)?)),
+                (None, None, None) => {
+                    anyhow::bail!("give --petition, --contribution or --project")
+                }
             };
             if !a.dir.join(node::config::CONFIG_FILE).exists() {
                 anyhow::bail!(

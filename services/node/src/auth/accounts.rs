@@ -22,6 +22,7 @@ use rand::RngCore as _;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
+use super::attested::{self, Attested};
 use super::permission::Role;
 use super::watched::{Watched, locked, read_toml, write_toml};
 use event_store_core::Timestamp;
@@ -238,6 +239,16 @@ pub const PERSON_SESSION_PREFIX: &str = "vkp_";
 /// Longest subject a person's session carries (`oidc:` and 43 characters of base64url).
 const SUBJECT_IN_TOKEN_MAX: usize = 64;
 
+/// A person's web session, as its token holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PersonSession {
+    /// The node subject (`oidc:…`).
+    pub subject: String,
+    pub roles: Vec<Role>,
+    pub attested: Attested,
+    pub ends: Timestamp,
+}
+
 impl std::fmt::Debug for Sessions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Sessions(..)")
@@ -258,7 +269,8 @@ impl Sessions {
         };
         Self {
             key: derive(b"vidkryto/session-key/v1"),
-            person_key: derive(b"vidkryto/person-session-key/v1"),
+            // v2 carries what the provider attested; a v1 token no longer verifies (sign in again).
+            person_key: derive(b"vidkryto/person-session-key/v2"),
             flow_key: derive(b"vidkryto/sign-in-flow-key/v1"),
         }
     }
@@ -278,11 +290,18 @@ impl Sessions {
         mac_with(&self.key, body)
     }
 
-    /// A token for the person with node subject `subject` (`oidc:…`) and `roles`, ending at
-    /// `ends`.
-    pub fn issue_person(&self, subject: &str, roles: &[Role], ends: Timestamp) -> String {
+    /// A token for the person with node subject `subject` (`oidc:…`), `roles` and what the
+    /// provider `attested`, ending at `ends`.
+    pub fn issue_person(
+        &self,
+        subject: &str,
+        roles: &[Role],
+        attested: &Attested,
+        ends: Timestamp,
+    ) -> String {
         let mut body = ends.0.to_be_bytes().to_vec();
         body.push(roles_mask(roles));
+        body.extend(attested.encode());
         body.extend(subject.as_bytes());
         let tag = mac_with(&self.person_key, &body);
         format!(
@@ -292,20 +311,16 @@ impl Sessions {
         )
     }
 
-    /// The subject, roles and end of a person's session token, if its MAC holds and it has not
-    /// ended at `now`.
-    pub fn check_person(
-        &self,
-        token: &str,
-        now: Timestamp,
-    ) -> Result<(String, Vec<Role>, Timestamp), &'static str> {
+    /// The person's session `token` holds, if its MAC holds and it has not ended at `now`.
+    pub fn check_person(&self, token: &str, now: Timestamp) -> Result<PersonSession, &'static str> {
         let body = verified_body(
             &self.person_key,
             PERSON_SESSION_PREFIX,
             token,
             SESSION_BODY_B64_MAX,
         )?;
-        if body.len() < 10 || body.len() > 9 + SUBJECT_IN_TOKEN_MAX {
+        const FIXED: usize = 9 + attested::ENCODED_LEN;
+        if body.len() <= FIXED || body.len() > FIXED + SUBJECT_IN_TOKEN_MAX {
             return Err("not a session token");
         }
         let (ends, rest) = body.split_at(8);
@@ -321,8 +336,15 @@ impl Sessions {
             .filter(|(i, _)| rest[0] & (1 << i) != 0)
             .map(|(_, r)| r)
             .collect();
-        let subject = String::from_utf8(rest[1..].to_vec()).map_err(|_| "not a session token")?;
-        Ok((subject, roles, ends))
+        let (attested, subject) = rest[1..].split_at(attested::ENCODED_LEN);
+        let attested = Attested::decode(attested).ok_or("not a session token")?;
+        let subject = String::from_utf8(subject.to_vec()).map_err(|_| "not a session token")?;
+        Ok(PersonSession {
+            subject,
+            roles,
+            attested,
+            ends,
+        })
     }
 
     /// A token for `account`, ending `SESSION_LIFETIME` after `now`; and that end.
@@ -451,18 +473,35 @@ mod tests {
         assert!(sessions.check("vks_garbage", now).is_err());
     }
 
+    fn derive_for_test(secret: &[u8; 32], label: &[u8]) -> [u8; 32] {
+        let mut mac = <Hmac<Sha256>>::new_from_slice(secret).unwrap();
+        mac.update(label);
+        mac.finalize().into_bytes().into()
+    }
+
     #[test]
     fn a_persons_session_keeps_subject_and_roles_under_its_own_key() {
         let sessions = Sessions::new(&[1; 32]);
         let now = Timestamp(1_800_000_000_000_000);
         let ends = Timestamp(now.0 + 3_600_000_000);
         let subject = format!("oidc:{}", "a".repeat(43));
-        let token = sessions.issue_person(&subject, &[Role::Official, Role::Moderator], ends);
-        let (got, mut roles, end) = sessions.check_person(&token, now).unwrap();
-        roles.sort();
+        let attested = Attested::from_claims(Some("2008-02-29"), Some("UA26040010030022211"));
+        let token = sessions.issue_person(
+            &subject,
+            &[Role::Official, Role::Moderator],
+            &attested,
+            ends,
+        );
+        let mut got = sessions.check_person(&token, now).unwrap();
+        got.roles.sort();
         assert_eq!(
-            (got, roles, end),
-            (subject.clone(), vec![Role::Moderator, Role::Official], ends)
+            got,
+            PersonSession {
+                subject: subject.clone(),
+                roles: vec![Role::Moderator, Role::Official],
+                attested,
+                ends
+            }
         );
         assert!(sessions.check_person(&token, ends).is_err(), "ended");
         assert!(Sessions::new(&[2; 32]).check_person(&token, now).is_err());
@@ -475,7 +514,26 @@ mod tests {
             .unwrap();
         let mut bytes = B64.decode(body).unwrap();
         bytes[8] = 0xff;
-        let forged = format!("{PERSON_SESSION_PREFIX}{}.{tag}", B64.encode(bytes));
+        let forged = format!("{PERSON_SESSION_PREFIX}{}.{tag}", B64.encode(&bytes));
         assert!(sessions.check_person(&forged, now).is_err());
+        // An older date of birth than attested: the MAC fails too.
+        bytes[8] = 0;
+        bytes[9..13].copy_from_slice(&(-20_000i32).to_be_bytes());
+        let older = format!("{PERSON_SESSION_PREFIX}{}.{tag}", B64.encode(&bytes));
+        assert!(sessions.check_person(&older, now).is_err());
+        // A session of the first format (no attestation) is not taken for one.
+        let mut v1 = ends.0.to_be_bytes().to_vec();
+        v1.push(0);
+        v1.extend(subject.as_bytes());
+        let v1_tag = mac_with(
+            &derive_for_test(&[1; 32], b"vidkryto/person-session-key/v1"),
+            &v1,
+        );
+        let v1 = format!(
+            "{PERSON_SESSION_PREFIX}{}.{}",
+            B64.encode(&v1),
+            B64.encode(v1_tag)
+        );
+        assert!(sessions.check_person(&v1, now).is_err());
     }
 }

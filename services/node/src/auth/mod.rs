@@ -16,6 +16,7 @@
 //! machine (`wire::credentials_transport_allowed`).
 
 pub mod accounts;
+pub mod attested;
 pub mod clients;
 pub mod http;
 pub mod oidc;
@@ -40,6 +41,7 @@ use tonic::{Code, Status};
 use crate::command::{Acting, Subject};
 use crate::executor::Clock;
 use accounts::{AccountRegistry, Sessions};
+use attested::Attested;
 use clients::ClientRegistry;
 use event_store_core::Timestamp;
 use oidc::{OidcError, OidcVerifier};
@@ -48,6 +50,8 @@ use oidc::{OidcError, OidcVerifier};
 #[derive(Clone, PartialEq, Eq)]
 pub struct Principal {
     identity: Identity,
+    /// What the provider attested of a person (nothing for a client or a staff account).
+    attested: Attested,
     permissions: Vec<Permission>,
     /// When the credential stops being valid (an ID token's expiry), if it does.
     expires_at: Option<DateTime<Utc>>,
@@ -90,9 +94,23 @@ impl Principal {
         permissions.dedup();
         Self {
             identity: Identity::Person { subject },
+            attested: Attested::default(),
             permissions,
             expires_at: None,
         }
+    }
+
+    /// The person with what their provider attested of them.
+    pub fn with_attested(mut self, attested: Attested) -> Self {
+        if matches!(self.identity, Identity::Person { .. }) {
+            self.attested = attested;
+        }
+        self
+    }
+
+    /// What the provider attested of this person.
+    pub fn attested(&self) -> &Attested {
+        &self.attested
     }
 
     /// A node-local staff account: the permissions of its roles (not a resident's: an
@@ -106,6 +124,7 @@ impl Principal {
             identity: Identity::Person {
                 subject: format!("account:{name}"),
             },
+            attested: Attested::default(),
             permissions,
             expires_at: None,
         }
@@ -117,6 +136,7 @@ impl Principal {
             identity: Identity::Client {
                 name: client.name.clone(),
             },
+            attested: Attested::default(),
             permissions: client.permissions.clone(),
             expires_at: None,
         }
@@ -158,6 +178,37 @@ impl Principal {
         } else {
             Err(AuthError::Denied(permission))
         }
+    }
+
+    /// Fills in a command's attestation fields (`fields`: the birthdate field's name and value,
+    /// the residence field's value): a person's from their provider, which the request must
+    /// leave empty; a client's as it gives them, only if the operator let it attest (else the
+    /// request must leave them empty, and the participant's age is unknown).
+    pub fn bind_attested(
+        &self,
+        field: &'static str,
+        birthdate: &mut String,
+        residence: &mut String,
+    ) -> Result<(), AuthError> {
+        match &self.identity {
+            Identity::Person { .. } => {
+                if !birthdate.is_empty() || !residence.is_empty() {
+                    return Err(AuthError::SubjectGiven(field));
+                }
+                if let Some(date) = self.attested.birthdate {
+                    *birthdate = date.to_string();
+                }
+                if let Some(code) = &self.attested.residence {
+                    *residence = code.as_str().to_owned();
+                }
+            }
+            Identity::Client { .. } => {
+                if !(birthdate.is_empty() && residence.is_empty()) {
+                    self.require(Permission::Attest)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Fills in a command's participant subject field: a person's own, which the request must
@@ -340,7 +391,8 @@ impl Authenticator {
     /// now on. Nothing for a token that is not a valid person's session.
     pub fn sign_out(&self, token: &str) {
         let now = (self.clock)();
-        let Ok((_, _, ends)) = self.sessions.check_person(token, now) else {
+        let Ok(accounts::PersonSession { ends, .. }) = self.sessions.check_person(token, now)
+        else {
             return;
         };
         let mut signed_out = self.signed_out.lock().unwrap_or_else(|e| e.into_inner());
@@ -402,7 +454,11 @@ impl Authenticator {
         let lifetime = i64::try_from(lifetime.as_micros()).unwrap_or(i64::MAX);
         let ends = Timestamp((self.clock)().0.saturating_add(lifetime));
         let subject = person_subject(&person.issuer, &person.subject);
-        Ok((self.sessions.issue_person(&subject, &roles, ends), ends))
+        Ok((
+            self.sessions
+                .issue_person(&subject, &roles, &person.attested, ends),
+            ends,
+        ))
     }
 
     /// Who `knock` proves to be: a client by its certificate, else by the bearer credential.
@@ -452,7 +508,7 @@ impl Authenticator {
     /// in was let bring it.
     async fn holder_of(&self, token: &str) -> Result<Principal, AuthError> {
         if token.starts_with(accounts::PERSON_SESSION_PREFIX) {
-            let (subject, roles, ends) = self
+            let session = self
                 .sessions
                 .check_person(token, (self.clock)())
                 .map_err(|why| AuthError::Rejected(why.into()))?;
@@ -467,8 +523,9 @@ impl Authenticator {
                     "the session was signed out; sign in again".into(),
                 ));
             }
-            let mut principal = Principal::person_with_subject(subject, &roles);
-            principal.expires_at = DateTime::from_timestamp_micros(ends.0);
+            let mut principal = Principal::person_with_subject(session.subject, &session.roles)
+                .with_attested(session.attested);
+            principal.expires_at = DateTime::from_timestamp_micros(session.ends.0);
             return Ok(principal);
         }
         if token.starts_with(accounts::SESSION_PREFIX) {
@@ -516,7 +573,8 @@ impl Authenticator {
             OidcError::Unavailable(why) => AuthError::Unavailable(why),
         })?;
         let roles: Vec<Role> = person.roles.iter().filter_map(|r| Role::parse(r)).collect();
-        let mut principal = Principal::person(&person.issuer, &person.subject, &roles);
+        let mut principal = Principal::person(&person.issuer, &person.subject, &roles)
+            .with_attested(person.attested);
         principal.expires_at = Some(person.expires_at);
         let mut cache = self.verified.lock().unwrap_or_else(|e| e.into_inner());
         if cache.len() >= VERIFIED_CACHE_MAX {
@@ -586,17 +644,34 @@ pub trait CommandRequest {
     fn subject_field(&mut self) -> Option<(&'static str, &mut String)> {
         None
     }
+    /// The participant's attestation fields: the birthdate field's name and value, and the
+    /// residence field's value.
+    fn attested_fields(&mut self) -> Option<(&'static str, &mut String, &mut String)> {
+        None
+    }
 }
 
 /// The door's table: every command request, the permission it needs, and its subject field.
 macro_rules! command_permissions {
-    ($($request:ty => $permission:ident $(, subject: $field:ident)?;)+) => {
+    ($($request:ty => $permission:ident
+        $(, subject: $field:ident)? $(, attested: ($birthdate:ident, $residence:ident))?;)+) => {
         $(
             impl CommandRequest for $request {
                 const PERMISSION: Permission = Permission::$permission;
                 $(
                     fn subject_field(&mut self) -> Option<(&'static str, &mut String)> {
                         Some((stringify!($field), &mut self.$field))
+                    }
+                )?
+                $(
+                    fn attested_fields(
+                        &mut self,
+                    ) -> Option<(&'static str, &mut String, &mut String)> {
+                        Some((
+                            stringify!($birthdate),
+                            &mut self.$birthdate,
+                            &mut self.$residence,
+                        ))
                     }
                 )?
             }
@@ -623,6 +698,16 @@ command_permissions! {
     pb::ReportProgressRequest => Coordinate;
     pb::AssessCommitmentRequest => Coordinate;
     pb::ClosePlanRequest => Coordinate;
+    pb::AnnounceRoundRequest => Coordinate;
+    pb::SubmitProjectRequest => Participate, subject: author_subject,
+        attested: (author_birthdate, author_residence);
+    pb::ReviewProjectRequest => Answer;
+    pb::CastBallotRequest => Participate, subject: voter_subject,
+        attested: (voter_birthdate, voter_residence);
+    pb::DeclareResultsRequest => Coordinate;
+    pb::FundProjectRequest => Coordinate;
+    pb::ReportProjectProgressRequest => Coordinate;
+    pb::CloseRoundRequest => Coordinate;
 }
 
 /// A client's side of the door: adds `authorization: Bearer <token>` to every request.

@@ -29,6 +29,7 @@ use openidconnect::{
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, RwLock};
 
+use super::attested::Attested;
 use super::http;
 use crate::executor::Clock;
 
@@ -54,6 +55,8 @@ pub struct OidcSettings {
     pub algorithms: Vec<CoreJwsSigningAlgorithm>,
     /// The claim holding a staff member's roles.
     pub roles_claim: String,
+    /// The claim holding the KATOTTG code of a person's registered residence.
+    pub residence_claim: String,
     /// The node's own sign-in for its web pages (`auth::web`), when configured.
     pub web: Option<WebSignInSettings>,
 }
@@ -119,6 +122,7 @@ impl OidcSettings {
             client_id,
             algorithms: parsed,
             roles_claim: roles_claim.unwrap_or_else(|| ROLES_CLAIM_DEFAULT.to_owned()),
+            residence_claim: super::attested::RESIDENCE_CLAIM_DEFAULT.to_owned(),
             web: None,
         })
     }
@@ -144,6 +148,8 @@ pub struct VerifiedPerson {
     pub expires_at: DateTime<Utc>,
     /// The role names in the roles claim, as given (unknown ones are the caller's to ignore).
     pub roles: Vec<String>,
+    /// The date of birth and residence the token attests, where it does.
+    pub attested: Attested,
 }
 
 /// Why an ID token was refused.
@@ -353,11 +359,21 @@ impl OidcVerifier {
             Some(serde_json::Value::String(one)) => vec![one.clone()],
             _ => Vec::new(),
         };
+        let residence = match claims
+            .additional_claims()
+            .0
+            .get(&self.settings.residence_claim)
+        {
+            Some(serde_json::Value::String(code)) => Some(code.as_str()),
+            _ => None,
+        };
+        let birthdate = claims.birthdate().map(|b| b.as_str());
         Ok(VerifiedPerson {
             issuer: claims.issuer().as_str().to_owned(),
             subject: claims.subject().as_str().to_owned(),
             expires_at: claims.expiration(),
             roles,
+            attested: Attested::from_claims(birthdate, residence),
         })
     }
 }

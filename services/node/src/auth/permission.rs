@@ -10,21 +10,28 @@ pub enum Permission {
     Participate,
     /// Publish or reject filed petitions.
     Moderate,
-    /// Answer petitions and report on them; run public dialogues and answer contributions.
+    /// Answer petitions and report on them; run public dialogues and answer contributions;
+    /// review the projects of participatory budget rounds.
     Answer,
-    /// Keep the OGP Local action plan: adopt it, add commitments and milestones, report.
+    /// Keep the OGP Local action plan: adopt it, add commitments and milestones, report; run
+    /// participatory budget rounds (announce, declare results, fund, report, close).
     Coordinate,
     /// Run the node itself.
     Administer,
+    /// Vouch, as a machine client, for a participant's date of birth and residence (a platform
+    /// that verified them itself, such as `vidkryto dev`'s simulated residents): only the
+    /// operator grants it, to a client; no staff role does.
+    Attest,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 5] = [
+    pub const ALL: [Permission; 6] = [
         Self::Participate,
         Self::Moderate,
         Self::Answer,
         Self::Coordinate,
         Self::Administer,
+        Self::Attest,
     ];
 
     /// Its name in files, flags and messages.
@@ -35,6 +42,7 @@ impl Permission {
             Self::Answer => "answer",
             Self::Coordinate => "coordinate",
             Self::Administer => "administer",
+            Self::Attest => "attest",
         }
     }
 

@@ -35,6 +35,12 @@ impl TestClock {
     pub fn advance_days(&self, days: i64) {
         self.0.fetch_add(days * 86_400_000_000, Ordering::SeqCst);
     }
+    pub fn advance_secs(&self, secs: i64) {
+        self.0.fetch_add(secs * 1_000_000, Ordering::SeqCst);
+    }
+    pub fn now(&self) -> Timestamp {
+        Timestamp(self.0.load(Ordering::SeqCst))
+    }
     pub fn clock(&self) -> Clock {
         let t = self.0.clone();
         Arc::new(move || Timestamp(t.load(Ordering::SeqCst)))
