@@ -7,8 +7,8 @@ use std::time::Duration;
 use event_store_core::MunicipalityCode;
 use futures_util::TryStreamExt;
 use projection::{
-    AnswerDays, CommitmentRow, Counters, DialogueRow, DigestBuilder, MilestoneRow, PetitionRow,
-    PlanRow, WeeklyCounters,
+    AnswerDays, BudgetProjectRow, CommitmentRow, Counters, DialogueRow, DigestBuilder,
+    MilestoneRow, PetitionRow, PlanRow, RoundRow, WeeklyCounters,
 };
 use sqlx::Row;
 
@@ -47,6 +47,8 @@ pub trait RowSink: Send {
     fn plan(&mut self, row: &PlanRow);
     fn commitment(&mut self, row: &CommitmentRow);
     fn milestone(&mut self, row: &MilestoneRow);
+    fn round(&mut self, row: &RoundRow);
+    fn budget_project(&mut self, row: &BudgetProjectRow);
     /// A public entry of the practice catalogue (read in the same snapshot after the
     /// projection's rows; not part of the digest).
     fn practice(&mut self, row: &sqlx::postgres::PgRow) -> Result<(), AssociationError>;
@@ -160,6 +162,8 @@ pub async fn compute_within(
     entities!("proj_plan", plan, PlanRow);
     entities!("proj_commitment", commitment, CommitmentRow);
     entities!("proj_milestone", milestone, MilestoneRow);
+    entities!("proj_round", round, RoundRow);
+    entities!("proj_budget_project", budget_project, BudgetProjectRow);
     if let Some(sink) = sink.as_mut() {
         let mut rows = sqlx::query(
             "SELECT municipality, tool, id, title, body, outcome, category, status, decision, \

@@ -18,11 +18,11 @@ use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use projection::codes::{
     DECISION_NAMES, DIALOGUE_KIND_NAMES, MILESTONE_STATUS_NAMES, OPENED_GOVERNMENT_NAMES,
-    PetitionPhase,
+    PROJECT_STATUS_NAMES, PetitionPhase,
 };
 use projection::{
-    AnswerDays, CommitmentRow, Counters, DialogueRow, MilestoneRow, PetitionRow, PlanRow,
-    WeeklyCounters,
+    AnswerDays, BudgetProjectRow, CommitmentRow, Counters, DialogueRow, MilestoneRow, PetitionRow,
+    PlanRow, RoundRow, WeeklyCounters,
 };
 use reference::Reference;
 use serde_json::{Value, json};
@@ -68,9 +68,10 @@ const CODE: Column = col("code", "the hromada's KATOTTG code", "");
 const UTC: &str = "UTC time, ISO 8601";
 const DAY: &str = "Kyiv date, yyyy-mm-dd";
 const COUNT: &str = "count";
+const KOPECKS: &str = "kopecks (1/100 UAH)";
 
 /// Every table, in the order the index lists them.
-pub const TABLES: [Table; 9] = [
+pub const TABLES: [Table; 11] = [
     Table {
         name: "hromadas",
         row: "one hromada with verified events: its totals since its first event",
@@ -439,6 +440,79 @@ pub const TABLES: [Table; 9] = [
                 "",
             ),
             col("completed_at", "when a report first said complete", UTC),
+        ],
+    },
+    Table {
+        name: "budget_rounds",
+        row: "one participatory budget round (громадський бюджет)",
+        columns: &[
+            CODE,
+            col("round_id", "the round's id in the hromada's log", "UUID"),
+            col("announced_at", "when the council announced it", UTC),
+            col(
+                "budget_year",
+                "the budget year its winners are funded from",
+                "year",
+            ),
+            col("amount", "what its winners may cost together", KOPECKS),
+            col(
+                "local_budget",
+                "the hromada's local budget for the year, as the round states it",
+                KOPECKS,
+            ),
+            col("voting_closes", "when its voting closes", UTC),
+            col("projects", "projects submitted", COUNT),
+            col(
+                "projects_eligible",
+                "projects found eligible (on the ballot)",
+                COUNT,
+            ),
+            col("ballots", "ballots cast", COUNT),
+            col("results_at", "when its results were declared", UTC),
+            col("winners", "winning projects", COUNT),
+            col("projects_funded", "winning projects funded", COUNT),
+            col(
+                "funded_total",
+                "what the funded projects were given together",
+                KOPECKS,
+            ),
+            col(
+                "projects_completed",
+                "funded projects reported completed",
+                COUNT,
+            ),
+            col(
+                "projects_cancelled",
+                "funded projects reported cancelled",
+                COUNT,
+            ),
+            col("closed_at", "when it closed", UTC),
+        ],
+    },
+    Table {
+        name: "budget_projects",
+        row: "one project submitted to a participatory budget round",
+        columns: &[
+            CODE,
+            col("project_id", "the project's id", "UUID"),
+            col("round_id", "its round's id", "UUID"),
+            col("submitted_at", "when it was submitted", UTC),
+            col(
+                "cost",
+                "the author's estimate, or the approved cost once eligible",
+                KOPECKS,
+            ),
+            col(
+                "eligible",
+                "whether it was found eligible; empty before review",
+                "",
+            ),
+            col("funded", "what it was given, once funded", KOPECKS),
+            col(
+                "status",
+                "its last reported status (not_started, in_progress, completed, cancelled); empty before any",
+                "",
+            ),
         ],
     },
     Table {
@@ -869,6 +943,43 @@ impl RowSink for Writer {
             opt(m.completed_at, time),
         ];
         self.push("milestones", cells);
+    }
+
+    fn round(&mut self, r: &RoundRow) {
+        let cells = vec![
+            text(r.municipality.as_str()),
+            text(r.round_id.to_string()),
+            time(r.announced_at),
+            int(r.budget_year),
+            int(r.amount),
+            int(r.local_budget),
+            time(r.voting_closes),
+            int(r.projects),
+            int(r.projects_eligible),
+            int(r.ballots),
+            opt(r.results_at, time),
+            int(r.winners),
+            int(r.projects_funded),
+            int(r.funded_total),
+            int(r.projects_completed),
+            int(r.projects_cancelled),
+            opt(r.closed_at, time),
+        ];
+        self.push("budget_rounds", cells);
+    }
+
+    fn budget_project(&mut self, p: &BudgetProjectRow) {
+        let cells = vec![
+            text(p.municipality.as_str()),
+            text(p.project_id.to_string()),
+            text(p.round_id.to_string()),
+            time(p.submitted_at),
+            int(p.cost),
+            opt(p.eligible, Cell::Bool),
+            opt(p.funded, int),
+            opt(p.status, |s| named(&PROJECT_STATUS_NAMES, s)),
+        ];
+        self.push("budget_projects", cells);
     }
 
     fn practice(&mut self, row: &sqlx::postgres::PgRow) -> Result<(), AssociationError> {

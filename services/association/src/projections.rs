@@ -11,7 +11,8 @@ use sqlx::Row;
 
 use crate::error::AssociationError;
 use crate::rows::{
-    COMMITMENTS, DIALOGUES, MILESTONES, PETITIONS, PLANS, decode, decode_rows, encode,
+    BUDGET_PROJECTS, COMMITMENTS, DIALOGUES, MILESTONES, PETITIONS, PLANS, ROUNDS, decode,
+    decode_rows, encode,
 };
 use crate::store::{Tx, db, parse_code};
 
@@ -107,6 +108,12 @@ pub async fn apply(
     }
     for row in load(tx, MILESTONES, &touched.milestones).await? {
         working.insert_milestone(row).map_err(corrupt)?;
+    }
+    for row in load(tx, ROUNDS, &touched.rounds).await? {
+        working.insert_round(row).map_err(corrupt)?;
+    }
+    for row in load(tx, BUDGET_PROJECTS, &touched.budget_projects).await? {
+        working.insert_budget_project(row).map_err(corrupt)?;
     }
     let outcomes = events
         .iter()
@@ -227,6 +234,20 @@ async fn write(tx: &mut Tx<'_>, changes: projection::Changes) -> Result<(), Asso
         .map(|r| r.opened_government.is_some())
         .collect();
     upsert(tx, COMMITMENTS, keys, rows, Some(("assessed", assessed))).await?;
+    let rounds = changes
+        .rounds
+        .iter()
+        .map(|r| keyed(r.key(), encode(r)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (keys, rows) = rounds.into_iter().unzip();
+    upsert(tx, ROUNDS, keys, rows, None).await?;
+    let projects = changes
+        .budget_projects
+        .iter()
+        .map(|r| keyed(r.key(), encode(r)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (keys, rows) = projects.into_iter().unzip();
+    upsert(tx, BUDGET_PROJECTS, keys, rows, None).await?;
 
     write_counters(tx, &changes.counters).await?;
 
@@ -327,7 +348,7 @@ async fn write_counters(
 pub async fn truncate(tx: &mut Tx<'_>) -> Result<(), AssociationError> {
     sqlx::query(
         "TRUNCATE proj_counters, proj_weekly, proj_answer_days, proj_petition, proj_dialogue, \
-         proj_plan, proj_commitment, proj_milestone",
+         proj_plan, proj_commitment, proj_milestone, proj_round, proj_budget_project",
     )
     .execute(&mut **tx)
     .await

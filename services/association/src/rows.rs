@@ -15,6 +15,8 @@ pub(crate) const DIALOGUES: &str = "proj_dialogue";
 pub(crate) const PLANS: &str = "proj_plan";
 pub(crate) const COMMITMENTS: &str = "proj_commitment";
 pub(crate) const MILESTONES: &str = "proj_milestone";
+pub(crate) const ROUNDS: &str = "proj_round";
+pub(crate) const BUDGET_PROJECTS: &str = "proj_budget_project";
 
 pub(crate) fn encode<T: Serialize>(row: &T) -> Result<Vec<u8>, AssociationError> {
     postcard::to_stdvec(row)

@@ -8,9 +8,17 @@
 //! projections and reported ([`Recomputed::undecodable`]), never a reason to stop; bytes that
 //! the association could never have verified (no envelope, another position or another
 //! hromada than the archive says) are an error that `audit verify` explains.
+//!
+//! It also counts every participatory budget round again: each round's events are folded with
+//! the domain's own rules (`domain::budget::evolve`), and when the log declares the round's
+//! results, the ranking and winners it declares are compared with [`domain::budget::results`]
+//! of the ballots before it ([`RoundResults`]). A node that declared other winners than its
+//! ballots give is named with the round.
 
 use std::collections::BTreeMap;
 
+use domain::budget::{BudgetEvent, BudgetState};
+use domain::{Event, ProjectId, RoundId};
 use event_store_core::{EnvelopeRef, MunicipalityCode};
 use projection::{MemoryStore, Verified};
 
@@ -30,6 +38,62 @@ pub struct Recomputed {
     /// Verified events whose payload does not decode, skipped for the projections as the
     /// association skips them, in hromada and log order.
     pub undecodable: Vec<Undecodable>,
+    /// Every participatory budget round, counted again from its ballots, in hromada and round
+    /// order.
+    pub rounds: Vec<RoundResults>,
+}
+
+/// A participatory budget round's results counted again from the archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoundResults {
+    pub municipality: MunicipalityCode,
+    pub round: RoundId,
+    pub ballots: u32,
+    /// The winners the round's ballots give (`domain::budget::results`), in ranking order; as
+    /// of the declaration when there is one, else as of the end of the archive.
+    pub winners: Vec<ProjectId>,
+    /// The winners the log declared, if it did, and at which event.
+    pub declared: Option<(u64, Vec<ProjectId>)>,
+    /// Whether the declaration (ballots, ranking and winners) is what the ballots give; `true`
+    /// when nothing was declared yet.
+    pub matches: bool,
+}
+
+/// The rounds of one hromada as the replay folds them.
+#[derive(Default)]
+struct Rounds(BTreeMap<RoundId, (BudgetState, Option<RoundResults>)>);
+
+impl Rounds {
+    fn apply(&mut self, municipality: MunicipalityCode, seq: u64, event: &BudgetEvent) {
+        let (state, declared) = self.0.entry(event.round_id()).or_default();
+        if let BudgetEvent::ResultsDeclared(d) = event
+            && declared.is_none()
+        {
+            let (ranking, winners) = domain::budget::results(state);
+            *declared = Some(RoundResults {
+                municipality,
+                round: d.round_id,
+                ballots: state.ballots,
+                matches: ranking == d.ranking && winners == d.winners && state.ballots == d.ballots,
+                winners,
+                declared: Some((seq, d.winners.clone())),
+            });
+        }
+        *state = domain::budget::evolve(std::mem::take(state), event);
+    }
+
+    fn finish(self, municipality: MunicipalityCode, out: &mut Vec<RoundResults>) {
+        for (round, (state, declared)) in self.0 {
+            out.push(declared.unwrap_or_else(|| RoundResults {
+                municipality,
+                round,
+                ballots: state.ballots,
+                winners: domain::budget::results(&state).1,
+                declared: None,
+                matches: true,
+            }));
+        }
+    }
 }
 
 /// A verified event whose payload is no domain event.
@@ -53,6 +117,7 @@ pub fn recompute(
     let mut positions = BTreeMap::new();
     let mut events = 0;
     let mut undecodable = Vec::new();
+    let mut rounds = Vec::new();
     let codes: Vec<MunicipalityCode> = if upto.is_empty() {
         archive.municipalities()?
     } else {
@@ -60,6 +125,7 @@ pub fn recompute(
     };
     for code in codes {
         let limit = upto.get(&code).copied().unwrap_or(u64::MAX);
+        let mut budgets = Rounds::default();
         let mut next = 1;
         let mut batch = Vec::with_capacity(BATCH);
         'files: for (first, _, path) in archive.events_files(&code)? {
@@ -91,11 +157,16 @@ pub fn recompute(
                     envelope.schema_version,
                     envelope.payload,
                 ) {
-                    Ok(event) => batch.push(Verified {
-                        municipality: code,
-                        seq: next,
-                        event,
-                    }),
+                    Ok(event) => {
+                        if let Event::Budget(e) = &event {
+                            budgets.apply(code, next, e);
+                        }
+                        batch.push(Verified {
+                            municipality: code,
+                            seq: next,
+                            event,
+                        });
+                    }
                     Err(e) => undecodable.push(Undecodable {
                         municipality: code,
                         seq: next,
@@ -122,6 +193,7 @@ pub fn recompute(
         }
         events += replayed;
         positions.insert(code, replayed);
+        budgets.finish(code, &mut rounds);
     }
     let digest = store
         .digest()
@@ -131,5 +203,6 @@ pub fn recompute(
         positions,
         events,
         undecodable,
+        rounds,
     })
 }

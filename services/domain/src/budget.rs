@@ -52,8 +52,9 @@ pub const REASON_LEN_MAX: u32 = 2_000;
 pub const EVIDENCE_LINK_LEN_MAX: u32 = 2_000;
 /// Longest note on a project's implementation.
 pub const NOTE_LEN_MAX: u32 = 2_000;
-/// Largest amount in kopecks (10 billion hryvnias): far above any hromada's whole budget.
-pub const AMOUNT_MAX: u64 = 1_000_000_000_000;
+/// Largest amount in kopecks (10 trillion hryvnias): above the state budget, so far above any
+/// hromada's whole budget (Kyiv's is about 100 billion).
+pub const AMOUNT_MAX: u64 = 1_000_000_000_000_000;
 /// Most projects in a round.
 pub const PROJECTS_MAX: u32 = 500;
 /// Projects one ballot may choose at most, whatever the round allows.

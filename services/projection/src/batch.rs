@@ -46,6 +46,14 @@
 //! | progress reported | milestone of that plan and commitment exists | `status`; `completed_at` the first time it is complete | `milestones_by_status`: old slot −1, new slot +1 | `milestones_completed` the first time complete |
 //! | commitment assessed | commitment of that plan exists | `completion`, `opened_government` | first time: `commitments_assessed`, `opened_government[level]`; again: the level moves | |
 //! | plan closed | plan exists, not closed | `closed_at` | `plans_closed` | |
+//! | round announced | no such round | created with its year, amount, local budget, close of voting | | |
+//! | project submitted | round exists, no results yet; no such project | project created, round `projects` +1 | | |
+//! | project reviewed | project of that round exists, not reviewed; round has no results | `eligible`, `cost` the approved cost; round `projects_eligible` +1 if eligible | | |
+//! | ballot cast | round exists, no results yet | round `ballots` +1 | | |
+//! | results declared | round exists, no results yet | `results_at`, `winners` | | |
+//! | project funded | round has results, not closed; project of that round eligible, not funded | `funded`; round `projects_funded` +1, `funded_total` + amount | | |
+//! | budget progress reported | round not closed; project of that round funded, last status not final | `status`; round `projects_completed` or `projects_cancelled` +1 when it becomes final | | |
+//! | round closed | round has results, not closed | `closed_at` | | |
 //!
 //! Answer days are the Kyiv calendar days from the day consideration started to the day of the
 //! answer (never below 0).
@@ -71,6 +79,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use domain::Event;
 use domain::action_plan::{ActionPlanEvent, ImplementationStatus};
+use domain::budget::{BudgetEvent, ProjectStatus, ReviewOutcome};
 use domain::calendar::Weekday;
 use domain::calendar::national_deadline;
 use domain::dialogue::{ContributionResponse, DialogueEvent};
@@ -84,11 +93,11 @@ use uuid::Uuid;
 
 use crate::codes::{
     PetitionPhase, decision_code, dialogue_kind_code, milestone_status_slot,
-    opened_government_code, status_code,
+    opened_government_code, project_status_code, status_code,
 };
 use crate::rows::{
-    AnswerDays, CommitmentRow, Counters, DialogueRow, EntityKey, EntityKind, MilestoneRow,
-    PetitionRow, PlanRow, WeeklyCounters,
+    AnswerDays, BudgetProjectRow, CommitmentRow, Counters, DialogueRow, EntityKey, EntityKind,
+    MilestoneRow, PetitionRow, PlanRow, RoundRow, WeeklyCounters,
 };
 
 /// An event that passed the association's verification (its municipality's next sequence
@@ -110,6 +119,8 @@ pub struct Touched {
     pub plans: Vec<EntityKey>,
     pub commitments: Vec<EntityKey>,
     pub milestones: Vec<EntityKey>,
+    pub rounds: Vec<EntityKey>,
+    pub budget_projects: Vec<EntityKey>,
 }
 
 impl Touched {
@@ -125,12 +136,14 @@ impl Touched {
             + self.plans.len()
             + self.commitments.len()
             + self.milestones.len()
+            + self.rounds.len()
+            + self.budget_projects.len()
     }
 }
 
 /// The keys the events read, for the store to load.
 pub fn touched(events: &[Verified]) -> Touched {
-    let mut sets: [BTreeSet<EntityKey>; 5] = Default::default();
+    let mut sets: [BTreeSet<EntityKey>; 7] = Default::default();
     for verified in events {
         for (kind, key) in reads(verified.municipality, &verified.event)
             .into_iter()
@@ -139,14 +152,23 @@ pub fn touched(events: &[Verified]) -> Touched {
             sets[table_index(kind)].insert(key);
         }
     }
-    let [petitions, dialogues, plans, commitments, milestones] =
-        sets.map(|set| set.into_iter().collect());
+    let [
+        petitions,
+        dialogues,
+        plans,
+        commitments,
+        milestones,
+        rounds,
+        budget_projects,
+    ] = sets.map(|set| set.into_iter().collect());
     Touched {
         petitions,
         dialogues,
         plans,
         commitments,
         milestones,
+        rounds,
+        budget_projects,
     }
 }
 
@@ -154,8 +176,24 @@ pub fn touched(events: &[Verified]) -> Touched {
 fn reads(municipality: MunicipalityCode, event: &Event) -> [Option<(EntityKind, EntityKey)>; 2] {
     let key = |kind, id: Uuid| Some((kind, EntityKey::new(municipality, id)));
     match event {
-        // Participatory budgets are not projected yet.
-        Event::Calendar(_) | Event::Budget(_) => [None, None],
+        Event::Calendar(_) => [None, None],
+        Event::Budget(e) => {
+            let round = key(EntityKind::Round, e.round_id().0);
+            let project = match e {
+                BudgetEvent::ProjectSubmitted(e) => Some(e.project_id),
+                BudgetEvent::ProjectReviewed(e) => Some(e.project_id),
+                BudgetEvent::ProjectFunded(e) => Some(e.project_id),
+                BudgetEvent::ProgressReported(e) => Some(e.project_id),
+                BudgetEvent::Announced(_)
+                | BudgetEvent::BallotCast(_)
+                | BudgetEvent::ResultsDeclared(_)
+                | BudgetEvent::Closed(_) => None,
+            };
+            [
+                round,
+                project.and_then(|p| key(EntityKind::BudgetProject, p.0)),
+            ]
+        }
         Event::Petition(e) => [key(EntityKind::Petition, e.petition_id().0), None],
         Event::Dialogue(e) => [key(EntityKind::Dialogue, e.dialogue_id().0), None],
         Event::ActionPlan(e) => match e {
@@ -186,6 +224,8 @@ const fn table_index(kind: EntityKind) -> usize {
         EntityKind::Plan => 2,
         EntityKind::Commitment => 3,
         EntityKind::Milestone => 4,
+        EntityKind::Round => 5,
+        EntityKind::BudgetProject => 6,
     }
 }
 
@@ -259,6 +299,8 @@ pub struct Changes {
     pub plans: Vec<PlanRow>,
     pub commitments: Vec<CommitmentRow>,
     pub milestones: Vec<MilestoneRow>,
+    pub rounds: Vec<RoundRow>,
+    pub budget_projects: Vec<BudgetProjectRow>,
     /// Deltas to add to each municipality's counters.
     pub counters: Vec<(MunicipalityCode, Counters)>,
     /// Deltas to add to weekly buckets (a missing bucket starts at zero).
@@ -294,6 +336,8 @@ pub struct Working {
     plans: Slots<PlanRow>,
     commitments: Slots<CommitmentRow>,
     milestones: Slots<MilestoneRow>,
+    rounds: Slots<RoundRow>,
+    budget_projects: Slots<BudgetProjectRow>,
     counters: BTreeMap<MunicipalityCode, Counters>,
     weekly: BTreeMap<(MunicipalityCode, i32), WeeklyCounters>,
     answer_days: BTreeMap<(MunicipalityCode, i32), i64>,
@@ -348,6 +392,8 @@ impl Working {
             plans: empty_slots(&touched.plans),
             commitments: empty_slots(&touched.commitments),
             milestones: empty_slots(&touched.milestones),
+            rounds: empty_slots(&touched.rounds),
+            budget_projects: empty_slots(&touched.budget_projects),
             ..Self::default()
         }
     }
@@ -382,6 +428,18 @@ impl Working {
         load(&mut self.milestones, kind, key, row, self.applied_any)
     }
 
+    /// Loads a stored budget round, before any event is applied.
+    pub fn insert_round(&mut self, row: RoundRow) -> Result<(), LoadError> {
+        let (key, kind) = (row.key(), EntityKind::Round);
+        load(&mut self.rounds, kind, key, row, self.applied_any)
+    }
+
+    /// Loads a stored budget project, before any event is applied.
+    pub fn insert_budget_project(&mut self, row: BudgetProjectRow) -> Result<(), LoadError> {
+        let (key, kind) = (row.key(), EntityKind::BudgetProject);
+        load(&mut self.budget_projects, kind, key, row, self.applied_any)
+    }
+
     fn has_slot(&self, kind: EntityKind, key: &EntityKey) -> bool {
         match kind {
             EntityKind::Petition => self.petitions.contains_key(key),
@@ -389,6 +447,8 @@ impl Working {
             EntityKind::Plan => self.plans.contains_key(key),
             EntityKind::Commitment => self.commitments.contains_key(key),
             EntityKind::Milestone => self.milestones.contains_key(key),
+            EntityKind::Round => self.rounds.contains_key(key),
+            EntityKind::BudgetProject => self.budget_projects.contains_key(key),
         }
     }
 
@@ -422,7 +482,14 @@ impl Working {
         let mut delta = Delta::new(municipality, verified.event.at().0);
         let deny = verified.event.event_type();
         let applied = match &verified.event {
-            Event::Calendar(_) | Event::Budget(_) => return Ok(Outcome::NoEffect),
+            Event::Calendar(_) => return Ok(Outcome::NoEffect),
+            Event::Budget(event) => {
+                let mut budget = BudgetTables {
+                    rounds: &mut self.rounds,
+                    projects: &mut self.budget_projects,
+                };
+                budget.apply(municipality, event, deny)
+            }
             Event::Petition(event) => {
                 apply_petition(&mut self.petitions, municipality, event, deny, &mut delta)
             }
@@ -480,6 +547,8 @@ impl Working {
             plans: changed(self.plans),
             commitments: changed(self.commitments),
             milestones: changed(self.milestones),
+            rounds: changed(self.rounds),
+            budget_projects: changed(self.budget_projects),
             counters: self
                 .counters
                 .into_iter()
@@ -961,6 +1030,159 @@ impl PlanTables<'_> {
                 allow(plan.closed_at.is_none(), Plan, event_type)?;
                 plan.closed_at = Some(at);
                 counters.plans_closed = 1;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The rows a participatory budget event reads. Every check comes before any change, so an
+/// anomaly changes nothing.
+struct BudgetTables<'a> {
+    rounds: &'a mut Slots<RoundRow>,
+    projects: &'a mut Slots<BudgetProjectRow>,
+}
+
+/// The project at `key`, which must belong to round `round_id`.
+fn project_of(
+    projects: &mut Slots<BudgetProjectRow>,
+    key: EntityKey,
+    round_id: Uuid,
+) -> Result<&mut BudgetProjectRow, Anomaly> {
+    let kind = EntityKind::BudgetProject;
+    let project = existing(slot_of(projects, kind, key)?, kind)?;
+    if project.round_id == round_id {
+        Ok(project)
+    } else {
+        Err(Anomaly::OtherParent(kind))
+    }
+}
+
+/// Kopecks as stored (amounts are bounded far below `i64::MAX` by the domain).
+fn kopecks(amount: u64) -> i64 {
+    i64::try_from(amount).unwrap_or(i64::MAX)
+}
+
+impl BudgetTables<'_> {
+    fn apply(
+        &mut self,
+        municipality: MunicipalityCode,
+        event: &BudgetEvent,
+        event_type: EventType,
+    ) -> Result<(), Anomaly> {
+        use EntityKind::{BudgetProject, Round};
+        let key = |id: Uuid| EntityKey::new(municipality, id);
+        let at = event.at().0;
+        let round_id = event.round_id().0;
+        let round_slot = slot_of(self.rounds, Round, key(round_id))?;
+        if let BudgetEvent::Announced(announced) = event {
+            if round_slot.current.is_some() {
+                return Err(Anomaly::AlreadyExists(Round));
+            }
+            let rules = &announced.rules;
+            round_slot.current = Some(RoundRow {
+                municipality,
+                round_id,
+                announced_at: at,
+                budget_year: rules.budget_year,
+                amount: kopecks(rules.amount),
+                local_budget: kopecks(rules.local_budget),
+                voting_closes: rules.voting_closes.0,
+                projects: 0,
+                projects_eligible: 0,
+                ballots: 0,
+                results_at: None,
+                winners: 0,
+                projects_funded: 0,
+                funded_total: 0,
+                projects_completed: 0,
+                projects_cancelled: 0,
+                closed_at: None,
+            });
+            return Ok(());
+        }
+        let round = existing(round_slot, Round)?;
+        let open = round.results_at.is_none() && round.closed_at.is_none();
+        let project = |projects, id: Uuid| project_of(projects, key(id), round_id);
+        match event {
+            BudgetEvent::Announced(_) => {}
+            BudgetEvent::ProjectSubmitted(submitted) => {
+                allow(open, Round, event_type)?;
+                let slot = slot_of(self.projects, BudgetProject, key(submitted.project_id.0))?;
+                if slot.current.is_some() {
+                    return Err(Anomaly::AlreadyExists(BudgetProject));
+                }
+                round.projects = plus_one(round.projects, Round)?;
+                slot.current = Some(BudgetProjectRow {
+                    municipality,
+                    project_id: submitted.project_id.0,
+                    round_id,
+                    submitted_at: at,
+                    cost: kopecks(submitted.cost),
+                    eligible: None,
+                    funded: None,
+                    status: None,
+                });
+            }
+            BudgetEvent::ProjectReviewed(reviewed) => {
+                allow(open, Round, event_type)?;
+                let project = project(self.projects, reviewed.project_id.0)?;
+                allow(project.eligible.is_none(), BudgetProject, event_type)?;
+                match &reviewed.outcome {
+                    ReviewOutcome::Eligible { cost, .. } => {
+                        round.projects_eligible = plus_one(round.projects_eligible, Round)?;
+                        project.eligible = Some(true);
+                        project.cost = kopecks(*cost);
+                    }
+                    ReviewOutcome::Ineligible { .. } => project.eligible = Some(false),
+                }
+            }
+            BudgetEvent::BallotCast(_) => {
+                allow(open, Round, event_type)?;
+                round.ballots = plus_one(round.ballots, Round)?;
+            }
+            BudgetEvent::ResultsDeclared(declared) => {
+                allow(open, Round, event_type)?;
+                round.results_at = Some(at);
+                round.winners = u32::try_from(declared.winners.len()).unwrap_or(u32::MAX);
+            }
+            BudgetEvent::ProjectFunded(funded) => {
+                let fundable = round.results_at.is_some() && round.closed_at.is_none();
+                allow(fundable, Round, event_type)?;
+                let project = project(self.projects, funded.project_id.0)?;
+                let unfunded_eligible = project.eligible == Some(true) && project.funded.is_none();
+                allow(unfunded_eligible, BudgetProject, event_type)?;
+                round.projects_funded = plus_one(round.projects_funded, Round)?;
+                round.funded_total = round.funded_total.wrapping_add(kopecks(funded.amount));
+                project.funded = Some(kopecks(funded.amount));
+            }
+            BudgetEvent::ProgressReported(reported) => {
+                allow(round.closed_at.is_none(), Round, event_type)?;
+                let project = project(self.projects, reported.project_id.0)?;
+                let completed = project_status_code(ProjectStatus::Completed);
+                let cancelled = project_status_code(ProjectStatus::Cancelled);
+                let is_final =
+                    matches!(project.status, Some(s) if s == completed || s == cancelled);
+                allow(
+                    project.funded.is_some() && !is_final,
+                    BudgetProject,
+                    event_type,
+                )?;
+                match reported.status {
+                    ProjectStatus::Completed => {
+                        round.projects_completed = plus_one(round.projects_completed, Round)?;
+                    }
+                    ProjectStatus::Cancelled => {
+                        round.projects_cancelled = plus_one(round.projects_cancelled, Round)?;
+                    }
+                    ProjectStatus::NotStarted | ProjectStatus::InProgress => {}
+                }
+                project.status = Some(project_status_code(reported.status));
+            }
+            BudgetEvent::Closed(_) => {
+                let closable = round.results_at.is_some() && round.closed_at.is_none();
+                allow(closable, Round, event_type)?;
+                round.closed_at = Some(at);
             }
         }
         Ok(())

@@ -74,6 +74,18 @@ impl PetitionPhase {
     }
 }
 
+/// The code of a funded budget project's status: its variant index (not started 0, in
+/// progress 1, completed 2, cancelled 3).
+pub const fn project_status_code(status: domain::budget::ProjectStatus) -> u8 {
+    use domain::budget::ProjectStatus as S;
+    match status {
+        S::NotStarted => 0,
+        S::InProgress => 1,
+        S::Completed => 2,
+        S::Cancelled => 3,
+    }
+}
+
 /// The code of an answer decision.
 pub const fn decision_code(decision: AnswerDecision) -> u8 {
     match decision {
@@ -240,6 +252,10 @@ pub const OPENED_GOVERNMENT_NAMES: [&str; OPENED_GOVERNMENT_LEVELS] = [
 ];
 
 /// The API names of answer decisions, by code ([`decision_code`]).
+/// The names of funded budget projects' status codes, by code, as open data writes them.
+pub const PROJECT_STATUS_NAMES: [&str; 4] =
+    ["not_started", "in_progress", "completed", "cancelled"];
+
 pub const DECISION_NAMES: [&str; 3] = ["supported", "partly_supported", "not_supported"];
 
 #[cfg(test)]

@@ -2,10 +2,10 @@
 //! association's PostgreSQL store and an auditor's independent replay can show they hold the
 //! same projection by comparing 32 bytes.
 //!
-//! # Format, version 3
+//! # Format, version 4
 //!
 //! ```text
-//! digest = SHA-256( "vidkryto/projection-digest/v3" || record || record || … )
+//! digest = SHA-256( "vidkryto/projection-digest/v4" || record || record || … )
 //! record = tag (1 byte) || length (u32, little-endian) || body (length bytes)
 //! ```
 //!
@@ -23,6 +23,8 @@
 //! | 6 | plans | [`PlanRow`] | municipality, `plan_id` |
 //! | 7 | commitments | [`CommitmentRow`] | municipality, `commitment_id` |
 //! | 8 | milestones | [`MilestoneRow`] | municipality, `milestone_id` |
+//! | 9 | budget rounds | [`RoundRow`] | municipality, `round_id` |
+//! | 10 | budget projects | [`BudgetProjectRow`] | municipality, `project_id` |
 //!
 //! Municipalities sort by their code's text (19 ASCII bytes, so byte order); `week` and
 //! `days` as signed integers; ids by their 16 bytes, most significant first (the order of the
@@ -35,7 +37,7 @@
 //! unsigned varints; `Option<T>` as a byte 0 (none) or 1 followed by `T`; a fixed array
 //! (`[i64; 6]`) as its elements in order with no length; a municipality code as the varint 19
 //! then its 19 ASCII bytes; a UUID as the varint 16 then its 16 bytes; a pair as its two parts
-//! in order. `tests/projection/digest.rs` works one petition row through byte by byte and
+//! in order; a `u16` as an unsigned varint. `tests/projection/digest.rs` works one petition row through byte by byte and
 //! freezes the digest of a sample with one row per table.
 //!
 //! Any change to a row's fields, their order or meaning, a code table or this layout is a new
@@ -43,7 +45,8 @@
 //! start-of-consideration deadlines, the statute's terms) and four counters after
 //! `petitions_answered_on_time`; version 3 starts the clock for the start of consideration at
 //! the signature that reaches the threshold (and refuses closing such a collection as failed),
-//! with the same rows. Digests of other versions are not comparable.
+//! with the same rows; version 4 adds the participatory budget tables. Digests of other
+//! versions are not comparable.
 
 use std::fmt;
 use std::str::FromStr;
@@ -54,16 +57,16 @@ use sha2::{Digest as _, Sha256};
 use uuid::Uuid;
 
 use crate::rows::{
-    AnswerDays, CommitmentRow, Counters, DialogueRow, MilestoneRow, PetitionRow, PlanRow,
-    WeeklyCounters,
+    AnswerDays, BudgetProjectRow, CommitmentRow, Counters, DialogueRow, MilestoneRow, PetitionRow,
+    PlanRow, RoundRow, WeeklyCounters,
 };
 
 /// The bytes every digest starts with: they name the format and its version.
-pub const DIGEST_PREFIX: &[u8] = b"vidkryto/projection-digest/v3";
+pub const DIGEST_PREFIX: &[u8] = b"vidkryto/projection-digest/v4";
 
 /// The version [`DIGEST_PREFIX`] names: of the digest, the rows and the rules alike. A store
 /// holding rows of another version rebuilds them.
-pub const PROJECTION_VERSION: u32 = 3;
+pub const PROJECTION_VERSION: u32 = 4;
 
 /// The projection's tables, in digest order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -76,11 +79,13 @@ pub enum Table {
     Plans,
     Commitments,
     Milestones,
+    Rounds,
+    BudgetProjects,
 }
 
 impl Table {
     /// Every table, in digest order.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 10] = [
         Self::Counters,
         Self::Weekly,
         Self::AnswerDays,
@@ -89,6 +94,8 @@ impl Table {
         Self::Plans,
         Self::Commitments,
         Self::Milestones,
+        Self::Rounds,
+        Self::BudgetProjects,
     ];
 
     /// The table's frozen tag byte in the digest.
@@ -102,6 +109,8 @@ impl Table {
             Self::Plans => 6,
             Self::Commitments => 7,
             Self::Milestones => 8,
+            Self::Rounds => 9,
+            Self::BudgetProjects => 10,
         }
     }
 
@@ -116,6 +125,8 @@ impl Table {
             Self::Plans => "plans",
             Self::Commitments => "commitments",
             Self::Milestones => "milestones",
+            Self::Rounds => "budget_rounds",
+            Self::BudgetProjects => "budget_projects",
         }
     }
 }
@@ -269,6 +280,20 @@ impl DigestBuilder {
         let key = id_key(row.municipality, row.milestone_id);
         let name = || format!("{}/{}", row.municipality, row.milestone_id);
         self.feed(Table::Milestones, key, name, true, row)
+    }
+
+    /// Adds a participatory budget round.
+    pub fn round(&mut self, row: &RoundRow) -> Result<(), DigestError> {
+        let key = id_key(row.municipality, row.round_id);
+        let name = || format!("{}/{}", row.municipality, row.round_id);
+        self.feed(Table::Rounds, key, name, true, row)
+    }
+
+    /// Adds a participatory budget project.
+    pub fn budget_project(&mut self, row: &BudgetProjectRow) -> Result<(), DigestError> {
+        let key = id_key(row.municipality, row.project_id);
+        let name = || format!("{}/{}", row.municipality, row.project_id);
+        self.feed(Table::BudgetProjects, key, name, true, row)
     }
 
     fn feed<T: Serialize + ?Sized>(

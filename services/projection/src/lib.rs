@@ -4,7 +4,7 @@
 //! and can prove they agree by comparing one digest. Nothing here does I/O, reads a clock or
 //! awaits.
 //!
-//! - [`rows`]: the rows and counters, with frozen fields (stores map them to tables 1:1);
+//! - [`rows`]: the rows (participatory budget rounds and projects among them) and counters, with frozen fields (stores map them to tables 1:1);
 //! - [`codes`]: the frozen `u8` codes rows store for enums;
 //! - [`batch`]: [`touched`] → load rows into a [`Working`] → [`Working::apply`] each event →
 //!   [`Working::finish`] gives [`Changes`]; the module docs hold the table of rules;
@@ -33,6 +33,6 @@ pub use digest::{
 };
 pub use memory::{BatchError, MemoryStore};
 pub use rows::{
-    AnswerDays, CommitmentRow, Counters, DialogueRow, EntityKey, EntityKind, MilestoneRow,
-    PetitionRow, PlanRow, WeeklyCounters,
+    AnswerDays, BudgetProjectRow, CommitmentRow, Counters, DialogueRow, EntityKey, EntityKind,
+    MilestoneRow, PetitionRow, PlanRow, RoundRow, WeeklyCounters,
 };

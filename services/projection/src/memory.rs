@@ -9,8 +9,8 @@ use event_store_core::MunicipalityCode;
 use crate::batch::{ApplyError, Changes, LoadError, Outcome, Verified, Working, touched};
 use crate::digest::{DigestBuilder, DigestError};
 use crate::rows::{
-    AnswerDays, CommitmentRow, Counters, DialogueRow, EntityKey, MilestoneRow, PetitionRow,
-    PlanRow, WeeklyCounters,
+    AnswerDays, BudgetProjectRow, CommitmentRow, Counters, DialogueRow, EntityKey, MilestoneRow,
+    PetitionRow, PlanRow, RoundRow, WeeklyCounters,
 };
 
 /// Why a batch was not applied; the store is unchanged.
@@ -31,6 +31,8 @@ pub struct MemoryStore {
     plans: BTreeMap<EntityKey, PlanRow>,
     commitments: BTreeMap<EntityKey, CommitmentRow>,
     milestones: BTreeMap<EntityKey, MilestoneRow>,
+    rounds: BTreeMap<EntityKey, RoundRow>,
+    budget_projects: BTreeMap<EntityKey, BudgetProjectRow>,
     counters: BTreeMap<MunicipalityCode, Counters>,
     weekly: BTreeMap<(MunicipalityCode, i32), WeeklyCounters>,
     answer_days: BTreeMap<(MunicipalityCode, i32), i64>,
@@ -81,6 +83,10 @@ impl MemoryStore {
         load_rows(&self.milestones, &keys.milestones, |r| {
             working.insert_milestone(r)
         })?;
+        load_rows(&self.rounds, &keys.rounds, |r| working.insert_round(r))?;
+        load_rows(&self.budget_projects, &keys.budget_projects, |r| {
+            working.insert_budget_project(r)
+        })?;
         let outcomes = events
             .iter()
             .map(|event| working.apply(event))
@@ -100,6 +106,12 @@ impl MemoryStore {
             CommitmentRow::key,
         );
         upsert(&mut self.milestones, &changes.milestones, MilestoneRow::key);
+        upsert(&mut self.rounds, &changes.rounds, RoundRow::key);
+        upsert(
+            &mut self.budget_projects,
+            &changes.budget_projects,
+            BudgetProjectRow::key,
+        );
         for (municipality, delta) in &changes.counters {
             let counters = self.counters.entry(*municipality).or_default();
             counters.add(delta);
@@ -156,6 +168,10 @@ impl MemoryStore {
         self.milestones
             .values()
             .try_for_each(|r| digest.milestone(r))?;
+        self.rounds.values().try_for_each(|r| digest.round(r))?;
+        self.budget_projects
+            .values()
+            .try_for_each(|r| digest.budget_project(r))?;
         Ok(digest.finish())
     }
 
@@ -182,6 +198,21 @@ impl MemoryStore {
     /// A milestone's row.
     pub fn milestone(&self, key: &EntityKey) -> Option<&MilestoneRow> {
         self.milestones.get(key)
+    }
+
+    /// A budget round's row.
+    pub fn round(&self, key: &EntityKey) -> Option<&RoundRow> {
+        self.rounds.get(key)
+    }
+
+    /// Every budget round, ascending by key.
+    pub fn rounds(&self) -> impl Iterator<Item = &RoundRow> {
+        self.rounds.values()
+    }
+
+    /// A budget project's row.
+    pub fn budget_project(&self, key: &EntityKey) -> Option<&BudgetProjectRow> {
+        self.budget_projects.get(key)
     }
 
     /// A municipality's counters (all zero if it has none).
@@ -214,14 +245,16 @@ impl MemoryStore {
     }
 
     /// How many rows of each entity table there are: petitions, dialogues, plans,
-    /// commitments, milestones.
-    pub fn entity_counts(&self) -> [usize; 5] {
+    /// commitments, milestones, budget rounds, budget projects.
+    pub fn entity_counts(&self) -> [usize; 7] {
         [
             self.petitions.len(),
             self.dialogues.len(),
             self.plans.len(),
             self.commitments.len(),
             self.milestones.len(),
+            self.rounds.len(),
+            self.budget_projects.len(),
         ]
     }
 }

@@ -1,5 +1,6 @@
-//! The projection's rows: one per petition, dialogue, plan, commitment and milestone, counters
-//! per municipality, weekly counters and the histogram of days to answer a petition.
+//! The projection's rows: one per petition, dialogue, plan, commitment, milestone,
+//! participatory budget round and budget project, counters per municipality, weekly counters
+//! and the histogram of days to answer a petition.
 //!
 //! Stores map these structs to tables one to one (a column per field, in this order), and the
 //! digest encodes them with postcard field by field, so **field order, types and meaning are
@@ -47,6 +48,8 @@ pub enum EntityKind {
     Plan,
     Commitment,
     Milestone,
+    Round,
+    BudgetProject,
 }
 
 impl std::fmt::Display for EntityKind {
@@ -57,6 +60,8 @@ impl std::fmt::Display for EntityKind {
             Self::Plan => "action plan",
             Self::Commitment => "commitment",
             Self::Milestone => "milestone",
+            Self::Round => "budget round",
+            Self::BudgetProject => "budget project",
         })
     }
 }
@@ -215,6 +220,63 @@ pub struct MilestoneRow {
 impl MilestoneRow {
     pub fn key(&self) -> EntityKey {
         EntityKey::new(self.municipality, self.milestone_id)
+    }
+}
+
+/// A participatory budget round. Key: (`municipality`, `round_id`). Amounts are in kopecks.
+/// The national budget figures are sums over these rows: a round is one a year per hromada at
+/// most, so there are few.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoundRow {
+    pub municipality: MunicipalityCode,
+    pub round_id: Uuid,
+    pub announced_at: i64,
+    pub budget_year: u16,
+    /// What the winners may cost together.
+    pub amount: i64,
+    /// The hromada's local budget for the year, as the round states it.
+    pub local_budget: i64,
+    pub voting_closes: i64,
+    pub projects: u32,
+    pub projects_eligible: u32,
+    pub ballots: u32,
+    pub results_at: Option<i64>,
+    pub winners: u32,
+    pub projects_funded: u32,
+    pub funded_total: i64,
+    /// Funded projects first reported completed, and cancelled.
+    pub projects_completed: u32,
+    pub projects_cancelled: u32,
+    pub closed_at: Option<i64>,
+}
+
+impl RoundRow {
+    pub fn key(&self) -> EntityKey {
+        EntityKey::new(self.municipality, self.round_id)
+    }
+}
+
+/// A project submitted to a round. Key: (`municipality`, `project_id`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BudgetProjectRow {
+    pub municipality: MunicipalityCode,
+    pub project_id: Uuid,
+    pub round_id: Uuid,
+    pub submitted_at: i64,
+    /// The author's estimate, then the approved cost once eligible (kopecks).
+    pub cost: i64,
+    /// `None` before review.
+    pub eligible: Option<bool>,
+    /// Kopecks given, once funded (only winners are).
+    pub funded: Option<i64>,
+    /// The last reported status code ([`crate::codes::project_status_code`]); `None`: no
+    /// report yet.
+    pub status: Option<u8>,
+}
+
+impl BudgetProjectRow {
+    pub fn key(&self) -> EntityKey {
+        EntityKey::new(self.municipality, self.project_id)
     }
 }
 

@@ -295,6 +295,37 @@ pub async fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
                 }
             }
             let mut ok = true;
+            // Every participatory budget round, counted again from its ballots.
+            for r in &recomputed.rounds {
+                let winners = r
+                    .winners
+                    .iter()
+                    .map(|p| p.0.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                match &r.declared {
+                    None => println!(
+                        "budget round {} of {}: {} ballots, no results declared yet (they would be: {})",
+                        r.round.0, r.municipality, r.ballots, winners
+                    ),
+                    Some((seq, _)) if r.matches => println!(
+                        "budget round {} of {}: {} ballots, results declared at event {seq} match the ballots: winners {}",
+                        r.round.0, r.municipality, r.ballots, winners
+                    ),
+                    Some((seq, declared)) => {
+                        ok = false;
+                        let declared = declared
+                            .iter()
+                            .map(|p| p.0.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                        println!(
+                            "DIFFERS: budget round {} of {}: results declared at event {seq} name winners {declared}; its {} ballots give {winners}",
+                            r.round.0, r.municipality, r.ballots
+                        );
+                    }
+                }
+            }
             // The statement the archive was exported to, checked offline.
             let mut compare =
                 |whose: &str, stated: Result<Option<Statement>, AuditError>| match stated {

@@ -623,6 +623,20 @@ pub fn witness_name() -> &'static str {
     WITNESS_NAME
 }
 
+/// Copies the directory tree `from` to `to` (an archive a test then tampers with).
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("a directory");
+    for entry in std::fs::read_dir(from).expect("readable") {
+        let entry = entry.expect("an entry");
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copied");
+        }
+    }
+}
+
 pub fn request_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }

@@ -13,21 +13,8 @@ use auditor::export::{ExportOptions, export};
 use auditor::prove::{Target, prove};
 use auditor::verify::verify;
 use event_store_core::checkpoint::{Checkpoint, NoteSigner, origin_for};
-use system_tests::{Civic, KYIV, TestAssociation, TestNode, VINNYTSIA, code};
+use system_tests::{Civic, KYIV, TestAssociation, TestNode, VINNYTSIA, code, copy_dir};
 use testkit::NatsServer;
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
 
 /// A copy of the archive with one hromada's events rewritten by `change`.
 fn with_events(archive: &Path, dir: &Path, change: impl Fn(&mut Vec<Vec<u8>>)) -> Archive {

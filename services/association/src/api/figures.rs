@@ -28,6 +28,8 @@ pub fn figures(area: &AreaFigures) -> pb::Figures {
     let c: &Counters = &area.counters;
     let announced: i64 = c.dialogues_announced_by_kind.iter().sum();
     let substantial_or_complete = c.milestones_by_status[4] + c.milestones_by_status[5];
+    let b = &area.budgets;
+    let t = &b.totals;
     pb::Figures {
         population: area.population,
         petitions_filed: count(c.petitions_filed),
@@ -70,5 +72,19 @@ pub fn figures(area: &AreaFigures) -> pb::Figures {
         petitions_started_late: count(c.petitions_started_late),
         statute_answer_beyond_law: count(c.statute_answer_beyond_law),
         statute_collection_beyond_law: count(c.statute_collection_beyond_law),
+        budget_rounds: t.rounds,
+        budget_rounds_with_results: t.rounds_with_results,
+        budget_ballots: t.ballots,
+        budget_amount: count(t.amount),
+        budget_local_budget: count(t.local_budget),
+        budget_share_of_local_budget: b.share_of_local_budget(),
+        budget_ballots_per_10k: b.ballots_per_10k(),
+        budget_projects: t.projects,
+        budget_projects_eligible: t.projects_eligible,
+        budget_projects_funded: t.projects_funded,
+        budget_funded_total: count(t.funded_total),
+        budget_projects_completed: t.projects_completed,
+        budget_projects_cancelled: t.projects_cancelled,
+        budget_implementation_rate: b.implementation_rate(),
     }
 }

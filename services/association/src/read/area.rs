@@ -180,6 +180,7 @@ pub struct AreaFigures {
     pub overdue_petitions: u64,
     pub overdue_moderation: u64,
     pub overdue_milestones: u64,
+    pub budgets: super::budgets::BudgetFigures,
 }
 
 impl AreaFigures {
@@ -197,6 +198,9 @@ impl AreaFigures {
         self.overdue_petitions += snapshot.overdue_petitions.get(code).copied().unwrap_or(0);
         self.overdue_moderation += snapshot.overdue_moderation.get(code).copied().unwrap_or(0);
         self.overdue_milestones += snapshot.overdue_milestones.get(code).copied().unwrap_or(0);
+        if let Some(totals) = snapshot.budgets.get(code) {
+            self.budgets.add(totals, population);
+        }
     }
 
     /// The median of the answer-day histogram (the mean of the two middle values for an even

@@ -21,6 +21,7 @@ use crate::store::{Store, db, parse_code, statement_timeout, uint};
 use reference::Reference;
 
 pub mod area;
+pub mod budgets;
 pub mod digests;
 pub mod practices;
 pub mod queries;
@@ -69,6 +70,8 @@ pub struct Snapshot {
     /// Petitions awaiting moderation past its deadline.
     pub overdue_moderation: BTreeMap<MunicipalityCode, u64>,
     pub overdue_milestones: BTreeMap<MunicipalityCode, u64>,
+    /// Participatory budget rounds' totals per hromada.
+    pub budgets: BTreeMap<MunicipalityCode, budgets::BudgetTotals>,
     pub nodes: BTreeMap<MunicipalityCode, NodeInfo>,
     /// Municipalities whose verified history grew since the previous snapshot.
     pub updated: Vec<MunicipalityCode>,
@@ -249,6 +252,19 @@ async fn load(store: &Store) -> Result<Snapshot, AssociationError> {
     )
     .bind(today_days);
     snapshot.overdue_milestones = counts(milestones, &mut tx).await?;
+    for row in sqlx::query("SELECT row FROM proj_round")
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?
+    {
+        let bytes: Vec<u8> = row.try_get("row").map_err(db)?;
+        let round: projection::RoundRow = crate::rows::decode(crate::rows::ROUNDS, &bytes)?;
+        snapshot
+            .budgets
+            .entry(round.municipality)
+            .or_default()
+            .add_round(&round);
+    }
     for row in sqlx::query(
         "SELECT n.code, n.verified_size, n.received_seq, n.checkpoint_size, n.checkpoint_root, \
                 (extract(epoch FROM n.verified_at) * 1000000)::int8 AS verified_at, \

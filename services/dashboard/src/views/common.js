@@ -1,6 +1,7 @@
 // What several views share: names of areas, the headline figures of a summary, metrics.
 
 import { fmt, language, nameOf, t } from '../i18n.js';
+import { figures, h } from '../ui.js';
 
 /** An oblast's name as a title: "Вінницька область" / "Vinnytska oblast"; Kyiv, Sevastopol and
  * Crimea as they are. */
@@ -52,6 +53,41 @@ export function summaryFigures(summary) {
     },
     petitions_per_10k: { value: f.petitionsPer10k, kind: 'dec' },
   };
+}
+
+/** Kopecks (a uint64, so a BigInt) as whole hryvnias. */
+function hryvnias(kopecks) {
+  return Math.round(Number(kopecks ?? 0) / 100);
+}
+
+/** Participatory budget figures of an area, keyed like the page's `data-figure` attributes. */
+export function budgetFigures(f) {
+  return {
+    budget_rounds: { value: f.budgetRounds },
+    budget_amount_uah: { value: hryvnias(f.budgetAmount) },
+    budget_share_of_local_budget: { value: f.budgetShareOfLocalBudget, kind: 'pct' },
+    budget_ballots: { value: f.budgetBallots },
+    budget_ballots_per_10k: { value: f.budgetBallotsPer10k, kind: 'dec' },
+    budget_projects_funded: { value: f.budgetProjectsFunded },
+    budget_funded_total_uah: { value: hryvnias(f.budgetFundedTotal) },
+    budget_implementation_rate: { value: f.budgetImplementationRate, kind: 'pct' },
+  };
+}
+
+/**
+ * An area's participatory budgets (громадський бюджет): its rounds, what they offered as a
+ * share of the local budgets they state, ballots per 10,000 residents per round, and how many
+ * funded projects were completed. Each rate's definition is written under it.
+ */
+export function budgetSection(f, id) {
+  const items = Object.entries(budgetFigures(f)).map(([key, v]) => ({
+    key, label: t(`figure.${key}`), value: v.value, kind: v.kind,
+  }));
+  return h('section', { 'aria-labelledby': `${id}-budgets-title`, class: 'budgets' },
+    h('h2', { id: `${id}-budgets-title` }, t('budgets.title')),
+    Number(f.budgetRounds ?? 0) > 0
+      ? [figures(items, { id: `${id}-budgets` }), h('p', { class: 'note' }, t('budgets.note'))]
+      : h('p', { class: 'note' }, t('budgets.none')));
 }
 
 /** The figures of one area (a hromada or an oblast) as headline items. */

@@ -6,7 +6,7 @@ import { fmt, t, tOr } from '../i18n.js';
 import { Code, ConnectError } from '../rpc.js';
 import { href, withParams } from '../route.js';
 import { PALETTE, barsOption, chart, dataTable, figures, h, select, updateFigures } from '../ui.js';
-import { areaFigureItems, hromadaTitle, oblastTitle } from './common.js';
+import { areaFigureItems, budgetSection, hromadaTitle, oblastTitle } from './common.js';
 import { WEEK_CHOICES, describeWeeks, weeklyChart, weeklyTable } from './trends.js';
 
 const TIMELINE = ['petitions_filed', 'petitions_threshold_reached', 'petitions_answered',
@@ -157,6 +157,7 @@ export async function hromada({ api, route }) {
       figures(areaFigureItems(f), { id: 'hromada' })),
     law(f),
     openness(f, code),
+    budgetSection(f, 'hromada'),
     h('div', { class: 'controls' },
       select({
         label: t('common.weeks'), name: 'weeks', value: weeksWanted,

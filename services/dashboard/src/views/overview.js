@@ -4,7 +4,7 @@
 import { fmt, nameOf, t } from '../i18n.js';
 import { href, withParams } from '../route.js';
 import { chart, dataTable, figures, h, select, updateFigures } from '../ui.js';
-import { hromadaTitle, oblastTitle, summaryFigures } from './common.js';
+import { budgetFigures, budgetSection, hromadaTitle, oblastTitle, summaryFigures } from './common.js';
 
 export const MAP_METRICS = [
   'petitions_per_10k',
@@ -163,13 +163,17 @@ export async function overview({ api, route, outline }) {
     h('div', { class: 'controls' }, metricControl),
     map.element,
     h('p', { class: 'note' }, t('overview.map_legend')),
-    table);
+    table,
+    budgetSection(summary.figures ?? {}, 'overview'));
   return {
     element,
     title: t('overview.title'),
     /** The headline figures change at once with each live update. */
     onUpdate(update) {
-      if (update.summary) updateFigures(element, summaryFigures(update.summary));
+      if (update.summary) {
+        updateFigures(element, summaryFigures(update.summary));
+        updateFigures(element, budgetFigures(update.summary.figures ?? {}));
+      }
     },
   };
 }

@@ -146,7 +146,7 @@ fn an_empty_projection_takes_no_half_rows_from_orphans() {
     store
         .apply_batch(&numbered(v, 1, events))
         .expect("fits its batch");
-    assert_eq!(store.entity_counts(), [0; 5]);
+    assert_eq!(store.entity_counts(), [0; 7]);
     assert!(store.weekly().next().is_none());
     assert!(store.answer_days().next().is_none());
     let expected = Counters {

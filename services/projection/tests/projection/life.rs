@@ -329,7 +329,7 @@ fn plan_rows_match_the_script() {
     };
     assert_eq!(store.milestone(&key(v, milestone(3).0)), Some(&m3));
     assert_eq!(store.milestone(&key(v, milestone(4).0)), None);
-    assert_eq!(store.entity_counts(), [5, 2, 1, 2, 3]);
+    assert_eq!(store.entity_counts(), [5, 2, 1, 2, 3, 0, 0]);
 }
 
 #[test]

@@ -1,9 +1,10 @@
-//! The projection's tests, in one binary: a scripted life checked by hand, batch-split
+//! The projection's tests, in one binary: a scripted life checked by hand, budget rounds, batch-split
 //! invariance, anomalies, the digest format and the crate's purity.
 
 mod anomalies;
 mod association_log;
 mod batches;
+mod budgets;
 mod common;
 mod digest;
 mod law;

@@ -1,0 +1,149 @@
+//! Participatory budget figures of an area: sums over the rounds of its hromadas
+//! (`projection::RoundRow`), and the rates the national coordination council reads from them.
+//!
+//! - **share of the local budget**: what the rounds offered over the local budgets they state,
+//!   summed over rounds (so a hromada's two rounds weigh as two years of its budget);
+//! - **ballots per 10,000 residents per round**: ballots over the residents of each round's
+//!   hromada, summed over rounds, times 10,000 (a hromada with two rounds counts its residents
+//!   twice: once for each chance to vote);
+//! - **implementation rate**: funded projects reported completed over funded projects.
+
+use projection::RoundRow;
+
+use super::area::share;
+
+/// Totals over some rounds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BudgetTotals {
+    pub rounds: u64,
+    /// Rounds whose results are declared.
+    pub rounds_with_results: u64,
+    pub ballots: u64,
+    /// Kopecks offered, and the local budgets the rounds state.
+    pub amount: i64,
+    pub local_budget: i64,
+    pub projects: u64,
+    pub projects_eligible: u64,
+    pub projects_funded: u64,
+    pub funded_total: i64,
+    pub projects_completed: u64,
+    pub projects_cancelled: u64,
+}
+
+impl BudgetTotals {
+    /// Adds one round.
+    pub fn add_round(&mut self, r: &RoundRow) {
+        self.rounds += 1;
+        self.rounds_with_results += u64::from(r.results_at.is_some());
+        self.ballots += u64::from(r.ballots);
+        self.amount = self.amount.saturating_add(r.amount);
+        self.local_budget = self.local_budget.saturating_add(r.local_budget);
+        self.projects += u64::from(r.projects);
+        self.projects_eligible += u64::from(r.projects_eligible);
+        self.projects_funded += u64::from(r.projects_funded);
+        self.funded_total = self.funded_total.saturating_add(r.funded_total);
+        self.projects_completed += u64::from(r.projects_completed);
+        self.projects_cancelled += u64::from(r.projects_cancelled);
+    }
+
+    /// Adds another area's totals.
+    pub fn add(&mut self, other: &BudgetTotals) {
+        self.rounds += other.rounds;
+        self.rounds_with_results += other.rounds_with_results;
+        self.ballots += other.ballots;
+        self.amount = self.amount.saturating_add(other.amount);
+        self.local_budget = self.local_budget.saturating_add(other.local_budget);
+        self.projects += other.projects;
+        self.projects_eligible += other.projects_eligible;
+        self.projects_funded += other.projects_funded;
+        self.funded_total = self.funded_total.saturating_add(other.funded_total);
+        self.projects_completed += other.projects_completed;
+        self.projects_cancelled += other.projects_cancelled;
+    }
+}
+
+/// An area's budget figures: its rounds' totals and the residents the rounds were open to.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct BudgetFigures {
+    pub totals: BudgetTotals,
+    /// Σ over rounds of the residents of the round's hromada.
+    pub round_residents: u64,
+}
+
+impl BudgetFigures {
+    /// Adds one hromada's rounds, the hromada having `population` residents.
+    pub fn add(&mut self, totals: &BudgetTotals, population: u64) {
+        self.totals.add(totals);
+        self.round_residents = self
+            .round_residents
+            .saturating_add(totals.rounds.saturating_mul(population));
+    }
+
+    /// Offered over the local budgets stated, 0 with none.
+    pub fn share_of_local_budget(&self) -> f64 {
+        share(self.totals.amount, self.totals.local_budget)
+    }
+
+    /// Ballots per 10,000 residents per round, 0 with no round.
+    pub fn ballots_per_10k(&self) -> f64 {
+        if self.round_residents == 0 {
+            0.0
+        } else {
+            self.totals.ballots as f64 * 10_000.0 / self.round_residents as f64
+        }
+    }
+
+    /// Funded projects completed over funded projects, 0 with none funded.
+    pub fn implementation_rate(&self) -> f64 {
+        let funded = i64::try_from(self.totals.projects_funded).unwrap_or(i64::MAX);
+        let done = i64::try_from(self.totals.projects_completed).unwrap_or(i64::MAX);
+        share(done, funded)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use event_store_core::MunicipalityCode;
+
+    fn round(amount: i64, local: i64, ballots: u32, funded: u32, completed: u32) -> RoundRow {
+        RoundRow {
+            municipality: MunicipalityCode::parse("UA80000000000093317").unwrap(),
+            round_id: uuid::Uuid::nil(),
+            announced_at: 0,
+            budget_year: 2027,
+            amount,
+            local_budget: local,
+            voting_closes: 0,
+            projects: 5,
+            projects_eligible: 4,
+            ballots,
+            results_at: Some(1),
+            winners: funded,
+            projects_funded: funded,
+            funded_total: amount / 2,
+            projects_completed: completed,
+            projects_cancelled: 0,
+            closed_at: None,
+        }
+    }
+
+    #[test]
+    fn rates_are_sums_over_rounds_with_residents_counted_per_round() {
+        let mut a = BudgetTotals::default();
+        a.add_round(&round(1_000, 100_000, 300, 2, 1));
+        a.add_round(&round(3_000, 100_000, 500, 2, 2));
+        let mut b = BudgetTotals::default();
+        b.add_round(&round(2_000, 50_000, 100, 0, 0));
+        let mut area = BudgetFigures::default();
+        area.add(&a, 40_000);
+        area.add(&b, 20_000);
+        assert_eq!(area.totals.rounds, 3);
+        assert_eq!(area.round_residents, 2 * 40_000 + 20_000);
+        assert!((area.share_of_local_budget() - 6_000.0 / 250_000.0).abs() < 1e-12);
+        assert!((area.ballots_per_10k() - 900.0 * 10_000.0 / 100_000.0).abs() < 1e-9);
+        assert!((area.implementation_rate() - 0.75).abs() < 1e-12);
+        assert_eq!(BudgetFigures::default().ballots_per_10k(), 0.0);
+        assert_eq!(BudgetFigures::default().implementation_rate(), 0.0);
+    }
+}
