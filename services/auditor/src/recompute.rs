@@ -9,11 +9,14 @@
 //! the association could never have verified (no envelope, another position or another
 //! hromada than the archive says) are an error that `audit verify` explains.
 //!
-//! It also counts every participatory budget round again: each round's events are folded with
-//! the domain's own rules (`domain::budget::evolve`), and when the log declares the round's
-//! results, the ranking and winners it declares are compared with [`domain::budget::results`]
-//! of the ballots before it ([`RoundResults`]). A node that declared other winners than its
-//! ballots give is named with the round.
+//! It also replays every participatory budget round under the domain's own rules: each budget
+//! event must be exactly what the rules decide for the command it records
+//! (`domain::budget::check_recorded`: a ballot in the voting period, one per voter, for
+//! projects on the ballot; results equal to what the ballots before them give; funding of
+//! winners within their cost; nothing after closing). An event that is not is named with its
+//! rule and left out of the round's count, as the rules would have refused it
+//! ([`RoundResults`]), so a node that stuffed ballots or declared other winners is named with
+//! the round.
 
 use std::collections::BTreeMap;
 
@@ -43,55 +46,70 @@ pub struct Recomputed {
     pub rounds: Vec<RoundResults>,
 }
 
-/// A participatory budget round's results counted again from the archive.
+/// A participatory budget round replayed from the archive under the rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoundResults {
     pub municipality: MunicipalityCode,
     pub round: RoundId,
+    /// Ballots the rules accept.
     pub ballots: u32,
-    /// The winners the round's ballots give (`domain::budget::results`), in ranking order; as
-    /// of the declaration when there is one, else as of the end of the archive.
+    /// The winners those ballots give (`domain::budget::results`), in ranking order: as of the
+    /// declaration when there is one, else as of the end of the archive.
     pub winners: Vec<ProjectId>,
     /// The winners the log declared, if it did, and at which event.
     pub declared: Option<(u64, Vec<ProjectId>)>,
-    /// Whether the declaration (ballots, ranking and winners) is what the ballots give; `true`
-    /// when nothing was declared yet.
-    pub matches: bool,
+    /// Events the rules would have refused, by sequence number, with the rule each breaks.
+    pub violations: Vec<(u64, String)>,
+}
+
+impl RoundResults {
+    /// Whether every event of the round is what the rules decide.
+    pub fn holds(&self) -> bool {
+        self.violations.is_empty()
+    }
 }
 
 /// The rounds of one hromada as the replay folds them.
 #[derive(Default)]
-struct Rounds(BTreeMap<RoundId, (BudgetState, Option<RoundResults>)>);
+struct Rounds(BTreeMap<RoundId, (BudgetState, RoundResults)>);
 
 impl Rounds {
     fn apply(&mut self, municipality: MunicipalityCode, seq: u64, event: &BudgetEvent) {
-        let (state, declared) = self.0.entry(event.round_id()).or_default();
-        if let BudgetEvent::ResultsDeclared(d) = event
-            && declared.is_none()
-        {
-            let (ranking, winners) = domain::budget::results(state);
-            *declared = Some(RoundResults {
+        let round = event.round_id();
+        let (state, found) = self.0.entry(round).or_insert_with(|| {
+            let results = RoundResults {
                 municipality,
-                round: d.round_id,
-                ballots: state.ballots,
-                matches: ranking == d.ranking && winners == d.winners && state.ballots == d.ballots,
-                winners,
-                declared: Some((seq, d.winners.clone())),
-            });
+                round,
+                ballots: 0,
+                winners: Vec::new(),
+                declared: None,
+                violations: Vec::new(),
+            };
+            (BudgetState::default(), results)
+        });
+        if let Err(refused) = domain::budget::check_recorded(state, event) {
+            let rule = match refused {
+                domain::DomainError::Refused { rule } => rule.code().to_owned(),
+                other => other.to_string(),
+            };
+            found.violations.push((seq, rule));
+            return;
+        }
+        if let BudgetEvent::ResultsDeclared(d) = event {
+            found.winners = domain::budget::results(state).1;
+            found.ballots = state.ballots;
+            found.declared = Some((seq, d.winners.clone()));
         }
         *state = domain::budget::evolve(std::mem::take(state), event);
     }
 
-    fn finish(self, municipality: MunicipalityCode, out: &mut Vec<RoundResults>) {
-        for (round, (state, declared)) in self.0 {
-            out.push(declared.unwrap_or_else(|| RoundResults {
-                municipality,
-                round,
-                ballots: state.ballots,
-                winners: domain::budget::results(&state).1,
-                declared: None,
-                matches: true,
-            }));
+    fn finish(self, out: &mut Vec<RoundResults>) {
+        for (state, mut found) in self.0.into_values() {
+            if found.declared.is_none() {
+                found.ballots = state.ballots;
+                found.winners = domain::budget::results(&state).1;
+            }
+            out.push(found);
         }
     }
 }
@@ -193,7 +211,7 @@ pub fn recompute(
         }
         events += replayed;
         positions.insert(code, replayed);
-        budgets.finish(code, &mut rounds);
+        budgets.finish(&mut rounds);
     }
     let digest = store
         .digest()

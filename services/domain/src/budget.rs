@@ -464,6 +464,79 @@ pub fn results(state: &BudgetState) -> (Vec<Tally>, Vec<ProjectId>) {
     (ranking, winners)
 }
 
+/// Checks that `event`, read from a log, is exactly what the rules decide from `state` for the
+/// command it records, as an auditor replays a round: the command is rebuilt from the event
+/// (a participant's age and residence, never recorded, are taken as eligible) and decided
+/// again; who acted for the council is not compared. A ballot outside the voting period, a
+/// second ballot by one voter, a project that was not on the ballot, results other than the
+/// ballots give, funding of a project that did not win: each is refused with the rule it
+/// breaks, and an event that differs from the decision in any other field is
+/// [`Refusal::NotWhatTheRulesDecide`].
+pub fn check_recorded(state: &BudgetState, event: &BudgetEvent) -> Result<(), DomainError> {
+    let eligible = |tag| Voter {
+        tag,
+        age: Some(u8::MAX),
+        resident: true,
+    };
+    let command = match event.clone() {
+        BudgetEvent::Announced(e) => BudgetCommand::Announce {
+            round_id: e.round_id,
+            title: e.title,
+            council_decision: e.council_decision,
+            rules: e.rules,
+            at: e.at,
+        },
+        BudgetEvent::ProjectSubmitted(e) => BudgetCommand::Submit {
+            project_id: e.project_id,
+            author: eligible(e.author),
+            content: e.content,
+            category: e.category,
+            cost: e.cost,
+            at: e.at,
+        },
+        BudgetEvent::ProjectReviewed(e) => BudgetCommand::Review {
+            project_id: e.project_id,
+            outcome: e.outcome,
+            at: e.at,
+        },
+        BudgetEvent::BallotCast(e) => BudgetCommand::Vote {
+            voter: eligible(e.voter),
+            projects: e.projects,
+            at: e.at,
+        },
+        BudgetEvent::ResultsDeclared(e) => BudgetCommand::DeclareResults { at: e.at },
+        BudgetEvent::ProjectFunded(e) => BudgetCommand::Fund {
+            project_id: e.project_id,
+            amount: e.amount,
+            at: e.at,
+        },
+        BudgetEvent::ProgressReported(e) => BudgetCommand::ReportProgress {
+            project_id: e.project_id,
+            status: e.status,
+            evidence_link: e.evidence_link,
+            note: e.note,
+            at: e.at,
+        },
+        BudgetEvent::Closed(e) => BudgetCommand::Close { at: e.at },
+    };
+    let decided = decide(state, command)?;
+    let mut recorded = event.clone();
+    match &mut recorded {
+        BudgetEvent::Announced(e) => e.acted_by = None,
+        BudgetEvent::ProjectReviewed(e) => e.acted_by = None,
+        BudgetEvent::ResultsDeclared(e) => e.acted_by = None,
+        BudgetEvent::ProjectFunded(e) => e.acted_by = None,
+        BudgetEvent::ProgressReported(e) => e.acted_by = None,
+        BudgetEvent::Closed(e) => e.acted_by = None,
+        BudgetEvent::ProjectSubmitted(_) | BudgetEvent::BallotCast(_) => {}
+    }
+    if decided == [recorded] {
+        Ok(())
+    } else {
+        Err(DomainError::refused(Refusal::NotWhatTheRulesDecide))
+    }
+}
+
 /// Decides a round command.
 pub fn decide(
     state: &BudgetState,

@@ -239,6 +239,9 @@ pub enum Refusal {
     VoterTooYoung,
     /// A ballot by one whose date of birth the identity provider did not attest.
     VoterAgeNotAttested,
+    /// A recorded budget event that differs from what the rules decide for its command (an
+    /// auditor's finding, never a node's refusal).
+    NotWhatTheRulesDecide,
     /// A ballot by a non-resident in a round only residents vote in.
     VoterNotResident,
     /// A second ballot by the same voter in a round.
@@ -338,6 +341,7 @@ impl Refusal {
             Self::VotingNotOpen => "budget.voting_not_open",
             Self::VoterTooYoung => "budget.voter_too_young",
             Self::VoterAgeNotAttested => "budget.voter_age_not_attested",
+            Self::NotWhatTheRulesDecide => "budget.not_what_the_rules_decide",
             Self::VoterNotResident => "budget.voter_not_resident",
             Self::AlreadyVoted => "budget.already_voted",
             Self::BallotCountAtMaximum => "budget.ballot_count_at_maximum",
@@ -434,6 +438,9 @@ impl fmt::Display for Refusal {
             }
             Self::VotingNotOpen => "voting is not open",
             Self::VoterTooYoung => "the voter is younger than the round's voting age",
+            Self::NotWhatTheRulesDecide => {
+                "the recorded event is not what the rules decide for its command"
+            }
             Self::VoterAgeNotAttested => {
                 "the identity provider attested no date of birth, so the voter's age is unknown"
             }

@@ -764,3 +764,49 @@ fn age_is_counted_in_full_years_on_the_day() {
     assert_eq!(age_on(d(2026, 12, 31), d(2026, 12, 31)), Some(0));
     assert_eq!(age_on(d(1, 1, 1), d(2026, 1, 1)), Some(255));
 }
+
+#[test]
+fn a_recorded_event_holds_only_if_it_is_what_the_rules_decide() {
+    use domain::budget::{BudgetState, check_recorded, evolve};
+    let fold = |events: &[BudgetEvent]| events.iter().fold(BudgetState::default(), evolve);
+    // Every event of a genuine round holds, in order.
+    let declared = declared();
+    for (i, event) in declared.iter().enumerate() {
+        assert_eq!(
+            check_recorded(&fold(&declared[..i]), event),
+            Ok(()),
+            "event {i}"
+        );
+    }
+    let voted = voted();
+    let state = fold(&voted);
+    // A second ballot by a voter who voted: the rule it breaks.
+    let again = voted.last().unwrap().clone();
+    assert_eq!(
+        check_recorded(&state, &again),
+        Err(refused(Refusal::AlreadyVoted))
+    );
+    // Results other than the ballots give.
+    let BudgetEvent::ResultsDeclared(mut forged) = declared.last().unwrap().clone() else {
+        panic!("the last event declares the results");
+    };
+    forged.winners.reverse();
+    forged.winners.push(project(3));
+    assert_eq!(
+        check_recorded(&state, &BudgetEvent::ResultsDeclared(forged)),
+        Err(refused(Refusal::NotWhatTheRulesDecide))
+    );
+    // Who acted for the council is not compared.
+    let BudgetEvent::ResultsDeclared(mut signed) = declared.last().unwrap().clone() else {
+        panic!("the last event declares the results");
+    };
+    signed.acted_by = Some(domain::Actor {
+        role: domain::StaffRole::Coordinator,
+        kind: domain::ActorKind::Staff,
+        tag: PseudonymTag([9; 32]),
+    });
+    assert_eq!(
+        check_recorded(&state, &BudgetEvent::ResultsDeclared(signed)),
+        Ok(())
+    );
+}

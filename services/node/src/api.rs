@@ -63,11 +63,15 @@ impl<B: Backend> NodeApi<B> {
         let principal = self.principal(&request).await?;
         principal.require(R::PERMISSION)?;
         let mut message = request.into_inner();
+        let vouched = message
+            .attested_fields()
+            .is_some_and(|(_, b, r)| !b.is_empty() || !r.is_empty());
+        let issuer = self.auth.oidc().map(|o| o.settings().issuer.clone());
         if let Some((field, value)) = message.subject_field() {
-            principal.bind_subject(field, value)?;
+            principal.bind_subject_vouched(field, value, vouched, issuer.as_deref())?;
         }
-        if let Some((field, birthdate, residence)) = message.attested_fields() {
-            principal.bind_attested(field, birthdate, residence)?;
+        if let Some((fields, birthdate, residence)) = message.attested_fields() {
+            principal.bind_attested(fields, birthdate, residence)?;
         }
         Ok((message, principal.acting(R::PERMISSION)))
     }

@@ -116,6 +116,11 @@ pub struct OidcConfig {
     /// rounds open to residents only read (default `vidkryto_residence`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub residence_claim: Option<String>,
+    /// Set only when the provider attests `birthdate` and the residence claim from a register
+    /// (ID.gov.ua: Diia, BankID), not as users typed them; without it both are ignored and
+    /// budget ballots are refused for want of an attested age.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub attests_birthdate_and_residence: bool,
     /// This node's callback as registered at the provider (`https://…/auth/callback`; plain
     /// `http` only on loopback): set, the node runs the sign-in for its web pages itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -135,6 +140,7 @@ impl OidcConfig {
             &self.algorithms,
             self.roles_claim,
         )?;
+        settings.attests_birthdate_and_residence = self.attests_birthdate_and_residence;
         if let Some(claim) = self.residence_claim {
             anyhow::ensure!(
                 !claim.trim().is_empty(),

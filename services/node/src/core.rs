@@ -166,6 +166,13 @@ pub struct PlanView {
     pub version: StreamVersion,
 }
 
+/// Each budget round's events other than ballots, by stream, with the stream version read up
+/// to: a round view reads only what came after (ballots, the bulk of a round, once).
+type RoundEvents =
+    std::collections::HashMap<StreamId, (u64, Arc<Vec<domain::budget::BudgetEvent>>)>;
+/// Rounds whose events are kept; the cache is emptied when full.
+const ROUND_EVENTS_CACHED_MAX: usize = 256;
+
 /// The node's operations over its log.
 pub struct NodeCore<B: Backend> {
     exec: Executor<B>,
@@ -173,6 +180,8 @@ pub struct NodeCore<B: Backend> {
     secret: NodeSecret,
     statute: StatuteRule,
     index: RwLock<Index>,
+    /// Each round's events other than ballots, as far as read (the round view's cache).
+    round_events: std::sync::Mutex<RoundEvents>,
 }
 
 impl<B: Backend> std::fmt::Debug for NodeCore<B> {
@@ -200,6 +209,7 @@ impl<B: Backend> NodeCore<B> {
             secret,
             statute,
             index: RwLock::new(Index::default()),
+            round_events: std::sync::Mutex::default(),
         };
         core.build_index().await?;
         core.run(NodeCommand {
@@ -934,13 +944,15 @@ impl<B: Backend> NodeCore<B> {
         Ok(())
     }
 
-    /// Hands every event row of `stream` to `each`, in order, read in bounded chunks.
+    /// Hands every event row of `stream` from version `from` on to `each`, in order, read in
+    /// bounded chunks.
     pub(crate) async fn walk_stream(
         &self,
         stream: StreamId,
+        from: u64,
         mut each: impl FnMut(&event_store::EventRow) -> Result<(), NodeError>,
     ) -> Result<(), NodeError> {
-        let mut from = 1u64;
+        let mut from = from.max(1);
         loop {
             let rows = self
                 .log()
@@ -964,7 +976,7 @@ impl<B: Backend> NodeCore<B> {
         let mut commitments = Vec::new();
         // The latest progress report's evidence of each milestone.
         let mut evidence = std::collections::HashMap::new();
-        self.walk_stream(stream, |row| {
+        self.walk_stream(stream, 1, |row| {
             {
                 match open_event(row)? {
                     domain::Event::ActionPlan(ActionPlanEvent::Adopted(a)) => adopted = Some(a),

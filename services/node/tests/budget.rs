@@ -97,7 +97,7 @@ fn field(err: &tonic::Status) -> String {
 async fn a_round_runs_through_the_door_and_only_those_its_rules_let_in_take_part() {
     let provider = provider().await;
     let tables = format!(
-        "[oidc]\nissuer = \"{}\"\nclient_id = \"{NODE_CLIENT}\"\n",
+        "[oidc]\nissuer = \"{}\"\nclient_id = \"{NODE_CLIENT}\"\nattests_birthdate_and_residence = true\n",
         provider.issuer()
     );
     let node = TestNode::start_configured(None, 100, &tables).await;
@@ -296,7 +296,7 @@ async fn a_round_runs_through_the_door_and_only_those_its_rules_let_in_take_part
     let mut claimed = ballot(&round, &[&ids[1]]);
     claimed.voter_residence = HOME.into();
     let err = c("visitor").cast_ballot(claimed).await.unwrap_err();
-    assert_eq!(field(&err), "voter_birthdate");
+    assert_eq!(field(&err), "voter_residence", "the field given is named");
     // A platform may vouch for its users' age and residence only if the operator let it.
     let platform = add_client(
         node.dir.path(),
@@ -330,7 +330,16 @@ async fn a_round_runs_through_the_door_and_only_those_its_rules_let_in_take_part
         .unwrap_err();
     assert_eq!(rule(&err), "budget.voter_age_not_attested");
     assert_eq!(node.log_size(), size, "refusals append nothing");
-    // The `tests` client holds `attest`.
+    // The `tests` client holds `attest`; the subject it vouches for is the person's `sub` at
+    // the node's provider, so Mykola, who voted through his own sign-in, cannot vote again
+    // through it.
+    let err = node
+        .client()
+        .await
+        .cast_ballot(vouched("mykola"))
+        .await
+        .unwrap_err();
+    assert_eq!(rule(&err), "budget.already_voted");
     node.client()
         .await
         .cast_ballot(vouched("user-7"))
@@ -462,4 +471,77 @@ async fn a_round_runs_through_the_door_and_only_those_its_rules_let_in_take_part
             );
         }
     }
+}
+
+/// A node whose operator has not affirmed that the provider attests dates of birth and
+/// residence from a register takes neither from the token: a resident's ballot has no age.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_count_only_where_the_operator_affirms_the_provider_attests_them() {
+    let provider = provider().await;
+    let tables = format!(
+        "[oidc]\nissuer = \"{}\"\nclient_id = \"{NODE_CLIENT}\"\n",
+        provider.issuer()
+    );
+    let node = TestNode::start_configured(None, 100, &tables).await;
+    let t0 = node.clock.now();
+    let mut c = node.client().await;
+    let round = c
+        .announce_round(pb::AnnounceRoundRequest {
+            request_id: request_id(),
+            title: "Громадський бюджет".into(),
+            council_decision: "№ 1".into(),
+            rules: Some(pb::RoundRules {
+                budget_year: 2027,
+                amount: 100_000 * UAH,
+                local_budget: 1_000_000 * UAH,
+                project_cost_min: 1_000 * UAH,
+                project_cost_max: 100_000 * UAH,
+                voter_age_min: 14,
+                electorate: pb::Electorate::Anyone as i32,
+                votes_per_ballot: 1,
+                projects_per_author: 1,
+                categories: vec!["Благоустрій".into()],
+                submission_opens: Some(ts(t0, 10)),
+                submission_closes: Some(ts(t0, 20)),
+                voting_opens: Some(ts(t0, 30)),
+                voting_closes: Some(ts(t0, 60)),
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .stream_id;
+    node.clock.advance_secs(10);
+    let project = request_id();
+    c.submit_project(pb::SubmitProjectRequest {
+        request_id: project.clone(),
+        round_id: round.clone(),
+        author_subject: "author".into(),
+        author_birthdate: "1980-01-01".into(),
+        title: "Лавки".into(),
+        description: "Лавки в парку.".into(),
+        cost: 10_000 * UAH,
+        ..pb::SubmitProjectRequest::default()
+    })
+    .await
+    .unwrap();
+    node.clock.advance_secs(10);
+    c.review_project(pb::ReviewProjectRequest {
+        request_id: request_id(),
+        round_id: round.clone(),
+        project_id: project.clone(),
+        eligible: true,
+        approved_cost: 10_000 * UAH,
+        reason: String::new(),
+    })
+    .await
+    .unwrap();
+    node.clock.advance_secs(10);
+    let token = provider.sign_in(NODE_CLIENT, "mykola").await.unwrap();
+    let err = as_holder(&node, &token)
+        .await
+        .cast_ballot(ballot(&round, &[&project]))
+        .await
+        .unwrap_err();
+    assert_eq!(rule(&err), "budget.voter_age_not_attested");
 }

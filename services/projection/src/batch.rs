@@ -47,11 +47,11 @@
 //! | commitment assessed | commitment of that plan exists | `completion`, `opened_government` | first time: `commitments_assessed`, `opened_government[level]`; again: the level moves | |
 //! | plan closed | plan exists, not closed | `closed_at` | `plans_closed` | |
 //! | round announced | no such round | created with its year, amount, local budget, close of voting | | |
-//! | project submitted | round exists, no results yet; no such project | project created, round `projects` +1 | | |
+//! | project submitted | round exists, no results yet, fewer than 500 projects; no such project | project created, round `projects` +1 | | |
 //! | project reviewed | project of that round exists, not reviewed; round has no results | `eligible`, `cost` the approved cost; round `projects_eligible` +1 if eligible | | |
 //! | ballot cast | round exists, no results yet | round `ballots` +1 | | |
 //! | results declared | round exists, no results yet | `results_at`, `winners` | | |
-//! | project funded | round has results, not closed; project of that round eligible, not funded | `funded`; round `projects_funded` +1, `funded_total` + amount | | |
+//! | project funded | round has results, not closed; project of that round eligible, not funded, amount within its approved cost and what is left of the round's amount | `funded`; round `projects_funded` +1, `funded_total` + amount | | |
 //! | budget progress reported | round not closed; project of that round funded, last status not final | `status`; round `projects_completed` or `projects_cancelled` +1 when it becomes final | | |
 //! | round closed | round has results, not closed | `closed_at` | | |
 //!
@@ -1112,6 +1112,10 @@ impl BudgetTables<'_> {
                 if slot.current.is_some() {
                     return Err(Anomaly::AlreadyExists(BudgetProject));
                 }
+                // The domain's bound, which a node that skipped its rules may not pass.
+                if round.projects >= domain::budget::PROJECTS_MAX {
+                    return Err(Anomaly::Overflow(Round));
+                }
                 round.projects = plus_one(round.projects, Round)?;
                 slot.current = Some(BudgetProjectRow {
                     municipality,
@@ -1150,11 +1154,26 @@ impl BudgetTables<'_> {
                 let fundable = round.results_at.is_some() && round.closed_at.is_none();
                 allow(fundable, Round, event_type)?;
                 let project = project(self.projects, funded.project_id.0)?;
-                let unfunded_eligible = project.eligible == Some(true) && project.funded.is_none();
-                allow(unfunded_eligible, BudgetProject, event_type)?;
+                let amount = kopecks(funded.amount);
+                // Only an eligible project not funded yet, within its approved cost and what
+                // is left of the round's amount (so no sum can overflow).
+                let fundable = project.eligible == Some(true)
+                    && project.funded.is_none()
+                    && amount <= project.cost;
+                allow(fundable, BudgetProject, event_type)?;
+                let total = round
+                    .funded_total
+                    .checked_add(amount)
+                    .filter(|total| *total <= round.amount);
+                let Some(total) = total else {
+                    return Err(Anomaly::NotAllowed {
+                        kind: Round,
+                        event: event_type,
+                    });
+                };
                 round.projects_funded = plus_one(round.projects_funded, Round)?;
-                round.funded_total = round.funded_total.wrapping_add(kopecks(funded.amount));
-                project.funded = Some(kopecks(funded.amount));
+                round.funded_total = total;
+                project.funded = Some(amount);
             }
             BudgetEvent::ProgressReported(reported) => {
                 allow(round.closed_at.is_none(), Round, event_type)?;

@@ -5,6 +5,7 @@ use projection::Counters;
 use proto::national::v1 as pb;
 
 use crate::read::area::{AreaFigures, answer_owed, share};
+use crate::read::budgets::saturated;
 
 use projection::codes::{DIALOGUE_KIND_NAMES, MILESTONE_STATUS_NAMES, OPENED_GOVERNMENT_NAMES};
 
@@ -75,14 +76,14 @@ pub fn figures(area: &AreaFigures) -> pb::Figures {
         budget_rounds: t.rounds,
         budget_rounds_with_results: t.rounds_with_results,
         budget_ballots: t.ballots,
-        budget_amount: count(t.amount),
-        budget_local_budget: count(t.local_budget),
+        budget_amount: count(saturated(t.amount)),
+        budget_local_budget: count(saturated(t.local_budget)),
         budget_share_of_local_budget: b.share_of_local_budget(),
         budget_ballots_per_10k: b.ballots_per_10k(),
         budget_projects: t.projects,
         budget_projects_eligible: t.projects_eligible,
         budget_projects_funded: t.projects_funded,
-        budget_funded_total: count(t.funded_total),
+        budget_funded_total: count(saturated(t.funded_total)),
         budget_projects_completed: t.projects_completed,
         budget_projects_cancelled: t.projects_cancelled,
         budget_implementation_rate: b.implementation_rate(),

@@ -243,14 +243,7 @@ pub fn answer_owed(answered: i64, overdue: u64) -> i64 {
     answered.saturating_add(i64::try_from(overdue).unwrap_or(i64::MAX))
 }
 
-/// `part / whole`, 0 when whole is 0.
-pub fn share(part: i64, whole: i64) -> f64 {
-    if whole <= 0 {
-        0.0
-    } else {
-        part as f64 / whole as f64
-    }
-}
+pub use super::rates::share;
 
 #[cfg(test)]
 mod tests {

@@ -10,9 +10,10 @@
 
 use projection::RoundRow;
 
-use super::area::share;
+use super::rates::share;
 
-/// Totals over some rounds.
+/// Totals over some rounds. Kopeck sums are `i128`: a round's amounts are bounded by the
+/// domain (10^15 kopecks), so no number of rounds overflows them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BudgetTotals {
     pub rounds: u64,
@@ -20,12 +21,12 @@ pub struct BudgetTotals {
     pub rounds_with_results: u64,
     pub ballots: u64,
     /// Kopecks offered, and the local budgets the rounds state.
-    pub amount: i64,
-    pub local_budget: i64,
+    pub amount: i128,
+    pub local_budget: i128,
     pub projects: u64,
     pub projects_eligible: u64,
     pub projects_funded: u64,
-    pub funded_total: i64,
+    pub funded_total: i128,
     pub projects_completed: u64,
     pub projects_cancelled: u64,
 }
@@ -36,12 +37,12 @@ impl BudgetTotals {
         self.rounds += 1;
         self.rounds_with_results += u64::from(r.results_at.is_some());
         self.ballots += u64::from(r.ballots);
-        self.amount = self.amount.saturating_add(r.amount);
-        self.local_budget = self.local_budget.saturating_add(r.local_budget);
+        self.amount += i128::from(r.amount);
+        self.local_budget += i128::from(r.local_budget);
         self.projects += u64::from(r.projects);
         self.projects_eligible += u64::from(r.projects_eligible);
         self.projects_funded += u64::from(r.projects_funded);
-        self.funded_total = self.funded_total.saturating_add(r.funded_total);
+        self.funded_total += i128::from(r.funded_total);
         self.projects_completed += u64::from(r.projects_completed);
         self.projects_cancelled += u64::from(r.projects_cancelled);
     }
@@ -51,12 +52,12 @@ impl BudgetTotals {
         self.rounds += other.rounds;
         self.rounds_with_results += other.rounds_with_results;
         self.ballots += other.ballots;
-        self.amount = self.amount.saturating_add(other.amount);
-        self.local_budget = self.local_budget.saturating_add(other.local_budget);
+        self.amount += other.amount;
+        self.local_budget += other.local_budget;
         self.projects += other.projects;
         self.projects_eligible += other.projects_eligible;
         self.projects_funded += other.projects_funded;
-        self.funded_total = self.funded_total.saturating_add(other.funded_total);
+        self.funded_total += other.funded_total;
         self.projects_completed += other.projects_completed;
         self.projects_cancelled += other.projects_cancelled;
     }
@@ -81,7 +82,10 @@ impl BudgetFigures {
 
     /// Offered over the local budgets stated, 0 with none.
     pub fn share_of_local_budget(&self) -> f64 {
-        share(self.totals.amount, self.totals.local_budget)
+        share(
+            saturated(self.totals.amount),
+            saturated(self.totals.local_budget),
+        )
     }
 
     /// Ballots per 10,000 residents per round, 0 with no round.
@@ -99,6 +103,11 @@ impl BudgetFigures {
         let done = i64::try_from(self.totals.projects_completed).unwrap_or(i64::MAX);
         share(done, funded)
     }
+}
+
+/// A kopeck sum as `i64`, saturated (for rates: 9.2 × 10^18 kopecks is past any budget).
+pub fn saturated(sum: i128) -> i64 {
+    i64::try_from(sum).unwrap_or(if sum < 0 { i64::MIN } else { i64::MAX })
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ pub mod budgets;
 pub mod digests;
 pub mod practices;
 pub mod queries;
+mod rates;
 
 /// The least time between two reloads: a burst of commits costs one reload.
 const RELOAD_INTERVAL_MIN: Duration = Duration::from_millis(200);

@@ -186,14 +186,17 @@ impl Principal {
     /// request must leave them empty, and the participant's age is unknown).
     pub fn bind_attested(
         &self,
-        field: &'static str,
+        (birthdate_field, residence_field): (&'static str, &'static str),
         birthdate: &mut String,
         residence: &mut String,
     ) -> Result<(), AuthError> {
         match &self.identity {
             Identity::Person { .. } => {
-                if !birthdate.is_empty() || !residence.is_empty() {
-                    return Err(AuthError::SubjectGiven(field));
+                if !birthdate.is_empty() {
+                    return Err(AuthError::SubjectGiven(birthdate_field));
+                }
+                if !residence.is_empty() {
+                    return Err(AuthError::SubjectGiven(residence_field));
                 }
                 if let Some(date) = self.attested.birthdate {
                     *birthdate = date.to_string();
@@ -209,6 +212,29 @@ impl Principal {
             }
         }
         Ok(())
+    }
+
+    /// [`bind_subject`](Self::bind_subject), except for a machine client allowed to attest that
+    /// vouches for the participant's age and residence (`vouched`) on a node with an identity
+    /// provider (`issuer`): the subject it gives is the person's `sub` at that provider, and
+    /// the node derives the person's own subject from it, so a ballot through the client and
+    /// one through the person's own sign-in are one person's (a second is refused).
+    pub fn bind_subject_vouched(
+        &self,
+        field: &'static str,
+        value: &mut String,
+        vouched: bool,
+        issuer: Option<&str>,
+    ) -> Result<(), AuthError> {
+        match (&self.identity, issuer) {
+            (Identity::Client { .. }, Some(issuer)) if vouched && self.may(Permission::Attest) => {
+                if !value.trim().is_empty() {
+                    *value = person_subject(issuer, value);
+                }
+                Ok(())
+            }
+            _ => self.bind_subject(field, value),
+        }
     }
 
     /// Fills in a command's participant subject field: a person's own, which the request must
@@ -644,9 +670,12 @@ pub trait CommandRequest {
     fn subject_field(&mut self) -> Option<(&'static str, &mut String)> {
         None
     }
-    /// The participant's attestation fields: the birthdate field's name and value, and the
-    /// residence field's value.
-    fn attested_fields(&mut self) -> Option<(&'static str, &mut String, &mut String)> {
+    /// The participant's attestation fields: their names, the birthdate's value and the
+    /// residence's value.
+    #[allow(clippy::type_complexity)]
+    fn attested_fields(
+        &mut self,
+    ) -> Option<((&'static str, &'static str), &mut String, &mut String)> {
         None
     }
 }
@@ -666,9 +695,9 @@ macro_rules! command_permissions {
                 $(
                     fn attested_fields(
                         &mut self,
-                    ) -> Option<(&'static str, &mut String, &mut String)> {
+                    ) -> Option<((&'static str, &'static str), &mut String, &mut String)> {
                         Some((
-                            stringify!($birthdate),
+                            (stringify!($birthdate), stringify!($residence)),
                             &mut self.$birthdate,
                             &mut self.$residence,
                         ))

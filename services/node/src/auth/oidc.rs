@@ -57,6 +57,10 @@ pub struct OidcSettings {
     pub roles_claim: String,
     /// The claim holding the KATOTTG code of a person's registered residence.
     pub residence_claim: String,
+    /// Whether the operator affirms that the provider attests `birthdate` and the residence
+    /// claim from a register (as ID.gov.ua does through Diia and BankID), not as a user typed
+    /// them. Off: both are ignored, and no budget ballot has an attested age.
+    pub attests_birthdate_and_residence: bool,
     /// The node's own sign-in for its web pages (`auth::web`), when configured.
     pub web: Option<WebSignInSettings>,
 }
@@ -123,6 +127,7 @@ impl OidcSettings {
             algorithms: parsed,
             roles_claim: roles_claim.unwrap_or_else(|| ROLES_CLAIM_DEFAULT.to_owned()),
             residence_claim: super::attested::RESIDENCE_CLAIM_DEFAULT.to_owned(),
+            attests_birthdate_and_residence: false,
             web: None,
         })
     }
@@ -359,15 +364,16 @@ impl OidcVerifier {
             Some(serde_json::Value::String(one)) => vec![one.clone()],
             _ => Vec::new(),
         };
+        let trusted = self.settings.attests_birthdate_and_residence;
         let residence = match claims
             .additional_claims()
             .0
             .get(&self.settings.residence_claim)
         {
-            Some(serde_json::Value::String(code)) => Some(code.as_str()),
+            Some(serde_json::Value::String(code)) if trusted => Some(code.as_str()),
             _ => None,
         };
-        let birthdate = claims.birthdate().map(|b| b.as_str());
+        let birthdate = claims.birthdate().filter(|_| trusted).map(|b| b.as_str());
         Ok(VerifiedPerson {
             issuer: claims.issuer().as_str().to_owned(),
             subject: claims.subject().as_str().to_owned(),

@@ -12,7 +12,7 @@ use event_store::Backend;
 use event_store_core::{EnvelopeRef, StreamId, StreamVersion, Timestamp};
 use uuid::Uuid;
 
-use super::{Kind, NodeCore};
+use super::{Kind, NodeCore, ROUND_EVENTS_CACHED_MAX};
 use crate::auth::attested::Attested;
 use crate::command::{Private, ReviewDecision, RoundStep, Subject};
 use crate::error::NodeError;
@@ -222,22 +222,51 @@ impl<B: Backend> NodeCore<B> {
 
     /// A round's view as a reader who may answer (`may_answer`: reviewers see the text of
     /// projects not yet public) or not sees it. Ballots are skipped by their type before
-    /// decoding: the state counts them, and the view shows only the tallies.
+    /// decoding (the state counts them, and the view shows only the tallies), and each is
+    /// read once: the round's other events are kept up to the version read, so a view reads
+    /// only what the log added since the last one.
     pub async fn round(&self, round: RoundId, may_answer: bool) -> Result<RoundView, NodeError> {
         let stream = StreamId(round.0);
         let (state, version) = self.existing::<BudgetRound>(stream, "budget round").await?;
         let ballot = domain::EventType::BallotCast.code();
-        let mut announced = None;
-        let mut projects: Vec<ProjectView> = Vec::new();
-        self.walk_stream(stream, |row| {
-            let env =
-                EnvelopeRef::decode(&row.bytes).map_err(|e| NodeError::Internal(e.to_string()))?;
-            if env.event_type == ballot {
+        let cached = self
+            .round_events
+            .lock()
+            .map_err(|_| NodeError::Internal("round cache poisoned".into()))?
+            .get(&stream)
+            .cloned();
+        let (mut scanned, events) = cached.unwrap_or_default();
+        let mut events = Vec::clone(&events);
+        // Only what the log added since the last view, up to the state's version.
+        self.walk_stream(stream, scanned + 1, |row| {
+            if row.stream_version.0 > version.0 {
                 return Ok(());
             }
-            let domain::Event::Budget(event) = open_event(row)? else {
-                return Ok(());
-            };
+            scanned = row.stream_version.0;
+            let env =
+                EnvelopeRef::decode(&row.bytes).map_err(|e| NodeError::Internal(e.to_string()))?;
+            if env.event_type != ballot
+                && let domain::Event::Budget(event) = open_event(row)?
+            {
+                events.push(event);
+            }
+            Ok(())
+        })
+        .await?;
+        let events = std::sync::Arc::new(events);
+        {
+            let mut cache = self
+                .round_events
+                .lock()
+                .map_err(|_| NodeError::Internal("round cache poisoned".into()))?;
+            if cache.len() >= ROUND_EVENTS_CACHED_MAX && !cache.contains_key(&stream) {
+                cache.clear();
+            }
+            cache.insert(stream, (scanned, events.clone()));
+        }
+        let mut announced = None;
+        let mut projects: Vec<ProjectView> = Vec::new();
+        for event in events.iter().cloned() {
             let project = |projects: &mut Vec<ProjectView>, id: ProjectId| {
                 projects.iter_mut().position(|p| p.id == id)
             };
@@ -277,9 +306,7 @@ impl<B: Backend> NodeCore<B> {
                 }
                 _ => {}
             }
-            Ok(())
-        })
-        .await?;
+        }
         // Texts not yet public, from the node's store (for reviewers).
         for p in projects.iter_mut().filter(|_| may_answer) {
             if p.text.is_none()

@@ -263,8 +263,22 @@ fn a_rounds_life_gives_the_rows_worked_out_by_hand_in_any_batches() {
 #[test]
 fn budget_events_the_rows_cannot_take_are_anomalies_that_change_nothing_else() {
     let life = life();
-    let before_close = &life[..life.len() - 1];
-    let cases: Vec<(&str, Vec<Event>)> = vec![
+    // Just after the results (event 11), before any funding.
+    let declared = life.len() - 6;
+    let before_close = life.len() - 1;
+    let mut cases: Vec<(&str, usize, Vec<Event>)> = vec![
+        (
+            "funding over the approved cost",
+            declared,
+            vec![funded(1, 1, 450_001)],
+        ),
+        (
+            "funding a project that lost",
+            declared,
+            vec![funded(1, 3, 1)],
+        ),
+    ];
+    let late: Vec<(&str, Vec<Event>)> = vec![
         ("a second announcement", vec![announced(1)]),
         ("a second funding", vec![funded(1, 1, 1)]),
         ("funding an ineligible project", vec![funded(1, 3, 1)]),
@@ -284,13 +298,16 @@ fn budget_events_the_rows_cannot_take_are_anomalies_that_change_nothing_else() {
         ),
         ("an unknown round", vec![ballot(7, 1, &[1])]),
     ];
-    for (what, extra) in cases {
+    cases.extend(
+        late.into_iter()
+            .map(|(what, extra)| (what, before_close, extra)),
+    );
+    for (what, upto, extra) in cases {
+        let prefix: Vec<Event> = life[..upto].iter().map(|v| v.event.clone()).collect();
         let mut base = MemoryStore::new();
-        base.apply_batch(&numbered(
-            before_close.iter().map(|v| v.event.clone()).collect(),
-        ))
-        .expect("the life fits");
-        let mut events: Vec<Event> = before_close.iter().map(|v| v.event.clone()).collect();
+        base.apply_batch(&numbered(prefix.clone()))
+            .expect("the life fits");
+        let mut events = prefix;
         let first_extra = events.len();
         events.extend(extra);
         let all = numbered(events);
