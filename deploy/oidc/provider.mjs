@@ -16,6 +16,8 @@
 //   "staff": { "<login>": ["moderator", "official", "coordinator", "administrator"] },
 //   "people": { "<login>": { "birthdate": "YYYY-MM-DD", "residence": "UA…" } },
 //   "default_person": { "birthdate": …, "residence": … },   // optional
+//   "client_residences": { "<client_id>": "UA…" },  // optional: a residence for logins that
+//                         // have none, by the client they sign in to (a demo's hromadas)
 //   "id_token_ttl_seconds": 600
 // }
 // When it listens, it prints one line of JSON to stdout: {"issuer": "...", "port": N}.
@@ -43,13 +45,18 @@ const config = JSON.parse(readFileSync(configPath, 'utf8'));
 const staff = config.staff ?? {};
 const people = config.people ?? {};
 
-// The claims of `login`: its subject, its roles, and what the provider attests of it.
-function claimsOf(login) {
+const clientResidences = config.client_residences ?? {};
+
+// The claims of `login` signing in to `clientId`: its subject, its roles, and what the
+// provider attests of it.
+function claimsOf(login, clientId) {
   const claims = { sub: login };
   if (staff[login]) claims[ROLES_CLAIM] = staff[login];
   const person = Object.hasOwn(people, login) ? people[login] : config.default_person;
   if (person?.birthdate) claims.birthdate = person.birthdate;
-  if (person?.residence) claims[RESIDENCE_CLAIM] = person.residence;
+  const residence = person?.residence
+    ?? (Object.hasOwn(clientResidences, clientId) ? clientResidences[clientId] : undefined);
+  if (residence) claims[RESIDENCE_CLAIM] = residence;
   return claims;
 }
 
@@ -92,7 +99,7 @@ const provider = new Provider(issuer, {
   interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
   findAccount: async (ctx, id) => ({
     accountId: id,
-    claims: async () => claimsOf(id),
+    claims: async () => claimsOf(id, ctx.oidc?.client?.clientId),
   }),
   // Every client here is the project's own: consent is given with the sign-in.
   loadExistingGrant: async (ctx) => {

@@ -331,6 +331,9 @@ fn node_client_id(code: &MunicipalityCode) -> String {
     format!("vidkryto-node-{code}")
 }
 
+/// The date of birth the development provider attests of every demo resident.
+const DEMO_BIRTHDATE: &str = "1990-05-01";
+
 /// Demo officials at the development provider and their roles (any other login is a resident).
 const DEMO_STAFF: [(&str, &[&str]); 4] = [
     ("moderator", &["moderator"]),
@@ -393,7 +396,7 @@ fn init_node(
     std::fs::write(
         &config,
         format!(
-            "{text}\n[oidc]\nissuer = \"{issuer}\"\nclient_id = \"{}\"\nredirect_url = \"{}\"\n",
+            "{text}\n[oidc]\nissuer = \"{issuer}\"\nclient_id = \"{}\"\nredirect_url = \"{}\"\nattests_birthdate_and_residence = true\n",
             node_client_id(&member.code),
             callback_url(port)
         ),
@@ -491,6 +494,16 @@ async fn start(args: &DevArgs, root: &Path, members: Vec<Member>) -> anyhow::Res
                     roles.iter().map(|r| (*r).to_owned()).collect(),
                 )
             })
+            .collect(),
+        // As ID.gov.ua attests from the registers: every demo resident is an adult living in
+        // the hromada whose node they sign in to.
+        default_person: Some(oidc_process::Attested {
+            birthdate: Some(DEMO_BIRTHDATE.to_owned()),
+            residence: None,
+        }),
+        client_residences: members
+            .iter()
+            .map(|m| (node_client_id(&m.code), m.code.to_string()))
             .collect(),
         ..ProviderConfig::default()
     })

@@ -2,7 +2,9 @@
 //! web apps would send it: petitions filed, published or rejected, signed until their
 //! threshold, considered and answered (on time or late), dialogues announced, contributed to,
 //! answered, closed and reported on, action plans adopted, filled with commitments and
-//! milestones, reported on, assessed and closed.
+//! milestones, reported on, assessed and closed, participatory budget rounds announced,
+//! proposed to, reviewed, voted in (residents too young or registered elsewhere are refused, as
+//! they should be), declared, funded, reported on and closed.
 //!
 //! Each command goes to a hromada drawn with probability proportional to its population, at a
 //! national rate. What to do there follows from what that hromada has going on, in simulated
@@ -127,6 +129,7 @@ struct TownState {
     petitions: Vec<PetitionSim>,
     dialogues: Vec<DialogueSim>,
     plan: Option<PlanSim>,
+    round: Option<RoundSim>,
     /// Numbers the authors of petitions and contributions (the node only keeps pseudonyms).
     authors: u64,
 }
@@ -175,6 +178,28 @@ struct CommitmentSim {
     milestones: Vec<(String, pb::ImplementationStatus)>,
     assessed: bool,
 }
+
+/// A participatory budget round: its periods, its projects and where it stands.
+#[derive(Debug)]
+struct RoundSim {
+    id: String,
+    amount_uah: u64,
+    submission_closes: Timestamp,
+    voting_opens: Timestamp,
+    voting_closes: Timestamp,
+    projects: Vec<String>,
+    reviewed: usize,
+    eligible: Vec<String>,
+    declared: bool,
+    funded_all: bool,
+    reported_all: bool,
+    busy: bool,
+}
+
+/// Projects one simulated round takes.
+const PROJECTS_PER_ROUND: usize = 6;
+/// Share of projects reviews find eligible.
+const ELIGIBLE_SHARE: f64 = 0.8;
 
 /// Runs the simulation until `stop` turns true: `rate` commands per second over `towns`, drawn
 /// by population. Returns after the commands in flight have ended (bounded).
@@ -232,12 +257,16 @@ pub async fn run(
             tasks.spawn(async move {
                 let _permit = permit;
                 let outcome = send::execute(&town.client, &town.code, &action).await;
-                match &outcome {
-                    Outcome::Accepted { .. } => &stats.accepted,
-                    Outcome::Refused { .. } => &stats.refused,
-                    Outcome::Failed => &stats.failed,
+                let counter = match &outcome {
+                    Outcome::Accepted { .. } => Some(&stats.accepted),
+                    Outcome::Refused { .. } => Some(&stats.refused),
+                    Outcome::Failed => Some(&stats.failed),
+                    // Nothing was sent.
+                    Outcome::Idle { .. } => None,
+                };
+                if let Some(counter) = counter {
+                    counter.fetch_add(1, Ordering::Relaxed);
                 }
-                .fetch_add(1, Ordering::Relaxed);
                 apply(
                     &mut town.state(),
                     &action,
@@ -270,10 +299,12 @@ fn choose(
         sign(state, population, rng).or_else(|| petition_step(state, now, rng))
     } else if roll < 0.76 {
         petition_step(state, now, rng).or_else(|| sign(state, population, rng))
-    } else if roll < 0.90 {
+    } else if roll < 0.84 {
         dialogue_step(state, now, rng)
-    } else {
+    } else if roll < 0.90 {
         plan_step(state, now, rng)
+    } else {
+        budget_step(state, now, population, rng)
     };
     action.or_else(|| petition_step(state, now, rng))
 }
@@ -469,6 +500,77 @@ fn plan_step(state: &mut TownState, now: Timestamp, rng: &mut StdRng) -> Option<
     None
 }
 
+fn budget_step(
+    state: &mut TownState,
+    now: Timestamp,
+    population: u64,
+    rng: &mut StdRng,
+) -> Option<Action> {
+    let Some(round) = state.round.as_mut() else {
+        // Two hryvnias of every hundred of a local budget of some 12,000 per resident.
+        let local_budget_uah = population.max(1_000) * 12_000;
+        let amount_uah = (local_budget_uah / 100).max(action::ROUND_AMOUNT_MIN_UAH);
+        return Some(Action::AnnounceRound {
+            amount_uah,
+            local_budget_uah,
+            // Announced before submissions open (the command reaches the node a moment later).
+            submission_opens: Timestamp(now.0 + days(1.0 / 24.0)),
+            submission_closes: Timestamp(now.0 + days(5.0)),
+            voting_opens: Timestamp(now.0 + days(6.0)),
+            voting_closes: Timestamp(now.0 + days(12.0)),
+        });
+    };
+    if round.busy {
+        return None;
+    }
+    let id = round.id.clone();
+    let action = if now < round.submission_closes {
+        if round.projects.len() >= PROJECTS_PER_ROUND {
+            return None;
+        }
+        state.authors += 1;
+        let top = (round.amount_uah / 2).max(action::PROJECT_COST_MIN_UAH);
+        Action::SubmitProject {
+            round: id,
+            author: state.authors,
+            cost_uah: rng.gen_range(action::PROJECT_COST_MIN_UAH..=top),
+        }
+    } else if now < round.voting_opens {
+        let project = round.projects.get(round.reviewed)?.clone();
+        Action::ReviewProject {
+            round: id,
+            project,
+            eligible: rng.gen_bool(ELIGIBLE_SHARE),
+        }
+    } else if now < round.voting_closes {
+        let first = round.eligible.choose(rng)?.clone();
+        let mut projects = vec![first];
+        if let Some(second) = round.eligible.choose(rng)
+            && !projects.contains(second)
+            && rng.gen_bool(0.5)
+        {
+            projects.push(second.clone());
+        }
+        // Any resident may vote; a second ballot, or one too young or registered elsewhere,
+        // is refused by the rules, as it should be.
+        return Some(Action::CastBallot {
+            round: id,
+            citizen: rng.gen_range(0..population.max(1)),
+            projects,
+        });
+    } else if !round.declared {
+        Action::DeclareResults { round: id }
+    } else if !round.funded_all {
+        Action::FundNextWinner { round: id }
+    } else if !round.reported_all {
+        Action::ReportNextProject { round: id }
+    } else {
+        Action::CloseRound { round: id }
+    };
+    round.busy = true;
+    Some(action)
+}
+
 /// Updates a hromada's view after a command.
 fn apply(
     state: &mut TownState,
@@ -492,10 +594,23 @@ fn apply(
     if let Some(plan) = state.plan.as_mut() {
         plan.busy = false;
     }
+    if let Some(round) = state.round.as_mut() {
+        round.busy = false;
+    }
     let (request_id, result) = match outcome {
         Outcome::Accepted { request_id, result } => (request_id, result),
         Outcome::Refused { status } => {
             refused(state, action, petition_id, dialogue_id, status, now);
+            return;
+        }
+        Outcome::Idle { status } => {
+            if let (Some(round), ItemStatus::Round(_)) = (state.round.as_mut(), status) {
+                match action {
+                    A::FundNextWinner { .. } => round.funded_all = true,
+                    A::ReportNextProject { .. } => round.reported_all = true,
+                    _ => {}
+                }
+            }
             return;
         }
         Outcome::Failed => return,
@@ -621,6 +736,50 @@ fn apply(
             }
         }
         A::ClosePlan { .. } => state.plan = None,
+        A::AnnounceRound {
+            amount_uah,
+            submission_closes,
+            voting_opens,
+            voting_closes,
+            ..
+        } => {
+            state.round = Some(RoundSim {
+                id: result.stream_id,
+                amount_uah: *amount_uah,
+                submission_closes: *submission_closes,
+                voting_opens: *voting_opens,
+                voting_closes: *voting_closes,
+                projects: Vec::new(),
+                reviewed: 0,
+                eligible: Vec::new(),
+                declared: false,
+                funded_all: false,
+                reported_all: false,
+                busy: false,
+            });
+        }
+        A::SubmitProject { .. } => {
+            if let Some(round) = state.round.as_mut() {
+                round.projects.push(request_id);
+            }
+        }
+        A::ReviewProject {
+            project, eligible, ..
+        } => {
+            if let Some(round) = state.round.as_mut() {
+                round.reviewed += 1;
+                if *eligible {
+                    round.eligible.push(project.clone());
+                }
+            }
+        }
+        A::CastBallot { .. } | A::FundNextWinner { .. } | A::ReportNextProject { .. } => {}
+        A::DeclareResults { .. } => {
+            if let Some(round) = state.round.as_mut() {
+                round.declared = true;
+            }
+        }
+        A::CloseRound { .. } => state.round = None,
     }
 }
 
@@ -657,6 +816,27 @@ fn refused(
                 if stage != p.stage {
                     p.stage = stage;
                     p.due = now;
+                }
+            }
+        }
+        (Some(ItemStatus::Round(status)), _, _) => {
+            use pb::RoundStatus as R;
+            match status {
+                // A closed round, or one the node no longer shows: start a new one.
+                R::Closed | R::Unspecified => state.round = None,
+                R::ResultsDeclared => {
+                    if let Some(round) = state.round.as_mut() {
+                        round.declared = true;
+                    }
+                }
+                // Refused while open (a second ballot, a voter too young or from elsewhere, a
+                // review the rules refuse): the sim moves on; a refused review is skipped.
+                R::Open => {
+                    if let (Some(round), Action::ReviewProject { .. }) =
+                        (state.round.as_mut(), action)
+                    {
+                        round.reviewed += 1;
+                    }
                 }
             }
         }
@@ -816,6 +996,58 @@ mod tests {
         assert!(matches!(report, Action::PublishOutcome { .. }));
         accept(&mut state, &report, "d1", &[], after);
         assert!(state.dialogues.is_empty());
+    }
+
+    #[test]
+    fn a_budget_round_goes_from_announcement_to_closing_as_its_periods_pass() {
+        let mut state = TownState::default();
+        let mut rng = rng();
+        let start = Timestamp(1_750_000_000_000_000);
+        let mut now = start;
+        let mut seen = Vec::new();
+        for i in 0..2_000 {
+            let Some(step) = budget_step(&mut state, now, 50_000, &mut rng) else {
+                // Nothing to do in this period: time moves on.
+                now = Timestamp(now.0 + days(0.5));
+                continue;
+            };
+            let name = format!("{step:?}");
+            let name = name.split([' ', '{']).next().unwrap_or_default().to_owned();
+            if seen.last() != Some(&name) {
+                seen.push(name.clone());
+            }
+            match step {
+                // Nothing left to fund or report: the sender found the round done.
+                Action::FundNextWinner { .. } | Action::ReportNextProject { .. } if i % 3 == 0 => {
+                    let status = ItemStatus::Round(pb::RoundStatus::ResultsDeclared);
+                    apply(&mut state, &step, Outcome::Idle { status }, now, &mut rng);
+                }
+                Action::CloseRound { .. } => {
+                    accept(&mut state, &step, "round", &[], now);
+                    break;
+                }
+                _ => accept(&mut state, &step, &format!("r{i}"), &[], now),
+            }
+            now = Timestamp(now.0 + days(0.05));
+        }
+        assert_eq!(
+            seen,
+            [
+                "AnnounceRound",
+                "SubmitProject",
+                "ReviewProject",
+                "CastBallot",
+                "DeclareResults",
+                "FundNextWinner",
+                "ReportNextProject",
+                "CloseRound"
+            ]
+        );
+        assert!(state.round.is_none(), "closed rounds are forgotten");
+        assert!(
+            now.0 - start.0 >= days(12.0),
+            "voting closes after twelve days"
+        );
     }
 
     #[test]

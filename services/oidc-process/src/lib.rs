@@ -64,6 +64,10 @@ pub struct ProviderConfig {
     /// What it attests of every other login; `None`: nothing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub default_person: Option<Attested>,
+    /// A residence for logins that have none, by the client they sign in to (a demo's
+    /// hromadas: every demo resident lives where they sign in).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub client_residences: std::collections::BTreeMap<String, String>,
     /// ID token lifetime; 0 for the provider's default (600 s).
     #[serde(skip_serializing_if = "is_zero")]
     pub id_token_ttl_seconds: u32,

@@ -6,6 +6,11 @@ use domain::CivilDate;
 use event_store_core::Timestamp;
 use proto::node::v1 as pb;
 
+/// The least a simulated round offers.
+pub(super) const ROUND_AMOUNT_MIN_UAH: u64 = 200_000;
+/// The least a project may cost in a simulated round.
+pub(super) const PROJECT_COST_MIN_UAH: u64 = 20_000;
+
 /// One command, chosen from a hromada's state.
 #[derive(Debug, Clone)]
 pub(super) enum Action {
@@ -76,6 +81,43 @@ pub(super) enum Action {
     ClosePlan {
         plan: String,
     },
+    AnnounceRound {
+        amount_uah: u64,
+        local_budget_uah: u64,
+        submission_opens: Timestamp,
+        submission_closes: Timestamp,
+        voting_opens: Timestamp,
+        voting_closes: Timestamp,
+    },
+    SubmitProject {
+        round: String,
+        author: u64,
+        cost_uah: u64,
+    },
+    ReviewProject {
+        round: String,
+        project: String,
+        eligible: bool,
+    },
+    CastBallot {
+        round: String,
+        citizen: u64,
+        projects: Vec<String>,
+    },
+    DeclareResults {
+        round: String,
+    },
+    /// Funds the next winner not funded yet (the sender reads the round to find it).
+    FundNextWinner {
+        round: String,
+    },
+    /// Reports on the next funded project not finished yet (the sender reads the round).
+    ReportNextProject {
+        round: String,
+    },
+    CloseRound {
+        round: String,
+    },
 }
 
 impl Action {
@@ -87,6 +129,20 @@ impl Action {
             | Self::Sign { petition, .. }
             | Self::Consider { petition }
             | Self::Answer { petition, .. } => Some(petition),
+            _ => None,
+        }
+    }
+
+    /// The budget round the command is about, if any.
+    pub(super) fn round(&self) -> Option<&str> {
+        match self {
+            Self::SubmitProject { round, .. }
+            | Self::ReviewProject { round, .. }
+            | Self::CastBallot { round, .. }
+            | Self::DeclareResults { round }
+            | Self::FundNextWinner { round }
+            | Self::ReportNextProject { round }
+            | Self::CloseRound { round } => Some(round),
             _ => None,
         }
     }
@@ -115,6 +171,11 @@ pub(super) enum Outcome {
         status: Option<ItemStatus>,
     },
     Failed,
+    /// Nothing was left to send (every winner funded, every funded project finished); the
+    /// round as the node shows it.
+    Idle {
+        status: ItemStatus,
+    },
 }
 
 /// What the node says of an item now.
@@ -122,4 +183,5 @@ pub(super) enum Outcome {
 pub(super) enum ItemStatus {
     Petition(pb::PetitionStatus),
     Dialogue(pb::DialogueStatus),
+    Round(pb::RoundStatus),
 }

@@ -3,11 +3,12 @@
 
 use std::time::Duration;
 
+use domain::kyiv_date;
 use event_store_core::{MunicipalityCode, Timestamp};
 use node::auth::AuthedNodeClient;
 use proto::node::v1 as pb;
 
-use super::action::{Action, ItemStatus, Outcome};
+use super::action::{Action, ItemStatus, Outcome, PROJECT_COST_MIN_UAH};
 use super::texts;
 
 /// Bound on one command (and the read-back after a refusal).
@@ -241,13 +242,181 @@ pub(super) async fn execute(
                     })
                     .await
             }
+            A::AnnounceRound {
+                amount_uah,
+                local_budget_uah,
+                submission_opens,
+                submission_closes,
+                voting_opens,
+                voting_closes,
+            } => {
+                client
+                    .announce_round(pb::AnnounceRoundRequest {
+                        request_id: id,
+                        title: "Громадський бюджет".into(),
+                        council_decision: "Рішення ради про Положення про громадський бюджет"
+                            .into(),
+                        rules: Some(pb::RoundRules {
+                            budget_year: u32::try_from(kyiv_date(voting_closes).year() + 1)
+                                .unwrap_or(2027),
+                            amount: amount_uah * UAH,
+                            local_budget: local_budget_uah * UAH,
+                            project_cost_min: PROJECT_COST_MIN_UAH * UAH,
+                            project_cost_max: amount_uah.max(PROJECT_COST_MIN_UAH) * UAH,
+                            voter_age_min: 16,
+                            electorate: pb::Electorate::Residents as i32,
+                            votes_per_ballot: 2,
+                            projects_per_author: 1,
+                            categories: texts::PROJECT_CATEGORIES
+                                .iter()
+                                .map(|c| (*c).to_owned())
+                                .collect(),
+                            submission_opens: Some(timestamp(submission_opens)),
+                            submission_closes: Some(timestamp(submission_closes)),
+                            voting_opens: Some(timestamp(voting_opens)),
+                            voting_closes: Some(timestamp(voting_closes)),
+                        }),
+                    })
+                    .await
+            }
+            A::SubmitProject {
+                round,
+                author,
+                cost_uah,
+            } => {
+                let (title, description, category) = texts::project(pick);
+                let (birthdate, residence) = attested(code, author);
+                client
+                    .submit_project(pb::SubmitProjectRequest {
+                        request_id: id,
+                        round_id: round,
+                        author_subject: format!("{code} resident {author}"),
+                        author_birthdate: birthdate,
+                        author_residence: residence,
+                        title,
+                        description,
+                        category,
+                        cost: cost_uah * UAH,
+                    })
+                    .await
+            }
+            A::ReviewProject {
+                round,
+                project,
+                eligible,
+            } => {
+                let cost = if eligible {
+                    match project_cost(&mut client, &round, &project).await {
+                        Some(cost) => cost,
+                        None => return Err(tonic::Status::not_found("project")),
+                    }
+                } else {
+                    0
+                };
+                client
+                    .review_project(pb::ReviewProjectRequest {
+                        request_id: id,
+                        round_id: round,
+                        project_id: project,
+                        eligible,
+                        approved_cost: cost,
+                        reason: if eligible {
+                            String::new()
+                        } else {
+                            "Проєкт не належить до повноважень громади.".into()
+                        },
+                    })
+                    .await
+            }
+            A::CastBallot {
+                round,
+                citizen,
+                projects,
+            } => {
+                let (birthdate, residence) = attested(code, citizen);
+                client
+                    .cast_ballot(pb::CastBallotRequest {
+                        request_id: id,
+                        round_id: round,
+                        voter_subject: format!("{code} resident {citizen}"),
+                        voter_birthdate: birthdate,
+                        voter_residence: residence,
+                        project_ids: projects,
+                    })
+                    .await
+            }
+            A::DeclareResults { round } => {
+                client
+                    .declare_results(pb::DeclareResultsRequest {
+                        request_id: id,
+                        round_id: round,
+                    })
+                    .await
+            }
+            A::FundNextWinner { round } => {
+                let view = get_round(&mut client, &round).await?;
+                let Some(winner) = view
+                    .projects
+                    .iter()
+                    .find(|p| p.winner && p.funded.is_none())
+                else {
+                    return Ok(Err(view.status()));
+                };
+                client
+                    .fund_project(pb::FundProjectRequest {
+                        request_id: id,
+                        round_id: round,
+                        project_id: winner.project_id.clone(),
+                        // Contracts come in at or a little under the approved cost.
+                        amount: winner.cost - winner.cost * (pick % 10) / 100,
+                    })
+                    .await
+            }
+            A::ReportNextProject { round } => {
+                use pb::ProjectStatus as S;
+                let view = get_round(&mut client, &round).await?;
+                let Some(project) = view.projects.iter().find(|p| {
+                    p.funded.is_some() && !matches!(p.status(), S::Completed | S::Cancelled)
+                }) else {
+                    return Ok(Err(view.status()));
+                };
+                let status = match project.status() {
+                    S::Unspecified => S::NotStarted,
+                    S::NotStarted => S::InProgress,
+                    // One in ten funded projects is cancelled.
+                    _ if pick.is_multiple_of(10) => S::Cancelled,
+                    _ => S::Completed,
+                };
+                client
+                    .report_project_progress(pb::ReportProjectProgressRequest {
+                        request_id: id,
+                        round_id: round,
+                        project_id: project.project_id.clone(),
+                        status: status as i32,
+                        evidence_link: "https://example.gov.ua/hromadskyi-biudzhet".into(),
+                        note: String::new(),
+                    })
+                    .await
+            }
+            A::CloseRound { round } => {
+                client
+                    .close_round(pb::CloseRoundRequest {
+                        request_id: id,
+                        round_id: round,
+                    })
+                    .await
+            }
         }
+        .map(Ok)
     })
     .await;
     match sent {
-        Ok(Ok(response)) => Outcome::Accepted {
+        Ok(Ok(Ok(response))) => Outcome::Accepted {
             request_id,
             result: response.into_inner(),
+        },
+        Ok(Ok(Err(round))) => Outcome::Idle {
+            status: ItemStatus::Round(round),
         },
         Ok(Err(status)) if status.code() == tonic::Code::FailedPrecondition => {
             tracing::debug!(municipality = %code, ?action, %status, "refused");
@@ -263,11 +432,55 @@ pub(super) async fn execute(
     }
 }
 
+/// Kopecks in a hryvnia.
+const UAH: u64 = 100;
+
+/// What the identity provider attests of simulated resident `n` of the hromada `code`: a date
+/// of birth from 1940 to 2015 (so some are too young to vote) and, for all but one in thirty,
+/// a registered residence in the hromada.
+fn attested(code: &MunicipalityCode, n: u64) -> (String, String) {
+    let year = 1940 + n % 76;
+    let birthdate = format!("{year:04}-{:02}-{:02}", 1 + n % 12, 1 + n % 28);
+    let hromada = &code.as_str()[..9];
+    let residence = if n % 30 == 29 {
+        "UA80000000000093317".to_owned()
+    } else {
+        format!("{hromada}0010000001")
+    };
+    (birthdate, residence)
+}
+
+async fn get_round(
+    client: &mut AuthedNodeClient,
+    round_id: &str,
+) -> Result<pb::Round, tonic::Status> {
+    Ok(client
+        .get_round(pb::GetRoundRequest {
+            round_id: round_id.to_owned(),
+        })
+        .await?
+        .into_inner())
+}
+
+/// A project's cost as submitted, which a review approves.
+async fn project_cost(client: &mut AuthedNodeClient, round: &str, project: &str) -> Option<u64> {
+    let view = get_round(client, round).await.ok()?;
+    view.projects
+        .iter()
+        .find(|p| p.project_id == project)
+        .map(|p| p.cost)
+}
+
 /// What the node says of a refused command's petition or dialogue now.
 async fn read_back(client: &mut AuthedNodeClient, action: &Action) -> Option<ItemStatus> {
     let petition = action.petition().map(str::to_owned);
     let dialogue = action.dialogue().map(str::to_owned);
+    let round = action.round().map(str::to_owned);
     let read = async {
+        if let Some(round_id) = round {
+            let r = get_round(client, &round_id).await.ok()?;
+            return Some(ItemStatus::Round(r.status()));
+        }
         if let Some(petition_id) = petition {
             let p = client
                 .get_petition(pb::GetPetitionRequest { petition_id })

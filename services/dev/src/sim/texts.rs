@@ -1,7 +1,7 @@
 //! What the simulated residents and councils write, in Ukrainian, as hromadas do: petitions
 //! over the categories hromadas use (hundreds of distinct titles, from what is asked for and
 //! where), the council's answers, dialogues' topics and contributions, and action-plan
-//! commitments with their OGP values. Chosen by a number (an author, a counter), so a run is
+//! commitments with their OGP values, participatory budget projects. Chosen by a number (an author, a counter), so a run is
 //! varied and a test is repeatable.
 
 use proto::node::v1 as pb;
@@ -302,6 +302,65 @@ fn lowercase_first(text: &str) -> String {
         Some(first) => first.to_lowercase().chain(chars).collect(),
         None => String::new(),
     }
+}
+
+/// The categories of a simulated participatory budget round, in order.
+pub const PROJECT_CATEGORIES: &[&str] = &["Благоустрій", "Освіта", "Спорт", "Культура"];
+
+/// What residents propose in participatory budgets, by category index.
+const PROJECTS: &[(u32, &str, &str)] = &[
+    (
+        0,
+        "Сквер з лавками та освітленням",
+        "Облаштувати сквер: доріжки, лавки, LED-ліхтарі й висадити дерева.",
+    ),
+    (
+        0,
+        "Велодоріжка до школи",
+        "Безпечна велодоріжка з розміткою та велопарковками біля школи.",
+    ),
+    (
+        0,
+        "Дитячий майданчик",
+        "Сучасний інклюзивний майданчик з безпечним покриттям.",
+    ),
+    (
+        1,
+        "Мультимедійний клас",
+        "Проєктор, ноутбуки та інтерактивна дошка для уроків.",
+    ),
+    (
+        1,
+        "Бібліотечний простір для підлітків",
+        "Оновити читальну залу: меблі, книги, зона для настільних ігор.",
+    ),
+    (
+        2,
+        "Вуличний тренажерний майданчик",
+        "Тренажери, турнік і бруси біля стадіону.",
+    ),
+    (
+        2,
+        "Футбольне поле зі штучним покриттям",
+        "Замінити покриття міні-поля та встановити огорожу.",
+    ),
+    (
+        3,
+        "Літній кінотеатр просто неба",
+        "Екран, проєктор і звук для кіновечорів у парку.",
+    ),
+    (
+        3,
+        "Фестиваль місцевих ремесел",
+        "Щорічний фестиваль з майстер-класами та ярмарком.",
+    ),
+];
+
+/// A project: its title (with a place, so titles vary), description and category index.
+pub fn project(n: u64) -> (String, String, u32) {
+    let (category, title, description) = PROJECTS[index(n, PROJECTS.len())];
+    let place = STREETS[index(n / PROJECTS.len() as u64, STREETS.len())];
+    (format!("{title} {place}"), description.to_owned(), category)
 }
 
 #[cfg(test)]
