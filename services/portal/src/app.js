@@ -1,6 +1,7 @@
 // The hromada's portal, on the node's own origin: residents' petitions (search, filters, one
 // petition with its statute and answer, signing with a receipt checked in the browser, filing),
-// public dialogues, the OGP Local action plan, checking a kept receipt, and the council staff's
+// public dialogues, the OGP Local action plan, participatory budgets (proposing, voting with a
+// receipt), checking a kept receipt, and the council staff's
 // console by role (officials also run dialogues on their pages, the coordinator reports
 // progress on the plan's). Routes live in the URL's
 // hash; a reply to a navigation the person has already left is dropped.
@@ -8,6 +9,7 @@
 import { connect, reason, session } from './api.js';
 import { el, main, show } from './dom.js';
 import { lang, t } from './i18n.js';
+import { budgetsView, roundView } from './budgets.js';
 import { dialogueView, dialoguesView } from './dialogues.js';
 import { listView, newPetitionView, petitionView } from './petitions.js';
 import { planView, plansView } from './plans.js';
@@ -23,7 +25,7 @@ function header(who) {
     box.replaceChildren();
   }
   const nav = document.getElementById('nav');
-  const links = [['#/', 'petitions'], ['#/dialogues', 'dialogues'], ['#/plans', 'plans'], ['#/receipt', 'receipt']];
+  const links = [['#/', 'petitions'], ['#/dialogues', 'dialogues'], ['#/plans', 'plans'], ['#/budgets', 'budgets'], ['#/receipt', 'receipt']];
   if (who.signed_in && (who.roles ?? []).length) links.push(['#/staff', 'staff']);
   nav.replaceChildren(...links.map(([href, key]) => el('a', { href, 'data-route': key }, t('nav')[key])));
   const other = lang() === 'en' ? 'uk' : 'en';
@@ -59,6 +61,8 @@ const ROUTES = [
   [new RegExp(`^#/dialogue/${ID}$`), 'dialogues', (ctx, isCurrent, id) => dialogueView(ctx, id, isCurrent)],
   [/^#\/plans$/, 'plans', plansView],
   [new RegExp(`^#/plan/${ID}$`), 'plans', (ctx, isCurrent, id) => planView(ctx, id, isCurrent)],
+  [/^#\/budgets$/, 'budgets', budgetsView],
+  [new RegExp(`^#/budget/${ID}$`), 'budgets', (ctx, isCurrent, id) => roundView(ctx, id, isCurrent)],
   [/^#\/receipt$/, 'receipt', (ctx) => receiptPage(ctx.audit)],
   [/^#\/staff$/, 'staff', staffView],
 ];

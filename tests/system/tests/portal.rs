@@ -63,6 +63,11 @@ async fn residents_and_staff_use_the_portal_and_receipts_verify_in_chromium() {
             ("coordinator".to_owned(), vec!["coordinator".to_owned()]),
         ]
         .into(),
+        // As ID.gov.ua attests from the registers: adults registered in the hromada.
+        default_person: Some(oidc_process::Attested::new(
+            "1985-03-03",
+            &format!("{}0010012345", &KORIUKIVKA[..9]),
+        )),
         ..ProviderConfig::default()
     })
     .await
@@ -75,7 +80,7 @@ async fn residents_and_staff_use_the_portal_and_receipts_verify_in_chromium() {
             association.url()
         ),
         tables: format!(
-            "[oidc]\nissuer = \"{}\"\nclient_id = \"{NODE_CLIENT}\"\nredirect_url = \"{origin}/auth/callback\"\n",
+            "[oidc]\nissuer = \"{}\"\nclient_id = \"{NODE_CLIENT}\"\nredirect_url = \"{origin}/auth/callback\"\nattests_birthdate_and_residence = true\n",
             provider.issuer()
         ),
         real_clock: true,
@@ -130,6 +135,45 @@ async fn residents_and_staff_use_the_portal_and_receipts_verify_in_chromium() {
     civic
         .milestone(&plan, &commitment, &format!("{}-06-30", year + 1))
         .await;
+    // Two participatory budget rounds: one taking proposals, one whose voting is open (its
+    // periods only seconds apart, the node keeping real time).
+    let propose_round = budget_round(&mut staff, 1, 3_600, 7_200, 10_800).await;
+    let vote_round = budget_round(&mut staff, 1, 4, 6, 3_600).await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let mut on_ballot = Vec::new();
+    for title in ["Велодоріжка до школи", "Дитячий майданчик"] {
+        let id = uuid::Uuid::now_v7().to_string();
+        staff
+            .submit_project(pb::SubmitProjectRequest {
+                request_id: id.clone(),
+                round_id: vote_round.clone(),
+                author_subject: format!("author of {title}"),
+                author_birthdate: "1980-01-01".into(),
+                author_residence: format!("{}0010012345", &KORIUKIVKA[..9]),
+                title: title.into(),
+                description: format!("{title}: опис."),
+                category: 0,
+                cost: 200_000 * 100,
+            })
+            .await
+            .unwrap();
+        on_ballot.push(id);
+    }
+    tokio::time::sleep(Duration::from_millis(3_000)).await;
+    for project in &on_ballot {
+        staff
+            .review_project(pb::ReviewProjectRequest {
+                request_id: uuid::Uuid::now_v7().to_string(),
+                round_id: vote_round.clone(),
+                project_id: project.clone(),
+                eligible: true,
+                approved_cost: 200_000 * 100,
+                reason: String::new(),
+            })
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(2_000)).await;
     association
         .wait_verified(node.code, node.log_size(), Duration::from_secs(30))
         .await;
@@ -153,6 +197,8 @@ async fn residents_and_staff_use_the_portal_and_receipts_verify_in_chromium() {
             .env("DIALOGUE", &dialogue)
             .env("ENDED_DIALOGUE", &ended)
             .env("PLAN", &plan)
+            .env("PROPOSE_ROUND", &propose_round)
+            .env("VOTE_ROUND", &vote_round)
             .kill_on_drop(true)
             .output(),
     )
@@ -215,6 +261,27 @@ async fn residents_and_staff_use_the_portal_and_receipts_verify_in_chromium() {
         .unwrap_or_default();
     assert_eq!(figures.petitions_answered, 1);
     assert_eq!(figures.signatures, u64::from(THRESHOLD));
+    // The proposal waits for review, its text the reviewers' only; the ballot is counted.
+    let proposing = staff
+        .get_round(pb::GetRoundRequest {
+            round_id: propose_round,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(proposing.projects.len(), 1);
+    assert_eq!(proposing.projects[0].title, "Сквер біля бібліотеки");
+    assert!(!proposing.projects[0].text_public);
+    assert_eq!(proposing.projects[0].cost, 150_000 * 100);
+    let voting = staff
+        .get_round(pb::GetRoundRequest {
+            round_id: vote_round,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(voting.ballots, 1);
+    assert_eq!(voting.projects[0].votes, 1);
 
     for name in [
         "portal-list-phone",
@@ -232,6 +299,8 @@ async fn residents_and_staff_use_the_portal_and_receipts_verify_in_chromium() {
         "portal-english-phone",
         "portal-dialogue-phone",
         "portal-plan-desktop",
+        "portal-proposed-phone",
+        "portal-voted-phone",
     ] {
         let len = std::fs::metadata(screenshots.join(format!("{name}.png")))
             .unwrap_or_else(|e| panic!("{name}.png: {e}"))
@@ -243,4 +312,46 @@ async fn residents_and_staff_use_the_portal_and_receipts_verify_in_chromium() {
     association.shutdown().await;
     let mut node = node;
     node.stop().await;
+}
+
+/// Announces a round on the node whose submissions open `opens` seconds from now, close at
+/// `closes`, and whose voting runs from `voting` to `voting_closes` seconds from now.
+async fn budget_round(
+    staff: &mut node::auth::AuthedNodeClient,
+    opens: i64,
+    closes: i64,
+    voting: i64,
+    voting_closes: i64,
+) -> String {
+    let now = event_store_core::Timestamp::now().0.div_euclid(1_000_000);
+    let at = |secs: i64| prost_types::Timestamp {
+        seconds: now + secs,
+        nanos: 0,
+    };
+    staff
+        .announce_round(pb::AnnounceRoundRequest {
+            request_id: uuid::Uuid::now_v7().to_string(),
+            title: "Громадський бюджет 2027".into(),
+            council_decision: "Рішення № 5/2026".into(),
+            rules: Some(pb::RoundRules {
+                budget_year: 2027,
+                amount: 1_000_000 * 100,
+                local_budget: 300_000_000 * 100,
+                project_cost_min: 10_000 * 100,
+                project_cost_max: 500_000 * 100,
+                voter_age_min: 16,
+                electorate: pb::Electorate::Residents as i32,
+                votes_per_ballot: 2,
+                projects_per_author: 2,
+                categories: vec!["Благоустрій".into(), "Освіта".into()],
+                submission_opens: Some(at(opens)),
+                submission_closes: Some(at(closes)),
+                voting_opens: Some(at(voting)),
+                voting_closes: Some(at(voting_closes)),
+            }),
+        })
+        .await
+        .expect("a round")
+        .into_inner()
+        .stream_id
 }
