@@ -423,6 +423,11 @@ pub const TABLES: [Table; 11] = [
                 "the assessed \"did it open government\" level, empty until assessed",
                 "",
             ),
+            col(
+                "withdrawn_at",
+                "when it was withdrawn from the plan (its milestones never overdue after)",
+                UTC,
+            ),
         ],
     },
     Table {
@@ -440,6 +445,11 @@ pub const TABLES: [Table; 11] = [
                 "",
             ),
             col("completed_at", "when a report first said complete", UTC),
+            col(
+                "withdrawn_at",
+                "when it was withdrawn (never overdue after)",
+                UTC,
+            ),
         ],
     },
     Table {
@@ -925,6 +935,7 @@ impl RowSink for Writer {
             int(c.milestones),
             opt(c.completion, |s| named(&MILESTONE_STATUS_NAMES[1..], s)),
             opt(c.opened_government, |l| named(&OPENED_GOVERNMENT_NAMES, l)),
+            opt(c.withdrawn_at, time),
         ];
         self.push("commitments", cells);
     }
@@ -941,6 +952,7 @@ impl RowSink for Writer {
                 named(&MILESTONE_STATUS_NAMES, u8::try_from(s).unwrap_or(u8::MAX))
             }),
             opt(m.completed_at, time),
+            opt(m.withdrawn_at, time),
         ];
         self.push("milestones", cells);
     }

@@ -46,38 +46,38 @@ async fn load<T: DeserializeOwned>(
     decode_rows(table, &rows)
 }
 
-/// Writes entity rows (whole rows), with the one boolean filter column a table may have
-/// beside them (`flag`: its name and a value per row).
+/// Writes entity rows (whole rows), with the boolean filter columns a table may have beside
+/// them (`flags`: each one's name and a value per row).
 async fn upsert(
     tx: &mut Tx<'_>,
     table: &str,
     keys: Vec<EntityKey>,
     rows: Vec<Vec<u8>>,
-    flag: Option<(&str, Vec<bool>)>,
+    flags: Vec<(&str, Vec<bool>)>,
 ) -> Result<(), AssociationError> {
     if keys.is_empty() {
         return Ok(());
     }
     let codes: Vec<String> = keys.iter().map(|k| k.municipality.to_string()).collect();
     let ids: Vec<Vec<u8>> = keys.iter().map(|k| k.id.as_bytes().to_vec()).collect();
-    let query = match &flag {
-        None => format!(
-            "INSERT INTO {table} (municipality, id, row) \
-             SELECT * FROM UNNEST($1::text[], $2::bytea[], $3::bytea[]) \
-             ON CONFLICT (municipality, id) DO UPDATE SET row = EXCLUDED.row"
-        ),
-        Some((column, _)) => format!(
-            "INSERT INTO {table} (municipality, id, row, {column}) \
-             SELECT * FROM UNNEST($1::text[], $2::bytea[], $3::bytea[], $4::bool[]) \
-             ON CONFLICT (municipality, id) DO UPDATE \
-             SET row = EXCLUDED.row, {column} = EXCLUDED.{column}"
-        ),
-    };
+    let mut columns = String::new();
+    let mut params = String::new();
+    let mut sets = String::new();
+    for (i, (column, _)) in flags.iter().enumerate() {
+        columns.push_str(&format!(", {column}"));
+        params.push_str(&format!(", ${}::bool[]", i + 4));
+        sets.push_str(&format!(", {column} = EXCLUDED.{column}"));
+    }
+    let query = format!(
+        "INSERT INTO {table} (municipality, id, row{columns}) \
+         SELECT * FROM UNNEST($1::text[], $2::bytea[], $3::bytea[]{params}) \
+         ON CONFLICT (municipality, id) DO UPDATE SET row = EXCLUDED.row{sets}"
+    );
     let mut query = sqlx::query(sqlx::AssertSqlSafe(query))
         .bind(codes)
         .bind(ids)
         .bind(rows);
-    if let Some((_, values)) = flag {
+    for (_, values) in flags {
         query = query.bind(values);
     }
     query.execute(&mut **tx).await.map_err(db)?;
@@ -172,13 +172,14 @@ async fn write(tx: &mut Tx<'_>, changes: projection::Changes) -> Result<(), Asso
         let rows = m.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
         sqlx::query(
             "INSERT INTO proj_milestone \
-                 (municipality, id, due, completed_at, plan_id, commitment_id, complete, row) \
+                 (municipality, id, due, completed_at, plan_id, commitment_id, complete, row, \
+                  withdrawn) \
              SELECT * FROM UNNEST($1::text[], $2::bytea[], $3::int4[], $4::int8[], \
-                                  $5::bytea[], $6::bytea[], $7::bool[], $8::bytea[]) \
+                                  $5::bytea[], $6::bytea[], $7::bool[], $8::bytea[], $9::bool[]) \
              ON CONFLICT (municipality, id) DO UPDATE \
              SET due = EXCLUDED.due, completed_at = EXCLUDED.completed_at, \
                  plan_id = EXCLUDED.plan_id, commitment_id = EXCLUDED.commitment_id, \
-                 complete = EXCLUDED.complete, row = EXCLUDED.row",
+                 complete = EXCLUDED.complete, row = EXCLUDED.row, withdrawn = EXCLUDED.withdrawn",
         )
         .bind(
             m.iter()
@@ -196,6 +197,11 @@ async fn write(tx: &mut Tx<'_>, changes: projection::Changes) -> Result<(), Asso
                 .collect::<Vec<bool>>(),
         )
         .bind(rows)
+        .bind(
+            m.iter()
+                .map(|r| r.withdrawn_at.is_some())
+                .collect::<Vec<bool>>(),
+        )
         .execute(&mut **tx)
         .await
         .map_err(db)?;
@@ -207,7 +213,7 @@ async fn write(tx: &mut Tx<'_>, changes: projection::Changes) -> Result<(), Asso
         .map(|r| keyed(r.key(), encode(r)))
         .collect::<Result<Vec<_>, _>>()?;
     let (keys, rows) = dialogues.into_iter().unzip();
-    upsert(tx, DIALOGUES, keys, rows, None).await?;
+    upsert(tx, DIALOGUES, keys, rows, Vec::new()).await?;
     // Whether a plan is closed and a commitment assessed: the milestone overdue rule's
     // "open" (`domain::action_plan::milestone_overdue`).
     let plans = changes
@@ -221,7 +227,7 @@ async fn write(tx: &mut Tx<'_>, changes: projection::Changes) -> Result<(), Asso
         .iter()
         .map(|r| r.closed_at.is_some())
         .collect();
-    upsert(tx, PLANS, keys, rows, Some(("closed", closed))).await?;
+    upsert(tx, PLANS, keys, rows, vec![("closed", closed)]).await?;
     let commitments = changes
         .commitments
         .iter()
@@ -233,21 +239,33 @@ async fn write(tx: &mut Tx<'_>, changes: projection::Changes) -> Result<(), Asso
         .iter()
         .map(|r| r.opened_government.is_some())
         .collect();
-    upsert(tx, COMMITMENTS, keys, rows, Some(("assessed", assessed))).await?;
+    let withdrawn = changes
+        .commitments
+        .iter()
+        .map(|r| r.withdrawn_at.is_some())
+        .collect();
+    upsert(
+        tx,
+        COMMITMENTS,
+        keys,
+        rows,
+        vec![("assessed", assessed), ("withdrawn", withdrawn)],
+    )
+    .await?;
     let rounds = changes
         .rounds
         .iter()
         .map(|r| keyed(r.key(), encode(r)))
         .collect::<Result<Vec<_>, _>>()?;
     let (keys, rows) = rounds.into_iter().unzip();
-    upsert(tx, ROUNDS, keys, rows, None).await?;
+    upsert(tx, ROUNDS, keys, rows, Vec::new()).await?;
     let projects = changes
         .budget_projects
         .iter()
         .map(|r| keyed(r.key(), encode(r)))
         .collect::<Result<Vec<_>, _>>()?;
     let (keys, rows) = projects.into_iter().unzip();
-    upsert(tx, BUDGET_PROJECTS, keys, rows, None).await?;
+    upsert(tx, BUDGET_PROJECTS, keys, rows, Vec::new()).await?;
 
     write_counters(tx, &changes.counters).await?;
 

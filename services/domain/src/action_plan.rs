@@ -1,6 +1,13 @@
 //! OGP-Local action plans: a plan adopted by the council → commitments tagged with OGP values →
 //! milestones with due dates → progress reports on the IRM scale → each commitment assessed →
-//! plan closed. A plan closes only with at least one commitment, every one assessed.
+//! plan closed. A plan closes only with at least one commitment, every one assessed or
+//! withdrawn.
+//!
+//! **Amendments and withdrawals.** While the plan is open, the council may move a commitment's
+//! end or a milestone's due date, or withdraw either, each with a public reason; the history
+//! keeps every one. A withdrawn commitment or milestone takes no more steps and is never
+//! overdue; an amended milestone is overdue by its new date. A complete milestone is not moved,
+//! and nothing changes after the plan closes.
 //!
 //! A milestone past its due date and not complete is overdue
 //! ([`ActionPlanState::overdue_milestones`]), while its commitment is still open: once the
@@ -140,8 +147,34 @@ pub enum ActionPlanCommand {
         opened_government: OpenedGovernment,
         at: Timestamp,
     },
-    /// Close the plan once every commitment is assessed.
+    /// Close the plan once every commitment is assessed or withdrawn.
     Close { at: Timestamp },
+    /// Move a commitment's end, with the reason.
+    AmendCommitment {
+        commitment_id: CommitmentId,
+        end: CivilDate,
+        reason: String,
+        at: Timestamp,
+    },
+    /// Withdraw a commitment from the plan, with the reason.
+    WithdrawCommitment {
+        commitment_id: CommitmentId,
+        reason: String,
+        at: Timestamp,
+    },
+    /// Move a milestone's due date, with the reason.
+    AmendMilestone {
+        milestone_id: MilestoneId,
+        due: CivilDate,
+        reason: String,
+        at: Timestamp,
+    },
+    /// Withdraw a milestone, with the reason.
+    WithdrawMilestone {
+        milestone_id: MilestoneId,
+        reason: String,
+        at: Timestamp,
+    },
 }
 
 /// What happened to an action plan.
@@ -153,6 +186,10 @@ pub enum ActionPlanEvent {
     ProgressReported(ProgressReported),
     CommitmentAssessed(CommitmentAssessed),
     Closed(PlanClosed),
+    CommitmentAmended(CommitmentAmended),
+    CommitmentWithdrawn(CommitmentWithdrawn),
+    MilestoneAmended(MilestoneAmended),
+    MilestoneWithdrawn(MilestoneWithdrawn),
 }
 
 /// The council adopted an action plan.
@@ -250,6 +287,64 @@ pub struct PlanClosed {
     pub acted_by: Option<Actor>,
 }
 
+/// Longest reason for an amendment or a withdrawal.
+pub const AMENDMENT_REASON_LEN_MAX: u32 = 2_000;
+
+/// A commitment's end was moved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitmentAmended {
+    pub plan_id: PlanId,
+    pub commitment_id: CommitmentId,
+    /// The new end: within the plan's period, on or after the commitment's start and every
+    /// milestone's due date.
+    pub end: CivilDate,
+    /// At most [`AMENDMENT_REASON_LEN_MAX`] characters, not blank.
+    pub reason: String,
+    pub at: Timestamp,
+    /// Who acted for the council.
+    pub acted_by: Option<Actor>,
+}
+
+/// A commitment was withdrawn from the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitmentWithdrawn {
+    pub plan_id: PlanId,
+    pub commitment_id: CommitmentId,
+    /// At most [`AMENDMENT_REASON_LEN_MAX`] characters, not blank.
+    pub reason: String,
+    pub at: Timestamp,
+    /// Who acted for the council.
+    pub acted_by: Option<Actor>,
+}
+
+/// A milestone's due date was moved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MilestoneAmended {
+    pub plan_id: PlanId,
+    pub commitment_id: CommitmentId,
+    pub milestone_id: MilestoneId,
+    /// The new due date, within the commitment's period.
+    pub due: CivilDate,
+    /// At most [`AMENDMENT_REASON_LEN_MAX`] characters, not blank.
+    pub reason: String,
+    pub at: Timestamp,
+    /// Who acted for the council.
+    pub acted_by: Option<Actor>,
+}
+
+/// A milestone was withdrawn.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MilestoneWithdrawn {
+    pub plan_id: PlanId,
+    pub commitment_id: CommitmentId,
+    pub milestone_id: MilestoneId,
+    /// At most [`AMENDMENT_REASON_LEN_MAX`] characters, not blank.
+    pub reason: String,
+    pub at: Timestamp,
+    /// Who acted for the council.
+    pub acted_by: Option<Actor>,
+}
+
 /// Where a plan is in its life.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum PlanStatus {
@@ -265,6 +360,8 @@ pub struct MilestoneState {
     pub due: CivilDate,
     /// The last reported status, if any.
     pub status: Option<ImplementationStatus>,
+    /// Withdrawn: no more steps, never overdue.
+    pub withdrawn: bool,
 }
 
 impl MilestoneState {
@@ -272,7 +369,7 @@ impl MilestoneState {
     /// milestone alone. A milestone of an assessed commitment or a closed plan is not overdue;
     /// [`ActionPlanState::milestone_overdue`] applies that rule too.
     pub fn is_overdue(&self, today: CivilDate) -> bool {
-        milestone_overdue(self.due, self.status, true, today)
+        milestone_overdue(self.due, self.status, !self.withdrawn, today)
     }
 }
 
@@ -303,6 +400,8 @@ pub struct CommitmentState {
     pub end: Option<CivilDate>,
     pub milestones: BTreeMap<MilestoneId, MilestoneState>,
     pub assessment: Option<Assessment>,
+    /// Withdrawn from the plan: no more steps, its milestones never overdue.
+    pub withdrawn: bool,
 }
 
 /// What the rules know about one action plan, folded from its events by [`evolve`].
@@ -337,7 +436,7 @@ impl ActionPlanState {
         Some(milestone_overdue(
             m.due,
             m.status,
-            self.is_open(commitment),
+            self.is_open(commitment) && !m.withdrawn,
             today,
         ))
     }
@@ -358,7 +457,43 @@ impl ActionPlanState {
 
     /// Whether progress can still be reported on the commitment's milestones.
     fn is_open(&self, commitment: &CommitmentState) -> bool {
-        self.status != PlanStatus::Closed && commitment.assessment.is_none()
+        self.status != PlanStatus::Closed
+            && commitment.assessment.is_none()
+            && !commitment.withdrawn
+    }
+
+    /// A commitment that can still change (neither assessed nor withdrawn), or the rule that
+    /// stops it.
+    fn changeable(&self, id: CommitmentId) -> Result<&CommitmentState, DomainError> {
+        let Some(commitment) = self.commitments.get(&id) else {
+            return Err(DomainError::not_found("commitment"));
+        };
+        if commitment.withdrawn {
+            return Err(DomainError::refused(Refusal::CommitmentWithdrawn));
+        }
+        if commitment.assessment.is_some() {
+            return Err(DomainError::refused(Refusal::CommitmentAlreadyAssessed));
+        }
+        Ok(commitment)
+    }
+
+    /// A milestone that can still change (it and its commitment neither withdrawn nor
+    /// assessed), with its commitment's id, or the rule that stops it.
+    fn changeable_milestone(
+        &self,
+        id: MilestoneId,
+    ) -> Result<(CommitmentId, &CommitmentState, &MilestoneState), DomainError> {
+        let Some(&owner) = self.milestone_owners.get(&id) else {
+            return Err(DomainError::not_found("milestone"));
+        };
+        let commitment = self.changeable(owner)?;
+        let Some(milestone) = commitment.milestones.get(&id) else {
+            return Err(DomainError::not_found("milestone"));
+        };
+        if milestone.withdrawn {
+            return Err(DomainError::refused(Refusal::MilestoneWithdrawn));
+        }
+        Ok((owner, commitment, milestone))
     }
 }
 
@@ -446,12 +581,7 @@ pub fn decide(
             due,
             at,
         } => {
-            let Some(commitment) = state.commitments.get(&commitment_id) else {
-                return Err(DomainError::not_found("commitment"));
-            };
-            if commitment.assessment.is_some() {
-                return refused(Refusal::CommitmentAlreadyAssessed);
-            }
+            let commitment = state.changeable(commitment_id)?;
             if state.milestone_owners.contains_key(&milestone_id) {
                 return refused(Refusal::DuplicateMilestone);
             }
@@ -479,16 +609,7 @@ pub fn decide(
             evidence_link,
             at,
         } => {
-            let Some(&commitment_id) = state.milestone_owners.get(&milestone_id) else {
-                return Err(DomainError::not_found("milestone"));
-            };
-            let assessed = state
-                .commitments
-                .get(&commitment_id)
-                .is_some_and(|c| c.assessment.is_some());
-            if assessed {
-                return refused(Refusal::CommitmentAlreadyAssessed);
-            }
+            let (commitment_id, _, _) = state.changeable_milestone(milestone_id)?;
             ActionPlanEvent::ProgressReported(ProgressReported {
                 plan_id,
                 commitment_id,
@@ -505,12 +626,7 @@ pub fn decide(
             opened_government,
             at,
         } => {
-            let Some(commitment) = state.commitments.get(&commitment_id) else {
-                return Err(DomainError::not_found("commitment"));
-            };
-            if commitment.assessment.is_some() {
-                return refused(Refusal::CommitmentAlreadyAssessed);
-            }
+            state.changeable(commitment_id)?;
             ActionPlanEvent::CommitmentAssessed(CommitmentAssessed {
                 plan_id,
                 commitment_id,
@@ -524,11 +640,98 @@ pub fn decide(
             if state.commitments.is_empty() {
                 return refused(Refusal::PlanHasNoCommitments);
             }
-            if state.commitments.values().any(|c| c.assessment.is_none()) {
+            if state
+                .commitments
+                .values()
+                .any(|c| c.assessment.is_none() && !c.withdrawn)
+            {
                 return refused(Refusal::CommitmentsNotAssessed);
             }
             ActionPlanEvent::Closed(PlanClosed {
                 plan_id,
+                at,
+                acted_by: None,
+            })
+        }
+        ActionPlanCommand::AmendCommitment {
+            commitment_id,
+            end,
+            reason,
+            at,
+        } => {
+            let commitment = state.changeable(commitment_id)?;
+            let within_plan = state.period_end.is_some_and(|e| end <= e);
+            let after_start = commitment.start.is_some_and(|s| s <= end);
+            let covers_milestones = commitment
+                .milestones
+                .values()
+                .all(|m| m.withdrawn || m.due <= end);
+            if !within_plan || !after_start {
+                return refused(Refusal::OutsidePlanPeriod);
+            }
+            if !covers_milestones {
+                return refused(Refusal::OutsideCommitmentPeriod);
+            }
+            ActionPlanEvent::CommitmentAmended(CommitmentAmended {
+                plan_id,
+                commitment_id,
+                end,
+                reason,
+                at,
+                acted_by: None,
+            })
+        }
+        ActionPlanCommand::WithdrawCommitment {
+            commitment_id,
+            reason,
+            at,
+        } => {
+            state.changeable(commitment_id)?;
+            ActionPlanEvent::CommitmentWithdrawn(CommitmentWithdrawn {
+                plan_id,
+                commitment_id,
+                reason,
+                at,
+                acted_by: None,
+            })
+        }
+        ActionPlanCommand::AmendMilestone {
+            milestone_id,
+            due,
+            reason,
+            at,
+        } => {
+            let (commitment_id, commitment, milestone) =
+                state.changeable_milestone(milestone_id)?;
+            if milestone.status == Some(ImplementationStatus::Complete) {
+                return refused(Refusal::MilestoneComplete);
+            }
+            let after_start = commitment.start.is_some_and(|start| start <= due);
+            let before_end = commitment.end.is_some_and(|end| due <= end);
+            if !after_start || !before_end {
+                return refused(Refusal::OutsideCommitmentPeriod);
+            }
+            ActionPlanEvent::MilestoneAmended(MilestoneAmended {
+                plan_id,
+                commitment_id,
+                milestone_id,
+                due,
+                reason,
+                at,
+                acted_by: None,
+            })
+        }
+        ActionPlanCommand::WithdrawMilestone {
+            milestone_id,
+            reason,
+            at,
+        } => {
+            let (commitment_id, _, _) = state.changeable_milestone(milestone_id)?;
+            ActionPlanEvent::MilestoneWithdrawn(MilestoneWithdrawn {
+                plan_id,
+                commitment_id,
+                milestone_id,
+                reason,
                 at,
                 acted_by: None,
             })
@@ -557,6 +760,7 @@ pub fn evolve(mut state: ActionPlanState, event: &ActionPlanEvent) -> ActionPlan
             let milestone = MilestoneState {
                 due: added.due,
                 status: None,
+                withdrawn: false,
             };
             state
                 .commitments
@@ -588,6 +792,34 @@ pub fn evolve(mut state: ActionPlanState, event: &ActionPlanEvent) -> ActionPlan
             });
         }
         ActionPlanEvent::Closed(_) => state.status = PlanStatus::Closed,
+        ActionPlanEvent::CommitmentAmended(amended) => {
+            if let Some(c) = state.commitments.get_mut(&amended.commitment_id) {
+                c.end = Some(amended.end);
+            }
+        }
+        ActionPlanEvent::CommitmentWithdrawn(withdrawn) => {
+            if let Some(c) = state.commitments.get_mut(&withdrawn.commitment_id) {
+                c.withdrawn = true;
+            }
+        }
+        ActionPlanEvent::MilestoneAmended(amended) => {
+            let milestone = state
+                .commitments
+                .get_mut(&amended.commitment_id)
+                .and_then(|c| c.milestones.get_mut(&amended.milestone_id));
+            if let Some(m) = milestone {
+                m.due = amended.due;
+            }
+        }
+        ActionPlanEvent::MilestoneWithdrawn(withdrawn) => {
+            let milestone = state
+                .commitments
+                .get_mut(&withdrawn.commitment_id)
+                .and_then(|c| c.milestones.get_mut(&withdrawn.milestone_id));
+            if let Some(m) = milestone {
+                m.withdrawn = true;
+            }
+        }
     }
     state
 }
@@ -601,6 +833,10 @@ impl ActionPlanCommand {
             | Self::AddMilestone { at, .. }
             | Self::ReportProgress { at, .. }
             | Self::AssessCommitment { at, .. }
+            | Self::AmendCommitment { at, .. }
+            | Self::WithdrawCommitment { at, .. }
+            | Self::AmendMilestone { at, .. }
+            | Self::WithdrawMilestone { at, .. }
             | Self::Close { at } => *at,
         }
     }
@@ -616,6 +852,10 @@ impl ActionPlanEvent {
             Self::ProgressReported(e) => e.at,
             Self::CommitmentAssessed(e) => e.at,
             Self::Closed(e) => e.at,
+            Self::CommitmentAmended(e) => e.at,
+            Self::CommitmentWithdrawn(e) => e.at,
+            Self::MilestoneAmended(e) => e.at,
+            Self::MilestoneWithdrawn(e) => e.at,
         }
     }
 
@@ -628,6 +868,10 @@ impl ActionPlanEvent {
             Self::ProgressReported(e) => e.plan_id,
             Self::CommitmentAssessed(e) => e.plan_id,
             Self::Closed(e) => e.plan_id,
+            Self::CommitmentAmended(e) => e.plan_id,
+            Self::CommitmentWithdrawn(e) => e.plan_id,
+            Self::MilestoneAmended(e) => e.plan_id,
+            Self::MilestoneWithdrawn(e) => e.plan_id,
         }
     }
 
@@ -688,6 +932,12 @@ impl ActionPlanEvent {
                 None => Ok(()),
             },
             Self::CommitmentAssessed(_) | Self::Closed(_) => Ok(()),
+            Self::CommitmentAmended(CommitmentAmended { reason, .. })
+            | Self::CommitmentWithdrawn(CommitmentWithdrawn { reason, .. })
+            | Self::MilestoneAmended(MilestoneAmended { reason, .. })
+            | Self::MilestoneWithdrawn(MilestoneWithdrawn { reason, .. }) => {
+                check_paragraphs("reason", reason, AMENDMENT_REASON_LEN_MAX)
+            }
         }
     }
 }

@@ -239,6 +239,12 @@ pub enum Refusal {
     VoterTooYoung,
     /// A ballot by one whose date of birth the identity provider did not attest.
     VoterAgeNotAttested,
+    /// A step on a commitment withdrawn from the plan.
+    CommitmentWithdrawn,
+    /// A step on a withdrawn milestone.
+    MilestoneWithdrawn,
+    /// Moving a milestone already reported complete.
+    MilestoneComplete,
     /// A recorded budget event that differs from what the rules decide for its command (an
     /// auditor's finding, never a node's refusal).
     NotWhatTheRulesDecide,
@@ -341,6 +347,9 @@ impl Refusal {
             Self::VotingNotOpen => "budget.voting_not_open",
             Self::VoterTooYoung => "budget.voter_too_young",
             Self::VoterAgeNotAttested => "budget.voter_age_not_attested",
+            Self::CommitmentWithdrawn => "action_plan.commitment_withdrawn",
+            Self::MilestoneWithdrawn => "action_plan.milestone_withdrawn",
+            Self::MilestoneComplete => "action_plan.milestone_complete",
             Self::NotWhatTheRulesDecide => "budget.not_what_the_rules_decide",
             Self::VoterNotResident => "budget.voter_not_resident",
             Self::AlreadyVoted => "budget.already_voted",
@@ -438,6 +447,9 @@ impl fmt::Display for Refusal {
             }
             Self::VotingNotOpen => "voting is not open",
             Self::VoterTooYoung => "the voter is younger than the round's voting age",
+            Self::CommitmentWithdrawn => "the commitment was withdrawn from the plan",
+            Self::MilestoneWithdrawn => "the milestone was withdrawn",
+            Self::MilestoneComplete => "the milestone was reported complete and is not moved",
             Self::NotWhatTheRulesDecide => {
                 "the recorded event is not what the rules decide for its command"
             }

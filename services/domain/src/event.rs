@@ -144,6 +144,10 @@ pub enum EventType {
     ProgressReported,
     CommitmentAssessed,
     PlanClosed,
+    CommitmentAmended,
+    CommitmentWithdrawn,
+    MilestoneAmended,
+    MilestoneWithdrawn,
     RoundAnnounced,
     ProjectSubmitted,
     ProjectReviewed,
@@ -156,7 +160,7 @@ pub enum EventType {
 
 impl EventType {
     /// Every event type, ascending by code.
-    pub const ALL: [Self; 29] = [
+    pub const ALL: [Self; 33] = [
         Self::NonWorkingDatesSet,
         Self::PetitionFiled,
         Self::PetitionPublished,
@@ -178,6 +182,10 @@ impl EventType {
         Self::ProgressReported,
         Self::CommitmentAssessed,
         Self::PlanClosed,
+        Self::CommitmentAmended,
+        Self::CommitmentWithdrawn,
+        Self::MilestoneAmended,
+        Self::MilestoneWithdrawn,
         Self::RoundAnnounced,
         Self::ProjectSubmitted,
         Self::ProjectReviewed,
@@ -228,7 +236,11 @@ impl EventType {
             | Self::CommitmentAssessed
             | Self::PlanClosed => Some(SCHEMA_VERSION_2),
             // Released with it.
-            Self::RoundAnnounced
+            Self::CommitmentAmended
+            | Self::CommitmentWithdrawn
+            | Self::MilestoneAmended
+            | Self::MilestoneWithdrawn
+            | Self::RoundAnnounced
             | Self::ProjectReviewed
             | Self::ResultsDeclared
             | Self::ProjectFunded
@@ -268,6 +280,10 @@ impl EventType {
             Self::ProgressReported => 304,
             Self::CommitmentAssessed => 305,
             Self::PlanClosed => 306,
+            Self::CommitmentAmended => 307,
+            Self::CommitmentWithdrawn => 308,
+            Self::MilestoneAmended => 309,
+            Self::MilestoneWithdrawn => 310,
             Self::RoundAnnounced => 401,
             Self::ProjectSubmitted => 402,
             Self::ProjectReviewed => 403,
@@ -303,6 +319,10 @@ impl EventType {
             Self::ProgressReported => "action_plan.progress_reported",
             Self::CommitmentAssessed => "action_plan.commitment_assessed",
             Self::PlanClosed => "action_plan.closed",
+            Self::CommitmentAmended => "action_plan.commitment_amended",
+            Self::CommitmentWithdrawn => "action_plan.commitment_withdrawn",
+            Self::MilestoneAmended => "action_plan.milestone_amended",
+            Self::MilestoneWithdrawn => "action_plan.milestone_withdrawn",
             Self::RoundAnnounced => "budget.round_announced",
             Self::ProjectSubmitted => "budget.project_submitted",
             Self::ProjectReviewed => "budget.project_reviewed",
@@ -362,6 +382,10 @@ impl Event {
                 ActionPlanEvent::ProgressReported(_) => T::ProgressReported,
                 ActionPlanEvent::CommitmentAssessed(_) => T::CommitmentAssessed,
                 ActionPlanEvent::Closed(_) => T::PlanClosed,
+                ActionPlanEvent::CommitmentAmended(_) => T::CommitmentAmended,
+                ActionPlanEvent::CommitmentWithdrawn(_) => T::CommitmentWithdrawn,
+                ActionPlanEvent::MilestoneAmended(_) => T::MilestoneAmended,
+                ActionPlanEvent::MilestoneWithdrawn(_) => T::MilestoneWithdrawn,
             },
             Self::Budget(event) => match event {
                 BudgetEvent::Announced(_) => T::RoundAnnounced,
@@ -465,6 +489,10 @@ macro_rules! with_payload {
                 ActionPlanEvent::ProgressReported($e) => $body,
                 ActionPlanEvent::CommitmentAssessed($e) => $body,
                 ActionPlanEvent::Closed($e) => $body,
+                ActionPlanEvent::CommitmentAmended($e) => $body,
+                ActionPlanEvent::CommitmentWithdrawn($e) => $body,
+                ActionPlanEvent::MilestoneAmended($e) => $body,
+                ActionPlanEvent::MilestoneWithdrawn($e) => $body,
             },
             Event::Budget(event) => match event {
                 BudgetEvent::Announced($e) => $body,
@@ -585,6 +613,14 @@ pub(crate) fn decode_current(event_type: EventType, payload: &[u8]) -> Result<Ev
             ActionPlanEvent::CommitmentAssessed(read(type_code, bytes)?).into()
         }
         T::PlanClosed => ActionPlanEvent::Closed(read(type_code, bytes)?).into(),
+        T::CommitmentAmended => ActionPlanEvent::CommitmentAmended(read(type_code, bytes)?).into(),
+        T::CommitmentWithdrawn => {
+            ActionPlanEvent::CommitmentWithdrawn(read(type_code, bytes)?).into()
+        }
+        T::MilestoneAmended => ActionPlanEvent::MilestoneAmended(read(type_code, bytes)?).into(),
+        T::MilestoneWithdrawn => {
+            ActionPlanEvent::MilestoneWithdrawn(read(type_code, bytes)?).into()
+        }
         T::RoundAnnounced => BudgetEvent::Announced(read(type_code, bytes)?).into(),
         T::ProjectSubmitted => BudgetEvent::ProjectSubmitted(read(type_code, bytes)?).into(),
         T::ProjectReviewed => BudgetEvent::ProjectReviewed(read(type_code, bytes)?).into(),
@@ -679,6 +715,10 @@ actor_slots! {
     ActionPlan(ActionPlanEvent::ProgressReported),
     ActionPlan(ActionPlanEvent::CommitmentAssessed),
     ActionPlan(ActionPlanEvent::Closed),
+    ActionPlan(ActionPlanEvent::CommitmentAmended),
+    ActionPlan(ActionPlanEvent::CommitmentWithdrawn),
+    ActionPlan(ActionPlanEvent::MilestoneAmended),
+    ActionPlan(ActionPlanEvent::MilestoneWithdrawn),
     Budget(BudgetEvent::Announced),
     Budget(BudgetEvent::ProjectReviewed),
     Budget(BudgetEvent::ResultsDeclared),

@@ -5,8 +5,8 @@ mod fixtures;
 
 use domain::action_plan::{
     ActionPlanCommand, ActionPlanEvent, COMMITMENTS_MAX, CommitmentAdded, CommitmentAssessed,
-    ImplementationStatus, MILESTONES_PER_COMMITMENT_MAX, MilestoneAdded, OgpValue,
-    OpenedGovernment, PlanAdopted, PlanClosed, PlanStatus, ProgressReported,
+    ImplementationStatus, MILESTONES_PER_COMMITMENT_MAX, MilestoneAdded, MilestoneAmended,
+    OgpValue, OpenedGovernment, PlanAdopted, PlanClosed, PlanStatus, ProgressReported,
 };
 use domain::testing::given;
 use domain::{ActionPlan, CivilDate, CommitmentId, DomainError, MilestoneId, Refusal, Violation};
@@ -526,4 +526,186 @@ fn closing_before_the_last_assessment_is_refused() {
     given::<ActionPlan>(history)
         .when(ActionPlanCommand::Close { at: at() })
         .then([closed()]);
+}
+
+// --- amendments and withdrawals ------------------------------------------------------------
+
+const REASON: &str = "Постачальник затримав обладнання; рішення виконкому № 44.";
+
+fn amend_milestone(m: u8, due: &str) -> ActionPlanCommand {
+    ActionPlanCommand::AmendMilestone {
+        milestone_id: milestone(m),
+        due: date(due),
+        reason: REASON.into(),
+        at: at(),
+    }
+}
+
+fn withdraw_milestone(m: u8) -> ActionPlanCommand {
+    ActionPlanCommand::WithdrawMilestone {
+        milestone_id: milestone(m),
+        reason: REASON.into(),
+        at: at(),
+    }
+}
+
+fn amend_commitment(c: u8, end: &str) -> ActionPlanCommand {
+    ActionPlanCommand::AmendCommitment {
+        commitment_id: commitment(c),
+        end: date(end),
+        reason: REASON.into(),
+        at: at(),
+    }
+}
+
+fn withdraw_commitment(c: u8) -> ActionPlanCommand {
+    ActionPlanCommand::WithdrawCommitment {
+        commitment_id: commitment(c),
+        reason: REASON.into(),
+        at: at(),
+    }
+}
+
+#[test]
+fn a_milestone_moved_with_a_reason_is_overdue_by_its_new_date() {
+    let mut history = with_milestone();
+    given::<ActionPlan>(history.clone())
+        .when(amend_milestone(1, "2024-09-30"))
+        .then(vec![ActionPlanEvent::MilestoneAmended(MilestoneAmended {
+            plan_id: plan_id(),
+            commitment_id: commitment(1),
+            milestone_id: milestone(1),
+            due: date("2024-09-30"),
+            reason: REASON.into(),
+            at: at(),
+            acted_by: None,
+        })]);
+    history.extend(
+        given::<ActionPlan>(history.clone())
+            .when(amend_milestone(1, "2024-09-30"))
+            .then_ok(),
+    );
+    let state = given::<ActionPlan>(history.clone()).state().clone();
+    assert_eq!(
+        state.milestone_overdue(milestone(1), date("2024-07-01")),
+        Some(false)
+    );
+    assert_eq!(
+        state.milestone_overdue(milestone(1), date("2024-10-01")),
+        Some(true)
+    );
+    // Within the commitment's period only, with a reason, and never once complete.
+    given::<ActionPlan>(history.clone())
+        .when(amend_milestone(1, "2025-07-01"))
+        .then_error(DomainError::refused(Refusal::OutsideCommitmentPeriod));
+    given::<ActionPlan>(history.clone())
+        .when(ActionPlanCommand::AmendMilestone {
+            milestone_id: milestone(1),
+            due: date("2024-09-30"),
+            reason: " ".into(),
+            at: at(),
+        })
+        .then_error(DomainError::invalid("reason", Violation::Blank));
+    history.push(reported(1, 1, ImplementationStatus::Complete, Some(LINK)));
+    given::<ActionPlan>(history)
+        .when(amend_milestone(1, "2024-12-31"))
+        .then_error(DomainError::refused(Refusal::MilestoneComplete));
+}
+
+#[test]
+fn a_withdrawn_milestone_takes_no_more_steps_and_is_never_overdue() {
+    let mut history = with_milestone();
+    history.extend(
+        given::<ActionPlan>(history.clone())
+            .when(withdraw_milestone(1))
+            .then_ok(),
+    );
+    let state = given::<ActionPlan>(history.clone()).state().clone();
+    assert_eq!(
+        state.milestone_overdue(milestone(1), date("2025-01-01")),
+        Some(false)
+    );
+    assert!(state.overdue_milestones(date("2025-01-01")).is_empty());
+    for step in [
+        report(1, ImplementationStatus::Limited, Some(LINK)),
+        amend_milestone(1, "2024-09-30"),
+        withdraw_milestone(1),
+    ] {
+        given::<ActionPlan>(history.clone())
+            .when(step)
+            .then_error(DomainError::refused(Refusal::MilestoneWithdrawn));
+    }
+}
+
+#[test]
+fn a_withdrawn_commitment_needs_no_assessment_and_takes_no_more_steps() {
+    let mut history = with_milestone();
+    history.push(commitment_added(2));
+    history.push(assessed(2));
+    given::<ActionPlan>(history.clone())
+        .when(ActionPlanCommand::Close { at: at() })
+        .then_error(DomainError::refused(Refusal::CommitmentsNotAssessed));
+    history.extend(
+        given::<ActionPlan>(history.clone())
+            .when(withdraw_commitment(1))
+            .then_ok(),
+    );
+    let state = given::<ActionPlan>(history.clone()).state().clone();
+    assert!(
+        state.overdue_milestones(date("2025-01-01")).is_empty(),
+        "its milestones are not overdue"
+    );
+    for step in [
+        add_milestone(1, 3, "2024-08-01"),
+        report(1, ImplementationStatus::Limited, Some(LINK)),
+        assess(1),
+        amend_commitment(1, "2025-12-31"),
+        withdraw_commitment(1),
+    ] {
+        given::<ActionPlan>(history.clone())
+            .when(step)
+            .then_error(DomainError::refused(Refusal::CommitmentWithdrawn));
+    }
+    given::<ActionPlan>(history)
+        .when(ActionPlanCommand::Close { at: at() })
+        .then_ok();
+}
+
+#[test]
+fn a_commitment_is_extended_within_the_plan_and_never_before_its_milestones() {
+    let history = with_milestone();
+    given::<ActionPlan>(history.clone())
+        .when(amend_commitment(1, "2025-12-31"))
+        .then_ok();
+    given::<ActionPlan>(history.clone())
+        .when(amend_commitment(1, "2026-01-01"))
+        .then_error(DomainError::refused(Refusal::OutsidePlanPeriod));
+    given::<ActionPlan>(history.clone())
+        .when(amend_commitment(1, "2024-05-31"))
+        .then_error(DomainError::refused(Refusal::OutsideCommitmentPeriod));
+    given::<ActionPlan>(history.clone())
+        .when(amend_commitment(9, "2025-12-31"))
+        .then_error(DomainError::not_found("commitment"));
+    let mut assessed_plan = history;
+    assessed_plan.push(assessed(1));
+    given::<ActionPlan>(assessed_plan)
+        .when(amend_commitment(1, "2025-12-31"))
+        .then_error(DomainError::refused(Refusal::CommitmentAlreadyAssessed));
+}
+
+#[test]
+fn nothing_is_amended_or_withdrawn_after_the_plan_closes() {
+    let mut history = with_milestone();
+    history.push(assessed(1));
+    history.push(closed());
+    for step in [
+        amend_commitment(1, "2025-12-31"),
+        withdraw_commitment(1),
+        amend_milestone(1, "2024-09-30"),
+        withdraw_milestone(1),
+    ] {
+        given::<ActionPlan>(history.clone())
+            .when(step)
+            .then_error(DomainError::refused(Refusal::PlanClosed));
+    }
 }

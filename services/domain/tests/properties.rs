@@ -500,6 +500,10 @@ enum PlanOp {
     Report(u8, u8, bool),
     Assess(u8, u8),
     Close,
+    AmendCommitment(u8, i64),
+    WithdrawCommitment(u8),
+    AmendMilestone(u8, i64),
+    WithdrawMilestone(u8),
 }
 
 fn plan_op() -> impl Strategy<Value = PlanOp> {
@@ -511,6 +515,10 @@ fn plan_op() -> impl Strategy<Value = PlanOp> {
         4 => (0u8..8, 0u8..5, any::<bool>()).prop_map(|(m, s, l)| PlanOp::Report(m, s, l)),
         2 => (0u8..4, 0u8..5).prop_map(|(c, o)| PlanOp::Assess(c, o)),
         1 => Just(PlanOp::Close),
+        1 => (0u8..4, -30i64..800).prop_map(|(c, e)| PlanOp::AmendCommitment(c, e)),
+        1 => (0u8..4).prop_map(PlanOp::WithdrawCommitment),
+        2 => (0u8..8, -30i64..800).prop_map(|(m, d)| PlanOp::AmendMilestone(m, d)),
+        1 => (0u8..8).prop_map(PlanOp::WithdrawMilestone),
     ]
 }
 
@@ -581,22 +589,61 @@ proptest! {
                     at,
                 },
                 PlanOp::Close => ActionPlanCommand::Close { at },
+                PlanOp::AmendCommitment(c, end) => ActionPlanCommand::AmendCommitment {
+                    commitment_id: commitment(c),
+                    end: start.add_days(end),
+                    reason: "Продовжено".into(),
+                    at,
+                },
+                PlanOp::WithdrawCommitment(c) => ActionPlanCommand::WithdrawCommitment {
+                    commitment_id: commitment(c),
+                    reason: "Вилучено".into(),
+                    at,
+                },
+                PlanOp::AmendMilestone(m, due) => ActionPlanCommand::AmendMilestone {
+                    milestone_id: milestone(m),
+                    due: start.add_days(due),
+                    reason: "Перенесено".into(),
+                    at,
+                },
+                PlanOp::WithdrawMilestone(m) => ActionPlanCommand::WithdrawMilestone {
+                    milestone_id: milestone(m),
+                    reason: "Вилучено".into(),
+                    at,
+                },
             };
             let _ = run.step(command, at);
             let state = &run.state;
-            // Every milestone lies within its commitment, which lies within the plan.
+            // Every live milestone lies within its commitment, which lies within the plan,
+            // however they were amended.
             for c in state.commitments.values() {
                 let (Some(c_start), Some(c_end)) = (c.start, c.end) else { continue };
                 prop_assert!(state.period_start <= Some(c_start) && Some(c_end) <= state.period_end);
-                for m in c.milestones.values() {
+                for m in c.milestones.values().filter(|m| !m.withdrawn) {
                     prop_assert!(c_start <= m.due && m.due <= c_end);
                 }
+                // A withdrawn commitment or milestone is never overdue.
+                if c.withdrawn {
+                    prop_assert!(c.assessment.is_none(), "assessed after its withdrawal");
+                }
+            }
+            for id in state.overdue_milestones(date("2030-01-01")) {
+                let owner = &state.commitments[&state.milestone_owners[&id]];
+                prop_assert!(!owner.withdrawn && !owner.milestones[&id].withdrawn);
             }
             if state.status == PlanStatus::Closed {
                 prop_assert!(!state.commitments.is_empty(), "closed without commitments");
-                prop_assert!(state.commitments.values().all(|c| c.assessment.is_some()));
+                prop_assert!(state
+                    .commitments
+                    .values()
+                    .all(|c| c.assessment.is_some() || c.withdrawn));
                 prop_assert!(state.overdue_milestones(date("2030-01-01")).is_empty());
             }
+        }
+        // Nothing is amended or withdrawn after the plan closed.
+        let closed_at = run.log.iter().position(|e| matches!(e, ActionPlanEvent::Closed(_)));
+        if let Some(closed_at) = closed_at {
+            prop_assert_eq!(closed_at, run.log.len() - 1, "an event after closing");
         }
         // Milestones of assessed commitments are never overdue.
         let assessed: BTreeSet<_> = run.log.iter().filter_map(|e| match e {

@@ -276,6 +276,10 @@ node_service! {
         report_progress(pb::ReportProgressRequest);
         assess_commitment(pb::AssessCommitmentRequest);
         close_plan(pb::ClosePlanRequest);
+        amend_commitment(pb::AmendCommitmentRequest);
+        withdraw_commitment(pb::WithdrawCommitmentRequest);
+        amend_milestone(pb::AmendMilestoneRequest);
+        withdraw_milestone(pb::WithdrawMilestoneRequest);
         announce_round(pb::AnnounceRoundRequest);
         submit_project(pb::SubmitProjectRequest);
         review_project(pb::ReviewProjectRequest);

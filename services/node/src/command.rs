@@ -173,6 +173,10 @@ impl Action {
                 PlanStep::ReportProgress { .. } => EventType::ProgressReported,
                 PlanStep::AssessCommitment { .. } => EventType::CommitmentAssessed,
                 PlanStep::Close => EventType::PlanClosed,
+                PlanStep::AmendCommitment { .. } => EventType::CommitmentAmended,
+                PlanStep::WithdrawCommitment { .. } => EventType::CommitmentWithdrawn,
+                PlanStep::AmendMilestone { .. } => EventType::MilestoneAmended,
+                PlanStep::WithdrawMilestone { .. } => EventType::MilestoneWithdrawn,
             },
             Self::AnnounceRound { .. } => EventType::RoundAnnounced,
             Self::SubmitProject { .. } => EventType::ProjectSubmitted,
@@ -261,6 +265,24 @@ pub enum PlanStep {
         opened_government: OpenedGovernment,
     },
     Close,
+    AmendCommitment {
+        commitment_id: CommitmentId,
+        end: CivilDate,
+        reason: String,
+    },
+    WithdrawCommitment {
+        commitment_id: CommitmentId,
+        reason: String,
+    },
+    AmendMilestone {
+        milestone_id: MilestoneId,
+        due: CivilDate,
+        reason: String,
+    },
+    WithdrawMilestone {
+        milestone_id: MilestoneId,
+        reason: String,
+    },
 }
 
 /// A step in an announced participatory budget round's life.

@@ -414,6 +414,36 @@ node_commands! {
         },
     );
     pb::ClosePlanRequest => |r| Action::Plan(id("plan_id", &r.plan_id)?, PlanStep::Close);
+    pb::AmendCommitmentRequest => |r| Action::Plan(
+        id("plan_id", &r.plan_id)?,
+        PlanStep::AmendCommitment {
+            commitment_id: id("commitment_id", &r.commitment_id)?,
+            end: date("end", &r.end)?,
+            reason: r.reason,
+        },
+    );
+    pb::WithdrawCommitmentRequest => |r| Action::Plan(
+        id("plan_id", &r.plan_id)?,
+        PlanStep::WithdrawCommitment {
+            commitment_id: id("commitment_id", &r.commitment_id)?,
+            reason: r.reason,
+        },
+    );
+    pb::AmendMilestoneRequest => |r| Action::Plan(
+        id("plan_id", &r.plan_id)?,
+        PlanStep::AmendMilestone {
+            milestone_id: id("milestone_id", &r.milestone_id)?,
+            due: date("due", &r.due)?,
+            reason: r.reason,
+        },
+    );
+    pb::WithdrawMilestoneRequest => |r| Action::Plan(
+        id("plan_id", &r.plan_id)?,
+        PlanStep::WithdrawMilestone {
+            milestone_id: id("milestone_id", &r.milestone_id)?,
+            reason: r.reason,
+        },
+    );
     pb::AnnounceRoundRequest => |r| Action::AnnounceRound {
         title: r.title,
         council_decision: r.council_decision,
@@ -804,6 +834,7 @@ impl From<PlanView> for pb::Plan {
                     status: pb_implementation_status(m.status) as i32,
                     overdue: m.overdue,
                     evidence_link: m.evidence_link.unwrap_or_default(),
+                    withdrawn: m.withdrawn,
                 })
                 .collect(),
             stream_version: v.version.0,
@@ -812,10 +843,8 @@ impl From<PlanView> for pb::Plan {
                 .commitments
                 .iter()
                 .map(|c| {
-                    let assessment = s
-                        .commitments
-                        .get(&c.commitment_id)
-                        .and_then(|state| state.assessment);
+                    let now = s.commitments.get(&c.commitment_id);
+                    let assessment = now.and_then(|state| state.assessment);
                     pb::Commitment {
                         commitment_id: c.commitment_id.to_string(),
                         title: c.title.clone(),
@@ -823,7 +852,9 @@ impl From<PlanView> for pb::Plan {
                         lead_institution: c.lead_institution.clone(),
                         values: c.values.iter().map(|v| pb_ogp_value(*v) as i32).collect(),
                         start: c.start.to_string(),
-                        end: c.end.to_string(),
+                        // As amended.
+                        end: now.and_then(|n| n.end).unwrap_or(c.end).to_string(),
+                        withdrawn: now.is_some_and(|n| n.withdrawn),
                         completion: pb_implementation_status(assessment.map(|a| a.completion))
                             as i32,
                         opened_government: assessment

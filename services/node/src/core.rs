@@ -153,6 +153,8 @@ pub struct MilestoneView {
     pub overdue: bool,
     /// The evidence of its latest progress report.
     pub evidence_link: Option<String>,
+    /// Withdrawn: no more steps, never overdue.
+    pub withdrawn: bool,
 }
 
 /// An action plan as the node shows it.
@@ -987,7 +989,7 @@ impl<B: Backend> NodeCore<B> {
                         evidence.insert(p.milestone_id, p.evidence_link);
                     }
                     domain::Event::ActionPlan(ActionPlanEvent::MilestoneAdded(m)) => {
-                        let status = state.milestone(m.milestone_id).and_then(|s| s.status);
+                        let now = state.milestone(m.milestone_id);
                         let overdue = state
                             .milestone_overdue(m.milestone_id, today)
                             .unwrap_or(false);
@@ -995,10 +997,12 @@ impl<B: Backend> NodeCore<B> {
                             id: m.milestone_id,
                             commitment: m.commitment_id,
                             title: m.title,
-                            due: m.due,
-                            status,
+                            // As amended.
+                            due: now.map_or(m.due, |s| s.due),
+                            status: now.and_then(|s| s.status),
                             overdue,
                             evidence_link: None,
+                            withdrawn: now.is_some_and(|s| s.withdrawn),
                         });
                     }
                     _ => {}
@@ -1073,5 +1077,41 @@ fn plan_command(request: Uuid, step: &PlanStep, at: Timestamp) -> ActionPlanComm
             at,
         },
         PlanStep::Close => ActionPlanCommand::Close { at },
+        PlanStep::AmendCommitment {
+            commitment_id,
+            end,
+            reason,
+        } => ActionPlanCommand::AmendCommitment {
+            commitment_id: *commitment_id,
+            end: *end,
+            reason: reason.clone(),
+            at,
+        },
+        PlanStep::WithdrawCommitment {
+            commitment_id,
+            reason,
+        } => ActionPlanCommand::WithdrawCommitment {
+            commitment_id: *commitment_id,
+            reason: reason.clone(),
+            at,
+        },
+        PlanStep::AmendMilestone {
+            milestone_id,
+            due,
+            reason,
+        } => ActionPlanCommand::AmendMilestone {
+            milestone_id: *milestone_id,
+            due: *due,
+            reason: reason.clone(),
+            at,
+        },
+        PlanStep::WithdrawMilestone {
+            milestone_id,
+            reason,
+        } => ActionPlanCommand::WithdrawMilestone {
+            milestone_id: *milestone_id,
+            reason: reason.clone(),
+            at,
+        },
     }
 }

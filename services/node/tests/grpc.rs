@@ -1066,3 +1066,161 @@ async fn petitions_list_by_status_category_and_words_and_text_stays_private_in_s
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_is_amended_and_withdrawn_with_reasons_and_overdue_follows() {
+    let node = TestNode::start(None, 100).await;
+    let mut c = node.client().await;
+    let year: i32 = domain::kyiv_date(node.clock.clock()()).year();
+    let plan = c
+        .adopt_plan(pb::AdoptPlanRequest {
+            request_id: request_id(),
+            title: "План дій OGP Local".into(),
+            period_start: format!("{}-01-01", year - 1),
+            period_end: format!("{}-12-31", year + 1),
+            council_decision: "№ 7".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .stream_id;
+    let commitment = request_id();
+    c.add_commitment(pb::AddCommitmentRequest {
+        request_id: commitment.clone(),
+        plan_id: plan.clone(),
+        title: "Відкритий бюджет".into(),
+        description: "Публікувати бюджет як відкриті дані.".into(),
+        lead_institution: "Фінансовий відділ".into(),
+        values: vec![pb::OgpValue::AccessToInformation as i32],
+        start: format!("{}-01-01", year - 1),
+        end: format!("{}-06-30", year + 1),
+    })
+    .await
+    .unwrap();
+    // Two milestones already past due.
+    let mut milestones = Vec::new();
+    for title in ["Портал даних", "Навчання"] {
+        let id = request_id();
+        c.add_milestone(pb::AddMilestoneRequest {
+            request_id: id.clone(),
+            plan_id: plan.clone(),
+            commitment_id: commitment.clone(),
+            title: title.into(),
+            due: format!("{}-06-30", year - 1),
+        })
+        .await
+        .unwrap();
+        milestones.push(id);
+    }
+    let view = |c: &mut node::auth::AuthedNodeClient| {
+        let mut c = c.clone();
+        let plan = plan.clone();
+        async move {
+            c.get_plan(pb::GetPlanRequest { plan_id: plan })
+                .await
+                .unwrap()
+                .into_inner()
+        }
+    };
+    assert!(view(&mut c).await.milestones.iter().all(|m| m.overdue));
+
+    // One moved to next year with its reason, the other withdrawn: neither overdue now.
+    let moved = c
+        .amend_milestone(pb::AmendMilestoneRequest {
+            request_id: request_id(),
+            plan_id: plan.clone(),
+            milestone_id: milestones[0].clone(),
+            due: format!("{}-03-31", year + 1),
+            reason: "Тендер перенесено.".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(moved.event_types, ["action_plan.milestone_amended"]);
+    c.withdraw_milestone(pb::WithdrawMilestoneRequest {
+        request_id: request_id(),
+        plan_id: plan.clone(),
+        milestone_id: milestones[1].clone(),
+        reason: "Етап об'єднано з наступним.".into(),
+    })
+    .await
+    .unwrap();
+    let now = view(&mut c).await;
+    let m = &now.milestones;
+    assert_eq!(m[0].due, format!("{}-03-31", year + 1));
+    assert!(!m[0].overdue && !m[0].withdrawn);
+    assert!(!m[1].overdue && m[1].withdrawn);
+    // A reason is required; a withdrawn milestone takes no more steps.
+    let err = c
+        .amend_milestone(pb::AmendMilestoneRequest {
+            request_id: request_id(),
+            plan_id: plan.clone(),
+            milestone_id: milestones[0].clone(),
+            due: format!("{}-03-31", year + 1),
+            reason: "  ".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    let err = c
+        .report_progress(pb::ReportProgressRequest {
+            request_id: request_id(),
+            plan_id: plan.clone(),
+            milestone_id: milestones[1].clone(),
+            status: pb::ImplementationStatus::NotStarted as i32,
+            evidence_link: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.get_details_precondition_failure().unwrap().violations[0].subject,
+        "action_plan.milestone_withdrawn"
+    );
+    // The commitment extended, then withdrawn; the plan closes without assessing it, and
+    // nothing is amended after.
+    c.amend_commitment(pb::AmendCommitmentRequest {
+        request_id: request_id(),
+        plan_id: plan.clone(),
+        commitment_id: commitment.clone(),
+        end: format!("{}-12-31", year + 1),
+        reason: "Продовжено рішенням ради № 9.".into(),
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        view(&mut c).await.commitment_details[0].end,
+        format!("{}-12-31", year + 1)
+    );
+    c.withdraw_commitment(pb::WithdrawCommitmentRequest {
+        request_id: request_id(),
+        plan_id: plan.clone(),
+        commitment_id: commitment.clone(),
+        reason: "Зобов'язання виконує область.".into(),
+    })
+    .await
+    .unwrap();
+    c.close_plan(pb::ClosePlanRequest {
+        request_id: request_id(),
+        plan_id: plan.clone(),
+    })
+    .await
+    .unwrap();
+    let size = node.log_size();
+    let err = c
+        .amend_milestone(pb::AmendMilestoneRequest {
+            request_id: request_id(),
+            plan_id: plan.clone(),
+            milestone_id: milestones[0].clone(),
+            due: format!("{}-04-30", year + 1),
+            reason: "Ще раз.".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.get_details_precondition_failure().unwrap().violations[0].subject,
+        "action_plan.closed"
+    );
+    assert_eq!(node.log_size(), size);
+    let closed = view(&mut c).await;
+    assert!(closed.closed && closed.commitment_details[0].withdrawn);
+}

@@ -42,10 +42,14 @@
 //! | outcome published | closed, no outcome yet | `outcome_published_at` | `outcome_reports` | |
 //! | plan adopted | no such plan | created | `plans_adopted` | |
 //! | commitment added | plan exists, not closed; no such commitment | commitment created, plan `commitments` +1 | `commitments` | |
-//! | milestone added | commitment of that plan exists, not assessed; no such milestone | milestone created (no report), commitment `milestones` +1 | `milestones`, `milestones_by_status[0]` | |
+//! | milestone added | commitment of that plan exists, neither assessed nor withdrawn; no such milestone | milestone created (no report), commitment `milestones` +1 | `milestones`, `milestones_by_status[0]` | |
 //! | progress reported | milestone of that plan and commitment exists | `status`; `completed_at` the first time it is complete | `milestones_by_status`: old slot −1, new slot +1 | `milestones_completed` the first time complete |
 //! | commitment assessed | commitment of that plan exists | `completion`, `opened_government` | first time: `commitments_assessed`, `opened_government[level]`; again: the level moves | |
 //! | plan closed | plan exists, not closed | `closed_at` | `plans_closed` | |
+//! | commitment amended | commitment of that plan exists, neither assessed nor withdrawn | (its end is history; no row field) | | |
+//! | commitment withdrawn | as amended | `withdrawn_at` (its milestones are never overdue) | | |
+//! | milestone amended | milestone of that plan and commitment exists, neither it nor its commitment withdrawn, commitment not assessed, not reported complete | `due` the new date | | |
+//! | milestone withdrawn | as amended, complete or not | `withdrawn_at` (never overdue) | | |
 //! | round announced | no such round | created with its year, amount, local budget, close of voting | | |
 //! | project submitted | round exists, no results yet, fewer than 500 projects; no such project | project created, round `projects` +1 | | |
 //! | project reviewed | project of that round exists, not reviewed; round has no results | `eligible`, `cost` the approved cost; round `projects_eligible` +1 if eligible | | |
@@ -213,6 +217,20 @@ fn reads(municipality: MunicipalityCode, event: &Event) -> [Option<(EntityKind, 
                 [key(EntityKind::Commitment, a.commitment_id.0), None]
             }
             ActionPlanEvent::Closed(c) => [key(EntityKind::Plan, c.plan_id.0), None],
+            ActionPlanEvent::CommitmentAmended(a) => {
+                [key(EntityKind::Commitment, a.commitment_id.0), None]
+            }
+            ActionPlanEvent::CommitmentWithdrawn(w) => {
+                [key(EntityKind::Commitment, w.commitment_id.0), None]
+            }
+            ActionPlanEvent::MilestoneAmended(a) => [
+                key(EntityKind::Commitment, a.commitment_id.0),
+                key(EntityKind::Milestone, a.milestone_id.0),
+            ],
+            ActionPlanEvent::MilestoneWithdrawn(w) => [
+                key(EntityKind::Commitment, w.commitment_id.0),
+                key(EntityKind::Milestone, w.milestone_id.0),
+            ],
         },
     }
 }
@@ -897,6 +915,35 @@ struct PlanTables<'a> {
 }
 
 impl PlanTables<'_> {
+    /// A milestone of the plan and commitment an event names, with whether that commitment is
+    /// closed to changes (assessed or withdrawn).
+    fn milestone_of(
+        &mut self,
+        municipality: MunicipalityCode,
+        plan: Uuid,
+        commitment: Uuid,
+        milestone: Uuid,
+    ) -> Result<(bool, &mut MilestoneRow), Anomaly> {
+        use EntityKind::{Commitment, Milestone};
+        let key = |id: Uuid| EntityKey::new(municipality, id);
+        let c = existing(
+            slot_of(self.commitments, Commitment, key(commitment))?,
+            Commitment,
+        )?;
+        if c.plan_id != plan {
+            return Err(Anomaly::OtherParent(Commitment));
+        }
+        let closed = c.opened_government.is_some() || c.withdrawn_at.is_some();
+        let m = existing(
+            slot_of(self.milestones, Milestone, key(milestone))?,
+            Milestone,
+        )?;
+        if m.plan_id != plan || m.commitment_id != commitment {
+            return Err(Anomaly::OtherParent(Milestone));
+        }
+        Ok((closed, m))
+    }
+
     fn apply(
         &mut self,
         municipality: MunicipalityCode,
@@ -941,6 +988,7 @@ impl PlanTables<'_> {
                     milestones: 0,
                     completion: None,
                     opened_government: None,
+                    withdrawn_at: None,
                 });
                 counters.commitments = 1;
             }
@@ -953,8 +1001,9 @@ impl PlanTables<'_> {
                 if commitment.plan_id != added.plan_id.0 {
                     return Err(Anomaly::OtherParent(Commitment));
                 }
-                let assessed = commitment.opened_government.is_some();
-                allow(!assessed, Commitment, event_type)?;
+                let closed =
+                    commitment.opened_government.is_some() || commitment.withdrawn_at.is_some();
+                allow(!closed, Commitment, event_type)?;
                 let slot = slot_of(self.milestones, Milestone, key(added.milestone_id.0))?;
                 if slot.current.is_some() {
                     return Err(Anomaly::AlreadyExists(Milestone));
@@ -968,6 +1017,7 @@ impl PlanTables<'_> {
                     due: day_i32(added.due.epoch_days()),
                     status: None,
                     completed_at: None,
+                    withdrawn_at: None,
                 });
                 counters.milestones = 1;
                 counters.milestones_by_status[0] = 1;
@@ -980,6 +1030,7 @@ impl PlanTables<'_> {
                 {
                     return Err(Anomaly::OtherParent(Milestone));
                 }
+                allow(milestone.withdrawn_at.is_none(), Milestone, event_type)?;
                 let status = status_code(reported.status);
                 let old = milestone_status_slot(milestone.status);
                 let new = milestone_status_slot(Some(status));
@@ -1006,6 +1057,7 @@ impl PlanTables<'_> {
                 if commitment.plan_id != assessed.plan_id.0 {
                     return Err(Anomaly::OtherParent(Commitment));
                 }
+                allow(commitment.withdrawn_at.is_none(), Commitment, event_type)?;
                 let level = opened_government_code(assessed.opened_government);
                 let levels = &mut counters.opened_government;
                 match commitment.opened_government {
@@ -1023,6 +1075,52 @@ impl PlanTables<'_> {
                 levels[usize::from(level)] += 1;
                 commitment.completion = Some(status_code(assessed.completion));
                 commitment.opened_government = Some(level);
+            }
+            ActionPlanEvent::CommitmentAmended(amended) => {
+                let slot = slot_of(self.commitments, Commitment, key(amended.commitment_id.0))?;
+                let commitment = existing(slot, Commitment)?;
+                if commitment.plan_id != amended.plan_id.0 {
+                    return Err(Anomaly::OtherParent(Commitment));
+                }
+                let open =
+                    commitment.opened_government.is_none() && commitment.withdrawn_at.is_none();
+                allow(open, Commitment, event_type)?;
+                // The commitment row keeps no end date: the amendment is its history.
+            }
+            ActionPlanEvent::CommitmentWithdrawn(withdrawn) => {
+                let slot = slot_of(self.commitments, Commitment, key(withdrawn.commitment_id.0))?;
+                let commitment = existing(slot, Commitment)?;
+                if commitment.plan_id != withdrawn.plan_id.0 {
+                    return Err(Anomaly::OtherParent(Commitment));
+                }
+                let open =
+                    commitment.opened_government.is_none() && commitment.withdrawn_at.is_none();
+                allow(open, Commitment, event_type)?;
+                commitment.withdrawn_at = Some(at);
+            }
+            ActionPlanEvent::MilestoneAmended(amended) => {
+                let (commitment, milestone) = self.milestone_of(
+                    municipality,
+                    amended.plan_id.0,
+                    amended.commitment_id.0,
+                    amended.milestone_id.0,
+                )?;
+                let complete =
+                    milestone.status == Some(status_code(ImplementationStatus::Complete));
+                let open = !commitment && milestone.withdrawn_at.is_none() && !complete;
+                allow(open, Milestone, event_type)?;
+                milestone.due = day_i32(amended.due.epoch_days());
+            }
+            ActionPlanEvent::MilestoneWithdrawn(withdrawn) => {
+                let (commitment, milestone) = self.milestone_of(
+                    municipality,
+                    withdrawn.plan_id.0,
+                    withdrawn.commitment_id.0,
+                    withdrawn.milestone_id.0,
+                )?;
+                let open = !commitment && milestone.withdrawn_at.is_none();
+                allow(open, Milestone, event_type)?;
+                milestone.withdrawn_at = Some(at);
             }
             ActionPlanEvent::Closed(_) => {
                 let slot = slot_of(self.plans, Plan, key(event.plan_id().0))?;

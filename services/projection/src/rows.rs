@@ -193,6 +193,8 @@ pub struct CommitmentRow {
     /// The assessed "did it open government?" level
     /// ([`crate::codes::opened_government_code`]); `None` until assessed.
     pub opened_government: Option<u8>,
+    /// When it was withdrawn from the plan, if it was: its milestones are never overdue.
+    pub withdrawn_at: Option<i64>,
 }
 
 impl CommitmentRow {
@@ -215,6 +217,8 @@ pub struct MilestoneRow {
     pub status: Option<u8>,
     /// When a report first said complete; kept if a later report says otherwise.
     pub completed_at: Option<i64>,
+    /// When it was withdrawn, if it was: never overdue after.
+    pub withdrawn_at: Option<i64>,
 }
 
 impl MilestoneRow {

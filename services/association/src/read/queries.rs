@@ -64,8 +64,8 @@ pub async fn weekly(
     Ok(by_week)
 }
 
-/// A milestone as listed: its row, and whether it is still open (its commitment not assessed,
-/// its plan not closed), which the overdue rule needs.
+/// A milestone as listed: its row, and whether it is still open (it and its commitment not
+/// withdrawn, its commitment not assessed, its plan not closed), which the overdue rule needs.
 #[derive(Debug, Clone)]
 pub struct ListedMilestone {
     pub row: projection::MilestoneRow,
@@ -87,7 +87,8 @@ pub async fn milestones(
             .await
             .map_err(db)?;
     let rows = sqlx::query(
-        "SELECT m.row, (NOT coalesce(c.assessed, false) AND NOT coalesce(p.closed, false)) AS open \
+        "SELECT m.row, (NOT coalesce(c.assessed, false) AND NOT coalesce(p.closed, false) \
+                AND NOT m.withdrawn AND NOT coalesce(c.withdrawn, false)) AS open \
          FROM proj_milestone m \
          LEFT JOIN proj_commitment c ON c.municipality = m.municipality AND c.id = m.commitment_id \
          LEFT JOIN proj_plan p ON p.municipality = m.municipality AND p.id = m.plan_id \

@@ -727,6 +727,10 @@ command_permissions! {
     pb::ReportProgressRequest => Coordinate;
     pb::AssessCommitmentRequest => Coordinate;
     pb::ClosePlanRequest => Coordinate;
+    pb::AmendCommitmentRequest => Coordinate;
+    pb::WithdrawCommitmentRequest => Coordinate;
+    pb::AmendMilestoneRequest => Coordinate;
+    pb::WithdrawMilestoneRequest => Coordinate;
     pb::AnnounceRoundRequest => Coordinate;
     pb::SubmitProjectRequest => Participate, subject: author_subject,
         attested: (author_birthdate, author_residence);

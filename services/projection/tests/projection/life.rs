@@ -288,6 +288,7 @@ fn plan_rows_match_the_script() {
         milestones: 2,
         completion: Some(status_code(S::Complete)),
         opened_government: Some(opened_government_code(O::Outstanding)),
+        withdrawn_at: None,
     };
     assert_eq!(store.commitment(&key(v, commitment(1).0)), Some(&c1));
     let c2 = CommitmentRow {
@@ -309,6 +310,7 @@ fn plan_rows_match_the_script() {
         status: Some(status_code(S::Complete)),
         // The first report of completion, not the second.
         completed_at: Some(kyiv("2024-05-15", 10, 0).0),
+        withdrawn_at: None,
     };
     assert_eq!(store.milestone(&key(v, milestone(1).0)), Some(&m1));
     let m2 = MilestoneRow {
