@@ -9,6 +9,12 @@
 //! overdue; an amended milestone is overdue by its new date. A complete milestone is not moved,
 //! and nothing changes after the plan closes.
 //!
+//! **Co-creation.** The plan is drafted with the public: residents' and organisations'
+//! proposals are contributions to a dialogue (the local forum's call), each answered with a
+//! reason. A commitment records the proposals it takes ([`ProposalsTaken`]): only proposals that
+//! dialogue accepted, in full or in part, so the plan shows which proposals it contains and
+//! each taken proposal leads to the commitment it became.
+//!
 //! A milestone past its due date and not complete is overdue
 //! ([`ActionPlanState::overdue_milestones`]), while its commitment is still open: once the
 //! commitment is assessed (or the plan closed, which needs every commitment assessed) no
@@ -25,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use crate::actor::Actor;
 use crate::calendar::CivilDate;
 use crate::error::{DomainError, Refusal, Violation};
-use crate::ids::{CommitmentId, MilestoneId, PlanId};
+use crate::ids::{CommitmentId, ContributionId, DialogueId, MilestoneId, PlanId};
 use crate::stream::check_not_before_last;
 use crate::text::{
     bounded_list, check_http_url, check_len, check_line, check_paragraphs,
@@ -175,6 +181,17 @@ pub enum ActionPlanCommand {
         reason: String,
         at: Timestamp,
     },
+    /// Record that a commitment takes proposals made in a co-creation dialogue. `accepted` is
+    /// what the dialogue's own record says it accepted, in full or in part (the node reads it
+    /// from the dialogue's stream).
+    TakeProposals {
+        commitment_id: CommitmentId,
+        dialogue_id: DialogueId,
+        /// In any order; duplicates are merged.
+        contributions: Vec<ContributionId>,
+        accepted: std::collections::BTreeSet<ContributionId>,
+        at: Timestamp,
+    },
 }
 
 /// What happened to an action plan.
@@ -190,6 +207,7 @@ pub enum ActionPlanEvent {
     CommitmentWithdrawn(CommitmentWithdrawn),
     MilestoneAmended(MilestoneAmended),
     MilestoneWithdrawn(MilestoneWithdrawn),
+    ProposalsTaken(ProposalsTaken),
 }
 
 /// The council adopted an action plan.
@@ -345,6 +363,31 @@ pub struct MilestoneWithdrawn {
     pub acted_by: Option<Actor>,
 }
 
+/// Proposals one commitment takes at most, in one event.
+pub const PROPOSALS_TAKEN_MAX: u32 = 50;
+
+/// A commitment takes proposals a co-creation dialogue accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProposalsTaken {
+    pub plan_id: PlanId,
+    pub commitment_id: CommitmentId,
+    /// The dialogue the proposals were made in.
+    pub dialogue_id: DialogueId,
+    /// One to [`PROPOSALS_TAKEN_MAX`] contributions, strictly ascending, each accepted in full
+    /// or in part.
+    #[serde(deserialize_with = "proposals")]
+    pub contributions: Vec<ContributionId>,
+    pub at: Timestamp,
+    /// Who acted for the council.
+    pub acted_by: Option<Actor>,
+}
+
+fn proposals<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<ContributionId>, D::Error> {
+    bounded_list(deserializer, PROPOSALS_TAKEN_MAX)
+}
+
 /// Where a plan is in its life.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum PlanStatus {
@@ -402,6 +445,8 @@ pub struct CommitmentState {
     pub assessment: Option<Assessment>,
     /// Withdrawn from the plan: no more steps, its milestones never overdue.
     pub withdrawn: bool,
+    /// The proposals it takes, by dialogue.
+    pub sources: std::collections::BTreeSet<(DialogueId, ContributionId)>,
 }
 
 /// What the rules know about one action plan, folded from its events by [`evolve`].
@@ -721,6 +766,37 @@ pub fn decide(
                 acted_by: None,
             })
         }
+        ActionPlanCommand::TakeProposals {
+            commitment_id,
+            dialogue_id,
+            mut contributions,
+            accepted,
+            at,
+        } => {
+            let commitment = state.changeable(commitment_id)?;
+            contributions.sort_unstable();
+            contributions.dedup();
+            if contributions.is_empty() {
+                return Err(DomainError::invalid("contributions", Violation::Empty));
+            }
+            if contributions.iter().any(|c| !accepted.contains(c)) {
+                return refused(Refusal::ProposalNotAccepted);
+            }
+            if contributions
+                .iter()
+                .any(|c| commitment.sources.contains(&(dialogue_id, *c)))
+            {
+                return refused(Refusal::ProposalAlreadyTaken);
+            }
+            ActionPlanEvent::ProposalsTaken(ProposalsTaken {
+                plan_id,
+                commitment_id,
+                dialogue_id,
+                contributions,
+                at,
+                acted_by: None,
+            })
+        }
         ActionPlanCommand::WithdrawMilestone {
             milestone_id,
             reason,
@@ -811,6 +887,16 @@ pub fn evolve(mut state: ActionPlanState, event: &ActionPlanEvent) -> ActionPlan
                 m.due = amended.due;
             }
         }
+        ActionPlanEvent::ProposalsTaken(taken) => {
+            if let Some(c) = state.commitments.get_mut(&taken.commitment_id) {
+                c.sources.extend(
+                    taken
+                        .contributions
+                        .iter()
+                        .map(|contribution| (taken.dialogue_id, *contribution)),
+                );
+            }
+        }
         ActionPlanEvent::MilestoneWithdrawn(withdrawn) => {
             let milestone = state
                 .commitments
@@ -837,6 +923,7 @@ impl ActionPlanCommand {
             | Self::WithdrawCommitment { at, .. }
             | Self::AmendMilestone { at, .. }
             | Self::WithdrawMilestone { at, .. }
+            | Self::TakeProposals { at, .. }
             | Self::Close { at } => *at,
         }
     }
@@ -856,6 +943,7 @@ impl ActionPlanEvent {
             Self::CommitmentWithdrawn(e) => e.at,
             Self::MilestoneAmended(e) => e.at,
             Self::MilestoneWithdrawn(e) => e.at,
+            Self::ProposalsTaken(e) => e.at,
         }
     }
 
@@ -872,6 +960,7 @@ impl ActionPlanEvent {
             Self::CommitmentWithdrawn(e) => e.plan_id,
             Self::MilestoneAmended(e) => e.plan_id,
             Self::MilestoneWithdrawn(e) => e.plan_id,
+            Self::ProposalsTaken(e) => e.plan_id,
         }
     }
 
@@ -932,6 +1021,13 @@ impl ActionPlanEvent {
                 None => Ok(()),
             },
             Self::CommitmentAssessed(_) | Self::Closed(_) => Ok(()),
+            Self::ProposalsTaken(e) => {
+                if e.contributions.is_empty() {
+                    return Err(DomainError::invalid("contributions", Violation::Empty));
+                }
+                check_len("contributions", e.contributions.len(), PROPOSALS_TAKEN_MAX)?;
+                check_strictly_ascending("contributions", &e.contributions)
+            }
             Self::CommitmentAmended(CommitmentAmended { reason, .. })
             | Self::CommitmentWithdrawn(CommitmentWithdrawn { reason, .. })
             | Self::MilestoneAmended(MilestoneAmended { reason, .. })

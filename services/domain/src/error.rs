@@ -245,6 +245,10 @@ pub enum Refusal {
     MilestoneWithdrawn,
     /// Moving a milestone already reported complete.
     MilestoneComplete,
+    /// A commitment taking a proposal its dialogue did not accept.
+    ProposalNotAccepted,
+    /// A commitment taking a proposal it has already taken.
+    ProposalAlreadyTaken,
     /// A recorded budget event that differs from what the rules decide for its command (an
     /// auditor's finding, never a node's refusal).
     NotWhatTheRulesDecide,
@@ -350,6 +354,8 @@ impl Refusal {
             Self::CommitmentWithdrawn => "action_plan.commitment_withdrawn",
             Self::MilestoneWithdrawn => "action_plan.milestone_withdrawn",
             Self::MilestoneComplete => "action_plan.milestone_complete",
+            Self::ProposalNotAccepted => "action_plan.proposal_not_accepted",
+            Self::ProposalAlreadyTaken => "action_plan.proposal_already_taken",
             Self::NotWhatTheRulesDecide => "budget.not_what_the_rules_decide",
             Self::VoterNotResident => "budget.voter_not_resident",
             Self::AlreadyVoted => "budget.already_voted",
@@ -450,6 +456,10 @@ impl fmt::Display for Refusal {
             Self::CommitmentWithdrawn => "the commitment was withdrawn from the plan",
             Self::MilestoneWithdrawn => "the milestone was withdrawn",
             Self::MilestoneComplete => "the milestone was reported complete and is not moved",
+            Self::ProposalNotAccepted => {
+                "a commitment takes only proposals its dialogue accepted, in full or in part"
+            }
+            Self::ProposalAlreadyTaken => "the commitment has already taken this proposal",
             Self::NotWhatTheRulesDecide => {
                 "the recorded event is not what the rules decide for its command"
             }

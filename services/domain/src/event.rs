@@ -148,6 +148,7 @@ pub enum EventType {
     CommitmentWithdrawn,
     MilestoneAmended,
     MilestoneWithdrawn,
+    ProposalsTaken,
     RoundAnnounced,
     ProjectSubmitted,
     ProjectReviewed,
@@ -160,7 +161,7 @@ pub enum EventType {
 
 impl EventType {
     /// Every event type, ascending by code.
-    pub const ALL: [Self; 33] = [
+    pub const ALL: [Self; 34] = [
         Self::NonWorkingDatesSet,
         Self::PetitionFiled,
         Self::PetitionPublished,
@@ -186,6 +187,7 @@ impl EventType {
         Self::CommitmentWithdrawn,
         Self::MilestoneAmended,
         Self::MilestoneWithdrawn,
+        Self::ProposalsTaken,
         Self::RoundAnnounced,
         Self::ProjectSubmitted,
         Self::ProjectReviewed,
@@ -240,6 +242,7 @@ impl EventType {
             | Self::CommitmentWithdrawn
             | Self::MilestoneAmended
             | Self::MilestoneWithdrawn
+            | Self::ProposalsTaken
             | Self::RoundAnnounced
             | Self::ProjectReviewed
             | Self::ResultsDeclared
@@ -284,6 +287,7 @@ impl EventType {
             Self::CommitmentWithdrawn => 308,
             Self::MilestoneAmended => 309,
             Self::MilestoneWithdrawn => 310,
+            Self::ProposalsTaken => 311,
             Self::RoundAnnounced => 401,
             Self::ProjectSubmitted => 402,
             Self::ProjectReviewed => 403,
@@ -323,6 +327,7 @@ impl EventType {
             Self::CommitmentWithdrawn => "action_plan.commitment_withdrawn",
             Self::MilestoneAmended => "action_plan.milestone_amended",
             Self::MilestoneWithdrawn => "action_plan.milestone_withdrawn",
+            Self::ProposalsTaken => "action_plan.proposals_taken",
             Self::RoundAnnounced => "budget.round_announced",
             Self::ProjectSubmitted => "budget.project_submitted",
             Self::ProjectReviewed => "budget.project_reviewed",
@@ -386,6 +391,7 @@ impl Event {
                 ActionPlanEvent::CommitmentWithdrawn(_) => T::CommitmentWithdrawn,
                 ActionPlanEvent::MilestoneAmended(_) => T::MilestoneAmended,
                 ActionPlanEvent::MilestoneWithdrawn(_) => T::MilestoneWithdrawn,
+                ActionPlanEvent::ProposalsTaken(_) => T::ProposalsTaken,
             },
             Self::Budget(event) => match event {
                 BudgetEvent::Announced(_) => T::RoundAnnounced,
@@ -493,6 +499,7 @@ macro_rules! with_payload {
                 ActionPlanEvent::CommitmentWithdrawn($e) => $body,
                 ActionPlanEvent::MilestoneAmended($e) => $body,
                 ActionPlanEvent::MilestoneWithdrawn($e) => $body,
+                ActionPlanEvent::ProposalsTaken($e) => $body,
             },
             Event::Budget(event) => match event {
                 BudgetEvent::Announced($e) => $body,
@@ -621,6 +628,7 @@ pub(crate) fn decode_current(event_type: EventType, payload: &[u8]) -> Result<Ev
         T::MilestoneWithdrawn => {
             ActionPlanEvent::MilestoneWithdrawn(read(type_code, bytes)?).into()
         }
+        T::ProposalsTaken => ActionPlanEvent::ProposalsTaken(read(type_code, bytes)?).into(),
         T::RoundAnnounced => BudgetEvent::Announced(read(type_code, bytes)?).into(),
         T::ProjectSubmitted => BudgetEvent::ProjectSubmitted(read(type_code, bytes)?).into(),
         T::ProjectReviewed => BudgetEvent::ProjectReviewed(read(type_code, bytes)?).into(),
@@ -719,6 +727,7 @@ actor_slots! {
     ActionPlan(ActionPlanEvent::CommitmentWithdrawn),
     ActionPlan(ActionPlanEvent::MilestoneAmended),
     ActionPlan(ActionPlanEvent::MilestoneWithdrawn),
+    ActionPlan(ActionPlanEvent::ProposalsTaken),
     Budget(BudgetEvent::Announced),
     Budget(BudgetEvent::ProjectReviewed),
     Budget(BudgetEvent::ResultsDeclared),

@@ -709,3 +709,57 @@ fn nothing_is_amended_or_withdrawn_after_the_plan_closes() {
             .then_error(DomainError::refused(Refusal::PlanClosed));
     }
 }
+
+// --- co-creation ---------------------------------------------------------------------------
+
+fn take(c: u8, contributions: &[u8], accepted: &[u8]) -> ActionPlanCommand {
+    ActionPlanCommand::TakeProposals {
+        commitment_id: commitment(c),
+        dialogue_id: domain::DialogueId(Uuid::from_u128(0x0D1A)),
+        contributions: contributions
+            .iter()
+            .map(|n| fixtures::contribution(*n))
+            .collect(),
+        accepted: accepted
+            .iter()
+            .map(|n| fixtures::contribution(*n))
+            .collect(),
+        at: at(),
+    }
+}
+
+#[test]
+fn a_commitment_takes_only_proposals_its_dialogue_accepted_and_each_once() {
+    let history = vec![adopted(), commitment_added(1)];
+    let taken = given::<ActionPlan>(history.clone())
+        .when(take(1, &[2, 1, 2], &[1, 2, 3]))
+        .then_ok();
+    let ActionPlanEvent::ProposalsTaken(event) = &taken[0] else {
+        panic!("not proposals taken: {taken:?}");
+    };
+    assert_eq!(
+        event.contributions,
+        [fixtures::contribution(1), fixtures::contribution(2)],
+        "ascending, each once"
+    );
+    given::<ActionPlan>(history.clone())
+        .when(take(1, &[1, 4], &[1, 2, 3]))
+        .then_error(DomainError::refused(Refusal::ProposalNotAccepted));
+    given::<ActionPlan>(history.clone())
+        .when(take(1, &[], &[1]))
+        .then_error(DomainError::invalid("contributions", Violation::Empty));
+    let mut after = history;
+    after.extend(taken);
+    given::<ActionPlan>(after.clone())
+        .when(take(1, &[2], &[1, 2]))
+        .then_error(DomainError::refused(Refusal::ProposalAlreadyTaken));
+    given::<ActionPlan>(after.clone())
+        .when(take(9, &[3], &[3]))
+        .then_error(DomainError::not_found("commitment"));
+    let mut closed_plan = after;
+    closed_plan.push(assessed(1));
+    closed_plan.push(closed());
+    given::<ActionPlan>(closed_plan)
+        .when(take(1, &[3], &[3]))
+        .then_error(DomainError::refused(Refusal::PlanClosed));
+}

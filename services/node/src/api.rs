@@ -280,6 +280,7 @@ node_service! {
         withdraw_commitment(pb::WithdrawCommitmentRequest);
         amend_milestone(pb::AmendMilestoneRequest);
         withdraw_milestone(pb::WithdrawMilestoneRequest);
+        take_proposals(pb::TakeProposalsRequest);
         announce_round(pb::AnnounceRoundRequest);
         submit_project(pb::SubmitProjectRequest);
         review_project(pb::ReviewProjectRequest);

@@ -177,6 +177,7 @@ impl Action {
                 PlanStep::WithdrawCommitment { .. } => EventType::CommitmentWithdrawn,
                 PlanStep::AmendMilestone { .. } => EventType::MilestoneAmended,
                 PlanStep::WithdrawMilestone { .. } => EventType::MilestoneWithdrawn,
+                PlanStep::TakeProposals { .. } => EventType::ProposalsTaken,
             },
             Self::AnnounceRound { .. } => EventType::RoundAnnounced,
             Self::SubmitProject { .. } => EventType::ProjectSubmitted,
@@ -282,6 +283,12 @@ pub enum PlanStep {
     WithdrawMilestone {
         milestone_id: MilestoneId,
         reason: String,
+    },
+    /// Take proposals a dialogue accepted into a commitment (the core reads which it accepted).
+    TakeProposals {
+        commitment_id: CommitmentId,
+        dialogue_id: DialogueId,
+        contributions: Vec<ContributionId>,
     },
 }
 

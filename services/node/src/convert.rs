@@ -437,6 +437,14 @@ node_commands! {
             reason: r.reason,
         },
     );
+    pb::TakeProposalsRequest => |r| Action::Plan(
+        id("plan_id", &r.plan_id)?,
+        PlanStep::TakeProposals {
+            commitment_id: id("commitment_id", &r.commitment_id)?,
+            dialogue_id: id("dialogue_id", &r.dialogue_id)?,
+            contributions: contribution_ids(&r.contribution_ids)?,
+        },
+    );
     pb::WithdrawMilestoneRequest => |r| Action::Plan(
         id("plan_id", &r.plan_id)?,
         PlanStep::WithdrawMilestone {
@@ -515,6 +523,17 @@ node_commands! {
         },
     );
     pb::CloseRoundRequest => |r| Action::Round(id("round_id", &r.round_id)?, RoundStep::Close);
+}
+
+/// The contributions a commitment takes: at most as many as one event holds, each a UUID.
+fn contribution_ids(ids: &[String]) -> Result<Vec<domain::ContributionId>, NodeError> {
+    if ids.len() > domain::action_plan::PROPOSALS_TAKEN_MAX as usize {
+        return Err(NodeError::invalid(
+            "contribution_ids",
+            "a commitment takes at most 50 proposals at once",
+        ));
+    }
+    ids.iter().map(|c| id("contribution_ids", c)).collect()
 }
 
 /// A number field that fits in a byte.
@@ -855,6 +874,17 @@ impl From<PlanView> for pb::Plan {
                         // As amended.
                         end: now.and_then(|n| n.end).unwrap_or(c.end).to_string(),
                         withdrawn: now.is_some_and(|n| n.withdrawn),
+                        sources: now
+                            .map(|n| {
+                                n.sources
+                                    .iter()
+                                    .map(|(d, c)| pb::ProposalSource {
+                                        dialogue_id: d.to_string(),
+                                        contribution_id: c.to_string(),
+                                    })
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
                         completion: pb_implementation_status(assessment.map(|a| a.completion))
                             as i32,
                         opened_government: assessment

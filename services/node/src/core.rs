@@ -484,9 +484,32 @@ impl<B: Backend> NodeCore<B> {
             }
             Action::Plan(plan, step) => {
                 let stream = StreamId(plan.0);
+                // Proposals are taken only as their dialogue's own record accepted them.
+                let accepted = match &step {
+                    PlanStep::TakeProposals { dialogue_id, .. } => {
+                        let (dialogue, _) = self
+                            .existing::<Dialogue>(StreamId(dialogue_id.0), "dialogue")
+                            .await?;
+                        dialogue
+                            .contributions
+                            .iter()
+                            .filter(|(_, r)| {
+                                matches!(
+                                    r,
+                                    Some(
+                                        ContributionResponse::Accepted
+                                            | ContributionResponse::PartlyAccepted
+                                    )
+                                )
+                            })
+                            .map(|(id, _)| *id)
+                            .collect()
+                    }
+                    _ => std::collections::BTreeSet::new(),
+                };
                 self.exec
                     .execute::<ActionPlan>(request, records, stream, |at| {
-                        plan_command(request, &step, at)
+                        plan_command(request, &step, &accepted, at)
                     })
                     .await
             }
@@ -1026,7 +1049,12 @@ impl<B: Backend> NodeCore<B> {
 
 /// The domain command of a step on an action plan at `at`; a new commitment's or milestone's id
 /// is the request id.
-fn plan_command(request: Uuid, step: &PlanStep, at: Timestamp) -> ActionPlanCommand {
+fn plan_command(
+    request: Uuid,
+    step: &PlanStep,
+    accepted: &std::collections::BTreeSet<ContributionId>,
+    at: Timestamp,
+) -> ActionPlanCommand {
     match step {
         PlanStep::AddCommitment {
             title,
@@ -1111,6 +1139,17 @@ fn plan_command(request: Uuid, step: &PlanStep, at: Timestamp) -> ActionPlanComm
         } => ActionPlanCommand::WithdrawMilestone {
             milestone_id: *milestone_id,
             reason: reason.clone(),
+            at,
+        },
+        PlanStep::TakeProposals {
+            commitment_id,
+            dialogue_id,
+            contributions,
+        } => ActionPlanCommand::TakeProposals {
+            commitment_id: *commitment_id,
+            dialogue_id: *dialogue_id,
+            contributions: contributions.clone(),
+            accepted: accepted.clone(),
             at,
         },
     }

@@ -40,6 +40,28 @@ async fn petition_view(client: &mut node::auth::AuthedNodeClient, petition: &str
         .into_inner()
 }
 
+/// Announces a dialogue open from an hour ago to a day from now; its id.
+async fn open_dialogue(
+    c: &mut node::auth::AuthedNodeClient,
+    kind: pb::DialogueKind,
+    topic: &str,
+    organiser: &str,
+) -> String {
+    let now = Timestamp::now();
+    c.announce_dialogue(pb::AnnounceDialogueRequest {
+        request_id: request_id(),
+        kind: kind as i32,
+        topic: topic.into(),
+        organiser: organiser.into(),
+        opens_at: Some(to_pb_ts(Timestamp(now.0 - 3_600_000_000))),
+        closes_at: Some(to_pb_ts(Timestamp(now.0 + 86_400_000_000))),
+    })
+    .await
+    .unwrap()
+    .into_inner()
+    .stream_id
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commands_land_in_the_log_and_reach_jetstream_once_in_order() {
     let nats = testkit::NatsServer::start().await.unwrap();
@@ -598,20 +620,13 @@ async fn a_clock_stepped_back_does_not_make_commands_fail() {
 async fn dialogues_and_plans_take_every_command_and_show_their_views() {
     let node = TestNode::start(None, 100).await;
     let mut c = node.client().await;
-    let now = Timestamp::now();
-    let dialogue = c
-        .announce_dialogue(pb::AnnounceDialogueRequest {
-            request_id: request_id(),
-            kind: pb::DialogueKind::PublicHearing as i32,
-            topic: "Бюджет громади на 2027 рік".into(),
-            organiser: "Виконавчий комітет".into(),
-            opens_at: Some(to_pb_ts(Timestamp(now.0 - 3_600_000_000))),
-            closes_at: Some(to_pb_ts(Timestamp(now.0 + 86_400_000_000))),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .stream_id;
+    let dialogue = open_dialogue(
+        &mut c,
+        pb::DialogueKind::PublicHearing,
+        "Бюджет громади на 2027 рік",
+        "Виконавчий комітет",
+    )
+    .await;
     let contribution = request_id();
     let submitted = c
         .submit_contribution(pb::SubmitContributionRequest {
@@ -1223,4 +1238,115 @@ async fn a_plan_is_amended_and_withdrawn_with_reasons_and_overdue_follows() {
     assert_eq!(node.log_size(), size);
     let closed = view(&mut c).await;
     assert!(closed.closed && closed.commitment_details[0].withdrawn);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commitment_takes_the_proposals_its_forum_accepted() {
+    let node = TestNode::start(None, 100).await;
+    let mut c = node.client().await;
+    let now = Timestamp::now();
+    // The local forum's call for proposals: a dialogue.
+    let forum = open_dialogue(
+        &mut c,
+        pb::DialogueKind::PublicConsultation,
+        "Пропозиції до плану дій OGP Local",
+        "Форум OGP Local: співголови від ради та громадськості",
+    )
+    .await;
+    let mut proposals = Vec::new();
+    for (n, response) in [
+        pb::ContributionResponse::Accepted,
+        pb::ContributionResponse::Rejected,
+        pb::ContributionResponse::Accepted,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = request_id();
+        c.submit_contribution(pb::SubmitContributionRequest {
+            request_id: id.clone(),
+            dialogue_id: forum.clone(),
+            author_subject: format!("diia:resident-{n}"),
+            text: format!("Пропозиція {n}: відкрити дані про закупівлі."),
+        })
+        .await
+        .unwrap();
+        c.answer_contribution(pb::AnswerContributionRequest {
+            request_id: request_id(),
+            dialogue_id: forum.clone(),
+            contribution_id: id.clone(),
+            response: response as i32,
+            reason: "Розглянуто форумом.".into(),
+        })
+        .await
+        .unwrap();
+        proposals.push(id);
+    }
+    let year: i32 = domain::kyiv_date(now).year();
+    let plan = c
+        .adopt_plan(pb::AdoptPlanRequest {
+            request_id: request_id(),
+            title: "План дій OGP Local".into(),
+            period_start: format!("{year}-01-01"),
+            period_end: format!("{}-12-31", year + 1),
+            council_decision: "№ 8".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .stream_id;
+    let commitment = request_id();
+    c.add_commitment(pb::AddCommitmentRequest {
+        request_id: commitment.clone(),
+        plan_id: plan.clone(),
+        title: "Відкриті закупівлі".into(),
+        description: "Публікувати дані про закупівлі.".into(),
+        lead_institution: "Відділ закупівель".into(),
+        values: vec![pb::OgpValue::AccessToInformation as i32],
+        start: format!("{year}-01-01"),
+        end: format!("{}-12-31", year + 1),
+    })
+    .await
+    .unwrap();
+    let take = |contributions: Vec<String>| pb::TakeProposalsRequest {
+        request_id: request_id(),
+        plan_id: plan.clone(),
+        commitment_id: commitment.clone(),
+        dialogue_id: forum.clone(),
+        contribution_ids: contributions,
+    };
+    let size = node.log_size();
+    let err = c
+        .take_proposals(take(vec![proposals[0].clone(), proposals[1].clone()]))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.get_details_precondition_failure().unwrap().violations[0].subject,
+        "action_plan.proposal_not_accepted",
+        "the rejected one cannot be taken"
+    );
+    assert_eq!(node.log_size(), size);
+    let taken = c
+        .take_proposals(take(vec![proposals[2].clone(), proposals[0].clone()]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(taken.event_types, ["action_plan.proposals_taken"]);
+    let view = c
+        .get_plan(pb::GetPlanRequest { plan_id: plan })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut sources: Vec<(String, String)> = view.commitment_details[0]
+        .sources
+        .iter()
+        .map(|s| (s.dialogue_id.clone(), s.contribution_id.clone()))
+        .collect();
+    sources.sort();
+    let mut expected = vec![
+        (forum.clone(), proposals[0].clone()),
+        (forum.clone(), proposals[2].clone()),
+    ];
+    expected.sort();
+    assert_eq!(sources, expected);
 }

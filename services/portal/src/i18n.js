@@ -5,6 +5,14 @@ export const STRINGS = {
   uk: {
     title: 'Петиції громади',
     nav: { petitions: 'Петиції', dialogues: 'Діалоги', plans: 'План дій', budgets: 'Громадський бюджет', receipt: 'Перевірити квитанцію', staff: 'Для працівників ради' },
+    fromProposals: 'З пропозицій форуму',
+    proposalLink: (n) => `пропозиція ${n}`,
+    withdrawnLabel: 'Стан',
+    withdrawn: 'вилучено з плану',
+    takeProposal: 'Взяти пропозицію до зобов’язання',
+    proposalLabel: 'Прийнята пропозиція форуму',
+    takeWhat: (title) => `Зобов’язання «${title}» бере пропозицію`,
+    takesProposal: (text) => `Пропозиція: ${text}`,
     budgetsIntro: 'Мешканці пропонують проєкти, рада перевіряє їх, мешканці голосують, переможців фінансують із бюджету громади.',
     noRounds: 'Раундів громадського бюджету ще не оголошено.',
     roundPhase: {
@@ -251,6 +259,14 @@ export const STRINGS = {
   en: {
     title: "Hromada's petitions",
     nav: { petitions: 'Petitions', dialogues: 'Dialogues', plans: 'Action plan', budgets: 'Participatory budget', receipt: 'Check a receipt', staff: 'For council staff' },
+    fromProposals: "From the forum's proposals",
+    proposalLink: (n) => `proposal ${n}`,
+    withdrawnLabel: 'Status',
+    withdrawn: 'withdrawn from the plan',
+    takeProposal: 'Take a proposal into the commitment',
+    proposalLabel: "A proposal the forum accepted",
+    takeWhat: (title) => `The commitment "${title}" takes a proposal`,
+    takesProposal: (text) => `Proposal: ${text}`,
     budgetsIntro: "Residents propose projects, the council reviews them, residents vote, and the winners are funded from the hromada's budget.",
     noRounds: 'No participatory budget round has been announced yet.',
     roundPhase: {

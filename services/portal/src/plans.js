@@ -1,6 +1,8 @@
 // The OGP Local action plan: residents read its commitments (OGP values, lead institution,
-// period, assessment) and milestones (due date, progress on the IRM's scale, evidence, what is
-// overdue); the coordinator reports a milestone's progress, confirmed.
+// period, assessment, the forum's proposals each one takes, linked to them) and milestones (due
+// date, progress on the IRM's scale, evidence, what is overdue, what was withdrawn); the
+// coordinator reports a milestone's progress and has a commitment take a proposal the forum
+// accepted, each confirmed.
 
 import { CALL } from './api.js';
 import { el, formatCivil, pageOn, runConfirmed, show, uuidv7 } from './dom.js';
@@ -64,6 +66,44 @@ function progressForm(ctx, plan, m, reload) {
   ];
 }
 
+/** Accepted proposals (in full or in part) of the node's latest dialogues, for the coordinator. */
+async function acceptedProposals(ctx) {
+  const dialogues = (await ctx.node.listDialogues({ pageSize: 20, pageToken: '' }, CALL)).dialogues;
+  const found = [];
+  for (const d of dialogues) {
+    const page = await ctx.node.listContributions({ dialogueId: d.dialogueId, pageSize: 200, pageToken: '' }, CALL);
+    for (const c of page.contributions) {
+      if (c.response === 1 || c.response === 2) found.push({ dialogue: d, contribution: c });
+    }
+  }
+  return found;
+}
+
+function takeForm(ctx, plan, c, proposals, reload) {
+  const taken = new Set(c.sources.map((s) => s.contributionId));
+  const open = proposals.filter((p) => !taken.has(p.contribution.contributionId));
+  if (!open.length) return '';
+  const box = el('div', { 'aria-live': 'polite' });
+  const id = `take-${c.commitmentId}`;
+  const select = el('select', { id }, open.map((p, i) => el('option', { value: String(i) },
+    `${p.dialogue.topic}: ${(p.contribution.text || '').slice(0, 80)}`)));
+  const button = el('button', { type: 'button', 'data-action': 'take-proposal' }, t('takeProposal'));
+  const requestId = uuidv7();
+  button.addEventListener('click', () => {
+    const chosen = open[Number(select.value)];
+    runConfirmed({
+      box, button, what: t('takeWhat')(c.title), reload,
+      lines: [t('takesProposal')((chosen.contribution.text || '').slice(0, 200)), t('recordsActor')(t('roles').coordinator)],
+      call: () => ctx.node.takeProposals({
+        requestId, planId: plan.planId, commitmentId: c.commitmentId,
+        dialogueId: chosen.dialogue.dialogueId, contributionIds: [chosen.contribution.contributionId],
+      }, CALL),
+    });
+  });
+  return [el('p', { class: 'field' }, el('label', { for: id }, t('proposalLabel')), select),
+    el('div', { class: 'actions' }, button), box];
+}
+
 export async function planView(ctx, id, isCurrent, notice) {
   let plan;
   try {
@@ -75,6 +115,8 @@ export async function planView(ctx, id, isCurrent, notice) {
   if (!isCurrent()) return;
   const reload = (message) => planView(ctx, id, isCurrent, message);
   const coordinator = isCoordinator(ctx.who) && !plan.closed;
+  const proposals = coordinator ? await acceptedProposals(ctx).catch(() => []) : [];
+  if (!isCurrent()) return;
   const overdue = plan.milestones.filter((m) => m.overdue).length;
   const commitments = plan.commitmentDetails.map((c) => {
     const milestones = plan.milestones.filter((m) => m.commitmentId === c.commitmentId);
@@ -85,12 +127,16 @@ export async function planView(ctx, id, isCurrent, notice) {
         el('dt', {}, t('leadLabel')), el('dd', {}, c.leadInstitution),
         el('dt', {}, t('valuesLabel')), el('dd', {}, c.values.map((v) => t('ogpValue')[v] ?? v).join(', ') || '—'),
         el('dt', {}, t('periodLabel')), el('dd', {}, `${formatCivil(c.start)} – ${formatCivil(c.end)}`),
-        el('dt', {}, t('selfAssessed')), el('dd', {}, c.completion ? `${t('implementation')[c.completion]} · ${t('openedGovernment')[c.openedGovernment] ?? '—'}` : t('notAssessed'))),
+        el('dt', {}, t('selfAssessed')), el('dd', {}, c.completion ? `${t('implementation')[c.completion]} · ${t('openedGovernment')[c.openedGovernment] ?? '—'}` : t('notAssessed')),
+        c.sources.length ? [el('dt', {}, t('fromProposals')), el('dd', {}, c.sources.map((s, i) => [i ? ', ' : '',
+          el('a', { href: `#/dialogue/${s.dialogueId}`, 'data-source': s.contributionId }, t('proposalLink')(i + 1))]))] : '',
+        c.withdrawn ? [el('dt', {}, t('withdrawnLabel')), el('dd', {}, t('withdrawn'))] : ''),
+      coordinator && !c.withdrawn && !c.completion ? takeForm(ctx, plan, c, proposals, reload) : '',
       el('ul', { class: 'queue' }, milestones.map((m) => el('li', { 'data-milestone': m.milestoneId },
         el('h3', {}, m.title),
-        el('p', { class: m.overdue ? 'due late' : 'due' }, `${t('dueLabel')}: ${formatCivil(m.due)}`, m.overdue ? el('strong', {}, ` · ${t('overdue')}`) : ''),
+        el('p', { class: m.overdue ? 'due late' : 'due' }, `${t('dueLabel')}: ${formatCivil(m.due)}`, m.overdue ? el('strong', {}, ` · ${t('overdue')}`) : '', m.withdrawn ? ` · ${t('withdrawn')}` : ''),
         el('p', { class: 'meta' }, `${t('progressLabel')}: ${t('implementation')[m.status] ?? '—'} `, evidence(m.evidenceLink)),
-        coordinator ? progressForm(ctx, plan, m, reload) : ''))));
+        coordinator && !m.withdrawn ? progressForm(ctx, plan, m, reload) : ''))));
   });
   show(
     el('p', {}, el('a', { href: '#/plans' }, t('backPlans'))),

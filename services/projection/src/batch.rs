@@ -46,6 +46,7 @@
 //! | progress reported | milestone of that plan and commitment exists | `status`; `completed_at` the first time it is complete | `milestones_by_status`: old slot −1, new slot +1 | `milestones_completed` the first time complete |
 //! | commitment assessed | commitment of that plan exists | `completion`, `opened_government` | first time: `commitments_assessed`, `opened_government[level]`; again: the level moves | |
 //! | plan closed | plan exists, not closed | `closed_at` | `plans_closed` | |
+//! | proposals taken | — | no effect (a link the node's plan shows) | | |
 //! | commitment amended | commitment of that plan exists, neither assessed nor withdrawn | (its end is history; no row field) | | |
 //! | commitment withdrawn | as amended | `withdrawn_at` (its milestones are never overdue) | | |
 //! | milestone amended | milestone of that plan and commitment exists, neither it nor its commitment withdrawn, commitment not assessed, not reported complete | `due` the new date | | |
@@ -231,6 +232,8 @@ fn reads(municipality: MunicipalityCode, event: &Event) -> [Option<(EntityKind, 
                 key(EntityKind::Commitment, w.commitment_id.0),
                 key(EntityKind::Milestone, w.milestone_id.0),
             ],
+            // A link to the proposals a commitment takes: no row or figure shows it.
+            ActionPlanEvent::ProposalsTaken(_) => [None, None],
         },
     }
 }
@@ -500,7 +503,9 @@ impl Working {
         let mut delta = Delta::new(municipality, verified.event.at().0);
         let deny = verified.event.event_type();
         let applied = match &verified.event {
-            Event::Calendar(_) => return Ok(Outcome::NoEffect),
+            Event::Calendar(_) | Event::ActionPlan(ActionPlanEvent::ProposalsTaken(_)) => {
+                return Ok(Outcome::NoEffect);
+            }
             Event::Budget(event) => {
                 let mut budget = BudgetTables {
                     rounds: &mut self.rounds,
@@ -1076,6 +1081,8 @@ impl PlanTables<'_> {
                 commitment.completion = Some(status_code(assessed.completion));
                 commitment.opened_government = Some(level);
             }
+            // `Working::apply` answers it before this: no row shows it.
+            ActionPlanEvent::ProposalsTaken(_) => {}
             ActionPlanEvent::CommitmentAmended(amended) => {
                 let slot = slot_of(self.commitments, Commitment, key(amended.commitment_id.0))?;
                 let commitment = existing(slot, Commitment)?;

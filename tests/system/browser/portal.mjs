@@ -410,6 +410,25 @@ async function run() {
     if (!planText.includes('Поступ: Виконано')) throw new Error(`the reported progress is not shown: ${planText.slice(0, 400)}`);
     await shot(checker, 'portal-plan-desktop');
 
+    step("the commitment takes the resident's accepted proposal; the plan links to it");
+    await coordinator.waitForSelector('[data-action="take-proposal"]', { timeout: TIMEOUT_MS });
+    const offered = await coordinator.textContent('select[id^="take-"]');
+    if (!offered.includes('ремонт бібліотеки')) throw new Error(`the accepted proposal is not offered: ${offered}`);
+    await tabTo(coordinator, 'Take a proposal', () => document.activeElement?.dataset.action === 'take-proposal');
+    await coordinator.keyboard.press('Enter');
+    const taking = await confirmDialog(coordinator);
+    if (!taking.includes('ремонт бібліотеки')) throw new Error(`the confirmation says ${taking}`);
+    await checker.reload({ timeout: TIMEOUT_MS });
+    await ready(checker);
+    await checker.waitForSelector('a[data-source]', { timeout: TIMEOUT_MS });
+    await axe(checker, 'a commitment with its source proposal');
+    await shot(checker, 'portal-plan-sources-desktop');
+    await tabTo(checker, 'the source proposal', () => document.activeElement?.hasAttribute('data-source'));
+    await checker.keyboard.press('Enter');
+    await ready(checker);
+    await checker.waitForSelector('#contributions', { timeout: TIMEOUT_MS });
+    if (!(await checker.textContent('#contributions')).includes('ремонт бібліотеки')) throw new Error('the link does not lead to the proposal');
+
     step('a resident proposes a budget project, then votes in another round; the receipt of the ballot verifies');
     await halyna.goto(`${base}/#/budget/${proposeRound}`, { timeout: TIMEOUT_MS });
     await ready(halyna);

@@ -299,6 +299,7 @@ async fn residents_and_staff_use_the_portal_and_receipts_verify_in_chromium() {
         "portal-english-phone",
         "portal-dialogue-phone",
         "portal-plan-desktop",
+        "portal-plan-sources-desktop",
         "portal-proposed-phone",
         "portal-voted-phone",
     ] {

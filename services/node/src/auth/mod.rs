@@ -731,6 +731,7 @@ command_permissions! {
     pb::WithdrawCommitmentRequest => Coordinate;
     pb::AmendMilestoneRequest => Coordinate;
     pb::WithdrawMilestoneRequest => Coordinate;
+    pb::TakeProposalsRequest => Coordinate;
     pb::AnnounceRoundRequest => Coordinate;
     pb::SubmitProjectRequest => Participate, subject: author_subject,
         attested: (author_birthdate, author_residence);
