@@ -3,9 +3,12 @@
 // won, its funding and latest report), proposing a project while submissions are open, and
 // voting while voting is open, with a receipt of the ballot checked in the browser. Who may
 // propose and vote is decided by the node on what the identity provider attested at sign-in.
+// Officials review projects on the round's page (admitted at an approved cost, or not, with the
+// reason); the coordinator declares the results, funds the winners and closes the round. Every
+// staff action first shows what the log will record and waits for a confirmation.
 
 import { CALL, reason } from './api.js';
-import { el, formatDate, main, pageOn, show, signInLink, uuidv7 } from './dom.js';
+import { el, formatDate, main, pageOn, runConfirmed, show, signInLink, uuidv7 } from './dom.js';
 import { t } from './i18n.js';
 import { receiptPanel } from './receipts.js';
 
@@ -16,8 +19,69 @@ const DESCRIPTION_LEN_MAX = 10_000;
 /** The frozen type code of `budget.ballot_cast` (services/domain). */
 const BALLOT_CAST = 404;
 const ROUND_OPEN = 1;
+const REVIEW_PENDING = 1;
 const REVIEW_ELIGIBLE = 2;
 const REVIEW_INELIGIBLE = 3;
+/** The domain's bound on an ineligibility reason (services/domain/src/budget.rs). */
+const REASON_LEN_MAX = 2_000;
+
+const hasRole = (who, role) => (who.roles ?? []).includes(role);
+
+/** An official's review of a pending project: admitted at an approved cost, or not. */
+function reviewForm(ctx, round, p, reload) {
+  const box = el('div', { 'aria-live': 'polite' });
+  const id = (name) => `${name}-${p.projectId}`;
+  const cost = el('input', { id: id('approved'), type: 'number', min: '1', step: '1', inputmode: 'numeric', value: String(Math.round(Number(p.cost) / 100)) });
+  const reason = el('textarea', { id: id('ineligible'), rows: '2', maxlength: String(REASON_LEN_MAX) });
+  const admit = el('button', { type: 'button', 'data-action': 'admit' }, t('admit'));
+  const refuse = el('button', { type: 'button', class: 'secondary', 'data-action': 'refuse' }, t('refuse'));
+  const ids = { admit: uuidv7(), refuse: uuidv7() };
+  admit.addEventListener('click', () => {
+    const approved = Math.round(Number(cost.value));
+    runConfirmed({
+      box, button: admit, what: t('admitWhat')(p.title), reload,
+      lines: [t('recordsAdmitted')(hryvnias(BigInt(approved) * 100n)), t('recordsActor')(t('roles').official)],
+      call: () => ctx.node.reviewProject({ requestId: ids.admit, roundId: round.roundId, projectId: p.projectId, eligible: true, approvedCost: BigInt(approved) * 100n, reason: '' }, CALL),
+    });
+  });
+  refuse.addEventListener('click', () => runConfirmed({
+    box, button: refuse, what: t('refuseWhat')(p.title), reload,
+    lines: [t('recordsRefused')(reason.value.trim() || '—'), t('recordsActor')(t('roles').official)],
+    call: () => ctx.node.reviewProject({ requestId: ids.refuse, roundId: round.roundId, projectId: p.projectId, eligible: false, approvedCost: 0n, reason: reason.value.trim() }, CALL),
+  }));
+  return [
+    el('p', { class: 'field' }, el('label', { for: id('approved') }, t('approvedCost')), cost),
+    el('p', { class: 'field' }, el('label', { for: id('ineligible') }, t('ineligibleReason')), reason),
+    el('div', { class: 'actions' }, admit, refuse), box,
+  ];
+}
+
+/** The coordinator's steps after voting: results, funding each winner, closing. */
+function coordinatorActions(ctx, round, now, reload) {
+  const box = el('div', { 'aria-live': 'polite' });
+  const action = (key, what, lines, call) => {
+    const button = el('button', { type: 'button', 'data-action': key }, t(key));
+    const requestId = uuidv7();
+    button.addEventListener('click', () => runConfirmed({
+      box, button, what, reload, lines: [...lines, t('recordsActor')(t('roles').coordinator)], call: () => call(requestId),
+    }));
+    return button;
+  };
+  const buttons = [];
+  if (now === 'counting') {
+    buttons.push(action('declareResults', t('declareWhat')(round.title), [t('recordsResults')],
+      (requestId) => ctx.node.declareResults({ requestId, roundId: round.roundId }, CALL)));
+  }
+  if (now === 'results') {
+    for (const p of round.projects.filter((x) => x.winner && x.funded === undefined)) {
+      buttons.push(action('fund', t('fundWhat')(p.title), [t('recordsFunded')(hryvnias(p.cost))],
+        (requestId) => ctx.node.fundProject({ requestId, roundId: round.roundId, projectId: p.projectId, amount: p.cost }, CALL)));
+    }
+    buttons.push(action('closeRound', t('closeRoundWhat')(round.title), [t('recordsRoundClosed')],
+      (requestId) => ctx.node.closeRound({ requestId, roundId: round.roundId }, CALL)));
+  }
+  return buttons.length ? [el('h2', {}, t('coordinatorSteps')), el('div', { class: 'actions' }, buttons), box] : [];
+}
 
 /** Kopecks (a uint64, so a BigInt) as hryvnias in the page's language. */
 function hryvnias(kopecks) {
@@ -70,7 +134,7 @@ function rules(round) {
   return el('dl', { class: 'statute' }, rows.map(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
 }
 
-function projectItem(round, p) {
+function projectItem(ctx, round, p, reload) {
   const categories = round.rules?.categories ?? [];
   const facts = [categories[p.category] ?? '—', hryvnias(p.cost)];
   if (p.review === REVIEW_ELIGIBLE) facts.push(t('votes')(p.votes));
@@ -81,7 +145,10 @@ function projectItem(round, p) {
     el('h3', {}, p.title || (p.review === REVIEW_INELIGIBLE ? t('projectNotPublic') : t('projectAwaitsReview'))),
     el('p', { class: 'meta' }, facts.join(' · ')),
     p.description ? el('p', { class: 'petition-text' }, p.description) : null,
-    p.review === REVIEW_INELIGIBLE ? el('p', { class: 'meta' }, t('ineligible')(p.ineligibleReason)) : null);
+    p.title && !p.textPublic ? el('p', { class: 'meta' }, t('notYetPublic')) : null,
+    p.review === REVIEW_INELIGIBLE ? el('p', { class: 'meta' }, t('ineligible')(p.ineligibleReason)) : null,
+    p.review === REVIEW_PENDING && hasRole(ctx.who, 'official') && ['submission', 'review'].includes(phase(round))
+      ? reviewForm(ctx, round, p, reload) : null);
 }
 
 /** The ballot: up to the round's number of eligible projects, by checkbox. */
@@ -168,7 +235,7 @@ function proposalForm(ctx, round, isCurrent) {
   return [form, outcome];
 }
 
-export async function roundView(ctx, id, isCurrent, voted, proposedSeq) {
+export async function roundView(ctx, id, isCurrent, voted, proposedSeq, notice) {
   let round;
   try {
     round = await ctx.node.getRound({ roundId: id }, CALL);
@@ -179,9 +246,11 @@ export async function roundView(ctx, id, isCurrent, voted, proposedSeq) {
   }
   if (!isCurrent()) return;
   const now = phase(round);
+  const reload = (message) => roundView(ctx, id, isCurrent, null, null, message);
   const parts = [
     el('p', {}, el('a', { href: '#/budgets' }, t('backBudgets'))),
     el('h1', {}, round.title || '—'),
+    notice ?? '',
     el('p', { class: 'meta', id: 'round-phase' }, `${t('roundPhase')[now]} · ${t('roundCounts')(round.projects.length, round.ballots)}`),
     rules(round),
   ];
@@ -200,9 +269,10 @@ export async function roundView(ctx, id, isCurrent, voted, proposedSeq) {
     if (ctx.who.signed_in && ctx.who.resident) parts.push(...proposalForm(ctx, round, isCurrent));
     else if (!ctx.who.signed_in) parts.push(signInLink(`#/budget/${id}`, t('signInToPropose')));
   }
+  if (hasRole(ctx.who, 'coordinator')) parts.push(...coordinatorActions(ctx, round, now, reload));
   parts.push(el('h2', {}, t('projects')),
     round.projects.length
-      ? el('ul', { class: 'petitions', id: 'projects' }, round.projects.map((p) => projectItem(round, p)))
+      ? el('ul', { class: 'petitions', id: 'projects' }, round.projects.map((p) => projectItem(ctx, round, p, reload)))
       : el('p', {}, t('noProjects')));
   show(...parts);
 }

@@ -449,6 +449,21 @@ async function run() {
     if (!/№ \d+/.test(proposed)) throw new Error(`the proposal's line says ${proposed}`);
     await axe(halyna, 'a proposed project');
     await shot(halyna, 'portal-proposed-phone');
+    // Its text is the reviewers' until admitted: not in the resident's own list yet.
+    if ((await halyna.textContent('#projects')).includes('Сквер біля бібліотеки')) throw new Error('a project not yet reviewed is shown in full');
+    await official.goto(`${base}/#/budget/${proposeRound}`, { timeout: TIMEOUT_MS });
+    await ready(official);
+    await official.waitForSelector('[data-action="admit"]', { timeout: TIMEOUT_MS });
+    if (!(await official.textContent('#projects')).includes('Сквер біля бібліотеки')) throw new Error('the reviewer does not see the text');
+    await axe(official, "an official's review of a project");
+    await shot(official, 'portal-review-desktop');
+    await tabTo(official, 'Admit', () => document.activeElement?.dataset.action === 'admit');
+    await official.keyboard.press('Enter');
+    const admitting = await confirmDialog(official);
+    if (!admitting.includes('150')) throw new Error(`admitting says ${admitting}`);
+    await halyna.reload({ timeout: TIMEOUT_MS });
+    await ready(halyna);
+    if (!(await halyna.textContent('#projects')).includes('Сквер біля бібліотеки')) throw new Error('an admitted project is not public');
     await halyna.goto(`${base}/#/budget/${voteRound}`, { timeout: TIMEOUT_MS });
     await ready(halyna);
     await halyna.waitForSelector('#ballot', { timeout: TIMEOUT_MS });

@@ -261,7 +261,7 @@ async fn residents_and_staff_use_the_portal_and_receipts_verify_in_chromium() {
         .unwrap_or_default();
     assert_eq!(figures.petitions_answered, 1);
     assert_eq!(figures.signatures, u64::from(THRESHOLD));
-    // The proposal waits for review, its text the reviewers' only; the ballot is counted.
+    // The proposal was admitted by the official, its text public; the ballot is counted.
     let proposing = staff
         .get_round(pb::GetRoundRequest {
             round_id: propose_round,
@@ -271,7 +271,11 @@ async fn residents_and_staff_use_the_portal_and_receipts_verify_in_chromium() {
         .into_inner();
     assert_eq!(proposing.projects.len(), 1);
     assert_eq!(proposing.projects[0].title, "Сквер біля бібліотеки");
-    assert!(!proposing.projects[0].text_public);
+    assert!(proposing.projects[0].text_public);
+    assert_eq!(
+        proposing.projects[0].review,
+        pb::ProjectReview::Eligible as i32
+    );
     assert_eq!(proposing.projects[0].cost, 150_000 * 100);
     let voting = staff
         .get_round(pb::GetRoundRequest {
@@ -300,6 +304,7 @@ async fn residents_and_staff_use_the_portal_and_receipts_verify_in_chromium() {
         "portal-dialogue-phone",
         "portal-plan-desktop",
         "portal-plan-sources-desktop",
+        "portal-review-desktop",
         "portal-proposed-phone",
         "portal-voted-phone",
     ] {
