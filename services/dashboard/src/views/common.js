@@ -55,21 +55,21 @@ export function summaryFigures(summary) {
   };
 }
 
-/** Kopecks (a uint64, so a BigInt) as whole hryvnias. */
-function hryvnias(kopecks) {
-  return Math.round(Number(kopecks ?? 0) / 100);
+/** Kopecks (a uint64, so a BigInt) as millions of hryvnias (a national sum runs to billions). */
+function millionHryvnias(kopecks) {
+  return Number(kopecks ?? 0) / 100 / 1_000_000;
 }
 
 /** Participatory budget figures of an area, keyed like the page's `data-figure` attributes. */
 export function budgetFigures(f) {
   return {
     budget_rounds: { value: f.budgetRounds },
-    budget_amount_uah: { value: hryvnias(f.budgetAmount) },
+    budget_amount_muah: { value: millionHryvnias(f.budgetAmount), kind: 'dec' },
     budget_share_of_local_budget: { value: f.budgetShareOfLocalBudget, kind: 'pct' },
     budget_ballots: { value: f.budgetBallots },
     budget_ballots_per_10k: { value: f.budgetBallotsPer10k, kind: 'dec' },
     budget_projects_funded: { value: f.budgetProjectsFunded },
-    budget_funded_total_uah: { value: hryvnias(f.budgetFundedTotal) },
+    budget_funded_total_muah: { value: millionHryvnias(f.budgetFundedTotal), kind: 'dec' },
     budget_implementation_rate: { value: f.budgetImplementationRate, kind: 'pct' },
   };
 }
