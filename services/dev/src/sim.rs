@@ -187,7 +187,8 @@ struct RoundSim {
     submission_closes: Timestamp,
     voting_opens: Timestamp,
     voting_closes: Timestamp,
-    projects: Vec<String>,
+    /// Each project submitted, with the cost (UAH) it was submitted at.
+    projects: Vec<(String, u64)>,
     reviewed: usize,
     eligible: Vec<String>,
     declared: bool,
@@ -536,11 +537,12 @@ fn budget_step(
             cost_uah: rng.gen_range(action::PROJECT_COST_MIN_UAH..=top),
         }
     } else if now < round.voting_opens {
-        let project = round.projects.get(round.reviewed)?.clone();
+        let (project, cost_uah) = round.projects.get(round.reviewed)?.clone();
         Action::ReviewProject {
             round: id,
             project,
             eligible: rng.gen_bool(ELIGIBLE_SHARE),
+            cost_uah,
         }
     } else if now < round.voting_closes {
         let first = round.eligible.choose(rng)?.clone();
@@ -758,9 +760,9 @@ fn apply(
                 busy: false,
             });
         }
-        A::SubmitProject { .. } => {
+        A::SubmitProject { cost_uah, .. } => {
             if let Some(round) = state.round.as_mut() {
-                round.projects.push(request_id);
+                round.projects.push((request_id, *cost_uah));
             }
         }
         A::ReviewProject {

@@ -66,9 +66,9 @@ impl<B: Backend> NodeApi<B> {
         let vouched = message
             .attested_fields()
             .is_some_and(|(_, b, r)| !b.is_empty() || !r.is_empty());
-        let issuer = self.auth.oidc().map(|o| o.settings().issuer.clone());
+        let issuer = self.auth.oidc().map(|o| o.settings().issuer.as_str());
         if let Some((field, value)) = message.subject_field() {
-            principal.bind_subject_vouched(field, value, vouched, issuer.as_deref())?;
+            principal.bind_subject_vouched(field, value, vouched, issuer)?;
         }
         if let Some((fields, birthdate, residence)) = message.attested_fields() {
             principal.bind_attested(fields, birthdate, residence)?;

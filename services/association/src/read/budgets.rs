@@ -34,17 +34,19 @@ pub struct BudgetTotals {
 impl BudgetTotals {
     /// Adds one round.
     pub fn add_round(&mut self, r: &RoundRow) {
-        self.rounds += 1;
-        self.rounds_with_results += u64::from(r.results_at.is_some());
-        self.ballots += u64::from(r.ballots);
-        self.amount += i128::from(r.amount);
-        self.local_budget += i128::from(r.local_budget);
-        self.projects += u64::from(r.projects);
-        self.projects_eligible += u64::from(r.projects_eligible);
-        self.projects_funded += u64::from(r.projects_funded);
-        self.funded_total += i128::from(r.funded_total);
-        self.projects_completed += u64::from(r.projects_completed);
-        self.projects_cancelled += u64::from(r.projects_cancelled);
+        self.add(&BudgetTotals {
+            rounds: 1,
+            rounds_with_results: u64::from(r.results_at.is_some()),
+            ballots: u64::from(r.ballots),
+            amount: i128::from(r.amount),
+            local_budget: i128::from(r.local_budget),
+            projects: u64::from(r.projects),
+            projects_eligible: u64::from(r.projects_eligible),
+            projects_funded: u64::from(r.projects_funded),
+            funded_total: i128::from(r.funded_total),
+            projects_completed: u64::from(r.projects_completed),
+            projects_cancelled: u64::from(r.projects_cancelled),
+        });
     }
 
     /// Adds another area's totals.

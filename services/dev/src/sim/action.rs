@@ -98,6 +98,8 @@ pub(super) enum Action {
         round: String,
         project: String,
         eligible: bool,
+        /// Approved as submitted, when eligible.
+        cost_uah: u64,
     },
     CastBallot {
         round: String,

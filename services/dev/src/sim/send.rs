@@ -304,15 +304,9 @@ pub(super) async fn execute(
                 round,
                 project,
                 eligible,
+                cost_uah,
             } => {
-                let cost = if eligible {
-                    match project_cost(&mut client, &round, &project).await {
-                        Some(cost) => cost,
-                        None => return Err(tonic::Status::not_found("project")),
-                    }
-                } else {
-                    0
-                };
+                let cost = if eligible { cost_uah * UAH } else { 0 };
                 client
                     .review_project(pb::ReviewProjectRequest {
                         request_id: id,
@@ -460,15 +454,6 @@ async fn get_round(
         })
         .await?
         .into_inner())
-}
-
-/// A project's cost as submitted, which a review approves.
-async fn project_cost(client: &mut AuthedNodeClient, round: &str, project: &str) -> Option<u64> {
-    let view = get_round(client, round).await.ok()?;
-    view.projects
-        .iter()
-        .find(|p| p.project_id == project)
-        .map(|p| p.cost)
 }
 
 /// What the node says of a refused command's petition or dialogue now.

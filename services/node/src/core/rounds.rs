@@ -235,8 +235,9 @@ impl<B: Backend> NodeCore<B> {
             .map_err(|_| NodeError::Internal("round cache poisoned".into()))?
             .get(&stream)
             .cloned();
-        let (mut scanned, events) = cached.unwrap_or_default();
-        let mut events = Vec::clone(&events);
+        let (cached_to, mut events) = cached.unwrap_or_default();
+        let mut scanned = cached_to;
+        let mut fresh = Vec::new();
         // Only what the log added since the last view, up to the state's version.
         self.walk_stream(stream, scanned + 1, |row| {
             if row.stream_version.0 > version.0 {
@@ -248,13 +249,18 @@ impl<B: Backend> NodeCore<B> {
             if env.event_type != ballot
                 && let domain::Event::Budget(event) = open_event(row)?
             {
-                events.push(event);
+                fresh.push(event);
             }
             Ok(())
         })
         .await?;
-        let events = std::sync::Arc::new(events);
-        {
+        // The kept events are copied only when the log added some.
+        if !fresh.is_empty() {
+            let mut all = Vec::clone(&events);
+            all.append(&mut fresh);
+            events = std::sync::Arc::new(all);
+        }
+        if scanned != cached_to {
             let mut cache = self
                 .round_events
                 .lock()
