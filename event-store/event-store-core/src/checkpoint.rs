@@ -475,6 +475,12 @@ impl NoteVerifier {
     pub fn name(&self) -> &str {
         &self.name
     }
+
+    /// The Ed25519 public key itself, whatever name it goes by: one key enrolled under two
+    /// names is one signer.
+    pub fn public_key(&self) -> [u8; 32] {
+        self.key.to_bytes()
+    }
 }
 
 /// A witness's public key, for checking its cosignatures.

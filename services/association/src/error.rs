@@ -26,6 +26,10 @@ pub enum AssociationError {
     /// A position past what exists yet (a tree size beyond the verified log): valid later.
     #[error("{field} out of range: {detail}")]
     OutOfRange { field: &'static str, detail: String },
+    /// A decision the domain's rules refuse (an independent assessment, a monitor's
+    /// enrolment).
+    #[error(transparent)]
+    Domain(#[from] domain::DomainError),
 }
 
 impl From<event_store::StoreError> for AssociationError {

@@ -4,6 +4,7 @@
 
 mod admission;
 pub mod api;
+pub mod assessments;
 mod batch;
 pub mod catalogue;
 mod commit;

@@ -68,6 +68,13 @@ pub async fn connect(
     url: &str,
     ca: Option<&Path>,
 ) -> Result<AuditServiceClient<Channel>, AuditError> {
+    let channel = channel(url, ca).await?;
+    Ok(AuditServiceClient::new(channel).max_decoding_message_size(MESSAGE_SIZE_MAX))
+}
+
+/// A channel to the association at `url`, as [`connect`] makes it (also for a monitor's
+/// `vidkryto monitor assess`).
+pub async fn channel(url: &str, ca: Option<&Path>) -> Result<Channel, AuditError> {
     let mut endpoint = tonic::transport::Endpoint::from_shared(url.to_owned())
         .map_err(|e| AuditError::Input(format!("association URL {url:?}: {e}")))?
         .connect_timeout(CONNECT_TIMEOUT);
@@ -109,7 +116,7 @@ pub async fn connect(
         };
         AuditError::Remote(format!("cannot reach {url}: {why}{hint}"))
     })?;
-    Ok(AuditServiceClient::new(channel).max_decoding_message_size(MESSAGE_SIZE_MAX))
+    Ok(channel)
 }
 
 pub(crate) fn remote(e: tonic::Status) -> AuditError {

@@ -657,3 +657,76 @@ fn a_witness_key_other_than_the_pinned_one_is_reported() {
     let log = report.association.unwrap().failure.unwrap();
     assert_eq!((log.seq, log.check), (1, "signature"));
 }
+
+/// An archive whose association log (signed by the association's own key) enrols Vinnytsia's
+/// node, a monitor, and records `assessment` as an independent assessment.
+fn archive_with_assessment(dir: &Path, assessment: String) -> Archive {
+    let events = vec![envelope_of(1, &filed()), envelope_of(2, &published())];
+    let archive = write_archive(dir, &events);
+    let monitor =
+        NoteSigner::from_seed(&domain::assessment::monitor_key_name("chesno"), [12; 32]).unwrap();
+    let decisions = vec![
+        (
+            0,
+            Decision::Enrolled {
+                municipality: VINNYTSIA.into(),
+                vkey: node_signer().verifier().to_text(),
+            },
+        ),
+        (
+            AT,
+            Decision::MonitorEnrolled {
+                monitor: "chesno".into(),
+                name: "Рух ЧЕСНО".into(),
+                vkey: monitor.verifier().to_text(),
+                not_independent_of: vec![],
+            },
+        ),
+        (AT, Decision::Assessed { note: assessment }),
+    ];
+    auditor::archive::AssociationLogWriter::write_signed(&archive, &witness(), decisions).unwrap();
+    auditor::export::write_manifest(&archive, "test").unwrap();
+    archive
+}
+
+fn vinnytsia_assessment() -> domain::assessment::Assessment {
+    domain::assessment::Assessment {
+        monitor: "chesno".into(),
+        municipality: code(),
+        plan: domain::PlanId::from(Uuid::from_u128(1)),
+        commitment: domain::CommitmentId::from(Uuid::from_u128(2)),
+        completion: domain::action_plan::ImplementationStatus::Limited,
+        opened_government: domain::action_plan::OpenedGovernment::Marginal,
+        assessed_on: "2024-05-01".parse().unwrap(),
+        summary: "Реєстр опубліковано, але не оновлюється.".into(),
+    }
+}
+
+/// The association signs its log, but an auditor does not take its word for an independent
+/// assessment: one signed by the hromada's own node key, recorded as independent, is named
+/// with its entry and rule; the monitor's own verifies.
+#[test]
+fn an_assessment_by_the_hromada_recorded_as_independent_is_named() {
+    let monitor =
+        NoteSigner::from_seed(&domain::assessment::monitor_key_name("chesno"), [12; 32]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let honest =
+        archive_with_assessment(dir.path(), vinnytsia_assessment().sign(&monitor).unwrap());
+    let report = verify(&honest, 1, false).unwrap();
+    assert!(report.ok, "{report:?}");
+    assert_eq!(report.association.as_ref().unwrap().verified_to, 3);
+
+    let dir = tempfile::tempdir().unwrap();
+    let by_the_hromada = node_signer()
+        .sign_note(vinnytsia_assessment().body())
+        .to_note();
+    let archive = archive_with_assessment(dir.path(), by_the_hromada);
+    let report = verify(&archive, 1, false).unwrap();
+    assert!(!report.ok);
+    let failure = report.association.unwrap().failure.unwrap();
+    assert_eq!((failure.seq, failure.check), (3, "rules"));
+    assert!(
+        format!("{failure:?}").contains("assessment.by_the_hromada"),
+        "{failure:?}"
+    );
+}

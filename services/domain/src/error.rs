@@ -92,6 +92,10 @@ pub enum Violation {
     },
     /// A deadline recorded in an event that does not come after the event's own date.
     DeadlineNotAfterStart,
+    /// Not in the one written form the format gives it.
+    NotInItsForm,
+    /// A signature that does not verify under the key it names.
+    SignatureInvalid,
 }
 
 impl fmt::Display for Violation {
@@ -109,6 +113,8 @@ impl fmt::Display for Violation {
             Self::Missing => f.write_str("is required here"),
             Self::SpanTooLong { days_max } => write!(f, "must span at most {days_max} days"),
             Self::DeadlineNotAfterStart => f.write_str("must come after the day it counts from"),
+            Self::NotInItsForm => f.write_str("is not in its written form"),
+            Self::SignatureInvalid => f.write_str("its signature does not verify"),
         }
     }
 }
@@ -290,6 +296,18 @@ pub enum Refusal {
     ProjectsNotReviewed,
     /// Funding a project beyond its approved cost.
     FundingOverCost,
+    // independent assessment
+    /// An independent assessment written by the hromada itself: signed under its key name,
+    /// or by a monitor whose key the hromada signs its log with.
+    AssessmentByTheHromada,
+    /// An assessment signed by another key than the monitor it names.
+    AssessmentSignerNotTheMonitor,
+    /// An assessment by a monitor the association has not enrolled (or revoked).
+    MonitorNotEnrolled,
+    /// An assessment of a hromada the monitor declared itself not independent of.
+    AssessorNotIndependent,
+    /// An assessment dated after the day it is recorded.
+    AssessmentDatedAhead,
 }
 
 impl Refusal {
@@ -376,6 +394,11 @@ impl Refusal {
             Self::TooManyProjectsByAuthor => "budget.too_many_projects_by_author",
             Self::ProjectsNotReviewed => "budget.projects_not_reviewed",
             Self::FundingOverCost => "budget.funding_over_cost",
+            Self::AssessmentByTheHromada => "assessment.by_the_hromada",
+            Self::AssessmentSignerNotTheMonitor => "assessment.signer_not_the_monitor",
+            Self::MonitorNotEnrolled => "assessment.monitor_not_enrolled",
+            Self::AssessorNotIndependent => "assessment.not_independent",
+            Self::AssessmentDatedAhead => "assessment.dated_ahead",
         }
     }
 }
@@ -489,6 +512,17 @@ impl fmt::Display for Refusal {
             }
             Self::ProjectsNotReviewed => "every project must be reviewed before the results",
             Self::FundingOverCost => "funding would exceed the project's approved cost",
+            Self::AssessmentByTheHromada => {
+                "an independent assessment cannot be written by the hromada itself"
+            }
+            Self::AssessmentSignerNotTheMonitor => {
+                "the assessment is not signed by the monitor it names"
+            }
+            Self::MonitorNotEnrolled => "the association has not enrolled this monitor",
+            Self::AssessorNotIndependent => {
+                "the monitor declared itself not independent of this hromada"
+            }
+            Self::AssessmentDatedAhead => "the assessment is dated after today",
         };
         f.write_str(text)
     }

@@ -3,7 +3,8 @@
 //! randomness: time, ids, pseudonyms and the working calendar arrive inside each command.
 //!
 //! Each aggregate has a module with its commands, events, state, `decide` and `evolve`:
-//! [`petition`], [`dialogue`], [`action_plan`] and the hromada's [`calendar`] of working days.
+//! [`petition`], [`dialogue`], [`action_plan`] (with the independent [`assessment`] of its commitments by a
+//! monitor who is not the hromada) and the hromada's [`calendar`] of working days.
 //! [`event`] holds the [`Event`] enum over all of them, the frozen type codes and the postcard
 //! encoding; [`schema`] is the one way stored envelopes are read back (through the upcasters);
 //! [`pseudonym`] turns a verified identity into a per-petition tag; [`disclosure`] commits to
@@ -12,6 +13,7 @@
 pub mod action_plan;
 pub mod actor;
 pub mod aggregate;
+pub mod assessment;
 pub mod budget;
 pub mod calendar;
 pub mod dialogue;

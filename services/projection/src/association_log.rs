@@ -19,6 +19,9 @@
 //! | 2 | `Recommended` | municipality, tool (zig-zag varint: 1 petition, 2 dialogue, 3 commitment), id (16 bytes), reason |
 //! | 3 | `RecommendationWithdrawn` | municipality, tool, id |
 //! | 4 | `Stated` | note (a statement, `crate::statement`) |
+//! | 5 | `MonitorEnrolled` | monitor (its id), name, vkey (named `vidkryto-monitor/<id>`), not_independent_of (varint count, then KATOTTG codes ascending) |
+//! | 6 | `MonitorRevoked` | monitor, vkey |
+//! | 7 | `Assessed` | note (a monitor's signed independent assessment, `domain::assessment`) |
 //!
 //! Leaves are `SHA-256(0x00 ‖ bytes)` and the tree is RFC 6962's, as for a node's log; a
 //! checkpoint's origin is [`ORIGIN`]. Bytes that do not re-encode identically are refused, so
@@ -30,6 +33,8 @@ use std::collections::HashMap;
 
 use event_store_core::MunicipalityCode;
 use serde::{Deserialize, Serialize};
+
+use domain::assessment::{self, Assessment, Context, Monitor, SignedAssessment};
 
 use crate::catalogue::Tool;
 
@@ -71,6 +76,18 @@ pub enum Decision {
     },
     /// A signed statement of the projection (`crate::statement`), as its whole note.
     Stated { note: String },
+    /// A monitor of OGP-Local commitments (`domain::assessment`) with its key, from the
+    /// entry's time, and the hromadas it declared itself not independent of.
+    MonitorEnrolled {
+        monitor: String,
+        name: String,
+        vkey: String,
+        not_independent_of: Vec<String>,
+    },
+    /// The monitor's key no longer signs assessments from the entry's time.
+    MonitorRevoked { monitor: String, vkey: String },
+    /// An independent assessment the association recorded, as the monitor's whole signed note.
+    Assessed { note: String },
 }
 
 /// Why an entry or the log is refused; `seq` is the entry's position.
@@ -179,12 +196,37 @@ pub struct KeyWindow {
     pub revoked_at_micros: Option<i64>,
 }
 
+/// One validity window of an enrolled monitor, replayed from the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonitorWindow {
+    pub monitor: String,
+    pub name: String,
+    pub vkey: String,
+    pub not_independent_of: Vec<String>,
+    pub enrolled_at_micros: i64,
+    pub revoked_at_micros: Option<i64>,
+}
+
+/// An independent assessment the log recorded: its entry, time and what it says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedAssessment {
+    pub seq: u64,
+    pub at_micros: i64,
+    pub assessment: Assessment,
+}
+
 /// The enrolment history the log says, checked entry by entry.
 #[derive(Debug, Clone, Default)]
 pub struct KeyHistory {
     windows: Vec<KeyWindow>,
     /// The window of each key valid now, by hromada and key: replay stays linear.
     open: HashMap<(String, String), usize>,
+    /// Every key any hromada was ever enrolled with: none of them may assess.
+    hromada_keys: Vec<NoteVerifier>,
+    monitor_windows: Vec<MonitorWindow>,
+    /// Each monitor enrolled now, with its window.
+    monitors: HashMap<String, (Monitor, usize)>,
+    assessments: Vec<RecordedAssessment>,
     entries: u64,
     last_at: Option<i64>,
 }
@@ -240,6 +282,9 @@ impl KeyHistory {
                     )));
                 }
                 self.open.insert(open, self.windows.len());
+                if !self.hromada_keys.contains(&key) {
+                    self.hromada_keys.push(key);
+                }
                 self.windows.push(KeyWindow {
                     municipality: municipality.clone(),
                     vkey: vkey.clone(),
@@ -288,6 +333,87 @@ impl KeyHistory {
                 }
             }
             Decision::Stated { .. } => {}
+            Decision::MonitorEnrolled {
+                monitor,
+                name,
+                vkey,
+                not_independent_of,
+            } => {
+                let key = NoteVerifier::parse(vkey)
+                    .map_err(|e| rule(format!("the key of monitor {monitor:?}: {e}")))?;
+                if key.to_text() != *vkey {
+                    return Err(rule(format!(
+                        "the key of monitor {monitor:?} is not written in its one form"
+                    )));
+                }
+                let codes = not_independent_of
+                    .iter()
+                    .map(|c| MunicipalityCode::parse(c))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| rule(format!("monitor {monitor:?}: not independent of: {e}")))?;
+                assessment::check_enrolment(monitor, name, &key, &codes, &self.hromada_keys)
+                    .map_err(|e| rule(format!("monitor {monitor:?}: {}", rule_text(&e))))?;
+                if self.monitors.contains_key(monitor) {
+                    return Err(rule(format!("monitor {monitor:?} is enrolled already")));
+                }
+                self.monitors.insert(
+                    monitor.clone(),
+                    (
+                        Monitor {
+                            id: monitor.clone(),
+                            key,
+                            not_independent_of: codes.into_iter().collect(),
+                        },
+                        self.monitor_windows.len(),
+                    ),
+                );
+                self.monitor_windows.push(MonitorWindow {
+                    monitor: monitor.clone(),
+                    name: name.clone(),
+                    vkey: vkey.clone(),
+                    not_independent_of: not_independent_of.clone(),
+                    enrolled_at_micros: entry.at_micros,
+                    revoked_at_micros: None,
+                });
+            }
+            Decision::MonitorRevoked { monitor, vkey } => {
+                let index = match self.monitors.get(monitor) {
+                    Some((enrolled, index)) if enrolled.key.to_text() == *vkey => *index,
+                    _ => {
+                        return Err(rule(format!(
+                            "a revocation of monitor {monitor:?}'s key {vkey}, which is not enrolled"
+                        )));
+                    }
+                };
+                self.monitors.remove(monitor);
+                self.monitor_windows[index].revoked_at_micros = Some(entry.at_micros);
+            }
+            Decision::Assessed { note } => {
+                let signed = SignedAssessment::read(note)
+                    .map_err(|e| rule(format!("an assessment: {e}")))?;
+                let monitor = self
+                    .monitors
+                    .get(&signed.assessment.monitor)
+                    .map(|(m, _)| m);
+                let context = Context {
+                    monitor,
+                    hromada_keys: &self.hromada_keys,
+                    commitment: None,
+                    today: domain::kyiv_date(event_store_core::Timestamp(entry.at_micros)),
+                };
+                assessment::decide(&signed, &context).map_err(|e| {
+                    rule(format!(
+                        "an assessment by {:?}: {}",
+                        signed.assessment.monitor,
+                        rule_text(&e)
+                    ))
+                })?;
+                self.assessments.push(RecordedAssessment {
+                    seq,
+                    at_micros: entry.at_micros,
+                    assessment: signed.assessment,
+                });
+            }
         }
         self.entries = seq;
         self.last_at = Some(entry.at_micros);
@@ -301,8 +427,26 @@ impl KeyHistory {
         windows
     }
 
+    /// Every monitor's enrolment windows, in the log's order.
+    pub fn monitor_windows(&self) -> &[MonitorWindow] {
+        &self.monitor_windows
+    }
+
+    /// Every independent assessment recorded, in the log's order.
+    pub fn assessments(&self) -> &[RecordedAssessment] {
+        &self.assessments
+    }
+
     /// How many entries were applied.
     pub fn entries(&self) -> u64 {
         self.entries
+    }
+}
+
+/// A refusal as a report names it: its rule's code, then its text.
+pub fn rule_text(error: &domain::DomainError) -> String {
+    match error {
+        domain::DomainError::Refused { rule } => format!("{} ({rule})", rule.code()),
+        other => other.to_string(),
     }
 }

@@ -33,6 +33,11 @@ pub enum AssociationCommand {
     Enroll(EnrollArgs),
     /// Revoke a hromada's key (or all its keys).
     Revoke(RevokeArgs),
+    /// Enrol an independent monitor of OGP-Local commitments with its key (the text of its
+    /// `monitor.vkey`, or @file) and the hromadas it is not independent of.
+    EnrollMonitor(EnrollMonitorArgs),
+    /// Revoke a monitor's key: its later assessments are refused, the earlier ones stand.
+    RevokeMonitor(RevokeMonitorArgs),
     /// Replay every verified log into fresh projection tables; prints the digest.
     Rebuild(DbArgs),
     /// Print the projection digest and the positions it covers.
@@ -205,6 +210,36 @@ pub struct RevokeArgs {
     pub vkey: Option<String>,
 }
 
+#[derive(Debug, Args)]
+pub struct EnrollMonitorArgs {
+    #[command(flatten)]
+    pub dir: DirArgs,
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// The monitor's id (its key is named `vidkryto-monitor/<id>`).
+    #[arg(long)]
+    pub monitor: String,
+    /// The organisation's name.
+    #[arg(long)]
+    pub name: String,
+    /// The monitor's verifier key text, or @path to read it from a file.
+    #[arg(long)]
+    pub vkey: String,
+    /// A hromada (KATOTTG code) the monitor declares itself not independent of; repeat it.
+    #[arg(long)]
+    pub not_independent_of: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeMonitorArgs {
+    #[command(flatten)]
+    pub dir: DirArgs,
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[arg(long)]
+    pub monitor: String,
+}
+
 /// A verifier key given as its text or as `@path` (shared by the `audit` commands).
 pub(crate) fn read_vkey(text: &str) -> anyhow::Result<event_store_core::checkpoint::NoteVerifier> {
     let text = match text.strip_prefix('@') {
@@ -313,6 +348,46 @@ pub async fn run(cmd: AssociationCommand) -> anyhow::Result<ExitCode> {
                 anyhow::bail!("{code} has no such valid key");
             }
             println!("revoked {revoked} key(s) of {code}");
+            Ok(ExitCode::SUCCESS)
+        }
+        AssociationCommand::EnrollMonitor(a) => {
+            let vkey = read_vkey(&a.vkey)?;
+            let mut not_independent_of = a
+                .not_independent_of
+                .iter()
+                .map(|c| municipality(c))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            not_independent_of.sort();
+            not_independent_of.dedup();
+            let enrolment = association::assessments::MonitorEnrolment {
+                monitor: a.monitor.trim().to_owned(),
+                name: a.name.trim().to_owned(),
+                vkey,
+                not_independent_of,
+            };
+            let signer = a.dir.signer()?;
+            let store = Store::connect(&a.db.db).await?;
+            if association::assessments::enroll_monitor(&store, &signer, &enrolment).await? {
+                println!(
+                    "enrolled monitor {} with {}",
+                    enrolment.monitor,
+                    enrolment.vkey.to_text()
+                );
+            } else {
+                println!(
+                    "monitor {} was already enrolled with this key",
+                    enrolment.monitor
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AssociationCommand::RevokeMonitor(a) => {
+            let signer = a.dir.signer()?;
+            let store = Store::connect(&a.db.db).await?;
+            if !association::assessments::revoke_monitor(&store, &signer, a.monitor.trim()).await? {
+                anyhow::bail!("no monitor {:?} is enrolled", a.monitor);
+            }
+            println!("revoked monitor {}", a.monitor.trim());
             Ok(ExitCode::SUCCESS)
         }
         AssociationCommand::Rebuild(a) => {

@@ -7,6 +7,7 @@ pub mod audit_cmd;
 pub mod demo;
 pub mod demo_script;
 pub mod log_cmd;
+pub mod monitor_cmd;
 pub mod node_cmd;
 pub mod notify;
 pub mod otlp;
@@ -40,6 +41,9 @@ pub enum Command {
     /// Run a municipality's node.
     #[command(subcommand)]
     Node(node_cmd::NodeCommand),
+    /// Independently assess OGP-Local commitments, as a monitor the association enrolled.
+    #[command(subcommand)]
+    Monitor(monitor_cmd::MonitorCommand),
     /// Run an end-to-end demonstration on a real municipality's log.
     Demo(demo::DemoArgs),
 }
@@ -53,6 +57,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(cmd) => audit_cmd::run(cmd).await,
         Command::Dev(args) => dev::run(args, node_cmd::wait_for_signal).await,
         Command::Demo(args) => demo::run(args).await,
+        Command::Monitor(cmd) => monitor_cmd::run(cmd).await,
     }
 }
 
@@ -119,6 +124,7 @@ impl Command {
             Self::Dev(_) => "vidkryto-dev",
             Self::Node(_) => "vidkryto-node",
             Self::Demo(_) => "vidkryto-demo",
+            Self::Monitor(_) => "vidkryto-monitor",
         }
     }
 }

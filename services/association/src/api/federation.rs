@@ -12,6 +12,7 @@ use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tonic::{Request, Response, Status};
 
 use super::{code, decode_token, encode_token, invalid, next_page_token, page_size};
+use crate::assessments::{self, MonitorEnrolment, Recorded};
 use crate::batch::IngestProgress;
 use crate::catalogue::{self, Recommended};
 use crate::decisions::Signer;
@@ -408,6 +409,86 @@ impl FederationService for FederationApi {
         self.read.catalogue_edited();
         Ok(Response::new(pb::RecommendPracticeResponse {
             changed: changed?,
+        }))
+    }
+
+    async fn enroll_monitor(
+        &self,
+        request: Request<pb::EnrollMonitorRequest>,
+    ) -> Reply<pb::EnrollMonitorResponse> {
+        let admin = self.authorize(&request)?;
+        let r = request.into_inner();
+        let vkey = event_store_core::checkpoint::NoteVerifier::parse(&r.vkey)
+            .map_err(|e| invalid("vkey", e.to_string()))?;
+        let mut not_independent_of = r
+            .not_independent_of
+            .iter()
+            .map(|c| code("not_independent_of", c))
+            .collect::<Result<Vec<_>, _>>()?;
+        not_independent_of.sort();
+        not_independent_of.dedup();
+        let enrolment = MonitorEnrolment {
+            monitor: r.monitor.trim().to_owned(),
+            name: r.name.trim().to_owned(),
+            vkey,
+            not_independent_of,
+        };
+        let changed = assessments::enroll_monitor(&admin.writer, &admin.signer, &enrolment).await?;
+        Ok(Response::new(pb::EnrollMonitorResponse { changed }))
+    }
+
+    async fn revoke_monitor(
+        &self,
+        request: Request<pb::RevokeMonitorRequest>,
+    ) -> Reply<pb::EnrollMonitorResponse> {
+        let admin = self.authorize(&request)?;
+        let monitor = request.into_inner().monitor;
+        let changed =
+            assessments::revoke_monitor(&admin.writer, &admin.signer, monitor.trim()).await?;
+        if !changed {
+            return Err(Status::not_found(format!(
+                "no monitor {monitor:?} is enrolled"
+            )));
+        }
+        Ok(Response::new(pb::EnrollMonitorResponse { changed }))
+    }
+
+    async fn list_monitors(
+        &self,
+        _request: Request<pb::ListMonitorsRequest>,
+    ) -> Reply<pb::ListMonitorsResponse> {
+        let monitors = assessments::monitors(&self.store)
+            .await?
+            .into_iter()
+            .map(|m| pb::Monitor {
+                monitor: m.monitor,
+                name: m.name,
+                vkey: m.vkey,
+                not_independent_of: m.not_independent_of,
+                enrolled_at_micros: m.enrolled_at_micros,
+                revoked_at_micros: m.revoked_at_micros.unwrap_or(0),
+                assessments: m.assessments,
+            })
+            .collect();
+        Ok(Response::new(pb::ListMonitorsResponse { monitors }))
+    }
+
+    async fn submit_assessment(
+        &self,
+        request: Request<pb::SubmitAssessmentRequest>,
+    ) -> Reply<pb::SubmitAssessmentResponse> {
+        // No token: the monitor's signature is the authority. Only the writer records.
+        let Some(admin) = &self.admin else {
+            return Err(Status::failed_precondition(
+                "this instance serves reads only (`association serve`): submit assessments \
+                 to an instance of `association run`",
+            ));
+        };
+        let note = request.into_inner().note;
+        let recorded = assessments::record(&admin.writer, &admin.signer, &note).await?;
+        Ok(Response::new(pb::SubmitAssessmentResponse {
+            seq: recorded.seq(),
+            recorded: matches!(recorded, Recorded::New { .. }),
         }))
     }
 }

@@ -33,6 +33,25 @@ impl From<AssociationError> for Status {
             AssociationError::OutOfRange { field, detail } => {
                 field_status(Code::OutOfRange, field, detail)
             }
+            AssociationError::Domain(domain::DomainError::Invalid { field, rule }) => {
+                invalid(field, rule.to_string())
+            }
+            AssociationError::Domain(domain::DomainError::Refused { rule }) => {
+                let details = ErrorDetails::with_precondition_failure_violation(
+                    "DOMAIN_RULE",
+                    rule.code(),
+                    rule.to_string(),
+                );
+                // The rule's code in the message too: a monitor's command line shows it.
+                Status::with_error_details(
+                    Code::FailedPrecondition,
+                    format!("{}: {rule}", rule.code()),
+                    details,
+                )
+            }
+            AssociationError::Domain(domain::DomainError::NotFound { entity }) => {
+                Status::not_found(format!("{entity} not found"))
+            }
             other => {
                 tracing::error!(error = %other, "request failed");
                 Status::unavailable(other.to_string())

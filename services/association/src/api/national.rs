@@ -14,9 +14,11 @@ use tonic::{Request, Response, Status};
 use super::streams::Gate;
 use super::{code, decode_token, invalid, next_page_token, page_size};
 use crate::api::figures::{count, figures};
+use crate::assessments;
 use crate::read::area::{Area, AreaError, AreaFigures, Metric, leaderboard};
 use crate::read::{ReadModel, Snapshot, practices, queries};
 use crate::store::Store;
+use event_store_core::MunicipalityCode;
 use projection::catalogue::{OGP_VALUE_NAMES, STATUSES, Tool};
 use projection::codes::MILESTONE_STATUS_NAMES;
 use reference::Municipality;
@@ -758,5 +760,80 @@ impl NationalService for NationalApi {
             }
         });
         Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn list_assessments(
+        &self,
+        request: Request<pb::ListAssessmentsRequest>,
+    ) -> Reply<pb::ListAssessmentsResponse> {
+        let r = request.into_inner();
+        let size = page_size(r.page_size, 50, 500)?;
+        let area = self.area("area", &r.area)?;
+        let fingerprint = format!("assessments|{}", r.area.trim());
+        let offset = decode_token(&r.page_token, &fingerprint)?;
+        let codes: Option<Vec<String>> = match &area {
+            Area::Nation => None,
+            Area::Municipality(code) => Some(vec![code.to_string()]),
+            Area::Oblast(oblast) => Some(
+                self.read
+                    .reference
+                    .municipalities
+                    .values()
+                    .filter(|m| &m.oblast == oblast)
+                    .map(|m| m.code.to_string())
+                    .collect(),
+            ),
+        };
+        let (total, rows) = assessments::list(&self.store, codes.as_deref(), offset, size)
+            .await
+            .map_err(Status::from)?;
+        let counted = assessments::figures(&self.store, codes.as_deref())
+            .await
+            .map_err(Status::from)?;
+        let kinds = |counts: Vec<(String, u64)>| {
+            counts
+                .into_iter()
+                .map(|(kind, count)| pb::KindCount { kind, count })
+                .collect()
+        };
+        let end = offset.saturating_add(rows.len());
+        let listed = rows
+            .into_iter()
+            .map(|a| {
+                let names = MunicipalityCode::parse(&a.municipality)
+                    .ok()
+                    .and_then(|code| self.read.reference.municipality(&code));
+                pb::IndependentAssessment {
+                    seq: a.seq,
+                    monitor: a.monitor,
+                    monitor_name: a.monitor_name,
+                    name_uk: names.map(|m| m.name_uk.clone()).unwrap_or_default(),
+                    name_en: names.map(|m| m.name_en.clone()).unwrap_or_default(),
+                    code: a.municipality,
+                    plan_id: a.plan_id.to_string(),
+                    commitment_id: a.commitment_id.to_string(),
+                    title: a.title,
+                    completion: a.completion,
+                    opened_government: a.opened_government,
+                    assessed_on: a.assessed_on,
+                    summary: a.summary,
+                    recorded_at_micros: a.recorded_at_micros,
+                    self_completion: a.self_completion.unwrap_or_default(),
+                    self_opened_government: a.self_opened_government.unwrap_or_default(),
+                    note: a.note,
+                }
+            })
+            .collect();
+        Ok(Response::new(pb::ListAssessmentsResponse {
+            assessments: listed,
+            total_size: total as u64,
+            next_page_token: next_page_token(end, total, &fingerprint),
+            figures: Some(pb::IndependentFigures {
+                commitments_assessed: counted.commitments,
+                monitors: counted.monitors,
+                by_completion: kinds(counted.by_completion),
+                opened_government: kinds(counted.by_opened_government),
+            }),
+        }))
     }
 }

@@ -4,6 +4,10 @@
 
 use std::path::PathBuf;
 
+use domain::action_plan::{ImplementationStatus, OpenedGovernment};
+use domain::assessment::{Assessment, monitor_key_name};
+use domain::{CommitmentId, PlanId};
+use event_store_core::MunicipalityCode;
 use event_store_core::checkpoint::NoteSigner;
 use projection::association_log::{Decision, Entry, KeyHistory, KeyWindow, LogError};
 
@@ -57,7 +61,179 @@ fn every_decision() -> Vec<Decision> {
         Decision::Stated {
             note: "vidkryto/projection-statement/v1\nprojection 3\n".into(),
         },
+        Decision::MonitorEnrolled {
+            monitor: "chesno".into(),
+            name: "Рух ЧЕСНО".into(),
+            vkey: monitor_key("chesno", 9).verifier().to_text(),
+            not_independent_of: vec![VINNYTSIA.into(), KYIV.into()],
+        },
+        Decision::MonitorRevoked {
+            monitor: "chesno".into(),
+            vkey: monitor_key("chesno", 9).verifier().to_text(),
+        },
+        Decision::Assessed {
+            note: assessment("chesno", VINNYTSIA)
+                .sign(&monitor_key("chesno", 9))
+                .unwrap(),
+        },
     ]
+}
+
+fn monitor_key(id: &str, seed: u8) -> NoteSigner {
+    NoteSigner::from_seed(&monitor_key_name(id), [seed; 32]).unwrap()
+}
+
+fn assessment(monitor: &str, code: &str) -> Assessment {
+    Assessment {
+        monitor: monitor.into(),
+        municipality: MunicipalityCode::parse(code).unwrap(),
+        plan: PlanId::from(uuid::Uuid::from_u128(
+            0x0190_aaaa_0000_7000_8000_0000_0000_0001,
+        )),
+        commitment: CommitmentId::from(uuid::Uuid::from_u128(
+            0x0190_aaaa_0000_7000_8000_0000_0000_0002,
+        )),
+        completion: ImplementationStatus::Limited,
+        opened_government: OpenedGovernment::Marginal,
+        assessed_on: "2026-11-02".parse().unwrap(),
+        summary: "Відкрито реєстр, але не оновлюється.".into(),
+    }
+}
+
+fn monitor_enrolled(id: &str, seed: u8, not_independent_of: &[&str]) -> Decision {
+    Decision::MonitorEnrolled {
+        monitor: id.into(),
+        name: format!("Монітор {id}"),
+        vkey: monitor_key(id, seed).verifier().to_text(),
+        not_independent_of: not_independent_of.iter().map(|c| (*c).into()).collect(),
+    }
+}
+
+fn assessed(id: &str, seed: u8, code: &str) -> Decision {
+    Decision::Assessed {
+        note: assessment(id, code).sign(&monitor_key(id, seed)).unwrap(),
+    }
+}
+
+/// 2026-12-01 in microseconds: after the assessments' date.
+const DEC_2026: i64 = 1_796_083_200_000_000;
+
+#[test]
+fn monitors_and_their_assessments_are_replayed() {
+    let history = replay(vec![
+        (DEC_2026, enrolled(KYIV, 1)),
+        (DEC_2026 + 1, monitor_enrolled("chesno", 9, &[VINNYTSIA])),
+        (DEC_2026 + 2, assessed("chesno", 9, KYIV)),
+        (
+            DEC_2026 + 3,
+            Decision::MonitorRevoked {
+                monitor: "chesno".into(),
+                vkey: monitor_key("chesno", 9).verifier().to_text(),
+            },
+        ),
+    ])
+    .unwrap();
+    assert_eq!(history.monitor_windows().len(), 1);
+    assert_eq!(
+        history.monitor_windows()[0].revoked_at_micros,
+        Some(DEC_2026 + 3)
+    );
+    assert_eq!(history.assessments().len(), 1);
+    assert_eq!(history.assessments()[0].seq, 3);
+    assert_eq!(
+        history.assessments()[0].assessment,
+        assessment("chesno", KYIV)
+    );
+}
+
+#[test]
+fn a_log_recording_an_assessment_the_rules_refuse_is_named() {
+    let rule = |decisions: Vec<(i64, Decision)>| {
+        let err = replay(decisions).unwrap_err();
+        (err.seq(), err.code(), err.to_string())
+    };
+    // Kyiv's own key enrolled as a monitor, under a monitor's name.
+    let kyiv_as_monitor = Decision::MonitorEnrolled {
+        monitor: "kyiv-friends".into(),
+        name: "Друзі".into(),
+        vkey: monitor_key("kyiv-friends", 1).verifier().to_text(),
+        not_independent_of: vec![],
+    };
+    let (seq, code, text) = rule(vec![
+        (DEC_2026, enrolled(KYIV, 1)),
+        (DEC_2026, kyiv_as_monitor),
+    ]);
+    assert_eq!((seq, code), (2, "rules"));
+    assert!(text.contains("assessment.by_the_hromada"), "{text}");
+    // Kyiv's node key signing an assessment of itself.
+    let by_kyiv = Decision::Assessed {
+        note: NoteSigner::from_seed(&format!("vidkryto/{KYIV}"), [1; 32])
+            .unwrap()
+            .sign_note(assessment("chesno", KYIV).body())
+            .to_note(),
+    };
+    let (seq, _, text) = rule(vec![
+        (DEC_2026, enrolled(KYIV, 1)),
+        (DEC_2026, monitor_enrolled("chesno", 9, &[])),
+        (DEC_2026, by_kyiv),
+    ]);
+    assert_eq!(seq, 3);
+    assert!(text.contains("assessment.by_the_hromada"), "{text}");
+    // A monitor assessing a hromada it is not independent of; one never enrolled; one revoked.
+    let (seq, _, text) = rule(vec![
+        (DEC_2026, monitor_enrolled("chesno", 9, &[KYIV])),
+        (DEC_2026, assessed("chesno", 9, KYIV)),
+    ]);
+    assert_eq!(seq, 2);
+    assert!(text.contains("assessment.not_independent"), "{text}");
+    let (seq, _, text) = rule(vec![(DEC_2026, assessed("opora", 10, KYIV))]);
+    assert_eq!(seq, 1);
+    assert!(text.contains("assessment.monitor_not_enrolled"), "{text}");
+    let (seq, _, _) = rule(vec![
+        (DEC_2026, monitor_enrolled("chesno", 9, &[])),
+        (
+            DEC_2026,
+            Decision::MonitorRevoked {
+                monitor: "chesno".into(),
+                vkey: monitor_key("chesno", 9).verifier().to_text(),
+            },
+        ),
+        (DEC_2026, assessed("chesno", 9, KYIV)),
+    ]);
+    assert_eq!(seq, 3);
+    // Enrolled twice while valid, revoked with another key.
+    assert_eq!(
+        rule(vec![
+            (DEC_2026, monitor_enrolled("chesno", 9, &[])),
+            (DEC_2026, monitor_enrolled("chesno", 8, &[])),
+        ])
+        .0,
+        2
+    );
+    assert_eq!(
+        rule(vec![
+            (DEC_2026, monitor_enrolled("chesno", 9, &[])),
+            (
+                DEC_2026,
+                Decision::MonitorRevoked {
+                    monitor: "chesno".into(),
+                    vkey: monitor_key("chesno", 8).verifier().to_text(),
+                },
+            ),
+        ])
+        .0,
+        2
+    );
+    // Dated after the day it was recorded.
+    let (seq, _, text) = rule(vec![
+        (
+            DEC_2026 - 40 * 86_400_000_000,
+            monitor_enrolled("chesno", 9, &[]),
+        ),
+        (DEC_2026 - 40 * 86_400_000_000, assessed("chesno", 9, KYIV)),
+    ]);
+    assert_eq!(seq, 2);
+    assert!(text.contains("assessment.dated_ahead"), "{text}");
 }
 
 #[test]
@@ -68,6 +244,9 @@ fn entry_v1_bytes_are_frozen() {
         "recommended",
         "recommendation-withdrawn",
         "stated",
+        "monitor-enrolled",
+        "monitor-revoked",
+        "assessed",
     ];
     for (i, (decision, name)) in every_decision().into_iter().zip(names).enumerate() {
         let seq = i as u64 + 1;
