@@ -93,6 +93,14 @@ export class Api {
   }
 
   /** Every action-plan milestone of a hromada, soonest due first. */
+  /**
+   * Independent assessments of an area (empty for the nation, an oblast or a hromada's
+   * code): the newest page and the area's independent figures.
+   */
+  assessments(area = '', pageSize = 100) {
+    return this.unary(NATIONAL, 'ListAssessments', { area, pageSize });
+  }
+
   milestones(code) {
     return this.allPages(NATIONAL, 'ListMilestones', { code, pageSize: 1000 }, 'milestones');
   }

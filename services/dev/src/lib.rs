@@ -17,6 +17,7 @@
 //! links nothing test-only: the `vidkryto` binary parses [`DevArgs`] and calls [`run`].
 
 mod clock;
+pub mod monitors;
 mod sim;
 
 /// What the simulated residents and councils write (also the association bench's catalogue).
@@ -457,6 +458,7 @@ struct Federation {
     nodes: Vec<DevNode>,
     clock: SimClock,
     stats: Arc<Stats>,
+    monitor_stats: Arc<monitors::MonitorStats>,
     stop_sim: watch::Sender<bool>,
     sim: tokio::task::JoinHandle<()>,
     /// Whether the association serves the dashboard.
@@ -524,7 +526,7 @@ async fn start(args: &DevArgs, root: &Path, members: Vec<Member>) -> anyhow::Res
     )?;
     let signer =
         association::decisions::Signer::of_dir(std::sync::Arc::new(witness), &association_dir);
-    let enrolment = Enrolment::new(store, signer, None);
+    let enrolment = Enrolment::new(store.clone(), signer.clone(), None);
     for (member, port) in members.iter().zip(&ports) {
         let vkey = init_node(root, member, *port, &nats_url, provider.issuer())?;
         let vkey = association::enrolment::parse_vkey(&vkey)?;
@@ -582,11 +584,33 @@ async fn start(args: &DevArgs, root: &Path, members: Vec<Member>) -> anyhow::Res
     }
     let stats = Arc::new(Stats::default());
     let (stop_sim, stop_rx) = watch::channel(false);
+    // Independent monitors, enrolled by the association; one is not independent of the first
+    // hromada.
+    let sim_monitors = monitors::monitors(towns.first().map(|t| t.code))?;
+    for m in &sim_monitors {
+        let enrolment = association::assessments::MonitorEnrolment {
+            monitor: m.id.to_owned(),
+            name: m.name.to_owned(),
+            vkey: m.key.verifier(),
+            not_independent_of: m.not_independent_of.clone(),
+        };
+        association::assessments::enroll_monitor(&store, &signer, &enrolment).await?;
+    }
+    let (assessed_tx, assessed_rx) = tokio::sync::mpsc::channel(monitors::QUEUE_MAX);
+    let monitor_stats = Arc::new(monitors::MonitorStats::default());
+    tokio::spawn(monitors::run(
+        sim_monitors,
+        format!("http://{}", association.grpc_addr),
+        assessed_rx,
+        monitor_stats.clone(),
+        stop_rx.clone(),
+    ));
     let sim = tokio::spawn(sim::run(
         towns,
         clock.clone(),
         args.rate,
         stats.clone(),
+        Some(assessed_tx),
         stop_rx,
     ));
     Ok(Federation {
@@ -597,6 +621,7 @@ async fn start(args: &DevArgs, root: &Path, members: Vec<Member>) -> anyhow::Res
         nodes,
         clock,
         stats,
+        monitor_stats,
         stop_sim,
         sim,
         dashboard,
@@ -726,10 +751,17 @@ impl Federation {
         let progress = self.association.progress();
         let progress = progress.borrow();
         format!(
-            "status: simulated {}; commands: {}; association verified {} events",
+            "status: simulated {}; commands: {}; association verified {} events; monitors' \
+             assessments: {} recorded, {} refused",
             domain::kyiv_date(self.clock.now()),
             self.stats.line(),
-            progress.events
+            progress.events,
+            self.monitor_stats
+                .recorded
+                .load(std::sync::atomic::Ordering::Relaxed),
+            self.monitor_stats
+                .refused
+                .load(std::sync::atomic::Ordering::Relaxed),
         )
     }
 

@@ -209,6 +209,7 @@ pub async fn run(
     clock: SimClock,
     rate: f64,
     stats: Arc<Stats>,
+    assessed: Option<tokio::sync::mpsc::Sender<crate::monitors::SelfAssessed>>,
     mut stop: watch::Receiver<bool>,
 ) {
     if towns.is_empty() || rate <= 0.0 || !rate.is_finite() {
@@ -254,10 +255,29 @@ pub async fn run(
             let Some(action) = choose(&mut town.state(), now, town.population, &mut rng) else {
                 continue;
             };
-            let (stats, clock) = (stats.clone(), clock.clone());
+            let (stats, clock, assessed) = (stats.clone(), clock.clone(), assessed.clone());
             tasks.spawn(async move {
                 let _permit = permit;
                 let outcome = send::execute(&town.client, &town.code, &action).await;
+                // A self-assessment for the monitors to assess independently (dropped when
+                // their queue is full: the simulation never waits for them).
+                if let (
+                    Outcome::Accepted { .. },
+                    Action::Assess {
+                        plan,
+                        commitment,
+                        opened,
+                    },
+                    Some(tx),
+                ) = (&outcome, &action, &assessed)
+                {
+                    let _ = tx.try_send(crate::monitors::SelfAssessed {
+                        code: town.code,
+                        plan: plan.clone(),
+                        commitment: commitment.clone(),
+                        opened: opened_level(*opened),
+                    });
+                }
                 let counter = match &outcome {
                     Outcome::Accepted { .. } => Some(&stats.accepted),
                     Outcome::Refused { .. } => Some(&stats.refused),
@@ -872,6 +892,18 @@ fn forget_finished_petitions(state: &mut TownState) {
     state.petitions.retain(|p| p.stage != Stage::Done);
     while state.petitions.len() >= PETITIONS_TRACKED_MAX {
         state.petitions.remove(0);
+    }
+}
+
+/// The domain's level of a "did it open government" the node's API names.
+fn opened_level(opened: pb::OpenedGovernment) -> domain::action_plan::OpenedGovernment {
+    use domain::action_plan::OpenedGovernment as O;
+    match opened {
+        pb::OpenedGovernment::Worsened => O::Worsened,
+        pb::OpenedGovernment::Marginal => O::Marginal,
+        pb::OpenedGovernment::Major => O::Major,
+        pb::OpenedGovernment::Outstanding => O::Outstanding,
+        pb::OpenedGovernment::DidNotChange | pb::OpenedGovernment::Unspecified => O::DidNotChange,
     }
 }
 

@@ -319,6 +319,22 @@ async function run() {
     const counted = levels.rows.slice(1).map((r) => r[1]);
     check(JSON.stringify(counted) === JSON.stringify(expect.hromada.openness.opened_government.map((k) => k[1])),
       `opened-government counts ${counted.join(', ')}, gRPC ${expect.hromada.openness.opened_government.map((k) => k[1]).join(', ')}`);
+    // The independent assessment, apart from the self-reported one: the monitor named, and
+    // both counts side by side (the CSV of the comparison), as gRPC has them.
+    const independentShown = await page.getAttribute(
+      '[data-figures="hromada-independent"] [data-figure="independent_commitments_assessed"]', 'data-value');
+    check(independentShown === String(expect.independent.commitments_assessed),
+      `independent commitments shows ${independentShown}, gRPC ${expect.independent.commitments_assessed}`);
+    const compared = await downloadCsv(page, 'hromada-opened-compare');
+    const pairs = compared.rows.slice(1).map((r) => [r[1], r[2]]);
+    check(JSON.stringify(pairs) === JSON.stringify(expect.independent.compare),
+      `independent/self counts ${JSON.stringify(pairs)}, gRPC ${JSON.stringify(expect.independent.compare)}`);
+    const assessed = await downloadCsv(page, 'hromada-assessments');
+    check(assessed.rows.length === 2 && assessed.rows[1][1] === expect.independent.monitor_name,
+      `the assessments table names ${assessed.rows[1]?.[1]}, gRPC ${expect.independent.monitor_name}`);
+    const independentText = await page.textContent('[data-section="independent"]');
+    check(independentText.includes('незначно відкрило') && independentText.includes('суттєво відкрило'),
+      `the independent section does not show both levels: ${independentText}`);
     await page.screenshot({ path: path.join(shots, 'hromada.png'), fullPage: true });
 
     step('language');

@@ -17,6 +17,8 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use event_store_core::checkpoint::NoteSigner;
+use proto::federation::v1 as fedpb;
 use proto::national::v1 as natpb;
 use proto::node::v1 as nodepb;
 use serde_json::json;
@@ -362,6 +364,39 @@ async fn the_dashboard_shows_the_grpc_figures_and_live_updates_in_chromium() {
     association
         .wait_all(&[&vinnytsia, &koriukivka], VERIFY_TIMEOUT)
         .await;
+    // An enrolled monitor's independent assessment of the same commitment: limited, marginal.
+    let monitor =
+        NoteSigner::from_seed(&domain::assessment::monitor_key_name("chesno"), [21; 32]).unwrap();
+    let mut enrol = tonic::Request::new(fedpb::EnrollMonitorRequest {
+        monitor: "chesno".into(),
+        name: "Рух ЧЕСНО".into(),
+        vkey: monitor.verifier().to_text(),
+        not_independent_of: vec![],
+    });
+    enrol.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {}", association.admin_token)
+            .parse()
+            .unwrap(),
+    );
+    let mut federation = association.federation().await;
+    federation.enroll_monitor(enrol).await.unwrap();
+    let note = domain::assessment::Assessment {
+        monitor: "chesno".into(),
+        municipality: code(VINNYTSIA),
+        plan: plan.parse().unwrap(),
+        commitment: commitment.parse().unwrap(),
+        completion: domain::action_plan::ImplementationStatus::Limited,
+        opened_government: domain::action_plan::OpenedGovernment::Marginal,
+        assessed_on: domain::kyiv_date(event_store_core::Timestamp::now()),
+        summary: "Бюджет опубліковано, звітів про виконання немає.".into(),
+    }
+    .sign(&monitor)
+    .unwrap();
+    federation
+        .submit_assessment(fedpb::SubmitAssessmentRequest { note })
+        .await
+        .unwrap();
 
     // What the gRPC API answers, for the page to match.
     let mut national = association.national().await;
@@ -402,6 +437,22 @@ async fn the_dashboard_shows_the_grpc_figures_and_live_updates_in_chromium() {
         .milestones;
     assert_eq!(milestones.len(), 2, "{milestones:?}");
     let vf = hromada.figures.clone().unwrap_or_default();
+    let independent = national
+        .list_assessments(natpb::ListAssessmentsRequest {
+            area: VINNYTSIA.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(independent.total_size, 1, "{independent:?}");
+    let independent_figures = independent.figures.clone().unwrap_or_default();
+    let self_count = |kind: &str| {
+        vf.opened_government
+            .iter()
+            .find(|k| k.kind == kind)
+            .map_or(0, |k| k.count)
+    };
     assert_eq!(
         (vf.commitments, vf.commitments_assessed, vf.outcome_reports),
         (1, 1, 1)
@@ -451,6 +502,13 @@ async fn the_dashboard_shows_the_grpc_figures_and_live_updates_in_chromium() {
                     .map(|k| [k.kind.clone(), k.count.to_string()])
                     .collect::<Vec<_>>(),
             },
+        },
+        "independent": {
+            "commitments_assessed": independent_figures.commitments_assessed,
+            "monitor_name": independent.assessments[0].monitor_name,
+            "compare": independent_figures.opened_government.iter()
+                .map(|k| [k.count.to_string(), self_count(&k.kind).to_string()])
+                .collect::<Vec<_>>(),
         },
         "enrolled": summary.municipalities_enrolled,
     });

@@ -38,7 +38,8 @@ fn admin<T>(association: &TestAssociation, message: T) -> tonic::Request<T> {
 fn renamed(signer: &NoteSigner, name: &str) -> NoteSigner {
     let text = signer.to_private_text();
     let raw = base64::engine::general_purpose::STANDARD
-        .decode(text.rsplit('+').next().expect("key"))
+        // `PRIVATE+KEY+<name>+<hash>+<base64>`: the base64 may itself hold '+'.
+        .decode(text.splitn(5, '+').nth(4).expect("key"))
         .expect("base64");
     let seed: [u8; 32] = raw[1..].try_into().expect("a seed");
     NoteSigner::from_seed(name, seed).expect("key")

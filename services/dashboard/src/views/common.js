@@ -1,7 +1,8 @@
 // What several views share: names of areas, the headline figures of a summary, metrics.
 
-import { fmt, language, nameOf, t } from '../i18n.js';
-import { figures, h } from '../ui.js';
+import { fmt, language, nameOf, t, tOr } from '../i18n.js';
+import { href } from '../route.js';
+import { dataTable, figures, h } from '../ui.js';
 
 /** An oblast's name as a title: "Вінницька область" / "Vinnytska oblast"; Kyiv, Sevastopol and
  * Crimea as they are. */
@@ -88,6 +89,65 @@ export function budgetSection(f, id) {
     Number(f.budgetRounds ?? 0) > 0
       ? [figures(items, { id: `${id}-budgets` }), h('p', { class: 'note' }, t('budgets.note'))]
       : h('p', { class: 'note' }, t('budgets.none')));
+}
+
+/**
+ * Independent assessment of an area's OGP-Local commitments: what monitors the association
+ * enrolled (never the hromada itself) said, each assessment beside the hromada's own
+ * self-reported one and naming who assessed. `answer` is ListAssessments' reply; `selfLevels`
+ * the area's self-reported "did it open government" counts (`Figures.openedGovernment`).
+ */
+export function assessmentSection(answer, selfLevels, id, { showHromada = false } = {}) {
+  const f = answer?.figures ?? {};
+  const rows = answer?.assessments ?? [];
+  const opened = (kind) => (kind ? tOr(`opened.${kind}`, kind) : '—');
+  const completion = (kind) => (kind ? tOr(`status.${kind}`, kind) : '—');
+  const selfCount = new Map((selfLevels ?? []).map((k) => [k.kind, k.count]));
+  const columns = [
+    ...(showHromada ? [{
+      key: 'hromada', label: t('common.hromada'),
+      value: (a) => hromadaTitle({ nameUk: a.nameUk, nameEn: a.nameEn }),
+      link: (a) => href(`/hromada/${a.code}`),
+    }] : []),
+    { key: 'commitment', label: t('assessment.commitment'), value: (a) => a.title || a.commitmentId.slice(0, 8) },
+    { key: 'monitor', label: t('assessment.monitor'), value: (a) => a.monitorName || a.monitor },
+    { key: 'completion', label: t('assessment.completion'), value: (a) => completion(a.completion) },
+    { key: 'opened', label: t('assessment.opened'), value: (a) => opened(a.openedGovernment) },
+    {
+      key: 'self', label: t('assessment.self_reported'),
+      value: (a) => (a.selfOpenedGovernment
+        ? `${completion(a.selfCompletion)} · ${opened(a.selfOpenedGovernment)}` : t('assessment.no_self')),
+    },
+    { key: 'assessedOn', label: t('assessment.assessed_on'), kind: 'date' },
+    { key: 'summary', label: t('assessment.summary') },
+  ];
+  return h('section', { 'aria-labelledby': `${id}-independent-title`, class: 'independent', dataset: { section: 'independent' } },
+    h('h2', { id: `${id}-independent-title` }, t('assessment.title')),
+    h('p', { class: 'note' }, t('assessment.note')),
+    figures([
+      { key: 'independent_commitments_assessed', label: t('figure.independent_commitments_assessed'), value: f.commitmentsAssessed },
+      { key: 'independent_monitors', label: t('figure.independent_monitors'), value: f.monitors },
+    ], { id: `${id}-independent` }),
+    dataTable({
+      id: `${id}-opened-compare`,
+      title: t('assessment.compare'),
+      csvName: `opened-government-compared-${id}`,
+      columns: [
+        { key: 'kind', label: t('hromada.opened_level'), value: (k) => opened(k.kind) },
+        { key: 'count', label: t('assessment.independent_count'), kind: 'int' },
+        { key: 'self', label: t('assessment.self_count'), kind: 'int', value: (k) => selfCount.get(k.kind) ?? 0 },
+      ],
+      rows: f.openedGovernment ?? [],
+    }),
+    dataTable({
+      id: `${id}-assessments`,
+      title: t('assessment.list'),
+      note: answer && answer.totalSize > rows.length
+        ? t('assessment.newest', { n: fmt.int(rows.length), total: fmt.int(answer.totalSize) }) : undefined,
+      csvName: `independent-assessments-${id}`,
+      columns,
+      rows,
+    }));
 }
 
 /** The figures of one area (a hromada or an oblast) as headline items. */

@@ -6,7 +6,7 @@ import { fmt, t, tOr } from '../i18n.js';
 import { Code, ConnectError } from '../rpc.js';
 import { href, withParams } from '../route.js';
 import { PALETTE, barsOption, chart, dataTable, figures, h, select, updateFigures } from '../ui.js';
-import { areaFigureItems, budgetSection, hromadaTitle, oblastTitle } from './common.js';
+import { areaFigureItems, assessmentSection, budgetSection, hromadaTitle, oblastTitle } from './common.js';
 import { WEEK_CHOICES, describeWeeks, weeklyChart, weeklyTable } from './trends.js';
 
 const TIMELINE = ['petitions_filed', 'petitions_threshold_reached', 'petitions_answered',
@@ -108,11 +108,12 @@ export async function hromada({ api, route }) {
     if (e instanceof ConnectError && (e.code === Code.NotFound || e.code === Code.InvalidArgument)) return null;
     throw e;
   }
-  const [weeks, node, oblasts, milestoneList] = await Promise.all([
+  const [weeks, node, oblasts, milestoneList, independent] = await Promise.all([
     api.timeSeries(code, weeksWanted),
     m.enrolled ? api.node(code).catch(() => null) : null,
     api.oblasts(),
     m.enrolled ? api.milestones(code) : [],
+    m.enrolled ? api.assessments(code) : null,
   ]);
   const f = m.figures ?? {};
   const title = hromadaTitle(m);
@@ -157,6 +158,7 @@ export async function hromada({ api, route }) {
       figures(areaFigureItems(f), { id: 'hromada' })),
     law(f),
     openness(f, code),
+    m.enrolled ? assessmentSection(independent, f.openedGovernment, 'hromada') : null,
     budgetSection(f, 'hromada'),
     h('div', { class: 'controls' },
       select({

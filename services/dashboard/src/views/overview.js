@@ -4,7 +4,9 @@
 import { fmt, nameOf, t } from '../i18n.js';
 import { href, withParams } from '../route.js';
 import { chart, dataTable, figures, h, select, updateFigures } from '../ui.js';
-import { budgetFigures, budgetSection, hromadaTitle, oblastTitle, summaryFigures } from './common.js';
+import {
+  assessmentSection, budgetFigures, budgetSection, hromadaTitle, oblastTitle, summaryFigures,
+} from './common.js';
 
 export const MAP_METRICS = [
   'petitions_per_10k',
@@ -49,8 +51,8 @@ export function headlineItems(summary) {
 export async function overview({ api, route, outline }) {
   const metric = MAP_METRICS.includes(route.params.get('metric'))
     ? route.params.get('metric') : 'petitions_per_10k';
-  const [summary, municipalities, nodes, oblasts] = await Promise.all([
-    api.summary(), api.municipalities(), api.nodes(), api.oblasts(), outline(),
+  const [summary, municipalities, nodes, oblasts, , independent] = await Promise.all([
+    api.summary(), api.municipalities(), api.nodes(), api.oblasts(), outline(), api.assessments(''),
   ]);
   const nodeByCode = new Map(nodes.map((n) => [n.code, n]));
   const oblastByCode = new Map(oblasts.map((o) => [o.code, o]));
@@ -164,7 +166,8 @@ export async function overview({ api, route, outline }) {
     map.element,
     h('p', { class: 'note' }, t('overview.map_legend')),
     table,
-    budgetSection(summary.figures ?? {}, 'overview'));
+    budgetSection(summary.figures ?? {}, 'overview'),
+    assessmentSection(independent, summary.figures?.openedGovernment, 'overview', { showHromada: true }));
   return {
     element,
     title: t('overview.title'),
