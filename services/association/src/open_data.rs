@@ -402,6 +402,21 @@ pub const TABLES: [Table; 11] = [
             col("period_end", "the last day of its period", DAY),
             col("commitments", "its commitments", COUNT),
             col("closed_at", "when it closed", UTC),
+            col(
+                "draft",
+                "a draft the council has not adopted yet",
+                "true or false",
+            ),
+            col(
+                "forum_seats",
+                "seats of its local forum that have not left",
+                COUNT,
+            ),
+            col(
+                "proposals",
+                "the proposals its adoption from a draft recorded as contained",
+                COUNT,
+            ),
         ],
     },
     Table {
@@ -922,6 +937,9 @@ impl RowSink for Writer {
             day(p.period_end),
             int(p.commitments),
             opt(p.closed_at, time),
+            text(if p.draft { "true" } else { "false" }),
+            int(p.forum_seats),
+            int(p.proposals),
         ];
         self.push("plans", cells);
     }

@@ -64,6 +64,8 @@ const DIALOGUES_TRACKED_MAX: usize = 6;
 /// Unanswered contributions remembered per dialogue.
 const CONTRIBUTIONS_TRACKED_MAX: usize = 64;
 const COMMITMENTS_PER_PLAN: usize = 3;
+/// Seats of a simulated local forum.
+const FORUM_SEATS: usize = 4;
 const MILESTONES_PER_COMMITMENT: usize = 3;
 /// Share of answers given late (weeks after consideration started, past the statute's ten
 /// working days); the rest come within ten working days.
@@ -167,6 +169,11 @@ struct PlanSim {
     end: CivilDate,
     commitments: Vec<CommitmentSim>,
     busy: bool,
+    /// Still a draft, worked out with the local forum.
+    draft: bool,
+    /// Its forum's seats (member ids), in the order they joined.
+    forum: Vec<String>,
+    co_chairs: usize,
 }
 
 #[derive(Debug)]
@@ -441,6 +448,13 @@ fn plan_step(state: &mut TownState, now: Timestamp, rng: &mut StdRng) -> Option<
     use pb::ImplementationStatus as I;
     let today = kyiv_date(now);
     let Some(plan) = state.plan.as_mut() else {
+        // Most plans are co-created: drafted with a local forum, then adopted.
+        if rng.gen_bool(0.7) {
+            return Some(Action::DraftPlan {
+                start: today,
+                end: today.add_days(729),
+            });
+        }
         return Some(Action::AdoptPlan {
             start: today,
             end: today.add_days(729),
@@ -451,6 +465,31 @@ fn plan_step(state: &mut TownState, now: Timestamp, rng: &mut StdRng) -> Option<
     }
     plan.busy = true;
     let id = plan.id.clone();
+    if plan.draft {
+        // The forum first (two seats a side, government and public by turns), its co-chairs
+        // (the first seat of each side), the commitments, then the council's adoption.
+        if plan.forum.len() < FORUM_SEATS {
+            return Some(Action::JoinForum {
+                plan: id,
+                seat: plan.forum.len(),
+            });
+        }
+        if plan.co_chairs < 2 {
+            return Some(Action::NameCoChair {
+                plan: id,
+                member: plan.forum[plan.co_chairs].clone(),
+            });
+        }
+        if plan.commitments.len() < COMMITMENTS_PER_PLAN {
+            let end = today.add_days(365).min(plan.end);
+            return Some(Action::AddCommitment {
+                plan: id,
+                start: today,
+                end,
+            });
+        }
+        return Some(Action::AdoptDraft { plan: id });
+    }
     // Progress on an unfinished milestone, most of the time.
     let unfinished: Vec<(String, I)> = plan
         .commitments
@@ -714,13 +753,31 @@ fn apply(
             }
         }
         A::PublishOutcome { dialogue } => state.dialogues.retain(|d| &d.id != dialogue),
-        A::AdoptPlan { end, .. } => {
+        A::AdoptPlan { end, .. } | A::DraftPlan { end, .. } => {
             state.plan = Some(PlanSim {
                 id: result.stream_id,
                 end: *end,
                 commitments: Vec::new(),
                 busy: false,
+                draft: matches!(action, A::DraftPlan { .. }),
+                forum: Vec::new(),
+                co_chairs: 0,
             });
+        }
+        A::JoinForum { .. } => {
+            if let Some(plan) = state.plan.as_mut() {
+                plan.forum.push(request_id);
+            }
+        }
+        A::NameCoChair { .. } => {
+            if let Some(plan) = state.plan.as_mut() {
+                plan.co_chairs += 1;
+            }
+        }
+        A::AdoptDraft { .. } => {
+            if let Some(plan) = state.plan.as_mut() {
+                plan.draft = false;
+            }
         }
         A::AddCommitment { start, end, .. } => {
             if let Some(plan) = state.plan.as_mut() {

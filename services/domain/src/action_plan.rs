@@ -15,6 +15,15 @@
 //! dialogue accepted, in full or in part, so the plan shows which proposals it contains and
 //! each taken proposal leads to the commitment it became.
 //!
+//! **The local forum and the draft.** A plan may begin as a draft (`Draft`) worked out with
+//! the local forum: members are seats of bodies and organisations, from the government side or
+//! the public side, each with its role (never a person's name); each side has one co-chair.
+//! Commitments and milestones are added to the draft and take proposals as above; nothing is
+//! reported or assessed before adoption. The council adopts the draft (`AdoptDraft`) only with
+//! both co-chairs named and at least one commitment standing, and the adoption records every
+//! proposal the plan contains, as the rules compute them from its commitments
+//! ([`DraftAdopted::proposals`]). The forum goes on after adoption, until the plan closes.
+//!
 //! A milestone past its due date and not complete is overdue
 //! ([`ActionPlanState::overdue_milestones`]), while its commitment is still open: once the
 //! commitment is assessed (or the plan closed, which needs every commitment assessed) no
@@ -31,7 +40,7 @@ use serde::{Deserialize, Serialize};
 use crate::actor::Actor;
 use crate::calendar::CivilDate;
 use crate::error::{DomainError, Refusal, Violation};
-use crate::ids::{CommitmentId, ContributionId, DialogueId, MilestoneId, PlanId};
+use crate::ids::{CommitmentId, ContributionId, DialogueId, ForumMemberId, MilestoneId, PlanId};
 use crate::stream::check_not_before_last;
 use crate::text::{
     bounded_list, check_http_url, check_len, check_line, check_paragraphs,
@@ -61,6 +70,21 @@ pub const MILESTONES_PER_COMMITMENT_MAX: u32 = 50;
 
 /// Longest plan period in days: OGP-Local plans run two years; four is generous.
 pub const PLAN_PERIOD_DAYS_MAX: u32 = 1_461;
+
+/// Most members of a plan's local forum.
+pub const FORUM_MEMBERS_MAX: u32 = 200;
+
+/// Longest name of a forum member's body or organisation.
+pub const FORUM_ORGANISATION_LEN_MAX: u32 = 300;
+
+/// Longest role of a forum member in its organisation: a position, never a person's name.
+pub const FORUM_ROLE_LEN_MAX: u32 = 200;
+
+/// Most proposals one commitment takes, over all its events.
+pub const PROPOSALS_PER_COMMITMENT_MAX: u32 = 50;
+
+/// Most proposals an adopted plan contains.
+pub const PROPOSALS_IN_PLAN_MAX: u32 = 1_000;
 
 /// The four OGP values a commitment can advance (at most four, one of each).
 pub const OGP_VALUES_MAX: u32 = 4;
@@ -107,9 +131,59 @@ pub enum OpenedGovernment {
     Outstanding,
 }
 
+/// Which side of the local forum a member sits on.
+///
+/// Encoded by its variant index: append only, never reorder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ForumSide {
+    /// The council and its bodies.
+    Government,
+    /// Civil society: organisations, initiatives, residents' bodies.
+    Public,
+}
+
+/// A proposal a plan contains: a contribution to a co-creation dialogue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Proposal {
+    pub dialogue_id: DialogueId,
+    pub contribution_id: ContributionId,
+}
+
 /// A request to change an action plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ActionPlanCommand {
+    /// Begin a plan as a draft in this (empty) stream, to be worked out with the local forum.
+    Draft {
+        plan_id: PlanId,
+        title: String,
+        period_start: CivilDate,
+        period_end: CivilDate,
+        at: Timestamp,
+    },
+    /// A seat joins the plan's local forum.
+    JoinForum {
+        member_id: ForumMemberId,
+        side: ForumSide,
+        organisation: String,
+        role: String,
+        at: Timestamp,
+    },
+    /// A member leaves the forum, with the reason (a co-chair's seat falls vacant).
+    LeaveForum {
+        member_id: ForumMemberId,
+        reason: String,
+        at: Timestamp,
+    },
+    /// A member becomes its side's co-chair (the previous one of that side steps down).
+    NameCoChair {
+        member_id: ForumMemberId,
+        at: Timestamp,
+    },
+    /// The council adopts the draft.
+    AdoptDraft {
+        council_decision: String,
+        at: Timestamp,
+    },
     /// Adopt a new plan in this (empty) stream.
     Adopt {
         plan_id: PlanId,
@@ -208,6 +282,85 @@ pub enum ActionPlanEvent {
     MilestoneAmended(MilestoneAmended),
     MilestoneWithdrawn(MilestoneWithdrawn),
     ProposalsTaken(ProposalsTaken),
+    Drafted(PlanDrafted),
+    ForumMemberJoined(ForumMemberJoined),
+    ForumMemberLeft(ForumMemberLeft),
+    CoChairNamed(CoChairNamed),
+    DraftAdopted(DraftAdopted),
+}
+
+/// A plan was begun as a draft.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanDrafted {
+    pub plan_id: PlanId,
+    /// At most [`PLAN_TITLE_LEN_MAX`] characters, one line.
+    pub title: String,
+    pub period_start: CivilDate,
+    /// On or after `period_start`, at most [`PLAN_PERIOD_DAYS_MAX`] days later.
+    pub period_end: CivilDate,
+    pub at: Timestamp,
+    /// Who acted for the council.
+    pub acted_by: Option<Actor>,
+}
+
+/// A seat joined the local forum.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForumMemberJoined {
+    pub plan_id: PlanId,
+    pub member_id: ForumMemberId,
+    pub side: ForumSide,
+    /// The body or organisation: at most [`FORUM_ORGANISATION_LEN_MAX`] characters, one line.
+    pub organisation: String,
+    /// Its representative's role: at most [`FORUM_ROLE_LEN_MAX`] characters, one line.
+    pub role: String,
+    pub at: Timestamp,
+    /// Who acted for the council.
+    pub acted_by: Option<Actor>,
+}
+
+/// A member left the local forum.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForumMemberLeft {
+    pub plan_id: PlanId,
+    pub member_id: ForumMemberId,
+    /// At most [`AMENDMENT_REASON_LEN_MAX`] characters, one line.
+    pub reason: String,
+    pub at: Timestamp,
+    /// Who acted for the council.
+    pub acted_by: Option<Actor>,
+}
+
+/// A member became its side's co-chair.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoChairNamed {
+    pub plan_id: PlanId,
+    pub member_id: ForumMemberId,
+    /// The member's side, whose seat it takes.
+    pub side: ForumSide,
+    pub at: Timestamp,
+    /// Who acted for the council.
+    pub acted_by: Option<Actor>,
+}
+
+/// The council adopted the draft.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DraftAdopted {
+    pub plan_id: PlanId,
+    /// At most [`COUNCIL_DECISION_LEN_MAX`] characters, one line.
+    pub council_decision: String,
+    /// Every proposal the plan contains (those its standing commitments take), strictly
+    /// ascending, at most [`PROPOSALS_IN_PLAN_MAX`]; computed by the rules, never chosen.
+    #[serde(deserialize_with = "plan_proposals")]
+    pub proposals: Vec<Proposal>,
+    pub at: Timestamp,
+    /// Who acted for the council.
+    pub acted_by: Option<Actor>,
+}
+
+fn plan_proposals<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<Proposal>, D::Error> {
+    bounded_list(deserializer, PROPOSALS_IN_PLAN_MAX)
 }
 
 /// The council adopted an action plan.
@@ -393,8 +546,18 @@ fn proposals<'de, D: serde::Deserializer<'de>>(
 pub enum PlanStatus {
     #[default]
     NotAdopted,
+    /// Being worked out with the local forum.
+    Draft,
     Active,
     Closed,
+}
+
+/// A seat of the local forum as the rules see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ForumSeat {
+    pub side: ForumSide,
+    /// Left the forum.
+    pub left: bool,
 }
 
 /// A milestone as the rules see it.
@@ -459,6 +622,10 @@ pub struct ActionPlanState {
     pub commitments: BTreeMap<CommitmentId, CommitmentState>,
     /// Which commitment each milestone belongs to.
     pub milestone_owners: BTreeMap<MilestoneId, CommitmentId>,
+    /// The local forum's seats.
+    pub forum: BTreeMap<ForumMemberId, ForumSeat>,
+    /// Each side's co-chair, when named.
+    pub co_chairs: BTreeMap<ForumSide, ForumMemberId>,
     /// The time of the latest event; no command may be dated before it.
     pub last_event_at: Option<Timestamp>,
 }
@@ -507,6 +674,15 @@ impl ActionPlanState {
             && !commitment.withdrawn
     }
 
+    /// A seat of the forum that has not left, or the rule that stops a step on it.
+    fn forum_member(&self, id: ForumMemberId) -> Result<ForumSeat, DomainError> {
+        match self.forum.get(&id) {
+            None => Err(DomainError::not_found("forum member")),
+            Some(seat) if seat.left => Err(DomainError::refused(Refusal::ForumMemberLeft)),
+            Some(seat) => Ok(*seat),
+        }
+    }
+
     /// A commitment that can still change (neither assessed nor withdrawn), or the rule that
     /// stops it.
     fn changeable(&self, id: CommitmentId) -> Result<&CommitmentState, DomainError> {
@@ -548,6 +724,28 @@ pub fn decide(
     command: ActionPlanCommand,
 ) -> Result<Vec<ActionPlanEvent>, DomainError> {
     let refused = |rule| Err(DomainError::refused(rule));
+    if let ActionPlanCommand::Draft {
+        plan_id,
+        title,
+        period_start,
+        period_end,
+        at,
+    } = command
+    {
+        if state.status != PlanStatus::NotAdopted {
+            return refused(Refusal::PlanAlreadyAdopted);
+        }
+        let event = ActionPlanEvent::Drafted(PlanDrafted {
+            plan_id,
+            title,
+            period_start,
+            period_end,
+            at,
+            acted_by: None,
+        });
+        event.check()?;
+        return Ok(vec![event]);
+    }
     if let ActionPlanCommand::Adopt {
         plan_id,
         title,
@@ -579,8 +777,99 @@ pub fn decide(
     if state.status == PlanStatus::Closed {
         return refused(Refusal::PlanClosed);
     }
+    let draft = state.status == PlanStatus::Draft;
     let event = match command {
-        ActionPlanCommand::Adopt { .. } => return refused(Refusal::PlanAlreadyAdopted),
+        ActionPlanCommand::Adopt { .. } | ActionPlanCommand::Draft { .. } => {
+            return refused(Refusal::PlanAlreadyAdopted);
+        }
+        ActionPlanCommand::ReportProgress { .. }
+        | ActionPlanCommand::AssessCommitment { .. }
+        | ActionPlanCommand::Close { .. }
+            if draft =>
+        {
+            return refused(Refusal::PlanNotAdopted);
+        }
+        ActionPlanCommand::AdoptDraft {
+            council_decision,
+            at,
+        } => {
+            if !draft {
+                return refused(Refusal::PlanAlreadyAdopted);
+            }
+            let standing = state.commitments.values().filter(|c| !c.withdrawn);
+            if standing.clone().next().is_none() {
+                return refused(Refusal::PlanHasNoCommitments);
+            }
+            if state.co_chairs.len() < 2 {
+                return refused(Refusal::CoChairsNotNamed);
+            }
+            let mut proposals: Vec<Proposal> = standing
+                .flat_map(|c| c.sources.iter())
+                .map(|&(dialogue_id, contribution_id)| Proposal {
+                    dialogue_id,
+                    contribution_id,
+                })
+                .collect();
+            proposals.sort_unstable();
+            proposals.dedup();
+            ActionPlanEvent::DraftAdopted(DraftAdopted {
+                plan_id,
+                council_decision,
+                proposals,
+                at,
+                acted_by: None,
+            })
+        }
+        ActionPlanCommand::JoinForum {
+            member_id,
+            side,
+            organisation,
+            role,
+            at,
+        } => {
+            if state.forum.contains_key(&member_id) {
+                return refused(Refusal::DuplicateForumMember);
+            }
+            if is_full(state.forum.len(), FORUM_MEMBERS_MAX) {
+                return refused(Refusal::TooManyForumMembers);
+            }
+            ActionPlanEvent::ForumMemberJoined(ForumMemberJoined {
+                plan_id,
+                member_id,
+                side,
+                organisation,
+                role,
+                at,
+                acted_by: None,
+            })
+        }
+        ActionPlanCommand::LeaveForum {
+            member_id,
+            reason,
+            at,
+        } => {
+            state.forum_member(member_id)?;
+            ActionPlanEvent::ForumMemberLeft(ForumMemberLeft {
+                plan_id,
+                member_id,
+                reason,
+                at,
+                acted_by: None,
+            })
+        }
+        ActionPlanCommand::NameCoChair { member_id, at } => {
+            let seat = state.forum_member(member_id)?;
+            if state.co_chairs.get(&seat.side) == Some(&member_id) {
+                return refused(Refusal::AlreadyCoChair);
+            }
+            ActionPlanEvent::CoChairNamed(CoChairNamed {
+                plan_id,
+                member_id,
+                side: seat.side,
+                at,
+                acted_by: None,
+            })
+        }
         ActionPlanCommand::AddCommitment {
             commitment_id,
             title,
@@ -788,6 +1077,13 @@ pub fn decide(
             {
                 return refused(Refusal::ProposalAlreadyTaken);
             }
+            let in_plan: usize = state.commitments.values().map(|c| c.sources.len()).sum();
+            if commitment.sources.len() + contributions.len()
+                > PROPOSALS_PER_COMMITMENT_MAX as usize
+                || in_plan + contributions.len() > PROPOSALS_IN_PLAN_MAX as usize
+            {
+                return refused(Refusal::TooManyProposals);
+            }
             ActionPlanEvent::ProposalsTaken(ProposalsTaken {
                 plan_id,
                 commitment_id,
@@ -868,6 +1164,31 @@ pub fn evolve(mut state: ActionPlanState, event: &ActionPlanEvent) -> ActionPlan
             });
         }
         ActionPlanEvent::Closed(_) => state.status = PlanStatus::Closed,
+        ActionPlanEvent::Drafted(drafted) => {
+            state.id = Some(drafted.plan_id);
+            state.status = PlanStatus::Draft;
+            state.period_start = Some(drafted.period_start);
+            state.period_end = Some(drafted.period_end);
+        }
+        ActionPlanEvent::DraftAdopted(_) => state.status = PlanStatus::Active,
+        ActionPlanEvent::ForumMemberJoined(joined) => {
+            let seat = ForumSeat {
+                side: joined.side,
+                left: false,
+            };
+            state.forum.insert(joined.member_id, seat);
+        }
+        ActionPlanEvent::ForumMemberLeft(left) => {
+            if let Some(seat) = state.forum.get_mut(&left.member_id) {
+                seat.left = true;
+                if state.co_chairs.get(&seat.side) == Some(&left.member_id) {
+                    state.co_chairs.remove(&seat.side);
+                }
+            }
+        }
+        ActionPlanEvent::CoChairNamed(named) => {
+            state.co_chairs.insert(named.side, named.member_id);
+        }
         ActionPlanEvent::CommitmentAmended(amended) => {
             if let Some(c) = state.commitments.get_mut(&amended.commitment_id) {
                 c.end = Some(amended.end);
@@ -924,6 +1245,11 @@ impl ActionPlanCommand {
             | Self::AmendMilestone { at, .. }
             | Self::WithdrawMilestone { at, .. }
             | Self::TakeProposals { at, .. }
+            | Self::Draft { at, .. }
+            | Self::JoinForum { at, .. }
+            | Self::LeaveForum { at, .. }
+            | Self::NameCoChair { at, .. }
+            | Self::AdoptDraft { at, .. }
             | Self::Close { at } => *at,
         }
     }
@@ -944,6 +1270,11 @@ impl ActionPlanEvent {
             Self::MilestoneAmended(e) => e.at,
             Self::MilestoneWithdrawn(e) => e.at,
             Self::ProposalsTaken(e) => e.at,
+            Self::Drafted(e) => e.at,
+            Self::ForumMemberJoined(e) => e.at,
+            Self::ForumMemberLeft(e) => e.at,
+            Self::CoChairNamed(e) => e.at,
+            Self::DraftAdopted(e) => e.at,
         }
     }
 
@@ -961,34 +1292,59 @@ impl ActionPlanEvent {
             Self::MilestoneAmended(e) => e.plan_id,
             Self::MilestoneWithdrawn(e) => e.plan_id,
             Self::ProposalsTaken(e) => e.plan_id,
+            Self::Drafted(e) => e.plan_id,
+            Self::ForumMemberJoined(e) => e.plan_id,
+            Self::ForumMemberLeft(e) => e.plan_id,
+            Self::CoChairNamed(e) => e.plan_id,
+            Self::DraftAdopted(e) => e.plan_id,
         }
     }
 
     /// Checks every bound the event is written with; run on decide and on decode.
     pub(crate) fn check(&self) -> Result<(), DomainError> {
+        /// A plan's title and period, adopted or drafted.
+        fn check_plan(title: &str, start: CivilDate, end: CivilDate) -> Result<(), DomainError> {
+            check_line("title", title, PLAN_TITLE_LEN_MAX)?;
+            if end < start {
+                return Err(DomainError::invalid(
+                    "period_end",
+                    Violation::EndBeforeStart,
+                ));
+            }
+            let days = end.epoch_days() - start.epoch_days();
+            if days > i64::from(PLAN_PERIOD_DAYS_MAX) {
+                let days_max = PLAN_PERIOD_DAYS_MAX;
+                return Err(DomainError::invalid(
+                    "period_end",
+                    Violation::SpanTooLong { days_max },
+                ));
+            }
+            Ok(())
+        }
         match self {
             Self::Adopted(e) => {
-                check_line("title", &e.title, PLAN_TITLE_LEN_MAX)?;
                 check_line(
                     "council_decision",
                     &e.council_decision,
                     COUNCIL_DECISION_LEN_MAX,
                 )?;
-                if e.period_end < e.period_start {
-                    return Err(DomainError::invalid(
-                        "period_end",
-                        Violation::EndBeforeStart,
-                    ));
-                }
-                let days = e.period_end.epoch_days() - e.period_start.epoch_days();
-                if days > i64::from(PLAN_PERIOD_DAYS_MAX) {
-                    let days_max = PLAN_PERIOD_DAYS_MAX;
-                    return Err(DomainError::invalid(
-                        "period_end",
-                        Violation::SpanTooLong { days_max },
-                    ));
-                }
-                Ok(())
+                check_plan(&e.title, e.period_start, e.period_end)
+            }
+            Self::Drafted(e) => check_plan(&e.title, e.period_start, e.period_end),
+            Self::ForumMemberJoined(e) => {
+                check_line("organisation", &e.organisation, FORUM_ORGANISATION_LEN_MAX)?;
+                check_line("role", &e.role, FORUM_ROLE_LEN_MAX)
+            }
+            Self::ForumMemberLeft(e) => check_line("reason", &e.reason, AMENDMENT_REASON_LEN_MAX),
+            Self::CoChairNamed(_) => Ok(()),
+            Self::DraftAdopted(e) => {
+                check_line(
+                    "council_decision",
+                    &e.council_decision,
+                    COUNCIL_DECISION_LEN_MAX,
+                )?;
+                check_len("proposals", e.proposals.len(), PROPOSALS_IN_PLAN_MAX)?;
+                check_strictly_ascending("proposals", &e.proposals)
             }
             Self::CommitmentAdded(e) => {
                 check_line("title", &e.title, PLAN_TITLE_LEN_MAX)?;

@@ -296,6 +296,21 @@ pub enum Refusal {
     ProjectsNotReviewed,
     /// Funding a project beyond its approved cost.
     FundingOverCost,
+    // the local forum and the draft
+    /// Reporting, assessing or closing a plan that is still a draft.
+    PlanNotAdopted,
+    /// Adopting a draft before both co-chairs of the forum are named.
+    CoChairsNotNamed,
+    /// A forum member whose id the plan already has.
+    DuplicateForumMember,
+    /// More forum members than the bound.
+    TooManyForumMembers,
+    /// A step on a member who left the forum.
+    ForumMemberLeft,
+    /// Naming the co-chair who already is.
+    AlreadyCoChair,
+    /// More proposals in a commitment or a plan than the bound.
+    TooManyProposals,
     // independent assessment
     /// An independent assessment written by the hromada itself: signed under its key name,
     /// or by a monitor whose key the hromada signs its log with.
@@ -394,6 +409,13 @@ impl Refusal {
             Self::TooManyProjectsByAuthor => "budget.too_many_projects_by_author",
             Self::ProjectsNotReviewed => "budget.projects_not_reviewed",
             Self::FundingOverCost => "budget.funding_over_cost",
+            Self::PlanNotAdopted => "action_plan.not_adopted",
+            Self::CoChairsNotNamed => "action_plan.co_chairs_not_named",
+            Self::DuplicateForumMember => "action_plan.duplicate_forum_member",
+            Self::TooManyForumMembers => "action_plan.too_many_forum_members",
+            Self::ForumMemberLeft => "action_plan.forum_member_left",
+            Self::AlreadyCoChair => "action_plan.already_co_chair",
+            Self::TooManyProposals => "action_plan.too_many_proposals",
             Self::AssessmentByTheHromada => "assessment.by_the_hromada",
             Self::AssessmentSignerNotTheMonitor => "assessment.signer_not_the_monitor",
             Self::MonitorNotEnrolled => "assessment.monitor_not_enrolled",
@@ -512,6 +534,17 @@ impl fmt::Display for Refusal {
             }
             Self::ProjectsNotReviewed => "every project must be reviewed before the results",
             Self::FundingOverCost => "funding would exceed the project's approved cost",
+            Self::PlanNotAdopted => "the plan is a draft: the council has not adopted it yet",
+            Self::CoChairsNotNamed => {
+                "the forum's co-chairs, one from each side, must be named before adoption"
+            }
+            Self::DuplicateForumMember => "the forum already has this member",
+            Self::TooManyForumMembers => "the forum has as many members as it may",
+            Self::ForumMemberLeft => "the member has left the forum",
+            Self::AlreadyCoChair => "the member is already its side's co-chair",
+            Self::TooManyProposals => {
+                "the commitment or the plan takes as many proposals as it may"
+            }
             Self::AssessmentByTheHromada => {
                 "an independent assessment cannot be written by the hromada itself"
             }

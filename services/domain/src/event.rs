@@ -149,6 +149,11 @@ pub enum EventType {
     MilestoneAmended,
     MilestoneWithdrawn,
     ProposalsTaken,
+    PlanDrafted,
+    ForumMemberJoined,
+    ForumMemberLeft,
+    CoChairNamed,
+    DraftAdopted,
     RoundAnnounced,
     ProjectSubmitted,
     ProjectReviewed,
@@ -161,7 +166,7 @@ pub enum EventType {
 
 impl EventType {
     /// Every event type, ascending by code.
-    pub const ALL: [Self; 34] = [
+    pub const ALL: [Self; 39] = [
         Self::NonWorkingDatesSet,
         Self::PetitionFiled,
         Self::PetitionPublished,
@@ -188,6 +193,11 @@ impl EventType {
         Self::MilestoneAmended,
         Self::MilestoneWithdrawn,
         Self::ProposalsTaken,
+        Self::PlanDrafted,
+        Self::ForumMemberJoined,
+        Self::ForumMemberLeft,
+        Self::CoChairNamed,
+        Self::DraftAdopted,
         Self::RoundAnnounced,
         Self::ProjectSubmitted,
         Self::ProjectReviewed,
@@ -243,6 +253,11 @@ impl EventType {
             | Self::MilestoneAmended
             | Self::MilestoneWithdrawn
             | Self::ProposalsTaken
+            | Self::PlanDrafted
+            | Self::ForumMemberJoined
+            | Self::ForumMemberLeft
+            | Self::CoChairNamed
+            | Self::DraftAdopted
             | Self::RoundAnnounced
             | Self::ProjectReviewed
             | Self::ResultsDeclared
@@ -288,6 +303,11 @@ impl EventType {
             Self::MilestoneAmended => 309,
             Self::MilestoneWithdrawn => 310,
             Self::ProposalsTaken => 311,
+            Self::PlanDrafted => 312,
+            Self::ForumMemberJoined => 313,
+            Self::ForumMemberLeft => 314,
+            Self::CoChairNamed => 315,
+            Self::DraftAdopted => 316,
             Self::RoundAnnounced => 401,
             Self::ProjectSubmitted => 402,
             Self::ProjectReviewed => 403,
@@ -328,6 +348,11 @@ impl EventType {
             Self::MilestoneAmended => "action_plan.milestone_amended",
             Self::MilestoneWithdrawn => "action_plan.milestone_withdrawn",
             Self::ProposalsTaken => "action_plan.proposals_taken",
+            Self::PlanDrafted => "action_plan.drafted",
+            Self::ForumMemberJoined => "action_plan.forum_member_joined",
+            Self::ForumMemberLeft => "action_plan.forum_member_left",
+            Self::CoChairNamed => "action_plan.co_chair_named",
+            Self::DraftAdopted => "action_plan.draft_adopted",
             Self::RoundAnnounced => "budget.round_announced",
             Self::ProjectSubmitted => "budget.project_submitted",
             Self::ProjectReviewed => "budget.project_reviewed",
@@ -392,6 +417,11 @@ impl Event {
                 ActionPlanEvent::MilestoneAmended(_) => T::MilestoneAmended,
                 ActionPlanEvent::MilestoneWithdrawn(_) => T::MilestoneWithdrawn,
                 ActionPlanEvent::ProposalsTaken(_) => T::ProposalsTaken,
+                ActionPlanEvent::Drafted(_) => T::PlanDrafted,
+                ActionPlanEvent::ForumMemberJoined(_) => T::ForumMemberJoined,
+                ActionPlanEvent::ForumMemberLeft(_) => T::ForumMemberLeft,
+                ActionPlanEvent::CoChairNamed(_) => T::CoChairNamed,
+                ActionPlanEvent::DraftAdopted(_) => T::DraftAdopted,
             },
             Self::Budget(event) => match event {
                 BudgetEvent::Announced(_) => T::RoundAnnounced,
@@ -500,6 +530,11 @@ macro_rules! with_payload {
                 ActionPlanEvent::MilestoneAmended($e) => $body,
                 ActionPlanEvent::MilestoneWithdrawn($e) => $body,
                 ActionPlanEvent::ProposalsTaken($e) => $body,
+                ActionPlanEvent::Drafted($e) => $body,
+                ActionPlanEvent::ForumMemberJoined($e) => $body,
+                ActionPlanEvent::ForumMemberLeft($e) => $body,
+                ActionPlanEvent::CoChairNamed($e) => $body,
+                ActionPlanEvent::DraftAdopted($e) => $body,
             },
             Event::Budget(event) => match event {
                 BudgetEvent::Announced($e) => $body,
@@ -629,6 +664,11 @@ pub(crate) fn decode_current(event_type: EventType, payload: &[u8]) -> Result<Ev
             ActionPlanEvent::MilestoneWithdrawn(read(type_code, bytes)?).into()
         }
         T::ProposalsTaken => ActionPlanEvent::ProposalsTaken(read(type_code, bytes)?).into(),
+        T::PlanDrafted => ActionPlanEvent::Drafted(read(type_code, bytes)?).into(),
+        T::ForumMemberJoined => ActionPlanEvent::ForumMemberJoined(read(type_code, bytes)?).into(),
+        T::ForumMemberLeft => ActionPlanEvent::ForumMemberLeft(read(type_code, bytes)?).into(),
+        T::CoChairNamed => ActionPlanEvent::CoChairNamed(read(type_code, bytes)?).into(),
+        T::DraftAdopted => ActionPlanEvent::DraftAdopted(read(type_code, bytes)?).into(),
         T::RoundAnnounced => BudgetEvent::Announced(read(type_code, bytes)?).into(),
         T::ProjectSubmitted => BudgetEvent::ProjectSubmitted(read(type_code, bytes)?).into(),
         T::ProjectReviewed => BudgetEvent::ProjectReviewed(read(type_code, bytes)?).into(),
@@ -728,6 +768,11 @@ actor_slots! {
     ActionPlan(ActionPlanEvent::MilestoneAmended),
     ActionPlan(ActionPlanEvent::MilestoneWithdrawn),
     ActionPlan(ActionPlanEvent::ProposalsTaken),
+    ActionPlan(ActionPlanEvent::Drafted),
+    ActionPlan(ActionPlanEvent::ForumMemberJoined),
+    ActionPlan(ActionPlanEvent::ForumMemberLeft),
+    ActionPlan(ActionPlanEvent::CoChairNamed),
+    ActionPlan(ActionPlanEvent::DraftAdopted),
     Budget(BudgetEvent::Announced),
     Budget(BudgetEvent::ProjectReviewed),
     Budget(BudgetEvent::ResultsDeclared),

@@ -37,3 +37,8 @@ domain_id!(
     /// A project submitted to a participatory budget round.
     ProjectId
 );
+domain_id!(
+    /// A member of an action plan's local forum (an organisation's or a body's seat, never a
+    /// person).
+    ForumMemberId
+);

@@ -42,7 +42,8 @@ pub use event::{
     SCHEMA_VERSION_3, StreamRef, encode,
 };
 pub use ids::{
-    CommitmentId, ContributionId, DialogueId, MilestoneId, PetitionId, PlanId, ProjectId, RoundId,
+    CommitmentId, ContributionId, DialogueId, ForumMemberId, MilestoneId, PetitionId, PlanId,
+    ProjectId, RoundId,
 };
 pub use pseudonym::{
     NodeSecret, PseudonymTag, budget_author_tag, budget_voter_tag, close_request_seed,

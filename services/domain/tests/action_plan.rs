@@ -4,9 +4,11 @@
 mod fixtures;
 
 use domain::action_plan::{
-    ActionPlanCommand, ActionPlanEvent, COMMITMENTS_MAX, CommitmentAdded, CommitmentAssessed,
-    ImplementationStatus, MILESTONES_PER_COMMITMENT_MAX, MilestoneAdded, MilestoneAmended,
-    OgpValue, OpenedGovernment, PlanAdopted, PlanClosed, PlanStatus, ProgressReported,
+    ActionPlanCommand, ActionPlanEvent, COMMITMENTS_MAX, CoChairNamed, CommitmentAdded,
+    CommitmentAssessed, CommitmentWithdrawn, FORUM_MEMBERS_MAX, ForumMemberJoined, ForumMemberLeft,
+    ForumSide, ImplementationStatus, MILESTONES_PER_COMMITMENT_MAX, MilestoneAdded,
+    MilestoneAmended, OgpValue, OpenedGovernment, PROPOSALS_PER_COMMITMENT_MAX, PlanAdopted,
+    PlanClosed, PlanDrafted, PlanStatus, ProgressReported, Proposal, ProposalsTaken,
 };
 use domain::testing::given;
 use domain::{ActionPlan, CivilDate, CommitmentId, DomainError, MilestoneId, Refusal, Violation};
@@ -761,5 +763,279 @@ fn a_commitment_takes_only_proposals_its_dialogue_accepted_and_each_once() {
     closed_plan.push(closed());
     given::<ActionPlan>(closed_plan)
         .when(take(1, &[3], &[3]))
+        .then_error(DomainError::refused(Refusal::PlanClosed));
+}
+
+// --- the local forum and the draft ---------------------------------------------------------
+
+fn drafted() -> ActionPlanEvent {
+    ActionPlanEvent::Drafted(PlanDrafted {
+        plan_id: plan_id(),
+        title: "План дій OGP Local 2024–2025 (проєкт)".into(),
+        period_start: date("2024-01-01"),
+        period_end: date("2025-12-31"),
+        at: at(),
+        acted_by: None,
+    })
+}
+
+fn join(n: u8, side: ForumSide) -> ActionPlanCommand {
+    ActionPlanCommand::JoinForum {
+        member_id: fixtures::forum_member(n),
+        side,
+        organisation: "ГО «Агенція місцевого розвитку»".into(),
+        role: "виконавча директорка".into(),
+        at: at(),
+    }
+}
+
+fn joined(n: u8, side: ForumSide) -> ActionPlanEvent {
+    ActionPlanEvent::ForumMemberJoined(ForumMemberJoined {
+        plan_id: plan_id(),
+        member_id: fixtures::forum_member(n),
+        side,
+        organisation: "ГО «Агенція місцевого розвитку»".into(),
+        role: "виконавча директорка".into(),
+        at: at(),
+        acted_by: None,
+    })
+}
+
+fn co_chair(n: u8, side: ForumSide) -> ActionPlanEvent {
+    ActionPlanEvent::CoChairNamed(CoChairNamed {
+        plan_id: plan_id(),
+        member_id: fixtures::forum_member(n),
+        side,
+        at: at(),
+        acted_by: None,
+    })
+}
+
+fn adopt_draft() -> ActionPlanCommand {
+    ActionPlanCommand::AdoptDraft {
+        council_decision: "рішення № 15/900 від 20.02.2024".into(),
+        at: at(),
+    }
+}
+
+fn proposals_taken(c: u8, contributions: &[u8]) -> ActionPlanEvent {
+    ActionPlanEvent::ProposalsTaken(ProposalsTaken {
+        plan_id: plan_id(),
+        commitment_id: commitment(c),
+        dialogue_id: domain::DialogueId(Uuid::from_u128(0x0D1A)),
+        contributions: contributions
+            .iter()
+            .map(|n| fixtures::contribution(*n))
+            .collect(),
+        at: at(),
+        acted_by: None,
+    })
+}
+
+/// A draft with a forum of two, both co-chairs named, and two commitments, the first taking
+/// proposals 1 and 2, the second proposal 3.
+fn co_created_draft() -> Vec<ActionPlanEvent> {
+    vec![
+        drafted(),
+        joined(1, ForumSide::Government),
+        joined(2, ForumSide::Public),
+        co_chair(1, ForumSide::Government),
+        co_chair(2, ForumSide::Public),
+        commitment_added(1),
+        commitment_added(2),
+        proposals_taken(1, &[1, 2]),
+        proposals_taken(2, &[3]),
+    ]
+}
+
+#[test]
+fn an_adopted_draft_records_every_proposal_its_commitments_take() {
+    let adopted = given::<ActionPlan>(co_created_draft())
+        .when(adopt_draft())
+        .then_ok();
+    let ActionPlanEvent::DraftAdopted(event) = &adopted[0] else {
+        panic!("not a draft adopted: {adopted:?}");
+    };
+    let proposal = |n| Proposal {
+        dialogue_id: domain::DialogueId(Uuid::from_u128(0x0D1A)),
+        contribution_id: fixtures::contribution(n),
+    };
+    assert_eq!(event.proposals, [proposal(1), proposal(2), proposal(3)]);
+    // A withdrawn commitment's proposals are not in the plan.
+    let mut history = co_created_draft();
+    history.push(ActionPlanEvent::CommitmentWithdrawn(CommitmentWithdrawn {
+        plan_id: plan_id(),
+        commitment_id: commitment(2),
+        reason: "Об'єднано з першим.".into(),
+        at: at(),
+        acted_by: None,
+    }));
+    let adopted = given::<ActionPlan>(history).when(adopt_draft()).then_ok();
+    let ActionPlanEvent::DraftAdopted(event) = &adopted[0] else {
+        panic!("not a draft adopted: {adopted:?}");
+    };
+    assert_eq!(event.proposals, [proposal(1), proposal(2)]);
+}
+
+#[test]
+fn a_draft_is_adopted_only_with_both_co_chairs_and_a_commitment() {
+    // No public co-chair.
+    let mut one_chair = co_created_draft();
+    one_chair.retain(|e| *e != co_chair(2, ForumSide::Public));
+    given::<ActionPlan>(one_chair)
+        .when(adopt_draft())
+        .then_error(DomainError::refused(Refusal::CoChairsNotNamed));
+    // The public co-chair left: the seat is vacant.
+    let mut left = co_created_draft();
+    left.push(ActionPlanEvent::ForumMemberLeft(ForumMemberLeft {
+        plan_id: plan_id(),
+        member_id: fixtures::forum_member(2),
+        reason: "Організація вийшла з форуму.".into(),
+        at: at(),
+        acted_by: None,
+    }));
+    given::<ActionPlan>(left.clone())
+        .when(adopt_draft())
+        .then_error(DomainError::refused(Refusal::CoChairsNotNamed));
+    given::<ActionPlan>(left)
+        .when(ActionPlanCommand::NameCoChair {
+            member_id: fixtures::forum_member(2),
+            at: at(),
+        })
+        .then_error(DomainError::refused(Refusal::ForumMemberLeft));
+    // No commitment.
+    given::<ActionPlan>(co_created_draft()[..5].to_vec())
+        .when(adopt_draft())
+        .then_error(DomainError::refused(Refusal::PlanHasNoCommitments));
+    // Adopted already; a plan adopted without a draft.
+    let mut twice = co_created_draft();
+    twice.extend(
+        given::<ActionPlan>(co_created_draft())
+            .when(adopt_draft())
+            .then_ok(),
+    );
+    given::<ActionPlan>(twice)
+        .when(adopt_draft())
+        .then_error(DomainError::refused(Refusal::PlanAlreadyAdopted));
+    given::<ActionPlan>(vec![adopted()])
+        .when(adopt_draft())
+        .then_error(DomainError::refused(Refusal::PlanAlreadyAdopted));
+}
+
+#[test]
+fn nothing_is_reported_assessed_or_closed_in_a_draft() {
+    let mut history = co_created_draft();
+    history.push(milestone_added(1, 1, "2024-06-30"));
+    for step in [
+        report(1, ImplementationStatus::NotStarted, None),
+        assess(1),
+        ActionPlanCommand::Close { at: at() },
+    ] {
+        given::<ActionPlan>(history.clone())
+            .when(step)
+            .then_error(DomainError::refused(Refusal::PlanNotAdopted));
+    }
+}
+
+#[test]
+fn each_side_has_one_co_chair_and_members_are_seats_not_people() {
+    let history = vec![
+        drafted(),
+        joined(1, ForumSide::Public),
+        joined(2, ForumSide::Public),
+    ];
+    let named = given::<ActionPlan>(history.clone())
+        .when(ActionPlanCommand::NameCoChair {
+            member_id: fixtures::forum_member(2),
+            at: at(),
+        })
+        .then_ok();
+    assert_eq!(
+        named,
+        [co_chair(2, ForumSide::Public)],
+        "the member's own side"
+    );
+    let mut after = history.clone();
+    after.extend(named);
+    given::<ActionPlan>(after.clone())
+        .when(ActionPlanCommand::NameCoChair {
+            member_id: fixtures::forum_member(2),
+            at: at(),
+        })
+        .then_error(DomainError::refused(Refusal::AlreadyCoChair));
+    // Naming another member of the side replaces the co-chair.
+    let replaced = given::<ActionPlan>(after)
+        .when(ActionPlanCommand::NameCoChair {
+            member_id: fixtures::forum_member(1),
+            at: at(),
+        })
+        .then_ok();
+    assert_eq!(replaced, [co_chair(1, ForumSide::Public)]);
+    given::<ActionPlan>(history.clone())
+        .when(join(1, ForumSide::Government))
+        .then_error(DomainError::refused(Refusal::DuplicateForumMember));
+    given::<ActionPlan>(history.clone())
+        .when(ActionPlanCommand::NameCoChair {
+            member_id: fixtures::forum_member(9),
+            at: at(),
+        })
+        .then_error(DomainError::not_found("forum member"));
+    // A seat is an organisation and a role, each one line.
+    let ActionPlanCommand::JoinForum {
+        member_id, side, ..
+    } = join(3, ForumSide::Public)
+    else {
+        unreachable!()
+    };
+    given::<ActionPlan>(history)
+        .when(ActionPlanCommand::JoinForum {
+            member_id,
+            side,
+            organisation: "ГО\nз переносом".into(),
+            role: "голова".into(),
+            at: at(),
+        })
+        .then_error(DomainError::invalid(
+            "organisation",
+            Violation::ControlCharacter,
+        ));
+}
+
+#[test]
+fn the_forum_holds_at_most_forum_members_max_seats() {
+    let mut history = vec![drafted()];
+    history.extend((0..FORUM_MEMBERS_MAX).map(|n| {
+        ActionPlanEvent::ForumMemberJoined(ForumMemberJoined {
+            plan_id: plan_id(),
+            member_id: domain::ForumMemberId(Uuid::from_u128(0xF000 + u128::from(n))),
+            side: ForumSide::Public,
+            organisation: "ГО".into(),
+            role: "член".into(),
+            at: at(),
+            acted_by: None,
+        })
+    }));
+    given::<ActionPlan>(history)
+        .when(join(255, ForumSide::Government))
+        .then_error(DomainError::refused(Refusal::TooManyForumMembers));
+}
+
+#[test]
+fn a_commitment_takes_at_most_proposals_per_commitment_max_proposals() {
+    let mut history = vec![drafted(), commitment_added(1)];
+    let ids: Vec<u8> = (0..u8::try_from(PROPOSALS_PER_COMMITMENT_MAX).unwrap()).collect();
+    history.push(proposals_taken(1, &ids));
+    given::<ActionPlan>(history)
+        .when(take(1, &[200], &[200]))
+        .then_error(DomainError::refused(Refusal::TooManyProposals));
+}
+
+#[test]
+fn the_forum_changes_no_more_after_the_plan_closes() {
+    let mut history = vec![adopted(), joined(1, ForumSide::Public), commitment_added(1)];
+    history.push(assessed(1));
+    history.push(closed());
+    given::<ActionPlan>(history)
+        .when(join(2, ForumSide::Government))
         .then_error(DomainError::refused(Refusal::PlanClosed));
 }

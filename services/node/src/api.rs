@@ -281,6 +281,11 @@ node_service! {
         amend_milestone(pb::AmendMilestoneRequest);
         withdraw_milestone(pb::WithdrawMilestoneRequest);
         take_proposals(pb::TakeProposalsRequest);
+        draft_plan(pb::DraftPlanRequest);
+        join_forum(pb::JoinForumRequest);
+        leave_forum(pb::LeaveForumRequest);
+        name_co_chair(pb::NameCoChairRequest);
+        adopt_draft(pb::AdoptDraftRequest);
         announce_round(pb::AnnounceRoundRequest);
         submit_project(pb::SubmitProjectRequest);
         review_project(pb::ReviewProjectRequest);

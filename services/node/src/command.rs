@@ -3,13 +3,13 @@
 //! They carry no time and no pseudonyms: the executor dates each attempt, and the core turns a
 //! verified identity's [`Subject`] into its keyed pseudonym before anything is decided.
 
-use domain::action_plan::{ImplementationStatus, OgpValue, OpenedGovernment};
+use domain::action_plan::{ForumSide, ImplementationStatus, OgpValue, OpenedGovernment};
 use domain::budget::{ProjectStatus, RoundRules};
 use domain::dialogue::{ContributionResponse, DialogueKind};
 use domain::petition::AnswerDecision;
 use domain::{
-    CivilDate, CommitmentId, ContributionId, DialogueId, EventType, MilestoneId, PetitionId,
-    PlanId, ProjectId, RoundId,
+    CivilDate, CommitmentId, ContributionId, DialogueId, EventType, ForumMemberId, MilestoneId,
+    PetitionId, PlanId, ProjectId, RoundId,
 };
 use event_store_core::Timestamp;
 use uuid::Uuid;
@@ -122,6 +122,12 @@ pub enum Action {
         period_end: CivilDate,
         council_decision: String,
     },
+    /// Begin a plan as a draft (its id is the request id).
+    DraftPlan {
+        title: String,
+        period_start: CivilDate,
+        period_end: CivilDate,
+    },
     Plan(PlanId, PlanStep),
     /// Announce a participatory budget round (its id is the request id).
     AnnounceRound {
@@ -167,6 +173,7 @@ impl Action {
                 DialogueStep::PublishOutcome { .. } => EventType::OutcomeReportPublished,
             },
             Self::AdoptPlan { .. } => EventType::PlanAdopted,
+            Self::DraftPlan { .. } => EventType::PlanDrafted,
             Self::Plan(_, step) => match step {
                 PlanStep::AddCommitment { .. } => EventType::CommitmentAdded,
                 PlanStep::AddMilestone { .. } => EventType::MilestoneAdded,
@@ -178,6 +185,10 @@ impl Action {
                 PlanStep::AmendMilestone { .. } => EventType::MilestoneAmended,
                 PlanStep::WithdrawMilestone { .. } => EventType::MilestoneWithdrawn,
                 PlanStep::TakeProposals { .. } => EventType::ProposalsTaken,
+                PlanStep::JoinForum { .. } => EventType::ForumMemberJoined,
+                PlanStep::LeaveForum { .. } => EventType::ForumMemberLeft,
+                PlanStep::NameCoChair { .. } => EventType::CoChairNamed,
+                PlanStep::AdoptDraft { .. } => EventType::DraftAdopted,
             },
             Self::AnnounceRound { .. } => EventType::RoundAnnounced,
             Self::SubmitProject { .. } => EventType::ProjectSubmitted,
@@ -289,6 +300,22 @@ pub enum PlanStep {
         commitment_id: CommitmentId,
         dialogue_id: DialogueId,
         contributions: Vec<ContributionId>,
+    },
+    /// A seat joins the local forum; its id is the request id.
+    JoinForum {
+        side: ForumSide,
+        organisation: String,
+        role: String,
+    },
+    LeaveForum {
+        member_id: ForumMemberId,
+        reason: String,
+    },
+    NameCoChair {
+        member_id: ForumMemberId,
+    },
+    AdoptDraft {
+        council_decision: String,
     },
 }
 

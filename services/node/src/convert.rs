@@ -2,7 +2,7 @@
 //! every malformed field becomes a field violation naming it.
 
 use domain::CivilDate;
-use domain::action_plan::{ImplementationStatus, OgpValue, OpenedGovernment};
+use domain::action_plan::{ForumSide, ImplementationStatus, OgpValue, OpenedGovernment};
 use domain::dialogue::{ContributionResponse, DialogueKind};
 use domain::petition::{AnswerDecision, PetitionContent, PetitionStatus};
 use event_store_core::Timestamp;
@@ -202,6 +202,21 @@ pub fn opened_government(field: &str, v: i32) -> Result<OpenedGovernment, NodeEr
     }
 }
 
+pub fn forum_side(field: &str, v: i32) -> Result<ForumSide, NodeError> {
+    match pb::ForumSide::try_from(v) {
+        Ok(pb::ForumSide::Government) => Ok(ForumSide::Government),
+        Ok(pb::ForumSide::Public) => Ok(ForumSide::Public),
+        _ => Err(unspecified(field)),
+    }
+}
+
+pub fn pb_forum_side(v: ForumSide) -> pb::ForumSide {
+    match v {
+        ForumSide::Government => pb::ForumSide::Government,
+        ForumSide::Public => pb::ForumSide::Public,
+    }
+}
+
 pub fn pb_ogp_value(v: OgpValue) -> pb::OgpValue {
     match v {
         OgpValue::AccessToInformation => pb::OgpValue::AccessToInformation,
@@ -374,6 +389,38 @@ node_commands! {
         period_end: date("period_end", &r.period_end)?,
         council_decision: r.council_decision,
     };
+    pb::DraftPlanRequest => |r| Action::DraftPlan {
+        title: r.title,
+        period_start: date("period_start", &r.period_start)?,
+        period_end: date("period_end", &r.period_end)?,
+    };
+    pb::JoinForumRequest => |r| Action::Plan(
+        id("plan_id", &r.plan_id)?,
+        PlanStep::JoinForum {
+            side: forum_side("side", r.side)?,
+            organisation: r.organisation,
+            role: r.role,
+        },
+    );
+    pb::LeaveForumRequest => |r| Action::Plan(
+        id("plan_id", &r.plan_id)?,
+        PlanStep::LeaveForum {
+            member_id: id("member_id", &r.member_id)?,
+            reason: r.reason,
+        },
+    );
+    pb::NameCoChairRequest => |r| Action::Plan(
+        id("plan_id", &r.plan_id)?,
+        PlanStep::NameCoChair {
+            member_id: id("member_id", &r.member_id)?,
+        },
+    );
+    pb::AdoptDraftRequest => |r| Action::Plan(
+        id("plan_id", &r.plan_id)?,
+        PlanStep::AdoptDraft {
+            council_decision: r.council_decision,
+        },
+    );
     pb::AddCommitmentRequest => |r| Action::Plan(
         id("plan_id", &r.plan_id)?,
         PlanStep::AddCommitment {
@@ -828,7 +875,6 @@ impl From<ContributionView> for pb::Contribution {
 impl From<PlanView> for pb::Plan {
     fn from(v: PlanView) -> Self {
         let s = &v.state;
-        let a = v.adopted.as_ref();
         let assessed = s
             .commitments
             .values()
@@ -836,7 +882,7 @@ impl From<PlanView> for pb::Plan {
             .count();
         Self {
             plan_id: s.id.map(|i| i.to_string()).unwrap_or_default(),
-            title: a.map(|a| a.title.clone()).unwrap_or_default(),
+            title: v.title.clone(),
             period_start: opt_date(s.period_start),
             period_end: opt_date(s.period_end),
             closed: s.status == domain::action_plan::PlanStatus::Closed,
@@ -857,7 +903,31 @@ impl From<PlanView> for pb::Plan {
                 })
                 .collect(),
             stream_version: v.version.0,
-            council_decision: a.map(|a| a.council_decision.clone()).unwrap_or_default(),
+            council_decision: v.council_decision.clone(),
+            draft: s.status == domain::action_plan::PlanStatus::Draft,
+            forum: v
+                .forum
+                .iter()
+                .map(|m| {
+                    let seat = s.forum.get(&m.member_id);
+                    pb::ForumMember {
+                        member_id: m.member_id.to_string(),
+                        side: pb_forum_side(m.side) as i32,
+                        organisation: m.organisation.clone(),
+                        role: m.role.clone(),
+                        co_chair: s.co_chairs.get(&m.side) == Some(&m.member_id),
+                        left: seat.is_some_and(|seat| seat.left),
+                    }
+                })
+                .collect(),
+            proposals: v
+                .proposals
+                .iter()
+                .map(|p| pb::ProposalSource {
+                    dialogue_id: p.dialogue_id.to_string(),
+                    contribution_id: p.contribution_id.to_string(),
+                })
+                .collect(),
             commitment_details: v
                 .commitments
                 .iter()

@@ -11,8 +11,8 @@ use domain::disclosure::ContributionText;
 use domain::petition::{PetitionCommand, PetitionContent, PetitionEvent, StatuteRule};
 use domain::{
     ActionPlan, Actor, Calendar, CivilDate, CommitmentId, ContributionId, Dialogue, DialogueId,
-    MilestoneId, NodeSecret, Petition, PetitionId, PlanId, WorkingCalendar, dialogue_tag,
-    petition_tag, staff_tag,
+    ForumMemberId, MilestoneId, NodeSecret, Petition, PetitionId, PlanId, WorkingCalendar,
+    dialogue_tag, petition_tag, staff_tag,
 };
 use event_store::{Backend, Log};
 use event_store_core::{EnvelopeRef, LogSeq, StreamId, StreamVersion, Timestamp};
@@ -160,7 +160,14 @@ pub struct MilestoneView {
 /// An action plan as the node shows it.
 #[derive(Clone, Debug)]
 pub struct PlanView {
-    pub adopted: Option<domain::action_plan::PlanAdopted>,
+    /// The title it was adopted or drafted with.
+    pub title: String,
+    /// The council's decision that adopted it (empty for a draft).
+    pub council_decision: String,
+    /// The local forum's seats as they joined.
+    pub forum: Vec<domain::action_plan::ForumMemberJoined>,
+    /// For a plan adopted from a draft, every proposal its adoption recorded.
+    pub proposals: Vec<domain::action_plan::Proposal>,
     pub state: domain::action_plan::ActionPlanState,
     pub milestones: Vec<MilestoneView>,
     /// Every commitment as added, in order.
@@ -477,6 +484,23 @@ impl<B: Backend> NodeCore<B> {
                         period_start,
                         period_end,
                         council_decision: council_decision.clone(),
+                        at,
+                    }
+                })
+                .await
+            }
+            Action::DraftPlan {
+                title,
+                period_start,
+                period_end,
+            } => {
+                let plan_id = PlanId(request);
+                self.create::<ActionPlan>(Kind::Plan, request, records, move |at| {
+                    ActionPlanCommand::Draft {
+                        plan_id,
+                        title: title.clone(),
+                        period_start,
+                        period_end,
                         at,
                     }
                 })
@@ -996,7 +1020,8 @@ impl<B: Backend> NodeCore<B> {
         let stream = StreamId(plan.0);
         let (state, version) = self.existing::<ActionPlan>(stream, "action plan").await?;
         let today = domain::kyiv_date(self.exec.now());
-        let mut adopted = None;
+        let (mut title, mut council_decision) = (String::new(), String::new());
+        let (mut forum, mut proposals) = (Vec::new(), Vec::new());
         let mut milestones = Vec::new();
         let mut commitments = Vec::new();
         // The latest progress report's evidence of each milestone.
@@ -1004,7 +1029,18 @@ impl<B: Backend> NodeCore<B> {
         self.walk_stream(stream, 1, |row| {
             {
                 match open_event(row)? {
-                    domain::Event::ActionPlan(ActionPlanEvent::Adopted(a)) => adopted = Some(a),
+                    domain::Event::ActionPlan(ActionPlanEvent::Adopted(a)) => {
+                        title = a.title;
+                        council_decision = a.council_decision;
+                    }
+                    domain::Event::ActionPlan(ActionPlanEvent::Drafted(d)) => title = d.title,
+                    domain::Event::ActionPlan(ActionPlanEvent::DraftAdopted(a)) => {
+                        council_decision = a.council_decision;
+                        proposals = a.proposals;
+                    }
+                    domain::Event::ActionPlan(ActionPlanEvent::ForumMemberJoined(m)) => {
+                        forum.push(m);
+                    }
                     domain::Event::ActionPlan(ActionPlanEvent::CommitmentAdded(c)) => {
                         commitments.push(c);
                     }
@@ -1038,7 +1074,10 @@ impl<B: Backend> NodeCore<B> {
             milestone.evidence_link = evidence.remove(&milestone.id).flatten();
         }
         Ok(PlanView {
-            adopted,
+            title,
+            council_decision,
+            forum,
+            proposals,
             state,
             milestones,
             commitments,
@@ -1105,6 +1144,30 @@ fn plan_command(
             at,
         },
         PlanStep::Close => ActionPlanCommand::Close { at },
+        PlanStep::JoinForum {
+            side,
+            organisation,
+            role,
+        } => ActionPlanCommand::JoinForum {
+            member_id: ForumMemberId(request),
+            side: *side,
+            organisation: organisation.clone(),
+            role: role.clone(),
+            at,
+        },
+        PlanStep::LeaveForum { member_id, reason } => ActionPlanCommand::LeaveForum {
+            member_id: *member_id,
+            reason: reason.clone(),
+            at,
+        },
+        PlanStep::NameCoChair { member_id } => ActionPlanCommand::NameCoChair {
+            member_id: *member_id,
+            at,
+        },
+        PlanStep::AdoptDraft { council_decision } => ActionPlanCommand::AdoptDraft {
+            council_decision: council_decision.clone(),
+            at,
+        },
         PlanStep::AmendCommitment {
             commitment_id,
             end,

@@ -41,6 +41,35 @@ async fn petition_view(client: &mut node::auth::AuthedNodeClient, petition: &str
 }
 
 /// Announces a dialogue open from an hour ago to a day from now; its id.
+/// A resident's proposal to a dialogue, answered by the council with `response`; its id.
+async fn propose(
+    c: &mut node::auth::AuthedNodeClient,
+    dialogue: &str,
+    author: &str,
+    text: &str,
+    response: pb::ContributionResponse,
+) -> String {
+    let id = request_id();
+    c.submit_contribution(pb::SubmitContributionRequest {
+        request_id: id.clone(),
+        dialogue_id: dialogue.to_owned(),
+        author_subject: author.to_owned(),
+        text: text.to_owned(),
+    })
+    .await
+    .unwrap();
+    c.answer_contribution(pb::AnswerContributionRequest {
+        request_id: request_id(),
+        dialogue_id: dialogue.to_owned(),
+        contribution_id: id.clone(),
+        response: response as i32,
+        reason: "Розглянуто форумом.".into(),
+    })
+    .await
+    .unwrap();
+    id
+}
+
 async fn open_dialogue(
     c: &mut node::auth::AuthedNodeClient,
     kind: pb::DialogueKind,
@@ -1262,25 +1291,9 @@ async fn a_commitment_takes_the_proposals_its_forum_accepted() {
     .into_iter()
     .enumerate()
     {
-        let id = request_id();
-        c.submit_contribution(pb::SubmitContributionRequest {
-            request_id: id.clone(),
-            dialogue_id: forum.clone(),
-            author_subject: format!("diia:resident-{n}"),
-            text: format!("Пропозиція {n}: відкрити дані про закупівлі."),
-        })
-        .await
-        .unwrap();
-        c.answer_contribution(pb::AnswerContributionRequest {
-            request_id: request_id(),
-            dialogue_id: forum.clone(),
-            contribution_id: id.clone(),
-            response: response as i32,
-            reason: "Розглянуто форумом.".into(),
-        })
-        .await
-        .unwrap();
-        proposals.push(id);
+        let text = format!("Пропозиція {n}: відкрити дані про закупівлі.");
+        let author = format!("diia:resident-{n}");
+        proposals.push(propose(&mut c, &forum, &author, &text, response).await);
     }
     let year: i32 = domain::kyiv_date(now).year();
     let plan = c
@@ -1349,4 +1362,165 @@ async fn a_commitment_takes_the_proposals_its_forum_accepted() {
     ];
     expected.sort();
     assert_eq!(sources, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draft_worked_out_with_the_forum_is_adopted_with_the_proposals_it_contains() {
+    let node = TestNode::start(None, 100).await;
+    let mut c = node.client().await;
+    let year: i32 = domain::kyiv_date(Timestamp::now()).year();
+    let forum_call = open_dialogue(
+        &mut c,
+        pb::DialogueKind::PublicConsultation,
+        "Пропозиції до плану дій OGP Local",
+        "Місцевий форум OGP Local",
+    )
+    .await;
+    let proposal = propose(
+        &mut c,
+        &forum_call,
+        "diia:resident-1",
+        "Публікувати договори оренди комунального майна.",
+        pb::ContributionResponse::Accepted,
+    )
+    .await;
+    let plan = c
+        .draft_plan(pb::DraftPlanRequest {
+            request_id: request_id(),
+            title: "План дій OGP Local (проєкт)".into(),
+            period_start: format!("{year}-01-01"),
+            period_end: format!("{}-12-31", year + 1),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .stream_id;
+    let seat = |side: pb::ForumSide, organisation: &str, role: &str| pb::JoinForumRequest {
+        request_id: request_id(),
+        plan_id: plan.clone(),
+        side: side as i32,
+        organisation: organisation.into(),
+        role: role.into(),
+    };
+    let council = seat(
+        pb::ForumSide::Government,
+        "Виконавчий комітет",
+        "заступник голови",
+    );
+    let ngo = seat(pb::ForumSide::Public, "ГО «Прозоре місто»", "координаторка");
+    for request in [council.clone(), ngo.clone()] {
+        c.join_forum(request).await.unwrap();
+    }
+    let commitment = request_id();
+    c.add_commitment(pb::AddCommitmentRequest {
+        request_id: commitment.clone(),
+        plan_id: plan.clone(),
+        title: "Відкрита оренда".into(),
+        description: "Договори оренди комунального майна — відкритими даними.".into(),
+        lead_institution: "Управління комунального майна".into(),
+        values: vec![pb::OgpValue::AccessToInformation as i32],
+        start: format!("{year}-02-01"),
+        end: format!("{year}-12-31"),
+    })
+    .await
+    .unwrap();
+    c.take_proposals(pb::TakeProposalsRequest {
+        request_id: request_id(),
+        plan_id: plan.clone(),
+        commitment_id: commitment.clone(),
+        dialogue_id: forum_call.clone(),
+        contribution_ids: vec![proposal.clone()],
+    })
+    .await
+    .unwrap();
+    let adopt = |decision: &str| pb::AdoptDraftRequest {
+        request_id: request_id(),
+        plan_id: plan.clone(),
+        council_decision: decision.into(),
+    };
+    // Before co-chairs: refused, nothing recorded; nothing is assessed in a draft either.
+    let size = node.log_size();
+    let err = c.adopt_draft(adopt("№ 9/101")).await.unwrap_err();
+    assert_eq!(
+        err.get_details_precondition_failure().unwrap().violations[0].subject,
+        "action_plan.co_chairs_not_named"
+    );
+    let err = c
+        .assess_commitment(pb::AssessCommitmentRequest {
+            request_id: request_id(),
+            plan_id: plan.clone(),
+            commitment_id: commitment.clone(),
+            completion: pb::ImplementationStatus::Complete as i32,
+            opened_government: pb::OpenedGovernment::Major as i32,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.get_details_precondition_failure().unwrap().violations[0].subject,
+        "action_plan.not_adopted"
+    );
+    assert_eq!(node.log_size(), size);
+    // A side left unset is a field error.
+    let err = c
+        .join_forum(pb::JoinForumRequest {
+            side: 0,
+            ..seat(pb::ForumSide::Public, "ГО", "член")
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    for member in [&council.request_id, &ngo.request_id] {
+        c.name_co_chair(pb::NameCoChairRequest {
+            request_id: request_id(),
+            plan_id: plan.clone(),
+            member_id: member.clone(),
+        })
+        .await
+        .unwrap();
+    }
+    let adopted = c.adopt_draft(adopt("№ 9/101")).await.unwrap().into_inner();
+    assert_eq!(adopted.event_types, ["action_plan.draft_adopted"]);
+    let view = c
+        .get_plan(pb::GetPlanRequest {
+            plan_id: plan.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!view.draft);
+    assert_eq!(view.council_decision, "№ 9/101");
+    assert_eq!(view.title, "План дій OGP Local (проєкт)");
+    assert_eq!(
+        view.proposals
+            .iter()
+            .map(|p| (p.dialogue_id.clone(), p.contribution_id.clone()))
+            .collect::<Vec<_>>(),
+        [(forum_call, proposal)]
+    );
+    let seats: Vec<(String, i32, bool)> = view
+        .forum
+        .iter()
+        .map(|m| (m.organisation.clone(), m.side, m.co_chair))
+        .collect();
+    assert_eq!(
+        seats,
+        [
+            (
+                "Виконавчий комітет".to_owned(),
+                pb::ForumSide::Government as i32,
+                true
+            ),
+            (
+                "ГО «Прозоре місто»".to_owned(),
+                pb::ForumSide::Public as i32,
+                true
+            ),
+        ]
+    );
+    // Adopted once.
+    let err = c.adopt_draft(adopt("№ 9/102")).await.unwrap_err();
+    assert_eq!(
+        err.get_details_precondition_failure().unwrap().violations[0].subject,
+        "action_plan.already_adopted"
+    );
 }

@@ -2,7 +2,10 @@
 // period, assessment, the forum's proposals each one takes, linked to them) and milestones (due
 // date, progress on the IRM's scale, evidence, what is overdue, what was withdrawn); the
 // coordinator reports a milestone's progress and has a commitment take a proposal the forum
-// accepted, each confirmed.
+// accepted, each confirmed. A plan in the making is a draft: its local forum (seats of bodies
+// and organisations with their representatives' roles, never names; one co-chair per side) is
+// shown to everyone, the coordinator seats members, names co-chairs and has the council's
+// adoption recorded, with every proposal the plan contains; an adopted draft lists them.
 
 import { CALL } from './api.js';
 import { el, formatCivil, pageOn, runConfirmed, show, uuidv7 } from './dom.js';
@@ -35,13 +38,146 @@ export async function plansView(ctx, isCurrent) {
     const page = await ctx.node.listPlans({ pageSize: LIST_PAGE, pageToken }, CALL);
     list.append(...page.plans.map((p) => el('li', {},
       el('h2', {}, el('a', { href: `#/plan/${p.planId}` }, p.title || '—')),
-      el('p', { class: 'meta' }, `${formatCivil(p.periodStart)} – ${formatCivil(p.periodEnd)} · ${p.closed ? t('planClosed') : t('planActive')}`),
+      el('p', { class: 'meta' }, `${formatCivil(p.periodStart)} – ${formatCivil(p.periodEnd)} · ${planStatus(p)}`),
       el('p', { class: 'meta' }, t('planCounts')(p.commitments, p.milestones.length, p.milestones.filter((m) => m.overdue).length)))));
     return page.nextPageToken;
   };
   pageOn(more, load, await load(''));
   if (!isCurrent()) return;
-  show(el('h1', {}, t('nav').plans), list.childElementCount ? list : el('p', {}, t('noPlans')), more);
+  show(el('h1', {}, t('nav').plans), list.childElementCount ? list : el('p', {}, t('noPlans')), more,
+    isCoordinator(ctx.who) ? draftForm(ctx) : '');
+}
+
+/** The coordinator begins the next plan as a draft, to work out with the local forum. */
+function draftForm(ctx) {
+  const box = el('div', { 'aria-live': 'polite' });
+  const title = el('input', { id: 'draft-title', maxlength: '300', autocomplete: 'off' });
+  const start = el('input', { id: 'draft-start', type: 'date' });
+  const end = el('input', { id: 'draft-end', type: 'date' });
+  const button = el('button', { type: 'button', 'data-action': 'draft-plan' }, t('draftPlan'));
+  const requestId = uuidv7();
+  button.addEventListener('click', () => {
+    runConfirmed({
+      box, button, what: t('draftWhat')(title.value.trim()),
+      reload: () => { window.location.hash = `#/plan/${requestId}`; },
+      lines: [t('recordsDraft')(start.value, end.value), t('recordsActor')(t('roles').coordinator)],
+      call: () => ctx.node.draftPlan({ requestId, title: title.value.trim(), periodStart: start.value, periodEnd: end.value }, CALL),
+    });
+  });
+  return el('fieldset', { class: 'staff-form' },
+    el('legend', {}, t('draftPlan')),
+    el('p', { class: 'field' }, el('label', { for: 'draft-title' }, t('planTitleLabel')), title),
+    el('p', { class: 'field' }, el('label', { for: 'draft-start' }, t('periodStartLabel')), start),
+    el('p', { class: 'field' }, el('label', { for: 'draft-end' }, t('periodEndLabel')), end),
+    el('div', { class: 'actions' }, button), box);
+}
+
+/** Where a plan is: a draft, in progress, closed. */
+function planStatus(plan) {
+  if (plan.closed) return t('planClosed');
+  return plan.draft ? t('planDraft') : t('planActive');
+}
+
+/** The side's name (1 government, 2 public). */
+const sideName = (side) => t('forumSide')[side] ?? '—';
+
+/**
+ * The plan's local forum: its seats by side, co-chairs marked, those who left kept; for the
+ * coordinator, a member joins, a co-chair is named.
+ */
+function forumSection(ctx, plan, coordinator, reload) {
+  const bySide = [1, 2].map((side) => {
+    const seats = plan.forum.filter((m) => m.side === side);
+    return el('section', { class: 'forum-side', 'aria-labelledby': `side-${side}` },
+      el('h3', { id: `side-${side}` }, sideName(side)),
+      seats.length ? el('ul', { class: 'queue' }, seats.map((m) => el('li', { 'data-member': m.memberId },
+        el('strong', {}, m.organisation), ` — ${m.role}`,
+        m.coChair ? el('span', { class: 'badge', 'data-co-chair': String(side) }, ` · ${t('coChair')}`) : '',
+        m.left ? ` · ${t('leftForum')}` : ''))) : el('p', { class: 'meta' }, t('noSeats')));
+  });
+  return el('section', { class: 'forum', 'aria-labelledby': 'forum-title' },
+    el('h2', { id: 'forum-title' }, t('forumTitle')),
+    el('p', { class: 'meta' }, t('forumNote')),
+    ...bySide,
+    coordinator ? [joinForm(ctx, plan, reload), coChairForm(ctx, plan, reload)] : '');
+}
+
+function joinForm(ctx, plan, reload) {
+  const box = el('div', { 'aria-live': 'polite' });
+  const side = el('select', { id: 'join-side' }, [1, 2].map((s) => el('option', { value: String(s) }, sideName(s))));
+  const organisation = el('input', { id: 'join-organisation', maxlength: '300', autocomplete: 'organization' });
+  const role = el('input', { id: 'join-role', maxlength: '200', autocomplete: 'off' });
+  const button = el('button', { type: 'button', 'data-action': 'join-forum' }, t('joinForum'));
+  const requestId = uuidv7();
+  button.addEventListener('click', () => {
+    const chosen = Number(side.value);
+    runConfirmed({
+      box, button, what: t('joinWhat')(organisation.value.trim()), reload,
+      lines: [t('recordsSeat')(sideName(chosen), role.value.trim()), t('recordsActor')(t('roles').coordinator)],
+      call: () => ctx.node.joinForum({
+        requestId, planId: plan.planId, side: chosen,
+        organisation: organisation.value.trim(), role: role.value.trim(),
+      }, CALL),
+    });
+  });
+  return el('fieldset', { class: 'staff-form' },
+    el('legend', {}, t('joinForum')),
+    el('p', { class: 'field' }, el('label', { for: 'join-side' }, t('sideLabel')), side),
+    el('p', { class: 'field' }, el('label', { for: 'join-organisation' }, t('organisationLabel')), organisation),
+    el('p', { class: 'field' }, el('label', { for: 'join-role' }, t('roleLabel')), role),
+    el('div', { class: 'actions' }, button), box);
+}
+
+function coChairForm(ctx, plan, reload) {
+  const candidates = plan.forum.filter((m) => !m.left && !m.coChair);
+  if (!candidates.length) return '';
+  const box = el('div', { 'aria-live': 'polite' });
+  const select = el('select', { id: 'co-chair' }, candidates.map((m, i) => el('option', { value: String(i) },
+    `${m.organisation} — ${m.role} (${sideName(m.side)})`)));
+  const button = el('button', { type: 'button', 'data-action': 'name-co-chair' }, t('nameCoChair'));
+  const requestId = uuidv7();
+  button.addEventListener('click', () => {
+    const chosen = candidates[Number(select.value)];
+    runConfirmed({
+      box, button, what: t('coChairWhat')(chosen.organisation), reload,
+      lines: [t('recordsCoChair')(sideName(chosen.side)), t('recordsActor')(t('roles').coordinator)],
+      call: () => ctx.node.nameCoChair({ requestId, planId: plan.planId, memberId: chosen.memberId }, CALL),
+    });
+  });
+  return el('fieldset', { class: 'staff-form' },
+    el('legend', {}, t('nameCoChair')),
+    el('p', { class: 'field' }, el('label', { for: 'co-chair' }, t('memberLabel')), select),
+    el('div', { class: 'actions' }, button), box);
+}
+
+/** The council's adoption of a draft, recorded with every proposal it contains. */
+function adoptForm(ctx, plan, reload) {
+  const box = el('div', { 'aria-live': 'polite' });
+  const decision = el('input', { id: 'adopt-decision', maxlength: '200', autocomplete: 'off' });
+  const button = el('button', { type: 'button', 'data-action': 'adopt-draft' }, t('adoptDraft'));
+  const requestId = uuidv7();
+  const contained = plan.commitmentDetails.filter((c) => !c.withdrawn).reduce((n, c) => n + c.sources.length, 0);
+  button.addEventListener('click', () => {
+    runConfirmed({
+      box, button, what: t('adoptWhat')(plan.title), reload,
+      lines: [t('recordsAdoption')(decision.value.trim()), t('recordsProposals')(contained), t('recordsActor')(t('roles').coordinator)],
+      call: () => ctx.node.adoptDraft({ requestId, planId: plan.planId, councilDecision: decision.value.trim() }, CALL),
+    });
+  });
+  return el('fieldset', { class: 'staff-form' },
+    el('legend', {}, t('adoptDraft')),
+    el('p', { class: 'meta' }, t('adoptNote')),
+    el('p', { class: 'field' }, el('label', { for: 'adopt-decision' }, t('decisionLabel')), decision),
+    el('div', { class: 'actions' }, button), box);
+}
+
+/** The proposals an adopted draft contains, as its adoption recorded them. */
+function containedProposals(plan) {
+  if (!plan.proposals.length) return '';
+  return el('section', { class: 'contained', 'aria-labelledby': 'contained-title' },
+    el('h2', { id: 'contained-title' }, t('containedTitle')(plan.proposals.length)),
+    el('ol', {}, plan.proposals.map((p, i) => el('li', {},
+      el('a', { href: `#/dialogue/${p.dialogueId}`, 'data-contained': p.contributionId }, t('proposalLink')(i + 1))))));
 }
 
 function progressForm(ctx, plan, m, reload) {
@@ -136,14 +272,17 @@ export async function planView(ctx, id, isCurrent, notice) {
         el('h3', {}, m.title),
         el('p', { class: m.overdue ? 'due late' : 'due' }, `${t('dueLabel')}: ${formatCivil(m.due)}`, m.overdue ? el('strong', {}, ` · ${t('overdue')}`) : '', m.withdrawn ? ` · ${t('withdrawn')}` : ''),
         el('p', { class: 'meta' }, `${t('progressLabel')}: ${t('implementation')[m.status] ?? '—'} `, evidence(m.evidenceLink)),
-        coordinator && !m.withdrawn ? progressForm(ctx, plan, m, reload) : ''))));
+        coordinator && !m.withdrawn && !plan.draft ? progressForm(ctx, plan, m, reload) : ''))));
   });
   show(
     el('p', {}, el('a', { href: '#/plans' }, t('backPlans'))),
     el('h1', {}, plan.title || '—'),
     notice ?? '',
-    el('p', { class: 'meta' }, `${formatCivil(plan.periodStart)} – ${formatCivil(plan.periodEnd)} · ${plan.closed ? t('planClosed') : t('planActive')}${plan.councilDecision ? ` · ${plan.councilDecision}` : ''}`),
+    el('p', { class: 'meta', id: 'plan-status' }, `${formatCivil(plan.periodStart)} – ${formatCivil(plan.periodEnd)} · ${planStatus(plan)}${plan.councilDecision ? ` · ${plan.councilDecision}` : ''}`),
     el('p', { class: overdue ? 'error' : 'meta', id: 'overdue-count' }, t('overdueMilestones')(overdue)),
+    containedProposals(plan),
     ...commitments,
+    plan.draft || plan.forum.length ? forumSection(ctx, plan, coordinator, reload) : '',
+    coordinator && plan.draft ? adoptForm(ctx, plan, reload) : '',
   );
 }

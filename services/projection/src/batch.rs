@@ -203,6 +203,10 @@ fn reads(municipality: MunicipalityCode, event: &Event) -> [Option<(EntityKind, 
         Event::Dialogue(e) => [key(EntityKind::Dialogue, e.dialogue_id().0), None],
         Event::ActionPlan(e) => match e {
             ActionPlanEvent::Adopted(a) => [key(EntityKind::Plan, a.plan_id.0), None],
+            ActionPlanEvent::Drafted(d) => [key(EntityKind::Plan, d.plan_id.0), None],
+            ActionPlanEvent::DraftAdopted(a) => [key(EntityKind::Plan, a.plan_id.0), None],
+            ActionPlanEvent::ForumMemberJoined(m) => [key(EntityKind::Plan, m.plan_id.0), None],
+            ActionPlanEvent::ForumMemberLeft(m) => [key(EntityKind::Plan, m.plan_id.0), None],
             ActionPlanEvent::CommitmentAdded(a) => [
                 key(EntityKind::Plan, a.plan_id.0),
                 key(EntityKind::Commitment, a.commitment_id.0),
@@ -232,8 +236,9 @@ fn reads(municipality: MunicipalityCode, event: &Event) -> [Option<(EntityKind, 
                 key(EntityKind::Commitment, w.commitment_id.0),
                 key(EntityKind::Milestone, w.milestone_id.0),
             ],
-            // A link to the proposals a commitment takes: no row or figure shows it.
-            ActionPlanEvent::ProposalsTaken(_) => [None, None],
+            // A link to the proposals a commitment takes, a co-chair named: no row or figure
+            // shows them.
+            ActionPlanEvent::ProposalsTaken(_) | ActionPlanEvent::CoChairNamed(_) => [None, None],
         },
     }
 }
@@ -503,7 +508,10 @@ impl Working {
         let mut delta = Delta::new(municipality, verified.event.at().0);
         let deny = verified.event.event_type();
         let applied = match &verified.event {
-            Event::Calendar(_) | Event::ActionPlan(ActionPlanEvent::ProposalsTaken(_)) => {
+            Event::Calendar(_)
+            | Event::ActionPlan(
+                ActionPlanEvent::ProposalsTaken(_) | ActionPlanEvent::CoChairNamed(_),
+            ) => {
                 return Ok(Outcome::NoEffect);
             }
             Event::Budget(event) => {
@@ -974,9 +982,55 @@ impl PlanTables<'_> {
                     period_end: day_i32(adopted.period_end.epoch_days()),
                     commitments: 0,
                     closed_at: None,
+                    draft: false,
+                    forum_seats: 0,
+                    proposals: 0,
                 });
                 counters.plans_adopted = 1;
             }
+            ActionPlanEvent::Drafted(drafted) => {
+                let slot = slot_of(self.plans, Plan, key(drafted.plan_id.0))?;
+                if slot.current.is_some() {
+                    return Err(Anomaly::AlreadyExists(Plan));
+                }
+                // A plan in the making: counted as adopted only once the council adopts it.
+                slot.current = Some(PlanRow {
+                    municipality,
+                    plan_id: drafted.plan_id.0,
+                    adopted_at: at,
+                    period_start: day_i32(drafted.period_start.epoch_days()),
+                    period_end: day_i32(drafted.period_end.epoch_days()),
+                    commitments: 0,
+                    closed_at: None,
+                    draft: true,
+                    forum_seats: 0,
+                    proposals: 0,
+                });
+            }
+            ActionPlanEvent::DraftAdopted(adopted) => {
+                let plan = existing(slot_of(self.plans, Plan, key(adopted.plan_id.0))?, Plan)?;
+                allow(plan.draft && plan.closed_at.is_none(), Plan, event_type)?;
+                plan.draft = false;
+                plan.adopted_at = at;
+                plan.proposals = u32::try_from(adopted.proposals.len()).unwrap_or(u32::MAX);
+                counters.plans_adopted = 1;
+            }
+            ActionPlanEvent::ForumMemberJoined(joined) => {
+                let plan = existing(slot_of(self.plans, Plan, key(joined.plan_id.0))?, Plan)?;
+                allow(plan.closed_at.is_none(), Plan, event_type)?;
+                plan.forum_seats = plus_one(plan.forum_seats, Plan)?;
+            }
+            ActionPlanEvent::ForumMemberLeft(left) => {
+                let plan = existing(slot_of(self.plans, Plan, key(left.plan_id.0))?, Plan)?;
+                allow(
+                    plan.closed_at.is_none() && plan.forum_seats > 0,
+                    Plan,
+                    event_type,
+                )?;
+                plan.forum_seats -= 1;
+            }
+            // `Working::apply` answers it before this: no row shows it.
+            ActionPlanEvent::CoChairNamed(_) => {}
             ActionPlanEvent::CommitmentAdded(added) => {
                 let plan = existing(slot_of(self.plans, Plan, key(added.plan_id.0))?, Plan)?;
                 allow(plan.closed_at.is_none(), Plan, event_type)?;

@@ -164,6 +164,7 @@ impl DialogueRow {
 pub struct PlanRow {
     pub municipality: MunicipalityCode,
     pub plan_id: Uuid,
+    /// When the council adopted it; while a draft, when it was drafted.
     pub adopted_at: i64,
     /// First day of the plan's period (epoch days).
     pub period_start: i32,
@@ -171,6 +172,12 @@ pub struct PlanRow {
     pub period_end: i32,
     pub commitments: u32,
     pub closed_at: Option<i64>,
+    /// A draft the council has not adopted yet.
+    pub draft: bool,
+    /// Seats of its local forum that have not left.
+    pub forum_seats: u32,
+    /// The proposals its adoption from a draft recorded (0 without a draft).
+    pub proposals: u32,
 }
 
 impl PlanRow {

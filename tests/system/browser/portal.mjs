@@ -30,6 +30,7 @@ const threshold = Number(process.env.THRESHOLD);
 const dialogueId = process.env.DIALOGUE;
 const endedDialogueId = process.env.ENDED_DIALOGUE;
 const planId = process.env.PLAN;
+const draftId = process.env.DRAFT;
 const proposeRound = process.env.PROPOSE_ROUND;
 const voteRound = process.env.VOTE_ROUND;
 const TIMEOUT_MS = 30_000;
@@ -428,6 +429,66 @@ async function run() {
     await ready(checker);
     await checker.waitForSelector('#contributions', { timeout: TIMEOUT_MS });
     if (!(await checker.textContent('#contributions')).includes('ремонт бібліотеки')) throw new Error('the link does not lead to the proposal');
+
+    step('the draft: the coordinator seats the local forum, names its co-chairs and records the adoption');
+    await coordinator.goto(`${base}/#/plan/${draftId}`, { timeout: TIMEOUT_MS });
+    await ready(coordinator);
+    await coordinator.waitForSelector('#forum-title', { timeout: TIMEOUT_MS });
+    await axe(coordinator, 'a draft with its forum forms');
+    for (const [side, organisation, role] of [
+      ['1', 'Виконавчий комітет міської ради', 'заступниця міського голови'],
+      ['2', 'ГО «Бібліотечна ініціатива»', 'голова правління'],
+    ]) {
+      await coordinator.selectOption('#join-side', side);
+      await tabTo(coordinator, 'the organisation', () => document.activeElement?.id === 'join-organisation');
+      await coordinator.keyboard.type(organisation);
+      await coordinator.keyboard.press('Tab');
+      await coordinator.keyboard.type(role);
+      await coordinator.keyboard.press('Tab');
+      if (await coordinator.evaluate(() => document.activeElement?.dataset.action) !== 'join-forum') throw new Error('Tab from the role does not reach the button');
+      await coordinator.keyboard.press('Enter');
+      const seat = await confirmDialog(coordinator);
+      if (!seat.includes(role)) throw new Error(`the confirmation says ${seat}`);
+      await coordinator.waitForSelector(`li[data-member]:has-text("${role}")`, { timeout: TIMEOUT_MS });
+    }
+    // The adoption waits for both co-chairs: refused with the rule, nothing recorded.
+    await coordinator.fill('#adopt-decision', 'рішення № 21/400');
+    await coordinator.locator('[data-action="adopt-draft"]').focus();
+    await coordinator.keyboard.press('Enter');
+    await confirmDialog(coordinator);
+    const refusal = 'fieldset:has([data-action="adopt-draft"]) .error';
+    await coordinator.waitForSelector(refusal, { timeout: TIMEOUT_MS });
+    if (!(await coordinator.textContent(refusal)).includes('co-chairs')) throw new Error(`the refusal says ${await coordinator.textContent(refusal)}`);
+    for (let i = 0; i < 2; i += 1) {
+      await coordinator.waitForSelector('[data-action="name-co-chair"]', { timeout: TIMEOUT_MS });
+      await tabTo(coordinator, 'Name a co-chair', () => document.activeElement?.dataset.action === 'name-co-chair');
+      await coordinator.keyboard.press('Enter');
+      await confirmDialog(coordinator);
+      await coordinator.waitForFunction((n) => document.querySelectorAll('[data-co-chair]').length === n, i + 1, { timeout: TIMEOUT_MS });
+    }
+    await coordinator.waitForSelector('[data-co-chair="1"]', { timeout: TIMEOUT_MS });
+    await coordinator.waitForSelector('[data-co-chair="2"]', { timeout: TIMEOUT_MS });
+    // The draft's commitment takes the resident's accepted proposal, then the council adopts.
+    await coordinator.waitForSelector('[data-action="take-proposal"]', { timeout: TIMEOUT_MS });
+    await coordinator.locator('[data-action="take-proposal"]').focus();
+    await coordinator.keyboard.press('Enter');
+    await confirmDialog(coordinator);
+    await coordinator.waitForSelector('a[data-source]', { timeout: TIMEOUT_MS });
+    await tabTo(coordinator, 'the council decision', () => document.activeElement?.id === 'adopt-decision');
+    await coordinator.keyboard.type('рішення № 21/400');
+    await coordinator.keyboard.press('Tab');
+    await coordinator.keyboard.press('Enter');
+    const adoption = await confirmDialog(coordinator);
+    if (!adoption.includes('1')) throw new Error(`the adoption's confirmation does not count the proposal: ${adoption}`);
+    await checker.goto(`${base}/#/plan/${draftId}`, { timeout: TIMEOUT_MS });
+    await ready(checker);
+    await checker.waitForSelector('a[data-contained]', { timeout: TIMEOUT_MS });
+    const adopted = await checker.textContent('#plan-status');
+    if (!adopted.includes('рішення № 21/400') || adopted.includes('Проєкт')) throw new Error(`the plan's status reads ${adopted}`);
+    const forum = await checker.textContent('.forum');
+    if (!forum.includes('ГО «Бібліотечна ініціатива»') || !forum.includes('співголова')) throw new Error(`the forum reads ${forum}`);
+    await axe(checker, 'an adopted plan with its forum and the proposals it contains');
+    await shot(checker, 'portal-forum-desktop');
 
     step('a resident proposes a budget project, then votes in another round; the receipt of the ballot verifies');
     await halyna.goto(`${base}/#/budget/${proposeRound}`, { timeout: TIMEOUT_MS });

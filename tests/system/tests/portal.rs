@@ -135,6 +135,26 @@ async fn residents_and_staff_use_the_portal_and_receipts_verify_in_chromium() {
     civic
         .milestone(&plan, &commitment, &format!("{}-06-30", year + 1))
         .await;
+    // The next plan, a draft with one commitment, for the forum to work out in the browser.
+    let draft = civic
+        .client
+        .draft_plan(pb::DraftPlanRequest {
+            request_id: system_tests::request_id(),
+            title: "План дій OGP Local (проєкт)".into(),
+            period_start: format!("{year}-01-01"),
+            period_end: format!("{}-12-31", year + 1),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .stream_id;
+    civic
+        .commitment(
+            &draft,
+            &format!("{year}-01-01"),
+            &format!("{}-12-31", year + 1),
+        )
+        .await;
     // Two participatory budget rounds: one taking proposals, one whose voting is open (its
     // periods only seconds apart, the node keeping real time).
     let propose_round = budget_round(&mut staff, 1, 3_600, 7_200, 10_800).await;
@@ -197,6 +217,7 @@ async fn residents_and_staff_use_the_portal_and_receipts_verify_in_chromium() {
             .env("DIALOGUE", &dialogue)
             .env("ENDED_DIALOGUE", &ended)
             .env("PLAN", &plan)
+            .env("DRAFT", &draft)
             .env("PROPOSE_ROUND", &propose_round)
             .env("VOTE_ROUND", &vote_round)
             .kill_on_drop(true)
@@ -304,6 +325,7 @@ async fn residents_and_staff_use_the_portal_and_receipts_verify_in_chromium() {
         "portal-dialogue-phone",
         "portal-plan-desktop",
         "portal-plan-sources-desktop",
+        "portal-forum-desktop",
         "portal-review-desktop",
         "portal-proposed-phone",
         "portal-voted-phone",

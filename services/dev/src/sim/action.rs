@@ -58,6 +58,23 @@ pub(super) enum Action {
         start: CivilDate,
         end: CivilDate,
     },
+    /// Begin a plan as a draft, to be worked out with the local forum.
+    DraftPlan {
+        start: CivilDate,
+        end: CivilDate,
+    },
+    /// The `seat`th seat of the forum joins (even: government, odd: public).
+    JoinForum {
+        plan: String,
+        seat: usize,
+    },
+    NameCoChair {
+        plan: String,
+        member: String,
+    },
+    AdoptDraft {
+        plan: String,
+    },
     AddCommitment {
         plan: String,
         start: CivilDate,

@@ -174,6 +174,51 @@ pub(super) async fn execute(
                     })
                     .await
             }
+            A::DraftPlan { start, end } => {
+                client
+                    .draft_plan(pb::DraftPlanRequest {
+                        request_id: id,
+                        title: texts::PLAN_DRAFT_TITLE.into(),
+                        period_start: start.to_string(),
+                        period_end: end.to_string(),
+                    })
+                    .await
+            }
+            A::JoinForum { plan, seat } => {
+                let (organisation, role) = texts::FORUM_SEATS[seat % texts::FORUM_SEATS.len()];
+                let side = if seat % 2 == 0 {
+                    pb::ForumSide::Government
+                } else {
+                    pb::ForumSide::Public
+                };
+                client
+                    .join_forum(pb::JoinForumRequest {
+                        request_id: id,
+                        plan_id: plan,
+                        side: side as i32,
+                        organisation: organisation.into(),
+                        role: role.into(),
+                    })
+                    .await
+            }
+            A::NameCoChair { plan, member } => {
+                client
+                    .name_co_chair(pb::NameCoChairRequest {
+                        request_id: id,
+                        plan_id: plan,
+                        member_id: member,
+                    })
+                    .await
+            }
+            A::AdoptDraft { plan } => {
+                client
+                    .adopt_draft(pb::AdoptDraftRequest {
+                        request_id: id,
+                        plan_id: plan,
+                        council_decision: texts::PLAN_DECISION.into(),
+                    })
+                    .await
+            }
             A::AddCommitment { plan, start, end } => {
                 let commitment = texts::commitment(pick);
                 client

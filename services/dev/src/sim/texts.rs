@@ -239,6 +239,18 @@ pub const DECISION_REF: &str = "Рішення № 12/2026";
 /// The action plan's title and the council's decision adopting it.
 pub const PLAN_TITLE: &str = "План дій громади в межах OGP Local";
 pub const PLAN_DECISION: &str = "Рішення № 7/2026";
+pub const PLAN_DRAFT_TITLE: &str = "План дій громади в межах OGP Local (проєкт)";
+/// Seats of a local forum: a body or organisation and its representative's role (never a
+/// name), government and public by turns.
+pub const FORUM_SEATS: [(&str, &str); 4] = [
+    (
+        "Виконавчий комітет міської ради",
+        "заступник міського голови",
+    ),
+    ("ГО «Центр громадського моніторингу»", "голова правління"),
+    ("Управління цифрової трансформації", "начальник управління"),
+    ("Молодіжна рада громади", "голова молодіжної ради"),
+];
 
 /// A commitment: title, description, lead institution, OGP values.
 #[derive(Debug)]

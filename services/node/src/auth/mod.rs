@@ -732,6 +732,11 @@ command_permissions! {
     pb::AmendMilestoneRequest => Coordinate;
     pb::WithdrawMilestoneRequest => Coordinate;
     pb::TakeProposalsRequest => Coordinate;
+    pb::DraftPlanRequest => Coordinate;
+    pb::JoinForumRequest => Coordinate;
+    pb::LeaveForumRequest => Coordinate;
+    pb::NameCoChairRequest => Coordinate;
+    pb::AdoptDraftRequest => Coordinate;
     pb::AnnounceRoundRequest => Coordinate;
     pb::SubmitProjectRequest => Participate, subject: author_subject,
         attested: (author_birthdate, author_residence);

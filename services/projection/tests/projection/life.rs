@@ -278,6 +278,9 @@ fn plan_rows_match_the_script() {
         period_end: day("2025-12-31"),
         commitments: 2,
         closed_at: Some(kyiv("2025-01-10", 10, 0).0),
+        draft: false,
+        forum_seats: 0,
+        proposals: 0,
     };
     assert_eq!(store.plan(&key(v, plan(1).0)), Some(&plan_row));
     let c1 = CommitmentRow {

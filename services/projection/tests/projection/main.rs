@@ -8,6 +8,7 @@ mod batches;
 mod budgets;
 mod common;
 mod digest;
+mod drafts;
 mod law;
 mod life;
 mod purity;
