@@ -481,6 +481,12 @@ impl NoteVerifier {
     pub fn public_key(&self) -> [u8; 32] {
         self.key.to_bytes()
     }
+
+    /// Whether the key is of small order: signatures under it prove nothing (anyone can make
+    /// them), so no signer may be enrolled with one.
+    pub fn is_weak(&self) -> bool {
+        self.key.is_weak()
+    }
 }
 
 /// A witness's public key, for checking its cosignatures.

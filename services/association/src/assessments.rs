@@ -24,13 +24,13 @@ use event_store_core::checkpoint::NoteVerifier;
 use event_store_core::{MunicipalityCode, Timestamp};
 use projection::association_log::Decision;
 use projection::codes::{OPENED_GOVERNMENT_NAMES, opened_government_from_code, status_from_code};
-use projection::rows::CommitmentRow;
+use projection::rows::{CommitmentRow, PlanRow};
 use sha2::{Digest as _, Sha256};
 use sqlx::{Postgres, Row, Transaction};
 
 use crate::decisions::{Head, Signer};
 use crate::error::AssociationError;
-use crate::rows::{COMMITMENTS, decode};
+use crate::rows::{COMMITMENTS, PLANS, decode};
 use crate::store::{Store, db, int, uint};
 
 /// Longest assessment note accepted (a summary of 1,000 characters is under 4 KiB).
@@ -46,21 +46,42 @@ pub struct MonitorEnrolment {
     pub not_independent_of: Vec<MunicipalityCode>,
 }
 
-/// Every key any hromada was ever enrolled with.
+/// Every key any hromada (`code`: only that one) was ever enrolled with.
 async fn hromada_keys(
     tx: &mut Transaction<'_, Postgres>,
+    code: Option<&MunicipalityCode>,
 ) -> Result<Vec<NoteVerifier>, AssociationError> {
-    let texts: Vec<String> = sqlx::query_scalar("SELECT DISTINCT vkey FROM enrolment")
+    let texts: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT vkey FROM enrolment WHERE $1::text IS NULL OR code = $1",
+    )
+    .bind(code.map(MunicipalityCode::as_str))
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db)?;
+    texts.iter().map(|text| parse_key(text)).collect()
+}
+
+fn parse_key(text: &str) -> Result<NoteVerifier, AssociationError> {
+    NoteVerifier::parse(text)
+        .map_err(|e| AssociationError::Corrupt(format!("an enrolled key {text:?}: {e}")))
+}
+
+/// The monitor whose key (ever enrolled) is `key`, whatever name it goes by: a hromada may
+/// not sign with it (`decisions::enroll` refuses such a key).
+pub(crate) async fn monitor_with_key(
+    tx: &mut Transaction<'_, Postgres>,
+    key: &NoteVerifier,
+) -> Result<Option<String>, AssociationError> {
+    let rows: Vec<(String, String)> = sqlx::query_as("SELECT monitor, vkey FROM monitor")
         .fetch_all(&mut **tx)
         .await
         .map_err(db)?;
-    texts
-        .iter()
-        .map(|text| {
-            NoteVerifier::parse(text)
-                .map_err(|e| AssociationError::Corrupt(format!("an enrolled key {text:?}: {e}")))
-        })
-        .collect()
+    for (monitor, vkey) in rows {
+        if parse_key(&vkey)?.public_key() == key.public_key() {
+            return Ok(Some(monitor));
+        }
+    }
+    Ok(None)
 }
 
 /// Enrols a monitor from now, recording the decision in the log. Returns whether anything
@@ -73,7 +94,7 @@ pub async fn enroll_monitor(
 ) -> Result<bool, AssociationError> {
     let mut tx = store.pool().begin().await.map_err(db)?;
     let mut head = Head::lock(&mut tx, signer).await?;
-    let keys = hromada_keys(&mut tx).await?;
+    let keys = hromada_keys(&mut tx, None).await?;
     assessment::check_enrolment(
         &enrolment.monitor,
         &enrolment.name,
@@ -82,19 +103,30 @@ pub async fn enroll_monitor(
         &keys,
     )?;
     let vkey = enrolment.vkey.to_text();
-    let open: Option<String> =
-        sqlx::query_scalar("SELECT vkey FROM monitor WHERE monitor = $1 AND revoked_at IS NULL")
-            .bind(&enrolment.monitor)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
+    let not_independent_of: Vec<String> = enrolment
+        .not_independent_of
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let open: Option<(String, String, Vec<String>)> = sqlx::query_as(
+        "SELECT vkey, name, not_independent_of FROM monitor \
+         WHERE monitor = $1 AND revoked_at IS NULL",
+    )
+    .bind(&enrolment.monitor)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(db)?;
     match open {
-        Some(open) if open == vkey => return Ok(false),
+        Some((k, n, c)) if k == vkey && n == enrolment.name && c == not_independent_of => {
+            return Ok(false);
+        }
+        // A name or a declared conflict never changes silently: the log would not say so.
         Some(_) => {
             return Err(AssociationError::invalid(
                 "vkey",
                 format!(
-                    "monitor {:?} is enrolled with another key: revoke it first",
+                    "monitor {:?} is enrolled with another key, name or list of hromadas it is \
+                     not independent of: revoke it first, then enrol it anew",
                     enrolment.monitor
                 ),
             ));
@@ -102,11 +134,6 @@ pub async fn enroll_monitor(
         None => {}
     }
     let at = head.time(Timestamp::now());
-    let not_independent_of: Vec<String> = enrolment
-        .not_independent_of
-        .iter()
-        .map(ToString::to_string)
-        .collect();
     sqlx::query(
         "INSERT INTO monitor (monitor, name, vkey, not_independent_of, enrolled_at) \
          VALUES ($1, $2, $3, $4, timestamptz 'epoch' + $5 * interval '1 microsecond')",
@@ -265,13 +292,27 @@ async fn standing(
         return Ok(CommitmentStanding::Unknown);
     };
     let row: CommitmentRow = decode(COMMITMENTS, &bytes)?;
+    let plan: Option<Vec<u8>> =
+        sqlx::query_scalar("SELECT row FROM proj_plan WHERE municipality = $1 AND id = $2")
+            .bind(code.as_str())
+            .bind(row.plan_id.as_bytes().as_slice())
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db)?;
+    let adopted = match plan {
+        Some(bytes) => !decode::<PlanRow>(PLANS, &bytes)?.draft,
+        None => false,
+    };
     Ok(CommitmentStanding::InPlan {
         plan: PlanId::from(row.plan_id),
         withdrawn: row.withdrawn_at.is_some(),
+        adopted,
     })
 }
 
-/// Decides `signed` under the domain's rules at `at_micros`, on what `tx` sees.
+/// Decides `signed` under the domain's rules at `at_micros`, on what `tx` sees. The rules a
+/// forger fails (the signer, the monitor enrolled, its signature) are decided first, on one
+/// row; only then are the hromada's keys and the commitment read.
 async fn check(
     tx: &mut Transaction<'_, Postgres>,
     signed: &SignedAssessment,
@@ -279,24 +320,43 @@ async fn check(
 ) -> Result<(), AssociationError> {
     let a = &signed.assessment;
     let monitor = enrolled_monitor(tx, &a.monitor).await?;
-    let keys = hromada_keys(tx).await?;
+    let today = domain::kyiv_date(Timestamp(at_micros));
+    let context = |hromada_keys, commitment| Context {
+        monitor: monitor.as_ref(),
+        hromada_keys,
+        commitment,
+        today,
+    };
+    assessment::decide(signed, &context(&[], None))?;
+    let keys = hromada_keys(tx, Some(&a.municipality)).await?;
     let commitment = standing(tx, &a.municipality, a.commitment).await?;
-    assessment::decide(
-        signed,
-        &Context {
-            monitor: monitor.as_ref(),
-            hromada_keys: &keys,
-            commitment: Some(commitment),
-            today: domain::kyiv_date(Timestamp(at_micros)),
-        },
-    )?;
+    assessment::decide(signed, &context(&keys, Some(commitment)))?;
     Ok(())
 }
 
+/// Whether this note was recorded before, and as which entry.
+async fn recorded_as(
+    executor: impl sqlx::PgExecutor<'_>,
+    note_sha256: &[u8; 32],
+) -> Result<Option<u64>, AssociationError> {
+    let seq: Option<i64> =
+        sqlx::query_scalar("SELECT seq FROM independent_assessment WHERE note_sha256 = $1")
+            .bind(note_sha256.as_slice())
+            .fetch_optional(executor)
+            .await
+            .map_err(db)?;
+    Ok(seq.map(uint))
+}
+
 /// Records a monitor's signed assessment, after the domain's rules admit it, with its entry
-/// in the association's log. The same note again records nothing and returns its entry.
+/// in the association's log. The same note again records nothing and returns its entry (also
+/// after its monitor was revoked: what it said stands). Everything that can refuse a note is
+/// read from `readers` before the log's lock is taken on `store`, so neither a replayed nor a
+/// forged note holds up the association's decisions; the rules are decided again under the
+/// lock. Callers bound how many run at once.
 pub async fn record(
     store: &Store,
+    readers: &Store,
     signer: &Signer,
     note: &str,
 ) -> Result<Recorded, AssociationError> {
@@ -308,22 +368,17 @@ pub async fn record(
     }
     let signed = SignedAssessment::read(note)?;
     let note_sha256: [u8; 32] = Sha256::digest(note.as_bytes()).into();
-    // Checked once before the log's lock, so a forged or refused note costs a few reads and
-    // never holds up the association's decisions; then again under the lock.
+    if let Some(seq) = recorded_as(readers.pool(), &note_sha256).await? {
+        return Ok(Recorded::Already { seq });
+    }
     {
-        let mut tx = store.pool().begin().await.map_err(db)?;
+        let mut tx = readers.pool().begin().await.map_err(db)?;
         check(&mut tx, &signed, Timestamp::now().as_micros()).await?;
     }
     let mut tx = store.pool().begin().await.map_err(db)?;
     let mut head = Head::lock(&mut tx, signer).await?;
-    let earlier: Option<i64> =
-        sqlx::query_scalar("SELECT seq FROM independent_assessment WHERE note_sha256 = $1")
-            .bind(note_sha256.as_slice())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
-    if let Some(seq) = earlier {
-        return Ok(Recorded::Already { seq: uint(seq) });
+    if let Some(seq) = recorded_as(&mut *tx, &note_sha256).await? {
+        return Ok(Recorded::Already { seq });
     }
     let at = head.time(Timestamp::now());
     check(&mut tx, &signed, at).await?;
@@ -340,9 +395,12 @@ pub async fn record(
         .await?;
     sqlx::query(
         "INSERT INTO independent_assessment (seq, note_sha256, monitor, municipality, plan_id, \
-            commitment_id, completion, opened_government, assessed_on, summary, note, recorded_at) \
+            commitment_id, completion, opened_government, assessed_on, summary, note, recorded_at, \
+            monitor_name) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::date, $10, $11, \
-                 timestamptz 'epoch' + $12 * interval '1 microsecond')",
+                 timestamptz 'epoch' + $12 * interval '1 microsecond', \
+                 coalesce((SELECT name FROM monitor WHERE monitor = $3 AND revoked_at IS NULL), \
+                          ''))",
     )
     .bind(int(seq))
     .bind(note_sha256.as_slice())
@@ -369,7 +427,7 @@ pub async fn record(
 pub struct ListedAssessment {
     pub seq: u64,
     pub monitor: String,
-    /// The monitor's name as enrolled (its latest window).
+    /// The monitor's name as enrolled when it assessed.
     pub monitor_name: String,
     pub municipality: String,
     pub plan_id: PlanId,
@@ -408,8 +466,7 @@ pub async fn list(
         "SELECT a.seq, a.monitor, a.municipality, a.plan_id, a.commitment_id, a.completion, \
                 a.opened_government, a.assessed_on::text AS assessed_on, a.summary, a.note, \
                 (extract(epoch FROM a.recorded_at) * 1000000)::int8 AS recorded, \
-                coalesce((SELECT m.name FROM monitor m WHERE m.monitor = a.monitor \
-                          ORDER BY m.id DESC LIMIT 1), '') AS monitor_name, \
+                a.monitor_name, \
                 coalesce(k.title, '') AS title, c.row \
          FROM independent_assessment a \
          LEFT JOIN catalogue k ON k.municipality = a.municipality AND k.tool = 3 \
@@ -466,16 +523,20 @@ pub async fn list(
     Ok((usize::try_from(total).unwrap_or(0), listed))
 }
 
-/// Independent figures of an area: each commitment counted once, by its latest assessment.
+/// Independent figures of an area. The levels count each monitor's latest assessment of each
+/// commitment: a later assessment by another monitor stands beside an earlier one, never
+/// replaces it (two monitors who disagree are both counted).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IndependentFigures {
     /// Commitments with at least one independent assessment.
     pub commitments: u64,
+    /// Each monitor's latest assessment of each commitment.
+    pub assessments: u64,
     /// Monitors that assessed any of them.
     pub monitors: u64,
-    /// By completion: not started, limited, substantial, complete.
+    /// Assessments by completion: not started, limited, substantial, complete.
     pub by_completion: Vec<(String, u64)>,
-    /// By "did it open government", in scale order.
+    /// Assessments by "did it open government", in scale order.
     pub by_opened_government: Vec<(String, u64)>,
 }
 
@@ -486,18 +547,19 @@ pub async fn figures(
 ) -> Result<IndependentFigures, AssociationError> {
     let rows = sqlx::query(
         "WITH latest AS ( \
-             SELECT DISTINCT ON (municipality, commitment_id) completion, opened_government \
+             SELECT DISTINCT ON (municipality, commitment_id, monitor) completion, \
+                    opened_government \
              FROM independent_assessment WHERE ($1::text[] IS NULL OR municipality = ANY($1)) \
-             ORDER BY municipality, commitment_id, seq DESC) \
+             ORDER BY municipality, commitment_id, monitor, seq DESC) \
          SELECT completion, opened_government, count(*) AS n FROM latest GROUP BY 1, 2",
     )
     .bind(municipalities)
     .fetch_all(store.pool())
     .await
     .map_err(db)?;
-    let monitors: i64 = sqlx::query_scalar(
-        "SELECT count(DISTINCT monitor) FROM independent_assessment \
-         WHERE ($1::text[] IS NULL OR municipality = ANY($1))",
+    let (monitors, commitments): (i64, i64) = sqlx::query_as(
+        "SELECT count(DISTINCT monitor), count(DISTINCT (municipality, commitment_id)) \
+         FROM independent_assessment WHERE ($1::text[] IS NULL OR municipality = ANY($1))",
     )
     .bind(municipalities)
     .fetch_one(store.pool())
@@ -505,10 +567,10 @@ pub async fn figures(
     .map_err(db)?;
     let mut completion: HashMap<String, u64> = HashMap::new();
     let mut opened: HashMap<String, u64> = HashMap::new();
-    let mut commitments = 0;
+    let mut assessments = 0;
     for row in rows {
         let n = uint(row.try_get("n").map_err(db)?);
-        commitments += n;
+        assessments += n;
         *completion
             .entry(row.try_get("completion").map_err(db)?)
             .or_default() += n;
@@ -517,7 +579,8 @@ pub async fn figures(
             .or_default() += n;
     }
     Ok(IndependentFigures {
-        commitments,
+        commitments: uint(commitments),
+        assessments,
         monitors: uint(monitors),
         by_completion: assessment::COMPLETION_LEVELS
             .iter()

@@ -398,6 +398,16 @@ pub async fn enroll(
     }
     let mut tx = store.pool().begin().await.map_err(db)?;
     let mut head = Head::lock(&mut tx, signer).await?;
+    // A monitor's key signing for a hromada would make the monitor's assessments the
+    // hromada's own (and refused as such): one key is never both.
+    if let Some(monitor) = crate::assessments::monitor_with_key(&mut tx, vkey).await? {
+        return Err(AssociationError::invalid(
+            "vkey",
+            format!(
+                "this key is monitor {monitor:?}'s: a hromada cannot sign with a monitor's key"
+            ),
+        ));
+    }
     let at = head.time(Timestamp::now());
     let vkey = vkey.to_text();
     let changed = sqlx::query(

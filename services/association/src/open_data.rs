@@ -407,16 +407,6 @@ pub const TABLES: [Table; 11] = [
                 "a draft the council has not adopted yet",
                 "true or false",
             ),
-            col(
-                "forum_seats",
-                "seats of its local forum that have not left",
-                COUNT,
-            ),
-            col(
-                "proposals",
-                "the proposals its adoption from a draft recorded as contained",
-                COUNT,
-            ),
         ],
     },
     Table {
@@ -938,8 +928,6 @@ impl RowSink for Writer {
             int(p.commitments),
             opt(p.closed_at, time),
             text(if p.draft { "true" } else { "false" }),
-            int(p.forum_seats),
-            int(p.proposals),
         ];
         self.push("plans", cells);
     }

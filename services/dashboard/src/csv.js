@@ -4,9 +4,14 @@
 
 const BOM = '\uFEFF';
 
-/** One field, quoted when it must be. */
+/**
+ * One field, quoted when it must be. Text that a spreadsheet would take for a formula (a
+ * leading `=`, `+`, `-`, `@`, tab or carriage return: titles and summaries come from hromadas
+ * and monitors) gets a leading apostrophe; numbers stay numbers.
+ */
 export function csvField(value) {
-  const text = value == null ? '' : String(value);
+  let text = value == null ? '' : String(value);
+  if (/^[=+\-@\t\r]/.test(text) && !/^[-+]?\d+(\.\d+)?$/.test(text)) text = `'${text}`;
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 

@@ -141,6 +141,11 @@ test('CSV fields are quoted per RFC 4180 and the file starts with a BOM', () => 
   assert.equal(csvField('say "hi"'), '"say ""hi"""');
   assert.equal(csvField('two\nlines'), '"two\nlines"');
   assert.equal(csvField(null), '');
+  // Text a spreadsheet would run as a formula is defused; numbers are not.
+  assert.equal(csvField('=HYPERLINK("http://x")'), '"\'=HYPERLINK(""http://x"")"');
+  assert.equal(csvField('@SUM(A1)'), "'@SUM(A1)");
+  assert.equal(csvField('-3'), '-3');
+  assert.equal(csvField('+2.5'), '+2.5');
   assert.equal(toCsv(['Громада', 'n'], [['Вінницька', 3]]), '\uFEFFГромада,n\r\nВінницька,3\r\n');
 });
 

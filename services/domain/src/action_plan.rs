@@ -1187,7 +1187,10 @@ pub fn evolve(mut state: ActionPlanState, event: &ActionPlanEvent) -> ActionPlan
             }
         }
         ActionPlanEvent::CoChairNamed(named) => {
-            state.co_chairs.insert(named.side, named.member_id);
+            // The seat's own side, whatever the event says: a member co-chairs only its side.
+            if let Some(seat) = state.forum.get(&named.member_id).filter(|s| !s.left) {
+                state.co_chairs.insert(seat.side, named.member_id);
+            }
         }
         ActionPlanEvent::CommitmentAmended(amended) => {
             if let Some(c) = state.commitments.get_mut(&amended.commitment_id) {

@@ -287,8 +287,12 @@ pub struct Monitor {
 pub enum CommitmentStanding {
     /// No such commitment in the hromada's log.
     Unknown,
-    /// In `plan`, withdrawn from it or not.
-    InPlan { plan: PlanId, withdrawn: bool },
+    /// In `plan`, withdrawn from it or not, the plan adopted by the council or still a draft.
+    InPlan {
+        plan: PlanId,
+        withdrawn: bool,
+        adopted: bool,
+    },
 }
 
 /// What [`decide`] checks an assessment against.
@@ -340,6 +344,10 @@ pub fn decide(signed: &SignedAssessment, context: &Context<'_>) -> Result<(), Do
         Some(CommitmentStanding::InPlan {
             withdrawn: true, ..
         }) => return Err(DomainError::refused(Refusal::CommitmentWithdrawn)),
+        // A draft's commitments are not the council's yet: nothing to assess.
+        Some(CommitmentStanding::InPlan { adopted: false, .. }) => {
+            return Err(DomainError::refused(Refusal::PlanNotAdopted));
+        }
         Some(CommitmentStanding::InPlan { .. }) => {}
     }
     if assessment.assessed_on > context.today {
@@ -360,7 +368,11 @@ pub fn check_enrolment(
 ) -> Result<(), DomainError> {
     check_monitor_id(id)?;
     check_line("name", name, MONITOR_NAME_CHARS_MAX)?;
-    if key.name() != monitor_key_name(id) {
+    // Directional and other invisible formatting marks could make one name read as another's.
+    if name.chars().any(is_format_character) {
+        return Err(DomainError::invalid("name", Violation::ControlCharacter));
+    }
+    if key.name() != monitor_key_name(id) || key.is_weak() {
         return Err(DomainError::invalid("vkey", Violation::NotInItsForm));
     }
     if is_a_hromada_key(key, hromada_keys) {
@@ -378,6 +390,11 @@ pub fn check_enrolment(
         ));
     }
     Ok(())
+}
+
+/// Unicode's invisible formatting marks (bidirectional controls, zero-width characters).
+fn is_format_character(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}' | '\u{061C}')
 }
 
 /// A hromada's key name: `vidkryto/<KATOTTG>`.

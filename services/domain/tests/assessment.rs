@@ -67,6 +67,7 @@ fn in_plan() -> Option<CommitmentStanding> {
     Some(CommitmentStanding::InPlan {
         plan: plan(),
         withdrawn: false,
+        adopted: true,
     })
 }
 
@@ -221,7 +222,8 @@ fn only_commitments_in_the_named_plan_and_not_withdrawn_are_assessed() {
             Some(&enrolled),
             Some(CommitmentStanding::InPlan {
                 plan: other_plan,
-                withdrawn: false
+                withdrawn: false,
+                adopted: true,
             })
         ),
         Err(DomainError::not_found("commitment"))
@@ -232,10 +234,24 @@ fn only_commitments_in_the_named_plan_and_not_withdrawn_are_assessed() {
             Some(&enrolled),
             Some(CommitmentStanding::InPlan {
                 plan: plan(),
-                withdrawn: true
+                withdrawn: true,
+                adopted: true,
             })
         ),
         Err(DomainError::refused(Refusal::CommitmentWithdrawn))
+    );
+    // A draft's commitment: the council has not adopted it, nothing to assess yet.
+    assert_eq!(
+        when(
+            &note,
+            Some(&enrolled),
+            Some(CommitmentStanding::InPlan {
+                plan: plan(),
+                withdrawn: false,
+                adopted: false,
+            })
+        ),
+        Err(DomainError::refused(Refusal::PlanNotAdopted))
     );
     // An auditor with the association's log alone cannot know the commitment: not checked.
     assert!(when(&note, Some(&enrolled), None).is_ok());
@@ -328,6 +344,34 @@ fn enrolment_names_the_key_after_the_monitor_and_sorts_its_conflicts() {
             "not_independent_of",
             Violation::NotStrictlyAscending
         ))
+    );
+    // A name that reads as another's through invisible direction marks; a small-order key,
+    // under which anyone can sign.
+    assert_eq!(
+        check_enrolment("chesno", "Рух \u{202E}ОНСЕЧ", &key.verifier(), &[], &[]),
+        Err(DomainError::invalid("name", Violation::ControlCharacter))
+    );
+    let identity = {
+        // The identity point, 0x01 followed by zeros, as a C2SP verifier key.
+        use base64::Engine as _;
+        let name = monitor_key_name("chesno");
+        let mut raw = vec![0x01, 0x01];
+        raw.extend_from_slice(&[0; 31]);
+        let mut hash_input = name.as_bytes().to_vec();
+        hash_input.push(b'\n');
+        hash_input.extend_from_slice(&raw);
+        let hash = <sha2::Sha256 as sha2::Digest>::digest(&hash_input);
+        NoteVerifier::parse(&format!(
+            "{name}+{}+{}",
+            hex::encode(&hash[..4]),
+            base64::engine::general_purpose::STANDARD.encode(&raw)
+        ))
+        .expect("a well-formed, weak key")
+    };
+    assert!(identity.is_weak());
+    assert_eq!(
+        check_enrolment("chesno", "Рух ЧЕСНО", &identity, &[], &[]),
+        Err(DomainError::invalid("vkey", Violation::NotInItsForm))
     );
     // A key named as a hromada's is a hromada's.
     let hromada_named: NoteVerifier = kyiv_key().verifier();

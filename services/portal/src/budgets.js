@@ -148,7 +148,37 @@ function projectItem(ctx, round, p, reload) {
     p.title && !p.textPublic ? el('p', { class: 'meta' }, t('notYetPublic')) : null,
     p.review === REVIEW_INELIGIBLE ? el('p', { class: 'meta' }, t('ineligible')(p.ineligibleReason)) : null,
     p.review === REVIEW_PENDING && hasRole(ctx.who, 'official') && ['submission', 'review'].includes(phase(round))
-      ? reviewForm(ctx, round, p, reload) : null);
+      ? reviewForm(ctx, round, p, reload) : null,
+    p.funded !== undefined && ![3, 4].includes(p.status) && hasRole(ctx.who, 'coordinator') && phase(round) === 'results'
+      ? progressReportForm(ctx, round, p, reload) : null);
+}
+
+/** The coordinator reports how a funded project is being carried out (evidence to complete it). */
+function progressReportForm(ctx, round, p, reload) {
+  const box = el('div', { 'aria-live': 'polite' });
+  const id = (name) => `${name}-${p.projectId}`;
+  const status = el('select', { id: id('project-status') }, [1, 2, 3, 4].map((s) => el('option', { value: String(s), selected: s === (p.status || 1) }, t('projectStatus')[s])));
+  const link = el('input', { id: id('project-evidence'), type: 'url', maxlength: '2000' });
+  const note = el('input', { id: id('project-note'), maxlength: '2000', autocomplete: 'off' });
+  const button = el('button', { type: 'button', 'data-action': 'report-project' }, t('reportProject'));
+  const requestId = uuidv7();
+  button.addEventListener('click', () => {
+    const chosen = Number(status.value);
+    runConfirmed({
+      box, button, what: t('reportProjectWhat')(p.title), reload,
+      lines: [t('recordsProjectStatus')(t('projectStatus')[chosen]), t('recordsEvidence')(link.value.trim() || '—'), t('recordsActor')(t('roles').coordinator)],
+      call: () => ctx.node.reportProjectProgress({
+        requestId, roundId: round.roundId, projectId: p.projectId, status: chosen,
+        evidenceLink: link.value.trim(), note: note.value.trim(),
+      }, CALL),
+    });
+  });
+  return el('fieldset', { class: 'staff-form' },
+    el('legend', {}, t('reportProject')),
+    el('p', { class: 'field' }, el('label', { for: id('project-status') }, t('projectStatusLabel')), status),
+    el('p', { class: 'field' }, el('label', { for: id('project-evidence') }, t('evidenceLabel')), link),
+    el('p', { class: 'field' }, el('label', { for: id('project-note') }, t('projectNoteLabel')), note),
+    el('div', { class: 'actions' }, button), box);
 }
 
 /** The ballot: up to the round's number of eligible projects, by checkbox. */

@@ -167,7 +167,7 @@ function adoptForm(ctx, plan, reload) {
   return el('fieldset', { class: 'staff-form' },
     el('legend', {}, t('adoptDraft')),
     el('p', { class: 'meta' }, t('adoptNote')),
-    el('p', { class: 'field' }, el('label', { for: 'adopt-decision' }, t('decisionLabel')), decision),
+    el('p', { class: 'field' }, el('label', { for: 'adopt-decision' }, t('councilDecisionLabel')), decision),
     el('div', { class: 'actions' }, button), box);
 }
 

@@ -221,8 +221,12 @@ pub struct KeyHistory {
     windows: Vec<KeyWindow>,
     /// The window of each key valid now, by hromada and key: replay stays linear.
     open: HashMap<(String, String), usize>,
-    /// Every key any hromada was ever enrolled with: none of them may assess.
+    /// Every key any hromada was ever enrolled with: none of them may be a monitor's.
     hromada_keys: Vec<NoteVerifier>,
+    /// The same, by hromada: none of a hromada's may sign an assessment of it.
+    keys_by_hromada: HashMap<String, Vec<NoteVerifier>>,
+    /// Every key any monitor was ever enrolled with: none of them may sign for a hromada.
+    monitor_keys: Vec<NoteVerifier>,
     monitor_windows: Vec<MonitorWindow>,
     /// Each monitor enrolled now, with its window.
     monitors: HashMap<String, (Monitor, usize)>,
@@ -275,6 +279,17 @@ impl KeyHistory {
                         key.name()
                     )));
                 }
+                if let Some(monitor) = self
+                    .monitor_keys
+                    .iter()
+                    .find(|m| m.public_key() == key.public_key())
+                {
+                    return Err(rule(format!(
+                        "the key of {code} is the key of monitor {:?}: a monitor's key cannot \
+                         sign for a hromada",
+                        monitor.name()
+                    )));
+                }
                 let open = (municipality.clone(), vkey.clone());
                 if self.open.contains_key(&open) {
                     return Err(rule(format!(
@@ -282,6 +297,13 @@ impl KeyHistory {
                     )));
                 }
                 self.open.insert(open, self.windows.len());
+                let of_hromada = self
+                    .keys_by_hromada
+                    .entry(municipality.clone())
+                    .or_default();
+                if !of_hromada.contains(&key) {
+                    of_hromada.push(key.clone());
+                }
                 if !self.hromada_keys.contains(&key) {
                     self.hromada_keys.push(key);
                 }
@@ -356,6 +378,9 @@ impl KeyHistory {
                 if self.monitors.contains_key(monitor) {
                     return Err(rule(format!("monitor {monitor:?} is enrolled already")));
                 }
+                if !self.monitor_keys.contains(&key) {
+                    self.monitor_keys.push(key.clone());
+                }
                 self.monitors.insert(
                     monitor.clone(),
                     (
@@ -395,9 +420,13 @@ impl KeyHistory {
                     .monitors
                     .get(&signed.assessment.monitor)
                     .map(|(m, _)| m);
+                let no_keys = Vec::new();
                 let context = Context {
                     monitor,
-                    hromada_keys: &self.hromada_keys,
+                    hromada_keys: self
+                        .keys_by_hromada
+                        .get(signed.assessment.municipality.as_str())
+                        .unwrap_or(&no_keys),
                     commitment: None,
                     today: domain::kyiv_date(event_store_core::Timestamp(entry.at_micros)),
                 };

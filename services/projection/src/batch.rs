@@ -205,8 +205,6 @@ fn reads(municipality: MunicipalityCode, event: &Event) -> [Option<(EntityKind, 
             ActionPlanEvent::Adopted(a) => [key(EntityKind::Plan, a.plan_id.0), None],
             ActionPlanEvent::Drafted(d) => [key(EntityKind::Plan, d.plan_id.0), None],
             ActionPlanEvent::DraftAdopted(a) => [key(EntityKind::Plan, a.plan_id.0), None],
-            ActionPlanEvent::ForumMemberJoined(m) => [key(EntityKind::Plan, m.plan_id.0), None],
-            ActionPlanEvent::ForumMemberLeft(m) => [key(EntityKind::Plan, m.plan_id.0), None],
             ActionPlanEvent::CommitmentAdded(a) => [
                 key(EntityKind::Plan, a.plan_id.0),
                 key(EntityKind::Commitment, a.commitment_id.0),
@@ -215,12 +213,15 @@ fn reads(municipality: MunicipalityCode, event: &Event) -> [Option<(EntityKind, 
                 key(EntityKind::Commitment, a.commitment_id.0),
                 key(EntityKind::Milestone, a.milestone_id.0),
             ],
-            ActionPlanEvent::ProgressReported(r) => {
-                [key(EntityKind::Milestone, r.milestone_id.0), None]
-            }
-            ActionPlanEvent::CommitmentAssessed(a) => {
-                [key(EntityKind::Commitment, a.commitment_id.0), None]
-            }
+            // The plan too: a draft takes no reports or assessments.
+            ActionPlanEvent::ProgressReported(r) => [
+                key(EntityKind::Milestone, r.milestone_id.0),
+                key(EntityKind::Plan, r.plan_id.0),
+            ],
+            ActionPlanEvent::CommitmentAssessed(a) => [
+                key(EntityKind::Commitment, a.commitment_id.0),
+                key(EntityKind::Plan, a.plan_id.0),
+            ],
             ActionPlanEvent::Closed(c) => [key(EntityKind::Plan, c.plan_id.0), None],
             ActionPlanEvent::CommitmentAmended(a) => {
                 [key(EntityKind::Commitment, a.commitment_id.0), None]
@@ -236,9 +237,12 @@ fn reads(municipality: MunicipalityCode, event: &Event) -> [Option<(EntityKind, 
                 key(EntityKind::Commitment, w.commitment_id.0),
                 key(EntityKind::Milestone, w.milestone_id.0),
             ],
-            // A link to the proposals a commitment takes, a co-chair named: no row or figure
-            // shows them.
-            ActionPlanEvent::ProposalsTaken(_) | ActionPlanEvent::CoChairNamed(_) => [None, None],
+            // A link to the proposals a commitment takes, the local forum's seats and
+            // co-chairs: no row or figure shows them (the node's plan view does).
+            ActionPlanEvent::ProposalsTaken(_)
+            | ActionPlanEvent::ForumMemberJoined(_)
+            | ActionPlanEvent::ForumMemberLeft(_)
+            | ActionPlanEvent::CoChairNamed(_) => [None, None],
         },
     }
 }
@@ -510,7 +514,10 @@ impl Working {
         let applied = match &verified.event {
             Event::Calendar(_)
             | Event::ActionPlan(
-                ActionPlanEvent::ProposalsTaken(_) | ActionPlanEvent::CoChairNamed(_),
+                ActionPlanEvent::ProposalsTaken(_)
+                | ActionPlanEvent::ForumMemberJoined(_)
+                | ActionPlanEvent::ForumMemberLeft(_)
+                | ActionPlanEvent::CoChairNamed(_),
             ) => {
                 return Ok(Outcome::NoEffect);
             }
@@ -983,8 +990,6 @@ impl PlanTables<'_> {
                     commitments: 0,
                     closed_at: None,
                     draft: false,
-                    forum_seats: 0,
-                    proposals: 0,
                 });
                 counters.plans_adopted = 1;
             }
@@ -1003,8 +1008,6 @@ impl PlanTables<'_> {
                     commitments: 0,
                     closed_at: None,
                     draft: true,
-                    forum_seats: 0,
-                    proposals: 0,
                 });
             }
             ActionPlanEvent::DraftAdopted(adopted) => {
@@ -1012,25 +1015,12 @@ impl PlanTables<'_> {
                 allow(plan.draft && plan.closed_at.is_none(), Plan, event_type)?;
                 plan.draft = false;
                 plan.adopted_at = at;
-                plan.proposals = u32::try_from(adopted.proposals.len()).unwrap_or(u32::MAX);
                 counters.plans_adopted = 1;
             }
-            ActionPlanEvent::ForumMemberJoined(joined) => {
-                let plan = existing(slot_of(self.plans, Plan, key(joined.plan_id.0))?, Plan)?;
-                allow(plan.closed_at.is_none(), Plan, event_type)?;
-                plan.forum_seats = plus_one(plan.forum_seats, Plan)?;
-            }
-            ActionPlanEvent::ForumMemberLeft(left) => {
-                let plan = existing(slot_of(self.plans, Plan, key(left.plan_id.0))?, Plan)?;
-                allow(
-                    plan.closed_at.is_none() && plan.forum_seats > 0,
-                    Plan,
-                    event_type,
-                )?;
-                plan.forum_seats -= 1;
-            }
-            // `Working::apply` answers it before this: no row shows it.
-            ActionPlanEvent::CoChairNamed(_) => {}
+            // `Working::apply` answers them before this: no row shows them.
+            ActionPlanEvent::ForumMemberJoined(_)
+            | ActionPlanEvent::ForumMemberLeft(_)
+            | ActionPlanEvent::CoChairNamed(_) => {}
             ActionPlanEvent::CommitmentAdded(added) => {
                 let plan = existing(slot_of(self.plans, Plan, key(added.plan_id.0))?, Plan)?;
                 allow(plan.closed_at.is_none(), Plan, event_type)?;
@@ -1090,6 +1080,12 @@ impl PlanTables<'_> {
                     return Err(Anomaly::OtherParent(Milestone));
                 }
                 allow(milestone.withdrawn_at.is_none(), Milestone, event_type)?;
+                let draft = slot_of(self.plans, Plan, key(reported.plan_id.0))?
+                    .current
+                    .as_ref()
+                    .is_some_and(|p| p.draft);
+                // A draft's milestones take no reports until the council adopts it.
+                allow(!draft, Plan, event_type)?;
                 let status = status_code(reported.status);
                 let old = milestone_status_slot(milestone.status);
                 let new = milestone_status_slot(Some(status));
@@ -1117,6 +1113,12 @@ impl PlanTables<'_> {
                     return Err(Anomaly::OtherParent(Commitment));
                 }
                 allow(commitment.withdrawn_at.is_none(), Commitment, event_type)?;
+                let draft = slot_of(self.plans, Plan, key(assessed.plan_id.0))?
+                    .current
+                    .as_ref()
+                    .is_some_and(|p| p.draft);
+                // A draft's commitments are assessed only once the council adopts it.
+                allow(!draft, Plan, event_type)?;
                 let level = opened_government_code(assessed.opened_government);
                 let levels = &mut counters.opened_government;
                 match commitment.opened_government {
@@ -1186,7 +1188,7 @@ impl PlanTables<'_> {
             ActionPlanEvent::Closed(_) => {
                 let slot = slot_of(self.plans, Plan, key(event.plan_id().0))?;
                 let plan = existing(slot, Plan)?;
-                allow(plan.closed_at.is_none(), Plan, event_type)?;
+                allow(plan.closed_at.is_none() && !plan.draft, Plan, event_type)?;
                 plan.closed_at = Some(at);
                 counters.plans_closed = 1;
             }

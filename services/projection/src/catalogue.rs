@@ -1,9 +1,12 @@
 //! The practice catalogue: what hromadas did, in their own words, from their verified logs:
 //! published petitions with their category, decision and answer; dialogues with their kind,
 //! topic and outcome report; OGP commitments with their values, lead institution and
-//! assessment. One entry per petition, dialogue or commitment, built from **public** content
-//! only: a petition's entry becomes public when it is published (its title and text are
-//! disclosed then), and one that moderation rejected never does.
+//! assessment; participatory budget projects with what became of them (on the ballot, won,
+//! funded, carried out). One entry per petition, dialogue, commitment or budget project, built
+//! from **public** content only: a petition's entry becomes public when it is published (its
+//! title and text are disclosed then), and one that moderation rejected never does; a budget
+//! project's when the review puts it on the ballot (its text disclosed), never if found
+//! ineligible.
 //!
 //! Like the projection it is a function of each hromada's events in log order: [`patches`]
 //! turns a batch into one [`Patch`] per entry it touches, fields that the batch set and `None`
@@ -15,6 +18,7 @@ use std::collections::BTreeMap;
 
 use domain::Event;
 use domain::action_plan::{ActionPlanEvent, ImplementationStatus, OgpValue, OpenedGovernment};
+use domain::budget::{BudgetEvent, ProjectStatus, ReviewOutcome};
 use domain::dialogue::{DialogueEvent, DialogueKind};
 use domain::petition::{AnswerDecision, PetitionContent, PetitionEvent};
 use event_store_core::MunicipalityCode;
@@ -37,10 +41,17 @@ pub enum Tool {
     Petition,
     Dialogue,
     Commitment,
+    /// A participatory budget project.
+    BudgetProject,
 }
 
 impl Tool {
-    pub const ALL: [Self; 3] = [Self::Petition, Self::Dialogue, Self::Commitment];
+    pub const ALL: [Self; 4] = [
+        Self::Petition,
+        Self::Dialogue,
+        Self::Commitment,
+        Self::BudgetProject,
+    ];
 
     /// Its stored code.
     pub const fn code(self) -> i16 {
@@ -48,6 +59,7 @@ impl Tool {
             Self::Petition => 1,
             Self::Dialogue => 2,
             Self::Commitment => 3,
+            Self::BudgetProject => 4,
         }
     }
 
@@ -61,6 +73,7 @@ impl Tool {
             Self::Petition => "petition",
             Self::Dialogue => "dialogue",
             Self::Commitment => "commitment",
+            Self::BudgetProject => "budget_project",
         }
     }
 
@@ -188,7 +201,7 @@ pub fn patches(events: &[Verified], outcomes: &[Outcome]) -> BTreeMap<EntryKey, 
         .filter(|(_, outcome)| matches!(outcome, Outcome::Projected))
         .map(|(event, _)| event);
     for verified in projected {
-        if let Some((tool, id, patch)) = patch_of(verified) {
+        for (tool, id, patch) in patches_of(verified) {
             let key = EntryKey {
                 municipality: verified.municipality,
                 tool,
@@ -205,12 +218,85 @@ pub fn patches(events: &[Verified], outcomes: &[Outcome]) -> BTreeMap<EntryKey, 
     out
 }
 
-/// What one event changes in the catalogue, if anything.
+/// What one event changes in the catalogue: results change every project of their round.
+fn patches_of(verified: &Verified) -> Vec<(Tool, Uuid, Patch)> {
+    match &verified.event {
+        Event::Budget(BudgetEvent::ResultsDeclared(declared)) => {
+            let base = Patch::at(verified.event.at().0, verified.seq);
+            declared
+                .ranking
+                .iter()
+                .map(|tally| {
+                    let won = declared.winners.contains(&tally.project_id);
+                    let status = if won { "won" } else { "not_won" };
+                    (
+                        Tool::BudgetProject,
+                        tally.project_id.0,
+                        base.clone().status(status),
+                    )
+                })
+                .collect()
+        }
+        _ => patch_of(verified).into_iter().collect(),
+    }
+}
+
+/// What one event changes in one catalogue entry, if anything.
 fn patch_of(verified: &Verified) -> Option<(Tool, Uuid, Patch)> {
     let at = verified.event.at().0;
     let base = Patch::at(at, verified.seq);
     match &verified.event {
-        Event::Calendar(_) | Event::Budget(_) => None,
+        Event::Calendar(_) => None,
+        Event::Budget(e) => {
+            let (project, patch) = match e {
+                BudgetEvent::ProjectSubmitted(submitted) => (
+                    submitted.project_id,
+                    Patch {
+                        public: Some(false),
+                        started_at: Some(at),
+                        ..base
+                    }
+                    .status("submitted"),
+                ),
+                BudgetEvent::ProjectReviewed(reviewed) => match &reviewed.outcome {
+                    ReviewOutcome::Eligible { disclosure, .. } => (
+                        reviewed.project_id,
+                        Patch {
+                            public: Some(true),
+                            ..base
+                        }
+                        .status("on_ballot")
+                        .title(&disclosure.title)
+                        .body(&disclosure.description),
+                    ),
+                    // Its text stays private: the entry is never shown.
+                    ReviewOutcome::Ineligible { .. } => {
+                        (reviewed.project_id, base.status("not_eligible"))
+                    }
+                },
+                BudgetEvent::ProjectFunded(funded) => (funded.project_id, base.status("funded")),
+                BudgetEvent::ProgressReported(reported) => {
+                    let status = match reported.status {
+                        ProjectStatus::NotStarted => "funded",
+                        ProjectStatus::InProgress => "in_progress",
+                        ProjectStatus::Completed => "completed",
+                        ProjectStatus::Cancelled => "cancelled",
+                    };
+                    let patch = base.status(status);
+                    let patch = if reported.note.trim().is_empty() {
+                        patch
+                    } else {
+                        patch.outcome(&reported.note)
+                    };
+                    (reported.project_id, patch)
+                }
+                BudgetEvent::Announced(_)
+                | BudgetEvent::BallotCast(_)
+                | BudgetEvent::ResultsDeclared(_)
+                | BudgetEvent::Closed(_) => return None,
+            };
+            Some((Tool::BudgetProject, project.0, patch))
+        }
         Event::Petition(e) => {
             let patch = match e {
                 PetitionEvent::Filed(filed) => {
@@ -346,6 +432,12 @@ pub const STATUSES: &[&str] = &[
     "outcome_published",
     "in_progress",
     "assessed",
+    "on_ballot",
+    "won",
+    "not_won",
+    "funded",
+    "completed",
+    "cancelled",
 ];
 
 #[cfg(test)]

@@ -2,10 +2,10 @@
 //! association's PostgreSQL store and an auditor's independent replay can show they hold the
 //! same projection by comparing 32 bytes.
 //!
-//! # Format, version 6
+//! # Format, version 7
 //!
 //! ```text
-//! digest = SHA-256( "vidkryto/projection-digest/v6" || record || record || … )
+//! digest = SHA-256( "vidkryto/projection-digest/v7" || record || record || … )
 //! record = tag (1 byte) || length (u32, little-endian) || body (length bytes)
 //! ```
 //!
@@ -47,7 +47,9 @@
 //! the signature that reaches the threshold (and refuses closing such a collection as failed),
 //! with the same rows; version 4 adds the participatory budget tables; version 5 adds
 //! `withdrawn_at` to commitments and milestones (amendments and withdrawals); version 6 adds
-//! `draft`, `forum_seats` and `proposals` to plans (the draft and the local forum). Digests of
+//! `draft`, `forum_seats` and `proposals` to plans; version 7 keeps `draft` alone (a plan
+//! worked out with its local forum before adoption; reports, assessments and closing refused on
+//! it), as the projection cannot check the other two counts a node would claim. Digests of
 //! other versions are not comparable.
 
 use std::fmt;
@@ -64,11 +66,11 @@ use crate::rows::{
 };
 
 /// The bytes every digest starts with: they name the format and its version.
-pub const DIGEST_PREFIX: &[u8] = b"vidkryto/projection-digest/v6";
+pub const DIGEST_PREFIX: &[u8] = b"vidkryto/projection-digest/v7";
 
 /// The version [`DIGEST_PREFIX`] names: of the digest, the rows and the rules alike. A store
 /// holding rows of another version rebuilds them.
-pub const PROJECTION_VERSION: u32 = 6;
+pub const PROJECTION_VERSION: u32 = 7;
 
 /// The projection's tables, in digest order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

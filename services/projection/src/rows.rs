@@ -172,12 +172,8 @@ pub struct PlanRow {
     pub period_end: i32,
     pub commitments: u32,
     pub closed_at: Option<i64>,
-    /// A draft the council has not adopted yet.
+    /// A draft the council has not adopted yet: nothing is reported, assessed or closed on it.
     pub draft: bool,
-    /// Seats of its local forum that have not left.
-    pub forum_seats: u32,
-    /// The proposals its adoption from a draft recorded (0 without a draft).
-    pub proposals: u32,
 }
 
 impl PlanRow {

@@ -221,7 +221,7 @@ mod tests {
         let witness = signer("vidkryto-association", 1);
         let statement = Statement::new([7; 32], &positions(), 1_795_000_000);
         let note = statement.sign(&witness);
-        assert!(note.starts_with("vidkryto/projection-statement/v1\nprojection 6\ndigest 0707"));
+        assert!(note.starts_with("vidkryto/projection-statement/v1\nprojection 7\ndigest 0707"));
         let opened = Statement::open_at(&note, &witness.verifier(), &positions()).unwrap();
         assert_eq!(opened, statement);
         // Positions in another order are the same positions.

@@ -330,7 +330,7 @@ async function run() {
     check(JSON.stringify(pairs) === JSON.stringify(expect.independent.compare),
       `independent/self counts ${JSON.stringify(pairs)}, gRPC ${JSON.stringify(expect.independent.compare)}`);
     const assessed = await downloadCsv(page, 'hromada-assessments');
-    check(assessed.rows.length === 2 && assessed.rows[1][1] === expect.independent.monitor_name,
+    check(assessed.rows.length === 2 && assessed.rows[1][1] === `${expect.independent.monitor_name} (chesno)`,
       `the assessments table names ${assessed.rows[1]?.[1]}, gRPC ${expect.independent.monitor_name}`);
     const independentText = await page.textContent('[data-section="independent"]');
     check(independentText.includes('незначно відкрило') && independentText.includes('суттєво відкрило'),

@@ -154,6 +154,12 @@ async fn a_monitor_assesses_independently_and_a_hromada_cannot() {
     assert_eq!(no_token.code(), Code::Unauthenticated);
 
     // The association enrols both monitors: one by the API, one by its command line.
+    let chesno_key = NoteSigner::parse(
+        std::fs::read_to_string(chesno_dir.join("monitor.key"))
+            .unwrap()
+            .trim(),
+    )
+    .unwrap();
     federation
         .enroll_monitor(admin(
             &association,
@@ -166,6 +172,30 @@ async fn a_monitor_assesses_independently_and_a_hromada_cannot() {
         ))
         .await
         .expect("enrol chesno");
+    // Attack: the monitor's own key enrolled for a hromada (Vinnytsia's name on it), which
+    // would make every assessment by the monitor a hromada's own.
+    let stolen = renamed(&chesno_key, &format!("vidkryto/{VINNYTSIA}"));
+    let mut request = admin(
+        &association,
+        fed::EnrollRequest {
+            code: VINNYTSIA.into(),
+            vkey: stolen.verifier().to_text(),
+        },
+    );
+    let refused = federation.enroll(request).await.unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+    assert!(refused.message().contains("monitor"), "{refused:?}");
+    request = admin(
+        &association,
+        fed::EnrollRequest {
+            code: VINNYTSIA.into(),
+            vkey: vinnytsia.vkey(),
+        },
+    );
+    federation
+        .enroll(request)
+        .await
+        .expect("its own key, again: unchanged");
     let out = vidkryto(&[
         "association",
         "enroll-monitor",
@@ -285,6 +315,26 @@ async fn a_monitor_assesses_independently_and_a_hromada_cannot() {
         format!("recorded as entry {} of the association's log\n", again.seq),
         said
     );
+    // Attack: replays of a public note while the association's log is busy (its lock held,
+    // as by a long decision) must not queue for the lock, holding the writer's connections.
+    let pool = sqlx::PgPool::connect(&association.db_url()).await.unwrap();
+    let mut busy = pool.begin().await.unwrap();
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(0x7669_646b_7279_746f_i64)
+        .execute(&mut *busy)
+        .await
+        .unwrap();
+    for _ in 0..8 {
+        let replay =
+            federation.submit_assessment(fed::SubmitAssessmentRequest { note: note.clone() });
+        let answered = tokio::time::timeout(Duration::from_secs(3), replay)
+            .await
+            .expect("a replay is answered without the log's lock")
+            .unwrap()
+            .into_inner();
+        assert!(!answered.recorded);
+    }
+    busy.rollback().await.unwrap();
 
     // The national reads: the monitor's word beside the hromada's own, the monitor named.
     let listed = assessments(&association, KYIV).await;
@@ -362,6 +412,12 @@ async fn a_monitor_assesses_independently_and_a_hromada_cannot() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("assessment.monitor_not_enrolled"));
     assert_eq!(assessments(&association, KYIV).await.total_size, 1);
+    let replayed = federation
+        .submit_assessment(fed::SubmitAssessmentRequest { note: note.clone() })
+        .await
+        .expect("a recorded note is answered as recorded, revoked monitor or not")
+        .into_inner();
+    assert_eq!((replayed.recorded, replayed.seq), (false, again.seq));
 
     // The association's log, exported, verifies: every assessment in it under the rules.
     let archive = dir.path().join("archive");

@@ -275,6 +275,33 @@ async fn rounds_in_two_hromadas_reach_the_national_figures_and_recount_from_an_a
     assert_eq!(v.budget_implementation_rate, 0.0);
     let k = figures_of(&association, KYIV).await;
     assert!(close(k.budget_implementation_rate, 0.5));
+    // The practice catalogue: the four projects on a ballot, searched as any practice; the
+    // ineligible one, whose text was never disclosed, is not there.
+    let found = association
+        .national()
+        .await
+        .search_practices(national::SearchPracticesRequest {
+            tool: "budget_project".into(),
+            page_size: 20,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(found.total_size, 4, "{found:?}");
+    assert!(found.practices.iter().all(|p| p.tool == "budget_project"));
+    let completed = association
+        .national()
+        .await
+        .search_practices(national::SearchPracticesRequest {
+            tool: "budget_project".into(),
+            status: "completed".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(completed.total_size, 1, "{completed:?}");
 
     // The archive: recounted from the ballots, and the association's digest again.
     association.wait_stated().await;

@@ -67,7 +67,13 @@ pub struct Admin {
     enrolment: Enrolment,
     /// SHA-256 of the admin token; `None` refuses every admin call.
     token_hash: Option<Arc<[u8; 32]>>,
+    /// Assessment submissions being decided at once (anyone may submit one).
+    submissions: Arc<tokio::sync::Semaphore>,
 }
+
+/// Assessment submissions decided at once: each holds a database connection while it reads,
+/// and a recorded one the association log's lock; more wait for none and are told to retry.
+pub const SUBMISSIONS_AT_ONCE: usize = 4;
 
 impl Admin {
     pub fn new(
@@ -81,6 +87,7 @@ impl Admin {
             signer,
             enrolment,
             token_hash: admin_token.map(|t| Arc::new(Sha256::digest(t.as_bytes()).into())),
+            submissions: Arc::new(tokio::sync::Semaphore::new(SUBMISSIONS_AT_ONCE)),
         }
     }
 }
@@ -484,8 +491,14 @@ impl FederationService for FederationApi {
                  to an instance of `association run`",
             ));
         };
+        let Ok(_permit) = admin.submissions.try_acquire() else {
+            return Err(Status::resource_exhausted(
+                "the association is deciding as many assessments as it takes at once: retry",
+            ));
+        };
         let note = request.into_inner().note;
-        let recorded = assessments::record(&admin.writer, &admin.signer, &note).await?;
+        let recorded =
+            assessments::record(&admin.writer, &self.store, &admin.signer, &note).await?;
         Ok(Response::new(pb::SubmitAssessmentResponse {
             seq: recorded.seq(),
             recorded: matches!(recorded, Recorded::New { .. }),

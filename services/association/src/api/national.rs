@@ -767,7 +767,8 @@ impl NationalService for NationalApi {
         request: Request<pb::ListAssessmentsRequest>,
     ) -> Reply<pb::ListAssessmentsResponse> {
         let r = request.into_inner();
-        let size = page_size(r.page_size, 50, 500)?;
+        // An assessment with its note is up to ~12 KiB: a page stays under 2 MiB.
+        let size = page_size(r.page_size, 50, 100)?;
         let area = self.area("area", &r.area)?;
         let fingerprint = format!("assessments|{}", r.area.trim());
         let offset = decode_token(&r.page_token, &fingerprint)?;
@@ -830,6 +831,7 @@ impl NationalService for NationalApi {
             next_page_token: next_page_token(end, total, &fingerprint),
             figures: Some(pb::IndependentFigures {
                 commitments_assessed: counted.commitments,
+                assessments: counted.assessments,
                 monitors: counted.monitors,
                 by_completion: kinds(counted.by_completion),
                 opened_government: kinds(counted.by_opened_government),

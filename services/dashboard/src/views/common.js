@@ -110,7 +110,8 @@ export function assessmentSection(answer, selfLevels, id, { showHromada = false 
       link: (a) => href(`/hromada/${a.code}`),
     }] : []),
     { key: 'commitment', label: t('assessment.commitment'), value: (a) => a.title || a.commitmentId.slice(0, 8) },
-    { key: 'monitor', label: t('assessment.monitor'), value: (a) => a.monitorName || a.monitor },
+    // The name as enrolled when it assessed, and the monitor's id, which no other monitor has.
+    { key: 'monitor', label: t('assessment.monitor'), value: (a) => (a.monitorName ? `${a.monitorName} (${a.monitor})` : a.monitor) },
     { key: 'completion', label: t('assessment.completion'), value: (a) => completion(a.completion) },
     { key: 'opened', label: t('assessment.opened'), value: (a) => opened(a.openedGovernment) },
     {
@@ -131,6 +132,7 @@ export function assessmentSection(answer, selfLevels, id, { showHromada = false 
     dataTable({
       id: `${id}-opened-compare`,
       title: t('assessment.compare'),
+      note: t('assessment.compare_note'),
       csvName: `opened-government-compared-${id}`,
       columns: [
         { key: 'kind', label: t('hromada.opened_level'), value: (k) => opened(k.kind) },

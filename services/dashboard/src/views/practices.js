@@ -11,9 +11,10 @@ import { href, withParams } from '../route.js';
 import { checkbox, h, select } from '../ui.js';
 import { oblastTitle } from './common.js';
 
-const TOOLS = ['petition', 'dialogue', 'commitment'];
+const TOOLS = ['petition', 'dialogue', 'commitment', 'budget_project'];
 const STATUSES = ['collecting', 'threshold_reached', 'collection_failed', 'under_consideration',
-  'answered', 'open', 'closed', 'outcome_published', 'in_progress', 'assessed'];
+  'answered', 'open', 'closed', 'outcome_published', 'in_progress', 'assessed', 'on_ballot',
+  'won', 'not_won', 'funded', 'completed', 'cancelled'];
 const VALUES = ['access_to_information', 'civic_participation', 'public_accountability',
   'technology_and_innovation'];
 const PAGE = 20;

@@ -4,7 +4,7 @@
 // association publishes and its newest cosigned checkpoint. The receipt is pasted or read from
 // its file; nothing of it leaves the browser except the hromada's code and the event's position.
 
-import { t } from '../i18n.js';
+import { t, tOr } from '../i18n.js';
 import { RECEIPT_LEN_MAX, checkWithAssociation, failureCode, parseReceipt } from '../receipt-check.js';
 import { h } from '../ui.js';
 
@@ -50,7 +50,11 @@ export async function receipt({ api }) {
       const proved = await checkWithAssociation(api.audit, parsed);
       const { event } = proved;
       const lines = [
-        t('receipt.event', { type: event.eventType, stream: event.streamId, id: event.eventId, at: event.recordedAt.toISOString() }),
+        t('receipt.event', {
+          // The frozen code, and what a resident's receipt is of, where the page knows it.
+          type: `${event.eventType}${tOr(`receipt.type.${event.eventType}`, '') && ` (${t(`receipt.type.${event.eventType}`)})`}`,
+          stream: event.streamId, id: event.eventId, at: event.recordedAt.toISOString(),
+        }),
         t('receipt.holds', { seq: proved.seq, origin: proved.origin, size: String(proved.size), at: proved.cosignedAt.toISOString() }),
       ];
       if (proved.newerSize !== undefined) lines.push(t('receipt.still_holds', { size: String(proved.newerSize) }));

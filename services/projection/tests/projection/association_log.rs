@@ -179,6 +179,21 @@ fn a_log_recording_an_assessment_the_rules_refuse_is_named() {
     ]);
     assert_eq!(seq, 3);
     assert!(text.contains("assessment.by_the_hromada"), "{text}");
+    // A monitor's key enrolled afterwards for a hromada, under the hromada's name: it would
+    // make the monitor's assessments the hromada's own.
+    let monitor_as_hromada = Decision::Enrolled {
+        municipality: VINNYTSIA.into(),
+        vkey: NoteSigner::from_seed(&format!("vidkryto/{VINNYTSIA}"), [9; 32])
+            .unwrap()
+            .verifier()
+            .to_text(),
+    };
+    let (seq, code, text) = rule(vec![
+        (DEC_2026, monitor_enrolled("chesno", 9, &[])),
+        (DEC_2026, monitor_as_hromada),
+    ]);
+    assert_eq!((seq, code), (2, "rules"));
+    assert!(text.contains("monitor"), "{text}");
     // A monitor assessing a hromada it is not independent of; one never enrolled; one revoked.
     let (seq, _, text) = rule(vec![
         (DEC_2026, monitor_enrolled("chesno", 9, &[KYIV])),

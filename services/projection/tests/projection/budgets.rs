@@ -339,3 +339,74 @@ fn budget_events_the_rows_cannot_take_are_anomalies_that_change_nothing_else() {
         Some(&expected_round())
     );
 }
+
+/// The catalogue entry a batch gives budget project `p`.
+fn entry(
+    patches: &std::collections::BTreeMap<
+        projection::catalogue::EntryKey,
+        projection::catalogue::Patch,
+    >,
+    p: u8,
+) -> projection::catalogue::Patch {
+    patches
+        .get(&projection::catalogue::EntryKey {
+            municipality: kyiv_city(),
+            tool: projection::catalogue::Tool::BudgetProject,
+            id: project(p).0,
+        })
+        .cloned()
+        .expect("an entry")
+}
+
+#[test]
+fn budget_projects_enter_the_practice_catalogue_once_on_the_ballot() {
+    let events = life();
+    let mut store = MemoryStore::new();
+    let outcomes = store.apply_batch(&events).expect("the life fits");
+    let patches = projection::catalogue::patches(&events, &outcomes);
+    let first = entry(&patches, 1);
+    assert_eq!(
+        (first.public, first.title.as_deref(), first.status),
+        (Some(true), Some("Проєкт 1"), Some("completed"))
+    );
+    assert_eq!(first.started_at, Some(at(21).0));
+    assert_eq!(entry(&patches, 2).status, Some("in_progress"));
+    // Found ineligible: its text was never disclosed, and the entry is never shown.
+    let third = entry(&patches, 3);
+    assert_eq!(
+        (third.public, third.title, third.status),
+        (Some(false), None, Some("not_eligible"))
+    );
+    // A project on the ballot that did not win.
+    let lost = numbered(vec![
+        announced(1),
+        submitted(1, 1, 500_000),
+        submitted(1, 2, 300_000),
+        reviewed(1, 1, Some(450_000)),
+        reviewed(1, 2, Some(300_000)),
+        ballot(1, 1, &[1]),
+        budget(BudgetEvent::ResultsDeclared(ResultsDeclared {
+            round_id: round_id(1),
+            ballots: 1,
+            ranking: vec![
+                Tally {
+                    project_id: project(1),
+                    votes: 1,
+                },
+                Tally {
+                    project_id: project(2),
+                    votes: 0,
+                },
+            ],
+            winners: vec![project(1)],
+            at: at(310),
+            acted_by: None,
+        })),
+    ]);
+    let mut store = MemoryStore::new();
+    let outcomes = store.apply_batch(&lost).expect("fits");
+    let patches = projection::catalogue::patches(&lost, &outcomes);
+    assert_eq!(entry(&patches, 1).status, Some("won"));
+    assert_eq!(entry(&patches, 2).status, Some("not_won"));
+    assert_eq!(entry(&patches, 2).public, Some(true));
+}

@@ -1,12 +1,12 @@
 //! A plan drafted with its local forum in the projection: the draft has a row from the start
 //! (its commitments need one) but counts as an adopted plan only once the council adopts it;
-//! the row counts the forum's seats and the proposals the adoption recorded; adopting twice, or
-//! a forum step after closing, is an anomaly that changes nothing.
+//! a report, an assessment or closing on a draft, and adopting twice, are anomalies that
+//! change nothing (a hostile node cannot count a draft's self-assessment nationally).
 
 use domain::Event;
 use domain::action_plan::{
     ActionPlanEvent, CoChairNamed, DraftAdopted, ForumMemberJoined, ForumMemberLeft, ForumSide,
-    PlanDrafted, Proposal,
+    ImplementationStatus, OpenedGovernment, PlanDrafted, Proposal,
 };
 use domain::{ContributionId, DialogueId, ForumMemberId};
 use projection::{MemoryStore, Outcome};
@@ -95,12 +95,38 @@ fn a_draft_counts_as_adopted_only_when_the_council_adopts_it() {
     store.apply_batch(&log.events).expect("the log fits");
     let row = store.plan(&key(k, plan(1).0)).unwrap().clone();
     assert!(row.draft);
-    assert_eq!((row.forum_seats, row.commitments, row.proposals), (2, 1, 0));
+    assert_eq!(row.commitments, 1);
     assert_eq!(store.counters(k).plans_adopted, 0, "a draft is not adopted");
 
-    log.push(k, draft_adopted(3, t(7)));
+    // Not allowed on a draft: a report, an assessment, closing.
+    log.push(
+        k,
+        milestone_added(plan(1), commitment(1), milestone(1), "2024-06-30", t(7)),
+    );
+    log.push(
+        k,
+        progress(
+            plan(1),
+            commitment(1),
+            milestone(1),
+            ImplementationStatus::NotStarted,
+            t(8),
+        ),
+    );
+    log.push(
+        k,
+        assessed(
+            plan(1),
+            commitment(1),
+            ImplementationStatus::Complete,
+            OpenedGovernment::Major,
+            t(9),
+        ),
+    );
+    log.push(k, plan_closed(plan(1), t(10)));
+    log.push(k, draft_adopted(3, t(11)));
     // Not allowed: adopting it again.
-    log.push(k, draft_adopted(1, t(8)));
+    log.push(k, draft_adopted(1, t(12)));
     let mut store = MemoryStore::new();
     let outcomes = store.apply_batch(&log.events).expect("the log fits");
     let anomalies: Vec<usize> = outcomes
@@ -109,14 +135,19 @@ fn a_draft_counts_as_adopted_only_when_the_council_adopts_it() {
         .filter(|(_, o)| matches!(o, Outcome::Anomaly(_)))
         .map(|(i, _)| i)
         .collect();
-    assert_eq!(anomalies, [8]);
+    assert_eq!(anomalies, [8, 9, 10, 12]);
     let row = store.plan(&key(k, plan(1).0)).unwrap();
     assert!(!row.draft);
+    assert_eq!((row.adopted_at, row.closed_at), (t(11).0, None));
+    let counters = store.counters(k);
     assert_eq!(
-        (row.adopted_at, row.proposals, row.forum_seats),
-        (t(7).0, 3, 2)
+        (
+            counters.plans_adopted,
+            counters.commitments_assessed,
+            counters.plans_closed
+        ),
+        (1, 0, 0)
     );
-    assert_eq!(store.counters(k).plans_adopted, 1);
     // Cut anywhere, the same rows.
     for cut in 1..log.events.len() {
         let mut split = MemoryStore::new();
