@@ -469,7 +469,7 @@ pub async fn list(
                 a.monitor_name, \
                 coalesce(k.title, '') AS title, c.row \
          FROM independent_assessment a \
-         LEFT JOIN catalogue k ON k.municipality = a.municipality AND k.tool = 3 \
+         LEFT JOIN catalogue k ON k.municipality = a.municipality AND k.tool = $4 \
               AND k.id = a.commitment_id AND k.public \
          LEFT JOIN proj_commitment c ON c.municipality = a.municipality \
               AND c.id = a.commitment_id \
@@ -479,6 +479,7 @@ pub async fn list(
     .bind(municipalities)
     .bind(i64::try_from(offset).unwrap_or(i64::MAX))
     .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .bind(projection::catalogue::Tool::Commitment.code())
     .fetch_all(store.pool())
     .await
     .map_err(db)?;

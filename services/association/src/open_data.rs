@@ -397,7 +397,11 @@ pub const TABLES: [Table; 11] = [
         columns: &[
             CODE,
             col("plan_id", "the plan's id in the hromada's log", "UUID"),
-            col("adopted_at", "when the council adopted it", UTC),
+            col(
+                "adopted_at",
+                "when the council adopted it (for a draft: when it was drafted)",
+                UTC,
+            ),
             col("period_start", "the first day of its period", DAY),
             col("period_end", "the last day of its period", DAY),
             col("commitments", "its commitments", COUNT),

@@ -227,7 +227,16 @@ async fn write(tx: &mut Tx<'_>, changes: projection::Changes) -> Result<(), Asso
         .iter()
         .map(|r| r.closed_at.is_some())
         .collect();
-    upsert(tx, PLANS, keys, rows, vec![("closed", closed)]).await?;
+    // A draft's milestones are not overdue either: nothing is reported on a draft.
+    let draft = changes.plans.iter().map(|r| r.draft).collect();
+    upsert(
+        tx,
+        PLANS,
+        keys,
+        rows,
+        vec![("closed", closed), ("draft", draft)],
+    )
+    .await?;
     let commitments = changes
         .commitments
         .iter()

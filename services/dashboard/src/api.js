@@ -92,7 +92,6 @@ export class Api {
     return this.unary(NATIONAL, 'GetLeaderboard', { metric, limit, oblast, ascending });
   }
 
-  /** Every action-plan milestone of a hromada, soonest due first. */
   /**
    * Independent assessments of an area (empty for the nation, an oblast or a hromada's
    * code): the newest page and the area's independent figures.
@@ -101,6 +100,7 @@ export class Api {
     return this.unary(NATIONAL, 'ListAssessments', { area, pageSize });
   }
 
+  /** Every action-plan milestone of a hromada, soonest due first. */
   milestones(code) {
     return this.allPages(NATIONAL, 'ListMilestones', { code, pageSize: 1000 }, 'milestones');
   }

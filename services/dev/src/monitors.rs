@@ -174,6 +174,7 @@ pub async fn run(
                             tonic::Code::NotFound
                                 | tonic::Code::Unavailable
                                 | tonic::Code::DeadlineExceeded
+                                | tonic::Code::ResourceExhausted
                         ) && tries + 1 < TRIES_MAX =>
                     {
                         waiting.push_back((note, tries + 1));

@@ -669,7 +669,8 @@ impl ActionPlanState {
 
     /// Whether progress can still be reported on the commitment's milestones.
     fn is_open(&self, commitment: &CommitmentState) -> bool {
-        self.status != PlanStatus::Closed
+        // A draft takes no reports yet, and a closed plan none any more.
+        self.status == PlanStatus::Active
             && commitment.assessment.is_none()
             && !commitment.withdrawn
     }
@@ -755,6 +756,9 @@ pub fn decide(
         at,
     } = command
     {
+        if state.status == PlanStatus::Draft {
+            return refused(Refusal::PlanIsADraft);
+        }
         if state.status != PlanStatus::NotAdopted {
             return refused(Refusal::PlanAlreadyAdopted);
         }

@@ -311,6 +311,8 @@ pub enum Refusal {
     AlreadyCoChair,
     /// More proposals in a commitment or a plan than the bound.
     TooManyProposals,
+    /// Adopting a draft as a new plan: its adoption is `AdoptDraft`.
+    PlanIsADraft,
     // independent assessment
     /// An independent assessment written by the hromada itself: signed under its key name,
     /// or by a monitor whose key the hromada signs its log with.
@@ -416,6 +418,7 @@ impl Refusal {
             Self::ForumMemberLeft => "action_plan.forum_member_left",
             Self::AlreadyCoChair => "action_plan.already_co_chair",
             Self::TooManyProposals => "action_plan.too_many_proposals",
+            Self::PlanIsADraft => "action_plan.is_a_draft",
             Self::AssessmentByTheHromada => "assessment.by_the_hromada",
             Self::AssessmentSignerNotTheMonitor => "assessment.signer_not_the_monitor",
             Self::MonitorNotEnrolled => "assessment.monitor_not_enrolled",
@@ -545,6 +548,7 @@ impl fmt::Display for Refusal {
             Self::TooManyProposals => {
                 "the commitment or the plan takes as many proposals as it may"
             }
+            Self::PlanIsADraft => "the plan is a draft: record the council's adoption of the draft",
             Self::AssessmentByTheHromada => {
                 "an independent assessment cannot be written by the hromada itself"
             }

@@ -1039,3 +1039,36 @@ fn the_forum_changes_no_more_after_the_plan_closes() {
         .when(join(2, ForumSide::Government))
         .then_error(DomainError::refused(Refusal::PlanClosed));
 }
+
+#[test]
+fn a_drafts_milestones_are_never_overdue_and_a_draft_is_not_adopted_as_a_new_plan() {
+    let mut history = co_created_draft();
+    history.push(milestone_added(1, 1, "2024-06-30"));
+    let state = history.iter().fold(
+        domain::action_plan::ActionPlanState::default(),
+        domain::action_plan::evolve,
+    );
+    // Past due and never reported, but nothing may be reported on a draft.
+    assert_eq!(
+        state.milestone_overdue(milestone(1), date("2025-01-01")),
+        Some(false)
+    );
+    assert!(state.overdue_milestones(date("2025-01-01")).is_empty());
+    given::<ActionPlan>(history.clone())
+        .when(adopt(date("2024-01-01"), date("2025-12-31")))
+        .then_error(DomainError::refused(Refusal::PlanIsADraft));
+    // Adopted, the same milestone is overdue.
+    history.extend(
+        given::<ActionPlan>(history.clone())
+            .when(adopt_draft())
+            .then_ok(),
+    );
+    let state = history.iter().fold(
+        domain::action_plan::ActionPlanState::default(),
+        domain::action_plan::evolve,
+    );
+    assert_eq!(
+        state.milestone_overdue(milestone(1), date("2025-01-01")),
+        Some(true)
+    );
+}

@@ -16,7 +16,7 @@
 //! | --- | --- | --- |
 //! | 0 | `Enrolled` | municipality (KATOTTG), vkey (C2SP verifier key text named `vidkryto/<KATOTTG>`) |
 //! | 1 | `Revoked` | municipality, vkey |
-//! | 2 | `Recommended` | municipality, tool (zig-zag varint: 1 petition, 2 dialogue, 3 commitment), id (16 bytes), reason |
+//! | 2 | `Recommended` | municipality, tool (zig-zag varint: 1 petition, 2 dialogue, 3 commitment, 4 participatory budget project, from the version that added monitors), id (16 bytes), reason |
 //! | 3 | `RecommendationWithdrawn` | municipality, tool, id |
 //! | 4 | `Stated` | note (a statement, `crate::statement`) |
 //! | 5 | `MonitorEnrolled` | monitor (its id), name, vkey (named `vidkryto-monitor/<id>`), not_independent_of (varint count, then KATOTTG codes ascending) |
@@ -33,6 +33,7 @@ use std::collections::HashMap;
 
 use event_store_core::MunicipalityCode;
 use serde::{Deserialize, Serialize};
+use sha2::Digest as _;
 
 use domain::assessment::{self, Assessment, Context, Monitor, SignedAssessment};
 
@@ -231,6 +232,8 @@ pub struct KeyHistory {
     /// Each monitor enrolled now, with its window.
     monitors: HashMap<String, (Monitor, usize)>,
     assessments: Vec<RecordedAssessment>,
+    /// SHA-256 of each recorded note, with its entry: a note is recorded once.
+    notes: HashMap<[u8; 32], u64>,
     entries: u64,
     last_at: Option<i64>,
 }
@@ -416,6 +419,12 @@ impl KeyHistory {
             Decision::Assessed { note } => {
                 let signed = SignedAssessment::read(note)
                     .map_err(|e| rule(format!("an assessment: {e}")))?;
+                let hash: [u8; 32] = sha2::Sha256::digest(note.as_bytes()).into();
+                if let Some(first) = self.notes.get(&hash) {
+                    return Err(rule(format!(
+                        "an assessment recorded before, as entry {first}"
+                    )));
+                }
                 let monitor = self
                     .monitors
                     .get(&signed.assessment.monitor)
@@ -437,6 +446,7 @@ impl KeyHistory {
                         rule_text(&e)
                     ))
                 })?;
+                self.notes.insert(hash, seq);
                 self.assessments.push(RecordedAssessment {
                     seq,
                     at_micros: entry.at_micros,

@@ -170,15 +170,25 @@ pub async fn run(cmd: MonitorCommand) -> anyhow::Result<ExitCode> {
                     }
                     Ok(ExitCode::SUCCESS)
                 }
-                Err(status) if status.code() == tonic::Code::Unavailable => Err(anyhow::anyhow!(
-                    "cannot reach {}: {}",
-                    a.association,
-                    status.message()
-                )),
-                Err(status) => {
+                // The association's answer on the assessment itself: a named rule, a field, or
+                // a commitment it does not know. Anything else is an operating error (exit 2).
+                Err(status)
+                    if matches!(
+                        status.code(),
+                        tonic::Code::FailedPrecondition
+                            | tonic::Code::InvalidArgument
+                            | tonic::Code::NotFound
+                    ) && !status.message().contains("serves reads only") =>
+                {
                     eprintln!("refused ({:?}): {}", status.code(), status.message());
                     Ok(ExitCode::from(EXIT_REFUSED))
                 }
+                Err(status) => Err(anyhow::anyhow!(
+                    "{}: {:?}: {}",
+                    a.association,
+                    status.code(),
+                    status.message()
+                )),
             }
         }
     }

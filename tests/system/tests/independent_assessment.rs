@@ -398,6 +398,78 @@ async fn a_monitor_assesses_independently_and_a_hromada_cannot() {
         (1, vec![VINNYTSIA.to_owned()])
     );
 
+    // A second monitor disagrees, later: both are counted, neither replaces the other.
+    let opora =
+        NoteSigner::from_seed(&domain::assessment::monitor_key_name("opora"), [31; 32]).unwrap();
+    let enrol_opora = |name: &str| {
+        admin(
+            &association,
+            fed::EnrollMonitorRequest {
+                monitor: "opora".into(),
+                name: name.into(),
+                vkey: opora.verifier().to_text(),
+                not_independent_of: vec![],
+            },
+        )
+    };
+    federation
+        .enroll_monitor(enrol_opora("ОПОРА"))
+        .await
+        .unwrap();
+    let second = domain::assessment::Assessment {
+        monitor: "opora".into(),
+        municipality: system_tests::code(KYIV),
+        plan: plan.parse().unwrap(),
+        commitment: assessed.parse().unwrap(),
+        completion: domain::action_plan::ImplementationStatus::Substantial,
+        opened_government: domain::action_plan::OpenedGovernment::Major,
+        assessed_on: domain::kyiv_date(event_store_core::Timestamp::now()),
+        summary: "Дані оновлюються, запити мешканців враховано.".into(),
+    }
+    .sign(&opora)
+    .unwrap();
+    federation
+        .submit_assessment(fed::SubmitAssessmentRequest { note: second })
+        .await
+        .unwrap();
+    let figures = assessments(&association, KYIV).await.figures.unwrap();
+    assert_eq!(
+        (
+            figures.commitments_assessed,
+            figures.assessments,
+            figures.monitors
+        ),
+        (1, 2, 2)
+    );
+    assert_eq!(count(&figures.opened_government, "marginal"), Some(1));
+    assert_eq!(count(&figures.opened_government, "major"), Some(1));
+    // Another name needs a new enrolment; the assessment keeps the name it was made under.
+    let refused = federation
+        .enroll_monitor(enrol_opora("Громадянська мережа ОПОРА"))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+    federation
+        .revoke_monitor(admin(
+            &association,
+            fed::RevokeMonitorRequest {
+                monitor: "opora".into(),
+            },
+        ))
+        .await
+        .unwrap();
+    federation
+        .enroll_monitor(enrol_opora("Громадянська мережа ОПОРА"))
+        .await
+        .unwrap();
+    let listed = assessments(&association, KYIV).await;
+    let by_opora = listed
+        .assessments
+        .iter()
+        .find(|a| a.monitor == "opora")
+        .unwrap();
+    assert_eq!(by_opora.monitor_name, "ОПОРА");
+
     // Revoked, the monitor assesses no more; what it said stands.
     federation
         .revoke_monitor(admin(
@@ -411,7 +483,11 @@ async fn a_monitor_assesses_independently_and_a_hromada_cannot() {
     let out = assess(&chesno_dir, &assessed, &["--assessed-on", "2026-01-05"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("assessment.monitor_not_enrolled"));
-    assert_eq!(assessments(&association, KYIV).await.total_size, 1);
+    assert_eq!(
+        assessments(&association, KYIV).await.total_size,
+        2,
+        "chesno's and opora's stand"
+    );
     let replayed = federation
         .submit_assessment(fed::SubmitAssessmentRequest { note: note.clone() })
         .await

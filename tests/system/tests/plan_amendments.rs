@@ -31,6 +31,20 @@ async fn overdue_now(association: &TestAssociation, expected: u64) -> national::
     }
 }
 
+/// Vinnytsia's milestones as the national API lists them.
+async fn milestone_list(association: &TestAssociation) -> national::ListMilestonesResponse {
+    association
+        .national()
+        .await
+        .list_milestones(national::ListMilestonesRequest {
+            code: VINNYTSIA.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn overdue_milestones_follow_amendments_and_withdrawals_nationally() {
     let nats = NatsServer::start().await.unwrap();
@@ -100,16 +114,7 @@ async fn overdue_milestones_follow_amendments_and_withdrawals_nationally() {
     assert_eq!(f.milestones, 3, "withdrawn milestones stay in the history");
     assert_eq!(f.anomalies, 0);
     // The hromada's milestone list: the moved one due next year, none overdue.
-    let list = association
-        .national()
-        .await
-        .list_milestones(national::ListMilestonesRequest {
-            code: VINNYTSIA.into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let list = milestone_list(&association).await;
     assert!(list.milestones.iter().all(|m| !m.overdue), "{list:?}");
     assert!(
         list.milestones
@@ -117,6 +122,34 @@ async fn overdue_milestones_follow_amendments_and_withdrawals_nationally() {
             .any(|m| m.due == format!("{}-03-31", year + 1)),
         "{list:?}"
     );
+    // A draft's milestone past due is not overdue: nothing may be reported on a draft.
+    let draft = c
+        .draft_plan(pb::DraftPlanRequest {
+            request_id: request_id(),
+            title: "Наступний план (проєкт)".into(),
+            period_start: format!("{}-01-01", year - 1),
+            period_end: format!("{}-12-31", year + 1),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .stream_id;
+    let drafted = civic
+        .commitment(
+            &draft,
+            &format!("{}-01-01", year - 1),
+            &format!("{}-12-31", year + 1),
+        )
+        .await;
+    civic.milestone(&draft, &drafted, &past).await;
+    association
+        .wait_verified(node.code, node.log_size(), Duration::from_secs(30))
+        .await;
+    let f = overdue_now(&association, 0).await;
+    assert_eq!((f.milestones_overdue_now, f.milestones), (0, 4));
+    assert_eq!(f.action_plans, 1, "a draft is not an adopted plan");
+    let list = milestone_list(&association).await;
+    assert!(list.milestones.iter().all(|m| !m.overdue), "{list:?}");
     association.assert_nothing_quarantined().await;
     association.shutdown().await;
 }

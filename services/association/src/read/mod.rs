@@ -243,13 +243,13 @@ async fn load(store: &Store) -> Result<Snapshot, AssociationError> {
     .bind(today_days);
     snapshot.overdue_moderation = counts(awaiting, &mut tx).await?;
     // `domain::action_plan::milestone_overdue`, the node's rule: past due, last report not
-    // complete, commitment not assessed, plan not closed, neither withdrawn.
+    // complete, commitment not assessed, plan adopted and not closed, neither withdrawn.
     let milestones = sqlx::query(
         "SELECT m.municipality, count(*) AS n FROM proj_milestone m \
          JOIN proj_commitment c ON c.municipality = m.municipality AND c.id = m.commitment_id \
          JOIN proj_plan p ON p.municipality = m.municipality AND p.id = m.plan_id \
          WHERE m.due < $1 AND NOT m.complete AND NOT c.assessed AND NOT p.closed \
-               AND NOT m.withdrawn AND NOT c.withdrawn \
+               AND NOT p.draft AND NOT m.withdrawn AND NOT c.withdrawn \
          GROUP BY m.municipality",
     )
     .bind(today_days);

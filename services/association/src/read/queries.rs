@@ -88,6 +88,7 @@ pub async fn milestones(
             .map_err(db)?;
     let rows = sqlx::query(
         "SELECT m.row, (NOT coalesce(c.assessed, false) AND NOT coalesce(p.closed, false) \
+                AND NOT coalesce(p.draft, false) \
                 AND NOT m.withdrawn AND NOT coalesce(c.withdrawn, false)) AS open \
          FROM proj_milestone m \
          LEFT JOIN proj_commitment c ON c.municipality = m.municipality AND c.id = m.commitment_id \

@@ -113,7 +113,8 @@ export async function hromada({ api, route }) {
     m.enrolled ? api.node(code).catch(() => null) : null,
     api.oblasts(),
     m.enrolled ? api.milestones(code) : [],
-    m.enrolled ? api.assessments(code) : null,
+    // The page stands without them (the section says there are none).
+    m.enrolled ? api.assessments(code).catch(() => null) : null,
   ]);
   const f = m.figures ?? {};
   const title = hromadaTitle(m);

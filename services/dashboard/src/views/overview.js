@@ -52,7 +52,7 @@ export async function overview({ api, route, outline }) {
   const metric = MAP_METRICS.includes(route.params.get('metric'))
     ? route.params.get('metric') : 'petitions_per_10k';
   const [summary, municipalities, nodes, oblasts, , independent] = await Promise.all([
-    api.summary(), api.municipalities(), api.nodes(), api.oblasts(), outline(), api.assessments(''),
+    api.summary(), api.municipalities(), api.nodes(), api.oblasts(), outline(), api.assessments('').catch(() => null),
   ]);
   const nodeByCode = new Map(nodes.map((n) => [n.code, n]));
   const oblastByCode = new Map(oblasts.map((o) => [o.code, o]));

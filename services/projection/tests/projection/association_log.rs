@@ -239,6 +239,14 @@ fn a_log_recording_an_assessment_the_rules_refuse_is_named() {
         .0,
         2
     );
+    // The same note recorded twice.
+    let (seq, _, text) = rule(vec![
+        (DEC_2026, monitor_enrolled("chesno", 9, &[])),
+        (DEC_2026, assessed("chesno", 9, KYIV)),
+        (DEC_2026, assessed("chesno", 9, KYIV)),
+    ]);
+    assert_eq!(seq, 3);
+    assert!(text.contains("recorded before, as entry 2"), "{text}");
     // Dated after the day it was recorded.
     let (seq, _, text) = rule(vec![
         (
