@@ -23,7 +23,7 @@ use domain::{CommitmentId, PlanId};
 use event_store_core::checkpoint::NoteVerifier;
 use event_store_core::{MunicipalityCode, Timestamp};
 use projection::association_log::Decision;
-use projection::codes::{OPENED_GOVERNMENT_NAMES, opened_government_from_code, status_from_code};
+use projection::codes::{opened_government_from_code, status_from_code};
 use projection::rows::{CommitmentRow, PlanRow};
 use sha2::{Digest as _, Sha256};
 use sqlx::{Postgres, Row, Transaction};
@@ -44,6 +44,26 @@ pub struct MonitorEnrolment {
     pub vkey: NoteVerifier,
     /// Sorted, without repeats.
     pub not_independent_of: Vec<MunicipalityCode>,
+}
+
+impl MonitorEnrolment {
+    /// An enrolment as given (by the API, the command line): id and name trimmed, the
+    /// hromadas sorted and each once.
+    pub fn new(
+        monitor: &str,
+        name: &str,
+        vkey: NoteVerifier,
+        mut not_independent_of: Vec<MunicipalityCode>,
+    ) -> Self {
+        not_independent_of.sort();
+        not_independent_of.dedup();
+        Self {
+            monitor: monitor.trim().to_owned(),
+            name: name.trim().to_owned(),
+            vkey,
+            not_independent_of,
+        }
+    }
 }
 
 /// Every key any hromada (`code`: only that one) was ever enrolled with.
@@ -590,9 +610,12 @@ pub async fn figures(
                 (name.to_owned(), completion.get(name).copied().unwrap_or(0))
             })
             .collect(),
-        by_opened_government: OPENED_GOVERNMENT_NAMES
+        by_opened_government: assessment::OPENED_GOVERNMENT_LEVELS
             .iter()
-            .map(|name| ((*name).to_owned(), opened.get(*name).copied().unwrap_or(0)))
+            .map(|l| {
+                let name = opened_government_name(*l);
+                (name.to_owned(), opened.get(name).copied().unwrap_or(0))
+            })
             .collect(),
     })
 }

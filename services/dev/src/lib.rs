@@ -588,12 +588,12 @@ async fn start(args: &DevArgs, root: &Path, members: Vec<Member>) -> anyhow::Res
     // hromada.
     let sim_monitors = monitors::monitors(towns.first().map(|t| t.code))?;
     for m in &sim_monitors {
-        let enrolment = association::assessments::MonitorEnrolment {
-            monitor: m.id.to_owned(),
-            name: m.name.to_owned(),
-            vkey: m.key.verifier(),
-            not_independent_of: m.not_independent_of.clone(),
-        };
+        let enrolment = association::assessments::MonitorEnrolment::new(
+            m.id,
+            m.name,
+            m.key.verifier(),
+            m.not_independent_of.clone(),
+        );
         association::assessments::enroll_monitor(&store, &signer, &enrolment).await?;
     }
     let (assessed_tx, assessed_rx) = tokio::sync::mpsc::channel(monitors::QUEUE_MAX);

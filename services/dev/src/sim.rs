@@ -282,7 +282,9 @@ pub async fn run(
                         code: town.code,
                         plan: plan.clone(),
                         commitment: commitment.clone(),
-                        opened: opened_level(*opened),
+                        // The node's own reading of its API's level; an unset one is none.
+                        opened: node::convert::opened_government("opened", *opened as i32)
+                            .unwrap_or(domain::action_plan::OpenedGovernment::DidNotChange),
                     });
                 }
                 let counter = match &outcome {
@@ -949,18 +951,6 @@ fn forget_finished_petitions(state: &mut TownState) {
     state.petitions.retain(|p| p.stage != Stage::Done);
     while state.petitions.len() >= PETITIONS_TRACKED_MAX {
         state.petitions.remove(0);
-    }
-}
-
-/// The domain's level of a "did it open government" the node's API names.
-fn opened_level(opened: pb::OpenedGovernment) -> domain::action_plan::OpenedGovernment {
-    use domain::action_plan::OpenedGovernment as O;
-    match opened {
-        pb::OpenedGovernment::Worsened => O::Worsened,
-        pb::OpenedGovernment::Marginal => O::Marginal,
-        pb::OpenedGovernment::Major => O::Major,
-        pb::OpenedGovernment::Outstanding => O::Outstanding,
-        pb::OpenedGovernment::DidNotChange | pb::OpenedGovernment::Unspecified => O::DidNotChange,
     }
 }
 

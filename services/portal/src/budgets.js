@@ -8,7 +8,7 @@
 // staff action first shows what the log will record and waits for a confirmation.
 
 import { CALL, reason } from './api.js';
-import { el, formatDate, main, pageOn, runConfirmed, show, signInLink, uuidv7 } from './dom.js';
+import { el, formatDate, main, pageOn, runConfirmed, show, signInLink, staffForm, uuidv7 } from './dom.js';
 import { t } from './i18n.js';
 import { receiptPanel } from './receipts.js';
 
@@ -155,30 +155,27 @@ function projectItem(ctx, round, p, reload) {
 
 /** The coordinator reports how a funded project is being carried out (evidence to complete it). */
 function progressReportForm(ctx, round, p, reload) {
-  const box = el('div', { 'aria-live': 'polite' });
   const id = (name) => `${name}-${p.projectId}`;
   const status = el('select', { id: id('project-status') }, [1, 2, 3, 4].map((s) => el('option', { value: String(s), selected: s === (p.status || 1) }, t('projectStatus')[s])));
   const link = el('input', { id: id('project-evidence'), type: 'url', maxlength: '2000' });
   const note = el('input', { id: id('project-note'), maxlength: '2000', autocomplete: 'off' });
-  const button = el('button', { type: 'button', 'data-action': 'report-project' }, t('reportProject'));
   const requestId = uuidv7();
-  button.addEventListener('click', () => {
-    const chosen = Number(status.value);
-    runConfirmed({
-      box, button, what: t('reportProjectWhat')(p.title), reload,
-      lines: [t('recordsProjectStatus')(t('projectStatus')[chosen]), t('recordsEvidence')(link.value.trim() || '—'), t('recordsActor')(t('roles').coordinator)],
-      call: () => ctx.node.reportProjectProgress({
-        requestId, roundId: round.roundId, projectId: p.projectId, status: chosen,
-        evidenceLink: link.value.trim(), note: note.value.trim(),
-      }, CALL),
-    });
+  return staffForm({
+    legend: t('reportProject'), action: 'report-project', label: t('reportProject'), reload,
+    fields: [[id('project-status'), t('projectStatusLabel'), status], [id('project-evidence'), t('evidenceLabel'), link],
+      [id('project-note'), t('projectNoteLabel'), note]],
+    confirm: () => {
+      const chosen = Number(status.value);
+      return {
+        what: t('reportProjectWhat')(p.title),
+        lines: [t('recordsProjectStatus')(t('projectStatus')[chosen]), t('recordsEvidence')(link.value.trim() || '—'), t('recordsActor')(t('roles').coordinator)],
+        call: () => ctx.node.reportProjectProgress({
+          requestId, roundId: round.roundId, projectId: p.projectId, status: chosen,
+          evidenceLink: link.value.trim(), note: note.value.trim(),
+        }, CALL),
+      };
+    },
   });
-  return el('fieldset', { class: 'staff-form' },
-    el('legend', {}, t('reportProject')),
-    el('p', { class: 'field' }, el('label', { for: id('project-status') }, t('projectStatusLabel')), status),
-    el('p', { class: 'field' }, el('label', { for: id('project-evidence') }, t('evidenceLabel')), link),
-    el('p', { class: 'field' }, el('label', { for: id('project-note') }, t('projectNoteLabel')), note),
-    el('div', { class: 'actions' }, button), box);
 }
 
 /** The ballot: up to the round's number of eligible projects, by checkbox. */

@@ -133,6 +133,22 @@ export async function runConfirmed({ box, button, what, lines, call, reload }) {
 }
 
 /**
+ * A staff form: labelled fields (`[id, label, input]`), then one button (`data-action`) that
+ * shows what the log will record, waits for a confirmation and calls; the outcome is said in
+ * the form. `confirm()` gives `{ what, lines, call }` from the fields' values at the click.
+ */
+export function staffForm({ legend, note, fields, action, label, confirm, reload }) {
+  const box = el('div', { 'aria-live': 'polite' });
+  const button = el('button', { type: 'button', 'data-action': action }, label);
+  button.addEventListener('click', () => runConfirmed({ box, button, reload, ...confirm() }));
+  return el('fieldset', { class: 'staff-form' },
+    el('legend', {}, legend),
+    note ? el('p', { class: 'meta' }, note) : null,
+    fields.map(([id, text, input]) => el('p', { class: 'field' }, el('label', { for: id }, text), input)),
+    el('div', { class: 'actions' }, button), box);
+}
+
+/**
  * Has `button` load the next page with `load(token)` (which appends it and resolves to the
  * following token, '' at the end): one load at a time, a failure shown after the button.
  */

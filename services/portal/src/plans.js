@@ -8,7 +8,7 @@
 // adoption recorded, with every proposal the plan contains; an adopted draft lists them.
 
 import { CALL } from './api.js';
-import { el, formatCivil, pageOn, runConfirmed, show, uuidv7 } from './dom.js';
+import { el, formatCivil, pageOn, runConfirmed, show, staffForm, uuidv7 } from './dom.js';
 import { t } from './i18n.js';
 
 const LIST_PAGE = 20;
@@ -50,26 +50,21 @@ export async function plansView(ctx, isCurrent) {
 
 /** The coordinator begins the next plan as a draft, to work out with the local forum. */
 function draftForm(ctx) {
-  const box = el('div', { 'aria-live': 'polite' });
   const title = el('input', { id: 'draft-title', maxlength: '300', autocomplete: 'off' });
   const start = el('input', { id: 'draft-start', type: 'date' });
   const end = el('input', { id: 'draft-end', type: 'date' });
-  const button = el('button', { type: 'button', 'data-action': 'draft-plan' }, t('draftPlan'));
   const requestId = uuidv7();
-  button.addEventListener('click', () => {
-    runConfirmed({
-      box, button, what: t('draftWhat')(title.value.trim()),
-      reload: () => { window.location.hash = `#/plan/${requestId}`; },
+  return staffForm({
+    legend: t('draftPlan'), action: 'draft-plan', label: t('draftPlan'),
+    reload: () => { window.location.hash = `#/plan/${requestId}`; },
+    fields: [['draft-title', t('planTitleLabel'), title], ['draft-start', t('periodStartLabel'), start],
+      ['draft-end', t('periodEndLabel'), end]],
+    confirm: () => ({
+      what: t('draftWhat')(title.value.trim()),
       lines: [t('recordsDraft')(start.value, end.value), t('recordsActor')(t('roles').coordinator)],
       call: () => ctx.node.draftPlan({ requestId, title: title.value.trim(), periodStart: start.value, periodEnd: end.value }, CALL),
-    });
+    }),
   });
-  return el('fieldset', { class: 'staff-form' },
-    el('legend', {}, t('draftPlan')),
-    el('p', { class: 'field' }, el('label', { for: 'draft-title' }, t('planTitleLabel')), title),
-    el('p', { class: 'field' }, el('label', { for: 'draft-start' }, t('periodStartLabel')), start),
-    el('p', { class: 'field' }, el('label', { for: 'draft-end' }, t('periodEndLabel')), end),
-    el('div', { class: 'actions' }, button), box);
 }
 
 /** Where a plan is: a draft, in progress, closed. */
@@ -103,72 +98,62 @@ function forumSection(ctx, plan, coordinator, reload) {
 }
 
 function joinForm(ctx, plan, reload) {
-  const box = el('div', { 'aria-live': 'polite' });
   const side = el('select', { id: 'join-side' }, [1, 2].map((s) => el('option', { value: String(s) }, sideName(s))));
   const organisation = el('input', { id: 'join-organisation', maxlength: '300', autocomplete: 'organization' });
   const role = el('input', { id: 'join-role', maxlength: '200', autocomplete: 'off' });
-  const button = el('button', { type: 'button', 'data-action': 'join-forum' }, t('joinForum'));
   const requestId = uuidv7();
-  button.addEventListener('click', () => {
-    const chosen = Number(side.value);
-    runConfirmed({
-      box, button, what: t('joinWhat')(organisation.value.trim()), reload,
-      lines: [t('recordsSeat')(sideName(chosen), role.value.trim()), t('recordsActor')(t('roles').coordinator)],
-      call: () => ctx.node.joinForum({
-        requestId, planId: plan.planId, side: chosen,
-        organisation: organisation.value.trim(), role: role.value.trim(),
-      }, CALL),
-    });
+  return staffForm({
+    legend: t('joinForum'), action: 'join-forum', label: t('joinForum'), reload,
+    fields: [['join-side', t('sideLabel'), side], ['join-organisation', t('organisationLabel'), organisation],
+      ['join-role', t('roleLabel'), role]],
+    confirm: () => {
+      const chosen = Number(side.value);
+      return {
+        what: t('joinWhat')(organisation.value.trim()),
+        lines: [t('recordsSeat')(sideName(chosen), role.value.trim()), t('recordsActor')(t('roles').coordinator)],
+        call: () => ctx.node.joinForum({
+          requestId, planId: plan.planId, side: chosen,
+          organisation: organisation.value.trim(), role: role.value.trim(),
+        }, CALL),
+      };
+    },
   });
-  return el('fieldset', { class: 'staff-form' },
-    el('legend', {}, t('joinForum')),
-    el('p', { class: 'field' }, el('label', { for: 'join-side' }, t('sideLabel')), side),
-    el('p', { class: 'field' }, el('label', { for: 'join-organisation' }, t('organisationLabel')), organisation),
-    el('p', { class: 'field' }, el('label', { for: 'join-role' }, t('roleLabel')), role),
-    el('div', { class: 'actions' }, button), box);
 }
 
 function coChairForm(ctx, plan, reload) {
   const candidates = plan.forum.filter((m) => !m.left && !m.coChair);
   if (!candidates.length) return '';
-  const box = el('div', { 'aria-live': 'polite' });
   const select = el('select', { id: 'co-chair' }, candidates.map((m, i) => el('option', { value: String(i) },
     `${m.organisation} — ${m.role} (${sideName(m.side)})`)));
-  const button = el('button', { type: 'button', 'data-action': 'name-co-chair' }, t('nameCoChair'));
   const requestId = uuidv7();
-  button.addEventListener('click', () => {
-    const chosen = candidates[Number(select.value)];
-    runConfirmed({
-      box, button, what: t('coChairWhat')(chosen.organisation), reload,
-      lines: [t('recordsCoChair')(sideName(chosen.side)), t('recordsActor')(t('roles').coordinator)],
-      call: () => ctx.node.nameCoChair({ requestId, planId: plan.planId, memberId: chosen.memberId }, CALL),
-    });
+  return staffForm({
+    legend: t('nameCoChair'), action: 'name-co-chair', label: t('nameCoChair'), reload,
+    fields: [['co-chair', t('memberLabel'), select]],
+    confirm: () => {
+      const chosen = candidates[Number(select.value)];
+      return {
+        what: t('coChairWhat')(chosen.organisation),
+        lines: [t('recordsCoChair')(sideName(chosen.side)), t('recordsActor')(t('roles').coordinator)],
+        call: () => ctx.node.nameCoChair({ requestId, planId: plan.planId, memberId: chosen.memberId }, CALL),
+      };
+    },
   });
-  return el('fieldset', { class: 'staff-form' },
-    el('legend', {}, t('nameCoChair')),
-    el('p', { class: 'field' }, el('label', { for: 'co-chair' }, t('memberLabel')), select),
-    el('div', { class: 'actions' }, button), box);
 }
 
 /** The council's adoption of a draft, recorded with every proposal it contains. */
 function adoptForm(ctx, plan, reload) {
-  const box = el('div', { 'aria-live': 'polite' });
   const decision = el('input', { id: 'adopt-decision', maxlength: '200', autocomplete: 'off' });
-  const button = el('button', { type: 'button', 'data-action': 'adopt-draft' }, t('adoptDraft'));
   const requestId = uuidv7();
   const contained = plan.commitmentDetails.filter((c) => !c.withdrawn).reduce((n, c) => n + c.sources.length, 0);
-  button.addEventListener('click', () => {
-    runConfirmed({
-      box, button, what: t('adoptWhat')(plan.title), reload,
+  return staffForm({
+    legend: t('adoptDraft'), note: t('adoptNote'), action: 'adopt-draft', label: t('adoptDraft'), reload,
+    fields: [['adopt-decision', t('councilDecisionLabel'), decision]],
+    confirm: () => ({
+      what: t('adoptWhat')(plan.title),
       lines: [t('recordsAdoption')(decision.value.trim()), t('recordsProposals')(contained), t('recordsActor')(t('roles').coordinator)],
       call: () => ctx.node.adoptDraft({ requestId, planId: plan.planId, councilDecision: decision.value.trim() }, CALL),
-    });
+    }),
   });
-  return el('fieldset', { class: 'staff-form' },
-    el('legend', {}, t('adoptDraft')),
-    el('p', { class: 'meta' }, t('adoptNote')),
-    el('p', { class: 'field' }, el('label', { for: 'adopt-decision' }, t('councilDecisionLabel')), decision),
-    el('div', { class: 'actions' }, button), box);
 }
 
 /** The proposals an adopted draft contains, as its adoption recorded them. */

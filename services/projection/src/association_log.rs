@@ -222,9 +222,8 @@ pub struct KeyHistory {
     windows: Vec<KeyWindow>,
     /// The window of each key valid now, by hromada and key: replay stays linear.
     open: HashMap<(String, String), usize>,
-    /// Every key any hromada was ever enrolled with: none of them may be a monitor's.
-    hromada_keys: Vec<NoteVerifier>,
-    /// The same, by hromada: none of a hromada's may sign an assessment of it.
+    /// Every key each hromada was ever enrolled with: none of them may be a monitor's, and
+    /// none of a hromada's may sign an assessment of it.
     keys_by_hromada: HashMap<String, Vec<NoteVerifier>>,
     /// Every key any monitor was ever enrolled with: none of them may sign for a hromada.
     monitor_keys: Vec<NoteVerifier>,
@@ -305,10 +304,7 @@ impl KeyHistory {
                     .entry(municipality.clone())
                     .or_default();
                 if !of_hromada.contains(&key) {
-                    of_hromada.push(key.clone());
-                }
-                if !self.hromada_keys.contains(&key) {
-                    self.hromada_keys.push(key);
+                    of_hromada.push(key);
                 }
                 self.windows.push(KeyWindow {
                     municipality: municipality.clone(),
@@ -376,7 +372,10 @@ impl KeyHistory {
                     .map(|c| MunicipalityCode::parse(c))
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(|e| rule(format!("monitor {monitor:?}: not independent of: {e}")))?;
-                assessment::check_enrolment(monitor, name, &key, &codes, &self.hromada_keys)
+                // Monitors are enrolled rarely: every hromada key, gathered for the check.
+                let hromada_keys: Vec<NoteVerifier> =
+                    self.keys_by_hromada.values().flatten().cloned().collect();
+                assessment::check_enrolment(monitor, name, &key, &codes, &hromada_keys)
                     .map_err(|e| rule(format!("monitor {monitor:?}: {}", rule_text(&e))))?;
                 if self.monitors.contains_key(monitor) {
                     return Err(rule(format!("monitor {monitor:?} is enrolled already")));

@@ -17,17 +17,15 @@
 use std::collections::BTreeMap;
 
 use domain::Event;
-use domain::action_plan::{ActionPlanEvent, ImplementationStatus, OgpValue, OpenedGovernment};
+use domain::action_plan::{ActionPlanEvent, OgpValue};
+use domain::assessment;
 use domain::budget::{BudgetEvent, ProjectStatus, ReviewOutcome};
 use domain::dialogue::{DialogueEvent, DialogueKind};
 use domain::petition::{AnswerDecision, PetitionContent, PetitionEvent};
 use event_store_core::MunicipalityCode;
 use uuid::Uuid;
 
-use crate::codes::{
-    DECISION_NAMES, DIALOGUE_KIND_NAMES, MILESTONE_STATUS_NAMES, OPENED_GOVERNMENT_NAMES,
-    decision_code, dialogue_kind_code, opened_government_code, status_code,
-};
+use crate::codes::{DECISION_NAMES, DIALOGUE_KIND_NAMES, decision_code, dialogue_kind_code};
 use crate::search::index_terms;
 use crate::{Outcome, Verified};
 
@@ -374,8 +372,10 @@ fn patch_of(verified: &Verified) -> Option<(Tool, Uuid, Patch)> {
             }
             ActionPlanEvent::CommitmentAssessed(assessed) => {
                 let patch = Patch {
-                    decision: Some(opened_government_name(assessed.opened_government)),
-                    completion: Some(completion_name(assessed.completion)),
+                    decision: Some(assessment::opened_government_name(
+                        assessed.opened_government,
+                    )),
+                    completion: Some(assessment::completion_name(assessed.completion)),
                     ..base
                 }
                 .status("assessed");
@@ -392,14 +392,6 @@ fn decision_name(decision: AnswerDecision) -> &'static str {
 
 fn dialogue_kind_name(kind: DialogueKind) -> &'static str {
     DIALOGUE_KIND_NAMES[usize::from(dialogue_kind_code(kind))]
-}
-
-fn opened_government_name(level: OpenedGovernment) -> &'static str {
-    OPENED_GOVERNMENT_NAMES[usize::from(opened_government_code(level))]
-}
-
-fn completion_name(status: ImplementationStatus) -> &'static str {
-    MILESTONE_STATUS_NAMES[usize::from(status_code(status)) + 1]
 }
 
 /// The API names of OGP values, in their order.

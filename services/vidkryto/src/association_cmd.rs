@@ -352,19 +352,17 @@ pub async fn run(cmd: AssociationCommand) -> anyhow::Result<ExitCode> {
         }
         AssociationCommand::EnrollMonitor(a) => {
             let vkey = read_vkey(&a.vkey)?;
-            let mut not_independent_of = a
+            let not_independent_of = a
                 .not_independent_of
                 .iter()
                 .map(|c| municipality(c))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            not_independent_of.sort();
-            not_independent_of.dedup();
-            let enrolment = association::assessments::MonitorEnrolment {
-                monitor: a.monitor.trim().to_owned(),
-                name: a.name.trim().to_owned(),
+            let enrolment = association::assessments::MonitorEnrolment::new(
+                &a.monitor,
+                &a.name,
                 vkey,
                 not_independent_of,
-            };
+            );
             let signer = a.dir.signer()?;
             let store = Store::connect(&a.db.db).await?;
             if association::assessments::enroll_monitor(&store, &signer, &enrolment).await? {

@@ -91,6 +91,18 @@ fn parse_id<T: std::str::FromStr>(flag: &str, text: &str) -> anyhow::Result<T> {
         .map_err(|_| anyhow::anyhow!("--{flag} {text:?} is not an id"))
 }
 
+/// Whether the association refused the assessment itself, rather than the call.
+fn is_refusal(status: &tonic::Status) -> bool {
+    use tonic_types::StatusExt as _;
+    match status.code() {
+        tonic::Code::InvalidArgument | tonic::Code::NotFound => true,
+        tonic::Code::FailedPrecondition => status
+            .get_details_precondition_failure()
+            .is_some_and(|f| f.violations.iter().any(|v| v.r#type == "DOMAIN_RULE")),
+        _ => false,
+    }
+}
+
 /// Runs a `monitor` subcommand.
 pub async fn run(cmd: MonitorCommand) -> anyhow::Result<ExitCode> {
     match cmd {
@@ -170,16 +182,10 @@ pub async fn run(cmd: MonitorCommand) -> anyhow::Result<ExitCode> {
                     }
                     Ok(ExitCode::SUCCESS)
                 }
-                // The association's answer on the assessment itself: a named rule, a field, or
-                // a commitment it does not know. Anything else is an operating error (exit 2).
-                Err(status)
-                    if matches!(
-                        status.code(),
-                        tonic::Code::FailedPrecondition
-                            | tonic::Code::InvalidArgument
-                            | tonic::Code::NotFound
-                    ) && !status.message().contains("serves reads only") =>
-                {
+                // The association's answer on the assessment itself: a named rule (its
+                // DOMAIN_RULE detail), a field, or a commitment it does not know. Anything else
+                // (a reads-only instance, a busy one) is an operating error (exit 2).
+                Err(status) if is_refusal(&status) => {
                     eprintln!("refused ({:?}): {}", status.code(), status.message());
                     Ok(ExitCode::from(EXIT_REFUSED))
                 }

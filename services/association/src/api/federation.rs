@@ -93,6 +93,17 @@ impl Admin {
 }
 
 impl FederationApi {
+    /// The writing side, which every call that records a decision needs; a reads-only
+    /// instance refuses them.
+    fn writer(&self) -> Result<&Admin, Status> {
+        self.admin.as_ref().ok_or_else(|| {
+            Status::failed_precondition(
+                "this instance serves reads only (`association serve`): send calls that record \
+                 to an instance of `association run`",
+            )
+        })
+    }
+
     pub fn new(
         read: ReadModel,
         progress: watch::Receiver<IngestProgress>,
@@ -110,12 +121,7 @@ impl FederationApi {
     /// Checks the transport (TLS, or plain text from loopback: [`wire::credentials_transport_allowed`])
     /// and then the bearer token (compared as hashes, so timing says nothing about it).
     fn authorize<T>(&self, request: &Request<T>) -> Result<&Admin, Status> {
-        let Some(admin) = &self.admin else {
-            return Err(Status::failed_precondition(
-                "this instance serves reads only (`association serve`): send admin calls to \
-                 an instance of `association run`",
-            ));
-        };
+        let admin = self.writer()?;
         let peer = request.remote_addr();
         let tls = request
             .extensions()
@@ -427,19 +433,12 @@ impl FederationService for FederationApi {
         let r = request.into_inner();
         let vkey = event_store_core::checkpoint::NoteVerifier::parse(&r.vkey)
             .map_err(|e| invalid("vkey", e.to_string()))?;
-        let mut not_independent_of = r
+        let not_independent_of = r
             .not_independent_of
             .iter()
             .map(|c| code("not_independent_of", c))
             .collect::<Result<Vec<_>, _>>()?;
-        not_independent_of.sort();
-        not_independent_of.dedup();
-        let enrolment = MonitorEnrolment {
-            monitor: r.monitor.trim().to_owned(),
-            name: r.name.trim().to_owned(),
-            vkey,
-            not_independent_of,
-        };
+        let enrolment = MonitorEnrolment::new(&r.monitor, &r.name, vkey, not_independent_of);
         let changed = assessments::enroll_monitor(&admin.writer, &admin.signer, &enrolment).await?;
         Ok(Response::new(pb::EnrollMonitorResponse { changed }))
     }
@@ -485,12 +484,7 @@ impl FederationService for FederationApi {
         request: Request<pb::SubmitAssessmentRequest>,
     ) -> Reply<pb::SubmitAssessmentResponse> {
         // No token: the monitor's signature is the authority. Only the writer records.
-        let Some(admin) = &self.admin else {
-            return Err(Status::failed_precondition(
-                "this instance serves reads only (`association serve`): submit assessments \
-                 to an instance of `association run`",
-            ));
-        };
+        let admin = self.writer()?;
         let Ok(_permit) = admin.submissions.try_acquire() else {
             return Err(Status::resource_exhausted(
                 "the association is deciding as many assessments as it takes at once: retry",

@@ -772,15 +772,12 @@ impl NationalService for NationalApi {
         let area = self.area("area", &r.area)?;
         let fingerprint = format!("assessments|{}", r.area.trim());
         let offset = decode_token(&r.page_token, &fingerprint)?;
+        // The nation unfiltered; an oblast or a hromada as its members (`Area::members`).
         let codes: Option<Vec<String>> = match &area {
             Area::Nation => None,
-            Area::Municipality(code) => Some(vec![code.to_string()]),
-            Area::Oblast(oblast) => Some(
-                self.read
-                    .reference
-                    .municipalities
-                    .values()
-                    .filter(|m| &m.oblast == oblast)
+            area => Some(
+                area.members(&self.read.reference, &self.read.snapshot())
+                    .iter()
                     .map(|m| m.code.to_string())
                     .collect(),
             ),
