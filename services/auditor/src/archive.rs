@@ -3,7 +3,8 @@
 //! reader and writer.
 //!
 //! ```text
-//! manifest.json                         every other file with its size and SHA-256 (written last)
+//! manifest.json                         every other file with its size and SHA-256, events files
+//!                                       with the SHA-256 of their leaves (written last)
 //! keys.json                             enrolment history of every node key, the witness key
 //! digest.json                           the association's projection digest and positions
 //! municipalities/<KATOTTG>/events-<first>-<last>.bin   consecutive events, as stored
@@ -12,7 +13,7 @@
 //! association/checkpoints.jsonl                         its checkpoints, signed by its key
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -21,9 +22,13 @@ use event_store_core::{Hash, MunicipalityCode, merkle};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-/// The format name and version in `manifest.json` this code writes: version 2 holds the
-/// association's own log.
-pub const FORMAT: &str = "vidkryto-archive/2";
+/// The format name and version in `manifest.json` this code writes: version 3 pins each events
+/// file by its events' leaf hashes (which `verify` computes anyway), not by a second pass over
+/// its bytes.
+pub const FORMAT: &str = "vidkryto-archive/3";
+/// The format that first held the association's own log, still read (its manifest pins every
+/// file by the SHA-256 of its bytes).
+pub const FORMAT_V2: &str = "vidkryto-archive/2";
 /// The format before the association's log, still read (its key history is the association's
 /// word alone).
 pub const FORMAT_V1: &str = "vidkryto-archive/1";
@@ -99,8 +104,14 @@ pub struct ManifestEntry {
     /// Relative to the archive's root, `/`-separated.
     pub path: String,
     pub size: u64,
-    /// SHA-256 of the file, lowercase hex.
+    /// SHA-256 of the file, lowercase hex: every file but, from format 3 on, events files.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub sha256: String,
+    /// Format 3, events files only: SHA-256 of the concatenation of the file's events' leaf
+    /// hashes (each the RFC 6962 leaf hash of the event's bytes) in file order, lowercase hex.
+    /// With every record's leaf checked against its bytes, it pins the file's bytes.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub leaves_sha256: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -490,8 +501,36 @@ impl Archive {
         read_json_lines(&self.municipality_dir(code).join(CHECKPOINTS))
     }
 
-    /// The archive's files (all but the manifest) with sizes and SHA-256, sorted by path.
+    /// The archive's files (all but the manifest) as the manifest of [`FORMAT`] lists them,
+    /// sorted by path: events files by their leaves, every other file by its bytes. An events
+    /// file one of whose recorded leaves is not its event's is an error (the exporter wrote
+    /// both).
     pub fn scan(&self) -> Result<Vec<ManifestEntry>, ArchiveError> {
+        self.scan_for(FORMAT)
+    }
+
+    /// [`Self::scan`] as the manifest of `format` lists files: before [`FORMAT`], events files
+    /// too by the SHA-256 of their bytes.
+    pub fn scan_for(&self, format: &str) -> Result<Vec<ManifestEntry>, ArchiveError> {
+        self.scan_pinned(format == FORMAT, &HashMap::new())?
+            .into_iter()
+            .map(|(entry, problem)| match problem {
+                None => Ok(entry),
+                Some(problem) => Err(format_error(&self.root.join(&entry.path), problem)),
+            })
+            .collect()
+    }
+
+    /// The archive's files (all but the manifest) with sizes and, when `by_leaves`, events
+    /// files by their leaves (taken from `known`, relative path to leaves' SHA-256, when
+    /// there, else computed), every other file by the SHA-256 of its bytes; sorted by path.
+    /// Each with what is wrong with it beyond its hash (a recorded leaf that is not its
+    /// event's).
+    fn scan_pinned(
+        &self,
+        by_leaves: bool,
+        known: &HashMap<String, String>,
+    ) -> Result<Vec<(ManifestEntry, Option<String>)>, ArchiveError> {
         let mut entries = Vec::new();
         let mut stack = vec![self.root.clone()];
         while let Some(dir) = stack.pop() {
@@ -502,57 +541,123 @@ impl Archive {
                     stack.push(path);
                     continue;
                 }
-                let relative = path
-                    .strip_prefix(&self.root)
-                    .map_err(|_| format_error(&path, "outside the archive"))?
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                    .collect::<Vec<_>>()
-                    .join("/");
+                let relative = self.relative(&path)?;
                 if relative == MANIFEST || relative.ends_with(".partial") {
                     continue;
                 }
-                let (size, sha256) = hash_file(&path)?;
-                entries.push(ManifestEntry {
-                    path: relative,
-                    size,
-                    sha256,
-                });
+                let events_file = by_leaves && is_events_file(&relative);
+                let entry = if events_file {
+                    let size = fs::metadata(&path).map_err(io(&path))?.len();
+                    let (leaves_sha256, problem) = match known.get(&relative) {
+                        Some(leaves) => (leaves.clone(), None),
+                        None => match leaves_sha256(&path)? {
+                            Ok(leaves) => (leaves, None),
+                            Err(problem) => (String::new(), Some(problem)),
+                        },
+                    };
+                    let entry = ManifestEntry {
+                        path: relative,
+                        size,
+                        sha256: String::new(),
+                        leaves_sha256,
+                    };
+                    (entry, problem)
+                } else {
+                    let (size, sha256) = hash_file(&path)?;
+                    let entry = ManifestEntry {
+                        path: relative,
+                        size,
+                        sha256,
+                        leaves_sha256: String::new(),
+                    };
+                    (entry, None)
+                };
+                entries.push(entry);
             }
         }
-        entries.sort_by(|a, b| a.path.cmp(&b.path));
+        entries.sort_by(|a, b| a.0.path.cmp(&b.0.path));
         Ok(entries)
+    }
+
+    /// The path of a file of the archive relative to its root, `/`-separated, as the manifest
+    /// names it.
+    pub fn relative(&self, path: &Path) -> Result<String, ArchiveError> {
+        Ok(path
+            .strip_prefix(&self.root)
+            .map_err(|_| format_error(path, "outside the archive"))?
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join("/"))
+    }
+
+    /// Whether the manifest pins events files by their leaves ([`FORMAT`]), so a verifier
+    /// that hashes every leaf anyway checks them in the same pass.
+    pub fn manifest_pins_leaves(&self) -> bool {
+        self.manifest().is_ok_and(|m| m.format == FORMAT)
     }
 
     /// Files whose size or SHA-256 differ from the manifest, and files missing from it or
     /// from the disk, as `(path, what)`.
     pub fn check_manifest(&self) -> Result<Vec<(String, String)>, ArchiveError> {
+        self.check_manifest_with(&HashMap::new())
+    }
+
+    /// [`Self::check_manifest`], taking the leaves' SHA-256 of the events files in `known`
+    /// (relative path to lowercase hex) as computed: a verifier that checked every record's
+    /// leaf against its bytes and hashed those leaves as it went (the files it did not go
+    /// through are read here).
+    pub fn check_manifest_with(
+        &self,
+        known: &HashMap<String, String>,
+    ) -> Result<Vec<(String, String)>, ArchiveError> {
         let manifest = self.manifest()?;
-        if manifest.format != FORMAT && manifest.format != FORMAT_V1 {
+        if ![FORMAT, FORMAT_V2, FORMAT_V1].contains(&manifest.format.as_str()) {
             return Err(format_error(
                 &self.root.join(MANIFEST),
                 format!(
-                    "format {:?}, expected {FORMAT:?} or {FORMAT_V1:?}",
+                    "format {:?}, expected {FORMAT:?}, {FORMAT_V2:?} or {FORMAT_V1:?}",
                     manifest.format
                 ),
             ));
         }
-        let on_disk: BTreeMap<String, ManifestEntry> = self
-            .scan()?
-            .into_iter()
-            .map(|e| (e.path.clone(), e))
-            .collect();
+        let by_leaves = manifest.format == FORMAT;
+        let mut problems = Vec::new();
+        let mut on_disk = BTreeMap::new();
+        for (entry, problem) in self.scan_pinned(by_leaves, known)? {
+            if let Some(problem) = problem {
+                problems.push((entry.path.clone(), problem));
+            }
+            on_disk.insert(entry.path.clone(), entry);
+        }
         let listed: BTreeMap<String, ManifestEntry> = manifest
             .files
             .into_iter()
             .map(|e| (e.path.clone(), e))
             .collect();
-        let mut problems = Vec::new();
         for (path, entry) in &listed {
             match on_disk.get(path) {
                 None => problems.push((
                     path.clone(),
                     "listed in the manifest but missing".to_owned(),
+                )),
+                Some(found) if found.size != entry.size => problems.push((
+                    path.clone(),
+                    format!("{} bytes, the manifest says {}", found.size, entry.size),
+                )),
+                Some(found) if found.leaves_sha256 != entry.leaves_sha256 => problems.push((
+                    path.clone(),
+                    if entry.leaves_sha256.is_empty() {
+                        "an events file the manifest pins by its bytes, not its leaves".to_owned()
+                    } else if found.leaves_sha256.is_empty() {
+                        "the manifest pins it by its leaves, but it is not an events file"
+                            .to_owned()
+                    } else {
+                        format!(
+                            "SHA-256 of its leaves {} differs from the manifest's {}",
+                            found.leaves_sha256, entry.leaves_sha256
+                        )
+                    },
                 )),
                 Some(found) if found.sha256 != entry.sha256 => problems.push((
                     path.clone(),
@@ -611,6 +716,56 @@ fn read_json_lines<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, 
                 .map_err(|e| format_error(path, format!("line {}: {e}", i + 1)))
         })
         .collect()
+}
+
+/// Whether a file of the archive (its relative path) is an events file: a hromada's or the
+/// association log's, named as [`parse_events_file_name`] reads. A format 3 manifest pins these
+/// by their leaves.
+fn is_events_file(relative: &str) -> bool {
+    let mut parts = relative.split('/');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(MUNICIPALITIES), Some(_), Some(name), None)
+        | (Some(ASSOCIATION), Some(name), None, None) => {
+            matches!(parse_events_file_name(name), Ok(Some(_)))
+        }
+        _ => false,
+    }
+}
+
+/// Hashes the leaves of one events file as a verifier goes through it: each event's leaf, in
+/// order (see [`ManifestEntry::leaves_sha256`]).
+#[derive(Debug, Default)]
+pub struct LeavesHasher(Sha256);
+
+impl LeavesHasher {
+    pub fn push(&mut self, leaf: &Hash) {
+        self.0.update(leaf);
+    }
+
+    /// Lowercase hex, as the manifest writes it.
+    pub fn finish(self) -> String {
+        hex::encode(self.0.finalize())
+    }
+}
+
+/// The leaves' SHA-256 of the events file at `path` (lowercase hex), computing each leaf from
+/// its event's bytes; `Ok(Err(what))` when a record's recorded leaf is not that.
+pub fn leaves_sha256(path: &Path) -> Result<Result<String, String>, ArchiveError> {
+    let data = fs::read(path).map_err(io(path))?;
+    let mut hasher = LeavesHasher::default();
+    for (i, record) in decode_events(path, &data)?.iter().enumerate() {
+        let leaf = merkle::leaf_hash(record.bytes);
+        if &leaf != record.leaf {
+            return Ok(Err(format!(
+                "event record {} of the file: its recorded leaf {} is not its bytes' {}",
+                i + 1,
+                hex::encode(record.leaf),
+                hex::encode(leaf)
+            )));
+        }
+        hasher.push(&leaf);
+    }
+    Ok(Ok(hasher.finish()))
 }
 
 /// Size and SHA-256 of a file.

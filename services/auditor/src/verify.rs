@@ -21,7 +21,7 @@ use projection::{MemoryStore, Outcome, Verified};
 use serde::Serialize;
 
 use crate::archive::{
-    Archive, ArchiveError, CheckpointRecord, EventsFile, KeyRecord, Keys, events_in,
+    Archive, ArchiveError, CheckpointRecord, EventsFile, KeyRecord, Keys, LeavesHasher, events_in,
 };
 
 /// Events checked against the rules in one batch.
@@ -147,7 +147,7 @@ pub fn verify_with(archive: &Archive, options: &VerifyOptions) -> Result<Report,
     // or in an archive of format 1 (no log) keys.json, the association's word alone.
     let format_2 = archive
         .manifest()
-        .is_ok_and(|m| m.format == crate::archive::FORMAT);
+        .is_ok_and(|m| m.format == crate::archive::FORMAT || m.format == crate::archive::FORMAT_V2);
     let (association, keys) = if archive.has_association_log() || format_2 {
         let statement = archive
             .digest()
@@ -199,44 +199,63 @@ pub fn verify_with(archive: &Archive, options: &VerifyOptions) -> Result<Report,
         total,
         "{spinner} verifying {pos}/{len} events ({per_sec}, {eta} left) {wide_bar}",
     );
-    // Jobs: the manifest's file hashes (`None`), then each hromada.
+    // Jobs: each hromada, and the manifest's file hashes (`None`) when the manifest pins
+    // events files by their bytes; when it pins them by their leaves, the hromadas' jobs hash
+    // those as they check them, and the manifest is checked after them.
+    let by_leaves = archive.manifest_pins_leaves();
     let mut jobs: Vec<Option<&(MunicipalityCode, Vec<EventsFile>)>> =
         listings.iter().map(Some).collect();
-    jobs.push(None);
+    if !by_leaves {
+        jobs.push(None);
+    }
     let queue = Mutex::new(jobs);
     let results = Mutex::new(Vec::new());
+    let leaves = Mutex::new(HashMap::new());
     let errors = Mutex::new(Vec::new());
     let manifest = Mutex::new(None);
-    std::thread::scope(|scope| {
-        for _ in 0..threads.clamp(1, 16) {
-            scope.spawn(|| {
-                loop {
-                    let next = match queue.lock() {
-                        Ok(mut q) => q.pop(),
-                        Err(_) => None,
-                    };
-                    let Some(job) = next else { break };
-                    let Some((code, files)) = job else {
-                        let checked = archive.check_manifest();
-                        if let Ok(mut m) = manifest.lock() {
-                            *m = Some(checked);
-                        }
-                        continue;
-                    };
-                    match verify_municipality(archive, &keys, witness.as_ref(), code, files, &bar) {
-                        Ok(report) => {
-                            if let Ok(mut r) = results.lock() {
-                                r.push(report);
-                            }
-                        }
-                        Err(e) => {
-                            if let Ok(mut errs) = errors.lock() {
-                                errs.push(e);
-                            }
-                        }
+    // Named, so a profile or a debugger tells the workers apart.
+    let worker = || {
+        loop {
+            let next = match queue.lock() {
+                Ok(mut q) => q.pop(),
+                Err(_) => None,
+            };
+            let Some(job) = next else { break };
+            let Some((code, files)) = job else {
+                let checked = archive.check_manifest();
+                if let Ok(mut m) = manifest.lock() {
+                    *m = Some(checked);
+                }
+                continue;
+            };
+            match verify_municipality(archive, &keys, witness.as_ref(), code, files, &bar) {
+                Ok((report, hashed)) => {
+                    if let Ok(mut r) = results.lock() {
+                        r.push(report);
+                    }
+                    if let Ok(mut l) = leaves.lock() {
+                        l.extend(hashed);
                     }
                 }
-            });
+                Err(e) => {
+                    if let Ok(mut errs) = errors.lock() {
+                        errs.push(e);
+                    }
+                }
+            }
+        }
+    };
+    std::thread::scope(|scope| {
+        let spawned = (0..threads.clamp(1, 16))
+            .filter(|_| {
+                std::thread::Builder::new()
+                    .name("audit-verify".into())
+                    .spawn_scoped(scope, worker)
+                    .is_ok()
+            })
+            .count();
+        if spawned == 0 {
+            worker();
         }
     });
     bar.finish_and_clear();
@@ -245,7 +264,7 @@ pub fn verify_with(archive: &Archive, options: &VerifyOptions) -> Result<Report,
     }
     let manifest_problems = match manifest.into_inner().ok().flatten() {
         Some(checked) => checked?,
-        None => archive.check_manifest()?,
+        None => archive.check_manifest_with(&leaves.into_inner().unwrap_or_default())?,
     };
     let mut municipalities = results.into_inner().unwrap_or_default();
     municipalities.sort_by(|a, b| a.code.cmp(&b.code));
@@ -368,6 +387,8 @@ fn check_checkpoint(
     None
 }
 
+/// One hromada's report, and the leaves' SHA-256 of each events file it went through whole
+/// with every recorded leaf its event's (relative path, lowercase hex), for the manifest.
 fn verify_municipality(
     archive: &Archive,
     keys: &Keys,
@@ -375,7 +396,8 @@ fn verify_municipality(
     code: &MunicipalityCode,
     files: &[EventsFile],
     bar: &ProgressBar,
-) -> Result<MunicipalityReport, ArchiveError> {
+) -> Result<(MunicipalityReport, Vec<(String, String)>), ArchiveError> {
+    let mut hashed = Vec::with_capacity(files.len());
     let keys = keys_of(keys, code);
     let checkpoints = archive.checkpoints(code)?;
     let mut report = MunicipalityReport {
@@ -404,9 +426,13 @@ fn verify_municipality(
         let records = crate::archive::decode_events(path, &data)?;
         let held = records.len() as u64;
         bar.inc(held);
+        let mut leaves = LeavesHasher::default();
         for record in records {
             report.events += 1;
-            if let Some(f) = run.event(record.leaf, record.bytes) {
+            // The one hash of the event's bytes: its leaf, for the tree and the manifest.
+            let leaf = merkle::leaf_hash(record.bytes);
+            leaves.push(&leaf);
+            if let Some(f) = run.event(record.leaf, leaf, record.bytes) {
                 failure_found = Some(f);
                 break 'files;
             }
@@ -458,6 +484,7 @@ fn verify_municipality(
             ));
             break;
         }
+        hashed.push((archive.relative(path)?, leaves.finish()));
     }
     // Events checked against the rules but not yet flushed come before any later failure.
     if let Some(f) = run.flush_rules()
@@ -490,7 +517,7 @@ fn verify_municipality(
         ));
     }
     report.failure = failure_found;
-    Ok(report)
+    Ok((report, hashed))
 }
 
 /// What a commitment is to.
@@ -526,10 +553,10 @@ impl Run {
         }
     }
 
-    /// Checks one event and adds it to the tree; `Some` on its failure.
-    fn event(&mut self, recorded_leaf: &Hash, bytes: &[u8]) -> Option<Failure> {
+    /// Checks one event, whose bytes hash to `leaf`, and adds it to the tree; `Some` on its
+    /// failure.
+    fn event(&mut self, recorded_leaf: &Hash, leaf: Hash, bytes: &[u8]) -> Option<Failure> {
         let seq = self.next;
-        let leaf = merkle::leaf_hash(bytes);
         if &leaf != recorded_leaf {
             return Some(failure(
                 seq,

@@ -616,6 +616,7 @@ fn an_archive_without_the_association_log() {
     // Relabelled as format 1: refused unless the auditor accepts format 1 knowingly.
     let mut manifest = archive.manifest().unwrap();
     manifest.format = auditor::archive::FORMAT_V1.into();
+    manifest.files = archive.scan_for(auditor::archive::FORMAT_V1).unwrap();
     archive
         .write_json(auditor::archive::MANIFEST, &manifest)
         .unwrap();
@@ -729,4 +730,149 @@ fn an_assessment_by_the_hromada_recorded_as_independent_is_named() {
         format!("{failure:?}").contains("assessment.by_the_hromada"),
         "{failure:?}"
     );
+}
+
+/// Vinnytsia's events (filed, published, signed 3..=5) in two files, 1..=2 and 3..=5, under
+/// one checkpoint, with the manifest written after the split.
+fn archive_in_two_files(dir: &Path) -> (Archive, [std::path::PathBuf; 2]) {
+    let events: Vec<Vec<u8>> = [envelope_of(1, &filed()), envelope_of(2, &published())]
+        .into_iter()
+        .chain((3..=5).map(|seq| envelope_of(seq, &signed(seq as u8, seq))))
+        .collect();
+    let archive = write_archive(dir, &events);
+    let muni = archive.municipality_dir(&code());
+    std::fs::remove_file(muni.join(events_file_name(1, 5))).unwrap();
+    let files = [
+        muni.join(events_file_name(1, 2)),
+        muni.join(events_file_name(3, 5)),
+    ];
+    write_atomic(
+        &files[0],
+        &encode_events(events[..2].iter().map(Vec::as_slice)),
+    )
+    .unwrap();
+    write_atomic(
+        &files[1],
+        &encode_events(events[2..].iter().map(Vec::as_slice)),
+    )
+    .unwrap();
+    auditor::export::write_manifest(&archive, "test").unwrap();
+    (archive, files)
+}
+
+/// Rewrites the events file at `path` with `change` applied to its events' bytes, each leaf
+/// recomputed (a consistent forgery) unless `keep_leaves`.
+fn rewrite_events(path: &Path, keep_leaves: bool, change: impl Fn(usize, &mut Vec<u8>)) {
+    let data = std::fs::read(path).unwrap();
+    let records = auditor::archive::decode_events(path, &data).unwrap();
+    let mut out = Vec::new();
+    for (i, record) in records.iter().enumerate() {
+        let mut bytes = record.bytes.to_vec();
+        change(i, &mut bytes);
+        let leaf = if keep_leaves {
+            *record.leaf
+        } else {
+            merkle::leaf_hash(&bytes)
+        };
+        out.extend_from_slice(&leaf);
+        out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+        out.extend_from_slice(&bytes);
+    }
+    write_atomic(path, &out).unwrap();
+}
+
+fn manifest_problem<'a>(report: &'a auditor::verify::Report, path: &Path) -> Option<&'a str> {
+    let name = path.file_name().unwrap().to_string_lossy();
+    report
+        .manifest_problems
+        .iter()
+        .find(|(p, _)| p.ends_with(name.as_ref()))
+        .map(|(_, what)| what.as_str())
+}
+
+/// The manifest pins events files by the SHA-256 of their leaves, which `verify` computes in
+/// its one pass over the bytes: an event rewritten after export with its leaf recomputed, or
+/// a recorded leaf changed, is named in the manifest's problems, also in a file `verify` no
+/// longer goes through after the hromada's first failure; a clean archive has none.
+#[test]
+fn events_files_changed_after_export_are_named_by_their_leaves() {
+    for threads in [1, 2] {
+        let dir = tempfile::tempdir().unwrap();
+        let (archive, _) = archive_in_two_files(dir.path());
+        let report = verify(&archive, threads, false).unwrap();
+        assert!(report.ok, "{report:?}");
+        let manifest = archive.manifest().unwrap();
+        assert_eq!(manifest.format, auditor::archive::FORMAT);
+        let events: Vec<_> = manifest
+            .files
+            .iter()
+            .filter(|f| f.path.contains("/events-"))
+            .collect();
+        // Vinnytsia's two and the association log's one.
+        assert_eq!(events.len(), 3);
+        assert!(
+            events
+                .iter()
+                .all(|f| f.sha256.is_empty() && f.leaves_sha256.len() == 64)
+        );
+    }
+
+    // A signature's bytes changed in the second file, its leaf recomputed: the tree's root
+    // fails at the checkpoint, and the manifest names the file.
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, files) = archive_in_two_files(dir.path());
+    rewrite_events(&files[1], false, |i, bytes| {
+        if i == 1 {
+            let last = bytes.len() - 1;
+            bytes[last] ^= 1;
+        }
+    });
+    let report = verify(&archive, 2, false).unwrap();
+    assert!(!report.ok);
+    let what = manifest_problem(&report, &files[1]).expect("the changed file is named");
+    assert!(what.contains("leaves"), "{what}");
+    assert!(manifest_problem(&report, &files[0]).is_none(), "{report:?}");
+
+    // Both files changed: the first's recorded leaf (bytes kept) stops the hromada's check at
+    // event 1, and the second file, not gone through, is still checked.
+    rewrite_events(&files[0], true, |_, _| {});
+    let data = std::fs::read(&files[0]).unwrap();
+    let mut forged = data.clone();
+    forged[0] ^= 0xff;
+    write_atomic(&files[0], &forged).unwrap();
+    let report = verify(&archive, 2, false).unwrap();
+    let failure = report.municipalities[0].failure.as_ref().unwrap();
+    assert_eq!((failure.seq, failure.check), (1, "leaf_hash"));
+    let what = manifest_problem(&report, &files[0]).expect("the first file is named");
+    assert!(what.contains("recorded leaf"), "{what}");
+    let what = manifest_problem(&report, &files[1]).expect("the second file is named");
+    assert!(what.contains("leaves"), "{what}");
+}
+
+/// An archive of format 2 pins events files by the SHA-256 of their bytes, and is still
+/// checked that way.
+#[test]
+fn a_format_2_manifest_is_checked_by_the_files_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, files) = archive_in_two_files(dir.path());
+    let mut manifest = archive.manifest().unwrap();
+    manifest.format = auditor::archive::FORMAT_V2.into();
+    manifest.files = archive.scan_for(auditor::archive::FORMAT_V2).unwrap();
+    assert!(manifest.files.iter().all(|f| f.sha256.len() == 64));
+    archive
+        .write_json(auditor::archive::MANIFEST, &manifest)
+        .unwrap();
+    let report = verify(&archive, 2, false).unwrap();
+    assert!(report.ok, "{report:?}");
+
+    rewrite_events(&files[1], false, |i, bytes| {
+        if i == 0 {
+            let last = bytes.len() - 1;
+            bytes[last] ^= 1;
+        }
+    });
+    let report = verify(&archive, 2, false).unwrap();
+    let what = manifest_problem(&report, &files[1]).expect("the changed file is named");
+    assert!(what.starts_with("SHA-256"), "{what}");
+    assert!(manifest_problem(&report, &files[0]).is_none(), "{report:?}");
 }

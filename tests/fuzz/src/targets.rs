@@ -692,6 +692,7 @@ fn json_records() -> Vec<Vec<u8>> {
             path: "keys.json".into(),
             size: 10,
             sha256: "cd".repeat(32),
+            leaves_sha256: String::new(),
         }],
     };
     vec![
