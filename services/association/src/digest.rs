@@ -87,6 +87,9 @@ pub async fn compute_within(
     )
     .fetch(&mut *tx);
     while let Some(row) = rows.try_next().await.map_err(db)? {
+        // Rows already received do not yield: a whole country's would hold a runtime thread
+        // (every loop below does the same).
+        tokio::task::coop::consume_budget().await;
         let code = parse_code(&row.try_get::<String, _>("municipality").map_err(db)?)?;
         let bytes: Vec<u8> = row.try_get("counters").map_err(db)?;
         let counters: Counters = decode("proj_counters", &bytes)?;
@@ -101,6 +104,7 @@ pub async fn compute_within(
         sqlx::query("SELECT * FROM proj_weekly ORDER BY municipality COLLATE \"C\", week")
             .fetch(&mut *tx);
     while let Some(row) = rows.try_next().await.map_err(db)? {
+        tokio::task::coop::consume_budget().await;
         let code = parse_code(&row.try_get::<String, _>("municipality").map_err(db)?)?;
         let get = |name: &str| row.try_get::<i64, _>(name).map_err(db);
         let weekly = WeeklyCounters {
@@ -126,6 +130,7 @@ pub async fn compute_within(
     )
     .fetch(&mut *tx);
     while let Some(row) = rows.try_next().await.map_err(db)? {
+        tokio::task::coop::consume_budget().await;
         let code = parse_code(&row.try_get::<String, _>("municipality").map_err(db)?)?;
         let days = AnswerDays {
             municipality: code,
@@ -148,6 +153,7 @@ pub async fn compute_within(
             ))
             .fetch(&mut *tx);
             while let Some(row) = rows.try_next().await.map_err(db)? {
+                tokio::task::coop::consume_budget().await;
                 let bytes: Vec<u8> = row.try_get("row").map_err(db)?;
                 let entity: $ty = decode($table, &bytes)?;
                 builder.$method(&entity).map_err(corrupt)?;
@@ -172,6 +178,7 @@ pub async fn compute_within(
         )
         .fetch(&mut *tx);
         while let Some(row) = rows.try_next().await.map_err(db)? {
+            tokio::task::coop::consume_budget().await;
             sink.practice(&row)?;
         }
     }
