@@ -352,8 +352,14 @@ async fn run(
             ),
         ),
     ] {
+        let probe = phases::StallProbe::start();
         let (summary, list) = phases::readers(&urls, REPLICA_READERS, READ_DURATION, pause).await?;
+        let stalls = probe.finish().await;
         show(&what, summary, list);
+        println!(
+            "   this process's runtime woke a 10 ms sleeper late by p50 {:.2} ms, p99 {:.2} ms, max {:.0} ms",
+            stalls.p50, stalls.p99, stalls.max
+        );
     }
     for replica in replicas {
         replica.shutdown().await;

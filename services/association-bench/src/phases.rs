@@ -102,6 +102,37 @@ impl Latency {
     }
 }
 
+/// How late this process's runtime wakes a task that sleeps 10 ms at a time: a reader's tail
+/// latency is at least the longest wait behind other work on the runtime's threads.
+#[derive(Debug)]
+pub struct StallProbe {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<Vec<f64>>,
+}
+
+impl StallProbe {
+    pub fn start() -> Self {
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(async move {
+            let mut late = Vec::new();
+            let tick = Duration::from_millis(10);
+            while !*stopped.borrow_and_update() {
+                let t = Instant::now();
+                tokio::time::sleep(tick).await;
+                late.push(t.elapsed().saturating_sub(tick).as_secs_f64() * 1_000.0);
+            }
+            late
+        });
+        Self { stop, task }
+    }
+
+    /// The lateness of the probe's wake-ups, ms.
+    pub async fn finish(self) -> Latency {
+        let _ = self.stop.send(true);
+        Latency::of(self.task.await.unwrap_or_default())
+    }
+}
+
 /// The live phase: `nodes` append `rate` events a second in turn for `duration`, each
 /// checkpointing as the node's checkpointer does (as soon as it grew, never sooner than the
 /// node's floor after its last checkpoint); the append-to-projection latency of each event,
