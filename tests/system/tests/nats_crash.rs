@@ -36,6 +36,27 @@ async fn a_nats_server_crash_mid_load_ends_with_every_event_verified() {
     load.await.unwrap();
     let logged = node.log_size();
 
+    // The node's relay publishes its backlog once it reconnects; until its last event is in
+    // the node's stream the association cannot know of it (it shows what it received).
+    let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.unwrap());
+    let stream = js.get_stream(wire::stream_name(&node.code)).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let published = stream
+            .get_last_raw_message_by_subject(&wire::event_subject(&node.code))
+            .await
+            .ok()
+            .and_then(|m| wire::log_position(&m.headers));
+        if published == Some(logged) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the relay published up to {published:?} of {logged} events"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
     // Until the association has verified everything, the node is not shown healthy.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
     loop {
