@@ -298,7 +298,7 @@ async fn run(
     }
     one_summary.sort_by(f64::total_cmp);
     one_list.sort_by(f64::total_cmp);
-    let (summary, list) =
+    let (summary, list, failed) =
         phases::readers(std::slice::from_ref(&url), READERS, READ_DURATION, None).await?;
     println!();
     println!(
@@ -306,8 +306,11 @@ async fn run(
         percentile(&one_summary, 50.0),
         percentile(&one_list, 50.0)
     );
-    let show = |what: &str, summary: Latency, list: Latency| {
+    let show = |what: &str, summary: Latency, list: Latency, failed: usize| {
         println!("   {what}:");
+        if failed > 0 {
+            println!("   {failed} calls failed (the client connected again)");
+        }
         println!(
             "   national summary     p50 {:.2} ms, p99 {:.2} ms ({} calls)",
             summary.p50, summary.p99, summary.count
@@ -324,6 +327,7 @@ async fn run(
         ),
         summary,
         list,
+        failed,
     );
 
     // Dashboards scaled out: two read replicas (`association serve`) on the same database,
@@ -353,9 +357,10 @@ async fn run(
         ),
     ] {
         let probe = phases::StallProbe::start();
-        let (summary, list) = phases::readers(&urls, REPLICA_READERS, READ_DURATION, pause).await?;
+        let (summary, list, failed) =
+            phases::readers(&urls, REPLICA_READERS, READ_DURATION, pause).await?;
         let stalls = probe.finish().await;
-        show(&what, summary, list);
+        show(&what, summary, list, failed);
         println!(
             "   this process's runtime woke a 10 ms sleeper late by p50 {:.2} ms, p99 {:.2} ms, max {:.0} ms",
             stalls.p50, stalls.p99, stalls.max

@@ -272,19 +272,20 @@ pub fn list_request() -> natpb::ListMunicipalitiesRequest {
 /// Readers of the national API: `clients` clients, spread over `urls`, each on a connection
 /// of its own, alternating the national summary and a page of the municipality list for
 /// `duration`, each waiting `pause` after each answer (none: as fast as answered). Returns
-/// the latency of each kind of call.
+/// the latency of each kind of call answered, and how many calls failed (a client whose call
+/// failed connects again and goes on: under saturation a server may refuse or reset).
 pub async fn readers(
     urls: &[String],
     clients: usize,
     duration: Duration,
     pause: Option<Duration>,
-) -> anyhow::Result<(Latency, Latency)> {
+) -> anyhow::Result<(Latency, Latency, usize)> {
     let mut tasks = Vec::new();
     for i in 0..clients {
         let url = urls[i % urls.len()].clone();
         tasks.push(tokio::spawn(async move {
-            let mut client = NationalServiceClient::connect(url).await?;
-            let (mut summary, mut list) = (Vec::new(), Vec::new());
+            let mut client = NationalServiceClient::connect(url.clone()).await?;
+            let (mut summary, mut list, mut failed) = (Vec::new(), Vec::new(), 0);
             let end = Instant::now() + duration;
             // Paced clients start spread over one pause, as visitors arrive.
             if let Some(pause) = pause {
@@ -293,30 +294,43 @@ pub async fn readers(
             let mut n = i;
             while Instant::now() < end {
                 let t = Instant::now();
-                if n % 2 == 0 {
+                let answered = if n % 2 == 0 {
                     client
                         .get_national_summary(natpb::GetNationalSummaryRequest {})
-                        .await?;
-                    summary.push(t.elapsed().as_secs_f64() * 1_000.0);
+                        .await
+                        .map(|_| &mut summary)
                 } else {
-                    client.list_municipalities(list_request()).await?;
-                    list.push(t.elapsed().as_secs_f64() * 1_000.0);
+                    client
+                        .list_municipalities(list_request())
+                        .await
+                        .map(|_| &mut list)
+                };
+                match answered {
+                    Ok(latencies) => latencies.push(t.elapsed().as_secs_f64() * 1_000.0),
+                    Err(_) => {
+                        failed += 1;
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        if let Ok(again) = NationalServiceClient::connect(url.clone()).await {
+                            client = again;
+                        }
+                    }
                 }
                 n += 1;
                 if let Some(pause) = pause {
                     tokio::time::sleep(pause).await;
                 }
             }
-            anyhow::Ok((summary, list))
+            anyhow::Ok((summary, list, failed))
         }));
     }
-    let (mut summary, mut list) = (Vec::new(), Vec::new());
+    let (mut summary, mut list, mut failed) = (Vec::new(), Vec::new(), 0);
     for task in tasks {
-        let (s, l) = task.await??;
+        let (s, l, f) = task.await??;
         summary.extend(s);
         list.extend(l);
+        failed += f;
     }
-    Ok((Latency::of(summary), Latency::of(list)))
+    Ok((Latency::of(summary), Latency::of(list), failed))
 }
 
 /// The association as the benches run it: the test witness key, no admin token, the
