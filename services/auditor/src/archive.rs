@@ -537,12 +537,27 @@ impl Archive {
             for entry in fs::read_dir(&dir).map_err(io(&dir))? {
                 let entry = entry.map_err(io(&dir))?;
                 let path = entry.path();
-                if path.is_dir() {
+                // The entry's own type, not its target's: links are never followed.
+                let kind = entry.file_type().map_err(io(&path))?;
+                if kind.is_dir() {
                     stack.push(path);
                     continue;
                 }
                 let relative = self.relative(&path)?;
                 if relative == MANIFEST || relative.ends_with(".partial") {
+                    continue;
+                }
+                if !kind.is_file() {
+                    // Never read: a link to a directory would loop, one to a device or a pipe
+                    // would not end. An export writes regular files only.
+                    let entry = ManifestEntry {
+                        path: relative,
+                        size: 0,
+                        sha256: String::new(),
+                        leaves_sha256: String::new(),
+                    };
+                    let problem = "not a regular file (a link, a device or a pipe): not read";
+                    entries.push((entry, Some(problem.to_owned())));
                     continue;
                 }
                 let events_file = by_leaves && is_events_file(&relative);
@@ -688,6 +703,13 @@ fn events_files_in(dir: &Path) -> Result<Vec<EventsFile>, ArchiveError> {
         let entry = entry.map_err(io(dir))?;
         let name = entry.file_name().to_string_lossy().into_owned();
         match parse_events_file_name(&name) {
+            Ok(Some(_)) if !entry.file_type().map_err(io(dir))?.is_file() => {
+                return Err(format_error(
+                    &entry.path(),
+                    "named as an events file but not a regular file (a link, a device or a \
+                     pipe): not read",
+                ));
+            }
             Ok(Some((first, last))) => files.push((first, last, entry.path())),
             Ok(None) => {}
             Err(source) => {
@@ -749,11 +771,17 @@ impl LeavesHasher {
 }
 
 /// The leaves' SHA-256 of the events file at `path` (lowercase hex), computing each leaf from
-/// its event's bytes; `Ok(Err(what))` when a record's recorded leaf is not that.
+/// its event's bytes; `Ok(Err(what))` when a record's recorded leaf is not that, or the file's
+/// records do not decode (a truncated file).
 pub fn leaves_sha256(path: &Path) -> Result<Result<String, String>, ArchiveError> {
     let data = fs::read(path).map_err(io(path))?;
+    let records = match decode_events(path, &data) {
+        Ok(records) => records,
+        Err(ArchiveError::Format { detail, .. }) => return Ok(Err(detail)),
+        Err(other) => return Err(other),
+    };
     let mut hasher = LeavesHasher::default();
-    for (i, record) in decode_events(path, &data)?.iter().enumerate() {
+    for (i, record) in records.iter().enumerate() {
         let leaf = merkle::leaf_hash(record.bytes);
         if &leaf != record.leaf {
             return Ok(Err(format!(

@@ -876,3 +876,51 @@ fn a_format_2_manifest_is_checked_by_the_files_bytes() {
     assert!(what.starts_with("SHA-256"), "{what}");
     assert!(manifest_problem(&report, &files[0]).is_none(), "{report:?}");
 }
+
+/// Links and truncated files planted in an archive: a link loop or a link to a device is named,
+/// never followed (the scan would never end); a link named as an events file is refused; a
+/// truncated events file after a hromada's first failure is named in the report, not an error.
+#[test]
+fn links_and_truncated_files_are_named_not_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, files) = archive_in_two_files(dir.path());
+    let muni = archive.municipality_dir(&code());
+    std::os::unix::fs::symlink(".", muni.join("loop")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", muni.join("zero")).unwrap();
+    let report = verify(&archive, 2, false).unwrap();
+    for name in ["loop", "zero"] {
+        let what = report
+            .manifest_problems
+            .iter()
+            .find(|(p, _)| p.ends_with(name))
+            .map(|(_, what)| what.as_str());
+        assert!(
+            what.is_some_and(|w| w.contains("not a regular file")),
+            "{name}: {report:?}"
+        );
+    }
+    std::fs::remove_file(muni.join("loop")).unwrap();
+    std::fs::remove_file(muni.join("zero")).unwrap();
+
+    // The first file fails at event 1; the second, truncated, is named.
+    let data = std::fs::read(&files[0]).unwrap();
+    let mut forged = data.clone();
+    forged[0] ^= 0xff;
+    write_atomic(&files[0], &forged).unwrap();
+    let data = std::fs::read(&files[1]).unwrap();
+    write_atomic(&files[1], &data[..data.len() - 1]).unwrap();
+    let report = verify(&archive, 2, false).unwrap();
+    let what = manifest_problem(&report, &files[1]).expect("the truncated file is named");
+    assert!(
+        what.contains("claims") || what.contains("truncated"),
+        "{what}"
+    );
+
+    // A link named as an events file is refused before anything is read through it.
+    let dir = tempfile::tempdir().unwrap();
+    let (archive, _) = archive_in_two_files(dir.path());
+    let muni = archive.municipality_dir(&code());
+    std::os::unix::fs::symlink("/dev/zero", muni.join(events_file_name(6, 6))).unwrap();
+    let err = verify(&archive, 2, false).unwrap_err();
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+}
