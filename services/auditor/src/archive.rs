@@ -606,12 +606,6 @@ impl Archive {
             .join("/"))
     }
 
-    /// Whether the manifest pins events files by their leaves ([`FORMAT`]), so a verifier
-    /// that hashes every leaf anyway checks them in the same pass.
-    pub fn manifest_pins_leaves(&self) -> bool {
-        self.manifest().is_ok_and(|m| m.format == FORMAT)
-    }
-
     /// Files whose size or SHA-256 differ from the manifest, and files missing from it or
     /// from the disk, as `(path, what)`.
     pub fn check_manifest(&self) -> Result<Vec<(String, String)>, ArchiveError> {

@@ -145,9 +145,9 @@ pub fn verify_with(archive: &Archive, options: &VerifyOptions) -> Result<Report,
     let codes = archive.municipalities()?;
     // The key history node signatures are checked against: the association's signed log's,
     // or in an archive of format 1 (no log) keys.json, the association's word alone.
-    let format_2 = archive
-        .manifest()
-        .is_ok_and(|m| m.format == crate::archive::FORMAT || m.format == crate::archive::FORMAT_V2);
+    // Read once here for its format (checked whole, with every file, at the end).
+    let format = archive.manifest().map(|m| m.format).unwrap_or_default();
+    let format_2 = format == crate::archive::FORMAT || format == crate::archive::FORMAT_V2;
     let (association, keys) = if archive.has_association_log() || format_2 {
         let statement = archive
             .digest()
@@ -202,7 +202,7 @@ pub fn verify_with(archive: &Archive, options: &VerifyOptions) -> Result<Report,
     // Jobs: each hromada, and the manifest's file hashes (`None`) when the manifest pins
     // events files by their bytes; when it pins them by their leaves, the hromadas' jobs hash
     // those as they check them, and the manifest is checked after them.
-    let by_leaves = archive.manifest_pins_leaves();
+    let by_leaves = format == crate::archive::FORMAT;
     let mut jobs: Vec<Option<&(MunicipalityCode, Vec<EventsFile>)>> =
         listings.iter().map(Some).collect();
     if !by_leaves {
