@@ -8,6 +8,10 @@
 //! the oldest stream position still held only in memory, so a crash loses nothing and counts
 //! nothing twice.
 //!
+//! **Pipelined.** A batch's commit runs on a task of its own while the loop verifies the next
+//! batch: one commit at most, commits in order, and whatever reads what a commit writes (a
+//! reload of the keys, a revocation) waits for it first.
+//!
 //! **Gaps.** A missing event (lost by JetStream, or dropped from memory past the bounds) is
 //! back-filled from the node's own stream, found by binary search on its sequence header; only
 //! that node waits.
@@ -36,7 +40,7 @@ pub use topology::{INGEST_STREAM, Topology, connect, ensure_sourced, ensure_sour
 
 use backfill::Backfills;
 use pump::{AbortOnDrop, Feed, Incoming, Origin, read_stream};
-use state::State;
+use state::{InFlight, State};
 
 /// How long an instance whose term ended in failure (a rebuild that failed) stands by before
 /// it campaigns again, so another may take over and no instance retries in a tight loop.
@@ -455,122 +459,179 @@ async fn run_once(
     let mut backfill_tasks = tokio::task::JoinSet::new();
     let mut stall_check = tokio::time::interval(STALL_CHECK);
     let mut commit_timer = tokio::time::interval(config.commit_interval);
-    loop {
-        tokio::select! {
-            biased;
-            () = lost_now(lost) => return Err(AssociationError::Fenced { epoch: lease.epoch }),
-            Some(request) = control.recv() => {
-                match request {
-                    Control::Reload(reply) => {
+    // The commit running while the next batch is verified (one at most), and whether the
+    // timer found the next one due meanwhile.
+    let mut in_flight: Option<InFlight> = None;
+    let mut due = false;
+    let key = signer.key();
+    let ended: Result<(), AssociationError> = async {
+        loop {
+            tokio::select! {
+                biased;
+                () = lost_now(lost) => return Err(AssociationError::Fenced { epoch: lease.epoch }),
+                Some(request) = control.recv() => {
+                    settle(&mut state, &mut in_flight, progress).await?;
+                    match request {
+                        Control::Reload(reply) => {
+                            state.reload_keys(store).await?;
+                            let codes: Vec<MunicipalityCode> =
+                                state.nodes.keys().copied().collect();
+                            ensure_sourced_in(&js, &codes, config.ingest_max_age, &config.topology)
+                                .await?;
+                            let _ = reply.send(());
+                        }
+                        Control::Revoke { code, vkey, reply } => {
+                            // What was accepted under the key is committed before the revocation
+                            // is recorded, and nothing is accepted under it after.
+                            if !state.batch.is_empty() {
+                                state.commit(store, key, progress).await?;
+                            }
+                            let at = Timestamp(Timestamp::now().0.saturating_add(1));
+                            let revoked =
+                                crate::decisions::revoke(
+                                    store, signer, &code, vkey.as_deref(), at,
+                                )
+                                .await;
+                            state.reload_keys(store).await?;
+                            let _ = reply.send(revoked);
+                        }
+                    }
+                }
+                message = rx.recv() => {
+                    let Some(message) = message else { return Ok(()) };
+                    match message {
+                        Incoming::Message { subject, payload, origin, .. } => {
+                            if matches!(origin, Origin::Ingest { .. }) {
+                                last_live = Instant::now();
+                            }
+                            state.handle(&subject, payload, &origin, &mut backfills);
+                        }
+                        Incoming::BackfillDone { code, completed } => {
+                            backfills.done(code, completed);
+                            let before = state.nodes.get(&code).map(|n| n.verified_size());
+                            state.release(code);
+                            if state.nodes.get(&code).map(|n| n.verified_size()) != before {
+                                backfills.advanced(code);
+                            }
+                        }
+                    }
+                    if state.batch.events >= config.batch_events_max
+                        || state.batch.bytes >= state::COMMIT_BYTES_MAX
+                    {
+                        settle(&mut state, &mut in_flight, progress).await?;
+                        in_flight = Some(state.start_commit(store, key));
+                        due = false;
+                    }
+                }
+                outcome = running(&mut in_flight) => {
+                    if let Some(commit) = in_flight.take() {
+                        state.finish_commit(commit, outcome, progress)?;
+                    }
+                    if std::mem::take(&mut due) && !state.batch.is_empty() {
+                        in_flight = Some(state.start_commit(store, key));
+                    }
+                }
+                _ = commit_timer.tick() => {
+                    if in_flight.is_some() {
+                        due = true;
+                    } else if !state.batch.is_empty() {
+                        in_flight = Some(state.start_commit(store, key));
+                    }
+                }
+                ended = &mut reader.0 => {
+                    // The reader never ends while the ingest runs: a stream that ended (a server
+                    // restart that lost the consumer) or failed starts the ingest over.
+                    let why = match ended {
+                        Ok(Ok(())) => "the ingest stream's consumer ended".to_owned(),
+                        Ok(Err(err)) => err.to_string(),
+                        Err(err) => format!("the ingest stream's reader stopped: {err}"),
+                    };
+                    return Err(AssociationError::Nats(why));
+                }
+                _ = stall_check.tick() => {
+                    let last = ingest_stream
+                        .info()
+                        .await
+                        .map_err(AssociationError::nats)?
+                        .state
+                        .last_sequence;
+                    // Still unread: what the stream held at the last check.
+                    let behind = seen_last >= state.next_stream_seq;
+                    progress.send_if_modified(|p| {
+                        std::mem::replace(&mut p.behind, behind) != behind
+                    });
+                    seen_last = last;
+                    // A consumer that went quiet while the stream holds more than was read (one
+                    // lost in a server restart, with the client none the wiser) is recreated.
+                    if last_live.elapsed() >= READER_QUIET_MAX {
+                        if last >= state.next_stream_seq {
+                            return Err(AssociationError::Nats(format!(
+                                "no message from the ingest stream for {:?} while it holds up to \
+                                 {last} and {} were read",
+                                last_live.elapsed(),
+                                state.next_stream_seq.saturating_sub(1),
+                            )));
+                        }
+                        last_live = Instant::now();
+                    }
+                    if store.enrolment_version().await? != state.keys_version {
+                        // The keys' reload takes changed nodes' positions from the database.
+                        settle(&mut state, &mut in_flight, progress).await?;
                         state.reload_keys(store).await?;
                         let codes: Vec<MunicipalityCode> = state.nodes.keys().copied().collect();
                         ensure_sourced_in(&js, &codes, config.ingest_max_age, &config.topology)
                             .await?;
-                        let _ = reply.send(());
                     }
-                    Control::Revoke { code, vkey, reply } => {
-                        // What was accepted under the key is committed before the revocation
-                        // is recorded, and nothing is accepted under it after.
-                        if !state.batch.is_empty() {
-                            state.commit(store, signer.key(), progress).await?;
-                        }
-                        let at = Timestamp(Timestamp::now().0.saturating_add(1));
-                        let revoked =
-                            crate::decisions::revoke(store, signer, &code, vkey.as_deref(), at).await;
-                        state.reload_keys(store).await?;
-                        let _ = reply.send(revoked);
+                    for (code, from_seq) in state.stalled() {
+                        backfills.want(code, from_seq);
                     }
                 }
             }
-            message = rx.recv() => {
-                let Some(message) = message else { return Ok(()) };
-                match message {
-                    Incoming::Message { subject, payload, origin, .. } => {
-                        if matches!(origin, Origin::Ingest { .. }) {
-                            last_live = Instant::now();
-                        }
-                        state.handle(&subject, payload, &origin, &mut backfills);
-                    }
-                    Incoming::BackfillDone { code, completed } => {
-                        backfills.done(code, completed);
-                        let before = state.nodes.get(&code).map(|n| n.verified_size());
-                        state.release(code);
-                        if state.nodes.get(&code).map(|n| n.verified_size()) != before {
-                            backfills.advanced(code);
-                        }
-                    }
-                }
-                if state.batch.events >= config.batch_events_max
-                    || state.batch.bytes >= state::COMMIT_BYTES_MAX
-                {
-                    state.commit(store, signer.key(), progress).await?;
-                }
-            }
-            _ = commit_timer.tick() => {
-                if !state.batch.is_empty() {
-                    state.commit(store, signer.key(), progress).await?;
-                }
-            }
-            ended = &mut reader.0 => {
-                // The reader never ends while the ingest runs: a stream that ended (a server
-                // restart that lost the consumer) or failed starts the ingest over.
-                let why = match ended {
-                    Ok(Ok(())) => "the ingest stream's consumer ended".to_owned(),
-                    Ok(Err(err)) => err.to_string(),
-                    Err(err) => format!("the ingest stream's reader stopped: {err}"),
+            while backfill_tasks.try_join_next().is_some() {}
+            for (code, from_seq, retry) in backfills.start_ready() {
+                config.metrics.backfill_started();
+                // A node's stream in another domain is read through that domain's API.
+                let node_js = match config.topology.domain_of(&code) {
+                    Some(domain) => jetstream::with_domain(client.clone(), domain),
+                    None => js.clone(),
                 };
-                return Err(AssociationError::Nats(why));
+                backfill_tasks.spawn(backfill::backfill(
+                    node_js,
+                    code,
+                    from_seq,
+                    retry,
+                    feed.clone(),
+                ));
             }
-            _ = stall_check.tick() => {
-                let last = ingest_stream
-                    .info()
-                    .await
-                    .map_err(AssociationError::nats)?
-                    .state
-                    .last_sequence;
-                // Still unread: what the stream held at the last check.
-                let behind = seen_last >= state.next_stream_seq;
-                progress.send_if_modified(|p| std::mem::replace(&mut p.behind, behind) != behind);
-                seen_last = last;
-                // A consumer that went quiet while the stream holds more than was read (one
-                // lost in a server restart, with the client none the wiser) is recreated.
-                if last_live.elapsed() >= READER_QUIET_MAX {
-                    if last >= state.next_stream_seq {
-                        return Err(AssociationError::Nats(format!(
-                            "no message from the ingest stream for {:?} while it holds up to \
-                             {last} and {} were read",
-                            last_live.elapsed(),
-                            state.next_stream_seq.saturating_sub(1),
-                        )));
-                    }
-                    last_live = Instant::now();
-                }
-                if store.enrolment_version().await? != state.keys_version {
-                    state.reload_keys(store).await?;
-                    let codes: Vec<MunicipalityCode> = state.nodes.keys().copied().collect();
-                    ensure_sourced_in(&js, &codes, config.ingest_max_age, &config.topology)
-                        .await?;
-                }
-                for (code, from_seq) in state.stalled() {
-                    backfills.want(code, from_seq);
-                }
-            }
-        }
-        while backfill_tasks.try_join_next().is_some() {}
-        for (code, from_seq, retry) in backfills.start_ready() {
-            config.metrics.backfill_started();
-            // A node's stream in another domain is read through that domain's API.
-            let node_js = match config.topology.domain_of(&code) {
-                Some(domain) => jetstream::with_domain(client.clone(), domain),
-                None => js.clone(),
-            };
-            backfill_tasks.spawn(backfill::backfill(
-                node_js,
-                code,
-                from_seq,
-                retry,
-                feed.clone(),
-            ));
         }
     }
+    .await;
+    // A commit still running is waited for, so a restart loads what it wrote.
+    if let Some(mut commit) = in_flight.take() {
+        let _ = commit.outcome().await;
+    }
+    ended
+}
+
+/// Waits for the running commit, if any (never returns without one).
+async fn running(
+    in_flight: &mut Option<InFlight>,
+) -> Result<(crate::commit::CommitSummary, Duration), AssociationError> {
+    match in_flight {
+        Some(commit) => commit.outcome().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Finishes the running commit, if any.
+async fn settle(
+    state: &mut State,
+    in_flight: &mut Option<InFlight>,
+    progress: &watch::Sender<IngestProgress>,
+) -> Result<(), AssociationError> {
+    if let Some(mut commit) = in_flight.take() {
+        let outcome = commit.outcome().await;
+        state.finish_commit(commit, outcome, progress)?;
+    }
+    Ok(())
 }

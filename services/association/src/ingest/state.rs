@@ -2,6 +2,8 @@
 //! commit writes, and the bound on events waiting in memory over all nodes.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use event_store_core::checkpoint::NoteSigner;
 use event_store_core::{MunicipalityCode, Timestamp};
@@ -9,10 +11,10 @@ use tokio::sync::watch;
 use wire::{Subject, SubjectKind};
 
 use crate::batch::{Batch, ForkRecord, IngestProgress, QuarantineRecord};
-use crate::commit;
+use crate::commit::{self, CommitSummary};
 use crate::error::AssociationError;
 use crate::ingest::backfill::Backfills;
-use crate::ingest::pump::Origin;
+use crate::ingest::pump::{AbortOnDrop, Origin};
 use crate::ingest::traces;
 use crate::lease::Lease;
 use crate::store::Store;
@@ -446,56 +448,81 @@ impl State {
             .max(floor)
     }
 
+    /// Commits the batch and waits for it (a revocation's commit, which must be in the
+    /// database before the revocation is recorded).
     pub async fn commit(
         &mut self,
         store: &Store,
-        witness: &NoteSigner,
+        witness: &Arc<NoteSigner>,
         progress: &watch::Sender<IngestProgress>,
     ) -> Result<(), AssociationError> {
+        let mut commit = self.start_commit(store, witness);
+        let outcome = commit.outcome().await;
+        self.finish_commit(commit, outcome, progress)
+    }
+
+    /// Starts committing the batch on a task of its own, so that the next batch is verified
+    /// while the database writes this one. The caller has at most one running: it finishes it
+    /// ([`State::finish_commit`]) before it starts another, and before anything that reads
+    /// what a commit writes (the keys, the nodes' committed positions). Commits stay in order,
+    /// so a commit's checks of stored events and roots see every earlier batch.
+    pub fn start_commit(&mut self, store: &Store, witness: &Arc<NoteSigner>) -> InFlight {
         let mut batch = std::mem::take(&mut self.batch);
         let traced = traces::committing(&mut batch);
-        let batch_events = batch.events;
-        let quarantined: Vec<crate::verifier::Reason> =
-            batch.quarantine.iter().map(|q| q.reason).collect();
+        let quarantined = batch.quarantine.iter().map(|q| q.reason).collect();
         let forks = batch.forks.len() as u64;
         let received: Vec<(MunicipalityCode, u64)> = self.received.drain().collect();
         let resume = self.resume_position();
         let now = Timestamp::now();
-        let started = std::time::Instant::now();
-        let outcome = commit::commit(
-            commit::Writer {
-                store,
-                lease: &self.lease,
-                revocations: &self.revocations,
-            },
-            witness,
-            batch,
-            &received,
-            resume,
-            now,
-            self.catalogue,
-        )
-        .await;
-        traces::end(traced, batch_events, outcome.as_ref().err());
+        let (store, witness) = (store.clone(), Arc::clone(witness));
+        let (lease, revocations, catalogue) =
+            (self.lease, self.revocations.clone(), self.catalogue);
+        let task = tokio::spawn(async move {
+            let started = Instant::now();
+            let batch_events = batch.events;
+            let writer = commit::Writer {
+                store: &store,
+                lease: &lease,
+                revocations: &revocations,
+            };
+            let outcome =
+                commit::commit(writer, &witness, batch, &received, resume, now, catalogue).await;
+            traces::end(traced, batch_events, outcome.as_ref().err());
+            outcome.map(|summary| (summary, started.elapsed()))
+        });
+        InFlight {
+            task: AbortOnDrop(task),
+            quarantined,
+            forks,
+        }
+    }
+
+    /// Takes the outcome of a commit [`State::start_commit`] started. A failed commit leaves
+    /// the in-memory state ahead of the database: what waits is dropped, and the caller
+    /// restarts from the database.
+    pub fn finish_commit(
+        &mut self,
+        commit: InFlight,
+        outcome: Result<(CommitSummary, Duration), AssociationError>,
+        progress: &watch::Sender<IngestProgress>,
+    ) -> Result<(), AssociationError> {
         match outcome {
-            Ok(summary) => {
+            Ok((summary, elapsed)) => {
                 progress.send_modify(|p| {
                     p.commits += 1;
                     p.events += summary.events as u64;
                 });
                 self.metrics.committed(
-                    started.elapsed(),
+                    elapsed,
                     summary.events as u64,
-                    quarantined,
-                    forks,
+                    commit.quarantined,
+                    commit.forks,
                 );
                 self.metrics
                     .pending(self.pending_total as u64, self.pending_bytes as u64);
                 Ok(())
             }
             Err(err) => {
-                // The in-memory state ran ahead of the database: drop it; the supervisor
-                // reloads from the database.
                 for node in self.nodes.values_mut() {
                     node.clear_waiting();
                 }
@@ -503,6 +530,28 @@ impl State {
                 self.pending_bytes = 0;
                 Err(err)
             }
+        }
+    }
+}
+
+/// A commit running on its task (aborted if dropped: the database rolls it back, or it
+/// committed and the guard on each node's verified size keeps a restart from counting it
+/// twice).
+pub(crate) struct InFlight {
+    task: AbortOnDrop<Result<(CommitSummary, Duration), AssociationError>>,
+    quarantined: Vec<Reason>,
+    forks: u64,
+}
+
+impl InFlight {
+    /// Waits for the commit's outcome. Cancel-safe; once it returned, the commit is passed to
+    /// [`State::finish_commit`] and never polled again.
+    pub async fn outcome(&mut self) -> Result<(CommitSummary, Duration), AssociationError> {
+        match (&mut self.task.0).await {
+            Ok(outcome) => outcome,
+            Err(err) => Err(AssociationError::Database(format!(
+                "the commit's task stopped: {err}"
+            ))),
         }
     }
 }
