@@ -45,6 +45,16 @@ pub(crate) struct Batch {
 }
 
 impl Batch {
+    /// What the commit writes, counted against its size limit: verified events, quarantine
+    /// records, forks and checks, so a flood of junk is committed (and bounded) as events are.
+    pub fn records(&self) -> usize {
+        self.events
+            + self.quarantine.len()
+            + self.forks.len()
+            + self.check_events.len()
+            + self.check_roots.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.segments.is_empty()
             && self.quarantine.is_empty()

@@ -62,7 +62,8 @@ const READER_QUIET_MAX: Duration = Duration::from_secs(10);
 pub struct IngestConfig {
     pub nats_url: String,
     pub topology: Topology,
-    /// Commit when this many verified events are waiting, 1 to 50,000.
+    /// Commit when this many records wait (verified events, quarantine records, checks), 1 to
+    /// 50,000.
     pub batch_events_max: usize,
     /// Commit at least this often while verified events wait.
     pub commit_interval: Duration,
@@ -460,7 +461,7 @@ async fn run_once(
     let mut stall_check = tokio::time::interval(STALL_CHECK);
     let mut commit_timer = tokio::time::interval(config.commit_interval);
     // The commit running while the next batch is verified (one at most), and whether the
-    // timer found the next one due meanwhile.
+    // timer found the batch being verified due.
     let mut in_flight: Option<InFlight> = None;
     let mut due = false;
     let key = signer.key();
@@ -497,6 +498,14 @@ async fn run_once(
                         }
                     }
                 }
+                // Ahead of the messages, which are always ready in a catch-up: a finished
+                // commit's failure restarts the run at once, and the timer is never starved.
+                outcome = running(&mut in_flight) => {
+                    if let Some(commit) = in_flight.take() {
+                        state.finish_commit(commit, outcome, progress)?;
+                    }
+                }
+                _ = commit_timer.tick() => due |= !state.batch.is_empty(),
                 message = rx.recv() => {
                     let Some(message) = message else { return Ok(()) };
                     match message {
@@ -515,27 +524,12 @@ async fn run_once(
                             }
                         }
                     }
-                    if state.batch.events >= config.batch_events_max
+                    if state.batch.records() >= config.batch_events_max
                         || state.batch.bytes >= state::COMMIT_BYTES_MAX
                     {
                         settle(&mut state, &mut in_flight, progress).await?;
                         in_flight = Some(state.start_commit(store, key));
                         due = false;
-                    }
-                }
-                outcome = running(&mut in_flight) => {
-                    if let Some(commit) = in_flight.take() {
-                        state.finish_commit(commit, outcome, progress)?;
-                    }
-                    if std::mem::take(&mut due) && !state.batch.is_empty() {
-                        in_flight = Some(state.start_commit(store, key));
-                    }
-                }
-                _ = commit_timer.tick() => {
-                    if in_flight.is_some() {
-                        due = true;
-                    } else if !state.batch.is_empty() {
-                        in_flight = Some(state.start_commit(store, key));
                     }
                 }
                 ended = &mut reader.0 => {
@@ -587,6 +581,13 @@ async fn run_once(
                     }
                 }
             }
+            // A batch the timer found due is committed once no commit runs.
+            if due && in_flight.is_none() {
+                due = false;
+                if !state.batch.is_empty() {
+                    in_flight = Some(state.start_commit(store, key));
+                }
+            }
             while backfill_tasks.try_join_next().is_some() {}
             for (code, from_seq, retry) in backfills.start_ready() {
                 config.metrics.backfill_started();
@@ -607,8 +608,10 @@ async fn run_once(
     }
     .await;
     // A commit still running is waited for, so a restart loads what it wrote.
-    if let Some(mut commit) = in_flight.take() {
-        let _ = commit.outcome().await;
+    if let Some(mut commit) = in_flight.take()
+        && let Err(err) = commit.outcome().await
+    {
+        tracing::warn!(error = %err, "the last commit of a stopped ingest run failed");
     }
     ended
 }

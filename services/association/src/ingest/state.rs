@@ -28,7 +28,8 @@ const PENDING_BYTES_TOTAL_MAX: usize = 512 << 20;
 /// Ingest-stream messages a restart replays at most (see [`State::resume_position`]).
 const RESUME_REPLAY_MAX: u64 = 100_000;
 /// Bytes of verified events that make the next commit due (besides the configured count).
-pub(crate) const COMMIT_BYTES_MAX: usize = 64 << 20;
+/// Two batches may be in memory at once, one committing while the next is verified.
+pub(crate) const COMMIT_BYTES_MAX: usize = 32 << 20;
 
 /// The verifying loop's state.
 pub(crate) struct State {
@@ -449,7 +450,8 @@ impl State {
     }
 
     /// Commits the batch and waits for it (a revocation's commit, which must be in the
-    /// database before the revocation is recorded).
+    /// database before the revocation is recorded). Only with no commit running: the caller
+    /// finishes that one first.
     pub async fn commit(
         &mut self,
         store: &Store,
@@ -534,9 +536,9 @@ impl State {
     }
 }
 
-/// A commit running on its task (aborted if dropped: the database rolls it back, or it
-/// committed and the guard on each node's verified size keeps a restart from counting it
-/// twice).
+/// A commit running on its task, aborted if dropped. Whether it committed or not, a restart
+/// loads what the database holds: the commit's rows, the nodes' positions and the resume
+/// position move in its one transaction.
 pub(crate) struct InFlight {
     task: AbortOnDrop<Result<(CommitSummary, Duration), AssociationError>>,
     quarantined: Vec<Reason>,
@@ -544,8 +546,8 @@ pub(crate) struct InFlight {
 }
 
 impl InFlight {
-    /// Waits for the commit's outcome. Cancel-safe; once it returned, the commit is passed to
-    /// [`State::finish_commit`] and never polled again.
+    /// Waits for the commit's outcome. Cancel-safe; once it returned, it is never polled
+    /// again (the caller hands it to [`State::finish_commit`], or drops it when the run ends).
     pub async fn outcome(&mut self) -> Result<(CommitSummary, Duration), AssociationError> {
         match (&mut self.task.0).await {
             Ok(outcome) => outcome,
