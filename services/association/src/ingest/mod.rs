@@ -499,13 +499,12 @@ async fn run_once(
                     }
                 }
                 // Ahead of the messages, which are always ready in a catch-up: a finished
-                // commit's failure restarts the run at once, and the timer is never starved.
+                // commit's failure restarts the run at once.
                 outcome = running(&mut in_flight) => {
                     if let Some(commit) = in_flight.take() {
                         state.finish_commit(commit, outcome, progress)?;
                     }
                 }
-                _ = commit_timer.tick() => due |= !state.batch.is_empty(),
                 message = rx.recv() => {
                     let Some(message) = message else { return Ok(()) };
                     match message {
@@ -532,6 +531,9 @@ async fn run_once(
                         due = false;
                     }
                 }
+                // After the messages: while they are always ready (a catch-up), batches are
+                // committed by size, which is faster than by time.
+                _ = commit_timer.tick() => due |= !state.batch.is_empty(),
                 ended = &mut reader.0 => {
                     // The reader never ends while the ingest runs: a stream that ended (a server
                     // restart that lost the consumer) or failed starts the ingest over.
