@@ -484,8 +484,10 @@ async fn run_once(
                         Control::Revoke { code, vkey, reply } => {
                             // What was accepted under the key is committed before the revocation
                             // is recorded, and nothing is accepted under it after.
+                            // (No commit runs: the branch finished it first.)
                             if !state.batch.is_empty() {
-                                state.commit(store, key, progress).await?;
+                                in_flight = Some(state.start_commit(store, key));
+                                settle(&mut state, &mut in_flight, progress).await?;
                             }
                             let at = Timestamp(Timestamp::now().0.saturating_add(1));
                             let revoked =

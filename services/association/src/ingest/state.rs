@@ -449,20 +449,6 @@ impl State {
             .max(floor)
     }
 
-    /// Commits the batch and waits for it (a revocation's commit, which must be in the
-    /// database before the revocation is recorded). Only with no commit running: the caller
-    /// finishes that one first.
-    pub async fn commit(
-        &mut self,
-        store: &Store,
-        witness: &Arc<NoteSigner>,
-        progress: &watch::Sender<IngestProgress>,
-    ) -> Result<(), AssociationError> {
-        let mut commit = self.start_commit(store, witness);
-        let outcome = commit.outcome().await;
-        self.finish_commit(commit, outcome, progress)
-    }
-
     /// Starts committing the batch on a task of its own, so that the next batch is verified
     /// while the database writes this one. The caller has at most one running: it finishes it
     /// ([`State::finish_commit`]) before it starts another, and before anything that reads
