@@ -6,7 +6,7 @@
 
 use event_store_core::Timestamp;
 use projection::association_log::Decision;
-use projection::catalogue::{EntryKey, Patch, patches};
+use projection::catalogue::{EntryKey, EventPatches, Patch, merge_patches};
 
 use crate::decisions::{Head, Signer};
 use crate::error::AssociationError;
@@ -16,13 +16,16 @@ use sqlx::Row;
 use crate::store::{Store, Tx, db};
 
 /// Applies the catalogue's share of verified events the projection applied (`outcomes`), in
-/// order: each entry written once per batch (an entry the batch creates is inserted whole, an existing one updated).
+/// order, from each event's patches (`projection::catalogue::event_patches` of `events`): each
+/// entry written once per batch (an entry the batch creates is inserted whole, an existing one
+/// updated).
 pub async fn apply(
     tx: &mut Tx<'_>,
     events: &[ProjectedEvent],
     outcomes: &[projection::Outcome],
+    each: EventPatches,
 ) -> Result<(), AssociationError> {
-    let patches = patches(events, outcomes);
+    let patches = merge_patches(events, outcomes, each);
     if patches.is_empty() {
         return Ok(());
     }

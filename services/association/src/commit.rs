@@ -65,6 +65,15 @@ pub(crate) async fn commit(
         }
     }
 
+    // The catalogue's texts and search terms need only the events: they are computed on the
+    // blocking pool while the projection is written (one task per commit, and one commit at a
+    // time).
+    let projected = std::sync::Arc::new(projected);
+    let catalogue_patches = catalogue.then(|| {
+        let events = std::sync::Arc::clone(&projected);
+        tokio::task::spawn_blocking(move || projection::catalogue::event_patches(&events))
+    });
+
     let mut tx = store.pool().begin().await.map_err(db)?;
     // First: nothing is written unless this instance still holds the lease, and no takeover
     // falls inside the transaction.
@@ -79,8 +88,13 @@ pub(crate) async fn commit(
         return Err(AssociationError::EnrolmentChanged);
     }
     let outcomes = projections::apply(&mut tx, &projected).await?;
-    if catalogue {
-        crate::catalogue::apply(&mut tx, &projected, &outcomes).await?;
+    if let Some(patches) = catalogue_patches {
+        // As a stopped commit task is (`ingest::state::InFlight`): the batch is not committed
+        // and is received again.
+        let each = patches.await.map_err(|e| {
+            AssociationError::Database(format!("the catalogue's patches were not computed: {e}"))
+        })?;
+        crate::catalogue::apply(&mut tx, &projected, &outcomes, each).await?;
     }
     write_segments(&mut tx, witness, &batch, now).await?;
     write_quarantine(&mut tx, &batch.quarantine, now).await?;

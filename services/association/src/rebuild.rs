@@ -153,5 +153,6 @@ async fn project(
     batch: &[ProjectedEvent],
 ) -> Result<(), AssociationError> {
     let outcomes = projections::apply(tx, batch).await?;
-    catalogue::apply(tx, batch, &outcomes).await
+    let each = projection::catalogue::event_patches(batch);
+    catalogue::apply(tx, batch, &outcomes, each).await
 }

@@ -192,14 +192,35 @@ fn bounded(text: &str) -> String {
 /// refused (an anomaly: a publication after a rejection, a step out of order) changes nothing
 /// here either, so a hostile log cannot show what its rules never made public.
 pub fn patches(events: &[Verified], outcomes: &[Outcome]) -> BTreeMap<EntryKey, Patch> {
+    merge_patches(events, outcomes, event_patches(events))
+}
+
+/// Each event's own patches, whatever the projection makes of it: the costly part of
+/// [`patches`] (texts and their search terms), which does not need the projection's outcomes,
+/// so a store can compute it while the projection is written.
+pub fn event_patches(events: &[Verified]) -> EventPatches {
+    events.iter().map(patches_of).collect()
+}
+
+/// What [`event_patches`] returns: for each event, the entries it changes and how.
+pub type EventPatches = Vec<Vec<(Tool, Uuid, Patch)>>;
+
+/// [`patches`] from [`event_patches`] of the same `events`: only the events the projection
+/// applied count, merged in order into one patch per entry.
+pub fn merge_patches(
+    events: &[Verified],
+    outcomes: &[Outcome],
+    each: EventPatches,
+) -> BTreeMap<EntryKey, Patch> {
     let mut out: BTreeMap<EntryKey, Patch> = BTreeMap::new();
     let projected = events
         .iter()
         .zip(outcomes)
-        .filter(|(_, outcome)| matches!(outcome, Outcome::Projected))
-        .map(|(event, _)| event);
-    for verified in projected {
-        for (tool, id, patch) in patches_of(verified) {
+        .zip(each)
+        .filter(|((_, outcome), _)| matches!(outcome, Outcome::Projected))
+        .map(|((event, _), patches)| (event, patches));
+    for (verified, patches) in projected {
+        for (tool, id, patch) in patches {
             let key = EntryKey {
                 municipality: verified.municipality,
                 tool,

@@ -46,31 +46,43 @@ const STOP_WORDS: &[&str] = &[
 
 /// The stem of one lower-cased word.
 pub fn stem(word: &str) -> String {
-    let chars: Vec<char> = word.chars().take(TERM_CHARS_MAX).collect();
-    if !chars.iter().any(|c| is_cyrillic(*c)) {
-        return chars.into_iter().collect();
+    stem_of(word).to_owned()
+}
+
+/// [`stem`] as a prefix of `word`, found without allocating: the catalogue stems every word of
+/// every text it indexes. (A UTF-8 string ends with an ending's characters exactly when it ends
+/// with its bytes.)
+fn stem_of(word: &str) -> &str {
+    let word = match word.char_indices().nth(TERM_CHARS_MAX) {
+        Some((cut, _)) => &word[..cut],
+        None => word,
+    };
+    if !word.chars().any(is_cyrillic) {
+        return word;
     }
-    let mut end = chars.len();
+    let mut chars = word.chars().count();
+    let mut rest = word;
     // The reflexive particle, then one ending.
     for reflexive in ["ся", "сь"] {
-        if ends_with(&chars[..end], reflexive) && end - 2 >= STEM_CHARS_MIN {
-            end -= 2;
+        if let Some(before) = rest.strip_suffix(reflexive)
+            && chars - 2 >= STEM_CHARS_MIN
+        {
+            rest = before;
+            chars -= 2;
             break;
         }
     }
-    let mut best = 0;
+    let mut best = (0, rest);
     for ending in ENDINGS {
         let len = ending.chars().count();
-        if len > best && end >= len + STEM_CHARS_MIN && ends_with(&chars[..end], ending) {
-            best = len;
+        if len > best.0
+            && chars >= len + STEM_CHARS_MIN
+            && let Some(before) = rest.strip_suffix(ending)
+        {
+            best = (len, before);
         }
     }
-    chars[..end - best].iter().collect()
-}
-
-fn ends_with(chars: &[char], ending: &str) -> bool {
-    let ending: Vec<char> = ending.chars().collect();
-    chars.len() >= ending.len() && chars[chars.len() - ending.len()..] == ending[..]
+    best.1
 }
 
 fn is_cyrillic(c: char) -> bool {
@@ -80,7 +92,7 @@ fn is_cyrillic(c: char) -> bool {
 /// The words of a text, lower-cased, apostrophes dropped, split at anything that is not a
 /// letter or a digit.
 fn words(text: &str) -> impl Iterator<Item = String> + '_ {
-    text.split(|c: char| !(c.is_alphanumeric() || is_apostrophe(c)))
+    text.split(|c: char| !(is_word_char(c) || is_apostrophe(c)))
         .map(|w| {
             w.chars()
                 .filter(|c| !is_apostrophe(*c))
@@ -88,6 +100,12 @@ fn words(text: &str) -> impl Iterator<Item = String> + '_ {
                 .collect::<String>()
         })
         .filter(|w| !w.is_empty())
+}
+
+/// A letter or digit; the Cyrillic letters of U+0400 to U+045F (every Ukrainian one but «ґ»)
+/// without the Unicode tables.
+fn is_word_char(c: char) -> bool {
+    ('\u{0400}'..='\u{045F}').contains(&c) || c.is_alphanumeric()
 }
 
 fn is_apostrophe(c: char) -> bool {
@@ -104,7 +122,7 @@ pub fn index_terms(text: &str) -> String {
         if !out.is_empty() {
             out.push(' ');
         }
-        out.push_str(&stem(&word));
+        out.push_str(stem_of(&word));
     }
     out
 }
@@ -145,6 +163,49 @@ pub fn tsquery(terms: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The stemmer as first written, on characters: [`stem`] must stem every word alike.
+    fn stem_by_chars(word: &str) -> String {
+        let ends_with = |chars: &[char], ending: &str| {
+            let ending: Vec<char> = ending.chars().collect();
+            chars.len() >= ending.len() && chars[chars.len() - ending.len()..] == ending[..]
+        };
+        let chars: Vec<char> = word.chars().take(TERM_CHARS_MAX).collect();
+        if !chars.iter().any(|c| is_cyrillic(*c)) {
+            return chars.into_iter().collect();
+        }
+        let mut end = chars.len();
+        for reflexive in ["ся", "сь"] {
+            if ends_with(&chars[..end], reflexive) && end - 2 >= STEM_CHARS_MIN {
+                end -= 2;
+                break;
+            }
+        }
+        let mut best = 0;
+        for ending in ENDINGS {
+            let len = ending.chars().count();
+            if len > best && end >= len + STEM_CHARS_MIN && ends_with(&chars[..end], ending) {
+                best = len;
+            }
+        }
+        chars[..end - best].iter().collect()
+    }
+
+    #[test]
+    fn the_cyrillic_fast_path_holds_only_letters() {
+        for c in '\u{0400}'..='\u{045F}' {
+            assert!(c.is_alphanumeric(), "{c:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn stems_as_the_stemmer_on_characters(
+            word in "[а-яіїєґa-z0-9ʼ]{0,48}(ся|сь|ього|ими|ами|ів|ою|а|ь|й)?",
+        ) {
+            proptest::prop_assert_eq!(stem(&word), stem_by_chars(&word));
+        }
+    }
 
     #[test]
     fn inflected_forms_of_a_noun_share_a_stem() {
