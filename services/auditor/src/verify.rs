@@ -17,14 +17,14 @@ use indicatif::ProgressBar;
 use projection::association_log::{
     Decision, Entry, KeyHistory, LogError, ORIGIN as ASSOCIATION_ORIGIN,
 };
-use projection::{MemoryStore, Outcome, Verified};
+use projection::{Outcome, Verified, Working};
 use serde::Serialize;
 
 use crate::archive::{
     Archive, ArchiveError, CheckpointRecord, EventsFile, KeyRecord, Keys, LeavesHasher, events_in,
 };
 
-/// Events checked against the rules in one batch.
+/// Events checked against the rules in one batch at most.
 const RULES_BATCH: usize = 10_000;
 
 /// What failed, first, for one hromada.
@@ -536,7 +536,10 @@ struct Run {
     /// Commitments of petitions filed and not yet moderated, and of contributions submitted
     /// and not yet answered, by kind and id.
     commitments: HashMap<(Committed, [u8; 16]), Commitment>,
-    rules: MemoryStore,
+    /// The rules: a replay from the log's first event, in batches (the events decoded since
+    /// the last checkpoint, at most [`RULES_BATCH`]), which runs faster than one event at a
+    /// time interleaved with the decoding.
+    rules: Working,
     batch: Vec<Verified>,
 }
 
@@ -548,7 +551,7 @@ impl Run {
             frontier: Frontier::new(),
             stream_versions: HashMap::new(),
             commitments: HashMap::new(),
-            rules: MemoryStore::new(),
+            rules: Working::open(),
             batch: Vec::new(),
         }
     }
@@ -702,31 +705,23 @@ impl Run {
 
     /// Runs the waiting events through the rules; the first one they refuse is a failure.
     fn flush_rules(&mut self) -> Option<Failure> {
-        if self.batch.is_empty() {
-            return None;
-        }
         let batch = std::mem::take(&mut self.batch);
-        match self.rules.apply_batch(&batch) {
-            Ok(outcomes) => {
-                outcomes
-                    .iter()
-                    .zip(&batch)
-                    .find_map(|(outcome, event)| match outcome {
-                        Outcome::Anomaly(anomaly) => Some(failure(
-                            event.seq,
-                            "rules",
-                            format!(
-                                "{} breaks the rules: {anomaly}",
-                                event.event.event_type().name()
-                            ),
-                            "an event the rules allow here",
-                            anomaly.to_string(),
-                        )),
-                        _ => None,
-                    })
-            }
-            Err(e) => Some(failure(batch[0].seq, "rules", e.to_string(), "", "")),
-        }
+        batch
+            .iter()
+            .find_map(|event| match self.rules.apply(event) {
+                Ok(Outcome::Anomaly(anomaly)) => Some(failure(
+                    event.seq,
+                    "rules",
+                    format!(
+                        "{} breaks the rules: {anomaly}",
+                        event.event.event_type().name()
+                    ),
+                    "an event the rules allow here",
+                    anomaly.to_string(),
+                )),
+                Ok(_) => None,
+                Err(e) => Some(failure(event.seq, "rules", e.to_string(), "", "")),
+            })
     }
 }
 

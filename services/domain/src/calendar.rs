@@ -315,8 +315,16 @@ fn summer_time_computed(secs: i64) -> bool {
 
 /// The civil date in Kyiv at `at`.
 pub fn kyiv_date(at: Timestamp) -> CivilDate {
+    CivilDate::from_epoch_days_clamped(kyiv_epoch_day(at))
+}
+
+/// [`kyiv_date`] as days since 1970-01-01, without the civil date's year, month and day: the
+/// projections ask it of every event they count.
+pub fn kyiv_epoch_day(at: Timestamp) -> i64 {
     let local_secs = at.as_secs() + kyiv_offset_secs(at);
-    CivilDate::from_epoch_days_clamped(local_secs.div_euclid(DAY_SECS))
+    local_secs
+        .div_euclid(DAY_SECS)
+        .clamp(EPOCH_DAYS_MIN, EPOCH_DAYS_MAX)
 }
 
 /// The first instant of the Kyiv day `date` (Kyiv's midnight never falls in a clock change,

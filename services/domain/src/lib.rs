@@ -35,7 +35,7 @@ mod text;
 
 pub use actor::{Actor, ActorKind, StaffRole, staff_tag};
 pub use aggregate::{ActionPlan, Aggregate, BudgetRound, Calendar, Dialogue, Petition};
-pub use calendar::{CivilDate, WorkingCalendar, kyiv_date};
+pub use calendar::{CivilDate, WorkingCalendar, kyiv_date, kyiv_epoch_day};
 pub use error::{DecodeError, DomainError, Refusal, Violation};
 pub use event::{
     AggregateKind, EncodedEvent, Event, EventType, SCHEMA_VERSION_1, SCHEMA_VERSION_2,

@@ -85,14 +85,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use domain::Event;
 use domain::action_plan::{ActionPlanEvent, ImplementationStatus};
 use domain::budget::{BudgetEvent, ProjectStatus, ReviewOutcome};
-use domain::calendar::Weekday;
 use domain::calendar::national_deadline;
 use domain::dialogue::{ContributionResponse, DialogueEvent};
 use domain::petition::{
     AnswerDecision, CONSIDERATION_START_WORKING_DAYS, MODERATION_WORKING_DAYS, PetitionEvent,
     answer_term_beyond_law, collection_period_beyond_law,
 };
-use domain::{CivilDate, EventType, kyiv_date};
+use domain::{CivilDate, EventType, kyiv_date, kyiv_epoch_day};
 use event_store_core::{MunicipalityCode, Timestamp};
 use uuid::Uuid;
 
@@ -358,6 +357,16 @@ struct Slot<R> {
 
 type Slots<R> = BTreeMap<EntityKey, Slot<R>>;
 
+impl<R> Slot<R> {
+    /// The slot of an entity that does not exist until a row is loaded or an event creates it.
+    const fn empty() -> Self {
+        Self {
+            loaded: None,
+            current: None,
+        }
+    }
+}
+
 /// The rows one batch reads, and what it has done so far. See the [module docs](self).
 #[derive(Debug, Clone, Default)]
 pub struct Working {
@@ -373,18 +382,12 @@ pub struct Working {
     answer_days: BTreeMap<(MunicipalityCode, i32), i64>,
     positions: BTreeMap<MunicipalityCode, u64>,
     applied_any: bool,
+    /// Every key admitted on first read ([`Working::open`]).
+    open: bool,
 }
 
 fn empty_slots<R>(keys: &[EntityKey]) -> Slots<R> {
-    keys.iter()
-        .map(|key| {
-            let slot = Slot {
-                loaded: None,
-                current: None,
-            };
-            (*key, slot)
-        })
-        .collect()
+    keys.iter().map(|key| (*key, Slot::empty())).collect()
 }
 
 /// Puts a loaded row into its slot, checking it fits the batch.
@@ -424,6 +427,16 @@ impl Working {
             milestones: empty_slots(&touched.milestones),
             rounds: empty_slots(&touched.rounds),
             budget_projects: empty_slots(&touched.budget_projects),
+            ..Self::default()
+        }
+    }
+
+    /// A working set with no store behind it, for a replay from each log's first event: a key
+    /// is admitted when an event first reads it, as an entity that does not exist yet. The
+    /// auditor checks a whole log against the rules with one, without batches.
+    pub fn open() -> Self {
+        Self {
+            open: true,
             ..Self::default()
         }
     }
@@ -470,6 +483,22 @@ impl Working {
         load(&mut self.budget_projects, kind, key, row, self.applied_any)
     }
 
+    /// An empty slot for `key` unless it has one (an entity that does not exist yet).
+    fn admit(&mut self, kind: EntityKind, key: EntityKey) {
+        fn empty<R>(slots: &mut Slots<R>, key: EntityKey) {
+            slots.entry(key).or_insert(Slot::empty());
+        }
+        match kind {
+            EntityKind::Petition => empty(&mut self.petitions, key),
+            EntityKind::Dialogue => empty(&mut self.dialogues, key),
+            EntityKind::Plan => empty(&mut self.plans, key),
+            EntityKind::Commitment => empty(&mut self.commitments, key),
+            EntityKind::Milestone => empty(&mut self.milestones, key),
+            EntityKind::Round => empty(&mut self.rounds, key),
+            EntityKind::BudgetProject => empty(&mut self.budget_projects, key),
+        }
+    }
+
     fn has_slot(&self, kind: EntityKind, key: &EntityKey) -> bool {
         match kind {
             EntityKind::Petition => self.petitions.contains_key(key),
@@ -498,7 +527,9 @@ impl Working {
             });
         }
         for (kind, key) in reads(municipality, &verified.event).into_iter().flatten() {
-            if !self.has_slot(kind, &key) {
+            if self.open {
+                self.admit(kind, key);
+            } else if !self.has_slot(kind, &key) {
                 return Err(ApplyError::NotTouched {
                     municipality,
                     seq,
@@ -556,7 +587,7 @@ impl Working {
         }
     }
 
-    fn record(&mut self, delta: Delta) {
+    fn record(&mut self, mut delta: Delta) {
         let municipality = delta.weekly.municipality;
         if !delta.counters.is_zero() {
             self.counters
@@ -565,6 +596,7 @@ impl Working {
                 .add(&delta.counters);
         }
         if !delta.weekly.is_zero() {
+            delta.weekly.week = kyiv_week(delta.at);
             self.weekly
                 .entry(delta.weekly.key())
                 .or_insert_with(|| WeeklyCounters::zero(municipality, delta.weekly.week))
@@ -626,7 +658,9 @@ fn changed<R: PartialEq>(slots: Slots<R>) -> Vec<R> {
 /// What one event adds to the counts, kept apart until the event is known to apply.
 struct Delta {
     counters: Counters,
+    /// Its week is set when the counts are recorded: most events count nothing weekly.
     weekly: WeeklyCounters,
+    at: i64,
     answer_days: Option<i32>,
 }
 
@@ -634,7 +668,8 @@ impl Delta {
     fn new(municipality: MunicipalityCode, at: i64) -> Self {
         Self {
             counters: Counters::default(),
-            weekly: WeeklyCounters::zero(municipality, kyiv_week(at)),
+            weekly: WeeklyCounters::zero(municipality, 0),
+            at,
             answer_days: None,
         }
     }
@@ -642,22 +677,14 @@ impl Delta {
 
 /// Days since 1970-01-01 of the Kyiv date at `at` (microseconds).
 fn kyiv_day(at: i64) -> i64 {
-    kyiv_date(Timestamp(at)).epoch_days()
+    kyiv_epoch_day(Timestamp(at))
 }
 
-/// The Monday of the Kyiv week of `at`, in epoch days.
+/// The Monday of the Kyiv week of `at`, in epoch days (1970-01-01 was a Thursday).
 fn kyiv_week(at: i64) -> i32 {
-    let date = kyiv_date(Timestamp(at));
-    let since_monday = match date.weekday() {
-        Weekday::Monday => 0,
-        Weekday::Tuesday => 1,
-        Weekday::Wednesday => 2,
-        Weekday::Thursday => 3,
-        Weekday::Friday => 4,
-        Weekday::Saturday => 5,
-        Weekday::Sunday => 6,
-    };
-    day_i32(date.epoch_days() - since_monday)
+    let day = kyiv_day(at);
+    let since_monday = (day + 3).rem_euclid(7);
+    day_i32(day - since_monday)
 }
 
 /// Epoch days as stored: saturated into `i32` (only dates millions of years away saturate).
@@ -1366,5 +1393,28 @@ impl BudgetTables<'_> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::calendar::Weekday;
+
+    proptest::proptest! {
+        /// The week by day arithmetic is the Monday on or before the event's Kyiv date, within
+        /// six days of it, across clock changes and before 1970 too.
+        #[test]
+        fn kyiv_week_is_the_monday_of_the_kyiv_date(
+            at in -2_000_000_000_000_000_i64..4_000_000_000_000_000,
+        ) {
+            let date = kyiv_date(Timestamp(at));
+            let monday = CivilDate::from_epoch_days(i64::from(kyiv_week(at)))
+                .expect("a representable date");
+            proptest::prop_assert_eq!(monday.weekday(), Weekday::Monday);
+            let back = date.epoch_days() - monday.epoch_days();
+            proptest::prop_assert!((0..7).contains(&back), "{date:?} is {back} days after {monday:?}");
+            proptest::prop_assert_eq!(kyiv_day(at), date.epoch_days());
+        }
     }
 }

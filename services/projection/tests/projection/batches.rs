@@ -7,7 +7,7 @@ use domain::action_plan::{ImplementationStatus, OpenedGovernment};
 use domain::dialogue::{ContributionResponse, DialogueKind};
 use domain::petition::AnswerDecision;
 use event_store_core::{MunicipalityCode, Timestamp};
-use projection::{MemoryStore, Verified};
+use projection::{MemoryStore, Verified, Working};
 use proptest::prelude::*;
 
 use crate::common::*;
@@ -195,5 +195,22 @@ proptest! {
         assert_same(&whole, &split(&events, &cuts));
         let every: Vec<usize> = (0..events.len()).collect();
         assert_same(&whole, &split(&events, &every));
+    }
+
+    /// An open working set (the auditor's: no store, keys admitted as events read them) gives
+    /// each event the outcome a batch gives it, and ends with the same rows and figures.
+    #[test]
+    fn an_open_working_set_replays_as_a_batch(events in random_log()) {
+        let mut batch = MemoryStore::new();
+        let expected = batch.apply_batch(&events).expect("events fit one batch");
+        let mut open = Working::open();
+        let outcomes: Vec<_> = events
+            .iter()
+            .map(|e| open.apply(e).expect("an open working set reads any key"))
+            .collect();
+        prop_assert_eq!(&outcomes, &expected);
+        let mut replayed = MemoryStore::new();
+        replayed.commit(&open.finish());
+        assert_same(&batch, &replayed);
     }
 }
