@@ -65,15 +65,6 @@ pub(crate) async fn commit(
         }
     }
 
-    // The catalogue's texts and search terms need only the events: they are computed on the
-    // blocking pool while the projection is written (one task per commit, and one commit at a
-    // time).
-    let projected = std::sync::Arc::new(projected);
-    let catalogue_patches = catalogue.then(|| {
-        let events = std::sync::Arc::clone(&projected);
-        tokio::task::spawn_blocking(move || projection::catalogue::event_patches(&events))
-    });
-
     let mut tx = store.pool().begin().await.map_err(db)?;
     // First: nothing is written unless this instance still holds the lease, and no takeover
     // falls inside the transaction.
@@ -87,6 +78,14 @@ pub(crate) async fn commit(
     if version != writer.revocations {
         return Err(AssociationError::EnrolmentChanged);
     }
+    // The catalogue's texts and search terms need only the events: they are computed on the
+    // blocking pool while the projection is written. Bounded by one batch; a commit that ends
+    // early (an error, its task aborted) leaves it to finish on its own.
+    let projected = std::sync::Arc::new(projected);
+    let catalogue_patches = catalogue.then(|| {
+        let events = std::sync::Arc::clone(&projected);
+        tokio::task::spawn_blocking(move || projection::catalogue::event_patches(&events))
+    });
     let outcomes = projections::apply(&mut tx, &projected).await?;
     if let Some(patches) = catalogue_patches {
         // As a stopped commit task is (`ingest::state::InFlight`): the batch is not committed

@@ -14,6 +14,9 @@
 //! The rows carry every fact the rules below read, and the counters are only ever added to, so
 //! one batch or many over the same events give the same rows and the same sums.
 //!
+//! A replay from each log's first event needs no store: [`Working::open`] admits each key when
+//! an event first reads it, and keeps every row it made (the auditor's rules check).
+//!
 //! # Rules
 //!
 //! An event applies if the entity it names exists (or, for an event that creates one, does
@@ -433,7 +436,9 @@ impl Working {
 
     /// A working set with no store behind it, for a replay from each log's first event: a key
     /// is admitted when an event first reads it, as an entity that does not exist yet. The
-    /// auditor checks a whole log against the rules with one, without batches.
+    /// auditor checks a whole log against the rules with one, applying a batch of decoded
+    /// events at a time and never calling [`Working::finish`]. Each row is held in its slot
+    /// (with room for a loaded row it never has), so memory grows with the entities.
     pub fn open() -> Self {
         Self {
             open: true,
@@ -512,7 +517,8 @@ impl Working {
     }
 
     /// Applies the next event of the batch. Events of one municipality must come in ascending
-    /// sequence order; an event that reads a key outside the batch's [`Touched`] is refused.
+    /// sequence order; an event that reads a key outside the batch's [`Touched`] is refused
+    /// (unless the working set is [`Working::open`], which admits it).
     /// Both errors leave the working set as it was.
     pub fn apply(&mut self, verified: &Verified) -> Result<Outcome, ApplyError> {
         let municipality = verified.municipality;

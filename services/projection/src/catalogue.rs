@@ -212,6 +212,8 @@ pub fn merge_patches(
     outcomes: &[Outcome],
     each: EventPatches,
 ) -> BTreeMap<EntryKey, Patch> {
+    debug_assert_eq!(events.len(), outcomes.len(), "an outcome per event");
+    debug_assert_eq!(events.len(), each.len(), "the events' own patches");
     let mut out: BTreeMap<EntryKey, Patch> = BTreeMap::new();
     let projected = events
         .iter()
