@@ -129,12 +129,16 @@ impl Candidate {
         if self.conn.is_none() {
             let mut conn = self.store.pool().acquire().await.map_err(db)?.detach();
             for (setting, value) in [
-                ("lock_timeout", LOCK_WAIT_MAX),
-                ("statement_timeout", STATEMENT_MAX),
+                ("lock_timeout", format!("{}ms", millis(LOCK_WAIT_MAX))),
+                ("statement_timeout", format!("{}ms", millis(STATEMENT_MAX))),
+                (
+                    "application_name",
+                    crate::store::LEASE_APPLICATION_NAME.to_owned(),
+                ),
             ] {
                 sqlx::query("SELECT set_config($1, $2, false)")
                     .bind(setting)
-                    .bind(format!("{}ms", millis(value)))
+                    .bind(value)
                     .execute(&mut conn)
                     .await
                     .map_err(db)?;

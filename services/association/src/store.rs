@@ -18,6 +18,13 @@ use crate::error::AssociationError;
 /// [`Store::connect_readers`]).
 const POOL_CONNECTIONS_MAX: u32 = 16;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// What PostgreSQL shows an operator (`pg_stat_activity.application_name`) for a connection
+/// of the writing pool: the ingest's commits, back-fill reads, decisions.
+pub const WRITER_APPLICATION_NAME: &str = "vidkryto association writer";
+/// … for a connection of the readers' pool.
+pub const READER_APPLICATION_NAME: &str = "vidkryto association reader";
+/// … for the ingest lease's own connection (`lease`).
+pub const LEASE_APPLICATION_NAME: &str = "vidkryto association lease";
 /// How long a writer's transaction may sit idle before PostgreSQL ends it.
 const IDLE_IN_TRANSACTION_MAX: Duration = Duration::from_secs(10);
 /// Events one stored chunk row holds at most; larger segments are split.
@@ -86,10 +93,12 @@ impl Store {
         // A transaction left open by a process that stopped (SIGSTOP, a stalled machine) is
         // ended, so it holds no lock (the ingest lease's row above all: `lease`) for long. No
         // write leaves its transaction idle for more than a moment.
-        let options = options.options([(
-            "idle_in_transaction_session_timeout",
-            format!("{}ms", IDLE_IN_TRANSACTION_MAX.as_millis()),
-        )]);
+        let options = options
+            .options([(
+                "idle_in_transaction_session_timeout",
+                format!("{}ms", IDLE_IN_TRANSACTION_MAX.as_millis()),
+            )])
+            .application_name(WRITER_APPLICATION_NAME);
         let pool = PgPoolOptions::new()
             .max_connections(POOL_CONNECTIONS_MAX)
             .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -283,13 +292,15 @@ impl Store {
         let options: PgConnectOptions = url
             .parse()
             .map_err(|e| AssociationError::Config(format!("database URL: {e}")))?;
-        let options = options.options([
-            (
-                "statement_timeout",
-                format!("{}ms", READER_STATEMENT_TIMEOUT.as_millis()),
-            ),
-            ("default_transaction_read_only", "on".to_owned()),
-        ]);
+        let options = options
+            .options([
+                (
+                    "statement_timeout",
+                    format!("{}ms", READER_STATEMENT_TIMEOUT.as_millis()),
+                ),
+                ("default_transaction_read_only", "on".to_owned()),
+            ])
+            .application_name(READER_APPLICATION_NAME);
         let pool = PgPoolOptions::new()
             .max_connections(READER_CONNECTIONS_MAX)
             .acquire_timeout(READER_ACQUIRE_TIMEOUT)
