@@ -2,6 +2,7 @@
 //! fresh directories, databases and free ports, talking to real `nats-server` processes; and
 //! small gRPC helpers for scripted civic activity.
 
+pub mod hub;
 pub mod pg_cluster;
 pub mod process;
 

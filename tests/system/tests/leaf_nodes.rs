@@ -14,124 +14,15 @@ use std::time::{Duration, Instant};
 use association::ingest::{INGEST_STREAM, Topology};
 use futures_util::StreamExt as _;
 use proto::national::v1 as natpb;
+use system_tests::hub::{DOMAIN_TEMPLATE, Hub, domain, leaf_password};
 use system_tests::{
     Civic, KORIUKIVKA, TestAssociation, TestNode, VINNYTSIA, code, render_deploy_template,
 };
 use testkit::{NatsServer, TcpProxy, TestCa, free_loopback_ports};
 
-const HUB_SERVERS: usize = 3;
-const DOMAIN_TEMPLATE: &str = "muni_{code}";
-const ASSOCIATION_PASSWORD: &str = "association-secret";
 const NODE_PASSWORD: &str = "node-secret";
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 const VERIFY_TIMEOUT: Duration = Duration::from_secs(60);
-
-fn leaf_password(katottg: &str) -> String {
-    format!("leaf-secret-{katottg}")
-}
-
-fn domain(katottg: &str) -> String {
-    DOMAIN_TEMPLATE.replace("{code}", katottg)
-}
-
-/// The hub's three servers, rendered from `deploy/nats/hub`, their leaf port's certificate
-/// issued by the association's CA.
-struct Hub {
-    servers: Vec<NatsServer>,
-    leaf_ports: Vec<u16>,
-    ca: TestCa,
-}
-
-impl Hub {
-    async fn start(hromadas: &[&str]) -> Self {
-        let ca = TestCa::new("vidkryto association CA").unwrap();
-        // The leaves reach the hub at 127.0.0.1 (through a proxy), the name it must prove.
-        let cert = ca.server_cert("hub-leafnodes", &["127.0.0.1"]).unwrap();
-        let (cert_file, key_file) = (
-            cert.cert_file.display().to_string(),
-            cert.key_file.display().to_string(),
-        );
-        let ports = free_loopback_ports(4 * HUB_SERVERS).await.unwrap();
-        let (client, rest) = ports.split_at(HUB_SERVERS);
-        let (monitor, rest) = rest.split_at(HUB_SERVERS);
-        let (cluster, leaf) = rest.split_at(HUB_SERVERS);
-        let routes: Vec<String> = cluster
-            .iter()
-            .map(|p| format!("\"nats-route://127.0.0.1:{p}\""))
-            .collect();
-        let routes = routes.join(", ");
-        let mut leaf_users = String::new();
-        for katottg in hromadas {
-            leaf_users.push_str(&render_deploy_template(
-                "nats/hub/leaf-user.conf.template",
-                &[
-                    ("KATOTTG", katottg),
-                    ("LEAF_PASSWORD", &leaf_password(katottg)),
-                    ("JS_DOMAIN", &domain(katottg)),
-                ],
-            ));
-        }
-        let users = render_deploy_template(
-            "nats/hub/federation-users.conf.template",
-            &[
-                ("ASSOCIATION_PASSWORD", ASSOCIATION_PASSWORD),
-                ("LEAF_USERS", &leaf_users),
-            ],
-        );
-        // The servers start one after another; JetStream waits for a quorum, checked below.
-        let mut servers = Vec::new();
-        for i in 0..HUB_SERVERS {
-            let server = NatsServer::start_with_config(client[i], monitor[i], |dir| {
-                std::fs::write(dir.join("federation-users.conf"), &users).unwrap();
-                render_deploy_template(
-                    "nats/hub/hub.conf.template",
-                    &[
-                        ("SERVER_NAME", &format!("hub-{}", i + 1)),
-                        ("CLIENT_LISTEN", &format!("127.0.0.1:{}", client[i])),
-                        ("MONITOR_LISTEN", &format!("127.0.0.1:{}", monitor[i])),
-                        ("STORE_DIR", &dir.join("store").display().to_string()),
-                        ("MAX_FILE_STORE", "1G"),
-                        ("CLUSTER_LISTEN", &format!("127.0.0.1:{}", cluster[i])),
-                        ("ROUTES", &routes),
-                        ("LEAF_LISTEN", &format!("127.0.0.1:{}", leaf[i])),
-                        ("LEAF_TLS_CERT_FILE", &cert_file),
-                        ("LEAF_TLS_KEY_FILE", &key_file),
-                        ("SYS_PASSWORD", "sys-secret"),
-                    ],
-                )
-            })
-            .await
-            .unwrap();
-            servers.push(server);
-        }
-        for server in &servers {
-            server.wait_healthy(READY_TIMEOUT).await.unwrap();
-        }
-        Self {
-            servers,
-            leaf_ports: leaf.to_vec(),
-            ca,
-        }
-    }
-
-    /// A client of the hub as the association's user.
-    async fn client(&self) -> async_nats::Client {
-        async_nats::ConnectOptions::with_user_and_password(
-            "association".into(),
-            ASSOCIATION_PASSWORD.into(),
-        )
-        .connect(format!("nats://127.0.0.1:{}", self.servers[0].port()))
-        .await
-        .unwrap()
-    }
-
-    fn association_url(&self) -> String {
-        format!(
-            "nats://association:{ASSOCIATION_PASSWORD}@127.0.0.1:{}",
-            self.servers[0].port()
-        )
-    }
-}
 
 /// A hromada's leaf node, rendered from `deploy/nats/leaf`, whose link to the hub goes through
 /// a proxy the test can cut.
