@@ -229,7 +229,7 @@ async fn run(
         .join(", ");
     let mut sorted = raw.clone();
     sorted.sort_by(f64::total_cmp);
-    let raw_rate = sorted[sorted.len() / 2];
+    let raw_rate = percentile(&sorted, 50.0);
     println!(
         "   raw JetStream ordered pull-consume : {raw_rate:>10.0} events/s (median of {measured}: before, between, after)"
     );

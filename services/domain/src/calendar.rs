@@ -187,8 +187,7 @@ impl CivilDate {
 
     /// The day of the week.
     pub const fn weekday(self) -> Weekday {
-        // 1970-01-01 was a Thursday.
-        match (self.epoch_days() + 3).rem_euclid(7) {
+        match days_since_monday(self.epoch_days()) {
             0 => Weekday::Monday,
             1 => Weekday::Tuesday,
             2 => Weekday::Wednesday,
@@ -198,6 +197,18 @@ impl CivilDate {
             _ => Weekday::Sunday,
         }
     }
+}
+
+/// Days from the Monday on or before the day `epoch_day` days after 1970-01-01 (0 for a
+/// Monday; 1970-01-01 was a Thursday).
+pub const fn days_since_monday(epoch_day: i64) -> i64 {
+    (epoch_day + 3).rem_euclid(7)
+}
+
+/// The Monday on or before the day `epoch_day` days after 1970-01-01, in days after it: the key
+/// of the week the day falls in.
+pub const fn monday_on_or_before(epoch_day: i64) -> i64 {
+    epoch_day - days_since_monday(epoch_day)
 }
 
 const fn is_leap_year(year: i32) -> bool {

@@ -88,7 +88,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use domain::Event;
 use domain::action_plan::{ActionPlanEvent, ImplementationStatus};
 use domain::budget::{BudgetEvent, ProjectStatus, ReviewOutcome};
-use domain::calendar::national_deadline;
+use domain::calendar::{monday_on_or_before, national_deadline};
 use domain::dialogue::{ContributionResponse, DialogueEvent};
 use domain::petition::{
     AnswerDecision, CONSIDERATION_START_WORKING_DAYS, MODERATION_WORKING_DAYS, PetitionEvent,
@@ -686,11 +686,9 @@ fn kyiv_day(at: i64) -> i64 {
     kyiv_epoch_day(Timestamp(at))
 }
 
-/// The Monday of the Kyiv week of `at`, in epoch days (1970-01-01 was a Thursday).
+/// The Monday of the Kyiv week of `at`, in epoch days.
 fn kyiv_week(at: i64) -> i32 {
-    let day = kyiv_day(at);
-    let since_monday = (day + 3).rem_euclid(7);
-    day_i32(day - since_monday)
+    day_i32(monday_on_or_before(kyiv_day(at)))
 }
 
 /// Epoch days as stored: saturated into `i32` (only dates millions of years away saturate).

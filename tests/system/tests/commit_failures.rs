@@ -30,6 +30,7 @@ async fn commits_cut_in_flight_lose_and_double_nothing() {
     )
     .await;
 
+    let pool = sqlx::PgPool::connect(&association.db_url()).await.unwrap();
     let done = Arc::new(AtomicBool::new(false));
     let mut load = Vec::new();
     for node in &nodes {
@@ -47,9 +48,8 @@ async fn commits_cut_in_flight_lose_and_double_nothing() {
     // signing a statement, PostgreSQL ends its backend.
     let killer = {
         let done = done.clone();
-        let db_url = association.db_url();
+        let pool = pool.clone();
         tokio::spawn(async move {
-            let pool = sqlx::PgPool::connect(&db_url).await.unwrap();
             let mut cut = 0;
             while cut < CUTS && !done.load(Ordering::SeqCst) {
                 let ended: i64 = sqlx::query_scalar(
@@ -90,13 +90,10 @@ async fn commits_cut_in_flight_lose_and_double_nothing() {
         summary.events_verified,
         nodes.iter().map(|n| n.log_size()).sum::<u64>()
     );
-    let quarantined: i64 = {
-        let pool = sqlx::PgPool::connect(&association.db_url()).await.unwrap();
-        sqlx::query_scalar("SELECT count(*) FROM quarantine")
-            .fetch_one(&pool)
-            .await
-            .unwrap()
-    };
+    let quarantined: i64 = sqlx::query_scalar("SELECT count(*) FROM quarantine")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(quarantined, 0, "a cut commit put good events in quarantine");
 
     let live = association.digest().await;

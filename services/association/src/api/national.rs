@@ -414,7 +414,7 @@ impl NationalService for NationalApi {
         let area = self.area("area", &r.area)?;
         let snapshot = self.read.snapshot();
         let today = today(&snapshot);
-        let this_monday = today.epoch_days() - (today.epoch_days() + 3).rem_euclid(7);
+        let this_monday = domain::calendar::monday_on_or_before(today.epoch_days());
         let first = this_monday - 7 * (i64::from(weeks) - 1);
         let codes: Vec<String> = area
             .members(&self.read.reference, &snapshot)
