@@ -13,8 +13,18 @@ use uuid::Uuid;
 /// settlement (3) and a 7-digit identifier. A *municipality* is a hromada (oblast, raion and
 /// hromada parts set, settlement part `000`) or a city with special status (oblast 80 Kyiv or
 /// 85 Sevastopol, everything below it zero).
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct MunicipalityCode([u8; MunicipalityCode::LEN]);
+
+/// Hashed as the two integers it is ordered by: hash maps keyed by codes look one up for every
+/// event of a catch-up or an audit, and hashing two integers beats hashing 19 bytes.
+impl std::hash::Hash for MunicipalityCode {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let (high, low) = self.order_key();
+        state.write_u128(high);
+        state.write_u32(low);
+    }
+}
 
 /// The order of the codes' text, byte by byte. Codes are the keys of the projections' maps,
 /// compared millions of times a second in a catch-up or an audit: two integer compares

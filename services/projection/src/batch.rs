@@ -15,7 +15,8 @@
 //! one batch or many over the same events give the same rows and the same sums.
 //!
 //! A replay from each log's first event needs no store: [`Working::open`] admits each key when
-//! an event first reads it, and keeps every row it made (the auditor's rules check).
+//! an event first reads it, and keeps every row it made. [`Working::rules_only`] is the same
+//! without the counts: each event's outcome and nothing else (the auditor's rules check).
 //!
 //! # Rules
 //!
@@ -83,7 +84,7 @@
 //! the level's count rather than report it, so a later correction event would still project
 //! right.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use domain::Event;
 use domain::action_plan::{ActionPlanEvent, ImplementationStatus};
@@ -358,7 +359,10 @@ struct Slot<R> {
     current: Option<R>,
 }
 
-type Slots<R> = BTreeMap<EntityKey, Slot<R>>;
+/// Slots by key, hashed: a catch-up or an audit looks a key up for every event, and a hash
+/// lookup does not walk a tree comparing municipality codes. The keys come from hostile nodes,
+/// so the hasher is seeded at random per process; [`Working::finish`] sorts what it returns.
+type Slots<R> = HashMap<EntityKey, Slot<R>, foldhash::fast::RandomState>;
 
 impl<R> Slot<R> {
     /// The slot of an entity that does not exist until a row is loaded or an event creates it.
@@ -387,6 +391,8 @@ pub struct Working {
     applied_any: bool,
     /// Every key admitted on first read ([`Working::open`]).
     open: bool,
+    /// Outcomes only: no counters, weekly buckets or days to answer ([`Working::rules_only`]).
+    uncounted: bool,
 }
 
 fn empty_slots<R>(keys: &[EntityKey]) -> Slots<R> {
@@ -442,6 +448,18 @@ impl Working {
     pub fn open() -> Self {
         Self {
             open: true,
+            ..Self::default()
+        }
+    }
+
+    /// [`Working::open`] that only decides each event's [`Outcome`]: it keeps the rows the
+    /// rules read, but counts nothing (no counters, weekly buckets or days to answer), so its
+    /// [`Working::finish`] has rows and positions with every count left out. What an auditor
+    /// checks a log against; the figures are `audit recompute`'s.
+    pub fn rules_only() -> Self {
+        Self {
+            open: true,
+            uncounted: true,
             ..Self::default()
         }
     }
@@ -581,10 +599,12 @@ impl Working {
             }
         };
         match applied {
+            Ok(()) if self.uncounted => Ok(Outcome::Projected),
             Ok(()) => {
                 self.record(delta);
                 Ok(Outcome::Projected)
             }
+            Err(anomaly) if self.uncounted => Ok(Outcome::Anomaly(anomaly)),
             Err(anomaly) => {
                 let counters = self.counters.entry(municipality).or_default();
                 counters.anomalies = counters.anomalies.wrapping_add(1);
@@ -652,13 +672,15 @@ impl Working {
 
 /// The rows of slots that are new or differ from what was loaded, ascending by key.
 fn changed<R: PartialEq>(slots: Slots<R>) -> Vec<R> {
-    slots
-        .into_values()
-        .filter_map(|slot| match slot.current {
-            Some(row) if slot.loaded.as_ref() != Some(&row) => Some(row),
+    let mut changed: Vec<(EntityKey, R)> = slots
+        .into_iter()
+        .filter_map(|(key, slot)| match slot.current {
+            Some(row) if slot.loaded.as_ref() != Some(&row) => Some((key, row)),
             _ => None,
         })
-        .collect()
+        .collect();
+    changed.sort_unstable_by_key(|(key, _)| *key);
+    changed.into_iter().map(|(_, row)| row).collect()
 }
 
 /// What one event adds to the counts, kept apart until the event is known to apply.

@@ -22,10 +22,19 @@ use crate::codes::{DIALOGUE_KINDS, IMPLEMENTATION_STATUSES, OPENED_GOVERNMENT_LE
 /// only within a municipality's log, so the municipality is always part of the key. Orders by
 /// the municipality code's text, then the id's bytes: the order of [`crate::Changes`] and of
 /// the digest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct EntityKey {
     pub municipality: MunicipalityCode,
     pub id: Uuid,
+}
+
+/// Hashed as integers (the id as one `u128`), not as byte slices with their lengths: the
+/// working set looks a key up for every event it applies.
+impl std::hash::Hash for EntityKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.municipality.hash(state);
+        state.write_u128(self.id.as_u128());
+    }
 }
 
 impl EntityKey {

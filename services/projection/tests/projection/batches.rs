@@ -7,7 +7,7 @@ use domain::action_plan::{ImplementationStatus, OpenedGovernment};
 use domain::dialogue::{ContributionResponse, DialogueKind};
 use domain::petition::AnswerDecision;
 use event_store_core::{MunicipalityCode, Timestamp};
-use projection::{MemoryStore, Verified, Working};
+use projection::{Changes, MemoryStore, Verified, Working};
 use proptest::prelude::*;
 
 use crate::common::*;
@@ -212,5 +212,32 @@ proptest! {
         let mut replayed = MemoryStore::new();
         replayed.commit(&open.finish());
         assert_same(&batch, &replayed);
+    }
+
+    /// A working set for the rules only gives each event the outcome a batch gives it, ends
+    /// with the same rows, and counts nothing.
+    #[test]
+    fn a_rules_only_working_set_decides_as_a_batch(events in random_log()) {
+        let mut batch = MemoryStore::new();
+        let expected = batch.apply_batch(&events).expect("events fit one batch");
+        let (mut rules, mut open) = (Working::rules_only(), Working::open());
+        let outcomes: Vec<_> = events
+            .iter()
+            .map(|e| {
+                open.apply(e).expect("an open working set reads any key");
+                rules.apply(e).expect("a rules-only working set reads any key")
+            })
+            .collect();
+        prop_assert_eq!(&outcomes, &expected);
+        let (rules, open) = (rules.finish(), open.finish());
+        prop_assert!(rules.counters.is_empty() && rules.weekly.is_empty());
+        prop_assert!(rules.answer_days.is_empty());
+        let counted = Changes {
+            counters: Vec::new(),
+            weekly: Vec::new(),
+            answer_days: Vec::new(),
+            ..open
+        };
+        prop_assert_eq!(rules, counted);
     }
 }
