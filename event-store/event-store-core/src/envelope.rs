@@ -8,6 +8,7 @@ use crate::ids::{
     EventId, EventTypeCode, LogSeq, MunicipalityCode, SchemaVersion, StreamId, StreamVersion,
     Timestamp,
 };
+use crate::wire::{Reader, WireError};
 
 /// The only envelope version written today. It is the first byte of every stored event.
 pub const ENVELOPE_VERSION: u8 = 1;
@@ -19,6 +20,12 @@ pub const PAYLOAD_LEN_MAX: usize = 128 * 1024;
 
 /// Largest encoded envelope accepted: the payload plus the fixed fields with room to spare.
 pub const ENVELOPE_LEN_MAX: usize = PAYLOAD_LEN_MAX + 256;
+
+impl From<WireError> for EnvelopeError {
+    fn from(e: WireError) -> Self {
+        Self::Malformed(e.to_string())
+    }
+}
 
 /// One event as stored in a node's log.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -108,12 +115,12 @@ impl Envelope {
     /// an error. Only canonical encodings are accepted, so one event has exactly one byte form
     /// and therefore exactly one leaf hash.
     pub fn decode(bytes: &[u8]) -> Result<Self, EnvelopeError> {
-        let envelope = Self::decode_unchecked_canonical(bytes)?;
-        // Postcard varints admit overlong forms; re-encoding is the simplest complete check.
-        if envelope.encode()? != bytes {
-            return Err(EnvelopeError::NotCanonical);
+        // Postcard varints admit overlong forms, the one way two byte strings can hold one
+        // envelope; the decoder notes any it reads.
+        match EnvelopeRef::decode_noting_form(bytes)? {
+            (envelope, true) => Ok(envelope.to_owned()),
+            (_, false) => Err(EnvelopeError::NotCanonical),
         }
-        Ok(envelope)
     }
 
     /// Decodes stored bytes without the canonical-form check. Callers that have already bound
@@ -142,6 +149,14 @@ impl<'a> EnvelopeRef<'a> {
     /// Decodes stored bytes without copying the payload and without the canonical-form check
     /// (see [`Envelope::decode`]). Never panics.
     pub fn decode(bytes: &'a [u8]) -> Result<Self, EnvelopeError> {
+        Self::decode_noting_form(bytes).map(|(envelope, _)| envelope)
+    }
+
+    /// [`EnvelopeRef::decode`], and whether the bytes were canonical (no overlong varint).
+    /// Reads the frozen layout of version 1 ([`WireV1`]) by hand ([`crate::wire`]), as
+    /// postcard reads it (the tests hold the two to the same results): every verifier decodes
+    /// every envelope.
+    fn decode_noting_form(bytes: &'a [u8]) -> Result<(Self, bool), EnvelopeError> {
         let Some(&version) = bytes.first() else {
             return Err(EnvelopeError::Empty);
         };
@@ -154,10 +169,21 @@ impl<'a> EnvelopeRef<'a> {
         if version != ENVELOPE_VERSION {
             return Err(EnvelopeError::UnsupportedVersion(version));
         }
-        let (wire, rest): (WireV1<'a>, &[u8]) = postcard::take_from_bytes(bytes)
-            .map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
-        if !rest.is_empty() {
-            return Err(EnvelopeError::TrailingBytes(rest.len()));
+        let mut reader = Reader::new(&bytes[1..]);
+        let wire = WireV1 {
+            version,
+            event_type: reader.u16("event_type")?,
+            schema_version: reader.u16("schema_version")?,
+            municipality: reader.str("municipality")?,
+            seq: reader.u64("seq")?,
+            stream_id: reader.array("stream_id")?,
+            stream_version: reader.u64("stream_version")?,
+            event_id: reader.array("event_id")?,
+            recorded_at_us: reader.i64("recorded_at_us")?,
+            payload: reader.bytes("payload")?,
+        };
+        if !reader.rest().is_empty() {
+            return Err(EnvelopeError::TrailingBytes(reader.rest().len()));
         }
         if wire.payload.len() > PAYLOAD_LEN_MAX {
             return Err(EnvelopeError::PayloadTooLarge {
@@ -173,7 +199,7 @@ impl<'a> EnvelopeRef<'a> {
         }
         let municipality = MunicipalityCode::parse(wire.municipality)
             .map_err(|e| EnvelopeError::Malformed(format!("municipality: {e}")))?;
-        Ok(Self {
+        let envelope = Self {
             event_type: EventTypeCode(wire.event_type),
             schema_version: SchemaVersion(wire.schema_version),
             municipality,
@@ -183,7 +209,8 @@ impl<'a> EnvelopeRef<'a> {
             event_id: EventId(uuid::Uuid::from_bytes(wire.event_id)),
             recorded_at: Timestamp(wire.recorded_at_us),
             payload: wire.payload,
-        })
+        };
+        Ok((envelope, reader.canonical()))
     }
 
     /// What a reader keeps to decode this envelope's payload later from the same `bytes`
@@ -326,10 +353,105 @@ mod tests {
         assert!(Envelope::decode(&overlong).is_err());
     }
 
+    /// What postcard's own decoder makes of `bytes` as [`WireV1`], with the checks
+    /// [`EnvelopeRef::decode`] makes after it, and whether re-encoding gives the same bytes:
+    /// the reference the hand-written decoder is held to.
+    fn by_postcard(bytes: &[u8]) -> Option<(Envelope, bool)> {
+        if bytes.first() != Some(&ENVELOPE_VERSION) || bytes.len() > ENVELOPE_LEN_MAX {
+            return None;
+        }
+        let (wire, rest): (WireV1<'_>, &[u8]) = postcard::take_from_bytes(bytes).ok()?;
+        if !rest.is_empty() || wire.payload.len() > PAYLOAD_LEN_MAX {
+            return None;
+        }
+        if wire.seq == 0 || wire.stream_version == 0 {
+            return None;
+        }
+        let envelope = Envelope {
+            event_type: EventTypeCode(wire.event_type),
+            schema_version: SchemaVersion(wire.schema_version),
+            municipality: MunicipalityCode::parse(wire.municipality).ok()?,
+            seq: LogSeq(wire.seq),
+            stream_id: StreamId(uuid::Uuid::from_bytes(wire.stream_id)),
+            stream_version: StreamVersion(wire.stream_version),
+            event_id: EventId(uuid::Uuid::from_bytes(wire.event_id)),
+            recorded_at: Timestamp(wire.recorded_at_us),
+            payload: wire.payload.to_vec(),
+        };
+        let canonical = envelope.encode().ok()? == bytes;
+        Some((envelope, canonical))
+    }
+
+    /// Holds both decoders to one answer for `bytes`.
+    fn same_as_postcard(bytes: &[u8]) -> Result<(), TestCaseError> {
+        let expected = by_postcard(bytes);
+        let lenient = EnvelopeRef::decode(bytes).ok().map(|e| e.to_owned());
+        prop_assert_eq!(lenient.as_ref(), expected.as_ref().map(|(e, _)| e));
+        let strict = Envelope::decode(bytes).ok();
+        let canonical = expected.filter(|(_, canonical)| *canonical).map(|(e, _)| e);
+        prop_assert_eq!(strict, canonical);
+        Ok(())
+    }
+
+    /// A varint's bytes made longer by `extra` bytes of zero bits, as postcard still reads.
+    fn overlong(value: u64, extra: usize) -> Vec<u8> {
+        let mut out = postcard::to_stdvec(&value).unwrap();
+        if extra > 0 {
+            *out.last_mut().unwrap() |= 0x80;
+            out.extend(std::iter::repeat_n(0x80, extra - 1));
+            out.push(0);
+        }
+        out
+    }
+
     proptest! {
         #[test]
         fn garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
             let _ = Envelope::decode(&bytes);
+        }
+
+        /// Any bytes, changed valid envelopes, and envelopes with overlong varints or wrong
+        /// lengths: the hand-written decoder says what postcard says, value for value.
+        #[test]
+        fn decodes_as_postcard_does(
+            garbage in proptest::collection::vec(any::<u8>(), 0..96),
+            flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..4),
+            cut in any::<usize>(),
+            fields in (any::<u16>(), any::<u64>(), any::<i64>(), 1u64.., 1u64..),
+            extra in (0usize..4, 0usize..12),
+        ) {
+            same_as_postcard(&garbage)?;
+            let mut base = sample();
+            (base.event_type.0, base.seq.0, base.recorded_at.0) = (fields.0, fields.3, fields.2);
+            base.stream_version = StreamVersion(fields.4);
+            base.payload = garbage.clone();
+            let bytes = base.encode().unwrap();
+            same_as_postcard(&bytes)?;
+            let mut changed = bytes.clone();
+            for (at, value) in &flips {
+                let i = at % changed.len();
+                changed[i] = *value;
+            }
+            same_as_postcard(&changed)?;
+            same_as_postcard(&bytes[..cut % (bytes.len() + 1)])?;
+            // The event type, then the seq, written overlong (the rest as encoded).
+            let mut long = vec![ENVELOPE_VERSION];
+            long.extend(overlong(u64::from(fields.0), extra.0));
+            long.extend(postcard::to_stdvec(&base.schema_version.0).unwrap());
+            long.extend(postcard::to_stdvec(base.municipality.as_str()).unwrap());
+            long.extend(overlong(fields.3, extra.1));
+            let tail_at = 1
+                + postcard::to_stdvec(&fields.0).unwrap().len()
+                + postcard::to_stdvec(&base.schema_version.0).unwrap().len()
+                + postcard::to_stdvec(base.municipality.as_str()).unwrap().len()
+                + postcard::to_stdvec(&fields.3).unwrap().len();
+            long.extend_from_slice(&bytes[tail_at..]);
+            same_as_postcard(&long)?;
+            // A large value in each varint's last byte position, beyond the type's bits.
+            let mut beyond = bytes[..1].to_vec();
+            beyond.extend([0xFF, 0xFF, 0x04]);
+            beyond.extend_from_slice(&bytes[1 + postcard::to_stdvec(&fields.0).unwrap().len()..]);
+            same_as_postcard(&beyond)?;
         }
 
         #[test]

@@ -7,6 +7,7 @@ pub mod envelope;
 pub mod ids;
 pub mod merkle;
 pub mod upcast;
+pub mod wire;
 
 pub use checkpoint::{
     Checkpoint, CheckpointError, NoteSigner, NoteVerifier, SignedCheckpoint, WitnessVerifier,
