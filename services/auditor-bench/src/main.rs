@@ -7,7 +7,9 @@
 //! - the time `audit recompute` takes to rebuild the projections and their digest.
 //!
 //! Run: `cargo run --release -p auditor-bench -- [--events N] [--nodes N] [--threads N]`
-//! (defaults 1,000,000 events, 300 nodes, 2 threads; `--quick` for 50,000).
+//! (defaults 1,000,000 events, 300 nodes, 2 threads; `--quick` for 50,000). `--verify-only`
+//! runs only the verify of the current format, ten times, with nothing else between: what to
+//! profile.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -69,6 +71,13 @@ fn main() -> anyhow::Result<()> {
         ensure!(report.events == events, "verified {} events", report.events);
         Ok(rate)
     };
+    if std::env::args().any(|a| a == "--verify-only") {
+        let rates = (0..10)
+            .map(|_| timed_verify("the generated archive"))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        println!("audit verify, median of 10: {:.0} events/s", median(rates));
+        return Ok(());
+    }
     let (mut raw, mut ours, mut by_bytes) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..RUNS {
         let t = Instant::now();

@@ -527,16 +527,20 @@ enum Committed {
     Contribution,
 }
 
+/// The hasher of a run's maps: fast, and seeded at random, as the ids in them are the
+/// archive's (hostile until verified).
+type Seeded = foldhash::fast::RandomState;
+
 /// The sequential checks of one hromada's events.
 struct Run {
     code: MunicipalityCode,
     next: u64,
     frontier: Frontier,
-    stream_versions: HashMap<[u8; 16], u64>,
+    stream_versions: HashMap<[u8; 16], u64, Seeded>,
     /// Commitments of petitions filed and not yet moderated, and of contributions submitted
     /// and not yet answered, by kind and id.
-    commitments: HashMap<(Committed, [u8; 16]), Commitment>,
-    /// The rules: a replay from the log's first event, in batches (the events decoded since
+    commitments: HashMap<(Committed, [u8; 16]), Commitment, Seeded>,
+    /// The rules ([`Working::rules_only`]): a replay from the log's first event, in batches (the events decoded since
     /// the last checkpoint, at most [`RULES_BATCH`]), which runs faster than one event at a
     /// time interleaved with the decoding.
     rules: Working,
@@ -549,9 +553,9 @@ impl Run {
             code,
             next: 1,
             frontier: Frontier::new(),
-            stream_versions: HashMap::new(),
-            commitments: HashMap::new(),
-            rules: Working::open(),
+            stream_versions: HashMap::default(),
+            commitments: HashMap::default(),
+            rules: Working::rules_only(),
             batch: Vec::new(),
         }
     }
@@ -705,8 +709,9 @@ impl Run {
 
     /// Runs the waiting events through the rules; the first one they refuse is a failure.
     fn flush_rules(&mut self) -> Option<Failure> {
-        let batch = std::mem::take(&mut self.batch);
-        batch
+        // The batch's room is kept for the next one: it is filled again at every checkpoint.
+        let mut batch = std::mem::take(&mut self.batch);
+        let failure = batch
             .iter()
             .find_map(|event| match self.rules.apply(event) {
                 Ok(Outcome::Anomaly(anomaly)) => Some(failure(
@@ -721,7 +726,10 @@ impl Run {
                 )),
                 Ok(_) => None,
                 Err(e) => Some(failure(event.seq, "rules", e.to_string(), "", "")),
-            })
+            });
+        batch.clear();
+        self.batch = batch;
+        failure
     }
 }
 
