@@ -21,7 +21,7 @@ use domain::petition::{
     PetitionEvent, PetitionFiled, PetitionPublished, PetitionSigned, StatuteRule,
 };
 use domain::{Event, PetitionId, PseudonymTag};
-use event_store_core::checkpoint::{Checkpoint, NoteSigner, origin_for};
+use event_store_core::checkpoint::{Checkpoint, NoteSigner, SignedCheckpoint, origin_for};
 use event_store_core::{
     Envelope, EventId, LogSeq, MunicipalityCode, StreamVersion, Timestamp, merkle,
 };
@@ -602,6 +602,38 @@ fn an_unsigned_tail_a_missing_statement_and_a_foreign_signature_are_named() {
     write_enrolment_log(&archive, &stranger);
     auditor::export::write_manifest(&archive, "test").unwrap();
     assert_eq!(association_failure(&archive), (1, "signature"));
+}
+
+/// A checkpoint of the association's log in the middle re-signed by another key (its note
+/// otherwise the same): verify names that checkpoint, on one thread as on several (the log's
+/// signatures are checked in parallel), and takes node keys only from the entries before it.
+#[test]
+fn a_foreign_signature_in_the_middle_of_the_association_log_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = archive_with_log(dir.path());
+    let path = archive.association_dir().join(CHECKPOINTS);
+    let mut records: Vec<auditor::archive::LogCheckpointRecord> = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let signed = SignedCheckpoint::parse(&records[1].note).unwrap();
+    let stranger = NoteSigner::from_seed("vidkryto-association", [3; 32]).unwrap();
+    records[1].note = stranger.sign(signed.checkpoint).to_note();
+    let lines: String = records
+        .iter()
+        .map(|r| auditor::archive::to_json_line(r).unwrap())
+        .collect();
+    std::fs::write(&path, lines).unwrap();
+    auditor::export::write_manifest(&archive, "test").unwrap();
+    for threads in [1, 2, 3] {
+        let report = verify(&archive, threads, false).unwrap();
+        let log = report.association.unwrap();
+        let failure = log.failure.unwrap();
+        assert_eq!((failure.seq, failure.check), (2, "signature"), "{threads}");
+        assert_eq!(log.verified_to, 1);
+        assert_eq!(log.entries, 2, "the log is read up to the failure");
+    }
 }
 
 /// An archive of format 1 (before the association's log) still verifies, with a note that its
