@@ -362,7 +362,40 @@ struct Slot<R> {
 /// Slots by key, hashed: a catch-up or an audit looks a key up for every event, and a hash
 /// lookup does not walk a tree comparing municipality codes. The keys come from hostile nodes,
 /// so the hasher is seeded at random per process; [`Working::finish`] sorts what it returns.
-type Slots<R> = HashMap<EntityKey, Slot<R>, foldhash::fast::RandomState>;
+#[derive(Debug, Clone)]
+struct Slots<R> {
+    map: HashMap<EntityKey, Slot<R>, foldhash::fast::RandomState>,
+    /// A key with no slot is an entity that does not exist yet, and looking it up admits it
+    /// ([`Working::open`]); otherwise only the keys of the batch have slots.
+    admits: bool,
+}
+
+impl<R> Default for Slots<R> {
+    fn default() -> Self {
+        Self {
+            map: HashMap::default(),
+            admits: false,
+        }
+    }
+}
+
+impl<R> Slots<R> {
+    /// An empty slot for each key.
+    fn with_keys(keys: &[EntityKey]) -> Self {
+        Self {
+            map: keys.iter().map(|key| (*key, Slot::empty())).collect(),
+            admits: false,
+        }
+    }
+
+    /// No slots yet, any key admitted when looked up.
+    fn admitting() -> Self {
+        Self {
+            admits: true,
+            ..Self::default()
+        }
+    }
+}
 
 impl<R> Slot<R> {
     /// The slot of an entity that does not exist until a row is loaded or an event creates it.
@@ -395,10 +428,6 @@ pub struct Working {
     uncounted: bool,
 }
 
-fn empty_slots<R>(keys: &[EntityKey]) -> Slots<R> {
-    keys.iter().map(|key| (*key, Slot::empty())).collect()
-}
-
 /// Puts a loaded row into its slot, checking it fits the batch.
 fn load<R>(
     slots: &mut Slots<R>,
@@ -413,7 +442,7 @@ where
     if applied_any {
         return Err(LoadError::AfterApply { kind, key });
     }
-    let Some(slot) = slots.get_mut(&key) else {
+    let Some(slot) = slots.map.get_mut(&key) else {
         return Err(LoadError::NotTouched { kind, key });
     };
     if slot.loaded.is_some() {
@@ -429,13 +458,13 @@ impl Working {
     /// entity that does not exist until its row is inserted.
     pub fn new(touched: &Touched) -> Self {
         Self {
-            petitions: empty_slots(&touched.petitions),
-            dialogues: empty_slots(&touched.dialogues),
-            plans: empty_slots(&touched.plans),
-            commitments: empty_slots(&touched.commitments),
-            milestones: empty_slots(&touched.milestones),
-            rounds: empty_slots(&touched.rounds),
-            budget_projects: empty_slots(&touched.budget_projects),
+            petitions: Slots::with_keys(&touched.petitions),
+            dialogues: Slots::with_keys(&touched.dialogues),
+            plans: Slots::with_keys(&touched.plans),
+            commitments: Slots::with_keys(&touched.commitments),
+            milestones: Slots::with_keys(&touched.milestones),
+            rounds: Slots::with_keys(&touched.rounds),
+            budget_projects: Slots::with_keys(&touched.budget_projects),
             ..Self::default()
         }
     }
@@ -447,6 +476,13 @@ impl Working {
     /// (with room for a loaded row it never has), so memory grows with the entities.
     pub fn open() -> Self {
         Self {
+            petitions: Slots::admitting(),
+            dialogues: Slots::admitting(),
+            plans: Slots::admitting(),
+            commitments: Slots::admitting(),
+            milestones: Slots::admitting(),
+            rounds: Slots::admitting(),
+            budget_projects: Slots::admitting(),
             open: true,
             ..Self::default()
         }
@@ -458,9 +494,8 @@ impl Working {
     /// checks a log against; the figures are `audit recompute`'s.
     pub fn rules_only() -> Self {
         Self {
-            open: true,
             uncounted: true,
-            ..Self::default()
+            ..Self::open()
         }
     }
 
@@ -506,31 +541,15 @@ impl Working {
         load(&mut self.budget_projects, kind, key, row, self.applied_any)
     }
 
-    /// An empty slot for `key` unless it has one (an entity that does not exist yet).
-    fn admit(&mut self, kind: EntityKind, key: EntityKey) {
-        fn empty<R>(slots: &mut Slots<R>, key: EntityKey) {
-            slots.entry(key).or_insert(Slot::empty());
-        }
-        match kind {
-            EntityKind::Petition => empty(&mut self.petitions, key),
-            EntityKind::Dialogue => empty(&mut self.dialogues, key),
-            EntityKind::Plan => empty(&mut self.plans, key),
-            EntityKind::Commitment => empty(&mut self.commitments, key),
-            EntityKind::Milestone => empty(&mut self.milestones, key),
-            EntityKind::Round => empty(&mut self.rounds, key),
-            EntityKind::BudgetProject => empty(&mut self.budget_projects, key),
-        }
-    }
-
     fn has_slot(&self, kind: EntityKind, key: &EntityKey) -> bool {
         match kind {
-            EntityKind::Petition => self.petitions.contains_key(key),
-            EntityKind::Dialogue => self.dialogues.contains_key(key),
-            EntityKind::Plan => self.plans.contains_key(key),
-            EntityKind::Commitment => self.commitments.contains_key(key),
-            EntityKind::Milestone => self.milestones.contains_key(key),
-            EntityKind::Round => self.rounds.contains_key(key),
-            EntityKind::BudgetProject => self.budget_projects.contains_key(key),
+            EntityKind::Petition => self.petitions.map.contains_key(key),
+            EntityKind::Dialogue => self.dialogues.map.contains_key(key),
+            EntityKind::Plan => self.plans.map.contains_key(key),
+            EntityKind::Commitment => self.commitments.map.contains_key(key),
+            EntityKind::Milestone => self.milestones.map.contains_key(key),
+            EntityKind::Round => self.rounds.map.contains_key(key),
+            EntityKind::BudgetProject => self.budget_projects.map.contains_key(key),
         }
     }
 
@@ -550,10 +569,9 @@ impl Working {
                 last,
             });
         }
+        // An open working set admits each key as the rules look it up.
         for (kind, key) in reads(municipality, &verified.event).into_iter().flatten() {
-            if self.open {
-                self.admit(kind, key);
-            } else if !self.has_slot(kind, &key) {
+            if !self.open && !self.has_slot(kind, &key) {
                 return Err(ApplyError::NotTouched {
                     municipality,
                     seq,
@@ -673,6 +691,7 @@ impl Working {
 /// The rows of slots that are new or differ from what was loaded, ascending by key.
 fn changed<R: PartialEq>(slots: Slots<R>) -> Vec<R> {
     let mut changed: Vec<(EntityKey, R)> = slots
+        .map
         .into_iter()
         .filter_map(|(key, slot)| match slot.current {
             Some(row) if slot.loaded.as_ref() != Some(&row) => Some((key, row)),
@@ -741,7 +760,10 @@ fn slot_of<R>(
     kind: EntityKind,
     key: EntityKey,
 ) -> Result<&mut Slot<R>, Anomaly> {
-    slots.get_mut(&key).ok_or(Anomaly::Unknown(kind))
+    if slots.admits {
+        return Ok(slots.map.entry(key).or_insert_with(Slot::empty));
+    }
+    slots.map.get_mut(&key).ok_or(Anomaly::Unknown(kind))
 }
 
 fn apply_petition(
