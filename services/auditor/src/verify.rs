@@ -5,7 +5,7 @@
 //! continuity, and every event decoding and passing the rules in order. The **first** failure
 //! of each hromada is reported with its sequence number, what failed, and expected vs found.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use domain::disclosure::Commitment;
@@ -411,6 +411,9 @@ fn verify_municipality(
     };
     // Checkpoints by size; a second, different root for one size is a fork.
     let (by_size, forks) = index_checkpoints(&checkpoints, |c| (c.size, &c.root));
+    // The sizes with a checkpoint or a fork to check: most events have neither.
+    let marks: BTreeSet<u64> = by_size.keys().chain(forks.keys()).copied().collect();
+    let mut next_mark = marks.first().copied();
     let mut run = Run::new(*code);
     let mut failure_found: Option<Failure> = None;
     'files: for &(first, last, ref path) in files {
@@ -439,6 +442,10 @@ fn verify_municipality(
                 break 'files;
             }
             let size = run.frontier.size();
+            if next_mark != Some(size) {
+                continue;
+            }
+            next_mark = marks.range(size + 1..).next().copied();
             if let Some((accepted, other)) = forks.get(&size) {
                 failure_found = Some(failure(
                     size,
@@ -538,10 +545,10 @@ struct Run {
     code: MunicipalityCode,
     next: u64,
     frontier: Frontier,
-    stream_versions: HashMap<[u8; 16], u64, Seeded>,
+    stream_versions: HashMap<u128, u64, Seeded>,
     /// Commitments of petitions filed and not yet moderated, and of contributions submitted
     /// and not yet answered, by kind and id.
-    commitments: HashMap<(Committed, [u8; 16]), Commitment, Seeded>,
+    commitments: HashMap<(Committed, u128), Commitment, Seeded>,
     /// The rules ([`Working::rules_only`]): a replay from the log's first event, in batches (the events decoded since
     /// the last checkpoint, at most [`RULES_BATCH`]), which runs faster than one event at a
     /// time interleaved with the decoding.
@@ -605,7 +612,7 @@ impl Run {
                 envelope.municipality.to_string(),
             ));
         }
-        let stream = *envelope.stream_id.as_bytes();
+        let stream = envelope.stream_id.0.as_u128();
         let version = self.stream_versions.entry(stream).or_insert(0);
         if envelope.stream_version.0 != *version + 1 {
             return Some(failure(
@@ -657,25 +664,25 @@ impl Run {
         let (key, disclosed, required, what) = match event {
             domain::Event::Petition(PetitionEvent::Filed(filed)) => {
                 if let PetitionContent::Committed(c) = filed.content {
-                    let id = *filed.petition_id.0.as_bytes();
+                    let id = filed.petition_id.0.as_u128();
                     self.commitments.insert((Committed::Petition, id), c);
                 }
                 return None;
             }
             domain::Event::Dialogue(DialogueEvent::ContributionSubmitted(submitted)) => {
                 if let ContributionContent::Committed(c) = submitted.content {
-                    let id = *submitted.contribution_id.0.as_bytes();
+                    let id = submitted.contribution_id.0.as_u128();
                     self.commitments.insert((Committed::Contribution, id), c);
                 }
                 return None;
             }
             domain::Event::Petition(PetitionEvent::Rejected(rejected)) => {
-                let id = *rejected.petition_id.0.as_bytes();
+                let id = rejected.petition_id.0.as_u128();
                 self.commitments.remove(&(Committed::Petition, id));
                 return None;
             }
             domain::Event::Petition(PetitionEvent::Published(published)) => (
-                (Committed::Petition, *published.petition_id.0.as_bytes()),
+                (Committed::Petition, published.petition_id.0.as_u128()),
                 published.disclosure.as_ref().map(|d| d.commitment()),
                 true,
                 "the publication does not disclose the title and text its filing committed to",
@@ -683,7 +690,7 @@ impl Run {
             domain::Event::Dialogue(DialogueEvent::ContributionAnswered(answered)) => (
                 (
                     Committed::Contribution,
-                    *answered.contribution_id.0.as_bytes(),
+                    answered.contribution_id.0.as_u128(),
                 ),
                 answered.disclosure.as_ref().map(|d| d.commitment()),
                 answered.response != ContributionResponse::Rejected,
