@@ -531,6 +531,12 @@ impl Archive {
         by_leaves: bool,
         known: &HashMap<String, String>,
     ) -> Result<Vec<(ManifestEntry, Option<String>)>, ArchiveError> {
+        self.scan_files(by_leaves)?.resolve(known)
+    }
+
+    /// The walk of [`Self::scan_pinned`], every file but the events files pinned by their
+    /// leaves hashed: those wait in the [`Scan`] for the leaves a verifier computes meanwhile.
+    pub fn scan_files(&self, by_leaves: bool) -> Result<Scan, ArchiveError> {
         let mut entries = Vec::new();
         let mut stack = vec![self.root.clone()];
         while let Some(dir) = stack.pop() {
@@ -557,26 +563,18 @@ impl Archive {
                         leaves_sha256: String::new(),
                     };
                     let problem = "not a regular file (a link, a device or a pipe): not read";
-                    entries.push((entry, Some(problem.to_owned())));
+                    entries.push((entry, Some(problem.to_owned()), None));
                     continue;
                 }
-                let events_file = by_leaves && is_events_file(&relative);
-                let entry = if events_file {
+                if by_leaves && is_events_file(&relative) {
                     let size = fs::metadata(&path).map_err(io(&path))?.len();
-                    let (leaves_sha256, problem) = match known.get(&relative) {
-                        Some(leaves) => (leaves.clone(), None),
-                        None => match leaves_sha256(&path)? {
-                            Ok(leaves) => (leaves, None),
-                            Err(problem) => (String::new(), Some(problem)),
-                        },
-                    };
                     let entry = ManifestEntry {
                         path: relative,
                         size,
                         sha256: String::new(),
-                        leaves_sha256,
+                        leaves_sha256: String::new(),
                     };
-                    (entry, problem)
+                    entries.push((entry, None, Some(path)));
                 } else {
                     let (size, sha256) = hash_file(&path)?;
                     let entry = ManifestEntry {
@@ -585,13 +583,12 @@ impl Archive {
                         sha256,
                         leaves_sha256: String::new(),
                     };
-                    (entry, None)
-                };
-                entries.push(entry);
+                    entries.push((entry, None, None));
+                }
             }
         }
         entries.sort_by(|a, b| a.0.path.cmp(&b.0.path));
-        Ok(entries)
+        Ok(Scan { by_leaves, entries })
     }
 
     /// The path of a file of the archive relative to its root, `/`-separated, as the manifest
@@ -604,6 +601,37 @@ impl Archive {
             .map(|c| c.as_os_str().to_string_lossy().into_owned())
             .collect::<Vec<_>>()
             .join("/"))
+    }
+
+    /// The manifest, if its format is one this build reads.
+    fn readable_manifest(&self) -> Result<Manifest, ArchiveError> {
+        let manifest = self.manifest()?;
+        if ![FORMAT, FORMAT_V2, FORMAT_V1].contains(&manifest.format.as_str()) {
+            return Err(format_error(
+                &self.root.join(MANIFEST),
+                format!(
+                    "format {:?}, expected {FORMAT:?}, {FORMAT_V2:?} or {FORMAT_V1:?}",
+                    manifest.format
+                ),
+            ));
+        }
+        Ok(manifest)
+    }
+
+    /// [`Self::check_manifest_with`] from a [`Self::scan_files`] made while the leaves in
+    /// `known` were computed (scanned again if the manifest's format wants the other scan).
+    pub fn check_manifest_scanned(
+        &self,
+        scan: Scan,
+        known: &HashMap<String, String>,
+    ) -> Result<Vec<(String, String)>, ArchiveError> {
+        let manifest = self.readable_manifest()?;
+        let scan = if scan.by_leaves == (manifest.format == FORMAT) {
+            scan
+        } else {
+            self.scan_files(manifest.format == FORMAT)?
+        };
+        Ok(manifest_problems(manifest, scan.resolve(known)?))
     }
 
     /// Files whose size or SHA-256 differ from the manifest, and files missing from it or
@@ -620,71 +648,108 @@ impl Archive {
         &self,
         known: &HashMap<String, String>,
     ) -> Result<Vec<(String, String)>, ArchiveError> {
-        let manifest = self.manifest()?;
-        if ![FORMAT, FORMAT_V2, FORMAT_V1].contains(&manifest.format.as_str()) {
-            return Err(format_error(
-                &self.root.join(MANIFEST),
-                format!(
-                    "format {:?}, expected {FORMAT:?}, {FORMAT_V2:?} or {FORMAT_V1:?}",
-                    manifest.format
-                ),
-            ));
-        }
-        let by_leaves = manifest.format == FORMAT;
-        let mut problems = Vec::new();
-        let mut on_disk = BTreeMap::new();
-        for (entry, problem) in self.scan_pinned(by_leaves, known)? {
-            if let Some(problem) = problem {
-                problems.push((entry.path.clone(), problem));
-            }
-            on_disk.insert(entry.path.clone(), entry);
-        }
-        let listed: BTreeMap<String, ManifestEntry> = manifest
-            .files
-            .into_iter()
-            .map(|e| (e.path.clone(), e))
-            .collect();
-        for (path, entry) in &listed {
-            match on_disk.get(path) {
-                None => problems.push((
-                    path.clone(),
-                    "listed in the manifest but missing".to_owned(),
-                )),
-                Some(found) if found.size != entry.size => problems.push((
-                    path.clone(),
-                    format!("{} bytes, the manifest says {}", found.size, entry.size),
-                )),
-                Some(found) if found.leaves_sha256 != entry.leaves_sha256 => problems.push((
-                    path.clone(),
-                    if entry.leaves_sha256.is_empty() {
-                        "an events file the manifest pins by its bytes, not its leaves".to_owned()
-                    } else if found.leaves_sha256.is_empty() {
-                        "the manifest pins it by its leaves, but it is not an events file"
-                            .to_owned()
-                    } else {
-                        format!(
-                            "SHA-256 of its leaves {} differs from the manifest's {}",
-                            found.leaves_sha256, entry.leaves_sha256
-                        )
-                    },
-                )),
-                Some(found) if found.sha256 != entry.sha256 => problems.push((
-                    path.clone(),
-                    format!(
-                        "SHA-256 {} differs from the manifest's {}",
-                        found.sha256, entry.sha256
-                    ),
-                )),
-                Some(_) => {}
-            }
-        }
-        for path in on_disk.keys() {
-            if !listed.contains_key(path) {
-                problems.push((path.clone(), "not listed in the manifest".to_owned()));
-            }
-        }
-        Ok(problems)
+        let manifest = self.readable_manifest()?;
+        let scanned = self.scan_pinned(manifest.format == FORMAT, known)?;
+        Ok(manifest_problems(manifest, scanned))
     }
+}
+
+/// The archive's files as a scan found them, events files pinned by their leaves still
+/// without them ([`Archive::scan_files`]).
+#[derive(Debug)]
+pub struct Scan {
+    by_leaves: bool,
+    /// Each file, what is wrong with it, and for an events file waiting for its leaves, its
+    /// path.
+    entries: Vec<(ManifestEntry, Option<String>, Option<PathBuf>)>,
+}
+
+impl Scan {
+    /// Every entry with its events file's leaves: from `known` (relative path to leaves'
+    /// SHA-256), else computed from the file.
+    fn resolve(
+        self,
+        known: &HashMap<String, String>,
+    ) -> Result<Vec<(ManifestEntry, Option<String>)>, ArchiveError> {
+        self.entries
+            .into_iter()
+            .map(|(mut entry, problem, waiting)| {
+                let Some(path) = waiting else {
+                    return Ok((entry, problem));
+                };
+                if let Some(leaves) = known.get(&entry.path) {
+                    entry.leaves_sha256 = leaves.clone();
+                    return Ok((entry, problem));
+                }
+                Ok(match leaves_sha256(&path)? {
+                    Ok(leaves) => {
+                        entry.leaves_sha256 = leaves;
+                        (entry, problem)
+                    }
+                    Err(problem) => (entry, Some(problem)),
+                })
+            })
+            .collect()
+    }
+}
+
+/// What differs between `manifest` and the `scanned` files, as `(path, what)`.
+fn manifest_problems(
+    manifest: Manifest,
+    scanned: Vec<(ManifestEntry, Option<String>)>,
+) -> Vec<(String, String)> {
+    let mut problems = Vec::new();
+    let mut on_disk = BTreeMap::new();
+    for (entry, problem) in scanned {
+        if let Some(problem) = problem {
+            problems.push((entry.path.clone(), problem));
+        }
+        on_disk.insert(entry.path.clone(), entry);
+    }
+    let listed: BTreeMap<String, ManifestEntry> = manifest
+        .files
+        .into_iter()
+        .map(|e| (e.path.clone(), e))
+        .collect();
+    for (path, entry) in &listed {
+        match on_disk.get(path) {
+            None => problems.push((
+                path.clone(),
+                "listed in the manifest but missing".to_owned(),
+            )),
+            Some(found) if found.size != entry.size => problems.push((
+                path.clone(),
+                format!("{} bytes, the manifest says {}", found.size, entry.size),
+            )),
+            Some(found) if found.leaves_sha256 != entry.leaves_sha256 => problems.push((
+                path.clone(),
+                if entry.leaves_sha256.is_empty() {
+                    "an events file the manifest pins by its bytes, not its leaves".to_owned()
+                } else if found.leaves_sha256.is_empty() {
+                    "the manifest pins it by its leaves, but it is not an events file".to_owned()
+                } else {
+                    format!(
+                        "SHA-256 of its leaves {} differs from the manifest's {}",
+                        found.leaves_sha256, entry.leaves_sha256
+                    )
+                },
+            )),
+            Some(found) if found.sha256 != entry.sha256 => problems.push((
+                path.clone(),
+                format!(
+                    "SHA-256 {} differs from the manifest's {}",
+                    found.sha256, entry.sha256
+                ),
+            )),
+            Some(_) => {}
+        }
+    }
+    for path in on_disk.keys() {
+        if !listed.contains_key(path) {
+            problems.push((path.clone(), "not listed in the manifest".to_owned()));
+        }
+    }
+    problems
 }
 
 /// The events files of `dir` (see [`Archive::events_files`]); none when it does not exist.

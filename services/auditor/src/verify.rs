@@ -73,6 +73,16 @@ pub struct Report {
     pub municipalities: Vec<MunicipalityReport>,
 }
 
+/// One piece of a verify's work, taken by whichever thread is free.
+enum Job<'a> {
+    Municipality(&'a (MunicipalityCode, Vec<EventsFile>)),
+    /// A manifest that pins every file by its bytes (formats 1 and 2): all of them hashed.
+    ManifestByBytes,
+    /// For a manifest of format 3, the walk of the archive, every file hashed but the events
+    /// files, whose leaves the hromadas' jobs hash as they check them.
+    ManifestScan,
+}
+
 /// Keys of one hromada with the time each was valid.
 #[derive(Debug)]
 struct ValidKey {
@@ -205,16 +215,19 @@ pub fn verify_with(archive: &Archive, options: &VerifyOptions) -> Result<Report,
     // events files by their bytes; when it pins them by their leaves, the hromadas' jobs hash
     // those as they check them, and the manifest is checked after them.
     let by_leaves = format == crate::archive::FORMAT;
-    let mut jobs: Vec<Option<&(MunicipalityCode, Vec<EventsFile>)>> =
-        listings.iter().map(Some).collect();
-    if !by_leaves {
-        jobs.push(None);
-    }
+    let mut jobs: Vec<Job<'_>> = listings.iter().map(Job::Municipality).collect();
+    // Taken first (the queue is a stack), beside the first hromada.
+    jobs.push(if by_leaves {
+        Job::ManifestScan
+    } else {
+        Job::ManifestByBytes
+    });
     let queue = Mutex::new(jobs);
     let results = Mutex::new(Vec::new());
     let leaves = Mutex::new(HashMap::new());
     let errors = Mutex::new(Vec::new());
     let manifest = Mutex::new(None);
+    let scan = Mutex::new(None);
     // Named, so a profile or a debugger tells the workers apart.
     let worker = || {
         loop {
@@ -223,12 +236,22 @@ pub fn verify_with(archive: &Archive, options: &VerifyOptions) -> Result<Report,
                 Err(_) => None,
             };
             let Some(job) = next else { break };
-            let Some((code, files)) = job else {
-                let checked = archive.check_manifest();
-                if let Ok(mut m) = manifest.lock() {
-                    *m = Some(checked);
+            let (code, files) = match job {
+                Job::Municipality((code, files)) => (code, files),
+                Job::ManifestByBytes => {
+                    let checked = archive.check_manifest();
+                    if let Ok(mut m) = manifest.lock() {
+                        *m = Some(checked);
+                    }
+                    continue;
                 }
-                continue;
+                Job::ManifestScan => {
+                    let scanned = archive.scan_files(true);
+                    if let Ok(mut s) = scan.lock() {
+                        *s = Some(scanned);
+                    }
+                    continue;
+                }
             };
             match verify_municipality(archive, &keys, witness.as_ref(), code, files, &bar) {
                 Ok((report, hashed)) => {
@@ -266,7 +289,13 @@ pub fn verify_with(archive: &Archive, options: &VerifyOptions) -> Result<Report,
     }
     let manifest_problems = match manifest.into_inner().ok().flatten() {
         Some(checked) => checked?,
-        None => archive.check_manifest_with(&leaves.into_inner().unwrap_or_default())?,
+        None => {
+            let known = leaves.into_inner().unwrap_or_default();
+            match scan.into_inner().ok().flatten() {
+                Some(scanned) => archive.check_manifest_scanned(scanned?, &known)?,
+                None => archive.check_manifest_with(&known)?,
+            }
+        }
     };
     let mut municipalities = results.into_inner().unwrap_or_default();
     municipalities.sort_by(|a, b| a.code.cmp(&b.code));
