@@ -8,7 +8,7 @@ use crate::ids::{
     EventId, EventTypeCode, LogSeq, MunicipalityCode, SchemaVersion, StreamId, StreamVersion,
     Timestamp,
 };
-use crate::wire::{Reader, WireError};
+use crate::postcard_read::{ReadError, Reader};
 
 /// The only envelope version written today. It is the first byte of every stored event.
 pub const ENVELOPE_VERSION: u8 = 1;
@@ -21,8 +21,8 @@ pub const PAYLOAD_LEN_MAX: usize = 128 * 1024;
 /// Largest encoded envelope accepted: the payload plus the fixed fields with room to spare.
 pub const ENVELOPE_LEN_MAX: usize = PAYLOAD_LEN_MAX + 256;
 
-impl From<WireError> for EnvelopeError {
-    fn from(e: WireError) -> Self {
+impl From<ReadError> for EnvelopeError {
+    fn from(e: ReadError) -> Self {
         Self::Malformed(e.to_string())
     }
 }
@@ -153,7 +153,7 @@ impl<'a> EnvelopeRef<'a> {
     }
 
     /// [`EnvelopeRef::decode`], and whether the bytes were canonical (no overlong varint).
-    /// Reads the frozen layout of version 1 ([`WireV1`]) by hand ([`crate::wire`]), as
+    /// Reads the frozen layout of version 1 ([`WireV1`]) by hand ([`crate::postcard_read`]), as
     /// postcard reads it (the tests hold the two to the same results): every verifier decodes
     /// every envelope.
     fn decode_noting_form(bytes: &'a [u8]) -> Result<(Self, bool), EnvelopeError> {

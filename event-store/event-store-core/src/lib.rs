@@ -6,8 +6,8 @@ pub mod checkpoint;
 pub mod envelope;
 pub mod ids;
 pub mod merkle;
+pub mod postcard_read;
 pub mod upcast;
-pub mod wire;
 
 pub use checkpoint::{
     Checkpoint, CheckpointError, NoteSigner, NoteVerifier, SignedCheckpoint, WitnessVerifier,

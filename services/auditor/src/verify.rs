@@ -26,9 +26,6 @@ use crate::archive::{
     Archive, ArchiveError, CheckpointRecord, EventsFile, KeyRecord, Keys, LeavesHasher, events_in,
 };
 
-/// Events checked against the rules in one batch at most.
-const RULES_BATCH: usize = 10_000;
-
 /// What failed, first, for one hromada.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Failure {
@@ -501,10 +498,6 @@ fn verify_municipality(
                     ));
                     break 'files;
                 }
-                if let Some(f) = run.flush_rules() {
-                    failure_found = Some(f);
-                    break 'files;
-                }
                 report.verified_to = size;
             }
         }
@@ -523,14 +516,6 @@ fn verify_municipality(
             break;
         }
         hashed.push((archive.relative(path)?, leaves.finish()));
-    }
-    // Events checked against the rules but not yet flushed come before any later failure.
-    if let Some(f) = run.flush_rules()
-        && failure_found
-            .as_ref()
-            .is_none_or(|later| f.seq <= later.seq)
-    {
-        failure_found = Some(f);
     }
     if failure_found.is_none()
         && let Some((&size, _)) = by_size.range(run.frontier.size() + 1..).next()
@@ -578,11 +563,9 @@ struct Run {
     /// Commitments of petitions filed and not yet moderated, and of contributions submitted
     /// and not yet answered, by kind and id.
     commitments: HashMap<(Committed, u128), Commitment, Seeded>,
-    /// The rules ([`Working::rules_only`]): a replay from the log's first event, in batches (the events decoded since
-    /// the last checkpoint, at most [`RULES_BATCH`]), which runs faster than one event at a
-    /// time interleaved with the decoding.
+    /// The rules ([`Working::rules_only`]): a replay from the log's first event, each event
+    /// applied as soon as it is decoded, while its bytes and fields are still in the cache.
     rules: Working,
-    batch: Vec<Verified>,
 }
 
 impl Run {
@@ -594,12 +577,11 @@ impl Run {
             stream_versions: HashMap::default(),
             commitments: HashMap::default(),
             rules: Working::rules_only(),
-            batch: Vec::new(),
         }
     }
 
-    /// Checks one event, whose bytes hash to `leaf`, and adds it to the tree; `Some` on its
-    /// failure.
+    /// Checks one event, whose bytes hash to `leaf`, adds it to the tree and applies it to the
+    /// rules; `Some` on its failure.
     fn event(&mut self, recorded_leaf: &Hash, leaf: Hash, bytes: &[u8]) -> Option<Failure> {
         let seq = self.next;
         if &leaf != recorded_leaf {
@@ -674,15 +656,25 @@ impl Run {
         }
         self.frontier.push(leaf, |_, _| {});
         self.next += 1;
-        self.batch.push(Verified {
+        let verified = Verified {
             municipality: self.code,
             seq,
             event,
-        });
-        if self.batch.len() >= RULES_BATCH {
-            return self.flush_rules();
+        };
+        match self.rules.apply(&verified) {
+            Ok(Outcome::Anomaly(anomaly)) => Some(failure(
+                seq,
+                "rules",
+                format!(
+                    "{} breaks the rules: {anomaly}",
+                    verified.event.event_type().name()
+                ),
+                "an event the rules allow here",
+                anomaly.to_string(),
+            )),
+            Ok(_) => None,
+            Err(e) => Some(failure(seq, "rules", e.to_string(), "", "")),
         }
-        None
     }
 
     /// A petition's publication must disclose exactly the title and text its filing committed
@@ -743,31 +735,6 @@ impl Run {
                     .unwrap_or_else(|| "none".into()),
             )),
         }
-    }
-
-    /// Runs the waiting events through the rules; the first one they refuse is a failure.
-    fn flush_rules(&mut self) -> Option<Failure> {
-        // The batch's room is kept for the next one: it is filled again at every checkpoint.
-        let mut batch = std::mem::take(&mut self.batch);
-        let failure = batch
-            .iter()
-            .find_map(|event| match self.rules.apply(event) {
-                Ok(Outcome::Anomaly(anomaly)) => Some(failure(
-                    event.seq,
-                    "rules",
-                    format!(
-                        "{} breaks the rules: {anomaly}",
-                        event.event.event_type().name()
-                    ),
-                    "an event the rules allow here",
-                    anomaly.to_string(),
-                )),
-                Ok(_) => None,
-                Err(e) => Some(failure(event.seq, "rules", e.to_string(), "", "")),
-            });
-        batch.clear();
-        self.batch = batch;
-        failure
     }
 }
 

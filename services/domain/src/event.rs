@@ -689,15 +689,15 @@ pub(crate) fn decode_current(event_type: EventType, payload: &[u8]) -> Result<Ev
 }
 
 /// The payloads of the most frequent events (a petition's signatures: hundreds for each
-/// petition filed), read by hand ([`event_store_core::wire`]) when they are the one canonical
-/// encoding of a whole event; `None` sends any other bytes, and every other type, through
-/// serde and the re-encoding check, which say what is wrong. The tests hold the two paths to
-/// the same events.
+/// petition filed), read by hand ([`event_store_core::postcard_read`]) when they are the one
+/// canonical encoding of a whole event; `None` sends any other bytes, and every other type,
+/// through serde and the re-encoding check, which say what is wrong. The tests hold the two
+/// paths to the same events.
 fn read_by_hand(event_type: EventType, payload: &[u8]) -> Option<Event> {
     use crate::ids::PetitionId;
     use crate::petition::PetitionSigned;
     use crate::pseudonym::PseudonymTag;
-    use event_store_core::wire::Reader;
+    use event_store_core::postcard_read::Reader;
     if event_type != EventType::PetitionSigned {
         return None;
     }

@@ -470,10 +470,10 @@ impl Working {
     }
 
     /// A working set with no store behind it, for a replay from each log's first event: a key
-    /// is admitted when an event first reads it, as an entity that does not exist yet. The
-    /// auditor checks a whole log against the rules with one, applying a batch of decoded
-    /// events at a time and never calling [`Working::finish`]. Each row is held in its slot
-    /// (with room for a loaded row it never has), so memory grows with the entities.
+    /// is admitted when the rules first look it up, as an entity that does not exist yet.
+    /// Events are applied one by one, and [`Working::finish`] is never needed (the auditor's
+    /// [`Working::rules_only`] never calls it). Each row is held in its slot (with room for a
+    /// loaded row it never has), so memory grows with the entities.
     pub fn open() -> Self {
         Self {
             petitions: Slots::admitting(),

@@ -13,15 +13,15 @@
 /// Why bytes do not read as the field asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {what}")]
-pub struct WireError {
+pub struct ReadError {
     pub field: &'static str,
     pub what: &'static str,
 }
 
 /// Out of the way of the reading itself.
 #[cold]
-fn error(field: &'static str, what: &'static str) -> WireError {
-    WireError { field, what }
+fn error(field: &'static str, what: &'static str) -> ReadError {
+    ReadError { field, what }
 }
 
 /// Reads fields from the front of some bytes, in order.
@@ -50,7 +50,7 @@ impl<'a> Reader<'a> {
     }
 
     #[inline]
-    fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], WireError> {
+    fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], ReadError> {
         let Some((taken, rest)) = self.rest.split_at_checked(n) else {
             return Err(error(field, "the bytes end early"));
         };
@@ -60,7 +60,7 @@ impl<'a> Reader<'a> {
 
     /// A varint of a type of `bits` bits.
     #[inline]
-    fn varint(&mut self, bits: u32, field: &'static str) -> Result<u64, WireError> {
+    fn varint(&mut self, bits: u32, field: &'static str) -> Result<u64, ReadError> {
         let max_len = bits.div_ceil(7) as usize;
         let max_last = (1u8 << (bits % 7)) - 1;
         let mut value = 0u64;
@@ -85,27 +85,27 @@ impl<'a> Reader<'a> {
 
     /// A `u16`.
     #[inline]
-    pub fn u16(&mut self, field: &'static str) -> Result<u16, WireError> {
+    pub fn u16(&mut self, field: &'static str) -> Result<u16, ReadError> {
         // At most 3 bytes, the last at most 3: 16 bits.
         self.varint(16, field).map(|v| v as u16)
     }
 
     /// A `u64`.
     #[inline]
-    pub fn u64(&mut self, field: &'static str) -> Result<u64, WireError> {
+    pub fn u64(&mut self, field: &'static str) -> Result<u64, ReadError> {
         self.varint(64, field)
     }
 
     /// An `i64`.
     #[inline]
-    pub fn i64(&mut self, field: &'static str) -> Result<i64, WireError> {
+    pub fn i64(&mut self, field: &'static str) -> Result<i64, ReadError> {
         let zigzag = self.varint(64, field)?;
         Ok((zigzag >> 1) as i64 ^ -((zigzag & 1) as i64))
     }
 
     /// A byte string (`&[u8]`, a UUID as serde writes it to a compact format).
     #[inline]
-    pub fn bytes(&mut self, field: &'static str) -> Result<&'a [u8], WireError> {
+    pub fn bytes(&mut self, field: &'static str) -> Result<&'a [u8], ReadError> {
         let len = self.varint(usize::BITS, field)?;
         let len = usize::try_from(len).unwrap_or(usize::MAX);
         self.take(len, field)
@@ -113,14 +113,14 @@ impl<'a> Reader<'a> {
 
     /// A string.
     #[inline]
-    pub fn str(&mut self, field: &'static str) -> Result<&'a str, WireError> {
+    pub fn str(&mut self, field: &'static str) -> Result<&'a str, ReadError> {
         let bytes = self.bytes(field)?;
         std::str::from_utf8(bytes).map_err(|_| error(field, "not UTF-8"))
     }
 
     /// A fixed array of bytes (`[u8; N]`).
     #[inline]
-    pub fn array<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N], WireError> {
+    pub fn array<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N], ReadError> {
         let bytes = self.take(N, field)?;
         Ok(bytes.try_into().unwrap_or([0; N]))
     }
