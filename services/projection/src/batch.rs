@@ -569,9 +569,10 @@ impl Working {
                 last,
             });
         }
-        // An open working set admits each key as the rules look it up.
-        for (kind, key) in reads(municipality, &verified.event).into_iter().flatten() {
-            if !self.open && !self.has_slot(kind, &key) {
+        // An open working set admits each key as the rules look it up: nothing to check.
+        let reads = (!self.open).then(|| reads(municipality, &verified.event));
+        for (kind, key) in reads.into_iter().flatten().flatten() {
+            if !self.has_slot(kind, &key) {
                 return Err(ApplyError::NotTouched {
                     municipality,
                     seq,
