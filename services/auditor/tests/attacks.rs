@@ -636,6 +636,47 @@ fn a_foreign_signature_in_the_middle_of_the_association_log_is_named() {
     }
 }
 
+/// A checkpoint record of size 0 put before the real ones (no tree has that size) changes
+/// nothing: an event rewritten after the hromada signed its checkpoint is still named by that
+/// checkpoint's root.
+#[test]
+fn a_checkpoint_of_size_zero_hides_no_rewritten_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = [envelope_of(1, &filed()), envelope_of(2, &published())];
+    let signed_by = |n| {
+        [
+            first[0].clone(),
+            first[1].clone(),
+            envelope_of(3, &signed(n, 3)),
+        ]
+    };
+    let archive = write_archive(dir.path(), &signed_by(1));
+    let muni = archive.municipality_dir(&code());
+    // The signature rewritten (another signer), its recorded leaf made to match.
+    let rewritten = signed_by(2);
+    write_atomic(
+        &muni.join(events_file_name(1, 3)),
+        &encode_events(rewritten.iter().map(Vec::as_slice)),
+    )
+    .unwrap();
+    let real = std::fs::read_to_string(muni.join(CHECKPOINTS)).unwrap();
+    let record: CheckpointRecord = serde_json::from_str(real.trim()).unwrap();
+    let zero = CheckpointRecord {
+        size: 0,
+        ..record.clone()
+    };
+    let lines = to_json_line(&zero).unwrap() + &to_json_line(&record).unwrap();
+    write_atomic(&muni.join(CHECKPOINTS), lines.as_bytes()).unwrap();
+    auditor::export::write_manifest(&archive, "test").unwrap();
+    for threads in [1, 2] {
+        let report = verify(&archive, threads, false).unwrap();
+        assert!(!report.ok, "{report:?}");
+        let failure = report.municipalities[0].failure.clone().unwrap();
+        assert_eq!((failure.seq, failure.check), (3, "root"), "{failure:?}");
+        assert_eq!(report.municipalities[0].verified_to, 0);
+    }
+}
+
 /// An archive of format 1 (before the association's log) still verifies, with a note that its
 /// key history is the association's word; one of format 2 without the log does not.
 #[test]
