@@ -2,7 +2,7 @@
 //! publishes and what every verifier decodes. The layout is frozen (see `docs/log-format.md`
 //! via ARCHITECTURE.md); a change is a new envelope version, never an edit of this one.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::ids::{
     EventId, EventTypeCode, LogSeq, MunicipalityCode, SchemaVersion, StreamId, StreamVersion,
@@ -66,7 +66,10 @@ pub enum EnvelopeError {
 
 /// The wire layout of envelope version 1, in field order. Postcard writes integers as varints,
 /// the code as a length-prefixed string, ids as 16 raw bytes, the payload as length + bytes.
-#[derive(Serialize, Deserialize)]
+/// Encoding goes through serde; decoding reads the same fields by hand
+/// ([`EnvelopeRef::decode`]), and the tests decode with serde to hold the two together.
+#[derive(Serialize)]
+#[cfg_attr(test, derive(serde::Deserialize))]
 struct WireV1<'a> {
     version: u8,
     event_type: u16,
@@ -77,7 +80,7 @@ struct WireV1<'a> {
     stream_version: u64,
     event_id: [u8; 16],
     recorded_at_us: i64,
-    #[serde(borrow)]
+    #[cfg_attr(test, serde(borrow))]
     payload: &'a [u8],
 }
 
@@ -417,13 +420,13 @@ mod tests {
             garbage in proptest::collection::vec(any::<u8>(), 0..96),
             flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..4),
             cut in any::<usize>(),
-            fields in (any::<u16>(), any::<u64>(), any::<i64>(), 1u64.., 1u64..),
+            fields in (any::<u16>(), any::<i64>(), 1u64.., 1u64..),
             extra in (0usize..4, 0usize..12),
         ) {
             same_as_postcard(&garbage)?;
             let mut base = sample();
-            (base.event_type.0, base.seq.0, base.recorded_at.0) = (fields.0, fields.3, fields.2);
-            base.stream_version = StreamVersion(fields.4);
+            (base.event_type.0, base.seq.0, base.recorded_at.0) = (fields.0, fields.2, fields.1);
+            base.stream_version = StreamVersion(fields.3);
             base.payload = garbage.clone();
             let bytes = base.encode().unwrap();
             same_as_postcard(&bytes)?;
@@ -439,15 +442,15 @@ mod tests {
             long.extend(overlong(u64::from(fields.0), extra.0));
             long.extend(postcard::to_stdvec(&base.schema_version.0).unwrap());
             long.extend(postcard::to_stdvec(base.municipality.as_str()).unwrap());
-            long.extend(overlong(fields.3, extra.1));
+            long.extend(overlong(fields.2, extra.1));
             let tail_at = 1
                 + postcard::to_stdvec(&fields.0).unwrap().len()
                 + postcard::to_stdvec(&base.schema_version.0).unwrap().len()
                 + postcard::to_stdvec(base.municipality.as_str()).unwrap().len()
-                + postcard::to_stdvec(&fields.3).unwrap().len();
+                + postcard::to_stdvec(&fields.2).unwrap().len();
             long.extend_from_slice(&bytes[tail_at..]);
             same_as_postcard(&long)?;
-            // A large value in each varint's last byte position, beyond the type's bits.
+            // The event type's last byte holding bits beyond its 16.
             let mut beyond = bytes[..1].to_vec();
             beyond.extend([0xFF, 0xFF, 0x04]);
             beyond.extend_from_slice(&bytes[1 + postcard::to_stdvec(&fields.0).unwrap().len()..]);

@@ -208,9 +208,9 @@ pub fn verify_with(archive: &Archive, options: &VerifyOptions) -> Result<Report,
         total,
         "{spinner} verifying {pos}/{len} events ({per_sec}, {eta} left) {wide_bar}",
     );
-    // Jobs: each hromada, and the manifest's file hashes (`None`) when the manifest pins
-    // events files by their bytes; when it pins them by their leaves, the hromadas' jobs hash
-    // those as they check them, and the manifest is checked after them.
+    // Jobs: each hromada, and one for the manifest: every file hashed by its bytes for a
+    // manifest of format 2 or 1; for format 3, the walk of the archive, its events files left
+    // for the leaves the hromadas' jobs hash as they check them (compared after them).
     let by_leaves = format == crate::archive::FORMAT;
     let mut jobs: Vec<Job<'_>> = listings.iter().map(Job::Municipality).collect();
     // Taken first (the queue is a stack), beside the first hromada.
@@ -288,6 +288,7 @@ pub fn verify_with(archive: &Archive, options: &VerifyOptions) -> Result<Report,
         Some(checked) => checked?,
         None => {
             let known = leaves.into_inner().unwrap_or_default();
+            // The scan is the first job taken; without it (a poisoned lock) the walk is made here.
             match scan.into_inner().ok().flatten() {
                 Some(scanned) => archive.check_manifest_scanned(scanned?, &known)?,
                 None => archive.check_manifest_with(&known)?,
@@ -552,8 +553,8 @@ enum Committed {
     Contribution,
 }
 
-/// The hasher of a run's maps: fast, and seeded at random, as the ids in them are the
-/// archive's (hostile until verified).
+/// The hasher of a run's maps: fast, and seeded per process and map (as the working set's,
+/// `projection::batch`), as the ids in them are the archive's (hostile until verified).
 type Seeded = foldhash::fast::RandomState;
 
 /// The sequential checks of one hromada's events.

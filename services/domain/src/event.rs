@@ -896,13 +896,23 @@ mod tests {
         }
     }
 
+    /// A signature's payload is read by hand as a signature only.
     #[test]
     fn only_signatures_are_read_by_hand() {
-        let payload = [0u8; 64];
+        let event: Event = PetitionEvent::Signed(PetitionSigned {
+            petition_id: PetitionId(Uuid::from_u128(7)),
+            signer: PseudonymTag([3; 32]),
+            at: Timestamp(1_764_151_200_000_000),
+        })
+        .into();
+        let payload = encode(&event).payload;
         for event_type in EventType::ALL {
-            if event_type != EventType::PetitionSigned {
-                assert_eq!(read_by_hand(event_type, &payload), None);
-            }
+            let expected = (event_type == EventType::PetitionSigned).then(|| event.clone());
+            assert_eq!(
+                read_by_hand(event_type, &payload),
+                expected,
+                "{event_type:?}"
+            );
         }
     }
 }

@@ -15,7 +15,7 @@
 //! one batch or many over the same events give the same rows and the same sums.
 //!
 //! A replay from each log's first event needs no store: [`Working::open`] admits each key when
-//! an event first reads it, and keeps every row it made. [`Working::rules_only`] is the same
+//! the rules first look it up, and keeps every row it made. [`Working::rules_only`] is the same
 //! without the counts: each event's outcome and nothing else (the auditor's rules check).
 //!
 //! # Rules
@@ -361,7 +361,10 @@ struct Slot<R> {
 
 /// Slots by key, hashed: a catch-up or an audit looks a key up for every event, and a hash
 /// lookup does not walk a tree comparing municipality codes. The keys come from hostile nodes,
-/// so the hasher is seeded at random per process; [`Working::finish`] sorts what it returns.
+/// so the hasher (foldhash) is seeded per process and per map, from address-space layout
+/// randomisation and the clock rather than the OS's random source: no collisions that hold
+/// whatever the seed are known, but it is not a keyed PRF like std's SipHash.
+/// [`Working::finish`] sorts what it returns.
 #[derive(Debug, Clone)]
 struct Slots<R> {
     map: HashMap<EntityKey, Slot<R>, foldhash::fast::RandomState>,
@@ -422,8 +425,6 @@ pub struct Working {
     answer_days: BTreeMap<(MunicipalityCode, i32), i64>,
     positions: BTreeMap<MunicipalityCode, u64>,
     applied_any: bool,
-    /// Every key admitted on first read ([`Working::open`]).
-    open: bool,
     /// Outcomes only: no counters, weekly buckets or days to answer ([`Working::rules_only`]).
     uncounted: bool,
 }
@@ -471,9 +472,9 @@ impl Working {
 
     /// A working set with no store behind it, for a replay from each log's first event: a key
     /// is admitted when the rules first look it up, as an entity that does not exist yet.
-    /// Events are applied one by one, and [`Working::finish`] is never needed (the auditor's
-    /// [`Working::rules_only`] never calls it). Each row is held in its slot (with room for a
-    /// loaded row it never has), so memory grows with the entities.
+    /// Its [`Working::finish`] gives every row the replay made and every count, as one batch
+    /// over the same events would (the tests hold it to that). Each row is held in its slot
+    /// (with room for a loaded row it never has), so memory grows with the entities.
     pub fn open() -> Self {
         Self {
             petitions: Slots::admitting(),
@@ -483,7 +484,6 @@ impl Working {
             milestones: Slots::admitting(),
             rounds: Slots::admitting(),
             budget_projects: Slots::admitting(),
-            open: true,
             ..Self::default()
         }
     }
@@ -570,7 +570,8 @@ impl Working {
             });
         }
         // An open working set admits each key as the rules look it up: nothing to check.
-        let reads = (!self.open).then(|| reads(municipality, &verified.event));
+        let open = self.petitions.admits;
+        let reads = (!open).then(|| reads(municipality, &verified.event));
         for (kind, key) in reads.into_iter().flatten().flatten() {
             if !self.has_slot(kind, &key) {
                 return Err(ApplyError::NotTouched {
@@ -755,7 +756,8 @@ fn existing<R>(slot: &mut Slot<R>, kind: EntityKind) -> Result<&mut R, Anomaly> 
     slot.current.as_mut().ok_or(Anomaly::Unknown(kind))
 }
 
-/// The slot of a key; present for every key [`Working::apply`] checked against the batch.
+/// The slot of a key: present for every key [`Working::apply`] checked against the batch, or
+/// made empty on first lookup in a table that admits keys ([`Working::open`]).
 fn slot_of<R>(
     slots: &mut Slots<R>,
     kind: EntityKind,
