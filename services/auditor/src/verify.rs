@@ -33,8 +33,8 @@ pub struct Failure {
     pub seq: u64,
     /// A stable code: `missing`, `sequence`, `leaf_hash`, `undecodable`, `municipality`,
     /// `stream_version`, `disclosure`, `rules`, `root`, `fork`, `checkpoint`, `signature`,
-    /// `cosignature`, `beyond_events`, `archive`; for the association's log also `time`,
-    /// `unsigned`, `statement`, `keys` and `format`.
+    /// `cosignature`, `beyond_events`, `unsigned`, `archive`; for the association's log also
+    /// `time`, `statement`, `keys` and `format`.
     pub check: &'static str,
     pub detail: String,
     pub expected: String,
@@ -540,6 +540,18 @@ fn verify_municipality(
             "two checkpoints of one size with different roots",
             a.clone(),
             b.clone(),
+        ));
+    }
+    // The association verifies a hromada's events only under a checkpoint it signed, and an
+    // export stops at the verified size: events past the last checkpoint (or a hromada whose
+    // checkpoints are gone) are events nobody signed for.
+    if failure_found.is_none() && report.verified_to < run.frontier.size() {
+        failure_found = Some(failure(
+            report.verified_to + 1,
+            "unsigned",
+            "events no checkpoint of the hromada covers",
+            format!("a checkpoint of size {}", run.frontier.size()),
+            format!("the last at {}", report.verified_to),
         ));
     }
     report.failure = failure_found;

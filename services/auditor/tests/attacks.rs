@@ -636,6 +636,24 @@ fn a_foreign_signature_in_the_middle_of_the_association_log_is_named() {
     }
 }
 
+/// A hromada's checkpoints deleted (the manifest written again): its events are no longer
+/// covered by anything it signed, and verify says so instead of passing them.
+#[test]
+fn events_no_checkpoint_covers_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = write_archive(
+        dir.path(),
+        &[envelope_of(1, &filed()), envelope_of(2, &published())],
+    );
+    let muni = archive.municipality_dir(&code());
+    write_atomic(&muni.join(CHECKPOINTS), b"").unwrap();
+    auditor::export::write_manifest(&archive, "test").unwrap();
+    let report = verify(&archive, 2, false).unwrap();
+    assert!(!report.ok, "{report:?}");
+    let failure = report.municipalities[0].failure.clone().unwrap();
+    assert_eq!((failure.seq, failure.check), (1, "unsigned"), "{failure:?}");
+}
+
 /// A checkpoint record of size 0 put before the real ones (no tree has that size) changes
 /// nothing: an event rewritten after the hromada signed its checkpoint is still named by that
 /// checkpoint's root.
