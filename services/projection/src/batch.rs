@@ -355,7 +355,9 @@ impl Changes {
 /// A loaded row and its value as the batch goes on.
 #[derive(Debug, Clone)]
 struct Slot<R> {
-    loaded: Option<R>,
+    /// Boxed: most slots never hold a loaded row (an open working set's none), and an
+    /// unboxed `None` takes a whole row's room.
+    loaded: Option<Box<R>>,
     current: Option<R>,
 }
 
@@ -450,7 +452,7 @@ where
         return Err(LoadError::AlreadyLoaded { kind, key });
     }
     slot.current = Some(row.clone());
-    slot.loaded = Some(row);
+    slot.loaded = Some(Box::new(row));
     Ok(())
 }
 
@@ -696,7 +698,7 @@ fn changed<R: PartialEq>(slots: Slots<R>) -> Vec<R> {
         .map
         .into_iter()
         .filter_map(|(key, slot)| match slot.current {
-            Some(row) if slot.loaded.as_ref() != Some(&row) => Some((key, row)),
+            Some(row) if slot.loaded.as_deref() != Some(&row) => Some((key, row)),
             _ => None,
         })
         .collect();
