@@ -475,8 +475,8 @@ impl Working {
     /// A working set with no store behind it, for a replay from each log's first event: a key
     /// is admitted when the rules first look it up, as an entity that does not exist yet.
     /// Its [`Working::finish`] gives every row the replay made and every count, as one batch
-    /// over the same events would (the tests hold it to that). Each row is held in its slot
-    /// (with room for a loaded row it never has), so memory grows with the entities.
+    /// over the same events would (the tests hold it to that). Each row is held in its slot,
+    /// so memory grows with the entities.
     pub fn open() -> Self {
         Self {
             petitions: Slots::admitting(),
