@@ -225,7 +225,6 @@ pub fn verify_with(archive: &Archive, options: &VerifyOptions) -> Result<Report,
     let errors = Mutex::new(Vec::new());
     let manifest = Mutex::new(None);
     let scan = Mutex::new(None);
-    // Named, so a profile or a debugger tells the workers apart.
     let worker = || {
         loop {
             let next = match queue.lock() {
@@ -269,12 +268,7 @@ pub fn verify_with(archive: &Archive, options: &VerifyOptions) -> Result<Report,
     };
     std::thread::scope(|scope| {
         let spawned = (0..threads.clamp(1, 16))
-            .filter(|_| {
-                std::thread::Builder::new()
-                    .name("audit-verify".into())
-                    .spawn_scoped(scope, worker)
-                    .is_ok()
-            })
+            .filter(|_| verify_thread(scope, worker).is_ok())
             .count();
         if spawned == 0 {
             worker();
@@ -831,9 +825,14 @@ fn verify_association(
     let checkpoints = archive.association_checkpoints()?;
     let witness = NoteVerifier::parse(keys.witness_vkey.trim()).ok();
     let (by_size, forks) = index_checkpoints(&checkpoints, |c| (c.size, &c.root));
+    // Each note parsed once: its signature is checked up front, its fields in the walk.
+    let notes: BTreeMap<u64, Result<SignedCheckpoint, CheckpointError>> = by_size
+        .iter()
+        .map(|(size, cp)| (*size, SignedCheckpoint::parse(&cp.note)))
+        .collect();
     let signatures = witness
         .as_ref()
-        .map(|key| association_signatures(&by_size, key, threads))
+        .map(|key| association_signatures(&notes, key, threads))
         .unwrap_or_default();
     let mut report = AssociationReport {
         entries: 0,
@@ -918,7 +917,10 @@ fn verify_association(
             let Some(cp) = by_size.get(&seq) else {
                 continue;
             };
-            let signed = SignedCheckpoint::parse(&cp.note);
+            let signed = match notes.get(&seq) {
+                Some(parsed) => parsed.clone(),
+                None => SignedCheckpoint::parse(&cp.note),
+            };
             let checked = match (&signed, &witness) {
                 (Err(e), _) => Err(failure(
                     seq,
@@ -1065,36 +1067,30 @@ fn verify_association(
     Ok((report, keys))
 }
 
-/// Whether each of the association's checkpoints (by size) is signed under `key` for its log,
-/// checked on up to `threads` threads: the log has a checkpoint for each decision, and this is
-/// the part of its verification that every hromada's waits for. A note that does not parse is
+/// Whether each of the association's parsed checkpoint notes (by size) is signed under `key`
+/// for its log, checked on up to `threads` threads: the log has a checkpoint for each
+/// decision, and the hromadas need the key history it gives. A note that does not parse is
 /// the caller's to report.
 fn association_signatures(
-    by_size: &BTreeMap<u64, &crate::archive::LogCheckpointRecord>,
+    notes: &BTreeMap<u64, Result<SignedCheckpoint, CheckpointError>>,
     key: &NoteVerifier,
     threads: usize,
 ) -> HashMap<u64, Result<(), CheckpointError>> {
-    let notes: Vec<(u64, &str)> = by_size.iter().map(|(s, c)| (*s, c.note.as_str())).collect();
-    let per_thread = notes.len().div_ceil(threads.clamp(1, 16)).max(1);
-    let check = |chunk: &[(u64, &str)]| -> Vec<(u64, Result<(), CheckpointError>)> {
+    let signed: Vec<(u64, &SignedCheckpoint)> = notes
+        .iter()
+        .filter_map(|(size, note)| Some((*size, note.as_ref().ok()?)))
+        .collect();
+    let per_thread = signed.len().div_ceil(threads.clamp(1, 16)).max(1);
+    let check = |chunk: &[(u64, &SignedCheckpoint)]| -> Vec<(u64, Result<(), CheckpointError>)> {
         chunk
             .iter()
-            .map(|(size, note)| {
-                let checked = SignedCheckpoint::parse(note)
-                    .and_then(|s| s.verify_for(key, ASSOCIATION_ORIGIN));
-                (*size, checked)
-            })
+            .map(|(size, s)| (*size, s.verify_for(key, ASSOCIATION_ORIGIN)))
             .collect()
     };
     std::thread::scope(|scope| {
-        let spawned: Vec<_> = notes
+        let spawned: Vec<_> = signed
             .chunks(per_thread)
-            .map(|chunk| {
-                let thread = std::thread::Builder::new()
-                    .name("audit-verify".into())
-                    .spawn_scoped(scope, move || check(chunk));
-                (chunk, thread)
-            })
+            .map(|chunk| (chunk, verify_thread(scope, move || check(chunk))))
             .collect();
         // A thread that could not start or did not finish leaves its share to this one.
         spawned
@@ -1105,6 +1101,17 @@ fn association_signatures(
             })
             .collect()
     })
+}
+
+/// A verify thread, named so a profile or a debugger tells them apart; an error when the
+/// system cannot start one (the caller does that share itself).
+fn verify_thread<'scope, T: Send + 'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    work: impl FnOnce() -> T + Send + 'scope,
+) -> std::io::Result<std::thread::ScopedJoinHandle<'scope, T>> {
+    std::thread::Builder::new()
+        .name("audit-verify".into())
+        .spawn_scoped(scope, work)
 }
 
 /// Sizes whose checkpoints disagree: the first root and another.
